@@ -1,0 +1,337 @@
+package ginsecure
+
+// The security record, user-to-session binding, the per-user registry,
+// limits and revocation.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/securecookie"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// verify decides what the request is: authenticated, anonymous (with a
+// FailureReason where a session was presented but is dead), or refused
+// (the returned error). It never changes another user's session: every
+// write below follows a verified token.
+func (g *Guard) verify(c *gin.Context, st *reqState) error {
+	now := g.now()
+	if st.handle == "" {
+		if st.tokCookP && st.loadFailed() {
+			// The session store could not load the session, and the client
+			// holds a token: tell it to retry, not that it was signed out.
+			return ErrStoreUnavailable
+		}
+		if st.hasTok {
+			// A token without a handle: the session was replaced under it
+			// (memstore and Redis drop the old ID's data at login). A marker
+			// says whether that was a login this request raced.
+			if _, err := g.checkMarker(c, st, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !validHandle(st.handle) {
+		st.failure = ErrNoSession
+		return nil
+	}
+	if !st.hasTok {
+		// The session claims a signed-in user but the secret half is missing
+		// or malformed: someone holds the session cookie without the token.
+		g.emit(c, Event{Kind: EventTokenMismatch, Handle: st.handle, Detail: "token cookie missing or malformed"})
+		return ErrTokenMismatch
+	}
+	rec, err := g.store.Get(reqCtx(c), st.handle)
+	if errors.Is(err, ErrNotFound) {
+		found, err := g.checkMarker(c, st, now)
+		if err != nil || found {
+			return err
+		}
+		// Signed out, expired and forgotten: anonymous from here on.
+		g.forget(c, st, ErrExpired)
+		return nil
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	st.rec = rec
+	st.authAt = rec.AuthAt
+
+	switch {
+	case hashEq(rec.TokenHash, st.tok):
+		st.markStale(false)
+	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok):
+		if !g.withinGrace(rec.RotatedAt, now) {
+			g.revoke(c, rec, RevokedReplay, EventReplay, "a rotated token came back after the grace window")
+			return ErrReplay
+		}
+		// A straggler sent before the rotation: served, never with more
+		// privilege than it had, and unable to write cookies.
+		st.markStale(true)
+		st.authAt = rec.PrevAuthAt
+		g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
+	default:
+		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle})
+		return ErrTokenMismatch
+	}
+
+	if rec.Revoked != "" {
+		g.forget(c, st, revokedErr(rec.Revoked))
+		return nil
+	}
+	if now.Sub(rec.LastSeen) > g.cfg.IdleTimeout {
+		g.endTimedOut(c, st, ErrIdleTimeout)
+		return nil
+	}
+	if now.Sub(rec.CreatedAt) > g.cfg.AbsoluteTimeout {
+		g.endTimedOut(c, st, ErrExpired)
+		return nil
+	}
+	if err := g.checkIP(c, st, g.cfg.IPBinding); err != nil {
+		return err
+	}
+	if err := g.checkIdentity(c, st); err != nil {
+		return err
+	}
+	st.authed = true
+	if st.stale > 0 {
+		return nil
+	}
+	if err := g.refresh(c, st, now); err != nil {
+		st.authed = false
+		return err
+	}
+	return nil
+}
+
+// loadFailed reports whether the session store failed to load the session
+// for a reason other than a bad cookie (which only makes it anonymous).
+func (st *reqState) loadFailed() bool {
+	if st.gs == nil || st.rawCook == "" {
+		return false
+	}
+	_, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.name)
+	if err == nil {
+		return false
+	}
+	var sc securecookie.Error
+	if errors.As(err, &sc) && sc.IsDecode() {
+		return false
+	}
+	return true
+}
+
+func validHandle(h string) bool {
+	if len(h) != 36 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		ch := h[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if ch != '-' {
+				return false
+			}
+		case '0' <= ch && ch <= '9', 'a' <= ch && ch <= 'f':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// forget makes the request anonymous because its session is dead, and
+// tidies the browser: the handle leaves the session and the token cookie
+// expires. Both writes go through the no-clobber rule.
+func (g *Guard) forget(c *gin.Context, st *reqState, reason error) {
+	st.failure = reason
+	st.authed = false
+	if st.gs != nil {
+		st.sess.Delete(handleKey)
+		if err := st.sess.Save(); err != nil {
+			g.log.Warn("ginsecure: could not clear a dead session", "err", err)
+		}
+	}
+	g.expireToken(c)
+}
+
+func (g *Guard) endTimedOut(c *gin.Context, st *reqState, reason error) {
+	if err := g.store.Delete(reqCtx(c), st.rec.Handle); err != nil {
+		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
+	}
+	g.emit(c, Event{Kind: EventTimeout, UserID: st.rec.UserID, Handle: st.rec.Handle, Err: reason})
+	g.forget(c, st, reason)
+}
+
+// revoke marks a record revoked so that its next request, on any server,
+// is signed out with the reason.
+func (g *Guard) revoke(c *gin.Context, rec Record, reason string, kind EventKind, detail string) {
+	_, err := g.store.Update(reqCtx(c), rec.Handle, func(r *Record) error {
+		r.Revoked = reason
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		g.log.Error("ginsecure: could not revoke a session", "err", err, "reason", reason)
+	}
+	g.emit(c, Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+}
+
+func revokedErr(reason string) error {
+	switch reason {
+	case RevokedEvicted:
+		return ErrEvicted
+	case RevokedReplay:
+		return ErrReplay
+	case RevokedIP:
+		return ErrIPMismatch
+	case RevokedIdentity:
+		return ErrIdentityMismatch
+	case RevokedTimedOut:
+		return ErrExpired
+	default:
+		return ErrRevoked
+	}
+}
+
+// checkIdentity refuses a session whose user is not the one another
+// authentication layer (Config.Identity) names, and revokes it: the
+// session cookie travels with someone else's credentials.
+func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
+	if g.cfg.Identity == nil || st.rec.Handle == "" {
+		return nil
+	}
+	id, ok := g.cfg.Identity(c)
+	if !ok || id == st.rec.UserID {
+		return nil
+	}
+	st.authed = false
+	g.revoke(c, st.rec, RevokedIdentity, EventIdentityMismatch, "identity layer names "+quoteShort(id))
+	return ErrIdentityMismatch
+}
+
+// newRecord mints the record of a login.
+func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle string, now time.Time) Record {
+	return Record{
+		Handle: handle, UserID: userID,
+		TokenHash: hash, IssuedAt: now,
+		IP: g.clientIP(c).String(), UserAgent: truncate(c.Request.UserAgent(), 256),
+		CreatedAt: now, AuthAt: now, LastSeen: now,
+		ExpiresAt: g.expiry(now, now),
+	}
+}
+
+// SessionInfo describes one of a user's sessions for a "where you're
+// signed in" page.
+type SessionInfo struct {
+	Handle    string
+	Created   time.Time
+	LastSeen  time.Time
+	IP        string
+	UserAgent string
+	Current   bool // the session of the request that asked (Guard.SessionsOf)
+}
+
+// Sessions lists the user's live sessions, oldest first.
+func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	recs, err := g.store.List(ctx, userID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]SessionInfo, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent})
+	}
+	return out, nil
+}
+
+// SessionsOf lists the sessions of the request's user, marking the
+// request's own as Current. It returns ErrNoSession when the request is not
+// authenticated.
+func (g *Guard) SessionsOf(c *gin.Context) ([]SessionInfo, error) {
+	st := stateOf(c)
+	if st == nil || !st.authed {
+		return nil, ErrNoSession
+	}
+	list, err := g.Sessions(reqCtx(c), st.rec.UserID)
+	for i := range list {
+		list[i].Current = list[i].Handle == st.rec.Handle
+	}
+	return list, err
+}
+
+// RevokeSession signs out one of the user's sessions, on every server
+// sharing the store, at its next request. A handle that is not the user's
+// is ErrNoSession: one user cannot end another's session by guessing.
+func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error {
+	if !validHandle(handle) {
+		return ErrNoSession
+	}
+	found := false
+	_, err := g.store.Update(ctx, handle, func(r *Record) error {
+		if r.UserID != userID || r.Revoked != "" {
+			return ErrNoSession
+		}
+		found = true
+		r.Revoked = RevokedByUser
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoSession) || (err == nil && !found) {
+		return ErrNoSession
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: handle, Detail: "session revoked"})
+	return nil
+}
+
+// RevokeUser signs out every session of the user (account disabled, admin
+// action) and returns how many it ended.
+func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
+	return g.revokeAll(ctx, userID, "")
+}
+
+// RevokeOthers signs out every session of the request's user except the
+// request's own (after a password change) and returns how many it ended.
+func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
+	st := stateOf(c)
+	if st == nil || !st.authed {
+		return 0, ErrNoSession
+	}
+	return g.revokeAll(reqCtx(c), st.rec.UserID, st.rec.Handle)
+}
+
+func (g *Guard) revokeAll(ctx context.Context, userID, except string) (int, error) {
+	recs, err := g.store.List(ctx, userID)
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Handle == except {
+			continue
+		}
+		err := g.RevokeSession(ctx, userID, r.Handle)
+		if errors.Is(err, ErrNoSession) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func quoteShort(s string) string { return "\"" + truncate(s, 64) + "\"" }

@@ -1,0 +1,393 @@
+package ginsecure_test
+
+// The end-to-end test harness: a real Gin engine behind an httptest TLS
+// server (the cookies are Secure), browsers with their own cookie jars, a
+// movable clock and an event log. Every store kind runs through it.
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-contrib/sessions/cookie"
+	"github.com/gin-contrib/sessions/memstore"
+	gredis "github.com/gin-contrib/sessions/redis"
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// testClock is a clock tests move instead of sleeping.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *testClock { return &testClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// eventLog records events for assertions.
+type eventLog struct {
+	mu sync.Mutex
+	ev []ginsecure.Event
+}
+
+func (l *eventLog) add(e ginsecure.Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
+
+func (l *eventLog) count(k ginsecure.EventKind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.ev {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *eventLog) reset() { l.mu.Lock(); l.ev = nil; l.mu.Unlock() }
+
+// storeKinds are the gin-contrib session stores every end-to-end test runs on.
+var storeKinds = []string{"cookie", "memstore", "redis"}
+
+type env struct {
+	t      testing.TB
+	kind   string
+	srv    *httptest.Server
+	guard  *ginsecure.Guard
+	clock  *testClock
+	events *eventLog
+	store  ginsecure.Store // ginsecure's store
+	sess   sessions.Store
+	redis  *redistest.Server
+	engine *gin.Engine
+}
+
+type envOption func(*envOpts)
+
+type envOpts struct {
+	routes   func(r *gin.Engine, g *ginsecure.Guard)
+	redis    *redistest.Server // share one server between engines
+	store    ginsecure.Store   // share one ginsecure store between engines
+	noTLS    bool
+	listener net.Listener
+}
+
+func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
+	return func(o *envOpts) { o.routes = f }
+}
+func withRedis(s *redistest.Server) envOption { return func(o *envOpts) { o.redis = s } }
+func withStore(s ginsecure.Store) envOption   { return func(o *envOpts) { o.store = s } }
+
+var sessionSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// newEnv starts an app on the gin-contrib store kind ("cookie", "memstore",
+// "redis"). With "redis" both gin-contrib's store and ginsecure's live in a
+// private redis-server (the test skips without the Debian package).
+func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) *env {
+	t.Helper()
+	var o envOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	e := &env{t: t, kind: kind, clock: newClock(), events: &eventLog{}}
+	switch kind {
+	case "cookie":
+		e.sess = cookie.NewStore(sessionSecret)
+	case "memstore":
+		e.sess = memstore.NewStore(sessionSecret)
+	case "redis":
+		e.redis = o.redis
+		if e.redis == nil {
+			e.redis = redistest.Start(t)
+		}
+		st, err := gredis.NewStoreWithPool(e.redis.Pool(), sessionSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sess = st
+		if cfg.Store == nil && o.store == nil {
+			cfg.Store = newRedisStoreForTest(t, e.redis)
+		}
+	default:
+		t.Fatalf("unknown store kind %q", kind)
+	}
+	e.sess.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if o.store != nil {
+		cfg.Store = o.store
+	}
+	if cfg.Now == nil {
+		cfg.Now = e.clock.Now
+	}
+	user := cfg.OnEvent
+	cfg.OnEvent = func(ev ginsecure.Event) {
+		e.events.add(ev)
+		if user != nil {
+			user(ev)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	g, err := ginsecure.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.guard, e.store = g, cfg.Store
+
+	r := gin.New()
+	r.Use(sessions.Sessions("app", e.sess), g.Middleware())
+	e.engine = r
+	installRoutes(r, g)
+	if o.routes != nil {
+		o.routes(r, g)
+	}
+	e.srv = httptest.NewUnstartedServer(r)
+	if o.listener != nil {
+		e.srv.Listener.Close()
+		e.srv.Listener = o.listener
+	}
+	if o.noTLS {
+		e.srv.Start()
+	} else {
+		e.srv.StartTLS()
+	}
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// installRoutes is the test app.
+func installRoutes(r *gin.Engine, g *ginsecure.Guard) {
+	who := func(c *gin.Context) gin.H {
+		u, _ := ginsecure.UserID(c)
+		h := gin.H{"user": u}
+		if err := ginsecure.FailureReason(c); err != nil {
+			h["reason"] = ginsecure.ErrorCode(err)
+		}
+		return h
+	}
+	r.POST("/login", func(c *gin.Context) {
+		if err := ginsecure.Login(c, c.Query("user")); err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.JSON(http.StatusOK, who(c))
+	})
+	r.POST("/logout", func(c *gin.Context) {
+		if err := ginsecure.Logout(c); err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"user": ""})
+	})
+	r.POST("/renew", g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+		if err := ginsecure.Renew(c); err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.JSON(http.StatusOK, who(c))
+	})
+	r.GET("/public", func(c *gin.Context) { c.JSON(http.StatusOK, who(c)) })
+	// /silent writes no body: Gin flushes the headers itself after the chain.
+	r.GET("/silent", func(c *gin.Context) {
+		if c.Query("write") != "" {
+			s := sessions.Default(c)
+			s.Set("silent", c.Query("write"))
+			_ = s.Save()
+		}
+		c.Status(http.StatusNoContent)
+	})
+	r.GET("/cart", func(c *gin.Context) {
+		h := who(c)
+		h["cart"] = sessions.Default(c).Get("cart")
+		c.JSON(http.StatusOK, h)
+	})
+	r.POST("/cart", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("cart", c.Query("item"))
+		if err := s.Save(); err != nil {
+			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, who(c))
+	})
+	me := r.Group("/me", g.Require(ginsecure.Policy{Authenticated: true}))
+	me.GET("", func(c *gin.Context) { c.JSON(http.StatusOK, who(c)) })
+	me.POST("/write", func(c *gin.Context) {
+		s := sessions.Default(c)
+		n, _ := s.Get("n").(int)
+		s.Set("n", n+1)
+		_ = s.Save()
+		h := who(c)
+		h["n"] = n + 1
+		c.JSON(http.StatusOK, h)
+	})
+	me.GET("/sessions", func(c *gin.Context) {
+		list, err := g.SessionsOf(c)
+		if err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"sessions": list})
+	})
+	me.POST("/revoke-others", func(c *gin.Context) {
+		n, err := g.RevokeOthers(c)
+		if err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"revoked": n})
+	})
+	admin := r.Group("/admin", g.Require(ginsecure.Policy{Authenticated: true, IPBinding: ginsecure.IPExact(), MaxAuthAge: 10 * time.Minute}))
+	admin.GET("", func(c *gin.Context) { c.JSON(http.StatusOK, who(c)) })
+}
+
+// browser is one client with its own cookie jar.
+type browser struct {
+	e      *env
+	jar    *cookiejar.Jar
+	client *http.Client
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return &browser{e: e, jar: jar, client: &http.Client{Jar: jar, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// browserFrom returns a browser whose connections leave from localIP
+// (127.0.0.2 and so on are local addresses on Linux).
+func (e *env) browserFrom(localIP string) *browser {
+	b := e.browser()
+	tr := b.client.Transport.(*http.Transport)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 5 * time.Second}
+	tr.DialContext = d.DialContext
+	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test server's own certificate
+	return b
+}
+
+type reply struct {
+	status  int
+	body    map[string]any
+	cookies []*http.Cookie
+	header  http.Header
+}
+
+func (r reply) user() string    { s, _ := r.body["user"].(string); return s }
+func (r reply) errCode() string { s, _ := r.body["error"].(string); return s }
+
+func (b *browser) do(method, path string, hdr ...string) reply {
+	b.e.t.Helper()
+	req, err := http.NewRequest(method, b.e.srv.URL+path, nil)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header}
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &out.body)
+	}
+	if out.body == nil {
+		out.body = map[string]any{}
+	}
+	return out
+}
+
+func (b *browser) get(path string) reply  { return b.do(http.MethodGet, path) }
+func (b *browser) post(path string) reply { return b.do(http.MethodPost, path) }
+
+func (b *browser) login(user string) reply {
+	b.e.t.Helper()
+	r := b.post("/login?user=" + url.QueryEscape(user))
+	if r.status != http.StatusOK || r.user() != user {
+		b.e.t.Fatalf("login %s: %d %v", user, r.status, r.body)
+	}
+	return r
+}
+
+// cookies returns the jar's cookies for the app.
+func (b *browser) cookies() []*http.Cookie {
+	u, _ := url.Parse(b.e.srv.URL)
+	return b.jar.Cookies(u)
+}
+
+// copyTo gives another browser this one's cookies (a stolen or planted copy).
+func (b *browser) copyTo(o *browser) {
+	u, _ := url.Parse(b.e.srv.URL)
+	var cs []*http.Cookie
+	for _, c := range b.jar.Cookies(u) {
+		cs = append(cs, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/", Secure: true})
+	}
+	o.jar.SetCookies(u, cs)
+}
+
+// setCookie puts a raw cookie into the jar.
+func (b *browser) setCookie(name, value string) {
+	u, _ := url.Parse(b.e.srv.URL)
+	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/", Secure: true}})
+}
+
+func (b *browser) cookie(name string) string {
+	for _, c := range b.cookies() {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func hasCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
+	for _, k := range storeKinds {
+		t.Run(k, func(t *testing.T) { f(t, k) })
+	}
+}
+
+var _ = strings.TrimSpace
+
+func newRedisStoreForTest(t testing.TB, s *redistest.Server) ginsecure.Store {
+	return redisstore.New(s.Pool(), redisstore.WithPrefix("gs:"))
+}

@@ -1,0 +1,288 @@
+// Package ginsecure hardens the sessions of github.com/gin-contrib/sessions
+// the way enterprise application servers harden theirs: the session ID is
+// regenerated on login (fixation), every session is bound to the network it
+// was signed in from and to one user, credentials rotate with a grace window
+// that parallel requests can neither be refused by nor log the user out
+// through, and a user's sessions can be listed, limited and revoked on every
+// server sharing the store.
+//
+// One line after the sessions middleware turns it on:
+//
+//	sec, err := ginsecure.New(ginsecure.Config{})
+//	r.Use(sessions.Sessions("app", store), sec.Middleware())
+//
+// Then call Login after checking a password, Logout to sign out, and guard
+// route groups with sec.Require(ginsecure.Policy{Authenticated: true}).
+package ginsecure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// DefaultCookieName is the token cookie's name. The __Host- prefix makes
+// browsers refuse the cookie unless it is Secure, has Path=/ and no Domain,
+// so a sibling subdomain cannot plant or overwrite it.
+const DefaultCookieName = "__Host-ginsecure"
+
+// Defaults of the zero Config.
+const (
+	DefaultGracePeriod     = 2 * time.Second // SAP NetWeaver's default
+	DefaultRotateEvery     = 15 * time.Minute
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	DefaultTouchInterval   = time.Minute
+)
+
+// Config configures a Guard. The zero value is valid and safe: every zero
+// field takes the default its comment names.
+type Config struct {
+	// Store keeps the security records. Default: NewMemoryStore(), which is
+	// for one server; use redisstore.New for several.
+	Store Store
+
+	// CookieName names the token cookie. Default "__Host-ginsecure". Give
+	// each app on one host its own name; keep the __Host- prefix.
+	CookieName string
+
+	// GracePeriod is how long, after credentials rotate, requests that still
+	// present the old ones are served (with at most their old privilege)
+	// instead of refused. Default 2s; negative disables the window, so every
+	// old credential is a replay at once.
+	GracePeriod time.Duration
+
+	// RotateEvery rotates the token of an authenticated session on ordinary
+	// traffic this often. Default 15m; negative disables periodic rotation.
+	RotateEvery time.Duration
+
+	// IdleTimeout signs a session out after this long without requests.
+	// Default 30m. Activity is recorded at most once per TouchInterval, so
+	// a session may end up to TouchInterval early, never late.
+	IdleTimeout time.Duration
+
+	// AbsoluteTimeout signs a session out this long after login, however
+	// active. Default 12h.
+	AbsoluteTimeout time.Duration
+
+	// TouchInterval is the most often last-seen is written to the store for
+	// one session. Default 1m.
+	TouchInterval time.Duration
+
+	// IPBinding decides from which addresses a session may be used. The
+	// zero value is IPPrefix(32, 64): the login's IPv4 address, or its IPv6
+	// /64 (privacy addresses change inside it). IPOff() disables binding.
+	IPBinding IPPolicy
+
+	// KeepSessionOnIPMismatch only refuses a request from the wrong network
+	// instead of revoking the session as well (the default).
+	KeepSessionOnIPMismatch bool
+
+	// TrustProxyHeaders takes the client IP from X-Forwarded-For and
+	// friends through gin's c.ClientIP(), which honours the engine's
+	// SetTrustedProxies. Off by default: gin trusts every peer's headers
+	// unless told otherwise, and any client could then pick its IP.
+	TrustProxyHeaders bool
+
+	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
+	// limit. By default a login over the limit signs out the user's least
+	// recently used session.
+	MaxSessionsPerUser int
+
+	// RejectExtraLogins makes a login over MaxSessionsPerUser fail with
+	// ErrTooManySessions instead of signing out the oldest session.
+	RejectExtraLogins bool
+
+	// Identity connects another authentication layer (Basic auth, a JWT, an
+	// SSO header). When it names a user who is not the session's user, the
+	// request is refused with ErrIdentityMismatch and the session revoked.
+	// With gin.BasicAuth: func(c *gin.Context) (string, bool) {
+	// return c.GetString(gin.AuthUserKey), c.GetString(gin.AuthUserKey) != "" }.
+	Identity func(c *gin.Context) (userID string, ok bool)
+
+	// ErrorHandler answers refused requests. Default: JSON
+	// {"error": "<code>"} with 401, 403 for policy refusals, 503 when the
+	// store is unreachable, and the token cookie expired where the session
+	// is dead. The Guard calls c.Abort() after it in every case.
+	ErrorHandler func(c *gin.Context, err error)
+
+	// OnEvent receives every security event, after it is logged.
+	OnEvent func(Event)
+
+	// Logger receives security events. Default slog.Default().
+	Logger *slog.Logger
+
+	// Now is the clock. Default time.Now; tests move it.
+	Now func() time.Time
+}
+
+// Guard is the configured middleware. Create it with New; it is safe for
+// concurrent use.
+type Guard struct {
+	cfg   Config
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
+
+	proxyCheck sync.Once
+}
+
+// New validates cfg, fills in its defaults and returns a Guard. The error
+// names the field that is wrong.
+func New(cfg Config) (*Guard, error) {
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if err := validCookieName(cfg.CookieName); err != nil {
+		return nil, fmt.Errorf("ginsecure: Config.CookieName: %w", err)
+	}
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = DefaultGracePeriod
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = DefaultRotateEvery
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = DefaultTouchInterval
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		return nil, errors.New("ginsecure: Config.IdleTimeout: must not be negative")
+	case cfg.AbsoluteTimeout < 0:
+		return nil, errors.New("ginsecure: Config.AbsoluteTimeout: must not be negative")
+	case cfg.TouchInterval < 0:
+		return nil, errors.New("ginsecure: Config.TouchInterval: must not be negative")
+	case cfg.TouchInterval >= cfg.IdleTimeout:
+		return nil, fmt.Errorf("ginsecure: Config.TouchInterval: %v must be shorter than IdleTimeout %v, or sessions would time out while in use", cfg.TouchInterval, cfg.IdleTimeout)
+	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
+		return nil, fmt.Errorf("ginsecure: Config.IdleTimeout: %v is longer than AbsoluteTimeout %v", cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	case cfg.GracePeriod > 0 && cfg.RotateEvery > 0 && cfg.GracePeriod >= cfg.RotateEvery:
+		return nil, fmt.Errorf("ginsecure: Config.GracePeriod: %v must be shorter than RotateEvery %v, or old tokens would never die", cfg.GracePeriod, cfg.RotateEvery)
+	case cfg.GracePeriod > time.Minute:
+		return nil, fmt.Errorf("ginsecure: Config.GracePeriod: %v is over a minute; a grace window only needs to cover requests in flight", cfg.GracePeriod)
+	case cfg.MaxSessionsPerUser < 0:
+		return nil, errors.New("ginsecure: Config.MaxSessionsPerUser: must not be negative (0 means no limit)")
+	case cfg.RejectExtraLogins && cfg.MaxSessionsPerUser == 0:
+		return nil, errors.New("ginsecure: Config.RejectExtraLogins: needs MaxSessionsPerUser > 0")
+	}
+	if err := cfg.IPBinding.err; err != nil {
+		return nil, fmt.Errorf("ginsecure: Config.IPBinding: %w", err)
+	}
+	if !cfg.IPBinding.set {
+		cfg.IPBinding = IPPrefix(32, 64)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cu, ok := cfg.Store.(ClockUser); ok {
+		cu.UseClock(cfg.Now)
+	}
+	return &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+func validCookieName(name string) error {
+	if len(name) > 128 {
+		return errors.New("longer than 128 bytes")
+	}
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if ch <= ' ' || ch >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", ch) >= 0 {
+			return fmt.Errorf("%q is not a valid cookie name", name)
+		}
+	}
+	return nil
+}
+
+// Middleware returns the handler that authenticates every request. Put it
+// right after sessions.Sessions(...). A request's path through it reads top
+// to bottom: load the credentials, verify them against the record, check
+// the bindings, serve, and keep stale responses from writing cookies.
+func (g *Guard) Middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st := g.begin(c)                        // load: session, handle, token cookie (grace.go installs the no-clobber wrappers)
+		if err := g.verify(c, st); err != nil { // verify + bind: grace.go, ipguard.go, binding.go
+			g.refuse(c, st, err)
+			return
+		}
+		c.Next()     // serve
+		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+	}
+}
+
+// reqKey is the context key of the request state.
+type reqKey struct{}
+
+func stateOf(c *gin.Context) *reqState {
+	if c == nil {
+		return nil
+	}
+	v, ok := c.Get(reqKey{})
+	if !ok {
+		return nil
+	}
+	st, _ := v.(*reqState)
+	return st
+}
+
+// refuse answers a refused request through the error handler and aborts it,
+// whatever the handler did: a custom handler cannot let the protected
+// handler run by forgetting to abort.
+func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
+	if st != nil {
+		st.failure = err
+		var se *secError
+		if errors.As(err, &se) && se.dead {
+			// The credentials are dead: tell the browser to drop both
+			// cookies, so it starts anonymous instead of being refused
+			// again. Only this client's cookies change; the no-clobber rule
+			// still strips them if the request was stale.
+			g.expireToken(c)
+			st.expireSessionCookie()
+		}
+	}
+	if g.cfg.ErrorHandler != nil {
+		g.cfg.ErrorHandler(c, err)
+	} else {
+		g.defaultErrorHandler(c, err)
+	}
+	c.Abort()
+	if st != nil {
+		st.w.scrub()
+	}
+}
+
+func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
+	status, code := http.StatusUnauthorized, "unauthorized"
+	var se *secError
+	if errors.As(err, &se) {
+		status, code = se.status, se.code
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": code})
+}
+
+// ctx bounds store calls by the request's context.
+func reqCtx(c *gin.Context) context.Context {
+	if c.Request != nil {
+		return c.Request.Context()
+	}
+	return context.Background()
+}

@@ -1,0 +1,448 @@
+package ginsecure
+
+// Rotation, the grace window, replay detection and the no-clobber rule.
+//
+// A browser sends requests in parallel. When credentials rotate (Login,
+// Renew, or every RotateEvery), requests that left the browser with the old
+// credentials arrive after the rotation. They must not be refused (the
+// user would see "hijacked" errors), must not gain the new privilege, and
+// their responses must not carry Set-Cookie for the session or token cookie:
+// the browser applies the last Set-Cookie it receives, so a straggler's
+// response could put the old, now dead, credentials back and sign the user
+// out.
+//
+// What is "old" is decided by the store, never by the cookie alone:
+//
+//   - After a periodic rotation or Renew the record keeps the previous
+//     token's hash (PrevHash) and the rotation time. A request presenting it
+//     within GracePeriod is served as the same user with the privilege from
+//     before the rotation (PrevAuthAt); after the window it is a replay: 401,
+//     and the session is revoked, since two parties hold its credentials.
+//
+//   - A login replaces the whole session: new gin-contrib session ID (or, on
+//     the cookie store, a new self-contained cookie), new handle, new token.
+//     The old session may have had no record at all (an anonymous visitor
+//     with a cart), and on the cookie store the old cookie still decodes
+//     fine after the login. So Login leaves a Marker keyed by the old
+//     session's key: its gin-contrib session ID where the store has one
+//     (memstore, Redis), else the SHA-256 of the old session cookie's value
+//     (the cookie store, whose cookie is the session). A later request
+//     presenting that session is stale: anonymous, never able to write a
+//     cookie; with the old token after the window, a replay.
+//
+// Staleness of an anonymous request is checked lazily, only when its
+// response is about to write one of our cookies (Save, or Set-Cookie in the
+// headers at flush): the common anonymous request costs no store lookup.
+// Where the check itself fails (store down), the write is dropped: keeping
+// a cookie unchanged is always safe, overwriting it may not be.
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// handleKey is the one value ginsecure keeps in the gin-contrib session.
+const handleKey = "ginsecure.handle"
+
+// tokenLen is the length of an encoded token: 32 bytes, unpadded base64url.
+const tokenLen = 43
+
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// newToken returns a fresh token and its hash, from crypto/rand.
+func newToken() (string, [32]byte, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", [32]byte{}, err
+	}
+	return tokenEncoding.EncodeToString(raw[:]), sha256.Sum256(raw[:]), nil
+}
+
+// parseToken decodes a token cookie's value and returns its hash. Anything
+// that is not exactly 32 bytes of canonical base64url is refused, whatever
+// its size, before any allocation proportional to it.
+func parseToken(v string) ([32]byte, bool) {
+	if len(v) != tokenLen {
+		return [32]byte{}, false
+	}
+	var raw [33]byte
+	n, err := tokenEncoding.Decode(raw[:], []byte(v))
+	if err != nil || n != 32 {
+		return [32]byte{}, false
+	}
+	return sha256.Sum256(raw[:32]), true
+}
+
+func hashEq(a, b [32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+
+var zeroHash [32]byte
+
+// reqState is everything the Guard knows about one request. It is
+// allocated once per request and holds the two wrappers by value.
+type reqState struct {
+	g *Guard
+	c *gin.Context
+
+	w    guardWriter
+	sess guardSession
+
+	gs       *gsessions.Session // the gin-contrib session's gorilla session, or nil
+	name     string             // the session cookie's name
+	rawCook  string             // the session cookie's value as presented
+	sid      string             // the session ID as presented (memstore, Redis), else ""
+	handle   string
+	tok      [32]byte // hash of the presented token
+	hasTok   bool
+	tokCookP bool // a token cookie was presented at all
+
+	authed bool
+	rec    Record
+	authAt time.Time
+
+	stale    int8 // 0 unknown, 1 stale, -1 not stale
+	rotated  bool // this request minted the credentials: its cookies go out
+	closed   bool // Logout ran: no further session writes
+	failure  error
+	loadErr  error
+	clientIP string
+}
+
+func (st *reqState) markStale(v bool) {
+	if v {
+		st.stale = 1
+	} else {
+		st.stale = -1
+	}
+}
+
+// begin loads what the request presents and installs the wrappers that
+// enforce the no-clobber rule.
+func (g *Guard) begin(c *gin.Context) *reqState {
+	st := &reqState{g: g, c: c}
+	st.w.ResponseWriter = c.Writer
+	st.w.st = st
+	c.Writer = &st.w
+	c.Set(reqKey{}, st)
+
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		if inner, ok := v.(sessions.Session); ok {
+			st.sess.inner = inner
+			st.sess.st = st
+			c.Set(sessions.DefaultKey, &st.sess)
+			if gg, ok := inner.(interface{ Session() *gsessions.Session }); ok {
+				st.gs = gg.Session()
+			}
+		}
+	}
+	if st.gs != nil {
+		st.name = st.gs.Name()
+		if ck, err := c.Request.Cookie(st.name); err == nil {
+			st.rawCook = ck.Value
+		}
+		st.sid = st.gs.ID
+		st.handle, _ = st.gs.Values[handleKey].(string)
+	} else {
+		g.warnNoSessions()
+	}
+	if ck, err := c.Request.Cookie(g.cfg.CookieName); err == nil {
+		st.tokCookP = true
+		st.tok, st.hasTok = parseToken(ck.Value)
+	}
+	return st
+}
+
+// sessionKey identifies the session the request presented, for markers.
+func (st *reqState) sessionKey() string {
+	if st.sid != "" {
+		return "s:" + st.sid
+	}
+	if st.rawCook == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(st.rawCook))
+	return "c:" + hex.EncodeToString(sum[:])
+}
+
+// isStale reports whether the request presented credentials that a
+// rotation has since retired; it asks the store only when nothing else
+// decided it.
+func (st *reqState) isStale() bool {
+	if st.rotated {
+		return false
+	}
+	if st.stale != 0 {
+		return st.stale > 0
+	}
+	key := st.sessionKey()
+	if key == "" {
+		st.markStale(false)
+		return false
+	}
+	_, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	switch {
+	case err == nil:
+		st.markStale(true)
+	case errors.Is(err, ErrNotFound):
+		st.markStale(false)
+	default:
+		// Cannot tell: keep the browser's cookies as they are.
+		st.g.log.Warn("ginsecure: store unreachable deciding staleness; dropping cookie writes", "err", err)
+		st.markStale(true)
+	}
+	return st.stale > 0
+}
+
+// guardWriter strips our cookies from a stale request's response before
+// the headers leave.
+type guardWriter struct {
+	gin.ResponseWriter
+	st   *reqState
+	done bool
+}
+
+func (w *guardWriter) scrub() {
+	if w.done || w.ResponseWriter.Written() {
+		return
+	}
+	w.done = true
+	st := w.st
+	h := w.ResponseWriter.Header()
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	ours := false
+	for _, l := range lines {
+		if st.isOurCookie(l) {
+			ours = true
+			break
+		}
+	}
+	if !ours || !st.isStale() {
+		return
+	}
+	kept := lines[:0:0]
+	for _, l := range lines {
+		if !st.isOurCookie(l) {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
+	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "cookie writes of a stale request dropped"})
+}
+
+func (st *reqState) isOurCookie(line string) bool {
+	name, _, _ := strings.Cut(line, "=")
+	name = strings.TrimSpace(name)
+	return name == st.g.cfg.CookieName || (st.name != "" && name == st.name)
+}
+
+func (w *guardWriter) WriteHeaderNow()             { w.scrub(); w.ResponseWriter.WriteHeaderNow() }
+func (w *guardWriter) Write(b []byte) (int, error) { w.scrub(); return w.ResponseWriter.Write(b) }
+func (w *guardWriter) WriteString(s string) (int, error) {
+	w.scrub()
+	return w.ResponseWriter.WriteString(s)
+}
+func (w *guardWriter) Flush() { w.scrub(); w.ResponseWriter.Flush() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// guardSession wraps the gin-contrib session so that sessions.Default(c)
+// cannot save a retired session: on memstore and Redis a straggler's Save
+// would re-create the old key with a full MaxAge and send its cookie back.
+type guardSession struct {
+	inner sessions.Session
+	st    *reqState
+}
+
+// Save saves the session unless the request is stale or signed out, in
+// which case the write is dropped and the browser keeps what it has.
+func (s *guardSession) Save() error {
+	if s.st.closed {
+		return nil
+	}
+	if s.st.isStale() {
+		s.st.g.emit(s.st.c, Event{Kind: EventGraceServed, UserID: s.st.rec.UserID, Handle: s.st.handle, Detail: "session write of a stale request dropped"})
+		return nil
+	}
+	return s.inner.Save()
+}
+
+// Session returns the underlying gorilla session, as gin-contrib's does.
+func (s *guardSession) Session() *gsessions.Session { return s.st.gs }
+
+func (s *guardSession) ID() string                         { return s.inner.ID() }
+func (s *guardSession) Get(key any) any                    { return s.inner.Get(key) }
+func (s *guardSession) Set(key any, val any)               { s.inner.Set(key, val) }
+func (s *guardSession) Delete(key any)                     { s.inner.Delete(key) }
+func (s *guardSession) Clear()                             { s.inner.Clear() }
+func (s *guardSession) AddFlash(value any, vars ...string) { s.inner.AddFlash(value, vars...) }
+func (s *guardSession) Flashes(vars ...string) []any       { return s.inner.Flashes(vars...) }
+func (s *guardSession) Options(o sessions.Options)         { s.inner.Options(o) }
+
+// withinGrace reports whether a rotation at t is still inside the window.
+func (g *Guard) withinGrace(t, now time.Time) bool {
+	return g.cfg.GracePeriod > 0 && now.Sub(t) <= g.cfg.GracePeriod
+}
+
+// errRaced tells Update's caller that another request changed the token
+// first.
+var errRaced = errors.New("ginsecure: credentials changed concurrently")
+
+// refresh rotates the token when it is due and records activity when
+// TouchInterval has passed, in one atomic store update. When another
+// request rotated first, the returned record says so and the caller
+// serves this one as a grace request.
+func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
+	rotate := g.cfg.RotateEvery > 0 && now.Sub(st.rec.IssuedAt) >= g.cfg.RotateEvery
+	touch := now.Sub(st.rec.LastSeen) >= g.cfg.TouchInterval
+	if !rotate && !touch {
+		return nil
+	}
+	var tok string
+	var next [32]byte
+	if rotate {
+		var err error
+		if tok, next, err = newToken(); err != nil {
+			return err
+		}
+	}
+	presented := st.tok
+	rec, err := g.store.Update(reqCtx(c), st.handle, func(r *Record) error {
+		if !hashEq(r.TokenHash, presented) {
+			return errRaced
+		}
+		if rotate {
+			r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, false
+			r.TokenHash, r.IssuedAt = next, now
+		}
+		r.LastSeen = now
+		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		return nil
+	})
+	switch {
+	case err == nil:
+		st.rec = rec
+		if rotate {
+			st.rotated = true
+			g.setToken(c, tok)
+			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle})
+		}
+		return nil
+	case errors.Is(err, errRaced):
+		if hashEq(rec.PrevHash, presented) && g.withinGrace(rec.RotatedAt, now) {
+			// Another request of this browser rotated first.
+			st.rec = rec
+			st.markStale(true)
+			st.authAt = rec.PrevAuthAt
+			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
+			return nil
+		}
+		return ErrTokenMismatch
+	case errors.Is(err, ErrNotFound):
+		return ErrExpired
+	default:
+		if rotate {
+			return storeErr(err)
+		}
+		// A missed touch costs an earlier idle timeout at worst.
+		g.log.Warn("ginsecure: could not record activity", "err", err)
+		return nil
+	}
+}
+
+// expiry is when the store may forget a record last seen at lastSeen.
+func (g *Guard) expiry(created, lastSeen time.Time) time.Time {
+	idle := lastSeen.Add(g.cfg.IdleTimeout)
+	abs := created.Add(g.cfg.AbsoluteTimeout)
+	if idle.Before(abs) {
+		return idle
+	}
+	return abs
+}
+
+// setToken sends the token cookie. It lives as long as a session can, so a
+// browser restart keeps both cookies or neither.
+func (g *Guard) setToken(c *gin.Context, tok string) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: g.cfg.CookieName, Value: tok, Path: "/",
+		MaxAge: int(g.cfg.AbsoluteTimeout / time.Second),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (g *Guard) expireToken(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: g.cfg.CookieName, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// expireSessionCookie tells this browser to drop its session cookie,
+// without touching the session's server-side data (which may belong to the
+// victim of whoever sent this request).
+func (st *reqState) expireSessionCookie() {
+	if st.gs == nil || st.rawCook == "" {
+		return
+	}
+	opts := gsessions.Options{MaxAge: -1, Path: "/"}
+	if st.gs.Options != nil {
+		opts = *st.gs.Options
+		opts.MaxAge = -1
+	}
+	http.SetCookie(st.c.Writer, gsessions.NewCookie(st.name, "", &opts))
+}
+
+// markRotated leaves the Marker that makes the request's old session stale
+// for everyone else who still presents it.
+func (g *Guard) markRotated(c *gin.Context, key string, tok [32]byte, now time.Time) error {
+	if key == "" {
+		return nil
+	}
+	return g.store.SetMarker(reqCtx(c), key, Marker{At: now, TokenHash: tok, ExpiresAt: now.Add(g.cfg.IdleTimeout)})
+}
+
+// checkMarker decides a request whose token cannot be matched to a live
+// record: if its session was rotated away by a login, it is a grace request
+// (anonymous) inside the window and a replay after it.
+func (g *Guard) checkMarker(c *gin.Context, st *reqState, now time.Time) (found bool, err error) {
+	key := st.sessionKey()
+	if key == "" {
+		return false, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, storeErr(err)
+	}
+	st.markStale(true)
+	if mk.TokenHash == zeroHash || !st.hasTok || !hashEq(mk.TokenHash, st.tok) {
+		// The old session had no token, or this is not it: an anonymous
+		// straggler of the pre-login page.
+		return true, nil
+	}
+	if g.withinGrace(mk.At, now) {
+		g.emit(c, Event{Kind: EventGraceServed, Handle: st.handle, Detail: "pre-login credentials inside the grace window"})
+		return true, nil
+	}
+	g.emit(c, Event{Kind: EventReplay, Handle: st.handle, Detail: "credentials retired by a login came back after the grace window"})
+	return true, ErrReplay
+}

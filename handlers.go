@@ -1,0 +1,447 @@
+package ginsecure
+
+// Login, Logout, Renew, UserID, per-route policies (Require), errors,
+// events and error responses.
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// secError is a sentinel error with its JSON code and HTTP status.
+type secError struct {
+	code   string
+	msg    string
+	status int
+	dead   bool  // the session is over: the default handler expires the token cookie
+	parent error // errors.Is(e, parent) holds: ErrEvicted is an ErrExpired
+}
+
+func (e *secError) Error() string        { return "ginsecure: " + e.msg }
+func (e *secError) Is(target error) bool { return e.parent != nil && target == e.parent }
+
+// Code is the short machine-readable code the default error handler sends
+// as {"error": code}.
+func (e *secError) Code() string { return e.code }
+
+// The sentinel errors. Test with errors.Is; read the reason for a refusal
+// or an anonymous request with FailureReason.
+var (
+	ErrNoSession        error = &secError{code: "no_session", msg: "no authenticated session", status: http.StatusUnauthorized}
+	ErrTokenMismatch    error = &secError{code: "token_mismatch", msg: "token does not match the session", status: http.StatusUnauthorized, dead: true}
+	ErrReplay           error = &secError{code: "replay", msg: "rotated credentials replayed after the grace period", status: http.StatusUnauthorized, dead: true}
+	ErrIPMismatch       error = &secError{code: "ip_mismatch", msg: "session used from a network it is not bound to", status: http.StatusUnauthorized, dead: true}
+	ErrIdentityMismatch error = &secError{code: "identity_mismatch", msg: "session belongs to another user", status: http.StatusUnauthorized, dead: true}
+	ErrIdleTimeout      error = &secError{code: "idle_timeout", msg: "session idle for too long", status: http.StatusUnauthorized, dead: true}
+	ErrExpired          error = &secError{code: "expired", msg: "session expired", status: http.StatusUnauthorized, dead: true}
+	ErrReauthRequired   error = &secError{code: "reauth_required", msg: "a more recent login is required", status: http.StatusForbidden}
+	ErrTooManySessions  error = &secError{code: "too_many_sessions", msg: "too many sessions for this user", status: http.StatusForbidden}
+	ErrStoreUnavailable error = &secError{code: "store_unavailable", msg: "session store unavailable", status: http.StatusServiceUnavailable}
+	ErrTLSRequired      error = &secError{code: "tls_required", msg: "this route requires HTTPS", status: http.StatusForbidden}
+
+	// ErrEvicted: signed out because a newer login exceeded
+	// MaxSessionsPerUser. errors.Is(ErrEvicted, ErrExpired) holds.
+	ErrEvicted error = &secError{code: "evicted", msg: "signed out by a newer login", status: http.StatusUnauthorized, dead: true, parent: ErrExpired}
+	// ErrRevoked: signed out by RevokeSession, RevokeUser or RevokeOthers.
+	// errors.Is(ErrRevoked, ErrExpired) holds.
+	ErrRevoked error = &secError{code: "revoked", msg: "session revoked", status: http.StatusUnauthorized, dead: true, parent: ErrExpired}
+	// ErrNoMiddleware: Login, Logout or Renew ran without Middleware (or
+	// without sessions.Sessions before it).
+	ErrNoMiddleware = errors.New("ginsecure: Middleware and sessions.Sessions must run before this handler")
+)
+
+// storeErr wraps a store failure so that errors.Is(err, ErrStoreUnavailable)
+// holds and the cause stays readable.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	return &wrapped{sentinel: ErrStoreUnavailable, cause: err}
+}
+
+type wrapped struct{ sentinel, cause error }
+
+func (w *wrapped) Error() string   { return w.sentinel.Error() + ": " + w.cause.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.sentinel, w.cause} }
+
+// ErrorCode returns the short code of a ginsecure error ("replay",
+// "ip_mismatch", ...), or "unauthorized" for any other error.
+func ErrorCode(err error) string {
+	var se *secError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return "unauthorized"
+}
+
+// ErrorStatus returns the HTTP status the default handler sends for err.
+func ErrorStatus(err error) int {
+	var se *secError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	return http.StatusUnauthorized
+}
+
+// EventKind names a security event.
+type EventKind string
+
+// Security events.
+const (
+	EventLogin            EventKind = "login"
+	EventLogout           EventKind = "logout"
+	EventRotate           EventKind = "rotate"
+	EventGraceServed      EventKind = "grace_served"
+	EventReplay           EventKind = "replay"
+	EventIPMismatch       EventKind = "ip_mismatch"
+	EventIdentityMismatch EventKind = "identity_mismatch"
+	EventTokenMismatch    EventKind = "token_mismatch"
+	EventRevoke           EventKind = "revoke"
+	EventLimit            EventKind = "limit"
+	EventTimeout          EventKind = "timeout"
+	EventRefused          EventKind = "refused"
+)
+
+// Event is one security event, sent to the Logger and to Config.OnEvent.
+type Event struct {
+	Kind    EventKind
+	Time    time.Time
+	UserID  string
+	Handle  string // the session's handle (never a token)
+	IP      string // the request's client address, where known
+	BoundIP string // the address the session is bound to, for IP events
+	Path    string
+	Err     error
+	Detail  string
+}
+
+func (k EventKind) level() slog.Level {
+	switch k {
+	case EventGraceServed, EventRotate:
+		return slog.LevelDebug
+	case EventLogin, EventLogout, EventRevoke, EventTimeout, EventLimit:
+		return slog.LevelInfo
+	default:
+		return slog.LevelWarn
+	}
+}
+
+func (g *Guard) emit(c *gin.Context, ev Event) {
+	if c != nil && c.Request != nil {
+		if ev.Path == "" && c.Request.URL != nil {
+			ev.Path = c.Request.URL.Path
+		}
+		if ev.IP == "" {
+			if a := g.clientIP(c); a.IsValid() {
+				ev.IP = a.String()
+			}
+		}
+		g.emitCtx(c.Request.Context(), ev)
+		return
+	}
+	g.emitCtx(context.Background(), ev)
+}
+
+func (g *Guard) emitCtx(ctx context.Context, ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = g.now()
+	}
+	lvl := ev.Kind.level()
+	if g.log.Enabled(ctx, lvl) {
+		attrs := []slog.Attr{slog.String("event", string(ev.Kind))}
+		if ev.UserID != "" {
+			attrs = append(attrs, slog.String("user", ev.UserID))
+		}
+		if ev.Handle != "" {
+			attrs = append(attrs, slog.String("handle", ev.Handle))
+		}
+		if ev.IP != "" {
+			attrs = append(attrs, slog.String("ip", ev.IP))
+		}
+		if ev.BoundIP != "" {
+			attrs = append(attrs, slog.String("bound_ip", ev.BoundIP))
+		}
+		if ev.Path != "" {
+			attrs = append(attrs, slog.String("path", ev.Path))
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, slog.String("err", ev.Err.Error()))
+		}
+		if ev.Detail != "" {
+			attrs = append(attrs, slog.String("detail", ev.Detail))
+		}
+		g.log.LogAttrs(ctx, lvl, "ginsecure: "+string(ev.Kind), attrs...)
+	}
+	if g.cfg.OnEvent != nil {
+		g.cfg.OnEvent(ev)
+	}
+}
+
+var warnedNoSessions = make(chan struct{}, 1)
+
+func (g *Guard) warnNoSessions() {
+	select {
+	case warnedNoSessions <- struct{}{}:
+		g.log.Error("ginsecure: no gin-contrib session in the context: put sessions.Sessions(...) before Middleware()")
+	default:
+	}
+}
+
+// UserID returns the authenticated user of the request, or "", false: for
+// anonymous requests, refused ones, and requests the middleware never saw.
+// It never panics.
+func UserID(c *gin.Context) (string, bool) {
+	st := stateOf(c)
+	if st == nil || !st.authed {
+		return "", false
+	}
+	return st.rec.UserID, true
+}
+
+// FailureReason returns why the request is not authenticated when it
+// presented a session that did not pass (ErrIdleTimeout, ErrReplay, ...),
+// or nil.
+func FailureReason(c *gin.Context) error {
+	st := stateOf(c)
+	if st == nil {
+		return nil
+	}
+	return st.failure
+}
+
+// Login signs userID in on this request's browser, after the application
+// has checked the user's credentials. It regenerates the gin-contrib session
+// ID (data carried over), mints a new handle and token, retires the old
+// session, binds the new one to the client IP, enforces MaxSessionsPerUser,
+// and saves everything: the handler need not call Save.
+func Login(c *gin.Context, userID string) error {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return ErrNoMiddleware
+	}
+	if userID == "" || len(userID) > 512 {
+		return errors.New("ginsecure: Login: user ID must be 1 to 512 bytes")
+	}
+	g := st.g
+	now := g.now()
+	handle, err := uuid.NewRandom()
+	if err != nil {
+		return err
+	}
+	tok, hash, err := newToken()
+	if err != nil {
+		return err
+	}
+	rec := g.newRecord(c, userID, hash, handle.String(), now)
+	evicted, err := g.store.Create(reqCtx(c), rec, Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins})
+	if errors.Is(err, ErrTooManySessions) {
+		g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
+		return ErrTooManySessions
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	for _, h := range evicted {
+		g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
+	}
+	// Retire what the browser presented: the old record and the old session.
+	oldKey, oldTok := st.sessionKey(), zeroHash
+	if st.hasTok {
+		oldTok = st.tok
+	}
+	if st.handle != "" && st.handle != rec.Handle {
+		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
+			return storeErr(err)
+		}
+	}
+	if err := g.markRotated(c, oldKey, oldTok, now); err != nil {
+		return storeErr(err)
+	}
+	if err := g.regenerate(c, st, rec.Handle); err != nil {
+		return err
+	}
+	g.setToken(c, tok)
+	st.rotated, st.authed, st.rec, st.authAt = true, true, rec, now
+	st.handle, st.tok, st.hasTok, st.failure = rec.Handle, hash, true, nil
+	st.markStale(false)
+	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle})
+	return nil
+}
+
+// regenerate gives the gin-contrib session a new ID where its store has
+// one (memstore, Redis: the old key is deleted, the data carried over) and
+// a new cookie value on the cookie store, so a session ID planted before
+// login is worth nothing after it.
+func (g *Guard) regenerate(c *gin.Context, st *reqState, handle string) error {
+	gs := st.gs
+	if gs.ID != "" {
+		old := gsessions.NewSession(gs.Store(), gs.Name())
+		old.ID = gs.ID
+		opts := *gs.Options
+		opts.MaxAge = -1
+		old.Options = &opts
+		if err := gs.Store().Save(c.Request, discardWriter{}, old); err != nil {
+			return storeErr(err)
+		}
+		gs.ID = ""
+	}
+	gs.IsNew = true
+	gs.Values[handleKey] = handle
+	if err := gs.Store().Save(c.Request, c.Writer, gs); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// discardWriter swallows the expiring cookie of the deleted old session:
+// the new session's cookie replaces it anyway.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+// Logout signs the request's session out: the record is deleted, the
+// gin-contrib session is destroyed and both cookies expire. There is no
+// grace: once Logout returns, the old credentials are refused on every
+// server sharing the store.
+func Logout(c *gin.Context) error {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return ErrNoMiddleware
+	}
+	g := st.g
+	if st.isStale() {
+		// A straggler sent before a rotation cannot sign anyone out.
+		g.emit(c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "logout of a stale request ignored"})
+		return nil
+	}
+	if st.handle != "" {
+		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
+			return storeErr(err)
+		}
+		g.emit(c, Event{Kind: EventLogout, UserID: st.rec.UserID, Handle: st.handle})
+	}
+	gs := st.gs
+	opts := *gs.Options
+	opts.MaxAge = -1
+	gs.Options = &opts
+	if err := gs.Store().Save(c.Request, c.Writer, gs); err != nil {
+		return storeErr(err)
+	}
+	g.expireToken(c)
+	st.authed, st.closed, st.rotated = false, true, true
+	return nil
+}
+
+// Renew rotates the credentials of the signed-in session after a
+// privilege change (a step-up, a role change): new session ID, new token,
+// login time reset for Policy.MaxAuthAge. Requests still carrying the old
+// credentials get the grace window, with the old privilege.
+func Renew(c *gin.Context) error {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return ErrNoMiddleware
+	}
+	if !st.authed || st.stale > 0 {
+		return ErrNoSession
+	}
+	g := st.g
+	now := g.now()
+	tok, next, err := newToken()
+	if err != nil {
+		return err
+	}
+	presented := st.tok
+	rec, err := g.store.Update(reqCtx(c), st.handle, func(r *Record) error {
+		if !hashEq(r.TokenHash, presented) {
+			return errRaced
+		}
+		r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, true
+		r.TokenHash, r.IssuedAt, r.AuthAt, r.LastSeen = next, now, now, now
+		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		return nil
+	})
+	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
+		return ErrNoSession
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	if err := g.markRotated(c, st.sessionKey(), presented, now); err != nil {
+		return storeErr(err)
+	}
+	if err := g.regenerate(c, st, rec.Handle); err != nil {
+		return err
+	}
+	g.setToken(c, tok)
+	st.rotated, st.rec, st.authAt, st.tok = true, rec, now, next
+	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
+	return nil
+}
+
+// Policy is what a route group demands beyond the global configuration.
+type Policy struct {
+	// Authenticated refuses anonymous requests (401 with the reason the
+	// session was not accepted, or ErrNoSession).
+	Authenticated bool
+	// IPBinding is checked in addition to Config.IPBinding; use it to be
+	// stricter on a group (IPExact on /admin).
+	IPBinding IPPolicy
+	// MaxAuthAge demands a login (or Renew) no older than this: 403
+	// ErrReauthRequired otherwise; the session itself stays valid.
+	MaxAuthAge time.Duration
+	// RequireTLS refuses requests that did not arrive over TLS (403).
+	RequireTLS bool
+}
+
+// Require returns a handler that enforces p on a route group. It must run
+// after Middleware. An invalid p (a bad CIDR) panics here, at setup, not on
+// a request.
+func (g *Guard) Require(p Policy) gin.HandlerFunc {
+	if p.IPBinding.err != nil {
+		panic("ginsecure: Policy.IPBinding: " + p.IPBinding.err.Error())
+	}
+	return func(c *gin.Context) {
+		st := stateOf(c)
+		if st == nil {
+			g.log.Error("ginsecure: Require ran without Middleware; refusing")
+			g.refuse(c, nil, ErrNoSession)
+			return
+		}
+		if p.RequireTLS && c.Request.TLS == nil {
+			g.refuse(c, st, ErrTLSRequired)
+			return
+		}
+		if st.authed {
+			if err := g.checkIdentity(c, st); err != nil {
+				g.refuse(c, st, err)
+				return
+			}
+			if err := g.checkIP(c, st, p.IPBinding); err != nil {
+				g.refuse(c, st, err)
+				return
+			}
+		}
+		if (p.Authenticated || p.MaxAuthAge > 0) && !st.authed {
+			err := st.failure
+			if err == nil {
+				err = ErrNoSession
+			}
+			g.refuse(c, st, err)
+			return
+		}
+		if p.MaxAuthAge > 0 && g.now().Sub(st.authAt) > p.MaxAuthAge {
+			g.refuse(c, st, ErrReauthRequired)
+			return
+		}
+		c.Next()
+	}
+}

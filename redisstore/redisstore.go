@@ -1,0 +1,448 @@
+// Package redisstore keeps ginsecure's security records in Redis, so that
+// logins, rotations, revocations and limits hold on every server sharing
+// it. It uses a redigo pool: the pool gin-contrib/sessions' Redis store
+// (boj/redistore) already has can serve both.
+//
+//	pool := &redis.Pool{Dial: ..., MaxIdle: 16}        // no TestOnBorrow PING
+//	sessStore, _ := ginredis.NewStoreWithPool(pool, secret)
+//	sec, _ := ginsecure.New(ginsecure.Config{Store: redisstore.New(pool)})
+//
+// Or take the pool from an existing store:
+//
+//	rs, _ := ginredis.GetRedisStore(sessStore)
+//	store := redisstore.New(rs.Pool)
+//
+// redistore's own constructors give the pool a PING on every borrow, which
+// doubles the round trips of every request; build the pool yourself.
+//
+// Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
+// set of the user's handles scored by last activity, <prefix>m:<key> a
+// rotation marker. Every key has a TTL. The index is never scanned with
+// KEYS or SCAN. The scripts touch keys they derive from the index, so the
+// store needs a single Redis (or Sentinel), not Redis Cluster.
+package redisstore
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/gomodule/redigo/redis"
+)
+
+// Option configures the store.
+type Option func(*Store)
+
+// WithPrefix sets the key prefix (default "ginsecure:"). Give each app
+// sharing a Redis its own.
+func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
+
+// WithMaxRetries sets how often Update retries when another server changed
+// the record between its read and its write (default 8).
+func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
+
+// Store is a ginsecure.Store on Redis.
+type Store struct {
+	pool    *redis.Pool
+	prefix  string
+	retries int
+	now     func() time.Time
+}
+
+// New returns a Store using pool. Returned as ginsecure.Store, as the
+// design fixes; the concrete type is *Store.
+func New(pool *redis.Pool, opts ...Option) ginsecure.Store {
+	s := &Store{pool: pool, prefix: "ginsecure:", retries: 8, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// UseClock implements ginsecure.ClockUser: TTLs and expiry checks follow
+// the Guard's clock.
+func (s *Store) UseClock(now func() time.Time) { s.now = now }
+
+// wire is a record as stored: times in Unix milliseconds, hashes in hex,
+// so that the Lua scripts can read what they need.
+type wire struct {
+	Handle    string `json:"h"`
+	UserID    string `json:"u"`
+	Tok       string `json:"t"`
+	Issued    int64  `json:"ti"`
+	Prev      string `json:"p,omitempty"`
+	Rotated   int64  `json:"pr,omitempty"`
+	PrevAuth  int64  `json:"pa,omitempty"`
+	PrevRaise bool   `json:"px,omitempty"`
+	IP        string `json:"ip"`
+	UA        string `json:"ua,omitempty"`
+	Created   int64  `json:"c"`
+	Auth      int64  `json:"a"`
+	Seen      int64  `json:"seen"`
+	Exp       int64  `json:"exp"`
+	Revoked   string `json:"revoked,omitempty"`
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func hexOf(h [32]byte) string {
+	if h == ([32]byte{}) {
+		return ""
+	}
+	return hex.EncodeToString(h[:])
+}
+
+func hashOf(s string) ([32]byte, error) {
+	var h [32]byte
+	if s == "" {
+		return h, nil
+	}
+	if len(s) != 64 {
+		return h, errors.New("redisstore: corrupt hash")
+	}
+	_, err := hex.Decode(h[:], []byte(s))
+	return h, err
+}
+
+func encode(r ginsecure.Record) ([]byte, error) {
+	return json.Marshal(wire{
+		Handle: r.Handle, UserID: r.UserID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
+		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised,
+		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
+		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
+	})
+}
+
+func decode(b []byte) (ginsecure.Record, error) {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record: %w", err)
+	}
+	tok, err := hashOf(w.Tok)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	prev, err := hashOf(w.Prev)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	return ginsecure.Record{
+		Handle: w.Handle, UserID: w.UserID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
+		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise,
+		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
+		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
+	}, nil
+}
+
+func (s *Store) recKey(h string) string  { return s.prefix + "r:" + h }
+func (s *Store) userKey(u string) string { return s.prefix + "u:" + u }
+func (s *Store) markKey(k string) string { return s.prefix + "m:" + k }
+
+// ttl is the Redis TTL in milliseconds for something that expires at exp
+// by the store's clock; at least one millisecond.
+func (s *Store) ttl(exp time.Time) int64 {
+	d := exp.Sub(s.now()).Milliseconds()
+	if d < 1 {
+		return 1
+	}
+	return d
+}
+
+func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
+	return s.pool.GetContext(ctx)
+}
+
+func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
+
+// Get implements ginsecure.Store: one GET.
+func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	defer c.Close()
+	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.recKey(handle)))
+	if errors.Is(err, redis.ErrNil) {
+		return ginsecure.Record{}, ginsecure.ErrNotFound
+	}
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	r, err := decode(b)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	if expired(r.ExpiresAt, s.now()) {
+		return ginsecure.Record{}, ginsecure.ErrNotFound
+	}
+	return r, nil
+}
+
+// pruneLua walks a user's index and drops handles whose record is gone,
+// revoked or expired (by the caller's clock, ARGV[1]); it leaves in the
+// Lua table `live` the remaining {handle, lastSeen} pairs.
+const pruneLua = `
+local prefix = ARGV[2]
+local now = tonumber(ARGV[1])
+local live = {}
+for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local v = redis.call('GET', prefix .. 'r:' .. h)
+  local keep = false
+  if v then
+    local r = cjson.decode(v)
+    if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) then
+      keep = true
+      table.insert(live, {h, r.seen, v})
+    end
+  end
+  if not keep then redis.call('ZREM', KEYS[1], h) end
+end
+`
+
+// createScript: KEYS[1] user index, KEYS[2] new record key.
+// ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen.
+var createScript = redis.NewScript(2, pruneLua+`
+local limit = tonumber(ARGV[3])
+local evicted = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('ginsecure: handle exists')
+end
+if limit > 0 and #live >= limit then
+  if ARGV[4] == '1' then return redis.error_reply('TOOMANY') end
+  table.sort(live, function(a, b) return a[2] < b[2] end)
+  local n = #live - limit + 1
+  for i = 1, n do
+    local h = live[i][1]
+    local r = cjson.decode(live[i][3])
+    r.revoked = 'evicted'
+    redis.call('SET', prefix .. 'r:' .. h, cjson.encode(r), 'KEEPTTL')
+    redis.call('ZREM', KEYS[1], h)
+    table.insert(evicted, h)
+  end
+end
+local ttl = tonumber(ARGV[7])
+redis.call('SET', KEYS[2], ARGV[6], 'PX', ttl)
+redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return evicted
+`)
+
+// Create implements ginsecure.Store: one script, atomic with the limit.
+func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+	b, err := encode(rec)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	reject := "0"
+	if limit.Reject {
+		reject = "1"
+	}
+	out, err := redis.Strings(createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.ttl(rec.ExpiresAt), ms(rec.LastSeen)))
+	if err != nil {
+		var re redis.Error
+		if errors.As(err, &re) && re.Error() == "TOOMANY" {
+			return nil, ginsecure.ErrTooManySessions
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// casScript: KEYS[1] record key, KEYS[2] user index.
+// ARGV: old JSON, new JSON, ttl ms, handle, revoked(0/1), seen.
+// Writes only if the record is still what the caller read.
+var casScript = redis.NewScript(2, `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
+if ARGV[5] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[6]), ARGV[4])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3])) end
+end
+return 1
+`)
+
+// ErrContention is returned by Update when the record kept changing under
+// it for every retry.
+var ErrContention = errors.New("redisstore: record changed concurrently too often")
+
+// Update implements ginsecure.Store with optimistic concurrency: read, apply
+// fn, write only if the record is unchanged (a script compares the stored
+// bytes), else retry. Two round trips when uncontended.
+func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	defer c.Close()
+	key := s.recKey(handle)
+	for i := 0; i <= s.retries; i++ {
+		old, err := redis.Bytes(redis.DoContext(c, ctx, "GET", key))
+		if errors.Is(err, redis.ErrNil) {
+			return ginsecure.Record{}, ginsecure.ErrNotFound
+		}
+		if err != nil {
+			return ginsecure.Record{}, err
+		}
+		rec, err := decode(old)
+		if err != nil {
+			return ginsecure.Record{}, err
+		}
+		if expired(rec.ExpiresAt, s.now()) {
+			return ginsecure.Record{}, ginsecure.ErrNotFound
+		}
+		next := rec
+		if err := fn(&next); err != nil {
+			return rec, err
+		}
+		next.Handle = handle
+		b, err := encode(next)
+		if err != nil {
+			return ginsecure.Record{}, err
+		}
+		revoked := "0"
+		if next.Revoked != "" {
+			revoked = "1"
+		}
+		ok, err := redis.Int(casScript.DoContext(ctx, c, key, s.userKey(next.UserID), old, b, s.ttl(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
+		if err != nil {
+			return ginsecure.Record{}, err
+		}
+		if ok == 1 {
+			return next, nil
+		}
+	}
+	return ginsecure.Record{}, ErrContention
+}
+
+// deleteScript: KEYS[1] record key. ARGV: prefix, handle.
+var deleteScript = redis.NewScript(1, `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local r = cjson.decode(v)
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', ARGV[1] .. 'u:' .. r.u, ARGV[2])
+return 1
+`)
+
+// Delete implements ginsecure.Store: one script.
+func (s *Store) Delete(ctx context.Context, handle string) error {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = deleteScript.DoContext(ctx, c, s.recKey(handle), s.prefix, handle)
+	return err
+}
+
+// listScript: KEYS[1] user index. ARGV: now, prefix. Returns live records.
+var listScript = redis.NewScript(1, pruneLua+`
+local out = {}
+for i, e in ipairs(live) do out[i] = e[3] end
+return out
+`)
+
+// List implements ginsecure.Store: one script, which also prunes the index.
+func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	vals, err := redis.ByteSlices(listScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ginsecure.Record, 0, len(vals))
+	for _, v := range vals {
+		r, err := decode(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sortByCreated(out)
+	return out, nil
+}
+
+func sortByCreated(rs []ginsecure.Record) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].CreatedAt.Before(rs[j-1].CreatedAt); j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+type wireMarker struct {
+	At  int64  `json:"at"`
+	Tok string `json:"t,omitempty"`
+	Exp int64  `json:"exp"`
+}
+
+// SetMarker implements ginsecure.Store.
+func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
+	b, err := json.Marshal(wireMarker{At: ms(m.At), Tok: hexOf(m.TokenHash), Exp: ms(m.ExpiresAt)})
+	if err != nil {
+		return err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = redis.DoContext(c, ctx, "SET", s.markKey(key), b, "PX", s.ttl(m.ExpiresAt))
+	return err
+}
+
+// GetMarker implements ginsecure.Store.
+func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Marker{}, err
+	}
+	defer c.Close()
+	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.markKey(key)))
+	if errors.Is(err, redis.ErrNil) {
+		return ginsecure.Marker{}, ginsecure.ErrNotFound
+	}
+	if err != nil {
+		return ginsecure.Marker{}, err
+	}
+	var w wireMarker
+	if err := json.Unmarshal(b, &w); err != nil {
+		return ginsecure.Marker{}, fmt.Errorf("redisstore: corrupt marker: %w", err)
+	}
+	tok, err := hashOf(w.Tok)
+	if err != nil {
+		return ginsecure.Marker{}, err
+	}
+	m := ginsecure.Marker{At: fromMS(w.At), TokenHash: tok, ExpiresAt: fromMS(w.Exp)}
+	if expired(m.ExpiresAt, s.now()) {
+		return ginsecure.Marker{}, ginsecure.ErrNotFound
+	}
+	return m, nil
+}

@@ -1,0 +1,391 @@
+package ginsecure
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by a Store when no live record or marker exists
+// under the key asked for. It is not a security failure by itself: the
+// Guard decides what a missing record means for the request.
+var ErrNotFound = errors.New("ginsecure: not found")
+
+// Revocation reasons kept in Record.Revoked. A revoked record stays in the
+// store until it expires, so that its last holder is told why it was signed
+// out instead of seeing a generic failure.
+const (
+	RevokedByUser   = "revoked"     // RevokeSession, RevokeUser, RevokeOthers
+	RevokedEvicted  = "evicted"     // signed out by a newer login (MaxSessionsPerUser)
+	RevokedReplay   = "replay"      // an old token came back after the grace window
+	RevokedIP       = "ip_mismatch" // used from a network it was not bound to
+	RevokedIdentity = "identity"    // Config.Identity named another user
+	RevokedTimedOut = "timed_out"   // idle or absolute timeout reached
+)
+
+// Record is the server-side security record of one signed-in session. The
+// session cookie of gin-contrib/sessions only carries its Handle; the token
+// cookie carries a secret whose SHA-256 is TokenHash. No raw token is ever
+// stored.
+type Record struct {
+	Handle string // random UUID, the key of the record
+	UserID string
+
+	TokenHash [32]byte  // SHA-256 of the current token
+	IssuedAt  time.Time // when the current token was minted
+
+	// The credentials from before the last rotation, honoured for
+	// Config.GracePeriod after RotatedAt with at most PrevAuthAt's privilege.
+	PrevHash   [32]byte
+	RotatedAt  time.Time
+	PrevAuthAt time.Time
+	PrevRaised bool // the rotation raised privilege (Renew)
+
+	IP        string // the client IP bound at login (netip text form)
+	UserAgent string
+
+	CreatedAt time.Time // login time; the absolute timeout counts from here
+	AuthAt    time.Time // last authentication (login or Renew): Policy.MaxAuthAge
+	LastSeen  time.Time // coalesced: written at most once per TouchInterval
+	ExpiresAt time.Time // the store may forget the record after this
+
+	Revoked string // empty while the record is usable, else a Revoked* reason
+}
+
+// Marker remembers that the credentials behind a session key were rotated
+// away by a login. See grace.go for why it exists.
+type Marker struct {
+	At        time.Time // when the rotation happened
+	TokenHash [32]byte  // hash of the token the old credentials carried, zero if none
+	ExpiresAt time.Time // the store may forget the marker after this
+}
+
+// Limit is what Store.Create enforces, atomically with the creation.
+type Limit struct {
+	Max    int  // the most live records a user may have; 0 means no limit
+	Reject bool // refuse the new record (ErrTooManySessions) instead of evicting
+}
+
+// Store keeps security records and markers, and may be shared by many
+// servers. The contract every implementation must honour (the exported
+// storetest suite checks it):
+//
+//   - "Not found" is ErrNotFound (errors.Is), and only that: a record that
+//     expired (ExpiresAt passed) is not found. Any other error means the
+//     store could not answer; the Guard then fails closed with
+//     ErrStoreUnavailable and never treats the request as anonymous.
+//   - Create, Update and Delete are atomic per record, and Create's limit
+//     check is atomic per user: two servers racing on one record or one
+//     user's limit can never both win.
+//   - The per-user index lists exactly the user's records that are neither
+//     revoked nor expired; records that are revoked or deleted leave it.
+//     Nothing grows without bound: records and markers go when they expire.
+//   - Values are copied in and out: a caller never shares memory with the
+//     store.
+type Store interface {
+	// Get returns the record stored under handle, revoked ones included.
+	Get(ctx context.Context, handle string) (Record, error)
+	// Create stores a new record and adds it to its user's index after
+	// enforcing limit among the user's live records: with Reject it returns
+	// ErrTooManySessions, otherwise it revokes (RevokedEvicted) the least
+	// recently seen records until the new one fits, and returns their handles.
+	Create(ctx context.Context, rec Record, limit Limit) (evicted []string, err error)
+	// Update applies fn to the stored record atomically. If fn returns an
+	// error nothing is written and Update returns the record as it was with
+	// fn's error. A record whose Revoked is set by fn leaves the user index.
+	Update(ctx context.Context, handle string, fn func(*Record) error) (Record, error)
+	// Delete removes the record and its index entry; deleting a record that
+	// does not exist is not an error.
+	Delete(ctx context.Context, handle string) error
+	// List returns the user's live records (not revoked, not expired).
+	List(ctx context.Context, userID string) ([]Record, error)
+	// SetMarker stores m under key until m.ExpiresAt.
+	SetMarker(ctx context.Context, key string, m Marker) error
+	// GetMarker returns the marker under key, or ErrNotFound.
+	GetMarker(ctx context.Context, key string) (Marker, error)
+}
+
+// ClockUser is implemented by stores that decide expiry with a clock: New
+// hands them Config.Now, so that expiry follows the Guard's clock (and a
+// test's moved clock) rather than the wall clock.
+type ClockUser interface {
+	UseClock(now func() time.Time)
+}
+
+// memShards spreads the memory store over several locks so that parallel
+// requests of different sessions do not queue on one mutex.
+const memShards = 32
+
+type memShard struct {
+	mu      sync.RWMutex
+	records map[string]*Record
+	markers map[string]Marker
+}
+
+type memoryStore struct {
+	shards [memShards]memShard
+	now    func() time.Time
+
+	userMu sync.Mutex // guards users; taken before a shard lock, never while holding one
+	users  map[string]map[string]struct{}
+
+	sweepMu   sync.Mutex
+	lastSweep time.Time
+}
+
+// NewMemoryStore returns the embedded default Store: safe for concurrent
+// use, for one server. It expires records and markers itself (lazily on
+// access and by an amortised sweep on writes), so it does not grow without
+// bound as gin-contrib's memstore does.
+func NewMemoryStore() Store {
+	m := &memoryStore{now: time.Now, users: make(map[string]map[string]struct{})}
+	for i := range m.shards {
+		m.shards[i].records = make(map[string]*Record)
+		m.shards[i].markers = make(map[string]Marker)
+	}
+	return m
+}
+
+// UseClock implements ClockUser.
+func (m *memoryStore) UseClock(now func() time.Time) { m.now = now }
+
+func (m *memoryStore) shard(key string) *memShard {
+	// FNV-1a: cheap, no allocation.
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return &m.shards[h%memShards]
+}
+
+func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
+
+func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
+	s := m.shard(handle)
+	s.mu.RLock()
+	r, ok := s.records[handle]
+	var out Record
+	if ok {
+		out = *r
+	}
+	s.mu.RUnlock()
+	if !ok || expired(out.ExpiresAt, m.now()) {
+		return Record{}, ErrNotFound
+	}
+	return out, nil
+}
+
+func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]string, error) {
+	m.maybeSweep()
+	now := m.now()
+	// The user lock serialises logins of one user, so the limit check and
+	// the insertion are one atomic step.
+	m.userMu.Lock()
+	defer m.userMu.Unlock()
+	var evicted []string
+	if limit.Max > 0 {
+		live := m.liveLocked(rec.UserID, now)
+		if len(live) >= limit.Max {
+			if limit.Reject {
+				return nil, ErrTooManySessions
+			}
+			sort.Slice(live, func(i, j int) bool { return live[i].LastSeen.Before(live[j].LastSeen) })
+			for _, old := range live[:len(live)-limit.Max+1] {
+				s := m.shard(old.Handle)
+				s.mu.Lock()
+				if r, ok := s.records[old.Handle]; ok {
+					r.Revoked = RevokedEvicted
+				}
+				s.mu.Unlock()
+				delete(m.users[rec.UserID], old.Handle)
+				evicted = append(evicted, old.Handle)
+			}
+		}
+	}
+	s := m.shard(rec.Handle)
+	s.mu.Lock()
+	if old, ok := s.records[rec.Handle]; ok && !expired(old.ExpiresAt, now) {
+		s.mu.Unlock()
+		return nil, errors.New("ginsecure: memory store: handle already exists")
+	}
+	cp := rec
+	s.records[rec.Handle] = &cp
+	s.mu.Unlock()
+	set := m.users[rec.UserID]
+	if set == nil {
+		set = make(map[string]struct{})
+		m.users[rec.UserID] = set
+	}
+	set[rec.Handle] = struct{}{}
+	return evicted, nil
+}
+
+// liveLocked returns the user's live records and prunes dead index entries.
+// The caller holds userMu.
+func (m *memoryStore) liveLocked(userID string, now time.Time) []Record {
+	var live []Record
+	for h := range m.users[userID] {
+		s := m.shard(h)
+		s.mu.RLock()
+		r, ok := s.records[h]
+		var cp Record
+		if ok {
+			cp = *r
+		}
+		s.mu.RUnlock()
+		if !ok || cp.Revoked != "" || expired(cp.ExpiresAt, now) {
+			delete(m.users[userID], h)
+			continue
+		}
+		live = append(live, cp)
+	}
+	if len(m.users[userID]) == 0 {
+		delete(m.users, userID)
+	}
+	return live
+}
+
+func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) error) (Record, error) {
+	s := m.shard(handle)
+	s.mu.Lock()
+	r, ok := s.records[handle]
+	if !ok || expired(r.ExpiresAt, m.now()) {
+		s.mu.Unlock()
+		return Record{}, ErrNotFound
+	}
+	cp := *r
+	if err := fn(&cp); err != nil {
+		out := *r
+		s.mu.Unlock()
+		return out, err
+	}
+	cp.Handle = handle // the key is not fn's to change
+	*r = cp
+	s.mu.Unlock()
+	if cp.Revoked != "" {
+		m.userMu.Lock()
+		if set := m.users[cp.UserID]; set != nil {
+			delete(set, handle)
+			if len(set) == 0 {
+				delete(m.users, cp.UserID)
+			}
+		}
+		m.userMu.Unlock()
+	}
+	return cp, nil
+}
+
+func (m *memoryStore) Delete(_ context.Context, handle string) error {
+	s := m.shard(handle)
+	s.mu.Lock()
+	r, ok := s.records[handle]
+	if ok {
+		delete(s.records, handle)
+	}
+	s.mu.Unlock()
+	if ok {
+		m.userMu.Lock()
+		if set := m.users[r.UserID]; set != nil {
+			delete(set, handle)
+			if len(set) == 0 {
+				delete(m.users, r.UserID)
+			}
+		}
+		m.userMu.Unlock()
+	}
+	return nil
+}
+
+func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
+	m.userMu.Lock()
+	defer m.userMu.Unlock()
+	live := m.liveLocked(userID, m.now())
+	sort.Slice(live, func(i, j int) bool { return live[i].CreatedAt.Before(live[j].CreatedAt) })
+	return live, nil
+}
+
+func (m *memoryStore) SetMarker(_ context.Context, key string, mk Marker) error {
+	m.maybeSweep()
+	s := m.shard(key)
+	s.mu.Lock()
+	s.markers[key] = mk
+	s.mu.Unlock()
+	return nil
+}
+
+func (m *memoryStore) GetMarker(_ context.Context, key string) (Marker, error) {
+	s := m.shard(key)
+	s.mu.RLock()
+	mk, ok := s.markers[key]
+	s.mu.RUnlock()
+	if !ok || expired(mk.ExpiresAt, m.now()) {
+		return Marker{}, ErrNotFound
+	}
+	return mk, nil
+}
+
+// sweepEvery bounds how often a write pays for a full sweep of expired
+// entries; between sweeps expired entries are invisible (checked on access).
+const sweepEvery = time.Minute
+
+func (m *memoryStore) maybeSweep() {
+	now := m.now()
+	m.sweepMu.Lock()
+	if now.Sub(m.lastSweep) < sweepEvery && !now.Before(m.lastSweep) {
+		m.sweepMu.Unlock()
+		return
+	}
+	m.lastSweep = now
+	m.sweepMu.Unlock()
+	m.sweep(now)
+}
+
+func (m *memoryStore) sweep(now time.Time) {
+	type gone struct{ user, handle string }
+	var dead []gone
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for h, r := range s.records {
+			if expired(r.ExpiresAt, now) {
+				delete(s.records, h)
+				dead = append(dead, gone{r.UserID, h})
+			}
+		}
+		for k, mk := range s.markers {
+			if expired(mk.ExpiresAt, now) {
+				delete(s.markers, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if len(dead) == 0 {
+		return
+	}
+	m.userMu.Lock()
+	for _, d := range dead {
+		if set := m.users[d.user]; set != nil {
+			delete(set, d.handle)
+			if len(set) == 0 {
+				delete(m.users, d.user)
+			}
+		}
+	}
+	m.userMu.Unlock()
+}
+
+// size reports how many records and markers the store holds, expired or
+// not; tests use it to prove the store does not grow without bound.
+func (m *memoryStore) size() (records, markers int) {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		records += len(s.records)
+		markers += len(s.markers)
+		s.mu.RUnlock()
+	}
+	return
+}
