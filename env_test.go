@@ -96,6 +96,7 @@ type envOpts struct {
 	store    ginsecure.Store   // share one ginsecure store between engines
 	noTLS    bool
 	listener net.Listener
+	engine   func(r *gin.Engine)
 }
 
 func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
@@ -103,6 +104,10 @@ func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
 }
 func withRedis(s *redistest.Server) envOption { return func(o *envOpts) { o.redis = s } }
 func withStore(s ginsecure.Store) envOption   { return func(o *envOpts) { o.store = s } }
+
+// withEngine configures the engine (trusted proxies, a trusted platform)
+// before any route is installed and the server starts.
+func withEngine(f func(r *gin.Engine)) envOption { return func(o *envOpts) { o.engine = f } }
 
 var sessionSecret = []byte("0123456789abcdef0123456789abcdef")
 
@@ -141,6 +146,9 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 	if o.store != nil {
 		cfg.Store = o.store
 	}
+	if cfg.Store == nil {
+		cfg.Store = ginsecure.NewMemoryStore()
+	}
 	if cfg.Now == nil {
 		cfg.Now = e.clock.Now
 	}
@@ -161,6 +169,9 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 	e.guard, e.store = g, cfg.Store
 
 	r := gin.New()
+	if o.engine != nil {
+		o.engine(r)
+	}
 	r.Use(sessions.Sessions("app", e.sess), g.Middleware())
 	e.engine = r
 	installRoutes(r, g)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // DefaultCookieName is the token cookie's name. The __Host- prefix makes
@@ -131,7 +132,8 @@ type Guard struct {
 	now   func() time.Time
 	log   *slog.Logger
 
-	proxyCheck sync.Once
+	proxyCheck  sync.Once
+	cookieCheck sync.Once
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error
@@ -226,6 +228,35 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 		c.Next()     // serve
 		st.w.scrub() // write: a handler that wrote nothing still must not clobber
 	}
+}
+
+// warnWeakSessionCookie warns once when the gin-contrib store's cookie
+// options are weak. New cannot see the store (it is handed to
+// sessions.Sessions, not to ginsecure), so the first request that carries a
+// session does the check.
+func (g *Guard) warnWeakSessionCookie(opts *gsessions.Options) {
+	if opts == nil {
+		return
+	}
+	g.cookieCheck.Do(func() {
+		var weak []string
+		if !opts.Secure {
+			weak = append(weak, "Secure is off (the session cookie travels over plain HTTP)")
+		}
+		if !opts.HttpOnly {
+			weak = append(weak, "HttpOnly is off (scripts can read the session cookie)")
+		}
+		if opts.Domain != "" {
+			weak = append(weak, "Domain is set (sibling subdomains receive and can overwrite the cookie)")
+		}
+		if opts.SameSite == http.SameSiteNoneMode {
+			weak = append(weak, "SameSite=None (sent on cross-site requests)")
+		}
+		if len(weak) > 0 {
+			g.log.Warn("ginsecure: the gin-contrib session store's cookie options are weak; set them with store.Options(sessions.Options{Path: \"/\", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})",
+				"problems", strings.Join(weak, "; "))
+		}
+	})
 }
 
 // reqKey is the context key of the request state.

@@ -54,11 +54,18 @@ type Record struct {
 	Revoked string // empty while the record is usable, else a Revoked* reason
 }
 
+// RetainExpired is how long Get still returns a record after it expired.
+const RetainExpired = time.Hour
+
 // Marker remembers that the credentials behind a session key were rotated
 // away by a login. See grace.go for why it exists.
 type Marker struct {
 	At        time.Time // when the rotation happened
 	TokenHash [32]byte  // hash of the token the old credentials carried, zero if none
+	// Handle is the record that lives on under a new session ID after a
+	// Renew (empty after a login, whose old record is gone): its PrevHash
+	// then decides the old credentials as it does on the cookie store.
+	Handle    string
 	ExpiresAt time.Time // the store may forget the marker after this
 }
 
@@ -72,8 +79,12 @@ type Limit struct {
 // servers. The contract every implementation must honour (the exported
 // storetest suite checks it):
 //
-//   - "Not found" is ErrNotFound (errors.Is), and only that: a record that
-//     expired (ExpiresAt passed) is not found. Any other error means the
+//   - "Not found" is ErrNotFound (errors.Is), and only that. Get keeps
+//     returning a record for RetainExpired after its ExpiresAt, so that its
+//     last holder learns why it was signed out (idle timeout, evicted)
+//     instead of seeing "not found"; Update, List and Create's limit treat
+//     it as gone from ExpiresAt on. A marker expires at its ExpiresAt.
+//     Any other error means the
 //     store could not answer; the Guard then fails closed with
 //     ErrStoreUnavailable and never treats the request as anonymous.
 //   - Create, Update and Delete are atomic per record, and Create's limit
@@ -163,6 +174,13 @@ func (m *memoryStore) shard(key string) *memShard {
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
+func retained(exp time.Time) time.Time {
+	if exp.IsZero() {
+		return exp
+	}
+	return exp.Add(RetainExpired)
+}
+
 func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 	s := m.shard(handle)
 	s.mu.RLock()
@@ -172,7 +190,7 @@ func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 		out = *r
 	}
 	s.mu.RUnlock()
-	if !ok || expired(out.ExpiresAt, m.now()) {
+	if !ok || expired(retained(out.ExpiresAt), m.now()) {
 		return Record{}, ErrNotFound
 	}
 	return out, nil
@@ -350,7 +368,7 @@ func (m *memoryStore) sweep(now time.Time) {
 		s := &m.shards[i]
 		s.mu.Lock()
 		for h, r := range s.records {
-			if expired(r.ExpiresAt, now) {
+			if expired(retained(r.ExpiresAt), now) {
 				delete(s.records, h)
 				dead = append(dead, gone{r.UserID, h})
 			}

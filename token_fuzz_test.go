@@ -1,0 +1,75 @@
+package ginsecure
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+// FuzzParseToken: any cookie value either decodes to exactly the canonical
+// 32-byte token it encodes, or is refused; never a panic.
+func FuzzParseToken(f *testing.F) {
+	tok, _, err := newToken()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", tok, tok[:42], tok + "A", tok + "=", tok[:42] + "B", strings.Repeat("A", 43),
+		strings.Repeat("_", 43), strings.Repeat("-", 43), strings.Repeat("\x00", 43), strings.Repeat("é", 22),
+		strings.Repeat("A", 10000), "A%3D%3D", " " + tok[1:]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h, ok := parseToken(v)
+		if !ok {
+			if h != zeroHash {
+				t.Fatal("refused token with a hash")
+			}
+			return
+		}
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(v)
+		if err != nil || len(raw) != 32 {
+			t.Fatalf("accepted %q which is not 32 bytes of base64url", v)
+		}
+		if base64.RawURLEncoding.EncodeToString(raw) != v {
+			t.Fatalf("accepted non-canonical %q", v)
+		}
+		if h != sha256.Sum256(raw) {
+			t.Fatal("hash is not SHA-256 of the decoded token")
+		}
+	})
+}
+
+// TestNewTokenIsRandom: two tokens never repeat and always parse.
+func TestNewTokenIsRandom(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		tok, h, err := newToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[tok] {
+			t.Fatal("token repeated")
+		}
+		seen[tok] = true
+		if got, ok := parseToken(tok); !ok || got != h {
+			t.Fatalf("minted token does not parse: %q", tok)
+		}
+	}
+}
+
+// FuzzValidHandle: the handle check never panics and accepts only
+// lowercase canonical UUID text.
+func FuzzValidHandle(f *testing.F) {
+	for _, s := range []string{"", "0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E",
+		"0f8fad5bd9cb469fa16570867728950e", strings.Repeat("-", 36), "0f8fad5b-d9cb-469f-a165-70867728950g"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if validHandle(s) {
+			if len(s) != 36 || strings.ToLower(s) != s || strings.Count(s, "-") != 4 {
+				t.Fatalf("accepted %q", s)
+			}
+		}
+	})
+}
