@@ -1,0 +1,107 @@
+// The parallel page: fire 20 fetches at once while the credentials rotate
+// (POST /demo/renew) or while signing in (POST /login), then report what
+// each request saw. window.lastRun keeps the result for the browser test.
+"use strict";
+
+const N = 20;
+
+async function me(i) {
+  const url = i === undefined ? "/api/me" : "/api/me?i=" + i;
+  try {
+    const r = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
+    const body = await r.json();
+    return { i, status: r.status, user: body.user || "", cred: body.cred || "" };
+  } catch (e) {
+    return { i, status: 0, user: "", cred: "", error: String(e) };
+  }
+}
+
+async function post(url, form) {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { Accept: "application/json" },
+    body: form ? new URLSearchParams(form) : undefined,
+  });
+  return r.status;
+}
+
+async function fire(mode) {
+  const before = await me();
+  const fetches = [];
+  let side;
+  for (let i = 0; i < N; i++) {
+    fetches.push(me(i));
+    if (i === N / 2) {
+      side = mode === "login"
+        ? post("/login", { username: "alice", password: "demo" })
+        : post("/demo/renew");
+    }
+  }
+  const results = await Promise.all(fetches);
+  const sideStatus = await side;
+  const after = await me();
+  const old = results.filter((r) => r.cred === before.cred);
+  return {
+    mode,
+    before,
+    after,
+    sideStatus,
+    results,
+    ok: results.filter((r) => r.status === 200).length,
+    sawUser: results.filter((r) => r.user !== "").length,
+    old: old.length,
+    // A request that left signed out must stay signed out.
+    escalated: before.user === "" ? old.filter((r) => r.user !== "").length : 0,
+  };
+}
+
+function show(run) {
+  const $ = (id) => document.getElementById(id);
+  $("result").hidden = false;
+  $("r-ok").textContent = run.ok + " / " + N;
+  $("r-user").textContent = run.sawUser + " / " + N;
+  if (run.mode === "login") {
+    $("r-old-label").textContent = "Left signed out";
+    $("r-old").textContent = run.old + " (must all stay anonymous)";
+    $("r-esc").textContent = String(run.escalated);
+    $("r-esc").className = run.escalated === 0 ? "good" : "bad";
+  } else {
+    $("r-old-label").textContent = "Left with the old cookies";
+    $("r-old").textContent = run.old + " (those served after the rotation got the grace window)";
+    $("r-esc").textContent = "n/a (already signed in)";
+    $("r-esc").className = "";
+  }
+  $("r-side-label").textContent = run.mode === "login" ? "Sign-in (POST /login)" : "Rotation (POST /demo/renew)";
+  $("r-side").textContent = "HTTP " + run.sideStatus;
+  $("r-after").textContent = run.after.user ? "yes, as " + run.after.user : "no";
+  for (const id of ["r-ok", "r-after"]) $(id).className = "";
+  $("r-ok").classList.add(run.ok === N ? "good" : "bad");
+  $("r-after").classList.add(run.after.user ? "good" : "bad");
+  const cells = $("r-cells");
+  cells.textContent = "";
+  for (const r of run.results) {
+    const li = document.createElement("li");
+    li.className = r.status !== 200 ? "fail" : r.user ? "user" : "anon";
+    if (r.cred === run.before.cred) li.classList.add("old");
+    li.title = "#" + r.i + ": HTTP " + r.status + (r.user ? ", " + r.user : ", anonymous");
+    cells.appendChild(li);
+  }
+}
+
+document.getElementById("fire").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (button.dataset.mode === "reload") {
+    location.reload();
+    return;
+  }
+  button.disabled = true;
+  const run = await fire(button.dataset.mode);
+  window.lastRun = run;
+  show(run);
+  button.disabled = false;
+  if (run.mode === "login" && run.after.user) {
+    // Signed in now: the rotation demo needs the page of a signed-in user.
+    button.dataset.mode = "reload";
+    button.textContent = "Signed in: reload for the rotation demo";
+  }
+});
