@@ -33,7 +33,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 				return err
 			}
 		}
-		return nil
+		if st.handle == "" {
+			return nil
+		}
+		// The marker of a Renew named the record: decide on it below.
 	}
 	if !validHandle(st.handle) {
 		st.failure = ErrNoSession
@@ -170,6 +173,13 @@ func (g *Guard) endTimedOut(c *gin.Context, st *reqState, reason error) {
 // revoke marks a record revoked so that its next request, on any server,
 // is signed out with the reason.
 func (g *Guard) revoke(c *gin.Context, rec Record, reason string, kind EventKind, detail string) {
+	g.markRevoked(c, rec, reason)
+	g.emit(c, Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+}
+
+// markRevoked is revoke without the event, for a caller whose event carries
+// more fields (the IP check names both addresses).
+func (g *Guard) markRevoked(c *gin.Context, rec Record, reason string) {
 	_, err := g.store.Update(reqCtx(c), rec.Handle, func(r *Record) error {
 		r.Revoked = reason
 		return nil
@@ -177,7 +187,6 @@ func (g *Guard) revoke(c *gin.Context, rec Record, reason string, kind EventKind
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		g.log.Error("ginsecure: could not revoke a session", "err", err, "reason", reason)
 	}
-	g.emit(c, Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 }
 
 func revokedErr(reason string) error {

@@ -44,7 +44,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -110,12 +113,10 @@ type reqState struct {
 	rec    Record
 	authAt time.Time
 
-	stale    int8 // 0 unknown, 1 stale, -1 not stale
-	rotated  bool // this request minted the credentials: its cookies go out
-	closed   bool // Logout ran: no further session writes
-	failure  error
-	loadErr  error
-	clientIP string
+	stale   int8 // 0 unknown, 1 stale, -1 not stale
+	rotated bool // this request minted the credentials: its cookies go out
+	closed  bool // Logout ran: no further session writes
+	failure error
 }
 
 func (st *reqState) markStale(v bool) {
@@ -146,20 +147,148 @@ func (g *Guard) begin(c *gin.Context) *reqState {
 		}
 	}
 	if st.gs != nil {
+		g.warnWeakSessionCookie(st.gs.Options)
 		st.name = st.gs.Name()
-		if ck, err := c.Request.Cookie(st.name); err == nil {
-			st.rawCook = ck.Value
-		}
 		st.sid = st.gs.ID
 		st.handle, _ = st.gs.Values[handleKey].(string)
 	} else {
 		g.warnNoSessions()
 	}
-	if ck, err := c.Request.Cookie(g.cfg.CookieName); err == nil {
+	// Both cookies in one pass; st.name is "" (never found) without a session.
+	rawCook, _, tok, hasTok := readTwoCookies(c.Request, st.name, g.cfg.CookieName)
+	st.rawCook = rawCook
+	if hasTok {
 		st.tokCookP = true
-		st.tok, st.hasTok = parseToken(ck.Value)
+		st.tok, st.hasTok = parseToken(tok)
 	}
 	return st
+}
+
+// readTwoCookies returns the values of the cookies named a and b exactly
+// as (*http.Request).Cookie would (the first well-formed cookie of each
+// name), in one pass over the Cookie header and without allocating: it
+// runs on every request. Where net/http's limit on the number of cookies
+// could apply (more than its default 3000, or a GODEBUG httpcookiemaxnum
+// setting) it leaves the decision to Cookie itself.
+func readTwoCookies(r *http.Request, a, b string) (va string, oka bool, vb string, okb bool) {
+	lines := r.Header["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	n := 0
+	for _, l := range lines {
+		n += strings.Count(l, ";") + 1
+	}
+	if n > defaultCookieMaxNum || customCookieMaxNum() {
+		if ck, err := r.Cookie(a); err == nil {
+			va, oka = ck.Value, true
+		}
+		if ck, err := r.Cookie(b); err == nil {
+			vb, okb = ck.Value, true
+		}
+		return
+	}
+	// net/http never returns a cookie whose name is not a token, nor one
+	// named "".
+	wantA, wantB := isCookieToken(a), isCookieToken(b)
+	for _, line := range lines {
+		line = trimHTTPSpace(line)
+		for len(line) > 0 && ((wantA && !oka) || (wantB && !okb)) {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = trimHTTPSpace(part)
+			if part == "" {
+				continue
+			}
+			name, val, _ := strings.Cut(part, "=")
+			name = trimHTTPSpace(name)
+			isA := wantA && !oka && name == a
+			isB := wantB && !okb && name == b
+			if !isA && !isB {
+				continue
+			}
+			v, ok := cookieValue(val)
+			if !ok {
+				continue
+			}
+			if isA {
+				va, oka = v, true
+			}
+			if isB {
+				vb, okb = v, true
+			}
+		}
+	}
+	return
+}
+
+// defaultCookieMaxNum is net/http's default limit on cookies per request.
+const defaultCookieMaxNum = 3000
+
+// customCookieMaxNum reports whether GODEBUG may set another limit, in the
+// environment or in the binary's default GODEBUG (go.mod godebug lines).
+func customCookieMaxNum() bool {
+	return strings.Contains(os.Getenv("GODEBUG"), "httpcookiemaxnum") || buildCookieMaxNum()
+}
+
+var buildCookieMaxNum = sync.OnceValue(func() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "DefaultGODEBUG" && strings.Contains(s.Value, "httpcookiemaxnum") {
+			return true
+		}
+	}
+	return false
+})
+
+// trimHTTPSpace is textproto.TrimString: ASCII space, tab, CR, LF.
+func trimHTTPSpace(s string) string {
+	for len(s) > 0 && isHTTPSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isHTTPSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isHTTPSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// cookieValue is net/http's parseCookieValue with quotes allowed: one pair
+// of surrounding double quotes is stripped, and any byte outside the
+// cookie-octet range makes the cookie invalid.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := 0; i < len(raw); i++ {
+		b := raw[i]
+		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return raw, true
+}
+
+// isCookieToken is httpguts.ValidHeaderFieldName, net/http's test of a
+// cookie name: a non-empty RFC 7230 token.
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // sessionKey identifies the session the request presented, for markers.
@@ -305,6 +434,10 @@ func (g *Guard) withinGrace(t, now time.Time) bool {
 // first.
 var errRaced = errors.New("ginsecure: credentials changed concurrently")
 
+// errTouched tells Update's caller that another request recorded the
+// activity first, so there is nothing to write.
+var errTouched = errors.New("ginsecure: activity already recorded")
+
 // refresh rotates the token when it is due and records activity when
 // TouchInterval has passed, in one atomic store update. When another
 // request rotated first, the returned record says so and the caller
@@ -328,6 +461,11 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 		if !hashEq(r.TokenHash, presented) {
 			return errRaced
 		}
+		if !rotate && now.Sub(r.LastSeen) < g.cfg.TouchInterval {
+			// A parallel request (on any server) touched it first: one
+			// write per TouchInterval, not one per request in flight.
+			return errTouched
+		}
 		if rotate {
 			r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, false
 			r.TokenHash, r.IssuedAt = next, now
@@ -344,6 +482,9 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 			g.setToken(c, tok)
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle})
 		}
+		return nil
+	case errors.Is(err, errTouched):
+		st.rec = rec
 		return nil
 	case errors.Is(err, errRaced):
 		if hashEq(rec.PrevHash, presented) && g.withinGrace(rec.RotatedAt, now) {
@@ -410,12 +551,13 @@ func (st *reqState) expireSessionCookie() {
 }
 
 // markRotated leaves the Marker that makes the request's old session stale
-// for everyone else who still presents it.
-func (g *Guard) markRotated(c *gin.Context, key string, tok [32]byte, now time.Time) error {
+// for everyone else who still presents it. handle is the record that lives
+// on (Renew), or "" when the old one is gone (Login).
+func (g *Guard) markRotated(c *gin.Context, key string, tok [32]byte, handle string, now time.Time) error {
 	if key == "" {
 		return nil
 	}
-	return g.store.SetMarker(reqCtx(c), key, Marker{At: now, TokenHash: tok, ExpiresAt: now.Add(g.cfg.IdleTimeout)})
+	return g.store.SetMarker(reqCtx(c), key, Marker{At: now, TokenHash: tok, Handle: handle, ExpiresAt: now.Add(g.cfg.IdleTimeout)})
 }
 
 // checkMarker decides a request whose token cannot be matched to a live
@@ -437,6 +579,14 @@ func (g *Guard) checkMarker(c *gin.Context, st *reqState, now time.Time) (found 
 	if mk.TokenHash == zeroHash || !st.hasTok || !hashEq(mk.TokenHash, st.tok) {
 		// The old session had no token, or this is not it: an anonymous
 		// straggler of the pre-login page.
+		return true, nil
+	}
+	if mk.Handle != "" && st.handle == "" {
+		// Renew moved the session to a new ID (memstore, Redis), so the old
+		// one no longer names its record: the record's PrevHash decides, the
+		// same user with the old privilege or a replay that revokes, exactly
+		// as where the old cookie still carries the handle.
+		st.handle = mk.Handle
 		return true, nil
 	}
 	if g.withinGrace(mk.At, now) {

@@ -261,7 +261,7 @@ func Login(c *gin.Context, userID string) error {
 			return storeErr(err)
 		}
 	}
-	if err := g.markRotated(c, oldKey, oldTok, now); err != nil {
+	if err := g.markRotated(c, oldKey, oldTok, "", now); err != nil {
 		return storeErr(err)
 	}
 	if err := g.regenerate(c, st, rec.Handle); err != nil {
@@ -375,7 +375,7 @@ func Renew(c *gin.Context) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	if err := g.markRotated(c, st.sessionKey(), presented, now); err != nil {
+	if err := g.markRotated(c, st.sessionKey(), presented, rec.Handle, now); err != nil {
 		return storeErr(err)
 	}
 	if err := g.regenerate(c, st, rec.Handle); err != nil {

@@ -172,10 +172,9 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy) error {
 	if !g.cfg.TrustProxyHeaders && client.IsPrivate() {
 		detail += "; the peer is a private address: behind a proxy, set TrustProxyHeaders and engine.SetTrustedProxies"
 	}
-	if g.cfg.KeepSessionOnIPMismatch {
-		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
-	} else {
-		g.revoke(c, st.rec, RevokedIP, EventIPMismatch, detail)
+	if !g.cfg.KeepSessionOnIPMismatch {
+		g.markRevoked(c, st.rec, RevokedIP)
 	}
+	g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
 	return ErrIPMismatch
 }

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ginsecure/ginsecure"
@@ -155,7 +156,8 @@ func (s *Store) userKey(u string) string { return s.prefix + "u:" + u }
 func (s *Store) markKey(k string) string { return s.prefix + "m:" + k }
 
 // ttl is the Redis TTL in milliseconds for something that expires at exp
-// by the store's clock; at least one millisecond.
+// by the store's clock; at least one millisecond. Records are kept
+// RetainExpired longer (see recTTL).
 func (s *Store) ttl(exp time.Time) int64 {
 	d := exp.Sub(s.now()).Milliseconds()
 	if d < 1 {
@@ -163,6 +165,9 @@ func (s *Store) ttl(exp time.Time) int64 {
 	}
 	return d
 }
+
+// recTTL is a record's TTL: Get returns it for RetainExpired after expiry.
+func (s *Store) recTTL(exp time.Time) int64 { return s.ttl(exp.Add(ginsecure.RetainExpired)) }
 
 func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
 	return s.pool.GetContext(ctx)
@@ -188,7 +193,7 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	if expired(r.ExpiresAt, s.now()) {
+	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(ginsecure.RetainExpired), s.now()) {
 		return ginsecure.Record{}, ginsecure.ErrNotFound
 	}
 	return r, nil
@@ -224,7 +229,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('ginsecure: handle exists')
 end
 if limit > 0 and #live >= limit then
-  if ARGV[4] == '1' then return redis.error_reply('TOOMANY') end
+  if ARGV[4] == '1' then return redis.error_reply('TOOMANY too many sessions') end
   table.sort(live, function(a, b) return a[2] < b[2] end)
   local n = #live - limit + 1
   for i = 1, n do
@@ -259,10 +264,13 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 		reject = "1"
 	}
 	out, err := redis.Strings(createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
-		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.ttl(rec.ExpiresAt), ms(rec.LastSeen)))
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen)))
 	if err != nil {
 		var re redis.Error
-		if errors.As(err, &re) && re.Error() == "TOOMANY" {
+		// "TOOMANY msg": Redis 7 keeps the first word as the error code
+		// only when a message follows (a bare "TOOMANY" comes back as
+		// "ERR TOOMANY"); Redis 6 returns the reply as written.
+		if errors.As(err, &re) && strings.HasPrefix(re.Error(), "TOOMANY ") {
 			return nil, ginsecure.ErrTooManySessions
 		}
 		return nil, err
@@ -327,7 +335,7 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 		if next.Revoked != "" {
 			revoked = "1"
 		}
-		ok, err := redis.Int(casScript.DoContext(ctx, c, key, s.userKey(next.UserID), old, b, s.ttl(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
+		ok, err := redis.Int(casScript.DoContext(ctx, c, key, s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
@@ -401,11 +409,12 @@ type wireMarker struct {
 	At  int64  `json:"at"`
 	Tok string `json:"t,omitempty"`
 	Exp int64  `json:"exp"`
+	H   string `json:"h,omitempty"`
 }
 
 // SetMarker implements ginsecure.Store.
 func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
-	b, err := json.Marshal(wireMarker{At: ms(m.At), Tok: hexOf(m.TokenHash), Exp: ms(m.ExpiresAt)})
+	b, err := json.Marshal(wireMarker{At: ms(m.At), Tok: hexOf(m.TokenHash), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return err
 	}
@@ -440,7 +449,7 @@ func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, er
 	if err != nil {
 		return ginsecure.Marker{}, err
 	}
-	m := ginsecure.Marker{At: fromMS(w.At), TokenHash: tok, ExpiresAt: fromMS(w.Exp)}
+	m := ginsecure.Marker{At: fromMS(w.At), TokenHash: tok, ExpiresAt: fromMS(w.Exp), Handle: w.H}
 	if expired(m.ExpiresAt, s.now()) {
 		return ginsecure.Marker{}, ginsecure.ErrNotFound
 	}

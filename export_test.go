@@ -1,0 +1,15 @@
+package ginsecure
+
+// MemoryStoreIndexSize exposes the size of the memory store's per-user
+// index to binding_test.go, which proves that signed-out, revoked and
+// expired sessions leave it: how many users it holds and how many handles
+// under them.
+func MemoryStoreIndexSize(s Store) (users, handles int) {
+	m := s.(*memoryStore)
+	m.userMu.Lock()
+	defer m.userMu.Unlock()
+	for _, set := range m.users {
+		handles += len(set)
+	}
+	return len(m.users), handles
+}

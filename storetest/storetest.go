@@ -1,0 +1,782 @@
+// Package storetest checks that a ginsecure.Store keeps the contract
+// written on the interface, so that the memory store and the Redis store
+// (and any store a user writes) cannot drift apart. Call Run from a test:
+//
+//	func TestStoreContract(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) ginsecure.Store { return mystore.New(...) })
+//	}
+//
+// newStore is called once per subtest and must return an empty store (a
+// fresh key prefix is enough on a shared server). A store that implements
+// ginsecure.ClockUser is handed the suite's own clock, which the expiry
+// checks move instead of sleeping; without it those checks are skipped.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+)
+
+// Clock is the movable clock the suite hands to stores through
+// ginsecure.ClockUser.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at a fixed instant with millisecond precision,
+// the precision stores may keep times in.
+func NewClock() *Clock {
+	return &Clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Run runs the contract suite; every check is a subtest with its own store.
+func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
+	for _, tc := range []struct {
+		name string
+		f    func(t *testing.T, s *suite)
+	}{
+		{"NotFoundIsErrNotFound", testNotFound},
+		{"RoundTripKeepsEveryField", testRoundTrip},
+		{"ValuesAreCopiedInAndOut", testCopies},
+		{"CreateNeverOverwritesALiveRecord", testCreateDuplicate},
+		{"LimitEvictsLeastRecentlySeen", testLimitEvict},
+		{"LimitRejectStoresNothing", testLimitReject},
+		{"LimitCountsOnlyLiveRecords", testLimitCountsLive},
+		{"UpdateErrorWritesNothing", testUpdateError},
+		{"UpdateCannotMoveTheKey", testUpdateKeepsHandle},
+		{"RevokedRecordsLeaveTheIndex", testRevokedLeaveIndex},
+		{"DeleteIsIdempotentAndLeavesTheIndex", testDelete},
+		{"ListReturnsOnlyLiveRecordsOldestFirst", testList},
+		{"MarkersRoundTripAndExpire", testMarkers},
+		{"RecordsExpireByTheClock", testExpiry},
+		{"UpdateExtendsExpiry", testUpdateExtends},
+		{"ConcurrentCASUpdateHasOneWinnerPerRound", testCASRace},
+		{"ConcurrentUpdatesLoseNothing", testNoLostUpdates},
+		{"ConcurrentCreatesNeverExceedTheLimit", testCreateRaceEvict},
+		{"ConcurrentCreatesWithRejectAdmitOne", testCreateRaceReject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
+			if cu, ok := s.st.(ginsecure.ClockUser); ok {
+				cu.UseClock(s.clock.Now)
+				s.clocked = true
+			}
+			tc.f(t, s)
+		})
+	}
+}
+
+type suite struct {
+	t       *testing.T
+	st      ginsecure.Store
+	clock   *Clock
+	clocked bool
+	ctx     context.Context
+}
+
+func (s *suite) needClock() {
+	if !s.clocked {
+		s.t.Skip("store does not implement ginsecure.ClockUser: expiry cannot be driven by a test clock")
+	}
+}
+
+func randHash() [32]byte {
+	var h [32]byte
+	_, _ = rand.Read(h[:])
+	return h
+}
+
+func newHandle() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// record returns a fully populated live record of user, seen at seen.
+func (s *suite) record(user string, seen time.Time) ginsecure.Record {
+	now := s.clock.Now()
+	return ginsecure.Record{
+		Handle: newHandle(), UserID: user,
+		TokenHash: randHash(), IssuedAt: now,
+		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
+		CreatedAt: now, AuthAt: now, LastSeen: seen,
+		ExpiresAt: now.Add(30 * time.Minute),
+	}
+}
+
+func (s *suite) create(r ginsecure.Record, l ginsecure.Limit) []string {
+	s.t.Helper()
+	ev, err := s.st.Create(s.ctx, r, l)
+	if err != nil {
+		s.t.Fatalf("Create %s: %v", r.Handle, err)
+	}
+	return ev
+}
+
+func (s *suite) get(h string) ginsecure.Record {
+	s.t.Helper()
+	r, err := s.st.Get(s.ctx, h)
+	if err != nil {
+		s.t.Fatalf("Get %s: %v", h, err)
+	}
+	return r
+}
+
+func (s *suite) notFound(h string) {
+	s.t.Helper()
+	if r, err := s.st.Get(s.ctx, h); !errors.Is(err, ginsecure.ErrNotFound) {
+		s.t.Fatalf("Get %s: want ErrNotFound, got %+v, %v", h, r, err)
+	}
+}
+
+func (s *suite) handles(user string) []string {
+	s.t.Helper()
+	rs, err := s.st.List(s.ctx, user)
+	if err != nil {
+		s.t.Fatalf("List %s: %v", user, err)
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Handle
+	}
+	return out
+}
+
+func sameHandles(got, want []string) bool {
+	g := append([]string(nil), got...)
+	w := append([]string(nil), want...)
+	sort.Strings(g)
+	sort.Strings(w)
+	return fmt.Sprint(g) == fmt.Sprint(w)
+}
+
+// diff names the fields in which two records differ; times are compared
+// as instants.
+func diff(a, b ginsecure.Record) string {
+	var d []string
+	str := func(name, x, y string) {
+		if x != y {
+			d = append(d, fmt.Sprintf("%s %q != %q", name, x, y))
+		}
+	}
+	tm := func(name string, x, y time.Time) {
+		if !x.Equal(y) {
+			d = append(d, fmt.Sprintf("%s %v != %v", name, x, y))
+		}
+	}
+	str("Handle", a.Handle, b.Handle)
+	str("UserID", a.UserID, b.UserID)
+	str("IP", a.IP, b.IP)
+	str("UserAgent", a.UserAgent, b.UserAgent)
+	str("Revoked", a.Revoked, b.Revoked)
+	if a.TokenHash != b.TokenHash {
+		d = append(d, "TokenHash")
+	}
+	if a.PrevHash != b.PrevHash {
+		d = append(d, "PrevHash")
+	}
+	if a.PrevRaised != b.PrevRaised {
+		d = append(d, "PrevRaised")
+	}
+	tm("IssuedAt", a.IssuedAt, b.IssuedAt)
+	tm("RotatedAt", a.RotatedAt, b.RotatedAt)
+	tm("PrevAuthAt", a.PrevAuthAt, b.PrevAuthAt)
+	tm("CreatedAt", a.CreatedAt, b.CreatedAt)
+	tm("AuthAt", a.AuthAt, b.AuthAt)
+	tm("LastSeen", a.LastSeen, b.LastSeen)
+	tm("ExpiresAt", a.ExpiresAt, b.ExpiresAt)
+	return fmt.Sprint(d)
+}
+
+func testNotFound(t *testing.T, s *suite) {
+	h := newHandle()
+	s.notFound(h)
+	if _, err := s.st.Update(s.ctx, h, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("Update of a missing record: want ErrNotFound, got %v", err)
+	}
+	if _, err := s.st.GetMarker(s.ctx, "s:missing"); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("GetMarker of a missing key: want ErrNotFound, got %v", err)
+	}
+	if err := s.st.Delete(s.ctx, h); err != nil {
+		t.Fatalf("Delete of a missing record: %v", err)
+	}
+	if rs, err := s.st.List(s.ctx, "nobody"); err != nil || len(rs) != 0 {
+		t.Fatalf("List of an unknown user: %v, %v", rs, err)
+	}
+	// Update must not create what it did not find.
+	s.notFound(h)
+}
+
+func testRoundTrip(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = randHash(), s.clock.Now().Add(-time.Second), s.clock.Now().Add(-time.Hour), true
+	s.create(r, ginsecure.Limit{})
+	if d := diff(s.get(r.Handle), r); d != "[]" {
+		t.Fatalf("Get after Create differs: %s", d)
+	}
+	rs, err := s.st.List(s.ctx, "alice")
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("List: %v, %v", rs, err)
+	}
+	if d := diff(rs[0], r); d != "[]" {
+		t.Fatalf("List after Create differs: %s", d)
+	}
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+		x.TokenHash, x.PrevHash, x.PrevRaised = randHash(), x.TokenHash, false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(s.get(r.Handle), got); d != "[]" {
+		t.Fatalf("Get after Update differs from what Update returned: %s", d)
+	}
+}
+
+func testCopies(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	want := s.get(r.Handle)
+
+	// A caller that keeps fn's pointer must not reach into the store.
+	var kept *ginsecure.Record
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { kept = x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	kept.UserID, kept.Revoked, kept.TokenHash = "mallory", ginsecure.RevokedByUser, randHash()
+	if d := diff(s.get(r.Handle), want); d != "[]" {
+		t.Fatalf("a pointer kept from Update's fn changed the stored record: %s", d)
+	}
+
+	// Nor may a returned value.
+	got := s.get(r.Handle)
+	got.UserID = "mallory"
+	if s.get(r.Handle).UserID != "alice" {
+		t.Fatal("a value returned by Get shares memory with the store")
+	}
+	rs, _ := s.st.List(s.ctx, "alice")
+	rs[0].UserID = "mallory"
+	if s.get(r.Handle).UserID != "alice" {
+		t.Fatal("a value returned by List shares memory with the store")
+	}
+}
+
+func testCreateDuplicate(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	dup := s.record("mallory", s.clock.Now())
+	dup.Handle = r.Handle
+	if _, err := s.st.Create(s.ctx, dup, ginsecure.Limit{}); err == nil {
+		t.Fatal("Create replaced another user's live record under the same handle")
+	}
+	if got := s.get(r.Handle); got.UserID != "alice" || got.TokenHash != r.TokenHash {
+		t.Fatalf("record changed by a refused Create: %+v", got)
+	}
+	if hs := s.handles("mallory"); len(hs) != 0 {
+		t.Fatalf("a refused Create left an index entry: %v", hs)
+	}
+}
+
+func testLimitEvict(t *testing.T, s *suite) {
+	base := s.clock.Now()
+	// Created in one order, seen in another: the least recently seen goes,
+	// not the oldest created.
+	a := s.record("alice", base.Add(-1*time.Minute))
+	b := s.record("alice", base.Add(-3*time.Minute))
+	c := s.record("alice", base.Add(-2*time.Minute))
+	lim := ginsecure.Limit{Max: 3}
+	for _, r := range []ginsecure.Record{a, b, c} {
+		if ev := s.create(r, lim); len(ev) != 0 {
+			t.Fatalf("under the limit, Create evicted %v", ev)
+		}
+	}
+	d := s.record("alice", base)
+	ev := s.create(d, lim)
+	if !sameHandles(ev, []string{b.Handle}) {
+		t.Fatalf("evicted %v, want the least recently seen %s", ev, b.Handle)
+	}
+	if got := s.get(b.Handle); got.Revoked != ginsecure.RevokedEvicted {
+		t.Fatalf("evicted record: Revoked = %q, want %q", got.Revoked, ginsecure.RevokedEvicted)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{a.Handle, c.Handle, d.Handle}) {
+		t.Fatalf("live after eviction: %v", hs)
+	}
+	// A lowered limit evicts as many as it takes for the new one to fit.
+	e := s.record("alice", base)
+	ev = s.create(e, ginsecure.Limit{Max: 2})
+	if !sameHandles(ev, []string{c.Handle, a.Handle}) {
+		t.Fatalf("Max 2 over 3 live: evicted %v, want %s and %s", ev, c.Handle, a.Handle)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{d.Handle, e.Handle}) {
+		t.Fatalf("live after lowering the limit: %v", hs)
+	}
+	// Other users are never touched by alice's limit.
+	o := s.record("bob", base.Add(-time.Hour))
+	s.create(o, ginsecure.Limit{})
+	s.create(s.record("alice", base), ginsecure.Limit{Max: 1})
+	if got := s.get(o.Handle); got.Revoked != "" {
+		t.Fatalf("alice's limit evicted bob: %q", got.Revoked)
+	}
+}
+
+func testLimitReject(t *testing.T, s *suite) {
+	lim := ginsecure.Limit{Max: 2, Reject: true}
+	a := s.record("alice", s.clock.Now())
+	b := s.record("alice", s.clock.Now())
+	s.create(a, lim)
+	s.create(b, lim)
+	c := s.record("alice", s.clock.Now())
+	ev, err := s.st.Create(s.ctx, c, lim)
+	if !errors.Is(err, ginsecure.ErrTooManySessions) {
+		t.Fatalf("Create over the limit with Reject: want ErrTooManySessions, got %v, %v", ev, err)
+	}
+	if len(ev) != 0 {
+		t.Fatalf("a rejected Create evicted %v", ev)
+	}
+	s.notFound(c.Handle)
+	for _, h := range []string{a.Handle, b.Handle} {
+		if got := s.get(h); got.Revoked != "" {
+			t.Fatalf("a rejected Create revoked %s: %q", h, got.Revoked)
+		}
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{a.Handle, b.Handle}) {
+		t.Fatalf("live after a rejected Create: %v", hs)
+	}
+}
+
+func testLimitCountsLive(t *testing.T, s *suite) {
+	lim := ginsecure.Limit{Max: 1, Reject: true}
+	a := s.record("alice", s.clock.Now())
+	s.create(a, lim)
+	if _, err := s.st.Update(s.ctx, a.Handle, func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b := s.record("alice", s.clock.Now())
+	if _, err := s.st.Create(s.ctx, b, lim); err != nil {
+		t.Fatalf("a revoked record still counts against the limit: %v", err)
+	}
+	if err := s.st.Delete(s.ctx, b.Handle); err != nil {
+		t.Fatal(err)
+	}
+	c := s.record("alice", s.clock.Now())
+	if _, err := s.st.Create(s.ctx, c, lim); err != nil {
+		t.Fatalf("a deleted record still counts against the limit: %v", err)
+	}
+	if !s.clocked {
+		return
+	}
+	c2 := s.record("bob", s.clock.Now())
+	c2.ExpiresAt = s.clock.Now().Add(time.Minute)
+	s.create(c2, lim)
+	s.clock.Advance(time.Minute)
+	d := s.record("bob", s.clock.Now())
+	if _, err := s.st.Create(s.ctx, d, lim); err != nil {
+		t.Fatalf("an expired record still counts against the limit: %v", err)
+	}
+}
+
+func testUpdateError(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	boom := errors.New("boom")
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+		x.TokenHash, x.Revoked = randHash(), ginsecure.RevokedByUser
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update: want fn's error, got %v", err)
+	}
+	if d := diff(got, r); d != "[]" {
+		t.Fatalf("Update with an error returned a changed record: %s", d)
+	}
+	if d := diff(s.get(r.Handle), r); d != "[]" {
+		t.Fatalf("Update with an error wrote: %s", d)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{r.Handle}) {
+		t.Fatalf("Update with an error changed the index: %v", hs)
+	}
+}
+
+func testUpdateKeepsHandle(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	other := newHandle()
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { x.Handle = other; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Handle != r.Handle || s.get(r.Handle).Handle != r.Handle {
+		t.Fatalf("fn moved the record's handle to %q", got.Handle)
+	}
+	s.notFound(other)
+}
+
+func testRevokedLeaveIndex(t *testing.T, s *suite) {
+	a := s.record("alice", s.clock.Now())
+	b := s.record("alice", s.clock.Now())
+	s.create(a, ginsecure.Limit{})
+	s.create(b, ginsecure.Limit{})
+	got, err := s.st.Update(s.ctx, a.Handle, func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedReplay; return nil })
+	if err != nil || got.Revoked != ginsecure.RevokedReplay {
+		t.Fatalf("revoke: %+v, %v", got, err)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
+		t.Fatalf("a revoked record is still listed: %v", hs)
+	}
+	// Get still returns it, so that its holder learns why it was signed out.
+	if got := s.get(a.Handle); got.Revoked != ginsecure.RevokedReplay {
+		t.Fatalf("Get of a revoked record: Revoked = %q", got.Revoked)
+	}
+	// A later update of a revoked record (a touch racing the revocation)
+	// must not put it back in the index.
+	if _, err := s.st.Update(s.ctx, a.Handle, func(x *ginsecure.Record) error { x.LastSeen = s.clock.Now(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
+		t.Fatalf("updating a revoked record put it back in the index: %v", hs)
+	}
+}
+
+func testDelete(t *testing.T, s *suite) {
+	a := s.record("alice", s.clock.Now())
+	b := s.record("alice", s.clock.Now())
+	s.create(a, ginsecure.Limit{})
+	s.create(b, ginsecure.Limit{})
+	for i := 0; i < 2; i++ {
+		if err := s.st.Delete(s.ctx, a.Handle); err != nil {
+			t.Fatalf("Delete #%d: %v", i+1, err)
+		}
+	}
+	s.notFound(a.Handle)
+	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
+		t.Fatalf("a deleted record is still listed: %v", hs)
+	}
+	if _, err := s.st.Update(s.ctx, a.Handle, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("Update after Delete: want ErrNotFound, got %v", err)
+	}
+	// Deleting a revoked record works too.
+	if _, err := s.st.Update(s.ctx, b.Handle, func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.Delete(s.ctx, b.Handle); err != nil {
+		t.Fatal(err)
+	}
+	s.notFound(b.Handle)
+}
+
+func testList(t *testing.T, s *suite) {
+	var want []string
+	for i := 0; i < 4; i++ {
+		r := s.record("alice", s.clock.Now())
+		// Created later, seen earlier: the order is by creation.
+		r.CreatedAt = s.clock.Now().Add(time.Duration(i) * time.Second)
+		r.LastSeen = s.clock.Now().Add(-time.Duration(i) * time.Second)
+		s.create(r, ginsecure.Limit{})
+		want = append(want, r.Handle)
+	}
+	s.create(s.record("bob", s.clock.Now()), ginsecure.Limit{})
+	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("List: got %v, want oldest first %v", got, want)
+	}
+	if _, err := s.st.Update(s.ctx, want[1], func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint([]string{want[0], want[2], want[3]}) {
+		t.Fatalf("List after a revocation: %v", got)
+	}
+	if !s.clocked {
+		return
+	}
+	short := s.record("alice", s.clock.Now())
+	short.ExpiresAt = s.clock.Now().Add(time.Minute)
+	s.create(short, ginsecure.Limit{})
+	s.clock.Advance(time.Minute)
+	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint([]string{want[0], want[2], want[3]}) {
+		t.Fatalf("List shows an expired record: %v", got)
+	}
+}
+
+func testMarkers(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	m := ginsecure.Marker{At: now, TokenHash: randHash(), Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}
+	if err := s.st.SetMarker(s.ctx, "s:abc", m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.SetMarker(s.ctx, "c:noToken", ginsecure.Marker{At: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.st.GetMarker(s.ctx, "s:abc")
+	if err != nil || !got.At.Equal(m.At) || got.TokenHash != m.TokenHash || got.Handle != m.Handle || !got.ExpiresAt.Equal(m.ExpiresAt) {
+		t.Fatalf("GetMarker: %+v, %v; want %+v", got, err, m)
+	}
+	if got, err := s.st.GetMarker(s.ctx, "c:noToken"); err != nil || got.TokenHash != ([32]byte{}) || got.Handle != "" {
+		t.Fatalf("a marker without a token: %+v, %v", got, err)
+	}
+	// Markers and records live in separate namespaces.
+	if _, err := s.st.Get(s.ctx, "s:abc"); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("a marker key read as a record: %v", err)
+	}
+	m2 := ginsecure.Marker{At: now.Add(time.Second), TokenHash: randHash(), ExpiresAt: now.Add(20 * time.Minute)}
+	if err := s.st.SetMarker(s.ctx, "s:abc", m2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.st.GetMarker(s.ctx, "s:abc"); got.TokenHash != m2.TokenHash {
+		t.Fatal("SetMarker did not replace the marker")
+	}
+	if !s.clocked {
+		return
+	}
+	s.clock.Advance(10*time.Minute - time.Millisecond)
+	if _, err := s.st.GetMarker(s.ctx, "c:noToken"); err != nil {
+		t.Fatalf("a marker expired early: %v", err)
+	}
+	s.clock.Advance(time.Millisecond)
+	if _, err := s.st.GetMarker(s.ctx, "c:noToken"); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("an expired marker: want ErrNotFound, got %v", err)
+	}
+	if _, err := s.st.GetMarker(s.ctx, "s:abc"); err != nil {
+		t.Fatalf("the replaced marker expired with the old one: %v", err)
+	}
+}
+
+func testExpiry(t *testing.T, s *suite) {
+	s.needClock()
+	r := s.record("alice", s.clock.Now())
+	r.ExpiresAt = s.clock.Now().Add(10 * time.Minute)
+	s.create(r, ginsecure.Limit{})
+	s.clock.Advance(10*time.Minute - time.Millisecond)
+	s.get(r.Handle)
+	if hs := s.handles("alice"); !sameHandles(hs, []string{r.Handle}) {
+		t.Fatalf("a record about to expire is not listed: %v", hs)
+	}
+	s.clock.Advance(time.Millisecond)
+	// From ExpiresAt on the record is dead for everything but Get.
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+		x.ExpiresAt = s.clock.Now().Add(time.Hour)
+		return nil
+	}); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("Update revived an expired record: %v", err)
+	}
+	if hs := s.handles("alice"); len(hs) != 0 {
+		t.Fatalf("an expired record is listed: %v", hs)
+	}
+	// Get keeps it for RetainExpired, unchanged, so that its holder is told
+	// why it was signed out; then it is gone.
+	if got := s.get(r.Handle); !got.ExpiresAt.Equal(r.ExpiresAt) {
+		t.Fatalf("the refused Update wrote: ExpiresAt %v", got.ExpiresAt)
+	}
+	s.clock.Advance(ginsecure.RetainExpired - time.Millisecond)
+	s.get(r.Handle)
+	s.clock.Advance(time.Millisecond)
+	s.notFound(r.Handle)
+}
+
+func testUpdateExtends(t *testing.T, s *suite) {
+	s.needClock()
+	r := s.record("alice", s.clock.Now())
+	r.ExpiresAt = s.clock.Now().Add(10 * time.Minute)
+	s.create(r, ginsecure.Limit{})
+	s.clock.Advance(5 * time.Minute)
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+		x.LastSeen, x.ExpiresAt = s.clock.Now(), s.clock.Now().Add(10*time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(9 * time.Minute)
+	s.get(r.Handle)
+	if hs := s.handles("alice"); !sameHandles(hs, []string{r.Handle}) {
+		t.Fatalf("an extended record left the index: %v", hs)
+	}
+}
+
+// workers is how many goroutines race in the concurrency checks.
+const workers = 8
+
+var errLost = errors.New("storetest: lost the race")
+
+func testCASRace(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	for round := 0; round < 20; round++ {
+		seen := s.get(r.Handle).TokenHash
+		var wins, losses int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < workers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				next := randHash()
+				<-start
+				// The Guard's rotation: only the holder of the current token
+				// may replace it.
+				_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+					if x.TokenHash != seen {
+						return errLost
+					}
+					x.PrevHash, x.TokenHash = x.TokenHash, next
+					return nil
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, errLost):
+					losses++
+				default:
+					t.Errorf("round %d: Update: %v", round, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins != 1 || losses != workers-1 {
+			t.Fatalf("round %d: %d winners and %d losers of one rotation, want 1 and %d: the record forked", round, wins, losses, workers-1)
+		}
+		if got := s.get(r.Handle); got.PrevHash != seen {
+			t.Fatalf("round %d: the winner's write is not the stored one", round)
+		}
+	}
+}
+
+func testNoLostUpdates(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	const each = 25
+	var ok int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for j := 0; j < each; j++ {
+				_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+					x.LastSeen = x.LastSeen.Add(time.Millisecond)
+					return nil
+				})
+				if err != nil {
+					// A store may give up under contention (an error, so the
+					// Guard fails closed); it may never drop a write it
+					// reported as done.
+					continue
+				}
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	got := s.get(r.Handle).LastSeen.Sub(r.LastSeen) / time.Millisecond
+	if int64(got) != ok {
+		t.Fatalf("%d updates reported done, %d applied: updates were lost", ok, got)
+	}
+	if ok == 0 {
+		t.Fatalf("none of %d updates succeeded", workers*each)
+	}
+}
+
+func testCreateRaceEvict(t *testing.T, s *suite) {
+	for round := 0; round < 10; round++ {
+		user := fmt.Sprintf("user%d", round)
+		var handles []string
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < workers; i++ {
+			r := s.record(user, s.clock.Now().Add(time.Duration(i)*time.Millisecond))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1}); err != nil {
+					t.Errorf("Create: %v", err)
+					return
+				}
+				mu.Lock()
+				handles = append(handles, r.Handle)
+				mu.Unlock()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		live := 0
+		for _, h := range handles {
+			if s.get(h).Revoked == "" {
+				live++
+			}
+		}
+		if live != 1 {
+			t.Fatalf("round %d: %d records left unrevoked by %d racing logins with Max 1", round, live, len(handles))
+		}
+		if hs := s.handles(user); len(hs) != 1 {
+			t.Fatalf("round %d: %d records listed with Max 1: %v", round, len(hs), hs)
+		}
+	}
+}
+
+func testCreateRaceReject(t *testing.T, s *suite) {
+	for round := 0; round < 10; round++ {
+		user := fmt.Sprintf("user%d", round)
+		var admitted, refused int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < workers; i++ {
+			r := s.record(user, s.clock.Now())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1, Reject: true})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					admitted++
+				case errors.Is(err, ginsecure.ErrTooManySessions):
+					refused++
+				default:
+					t.Errorf("Create: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if admitted != 1 || refused != workers-1 {
+			t.Fatalf("round %d: %d admitted, %d refused with Max 1 and Reject", round, admitted, refused)
+		}
+	}
+}
