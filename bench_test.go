@@ -1,0 +1,678 @@
+package ginsecure_test
+
+// Benchmarks of the per-request cost of the Guard against gin-contrib/sessions
+// alone (the baseline), on the cookie store, memstore and Redis.
+//
+// Method: each benchmark builds two engines on the same kind of session
+// store, a baseline (gin + sessions.Sessions, the user ID kept in the
+// session, as an application without ginsecure would) and a guarded one
+// (the same plus sec.Middleware(), signed in with ginsecure.Login), and
+// serves them the same request alternately, one each per iteration, in
+// alternating order. Only ServeHTTP is timed, separately per side, so both
+// sides see the same machine at the same moment; the ratio guard/baseline
+// is reported with both times. Allocations per side are counted before the
+// timed loop. The clock is fixed (Config.Now), so no touch or rotation
+// happens inside the loop unless the case is about it.
+//
+// These are benchmarks, not tests: nothing here fails because the machine
+// is slow. The checks only make sure each side did what the case says.
+//
+//	go test -run '^$' -bench . -count 6 -benchtime 2000x . | tee new.txt
+//	benchstat new.txt
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-contrib/sessions/cookie"
+	"github.com/gin-contrib/sessions/memstore"
+	gredis "github.com/gin-contrib/sessions/redis"
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/gomodule/redigo/redis"
+)
+
+// benchClock is a lock-free movable clock: reading it must cost next to
+// nothing, since the Guard reads it several times per request.
+type benchClock struct{ ns atomic.Int64 }
+
+func newBenchClock() *benchClock {
+	c := &benchClock{}
+	c.ns.Store(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *benchClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *benchClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// countingConn counts round trips to Redis (each Do is one).
+type countingConn struct {
+	redis.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Do(cmd string, args ...any) (any, error) {
+	if cmd != "" {
+		c.n.Add(1)
+	}
+	return c.Conn.Do(cmd, args...)
+}
+
+func (c countingConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
+	if cmd != "" {
+		c.n.Add(1)
+	}
+	return c.Conn.(redis.ConnWithContext).DoContext(ctx, cmd, args...)
+}
+
+func (c countingConn) ReceiveContext(ctx context.Context) (any, error) {
+	return c.Conn.(redis.ConnWithContext).ReceiveContext(ctx)
+}
+
+// countingPool is a redigo pool without a PING on borrow (as the docs
+// recommend) whose round trips are counted.
+func countingPool(b testing.TB, s *redistest.Server, n *atomic.Int64) *redis.Pool {
+	p := &redis.Pool{
+		MaxIdle:     64,
+		IdleTimeout: time.Minute,
+		Dial: func() (redis.Conn, error) {
+			c, err := redis.Dial("unix", s.Socket,
+				redis.DialConnectTimeout(time.Second),
+				redis.DialReadTimeout(5*time.Second),
+				redis.DialWriteTimeout(5*time.Second))
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: c, n: n}, nil
+		},
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// benchBackend is one store kind with what both sides need from it.
+type benchBackend struct {
+	kind  string
+	redis *redistest.Server
+}
+
+func (bk benchBackend) sessions(b testing.TB, n *atomic.Int64) (sessions.Store, *redis.Pool) {
+	var st sessions.Store
+	var pool *redis.Pool
+	switch bk.kind {
+	case "cookie":
+		st = cookie.NewStore(sessionSecret)
+	case "memstore":
+		st = memstore.NewStore(sessionSecret)
+	case "redis":
+		pool = countingPool(b, bk.redis, n)
+		rs, err := gredis.NewStoreWithPool(pool, sessionSecret)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = rs
+	default:
+		b.Fatalf("unknown store kind %q", bk.kind)
+	}
+	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return st, pool
+}
+
+// benchSide is one engine of a pair and the cookies of its signed-in user.
+type benchSide struct {
+	name   string
+	h      http.Handler
+	cookie string       // Cookie header of the signed-in browser
+	trips  atomic.Int64 // Redis round trips
+	isRed  bool
+	redis  *redistest.Server
+}
+
+const benchRemote = "192.0.2.10:40000"
+
+// baselineSide is gin + gin-contrib/sessions with the user ID in the session.
+func baselineSide(b testing.TB, bk benchBackend) *benchSide {
+	s := &benchSide{name: "baseline", isRed: bk.kind == "redis", redis: bk.redis}
+	sess, _ := bk.sessions(b, &s.trips)
+	r := gin.New()
+	r.Use(sessions.Sessions("app", sess))
+	r.GET("/read", func(c *gin.Context) {
+		uid, _ := sessions.Default(c).Get("uid").(string)
+		c.String(http.StatusOK, uid)
+	})
+	r.POST("/write", func(c *gin.Context) {
+		s := sessions.Default(c)
+		uid, _ := s.Get("uid").(string)
+		s.Set("n", 1)
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, uid)
+	})
+	r.POST("/login", func(c *gin.Context) {
+		s := sessions.Default(c)
+		uid := c.Query("user")
+		s.Set("uid", uid)
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, uid)
+	})
+	s.h = r
+	return s
+}
+
+// guardSide is the same app with sec.Middleware() and ginsecure.Login.
+func guardSide(b testing.TB, bk benchBackend, cfg ginsecure.Config) (*benchSide, *ginsecure.Guard) {
+	s := &benchSide{name: "guard", isRed: bk.kind == "redis", redis: bk.redis}
+	sess, pool := bk.sessions(b, &s.trips)
+	if pool != nil && cfg.Store == nil {
+		// One pool for both stores, as the redisstore docs recommend.
+		cfg.Store = redisstore.New(pool, redisstore.WithPrefix("gs:"))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	g, err := ginsecure.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(sessions.Sessions("app", sess), g.Middleware())
+	r.GET("/read", func(c *gin.Context) {
+		uid, _ := ginsecure.UserID(c)
+		c.String(http.StatusOK, uid)
+	})
+	r.POST("/write", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("n", 1)
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		uid, _ := ginsecure.UserID(c)
+		c.String(http.StatusOK, uid)
+	})
+	r.POST("/login", func(c *gin.Context) {
+		uid := c.Query("user")
+		if err := ginsecure.Login(c, uid); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, uid)
+	})
+	s.h = r
+	return s, g
+}
+
+func benchReq(method, target, cookie string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	r.RemoteAddr = benchRemote
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	return r
+}
+
+// fresh returns a shallow copy of base: gorilla's registry stores itself in
+// the request (*r = *r.WithContext(...)), so reusing one request would
+// cache the session and skip the load being measured.
+func fresh(base *http.Request) *http.Request {
+	r := *base
+	return &r
+}
+
+// cookieHeader merges a response's Set-Cookie into a Cookie header.
+func cookieHeader(prev string, w *httptest.ResponseRecorder) string {
+	jar := map[string]string{}
+	var order []string
+	for _, kv := range strings.Split(prev, "; ") {
+		if name, val, ok := strings.Cut(kv, "="); ok {
+			jar[name] = val
+			order = append(order, name)
+		}
+	}
+	for _, c := range w.Result().Cookies() {
+		if _, ok := jar[c.Name]; !ok {
+			order = append(order, c.Name)
+		}
+		jar[c.Name] = c.Value
+		if c.MaxAge < 0 {
+			delete(jar, c.Name)
+		}
+	}
+	var parts []string
+	for _, n := range order {
+		if v, ok := jar[n]; ok {
+			parts = append(parts, n+"="+v)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func serveOnce(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// signIn logs user in on side and keeps its cookies.
+func (s *benchSide) signIn(b testing.TB, user string) {
+	w := serveOnce(s.h, benchReq(http.MethodPost, "/login?user="+user, ""))
+	if w.Code != http.StatusOK || w.Body.String() != user {
+		b.Fatalf("%s: login: %d %q", s.name, w.Code, w.Body.String())
+	}
+	s.cookie = cookieHeader("", w)
+}
+
+// benchCase is what one side does per iteration.
+type benchCase struct {
+	side   *benchSide
+	req    func() *http.Request // a fresh request (untimed)
+	before func()               // untimed, right before the request
+	want   string               // expected body
+}
+
+func (bc *benchCase) do() (time.Duration, error) {
+	r := bc.req()
+	w := httptest.NewRecorder()
+	if bc.before != nil {
+		bc.before()
+	}
+	t0 := time.Now()
+	bc.side.h.ServeHTTP(w, r)
+	d := time.Since(t0)
+	if w.Code != http.StatusOK || (bc.want != "*" && w.Body.String() != bc.want) {
+		return d, fmt.Errorf("%s: %d %q, want 200 %q", bc.side.name, w.Code, w.Body.String(), bc.want)
+	}
+	return d, nil
+}
+
+func (bc *benchCase) serve(b *testing.B) time.Duration {
+	d, err := bc.do()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// perRun measures allocations and bytes per run of f, like
+// testing.AllocsPerRun but with bytes as well.
+func perRun(n int, f func()) (allocs, bytes float64) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for i := 0; i < n; i++ {
+		f()
+	}
+	runtime.ReadMemStats(&m1)
+	return float64(m1.Mallocs-m0.Mallocs) / float64(n), float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
+}
+
+// roundTrips counts the Redis round trips of n runs of bc.
+func roundTrips(b *testing.B, bc *benchCase, n int) float64 {
+	start := bc.side.trips.Load()
+	for i := 0; i < n; i++ {
+		bc.serve(b)
+	}
+	return float64(bc.side.trips.Load()-start) / float64(n)
+}
+
+// commandsPerRequest runs bc n times and returns INFO commandstats per
+// request (commands called from Lua scripts count as well).
+func commandsPerRequest(b *testing.B, bc *benchCase, n int) string {
+	srv := bc.side.redis
+	srv.ResetStats()
+	for i := 0; i < n; i++ {
+		bc.serve(b)
+	}
+	stats := srv.CommandStats()
+	var parts []string
+	for name, calls := range stats {
+		if strings.HasPrefix(name, "config") || name == "info" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s=%.2f", name, float64(calls)/float64(n)))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// runInterleaved times base and guard request by request in one loop.
+func runInterleaved(b *testing.B, base, guard *benchCase) {
+	b.Helper()
+	// Warm up both (and check them) before counting anything.
+	for i := 0; i < 8; i++ {
+		base.serve(b)
+		guard.serve(b)
+	}
+	ab, bb := perRun(200, func() { base.serve(b) })
+	ag, bg := perRun(200, func() { guard.serve(b) })
+	var rttB, rttG float64
+	if base.side.isRed {
+		rttB, rttG = roundTrips(b, base, 50), roundTrips(b, guard, 50)
+		if base.side.redis != nil && b.N == 1 {
+			b.Logf("redis commands per request (INFO commandstats, 50 requests each): baseline %v; guard %v",
+				commandsPerRequest(b, base, 50), commandsPerRequest(b, guard, 50))
+		}
+	}
+	db := make([]time.Duration, b.N)
+	dg := make([]time.Duration, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i&1 == 0 {
+			db[i] = base.serve(b)
+			dg[i] = guard.serve(b)
+		} else {
+			dg[i] = guard.serve(b)
+			db[i] = base.serve(b)
+		}
+	}
+	b.StopTimer()
+	nb, mb := meanMedian(db)
+	ng, mg := meanMedian(dg)
+	b.ReportMetric(nb, "ns/op-baseline")
+	b.ReportMetric(ng, "ns/op-guard")
+	b.ReportMetric(ng/nb, "ratio")
+	b.ReportMetric(mb, "med-ns/op-baseline")
+	b.ReportMetric(mg, "med-ns/op-guard")
+	b.ReportMetric(mg/mb, "ratio-med")
+	b.ReportMetric(ab, "allocs/op-baseline")
+	b.ReportMetric(ag, "allocs/op-guard")
+	b.ReportMetric(ag-ab, "allocs/op-extra")
+	b.ReportMetric(bb, "B/op-baseline")
+	b.ReportMetric(bg, "B/op-guard")
+	if base.side.isRed {
+		// Reported after the loop: ResetTimer deletes metrics reported before it.
+		b.ReportMetric(rttB, "rtt/op-baseline")
+		b.ReportMetric(rttG, "rtt/op-guard")
+	}
+}
+
+// meanMedian returns the mean and the median of ds in nanoseconds. The
+// median shrugs off requests that lost the CPU to another process, which
+// on a shared 2-core machine the mean cannot.
+func meanMedian(ds []time.Duration) (mean, median float64) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	slices.Sort(ds)
+	mid := ds[len(ds)/2]
+	if len(ds)%2 == 0 {
+		mid = (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
+	}
+	return float64(sum.Nanoseconds()) / float64(len(ds)), float64(mid.Nanoseconds())
+}
+
+func benchBackends(b *testing.B) []benchBackend {
+	out := []benchBackend{{kind: "cookie"}, {kind: "memstore"}}
+	out = append(out, benchBackend{kind: "redis", redis: redistest.Start(b)})
+	return out
+}
+
+// BenchmarkGuard compares the guard with gin-contrib/sessions alone, per
+// store kind and request kind.
+func BenchmarkGuard(b *testing.B) {
+	for _, bk := range benchBackends(b) {
+		b.Run(bk.kind, func(b *testing.B) {
+			b.Run("anonymous", func(b *testing.B) { benchAnonymous(b, bk) })
+			b.Run("read", func(b *testing.B) { benchRead(b, bk) })
+			b.Run("write", func(b *testing.B) { benchWrite(b, bk) })
+			b.Run("login", func(b *testing.B) { benchLogin(b, bk) })
+			b.Run("grace", func(b *testing.B) { benchGrace(b, bk) })
+			b.Run("touch", func(b *testing.B) { benchTouch(b, bk) })
+		})
+	}
+}
+
+func fixedConfig(clock *benchClock) ginsecure.Config {
+	return ginsecure.Config{Now: clock.Now}
+}
+
+// benchAnonymous: no cookies at all; the handler asks who the user is.
+func benchAnonymous(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, fixedConfig(clock))
+	rb := benchReq(http.MethodGet, "/read", "")
+	rg := benchReq(http.MethodGet, "/read", "")
+	runInterleaved(b,
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }},
+		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }})
+}
+
+// benchRead: a signed-in user reads a page; no session write.
+func benchRead(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, fixedConfig(clock))
+	base.signIn(b, "alice")
+	guard.signIn(b, "alice")
+	rb := benchReq(http.MethodGet, "/read", base.cookie)
+	rg := benchReq(http.MethodGet, "/read", guard.cookie)
+	runInterleaved(b,
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
+		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
+}
+
+// benchWrite: a signed-in user changes the session (Set + Save).
+func benchWrite(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, fixedConfig(clock))
+	base.signIn(b, "alice")
+	guard.signIn(b, "alice")
+	rb := benchReq(http.MethodPost, "/write", base.cookie)
+	rg := benchReq(http.MethodPost, "/write", guard.cookie)
+	runInterleaved(b,
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
+		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
+}
+
+// benchLogin: a new browser signs in (a user of its own each time, so no
+// per-user index grows). The baseline stores the user ID in the session;
+// the guard regenerates the session, mints a handle and a token and
+// creates the record.
+func benchLogin(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, fixedConfig(clock))
+	var nb, ng int
+	runInterleaved(b,
+		&benchCase{side: base, want: "*", req: func() *http.Request {
+			nb++
+			return benchReq(http.MethodPost, "/login?user=u"+strconv.Itoa(nb), "")
+		}},
+		&benchCase{side: guard, want: "*", req: func() *http.Request {
+			ng++
+			return benchReq(http.MethodPost, "/login?user=u"+strconv.Itoa(ng), "")
+		}})
+}
+
+// benchGrace: a request that left the browser before a periodic rotation
+// arrives one second after it: served as the same user, no cookie writes.
+// The baseline has no such thing and serves its ordinary authenticated read.
+func benchGrace(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, fixedConfig(clock))
+	base.signIn(b, "alice")
+	guard.signIn(b, "alice")
+	old := guard.cookie
+	clock.Advance(ginsecure.DefaultRotateEvery)
+	w := serveOnce(guard.h, benchReq(http.MethodGet, "/read", old))
+	if w.Code != http.StatusOK || !strings.Contains(strings.Join(w.Header()["Set-Cookie"], "\n"), ginsecure.DefaultCookieName+"=") {
+		b.Fatalf("no rotation: %d %v", w.Code, w.Header())
+	}
+	clock.Advance(time.Second)
+	rb := benchReq(http.MethodGet, "/read", base.cookie)
+	rg := benchReq(http.MethodGet, "/read", old)
+	runInterleaved(b,
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
+		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
+}
+
+// benchTouch: an authenticated read on which a last-seen write is due every
+// time (TouchInterval 1ms, the clock moving 1ms per request; periodic
+// rotation off). In production this happens at most once a minute per
+// session; this shows what that one request costs.
+func benchTouch(b *testing.B, bk benchBackend) {
+	clock := newBenchClock()
+	base := baselineSide(b, bk)
+	cfg := fixedConfig(clock)
+	cfg.TouchInterval = time.Millisecond
+	cfg.RotateEvery = -1
+	guard, _ := guardSide(b, bk, cfg)
+	base.signIn(b, "alice")
+	guard.signIn(b, "alice")
+	rb := benchReq(http.MethodGet, "/read", base.cookie)
+	rg := benchReq(http.MethodGet, "/read", guard.cookie)
+	runInterleaved(b,
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
+		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice",
+			before: func() { clock.Advance(time.Millisecond) }})
+}
+
+// oneLockStore serialises every call of a Store on one mutex: the contrast
+// that shows the memory store's shards at work.
+type oneLockStore struct {
+	mu sync.Mutex
+	ginsecure.Store
+}
+
+func (s *oneLockStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Store.Get(ctx, h)
+}
+
+func (s *oneLockStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Store.Update(ctx, h, fn)
+}
+
+// BenchmarkMemoryStoreParallel reads (and every 16th time updates) records
+// of 1024 sessions from all CPUs. Run with -cpu 1,2: the sharded store's
+// time per operation falls with more CPUs, one lock's does not.
+func BenchmarkMemoryStoreParallel(b *testing.B) {
+	for _, name := range []string{"sharded", "onelock"} {
+		b.Run(name, func(b *testing.B) {
+			clock := newBenchClock()
+			var st ginsecure.Store = ginsecure.NewMemoryStore()
+			st.(ginsecure.ClockUser).UseClock(clock.Now)
+			if name == "onelock" {
+				st = &oneLockStore{Store: st}
+			}
+			now := clock.Now()
+			handles := make([]string, 1024)
+			ctx := context.Background()
+			for i := range handles {
+				handles[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+				_, err := st.Create(ctx, ginsecure.Record{Handle: handles[i], UserID: "u" + strconv.Itoa(i),
+					IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, ginsecure.Limit{})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+				i := 0
+				for pb.Next() {
+					h := handles[rng.IntN(len(handles))]
+					i++
+					if i%16 == 0 {
+						_, err := st.Update(ctx, h, func(r *ginsecure.Record) error { r.LastSeen = now; return nil })
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						continue
+					}
+					if _, err := st.Get(ctx, h); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGuardParallel serves authenticated reads through the whole
+// middleware from all CPUs, each goroutine its own signed-in browser,
+// baseline and guard interleaved as in BenchmarkGuard. Run with -cpu 1,2.
+func BenchmarkGuardParallel(b *testing.B) {
+	for _, kind := range []string{"cookie", "memstore"} {
+		b.Run(kind, func(b *testing.B) {
+			bk := benchBackend{kind: kind}
+			clock := newBenchClock()
+			base := baselineSide(b, bk)
+			guard, _ := guardSide(b, bk, fixedConfig(clock))
+			const browsers = 64
+			var rb, rg [browsers]*http.Request
+			for i := range browsers {
+				u := "u" + strconv.Itoa(i)
+				base.signIn(b, u)
+				guard.signIn(b, u)
+				rb[i] = benchReq(http.MethodGet, "/read", base.cookie)
+				rg[i] = benchReq(http.MethodGet, "/read", guard.cookie)
+			}
+			var next atomic.Int64
+			var tb, tg atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				me := int(next.Add(1)-1) % browsers
+				want := "u" + strconv.Itoa(me)
+				cb := &benchCase{side: base, req: func() *http.Request { return fresh(rb[me]) }, want: want}
+				cg := &benchCase{side: guard, req: func() *http.Request { return fresh(rg[me]) }, want: want}
+				var sb, sg time.Duration
+				first, second, s1, s2 := cb, cg, &sb, &sg
+				for pb.Next() {
+					d1, err1 := first.do()
+					d2, err2 := second.do()
+					if err1 != nil || err2 != nil {
+						b.Error(err1, err2) // not Fatal: this is not the benchmark's goroutine
+						return
+					}
+					*s1 += d1
+					*s2 += d2
+					first, second, s1, s2 = second, first, s2, s1
+				}
+				tb.Add(int64(sb))
+				tg.Add(int64(sg))
+			})
+			b.StopTimer()
+			nb := float64(tb.Load()) / float64(b.N)
+			ng := float64(tg.Load()) / float64(b.N)
+			b.ReportMetric(nb, "ns/op-baseline")
+			b.ReportMetric(ng, "ns/op-guard")
+			b.ReportMetric(ng/nb, "ratio")
+		})
+	}
+}
