@@ -68,15 +68,23 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	case hashEq(rec.TokenHash, st.tok):
 		st.markStale(false)
 	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok):
-		if !g.withinGrace(rec.RotatedAt, now) {
+		switch g.prevToken(rec, now) {
+		case prevReplay:
 			g.revoke(c, rec, RevokedReplay, EventReplay, "a rotated token came back after the grace window")
 			return ErrReplay
+		case prevReissue:
+			// The browser never received the new token; after the checks
+			// below, refresh gives it another one.
+			st.markStale(false)
+			st.reissue = true
+			st.authAt = rec.PrevAuthAt
+		default:
+			// A straggler sent before the rotation: served, never with more
+			// privilege than it had, and unable to write cookies.
+			st.markStale(true)
+			st.authAt = rec.PrevAuthAt
+			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
 		}
-		// A straggler sent before the rotation: served, never with more
-		// privilege than it had, and unable to write cookies.
-		st.markStale(true)
-		st.authAt = rec.PrevAuthAt
-		g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
 	default:
 		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle})
 		return ErrTokenMismatch

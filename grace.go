@@ -114,6 +114,7 @@ type reqState struct {
 	authAt time.Time
 
 	stale   int8 // 0 unknown, 1 stale, -1 not stale
+	reissue bool // presented the previous token of an unconfirmed rotation, past its window
 	rotated bool // this request minted the credentials: its cookies go out
 	closed  bool // Logout ran: no further session writes
 	failure error
@@ -438,14 +439,61 @@ var errRaced = errors.New("ginsecure: credentials changed concurrently")
 // activity first, so there is nothing to write.
 var errTouched = errors.New("ginsecure: activity already recorded")
 
-// refresh rotates the token when it is due and records activity when
-// TouchInterval has passed, in one atomic store update. When another
-// request rotated first, the returned record says so and the caller
-// serves this one as a grace request.
+// unconfirmedGrace bounds how long the previous token is honoured while
+// the browser has not yet presented the new one (a slow rotating request,
+// an aborted one, a lost response). Past it, the old token gets a fresh
+// rotation instead of a refusal.
+const unconfirmedGrace = 30 * time.Second
+
+type prevVerdict int
+
+const (
+	prevGrace   prevVerdict = iota // a straggler: served with the old privilege, no cookie writes
+	prevReplay                     // a copy came back after the window: refused, session revoked
+	prevReissue                    // the new token never arrived: rotate again for this browser
+)
+
+// prevToken decides a request that presents the record's previous token.
+//
+// The window starts when the browser shows it has the new token (the first
+// request presenting it sets ConfirmedAt), not when the server minted it:
+// a rotating request may take seconds to answer, or never deliver its
+// Set-Cookie (aborted, hijacked), and every request the browser sends until
+// then still carries the old token. Counting from the mint would call those
+// replays and revoke a legitimate session. Once confirmed, the old token
+// lives GracePeriod more; then it is a replay, since the browser no longer
+// sends it and someone else must hold a copy. Unconfirmed, it is served as
+// a straggler for unconfirmedGrace, then reissued. With GracePeriod < 0
+// there is no window at all.
+func (g *Guard) prevToken(r Record, now time.Time) prevVerdict {
+	if g.cfg.GracePeriod < 0 {
+		return prevReplay
+	}
+	if !r.ConfirmedAt.IsZero() {
+		if g.withinGrace(r.ConfirmedAt, now) {
+			return prevGrace
+		}
+		return prevReplay
+	}
+	if now.Sub(r.RotatedAt) <= max(g.cfg.GracePeriod, unconfirmedGrace) {
+		return prevGrace
+	}
+	return prevReissue
+}
+
+// refresh does the one store write an authenticated request may need, in
+// one atomic update: rotate the token when RotateEvery has passed (or
+// reissue it, see prevToken), confirm a rotation the first time the new
+// token is presented, record activity once per TouchInterval. When another
+// request changed the token first, this one is served as a straggler.
 func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
-	rotate := g.cfg.RotateEvery > 0 && now.Sub(st.rec.IssuedAt) >= g.cfg.RotateEvery
+	rotate := st.reissue || (g.cfg.RotateEvery > 0 && now.Sub(st.rec.IssuedAt) >= g.cfg.RotateEvery &&
+		// A WebSocket upgrade answers with its own headers: the new token
+		// would never reach the browser.
+		c.GetHeader("Upgrade") == "")
 	touch := now.Sub(st.rec.LastSeen) >= g.cfg.TouchInterval
-	if !rotate && !touch {
+	confirm := !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
+	if !rotate && !touch && !confirm {
 		return nil
 	}
 	var tok string
@@ -456,40 +504,63 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 			return err
 		}
 	}
-	presented := st.tok
+	presented, reissue := st.tok, st.reissue
 	rec, err := g.store.Update(reqCtx(c), st.handle, func(r *Record) error {
+		if reissue {
+			if !hashEq(r.PrevHash, presented) || !r.ConfirmedAt.IsZero() {
+				return errRaced
+			}
+			// The unconfirmed token is dropped; the old one stays the
+			// previous, and a raise of privilege that never reached the
+			// browser (Renew) is not handed to it.
+			r.TokenHash, r.IssuedAt, r.RotatedAt = next, now, now
+			r.AuthAt, r.PrevRaised = r.PrevAuthAt, false
+			r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
+			return nil
+		}
 		if !hashEq(r.TokenHash, presented) {
 			return errRaced
 		}
-		if !rotate && now.Sub(r.LastSeen) < g.cfg.TouchInterval {
-			// A parallel request (on any server) touched it first: one
-			// write per TouchInterval, not one per request in flight.
+		needTouch := now.Sub(r.LastSeen) >= g.cfg.TouchInterval
+		needConfirm := r.PrevHash != zeroHash && r.ConfirmedAt.IsZero()
+		if !rotate && !needTouch && !needConfirm {
+			// A parallel request (on any server) did it first: one write
+			// per TouchInterval, not one per request in flight.
 			return errTouched
+		}
+		if needConfirm {
+			r.ConfirmedAt = now
 		}
 		if rotate {
 			r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, false
-			r.TokenHash, r.IssuedAt = next, now
+			r.TokenHash, r.IssuedAt, r.ConfirmedAt = next, now, time.Time{}
 		}
-		r.LastSeen = now
-		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		if rotate || needTouch {
+			r.LastSeen = now
+			r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		}
 		return nil
 	})
 	switch {
 	case err == nil:
 		st.rec = rec
 		if rotate {
-			st.rotated = true
+			st.rotated, st.tok = true, next
 			g.setToken(c, tok)
-			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle})
+			detail := ""
+			if reissue {
+				detail = "reissued: the previous new token never reached the browser"
+			}
+			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
 		return nil
 	case errors.Is(err, errTouched):
 		st.rec = rec
 		return nil
 	case errors.Is(err, errRaced):
-		if hashEq(rec.PrevHash, presented) && g.withinGrace(rec.RotatedAt, now) {
+		if hashEq(rec.PrevHash, presented) && g.prevToken(rec, now) == prevGrace {
 			// Another request of this browser rotated first.
-			st.rec = rec
+			st.rec, st.reissue = rec, false
 			st.markStale(true)
 			st.authAt = rec.PrevAuthAt
 			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
@@ -502,7 +573,8 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 		if rotate {
 			return storeErr(err)
 		}
-		// A missed touch costs an earlier idle timeout at worst.
+		// A missed touch costs an earlier idle timeout at worst, a missed
+		// confirmation only a longer window for the old token.
 		g.log.Warn("ginsecure: could not record activity", "err", err)
 		return nil
 	}

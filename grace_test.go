@@ -91,6 +91,11 @@ func graceRotatePeriodic(t *testing.T, e *env, b *browser) *browser {
 	if r.status != http.StatusOK || r.user() != "alice" || graceCookies(r.cookies) != "token+" {
 		t.Fatalf("periodic rotation: %d %v cookies %q, want 200 alice with a new token", r.status, r.body, graceCookies(r.cookies))
 	}
+	// The browser's next request shows it has the new token: the window
+	// of the old one runs from here (see TestUnconfirmedRotation).
+	if r := b.get("/public"); r.user() != "alice" {
+		t.Fatalf("new token: %v", r.body)
+	}
 	return old
 }
 

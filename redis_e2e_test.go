@@ -128,6 +128,11 @@ func TestRedisRotationOnOneServerGracesStragglersOnTheOther(t *testing.T) {
 	if straggler.cookie(ginsecure.DefaultCookieName) == br.cookie(ginsecure.DefaultCookieName) {
 		t.Fatal("the straggler's token is not the old one")
 	}
+	// The browser's next request, on B, shows it has the new token: the
+	// old one's window runs from here.
+	if r := br.on(b).get("/public"); r.user() != "alice" {
+		t.Fatalf("new token on B: %v", r.body)
+	}
 
 	a.clock.Advance(ginsecure.DefaultGracePeriod)
 	for _, path := range []string{"/me", "/public", "/silent"} {

@@ -42,6 +42,9 @@ type Record struct {
 	RotatedAt  time.Time
 	PrevAuthAt time.Time
 	PrevRaised bool // the rotation raised privilege (Renew)
+	// ConfirmedAt is when the current token was first presented after the
+	// last rotation: zero until the browser has shown it received it.
+	ConfirmedAt time.Time
 
 	IP        string // the client IP bound at login (netip text form)
 	UserAgent string

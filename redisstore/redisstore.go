@@ -79,6 +79,7 @@ type wire struct {
 	Rotated   int64  `json:"pr,omitempty"`
 	PrevAuth  int64  `json:"pa,omitempty"`
 	PrevRaise bool   `json:"px,omitempty"`
+	Confirmed int64  `json:"cf,omitempty"`
 	IP        string `json:"ip"`
 	UA        string `json:"ua,omitempty"`
 	Created   int64  `json:"c"`
@@ -124,7 +125,7 @@ func hashOf(s string) ([32]byte, error) {
 func encode(r ginsecure.Record) ([]byte, error) {
 	return json.Marshal(wire{
 		Handle: r.Handle, UserID: r.UserID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
-		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised,
+		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 	})
@@ -145,7 +146,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 	}
 	return ginsecure.Record{
 		Handle: w.Handle, UserID: w.UserID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
-		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise,
+		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed),
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 	}, nil

@@ -206,6 +206,7 @@ func diff(a, b ginsecure.Record) string {
 	tm("IssuedAt", a.IssuedAt, b.IssuedAt)
 	tm("RotatedAt", a.RotatedAt, b.RotatedAt)
 	tm("PrevAuthAt", a.PrevAuthAt, b.PrevAuthAt)
+	tm("ConfirmedAt", a.ConfirmedAt, b.ConfirmedAt)
 	tm("CreatedAt", a.CreatedAt, b.CreatedAt)
 	tm("AuthAt", a.AuthAt, b.AuthAt)
 	tm("LastSeen", a.LastSeen, b.LastSeen)
@@ -235,6 +236,7 @@ func testNotFound(t *testing.T, s *suite) {
 func testRoundTrip(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = randHash(), s.clock.Now().Add(-time.Second), s.clock.Now().Add(-time.Hour), true
+	r.ConfirmedAt = s.clock.Now().Add(-time.Millisecond)
 	s.create(r, ginsecure.Limit{})
 	if d := diff(s.get(r.Handle), r); d != "[]" {
 		t.Fatalf("Get after Create differs: %s", d)
