@@ -42,24 +42,32 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		st.failure = ErrNoSession
 		return nil
 	}
-	if !st.hasTok {
-		// The session claims a signed-in user but the secret half is missing
-		// or malformed: someone holds the session cookie without the token.
-		g.emit(c, Event{Kind: EventTokenMismatch, Handle: st.handle, Detail: "token cookie missing or malformed"})
-		return ErrTokenMismatch
-	}
 	rec, err := g.store.Get(reqCtx(c), st.handle)
 	if errors.Is(err, ErrNotFound) {
-		found, err := g.checkMarker(c, st, now)
-		if err != nil || found {
-			return err
+		if st.hasTok {
+			found, err := g.checkMarker(c, st, now)
+			if err != nil || found {
+				return err
+			}
 		}
-		// Signed out, expired and forgotten: anonymous from here on.
-		g.forget(c, st, ErrExpired)
+		// Signed out, expired and forgotten: anonymous from here on. The
+		// token, if any, cannot be checked any more, so nothing server-side
+		// is touched; the browser is told to drop it.
+		st.failure = ErrExpired
+		if st.tokCookP {
+			g.expireToken(c)
+		}
 		return nil
 	}
 	if err != nil {
 		return storeErr(err)
+	}
+	if !st.hasTok {
+		// The session names a record but the secret half is missing or
+		// malformed: a session cookie held without its token (stolen, or
+		// planted by a sibling subdomain), or a browser that lost the token.
+		g.distrust(c, st, rec, "token cookie missing or malformed")
+		return nil
 	}
 	st.rec = rec
 	st.authAt = rec.AuthAt
@@ -86,8 +94,8 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
 		}
 	default:
-		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle})
-		return ErrTokenMismatch
+		g.distrust(c, st, rec, "token does not match the session")
+		return nil
 	}
 
 	if rec.Revoked != "" {
@@ -155,9 +163,30 @@ func validHandle(h string) bool {
 	return true
 }
 
+// distrust serves a request whose session cookie names a record its token
+// does not open. It is anonymous, it sees an empty session (the data may be
+// someone else's), and it changes nothing: no cookie is expired and nothing
+// is written, because the requester proved nothing. Expiring the cookies
+// here would let anyone who can plant a session cookie (a sibling
+// subdomain, a Path-scoped duplicate) sign the victim out.
+func (g *Guard) distrust(c *gin.Context, st *reqState, rec Record, detail string) {
+	st.untrusted = true
+	st.sess.blank = true
+	st.failure = ErrTokenMismatch
+	if rec.Revoked != "" || expired(rec.ExpiresAt, g.now()) {
+		st.failure = revokedErr(rec.Revoked)
+		if rec.Revoked == "" {
+			st.failure = ErrExpired
+		}
+	}
+	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+}
+
 // forget makes the request anonymous because its session is dead, and
 // tidies the browser: the handle leaves the session and the token cookie
-// expires. Both writes go through the no-clobber rule.
+// expires. Both writes go through the no-clobber rule. Only requests whose
+// token opened the record get here: whoever changes the session proved
+// they hold it.
 func (g *Guard) forget(c *gin.Context, st *reqState, reason error) {
 	st.failure = reason
 	st.authed = false

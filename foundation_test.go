@@ -309,9 +309,11 @@ func TestBadCookies(t *testing.T) {
 	})
 }
 
-// TestTokenWithoutSessionIsRefused: a session cookie stolen without the
-// token cookie opens nothing and does not sign the victim out.
-func TestTokenWithoutSessionIsRefused(t *testing.T) {
+// TestSessionCookieWithoutToken: a session cookie held without its token
+// (stolen, or a browser that lost the token) opens nothing, shows none of
+// the session's data, and changes nothing: no cookie is expired, no data
+// written, the owner stays signed in.
+func TestSessionCookieWithoutToken(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, ginsecure.Config{})
 		victim, thief := e.browser(), e.browser()
@@ -319,17 +321,64 @@ func TestTokenWithoutSessionIsRefused(t *testing.T) {
 		victim.post("/cart?item=alice-secret")
 		thief.setCookie("app", victim.cookie("app"))
 		r := thief.get("/cart")
-		if r.status != http.StatusUnauthorized || r.errCode() != "token_mismatch" {
+		if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "token_mismatch" {
 			t.Fatalf("session cookie without token: %d %v", r.status, r.body)
 		}
 		if r.body["cart"] != nil {
 			t.Fatal("victim's session data served without the token")
 		}
-		if !expires(r.cookies, "app") {
-			t.Fatal("refusal should tell the thief's browser to drop the session cookie")
+		if len(r.cookies) != 0 {
+			t.Fatalf("a request that proved nothing wrote cookies: %v", r.header["Set-Cookie"])
+		}
+		if r := thief.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "token_mismatch" {
+			t.Fatalf("protected route without token: %d %v", r.status, r.body)
+		}
+		if r := thief.post("/cart?item=thief"); len(r.cookies) != 0 {
+			t.Fatalf("hidden session saved: %v", r.header["Set-Cookie"])
 		}
 		if r := victim.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-secret" {
 			t.Fatalf("victim after thief: %v", r.body)
+		}
+		// The thief signs in as itself on the stolen session cookie: it
+		// gets a fresh session; the victim's data and session stay hers.
+		thief.login("mallory")
+		if r := thief.get("/cart"); r.user() != "mallory" || r.body["cart"] != nil {
+			t.Fatalf("thief's login carried the victim's data over: %v", r.body)
+		}
+		if r := victim.post("/cart?item=alice-2"); r.user() != "alice" {
+			t.Fatalf("victim after thief's login: %v", r.body)
+		}
+		if r := victim.get("/cart"); r.body["cart"] != "alice-2" {
+			t.Fatalf("victim's session write was dropped after the thief's login: %v", r.body)
+		}
+	})
+}
+
+// TestPlantedSessionCookieCannotSignVictimOut: a session cookie planted in
+// the victim's browser (a sibling subdomain can set one) next to her token
+// makes her requests anonymous while it is there, but the response never
+// expires her token: removing the planted cookie restores her session.
+func TestPlantedSessionCookieCannotSignVictimOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		victim, attacker := e.browser(), e.browser()
+		attacker.login("mallory")
+		victim.login("alice")
+		realSession := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app")) // the planted one wins
+		r := victim.get("/me")
+		if r.status != http.StatusUnauthorized || r.user() != "" {
+			t.Fatalf("victim with a planted session cookie: %d %v", r.status, r.body)
+		}
+		if len(r.cookies) != 0 {
+			t.Fatalf("refusal wrote cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", realSession)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim after the planted cookie is gone: %d %v", r.status, r.body)
+		}
+		if r := attacker.get("/me"); r.user() != "mallory" {
+			t.Fatalf("attacker: %v", r.body)
 		}
 	})
 }

@@ -113,11 +113,12 @@ type reqState struct {
 	rec    Record
 	authAt time.Time
 
-	stale   int8 // 0 unknown, 1 stale, -1 not stale
-	reissue bool // presented the previous token of an unconfirmed rotation, past its window
-	rotated bool // this request minted the credentials: its cookies go out
-	closed  bool // Logout ran: no further session writes
-	failure error
+	stale     int8 // 0 unknown, 1 stale, -1 not stale
+	reissue   bool // presented the previous token of an unconfirmed rotation, past its window
+	untrusted bool // the session names a record the token does not open: hide it, write nothing
+	rotated   bool // this request minted the credentials: its cookies go out
+	closed    bool // Logout ran: no further session writes
+	failure   error
 }
 
 func (st *reqState) markStale(v bool) {
@@ -397,6 +398,9 @@ func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // cannot save a retired session: on memstore and Redis a straggler's Save
 // would re-create the old key with a full MaxAge and send its cookie back.
 type guardSession struct {
+	blank bool        // the request may not see the session (distrust): an empty stand-in
+	vals  map[any]any // the stand-in's values, dropped at the end of the request
+	stand *gsessions.Session
 	inner sessions.Session
 	st    *reqState
 }
@@ -404,7 +408,7 @@ type guardSession struct {
 // Save saves the session unless the request is stale or signed out, in
 // which case the write is dropped and the browser keeps what it has.
 func (s *guardSession) Save() error {
-	if s.st.closed {
+	if s.st.closed || s.blank {
 		return nil
 	}
 	if s.st.isStale() {
@@ -415,16 +419,88 @@ func (s *guardSession) Save() error {
 }
 
 // Session returns the underlying gorilla session, as gin-contrib's does.
-func (s *guardSession) Session() *gsessions.Session { return s.st.gs }
+func (s *guardSession) Session() *gsessions.Session {
+	if s.blank && s.st.gs != nil {
+		if s.stand == nil {
+			s.stand = gsessions.NewSession(s.st.gs.Store(), s.st.gs.Name())
+			opts := *s.st.gs.Options
+			s.stand.Options = &opts
+			s.stand.IsNew = true
+		}
+		return s.stand
+	}
+	return s.st.gs
+}
 
-func (s *guardSession) ID() string                         { return s.inner.ID() }
-func (s *guardSession) Get(key any) any                    { return s.inner.Get(key) }
-func (s *guardSession) Set(key any, val any)               { s.inner.Set(key, val) }
-func (s *guardSession) Delete(key any)                     { s.inner.Delete(key) }
-func (s *guardSession) Clear()                             { s.inner.Clear() }
-func (s *guardSession) AddFlash(value any, vars ...string) { s.inner.AddFlash(value, vars...) }
-func (s *guardSession) Flashes(vars ...string) []any       { return s.inner.Flashes(vars...) }
-func (s *guardSession) Options(o sessions.Options)         { s.inner.Options(o) }
+// ID is the underlying session's ID, or "" for a hidden session.
+func (s *guardSession) ID() string {
+	if s.blank {
+		return ""
+	}
+	return s.inner.ID()
+}
+
+// Get reads a value of the session.
+func (s *guardSession) Get(key any) any {
+	if s.blank {
+		return s.vals[key]
+	}
+	return s.inner.Get(key)
+}
+
+// Set sets a value of the session.
+func (s *guardSession) Set(key any, val any) {
+	if s.blank {
+		if s.vals == nil {
+			s.vals = make(map[any]any)
+		}
+		s.vals[key] = val
+		return
+	}
+	s.inner.Set(key, val)
+}
+
+// Delete removes a value of the session.
+func (s *guardSession) Delete(key any) {
+	if s.blank {
+		delete(s.vals, key)
+		return
+	}
+	s.inner.Delete(key)
+}
+
+// Clear removes every value of the session.
+func (s *guardSession) Clear() {
+	if s.blank {
+		clear(s.vals)
+		return
+	}
+	s.inner.Clear()
+}
+
+// AddFlash adds a flash message.
+func (s *guardSession) AddFlash(value any, vars ...string) {
+	if s.blank {
+		return
+	}
+	s.inner.AddFlash(value, vars...)
+}
+
+// Flashes returns and clears the flash messages.
+func (s *guardSession) Flashes(vars ...string) []any {
+	if s.blank {
+		return nil
+	}
+	return s.inner.Flashes(vars...)
+}
+
+// Options sets the session's cookie options.
+func (s *guardSession) Options(o sessions.Options) {
+	if s.blank {
+		return
+	}
+	s.inner.Options(o)
+}
 
 // withinGrace reports whether a rotation at t is still inside the window.
 func (g *Guard) withinGrace(t, now time.Time) bool {

@@ -35,7 +35,7 @@ func (e *secError) Code() string { return e.code }
 // or an anonymous request with FailureReason.
 var (
 	ErrNoSession        error = &secError{code: "no_session", msg: "no authenticated session", status: http.StatusUnauthorized}
-	ErrTokenMismatch    error = &secError{code: "token_mismatch", msg: "token does not match the session", status: http.StatusUnauthorized, dead: true}
+	ErrTokenMismatch    error = &secError{code: "token_mismatch", msg: "token does not match the session", status: http.StatusUnauthorized}
 	ErrReplay           error = &secError{code: "replay", msg: "rotated credentials replayed after the grace period", status: http.StatusUnauthorized, dead: true}
 	ErrIPMismatch       error = &secError{code: "ip_mismatch", msg: "session used from a network it is not bound to", status: http.StatusUnauthorized, dead: true}
 	ErrIdentityMismatch error = &secError{code: "identity_mismatch", msg: "session belongs to another user", status: http.StatusUnauthorized, dead: true}
@@ -251,18 +251,23 @@ func Login(c *gin.Context, userID string) error {
 	for _, h := range evicted {
 		g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
 	}
-	// Retire what the browser presented: the old record and the old session.
-	oldKey, oldTok := st.sessionKey(), zeroHash
-	if st.hasTok {
-		oldTok = st.tok
-	}
-	if st.handle != "" && st.handle != rec.Handle {
-		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
+	// Retire what the browser presented: the old record and the old
+	// session. Not when its token did not open the session it names: the
+	// requester holds someone else's session cookie at best, and must
+	// neither end that session nor make its requests stale.
+	if !st.untrusted {
+		oldKey, oldTok := st.sessionKey(), zeroHash
+		if st.hasTok {
+			oldTok = st.tok
+		}
+		if st.handle != "" && st.handle != rec.Handle {
+			if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
+				return storeErr(err)
+			}
+		}
+		if err := g.markRotated(c, oldKey, oldTok, "", now); err != nil {
 			return storeErr(err)
 		}
-	}
-	if err := g.markRotated(c, oldKey, oldTok, "", now); err != nil {
-		return storeErr(err)
 	}
 	if err := g.regenerate(c, st, rec.Handle); err != nil {
 		return err
@@ -281,6 +286,13 @@ func Login(c *gin.Context, userID string) error {
 // login is worth nothing after it.
 func (g *Guard) regenerate(c *gin.Context, st *reqState, handle string) error {
 	gs := st.gs
+	if st.untrusted {
+		// Start from nothing: the data belongs to whoever holds the token,
+		// and their session ID stays theirs.
+		gs.ID = ""
+		gs.Values = make(map[any]any)
+		st.untrusted, st.sess.blank = false, false
+	}
 	if gs.ID != "" {
 		old := gsessions.NewSession(gs.Store(), gs.Name())
 		old.ID = gs.ID
