@@ -110,7 +110,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		g.endTimedOut(c, st, ErrExpired)
 		return nil
 	}
-	if err := g.checkIP(c, st, g.cfg.IPBinding); err != nil {
+	if err := g.checkIP(c, st, g.cfg.IPBinding, false); err != nil {
 		return err
 	}
 	if err := g.checkIdentity(c, st); err != nil {

@@ -46,6 +46,11 @@ var (
 	ErrStoreUnavailable error = &secError{code: "store_unavailable", msg: "session store unavailable", status: http.StatusServiceUnavailable}
 	ErrTLSRequired      error = &secError{code: "tls_required", msg: "this route requires HTTPS", status: http.StatusForbidden}
 
+	// ErrStaleCredentials: Logout on a request that carried credentials
+	// from before a rotation, inside the grace window. Nothing was signed
+	// out; the browser already holds newer credentials and should retry.
+	ErrStaleCredentials error = &secError{code: "stale_credentials", msg: "request carried credentials from before a rotation; retry", status: http.StatusConflict}
+
 	// ErrEvicted: signed out because a newer login exceeded
 	// MaxSessionsPerUser. errors.Is(ErrEvicted, ErrExpired) holds.
 	ErrEvicted error = &secError{code: "evicted", msg: "signed out by a newer login", status: http.StatusUnauthorized, dead: true, parent: ErrExpired}
@@ -331,9 +336,12 @@ func Logout(c *gin.Context) error {
 	}
 	g := st.g
 	if st.isStale() {
-		// A straggler sent before a rotation cannot sign anyone out.
-		g.emit(c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "logout of a stale request ignored"})
-		return nil
+		// A straggler sent before a rotation cannot sign anyone out (its
+		// old cookies would not even reach the browser); it is told so,
+		// so that an application can ask the browser to try again with
+		// the credentials it now holds.
+		g.emit(c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "logout of a stale request refused"})
+		return ErrStaleCredentials
 	}
 	if st.handle != "" {
 		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
@@ -437,7 +445,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 				g.refuse(c, st, err)
 				return
 			}
-			if err := g.checkIP(c, st, p.IPBinding); err != nil {
+			if err := g.checkIP(c, st, p.IPBinding, true); err != nil {
 				g.refuse(c, st, err)
 				return
 			}

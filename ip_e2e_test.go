@@ -184,24 +184,45 @@ func TestIPRouteGroupStricterThanGlobal(t *testing.T) {
 	if ev := ipMismatchEvent(t, e); ev.IP != "127.0.0.2" || ev.BoundIP != "127.0.0.1" || !strings.Contains(ev.Detail, "exact") {
 		t.Errorf("event names %q, bound %q, detail %q: want the route's exact policy", ev.IP, ev.BoundIP, ev.Detail)
 	}
-	user.copyTo(moved)
 	wantUser(t, "/me from the same /24 after the /admin refusal", moved.get("/me"), "alice")
 	wantUser(t, "/admin from the login's address after", user.get("/admin"), "alice")
 }
 
-// TestIPRouteGroupMismatchRevokesByDefault: a stricter group's mismatch is
-// an IP mismatch like any other: by default it ends the session.
-func TestIPRouteGroupMismatchRevokesByDefault(t *testing.T) {
+// TestIPRouteGroupMismatchOnlyRefuses: a stricter group's mismatch refuses
+// the request but keeps the session, and the browser keeps its cookies: the
+// global policy accepted the network, the route only wants it closer.
+func TestIPRouteGroupMismatchOnlyRefuses(t *testing.T) {
 	e := newEnv(t, "memstore", ginsecure.Config{IPBinding: ginsecure.IPPrefix(24, 64)})
 	user := e.browserFrom("127.0.0.1")
 	user.login("alice")
 	moved := e.browserFrom("127.0.0.2")
 	user.copyTo(moved)
-	wantIPRefusal(t, "/admin from the same /24", moved.get("/admin"))
-	r := user.get("/public")
-	if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "ip_mismatch" {
-		t.Fatalf("login's own peer after the /admin mismatch: %d %v, want anonymous with reason ip_mismatch", r.status, r.body)
+	r := moved.get("/admin")
+	wantIPRefusal(t, "/admin from the same /24", r)
+	if len(r.cookies) != 0 {
+		t.Fatalf("a route-policy refusal expired cookies: %v", r.header["Set-Cookie"])
 	}
+	wantUser(t, "/me from the same /24 after the /admin refusal", moved.get("/me"), "alice")
+	wantUser(t, "/admin from the login's address after", user.get("/admin"), "alice")
+	if n := e.events.count(ginsecure.EventRevoke); n != 0 {
+		t.Fatalf("%d revoke events for a route-policy refusal", n)
+	}
+}
+
+// TestKeepSessionOnIPMismatchKeepsTheCookies: with KeepSessionOnIPMismatch
+// the refused browser is not told to drop its cookies.
+func TestKeepSessionOnIPMismatchKeepsTheCookies(t *testing.T) {
+	e := newEnv(t, "memstore", ginsecure.Config{KeepSessionOnIPMismatch: true})
+	user := e.browserFrom("127.0.0.1")
+	user.login("alice")
+	other := e.browserFrom("127.0.0.2")
+	user.copyTo(other)
+	r := other.get("/me")
+	wantIPRefusal(t, "/me from another address", r)
+	if len(r.cookies) != 0 {
+		t.Fatalf("KeepSessionOnIPMismatch refusal expired cookies: %v", r.header["Set-Cookie"])
+	}
+	wantUser(t, "the login's address", user.get("/me"), "alice")
 }
 
 func TestIPOffServesAnyPeer(t *testing.T) {

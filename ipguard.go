@@ -158,7 +158,7 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 // checkIP enforces policy on the request's session. A mismatch refuses the
 // request with ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes
 // the session: its cookies are being used from somewhere else.
-func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy) error {
+func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy, route bool) error {
 	if !policy.set || policy.mode == ipOff {
 		return nil
 	}
@@ -172,9 +172,21 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy) error {
 	if !g.cfg.TrustProxyHeaders && client.IsPrivate() {
 		detail += "; the peer is a private address: behind a proxy, set TrustProxyHeaders and engine.SetTrustedProxies"
 	}
-	if !g.cfg.KeepSessionOnIPMismatch {
+	// A route group's stricter policy only refuses: the global policy
+	// already accepted the network, so the session is not suspect, only
+	// not close enough for this route (an IPv6 privacy address that moved
+	// inside the /64 must not cost the whole session).
+	keep := g.cfg.KeepSessionOnIPMismatch || route
+	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
 	g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+	if keep {
+		return errIPRefused
+	}
 	return ErrIPMismatch
 }
+
+// errIPRefused is ErrIPMismatch when the session is kept: the request is
+// refused, the browser keeps its cookies.
+var errIPRefused error = &secError{code: "ip_mismatch", msg: "request from a network the session is not bound to", status: 401, parent: ErrIPMismatch}
