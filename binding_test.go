@@ -1226,3 +1226,23 @@ func TestParallelLoginsNeverExceedTheLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestReloginDoesNotCountAgainstTheLimit: signing in again from the same
+// browser replaces its session; with RejectExtraLogins and a limit of one
+// it must not be refused as a second session.
+func TestReloginDoesNotCountAgainstTheLimit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true})
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("re-login from the same browser: %d %v", r.status, r.body)
+		}
+		if r := e.browser().post("/login?user=alice"); r.status != http.StatusForbidden || r.errCode() != "too_many_sessions" {
+			t.Fatalf("login from a second browser: %d %v", r.status, r.body)
+		}
+		if s, err := e.guard.Sessions(context.Background(), "alice"); err != nil || len(s) != 1 {
+			t.Fatalf("sessions after re-login: %v %v", s, err)
+		}
+	})
+}

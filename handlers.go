@@ -245,7 +245,12 @@ func Login(c *gin.Context, userID string) error {
 		return err
 	}
 	rec := g.newRecord(c, userID, hash, handle.String(), now)
-	evicted, err := g.store.Create(reqCtx(c), rec, Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins})
+	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	if !st.untrusted && st.authed {
+		// Signing in again from this browser replaces its session.
+		lim.Replacing = st.handle
+	}
+	evicted, err := g.store.Create(reqCtx(c), rec, lim)
 	if errors.Is(err, ErrTooManySessions) {
 		g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
 		return ErrTooManySessions

@@ -3,6 +3,7 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -76,6 +77,9 @@ type Marker struct {
 type Limit struct {
 	Max    int  // the most live records a user may have; 0 means no limit
 	Reject bool // refuse the new record (ErrTooManySessions) instead of evicting
+	// Replacing names the record the new one replaces (a browser signing
+	// in again): it does not count against Max, the caller deletes it.
+	Replacing string
 }
 
 // Store keeps security records and markers, and may be shared by many
@@ -209,6 +213,9 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]stri
 	var evicted []string
 	if limit.Max > 0 {
 		live := m.liveLocked(rec.UserID, now)
+		if limit.Replacing != "" {
+			live = slices.DeleteFunc(live, func(r Record) bool { return r.Handle == limit.Replacing })
+		}
 		if len(live) >= limit.Max {
 			if limit.Reject {
 				return nil, ErrTooManySessions

@@ -222,9 +222,15 @@ end
 `
 
 // createScript: KEYS[1] user index, KEYS[2] new record key.
-// ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen.
+// ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
+// replacing (a handle that does not count against the limit, or "").
 var createScript = redis.NewScript(2, pruneLua+`
 local limit = tonumber(ARGV[3])
+if ARGV[9] ~= '' then
+  for i = #live, 1, -1 do
+    if live[i][1] == ARGV[9] then table.remove(live, i) end
+  end
+end
 local evicted = {}
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('ginsecure: handle exists')
@@ -265,7 +271,7 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 		reject = "1"
 	}
 	out, err := redis.Strings(createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
-		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen)))
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing))
 	if err != nil {
 		var re redis.Error
 		// "TOOMANY msg": Redis 7 keeps the first word as the error code

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"LimitEvictsLeastRecentlySeen", testLimitEvict},
 		{"LimitRejectStoresNothing", testLimitReject},
 		{"LimitCountsOnlyLiveRecords", testLimitCountsLive},
+		{"LimitDoesNotCountTheReplacedRecord", testLimitReplacing},
 		{"UpdateErrorWritesNothing", testUpdateError},
 		{"UpdateCannotMoveTheKey", testUpdateKeepsHandle},
 		{"RevokedRecordsLeaveTheIndex", testRevokedLeaveIndex},
@@ -780,5 +781,28 @@ func testCreateRaceReject(t *testing.T, s *suite) {
 		if admitted != 1 || refused != workers-1 {
 			t.Fatalf("round %d: %d admitted, %d refused with Max 1 and Reject", round, admitted, refused)
 		}
+	}
+}
+
+// testLimitReplacing: the record a new one replaces (a browser signing in
+// again) does not count against the limit and is not evicted by it.
+func testLimitReplacing(t *testing.T, s *suite) {
+	a := s.record("alice", s.clock.Now())
+	s.create(a, ginsecure.Limit{Max: 1})
+	b := s.record("alice", s.clock.Now())
+	ev, err := s.st.Create(s.ctx, b, ginsecure.Limit{Max: 1, Reject: true, Replacing: a.Handle})
+	if err != nil || len(ev) != 0 {
+		t.Fatalf("Create replacing the only record: %v, %v", ev, err)
+	}
+	if got := s.get(a.Handle); got.Revoked != "" {
+		t.Fatalf("the replaced record was revoked: %q", got.Revoked)
+	}
+	c := s.record("alice", s.clock.Now())
+	if _, err := s.st.Create(s.ctx, c, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); err != nil {
+		t.Fatalf("Create with one other live record under Max 2: %v", err)
+	}
+	d := s.record("alice", s.clock.Now())
+	if _, err := s.st.Create(s.ctx, d, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
+		t.Fatalf("Replacing must not exempt the others: %v", err)
 	}
 }
