@@ -293,6 +293,28 @@ func isCookieToken(s string) bool {
 	return true
 }
 
+// nonceKey holds random bytes that ginsecure adds to an anonymous session
+// on the cookie store the first time it is saved. The cookie store signs
+// without randomness, so two visitors saving the same values in the same
+// second would get byte-identical cookies, and a login by one would leave
+// a marker (keyed by the cookie's hash) that makes the other's requests
+// stale: their writes silently dropped.
+const nonceKey = "ginsecure.n"
+
+func (st *reqState) addNonce() {
+	gs := st.gs
+	if gs == nil || gs.Values[handleKey] != nil || gs.Values[nonceKey] != nil {
+		return
+	}
+	if _, ok := gs.Store().(*gsessions.CookieStore); !ok {
+		return // memstore and Redis keys are random already
+	}
+	var n [12]byte
+	if _, err := rand.Read(n[:]); err == nil {
+		gs.Values[nonceKey] = base64.RawURLEncoding.EncodeToString(n[:])
+	}
+}
+
 // sessionKey identifies the session the request presented, for markers.
 func (st *reqState) sessionKey() string {
 	if st.sid != "" {
@@ -415,6 +437,7 @@ func (s *guardSession) Save() error {
 		s.st.g.emit(s.st.c, Event{Kind: EventGraceServed, UserID: s.st.rec.UserID, Handle: s.st.handle, Detail: "session write of a stale request dropped"})
 		return nil
 	}
+	s.st.addNonce()
 	return s.inner.Save()
 }
 

@@ -133,3 +133,23 @@ func TestWebSocketUpgradeDoesNotRotate(t *testing.T) {
 		t.Fatal("the next ordinary request should rotate")
 	}
 }
+
+// TestIdenticalAnonymousCookiesDoNotShareAMarker: on the cookie store two
+// visitors saving the same cart in the same second must still get distinct
+// cookies, so that one's login cannot make the other's writes stale.
+func TestIdenticalAnonymousCookiesDoNotShareAMarker(t *testing.T) {
+	e := newEnv(t, "cookie", ginsecure.Config{})
+	a, b := e.browser(), e.browser()
+	a.post("/cart?item=apple")
+	b.post("/cart?item=apple")
+	if a.cookie("app") == b.cookie("app") {
+		t.Fatal("identical anonymous cookies")
+	}
+	a.login("mallory")
+	if r := b.post("/cart?item=pear"); !hasCookie(r.cookies, "app") {
+		t.Fatalf("the other visitor's write was dropped: %v", r.header["Set-Cookie"])
+	}
+	if r := b.get("/cart"); r.body["cart"] != "pear" {
+		t.Fatalf("cart: %v", r.body)
+	}
+}
