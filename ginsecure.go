@@ -106,6 +106,11 @@ type Config struct {
 	// request is refused with ErrIdentityMismatch and the session revoked.
 	// With gin.BasicAuth: func(c *gin.Context) (string, bool) {
 	// return c.GetString(gin.AuthUserKey), c.GetString(gin.AuthUserKey) != "" }.
+	// It is asked in Middleware and again in every Require: an auth layer
+	// that runs per route group (gin.BasicAuth on a group) is only seen by
+	// a Require placed after it in that group. Feed it only credentials a
+	// cross-site request cannot choose (not a query parameter): a mismatch
+	// revokes the session.
 	Identity func(c *gin.Context) (userID string, ok bool)
 
 	// ErrorHandler answers refused requests. Default: JSON

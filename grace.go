@@ -396,7 +396,9 @@ func (w *guardWriter) scrub() {
 	} else {
 		h["Set-Cookie"] = kept
 	}
-	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "cookie writes of a stale request dropped"})
+	if st.failure == nil { // a refusal is its own event
+		st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "cookie writes of a stale request dropped"})
+	}
 }
 
 func (st *reqState) isOurCookie(line string) bool {

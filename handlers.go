@@ -423,7 +423,9 @@ type Policy struct {
 	// MaxAuthAge demands a login (or Renew) no older than this: 403
 	// ErrReauthRequired otherwise; the session itself stays valid.
 	MaxAuthAge time.Duration
-	// RequireTLS refuses requests that did not arrive over TLS (403).
+	// RequireTLS refuses requests that did not arrive over TLS (403). Behind
+	// a TLS-terminating proxy it needs TrustProxyHeaders and the proxy in
+	// engine.SetTrustedProxies; the proxy's X-Forwarded-Proto then counts.
 	RequireTLS bool
 }
 
@@ -441,7 +443,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			g.refuse(c, nil, ErrNoSession)
 			return
 		}
-		if p.RequireTLS && c.Request.TLS == nil {
+		if p.RequireTLS && !g.secureTransport(c) {
 			g.refuse(c, st, ErrTLSRequired)
 			return
 		}

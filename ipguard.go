@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -63,6 +64,11 @@ func (p IPPolicy) Allow(cidrs ...string) IPPolicy {
 				out.err = fmt.Errorf("IPAllow: %q: %w", s, err)
 			}
 			continue
+		}
+		if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+			// Client addresses are unmapped (parseIP), so an IPv4-mapped
+			// network must be too, or it would never match.
+			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 		}
 		out.allow = append(out.allow, pfx.Masked())
 	}
@@ -190,3 +196,17 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy, route boo
 // errIPRefused is ErrIPMismatch when the session is kept: the request is
 // refused, the browser keeps its cookies.
 var errIPRefused error = &secError{code: "ip_mismatch", msg: "request from a network the session is not bound to", status: 401, parent: ErrIPMismatch}
+
+// secureTransport reports whether the request reached us over TLS: its own
+// connection, or, with TrustProxyHeaders, X-Forwarded-Proto: https from a
+// peer the engine trusts as a proxy (gin then took the client IP from the
+// proxy's header, so ClientIP differs from the TCP peer).
+func (g *Guard) secureTransport(c *gin.Context) bool {
+	if c.Request.TLS != nil {
+		return true
+	}
+	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") {
+		return false
+	}
+	return c.ClientIP() != c.RemoteIP()
+}

@@ -196,3 +196,19 @@ func TestAllowDoesNotAlias(t *testing.T) {
 		t.Fatal("the widened copy lost its network")
 	}
 }
+
+// TestAllowListIPv4MappedNetwork: an allow-listed network written as
+// IPv4-mapped IPv6 matches the (unmapped) IPv4 clients it names.
+func TestAllowListIPv4MappedNetwork(t *testing.T) {
+	p := IPExact().Allow("::ffff:10.0.0.0/104")
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	bound := parseIP("192.0.2.1")
+	if !p.permits(bound, parseIP("10.1.2.3")) || !p.permits(bound, parseIP("::ffff:10.1.2.3")) {
+		t.Fatal("IPv4-mapped allow list does not match its IPv4 clients")
+	}
+	if p.permits(bound, parseIP("11.0.0.1")) {
+		t.Fatal("allow list matches outside its network")
+	}
+}
