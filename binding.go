@@ -130,10 +130,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // loadFailed reports whether the session store failed to load the session
 // for a reason other than a bad cookie (which only makes it anonymous).
 func (st *reqState) loadFailed() bool {
-	if st.gs == nil || st.rawCook == "" {
+	if st.sessionCookie() == "" {
 		return false
 	}
-	_, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.name)
+	_, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name())
 	if err == nil {
 		return false
 	}

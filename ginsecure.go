@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -270,6 +271,13 @@ type reqKey struct{}
 func stateOf(c *gin.Context) *reqState {
 	if c == nil {
 		return nil
+	}
+	// The state rides on the session wrapper where there is one (one
+	// context write less per request), under its own key otherwise.
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		if gs, ok := v.(*guardSession); ok {
+			return gs.st
+		}
 	}
 	v, ok := c.Get(reqKey{})
 	if !ok {

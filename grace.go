@@ -44,10 +44,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"os"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -73,19 +70,47 @@ func newToken() (string, [32]byte, error) {
 }
 
 // parseToken decodes a token cookie's value and returns its hash. Anything
-// that is not exactly 32 bytes of canonical base64url is refused, whatever
-// its size, before any allocation proportional to it.
+// that is not exactly 32 bytes of canonical unpadded base64url is refused,
+// whatever its size. It decodes by hand into a stack array: the standard
+// decoder wants a []byte, and converting the cookie string would allocate
+// on every request (FuzzParseToken checks it against encoding/base64).
 func parseToken(v string) ([32]byte, bool) {
 	if len(v) != tokenLen {
 		return [32]byte{}, false
 	}
-	var raw [33]byte
-	n, err := tokenEncoding.Decode(raw[:], []byte(v))
-	if err != nil || n != 32 {
+	var raw [32]byte
+	var bad byte
+	for i := 0; i < 10; i++ {
+		a, b, c, d := b64url[v[4*i]], b64url[v[4*i+1]], b64url[v[4*i+2]], b64url[v[4*i+3]]
+		bad |= a | b | c | d
+		raw[3*i] = a<<2 | b>>4
+		raw[3*i+1] = b<<4 | c>>2
+		raw[3*i+2] = c<<6 | d
+	}
+	a, b, c := b64url[v[40]], b64url[v[41]], b64url[v[42]]
+	bad |= a | b | c
+	raw[30] = a<<2 | b>>4
+	raw[31] = b<<4 | c>>2
+	// Canonical: the two bits the last character carries beyond the 256th
+	// must be zero, or two spellings would decode to one token.
+	if bad&0x80 != 0 || c&0x03 != 0 {
 		return [32]byte{}, false
 	}
-	return sha256.Sum256(raw[:32]), true
+	return sha256.Sum256(raw[:]), true
 }
+
+// b64url maps a base64url character to its 6-bit value; 0xFF marks every
+// other byte.
+var b64url = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
 func hashEq(a, b [32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
 
@@ -101,8 +126,6 @@ type reqState struct {
 	sess guardSession
 
 	gs       *gsessions.Session // the gin-contrib session's gorilla session, or nil
-	name     string             // the session cookie's name
-	rawCook  string             // the session cookie's value as presented
 	sid      string             // the session ID as presented (memstore, Redis), else ""
 	handle   string
 	tok      [32]byte // hash of the presented token
@@ -136,161 +159,79 @@ func (g *Guard) begin(c *gin.Context) *reqState {
 	st.w.ResponseWriter = c.Writer
 	st.w.st = st
 	c.Writer = &st.w
-	c.Set(reqKey{}, st)
+	st.sess.st = st
 
+	installed := false
 	if v, ok := c.Get(sessions.DefaultKey); ok {
 		if inner, ok := v.(sessions.Session); ok {
 			st.sess.inner = inner
-			st.sess.st = st
 			c.Set(sessions.DefaultKey, &st.sess)
+			installed = true
 			if gg, ok := inner.(interface{ Session() *gsessions.Session }); ok {
 				st.gs = gg.Session()
 			}
 		}
 	}
+	if !installed {
+		c.Set(reqKey{}, st) // stateOf finds it here instead
+	}
 	if st.gs != nil {
 		g.warnWeakSessionCookie(st.gs.Options)
-		st.name = st.gs.Name()
 		st.sid = st.gs.ID
 		st.handle, _ = st.gs.Values[handleKey].(string)
 	} else {
 		g.warnNoSessions()
 	}
-	// Both cookies in one pass; st.name is "" (never found) without a session.
-	rawCook, _, tok, hasTok := readTwoCookies(c.Request, st.name, g.cfg.CookieName)
-	st.rawCook = rawCook
-	if hasTok {
+	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.tokCookP = true
-		st.tok, st.hasTok = parseToken(tok)
+		st.tok, st.hasTok = parseToken(v)
 	}
 	return st
 }
 
-// readTwoCookies returns the values of the cookies named a and b exactly
-// as (*http.Request).Cookie would (the first well-formed cookie of each
-// name), in one pass over the Cookie header and without allocating: it
-// runs on every request. Where net/http's limit on the number of cookies
-// could apply (more than its default 3000, or a GODEBUG httpcookiemaxnum
-// setting) it leaves the decision to Cookie itself.
-func readTwoCookies(r *http.Request, a, b string) (va string, oka bool, vb string, okb bool) {
-	lines := r.Header["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	n := 0
-	for _, l := range lines {
-		n += strings.Count(l, ";") + 1
-	}
-	if n > defaultCookieMaxNum || customCookieMaxNum() {
-		if ck, err := r.Cookie(a); err == nil {
-			va, oka = ck.Value, true
-		}
-		if ck, err := r.Cookie(b); err == nil {
-			vb, okb = ck.Value, true
-		}
-		return
-	}
-	// net/http never returns a cookie whose name is not a token, nor one
-	// named "".
-	wantA, wantB := isCookieToken(a), isCookieToken(b)
-	for _, line := range lines {
-		line = trimHTTPSpace(line)
-		for len(line) > 0 && ((wantA && !oka) || (wantB && !okb)) {
+// tokenCookie finds the token cookie's value in the Cookie headers without
+// allocating: it runs on every request. Like (*http.Request).Cookie it
+// takes a pair whose name is exactly name (spaces around the pair and
+// around "=" allowed, one pair of quotes stripped); unlike it, it prefers
+// the first pair that parses as a token, so a malformed duplicate in front
+// cannot hide the real one. Only ginsecure reads this cookie.
+func tokenCookie(r *http.Request, name string) (string, bool) {
+	var first string
+	found := false
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = trimHTTPSpace(part)
-			if part == "" {
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || strings.TrimSpace(k) != name {
 				continue
 			}
-			name, val, _ := strings.Cut(part, "=")
-			name = trimHTTPSpace(name)
-			isA := wantA && !oka && name == a
-			isB := wantB && !okb && name == b
-			if !isA && !isB {
-				continue
+			v = strings.TrimSpace(v)
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
 			}
-			v, ok := cookieValue(val)
-			if !ok {
-				continue
+			if len(v) == tokenLen {
+				return v, true
 			}
-			if isA {
-				va, oka = v, true
-			}
-			if isB {
-				vb, okb = v, true
+			if !found {
+				first, found = v, true
 			}
 		}
 	}
-	return
+	return first, found
 }
 
-// defaultCookieMaxNum is net/http's default limit on cookies per request.
-const defaultCookieMaxNum = 3000
-
-// customCookieMaxNum reports whether GODEBUG may set another limit, in the
-// environment or in the binary's default GODEBUG (go.mod godebug lines).
-func customCookieMaxNum() bool {
-	return strings.Contains(os.Getenv("GODEBUG"), "httpcookiemaxnum") || buildCookieMaxNum()
-}
-
-var buildCookieMaxNum = sync.OnceValue(func() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
+// sessionCookie is the session cookie's value as presented, read only when
+// a marker needs it (the cookie store, whose cookie is the session).
+func (st *reqState) sessionCookie() string {
+	if st.gs == nil {
+		return ""
 	}
-	for _, s := range bi.Settings {
-		if s.Key == "DefaultGODEBUG" && strings.Contains(s.Value, "httpcookiemaxnum") {
-			return true
-		}
+	ck, err := st.c.Request.Cookie(st.gs.Name())
+	if err != nil {
+		return ""
 	}
-	return false
-})
-
-// trimHTTPSpace is textproto.TrimString: ASCII space, tab, CR, LF.
-func trimHTTPSpace(s string) string {
-	for len(s) > 0 && isHTTPSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isHTTPSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func isHTTPSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
-
-// cookieValue is net/http's parseCookieValue with quotes allowed: one pair
-// of surrounding double quotes is stripped, and any byte outside the
-// cookie-octet range makes the cookie invalid.
-func cookieValue(raw string) (string, bool) {
-	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		raw = raw[1 : len(raw)-1]
-	}
-	for i := 0; i < len(raw); i++ {
-		b := raw[i]
-		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
-			return "", false
-		}
-	}
-	return raw, true
-}
-
-// isCookieToken is httpguts.ValidHeaderFieldName, net/http's test of a
-// cookie name: a non-empty RFC 7230 token.
-func isCookieToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return ck.Value
 }
 
 // nonceKey holds random bytes that ginsecure adds to an anonymous session
@@ -320,10 +261,11 @@ func (st *reqState) sessionKey() string {
 	if st.sid != "" {
 		return "s:" + st.sid
 	}
-	if st.rawCook == "" {
+	raw := st.sessionCookie()
+	if raw == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(st.rawCook))
+	sum := sha256.Sum256([]byte(raw))
 	return "c:" + hex.EncodeToString(sum[:])
 }
 
@@ -404,7 +346,7 @@ func (w *guardWriter) scrub() {
 func (st *reqState) isOurCookie(line string) bool {
 	name, _, _ := strings.Cut(line, "=")
 	name = strings.TrimSpace(name)
-	return name == st.g.cfg.CookieName || (st.name != "" && name == st.name)
+	return name == st.g.cfg.CookieName || (st.gs != nil && name == st.gs.Name())
 }
 
 func (w *guardWriter) WriteHeaderNow()             { w.scrub(); w.ResponseWriter.WriteHeaderNow() }
@@ -712,7 +654,7 @@ func (g *Guard) expireToken(c *gin.Context) {
 // without touching the session's server-side data (which may belong to the
 // victim of whoever sent this request).
 func (st *reqState) expireSessionCookie() {
-	if st.gs == nil || st.rawCook == "" {
+	if st.sessionCookie() == "" {
 		return
 	}
 	opts := gsessions.Options{MaxAge: -1, Path: "/"}
@@ -720,7 +662,7 @@ func (st *reqState) expireSessionCookie() {
 		opts = *st.gs.Options
 		opts.MaxAge = -1
 	}
-	http.SetCookie(st.c.Writer, gsessions.NewCookie(st.name, "", &opts))
+	http.SetCookie(st.c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
 }
 
 // markRotated leaves the Marker that makes the request's old session stale

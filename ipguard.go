@@ -135,11 +135,16 @@ func parseIP(s string) netip.Addr {
 // config trusts proxy headers, in which case gin's ClientIP (which honours
 // the engine's trusted proxies) decides.
 func (g *Guard) clientIP(c *gin.Context) netip.Addr {
+	return parseIP(g.clientIPText(c))
+}
+
+// clientIPText is the client address as gin reports it, unparsed.
+func (g *Guard) clientIPText(c *gin.Context) string {
 	if g.cfg.TrustProxyHeaders {
 		g.proxyCheck.Do(func() { g.warnTrustAll(c) })
-		return parseIP(c.ClientIP())
+		return c.ClientIP()
 	}
-	return parseIP(c.RemoteIP())
+	return c.RemoteIP()
 }
 
 // warnTrustAll warns once, loudly, when proxy headers are trusted while the
@@ -168,7 +173,13 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy, route boo
 	if !policy.set || policy.mode == ipOff {
 		return nil
 	}
-	client := g.clientIP(c)
+	text := g.clientIPText(c)
+	if text != "" && text == st.rec.IP {
+		// The very address of the login: every policy permits it, and
+		// the common request skips two parses.
+		return nil
+	}
+	client := parseIP(text)
 	bound := parseIP(st.rec.IP)
 	if policy.permits(bound, client) {
 		return nil
