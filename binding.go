@@ -145,23 +145,25 @@ func (st *reqState) loadFailed() bool {
 }
 
 func validHandle(h string) bool {
-	if len(h) != 36 {
+	if len(h) != 36 || h[8] != '-' || h[13] != '-' || h[18] != '-' || h[23] != '-' {
 		return false
 	}
-	for i := 0; i < len(h); i++ {
-		ch := h[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if ch != '-' {
-				return false
-			}
-		case '0' <= ch && ch <= '9', 'a' <= ch && ch <= 'f':
-		default:
+	for i := 0; i < 36; i++ {
+		if !lowerHex[h[i]] && i != 8 && i != 13 && i != 18 && i != 23 {
 			return false
 		}
 	}
 	return true
 }
+
+// lowerHex marks the bytes a canonical UUID's hex digits may be.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
+
 
 // distrust serves a request whose session cookie names a record its token
 // does not open. It is anonymous, it sees an empty session (the data may be

@@ -231,6 +231,11 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 			g.refuse(c, st, err)
 			return
 		}
+		if st.stale < 0 && !st.untrusted {
+			// Verified current credentials: nothing this request writes
+			// can be stale, so its responses need no scrubbing.
+			c.Writer = st.w.ResponseWriter
+		}
 		c.Next()     // serve
 		st.w.scrub() // write: a handler that wrote nothing still must not clobber
 	}

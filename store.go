@@ -3,6 +3,7 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"sync"
@@ -144,6 +145,7 @@ type memShard struct {
 
 type memoryStore struct {
 	shards [memShards]memShard
+	seed   maphash.Seed
 	now    func() time.Time
 
 	userMu sync.Mutex // guards users; taken before a shard lock, never while holding one
@@ -158,7 +160,7 @@ type memoryStore struct {
 // access and by an amortised sweep on writes), so it does not grow without
 // bound as gin-contrib's memstore does.
 func NewMemoryStore() Store {
-	m := &memoryStore{now: time.Now, users: make(map[string]map[string]struct{})}
+	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{})}
 	for i := range m.shards {
 		m.shards[i].records = make(map[string]*Record)
 		m.shards[i].markers = make(map[string]Marker)
@@ -170,13 +172,7 @@ func NewMemoryStore() Store {
 func (m *memoryStore) UseClock(now func() time.Time) { m.now = now }
 
 func (m *memoryStore) shard(key string) *memShard {
-	// FNV-1a: cheap, no allocation.
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return &m.shards[h%memShards]
+	return &m.shards[maphash.String(m.seed, key)%memShards]
 }
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
