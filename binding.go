@@ -51,12 +51,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 			}
 		}
 		// Signed out, expired and forgotten: anonymous from here on. The
-		// token, if any, cannot be checked any more, so nothing server-side
-		// is touched; the browser is told to drop it.
+		// token, if any, cannot be checked any more, so nothing is touched,
+		// not even the token cookie: the session cookie may have been
+		// planted next to a live token of another session.
 		st.failure = ErrExpired
-		if st.tokCookP {
-			g.expireToken(c)
-		}
 		return nil
 	}
 	if err != nil {
@@ -81,11 +79,17 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 			g.revoke(c, rec, RevokedReplay, EventReplay, "a rotated token came back after the grace window")
 			return ErrReplay
 		case prevReissue:
-			// The browser never received the new token; after the checks
-			// below, refresh gives it another one.
-			st.markStale(false)
-			st.reissue = true
-			st.authAt = rec.PrevAuthAt
+			if c.GetHeader("Upgrade") == "" {
+				// The browser never received the new token; after the
+				// checks below, refresh gives it another one.
+				st.markStale(false)
+				st.reissue = true
+				st.authAt = rec.PrevAuthAt
+				break
+			}
+			// An upgrade answers with its own headers: a token minted
+			// here would be lost too. Served as a straggler.
+			fallthrough
 		default:
 			// A straggler sent before the rotation: served, never with more
 			// privilege than it had, and unable to write cookies.
@@ -93,6 +97,11 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 			st.authAt = rec.PrevAuthAt
 			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
 		}
+	case rec.AbandonedHash != zeroHash && hashEq(rec.AbandonedHash, st.tok):
+		// A token a reissue replaced because nobody had presented it: it
+		// reached someone after all, so two parties hold this session.
+		g.revoke(c, rec, RevokedReplay, EventReplay, "an abandoned token came back after a reissue")
+		return ErrReplay
 	default:
 		g.distrust(c, st, rec, "token does not match the session")
 		return nil
@@ -163,7 +172,6 @@ var lowerHex = func() (t [256]bool) {
 	}
 	return t
 }()
-
 
 // distrust serves a request whose session cookie names a record its token
 // does not open. It is anonymous, it sees an empty session (the data may be

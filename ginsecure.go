@@ -299,11 +299,13 @@ func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
 	if st != nil {
 		st.failure = err
 		var se *secError
-		if errors.As(err, &se) && se.dead {
+		if errors.As(err, &se) && se.dead && !st.untrusted {
 			// The credentials are dead: tell the browser to drop both
 			// cookies, so it starts anonymous instead of being refused
 			// again. Only this client's cookies change; the no-clobber rule
-			// still strips them if the request was stale.
+			// still strips them if the request was stale. Not when the
+			// token never opened the session: the session cookie may have
+			// been planted next to the victim's live token.
 			g.expireToken(c)
 			st.expireSessionCookie()
 		}

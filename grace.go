@@ -139,6 +139,7 @@ type reqState struct {
 	stale     int8 // 0 unknown, 1 stale, -1 not stale
 	reissue   bool // presented the previous token of an unconfirmed rotation, past its window
 	untrusted bool // the session names a record the token does not open: hide it, write nothing
+	viaMarker bool // the record was found through a Renew's marker: the session no longer names it
 	rotated   bool // this request minted the credentials: its cookies go out
 	closed    bool // Logout ran: no further session writes
 	failure   error
@@ -191,10 +192,11 @@ func (g *Guard) begin(c *gin.Context) *reqState {
 
 // tokenCookie finds the token cookie's value in the Cookie headers without
 // allocating: it runs on every request. Like (*http.Request).Cookie it
-// takes a pair whose name is exactly name (spaces around the pair and
-// around "=" allowed, one pair of quotes stripped); unlike it, it prefers
+// takes a pair whose name is exactly name (ASCII spaces around the pair
+// and before "=" allowed, one pair of quotes stripped); unlike it, it prefers
 // the first pair that parses as a token, so a malformed duplicate in front
-// cannot hide the real one. Only ginsecure reads this cookie.
+// cannot hide the real one. Only ginsecure reads this cookie;
+// FuzzTokenCookieAgreesWithNetHTTP holds it to net/http's reading.
 func tokenCookie(r *http.Request, name string) (string, bool) {
 	var first string
 	found := false
@@ -202,11 +204,10 @@ func tokenCookie(r *http.Request, name string) (string, bool) {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || strings.TrimSpace(k) != name {
+			k, v, ok := strings.Cut(trimASCII(part), "=")
+			if !ok || trimASCII(k) != name {
 				continue
 			}
-			v = strings.TrimSpace(v)
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
@@ -220,6 +221,23 @@ func tokenCookie(r *http.Request, name string) (string, bool) {
 	}
 	return first, found
 }
+
+// trimASCII trims what net/http trims around cookie names and values
+// (textproto.TrimString): ASCII space, tab, CR and LF only. Trimming
+// Unicode spaces too would take a cookie named "\u00a0__Host-ginsecure",
+// which browsers do not hold to the __Host- rules and net/http ignores,
+// for the token.
+func trimASCII(s string) string {
+	for len(s) > 0 && isASCIISpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isASCIISpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isASCIISpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' }
 
 // sessionCookie is the session cookie's value as presented, read only when
 // a marker needs it (the cookie store, whose cookie is the session).
@@ -548,14 +566,21 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 		}
 	}
 	presented, reissue := st.tok, st.reissue
+	readTok, readRotated := st.rec.TokenHash, st.rec.RotatedAt
 	rec, err := g.store.Update(reqCtx(c), st.handle, func(r *Record) error {
 		if reissue {
-			if !hashEq(r.PrevHash, presented) || !r.ConfirmedAt.IsZero() {
+			// Exactly the rotation this request judged: a parallel request
+			// that reissued first (or a confirmation) wins, and this one
+			// is served as a straggler.
+			if !hashEq(r.PrevHash, presented) || !r.ConfirmedAt.IsZero() ||
+				!hashEq(r.TokenHash, readTok) || !r.RotatedAt.Equal(readRotated) {
 				return errRaced
 			}
-			// The unconfirmed token is dropped; the old one stays the
-			// previous, and a raise of privilege that never reached the
-			// browser (Renew) is not handed to it.
+			// The unconfirmed token is set aside (a replay if it ever
+			// shows up); the old one stays the previous, and a raise of
+			// privilege that never reached the browser (Renew) is not
+			// handed to it.
+			r.AbandonedHash = r.TokenHash
 			r.TokenHash, r.IssuedAt, r.RotatedAt = next, now, now
 			r.AuthAt, r.PrevRaised = r.PrevAuthAt, false
 			r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
@@ -590,6 +615,13 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 		if rotate {
 			st.rotated, st.tok = true, next
 			g.setToken(c, tok)
+			if reissue && st.viaMarker {
+				// Renew moved the session to an ID this browser never
+				// received: give it a session that names the record again.
+				if err := g.regenerate(c, st, rec.Handle); err != nil {
+					return err
+				}
+			}
 			detail := ""
 			if reissue {
 				detail = "reissued: the previous new token never reached the browser"
@@ -701,7 +733,7 @@ func (g *Guard) checkMarker(c *gin.Context, st *reqState, now time.Time) (found 
 		// one no longer names its record: the record's PrevHash decides, the
 		// same user with the old privilege or a replay that revokes, exactly
 		// as where the old cookie still carries the handle.
-		st.handle = mk.Handle
+		st.handle, st.viaMarker = mk.Handle, true
 		return true, nil
 	}
 	if g.withinGrace(mk.At, now) {

@@ -348,6 +348,13 @@ func Logout(c *gin.Context) error {
 		g.emit(c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "logout of a stale request refused"})
 		return ErrStaleCredentials
 	}
+	if st.untrusted {
+		// The session cookie names a record this request's token does not
+		// open: it is someone else's session (stolen, or planted in this
+		// browser). Signing it out, or destroying its data, is not this
+		// requester's to do.
+		return ErrNoSession
+	}
 	if st.handle != "" {
 		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
 			return storeErr(err)
@@ -391,6 +398,7 @@ func Renew(c *gin.Context) error {
 		}
 		r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, true
 		r.TokenHash, r.IssuedAt, r.AuthAt, r.LastSeen = next, now, now, now
+		r.ConfirmedAt, r.AbandonedHash = time.Time{}, zeroHash // a new rotation: its window starts at first use
 		r.ExpiresAt = g.expiry(r.CreatedAt, now)
 		return nil
 	})

@@ -47,6 +47,10 @@ type Record struct {
 	// ConfirmedAt is when the current token was first presented after the
 	// last rotation: zero until the browser has shown it received it.
 	ConfirmedAt time.Time
+	// AbandonedHash is the token a reissue replaced because it was never
+	// presented. If it shows up later, two parties hold credentials of
+	// this session: a replay.
+	AbandonedHash [32]byte
 
 	IP        string // the client IP bound at login (netip text form)
 	UserAgent string

@@ -2,6 +2,7 @@ package ginsecure
 
 import (
 	"crypto/sha256"
+	"net/http"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -71,5 +72,40 @@ func FuzzValidHandle(f *testing.F) {
 				t.Fatalf("accepted %q", s)
 			}
 		}
+	})
+}
+
+// FuzzTokenCookieAgreesWithNetHTTP: whatever Cookie header arrives, the
+// value tokenCookie hands to parseToken is one net/http itself reads under
+// that exact name: no look-alike name (Unicode spaces, odd bytes) can pass
+// for the __Host- token cookie.
+func FuzzTokenCookieAgreesWithNetHTTP(f *testing.F) {
+	tok, _, _ := newToken()
+	for _, s := range []string{
+		DefaultCookieName + "=" + tok,
+		"app=x; " + DefaultCookieName + "=" + tok,
+		"\u00a0" + DefaultCookieName + "=" + tok,
+		DefaultCookieName + "\u3000=" + tok,
+		" " + DefaultCookieName + " = \"" + tok + "\" ",
+		DefaultCookieName + "=bad; " + DefaultCookieName + "=" + tok,
+		"x=" + DefaultCookieName + "=" + tok,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := &http.Request{Header: http.Header{"Cookie": {header}}}
+		v, ok := tokenCookie(r, DefaultCookieName)
+		if !ok {
+			return
+		}
+		if _, valid := parseToken(v); !valid {
+			return // refused anyway
+		}
+		for _, c := range r.CookiesNamed(DefaultCookieName) {
+			if c.Value == v {
+				return
+			}
+		}
+		t.Fatalf("token %q taken from %q, which net/http does not read as %s", v, header, DefaultCookieName)
 	})
 }

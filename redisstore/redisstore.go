@@ -80,6 +80,7 @@ type wire struct {
 	PrevAuth  int64  `json:"pa,omitempty"`
 	PrevRaise bool   `json:"px,omitempty"`
 	Confirmed int64  `json:"cf,omitempty"`
+	Abandoned string `json:"ab,omitempty"`
 	IP        string `json:"ip"`
 	UA        string `json:"ua,omitempty"`
 	Created   int64  `json:"c"`
@@ -125,7 +126,7 @@ func hashOf(s string) ([32]byte, error) {
 func encode(r ginsecure.Record) ([]byte, error) {
 	return json.Marshal(wire{
 		Handle: r.Handle, UserID: r.UserID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
-		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt),
+		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 	})
@@ -144,9 +145,13 @@ func decode(b []byte) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
+	abandoned, err := hashOf(w.Abandoned)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
 	return ginsecure.Record{
 		Handle: w.Handle, UserID: w.UserID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
-		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed),
+		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 	}, nil

@@ -201,6 +201,9 @@ func diff(a, b ginsecure.Record) string {
 	if a.PrevHash != b.PrevHash {
 		d = append(d, "PrevHash")
 	}
+	if a.AbandonedHash != b.AbandonedHash {
+		d = append(d, "AbandonedHash")
+	}
 	if a.PrevRaised != b.PrevRaised {
 		d = append(d, "PrevRaised")
 	}
@@ -237,7 +240,7 @@ func testNotFound(t *testing.T, s *suite) {
 func testRoundTrip(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = randHash(), s.clock.Now().Add(-time.Second), s.clock.Now().Add(-time.Hour), true
-	r.ConfirmedAt = s.clock.Now().Add(-time.Millisecond)
+	r.ConfirmedAt, r.AbandonedHash = s.clock.Now().Add(-time.Millisecond), randHash()
 	s.create(r, ginsecure.Limit{})
 	if d := diff(s.get(r.Handle), r); d != "[]" {
 		t.Fatalf("Get after Create differs: %s", d)

@@ -1,0 +1,315 @@
+package ginsecure_test
+
+// Regressions found by the second security review, each a request
+// sequence that once signed a user out, handed a session over, or let a
+// request without the token change someone's session.
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+)
+
+// F1: Renew does not reset ConfirmedAt. After any earlier confirmed
+// rotation, a Renew's previous token is judged against the OLD ConfirmedAt,
+// so a parallel request sent just before the Renew is a "replay" and the
+// session is revoked.
+func TestRenewAfterAConfirmedRotationGracesStragglers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(ginsecure.DefaultRotateEvery)
+		if r := b.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatal("no periodic rotation")
+		}
+		b.get("/me") // confirms the rotated token
+		e.clock.Advance(time.Minute)
+
+		straggler := e.browser()
+		b.copyTo(straggler) // a fetch that left before the Renew's response
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		r := straggler.get("/me") // same instant as the Renew
+		if r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("straggler 0 ms after Renew: %d %v (want 200 alice: grace window)", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Fatalf("%d replay events for a straggler inside the grace window", n)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("browser after Renew + straggler: %d %v (login lost)", r.status, r.body)
+		}
+	})
+}
+
+// F2: 31 s after a rotation whose new token nobody has presented, the old
+// token is reissued a fresh one: that is how a browser that lost the
+// rotating response recovers. If the browser did receive the new token
+// and a thief holding the old one got the reissue, the new token comes
+// back later: two parties hold the session, so it is a replay and the
+// session ends for both, as it would have without the reissue.
+func TestAbandonedTokenAfterReissueIsAReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		thief := e.browser()
+		b.copyTo(thief)
+		e.clock.Advance(ginsecure.DefaultRotateEvery)
+		if r := b.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatal("no rotation")
+		}
+		e.clock.Advance(31 * time.Second) // the user reads the page
+		if r := thief.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatalf("old token 31 s after an unconfirmed rotation: %d %v, want a reissue", r.status, r.body)
+		}
+		if r := b.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "replay" {
+			t.Fatalf("the browser's token after someone else's reissue: %d %v, want 401 replay", r.status, r.body)
+		}
+		if r := thief.get("/me"); r.status != http.StatusUnauthorized {
+			t.Fatalf("the reissued token after the replay: %d %v, want the session revoked", r.status, r.body)
+		}
+		if e.events.count(ginsecure.EventReplay) == 0 {
+			t.Fatal("no replay event")
+		}
+	})
+}
+
+// barrierStore makes the first n Get calls of a handle wait for each
+// other, so that n parallel requests read the same record version (what
+// happens naturally with Redis round trips).
+type barrierStore struct {
+	ginsecure.Store
+	armed atomic.Bool
+	n     int
+	mu    sync.Mutex
+	count int
+	ch    chan struct{}
+}
+
+func (s *barrierStore) UseClock(now func() time.Time) {
+	if cu, ok := s.Store.(ginsecure.ClockUser); ok {
+		cu.UseClock(now)
+	}
+}
+
+func (s *barrierStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	r, err := s.Store.Get(ctx, h)
+	if s.armed.Load() {
+		s.mu.Lock()
+		s.count++
+		if s.count == s.n {
+			close(s.ch)
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.ch:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return r, err
+}
+
+// F3: parallel requests carrying the old token of a lost rotation each
+// reissue a different token; all but the last minted are dead. The browser
+// keeps whichever Set-Cookie arrives last, so it is signed out whenever the
+// arrival order differs from the mint order.
+func TestParallelReissuesMintOneToken(t *testing.T) {
+	bs := &barrierStore{Store: ginsecure.NewMemoryStore(), n: 2, ch: make(chan struct{})}
+	e := newEnv(t, "cookie", ginsecure.Config{}, withStore(bs))
+	b := e.browser()
+	b.login("alice")
+	e.clock.Advance(ginsecure.DefaultRotateEvery)
+	lost := e.browser()
+	b.copyTo(lost)
+	if r := lost.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+		t.Fatalf("no rotation: %d %v", r.status, r.body)
+	}
+	e.clock.Advance(31 * time.Second)
+
+	x, y := e.browser(), e.browser()
+	b.copyTo(x)
+	b.copyTo(y)
+	bs.armed.Store(true)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r := x.get("/me")
+		t.Logf("x reissue: %d %v %v", r.status, r.body, r.header["Set-Cookie"])
+	}()
+	go func() {
+		defer wg.Done()
+		r := y.get("/me")
+		t.Logf("y reissue: %d %v %v", r.status, r.body, r.header["Set-Cookie"])
+	}()
+	wg.Wait()
+	bs.armed.Store(false)
+	rx, ry := x.get("/me"), y.get("/me")
+	t.Logf("x: %d %v; y: %d %v; rotate events: %d", rx.status, rx.body, ry.status, ry.body, e.events.count(ginsecure.EventRotate))
+	if n := e.events.count(ginsecure.EventRotate); n != 2 {
+		t.Fatalf("%d rotate events, want the rotation and one reissue", n)
+	}
+	if rx.status != http.StatusOK || ry.status != http.StatusOK {
+		t.Fatalf("one of two parallel reissued tokens is dead: a browser that keeps it is signed out")
+	}
+}
+
+// F4: Renew's response lost on memstore/Redis (session ID regenerated). The
+// old SID + old token are served for 30 s via the Renew marker, then
+// reissued: the browser gets a token but no session cookie naming the
+// record, and from then on is anonymous.
+func TestReissueAfterALostRenewKeepsTheLogin(t *testing.T) {
+	for _, kind := range []string{"memstore", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := e.browser()
+			b.login("alice")
+			lost := e.browser()
+			b.copyTo(lost)
+			if r := lost.post("/renew"); r.status != http.StatusOK { // b never sees this response
+				t.Fatalf("renew: %d", r.status)
+			}
+			e.clock.Advance(5 * time.Second)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("within 30 s: %d %v", r.status, r.body)
+			}
+			e.clock.Advance(30 * time.Second)
+			r := b.get("/me")
+			t.Logf("after 35 s: %d %v cookies=%v", r.status, r.body, r.header["Set-Cookie"])
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("after the reissue the browser is signed out: %d %v", r.status, r.body)
+			}
+		})
+	}
+}
+
+// F5: Logout on a request that holds only the victim's session cookie
+// (no token: distrusted) deletes the victim's record and, on memstore and
+// Redis, the victim's server-side session data.
+func TestSessionCookieAloneCannotLogVictimOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		victim, thief := e.browser(), e.browser()
+		victim.login("alice")
+		victim.post("/cart?item=alice-cart")
+		thief.setCookie("app", victim.cookie("app"))
+		if r := thief.post("/logout"); r.status != http.StatusUnauthorized || len(r.cookies) != 0 {
+			t.Fatalf("token-less Logout: %d %v %v, want 401 no_session writing nothing", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if r := victim.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-cart" {
+			t.Fatalf("victim after a token-less Logout: %d %v (signed out / data gone)", r.status, r.body)
+		}
+	})
+}
+
+// F6a: a planted session cookie naming a record that is gone (the
+// attacker's own, long expired) makes ANY request of the victim expire her
+// token cookie: the "record not found" branch of verify still expires it.
+func TestPlantedDeadSessionCookieLeavesVictimToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		planted := attacker.cookie("app")
+		e.clock.Advance(2 * time.Hour) // attacker's record expired and forgotten
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", planted)
+		if r := victim.get("/public"); len(r.cookies) != 0 {
+			t.Fatalf("a planted dead session cookie made the response write cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real) // the planted cookie goes away
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim signed out by a planted session cookie: %d %v", r.status, r.body)
+		}
+	})
+}
+
+// F6b: same, with a planted cookie naming a revoked (retained) record: the
+// distrusted request's failure is "dead", and Require's refuse expires the
+// victim's token and session cookie.
+func TestPlantedRevokedSessionCookieLeavesVictimToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		if _, err := e.guard.RevokeUser(context.Background(), "mallory"); err != nil {
+			t.Fatal(err)
+		}
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app"))
+		if r := victim.get("/me"); r.status != http.StatusUnauthorized || len(r.cookies) != 0 {
+			t.Fatalf("planted revoked session cookie: %d %v %v, want 401 writing no cookie", r.status, r.body, r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim signed out by a planted session cookie: %d %v", r.status, r.body)
+		}
+	})
+}
+
+// F7: tokenCookie trims names with strings.TrimSpace (Unicode), so a cookie
+// named "\u00a0__Host-ginsecure" counts as the token cookie. Browsers do
+// not apply __Host- rules to that name, so a sibling subdomain can set it
+// (Domain=parent). net/http does not accept it as a cookie at all.
+func TestLookalikeCookieNameIsNotTheToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		victim.login("alice")
+		atok, asess := attacker.cookie(ginsecure.DefaultCookieName), attacker.cookie("app")
+		vtok, vsess := victim.cookie(ginsecure.DefaultCookieName), victim.cookie("app")
+
+		// What net/http sees.
+		req, _ := http.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "\u00a0"+ginsecure.DefaultCookieName+"="+atok)
+		if _, err := req.Cookie(ginsecure.DefaultCookieName); err == nil {
+			t.Fatal("net/http accepted it too")
+		}
+
+		// The victim's browser: planted (more specific path, sent first)
+		// session cookie and NBSP token, then her own.
+		fresh := e.browser()
+		hdr := "app=" + asess + "; \u00a0" + ginsecure.DefaultCookieName + "=" + atok +
+			"; " + ginsecure.DefaultCookieName + "=" + vtok + "; app=" + vsess
+		r := fresh.do(http.MethodGet, "/me", "Cookie", hdr)
+		if r.user() == "mallory" {
+			t.Fatalf("a cookie not named %s was taken as the token: victim is signed in as %q", ginsecure.DefaultCookieName, r.user())
+		}
+	})
+}
+
+// F8: a rotating response slower than 30 s arrives after a parallel
+// request was reissued a token: its token was set aside, so it counts as
+// a replay. The session ends; it is never handed to two holders.
+func TestLateRotatingResponseAfterReissueIsAReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(ginsecure.DefaultRotateEvery)
+		slow := e.browser()
+		b.copyTo(slow)
+		if r := slow.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatal("no rotation")
+		}
+		e.clock.Advance(31 * time.Second)
+		if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatalf("reissue: %d %v", r.status, r.body)
+		}
+		b.setCookie(ginsecure.DefaultCookieName, slow.cookie(ginsecure.DefaultCookieName))
+		if r := b.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "replay" {
+			t.Fatalf("the set-aside token: %d %v, want 401 replay", r.status, r.body)
+		}
+	})
+}
