@@ -2,8 +2,8 @@ package ginsecure
 
 import (
 	"crypto/sha256"
-	"net/http"
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
 )
