@@ -1129,7 +1129,7 @@ func TestUserBindingScenarios(t *testing.T) {
 	kinds := []ginsecure.EventKind{
 		ginsecure.EventLogin, ginsecure.EventLogout, ginsecure.EventReplay, ginsecure.EventIPMismatch,
 		ginsecure.EventIdentityMismatch, ginsecure.EventTokenMismatch, ginsecure.EventRevoke,
-		ginsecure.EventLimit, ginsecure.EventTimeout, ginsecure.EventRefused,
+		ginsecure.EventLimit, ginsecure.EventTimeout,
 	}
 	allRoutes := func(r *gin.Engine, g *ginsecure.Guard) {
 		revokeRoutes(r, g)

@@ -600,8 +600,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 			r.ConfirmedAt = now
 		}
 		if rotate {
-			r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, false
-			r.TokenHash, r.IssuedAt, r.ConfirmedAt = next, now, time.Time{}
+			rotateRecord(r, next, now, false)
 		}
 		if rotate || needTouch {
 			r.LastSeen = now
@@ -655,6 +654,15 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 	}
 }
 
+// rotateRecord makes next the record's token: the current one becomes the
+// previous (with the privilege it had), and the new one's grace window
+// waits for its first use. raised says whether the rotation raised
+// privilege (Renew).
+func rotateRecord(r *Record, next [32]byte, now time.Time, raised bool) {
+	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, raised
+	r.TokenHash, r.IssuedAt, r.ConfirmedAt = next, now, time.Time{}
+}
+
 // expiry is when the store may forget a record last seen at lastSeen.
 func (g *Guard) expiry(created, lastSeen time.Time) time.Time {
 	idle := lastSeen.Add(g.cfg.IdleTimeout)
@@ -668,16 +676,16 @@ func (g *Guard) expiry(created, lastSeen time.Time) time.Time {
 // setToken sends the token cookie. It lives as long as a session can, so a
 // browser restart keeps both cookies or neither.
 func (g *Guard) setToken(c *gin.Context, tok string) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: g.cfg.CookieName, Value: tok, Path: "/",
-		MaxAge: int(g.cfg.AbsoluteTimeout / time.Second),
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	g.sendTokenCookie(c, tok, int(g.cfg.AbsoluteTimeout/time.Second))
 }
 
-func (g *Guard) expireToken(c *gin.Context) {
+func (g *Guard) expireToken(c *gin.Context) { g.sendTokenCookie(c, "", -1) }
+
+// sendTokenCookie writes the token cookie with the attributes the __Host-
+// prefix demands (Secure, Path=/, no Domain), HttpOnly and SameSite=Lax.
+func (g *Guard) sendTokenCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: g.cfg.CookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: g.cfg.CookieName, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -111,7 +111,6 @@ const (
 	EventRevoke           EventKind = "revoke"
 	EventLimit            EventKind = "limit"
 	EventTimeout          EventKind = "timeout"
-	EventRefused          EventKind = "refused"
 )
 
 // Event is one security event, sent to the Logger and to Config.OnEvent.
@@ -396,9 +395,8 @@ func Renew(c *gin.Context) error {
 		if !hashEq(r.TokenHash, presented) {
 			return errRaced
 		}
-		r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, true
-		r.TokenHash, r.IssuedAt, r.AuthAt, r.LastSeen = next, now, now, now
-		r.ConfirmedAt, r.AbandonedHash = time.Time{}, zeroHash // a new rotation: its window starts at first use
+		rotateRecord(r, next, now, true)
+		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
 		r.ExpiresAt = g.expiry(r.CreatedAt, now)
 		return nil
 	})

@@ -296,12 +296,7 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 	s.mu.Unlock()
 	if cp.Revoked != "" {
 		m.userMu.Lock()
-		if set := m.users[cp.UserID]; set != nil {
-			delete(set, handle)
-			if len(set) == 0 {
-				delete(m.users, cp.UserID)
-			}
-		}
+		m.unindexLocked(cp.UserID, handle)
 		m.userMu.Unlock()
 	}
 	return cp, nil
@@ -317,15 +312,21 @@ func (m *memoryStore) Delete(_ context.Context, handle string) error {
 	s.mu.Unlock()
 	if ok {
 		m.userMu.Lock()
-		if set := m.users[r.UserID]; set != nil {
-			delete(set, handle)
-			if len(set) == 0 {
-				delete(m.users, r.UserID)
-			}
-		}
+		m.unindexLocked(r.UserID, handle)
 		m.userMu.Unlock()
 	}
 	return nil
+}
+
+// unindexLocked takes handle out of the user's index, and the user out of
+// the map when nothing is left. The caller holds userMu.
+func (m *memoryStore) unindexLocked(userID, handle string) {
+	if set := m.users[userID]; set != nil {
+		delete(set, handle)
+		if len(set) == 0 {
+			delete(m.users, userID)
+		}
+	}
 }
 
 func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
@@ -396,12 +397,7 @@ func (m *memoryStore) sweep(now time.Time) {
 	}
 	m.userMu.Lock()
 	for _, d := range dead {
-		if set := m.users[d.user]; set != nil {
-			delete(set, d.handle)
-			if len(set) == 0 {
-				delete(m.users, d.user)
-			}
-		}
+		m.unindexLocked(d.user, d.handle)
 	}
 	m.userMu.Unlock()
 }
