@@ -135,8 +135,11 @@ type Config struct {
 type Guard struct {
 	cfg   Config
 	store Store
-	now   func() time.Time
-	log   *slog.Logger
+	// view reads a record for the hot path: without a copy from the
+	// embedded memory store, through Store.Get from any other.
+	view func(ctx context.Context, handle string) (*Record, error)
+	now  func() time.Time
+	log  *slog.Logger
 
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
@@ -204,7 +207,19 @@ func New(cfg Config) (*Guard, error) {
 	if cu, ok := cfg.Store.(ClockUser); ok {
 		cu.UseClock(cfg.Now)
 	}
-	return &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}, nil
+	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
+	if ms, ok := cfg.Store.(*memoryStore); ok {
+		g.view = ms.view
+	} else {
+		g.view = func(ctx context.Context, handle string) (*Record, error) {
+			rec, err := g.store.Get(ctx, handle)
+			if err != nil {
+				return nil, err
+			}
+			return &rec, nil
+		}
+	}
+	return g, nil
 }
 
 func validCookieName(name string) error {

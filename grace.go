@@ -39,8 +39,8 @@ package ginsecure
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -52,8 +52,10 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// handleKey is the one value ginsecure keeps in the gin-contrib session.
-const handleKey = "ginsecure.handle"
+// handleKey is the one value ginsecure keeps in the gin-contrib session:
+// the record's handle. The key is short on purpose: the cookie store signs
+// and decodes every byte of the session on every request.
+const handleKey = "ginsecure.h"
 
 // tokenLen is the length of an encoded token: 32 bytes, unpadded base64url.
 const tokenLen = 43
@@ -112,7 +114,16 @@ var b64url = func() (t [256]byte) {
 	return t
 }()
 
-func hashEq(a, b [32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+// hashEq compares two hashes in constant time, a word at a time (it runs
+// up to three times per request; subtle.ConstantTimeCompare goes byte by
+// byte).
+func hashEq(a, b [32]byte) bool {
+	var d uint64
+	for i := 0; i < 32; i += 8 {
+		d |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
+	}
+	return d == 0
+}
 
 var zeroHash [32]byte
 
@@ -133,7 +144,7 @@ type reqState struct {
 	tokCookP bool // a token cookie was presented at all
 
 	authed bool
-	rec    Record
+	rec    *Record // the record the credentials opened: shared with the store, never modified
 	authAt time.Time
 
 	stale     int8 // 0 unknown, 1 stale, -1 not stale
@@ -357,7 +368,7 @@ func (w *guardWriter) scrub() {
 		h["Set-Cookie"] = kept
 	}
 	if st.failure == nil { // a refusal is its own event
-		st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "cookie writes of a stale request dropped"})
+		st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handle, Detail: "cookie writes of a stale request dropped"})
 	}
 }
 
@@ -396,7 +407,7 @@ func (s *guardSession) Save() error {
 		return nil
 	}
 	if s.st.isStale() {
-		s.st.g.emit(s.st.c, Event{Kind: EventGraceServed, UserID: s.st.rec.UserID, Handle: s.st.handle, Detail: "session write of a stale request dropped"})
+		s.st.g.emit(s.st.c, Event{Kind: EventGraceServed, UserID: s.st.userID(), Handle: s.st.handle, Detail: "session write of a stale request dropped"})
 		return nil
 	}
 	s.st.addNonce()
@@ -526,7 +537,7 @@ const (
 // sends it and someone else must hold a copy. Unconfirmed, it is served as
 // a straggler for unconfirmedGrace, then reissued. With GracePeriod < 0
 // there is no window at all.
-func (g *Guard) prevToken(r Record, now time.Time) prevVerdict {
+func (g *Guard) prevToken(r *Record, now time.Time) prevVerdict {
 	if g.cfg.GracePeriod < 0 {
 		return prevReplay
 	}
@@ -610,7 +621,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 	})
 	switch {
 	case err == nil:
-		st.rec = rec
+		st.rec = &rec
 		if rotate {
 			st.rotated, st.tok = true, next
 			g.setToken(c, tok)
@@ -629,12 +640,12 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
 		}
 		return nil
 	case errors.Is(err, errTouched):
-		st.rec = rec
+		st.rec = &rec
 		return nil
 	case errors.Is(err, errRaced):
-		if hashEq(rec.PrevHash, presented) && g.prevToken(rec, now) == prevGrace {
+		if hashEq(rec.PrevHash, presented) && g.prevToken(&rec, now) == prevGrace {
 			// Another request of this browser rotated first.
-			st.rec, st.reissue = rec, false
+			st.rec, st.reissue = &rec, false
 			st.markStale(true)
 			st.authAt = rec.PrevAuthAt
 			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
@@ -750,4 +761,13 @@ func (g *Guard) checkMarker(c *gin.Context, st *reqState, now time.Time) (found 
 	}
 	g.emit(c, Event{Kind: EventReplay, Handle: st.handle, Detail: "credentials retired by a login came back after the grace window"})
 	return true, ErrReplay
+}
+
+// userID is the user of the record the request opened, for events; "" when
+// it opened none.
+func (st *reqState) userID() string {
+	if st.rec == nil {
+		return ""
+	}
+	return st.rec.UserID
 }

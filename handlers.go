@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -235,7 +234,7 @@ func Login(c *gin.Context, userID string) error {
 	}
 	g := st.g
 	now := g.now()
-	handle, err := uuid.NewRandom()
+	handle, err := newHandle()
 	if err != nil {
 		return err
 	}
@@ -243,7 +242,7 @@ func Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	rec := g.newRecord(c, userID, hash, handle.String(), now)
+	rec := g.newRecord(c, userID, hash, handle, now)
 	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
 	if !st.untrusted && st.authed {
 		// Signing in again from this browser replaces its session.
@@ -282,7 +281,7 @@ func Login(c *gin.Context, userID string) error {
 		return err
 	}
 	g.setToken(c, tok)
-	st.rotated, st.authed, st.rec, st.authAt = true, true, rec, now
+	st.rotated, st.authed, st.rec, st.authAt = true, true, &rec, now
 	st.handle, st.tok, st.hasTok, st.failure = rec.Handle, hash, true, nil
 	st.markStale(false)
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle})
@@ -344,7 +343,7 @@ func Logout(c *gin.Context) error {
 		// old cookies would not even reach the browser); it is told so,
 		// so that an application can ask the browser to try again with
 		// the credentials it now holds.
-		g.emit(c, Event{Kind: EventGraceServed, UserID: st.rec.UserID, Handle: st.handle, Detail: "logout of a stale request refused"})
+		g.emit(c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handle, Detail: "logout of a stale request refused"})
 		return ErrStaleCredentials
 	}
 	if st.untrusted {
@@ -358,7 +357,7 @@ func Logout(c *gin.Context) error {
 		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
 			return storeErr(err)
 		}
-		g.emit(c, Event{Kind: EventLogout, UserID: st.rec.UserID, Handle: st.handle})
+		g.emit(c, Event{Kind: EventLogout, UserID: st.userID(), Handle: st.handle})
 	}
 	gs := st.gs
 	opts := *gs.Options
@@ -413,7 +412,7 @@ func Renew(c *gin.Context) error {
 		return err
 	}
 	g.setToken(c, tok)
-	st.rotated, st.rec, st.authAt, st.tok = true, rec, now, next
+	st.rotated, st.rec, st.authAt, st.tok = true, &rec, now, next
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil
 }

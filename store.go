@@ -142,7 +142,9 @@ type ClockUser interface {
 const memShards = 32
 
 type memShard struct {
-	mu      sync.RWMutex
+	mu sync.RWMutex
+	// records are never changed in place: Update and eviction store a new
+	// *Record, so a pointer handed out by view stays a consistent snapshot.
 	records map[string]*Record
 	markers map[string]Marker
 	_       [24]byte // one 64-byte cache line per shard: no false sharing between cores
@@ -189,19 +191,26 @@ func retained(exp time.Time) time.Time {
 	return exp.Add(RetainExpired)
 }
 
-func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
+func (m *memoryStore) Get(ctx context.Context, handle string) (Record, error) {
+	r, err := m.view(ctx, handle)
+	if err != nil {
+		return Record{}, err
+	}
+	return *r, nil
+}
+
+// view is Get without the copy, for the Guard's hot path: the record is
+// shared with the store and must not be modified (records are replaced,
+// never changed in place, so it stays a consistent snapshot).
+func (m *memoryStore) view(_ context.Context, handle string) (*Record, error) {
 	s := m.shard(handle)
 	s.mu.RLock()
-	r, ok := s.records[handle]
-	var out Record
-	if ok {
-		out = *r
-	}
+	r := s.records[handle]
 	s.mu.RUnlock()
-	if !ok || expired(retained(out.ExpiresAt), m.now()) {
-		return Record{}, ErrNotFound
+	if r == nil || expired(retained(r.ExpiresAt), m.now()) {
+		return nil, ErrNotFound
 	}
-	return out, nil
+	return r, nil
 }
 
 func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]string, error) {
@@ -226,7 +235,9 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]stri
 				s := m.shard(old.Handle)
 				s.mu.Lock()
 				if r, ok := s.records[old.Handle]; ok {
-					r.Revoked = RevokedEvicted
+					cp := *r
+					cp.Revoked = RevokedEvicted
+					s.records[old.Handle] = &cp
 				}
 				s.mu.Unlock()
 				delete(m.users[rec.UserID], old.Handle)
@@ -292,7 +303,10 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 		return out, err
 	}
 	cp.Handle = handle // the key is not fn's to change
-	*r = cp
+	// A new record (readers may hold the old one), not the one fn saw: a
+	// pointer fn kept must not reach the store.
+	stored := cp
+	s.records[handle] = &stored
 	s.mu.Unlock()
 	if cp.Revoked != "" {
 		m.userMu.Lock()

@@ -1,6 +1,14 @@
 package ginsecure
 
+import "context"
+
 // MemoryStoreSize exposes the memory store's size to the external tests in
 // store_test.go, which cannot be internal: they import storetest, which
 // imports this package.
 func MemoryStoreSize(s Store) (records, markers int) { return s.(*memoryStore).size() }
+
+// MemoryStoreView exposes the memory store's copy-free read to
+// store_test.go.
+func MemoryStoreView(s Store, handle string) (*Record, error) {
+	return s.(*memoryStore).view(context.Background(), handle)
+}

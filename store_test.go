@@ -3,6 +3,7 @@ package ginsecure_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,4 +52,80 @@ func TestMemoryStoreSweepKeepsItBounded(t *testing.T) {
 	if rs, err := st.List(ctx, "u0"); err != nil || len(rs) != 1 {
 		t.Fatalf("index after the sweep: %v, %v", rs, err)
 	}
+}
+
+// The Guard reads records without copying them (view), so the memory store
+// must never change a record in place: a request holding one must keep a
+// consistent snapshot while another request touches, rotates, revokes or
+// evicts it. Run with -race, the parallel half also catches a write to a
+// record that a reader holds.
+func TestMemoryStoreViewIsASnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := ginsecure.NewMemoryStore()
+	exp := time.Now().Add(time.Hour)
+	rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice", ExpiresAt: exp}
+	if _, err := s.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := ginsecure.MemoryStoreView(s, rec.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, rec.Handle, func(r *ginsecure.Record) error {
+		r.TokenHash[0], r.Revoked = 1, ginsecure.RevokedByUser
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Eviction by a login over the limit revokes the held record too.
+	held2, _ := ginsecure.MemoryStoreView(s, rec.Handle)
+	other := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000002", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
+	if _, err := s.Create(ctx, other, ginsecure.Limit{}); err != nil {
+		t.Fatal(err)
+	}
+	heldBob, _ := ginsecure.MemoryStoreView(s, other.Handle)
+	third := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000003", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
+	if ev, err := s.Create(ctx, third, ginsecure.Limit{Max: 1}); err != nil || len(ev) != 1 {
+		t.Fatalf("eviction: %v %v", ev, err)
+	}
+	if held.TokenHash[0] != 0 || held.Revoked != "" {
+		t.Errorf("Update changed a record a reader holds: %+v", held)
+	}
+	if held2.TokenHash[0] != 1 || held2.Revoked != ginsecure.RevokedByUser {
+		t.Errorf("the view after Update does not show it: %+v", held2)
+	}
+	if heldBob.Revoked != "" {
+		t.Errorf("eviction changed a record a reader holds: revoked %q", heldBob.Revoked)
+	}
+	if now, _ := s.Get(ctx, other.Handle); now.Revoked != ginsecure.RevokedEvicted {
+		t.Errorf("evicted record reads %q", now.Revoked)
+	}
+
+	// Readers and writers in parallel: -race reports an in-place write.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if r, err := ginsecure.MemoryStoreView(s, third.Handle); err == nil {
+					_ = r.LastSeen.Unix() + int64(r.TokenHash[0]) + int64(len(r.Revoked))
+				}
+			}
+		}()
+	}
+	for i := range 2000 {
+		_, _ = s.Update(ctx, third.Handle, func(r *ginsecure.Record) error {
+			r.LastSeen, r.TokenHash[0] = time.Now(), byte(i)
+			return nil
+		})
+	}
+	close(stop)
+	wg.Wait()
 }

@@ -59,20 +59,40 @@ func TestNewTokenIsRandom(t *testing.T) {
 	}
 }
 
-// FuzzValidHandle: the handle check never panics and accepts only
-// lowercase canonical UUID text.
+// FuzzValidHandle: the handle check never panics and accepts only what
+// newHandle mints: 16 bytes in canonical unpadded base64url.
 func FuzzValidHandle(f *testing.F) {
-	for _, s := range []string{"", "0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E",
-		"0f8fad5bd9cb469fa16570867728950e", strings.Repeat("-", 36), "0f8fad5b-d9cb-469f-a165-70867728950g"} {
+	minted, err := newHandle()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", minted, minted[:21] + "B", minted + "=", "0f8fad5b-d9cb-469f-a165-70867728950e",
+		"Cz9cHjpXSw6dLB9vbxya+w", "Cz9cHjpXSw6dLB9vbxya/w", strings.Repeat("A", 22), strings.Repeat("_", 22)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if validHandle(s) {
-			if len(s) != 36 || strings.ToLower(s) != s || strings.Count(s, "-") != 4 {
-				t.Fatalf("accepted %q", s)
-			}
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+		canonical := err == nil && len(raw) == 16 && base64.RawURLEncoding.EncodeToString(raw) == s
+		if validHandle(s) != canonical {
+			t.Fatalf("validHandle(%q) = %v, want %v", s, validHandle(s), canonical)
 		}
 	})
+}
+
+// TestMintedHandlesAreValid: every minted handle passes the check, and
+// they differ.
+func TestMintedHandlesAreValid(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		h, err := newHandle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !validHandle(h) || seen[h] {
+			t.Fatalf("minted handle %q: valid %v, seen before %v", h, validHandle(h), seen[h])
+		}
+		seen[h] = true
+	}
 }
 
 // FuzzTokenCookieAgreesWithNetHTTP: whatever Cookie header arrives, the
