@@ -40,11 +40,14 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		}
 		// The marker of a Renew named the record: decide on it below.
 	}
-	if !validHandle(st.handle) {
+	if len(st.handle) != handleLen {
+		// Only Login writes the handle into the session (which the cookie
+		// store signs, and the others keep server-side), so the length is
+		// all there is to check: anything else is not ours.
 		st.failure = ErrNoSession
 		return nil
 	}
-	rec, err := g.view(reqCtx(c), st.handle)
+	rec, err := g.view(reqCtx(c), st.handle, now)
 	if errors.Is(err, ErrNotFound) {
 		if st.hasTok {
 			found, err := g.checkMarker(c, st, now)
@@ -113,11 +116,11 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		g.forget(c, st, revokedErr(rec.Revoked))
 		return nil
 	}
-	if now.Sub(rec.LastSeen) > g.cfg.IdleTimeout {
+	if longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
 		g.endTimedOut(c, st, ErrIdleTimeout)
 		return nil
 	}
-	if now.Sub(rec.CreatedAt) > g.cfg.AbsoluteTimeout {
+	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
 		g.endTimedOut(c, st, ErrExpired)
 		return nil
 	}

@@ -137,7 +137,7 @@ type Guard struct {
 	store Store
 	// view reads a record for the hot path: without a copy from the
 	// embedded memory store, through Store.Get from any other.
-	view func(ctx context.Context, handle string) (*Record, error)
+	view func(ctx context.Context, handle string, now time.Time) (*Record, error)
 	now  func() time.Time
 	log  *slog.Logger
 
@@ -211,7 +211,7 @@ func New(cfg Config) (*Guard, error) {
 	if ms, ok := cfg.Store.(*memoryStore); ok {
 		g.view = ms.view
 	} else {
-		g.view = func(ctx context.Context, handle string) (*Record, error) {
+		g.view = func(ctx context.Context, handle string, _ time.Time) (*Record, error) {
 			rec, err := g.store.Get(ctx, handle)
 			if err != nil {
 				return nil, err

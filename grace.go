@@ -54,8 +54,10 @@ import (
 
 // handleKey is the one value ginsecure keeps in the gin-contrib session:
 // the record's handle. The key is short on purpose: the cookie store signs
-// and decodes every byte of the session on every request.
-const handleKey = "ginsecure.h"
+// and decodes every byte of the session on every request, and gin-contrib's
+// memstore copies it through gob (with "ginsecure.handle" that copy took
+// one more allocation per request).
+const handleKey = "gsec.h"
 
 // tokenLen is the length of an encoded token: 32 bytes, unpadded base64url.
 const tokenLen = 43
@@ -208,16 +210,43 @@ func (g *Guard) begin(c *gin.Context) *reqState {
 // the first pair that parses as a token, so a malformed duplicate in front
 // cannot hide the real one. Only ginsecure reads this cookie;
 // FuzzTokenCookieAgreesWithNetHTTP holds it to net/http's reading.
+//
+// It searches for the name rather than splitting every pair: the session
+// cookie in front of it is long, and a name occurrence counts only where a
+// pair starts (nothing but ASCII spaces back to ";" or the line's start)
+// and ends (nothing but ASCII spaces up to "="). A cookie name holds no
+// space, ";" or "=", so that is exactly the pair split-and-trim would find.
 func tokenCookie(r *http.Request, name string) (string, bool) {
 	var first string
 	found := false
 	for _, line := range r.Header["Cookie"] {
-		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			k, v, ok := strings.Cut(trimASCII(part), "=")
-			if !ok || trimASCII(k) != name {
-				continue
+		for off := 0; off < len(line); {
+			i := strings.Index(line[off:], name)
+			if i < 0 {
+				break
+			}
+			i += off
+			off = i + 1
+			j := i
+			for j > 0 && isASCIISpace(line[j-1]) {
+				j--
+			}
+			if j > 0 && line[j-1] != ';' {
+				continue // inside another pair's name or value
+			}
+			k := i + len(name)
+			for k < len(line) && isASCIISpace(line[k]) {
+				k++
+			}
+			if k == len(line) || line[k] != '=' {
+				continue // a longer name, or no value
+			}
+			v := line[k+1:]
+			if e := strings.IndexByte(v, ';'); e >= 0 {
+				v = v[:e]
+			}
+			for len(v) > 0 && isASCIISpace(v[len(v)-1]) {
+				v = v[:len(v)-1]
 			}
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
@@ -559,11 +588,11 @@ func (g *Guard) prevToken(r *Record, now time.Time) prevVerdict {
 // token is presented, record activity once per TouchInterval. When another
 // request changed the token first, this one is served as a straggler.
 func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
-	rotate := st.reissue || (g.cfg.RotateEvery > 0 && now.Sub(st.rec.IssuedAt) >= g.cfg.RotateEvery &&
+	rotate := st.reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
 		c.GetHeader("Upgrade") == "")
-	touch := now.Sub(st.rec.LastSeen) >= g.cfg.TouchInterval
+	touch := atLeast(now, st.rec.LastSeen, g.cfg.TouchInterval)
 	confirm := !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
 	if !rotate && !touch && !confirm {
 		return nil
@@ -673,6 +702,13 @@ func rotateRecord(r *Record, next [32]byte, now time.Time, raised bool) {
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, raised
 	r.TokenHash, r.IssuedAt, r.ConfirmedAt = next, now, time.Time{}
 }
+
+// longerThan reports now.Sub(t) > d, and atLeast now.Sub(t) >= d, for the
+// checks every request makes: Sub guards against overflow by adding the
+// result back, which made four of them cost more than the record lookup.
+// (Add saturates where Sub would, so the answers agree: FuzzElapsedAgreesWithSub.)
+func longerThan(now, t time.Time, d time.Duration) bool { return now.After(t.Add(d)) }
+func atLeast(now, t time.Time, d time.Duration) bool    { return !now.Before(t.Add(d)) }
 
 // expiry is when the store may forget a record last seen at lastSeen.
 func (g *Guard) expiry(created, lastSeen time.Time) time.Time {

@@ -10,6 +10,7 @@ package ginsecure
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -190,6 +191,28 @@ func FuzzIPDecision(f *testing.F) {
 				login = app.serve(http.MethodPost, "/login", loginAddr, xff, xri, nil)
 				cookies = login.Cookies()
 			}
+		}
+	})
+}
+
+// FuzzPeerIs: the IP check's fast path says "the peer is the bound
+// address" only where net.SplitHostPort, which gin's RemoteIP uses, reads
+// exactly that host from the same RemoteAddr.
+func FuzzPeerIs(f *testing.F) {
+	for _, s := range [][2]string{
+		{"192.0.2.1:1234", "192.0.2.1"}, {"192.0.2.10:1", "192.0.2.1"}, {"192.0.2.1:1:2", "192.0.2.1"},
+		{"[2001:db8::1]:443", "2001:db8::1"}, {"2001:db8::1:443", "2001:db8::1"}, {"[2001:db8::1]]:1", "2001:db8::1"},
+		{"192.0.2.1:", "192.0.2.1"}, {" 192.0.2.1:1", "192.0.2.1"}, {"[::1]:[1]", "::1"}, {"", ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, addr, ip string) {
+		if !peerIs(addr, ip) {
+			return
+		}
+		host, _, err := net.SplitHostPort(strings.TrimSpace(addr))
+		if err != nil || host != ip {
+			t.Fatalf("peerIs(%q, %q) but SplitHostPort gives %q, %v", addr, ip, host, err)
 		}
 	})
 }

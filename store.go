@@ -192,7 +192,7 @@ func retained(exp time.Time) time.Time {
 }
 
 func (m *memoryStore) Get(ctx context.Context, handle string) (Record, error) {
-	r, err := m.view(ctx, handle)
+	r, err := m.view(ctx, handle, m.now())
 	if err != nil {
 		return Record{}, err
 	}
@@ -201,13 +201,14 @@ func (m *memoryStore) Get(ctx context.Context, handle string) (Record, error) {
 
 // view is Get without the copy, for the Guard's hot path: the record is
 // shared with the store and must not be modified (records are replaced,
-// never changed in place, so it stays a consistent snapshot).
-func (m *memoryStore) view(_ context.Context, handle string) (*Record, error) {
+// never changed in place, so it stays a consistent snapshot). now is the
+// Guard's reading of the store's clock: one clock read per request.
+func (m *memoryStore) view(_ context.Context, handle string, now time.Time) (*Record, error) {
 	s := m.shard(handle)
 	s.mu.RLock()
 	r := s.records[handle]
 	s.mu.RUnlock()
-	if r == nil || expired(retained(r.ExpiresAt), m.now()) {
+	if r == nil || expired(retained(r.ExpiresAt), now) {
 		return nil, ErrNotFound
 	}
 	return r, nil

@@ -129,3 +129,56 @@ func FuzzTokenCookieAgreesWithNetHTTP(f *testing.F) {
 		t.Fatalf("token %q taken from %q, which net/http does not read as %s", v, header, DefaultCookieName)
 	})
 }
+
+// tokenCookieBySplit is the straightforward reading tokenCookie replaced:
+// split every pair, trim, compare the name. FuzzTokenCookieSearchAgrees
+// holds the faster search to it.
+func tokenCookieBySplit(r *http.Request, name string) (string, bool) {
+	var first string
+	found := false
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(trimASCII(part), "=")
+			if !ok || trimASCII(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if len(v) == tokenLen {
+				return v, true
+			}
+			if !found {
+				first, found = v, true
+			}
+		}
+	}
+	return first, found
+}
+
+// FuzzTokenCookieSearchAgrees: searching for the name finds exactly the
+// pair that splitting the header would, for any header and a name that
+// occurs inside values, other names and itself.
+func FuzzTokenCookieSearchAgrees(f *testing.F) {
+	tok, _, _ := newToken()
+	n := DefaultCookieName
+	for _, s := range []string{
+		n + "=" + tok, "app=x; " + n + "=" + tok, "x=" + n + "=" + tok, n + "x=1; " + n + " =\t" + tok,
+		"a" + n + "=1;" + n + "=2", " ;; " + n + "\t=\"" + tok + "\" ; " + n + "=" + tok, n, n + ";" + n + "=",
+		"app=" + n + n + "; " + n + n + "=" + tok, ";" + n + "=" + tok + " ", n + "=\"\"",
+	} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, h1, h2 string) {
+		for _, name := range []string{n, "a", "aa"} {
+			r := &http.Request{Header: http.Header{"Cookie": {h1, h2}}}
+			v1, ok1 := tokenCookie(r, name)
+			v2, ok2 := tokenCookieBySplit(r, name)
+			if v1 != v2 || ok1 != ok2 {
+				t.Fatalf("name %q in %q, %q: search %q %v, split %q %v", name, h1, h2, v1, ok1, v2, ok2)
+			}
+		}
+	})
+}
