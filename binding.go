@@ -196,7 +196,7 @@ func validHandle(h string) bool {
 // subdomain, a Path-scoped duplicate) sign the victim out.
 func (g *Guard) distrust(c *gin.Context, st *reqState, rec *Record, detail string) {
 	st.untrusted = true
-	st.sess.blank = true
+	st.hide()
 	st.failure = ErrTokenMismatch
 	if rec.Revoked != "" || expired(rec.ExpiresAt, g.now()) {
 		st.failure = revokedErr(rec.Revoked)

@@ -155,6 +155,8 @@ type reqState struct {
 	viaMarker bool // the record was found through a Renew's marker: the session no longer names it
 	rotated   bool // this request minted the credentials: its cookies go out
 	closed    bool // Logout ran: no further session writes
+	blank     bool // the request sees an empty stand-in for its session (see hide)
+	scrubbed  bool // the response's cookies were decided (guardWriter.scrub)
 	failure   error
 }
 
@@ -360,16 +362,15 @@ func (st *reqState) isStale() bool {
 // the headers leave.
 type guardWriter struct {
 	gin.ResponseWriter
-	st   *reqState
-	done bool
+	st *reqState
 }
 
 func (w *guardWriter) scrub() {
-	if w.done || w.ResponseWriter.Written() {
+	st := w.st
+	if st.scrubbed || w.ResponseWriter.Written() {
 		return
 	}
-	w.done = true
-	st := w.st
+	st.scrubbed = true
 	h := w.ResponseWriter.Header()
 	lines := h["Set-Cookie"]
 	if len(lines) == 0 {
@@ -422,17 +423,32 @@ func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // cannot save a retired session: on memstore and Redis a straggler's Save
 // would re-create the old key with a full MaxAge and send its cookie back.
 type guardSession struct {
-	blank bool        // the request may not see the session (distrust): an empty stand-in
-	vals  map[any]any // the stand-in's values, dropped at the end of the request
-	stand *gsessions.Session
 	inner sessions.Session
 	st    *reqState
+	stand *gsessions.Session // with st.blank: the empty stand-in the request sees, never saved
+}
+
+// hide gives the request an empty stand-in for its session (distrust):
+// what it reads is nothing, what it writes is dropped at the end.
+func (st *reqState) hide() {
+	st.blank = true
+	var store gsessions.Store
+	name, opts := "", gsessions.Options{}
+	if st.gs != nil {
+		store, name = st.gs.Store(), st.gs.Name()
+		if st.gs.Options != nil {
+			opts = *st.gs.Options
+		}
+	}
+	st.sess.stand = gsessions.NewSession(store, name)
+	st.sess.stand.Options = &opts
+	st.sess.stand.IsNew = true
 }
 
 // Save saves the session unless the request is stale or signed out, in
 // which case the write is dropped and the browser keeps what it has.
 func (s *guardSession) Save() error {
-	if s.st.closed || s.blank {
+	if s.st.closed || s.st.blank {
 		return nil
 	}
 	if s.st.isStale() {
@@ -445,13 +461,7 @@ func (s *guardSession) Save() error {
 
 // Session returns the underlying gorilla session, as gin-contrib's does.
 func (s *guardSession) Session() *gsessions.Session {
-	if s.blank && s.st.gs != nil {
-		if s.stand == nil {
-			s.stand = gsessions.NewSession(s.st.gs.Store(), s.st.gs.Name())
-			opts := *s.st.gs.Options
-			s.stand.Options = &opts
-			s.stand.IsNew = true
-		}
+	if s.st.blank {
 		return s.stand
 	}
 	return s.st.gs
@@ -459,7 +469,7 @@ func (s *guardSession) Session() *gsessions.Session {
 
 // ID is the underlying session's ID, or "" for a hidden session.
 func (s *guardSession) ID() string {
-	if s.blank {
+	if s.st.blank {
 		return ""
 	}
 	return s.inner.ID()
@@ -467,19 +477,16 @@ func (s *guardSession) ID() string {
 
 // Get reads a value of the session.
 func (s *guardSession) Get(key any) any {
-	if s.blank {
-		return s.vals[key]
+	if s.st.blank {
+		return s.stand.Values[key]
 	}
 	return s.inner.Get(key)
 }
 
 // Set sets a value of the session.
 func (s *guardSession) Set(key any, val any) {
-	if s.blank {
-		if s.vals == nil {
-			s.vals = make(map[any]any)
-		}
-		s.vals[key] = val
+	if s.st.blank {
+		s.stand.Values[key] = val
 		return
 	}
 	s.inner.Set(key, val)
@@ -487,8 +494,8 @@ func (s *guardSession) Set(key any, val any) {
 
 // Delete removes a value of the session.
 func (s *guardSession) Delete(key any) {
-	if s.blank {
-		delete(s.vals, key)
+	if s.st.blank {
+		delete(s.stand.Values, key)
 		return
 	}
 	s.inner.Delete(key)
@@ -496,8 +503,8 @@ func (s *guardSession) Delete(key any) {
 
 // Clear removes every value of the session.
 func (s *guardSession) Clear() {
-	if s.blank {
-		clear(s.vals)
+	if s.st.blank {
+		clear(s.stand.Values)
 		return
 	}
 	s.inner.Clear()
@@ -505,7 +512,7 @@ func (s *guardSession) Clear() {
 
 // AddFlash adds a flash message.
 func (s *guardSession) AddFlash(value any, vars ...string) {
-	if s.blank {
+	if s.st.blank {
 		return
 	}
 	s.inner.AddFlash(value, vars...)
@@ -513,7 +520,7 @@ func (s *guardSession) AddFlash(value any, vars ...string) {
 
 // Flashes returns and clears the flash messages.
 func (s *guardSession) Flashes(vars ...string) []any {
-	if s.blank {
+	if s.st.blank {
 		return nil
 	}
 	return s.inner.Flashes(vars...)
@@ -521,7 +528,7 @@ func (s *guardSession) Flashes(vars ...string) []any {
 
 // Options sets the session's cookie options.
 func (s *guardSession) Options(o sessions.Options) {
-	if s.blank {
+	if s.st.blank {
 		return
 	}
 	s.inner.Options(o)

@@ -299,7 +299,7 @@ func (g *Guard) regenerate(c *gin.Context, st *reqState, handle string) error {
 		// and their session ID stays theirs.
 		gs.ID = ""
 		gs.Values = make(map[any]any)
-		st.untrusted, st.sess.blank = false, false
+		st.untrusted, st.blank, st.sess.stand = false, false, nil
 	}
 	if gs.ID != "" {
 		old := gsessions.NewSession(gs.Store(), gs.Name())
