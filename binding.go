@@ -47,7 +47,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		st.failure = ErrNoSession
 		return nil
 	}
-	rec, err := g.view(reqCtx(c), st.handle, now)
+	rec, err := g.view(c, st.handle, now)
 	if errors.Is(err, ErrNotFound) {
 		if st.hasTok {
 			found, err := g.checkMarker(c, st, now)
@@ -116,7 +116,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		g.forget(c, st, revokedErr(rec.Revoked))
 		return nil
 	}
-	if longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
+	// TouchInterval < IdleTimeout (New insists), so a session not yet due
+	// for a last-seen write cannot have been idle too long.
+	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
+	if touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
 		g.endTimedOut(c, st, ErrIdleTimeout)
 		return nil
 	}
@@ -134,11 +137,24 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.stale > 0 {
 		return nil
 	}
-	if err := g.refresh(c, st, now); err != nil {
+	if err := g.refresh(c, st, now, touch); err != nil {
 		st.authed = false
 		return err
 	}
 	return nil
+}
+
+// view reads a record for the hot path: without a copy from the embedded
+// memory store, through Store.Get from any other.
+func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*Record, error) {
+	if g.mem != nil {
+		return g.mem.view(handle, now)
+	}
+	rec, err := g.store.Get(reqCtx(c), handle)
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
 }
 
 // loadFailed reports whether the session store failed to load the session

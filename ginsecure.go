@@ -135,11 +135,11 @@ type Config struct {
 type Guard struct {
 	cfg   Config
 	store Store
-	// view reads a record for the hot path: without a copy from the
-	// embedded memory store, through Store.Get from any other.
-	view func(ctx context.Context, handle string, now time.Time) (*Record, error)
-	now  func() time.Time
-	log  *slog.Logger
+	// mem is the store when it is the embedded memory store, whose
+	// records the hot path reads without a copy (see view).
+	mem *memoryStore
+	now func() time.Time
+	log *slog.Logger
 
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
@@ -208,17 +208,7 @@ func New(cfg Config) (*Guard, error) {
 		cu.UseClock(cfg.Now)
 	}
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
-	if ms, ok := cfg.Store.(*memoryStore); ok {
-		g.view = ms.view
-	} else {
-		g.view = func(ctx context.Context, handle string, _ time.Time) (*Record, error) {
-			rec, err := g.store.Get(ctx, handle)
-			if err != nil {
-				return nil, err
-			}
-			return &rec, nil
-		}
-	}
+	g.mem, _ = cfg.Store.(*memoryStore)
 	return g, nil
 }
 

@@ -592,14 +592,14 @@ func (g *Guard) prevToken(r *Record, now time.Time) prevVerdict {
 // refresh does the one store write an authenticated request may need, in
 // one atomic update: rotate the token when RotateEvery has passed (or
 // reissue it, see prevToken), confirm a rotation the first time the new
-// token is presented, record activity once per TouchInterval. When another
-// request changed the token first, this one is served as a straggler.
-func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time) error {
+// token is presented, record activity once per TouchInterval (touch: verify
+// found it due). When another request changed the token first, this one is
+// served as a straggler.
+func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, touch bool) error {
 	rotate := st.reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
 		c.GetHeader("Upgrade") == "")
-	touch := atLeast(now, st.rec.LastSeen, g.cfg.TouchInterval)
 	confirm := !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
 	if !rotate && !touch && !confirm {
 		return nil
