@@ -168,6 +168,13 @@ func (st *reqState) markStale(v bool) {
 	}
 }
 
+// ginSession is what sessions.Sessions puts in the context: a Session that
+// also hands out its gorilla session.
+type ginSession interface {
+	sessions.Session
+	Session() *gsessions.Session
+}
+
 // begin loads what the request presents and installs the wrappers that
 // enforce the no-clobber rule.
 func (g *Guard) begin(c *gin.Context) *reqState {
@@ -177,18 +184,14 @@ func (g *Guard) begin(c *gin.Context) *reqState {
 	c.Writer = &st.w
 	st.sess.st = st
 
-	installed := false
 	if v, ok := c.Get(sessions.DefaultKey); ok {
-		if inner, ok := v.(sessions.Session); ok {
+		if inner, ok := v.(ginSession); ok {
 			st.sess.inner = inner
 			c.Set(sessions.DefaultKey, &st.sess)
-			installed = true
-			if gg, ok := inner.(interface{ Session() *gsessions.Session }); ok {
-				st.gs = gg.Session()
-			}
+			st.gs = inner.Session()
 		}
 	}
-	if !installed {
+	if st.gs == nil {
 		c.Set(reqKey{}, st) // stateOf finds it here instead
 	}
 	if st.gs != nil {
@@ -423,7 +426,7 @@ func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // cannot save a retired session: on memstore and Redis a straggler's Save
 // would re-create the old key with a full MaxAge and send its cookie back.
 type guardSession struct {
-	inner sessions.Session
+	inner ginSession
 	st    *reqState
 	stand *gsessions.Session // with st.blank: the empty stand-in the request sees, never saved
 }
