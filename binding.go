@@ -40,10 +40,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		}
 		// The marker of a Renew named the record: decide on it below.
 	}
-	if len(st.handle) != handleLen {
-		// Only Login writes the handle into the session (which the cookie
-		// store signs, and the others keep server-side), so the length is
-		// all there is to check: anything else is not ours.
+	if !validHandle(st.handle) {
 		st.failure = ErrNoSession
 		return nil
 	}
@@ -192,16 +189,36 @@ func newHandle() (string, error) {
 // validHandle accepts only what newHandle mints: 22 base64url characters
 // in canonical form (the 4 bits the last one carries beyond the 128th are
 // zero), so that a handle from a request (a URL, a forged session) can
-// never become an odd store key.
+// never become an odd store key. It also accepts the lowercase UUID text
+// that builds before 2026-11-22 minted: their records live on in a shared
+// store until they time out, and must stay listable and revocable.
 func validHandle(h string) bool {
 	if len(h) != handleLen {
-		return false
+		return legacyHandle(h)
 	}
 	var bad byte
 	for i := 0; i < handleLen; i++ {
 		bad |= b64url[h[i]]
 	}
 	return bad&0x80 == 0 && b64url[h[handleLen-1]]&0x0F == 0
+}
+
+// legacyHandle reports whether h is a canonical lowercase UUID text.
+func legacyHandle(h string) bool {
+	if len(h) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch c := h[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
+			return false
+		}
+	}
+	return true
 }
 
 // distrust serves a request whose session cookie names a record its token
@@ -357,6 +374,11 @@ func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error 
 	if !validHandle(handle) {
 		return ErrNoSession
 	}
+	return g.revokeHandle(ctx, userID, handle)
+}
+
+// revokeHandle is RevokeSession for a handle the store itself returned.
+func (g *Guard) revokeHandle(ctx context.Context, userID, handle string) error {
 	found := false
 	_, err := g.store.Update(ctx, handle, func(r *Record) error {
 		if r.UserID != userID || r.Revoked != "" {
@@ -402,7 +424,9 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except string) (int, erro
 		if r.Handle == except {
 			continue
 		}
-		err := g.RevokeSession(ctx, userID, r.Handle)
+		// The handle comes from the store, not from a request: whatever
+		// form an older build minted it in, it is revoked.
+		err := g.revokeHandle(ctx, userID, r.Handle)
 		if errors.Is(err, ErrNoSession) {
 			continue // gone meanwhile
 		}

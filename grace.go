@@ -386,7 +386,12 @@ func (w *guardWriter) scrub() {
 			break
 		}
 	}
-	if !ours || !st.isStale() {
+	// A distrusted request writes no cookie of ours either: its session is
+	// a stand-in (hide), and a handler that saved the stand-in through
+	// gorilla directly would otherwise overwrite the victim's session
+	// cookie. Login clears blank when it gives the request a session of
+	// its own.
+	if !ours || !(st.blank || st.isStale()) {
 		return
 	}
 	kept := lines[:0:0]

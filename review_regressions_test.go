@@ -6,13 +6,17 @@ package ginsecure_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // F1: Renew does not reset ConfirmedAt. After any earlier confirmed
@@ -312,4 +316,76 @@ func TestLateRotatingResponseAfterReissueIsAReplay(t *testing.T) {
 			t.Fatalf("the set-aside token: %d %v, want 401 replay", r.status, r.body)
 		}
 	})
+}
+
+// Review (2026-11-22), finding 2: a distrusted request sees a stand-in for
+// its session, but a handler that saves the stand-in through gorilla
+// directly (Session().Save(r, w)) bypassed the wrapper, and the fresh
+// session's cookie went out with Path=/: planted next to the victim's
+// token, the attacker's session cookie made the victim's own request
+// overwrite her session cookie. Nothing a distrusted request writes may
+// reach the browser.
+func TestDistrustedGorillaSaveWritesNoCookie(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+			r.POST("/gorilla-save", func(c *gin.Context) {
+				gs := sessions.Default(c).(interface{ Session() *gsessions.Session }).Session()
+				gs.Values["note"] = "x"
+				if err := gs.Save(c.Request, c.Writer); err != nil {
+					c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+					return
+				}
+				c.JSON(http.StatusOK, gin.H{"saved": true})
+			})
+		}))
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app"))
+		if r := victim.post("/gorilla-save"); len(r.cookies) != 0 {
+			t.Fatalf("a distrusted request's gorilla Save sent cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim after the planted cookie's request: %d %v", r.status, r.body)
+		}
+		// A signed-in request's own gorilla Save still goes out.
+		if r := victim.post("/gorilla-save"); !hasCookie(r.cookies, "app") {
+			t.Fatalf("a verified request's gorilla Save sent no session cookie: %v", r.header["Set-Cookie"])
+		}
+	})
+}
+
+// Review (2026-11-22), finding 1: records minted by builds before
+// 2026-11-22 carry UUID-text handles and live on in a shared store until
+// they time out. The handle check rejected that form, so RevokeUser skipped
+// them while reporting success, and "sign out this device" failed on them.
+// Handles that come from the store itself are revoked whatever their form.
+func TestOlderHandlesStayRevocable(t *testing.T) {
+	ctx := context.Background()
+	st := ginsecure.NewMemoryStore()
+	g, err := ginsecure.New(ginsecure.Config{Store: st, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, h := range []string{"0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7", "custom-store-handle"} {
+		rec := ginsecure.Record{Handle: h, UserID: "alice", CreatedAt: now, LastSeen: now, AuthAt: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := st.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.RevokeSession(ctx, "alice", "0f8fad5b-d9cb-469f-a165-70867728950e"); err != nil {
+		t.Fatalf("RevokeSession of a UUID-text handle: %v", err)
+	}
+	if n, err := g.RevokeUser(ctx, "alice"); err != nil || n != 2 {
+		t.Fatalf("RevokeUser = %d, %v; want the 2 left, whatever their handles look like", n, err)
+	}
+	if list, err := g.Sessions(ctx, "alice"); err != nil || len(list) != 0 {
+		t.Fatalf("sessions after RevokeUser: %+v, %v", list, err)
+	}
+	if err := g.RevokeSession(ctx, "alice", "custom-store-handle"); !errors.Is(err, ginsecure.ErrNoSession) {
+		t.Fatalf("RevokeSession with a handle no build mints = %v, want ErrNoSession (request input stays checked)", err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // FuzzParseToken: any cookie value either decodes to exactly the canonical
@@ -60,7 +62,8 @@ func TestNewTokenIsRandom(t *testing.T) {
 }
 
 // FuzzValidHandle: the handle check never panics and accepts only what
-// newHandle mints: 16 bytes in canonical unpadded base64url.
+// newHandle mints, 16 bytes in canonical unpadded base64url, or what
+// earlier builds minted, the canonical lowercase UUID text.
 func FuzzValidHandle(f *testing.F) {
 	minted, err := newHandle()
 	if err != nil {
@@ -73,6 +76,9 @@ func FuzzValidHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 		canonical := err == nil && len(raw) == 16 && base64.RawURLEncoding.EncodeToString(raw) == s
+		if u, err := uuid.Parse(s); err == nil && u.String() == s {
+			canonical = true
+		}
 		if validHandle(s) != canonical {
 			t.Fatalf("validHandle(%q) = %v, want %v", s, validHandle(s), canonical)
 		}
