@@ -470,26 +470,19 @@ func benchAnonymous(b *testing.B, bk benchBackend) {
 }
 
 // benchRead: a signed-in user reads a page; no session write.
-func benchRead(b *testing.B, bk benchBackend) {
-	base := baselineSide(b, bk)
-	guard, _ := guardSide(b, bk, realConfig())
-	base.signIn(b, "alice")
-	guard.signIn(b, "alice")
-	rb := benchReq(http.MethodGet, "/read", base.cookie)
-	rg := benchReq(http.MethodGet, "/read", guard.cookie)
-	runInterleaved(b,
-		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
-		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
-}
+func benchRead(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodGet, "/read") }
 
 // benchWrite: a signed-in user changes the session (Set + Save).
-func benchWrite(b *testing.B, bk benchBackend) {
+func benchWrite(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodPost, "/write") }
+
+// benchSignedIn serves method path to a signed-in user on both sides.
+func benchSignedIn(b *testing.B, bk benchBackend, method, path string) {
 	base := baselineSide(b, bk)
 	guard, _ := guardSide(b, bk, realConfig())
 	base.signIn(b, "alice")
 	guard.signIn(b, "alice")
-	rb := benchReq(http.MethodPost, "/write", base.cookie)
-	rg := benchReq(http.MethodPost, "/write", guard.cookie)
+	rb := benchReq(method, path, base.cookie)
+	rg := benchReq(method, path, guard.cookie)
 	runInterleaved(b,
 		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
 		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
