@@ -389,3 +389,51 @@ func TestOlderHandlesStayRevocable(t *testing.T) {
 		t.Fatalf("RevokeSession with a handle no build mints = %v, want ErrNoSession (request input stays checked)", err)
 	}
 }
+
+// getRecorder is a Store that remembers every handle Get was asked for.
+type getRecorder struct {
+	ginsecure.Store
+	mu   sync.Mutex
+	asks []string
+}
+
+func (s *getRecorder) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	s.mu.Lock()
+	s.asks = append(s.asks, h)
+	s.mu.Unlock()
+	return s.Store.Get(ctx, h)
+}
+
+// A handle in the session that no build mints (an application that wrote
+// under ginsecure's key, a session store that mangled it) never reaches
+// the store as a key: the request is simply not signed in.
+func TestOddSessionHandleNeverReachesTheStore(t *testing.T) {
+	const odd = "../../{x}*"
+	rec := &getRecorder{Store: ginsecure.NewMemoryStore()}
+	e := newEnv(t, "cookie", ginsecure.Config{}, withStore(rec), withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+		r.POST("/plant", func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Set("gsec.h", odd)
+			if err := s.Save(); err != nil {
+				c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{})
+		})
+	}))
+	b := e.browser()
+	b.login("alice")
+	if r := b.post("/plant"); r.status != http.StatusOK {
+		t.Fatalf("plant: %d %v", r.status, r.body)
+	}
+	if r := b.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "no_session" {
+		t.Fatalf("odd handle: %d %v, want 401 no_session", r.status, r.body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, h := range rec.asks {
+		if h == odd {
+			t.Fatalf("the store was asked for %q", odd)
+		}
+	}
+}
