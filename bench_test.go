@@ -440,10 +440,55 @@ func BenchmarkGuard(b *testing.B) {
 		b.Run(bk.kind, func(b *testing.B) {
 			b.Run("anonymous", func(b *testing.B) { benchAnonymous(b, bk) })
 			b.Run("read", func(b *testing.B) { benchRead(b, bk) })
+			b.Run("read-uuid", func(b *testing.B) { benchReadUUID(b, bk) })
 			b.Run("write", func(b *testing.B) { benchWrite(b, bk) })
 			b.Run("login", func(b *testing.B) { benchLogin(b, bk) })
 			b.Run("grace", func(b *testing.B) { benchGrace(b, bk) })
 			b.Run("touch", func(b *testing.B) { benchTouch(b, bk) })
+		})
+	}
+}
+
+// floorSide is the baseline's app on ginsecure.ContractFloor (floor_test.go):
+// the least DESIGN's model can cost on an authenticated read.
+func floorSide(b testing.TB, bk benchBackend) *benchSide {
+	s := &benchSide{name: "floor"}
+	sess, _ := bk.sessions(b, &s.trips)
+	f := ginsecure.NewContractFloor()
+	r := gin.New()
+	r.Use(sessions.Sessions("app", sess), f.Middleware())
+	r.GET("/read", func(c *gin.Context) {
+		uid, _ := f.UserID(c)
+		c.String(http.StatusOK, uid)
+	})
+	r.POST("/login", func(c *gin.Context) {
+		uid := c.Query("user")
+		if err := f.Login(c, uid); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, uid)
+	})
+	s.h = r
+	return s
+}
+
+// BenchmarkContractFloor measures, in the same interleaved way as
+// BenchmarkGuard, the floor of DESIGN's model against gin-contrib/sessions
+// alone: what any implementation of the two-cookie design must pay on an
+// authenticated read (the handle in the session, the token cookie, its
+// hash, the clock, the record, one wrapper in the context), with none of
+// the Guard's other checks. It shows how much of the Guard's ratio the
+// design itself fixes.
+func BenchmarkContractFloor(b *testing.B) {
+	for _, kind := range []string{"cookie", "memstore"} {
+		bk := benchBackend{kind: kind}
+		b.Run(kind, func(b *testing.B) {
+			for _, u := range []struct{ name, user string }{{"read", "alice"}, {"read-uuid", uuidUser}} {
+				b.Run(u.name, func(b *testing.B) {
+					benchPair(b, baselineSide(b, bk), floorSide(b, bk), http.MethodGet, "/read", u.user)
+				})
+			}
 		})
 	}
 }
@@ -470,22 +515,37 @@ func benchAnonymous(b *testing.B, bk benchBackend) {
 }
 
 // benchRead: a signed-in user reads a page; no session write.
-func benchRead(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodGet, "/read") }
+func benchRead(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodGet, "/read", "alice") }
+
+// benchReadUUID: the same read for a user whose ID is a UUID, as in many
+// applications: the baseline's session then holds 36 characters of user
+// ID where the guard's holds its 22-character handle.
+func benchReadUUID(b *testing.B, bk benchBackend) {
+	benchSignedIn(b, bk, http.MethodGet, "/read", uuidUser)
+}
+
+// uuidUser is a user ID in UUID text form.
+const uuidUser = "7d444840-9dc0-11d1-b245-5ffdce74fad2"
 
 // benchWrite: a signed-in user changes the session (Set + Save).
-func benchWrite(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodPost, "/write") }
+func benchWrite(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodPost, "/write", "alice") }
 
-// benchSignedIn serves method path to a signed-in user on both sides.
-func benchSignedIn(b *testing.B, bk benchBackend, method, path string) {
+// benchSignedIn serves method path to user, signed in on both sides.
+func benchSignedIn(b *testing.B, bk benchBackend, method, path, user string) {
 	base := baselineSide(b, bk)
 	guard, _ := guardSide(b, bk, realConfig())
-	base.signIn(b, "alice")
-	guard.signIn(b, "alice")
+	benchPair(b, base, guard, method, path, user)
+}
+
+// benchPair signs user in on both sides and serves them method path.
+func benchPair(b *testing.B, base, other *benchSide, method, path, user string) {
+	base.signIn(b, user)
+	other.signIn(b, user)
 	rb := benchReq(method, path, base.cookie)
-	rg := benchReq(method, path, guard.cookie)
+	ro := benchReq(method, path, other.cookie)
 	runInterleaved(b,
-		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: "alice"},
-		&benchCase{side: guard, req: func() *http.Request { return fresh(rg) }, want: "alice"})
+		&benchCase{side: base, req: func() *http.Request { return fresh(rb) }, want: user},
+		&benchCase{side: other, req: func() *http.Request { return fresh(ro) }, want: user})
 }
 
 // benchLogin: a new browser signs in (a user of its own each time, so no
