@@ -528,7 +528,9 @@ func benchReadUUID(b *testing.B, bk benchBackend) {
 const uuidUser = "7d444840-9dc0-11d1-b245-5ffdce74fad2"
 
 // benchWrite: a signed-in user changes the session (Set + Save).
-func benchWrite(b *testing.B, bk benchBackend) { benchSignedIn(b, bk, http.MethodPost, "/write", "alice") }
+func benchWrite(b *testing.B, bk benchBackend) {
+	benchSignedIn(b, bk, http.MethodPost, "/write", "alice")
+}
 
 // benchSignedIn serves method path to user, signed in on both sides.
 func benchSignedIn(b *testing.B, bk benchBackend, method, path, user string) {
