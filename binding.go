@@ -45,7 +45,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	rec, err := g.view(c, st.handle, now)
-	if errors.Is(err, ErrNotFound) {
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			return storeErr(err)
+		}
 		if st.hasTok {
 			found, err := g.checkMarker(c, st, now)
 			if err != nil || found {
@@ -58,9 +61,6 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		// planted next to a live token of another session.
 		st.failure = ErrExpired
 		return nil
-	}
-	if err != nil {
-		return storeErr(err)
 	}
 	if !st.hasTok {
 		// The session names a record but the secret half is missing or
@@ -124,7 +124,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		g.endTimedOut(c, st, ErrExpired)
 		return nil
 	}
-	if err := g.checkIP(c, st, g.cfg.IPBinding, false); err != nil {
+	if err := g.checkIP(c, st, &g.cfg.IPBinding, false); err != nil {
 		return err
 	}
 	if err := g.checkIdentity(c, st); err != nil {
@@ -134,7 +134,11 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.stale > 0 {
 		return nil
 	}
-	if err := g.refresh(c, st, now, touch); err != nil {
+	rotate, confirm := g.due(c, st, now)
+	if !rotate && !confirm && !touch {
+		return nil
+	}
+	if err := g.refresh(c, st, now, rotate, confirm, touch); err != nil {
 		st.authed = false
 		return err
 	}

@@ -231,18 +231,21 @@ func validCookieName(name string) error {
 // the bindings, serve, and keep stale responses from writing cookies.
 func (g *Guard) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st := g.begin(c)                        // load: session, handle, token cookie (grace.go installs the no-clobber wrappers)
+		st := g.begin(c)                        // load: session, handle, token cookie (grace.go wraps the session)
 		if err := g.verify(c, st); err != nil { // verify + bind: grace.go, ipguard.go, binding.go
+			c.Writer = &st.w
 			g.refuse(c, st, err)
 			return
 		}
 		if st.stale < 0 && !st.untrusted {
 			// Verified current credentials: nothing this request writes
 			// can be stale, so its responses need no scrubbing.
-			c.Writer = st.w.ResponseWriter
+			c.Next()
+			return
 		}
-		c.Next()     // serve
-		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+		c.Writer = &st.w // the no-clobber rule watches this response's cookies
+		c.Next()         // serve
+		st.w.scrub()     // write: a handler that wrote nothing still must not clobber
 	}
 }
 

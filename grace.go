@@ -175,13 +175,13 @@ type ginSession interface {
 	Session() *gsessions.Session
 }
 
-// begin loads what the request presents and installs the wrappers that
-// enforce the no-clobber rule.
+// begin loads what the request presents and installs the session wrapper
+// that enforces the no-clobber rule on Save; the response writer's wrapper
+// is made ready here and installed by Middleware where the request needs it.
 func (g *Guard) begin(c *gin.Context) *reqState {
 	st := &reqState{g: g, c: c}
-	st.w.ResponseWriter = c.Writer
+	st.w.ResponseWriter = c.Writer // installed once verify says it is needed
 	st.w.st = st
-	c.Writer = &st.w
 	st.sess.st = st
 
 	if v, ok := c.Get(sessions.DefaultKey); ok {
@@ -597,21 +597,25 @@ func (g *Guard) prevToken(r *Record, now time.Time) prevVerdict {
 	return prevReissue
 }
 
+// due says which of refresh's writes the request needs: rotate the token
+// (RotateEvery passed, or a reissue), confirm a rotation. Most requests
+// need none, and verify then skips refresh.
+func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confirm bool) {
+	rotate = st.reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
+		// A WebSocket upgrade answers with its own headers: the new token
+		// would never reach the browser.
+		c.GetHeader("Upgrade") == "")
+	confirm = !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
+	return rotate, confirm
+}
+
 // refresh does the one store write an authenticated request may need, in
 // one atomic update: rotate the token when RotateEvery has passed (or
 // reissue it, see prevToken), confirm a rotation the first time the new
 // token is presented, record activity once per TouchInterval (touch: verify
 // found it due). When another request changed the token first, this one is
 // served as a straggler.
-func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, touch bool) error {
-	rotate := st.reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
-		// A WebSocket upgrade answers with its own headers: the new token
-		// would never reach the browser.
-		c.GetHeader("Upgrade") == "")
-	confirm := !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
-	if !rotate && !touch && !confirm {
-		return nil
-	}
+func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate, confirm, touch bool) error {
 	var tok string
 	var next [32]byte
 	if rotate {

@@ -457,7 +457,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 				g.refuse(c, st, err)
 				return
 			}
-			if err := g.checkIP(c, st, p.IPBinding, true); err != nil {
+			if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
 				g.refuse(c, st, err)
 				return
 			}

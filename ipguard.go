@@ -169,7 +169,7 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 // checkIP enforces policy on the request's session. A mismatch refuses the
 // request with ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes
 // the session: its cookies are being used from somewhere else.
-func (g *Guard) checkIP(c *gin.Context, st *reqState, policy IPPolicy, route bool) error {
+func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bool) error {
 	if !policy.set || policy.mode == ipOff {
 		return nil
 	}
