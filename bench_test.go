@@ -196,10 +196,7 @@ func guardSide(b testing.TB, bk benchBackend, cfg ginsecure.Config) (*benchSide,
 	}
 	r := gin.New()
 	r.Use(sessions.Sessions("app", sess), g.Middleware())
-	r.GET("/read", func(c *gin.Context) {
-		uid, _ := ginsecure.UserID(c)
-		c.String(http.StatusOK, uid)
-	})
+	signedInRoutes(r, ginsecure.UserID, ginsecure.Login)
 	r.POST("/write", func(c *gin.Context) {
 		s := sessions.Default(c)
 		s.Set("n", 1)
@@ -210,16 +207,26 @@ func guardSide(b testing.TB, bk benchBackend, cfg ginsecure.Config) (*benchSide,
 		uid, _ := ginsecure.UserID(c)
 		c.String(http.StatusOK, uid)
 	})
+	s.h = r
+	return s, g
+}
+
+// signedInRoutes adds the read (GET /read answers the user ID) and the
+// login (POST /login?user=) of an app that signs in through login and
+// knows its user through userID.
+func signedInRoutes(r *gin.Engine, userID func(*gin.Context) (string, bool), login func(*gin.Context, string) error) {
+	r.GET("/read", func(c *gin.Context) {
+		uid, _ := userID(c)
+		c.String(http.StatusOK, uid)
+	})
 	r.POST("/login", func(c *gin.Context) {
 		uid := c.Query("user")
-		if err := ginsecure.Login(c, uid); err != nil {
+		if err := login(c, uid); err != nil {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
 		c.String(http.StatusOK, uid)
 	})
-	s.h = r
-	return s, g
 }
 
 func benchReq(method, target, cookie string) *http.Request {
@@ -457,18 +464,7 @@ func floorSide(b testing.TB, bk benchBackend) *benchSide {
 	f := ginsecure.NewContractFloor()
 	r := gin.New()
 	r.Use(sessions.Sessions("app", sess), f.Middleware())
-	r.GET("/read", func(c *gin.Context) {
-		uid, _ := f.UserID(c)
-		c.String(http.StatusOK, uid)
-	})
-	r.POST("/login", func(c *gin.Context) {
-		uid := c.Query("user")
-		if err := f.Login(c, uid); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.String(http.StatusOK, uid)
-	})
+	signedInRoutes(r, f.UserID, f.Login)
 	s.h = r
 	return s
 }
