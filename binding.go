@@ -138,7 +138,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if !rotate && !confirm && !touch {
 		return nil
 	}
-	if err := g.refresh(c, st, now, rotate, confirm, touch); err != nil {
+	if err := g.refresh(c, st, now, rotate); err != nil {
 		st.authed = false
 		return err
 	}

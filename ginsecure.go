@@ -231,15 +231,18 @@ func validCookieName(name string) error {
 // the bindings, serve, and keep stale responses from writing cookies.
 func (g *Guard) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st := g.begin(c)                        // load: session, handle, token cookie (grace.go wraps the session)
+		// load: session, handle, token cookie; the session's wrapper goes
+		// in here (grace.go), the response writer's only where needed below.
+		st := g.begin(c)
 		if err := g.verify(c, st); err != nil { // verify + bind: grace.go, ipguard.go, binding.go
-			c.Writer = &st.w
+			c.Writer = &st.w // the refusal's response is scrubbed too
 			g.refuse(c, st, err)
 			return
 		}
 		if st.stale < 0 && !st.untrusted {
 			// Verified current credentials: nothing this request writes
-			// can be stale, so its responses need no scrubbing.
+			// can be stale (staleness is decided in verify only), so its
+			// response needs no scrubbing.
 			c.Next()
 			return
 		}

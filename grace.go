@@ -160,6 +160,10 @@ type reqState struct {
 	failure   error
 }
 
+// markStale records whether the request's credentials are stale. Only
+// verify (and the lazy isStale of a request verify left undecided) calls
+// it: Middleware skips the response scrubbing of a request verify found
+// current, so a request must never turn stale after verify.
 func (st *reqState) markStale(v bool) {
 	if v {
 		st.stale = 1
@@ -437,7 +441,9 @@ type guardSession struct {
 }
 
 // hide gives the request an empty stand-in for its session (distrust):
-// what it reads is nothing, what it writes is dropped at the end.
+// what it reads is nothing, what it writes is dropped at the end. It runs
+// inside verify only, which then leaves the request untrusted, so that
+// Middleware keeps the response writer's wrapper on it.
 func (st *reqState) hide() {
 	st.blank = true
 	var store gsessions.Store
@@ -612,10 +618,12 @@ func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confir
 // refresh does the one store write an authenticated request may need, in
 // one atomic update: rotate the token when RotateEvery has passed (or
 // reissue it, see prevToken), confirm a rotation the first time the new
-// token is presented, record activity once per TouchInterval (touch: verify
-// found it due). When another request changed the token first, this one is
-// served as a straggler.
-func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate, confirm, touch bool) error {
+// token is presented, record activity once per TouchInterval. verify calls
+// it only when due or the touch check found one of them needed; the update
+// decides confirmation and touch again on the stored record, which another
+// request may have written first. When another request changed the token
+// first, this one is served as a straggler.
+func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool) error {
 	var tok string
 	var next [32]byte
 	if rotate {
