@@ -645,7 +645,7 @@ func BenchmarkMemoryStoreParallel(b *testing.B) {
 			ctx := context.Background()
 			for i := range handles {
 				handles[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
-				_, err := st.Create(ctx, ginsecure.Record{Handle: handles[i], UserID: "u" + strconv.Itoa(i),
+				err := st.Create(ctx, ginsecure.Record{Handle: handles[i], UserID: "u" + strconv.Itoa(i),
 					IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, ginsecure.Limit{})
 				if err != nil {
 					b.Fatal(err)

@@ -5,269 +5,20 @@ package ginsecure
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
-	"github.com/gorilla/securecookie"
-	gsessions "github.com/gorilla/sessions"
 )
 
-// verify decides what the request is: authenticated, anonymous (with a
-// FailureReason where a session was presented but is dead), or refused
-// (the returned error). It never changes another user's session: every
-// write below follows a verified token.
-func (g *Guard) verify(c *gin.Context, st *reqState) error {
-	now := g.now()
-	if st.handle == "" {
-		if st.tokCookP && st.loadFailed() {
-			// The session store could not load the session, and the client
-			// holds a token: tell it to retry, not that it was signed out.
-			return ErrStoreUnavailable
-		}
-		if st.hasTok {
-			// A token without a handle: the session was replaced under it
-			// (memstore and Redis drop the old ID's data at login). A marker
-			// says whether that was a login this request raced.
-			if _, err := g.checkMarker(c, st, now); err != nil {
-				return err
-			}
-		}
-		if st.handle == "" {
-			return nil
-		}
-		// The marker of a Renew named the record: decide on it below.
-	}
-	if !validHandle(st.handle) {
-		st.failure = ErrNoSession
-		return nil
-	}
-	rec, err := g.view(c, st.handle, now)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			return storeErr(err)
-		}
-		if st.hasTok {
-			found, err := g.checkMarker(c, st, now)
-			if err != nil || found {
-				return err
-			}
-		}
-		// Signed out, expired and forgotten: anonymous from here on. The
-		// token, if any, cannot be checked any more, so nothing is touched,
-		// not even the token cookie: the session cookie may have been
-		// planted next to a live token of another session.
-		st.failure = ErrExpired
-		return nil
-	}
-	if !st.hasTok {
-		// The session names a record but the secret half is missing or
-		// malformed: a session cookie held without its token (stolen, or
-		// planted by a sibling subdomain), or a browser that lost the token.
-		g.distrust(c, st, rec, "token cookie missing or malformed")
-		return nil
-	}
-	st.rec = rec
-	st.authAt = rec.AuthAt
-
-	switch {
-	case hashEq(rec.TokenHash, st.tok):
-		st.markStale(false)
-	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok):
-		switch g.prevToken(rec, now) {
-		case prevReplay:
-			g.revoke(c, rec, RevokedReplay, EventReplay, "a rotated token came back after the grace window")
-			return ErrReplay
-		case prevReissue:
-			if c.GetHeader("Upgrade") == "" {
-				// The browser never received the new token; after the
-				// checks below, refresh gives it another one.
-				st.markStale(false)
-				st.reissue = true
-				st.authAt = rec.PrevAuthAt
-				break
-			}
-			// An upgrade answers with its own headers: a token minted
-			// here would be lost too. Served as a straggler.
-			fallthrough
-		default:
-			// A straggler sent before the rotation: served, never with more
-			// privilege than it had, and unable to write cookies.
-			st.markStale(true)
-			st.authAt = rec.PrevAuthAt
-			g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
-		}
-	case rec.AbandonedHash != zeroHash && hashEq(rec.AbandonedHash, st.tok):
-		// A token a reissue replaced because nobody had presented it: it
-		// reached someone after all, so two parties hold this session.
-		g.revoke(c, rec, RevokedReplay, EventReplay, "an abandoned token came back after a reissue")
-		return ErrReplay
-	default:
-		g.distrust(c, st, rec, "token does not match the session")
-		return nil
-	}
-
-	if rec.Revoked != "" {
-		g.forget(c, st, revokedErr(rec.Revoked))
-		return nil
-	}
-	// TouchInterval < IdleTimeout (New insists), so a session not yet due
-	// for a last-seen write cannot have been idle too long.
-	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
-	if touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
-		g.endTimedOut(c, st, ErrIdleTimeout)
-		return nil
-	}
-	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
-		g.endTimedOut(c, st, ErrExpired)
-		return nil
-	}
-	if err := g.checkIP(c, st, &g.cfg.IPBinding, false); err != nil {
-		return err
-	}
-	if err := g.checkIdentity(c, st); err != nil {
-		return err
-	}
-	st.authed = true
-	if st.stale > 0 {
-		return nil
-	}
-	rotate, confirm := g.due(c, st, now)
-	if !rotate && !confirm && !touch {
-		return nil
-	}
-	if err := g.refresh(c, st, now, rotate); err != nil {
-		st.authed = false
-		return err
-	}
-	return nil
-}
-
-// view reads a record for the hot path: without a copy from the embedded
-// memory store, through Store.Get from any other.
-func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*Record, error) {
-	if g.mem != nil {
-		return g.mem.view(handle, now)
-	}
-	rec, err := g.store.Get(reqCtx(c), handle)
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
-}
-
-// loadFailed reports whether the session store failed to load the session
-// for a reason other than a bad cookie (which only makes it anonymous).
-func (st *reqState) loadFailed() bool {
-	if st.sessionCookie() == "" {
-		return false
-	}
-	_, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name())
-	if err == nil {
-		return false
-	}
-	var sc securecookie.Error
-	if errors.As(err, &sc) && sc.IsDecode() {
-		return false
-	}
-	return true
-}
-
-// handleLen is the length of a handle: a random UUID's 16 bytes in
-// unpadded base64url. The session holds it, and the cookie store signs and
-// decodes every byte of the session on every request: the 36-character
-// UUID text (under a longer key) cost the cookie store 1 to 2 % of a signed-in
-// read.
-const handleLen = 22
-
-// newHandle mints a record's handle: a random (version 4) UUID in base64url.
-func newHandle() (string, error) {
-	u, err := uuid.NewRandom()
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(u[:]), nil
-}
-
-// validHandle accepts only what newHandle mints: 22 base64url characters
-// in canonical form (the 4 bits the last one carries beyond the 128th are
-// zero), so that a handle from a request (a URL, a forged session) can
-// never become an odd store key. It also accepts the lowercase UUID text
-// that builds before 2026-11-22 minted: their records live on in a shared
-// store until they time out, and must stay listable and revocable.
-func validHandle(h string) bool {
-	if len(h) != handleLen {
-		return legacyHandle(h)
-	}
-	var bad byte
-	for i := 0; i < handleLen; i++ {
-		bad |= b64url[h[i]]
-	}
-	return bad&0x80 == 0 && b64url[h[handleLen-1]]&0x0F == 0
-}
-
-// legacyHandle reports whether h is a canonical lowercase UUID text.
-func legacyHandle(h string) bool {
-	if len(h) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		switch c := h[i]; {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
-			return false
-		}
-	}
-	return true
-}
-
-// distrust serves a request whose session cookie names a record its token
-// does not open. It is anonymous, it sees an empty session (the data may be
-// someone else's), and it changes nothing: no cookie is expired and nothing
-// is written, because the requester proved nothing. Expiring the cookies
-// here would let anyone who can plant a session cookie (a sibling
-// subdomain, a Path-scoped duplicate) sign the victim out.
-func (g *Guard) distrust(c *gin.Context, st *reqState, rec *Record, detail string) {
-	st.untrusted = true
-	st.hide()
-	st.failure = ErrTokenMismatch
-	if rec.Revoked != "" || expired(rec.ExpiresAt, g.now()) {
-		st.failure = revokedErr(rec.Revoked)
-		if rec.Revoked == "" {
-			st.failure = ErrExpired
-		}
-	}
-	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
-}
-
-// forget makes the request anonymous because its session is dead, and
-// tidies the browser: the handle leaves the session and the token cookie
-// expires. Both writes go through the no-clobber rule. Only requests whose
-// token opened the record get here: whoever changes the session proved
-// they hold it.
-func (g *Guard) forget(c *gin.Context, st *reqState, reason error) {
-	st.failure = reason
-	st.authed = false
-	if st.gs != nil {
-		st.sess.Delete(handleKey)
-		if err := st.sess.Save(); err != nil {
-			g.log.Warn("ginsecure: could not clear a dead session", "err", err)
-		}
-	}
-	g.expireToken(c)
-}
-
-func (g *Guard) endTimedOut(c *gin.Context, st *reqState, reason error) {
-	if err := g.store.Delete(reqCtx(c), st.rec.Handle); err != nil {
+// endTimedOut deletes a record whose idle or absolute timeout passed, on
+// the request that found it so: the request goes on anonymous, and
+// nothing is written to the browser.
+func (g *Guard) endTimedOut(c *gin.Context, rec *Record, reason error) {
+	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
 		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
 	}
-	g.emit(c, Event{Kind: EventTimeout, UserID: st.rec.UserID, Handle: st.rec.Handle, Err: reason})
-	g.forget(c, st, reason)
+	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }
 
 // revoke marks a record revoked so that its next request, on any server,
@@ -323,9 +74,9 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 }
 
 // newRecord mints the record of a login.
-func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle string, now time.Time) Record {
+func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
 	return Record{
-		Handle: handle, UserID: userID,
+		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
 		IP: g.clientIP(c).String(), UserAgent: truncate(c.Request.UserAgent(), 256),
 		CreatedAt: now, AuthAt: now, LastSeen: now,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // ContractFloor is the least an implementation of DESIGN's model can do on
@@ -28,6 +29,7 @@ type floorRecord struct {
 	userID    string
 	hash      [32]byte
 	ip        string
+	sid       string
 	created   time.Time
 	lastSeen  time.Time
 	idle, abs time.Duration
@@ -50,23 +52,31 @@ func (f *ContractFloor) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := sessions.Default(c)
 		var rec *floorRecord
-		if h, _ := s.Get(handleKey).(string); h != "" {
-			if v, ok := tokenCookie(c.Request, DefaultCookieName); ok {
-				if hash, ok := parseToken(v); ok {
-					now := time.Now()
-					f.mu.RLock()
-					r := f.recs[h]
-					f.mu.RUnlock()
-					if r != nil && hashEq(r.hash, hash) && !longerThan(now, r.lastSeen, r.idle) &&
-						!longerThan(now, r.created, r.abs) && peerIs(c.Request.RemoteAddr, r.ip) {
-						rec = r
-					}
+		if v, ok := tokenCookie(c.Request, DefaultCookieName); ok {
+			if p, ok := parseToken(v); ok {
+				now := time.Now()
+				f.mu.RLock()
+				r := f.recs[p.handle]
+				f.mu.RUnlock()
+				if r != nil && hashEq(r.hash, p.hash) && floorSID(s) == r.sid && !longerThan(now, r.lastSeen, r.idle) &&
+					!longerThan(now, r.created, r.abs) && peerIs(c.Request.RemoteAddr, r.ip) {
+					rec = r
 				}
 			}
 		}
 		c.Set(sessions.DefaultKey, &floorSession{Session: s, rec: rec})
 		c.Next()
 	}
+}
+
+// floorSID is the session's identity: its ID where the store has one, the
+// ID kept inside it on the cookie store.
+func floorSID(s sessions.Session) string {
+	if id := s.ID(); id != "" {
+		return id
+	}
+	id, _ := s.Get(sidKey).(string)
+	return id
 }
 
 // UserID is the signed-in user of the request, as ginsecure.UserID.
@@ -85,21 +95,29 @@ func (f *ContractFloor) Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	tok, hash, err := newToken()
+	secret, hash, err := newSecret()
+	if err != nil {
+		return err
+	}
+	sid, err := newSessionID(&gsessions.CookieStore{})
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	f.mu.Lock()
-	f.recs[h] = &floorRecord{userID: userID, hash: hash, ip: c.RemoteIP(), created: now, lastSeen: now,
-		idle: DefaultIdleTimeout, abs: DefaultAbsoluteTimeout}
-	f.mu.Unlock()
 	s := sessions.Default(c)
 	s.Set(handleKey, h)
+	s.Set(sidKey, sid)
 	if err := s.Save(); err != nil {
 		return err
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: DefaultCookieName, Value: tok, Path: "/",
+	if id := s.ID(); id != "" {
+		sid = id
+	}
+	f.mu.Lock()
+	f.recs[h] = &floorRecord{userID: userID, hash: hash, sid: sid, ip: c.RemoteIP(), created: now, lastSeen: now,
+		idle: DefaultIdleTimeout, abs: DefaultAbsoluteTimeout}
+	f.mu.Unlock()
+	http.SetCookie(c.Writer, &http.Cookie{Name: DefaultCookieName, Value: tokenValue(h, secret), Path: "/",
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return nil
 }

@@ -538,11 +538,23 @@ func (f *flakyStore) Get(ctx context.Context, h string) (ginsecure.Record, error
 	}
 	return f.Store.Get(ctx, h)
 }
-func (f *flakyStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) ([]string, error) {
+func (f *flakyStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+	if f.isDown() {
+		return errDown
+	}
+	return f.Store.Create(ctx, r, l)
+}
+func (f *flakyStore) Trim(ctx context.Context, u string, max int, keep string) ([]string, error) {
 	if f.isDown() {
 		return nil, errDown
 	}
-	return f.Store.Create(ctx, r, l)
+	return f.Store.Trim(ctx, u, max, keep)
+}
+func (f *flakyStore) DeleteMarker(ctx context.Context, k, h string) error {
+	if f.isDown() {
+		return errDown
+	}
+	return f.Store.DeleteMarker(ctx, k, h)
 }
 func (f *flakyStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	if f.isDown() {

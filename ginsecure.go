@@ -16,7 +16,6 @@
 package ginsecure
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -115,10 +113,19 @@ type Config struct {
 	Identity func(c *gin.Context) (userID string, ok bool)
 
 	// ErrorHandler answers refused requests. Default: JSON
-	// {"error": "<code>"} with 401, 403 for policy refusals, 503 when the
-	// store is unreachable, and the token cookie expired where the session
-	// is dead. The Guard calls c.Abort() after it in every case.
+	// {"error": "<code>"} with 401, 403 for policy refusals, 503 (with
+	// Retry-After) when the store is unreachable. No cookie is expired on
+	// a refusal (DESIGN, "Cookie writes"). The Guard calls c.Abort() after
+	// it in every case.
 	ErrorHandler func(c *gin.Context, err error)
+
+	// CarryOver decides which values of the session a login replaces are
+	// carried into the new session (and, on the cookie store, which values
+	// of a healed predecessor are adopted). Default nil: every value, as
+	// HCL Commerce migrates a guest's cart. Return false for values an
+	// attacker who planted the pre-login session could have chosen and the
+	// signed-in session must not trust, such as a CSRF secret.
+	CarryOver func(key, value any) bool
 
 	// OnEvent receives every security event, after it is logged.
 	OnEvent func(Event)
@@ -225,42 +232,19 @@ func validCookieName(name string) error {
 	return nil
 }
 
-// Middleware returns the handler that authenticates every request. Put it
-// right after sessions.Sessions(...). A request's path through it reads top
-// to bottom: load the credentials, verify them against the record, check
-// the bindings, serve, and keep stale responses from writing cookies.
-func (g *Guard) Middleware() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		// load: session, handle, token cookie; the session's wrapper goes
-		// in here (grace.go), the response writer's only where needed below.
-		st := g.begin(c)
-		if err := g.verify(c, st); err != nil { // verify + bind: grace.go, ipguard.go, binding.go
-			c.Writer = &st.w // the refusal's response is scrubbed too
-			g.refuse(c, st, err)
-			return
-		}
-		if st.stale < 0 && !st.untrusted {
-			// Verified current credentials: nothing this request writes
-			// can be stale (staleness is decided in verify only), so its
-			// response needs no scrubbing.
-			c.Next()
-			return
-		}
-		c.Writer = &st.w // the no-clobber rule watches this response's cookies
-		c.Next()         // serve
-		st.w.scrub()     // write: a handler that wrote nothing still must not clobber
-	}
-}
-
 // warnWeakSessionCookie warns once when the gin-contrib store's cookie
 // options are weak. New cannot see the store (it is handed to
 // sessions.Sessions, not to ginsecure), so the first request that carries a
 // session does the check.
-func (g *Guard) warnWeakSessionCookie(opts *gsessions.Options) {
+func (g *Guard) warnWeakSessionCookie(gs *gsessions.Session) {
+	opts := gs.Options
 	if opts == nil {
 		return
 	}
 	g.cookieCheck.Do(func() {
+		if checkSessionStore(gs) != nil {
+			g.log.Error("ginsecure: the Redis session store (boj/redistore) deletes every session saved with MaxAge <= 0, so logins cannot last; set store.Options(sessions.Options{MaxAge: 86400 * 7, ...}) (seconds)")
+		}
 		var weak []string
 		if !opts.Secure {
 			weak = append(weak, "Secure is off (the session cookie travels over plain HTTP)")
@@ -279,72 +263,4 @@ func (g *Guard) warnWeakSessionCookie(opts *gsessions.Options) {
 				"problems", strings.Join(weak, "; "))
 		}
 	})
-}
-
-// reqKey is the context key of the request state.
-type reqKey struct{}
-
-func stateOf(c *gin.Context) *reqState {
-	if c == nil {
-		return nil
-	}
-	// The state rides on the session wrapper where there is one (one
-	// context write less per request), under its own key otherwise.
-	if v, ok := c.Get(sessions.DefaultKey); ok {
-		if gs, ok := v.(*guardSession); ok {
-			return gs.st
-		}
-	}
-	v, ok := c.Get(reqKey{})
-	if !ok {
-		return nil
-	}
-	st, _ := v.(*reqState)
-	return st
-}
-
-// refuse answers a refused request through the error handler and aborts it,
-// whatever the handler did: a custom handler cannot let the protected
-// handler run by forgetting to abort.
-func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
-	if st != nil {
-		st.failure = err
-		var se *secError
-		if errors.As(err, &se) && se.dead && !st.untrusted {
-			// The credentials are dead: tell the browser to drop both
-			// cookies, so it starts anonymous instead of being refused
-			// again. Only this client's cookies change; the no-clobber rule
-			// still strips them if the request was stale. Not when the
-			// token never opened the session: the session cookie may have
-			// been planted next to the victim's live token.
-			g.expireToken(c)
-			st.expireSessionCookie()
-		}
-	}
-	if g.cfg.ErrorHandler != nil {
-		g.cfg.ErrorHandler(c, err)
-	} else {
-		g.defaultErrorHandler(c, err)
-	}
-	c.Abort()
-	if st != nil {
-		st.w.scrub()
-	}
-}
-
-func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
-	status, code := http.StatusUnauthorized, "unauthorized"
-	var se *secError
-	if errors.As(err, &se) {
-		status, code = se.status, se.code
-	}
-	c.AbortWithStatusJSON(status, gin.H{"error": code})
-}
-
-// ctx bounds store calls by the request's context.
-func reqCtx(c *gin.Context) context.Context {
-	if c.Request != nil {
-		return c.Request.Context()
-	}
-	return context.Background()
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/boj/redistore"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -34,199 +35,321 @@ func FailureReason(c *gin.Context) error {
 }
 
 // Login signs userID in on this request's browser, after the application
-// has checked the user's credentials. It regenerates the gin-contrib session
-// ID (data carried over), mints a new handle and token, retires the old
-// session, binds the new one to the client IP, enforces MaxSessionsPerUser,
-// and saves everything: the handler need not call Save.
+// has checked the user's credentials. It is all-or-nothing: either the
+// browser gets a new session (a new gin-contrib session ID, or a new cookie
+// on the cookie store: a session ID planted before login is worth nothing
+// after it; data carried over as Config.CarryOver says), a new record bound
+// to userID, the client IP and the time, and a new token; or it returns an
+// error and leaves nothing behind (no record, index entry or marker that
+// matters) and the visitor's session as it was.
+//
+// Its steps, in an order no response order can undo: a marker from the
+// replaced session to the new record (set once), the record, the new
+// session saved, then the replaced record and session retired, then the
+// user's oldest sessions evicted over MaxSessionsPerUser, and the token
+// sent. The handler need not call Save.
+//
+// Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins),
+// ErrSessionTooLarge (the carried-over session does not fit the cookie or
+// the store), ErrSessionNotPersisted (a Redis session store with MaxAge <=
+// 0 deletes every session it saves), ErrStoreUnavailable, ErrNoMiddleware.
 func Login(c *gin.Context, userID string) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
 		return ErrNoMiddleware
 	}
-	if userID == "" || len(userID) > 512 {
-		return errors.New("ginsecure: Login: user ID must be 1 to 512 bytes")
+	if err := checkUserID(userID); err != nil {
+		return err
 	}
 	g := st.g
-	now := g.now()
+	if st.loadErr != nil {
+		return storeErr(st.loadErr)
+	}
+	if err := checkSessionStore(st.gs); err != nil {
+		return err
+	}
+	ctx, now := reqCtx(c), g.now()
 	handle, err := newHandle()
 	if err != nil {
 		return err
 	}
-	tok, hash, err := newToken()
+	secret, hash, err := newSecret()
 	if err != nil {
 		return err
 	}
-	rec := g.newRecord(c, userID, hash, handle, now)
-	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
-	if !st.untrusted && st.authed {
-		// Signing in again from this browser replaces its session.
-		lim.Replacing = st.handle
-	}
-	evicted, err := g.store.Create(reqCtx(c), rec, lim)
-	if errors.Is(err, ErrTooManySessions) {
-		g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
-		return ErrTooManySessions
-	}
+	sid, err := newSessionID(st.gs.Store())
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
-	for _, h := range evicted {
-		g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
+
+	// 1. The marker, first: a straggler that writes the replaced session
+	// from now on finds it and undoes its write, and a browser that ends up
+	// with the replaced session next to the new token is healed. Not for a
+	// foreign session: it is not this browser's to retire.
+	replaced, oldKey := st.cur, ""
+	if !st.blank {
+		oldKey = markerKey(replaced)
 	}
-	// Retire what the browser presented: the old record and the old
-	// session. Not when its token did not open the session it names: the
-	// requester holds someone else's session cookie at best, and must
-	// neither end that session nor make its requests stale.
-	if !st.untrusted {
-		oldKey, oldTok := st.sessionKey(), zeroHash
-		if st.hasTok {
-			oldTok = st.tok
+	if oldKey != "" {
+		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+		switch {
+		case errors.Is(err, ErrMarkerExists):
+			oldKey = "" // a parallel login from this session set it: it retires the session
+		case err != nil:
+			return storeErr(err)
 		}
-		if st.handle != "" && st.handle != rec.Handle {
-			if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
-				return storeErr(err)
+	}
+	undo := func() {
+		if oldKey != "" {
+			if err := g.store.DeleteMarker(ctx, oldKey, handle); err != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", err)
 			}
 		}
-		if err := g.markRotated(c, oldKey, oldTok, "", now); err != nil {
-			return storeErr(err)
+	}
+	values := map[any]any{}
+	if !st.blank {
+		v, err := st.loginValues()
+		if err != nil {
+			undo()
+			return err
 		}
+		values = g.carryOver(v)
 	}
-	if err := g.regenerate(c, st, rec.Handle); err != nil {
-		return err
-	}
-	g.setToken(c, tok)
-	st.rotated, st.authed, st.rec, st.authAt = true, true, &rec, now
-	st.handle, st.tok, st.hasTok, st.failure = rec.Handle, hash, true, nil
-	st.markStale(false)
-	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle})
-	return nil
-}
+	values[handleKey] = handle
 
-// regenerate gives the gin-contrib session a new ID where its store has
-// one (memstore, Redis: the old key is deleted, the data carried over) and
-// a new cookie value on the cookie store, so a session ID planted before
-// login is worth nothing after it.
-func (g *Guard) regenerate(c *gin.Context, st *reqState, handle string) error {
-	gs := st.gs
-	if st.untrusted {
-		// Start from nothing: the data belongs to whoever holds the token,
-		// and their session ID stays theirs.
-		gs.ID = ""
-		gs.Values = make(map[any]any)
-		st.untrusted, st.blank, st.sess.stand = false, false, nil
+	// 2. The record.
+	rec := g.newRecord(c, userID, hash, handle, sid, now)
+	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	if st.tokRec != nil && st.tokRec.UserID == userID {
+		lim.Replacing = st.tokRec.Handle // signing in again from this browser
 	}
-	if gs.ID != "" {
-		old := gsessions.NewSession(gs.Store(), gs.Name())
-		old.ID = gs.ID
-		opts := *gs.Options
-		opts.MaxAge = -1
-		old.Options = &opts
-		if err := gs.Store().Save(c.Request, discardWriter{}, old); err != nil {
-			return storeErr(err)
+	if err := g.store.Create(ctx, rec, lim); err != nil {
+		undo()
+		if errors.Is(err, ErrTooManySessions) {
+			g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
+			return ErrTooManySessions
 		}
-		gs.ID = ""
-	}
-	gs.IsNew = true
-	gs.Values[handleKey] = handle
-	if err := gs.Store().Save(c.Request, c.Writer, gs); err != nil {
 		return storeErr(err)
 	}
+
+	// 3. The new session, saved before anything is retired.
+	ns := st.freshSession(sid, values)
+	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+		if derr := g.store.Delete(ctx, handle); derr != nil {
+			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
+		}
+		undo()
+		return saveErr(err)
+	}
+
+	// 4. Retire what the browser presented: its record and its session.
+	if st.tokRec != nil {
+		if err := g.store.Delete(ctx, st.tokRec.Handle); err != nil {
+			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
+		}
+	}
+	if oldKey != "" {
+		if err := deleteSession(c.Request, replaced.Store(), replaced.Name(), replaced.ID); err != nil {
+			g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
+		}
+	}
+
+	// 5. Evict over the limit, now that the new session is saved.
+	if lim.Max > 0 && !lim.Reject {
+		evicted, err := g.store.Trim(ctx, userID, lim.Max, handle)
+		if err != nil {
+			g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
+		}
+		for _, h := range evicted {
+			g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
+		}
+	}
+
+	// 6. Send the token; the request is now the new session's.
+	st.cur, st.blank, st.healed, st.prev, st.resend, st.reissue = ns, false, false, false, false, false
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	g.setToken(c, handle, secret, st.cookieMaxAge())
+	st.minted, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
+	st.tok = presented{handle: handle, secret: secret, hash: hash}
+	st.sid = sid
+	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
 	return nil
 }
 
-// discardWriter swallows the expiring cookie of the deleted old session:
-// the new session's cookie replaces it anyway.
-type discardWriter struct{}
+// loginValues is what the replaced session holds at the login's commit:
+// on memstore and Redis the session as the store holds it now (a
+// straggler's write that came before the marker is in it), with this
+// request's own changes on top; on the cookie store, the request's copy.
+func (st *reqState) loginValues() (map[any]any, error) {
+	cur := st.cur
+	if cookieStore(cur.Store()) || cur.ID == "" {
+		return cur.Values, nil
+	}
+	fresh, err := st.loadByID(cur.ID)
+	if err != nil {
+		return nil, err
+	}
+	if fresh.IsNew {
+		return cur.Values, nil
+	}
+	out := fresh.Values
+	if st.sess.clear {
+		out = map[any]any{}
+	}
+	for k := range st.sess.dirty {
+		if v, ok := cur.Values[k]; ok {
+			out[k] = v
+		} else {
+			delete(out, k)
+		}
+	}
+	return out, nil
+}
 
-func (discardWriter) Header() http.Header         { return http.Header{} }
-func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (discardWriter) WriteHeader(int)             {}
+// checkSessionStore refuses a session store that cannot keep a login:
+// boj/redistore deletes a session saved with MaxAge <= 0, so the login
+// would answer 200 and the next request be anonymous.
+func checkSessionStore(gs *gsessions.Session) error {
+	if _, ok := gs.Store().(*redistore.RediStore); ok && (gs.Options == nil || gs.Options.MaxAge <= 0) {
+		return ErrSessionNotPersisted
+	}
+	return nil
+}
 
-// Logout signs the request's session out: the record is deleted, the
-// gin-contrib session is destroyed and both cookies expire. There is no
-// grace: once Logout returns, the old credentials are refused on every
-// server sharing the store.
+// Logout signs out the session the request's token names: its record is
+// deleted and its own gin-contrib session destroyed (the session the record
+// names, whatever session cookie was in front of it), on every server
+// sharing the store, and both cookies expire. There is no grace: the
+// current token and the previous one (inside its window) both end the
+// session. It returns nil only when no session of this token lives on:
+// ErrStoreUnavailable when the store could not be reached, ErrNoSession
+// when the token's secret did not match its record (the requester proved
+// nothing, so nothing is ended), ErrNoMiddleware without Middleware.
 func Logout(c *gin.Context) error {
 	st := stateOf(c)
-	if st == nil || st.gs == nil {
+	if st == nil {
 		return ErrNoMiddleware
 	}
 	g := st.g
-	if st.isStale() {
-		// A straggler sent before a rotation cannot sign anyone out (its
-		// old cookies would not even reach the browser); it is told so,
-		// so that an application can ask the browser to try again with
-		// the credentials it now holds.
-		g.emit(c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handle, Detail: "logout of a stale request refused"})
-		return ErrStaleCredentials
-	}
-	if st.untrusted {
-		// The session cookie names a record this request's token does not
-		// open: it is someone else's session (stolen, or planted in this
-		// browser). Signing it out, or destroying its data, is not this
-		// requester's to do.
-		return ErrNoSession
-	}
-	if st.handle != "" {
-		if err := g.store.Delete(reqCtx(c), st.handle); err != nil {
-			return storeErr(err)
+	rec := st.tokRec
+	if rec == nil {
+		if st.hasTok && errors.Is(st.failure, ErrTokenMismatch) {
+			return ErrNoSession
 		}
-		g.emit(c, Event{Kind: EventLogout, UserID: st.userID(), Handle: st.handle})
+		return nil // no credentials, or dead ones: nothing lives on
 	}
-	gs := st.gs
-	opts := *gs.Options
-	opts.MaxAge = -1
-	gs.Options = &opts
-	if err := gs.Store().Save(c.Request, c.Writer, gs); err != nil {
+	ctx := reqCtx(c)
+	if err := g.store.Delete(ctx, rec.Handle); err != nil {
 		return storeErr(err)
 	}
+	if st.gs != nil {
+		if err := deleteSession(c.Request, st.gs.Store(), st.gs.Name(), rec.SessionID); err != nil {
+			return storeErr(err)
+		}
+		opts := gsessions.Options{Path: "/"}
+		if st.gs.Options != nil {
+			opts = *st.gs.Options
+		}
+		opts.MaxAge = -1
+		http.SetCookie(c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
+	}
 	g.expireToken(c)
-	st.authed, st.closed, st.rotated = false, true, true
+	st.authed, st.closed, st.blank, st.rec = false, true, false, nil
+	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
 	return nil
 }
 
 // Renew rotates the credentials of the signed-in session after a
 // privilege change (a step-up, a role change): new session ID, new token,
 // login time reset for Policy.MaxAuthAge. Requests still carrying the old
-// credentials get the grace window, with the old privilege.
+// credentials get the grace window, with the old privilege. It returns
+// ErrNoSession for a request that is not authenticated (or lost a race
+// with another rotation), ErrStaleCredentials for one that carried the
+// credentials from before a rotation, ErrSessionTooLarge or
+// ErrStoreUnavailable when the new session could not be saved.
 func Renew(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
 		return ErrNoMiddleware
 	}
-	if !st.authed || st.stale > 0 {
+	if !st.authed {
 		return ErrNoSession
 	}
+	if st.prev {
+		return ErrStaleCredentials
+	}
 	g := st.g
-	now := g.now()
-	tok, next, err := newToken()
+	ctx, now := reqCtx(c), g.now()
+	secret, hash, err := newSecret()
 	if err != nil {
 		return err
 	}
-	presented := st.tok
-	rec, err := g.store.Update(reqCtx(c), st.handle, func(r *Record) error {
+	sid, err := newSessionID(st.gs.Store())
+	if err != nil {
+		return err
+	}
+	handle := st.rec.Handle
+	cur := st.cur
+	oldKey := markerKey(cur)
+	if oldKey != "" {
+		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+		switch {
+		case errors.Is(err, ErrMarkerExists):
+			oldKey = ""
+		case err != nil:
+			return storeErr(err)
+		}
+	}
+	undo := func() {
+		if oldKey != "" {
+			_ = g.store.DeleteMarker(ctx, oldKey, handle)
+		}
+	}
+	values := make(map[any]any, len(cur.Values))
+	for k, v := range cur.Values {
+		if k != sidKey {
+			values[k] = v
+		}
+	}
+	values[handleKey] = handle
+	ns := st.freshSession(sid, values)
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+		undo()
+		return saveErr(err)
+	}
+	presented := st.tok.hash
+	rec, err := g.store.Update(ctx, handle, func(r *Record) error {
 		if !hashEq(r.TokenHash, presented) {
 			return errRaced
 		}
-		rotateRecord(r, next, now, true)
-		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
+		rotateRecord(r, hash, now, true)
+		r.AuthAt, r.LastSeen, r.AbandonedHash, r.SessionID = now, now, zeroHash, sid
 		r.ExpiresAt = g.expiry(r.CreatedAt, now)
 		return nil
 	})
-	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
-		return ErrNoSession
-	}
 	if err != nil {
+		_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
+		if lines := hdr["Set-Cookie"]; len(lines) > n {
+			hdr["Set-Cookie"] = lines[:n:n]
+		}
+		undo()
+		if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
+			return ErrNoSession
+		}
 		return storeErr(err)
 	}
-	if err := g.markRotated(c, st.sessionKey(), presented, rec.Handle, now); err != nil {
-		return storeErr(err)
+	if oldKey != "" {
+		if err := deleteSession(c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+			g.log.Warn("ginsecure: could not retire the session Renew replaced", "err", err)
+		}
 	}
-	if err := g.regenerate(c, st, rec.Handle); err != nil {
-		return err
-	}
-	g.setToken(c, tok)
-	st.rotated, st.rec, st.authAt, st.tok = true, &rec, now, next
+	st.cur, st.healed, st.sid = ns, false, sid
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	g.setToken(c, handle, secret, st.cookieMaxAge())
+	st.minted, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
+	st.tok.secret, st.tok.hash = secret, hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil
 }

@@ -45,9 +45,9 @@ func BenchmarkVerifyHotPath(b *testing.B) {
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	g, _ := New(Config{Now: func() time.Time { return fixed }})
 	h, _ := newHandle()
-	_, hash, _ := newToken()
+	secret, hash, _ := newSecret()
 	rec := Record{Handle: h, UserID: "alice", TokenHash: hash, IssuedAt: fixed, IP: "192.0.2.1", CreatedAt: fixed, AuthAt: fixed, LastSeen: fixed, ExpiresAt: fixed.Add(time.Hour)}
-	if _, err := g.store.Create(context.Background(), rec, Limit{}); err != nil {
+	if err := g.store.Create(context.Background(), rec, Limit{}); err != nil {
 		b.Fatal(err)
 	}
 	c, _ := gin.CreateTestContext(httptest.NewRecorder())
@@ -55,7 +55,7 @@ func BenchmarkVerifyHotPath(b *testing.B) {
 	c.Request.RemoteAddr = "192.0.2.1:1234"
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		st := reqState{g: g, c: c, handle: h, tok: hash, hasTok: true, tokCookP: true}
+		st := reqState{g: g, c: c, tok: presented{handle: h, secret: secret, hash: hash}, hasTok: true, tokP: true}
 		if err := g.verify(c, &st); err != nil || !st.authed {
 			b.Fatal(err)
 		}

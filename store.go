@@ -28,18 +28,25 @@ const (
 )
 
 // Record is the server-side security record of one signed-in session. The
-// session cookie of gin-contrib/sessions only carries its Handle; the token
-// cookie carries a secret whose SHA-256 is TokenHash. No raw token is ever
-// stored.
+// token cookie names it by Handle and carries a secret whose SHA-256 is
+// TokenHash; the session cookie of gin-contrib/sessions carries the Handle
+// too, and SessionID says which session belongs to the record. No raw
+// token is ever stored.
 type Record struct {
-	Handle string // random UUID, the key of the record
+	Handle string // random, 128 bits: the key of the record
 	UserID string
+	// SessionID identifies the record's own gin-contrib session: the
+	// session ID on memstore and Redis, on the cookie store (which has no
+	// ID) an ID ginsecure keeps inside the session. Login sets it, Renew
+	// moves it.
+	SessionID string
 
-	TokenHash [32]byte  // SHA-256 of the current token
+	TokenHash [32]byte  // SHA-256 of the current token's secret
 	IssuedAt  time.Time // when the current token was minted
 
 	// The credentials from before the last rotation, honoured for
-	// Config.GracePeriod after RotatedAt with at most PrevAuthAt's privilege.
+	// Config.GracePeriod after ConfirmedAt (or until then) with at most
+	// PrevAuthAt's privilege.
 	PrevHash   [32]byte
 	RotatedAt  time.Time
 	PrevAuthAt time.Time
@@ -47,6 +54,12 @@ type Record struct {
 	// ConfirmedAt is when the current token was first presented after the
 	// last rotation: zero until the browser has shown it received it.
 	ConfirmedAt time.Time
+	// Pending is the current token's secret sealed (AES-256-GCM, the
+	// handle as associated data) under a key derived from the previous
+	// token's secret, kept until the current token is confirmed: a
+	// browser that never got the rotating response is sent the same token
+	// again instead of a new one (grace.go). Periodic rotations only.
+	Pending []byte
 	// AbandonedHash is the token a reissue replaced because it was never
 	// presented. If it shows up later, two parties hold credentials of
 	// this session: a replay.
@@ -66,26 +79,30 @@ type Record struct {
 // RetainExpired is how long Get still returns a record after it expired.
 const RetainExpired = time.Hour
 
-// Marker remembers that the credentials behind a session key were rotated
-// away by a login. See grace.go for why it exists.
+// Marker is left by a login or Renew under the ID of the session it
+// replaced (the predecessor) and names the record that replaced it. A
+// request whose token opens that record and whose session cookie is the
+// predecessor (a straggler's response put it back) is healed: served with
+// the record's own session. Markers are set once and live as long as the
+// record: nobody holding the old session can repoint it later.
 type Marker struct {
-	At        time.Time // when the rotation happened
-	TokenHash [32]byte  // hash of the token the old credentials carried, zero if none
-	// Handle is the record that lives on under a new session ID after a
-	// Renew (empty after a login, whose old record is gone): its PrevHash
-	// then decides the old credentials as it does on the cookie store.
-	Handle    string
+	Handle    string    // the record that replaced the session
+	At        time.Time // when
 	ExpiresAt time.Time // the store may forget the marker after this
 }
 
 // Limit is what Store.Create enforces, atomically with the creation.
 type Limit struct {
 	Max    int  // the most live records a user may have; 0 means no limit
-	Reject bool // refuse the new record (ErrTooManySessions) instead of evicting
+	Reject bool // refuse the new record (ErrTooManySessions) when the user has Max already
 	// Replacing names the record the new one replaces (a browser signing
-	// in again): it does not count against Max, the caller deletes it.
+	// in again): it does not count against Max, the caller retires it.
 	Replacing string
 }
+
+// ErrMarkerExists is returned by Store.SetMarker when a live marker is
+// already stored under the key: markers are set once.
+var ErrMarkerExists = errors.New("ginsecure: marker exists")
 
 // Store keeps security records and markers, and may be shared by many
 // servers. The contract every implementation must honour (the exported
@@ -94,27 +111,36 @@ type Limit struct {
 //   - "Not found" is ErrNotFound (errors.Is), and only that. Get keeps
 //     returning a record for RetainExpired after its ExpiresAt, so that its
 //     last holder learns why it was signed out (idle timeout, evicted)
-//     instead of seeing "not found"; Update, List and Create's limit treat
-//     it as gone from ExpiresAt on. A marker expires at its ExpiresAt.
-//     Any other error means the
-//     store could not answer; the Guard then fails closed with
-//     ErrStoreUnavailable and never treats the request as anonymous.
-//   - Create, Update and Delete are atomic per record, and Create's limit
-//     check is atomic per user: two servers racing on one record or one
-//     user's limit can never both win.
+//     instead of seeing "not found"; Update, List, Create's limit and Trim
+//     treat it as gone from ExpiresAt on. A marker expires at its
+//     ExpiresAt. Any other error means the store could not answer; the
+//     Guard then fails closed with ErrStoreUnavailable and never treats the
+//     request as anonymous.
+//   - Create, Update, Delete, SetMarker and DeleteMarker are atomic per
+//     key, and Create's limit check is atomic per user: two servers racing
+//     on one record, one marker or one user's limit can never both win.
 //   - The per-user index lists exactly the user's records that are neither
 //     revoked nor expired; records that are revoked or deleted leave it.
 //     Nothing grows without bound: records and markers go when they expire.
+//   - User IDs are held exactly, byte for byte (the Guard only passes
+//     valid UTF-8).
 //   - Values are copied in and out: a caller never shares memory with the
 //     store.
 type Store interface {
 	// Get returns the record stored under handle, revoked ones included.
 	Get(ctx context.Context, handle string) (Record, error)
-	// Create stores a new record and adds it to its user's index after
-	// enforcing limit among the user's live records: with Reject it returns
-	// ErrTooManySessions, otherwise it revokes (RevokedEvicted) the least
-	// recently seen records until the new one fits, and returns their handles.
-	Create(ctx context.Context, rec Record, limit Limit) (evicted []string, err error)
+	// Create stores a new record and adds it to its user's index. With
+	// limit.Reject and limit.Max > 0 it first counts the user's live
+	// records (not limit.Replacing) and returns ErrTooManySessions, storing
+	// nothing, when there are Max already. It never signs anyone out: a
+	// login evicts only after its new session is saved (Trim).
+	Create(ctx context.Context, rec Record, limit Limit) error
+	// Trim signs out (RevokedEvicted) the least recently seen of the
+	// user's live records created before keep's, until at most max are
+	// live, and returns their handles. Records newer than keep are never
+	// touched, so two logins racing over the limit cannot evict each
+	// other: the newer one wins.
+	Trim(ctx context.Context, userID string, max int, keep string) (evicted []string, err error)
 	// Update applies fn to the stored record atomically. If fn returns an
 	// error nothing is written and Update returns the record as it was with
 	// fn's error. A record whose Revoked is set by fn leaves the user index.
@@ -124,10 +150,15 @@ type Store interface {
 	Delete(ctx context.Context, handle string) error
 	// List returns the user's live records (not revoked, not expired).
 	List(ctx context.Context, userID string) ([]Record, error)
-	// SetMarker stores m under key until m.ExpiresAt.
+	// SetMarker stores m under key until m.ExpiresAt, unless a live marker
+	// is stored there already: then it returns ErrMarkerExists and changes
+	// nothing.
 	SetMarker(ctx context.Context, key string, m Marker) error
 	// GetMarker returns the marker under key, or ErrNotFound.
 	GetMarker(ctx context.Context, key string) (Marker, error)
+	// DeleteMarker removes the marker under key if it names handle (the
+	// undoing of a login that could not finish); any other marker stays.
+	DeleteMarker(ctx context.Context, key, handle string) error
 }
 
 // ClockUser is implemented by stores that decide expiry with a clock: New
@@ -206,7 +237,9 @@ func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return *r, nil
+	out := *r
+	out.Pending = slices.Clone(r.Pending)
+	return out, nil
 }
 
 // view is Get without the copy, for the Guard's hot path: the record is
@@ -224,45 +257,30 @@ func (m *memoryStore) view(handle string, now time.Time) (*Record, error) {
 	return r, nil
 }
 
-func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]string, error) {
+func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	m.maybeSweep()
 	now := m.now()
 	// The user lock serialises logins of one user, so the limit check and
 	// the insertion are one atomic step.
 	m.userMu.Lock()
 	defer m.userMu.Unlock()
-	var evicted []string
-	if limit.Max > 0 {
+	if limit.Max > 0 && limit.Reject {
 		live := m.liveLocked(rec.UserID, now)
 		if limit.Replacing != "" {
 			live = slices.DeleteFunc(live, func(r Record) bool { return r.Handle == limit.Replacing })
 		}
 		if len(live) >= limit.Max {
-			if limit.Reject {
-				return nil, ErrTooManySessions
-			}
-			sort.Slice(live, func(i, j int) bool { return live[i].LastSeen.Before(live[j].LastSeen) })
-			for _, old := range live[:len(live)-limit.Max+1] {
-				s := m.shard(old.Handle)
-				s.mu.Lock()
-				if r, ok := s.records[old.Handle]; ok {
-					cp := *r
-					cp.Revoked = RevokedEvicted
-					s.records[old.Handle] = &cp
-				}
-				s.mu.Unlock()
-				delete(m.users[rec.UserID], old.Handle)
-				evicted = append(evicted, old.Handle)
-			}
+			return ErrTooManySessions
 		}
 	}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
 	if old, ok := s.records[rec.Handle]; ok && !expired(old.ExpiresAt, now) {
 		s.mu.Unlock()
-		return nil, errors.New("ginsecure: memory store: handle already exists")
+		return errors.New("ginsecure: memory store: handle already exists")
 	}
 	cp := rec
+	cp.Pending = slices.Clone(rec.Pending)
 	s.records[rec.Handle] = &cp
 	s.mu.Unlock()
 	set := m.users[rec.UserID]
@@ -271,7 +289,59 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) ([]stri
 		m.users[rec.UserID] = set
 	}
 	set[rec.Handle] = struct{}{}
+	return nil
+}
+
+func (m *memoryStore) Trim(_ context.Context, userID string, max int, keep string) ([]string, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	now := m.now()
+	m.userMu.Lock()
+	defer m.userMu.Unlock()
+	live := m.liveLocked(userID, now)
+	if len(live) <= max {
+		return nil, nil
+	}
+	var kept *Record
+	for i := range live {
+		if live[i].Handle == keep {
+			kept = &live[i]
+		}
+	}
+	var older []Record
+	for _, r := range live {
+		if r.Handle != keep && (kept == nil || createdBefore(r, *kept)) {
+			older = append(older, r)
+		}
+	}
+	sort.Slice(older, func(i, j int) bool { return older[i].LastSeen.Before(older[j].LastSeen) })
+	var evicted []string
+	for _, old := range older {
+		if len(live)-len(evicted) <= max {
+			break
+		}
+		s := m.shard(old.Handle)
+		s.mu.Lock()
+		if r, ok := s.records[old.Handle]; ok {
+			cp := *r
+			cp.Revoked = RevokedEvicted
+			s.records[old.Handle] = &cp
+		}
+		s.mu.Unlock()
+		m.unindexLocked(userID, old.Handle)
+		evicted = append(evicted, old.Handle)
+	}
 	return evicted, nil
+}
+
+// createdBefore orders records by creation, handles breaking ties, so that
+// every server agrees which of two logins is the newer.
+func createdBefore(a, b Record) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.Handle < b.Handle
 }
 
 // liveLocked returns the user's live records and prunes dead index entries.
@@ -308,8 +378,10 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 		return Record{}, ErrNotFound
 	}
 	cp := *r
+	cp.Pending = slices.Clone(r.Pending)
 	if err := fn(&cp); err != nil {
 		out := *r
+		out.Pending = slices.Clone(r.Pending)
 		s.mu.Unlock()
 		return out, err
 	}
@@ -317,6 +389,7 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 	// A new record (readers may hold the old one), not the one fn saw: a
 	// pointer fn kept must not reach the store.
 	stored := cp
+	stored.Pending = slices.Clone(cp.Pending)
 	s.records[handle] = &stored
 	s.mu.Unlock()
 	if cp.Revoked != "" {
@@ -366,7 +439,21 @@ func (m *memoryStore) SetMarker(_ context.Context, key string, mk Marker) error 
 	m.maybeSweep()
 	s := m.shard(key)
 	s.mu.Lock()
+	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, m.now()) {
+		s.mu.Unlock()
+		return ErrMarkerExists
+	}
 	s.markers[key] = mk
+	s.mu.Unlock()
+	return nil
+}
+
+func (m *memoryStore) DeleteMarker(_ context.Context, key, handle string) error {
+	s := m.shard(key)
+	s.mu.Lock()
+	if old, ok := s.markers[key]; ok && old.Handle == handle {
+		delete(s.markers, key)
+	}
 	s.mu.Unlock()
 	return nil
 }

@@ -28,7 +28,7 @@ func TestMemoryStoreSweepKeepsItBounded(t *testing.T) {
 	for i := 0; i < n; i++ {
 		r := ginsecure.Record{Handle: fmt.Sprintf("h%04d", i), UserID: fmt.Sprintf("u%d", i%7),
 			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(10 * time.Minute)}
-		if _, err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.SetMarker(ctx, r.Handle, ginsecure.Marker{At: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
@@ -43,7 +43,7 @@ func TestMemoryStoreSweepKeepsItBounded(t *testing.T) {
 	clock.Advance(10*time.Minute + ginsecure.RetainExpired)
 	// One write after expiry: nothing reads the dead entries again.
 	live := ginsecure.Record{Handle: "live", UserID: "u0", CreatedAt: clock.Now(), LastSeen: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
-	if _, err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	if recs, marks := ginsecure.MemoryStoreSize(st); recs != 1 || marks != 0 {
@@ -64,7 +64,7 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 	s := ginsecure.NewMemoryStore()
 	exp := time.Now().Add(time.Hour)
 	rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice", ExpiresAt: exp}
-	if _, err := s.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+	if err := s.Create(ctx, rec, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	held, err := ginsecure.MemoryStoreView(s, rec.Handle)
@@ -80,12 +80,15 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 	// Eviction by a login over the limit revokes the held record too.
 	held2, _ := ginsecure.MemoryStoreView(s, rec.Handle)
 	other := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000002", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
-	if _, err := s.Create(ctx, other, ginsecure.Limit{}); err != nil {
+	if err := s.Create(ctx, other, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	heldBob, _ := ginsecure.MemoryStoreView(s, other.Handle)
-	third := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000003", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
-	if ev, err := s.Create(ctx, third, ginsecure.Limit{Max: 1}); err != nil || len(ev) != 1 {
+	third := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000003", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now(), CreatedAt: time.Now()}
+	if err := s.Create(ctx, third, ginsecure.Limit{Max: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := s.Trim(ctx, "bob", 1, third.Handle); err != nil || len(ev) != 1 {
 		t.Fatalf("eviction: %v %v", ev, err)
 	}
 	if held.TokenHash[0] != 0 || held.Revoked != "" {

@@ -1,44 +1,65 @@
 package ginsecure
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 )
 
-// FuzzParseToken: any cookie value either decodes to exactly the canonical
-// 32-byte token it encodes, or is refused; never a panic.
-func FuzzParseToken(f *testing.F) {
-	tok, _, err := newToken()
+// mintTestToken returns a token cookie value of a fresh handle and secret.
+func mintTestToken(t testing.TB) (value string, p presented) {
+	h, err := newHandle()
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
-	for _, s := range []string{"", tok, tok[:42], tok + "A", tok + "=", tok[:42] + "B", strings.Repeat("A", 43),
-		strings.Repeat("_", 43), strings.Repeat("-", 43), strings.Repeat("\x00", 43), strings.Repeat("é", 22),
-		strings.Repeat("A", 10000), "A%3D%3D", " " + tok[1:]} {
+	secret, hash, err := newSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokenValue(h, secret), presented{handle: h, secret: secret, hash: hash}
+}
+
+// FuzzParseToken: any cookie value either decodes to exactly the version,
+// canonical handle and canonical 32-byte secret it encodes, or is refused;
+// never a panic.
+func FuzzParseToken(f *testing.F) {
+	tok, _ := mintTestToken(f)
+	for _, s := range []string{"", tok, tok[:len(tok)-1], tok + "A", tok + "=", "2" + tok[1:], tok[:24] + "!" + tok[25:],
+		tok[:len(tok)-1] + "B", strings.Repeat("A", tokenLen), strings.Repeat("\x00", tokenLen), strings.Repeat("é", 34),
+		strings.Repeat("A", 10000), "1.%3D%3D", " " + tok[1:]} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		h, ok := parseToken(v)
+		p, ok := parseToken(v)
 		if !ok {
-			if h != zeroHash {
-				t.Fatal("refused token with a hash")
+			if p != (presented{}) {
+				t.Fatal("refused token with content")
 			}
 			return
 		}
-		raw, err := base64.RawURLEncoding.Strict().DecodeString(v)
-		if err != nil || len(raw) != 32 {
-			t.Fatalf("accepted %q which is not 32 bytes of base64url", v)
+		if !strings.HasPrefix(v, tokenVersion) || v[len(tokenVersion)+handleLen] != '.' {
+			t.Fatalf("accepted %q without the version and separator", v)
 		}
-		if base64.RawURLEncoding.EncodeToString(raw) != v {
+		if v[len(tokenVersion):len(tokenVersion)+handleLen] != p.handle || !validHandle(p.handle) {
+			t.Fatalf("accepted %q with handle %q", v, p.handle)
+		}
+		sec := v[len(tokenVersion)+handleLen+1:]
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(sec)
+		if err != nil || len(raw) != 32 {
+			t.Fatalf("accepted %q whose secret is not 32 bytes of base64url", v)
+		}
+		if base64.RawURLEncoding.EncodeToString(raw) != sec {
 			t.Fatalf("accepted non-canonical %q", v)
 		}
-		if h != sha256.Sum256(raw) {
-			t.Fatal("hash is not SHA-256 of the decoded token")
+		if p.hash != sha256.Sum256(raw) || !bytes.Equal(p.secret[:], raw) {
+			t.Fatal("hash is not SHA-256 of the decoded secret")
+		}
+		if tokenValue(p.handle, p.secret) != v {
+			t.Fatal("tokenValue does not give back the parsed value")
 		}
 	})
 }
@@ -47,23 +68,19 @@ func FuzzParseToken(f *testing.F) {
 func TestNewTokenIsRandom(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		tok, h, err := newToken()
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok, p := mintTestToken(t)
 		if seen[tok] {
 			t.Fatal("token repeated")
 		}
 		seen[tok] = true
-		if got, ok := parseToken(tok); !ok || got != h {
+		if got, ok := parseToken(tok); !ok || got != p {
 			t.Fatalf("minted token does not parse: %q", tok)
 		}
 	}
 }
 
 // FuzzValidHandle: the handle check never panics and accepts only what
-// newHandle mints, 16 bytes in canonical unpadded base64url, or what
-// earlier builds minted, the canonical lowercase UUID text.
+// newHandle mints, 16 bytes in canonical unpadded base64url.
 func FuzzValidHandle(f *testing.F) {
 	minted, err := newHandle()
 	if err != nil {
@@ -76,9 +93,6 @@ func FuzzValidHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 		canonical := err == nil && len(raw) == 16 && base64.RawURLEncoding.EncodeToString(raw) == s
-		if u, err := uuid.Parse(s); err == nil && u.String() == s {
-			canonical = true
-		}
 		if validHandle(s) != canonical {
 			t.Fatalf("validHandle(%q) = %v, want %v", s, validHandle(s), canonical)
 		}
@@ -106,7 +120,7 @@ func TestMintedHandlesAreValid(t *testing.T) {
 // that exact name: no look-alike name (Unicode spaces, odd bytes) can pass
 // for the __Host- token cookie.
 func FuzzTokenCookieAgreesWithNetHTTP(f *testing.F) {
-	tok, _, _ := newToken()
+	tok, _ := mintTestToken(f)
 	for _, s := range []string{
 		DefaultCookieName + "=" + tok,
 		"app=x; " + DefaultCookieName + "=" + tok,
@@ -168,7 +182,7 @@ func tokenCookieBySplit(r *http.Request, name string) (string, bool) {
 // pair that splitting the header would, for any header and a name that
 // occurs inside values, other names and itself.
 func FuzzTokenCookieSearchAgrees(f *testing.F) {
-	tok, _, _ := newToken()
+	tok, _ := mintTestToken(f)
 	n := DefaultCookieName
 	for _, s := range []string{
 		n + "=" + tok, "app=x; " + n + "=" + tok, "x=" + n + "=" + tok, n + "x=1; " + n + " =\t" + tok,

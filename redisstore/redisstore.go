@@ -73,6 +73,8 @@ func (s *Store) UseClock(now func() time.Time) { s.now = now }
 type wire struct {
 	Handle    string `json:"h"`
 	UserID    string `json:"u"`
+	SID       string `json:"sid"`
+	Pending   []byte `json:"pd,omitempty"`
 	Tok       string `json:"t"`
 	Issued    int64  `json:"ti"`
 	Prev      string `json:"p,omitempty"`
@@ -125,7 +127,7 @@ func hashOf(s string) ([32]byte, error) {
 
 func encode(r ginsecure.Record) ([]byte, error) {
 	return json.Marshal(wire{
-		Handle: r.Handle, UserID: r.UserID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
+		Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
 		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
@@ -150,7 +152,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 		return ginsecure.Record{}, err
 	}
 	return ginsecure.Record{
-		Handle: w.Handle, UserID: w.UserID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
+		Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
@@ -236,58 +238,94 @@ if ARGV[9] ~= '' then
     if live[i][1] == ARGV[9] then table.remove(live, i) end
   end
 end
-local evicted = {}
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('ginsecure: handle exists')
 end
-if limit > 0 and #live >= limit then
-  if ARGV[4] == '1' then return redis.error_reply('TOOMANY too many sessions') end
-  table.sort(live, function(a, b) return a[2] < b[2] end)
-  local n = #live - limit + 1
-  for i = 1, n do
-    local h = live[i][1]
-    local r = cjson.decode(live[i][3])
-    r.revoked = 'evicted'
-    redis.call('SET', prefix .. 'r:' .. h, cjson.encode(r), 'KEEPTTL')
-    redis.call('ZREM', KEYS[1], h)
-    table.insert(evicted, h)
-  end
+if ARGV[4] == '1' and limit > 0 and #live >= limit then
+  return redis.error_reply('TOOMANY too many sessions')
 end
 local ttl = tonumber(ARGV[7])
 redis.call('SET', KEYS[2], ARGV[6], 'PX', ttl)
 redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return evicted
+return 1
 `)
 
 // Create implements ginsecure.Store: one script, atomic with the limit.
-func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
 	b, err := encode(rec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c, err := s.conn(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
 	reject := "0"
 	if limit.Reject {
 		reject = "1"
 	}
-	out, err := redis.Strings(createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
-		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing))
+	_, err = createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
 	if err != nil {
 		var re redis.Error
 		// "TOOMANY msg": Redis 7 keeps the first word as the error code
 		// only when a message follows (a bare "TOOMANY" comes back as
 		// "ERR TOOMANY"); Redis 6 returns the reply as written.
 		if errors.As(err, &re) && strings.HasPrefix(re.Error(), "TOOMANY ") {
-			return nil, ginsecure.ErrTooManySessions
+			return ginsecure.ErrTooManySessions
 		}
+		return err
+	}
+	return nil
+}
+
+// trimScript: KEYS[1] user index. ARGV: now, prefix, max, keep handle.
+// Evicts the least recently seen live records created before keep's
+// (ties by handle) until at most max are live.
+var trimScript = redis.NewScript(1, pruneLua+`
+local max = tonumber(ARGV[3])
+if #live <= max then return {} end
+local keepC, keepH = nil, ARGV[4]
+for _, e in ipairs(live) do
+  if e[1] == keepH then keepC = cjson.decode(e[3]).c end
+end
+local older = {}
+for _, e in ipairs(live) do
+  if e[1] ~= keepH then
+    local c = cjson.decode(e[3]).c
+    if keepC == nil or c < keepC or (c == keepC and e[1] < keepH) then
+      table.insert(older, e)
+    end
+  end
+end
+table.sort(older, function(a, b) return a[2] < b[2] end)
+local evicted = {}
+local n = #live
+for _, e in ipairs(older) do
+  if n <= max then break end
+  local r = cjson.decode(e[3])
+  r.revoked = 'evicted'
+  redis.call('SET', prefix .. 'r:' .. e[1], cjson.encode(r), 'KEEPTTL')
+  redis.call('ZREM', KEYS[1], e[1])
+  table.insert(evicted, e[1])
+  n = n - 1
+end
+return evicted
+`)
+
+// Trim implements ginsecure.Store: one script.
+func (s *Store) Trim(ctx context.Context, userID string, max int, keep string) ([]string, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer c.Close()
+	return redis.Strings(trimScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix, max, keep))
 }
 
 // casScript: KEYS[1] record key, KEYS[2] user index.
@@ -419,14 +457,13 @@ func sortByCreated(rs []ginsecure.Record) {
 
 type wireMarker struct {
 	At  int64  `json:"at"`
-	Tok string `json:"t,omitempty"`
 	Exp int64  `json:"exp"`
-	H   string `json:"h,omitempty"`
+	H   string `json:"h"`
 }
 
-// SetMarker implements ginsecure.Store.
+// SetMarker implements ginsecure.Store: SET NX, so a marker is set once.
 func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
-	b, err := json.Marshal(wireMarker{At: ms(m.At), Tok: hexOf(m.TokenHash), Exp: ms(m.ExpiresAt), H: m.Handle})
+	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return err
 	}
@@ -435,8 +472,14 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 		return err
 	}
 	defer c.Close()
-	_, err = redis.DoContext(c, ctx, "SET", s.markKey(key), b, "PX", s.ttl(m.ExpiresAt))
-	return err
+	reply, err := redis.DoContext(c, ctx, "SET", s.markKey(key), b, "PX", s.ttl(m.ExpiresAt), "NX")
+	if err != nil {
+		return err
+	}
+	if reply == nil {
+		return ginsecure.ErrMarkerExists
+	}
+	return nil
 }
 
 // GetMarker implements ginsecure.Store.
@@ -457,13 +500,29 @@ func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, er
 	if err := json.Unmarshal(b, &w); err != nil {
 		return ginsecure.Marker{}, fmt.Errorf("redisstore: corrupt marker: %w", err)
 	}
-	tok, err := hashOf(w.Tok)
-	if err != nil {
-		return ginsecure.Marker{}, err
-	}
-	m := ginsecure.Marker{At: fromMS(w.At), TokenHash: tok, ExpiresAt: fromMS(w.Exp), Handle: w.H}
+	m := ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}
 	if expired(m.ExpiresAt, s.now()) {
 		return ginsecure.Marker{}, ginsecure.ErrNotFound
 	}
 	return m, nil
+}
+
+// deleteMarkerScript: KEYS[1] marker key. ARGV: handle. Deletes the marker
+// only if it names handle.
+var deleteMarkerScript = redis.NewScript(1, `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if cjson.decode(v).h ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`)
+
+// DeleteMarker implements ginsecure.Store: one script.
+func (s *Store) DeleteMarker(ctx context.Context, key, handle string) error {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = deleteMarkerScript.DoContext(ctx, c, s.markKey(key), handle)
+	return err
 }

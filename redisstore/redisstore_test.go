@@ -65,7 +65,7 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 	now := time.Now()
 	rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice",
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := st.Create(ctx, rec, ginsecure.Limit{Max: 2}); err != nil {
+	if err := st.Create(ctx, rec, ginsecure.Limit{Max: 2}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -96,8 +96,7 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 		{"Create", func() error {
 			r := rec
 			r.Handle = "00000000-0000-4000-8000-000000000002"
-			_, err := st.Create(ctx, r, ginsecure.Limit{Max: 1, Reject: true})
-			return err
+			return st.Create(ctx, r, ginsecure.Limit{Max: 1, Reject: true})
 		}},
 		{"List", func() error { _, err := st.List(ctx, "alice"); return err }},
 		{"Delete", func() error { return st.Delete(ctx, rec.Handle) }},
@@ -119,7 +118,7 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 	// are dropped; after that the same pool works again.
 	var err error
 	for i := 0; i <= pool.MaxIdle; i++ {
-		if _, err = st.Create(ctx, rec, ginsecure.Limit{Max: 1}); err == nil {
+		if err = st.Create(ctx, rec, ginsecure.Limit{Max: 1}); err == nil {
 			break
 		}
 	}
@@ -145,7 +144,7 @@ func TestRedisIndexOutlivesItsRecords(t *testing.T) {
 	long := ginsecure.Record{Handle: "00000000-0000-4000-8000-00000000000a", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(2 * time.Hour)}
 	short := ginsecure.Record{Handle: "00000000-0000-4000-8000-00000000000b", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}
 	for _, r := range []ginsecure.Record{long, short} {
-		if _, err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -71,7 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"RevokedRecordsLeaveTheIndex", testRevokedLeaveIndex},
 		{"DeleteIsIdempotentAndLeavesTheIndex", testDelete},
 		{"ListReturnsOnlyLiveRecordsOldestFirst", testList},
-		{"MarkersRoundTripAndExpire", testMarkers},
+		{"MarkersAreSetOnceRoundTripAndExpire", testMarkers},
+		{"ConcurrentSetMarkerHasOneWinner", testMarkerRace},
 		{"RecordsExpireByTheClock", testExpiry},
 		{"UpdateExtendsExpiry", testUpdateExtends},
 		{"ConcurrentCASUpdateHasOneWinnerPerRound", testCASRace},
@@ -122,19 +123,26 @@ func newHandle() string {
 func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 	now := s.clock.Now()
 	return ginsecure.Record{
-		Handle: newHandle(), UserID: user,
-		TokenHash: randHash(), IssuedAt: now,
+		Handle: newHandle(), UserID: user, SessionID: "SID" + newHandle(),
+		TokenHash: randHash(), IssuedAt: now, Pending: []byte("sealed\x00\xffpending"),
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
 	}
 }
 
-func (s *suite) create(r ginsecure.Record, l ginsecure.Limit) []string {
+func (s *suite) create(r ginsecure.Record, l ginsecure.Limit) {
 	s.t.Helper()
-	ev, err := s.st.Create(s.ctx, r, l)
-	if err != nil {
+	if err := s.st.Create(s.ctx, r, l); err != nil {
 		s.t.Fatalf("Create %s: %v", r.Handle, err)
+	}
+}
+
+func (s *suite) trim(user string, max int, keep string) []string {
+	s.t.Helper()
+	ev, err := s.st.Trim(s.ctx, user, max, keep)
+	if err != nil {
+		s.t.Fatalf("Trim %s: %v", user, err)
 	}
 	return ev
 }
@@ -297,7 +305,7 @@ func testCreateDuplicate(t *testing.T, s *suite) {
 	s.create(r, ginsecure.Limit{})
 	dup := s.record("mallory", s.clock.Now())
 	dup.Handle = r.Handle
-	if _, err := s.st.Create(s.ctx, dup, ginsecure.Limit{}); err == nil {
+	if err := s.st.Create(s.ctx, dup, ginsecure.Limit{}); err == nil {
 		t.Fatal("Create replaced another user's live record under the same handle")
 	}
 	if got := s.get(r.Handle); got.UserID != "alice" || got.TokenHash != r.TokenHash {
@@ -317,12 +325,18 @@ func testLimitEvict(t *testing.T, s *suite) {
 	c := s.record("alice", base.Add(-2*time.Minute))
 	lim := ginsecure.Limit{Max: 3}
 	for _, r := range []ginsecure.Record{a, b, c} {
-		if ev := s.create(r, lim); len(ev) != 0 {
-			t.Fatalf("under the limit, Create evicted %v", ev)
+		s.create(r, lim)
+		if ev := s.trim("alice", 3, r.Handle); len(ev) != 0 {
+			t.Fatalf("under the limit, Trim evicted %v", ev)
 		}
 	}
 	d := s.record("alice", base)
-	ev := s.create(d, lim)
+	d.CreatedAt = base.Add(time.Second)
+	s.create(d, lim)
+	if hs := s.handles("alice"); len(hs) != 4 {
+		t.Fatalf("Create without Reject must not evict: %v", hs)
+	}
+	ev := s.trim("alice", 3, d.Handle)
 	if !sameHandles(ev, []string{b.Handle}) {
 		t.Fatalf("evicted %v, want the least recently seen %s", ev, b.Handle)
 	}
@@ -332,21 +346,33 @@ func testLimitEvict(t *testing.T, s *suite) {
 	if hs := s.handles("alice"); !sameHandles(hs, []string{a.Handle, c.Handle, d.Handle}) {
 		t.Fatalf("live after eviction: %v", hs)
 	}
-	// A lowered limit evicts as many as it takes for the new one to fit.
+	// A lowered limit evicts as many as it takes.
 	e := s.record("alice", base)
-	ev = s.create(e, ginsecure.Limit{Max: 2})
+	e.CreatedAt = base.Add(2 * time.Second)
+	s.create(e, ginsecure.Limit{})
+	ev = s.trim("alice", 2, e.Handle)
 	if !sameHandles(ev, []string{c.Handle, a.Handle}) {
-		t.Fatalf("Max 2 over 3 live: evicted %v, want %s and %s", ev, c.Handle, a.Handle)
+		t.Fatalf("Max 2 over 4 live: evicted %v, want %s and %s", ev, c.Handle, a.Handle)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{d.Handle, e.Handle}) {
 		t.Fatalf("live after lowering the limit: %v", hs)
 	}
+	// Trim never evicts records created after keep: a newer login wins.
+	if ev := s.trim("alice", 1, d.Handle); len(ev) != 0 {
+		t.Fatalf("Trim for the older record evicted the newer: %v", ev)
+	}
 	// Other users are never touched by alice's limit.
 	o := s.record("bob", base.Add(-time.Hour))
 	s.create(o, ginsecure.Limit{})
-	s.create(s.record("alice", base), ginsecure.Limit{Max: 1})
+	f := s.record("alice", base)
+	f.CreatedAt = base.Add(3 * time.Second)
+	s.create(f, ginsecure.Limit{})
+	s.trim("alice", 1, f.Handle)
 	if got := s.get(o.Handle); got.Revoked != "" {
 		t.Fatalf("alice's limit evicted bob: %q", got.Revoked)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{f.Handle}) {
+		t.Fatalf("live after Trim to 1: %v", hs)
 	}
 }
 
@@ -357,12 +383,9 @@ func testLimitReject(t *testing.T, s *suite) {
 	s.create(a, lim)
 	s.create(b, lim)
 	c := s.record("alice", s.clock.Now())
-	ev, err := s.st.Create(s.ctx, c, lim)
+	err := s.st.Create(s.ctx, c, lim)
 	if !errors.Is(err, ginsecure.ErrTooManySessions) {
-		t.Fatalf("Create over the limit with Reject: want ErrTooManySessions, got %v, %v", ev, err)
-	}
-	if len(ev) != 0 {
-		t.Fatalf("a rejected Create evicted %v", ev)
+		t.Fatalf("Create over the limit with Reject: want ErrTooManySessions, got %v", err)
 	}
 	s.notFound(c.Handle)
 	for _, h := range []string{a.Handle, b.Handle} {
@@ -383,14 +406,14 @@ func testLimitCountsLive(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	b := s.record("alice", s.clock.Now())
-	if _, err := s.st.Create(s.ctx, b, lim); err != nil {
+	if err := s.st.Create(s.ctx, b, lim); err != nil {
 		t.Fatalf("a revoked record still counts against the limit: %v", err)
 	}
 	if err := s.st.Delete(s.ctx, b.Handle); err != nil {
 		t.Fatal(err)
 	}
 	c := s.record("alice", s.clock.Now())
-	if _, err := s.st.Create(s.ctx, c, lim); err != nil {
+	if err := s.st.Create(s.ctx, c, lim); err != nil {
 		t.Fatalf("a deleted record still counts against the limit: %v", err)
 	}
 	if !s.clocked {
@@ -401,7 +424,7 @@ func testLimitCountsLive(t *testing.T, s *suite) {
 	s.create(c2, lim)
 	s.clock.Advance(time.Minute)
 	d := s.record("bob", s.clock.Now())
-	if _, err := s.st.Create(s.ctx, d, lim); err != nil {
+	if err := s.st.Create(s.ctx, d, lim); err != nil {
 		t.Fatalf("an expired record still counts against the limit: %v", err)
 	}
 }
@@ -529,44 +552,103 @@ func testList(t *testing.T, s *suite) {
 
 func testMarkers(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	m := ginsecure.Marker{At: now, TokenHash: randHash(), Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}
+	m := ginsecure.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}
 	if err := s.st.SetMarker(s.ctx, "s:abc", m); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.st.SetMarker(s.ctx, "c:noToken", ginsecure.Marker{At: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+	if err := s.st.SetMarker(s.ctx, "c:other", ginsecure.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.st.GetMarker(s.ctx, "s:abc")
-	if err != nil || !got.At.Equal(m.At) || got.TokenHash != m.TokenHash || got.Handle != m.Handle || !got.ExpiresAt.Equal(m.ExpiresAt) {
+	if err != nil || !got.At.Equal(m.At) || got.Handle != m.Handle || !got.ExpiresAt.Equal(m.ExpiresAt) {
 		t.Fatalf("GetMarker: %+v, %v; want %+v", got, err, m)
-	}
-	if got, err := s.st.GetMarker(s.ctx, "c:noToken"); err != nil || got.TokenHash != ([32]byte{}) || got.Handle != "" {
-		t.Fatalf("a marker without a token: %+v, %v", got, err)
 	}
 	// Markers and records live in separate namespaces.
 	if _, err := s.st.Get(s.ctx, "s:abc"); !errors.Is(err, ginsecure.ErrNotFound) {
 		t.Fatalf("a marker key read as a record: %v", err)
 	}
-	m2 := ginsecure.Marker{At: now.Add(time.Second), TokenHash: randHash(), ExpiresAt: now.Add(20 * time.Minute)}
-	if err := s.st.SetMarker(s.ctx, "s:abc", m2); err != nil {
+	// Set once: whoever holds the old session cannot repoint it later.
+	m2 := ginsecure.Marker{At: now.Add(time.Second), Handle: newHandle(), ExpiresAt: now.Add(20 * time.Minute)}
+	if err := s.st.SetMarker(s.ctx, "s:abc", m2); !errors.Is(err, ginsecure.ErrMarkerExists) {
+		t.Fatalf("SetMarker over a live marker: want ErrMarkerExists, got %v", err)
+	}
+	if got, _ := s.st.GetMarker(s.ctx, "s:abc"); got.Handle != m.Handle {
+		t.Fatal("SetMarker replaced a live marker")
+	}
+	// DeleteMarker removes only the marker that names the handle.
+	if err := s.st.DeleteMarker(s.ctx, "s:abc", m2.Handle); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.st.GetMarker(s.ctx, "s:abc"); got.TokenHash != m2.TokenHash {
-		t.Fatal("SetMarker did not replace the marker")
+	if got, err := s.st.GetMarker(s.ctx, "s:abc"); err != nil || got.Handle != m.Handle {
+		t.Fatalf("DeleteMarker with another handle removed the marker: %+v, %v", got, err)
+	}
+	if err := s.st.DeleteMarker(s.ctx, "s:abc", m.Handle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.st.GetMarker(s.ctx, "s:abc"); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("DeleteMarker left the marker: %v", err)
+	}
+	if err := s.st.DeleteMarker(s.ctx, "s:none", m.Handle); err != nil {
+		t.Fatalf("DeleteMarker of nothing: %v", err)
+	}
+	if err := s.st.SetMarker(s.ctx, "s:abc", m2); err != nil {
+		t.Fatalf("SetMarker after DeleteMarker: %v", err)
 	}
 	if !s.clocked {
 		return
 	}
 	s.clock.Advance(10*time.Minute - time.Millisecond)
-	if _, err := s.st.GetMarker(s.ctx, "c:noToken"); err != nil {
+	if _, err := s.st.GetMarker(s.ctx, "c:other"); err != nil {
 		t.Fatalf("a marker expired early: %v", err)
 	}
 	s.clock.Advance(time.Millisecond)
-	if _, err := s.st.GetMarker(s.ctx, "c:noToken"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.GetMarker(s.ctx, "c:other"); !errors.Is(err, ginsecure.ErrNotFound) {
 		t.Fatalf("an expired marker: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.st.GetMarker(s.ctx, "s:abc"); err != nil {
-		t.Fatalf("the replaced marker expired with the old one: %v", err)
+	// An expired marker no longer blocks a new one.
+	if err := s.st.SetMarker(s.ctx, "c:other", ginsecure.Marker{At: s.clock.Now(), Handle: m.Handle, ExpiresAt: s.clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatalf("SetMarker over an expired marker: %v", err)
+	}
+}
+
+// testMarkerRaceHasOneWinner: logins racing to retire one session leave
+// exactly one marker, and every loser is told so.
+func testMarkerRace(t *testing.T, s *suite) {
+	for round := 0; round < 10; round++ {
+		key := fmt.Sprintf("s:race%d", round)
+		var won, lost int
+		var winner string
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < workers; i++ {
+			h := newHandle()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := s.st.SetMarker(s.ctx, key, ginsecure.Marker{At: s.clock.Now(), Handle: h, ExpiresAt: s.clock.Now().Add(time.Minute)})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won++
+					winner = h
+				case errors.Is(err, ginsecure.ErrMarkerExists):
+					lost++
+				default:
+					t.Errorf("SetMarker: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if won != 1 || lost != workers-1 {
+			t.Fatalf("round %d: %d won, %d lost", round, won, lost)
+		}
+		if got, err := s.st.GetMarker(s.ctx, key); err != nil || got.Handle != winner {
+			t.Fatalf("round %d: marker names %q (%v), winner %q", round, got.Handle, err, winner)
+		}
 	}
 }
 
@@ -727,7 +809,7 @@ func testCreateRaceEvict(t *testing.T, s *suite) {
 			go func() {
 				defer wg.Done()
 				<-start
-				if _, err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1}); err != nil {
+				if err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1}); err != nil {
 					t.Errorf("Create: %v", err)
 					return
 				}
@@ -766,7 +848,7 @@ func testCreateRaceReject(t *testing.T, s *suite) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1, Reject: true})
+				err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1, Reject: true})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -793,19 +875,18 @@ func testLimitReplacing(t *testing.T, s *suite) {
 	a := s.record("alice", s.clock.Now())
 	s.create(a, ginsecure.Limit{Max: 1})
 	b := s.record("alice", s.clock.Now())
-	ev, err := s.st.Create(s.ctx, b, ginsecure.Limit{Max: 1, Reject: true, Replacing: a.Handle})
-	if err != nil || len(ev) != 0 {
-		t.Fatalf("Create replacing the only record: %v, %v", ev, err)
+	if err := s.st.Create(s.ctx, b, ginsecure.Limit{Max: 1, Reject: true, Replacing: a.Handle}); err != nil {
+		t.Fatalf("Create replacing the only record: %v", err)
 	}
 	if got := s.get(a.Handle); got.Revoked != "" {
 		t.Fatalf("the replaced record was revoked: %q", got.Revoked)
 	}
 	c := s.record("alice", s.clock.Now())
-	if _, err := s.st.Create(s.ctx, c, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); err != nil {
+	if err := s.st.Create(s.ctx, c, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); err != nil {
 		t.Fatalf("Create with one other live record under Max 2: %v", err)
 	}
 	d := s.record("alice", s.clock.Now())
-	if _, err := s.st.Create(s.ctx, d, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
+	if err := s.st.Create(s.ctx, d, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
 		t.Fatalf("Replacing must not exempt the others: %v", err)
 	}
 }

@@ -1,0 +1,339 @@
+package ginsecure
+
+// One request's path, top to bottom: load → verify → bind → serve → write.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// reqState is everything the Guard knows about one request. It is
+// allocated once per request and holds the two wrappers by value.
+type reqState struct {
+	g *Guard
+	c *gin.Context
+
+	w    guardWriter
+	sess guardSession
+
+	gs      *gsessions.Session // the session as presented (loaded), or nil without sessions.Sessions
+	cur     *gsessions.Session // the session the request is served with: gs, the record's own (healed), or a stand-in
+	sid     string             // the presented session's identity (session.go), "" for none
+	loadErr error              // the session store could not be reached to load the session
+
+	tokP   bool      // a token cookie was presented at all
+	hasTok bool      // ... and it parsed
+	tok    presented // what it carried
+	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
+
+	authed bool
+	rec    *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt time.Time
+	prev   bool // authenticated with the previous token: the old privilege, no rotation
+	resend bool // ... and the browser never presented the pending token: send it again
+	reissue bool
+
+	healed  bool // served with the record's own session instead of the presented one
+	blank   bool // served with an empty stand-in (a foreign session): writes nothing
+	minted  bool // this request minted credentials (Login, Renew, a rotation)
+	closed  bool // Logout ran
+	failure error
+}
+
+// Middleware returns the handler that authenticates every request. Put it
+// right after sessions.Sessions(...). A request's path reads top to bottom
+// here: load the two cookies, verify the token against its record, bind
+// the session to the record (heal or hide it), check the network and the
+// identity, serve, and keep a foreign session's response from writing
+// cookies.
+func (g *Guard) Middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st := g.load(c) // token.go, session.go
+		if err := g.verify(c, st); err != nil {
+			c.Writer = &st.w // a refusal writes no cookie of a stand-in either
+			g.refuse(c, st, err)
+			return
+		}
+		if !st.blank {
+			c.Next() // serve
+			return
+		}
+		c.Writer = &st.w
+		c.Next()
+		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+	}
+}
+
+// load reads what the request presents: the token cookie, and the
+// gin-contrib session, whose wrapper goes into the context in place of
+// gin-contrib's own.
+func (g *Guard) load(c *gin.Context) *reqState {
+	st := &reqState{g: g, c: c}
+	st.w.ResponseWriter = c.Writer // installed by Middleware where needed
+	st.w.st = st
+	st.sess.st = st
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		if inner, ok := v.(ginSession); ok {
+			st.sess.inner = inner
+			c.Set(sessions.DefaultKey, &st.sess)
+		}
+	}
+	if st.sess.inner == nil {
+		c.Set(reqKey{}, st) // stateOf finds it here instead
+		g.warnNoSessions()
+	}
+	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
+		st.tokP = true
+		st.tok, st.hasTok = parseToken(v)
+	}
+	return st
+}
+
+// verify decides what the request is: authenticated, anonymous (with a
+// FailureReason where credentials were presented but are dead), or refused
+// (the returned error). It never changes another user's session: every
+// write below follows a verified token. Dead, stale or foreign credentials
+// get no cookie written (DESIGN, "Cookie writes").
+func (g *Guard) verify(c *gin.Context, st *reqState) error {
+	now := g.now()
+	if st.sess.inner != nil {
+		if err := st.loadSession(); err != nil {
+			return err
+		}
+	}
+	if !st.hasTok {
+		if st.tokP {
+			st.failure = ErrTokenMismatch
+		}
+		return g.guardAnonymous(c, st, nil, now)
+	}
+
+	// verify: the token names its record.
+	rec, err := g.view(c, st.tok.handle, now)
+	if errors.Is(err, ErrNotFound) {
+		// Signed out, replaced by a login, timed out and forgotten: dead
+		// credentials are anonymous, and nothing is written back.
+		st.failure = ErrExpired
+		return g.guardAnonymous(c, st, nil, now)
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
+		return g.guardAnonymous(c, st, rec, now)
+	}
+	if rec.Revoked != "" {
+		st.failure = revokedErr(rec.Revoked)
+		return g.guardAnonymous(c, st, rec, now)
+	}
+	// TouchInterval < IdleTimeout (New insists), so a session not yet due
+	// for a last-seen write cannot have been idle too long.
+	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
+	if touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
+		g.endTimedOut(c, rec, ErrIdleTimeout)
+		st.failure = ErrIdleTimeout
+		return g.guardAnonymous(c, st, nil, now)
+	}
+	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
+		g.endTimedOut(c, rec, ErrExpired)
+		st.failure = ErrExpired
+		return g.guardAnonymous(c, st, nil, now)
+	}
+
+	// bind: the session cookie must belong to the record.
+	if ok, err := g.bindSession(c, st, rec); !ok || err != nil {
+		return err
+	}
+	st.rec = rec
+	if err := g.checkIP(c, st, &g.cfg.IPBinding, false); err != nil { // ipguard.go
+		return err
+	}
+	if err := g.checkIdentity(c, st); err != nil { // binding.go
+		return err
+	}
+	st.authed = true
+
+	// rotate, confirm, touch, resend: grace.go.
+	if st.prev {
+		if st.resend {
+			g.resendPending(c, st)
+		}
+		return nil
+	}
+	rotate, confirm := g.due(c, st, now)
+	if !rotate && !confirm && !touch {
+		return nil
+	}
+	if err := g.refresh(c, st, now, rotate); err != nil {
+		st.authed = false
+		return err
+	}
+	return nil
+}
+
+// bindSession decides the session cookie next to a token that opened rec:
+// the record's own session, its predecessor (healed), no session at all
+// (healed: the token names the record on its own), or a foreign one
+// (hidden, anonymous).
+func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, error) {
+	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
+		return true, nil
+	}
+	if st.sid == "" {
+		return true, g.heal(st, rec, false)
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	switch {
+	case err == nil && mk.Handle == rec.Handle:
+		return true, g.heal(st, rec, true)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return false, storeErr(err)
+	}
+	st.hide()
+	st.failure = ErrForeignSession
+	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
+	return false, nil
+}
+
+// guardAnonymous serves a request that is not authenticated. Its session
+// is its own unless it names a record that still exists (alive or
+// revoked): that is a signed-in user's session, shown only to its token,
+// so the request sees an empty stand-in. rec is the record already read
+// for the token, if any.
+func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
+	if st.gs == nil {
+		return nil
+	}
+	h, _ := st.gs.Values[handleKey].(string)
+	if h == "" {
+		return nil
+	}
+	if !validHandle(h) {
+		st.hide()
+		return nil
+	}
+	if rec == nil || rec.Handle != h {
+		r, err := g.view(c, h, now)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil // the session outlived its record: it is this browser's
+		case err != nil:
+			if st.tokP {
+				return storeErr(err)
+			}
+			st.hide() // cannot tell: show nothing
+			return nil
+		}
+		rec = r
+	}
+	st.hide()
+	if st.failure == nil {
+		st.failure = ErrTokenMismatch
+		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "signed-in session presented without its token"})
+	}
+	return nil
+}
+
+// view reads a record for the hot path: without a copy from the embedded
+// memory store, through Store.Get from any other.
+func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*Record, error) {
+	if g.mem != nil {
+		return g.mem.view(handle, now)
+	}
+	rec, err := g.store.Get(reqCtx(c), handle)
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// reqKey is the context key of the request state when there is no session
+// wrapper to carry it.
+type reqKey struct{}
+
+func stateOf(c *gin.Context) *reqState {
+	if c == nil {
+		return nil
+	}
+	// The state rides on the session wrapper where there is one (one
+	// context write less per request), under its own key otherwise.
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		if gs, ok := v.(*guardSession); ok {
+			return gs.st
+		}
+	}
+	v, ok := c.Get(reqKey{})
+	if !ok {
+		return nil
+	}
+	st, _ := v.(*reqState)
+	return st
+}
+
+// userID is the user of the record the request opened, for events.
+func (st *reqState) userID() string {
+	switch {
+	case st.rec != nil:
+		return st.rec.UserID
+	case st.tokRec != nil:
+		return st.tokRec.UserID
+	}
+	return ""
+}
+
+// handleOf is the handle of the record the request opened, for events.
+func (st *reqState) handleOf() string {
+	switch {
+	case st.rec != nil:
+		return st.rec.Handle
+	case st.tokRec != nil:
+		return st.tokRec.Handle
+	}
+	return st.tok.handle
+}
+
+// refuse answers a refused request through the error handler and aborts it,
+// whatever the handler did: a custom handler cannot let the protected
+// handler run by forgetting to abort. No cookie is expired: the refused
+// credentials may be a planted or stale copy, and an expiring Set-Cookie
+// could land after a newer login's response.
+func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
+	if st != nil {
+		st.failure = err
+	}
+	if g.cfg.ErrorHandler != nil {
+		g.cfg.ErrorHandler(c, err)
+	} else {
+		g.defaultErrorHandler(c, err)
+	}
+	c.Abort()
+	if st != nil {
+		st.w.scrub()
+	}
+}
+
+func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
+	status, code := http.StatusUnauthorized, "unauthorized"
+	var se *secError
+	if errors.As(err, &se) {
+		status, code = se.status, se.code
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": code})
+}
+
+// reqCtx bounds store calls by the request's context.
+func reqCtx(c *gin.Context) context.Context {
+	if c.Request != nil {
+		return c.Request.Context()
+	}
+	return context.Background()
+}

@@ -1,0 +1,571 @@
+package ginsecure
+
+// The gin-contrib session: its identity, loading, regeneration, healing and
+// the no-clobber wrapper.
+//
+// Which session belongs to a record is decided from state that cannot go
+// stale (DESIGN, "Ordering principle"): the record names its session
+// (Record.SessionID), and a login or Renew leaves a set-once Marker from
+// the session it replaced to the record. A request's session cookie is
+//
+//   - the record's own session: served as it is;
+//   - the record's predecessor (the marker names the record): a
+//     straggler's response put it back in the browser after the login's.
+//     The request is healed: served with the record's own session, whose
+//     cookie is sent again;
+//   - anything else: foreign (planted, or tossed in front of the real one
+//     by a sibling subdomain). The request is anonymous, sees an empty
+//     stand-in, and writes nothing.
+//
+// A session write re-decides at the moment of the write: the session is
+// saved, then its marker is looked up; a marker means a login or Renew
+// retired the session after this request was verified, so the write is
+// undone and Save returns ErrStaleCredentials (never a silent success).
+// Write-then-check, because neither boj/redistore's SETEX nor gin-contrib's
+// memstore can write conditionally; and a login that set its marker after
+// such a check reads the session afresh, so the write is carried over.
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"syscall"
+
+	"github.com/boj/redistore"
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/gomodule/redigo/redis"
+	"github.com/gorilla/securecookie"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// handleKey is the value ginsecure keeps in the gin-contrib session: the
+// handle of its record. The key is short on purpose: the cookie store signs
+// and decodes every byte of the session on every request.
+const handleKey = "gsec.h"
+
+// sidKey holds the session's own ID on the cookie store, which has none
+// (gorilla's ID is "" there, and the cookie's bytes change at every save,
+// since securecookie embeds a timestamp). Every session ginsecure saves on
+// the cookie store carries one, from crypto/rand, so that a record can name
+// its session and a marker can name a predecessor.
+const sidKey = "gsec.s"
+
+// ginSession is what sessions.Sessions puts in the context: a Session that
+// also hands out its gorilla session.
+type ginSession interface {
+	sessions.Session
+	Session() *gsessions.Session
+}
+
+// cookieStore reports whether a gorilla store keeps the session in the
+// cookie itself (no server-side ID).
+func cookieStore(s gsessions.Store) bool {
+	_, ok := s.(*gsessions.CookieStore)
+	return ok
+}
+
+// loadSession loads the presented session and works out its identity. A
+// session the store cannot decode (bad signature, expired, over-long,
+// garbage, a payload that does not deserialize) is bad input: the request
+// goes on with an empty session, and its next save replaces the cookie.
+// Only a store that cannot be reached is an outage: the session becomes
+// unsavable (Save would overwrite data it never read), and a request that
+// carries a token gets ErrStoreUnavailable: the client must be told to
+// retry, not that it was signed out.
+func (st *reqState) loadSession() error {
+	st.gs = st.sess.inner.Session()
+	st.cur = st.gs
+	if st.gs == nil {
+		return nil
+	}
+	st.g.warnWeakSessionCookie(st.gs)
+	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
+		if !cookieStore(st.gs.Store()) && isOutage(err) {
+			st.loadErr = err
+			if st.tokP {
+				return storeErr(err)
+			}
+			return nil
+		}
+		// Bad input: whatever was decoded is not to be trusted.
+		st.gs.ID = ""
+		clear(st.gs.Values)
+		st.gs.IsNew = true
+		return nil
+	}
+	st.sid = sessionID(st.gs)
+	return nil
+}
+
+// isOutage reports whether a session store's load error means the backend
+// could not be reached, rather than that the cookie or payload was bad.
+func isOutage(err error) bool {
+	var ne net.Error
+	var re redis.Error
+	switch {
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrPoolExhausted), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &re):
+		return true // Redis answered with an error (LOADING, MISCONF, READONLY)
+	}
+	return strings.HasPrefix(err.Error(), "redigo: ")
+}
+
+// sessionID is the identity of a loaded session: its ID on memstore and
+// Redis, the ID ginsecure keeps inside it on the cookie store; "" for a
+// session nobody saved yet.
+func sessionID(gs *gsessions.Session) string {
+	if gs == nil {
+		return ""
+	}
+	if gs.ID != "" {
+		return gs.ID
+	}
+	s, _ := gs.Values[sidKey].(string)
+	return s
+}
+
+// markerKey is the store key of the marker a session leaves when it is
+// replaced. Session IDs and ginsecure's IDs are told apart by a prefix.
+func markerKey(gs *gsessions.Session) string {
+	if gs == nil {
+		return ""
+	}
+	if gs.ID != "" {
+		return "s:" + gs.ID
+	}
+	if s, _ := gs.Values[sidKey].(string); s != "" {
+		return "c:" + s
+	}
+	return ""
+}
+
+// newSessionID mints the ID of a session ginsecure creates (Login, Renew):
+// the form boj/redistore and gin-contrib's memstore mint themselves (32
+// random bytes in base32) where the store has IDs, 16 random bytes in
+// base64url inside the session on the cookie store.
+func newSessionID(store gsessions.Store) (string, error) {
+	if cookieStore(store) {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(base32.StdEncoding.EncodeToString(b[:]), "="), nil
+}
+
+// freshSession returns a new gorilla session of the presented session's
+// store and name, with the store's options, that will be saved under sid.
+func (st *reqState) freshSession(sid string, values map[any]any) *gsessions.Session {
+	ns := gsessions.NewSession(st.gs.Store(), st.gs.Name())
+	opts := gsessions.Options{Path: "/"}
+	if st.gs.Options != nil {
+		opts = *st.gs.Options
+	}
+	ns.Options = &opts
+	ns.IsNew = true
+	for k, v := range values {
+		ns.Values[k] = v
+	}
+	if cookieStore(ns.Store()) {
+		ns.Values[sidKey] = sid
+	} else {
+		ns.ID = sid
+	}
+	return ns
+}
+
+// loadByID loads the session stored under id from a store with IDs
+// (memstore, Redis): gorilla stores load by cookie, so the ID is encoded
+// with the store's own codecs into a cookie on a copy of the request.
+func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
+	store, name := st.gs.Store(), st.gs.Name()
+	codecs := storeCodecs(store)
+	if codecs == nil {
+		return nil, errors.New("ginsecure: the session store has no codecs to load a session by ID")
+	}
+	v, err := securecookie.EncodeMulti(name, id, codecs...)
+	if err != nil {
+		return nil, err
+	}
+	r := st.c.Request.Clone(st.c.Request.Context())
+	r.Header = r.Header.Clone()
+	r.Header.Del("Cookie")
+	r.AddCookie(&http.Cookie{Name: name, Value: v})
+	gs, err := store.New(r, name)
+	if err != nil {
+		if isOutage(err) {
+			return nil, storeErr(err)
+		}
+		gs = st.freshSession(id, nil)
+	}
+	gs.ID = id
+	return gs, nil
+}
+
+// storeCodecs returns a gorilla store's exported Codecs field
+// (boj/redistore, gin-contrib's memstore, gorilla's FilesystemStore all
+// have one), or nil.
+func storeCodecs(store gsessions.Store) []securecookie.Codec {
+	if rs, ok := store.(*redistore.RediStore); ok {
+		return rs.Codecs
+	}
+	v := reflect.ValueOf(store)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f := v.Elem().FieldByName("Codecs")
+	if !f.IsValid() {
+		return nil
+	}
+	c, _ := f.Interface().([]securecookie.Codec)
+	return c
+}
+
+// sendSessionCookie sends the cookie of a session with an ID (memstore,
+// Redis) without writing its data: healing tells the browser which
+// session is its own again.
+func (st *reqState) sendSessionCookie(gs *gsessions.Session) {
+	v, err := securecookie.EncodeMulti(gs.Name(), gs.ID, storeCodecs(gs.Store())...)
+	if err != nil {
+		st.g.log.Warn("ginsecure: could not encode the session cookie", "err", err)
+		return
+	}
+	http.SetCookie(st.c.Writer, gsessions.NewCookie(gs.Name(), v, gs.Options))
+}
+
+// deleteSession removes a server-side session's data (memstore, Redis),
+// sending nothing to the browser: what replaces it sends its own cookie.
+func deleteSession(r *http.Request, store gsessions.Store, name, id string) error {
+	if id == "" || cookieStore(store) {
+		return nil
+	}
+	old := gsessions.NewSession(store, name)
+	old.ID = id
+	old.Options = &gsessions.Options{Path: "/", MaxAge: -1}
+	return store.Save(r, discardWriter{}, old)
+}
+
+// discardWriter swallows the Set-Cookie of a deleted session.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+// heal serves an authenticated request with its record's own session: its
+// session cookie was the record's predecessor (pred), or it presented none.
+// On memstore and Redis the record's session is loaded by ID and its cookie
+// sent again. On the cookie store the session is the cookie: the
+// predecessor's values are adopted under the rule Login applies
+// (Config.CarryOver) and sent as the record's session.
+//
+// A handler that took the session before Middleware ran (a middleware
+// placed ahead of it calling sessions.Default) holds gin-contrib's own
+// session, the predecessor: ginsecure cannot redirect it.
+func (g *Guard) heal(st *reqState, rec *Record, pred bool) error {
+	if st.gs == nil {
+		return nil
+	}
+	if !cookieStore(st.gs.Store()) {
+		gs, err := st.loadByID(rec.SessionID)
+		if err != nil {
+			return err
+		}
+		st.cur, st.healed = gs, true
+		st.sendSessionCookie(gs)
+		return nil
+	}
+	values := map[any]any{}
+	if pred {
+		values = g.carryOver(st.gs.Values)
+	}
+	values[handleKey] = rec.Handle
+	ns := st.freshSession(rec.SessionID, values)
+	st.cur, st.healed = ns, true
+	if err := ns.Store().Save(st.c.Request, st.c.Writer, ns); err != nil {
+		g.log.Warn("ginsecure: could not send the healed session", "err", err)
+	}
+	return nil
+}
+
+// carryOver copies the values of a session that a login (or the cookie
+// store's healing) replaces, keeping those Config.CarryOver accepts, and
+// never ginsecure's own.
+func (g *Guard) carryOver(from map[any]any) map[any]any {
+	out := make(map[any]any, len(from)+2)
+	for k, v := range from {
+		if k == handleKey || k == sidKey {
+			continue
+		}
+		if g.cfg.CarryOver != nil && !g.cfg.CarryOver(k, v) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// hide gives the request an empty stand-in for its session: what it reads
+// is nothing, what it writes is refused (ErrForeignSession), and its
+// response carries no cookie of ours (guardWriter). It runs inside verify
+// only, for a session that belongs to a record this request's token does
+// not open.
+func (st *reqState) hide() {
+	st.blank = true
+	var store gsessions.Store
+	name, opts := "", gsessions.Options{}
+	if st.gs != nil {
+		store, name = st.gs.Store(), st.gs.Name()
+		if st.gs.Options != nil {
+			opts = *st.gs.Options
+		}
+	}
+	stand := gsessions.NewSession(store, name)
+	stand.Options = &opts
+	stand.IsNew = true
+	st.cur = stand
+}
+
+// guardSession wraps the gin-contrib session: sessions.Default(c) returns
+// it. It serves the session the request is authenticated with (healed or
+// not), refuses writes of a foreign or retired session, and checks every
+// write against a login that retired the session meanwhile.
+type guardSession struct {
+	inner   ginSession
+	st      *reqState
+	written bool
+	// dirty names the keys this request changed: a login carries them over
+	// on top of the session as the store holds it at the login's commit.
+	dirty map[any]bool
+	clear bool // Clear was called
+}
+
+func (s *guardSession) touch(key any) {
+	s.written = true
+	if s.dirty == nil {
+		s.dirty = make(map[any]bool, 2)
+	}
+	s.dirty[key] = true
+}
+
+// Save saves the session the request is served with. It returns
+// ErrForeignSession for a foreign session's stand-in, ErrStaleCredentials
+// when a login or Renew retired the session (the write is undone), and
+// ErrStoreUnavailable when the session could not be loaded.
+func (s *guardSession) Save() error {
+	st := s.st
+	switch {
+	case st.blank:
+		return ErrForeignSession
+	case st.closed, !s.written:
+		return nil
+	case st.loadErr != nil:
+		return storeErr(st.loadErr)
+	}
+	cur := st.cur
+	if cookieStore(cur.Store()) && sessionID(cur) == "" {
+		id, err := newSessionID(cur.Store())
+		if err != nil {
+			return err
+		}
+		cur.Values[sidKey] = id
+	}
+	h := st.c.Writer.Header()
+	n := len(h["Set-Cookie"])
+	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
+		return saveErr(err)
+	}
+	s.written = false
+	if st.minted {
+		return nil // this request created the session: nothing retired it
+	}
+	key := markerKey(cur)
+	if key == "" {
+		return nil
+	}
+	_, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		// Cannot tell: the write stands; should the session have been
+		// retired, the browser's next request is healed by its token.
+		st.g.log.Warn("ginsecure: could not check a session write against a login", "err", err)
+		return nil
+	}
+	// Retired after this request was verified: undo the write.
+	if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+		st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
+	}
+	if lines := h["Set-Cookie"]; len(lines) > n {
+		h["Set-Cookie"] = lines[:n:n]
+	}
+	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
+	return ErrStaleCredentials
+}
+
+// saveErr names why a session store could not save: too large for the
+// cookie or the store, the store unreachable, or as the store said.
+func saveErr(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "value is too long") || strings.Contains(msg, "too big") {
+		return &wrapped{sentinel: ErrSessionTooLarge, cause: err}
+	}
+	if isOutage(err) {
+		return storeErr(err)
+	}
+	return err
+}
+
+// Session returns the gorilla session the request is served with, as
+// gin-contrib's does.
+func (s *guardSession) Session() *gsessions.Session { return s.st.cur }
+
+// ID is the session's ID on memstore and Redis, "" on the cookie store and
+// for a foreign session's stand-in.
+func (s *guardSession) ID() string {
+	if s.st.blank || s.st.cur == nil {
+		return ""
+	}
+	return s.st.cur.ID
+}
+
+// Get reads a value of the session.
+func (s *guardSession) Get(key any) any {
+	if s.st.cur == nil {
+		return nil
+	}
+	return s.st.cur.Values[key]
+}
+
+// Set sets a value of the session.
+func (s *guardSession) Set(key any, val any) {
+	if s.st.cur == nil {
+		return
+	}
+	s.st.cur.Values[key] = val
+	s.touch(key)
+}
+
+// Delete removes a value of the session.
+func (s *guardSession) Delete(key any) {
+	if s.st.cur == nil {
+		return
+	}
+	delete(s.st.cur.Values, key)
+	s.touch(key)
+}
+
+// Clear removes every value of the session but ginsecure's own.
+func (s *guardSession) Clear() {
+	if s.st.cur == nil {
+		return
+	}
+	for k := range s.st.cur.Values {
+		if k != handleKey && k != sidKey {
+			delete(s.st.cur.Values, k)
+		}
+	}
+	s.written, s.clear = true, true
+}
+
+// AddFlash adds a flash message.
+func (s *guardSession) AddFlash(value any, vars ...string) {
+	if s.st.cur == nil {
+		return
+	}
+	s.st.cur.AddFlash(value, vars...)
+	key := "_flash"
+	if len(vars) > 0 {
+		key = vars[0]
+	}
+	s.touch(key)
+}
+
+// Flashes returns and clears the flash messages.
+func (s *guardSession) Flashes(vars ...string) []any {
+	if s.st.cur == nil {
+		return nil
+	}
+	key := "_flash"
+	if len(vars) > 0 {
+		key = vars[0]
+	}
+	s.touch(key)
+	return s.st.cur.Flashes(vars...)
+}
+
+// Options sets the session's cookie options.
+func (s *guardSession) Options(o sessions.Options) {
+	if s.st.cur == nil || s.st.blank {
+		return
+	}
+	s.st.cur.Options = o.ToGorillaOptions()
+	s.written = true
+}
+
+// guardWriter strips our cookies from the response of a request whose
+// session is a stand-in (foreign, or a signed-in session presented without
+// its token): a handler that saved the stand-in through gorilla directly
+// would otherwise overwrite the victim's session cookie.
+type guardWriter struct {
+	gin.ResponseWriter
+	st       *reqState
+	scrubbed bool
+}
+
+func (w *guardWriter) scrub() {
+	st := w.st
+	if w.scrubbed || w.ResponseWriter.Written() || !st.blank {
+		return
+	}
+	w.scrubbed = true
+	h := w.ResponseWriter.Header()
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	kept := lines[:0:0]
+	for _, l := range lines {
+		if !st.isOurCookie(l) {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
+}
+
+func (st *reqState) isOurCookie(line string) bool {
+	name, _, _ := strings.Cut(line, "=")
+	name = trimASCII(name)
+	return name == st.g.cfg.CookieName || (st.gs != nil && name == st.gs.Name())
+}
+
+func (w *guardWriter) WriteHeaderNow()             { w.scrub(); w.ResponseWriter.WriteHeaderNow() }
+func (w *guardWriter) Write(b []byte) (int, error) { w.scrub(); return w.ResponseWriter.Write(b) }
+func (w *guardWriter) WriteString(s string) (int, error) {
+	w.scrub()
+	return w.ResponseWriter.WriteString(s)
+}
+func (w *guardWriter) Flush() { w.scrub(); w.ResponseWriter.Flush() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
