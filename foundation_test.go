@@ -544,11 +544,11 @@ func (f *flakyStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure
 	}
 	return f.Store.Create(ctx, r, l)
 }
-func (f *flakyStore) Trim(ctx context.Context, u string, max int, keep string) ([]string, error) {
+func (f *flakyStore) Trim(ctx context.Context, u string, max int) ([]string, error) {
 	if f.isDown() {
 		return nil, errDown
 	}
-	return f.Store.Trim(ctx, u, max, keep)
+	return f.Store.Trim(ctx, u, max)
 }
 func (f *flakyStore) DeleteMarker(ctx context.Context, k, h string) error {
 	if f.isDown() {

@@ -156,7 +156,7 @@ func Login(c *gin.Context, userID string) error {
 
 	// 5. Evict over the limit, now that the new session is saved.
 	if lim.Max > 0 && !lim.Reject {
-		evicted, err := g.store.Trim(ctx, userID, lim.Max, handle)
+		evicted, err := g.store.Trim(ctx, userID, lim.Max)
 		if err != nil {
 			g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
 		}

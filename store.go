@@ -135,12 +135,13 @@ type Store interface {
 	// nothing, when there are Max already. It never signs anyone out: a
 	// login evicts only after its new session is saved (Trim).
 	Create(ctx context.Context, rec Record, limit Limit) error
-	// Trim signs out (RevokedEvicted) the least recently seen of the
-	// user's live records created before keep's, until at most max are
-	// live, and returns their handles. Records newer than keep are never
-	// touched, so two logins racing over the limit cannot evict each
-	// other: the newer one wins.
-	Trim(ctx context.Context, userID string, max int, keep string) (evicted []string, err error)
+	// Trim signs out (RevokedEvicted) all but the max most recently seen
+	// of the user's live records, and returns their handles. Ties go to
+	// the later created, then to the greater handle: every caller agrees
+	// on the order, so logins racing over the limit leave exactly max
+	// live (the newest win), whichever trims last. A login calls it after
+	// its new session is saved; its own record, just seen, ranks first.
+	Trim(ctx context.Context, userID string, max int) (evicted []string, err error)
 	// Update applies fn to the stored record atomically. If fn returns an
 	// error nothing is written and Update returns the record as it was with
 	// fn's error. A record whose Revoked is set by fn leaves the user index.
@@ -292,7 +293,7 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	return nil
 }
 
-func (m *memoryStore) Trim(_ context.Context, userID string, max int, keep string) ([]string, error) {
+func (m *memoryStore) Trim(_ context.Context, userID string, max int) ([]string, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -303,24 +304,9 @@ func (m *memoryStore) Trim(_ context.Context, userID string, max int, keep strin
 	if len(live) <= max {
 		return nil, nil
 	}
-	var kept *Record
-	for i := range live {
-		if live[i].Handle == keep {
-			kept = &live[i]
-		}
-	}
-	var older []Record
-	for _, r := range live {
-		if r.Handle != keep && (kept == nil || createdBefore(r, *kept)) {
-			older = append(older, r)
-		}
-	}
-	sort.Slice(older, func(i, j int) bool { return older[i].LastSeen.Before(older[j].LastSeen) })
+	sort.Slice(live, func(i, j int) bool { return recentBefore(live[i], live[j]) })
 	var evicted []string
-	for _, old := range older {
-		if len(live)-len(evicted) <= max {
-			break
-		}
+	for _, old := range live[:len(live)-max] {
 		s := m.shard(old.Handle)
 		s.mu.Lock()
 		if r, ok := s.records[old.Handle]; ok {
@@ -335,9 +321,13 @@ func (m *memoryStore) Trim(_ context.Context, userID string, max int, keep strin
 	return evicted, nil
 }
 
-// createdBefore orders records by creation, handles breaking ties, so that
-// every server agrees which of two logins is the newer.
-func createdBefore(a, b Record) bool {
+// recentBefore orders records by last use, then creation, then handle, so
+// that every server (and every racing login) agrees which are the most
+// recent: Trim keeps those, whoever calls it.
+func recentBefore(a, b Record) bool {
+	if !a.LastSeen.Equal(b.LastSeen) {
+		return a.LastSeen.Before(b.LastSeen)
+	}
 	if !a.CreatedAt.Equal(b.CreatedAt) {
 		return a.CreatedAt.Before(b.CreatedAt)
 	}

@@ -88,7 +88,7 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 	if err := s.Create(ctx, third, ginsecure.Limit{Max: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if ev, err := s.Trim(ctx, "bob", 1, third.Handle); err != nil || len(ev) != 1 {
+	if ev, err := s.Trim(ctx, "bob", 1); err != nil || len(ev) != 1 {
 		t.Fatalf("eviction: %v %v", ev, err)
 	}
 	if held.TokenHash[0] != 0 || held.Revoked != "" {

@@ -281,42 +281,32 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	return nil
 }
 
-// trimScript: KEYS[1] user index. ARGV: now, prefix, max, keep handle.
-// Evicts the least recently seen live records created before keep's
-// (ties by handle) until at most max are live.
+// trimScript: KEYS[1] user index. ARGV: now, prefix, max.
+// Keeps the max most recently seen live records (ties: the later created,
+// then the greater handle) and evicts the rest.
 var trimScript = redis.NewScript(1, pruneLua+`
 local max = tonumber(ARGV[3])
 if #live <= max then return {} end
-local keepC, keepH = nil, ARGV[4]
-for _, e in ipairs(live) do
-  if e[1] == keepH then keepC = cjson.decode(e[3]).c end
-end
-local older = {}
-for _, e in ipairs(live) do
-  if e[1] ~= keepH then
-    local c = cjson.decode(e[3]).c
-    if keepC == nil or c < keepC or (c == keepC and e[1] < keepH) then
-      table.insert(older, e)
-    end
-  end
-end
-table.sort(older, function(a, b) return a[2] < b[2] end)
+for _, e in ipairs(live) do e[4] = cjson.decode(e[3]).c end
+table.sort(live, function(a, b)
+  if a[2] ~= b[2] then return a[2] < b[2] end
+  if a[4] ~= b[4] then return a[4] < b[4] end
+  return a[1] < b[1]
+end)
 local evicted = {}
-local n = #live
-for _, e in ipairs(older) do
-  if n <= max then break end
+for i = 1, #live - max do
+  local e = live[i]
   local r = cjson.decode(e[3])
   r.revoked = 'evicted'
   redis.call('SET', prefix .. 'r:' .. e[1], cjson.encode(r), 'KEEPTTL')
   redis.call('ZREM', KEYS[1], e[1])
   table.insert(evicted, e[1])
-  n = n - 1
 end
 return evicted
 `)
 
 // Trim implements ginsecure.Store: one script.
-func (s *Store) Trim(ctx context.Context, userID string, max int, keep string) ([]string, error) {
+func (s *Store) Trim(ctx context.Context, userID string, max int) ([]string, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -325,7 +315,7 @@ func (s *Store) Trim(ctx context.Context, userID string, max int, keep string) (
 		return nil, err
 	}
 	defer c.Close()
-	return redis.Strings(trimScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix, max, keep))
+	return redis.Strings(trimScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix, max))
 }
 
 // casScript: KEYS[1] record key, KEYS[2] user index.
@@ -461,7 +451,20 @@ type wireMarker struct {
 	H   string `json:"h"`
 }
 
-// SetMarker implements ginsecure.Store: SET NX, so a marker is set once.
+// setMarkerScript: KEYS[1] marker key. ARGV: marker JSON, ttl ms, now.
+// Sets the marker unless a live one (by the caller's clock) is there.
+var setMarkerScript = redis.NewScript(1, `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local exp = cjson.decode(v).exp
+  if exp == 0 or exp > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+return 1
+`)
+
+// SetMarker implements ginsecure.Store: one script, so a marker is set
+// once.
 func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
 	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
@@ -472,11 +475,11 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 		return err
 	}
 	defer c.Close()
-	reply, err := redis.DoContext(c, ctx, "SET", s.markKey(key), b, "PX", s.ttl(m.ExpiresAt), "NX")
+	ok, err := redis.Int(setMarkerScript.DoContext(ctx, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now())))
 	if err != nil {
 		return err
 	}
-	if reply == nil {
+	if ok == 0 {
 		return ginsecure.ErrMarkerExists
 	}
 	return nil

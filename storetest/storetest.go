@@ -138,9 +138,9 @@ func (s *suite) create(r ginsecure.Record, l ginsecure.Limit) {
 	}
 }
 
-func (s *suite) trim(user string, max int, keep string) []string {
+func (s *suite) trim(user string, max int) []string {
 	s.t.Helper()
-	ev, err := s.st.Trim(s.ctx, user, max, keep)
+	ev, err := s.st.Trim(s.ctx, user, max)
 	if err != nil {
 		s.t.Fatalf("Trim %s: %v", user, err)
 	}
@@ -326,7 +326,7 @@ func testLimitEvict(t *testing.T, s *suite) {
 	lim := ginsecure.Limit{Max: 3}
 	for _, r := range []ginsecure.Record{a, b, c} {
 		s.create(r, lim)
-		if ev := s.trim("alice", 3, r.Handle); len(ev) != 0 {
+		if ev := s.trim("alice", 3); len(ev) != 0 {
 			t.Fatalf("under the limit, Trim evicted %v", ev)
 		}
 	}
@@ -336,7 +336,7 @@ func testLimitEvict(t *testing.T, s *suite) {
 	if hs := s.handles("alice"); len(hs) != 4 {
 		t.Fatalf("Create without Reject must not evict: %v", hs)
 	}
-	ev := s.trim("alice", 3, d.Handle)
+	ev := s.trim("alice", 3)
 	if !sameHandles(ev, []string{b.Handle}) {
 		t.Fatalf("evicted %v, want the least recently seen %s", ev, b.Handle)
 	}
@@ -350,16 +350,16 @@ func testLimitEvict(t *testing.T, s *suite) {
 	e := s.record("alice", base)
 	e.CreatedAt = base.Add(2 * time.Second)
 	s.create(e, ginsecure.Limit{})
-	ev = s.trim("alice", 2, e.Handle)
+	ev = s.trim("alice", 2)
 	if !sameHandles(ev, []string{c.Handle, a.Handle}) {
 		t.Fatalf("Max 2 over 4 live: evicted %v, want %s and %s", ev, c.Handle, a.Handle)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{d.Handle, e.Handle}) {
 		t.Fatalf("live after lowering the limit: %v", hs)
 	}
-	// Trim never evicts records created after keep: a newer login wins.
-	if ev := s.trim("alice", 1, d.Handle); len(ev) != 0 {
-		t.Fatalf("Trim for the older record evicted the newer: %v", ev)
+	// Equally recent: the later created wins, whoever trims.
+	if ev := s.trim("alice", 1); !sameHandles(ev, []string{d.Handle}) {
+		t.Fatalf("Trim to 1 of two seen at once: evicted %v, want the earlier created %s", ev, d.Handle)
 	}
 	// Other users are never touched by alice's limit.
 	o := s.record("bob", base.Add(-time.Hour))
@@ -367,7 +367,7 @@ func testLimitEvict(t *testing.T, s *suite) {
 	f := s.record("alice", base)
 	f.CreatedAt = base.Add(3 * time.Second)
 	s.create(f, ginsecure.Limit{})
-	s.trim("alice", 1, f.Handle)
+	s.trim("alice", 1)
 	if got := s.get(o.Handle); got.Revoked != "" {
 		t.Fatalf("alice's limit evicted bob: %q", got.Revoked)
 	}
@@ -811,6 +811,10 @@ func testCreateRaceEvict(t *testing.T, s *suite) {
 				<-start
 				if err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1}); err != nil {
 					t.Errorf("Create: %v", err)
+					return
+				}
+				if _, err := s.st.Trim(s.ctx, r.UserID, 1); err != nil {
+					t.Errorf("Trim: %v", err)
 					return
 				}
 				mu.Lock()
