@@ -6,6 +6,7 @@ package ginsecure_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"encoding/json"
 	"io"
 	"net"
@@ -242,6 +243,10 @@ func installRoutes(r *gin.Engine, g *ginsecure.Guard) {
 		s := sessions.Default(c)
 		s.Set("cart", c.Query("item"))
 		if err := s.Save(); err != nil {
+			if errors.Is(err, ginsecure.ErrStaleCredentials) || errors.Is(err, ginsecure.ErrForeignSession) {
+				c.JSON(http.StatusConflict, gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
 			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
 			return
 		}

@@ -47,7 +47,7 @@ var (
 	// the request's token (planted, or tossed in front of the real one by a
 	// sibling subdomain), or of a signed-in session presented without its
 	// token. Nothing was written.
-	ErrForeignSession error = &secError{code: "foreign_session", msg: "session cookie belongs to another session", status: http.StatusConflict}
+	ErrForeignSession error = &secError{code: "foreign_session", msg: "session cookie belongs to another session", status: http.StatusUnauthorized}
 
 	// ErrSessionTooLarge: Login, Renew or Save could not save the session
 	// because it does not fit the cookie (4096 bytes encoded) or the

@@ -177,15 +177,20 @@ func TestTokenCookieAttributes(t *testing.T) {
 		if !tok.Secure || !tok.HttpOnly || tok.SameSite != http.SameSiteLaxMode || tok.Path != "/" || tok.Domain != "" {
 			t.Fatalf("weak token cookie: %+v", tok)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(tok.Value)
+		// "1." (the format version), the record's handle, ".", the secret.
+		parts := strings.Split(tok.Value, ".")
+		if len(parts) != 3 || parts[0] != "1" || len(parts[1]) != 22 {
+			t.Fatalf("token is not version 1, handle, secret: %q", tok.Value)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(parts[2])
 		if err != nil || len(raw) != 32 {
-			t.Fatalf("token is not 32 bytes of base64url: %q", tok.Value)
+			t.Fatalf("token secret is not 32 bytes of base64url: %q", tok.Value)
 		}
 		recs, err := e.store.List(context.Background(), "alice")
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("records: %v %v", recs, err)
 		}
-		if recs[0].TokenHash != sha256.Sum256(raw) {
+		if recs[0].Handle != parts[1] || recs[0].TokenHash != sha256.Sum256(raw) {
 			t.Fatal("stored token hash is not SHA-256 of the token")
 		}
 		needles := [][]byte{[]byte(tok.Value), raw, []byte(hex.EncodeToString(raw))}
@@ -268,13 +273,15 @@ func TestBadCookies(t *testing.T) {
 		victim := e.browser()
 		victim.login("alice")
 		goodTok, goodSess := victim.cookie(tokCookieName), victim.cookie("app")
-		forged := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+		// The victim's handle with a secret of the forger's choosing.
+		forged := goodTok[:25] + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 		other := e.browser()
 		other.login("bob")
 
 		tokens := map[string]string{
-			"empty": "", "short": "abc", "truncated": goodTok[:42], "one-too-long": goodTok + "A",
-			"padded": goodTok + "=", "non-base64": strings.Repeat("!", 43), "non-canonical": goodTok[:42] + "B",
+			"empty": "", "short": "abc", "truncated": goodTok[:len(goodTok)-1], "one-too-long": goodTok + "A",
+			"padded": goodTok + "=", "non-base64": goodTok[:25] + strings.Repeat("!", 43), "non-canonical": goodTok[:len(goodTok)-1] + "B",
+			"version-2": "2" + goodTok[1:], "no-handle": goodTok[25:],
 			"oversized": strings.Repeat("A", 8000), "forged": forged, "bobs-token": other.cookie(tokCookieName),
 			"nul-bytes": strings.Repeat("\x00", 43), "unicode": strings.Repeat("é", 21) + "A",
 		}

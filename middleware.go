@@ -178,20 +178,21 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 }
 
 // bindSession decides the session cookie next to a token that opened rec:
-// the record's own session, its predecessor (healed), no session at all
-// (healed: the token names the record on its own), or a foreign one
-// (hidden, anonymous).
+// the record's own session, its predecessor (healed), none (or one the
+// store could not decode: anonymous, with a session of its own), or a
+// foreign one (hidden, anonymous).
 func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
 	}
 	if st.sid == "" {
-		return true, g.heal(st, rec, false)
+		st.failure = ErrNoSession
+		return false, nil
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 	switch {
 	case err == nil && mk.Handle == rec.Handle:
-		return true, g.heal(st, rec, true)
+		return true, g.heal(st, rec)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, storeErr(err)
 	}

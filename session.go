@@ -268,16 +268,16 @@ func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (discardWriter) WriteHeader(int)             {}
 
 // heal serves an authenticated request with its record's own session: its
-// session cookie was the record's predecessor (pred), or it presented none.
-// On memstore and Redis the record's session is loaded by ID and its cookie
-// sent again. On the cookie store the session is the cookie: the
-// predecessor's values are adopted under the rule Login applies
-// (Config.CarryOver) and sent as the record's session.
+// session cookie was the record's predecessor. On memstore and Redis the
+// record's session is loaded by ID and its cookie sent again. On the cookie
+// store the session is the cookie: the predecessor's values are adopted
+// under the rule Login applies (Config.CarryOver) and sent as the record's
+// session.
 //
 // A handler that took the session before Middleware ran (a middleware
 // placed ahead of it calling sessions.Default) holds gin-contrib's own
 // session, the predecessor: ginsecure cannot redirect it.
-func (g *Guard) heal(st *reqState, rec *Record, pred bool) error {
+func (g *Guard) heal(st *reqState, rec *Record) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -290,10 +290,7 @@ func (g *Guard) heal(st *reqState, rec *Record, pred bool) error {
 		st.sendSessionCookie(gs)
 		return nil
 	}
-	values := map[any]any{}
-	if pred {
-		values = g.carryOver(st.gs.Values)
-	}
+	values := g.carryOver(st.gs.Values)
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
