@@ -508,27 +508,37 @@ func (h *holds) install(r *gin.Engine, g *ginsecure.Guard) {
 // two paths or domains set one), through no jar.
 func (e *env) send(method, path, cookieHeader string) reply {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	r, err := e.trySend(method, path, cookieHeader)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return r
+}
+
+// trySend is send for other goroutines than the test's: it returns the
+// transport's error instead of failing the test.
+func (e *env) trySend(method, path, cookieHeader string) (reply, error) {
+	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	if err != nil {
+		return reply{}, err
 	}
 	if cookieHeader != "" {
 		req.Header.Set("Cookie", cookieHeader)
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header, body: map[string]any{}}
 	if len(data) > 0 {
 		_ = json.Unmarshal(data, &out.body)
 	}
-	if out.body == nil {
-		out.body = map[string]any{}
-	}
-	return out
+	return out, nil
 }
 
 // header is the Cookie header this browser's jar would send now.
