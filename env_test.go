@@ -6,8 +6,9 @@ package ginsecure_test
 
 import (
 	"crypto/tls"
-	"errors"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,6 +88,7 @@ type env struct {
 	sess   sessions.Store
 	redis  *redistest.Server
 	engine *gin.Engine
+	holds  *holds // the /hold routes' channels
 }
 
 type envOption func(*envOpts)
@@ -176,6 +178,8 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 	r.Use(sessions.Sessions("app", e.sess), g.Middleware())
 	e.engine = r
 	installRoutes(r, g)
+	e.holds = newHolds()
+	e.holds.install(r, g)
 	if o.routes != nil {
 		o.routes(r, g)
 	}
@@ -243,11 +247,7 @@ func installRoutes(r *gin.Engine, g *ginsecure.Guard) {
 		s := sessions.Default(c)
 		s.Set("cart", c.Query("item"))
 		if err := s.Save(); err != nil {
-			if errors.Is(err, ginsecure.ErrStaleCredentials) || errors.Is(err, ginsecure.ErrForeignSession) {
-				c.JSON(http.StatusConflict, gin.H{"error": ginsecure.ErrorCode(err)})
-				return
-			}
-			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+			c.JSON(saveFailure(err))
 			return
 		}
 		c.JSON(http.StatusOK, who(c))
@@ -406,4 +406,156 @@ var _ = strings.TrimSpace
 
 func newRedisStoreForTest(t testing.TB, s *redistest.Server) ginsecure.Store {
 	return redisstore.New(s.Pool(), redisstore.WithPrefix("gs:"))
+}
+
+// saveFailure is how the test app answers a Save that failed: a write that
+// could not be kept is said out loud, never dropped with a 200.
+func saveFailure(err error) (int, gin.H) {
+	switch {
+	case errors.Is(err, ginsecure.ErrStaleCredentials):
+		return http.StatusConflict, gin.H{"error": ginsecure.ErrorCode(err)}
+	case errors.Is(err, ginsecure.ErrForeignSession):
+		return http.StatusConflict, gin.H{"error": "foreign_session"}
+	default:
+		return http.StatusInternalServerError, gin.H{"error": err.Error()}
+	}
+}
+
+// holdTimeout bounds every wait on a hold, so that a test that forgets to
+// release one (or a request that never arrives) fails instead of hanging.
+const holdTimeout = 10 * time.Second
+
+// holds lets a test keep a request inside its handler: verified by the
+// middleware before something else happens (a login), answered after it.
+// GET /hold?id=ID (any visitor) and GET /hold/auth?id=ID (Require
+// Authenticated) signal that they entered, wait for the test to release
+// them and then, with &write=V, set the session's "cart" to V and save it.
+// The reply names the user seen on entry ("entry_user") and at the end
+// ("user").
+type holds struct {
+	mu sync.Mutex
+	m  map[string]*hold
+}
+
+type hold struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func newHolds() *holds { return &holds{m: map[string]*hold{}} }
+
+func (h *holds) get(id string) *hold {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	x, ok := h.m[id]
+	if !ok {
+		x = &hold{entered: make(chan struct{}), release: make(chan struct{})}
+		h.m[id] = x
+	}
+	return x
+}
+
+// waitEntered waits until the request held as id is inside its handler.
+func (h *holds) waitEntered(id string) error {
+	select {
+	case <-h.get(id).entered:
+		return nil
+	case <-time.After(holdTimeout):
+		return fmt.Errorf("held request %s never entered its handler", id)
+	}
+}
+
+// free lets the request held as id go on.
+func (h *holds) free(id string) {
+	x := h.get(id)
+	x.once.Do(func() { close(x.release) })
+}
+
+func (h *holds) install(r *gin.Engine, g *ginsecure.Guard) {
+	handler := func(c *gin.Context) {
+		id := c.Query("id")
+		x := h.get(id)
+		entry, _ := ginsecure.UserID(c)
+		close(x.entered)
+		select {
+		case <-x.release:
+		case <-time.After(holdTimeout):
+			c.JSON(http.StatusGatewayTimeout, gin.H{"error": "hold " + id + " never released"})
+			return
+		}
+		if v := c.Query("write"); v != "" {
+			s := sessions.Default(c)
+			s.Set("cart", v)
+			if err := s.Save(); err != nil {
+				status, body := saveFailure(err)
+				body["entry_user"] = entry
+				u, _ := ginsecure.UserID(c)
+				body["user"] = u
+				c.JSON(status, body)
+				return
+			}
+		}
+		u, _ := ginsecure.UserID(c)
+		c.JSON(http.StatusOK, gin.H{"user": u, "entry_user": entry})
+	}
+	r.GET("/hold", handler)
+	r.GET("/hold/auth", g.Require(ginsecure.Policy{Authenticated: true}), handler)
+}
+
+// send makes one request with exactly the Cookie header given (several
+// cookies of one name, in the order written, as a browser sends them when
+// two paths or domains set one), through no jar.
+func (e *env) send(method, path, cookieHeader string) reply {
+	e.t.Helper()
+	r, err := e.trySend(method, path, cookieHeader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// trySend is send for other goroutines than the test's: it returns the
+// transport's error instead of failing the test.
+func (e *env) trySend(method, path, cookieHeader string) (reply, error) {
+	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	if cookieHeader != "" {
+		req.Header.Set("Cookie", cookieHeader)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header, body: map[string]any{}}
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &out.body)
+	}
+	return out, nil
+}
+
+// header is the Cookie header this browser's jar would send now.
+func (b *browser) header() string { return joinCookies(b.cookies()) }
+
+// apply puts a reply's Set-Cookie into the jar, as the browser does when
+// the response reaches it (an expiry deletes).
+func (b *browser) apply(r reply) {
+	u, _ := url.Parse(b.e.srv.URL)
+	b.jar.SetCookies(u, r.cookies)
+}
+
+// joinCookies writes cookies as one Cookie header.
+func joinCookies(cs []*http.Cookie) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -15,8 +15,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,9 +80,11 @@ type raceClient struct {
 }
 
 type raceReply struct {
-	status  int
-	user    string
-	cookies []*http.Cookie
+	status    int
+	user      string
+	entryUser string // /hold: the user seen when the handler was entered
+	errCode   string
+	cookies   []*http.Cookie
 }
 
 func newRaceClient(e *env) *raceClient {
@@ -108,12 +114,14 @@ func (rc *raceClient) send(method, path string, cookies []*http.Cookie) (raceRep
 		return raceReply{}, err
 	}
 	var body struct {
-		User string `json:"user"`
+		User      string `json:"user"`
+		EntryUser string `json:"entry_user"`
+		Error     string `json:"error"`
 	}
 	if len(data) > 0 {
 		_ = json.Unmarshal(data, &body)
 	}
-	return raceReply{status: resp.StatusCode, user: body.User, cookies: resp.Cookies()}, nil
+	return raceReply{status: resp.StatusCode, user: body.User, entryUser: body.EntryUser, errCode: body.Error, cookies: resp.Cookies()}, nil
 }
 
 // jarFrom applies cookie sets in order, as a browser applies responses.
@@ -385,4 +393,425 @@ func (l *eventLog) countDetail(d string) int {
 		}
 	}
 	return n
+}
+
+// The sign-in race (issue 13): one browser signs in while its own parallel
+// requests carry the cookies from before the login, some of them held
+// inside their handler (verified before the login, answering and saving the
+// session after it), and the browser applies the responses' Set-Cookie in
+// completion order, login(s) first and login(s) last. Every order must end
+// signed in as the login's user, and no request whose cookies predate the
+// login may see that user.
+
+// loginCyclesEnv sets how many sign-in cycles each store goes through
+// (default 1000; -short takes a tenth).
+const loginCyclesEnv = "GINSECURE_RACE_CYCLES"
+
+// loginCycleBatch cycles run at once; the clock moves between batches.
+const loginCycleBatch = 8
+
+// loginShapes are the cycles' shapes, taken in turn.
+var loginShapes = []string{"pre-login", "held pre-login", "held re-login", "double login"}
+
+// cycleReq is one request of a cycle.
+type cycleReq struct {
+	method, path string
+	login        bool   // a POST /login of the cycle
+	hold         string // the hold's id for /hold routes
+}
+
+// loginCycle is one browser's sign-in and what came back.
+type loginCycle struct {
+	n      int
+	shape  string
+	user   string         // whom the login signs in
+	before string         // whom the browser was signed in as ("" for a visitor)
+	old    []*http.Cookie // the cookies every request of the cycle carries
+	carts  map[string]bool
+	reqs   []cycleReq
+	got    []raceReply
+	done   []int64 // completion sequence of each reply
+}
+
+// loginTally counts what the sign-in race measures.
+type loginTally struct {
+	mu          sync.Mutex
+	cycles      int
+	requests    int
+	jars        int            // distinct jars verified
+	lostCycles  int            // cycles in which some order ended signed out (or the login failed)
+	lostJars    int            // jars that ended signed out
+	lostByShape map[string]int // lostCycles by shape
+	escalations int            // a request with pre-login cookies that saw the new user
+	errors      int            // 5xx, a timed-out hold or a transport error
+	carryMisses int            // a jar whose cart is not one written before the login
+	stale       int            // pre-login writes refused with 409 stale_credentials
+	examples    []string
+}
+
+func (lt *loginTally) add(f func(lt *loginTally)) { lt.mu.Lock(); f(lt); lt.mu.Unlock() }
+
+func (lt *loginTally) example(format string, args ...any) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if len(lt.examples) < 8 {
+		lt.examples = append(lt.examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// setup gives the cycle's browser its pre-login state: an anonymous
+// session with a cart, and for the re-login shape a sign-in as alice.
+func (c *loginCycle) setup(rc *raceClient) error {
+	c.carts = map[string]bool{}
+	item := fmt.Sprintf("c%d", c.n)
+	cart, err := rc.send("POST", "/cart?item="+item, nil)
+	if err != nil || cart.status != http.StatusOK {
+		return fmt.Errorf("cycle %d: anonymous POST /cart: %v %d", c.n, err, cart.status)
+	}
+	c.carts[item] = true
+	c.old = rc.jarFrom(cart.cookies)
+	c.user = fmt.Sprintf("u%d", c.n)
+	if c.shape == "held re-login" {
+		c.before, c.user = fmt.Sprintf("alice%d", c.n), fmt.Sprintf("bob%d", c.n)
+		r, err := rc.send("POST", "/login?user="+c.before, c.old)
+		if err != nil || r.status != http.StatusOK || r.user != c.before {
+			return fmt.Errorf("cycle %d: login %s: %v %d %q", c.n, c.before, err, r.status, r.user)
+		}
+		c.old = rc.jarFrom(c.old, r.cookies)
+	}
+	return nil
+}
+
+// fire sends the cycle's requests and records their replies in completion
+// order. Held requests enter their handler before the login is sent and
+// are released only after its response came back.
+func (c *loginCycle) fire(rc *raceClient, seq *atomic.Int64) error {
+	n := c.n
+	login := cycleReq{method: "POST", path: "/login?user=" + c.user, login: true}
+	hold := func(route, write string, k int) cycleReq {
+		id := fmt.Sprintf("%d-%d", n, k)
+		p := route + "?id=" + id
+		if write != "" {
+			p += "&write=" + write
+		}
+		return cycleReq{method: "GET", path: p, hold: id}
+	}
+	var free, held []cycleReq // free race the login; held wait around it
+	switch c.shape {
+	case "pre-login":
+		free = []cycleReq{login,
+			{method: "GET", path: "/public"}, {method: "GET", path: "/cart"},
+			{method: "POST", path: fmt.Sprintf("/cart?item=p%d", n)}, {method: "GET", path: fmt.Sprintf("/silent?write=s%d", n)},
+			{method: "GET", path: "/public"}, {method: "POST", path: fmt.Sprintf("/cart?item=q%d", n)}}
+		c.carts[fmt.Sprintf("p%d", n)], c.carts[fmt.Sprintf("q%d", n)] = true, true
+	case "held pre-login":
+		held = []cycleReq{hold("/hold", fmt.Sprintf("h%d", n), 1), hold("/hold", "", 2)}
+		free = []cycleReq{login, {method: "GET", path: "/cart"}, {method: "POST", path: fmt.Sprintf("/cart?item=p%d", n)},
+			{method: "GET", path: fmt.Sprintf("/silent?write=s%d", n)}}
+		c.carts[fmt.Sprintf("h%d", n)], c.carts[fmt.Sprintf("p%d", n)] = true, true
+	case "held re-login":
+		held = []cycleReq{hold("/hold/auth", fmt.Sprintf("h%d", n), 1), hold("/hold", fmt.Sprintf("g%d", n), 2), hold("/hold/auth", "", 3)}
+		free = []cycleReq{login, {method: "GET", path: "/me"}, {method: "POST", path: fmt.Sprintf("/cart?item=p%d", n)},
+			{method: "GET", path: "/public"}, {method: "POST", path: "/me/write"}}
+	case "double login":
+		free = []cycleReq{login, login, {method: "GET", path: "/public"}, {method: "GET", path: "/cart"}}
+	}
+	c.reqs = append(append([]cycleReq{}, free...), held...)
+	c.got = make([]raceReply, len(c.reqs))
+	c.done = make([]int64, len(c.reqs))
+	errs := make([]error, len(c.reqs))
+	send := func(i int) {
+		r, err := rc.send(c.reqs[i].method, c.reqs[i].path, c.old)
+		c.got[i], errs[i], c.done[i] = r, err, seq.Add(1)
+	}
+	var heldWG, freeWG sync.WaitGroup
+	finished := make([]chan struct{}, len(c.reqs))
+	for i := len(free); i < len(c.reqs); i++ {
+		finished[i] = make(chan struct{})
+		heldWG.Add(1)
+		go func() { defer heldWG.Done(); defer close(finished[i]); send(i) }()
+	}
+	var holdErr error
+	for i := len(free); i < len(c.reqs); i++ {
+		// Entered its handler, or answered without (refused before it).
+		select {
+		case <-rc.e.holds.get(c.reqs[i].hold).entered:
+		case <-finished[i]:
+		case <-time.After(holdTimeout):
+			holdErr = fmt.Errorf("cycle %d: %s never entered its handler", n, c.reqs[i].path)
+		}
+	}
+	start := make(chan struct{})
+	loginsDone := make(chan struct{}, len(free))
+	for i := range free {
+		freeWG.Add(1)
+		go func() {
+			defer freeWG.Done()
+			<-start
+			send(i)
+			if c.reqs[i].login {
+				loginsDone <- struct{}{}
+			}
+		}()
+	}
+	close(start)
+	for _, q := range free {
+		if q.login {
+			select {
+			case <-loginsDone:
+			case <-time.After(holdTimeout):
+				holdErr = fmt.Errorf("cycle %d: the login never answered", n)
+			}
+		}
+	}
+	for _, h := range held {
+		rc.e.holds.free(h.hold)
+	}
+	freeWG.Wait()
+	heldWG.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return holdErr
+}
+
+// judge checks every reply: logins sign in their user; no request with the
+// pre-login cookies sees that user (or anyone but the one it was sent as).
+func (c *loginCycle) judge(lt *loginTally) (loginOK bool) {
+	loginOK = true
+	for i, r := range c.got {
+		q := c.reqs[i]
+		lt.add(func(lt *loginTally) { lt.requests++ })
+		if q.login {
+			if r.status != http.StatusOK || r.user != c.user {
+				loginOK = false
+				lt.example("cycle %d (%s): %s %s: %d %q %s", c.n, c.shape, q.method, q.path, r.status, r.user, r.errCode)
+			}
+			continue
+		}
+		for _, seen := range []string{r.user, r.entryUser} {
+			if seen != "" && seen != c.before {
+				lt.add(func(lt *loginTally) { lt.escalations++ })
+				lt.example("cycle %d (%s): %s %s with the cookies from before the login saw %q (was %q)", c.n, c.shape, q.method, q.path, seen, c.before)
+			}
+		}
+		switch {
+		case r.status >= 500:
+			lt.add(func(lt *loginTally) { lt.errors++ })
+			lt.example("cycle %d (%s): %s %s: %d %s", c.n, c.shape, q.method, q.path, r.status, r.errCode)
+		case r.status == http.StatusConflict && r.errCode == "stale_credentials":
+			lt.add(func(lt *loginTally) { lt.stale++ })
+		}
+	}
+	return loginOK
+}
+
+// orders are the orders the browser applies the replies in: completion
+// order, logins first, logins last (each login last where there are two).
+func (c *loginCycle) orders() map[string][]int {
+	byDone := make([]int, len(c.got))
+	for i := range byDone {
+		byDone[i] = i
+	}
+	sort.Slice(byDone, func(a, b int) bool { return c.done[byDone[a]] < c.done[byDone[b]] })
+	var logins, others []int
+	for _, i := range byDone {
+		if c.reqs[i].login {
+			logins = append(logins, i)
+		} else {
+			others = append(others, i)
+		}
+	}
+	out := map[string][]int{
+		"completion":  byDone,
+		"login first": append(append([]int{}, logins...), others...),
+	}
+	for k, l := range logins {
+		o := append([]int{}, others...)
+		for _, m := range logins {
+			if m != l {
+				o = append(o, m)
+			}
+		}
+		out[fmt.Sprintf("login %d of %d last", k+1, len(logins))] = append(o, l)
+	}
+	return out
+}
+
+// settle applies the replies in every order of c.orders and checks each
+// resulting jar (past the grace window): GET /me signs in the login's user,
+// and once its response is applied so does GET /cart, whose cart is one
+// written before the login (the visitor's cart is carried over).
+func (c *loginCycle) settle(rc *raceClient, lt *loginTally) {
+	lost := false
+	seen := map[string]bool{}
+	for name, order := range c.orders() {
+		sets := [][]*http.Cookie{c.old}
+		for _, i := range order {
+			sets = append(sets, c.got[i].cookies)
+		}
+		jar := rc.jarFrom(sets...)
+		if k := cookieKey(jar); seen[k] {
+			continue
+		} else {
+			seen[k] = true
+		}
+		lt.add(func(lt *loginTally) { lt.jars++ })
+		me, err := rc.send("GET", "/me", jar)
+		if err != nil {
+			lt.add(func(lt *loginTally) { lt.errors++ })
+			lt.example("cycle %d: GET /me: %v", c.n, err)
+			continue
+		}
+		var cart raceReply
+		var cartVal any
+		if me.status == http.StatusOK && me.user == c.user {
+			cart, cartVal, err = rc.sendCart(rc.jarFrom(jar, me.cookies))
+			if err != nil {
+				lt.add(func(lt *loginTally) { lt.errors++ })
+				lt.example("cycle %d: GET /cart: %v", c.n, err)
+				continue
+			}
+		}
+		switch {
+		case me.status != http.StatusOK || me.user != c.user:
+			lost = true
+			lt.add(func(lt *loginTally) { lt.lostJars++ })
+			lt.example("cycle %d (%s), %s: GET /me %d %q %s; want %q (jar sets %s)", c.n, c.shape, name, me.status, me.user, me.errCode, c.user, c.describe(order))
+		case cart.status != http.StatusOK || cart.user != c.user:
+			lost = true
+			lt.add(func(lt *loginTally) { lt.lostJars++ })
+			lt.example("cycle %d (%s), %s: GET /me healed, then GET /cart %d %q; want %q", c.n, c.shape, name, cart.status, cart.user, c.user)
+		case c.before == "" && !c.carts[fmt.Sprint(cartVal)]:
+			lt.add(func(lt *loginTally) { lt.carryMisses++ })
+			lt.example("cycle %d (%s), %s: cart %v after the login; want one written before it", c.n, c.shape, name, cartVal)
+		}
+	}
+	if lost {
+		lt.add(func(lt *loginTally) { lt.lostCycles++; lt.lostByShape[c.shape]++ })
+	}
+}
+
+// describe names which reply set which of our cookies, in order applied.
+func (c *loginCycle) describe(order []int) string {
+	var parts []string
+	for _, i := range order {
+		if s := graceCookies(c.got[i].cookies); s != "" {
+			parts = append(parts, c.reqs[i].method+" "+c.reqs[i].path+"→"+s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sendCart is GET /cart returning the cart too.
+func (rc *raceClient) sendCart(jar []*http.Cookie) (raceReply, any, error) {
+	req, err := http.NewRequest("GET", rc.e.srv.URL+"/cart", nil)
+	if err != nil {
+		return raceReply{}, nil, err
+	}
+	for _, c := range jar {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := rc.hc.Do(req)
+	if err != nil {
+		return raceReply{}, nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		User string `json:"user"`
+		Cart any    `json:"cart"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return raceReply{}, nil, err
+	}
+	return raceReply{status: resp.StatusCode, user: body.User, cookies: resp.Cookies()}, body.Cart, nil
+}
+
+// runLoginCycles drives cycles sign-in cycles through e.
+func runLoginCycles(t *testing.T, e *env, cycles int) *loginTally {
+	rc := newRaceClient(e)
+	rc.hc.Timeout = 3 * holdTimeout // every request bounded
+	lt := &loginTally{lostByShape: map[string]int{}}
+	var seq atomic.Int64
+	for base := 0; base < cycles && !t.Failed(); base += loginCycleBatch {
+		batch := make([]*loginCycle, min(loginCycleBatch, cycles-base))
+		for i := range batch {
+			n := base + i
+			batch[i] = &loginCycle{n: n, shape: loginShapes[n%len(loginShapes)]}
+		}
+		phase := func(f func(c *loginCycle) error) {
+			var wg sync.WaitGroup
+			for _, c := range batch {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := f(c); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		phase(func(c *loginCycle) error { return c.setup(rc) })
+		e.clock.Advance(graceWindow + time.Second) // the setup's own login settles
+		phase(func(c *loginCycle) error {
+			if err := c.fire(rc, &seq); err != nil {
+				lt.add(func(lt *loginTally) { lt.errors++ })
+				return err
+			}
+			lt.add(func(lt *loginTally) { lt.cycles++ })
+			if !c.judge(lt) {
+				lt.add(func(lt *loginTally) { lt.lostCycles++; lt.lostByShape[c.shape]++ })
+				c.got = nil // nothing to settle: the login itself failed
+			}
+			return nil
+		})
+		e.clock.Advance(graceWindow + time.Second) // judge the jars past the window
+		phase(func(c *loginCycle) error {
+			if c.got != nil {
+				c.settle(rc, lt)
+			}
+			return nil
+		})
+	}
+	return lt
+}
+
+// TestGraceRaceSignInSurvivesEveryResponseOrder: at least 1000 sign-in
+// cycles per store (GINSECURE_RACE_CYCLES), each raced by the browser's
+// own requests with the cookies from before the login, end with 0 lost
+// sign-ins and 0 escalations whatever order the responses are applied in.
+func TestGraceRaceSignInSurvivesEveryResponseOrder(t *testing.T) {
+	cycles := 1000
+	if v := os.Getenv(loginCyclesEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive number", loginCyclesEnv, v)
+		}
+		cycles = n
+	}
+	if testing.Short() {
+		cycles = max(cycles/10, len(loginShapes))
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		began := time.Now()
+		lt := runLoginCycles(t, e, cycles)
+		t.Logf("%s: %d cycles, %d requests, %d jars verified: %d lost sign-ins (cycles; %d jars) %v, %d escalations, %d server errors, %d carry-over misses, %d pre-login writes refused as stale; %v",
+			kind, lt.cycles, lt.requests, lt.jars, lt.lostCycles, lt.lostJars, lt.lostByShape, lt.escalations, lt.errors, lt.carryMisses, lt.stale,
+			time.Since(began).Round(time.Millisecond))
+		for _, ex := range lt.examples {
+			t.Log("  e.g. " + ex)
+		}
+		if lt.lostCycles != 0 || lt.escalations != 0 || lt.errors != 0 {
+			t.Errorf("%d lost sign-ins, %d escalations, %d server errors; want 0", lt.lostCycles, lt.escalations, lt.errors)
+		}
+		if lt.carryMisses != 0 {
+			// Reported, not failed: which pre-login write a login carries
+			// over when two logins race is not pinned by DESIGN.md.
+			t.Logf("NOTE: %d jars lost the cart written before the login (carry-over)", lt.carryMisses)
+		}
+	})
 }

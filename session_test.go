@@ -1,0 +1,278 @@
+package ginsecure_test
+
+// The session cookie next to the token (DESIGN.md, "Model"): the token
+// names its record; a session cookie belongs to that record when it names
+// the record's handle or is the session the record's own login replaced
+// (then it is healed); any other session cookie is foreign. End to end on
+// every store.
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSessionHealsAPredecessorPutBackByAStraggler: a straggler's response
+// that lands after the login's puts the pre-login session cookie back next
+// to the new token. The browser stays signed in, the app sees the session
+// the login created (on memstore and Redis; on the cookie store the
+// predecessor cookie itself holds the pre-login data), and the response
+// sends the healed session's cookie again so the next request from the jar
+// is signed in too. The marker outlives the grace window: a straggler can
+// land long after it.
+func TestSessionHealsAPredecessorPutBackByAStraggler(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=pre"); r.status != http.StatusOK {
+			t.Fatalf("anonymous POST /cart: %d %v", r.status, r.body)
+		}
+		pre := b.cookie(graceSessionCookie)
+		b.login("alice")
+		if r := b.post("/cart?item=post"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart?item=post signed in: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(40 * time.Second) // long past the window
+		b.setCookie(graceSessionCookie, pre)
+
+		me := b.get("/me")
+		if me.status != http.StatusOK || me.user() != "alice" {
+			t.Fatalf("GET /me with the predecessor session cookie next to the new token: %d %v; want 200 alice", me.status, me.body)
+		}
+		if !hasCookie(me.cookies, graceSessionCookie) {
+			t.Errorf("GET /me healed but did not send the session cookie again (sets %q)", graceCookies(me.cookies))
+		}
+		if b.cookie(graceSessionCookie) == pre {
+			t.Errorf("after the healing response the jar still holds the predecessor session cookie")
+		}
+		cart := b.get("/cart")
+		if cart.status != http.StatusOK || cart.user() != "alice" {
+			t.Fatalf("GET /cart after healing: %d %v; want 200 alice", cart.status, cart.body)
+		}
+		switch got := cart.body["cart"]; {
+		case kind == "cookie" && (got == "pre" || got == "post"):
+			t.Logf("cookie store: the healed request sees cart %q", got)
+		case got != "post":
+			t.Errorf("GET /cart after healing: cart %v; want \"post\" (the app must see the session the login created)", got)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the next GET /me from the jar: %d %v; want 200 alice", r.status, r.body)
+		}
+	})
+}
+
+// plantedPredecessor: the attacker's anonymous session S_x is planted in
+// the victim's browser; the victim signs in (the login leaves the marker
+// S_x → the victim's record) and fills a cart.
+func plantedPredecessor(t *testing.T, e *env) (attacker, victim *browser, sx string) {
+	t.Helper()
+	attacker = e.browser()
+	if r := attacker.post("/cart?item=planted"); r.status != http.StatusOK {
+		t.Fatalf("attacker's anonymous POST /cart: %d %v", r.status, r.body)
+	}
+	sx = attacker.cookie(graceSessionCookie)
+	victim = e.browser()
+	victim.setCookie(graceSessionCookie, sx)
+	victim.login("alice")
+	if r := victim.post("/cart?item=alice-secret"); r.status != http.StatusOK || r.user() != "alice" {
+		t.Fatalf("victim's POST /cart: %d %v", r.status, r.body)
+	}
+	return attacker, victim, sx
+}
+
+// wantForeign: the attacker's own valid token next to S_x is anonymous,
+// never sees the victim's cart, writes nothing and sets no cookie; the
+// victim is still signed in with its cart.
+func wantForeign(t *testing.T, e *env, victim *browser, sx, attackerToken string) {
+	t.Helper()
+	hdr := graceSessionCookie + "=" + sx + "; " + graceTokenCookie + "=" + attackerToken
+	me := e.send("GET", "/me", hdr)
+	if me.status != http.StatusUnauthorized {
+		t.Errorf("attacker's token next to S_x, GET /me: %d %v; want 401", me.status, me.body)
+	}
+	cart := e.send("GET", "/cart", hdr)
+	if cart.status != http.StatusOK || cart.user() != "" || cart.body["cart"] == "alice-secret" {
+		t.Errorf("attacker's token next to S_x, GET /cart: %d %v; want 200, user \"\", not the victim's cart", cart.status, cart.body)
+	}
+	for _, r := range []reply{me, cart} {
+		if got := graceCookies(r.cookies); got != "" {
+			t.Errorf("attacker's token next to S_x: response sets %q; want nothing written", got)
+		}
+	}
+	w := e.send("POST", "/cart?item=evil", hdr)
+	if w.status == http.StatusOK {
+		t.Errorf("attacker's token next to S_x, POST /cart: %d %v; want the Save refused", w.status, w.body)
+	}
+	if got := graceCookies(w.cookies); got != "" {
+		t.Errorf("attacker's token next to S_x, POST /cart: response sets %q; want nothing written", got)
+	}
+	if r := victim.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "alice-secret" {
+		t.Errorf("victim GET /cart afterwards: %d %v; want 200 alice alice-secret", r.status, r.body)
+	}
+}
+
+// TestSessionHealingRefusedWhenTheMarkerNamesAnotherRecord: the attacker
+// who planted S_x holds a valid token of its own (signed in as mallory in
+// its own browser). S_x is the victim's record's predecessor, not the
+// attacker's: next to the attacker's token it is foreign, never healed.
+func TestSessionHealingRefusedWhenTheMarkerNamesAnotherRecord(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e)
+		mallory := e.browser()
+		mallory.login("mallory")
+		wantForeign(t, e, victim, sx, mallory.cookie(graceTokenCookie))
+	})
+}
+
+// TestSessionMarkersAreSetOnce: the attacker signs in as mallory from S_x
+// after the victim did. The marker S_x → victim's record stays: the
+// victim's token next to S_x still heals to alice, the attacker's token
+// next to S_x is still foreign.
+func TestSessionMarkersAreSetOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		attacker, victim, sx := plantedPredecessor(t, e)
+		victimToken := victim.cookie(graceTokenCookie)
+		if attacker.cookie(graceSessionCookie) != sx {
+			t.Fatalf("the attacker's browser no longer holds S_x")
+		}
+		attacker.login("mallory") // its login's cookies carry S_x
+		r := e.send("GET", "/me", graceSessionCookie+"="+sx+"; "+graceTokenCookie+"="+victimToken)
+		if r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("victim's token next to S_x after the attacker's login from S_x: %d %v; want 200 alice (healed)", r.status, r.body)
+		}
+		wantForeign(t, e, victim, sx, attacker.cookie(graceTokenCookie))
+	})
+}
+
+// TestSessionForeignCookieNextToAValidToken: a session cookie that belongs
+// to no part of the token's record (another account's dead session,
+// another browser's anonymous one) sent first in the Cookie header, next to
+// the victim's valid token: the request is anonymous, writes nothing, its
+// Save fails with ErrForeignSession, and nothing of the victim's is expired
+// or revoked.
+func TestSessionForeignCookieNextToAValidToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		foreigners := map[string]func(e *env) string{
+			"dead session of another account": func(e *env) string {
+				o := e.browser()
+				o.login("bob")
+				v := o.cookie(graceSessionCookie)
+				if r := o.post("/logout"); r.status != http.StatusOK {
+					t.Fatalf("bob's logout: %d %v", r.status, r.body)
+				}
+				return v
+			},
+			"anonymous session of another browser": func(e *env) string {
+				o := e.browser()
+				o.post("/cart?item=other")
+				return o.cookie(graceSessionCookie)
+			},
+		}
+		for name, foreign := range foreigners {
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				f := foreign(e)
+				victim := e.browser()
+				victim.login("alice")
+				if r := victim.post("/cart?item=alice-cart"); r.status != http.StatusOK {
+					t.Fatalf("victim's POST /cart: %d %v", r.status, r.body)
+				}
+				own := victim.header()
+				tok := graceTokenCookie + "=" + victim.cookie(graceTokenCookie)
+
+				alone := graceSessionCookie + "=" + f + "; " + tok
+				me := e.send("GET", "/me", alone)
+				if me.status != http.StatusUnauthorized {
+					t.Errorf("GET /me, foreign session cookie next to the token: %d %v; want 401", me.status, me.body)
+				}
+				pub := e.send("GET", "/public", alone)
+				if pub.status != http.StatusOK || pub.user() != "" {
+					t.Errorf("GET /public, foreign session cookie next to the token: %d %v; want 200 anonymous", pub.status, pub.body)
+				}
+				w := e.send("POST", "/cart?item=evil", alone)
+				if w.status != http.StatusConflict || w.errCode() != "foreign_session" {
+					t.Errorf("POST /cart, foreign session cookie next to the token: %d %v; want 409 foreign_session (Save returns ErrForeignSession)", w.status, w.body)
+				}
+				for step, r := range map[string]reply{"GET /me": me, "GET /public": pub, "POST /cart": w} {
+					if got := graceCookies(r.cookies); got != "" {
+						t.Errorf("%s, foreign session cookie next to the token: response sets %q; want no Set-Cookie of either cookie", step, got)
+					}
+				}
+
+				// Both session cookies, the foreign one first (tossed in front
+				// by a sibling subdomain): preferring the one that belongs to
+				// the token is allowed (the stretch in issue 13); expiring or
+				// revoking anything is not.
+				both := graceSessionCookie + "=" + f + "; " + graceSessionCookie + "=" + victim.cookie(graceSessionCookie) + "; " + tok
+				r := e.send("GET", "/me", both)
+				if r.status != http.StatusOK && r.status != http.StatusUnauthorized {
+					t.Errorf("GET /me, foreign session cookie in front of the victim's: %d %v", r.status, r.body)
+				}
+				t.Logf("GET /me with the foreign session cookie in front of the victim's: %d %v", r.status, r.body)
+				if got := graceCookies(r.cookies); strings.Contains(got, "-") || strings.Contains(got, "token+") {
+					t.Errorf("GET /me, foreign session cookie in front of the victim's: response sets %q; want no expiry and no new token", got)
+				}
+
+				if r := e.send("GET", "/cart", own); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "alice-cart" {
+					t.Errorf("victim's own cookies afterwards, GET /cart: %d %v; want 200 alice alice-cart", r.status, r.body)
+				}
+				if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Errorf("victim's own cookies afterwards, GET /me: %d %v; want 200 alice", r.status, r.body)
+				}
+			})
+		}
+	})
+}
+
+// TestSessionReloginRacedBySlowSignedInWriter: signed in as alice, a
+// request enters its handler and waits; the browser signs in as bob; the
+// held request then saves the session and its response lands after the
+// login's. The browser is signed in as bob, and the held request never saw
+// bob.
+func TestSessionReloginRacedBySlowSignedInWriter(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, route := range []string{"/hold/auth", "/hold"} {
+			t.Run(route, func(t *testing.T) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				b := e.browser()
+				b.login("alice")
+				alice := b.header()
+				var held reply
+				var heldErr error
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					held, heldErr = e.trySend("GET", route+"?id=slow&write=slow", alice)
+				}()
+				if err := e.holds.waitEntered("slow"); err != nil {
+					e.holds.free("slow")
+					wg.Wait()
+					t.Fatal(err)
+				}
+				b.login("bob")
+				e.holds.free("slow")
+				wg.Wait()
+				if heldErr != nil {
+					t.Fatal(heldErr)
+				}
+				if held.user() == "bob" || held.body["entry_user"] != "alice" {
+					t.Errorf("held request: %d %v; want it to see alice only", held.status, held.body)
+				}
+				t.Logf("held request's reply: %d %v, sets %q", held.status, held.body, graceCookies(held.cookies))
+				b.apply(held)
+				if r := b.get("/me"); r.status != http.StatusOK || r.user() != "bob" {
+					t.Errorf("GET /me after the held response landed last: %d %v; want 200 bob", r.status, r.body)
+				}
+				e.clock.Advance(graceWindow + time.Second)
+				if r := b.get("/me"); r.status != http.StatusOK || r.user() != "bob" {
+					t.Errorf("GET /me past the window: %d %v; want 200 bob", r.status, r.body)
+				}
+			})
+		}
+	})
+}
