@@ -223,8 +223,9 @@ func checkSessionStore(gs *gsessions.Session) error {
 // current token and the previous one (inside its window) both end the
 // session. It returns nil only when no session of this token lives on:
 // ErrStoreUnavailable when the store could not be reached, ErrNoSession
-// when the token's secret did not match its record (the requester proved
-// nothing, so nothing is ended), ErrNoMiddleware without Middleware.
+// when the request proved nothing (a token whose secret does not match its
+// record, or a signed-in session's cookie without its token: nothing is
+// ended), ErrNoMiddleware without Middleware.
 func Logout(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil {
@@ -233,7 +234,9 @@ func Logout(c *gin.Context) error {
 	g := st.g
 	rec := st.tokRec
 	if rec == nil {
-		if st.hasTok && errors.Is(st.failure, ErrTokenMismatch) {
+		if st.blank || (st.hasTok && errors.Is(st.failure, ErrTokenMismatch)) {
+			// A session of a live record without its token, or a token
+			// whose secret does not match: the requester proved nothing.
 			return ErrNoSession
 		}
 		return nil // no credentials, or dead ones: nothing lives on
