@@ -160,7 +160,7 @@ var (
 	racePeriodicReaders = []raceRequest{{"GET", "/me"}, {"GET", "/public"}, {"GET", "/cart"}, {"GET", "/silent"}}
 	// Writers: sent after the rotating response came back, still with the
 	// old cookies, still inside the window.
-	raceLoginWriters    = []raceRequest{{"POST", "/cart?item=late"}, {"GET", "/silent?write=late"}, {"GET", "/raw-save"}, {"POST", "/logout"}}
+	raceLoginWriters = []raceRequest{{"POST", "/cart?item=late"}, {"GET", "/silent?write=late"}, {"GET", "/raw-save"}, {"POST", "/logout"}}
 	// (No Logout among the periodic writers: with the pre-rotation token
 	// inside the window it signs the browser out, as it must.)
 	racePeriodicWriters = []raceRequest{{"POST", "/me/write"}, {"GET", "/silent?write=late"}, {"GET", "/raw-save?body=1"}, {"POST", "/cart?item=late"}}

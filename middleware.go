@@ -32,11 +32,11 @@ type reqState struct {
 	tok    presented // what it carried
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
 
-	authed bool
-	rec    *Record // the record the request is authenticated with: shared with the store, never modified
-	authAt time.Time
-	prev   bool // authenticated with the previous token: the old privilege, no rotation
-	resend bool // ... and the browser never presented the pending token: send it again
+	authed  bool
+	rec     *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt  time.Time
+	prev    bool // authenticated with the previous token: the old privilege, no rotation
+	resend  bool // ... and the browser never presented the pending token: send it again
 	reissue bool
 
 	healed  bool // served with the record's own session instead of the presented one

@@ -52,7 +52,6 @@ func TestRenewAfterAConfirmedRotationGracesStragglers(t *testing.T) {
 	})
 }
 
-
 // barrierStore makes the first n Get calls of a handle wait for each
 // other, so that n parallel requests read the same record version (what
 // happens naturally with Redis round trips).
@@ -262,7 +261,6 @@ func TestLookalikeCookieNameIsNotTheToken(t *testing.T) {
 	})
 }
 
-
 // Review (2026-11-22), finding 2: a distrusted request sees a stand-in for
 // its session, but a handler that saves the stand-in through gorilla
 // directly (Session().Save(r, w)) bypassed the wrapper, and the fresh
@@ -301,7 +299,6 @@ func TestDistrustedGorillaSaveWritesNoCookie(t *testing.T) {
 		}
 	})
 }
-
 
 // getRecorder is a Store that remembers every handle Get was asked for.
 type getRecorder struct {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
 )
 
 // mintTestToken returns a token cookie value of a fresh handle and secret.
