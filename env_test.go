@@ -5,6 +5,7 @@ package ginsecure_test
 // movable clock and an event log. Every store kind runs through it.
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -558,4 +559,14 @@ func joinCookies(cs []*http.Cookie) string {
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// sessions lists the user's live sessions from the Guard.
+func (e *env) sessions(t testing.TB, user string) []ginsecure.SessionInfo {
+	t.Helper()
+	list, err := e.guard.Sessions(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

@@ -94,7 +94,14 @@ func Login(c *gin.Context, userID string) error {
 		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
 		switch {
 		case errors.Is(err, ErrMarkerExists):
-			oldKey = "" // a parallel login from this session set it: it retires the session
+			// Another login from this very session got there first: the
+			// same user submitting twice joins that login's record, so
+			// that whichever response (or straggler) the browser applies
+			// last, its cookies belong together.
+			if joined, err := g.joinParallelLogin(c, st, oldKey, userID, secret, hash, now); joined || err != nil {
+				return err
+			}
+			oldKey = "" // another user's login retired this session: start afresh
 		case err != nil:
 			return storeErr(err)
 		}
@@ -174,6 +181,55 @@ func Login(c *gin.Context, userID string) error {
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
 	return nil
+}
+
+// joinParallelLogin signs the request in to the record that a parallel
+// login from the same session created (the marker under key names it),
+// when that login was of the same user and no older than
+// unconfirmedGrace: it mints a new token for that record (the other
+// login's token becomes the previous one, honoured as a straggler's) and
+// serves the record's own session. It reports whether it joined.
+func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID string, secret, hash [32]byte, now time.Time) (bool, error) {
+	ctx := reqCtx(c)
+	mk, err := g.store.GetMarker(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, storeErr(err)
+	}
+	rec, err := g.store.Update(ctx, mk.Handle, func(r *Record) error {
+		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
+			return errRaced
+		}
+		rotateRecord(r, hash, now, false)
+		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
+		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		return nil
+	})
+	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, storeErr(err)
+	}
+	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
+		if err := g.store.Delete(ctx, st.tokRec.Handle); err != nil {
+			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
+		}
+	}
+	st.blank, st.prev, st.resend, st.reissue = false, false, false, false
+	if err := g.heal(st, &rec); err != nil {
+		return false, err
+	}
+	st.healed = false
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
+	st.minted, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
+	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
+	st.sid = rec.SessionID
+	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
+	return true, nil
 }
 
 // loginValues is what the replaced session holds at the login's commit:

@@ -276,3 +276,68 @@ func TestSessionReloginRacedBySlowSignedInWriter(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionTwoLoginsFromOneSessionBelongTogether: the same user submits
+// the sign-in form twice from one anonymous session (a double click, a
+// retried request). The markers are set once, so the second login joins
+// the first one's record: whichever login response the browser applies
+// last, and with the pre-login session cookie put back by a straggler
+// after both, the browser is signed in. A second login of another user
+// from the same session starts a record of its own.
+func TestSessionTwoLoginsFromOneSessionBelongTogether(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		// Each order on a fresh app: one browser lives one history.
+		for _, order := range []string{"12", "21", "12s", "21s"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			if r := b.post("/cart?item=pre"); r.status != http.StatusOK {
+				t.Fatalf("anonymous POST /cart: %d %v", r.status, r.body)
+			}
+			pre := b.header()
+			l1 := e.send("POST", "/login?user=alice", pre)
+			l2 := e.send("POST", "/login?user=alice", pre)
+			if l1.status != http.StatusOK || l2.status != http.StatusOK || l2.user() != "alice" {
+				t.Fatalf("two logins: %d %v, %d %v", l1.status, l1.body, l2.status, l2.body)
+			}
+			straggler := reply{cookies: []*http.Cookie{{Name: graceSessionCookie, Value: cookieValue(pre, graceSessionCookie), Path: "/"}}}
+			for _, step := range order {
+				switch step {
+				case '1':
+					b.apply(l1)
+				case '2':
+					b.apply(l2)
+				case 's':
+					b.apply(straggler)
+				}
+			}
+			e.clock.Advance(graceWindow + time.Second)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("responses applied in order %q: /me %d %v; want alice", order, r.status, r.body)
+			}
+			if r := b.get("/cart"); r.body["cart"] != "pre" {
+				t.Fatalf("order %q: cart %v, want the pre-login cart carried over", order, r.body)
+			}
+			if n := len(e.sessions(t, "alice")); n != 1 {
+				t.Fatalf("alice has %d sessions after two logins from one session, want 1", n)
+			}
+			// Another user's login from the same session is not joined.
+			l3 := e.send("POST", "/login?user=bob", pre)
+			jar := e.browser()
+			jar.apply(l3)
+			if r := jar.get("/me"); r.status != http.StatusOK || r.user() != "bob" {
+				t.Fatalf("bob's login from alice's pre-login session: /me %d %v", r.status, r.body)
+			}
+		}
+	})
+}
+
+// cookieValue is the value of name in a raw Cookie header.
+func cookieValue(header, name string) string {
+	for _, p := range strings.Split(header, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if k == name {
+			return v
+		}
+	}
+	return ""
+}
