@@ -495,10 +495,10 @@ type pageRun struct {
 	AnsweredBefore int        `json:"answeredBefore"`
 	Grace          int        `json:"grace"`
 	During         int        `json:"during"`
-	Escalated  int        `json:"escalated"`
-	SideStatus int        `json:"sideStatus"`
-	After      meResult   `json:"after"`
-	Results    []meResult `json:"results"`
+	Escalated      int        `json:"escalated"`
+	SideStatus     int        `json:"sideStatus"`
+	After          meResult   `json:"after"`
+	Results        []meResult `json:"results"`
 }
 
 // checkSplit: every fetch of the parallel page is counted once, as
