@@ -377,8 +377,8 @@ func testPages(t *testing.T, exe string) {
 			run.OK, parallelFetches, run.SawUser, run.SideStatus, run.After.User)
 	}
 	checkSplit(t, "parallel page, rotation", run)
-	t.Logf("parallel page, rotation: %d/%d succeeded, %d saw alice, %d left with the pre-rotation cookies: %d answered before the rotation, %d after it in the grace window, %d during it; still signed in as %s",
-		run.OK, parallelFetches, run.SawUser, run.Old, run.AnsweredBefore, run.Grace, run.During, run.After.User)
+	t.Logf("parallel page, rotation: %d/%d succeeded, %d saw alice, %d left with the pre-rotation cookies: %d answered before the rotation, %d after it in the grace window, %d during it; %d left with the new cookies; still signed in as %s",
+		run.OK, parallelFetches, run.SawUser, run.Old, run.AnsweredBefore, run.Grace, run.During, run.Fresh, run.After.User)
 	screenshot(t, ctx, "parallel-rotation")
 
 	// Where you're signed in: a second browser (its own cookies) signs in
@@ -495,19 +495,21 @@ type pageRun struct {
 	AnsweredBefore int        `json:"answeredBefore"`
 	Grace          int        `json:"grace"`
 	During         int        `json:"during"`
+	Fresh          int        `json:"fresh"`
 	Escalated      int        `json:"escalated"`
 	SideStatus     int        `json:"sideStatus"`
 	After          meResult   `json:"after"`
 	Results        []meResult `json:"results"`
 }
 
-// checkSplit: every fetch of the parallel page is counted once, as
-// answered before the rotation, after it (grace window) or during it, and
-// only those after it carry the grace dot.
+// checkSplit: every fetch of the parallel page is counted once: with the
+// old cookies, answered before the rotation, after it (grace window) or
+// during it; or held back by the browser until it had the new cookies.
 func checkSplit(t *testing.T, what string, run pageRun) {
 	t.Helper()
-	if n := run.AnsweredBefore + run.Grace + run.During; n != parallelFetches {
-		t.Errorf("%s: %d before + %d grace + %d during = %d, want %d", what, run.AnsweredBefore, run.Grace, run.During, n, parallelFetches)
+	if n := run.AnsweredBefore + run.Grace + run.During + run.Fresh; n != parallelFetches || run.Old+run.Fresh != parallelFetches {
+		t.Errorf("%s: %d before + %d grace + %d during + %d with new cookies = %d (old %d), want %d",
+			what, run.AnsweredBefore, run.Grace, run.During, run.Fresh, n, run.Old, parallelFetches)
 	}
 }
 

@@ -65,9 +65,13 @@ async function fire(mode) {
     ok: results.filter((r) => r.status === 200).length,
     sawUser: results.filter((r) => r.user !== "").length,
     old: old.length,
-    answeredBefore: results.filter((r) => r.when === "before").length,
+    // Requests the browser held back (six connections per host over
+    // HTTP/1.1) until the rotation's answer had arrived left with the new
+    // cookies: they are neither before the rotation nor in the grace window.
+    answeredBefore: old.filter((r) => r.when === "before").length,
     grace: old.filter((r) => r.when === "after").length,
-    during: results.filter((r) => r.when === "during").length,
+    during: old.filter((r) => r.when === "during").length,
+    fresh: results.filter((r) => r.cred !== before.cred).length,
     // A request that left signed out must stay signed out.
     escalated: before.user === "" ? old.filter((r) => r.user !== "").length : 0,
   };
@@ -84,6 +88,8 @@ function show(run) {
   $("r-grace-label").textContent = "Arrived after " + what + " with the old cookies";
   $("r-during").textContent = String(run.during);
   $("r-during").hidden = $("r-during-label").hidden = run.during === 0;
+  $("r-fresh-label").textContent = "Left after " + what + ", with the new cookies";
+  $("r-fresh").textContent = String(run.fresh);
   if (run.mode === "login") {
     $("r-grace").textContent = run.grace + " (served in the grace window: must all stay anonymous)";
     $("r-esc").textContent = String(run.escalated);
@@ -104,9 +110,12 @@ function show(run) {
   for (const r of run.results) {
     const li = document.createElement("li");
     li.className = r.status !== 200 ? "fail" : r.user ? "user" : "anon";
-    if (r.cred === run.before.cred && r.when === "after") li.classList.add("grace");
-    if (r.when === "during") li.classList.add("during");
-    const whenText = { before: "answered before " + what, after: "arrived after " + what, during: "arrived during " + what, unknown: "" }[r.when];
+    const old = r.cred === run.before.cred;
+    if (old && r.when === "after") li.classList.add("grace");
+    if (old && r.when === "during") li.classList.add("during");
+    if (!old) li.classList.add("fresh");
+    const whenText = !old ? "left after " + what + " with the new cookies"
+      : { before: "answered before " + what, after: "arrived after " + what + " with the old cookies", during: "arrived during " + what, unknown: "" }[r.when];
     li.title = "#" + r.i + ": HTTP " + r.status + (r.user ? ", " + r.user : ", anonymous") + (whenText ? ", " + whenText : "");
     cells.appendChild(li);
   }
