@@ -23,52 +23,86 @@ func (e *secError) Is(target error) bool { return e.parent != nil && target == e
 func (e *secError) Code() string { return e.code }
 
 // The sentinel errors. Test with errors.Is; read the reason for a refusal
-// or an anonymous request with FailureReason.
+// or an anonymous request with FailureReason; ErrorCode and ErrorStatus
+// give the code and the HTTP status the default error handler answers.
+//
+// A refusal leaves the session alive; after an ending the session is over
+// and the browser must sign in again; endingAs(parent, ...) is an ending
+// for which errors.Is(err, parent) holds as well.
 var (
-	ErrNoSession        error = &secError{code: "no_session", msg: "no authenticated session", status: http.StatusUnauthorized}
-	ErrTokenMismatch    error = &secError{code: "token_mismatch", msg: "token does not match the session", status: http.StatusUnauthorized}
-	ErrReplay           error = &secError{code: "replay", msg: "rotated credentials replayed after the grace period", status: http.StatusUnauthorized}
-	ErrIPMismatch       error = &secError{code: "ip_mismatch", msg: "session used from a network it is not bound to", status: http.StatusUnauthorized}
-	ErrIdentityMismatch error = &secError{code: "identity_mismatch", msg: "session belongs to another user", status: http.StatusUnauthorized}
-	ErrIdleTimeout      error = &secError{code: "idle_timeout", msg: "session idle for too long", status: http.StatusUnauthorized}
-	ErrExpired          error = &secError{code: "expired", msg: "session expired", status: http.StatusUnauthorized}
-	ErrReauthRequired   error = &secError{code: "reauth_required", msg: "a more recent login is required", status: http.StatusForbidden}
-	ErrTooManySessions  error = &secError{code: "too_many_sessions", msg: "too many sessions for this user", status: http.StatusForbidden}
-	ErrStoreUnavailable error = &secError{code: "store_unavailable", msg: "session store unavailable", status: http.StatusServiceUnavailable}
-	ErrTLSRequired      error = &secError{code: "tls_required", msg: "this route requires HTTPS", status: http.StatusForbidden}
-
+	// ErrNoSession: the route requires a signed-in session and the request
+	// has none.
+	ErrNoSession = refusal("no_session", http.StatusUnauthorized, "no authenticated session")
+	// ErrTokenMismatch: the token cookie does not open the session's record.
+	ErrTokenMismatch = refusal("token_mismatch", http.StatusUnauthorized, "token does not match the session")
+	// ErrReplay: credentials replaced by a rotation were presented again
+	// after the grace window; two parties hold them, the session is revoked.
+	ErrReplay = ending("replay", http.StatusUnauthorized, "rotated credentials replayed after the grace period")
+	// ErrIPMismatch: the session was used from a network it is not bound to.
+	ErrIPMismatch = ending("ip_mismatch", http.StatusUnauthorized, "session used from a network it is not bound to")
+	// ErrIdentityMismatch: Config.Identity named another user than the
+	// session's.
+	ErrIdentityMismatch = ending("identity_mismatch", http.StatusUnauthorized, "session belongs to another user")
+	// ErrIdleTimeout: no request for longer than Config.IdleTimeout.
+	ErrIdleTimeout = ending("idle_timeout", http.StatusUnauthorized, "session idle for too long")
+	// ErrExpired: the session is older than Config.AbsoluteTimeout, or was
+	// ended (see ErrEvicted and ErrRevoked).
+	ErrExpired = ending("expired", http.StatusUnauthorized, "session expired")
+	// ErrReauthRequired: the route's Policy.MaxAuthAge wants a more recent
+	// login; Renew after re-entering the password satisfies it.
+	ErrReauthRequired = refusal("reauth_required", http.StatusForbidden, "a more recent login is required")
+	// ErrTooManySessions: Login refused over Config.MaxSessionsPerUser with
+	// Config.RejectExtraLogins.
+	ErrTooManySessions = refusal("too_many_sessions", http.StatusForbidden, "too many sessions for this user")
+	// ErrStoreUnavailable: the store could not be reached. Nothing was
+	// signed out; the client should retry.
+	ErrStoreUnavailable = refusal("store_unavailable", http.StatusServiceUnavailable, "session store unavailable")
+	// ErrTLSRequired: the route's Policy.RequireTLS and a plain-HTTP request.
+	ErrTLSRequired = refusal("tls_required", http.StatusForbidden, "this route requires HTTPS")
 	// ErrStaleCredentials: Save of a session that a login or Renew retired
 	// after the request was verified (the write is undone), or Renew on a
 	// request that carried the credentials from before a rotation. The
 	// browser already holds newer credentials and should retry.
-	ErrStaleCredentials error = &secError{code: "stale_credentials", msg: "request carried credentials from before a rotation; retry", status: http.StatusConflict}
-
-	// ErrForeignSession: Save of a session cookie that does not belong to
-	// the request's token (planted, or tossed in front of the real one by a
-	// sibling subdomain), or of a signed-in session presented without its
-	// token. Nothing was written.
-	ErrForeignSession error = &secError{code: "foreign_session", msg: "session cookie belongs to another session", status: http.StatusUnauthorized}
-
-	// ErrSessionTooLarge: Login, Renew or Save could not save the session
-	// because it does not fit the cookie (4096 bytes encoded) or the
-	// store's limit. Login and Renew leave nothing behind.
-	ErrSessionTooLarge error = &secError{code: "session_too_large", msg: "session too large to save", status: http.StatusRequestEntityTooLarge}
-
-	// ErrSessionNotPersisted: Login on gin-contrib's Redis store whose
-	// MaxAge is 0 or less: boj/redistore deletes every session saved so.
+	ErrStaleCredentials = refusal("stale_credentials", http.StatusConflict, "request carried credentials from before a rotation; retry")
+	// ErrForeignSession: the session cookie does not belong to the
+	// request's token (planted, or tossed in front of the real one by a
+	// sibling subdomain), or is a signed-in session presented without its
+	// token: the request is anonymous and Save writes nothing.
+	ErrForeignSession = refusal("foreign_session", http.StatusUnauthorized, "session cookie belongs to another session")
+	// ErrSessionTooLarge: Login, Renew or Save could not save the session:
+	// it does not fit the cookie (4096 bytes encoded) or the store's limit.
+	// Login and Renew leave nothing behind.
+	ErrSessionTooLarge = refusal("session_too_large", http.StatusRequestEntityTooLarge, "session too large to save")
+	// ErrSessionNotPersisted: Login on gin-contrib's Redis store with a
+	// MaxAge of 0 or less, which boj/redistore deletes instead of saving.
 	// Set sessions.Options{MaxAge: ...} (seconds).
-	ErrSessionNotPersisted error = &secError{code: "session_not_persisted", msg: "the Redis session store deletes sessions saved with MaxAge <= 0; set a MaxAge", status: http.StatusInternalServerError}
-
+	ErrSessionNotPersisted = refusal("session_not_persisted", http.StatusInternalServerError, "the Redis session store deletes sessions saved with MaxAge <= 0; set a MaxAge")
 	// ErrEvicted: signed out because a newer login exceeded
 	// MaxSessionsPerUser. errors.Is(ErrEvicted, ErrExpired) holds.
-	ErrEvicted error = &secError{code: "evicted", msg: "signed out by a newer login", status: http.StatusUnauthorized, parent: ErrExpired}
+	ErrEvicted = endingAs(ErrExpired, "evicted", http.StatusUnauthorized, "signed out by a newer login")
 	// ErrRevoked: signed out by RevokeSession, RevokeUser or RevokeOthers.
 	// errors.Is(ErrRevoked, ErrExpired) holds.
-	ErrRevoked error = &secError{code: "revoked", msg: "session revoked", status: http.StatusUnauthorized, parent: ErrExpired}
+	ErrRevoked = endingAs(ErrExpired, "revoked", http.StatusUnauthorized, "session revoked")
 	// ErrNoMiddleware: Login, Logout or Renew ran without Middleware (or
-	// without sessions.Sessions before it).
+	// without sessions.Sessions before it). It has no code of its own:
+	// ErrorCode says "unauthorized", ErrorStatus 401.
 	ErrNoMiddleware = errors.New("ginsecure: Middleware and sessions.Sessions must run before this handler")
 )
+
+// refusal, ending and endingAs build the sentinels above; they return
+// error so that go doc shows each sentinel's code, status and message
+// rather than a struct literal.
+func refusal(code string, status int, msg string) error {
+	return &secError{code: code, msg: msg, status: status}
+}
+
+func ending(code string, status int, msg string) error {
+	return &secError{code: code, msg: msg, status: status}
+}
+
+func endingAs(parent error, code string, status int, msg string) error {
+	return &secError{code: code, msg: msg, status: status, parent: parent}
+}
 
 // storeErr wraps a store failure so that errors.Is(err, ErrStoreUnavailable)
 // holds and the cause stays readable.
@@ -85,8 +119,13 @@ func (w *wrapped) Error() string   { return w.sentinel.Error() + ": " + w.cause.
 func (w *wrapped) Unwrap() []error { return []error{w.sentinel, w.cause} }
 
 // ErrorCode returns the short code of a ginsecure error ("replay",
-// "ip_mismatch", ...), or "unauthorized" for any other error.
+// "ip_mismatch", ...), "" for a nil error (so that logging the code of a
+// call that succeeded prints nothing), or "unauthorized" for any other
+// error.
 func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
 	var se *secError
 	if errors.As(err, &se) {
 		return se.code
@@ -94,8 +133,12 @@ func ErrorCode(err error) string {
 	return "unauthorized"
 }
 
-// ErrorStatus returns the HTTP status the default handler sends for err.
+// ErrorStatus returns the HTTP status the default handler sends for err:
+// http.StatusOK for a nil error, 401 for an error that is not ginsecure's.
 func ErrorStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
 	var se *secError
 	if errors.As(err, &se) {
 		return se.status

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -48,6 +49,8 @@ type options struct {
 	Logger       *slog.Logger  // security events; nil: slog.Default()
 	OnEvent      func(ginsecure.Event)
 	Now          func() time.Time // ginsecure.Config.Now; the browser test moves it
+	Origin       string           // the app's public origin (https://host); empty: the request's scheme and Host
+	Store        ginsecure.Store  // the security records' store; nil: memory, or Redis with Redis (tests put a failing one here)
 }
 
 // demoPassword is every demo user's password; the login page shows it.
@@ -75,6 +78,7 @@ func demoUsers() []user { return []user{users["alice"], users["bob"]} }
 const sessionCookie = "__Host-example"
 
 type app struct {
+	seq    atomic.Int64 // numbers requests in order of arrival (the parallel page)
 	engine *gin.Engine
 	guard  *ginsecure.Guard
 	pages  map[string]*template.Template
@@ -99,9 +103,16 @@ func newApp(opts options) (*app, error) {
 		opts.Rotate = ginsecure.DefaultRotateEvery
 	}
 	a := &app{opts: opts, cop: http.NewCrossOriginProtection(), close: func() error { return nil }}
+	if opts.Origin != "" {
+		// Behind a proxy that rewrites Host, the public origin is not the
+		// Host the app sees.
+		if err := a.cop.AddTrustedOrigin(opts.Origin); err != nil {
+			return nil, fmt.Errorf("-origin: %w", err)
+		}
+	}
 
 	var sessStore sessions.Store
-	var secStore ginsecure.Store // nil: ginsecure's memory store
+	secStore := opts.Store // nil: ginsecure's memory store
 	if opts.Redis != "" {
 		// One pool for both stores, built here rather than by redistore's
 		// constructors: theirs PING on every borrow, doubling round trips.
@@ -203,9 +214,16 @@ func (a *app) routes(sessStore sessions.Store) {
 
 	static, _ := fs.Sub(staticFS, "static")
 	r.StaticFS("/static", http.FS(static))
+	r.GET("/favicon.ico", func(c *gin.Context) { c.FileFromFS("favicon.svg", http.FS(static)) })
 
 	// Everything else goes through the CSRF check, the session and ginsecure.
-	site := r.Group("/", a.sameOrigin, sessions.Sessions(sessionCookie, sessStore), a.guard.Middleware(), countVisits)
+	chain := []gin.HandlerFunc{a.arrival, a.sameOrigin, sessions.Sessions(sessionCookie, sessStore), a.guard.Middleware()}
+	site := r.Group("/", append(chain, countVisits)...)
+	// Unknown paths get the example's own page, signed-in header included,
+	// rather than gin's plain-text 404.
+	r.NoRoute(append(chain, func(c *gin.Context) {
+		a.renderError(c, http.StatusNotFound, "Page not found", "There is no page at "+c.Request.URL.Path+".")
+	})...)
 	site.GET("/", func(c *gin.Context) {
 		if _, ok := ginsecure.UserID(c); ok {
 			c.Redirect(http.StatusSeeOther, "/profile")
@@ -214,8 +232,8 @@ func (a *app) routes(sessStore sessions.Store) {
 		c.Redirect(http.StatusSeeOther, "/login")
 	})
 	site.GET("/login", a.loginPage)
-	site.POST("/login", a.login)
-	site.POST("/logout", a.logout)
+	site.POST("/login", a.sameOriginForm, a.login)
+	site.POST("/logout", a.sameOriginForm, a.logout)
 	site.GET("/parallel", a.page("parallel"))
 	site.GET("/api/me", a.me)
 
@@ -250,6 +268,55 @@ func (a *app) sameOrigin(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "cross_origin"})
 		return
 	}
+	c.Next()
+}
+
+// sameOriginForm guards the sign-in and sign-out forms (login and logout
+// CSRF): the POST must come from a page of this app's own origin. SameSite
+// cookies do not stop these two: a sign-in needs no cookie at all (a
+// foreign form can sign the browser into the attacker's account), and a
+// sibling subdomain is same-site, so its forms carry Lax cookies.
+// Browsers send Origin on every POST; without it (an old browser) the
+// Referer must name this origin; with neither the request is refused.
+func (a *app) sameOriginForm(c *gin.Context) {
+	from := c.GetHeader("Origin")
+	if from == "" {
+		if ref, err := url.Parse(c.GetHeader("Referer")); err == nil && ref.Host != "" {
+			from = ref.Scheme + "://" + ref.Host
+		}
+	}
+	if from == "" || from != a.ownOrigin(c) {
+		if !wantsHTML(c) {
+			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "cross_origin"})
+			return
+		}
+		c.Abort()
+		a.renderError(c, http.StatusForbidden, "Refused", "This form was not sent from a page of this site.")
+		return
+	}
+	c.Next()
+}
+
+// ownOrigin is the app's origin: -origin when given (behind a proxy that
+// rewrites Host), else the scheme and Host of the request, which a page of
+// another origin cannot choose.
+func (a *app) ownOrigin(c *gin.Context) string {
+	if a.opts.Origin != "" {
+		return a.opts.Origin
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+// arrival numbers each request as it arrives, before its cookies are read:
+// the parallel page compares the numbers of its fetches with those around
+// a rotation to tell the requests answered before it from those that
+// arrived after it with the old cookies (the grace window).
+func (a *app) arrival(c *gin.Context) {
+	c.Set("arrival", a.seq.Add(1))
 	c.Next()
 }
 
@@ -304,6 +371,15 @@ func (a *app) refused(c *gin.Context, err error) {
 			q.Set("next", c.Request.URL.RequestURI()) // back here after sign-in; a POST cannot be replayed
 		}
 		c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
+	case errors.Is(err, ginsecure.ErrStoreUnavailable):
+		// The session may well be intact: the page must not look signed
+		// out (see render).
+		c.Header("Retry-After", "5")
+		data := gin.H{"Title": "Session store unreachable", "Text": reasonText(ginsecure.ErrorCode(err)), "Status": http.StatusServiceUnavailable}
+		if c.Request.URL.Path == "/logout" {
+			data["Title"], data["RetryLogout"] = "Could not sign out", true
+		}
+		a.render(c, http.StatusServiceUnavailable, "error", data)
 	default:
 		a.renderError(c, ginsecure.ErrorStatus(err), "Request refused", reasonText(ginsecure.ErrorCode(err)))
 	}
@@ -333,7 +409,9 @@ func reasonText(code string) string {
 	case "token_mismatch":
 		return "This browser's credentials did not match, so the session was ended."
 	case "store_unavailable":
-		return "The session store is unreachable. Please try again in a moment."
+		return "The session store cannot be reached right now. Nothing was signed out: try again in a moment."
+	case "stale_credentials":
+		return "The request carried credentials that had just been replaced. Nothing was changed: try again."
 	case "tls_required":
 		return "This page needs HTTPS."
 	default:
@@ -386,23 +464,44 @@ func (a *app) login(c *gin.Context) {
 		})
 		return
 	}
+	from := a.seq.Load()
 	if err := ginsecure.Login(c, id); err != nil {
 		a.fail(c, err)
 		return
 	}
 	if !wantsHTML(c) {
-		c.JSON(http.StatusOK, gin.H{"user": id})
+		c.JSON(http.StatusOK, gin.H{"user": id, "from": from, "to": a.seq.Load()})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next"), "/profile"))
 }
 
+// logout signs this browser out. A Logout that fails has signed nothing
+// out, so the page says that, and offers to try again, rather than
+// suggesting the user sign in again.
 func (a *app) logout(c *gin.Context) {
-	if err := ginsecure.Logout(c); err != nil {
-		a.fail(c, err)
+	err := ginsecure.Logout(c)
+	if err == nil {
+		c.Redirect(http.StatusSeeOther, "/login?reason=signed_out")
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/login?reason=signed_out")
+	status := ginsecure.ErrorStatus(err)
+	text := "You are still signed in. Please try again."
+	switch {
+	case errors.Is(err, ginsecure.ErrStoreUnavailable):
+		text = "The session store cannot be reached right now, so this browser is still signed in. Please try again in a moment."
+		c.Header("Retry-After", "5")
+	case errors.Is(err, ginsecure.ErrStaleCredentials):
+		text = "The sign-out crossed a renewal of this browser's credentials, so nothing was signed out. Please try again."
+	case errors.Is(err, ginsecure.ErrNoMiddleware):
+		status = http.StatusInternalServerError
+	}
+	a.opts.Logger.Warn("example: sign-out failed", "err", err)
+	if !wantsHTML(c) {
+		c.JSON(status, gin.H{"error": ginsecure.ErrorCode(err)})
+		return
+	}
+	a.render(c, status, "error", gin.H{"Title": "Could not sign out", "Text": text, "Status": status, "RetryLogout": true})
 }
 
 // fail answers an error of Login, Logout, Renew or a store call.
@@ -416,7 +515,11 @@ func (a *app) fail(c *gin.Context, err error) {
 		c.JSON(status, gin.H{"error": ginsecure.ErrorCode(err)})
 		return
 	}
-	a.renderError(c, status, "Something went wrong", reasonText(ginsecure.ErrorCode(err)))
+	text := reasonText(ginsecure.ErrorCode(err))
+	if status == http.StatusInternalServerError {
+		text = "The server is misconfigured."
+	}
+	a.renderError(c, status, "Something went wrong", text)
 }
 
 // me answers who this request is, for fetch calls: always 200, so that the
@@ -427,7 +530,7 @@ func (a *app) fail(c *gin.Context, err error) {
 func (a *app) me(c *gin.Context) {
 	id, ok := ginsecure.UserID(c)
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"user": id, "signed_in": ok, "cred": credFingerprint(c.Request)})
+	c.JSON(http.StatusOK, gin.H{"user": id, "signed_in": ok, "cred": credFingerprint(c.Request), "arrival": c.GetInt64("arrival")})
 }
 
 func credFingerprint(r *http.Request) string {
@@ -447,12 +550,15 @@ func credFingerprint(r *http.Request) string {
 
 // renewNow rotates the credentials right now, as a privilege change would:
 // the parallel page calls it while its fetches are in flight.
+// Its answer gives the arrival numbers just before and just after the
+// rotation, so the page can tell which fetches arrived after it.
 func (a *app) renewNow(c *gin.Context) {
+	from := a.seq.Load()
 	if err := ginsecure.Renew(c); err != nil {
 		c.JSON(http.StatusConflict, gin.H{"error": ginsecure.ErrorCode(err)})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"renewed": true})
+	c.JSON(http.StatusOK, gin.H{"renewed": true, "from": from, "to": a.seq.Load()})
 }
 
 func (a *app) profile(c *gin.Context) {

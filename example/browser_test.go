@@ -103,14 +103,31 @@ type gate struct {
 	held    int
 	open    chan struct{}
 	cookies []string
+	// hold picks the requests to hold; nil: those with ?hold=1.
+	hold func(*http.Request) bool
+	// renewed receives after each POST /demo/renew has been answered.
+	renewed chan struct{}
 }
 
-func newGate() *gate { return &gate{open: make(chan struct{})} }
+func newGate() *gate { return &gate{open: make(chan struct{}), renewed: make(chan struct{}, 16)} }
+
+func (g *gate) holds(r *http.Request) bool {
+	g.mu.Lock()
+	hold := g.hold
+	g.mu.Unlock()
+	if hold != nil {
+		return hold(r)
+	}
+	return r.URL.Query().Get("hold") != ""
+}
 
 func (g *gate) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("hold") == "" {
+		if !g.holds(r) {
 			h.ServeHTTP(w, r)
+			if r.URL.Path == "/demo/renew" {
+				g.renewed <- struct{}{}
+			}
 			return
 		}
 		g.mu.Lock()
@@ -308,6 +325,7 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Run("pages over http://localhost", func(t *testing.T) { testPages(t, exe) })
 	t.Run("forced races over HTTP/2", func(t *testing.T) { testForcedRaces(t, exe) })
+	t.Run("store outage", func(t *testing.T) { testStoreOutage(t, exe) })
 }
 
 // testPages uses the example as a person would, over plain HTTP on
@@ -330,7 +348,27 @@ func testPages(t *testing.T, exe string) {
 	if m := me(t, ctx); m.Status != 200 || m.User != "alice" {
 		t.Fatalf("/api/me after sign-in: %+v; the browser did not keep the Secure/__Host- cookies over http://localhost", m)
 	}
+	// The profile shows the session's handle whole (22 base64url
+	// characters, which may contain "-"), as the sessions page lists it.
+	handle := eval[string](t, ctx, `document.getElementById("handle").textContent`)
+	if len(handle) != 22 || strings.ContainsAny(handle, "…. ") {
+		t.Errorf("profile shows the session as %q, want the whole 22-character handle", handle)
+	}
 	screenshot(t, ctx, "profile")
+
+	// An unknown path: the example's own 404 page, with the signed-in
+	// header, not gin's plain text; and a favicon.
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/no-such-page"))
+	if err != nil || resp.Status != http.StatusNotFound {
+		t.Fatalf("unknown path: %v %+v, want 404", err, resp)
+	}
+	if ok := eval[bool](t, ctx, `document.getElementById("error-page") !== null && document.querySelector("form.who") !== null`); !ok {
+		t.Errorf("the 404 page is not the example's page with the signed-in header")
+	}
+	screenshot(t, ctx, "not-found")
+	if icon := eval[string](t, ctx, `fetch("/favicon.ico").then(r => r.status + " " + r.headers.get("content-type"))`); !strings.HasPrefix(icon, "200 image/svg+xml") {
+		t.Errorf("/favicon.ico: %s, want 200 image/svg+xml", icon)
+	}
 
 	// The parallel page's button: 20 fetches, a forced rotation among them.
 	run := pressFire(t, ctx, base, "renew")
@@ -338,8 +376,9 @@ func testPages(t *testing.T, exe string) {
 		t.Fatalf("parallel page, rotation: %d/%d succeeded, %d saw alice, renew %d, afterwards %q",
 			run.OK, parallelFetches, run.SawUser, run.SideStatus, run.After.User)
 	}
-	t.Logf("parallel page, rotation: %d/%d succeeded, %d saw alice, %d left with the pre-rotation cookies, still signed in as %s",
-		run.OK, parallelFetches, run.SawUser, run.Old, run.After.User)
+	checkSplit(t, "parallel page, rotation", run)
+	t.Logf("parallel page, rotation: %d/%d succeeded, %d saw alice, %d left with the pre-rotation cookies: %d answered before the rotation, %d after it in the grace window, %d during it; %d left with the new cookies; still signed in as %s",
+		run.OK, parallelFetches, run.SawUser, run.Old, run.AnsweredBefore, run.Grace, run.During, run.Fresh, run.After.User)
 	screenshot(t, ctx, "parallel-rotation")
 
 	// Where you're signed in: a second browser (its own cookies) signs in
@@ -369,7 +408,7 @@ func testPages(t *testing.T, exe string) {
 	do(t, ctx, "open the admin console", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible(chromedp.ID("admin")))
 	screenshot(t, ctx, "admin")
 	clk.advance(6 * time.Minute) // past the admin group's MaxAuthAge of 5m
-	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/admin"))
+	resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(base+"/admin"))
 	if err != nil || resp.Status != http.StatusForbidden {
 		t.Fatalf("admin console after MaxAuthAge: %v %+v, want 403 and the password form", err, resp)
 	}
@@ -389,8 +428,9 @@ func testPages(t *testing.T, exe string) {
 		t.Fatalf("parallel page, sign-in race: %d/%d succeeded, %d escalated, login %d, afterwards %q",
 			run.OK, parallelFetches, run.Escalated, run.SideStatus, run.After.User)
 	}
-	t.Logf("parallel page, sign-in race: %d/%d succeeded, %d left signed out and none of them saw alice, %d saw alice; signed in as %s afterwards",
-		run.OK, parallelFetches, run.Old, run.SawUser, run.After.User)
+	checkSplit(t, "parallel page, sign-in race", run)
+	t.Logf("parallel page, sign-in race: %d/%d succeeded, %d left signed out (%d answered before the sign-in, %d after it in the grace window, none of them saw alice), %d saw alice; signed in as %s afterwards",
+		run.OK, parallelFetches, run.Old, run.AnsweredBefore, run.Grace, run.SawUser, run.After.User)
 	screenshot(t, ctx, "parallel-signin")
 	noAlarms(t, ev, 2) // the two sign-outs from the sessions page
 }
@@ -449,13 +489,28 @@ func expectSignedOut(t *testing.T, ctx context.Context, base, reason string) {
 }
 
 type pageRun struct {
-	OK         int        `json:"ok"`
-	SawUser    int        `json:"sawUser"`
-	Old        int        `json:"old"`
-	Escalated  int        `json:"escalated"`
-	SideStatus int        `json:"sideStatus"`
-	After      meResult   `json:"after"`
-	Results    []meResult `json:"results"`
+	OK             int        `json:"ok"`
+	SawUser        int        `json:"sawUser"`
+	Old            int        `json:"old"`
+	AnsweredBefore int        `json:"answeredBefore"`
+	Grace          int        `json:"grace"`
+	During         int        `json:"during"`
+	Fresh          int        `json:"fresh"`
+	Escalated      int        `json:"escalated"`
+	SideStatus     int        `json:"sideStatus"`
+	After          meResult   `json:"after"`
+	Results        []meResult `json:"results"`
+}
+
+// checkSplit: every fetch of the parallel page is counted once: with the
+// old cookies, answered before the rotation, after it (grace window) or
+// during it; or held back by the browser until it had the new cookies.
+func checkSplit(t *testing.T, what string, run pageRun) {
+	t.Helper()
+	if n := run.AnsweredBefore + run.Grace + run.During + run.Fresh; n != parallelFetches || run.Old+run.Fresh != parallelFetches {
+		t.Errorf("%s: %d before + %d grace + %d during + %d with new cookies = %d (old %d), want %d",
+			what, run.AnsweredBefore, run.Grace, run.During, run.Fresh, n, run.Old, parallelFetches)
+	}
 }
 
 func pressFire(t *testing.T, ctx context.Context, base, mode string) pageRun {
@@ -463,8 +518,14 @@ func pressFire(t *testing.T, ctx context.Context, base, mode string) pageRun {
 	do(t, ctx, "open the parallel page",
 		chromedp.Navigate(base+"/parallel"),
 		chromedp.WaitVisible(chromedp.CSS(`#fire[data-mode="`+mode+`"]`)),
-		chromedp.Click(chromedp.ID("fire")),
 	)
+	return clickFire(t, ctx)
+}
+
+// clickFire presses the parallel page's button and returns its result.
+func clickFire(t *testing.T, ctx context.Context) pageRun {
+	t.Helper()
+	do(t, ctx, "press the button", chromedp.Click(chromedp.ID("fire")))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.lastRun !== undefined`, chromedp.WithPollingTimeout(browserWait))); err != nil {
 		t.Fatalf("the parallel page never finished: %v", err)
 	}
@@ -564,8 +625,95 @@ func testForcedRaces(t *testing.T, exe string) {
 		t.Fatalf("signed out at the end: %+v", m)
 	}
 
-	do(t, ctx, "open the parallel page", chromedp.Navigate(srv.URL+"/parallel"), chromedp.WaitVisible(chromedp.ID("fire")))
+	// The parallel page's own button, with the fetches sent after the
+	// rotation request held until it has been answered: those arrive after
+	// the rotation with the old cookies (grace window), the others are
+	// answered at once, before it. The page must tell the two apart.
+	do(t, ctx, "open the parallel page", chromedp.Navigate(srv.URL+"/parallel"), chromedp.WaitVisible(chromedp.CSS(`#fire[data-mode="renew"]`)))
+	const late = parallelFetches/2 + 1 // the page sends POST /demo/renew after fetch #10
+	g.mu.Lock()
+	g.hold = func(r *http.Request) bool {
+		var i int
+		_, err := fmt.Sscan(r.URL.Query().Get("i"), &i)
+		return r.URL.Path == "/api/me" && err == nil && i >= late
+	}
+	g.mu.Unlock()
+	go func() {
+		<-g.renewed
+		g.release()
+	}()
+	run := clickFire(t, ctx)
+	g.mu.Lock()
+	g.hold = nil
+	g.mu.Unlock()
+	g.reset()
+	checkSplit(t, "parallel page over HTTP/2, late fetches held", run)
+	if held := parallelFetches - late; run.Grace < held || run.SawUser != parallelFetches || run.After.User != "alice" {
+		t.Errorf("parallel page over HTTP/2: %d in the grace window (want at least the %d held), %d saw alice, afterwards %q",
+			run.Grace, held, run.SawUser, run.After.User)
+	}
+	if dots := eval[int](t, ctx, `document.querySelectorAll("#r-cells li.grace").length`); dots != run.Grace {
+		t.Errorf("parallel page: %d squares with the grace dot, want %d", dots, run.Grace)
+	}
+	t.Logf("parallel page over HTTP/2: %d answered before the rotation, %d in the grace window after it, %d during it",
+		run.AnsweredBefore, run.Grace, run.During)
 	screenshot(t, ctx, "h2-parallel")
+	noAlarms(t, ev, 0)
+}
+
+// testStoreOutage: a sign-out that the store cannot write is reported as
+// not done, and a page served while the store is down does not look
+// signed out; once the store is back, the session is still there.
+func testStoreOutage(t *testing.T, exe string) {
+	ev, clk := &events{}, &clock{}
+	store := newFlakyStore()
+	a, err := newApp(options{
+		Now: clk.now, Grace: 20 * time.Second, Rotate: testRotate, Store: store,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnEvent: ev.add,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.close() })
+	srv := httptest.NewServer(a.engine)
+	t.Cleanup(srv.Close)
+	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	ctx := newBrowser(t, exe)
+	signIn(t, ctx, base, "bob")
+
+	// The sign-out cannot be written: still signed in, and told so.
+	store.mode.Store(storeDeletesFail)
+	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
+	waitFor(t, ctx, "the failed sign-out page", `document.readyState === "complete" && document.getElementById("retry-logout") !== null`)
+	text := eval[string](t, ctx, `document.body.innerText`)
+	if !strings.Contains(text, "Could not sign out") || !strings.Contains(text, "still signed in") || strings.Contains(text, "Something went wrong") || !strings.Contains(text, "Bob Hope") {
+		t.Errorf("failed sign-out page says:\n%s", text)
+	}
+	screenshot(t, ctx, "logout-failed")
+
+	// The store is down: the page must not look signed out.
+	store.mode.Store(storeDown)
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/profile"))
+	if err != nil || resp.Status != http.StatusServiceUnavailable {
+		t.Fatalf("profile with the store down: %v %+v, want 503", err, resp)
+	}
+	text = eval[string](t, ctx, `document.body.innerText`)
+	if !strings.Contains(text, "Session status unavailable") || strings.Contains(text, "Sign in") || strings.Contains(text, "shown") {
+		t.Errorf("the 503 page looks signed out:\n%s", text)
+	}
+	screenshot(t, ctx, "store-down")
+
+	// Back up: the session was never lost; now the sign-out works.
+	store.mode.Store(storeUp)
+	if m := me(t, ctx); m.User != "bob" {
+		t.Fatalf("after the outage: %+v, want bob still signed in", m)
+	}
+	do(t, ctx, "open the profile", chromedp.Navigate(base+"/profile"), chromedp.WaitVisible(chromedp.CSS("form.who")))
+	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
+	waitFor(t, ctx, "the login page after signing out", `location.pathname === "/login" && location.search.includes("signed_out") && document.readyState === "complete"`)
+	if m := me(t, ctx); m.User != "" {
+		t.Fatalf("/api/me after sign-out: %+v", m)
+	}
 	noAlarms(t, ev, 0)
 }
 

@@ -35,6 +35,7 @@ func main() {
 	flag.DurationVar(&opts.Grace, "grace", 2*time.Second, "grace period for requests still carrying rotated credentials")
 	flag.DurationVar(&opts.Rotate, "rotate", 10*time.Second, "rotate credentials this often on ordinary traffic (short, for the demo)")
 	flag.DurationVar(&opts.AdminAuthAge, "admin-auth-age", 5*time.Minute, "the admin console asks for the password again after this")
+	flag.StringVar(&opts.Origin, "origin", os.Getenv("EXAMPLE_ORIGIN"), "the app's public origin, e.g. https://app.example.com, that sign-in and sign-out forms must come from (env EXAMPLE_ORIGIN); default: the request's scheme and Host")
 	certFile := flag.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
 	keyFile := flag.String("tls-key", "", "TLS key file")
 	quiet := flag.Bool("quiet", false, "log security events from Info up: hide rotations and grace-served requests")

@@ -22,7 +22,6 @@ var pageNames = []string{"login", "profile", "sessions", "admin", "reauth", "par
 
 var funcs = template.FuncMap{
 	"ago":     ago,
-	"short":   func(h string) string { return strings.SplitN(h, "-", 2)[0] },
 	"browser": browserName,
 	"dur":     dur,
 }
@@ -53,12 +52,20 @@ func (a *app) render(c *gin.Context, status int, name string, data gin.H) {
 	if ok {
 		data["Me"] = users[id]
 	}
-	s := sessions.Default(c)
-	if f := s.Flashes(); len(f) > 0 {
-		data["Flashes"] = f
-		_ = s.Save()
+	// With the store unreachable the Guard cannot tell whether this
+	// browser is signed in, and it very likely still is: the page shows
+	// neither "Sign in" nor a page counter read from a session that may
+	// not have loaded.
+	if status == http.StatusServiceUnavailable && !ok {
+		data["Unknown"] = true
+	} else {
+		s := sessions.Default(c)
+		if f := s.Flashes(); len(f) > 0 {
+			data["Flashes"] = f
+			_ = s.Save()
+		}
+		data["Visits"], _ = s.Get("visits").(int)
 	}
-	data["Visits"], _ = s.Get("visits").(int)
 	data["Grace"], data["Rotate"] = a.opts.Grace, a.opts.Rotate
 
 	var buf bytes.Buffer

@@ -63,6 +63,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Origin", base) // as a browser sends on every POST: the forms check it
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -10,19 +10,33 @@ async function me(i) {
   try {
     const r = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
     const body = await r.json();
-    return { i, status: r.status, user: body.user || "", cred: body.cred || "" };
+    return { i, status: r.status, user: body.user || "", cred: body.cred || "", arrival: body.arrival || 0 };
   } catch (e) {
-    return { i, status: 0, user: "", cred: "", error: String(e) };
+    return { i, status: 0, user: "", cred: "", arrival: 0, error: String(e) };
   }
 }
 
+// post returns the status and the arrival numbers the server counted just
+// before and just after it rotated the credentials (or signed in).
 async function post(url, form) {
   const r = await fetch(url, {
     method: "POST",
     headers: { Accept: "application/json" },
     body: form ? new URLSearchParams(form) : undefined,
   });
-  return r.status;
+  let body = {};
+  try { body = await r.json(); } catch (e) { /* not JSON: a refusal page */ }
+  return { status: r.status, from: body.from || 0, to: body.to || 0 };
+}
+
+// when tells, by arrival number, whether a request reached the server
+// before the rotation, after it (then, with the old cookies, it was served
+// in the grace window), or while it was being committed.
+function when(r, side) {
+  if (side.status !== 200 || r.arrival === 0) return "unknown";
+  if (r.arrival <= side.from) return "before";
+  if (r.arrival > side.to) return "after";
+  return "during";
 }
 
 async function fire(mode) {
@@ -38,18 +52,26 @@ async function fire(mode) {
     }
   }
   const results = await Promise.all(fetches);
-  const sideStatus = await side;
+  const sideResult = await side;
   const after = await me();
   const old = results.filter((r) => r.cred === before.cred);
+  for (const r of results) r.when = when(r, sideResult);
   return {
     mode,
     before,
     after,
-    sideStatus,
+    sideStatus: sideResult.status,
     results,
     ok: results.filter((r) => r.status === 200).length,
     sawUser: results.filter((r) => r.user !== "").length,
     old: old.length,
+    // Requests the browser held back (six connections per host over
+    // HTTP/1.1) until the rotation's answer had arrived left with the new
+    // cookies: they are neither before the rotation nor in the grace window.
+    answeredBefore: old.filter((r) => r.when === "before").length,
+    grace: old.filter((r) => r.when === "after").length,
+    during: old.filter((r) => r.when === "during").length,
+    fresh: results.filter((r) => r.cred !== before.cred).length,
     // A request that left signed out must stay signed out.
     escalated: before.user === "" ? old.filter((r) => r.user !== "").length : 0,
   };
@@ -60,14 +82,20 @@ function show(run) {
   $("result").hidden = false;
   $("r-ok").textContent = run.ok + " / " + N;
   $("r-user").textContent = run.sawUser + " / " + N;
+  const what = run.mode === "login" ? "the sign-in" : "the rotation";
+  $("r-before-label").textContent = "Answered before " + what;
+  $("r-before").textContent = String(run.answeredBefore);
+  $("r-grace-label").textContent = "Arrived after " + what + " with the old cookies";
+  $("r-during").textContent = String(run.during);
+  $("r-during").hidden = $("r-during-label").hidden = run.during === 0;
+  $("r-fresh-label").textContent = "Left after " + what + ", with the new cookies";
+  $("r-fresh").textContent = String(run.fresh);
   if (run.mode === "login") {
-    $("r-old-label").textContent = "Left signed out";
-    $("r-old").textContent = run.old + " (must all stay anonymous)";
+    $("r-grace").textContent = run.grace + " (served in the grace window: must all stay anonymous)";
     $("r-esc").textContent = String(run.escalated);
     $("r-esc").className = run.escalated === 0 ? "good" : "bad";
   } else {
-    $("r-old-label").textContent = "Left with the old cookies";
-    $("r-old").textContent = run.old + " (those served after the rotation got the grace window)";
+    $("r-grace").textContent = run.grace + " (served in the grace window as the same user, no cookie set)";
     $("r-esc").textContent = "n/a (already signed in)";
     $("r-esc").className = "";
   }
@@ -82,8 +110,13 @@ function show(run) {
   for (const r of run.results) {
     const li = document.createElement("li");
     li.className = r.status !== 200 ? "fail" : r.user ? "user" : "anon";
-    if (r.cred === run.before.cred) li.classList.add("old");
-    li.title = "#" + r.i + ": HTTP " + r.status + (r.user ? ", " + r.user : ", anonymous");
+    const old = r.cred === run.before.cred;
+    if (old && r.when === "after") li.classList.add("grace");
+    if (old && r.when === "during") li.classList.add("during");
+    if (!old) li.classList.add("fresh");
+    const whenText = !old ? "left after " + what + " with the new cookies"
+      : { before: "answered before " + what, after: "arrived after " + what + " with the old cookies", during: "arrived during " + what, unknown: "" }[r.when];
+    li.title = "#" + r.i + ": HTTP " + r.status + (r.user ? ", " + r.user : ", anonymous") + (whenText ? ", " + whenText : "");
     cells.appendChild(li);
   }
 }
