@@ -263,6 +263,8 @@ func ExampleIPPolicy_Allow() {
 
 	browser := newVisitor(r, "203.0.113.25")
 	browser.post("/login", nil)
+	// The mismatch revoked the session: back on its own network, it stays
+	// signed out, and says why.
 	for _, addr := range []string{"203.0.113.25", "203.0.113.80", "10.8.3.4", "198.51.100.7", "203.0.113.25"} {
 		browser.addr = addr
 		fmt.Println(addr, browser.get("/me"))
@@ -272,7 +274,7 @@ func ExampleIPPolicy_Allow() {
 	// 203.0.113.80 200 alice
 	// 10.8.3.4 200 alice
 	// 198.51.100.7 401 {"error":"ip_mismatch"}
-	// 203.0.113.25 401 {"error":"no_session"}
+	// 203.0.113.25 401 {"error":"ip_mismatch"}
 }
 
 // OnEvent receives every security event; here it feeds an application's

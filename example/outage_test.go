@@ -35,11 +35,25 @@ func (f *flakyStore) Get(ctx context.Context, handle string) (ginsecure.Record, 
 	return f.Store.Get(ctx, handle)
 }
 
-func (f *flakyStore) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+func (f *flakyStore) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
+	if f.down() {
+		return errOutage
+	}
+	return f.Store.Create(ctx, rec, limit)
+}
+
+func (f *flakyStore) Trim(ctx context.Context, userID string, max int) ([]string, error) {
 	if f.down() {
 		return nil, errOutage
 	}
-	return f.Store.Create(ctx, rec, limit)
+	return f.Store.Trim(ctx, userID, max)
+}
+
+func (f *flakyStore) DeleteMarker(ctx context.Context, key, handle string) error {
+	if f.down() {
+		return errOutage
+	}
+	return f.Store.DeleteMarker(ctx, key, handle)
 }
 
 func (f *flakyStore) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
