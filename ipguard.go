@@ -22,6 +22,14 @@ const (
 // with the address it was bound to at login. Build one with IPOff, IPExact,
 // IPPrefix or IPAllow. The zero value means "the default" in Config (a /32
 // or /64 prefix) and "no extra check" in Policy.
+//
+// A session bound to an IPv4 address is refused from IPv6 and the other
+// way round (ErrIPMismatch), but such a request never revokes the session,
+// even without KeepSessionOnIPMismatch: on a dual-stack network a browser
+// picks the family per connection (Happy Eyeballs, RFC 8305) and one
+// laptop legitimately shows up under both, so a change of family is not
+// evidence that the cookies were stolen. There is no prefix to compare
+// across families, so the request itself cannot be served.
 type IPPolicy struct {
 	set    bool
 	mode   ipMode
@@ -192,11 +200,17 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if !g.cfg.TrustProxyHeaders && client.IsPrivate() {
 		detail += "; the peer is a private address: behind a proxy, set TrustProxyHeaders and engine.SetTrustedProxies"
 	}
+	// Only the address family changed (IPv4 to IPv6 or back): a dual-stack
+	// client's normal behaviour, not proof of theft (see IPPolicy).
+	familyOnly := bound.IsValid() && client.IsValid() && bound.Is4() != client.Is4()
+	if familyOnly {
+		detail += "; only the address family changed (dual stack, Happy Eyeballs): request refused, session kept"
+	}
 	// A route group's stricter policy only refuses: the global policy
 	// already accepted the network, so the session is not suspect, only
 	// not close enough for this route (an IPv6 privacy address that moved
 	// inside the /64 must not cost the whole session).
-	keep := g.cfg.KeepSessionOnIPMismatch || route
+	keep := g.cfg.KeepSessionOnIPMismatch || route || familyOnly
 	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
