@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -328,7 +329,7 @@ func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle s
 	return Record{
 		Handle: handle, UserID: userID,
 		TokenHash: hash, IssuedAt: now,
-		IP: g.clientIP(c).String(), UserAgent: truncate(c.Request.UserAgent(), 256),
+		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
 		ExpiresAt: g.expiry(now, now),
 	}
