@@ -380,8 +380,26 @@ func (p ginProbe) clientIP(ctx context.Context, remoteAddr string, h http.Header
 // X-Real-IP) that gin believes from any peer; nil, after one probe, when h
 // carries none.
 func (p ginProbe) platformHeadersOf(h http.Header) []string {
-	if p.clientIP(context.Background(), "", h) == "" {
+	bg := context.Background()
+	if p.clientIP(bg, "", h) == "" {
 		return nil
+	}
+	// The usual platforms first: two small probes instead of a scan of
+	// every header (this runs on each request a platform forwards).
+	for _, k := range []string{"Cf-Connecting-Ip", "Fly-Client-Ip"} { // gin.PlatformCloudflare, gin.PlatformFlyIO, canonical
+		v := h.Get(k)
+		if v == "" || p.clientIP(bg, "", http.Header{k: {v}}) != v {
+			continue
+		}
+		rest := make(http.Header, len(h))
+		for name, vs := range h {
+			if name != k {
+				rest[name] = vs
+			}
+		}
+		if p.clientIP(bg, "", rest) == "" {
+			return []string{k}
+		}
 	}
 	cand := http.Header{"X-Forwarded-For": nil, "X-Real-Ip": nil}
 	for k := range h {
