@@ -6,7 +6,9 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -78,7 +80,7 @@ func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, 
 	return Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
-		IP: g.clientIP(c).String(), UserAgent: truncate(c.Request.UserAgent(), 256),
+		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
 		ExpiresAt: g.expiry(now, now),
 	}
@@ -202,3 +204,25 @@ func truncate(s string, n int) string {
 }
 
 func quoteShort(s string) string { return "\"" + truncate(s, 64) + "\"" }
+
+// maxUserIDLen is the longest user ID Login accepts, in bytes.
+const maxUserIDLen = 512
+
+// ErrInvalidUserID is returned by Login for a user ID that is empty,
+// longer than 512 bytes, or not valid UTF-8. Every store
+// must hold a user ID exactly, as the key of the user's index and inside
+// the record: the Redis store's JSON would replace invalid bytes with
+// U+FFFD in the record but not in the index key, so two users whose IDs
+// differ only there would share one identity (RevokeUser of one would miss
+// the other's sessions, and an Identity hook would see a foreign user).
+var ErrInvalidUserID = errors.New("ginsecure: user ID must be 1 to 512 bytes of valid UTF-8")
+
+// checkUserID refuses a user ID that a store cannot keep exactly (see
+// ErrInvalidUserID). The same rule on every store, so that an application
+// that works on the memory store keeps working on Redis.
+func checkUserID(id string) error {
+	if id == "" || len(id) > maxUserIDLen || !utf8.ValidString(id) {
+		return ErrInvalidUserID
+	}
+	return nil
+}

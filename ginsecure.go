@@ -88,7 +88,10 @@ type Config struct {
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For and
 	// friends through gin's c.ClientIP(), which honours the engine's
 	// SetTrustedProxies. Off by default: gin trusts every peer's headers
-	// unless told otherwise, and any client could then pick its IP.
+	// unless told otherwise, and any client could then pick its IP. The
+	// engine's TrustedPlatform header, which gin believes from any peer,
+	// counts here only from a trusted proxy; so does X-Forwarded-Proto
+	// for Policy.RequireTLS.
 	TrustProxyHeaders bool
 
 	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
@@ -150,6 +153,7 @@ type Guard struct {
 
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
+	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error

@@ -3,9 +3,12 @@ package ginsecure
 // Client IP resolution, masks and IP policies.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -22,6 +25,14 @@ const (
 // with the address it was bound to at login. Build one with IPOff, IPExact,
 // IPPrefix or IPAllow. The zero value means "the default" in Config (a /32
 // or /64 prefix) and "no extra check" in Policy.
+//
+// A session bound to an IPv4 address is refused from IPv6 and the other
+// way round (ErrIPMismatch), but such a request never revokes the session,
+// even without KeepSessionOnIPMismatch: on a dual-stack network a browser
+// picks the family per connection (Happy Eyeballs, RFC 8305) and one
+// laptop legitimately shows up under both, so a change of family is not
+// evidence that the cookies were stolen. There is no prefix to compare
+// across families, so the request itself cannot be served.
 type IPPolicy struct {
 	set    bool
 	mode   ipMode
@@ -132,25 +143,54 @@ func parseIP(s string) netip.Addr {
 }
 
 // clientIP is the request's client address: the TCP peer, unless the
-// config trusts proxy headers, in which case gin's ClientIP (which honours
-// the engine's trusted proxies) decides.
+// config trusts proxy headers, in which case the address a proxy the
+// engine trusts reports (trustedClientIP).
+//
+// A peer that is not an IP address (a unix socket listener: RemoteAddr
+// "@" or empty) gives no address. Login then binds none, and the session
+// passes the IP check only on requests that have no address either (the
+// same listener); from any IP peer it is refused. IP binding protects
+// nothing on such a listener, so the first request warns (warnNoPeerIP).
+// Login is not refused: the rest of the protection (fixation, tokens,
+// rotation, revocation) still holds, and a proxy on the socket that sends
+// X-Forwarded-For gives real addresses with TrustProxyHeaders (gin trusts
+// a unix socket peer as a proxy).
 func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 	return parseIP(g.clientIPText(c))
 }
 
-// clientIPText is the client address as gin reports it, unparsed.
+// bindIP is the address a login binds its record to, in netip's text
+// form: empty when the peer has no IP address (see clientIP).
+func (g *Guard) bindIP(c *gin.Context) string {
+	if a := g.clientIP(c); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// clientIPText is the client address, unparsed.
 func (g *Guard) clientIPText(c *gin.Context) string {
+	ip := ""
 	if g.cfg.TrustProxyHeaders {
 		g.proxyCheck.Do(func() { g.warnTrustAll(c) })
-		return c.ClientIP()
+		ip = trustedClientIP(c)
+	} else {
+		ip = c.RemoteIP()
 	}
-	return c.RemoteIP()
+	if ip == "" {
+		g.peerCheck.Do(func() { g.warnNoPeerIP(c) })
+	}
+	return ip
 }
 
 // warnTrustAll warns once, loudly, when proxy headers are trusted while the
 // engine still trusts every peer (gin's default): any client could then
 // choose its IP with X-Forwarded-For. It asks gin, on a probe request from
 // a documentation address, whether that address's header would be believed.
+// It also warns when the engine has a TrustedPlatform header (gin's
+// ClientIP returns it from any client, before any proxy check): ginsecure
+// honours it only from a trusted proxy, the application's own ClientIP
+// calls do not.
 func (g *Guard) warnTrustAll(c *gin.Context) {
 	probe := c.Copy()
 	req, err := http.NewRequest(http.MethodGet, "/", nil)
@@ -164,6 +204,29 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 	if probe.ClientIP() == "198.51.100.7" {
 		g.log.Error("ginsecure: TrustProxyHeaders is on but the gin engine trusts every proxy: any client can choose its IP with X-Forwarded-For, and IP binding protects nothing. Call engine.SetTrustedProxies with your proxies' addresses.")
 	}
+	known := http.Header{}
+	for _, h := range []string{gin.PlatformCloudflare, gin.PlatformGoogleAppEngine, gin.PlatformFlyIO} {
+		known.Set(h, "")
+	}
+	for k := range c.Request.Header {
+		known[k] = nil
+	}
+	if names := (ginProbe{probe}).platformHeaders(known); len(names) > 0 {
+		g.log.Warn("ginsecure: the gin engine trusts the client address in the " + strings.Join(names, ", ") + " header from any peer (TrustedPlatform): gin's c.ClientIP() lets a direct client choose its address with it. ginsecure honours it only from a peer in engine.SetTrustedProxies; firewall the app so that only the platform reaches it.")
+	}
+}
+
+// warnNoPeerIP warns once that IP binding has no address to bind: the
+// listener's peers are not IP addresses (a unix socket), see clientIP.
+func (g *Guard) warnNoPeerIP(c *gin.Context) {
+	if g.cfg.IPBinding.mode == ipOff {
+		return
+	}
+	hint := "behind a proxy on the socket, set TrustProxyHeaders and have the proxy send X-Forwarded-For"
+	if g.cfg.TrustProxyHeaders {
+		hint = "the proxy sent no address gin accepts (X-Forwarded-For, X-Real-IP)"
+	}
+	g.log.Warn("ginsecure: a request came from a peer with no IP address (RemoteAddr " + quoteShort(c.Request.RemoteAddr) + ", a unix socket listener): sessions signed in this way are bound to no address, and IP binding protects nothing for them; " + hint + ".")
 }
 
 // checkIP enforces policy on the request's session. A mismatch refuses the
@@ -192,11 +255,17 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if !g.cfg.TrustProxyHeaders && client.IsPrivate() {
 		detail += "; the peer is a private address: behind a proxy, set TrustProxyHeaders and engine.SetTrustedProxies"
 	}
+	// Only the address family changed (IPv4 to IPv6 or back): a dual-stack
+	// client's normal behaviour, not proof of theft (see IPPolicy).
+	familyOnly := bound.IsValid() && client.IsValid() && bound.Is4() != client.Is4()
+	if familyOnly {
+		detail += "; only the address family changed (dual stack, Happy Eyeballs): request refused, session kept"
+	}
 	// A route group's stricter policy only refuses: the global policy
 	// already accepted the network, so the session is not suspect, only
 	// not close enough for this route (an IPv6 privacy address that moved
 	// inside the /64 must not cost the whole session).
-	keep := g.cfg.KeepSessionOnIPMismatch || route
+	keep := g.cfg.KeepSessionOnIPMismatch || route || familyOnly
 	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
@@ -256,8 +325,9 @@ var errIPRefused error = &secError{code: "ip_mismatch", msg: "request from a net
 
 // secureTransport reports whether the request reached us over TLS: its own
 // connection, or, with TrustProxyHeaders, X-Forwarded-Proto: https from a
-// peer the engine trusts as a proxy (gin then took the client IP from the
-// proxy's header, so ClientIP differs from the TCP peer).
+// peer the engine trusts as a proxy. Whether gin took the client IP from
+// a header is no test of the peer: a TrustedPlatform header is taken from
+// anyone, and a trusted proxy need not send X-Forwarded-For.
 func (g *Guard) secureTransport(c *gin.Context) bool {
 	if c.Request.TLS != nil {
 		return true
@@ -265,5 +335,139 @@ func (g *Guard) secureTransport(c *gin.Context) bool {
 	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") {
 		return false
 	}
-	return c.ClientIP() != c.RemoteIP()
+	p := newGinProbe(c)
+	return p.trustsPeer(c.Request, p.platformHeadersOf(c.Request.Header))
+}
+
+// Proxy trust.
+//
+// The engine's trusted proxies are not readable (gin keeps them in an
+// unexported field and exports no check), and gin's ClientIP believes the
+// engine's TrustedPlatform header from any peer, before it looks at the
+// peer at all. So ginsecure asks gin itself, through ClientIP on requests
+// it builds (a ginProbe), the questions it needs answered:
+//
+//   - which headers gin reads before any peer check (the TrustedPlatform
+//     header, the legacy AppEngine one): with no peer address gin gives
+//     up on everything else, so a header whose value comes back is one;
+//   - whether gin trusts the request's peer: with the peer's address and a
+//     sentinel address in every forwarding header (the platform's left
+//     out), gin returns the sentinel only if it trusts the peer.
+//
+// A probe costs a copy of the gin context and a ClientIP call. Requests
+// whose ClientIP is the peer itself need none, and a request with no
+// platform header needs one (the check that none is there).
+
+// probeIP is the sentinel a probe puts in forwarding headers: TEST-NET-2,
+// never a real client.
+const probeIP = "198.51.100.254"
+
+// ginProbe asks the request's engine, through ClientIP, about requests
+// ginsecure builds.
+type ginProbe struct{ c *gin.Context }
+
+func newGinProbe(c *gin.Context) ginProbe { return ginProbe{c.Copy()} }
+
+// clientIP is what gin's ClientIP answers for a request from remoteAddr
+// with headers h; ctx carries the listener (gin trusts a unix socket
+// peer): the request's own, or context.Background() for none.
+func (p ginProbe) clientIP(ctx context.Context, remoteAddr string, h http.Header) string {
+	p.c.Request = (&http.Request{RemoteAddr: remoteAddr, Header: h}).WithContext(ctx)
+	return p.c.ClientIP()
+}
+
+// platformHeadersOf returns the headers of h (and X-Forwarded-For,
+// X-Real-IP) that gin believes from any peer; nil, after one probe, when h
+// carries none.
+func (p ginProbe) platformHeadersOf(h http.Header) []string {
+	bg := context.Background()
+	if p.clientIP(bg, "", h) == "" {
+		return nil
+	}
+	// The usual platforms first: two small probes instead of a scan of
+	// every header (this runs on each request a platform forwards).
+	for _, k := range []string{"Cf-Connecting-Ip", "Fly-Client-Ip"} { // gin.PlatformCloudflare, gin.PlatformFlyIO, canonical
+		v := h.Get(k)
+		if v == "" || p.clientIP(bg, "", http.Header{k: {v}}) != v {
+			continue
+		}
+		rest := make(http.Header, len(h))
+		for name, vs := range h {
+			if name != k {
+				rest[name] = vs
+			}
+		}
+		if p.clientIP(bg, "", rest) == "" {
+			return []string{k}
+		}
+	}
+	cand := http.Header{"X-Forwarded-For": nil, "X-Real-Ip": nil}
+	for k := range h {
+		cand[k] = nil
+	}
+	return p.platformHeaders(cand)
+}
+
+// platformHeaders returns the names among cand's keys that gin reads
+// before any peer check: each probe gives every candidate a value of its
+// own and no peer address, and gin answers with the platform header's
+// value, if any. At most two rounds: TrustedPlatform, then AppEngine.
+func (p ginProbe) platformHeaders(cand http.Header) []string {
+	names := make([]string, 0, len(cand))
+	for k := range cand {
+		names = append(names, k)
+	}
+	var found []string
+	for range 2 {
+		h := make(http.Header, len(names))
+		for i, k := range names {
+			if !slices.Contains(found, k) {
+				h[k] = []string{"ginsecure-probe-" + strconv.Itoa(i)}
+			}
+		}
+		got, ok := strings.CutPrefix(p.clientIP(context.Background(), "", h), "ginsecure-probe-")
+		i, err := strconv.Atoi(got)
+		if !ok || err != nil || i < 0 || i >= len(names) {
+			break
+		}
+		found = append(found, names[i])
+	}
+	return found
+}
+
+// trustsPeer reports whether gin trusts r's peer as a proxy: it would take
+// the client address from a forwarding header r's peer sent.
+func (p ginProbe) trustsPeer(r *http.Request, platform []string) bool {
+	h := http.Header{"X-Forwarded-For": {probeIP}, "X-Real-Ip": {probeIP}}
+	for k := range r.Header {
+		h[k] = []string{probeIP}
+	}
+	for _, k := range platform {
+		delete(h, k)
+	}
+	return p.clientIP(r.Context(), r.RemoteAddr, h) == probeIP
+}
+
+// trustedClientIP is the client address with TrustProxyHeaders: gin's
+// ClientIP, except that a header gin believes from any peer (the engine's
+// TrustedPlatform header) counts only when the peer is a proxy the engine
+// trusts; from anyone else it is ignored, as X-Forwarded-For is (else a
+// direct client would choose its address by sending that header).
+func trustedClientIP(c *gin.Context) string {
+	ip := c.ClientIP()
+	if ip == c.RemoteIP() {
+		return ip
+	}
+	p := newGinProbe(c)
+	platform := p.platformHeadersOf(c.Request.Header)
+	if len(platform) == 0 || p.trustsPeer(c.Request, platform) {
+		// gin checked the peer before it read a forwarding header, or
+		// the platform header came through a trusted proxy.
+		return ip
+	}
+	h := c.Request.Header.Clone()
+	for _, k := range platform {
+		delete(h, k)
+	}
+	return p.clientIP(c.Request.Context(), c.Request.RemoteAddr, h)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -192,12 +193,17 @@ type memoryStore struct {
 
 	sweepMu   sync.Mutex
 	lastSweep time.Time
+	// nextSweep is when the next sweep is due (store clock, Unix ns): every
+	// read and write checks it with one atomic load, no lock.
+	nextSweep atomic.Int64
 }
 
 // NewMemoryStore returns the embedded default Store: safe for concurrent
 // use, for one server. It expires records and markers itself (lazily on
-// access and by an amortised sweep on writes), so it does not grow without
-// bound as gin-contrib's memstore does.
+// access, and by a sweep at most once a minute that any read or write
+// runs when it is due), so it does not grow without bound as
+// gin-contrib's memstore does, even under read-only traffic. It starts no
+// goroutine and needs no Close.
 func NewMemoryStore() Store {
 	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{})}
 	for i := range m.shards {
@@ -248,6 +254,7 @@ func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 // never changed in place, so it stays a consistent snapshot). now is the
 // Guard's reading of the store's clock: one clock read per request.
 func (m *memoryStore) view(handle string, now time.Time) (*Record, error) {
+	m.sweepIfDue(now)
 	s := m.shard(handle)
 	s.mu.RLock()
 	r := s.records[handle]
@@ -459,18 +466,31 @@ func (m *memoryStore) GetMarker(_ context.Context, key string) (Marker, error) {
 	return mk, nil
 }
 
-// sweepEvery bounds how often a write pays for a full sweep of expired
+// sweepEvery bounds how often a request pays for a full sweep of expired
 // entries; between sweeps expired entries are invisible (checked on access).
 const sweepEvery = time.Minute
 
-func (m *memoryStore) maybeSweep() {
-	now := m.now()
+func (m *memoryStore) maybeSweep() { m.sweepIfDue(m.now()) }
+
+// sweepIfDue sweeps when sweepEvery has passed since the last sweep (or
+// the clock went back). Reads call it too: a store that only serves reads
+// would otherwise keep expired records until the next login (hours under
+// read-only traffic). While no sweep is due it costs one atomic load and no
+// lock, so the hot path's view stays allocation- and contention-free. The
+// request that finds a sweep due runs it (one goroutine at a time: the
+// others see the next due time already moved on).
+func (m *memoryStore) sweepIfDue(now time.Time) {
+	n := now.UnixNano()
+	if next := m.nextSweep.Load(); n < next && n >= next-int64(sweepEvery) {
+		return
+	}
 	m.sweepMu.Lock()
 	if now.Sub(m.lastSweep) < sweepEvery && !now.Before(m.lastSweep) {
 		m.sweepMu.Unlock()
 		return
 	}
 	m.lastSweep = now
+	m.nextSweep.Store(n + int64(sweepEvery))
 	m.sweepMu.Unlock()
 	m.sweep(now)
 }

@@ -12,3 +12,9 @@ func MemoryStoreSize(s Store) (records, markers int) { return s.(*memoryStore).s
 func MemoryStoreView(s Store, handle string) (*Record, error) {
 	return s.(*memoryStore).view(handle, time.Now())
 }
+
+// MemoryStoreViewAt is the hot path's read at a given instant of the
+// store's clock, for store_sweep_test.go.
+func MemoryStoreViewAt(s Store, handle string, now time.Time) (*Record, error) {
+	return s.(*memoryStore).view(handle, now)
+}

@@ -54,3 +54,49 @@ func TestRequireTLSBehindProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireTLSTrustsThePeerNotTheClientIP: X-Forwarded-Proto counts when
+// the TCP peer is a proxy the engine trusts, whatever gin's ClientIP says:
+// a TrustedPlatform header makes ClientIP differ from the peer for any
+// client, and a trusted proxy need not send X-Forwarded-For.
+func TestRequireTLSTrustsThePeerNotTheClientIP(t *testing.T) {
+	g, err := ginsecure.New(ginsecure.Config{TrustProxyHeaders: true, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	if err := r.SetTrustedProxies([]string{"10.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	r.TrustedPlatform = gin.PlatformCloudflare
+	r.Use(sessions.Sessions("app", cookie.NewStore(sessionSecret)), g.Middleware())
+	r.GET("/pay", g.Require(ginsecure.Policy{RequireTLS: true}), func(c *gin.Context) { c.String(200, "ok") })
+	cases := []struct {
+		name   string
+		peer   string
+		hdr    []string
+		status int
+	}{
+		{"direct client with a platform header", "198.51.100.9:5000", []string{"CF-Connecting-IP", "203.0.113.5"}, 403},
+		{"direct client with a platform header and XFF", "198.51.100.9:5000", []string{"CF-Connecting-IP", "203.0.113.5", "X-Forwarded-For", "203.0.113.5"}, 403},
+		{"trusted proxy without X-Forwarded-For", "10.0.0.1:5000", nil, 200},
+		{"trusted proxy with a platform header", "10.0.0.1:5000", []string{"CF-Connecting-IP", "203.0.113.5"}, 200},
+		{"trusted proxy naming itself", "10.0.0.1:5000", []string{"X-Forwarded-For", "10.0.0.1"}, 200},
+		{"unparsable peer", "@", []string{"CF-Connecting-IP", "203.0.113.5"}, 403},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/pay", nil)
+			req.RemoteAddr = c.peer
+			req.Header.Set("X-Forwarded-Proto", "https")
+			for i := 0; i+1 < len(c.hdr); i += 2 {
+				req.Header.Set(c.hdr[i], c.hdr[i+1])
+			}
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != c.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body.String())
+			}
+		})
+	}
+}

@@ -3,7 +3,7 @@
 // it. It uses a redigo pool: the pool gin-contrib/sessions' Redis store
 // (boj/redistore) already has can serve both.
 //
-//	pool := &redis.Pool{Dial: ..., MaxIdle: 16}        // no TestOnBorrow PING
+//	pool := &redis.Pool{Dial: ..., MaxIdle: 16}        // no PING on every borrow (README: an idle check)
 //	sessStore, _ := ginredis.NewStoreWithPool(pool, secret)
 //	sec, _ := ginsecure.New(ginsecure.Config{Store: redisstore.New(pool)})
 //
@@ -14,6 +14,9 @@
 //
 // redistore's own constructors give the pool a PING on every borrow, which
 // doubles the round trips of every request; build the pool yourself.
+// Without that PING, a connection that died (Redis restarted) is found dead
+// when used: the store's reads (Get, GetMarker, List) then retry once on a
+// freshly dialled connection; its writes never retry.
 //
 // Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
 // set of the user's handles scored by last activity, <prefix>m:<key> a
@@ -28,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -185,12 +189,9 @@ func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp)
 
 // Get implements ginsecure.Store: one GET.
 func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return ginsecure.Record{}, err
-	}
-	defer c.Close()
-	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.recKey(handle)))
+	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
+		return redis.DoContext(c, ctx, "GET", s.recKey(handle))
+	}))
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Record{}, ginsecure.ErrNotFound
 	}
@@ -416,12 +417,11 @@ return out
 
 // List implements ginsecure.Store: one script, which also prunes the index.
 func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, error) {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	vals, err := redis.ByteSlices(listScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix))
+	// The script prunes the index of dead entries: running it twice
+	// leaves the same index, so it may be retried like a read.
+	vals, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
+		return listScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix)
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -487,12 +487,9 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 
 // GetMarker implements ginsecure.Store.
 func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return ginsecure.Marker{}, err
-	}
-	defer c.Close()
-	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.markKey(key)))
+	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
+		return redis.DoContext(c, ctx, "GET", s.markKey(key))
+	}))
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Marker{}, ginsecure.ErrNotFound
 	}
@@ -528,4 +525,62 @@ func (s *Store) DeleteMarker(ctx context.Context, key, handle string) error {
 	defer c.Close()
 	_, err = deleteMarkerScript.DoContext(ctx, c, s.markKey(key), handle)
 	return err
+}
+
+// read runs an idempotent read (GET, or List's read-and-prune script) on a
+// pooled connection and, if that connection turns out broken, once more
+// on a freshly dialled one.
+//
+// A pool without a PING on borrow (the one this package recommends) still
+// holds its idle connections after Redis restarts or drops them; each is
+// found dead only when used, and without a retry each would cost one
+// request a 503. The retry bypasses the pool: its next idle connection is
+// as likely to be dead as the first. Only reads are retried. A write whose
+// reply was lost (Create, Update's compare-and-set, SetMarker, Delete) may
+// have been applied: running it again could refuse a login whose record
+// exists, or discard a token just minted, so those return the error.
+func (s *Store) read(ctx context.Context, do func(redis.Conn) (any, error)) (any, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := do(c)
+	broken := brokenConn(ctx, c, err)
+	c.Close()
+	if !broken {
+		return v, err
+	}
+	fresh, derr := s.dial(ctx)
+	if derr != nil {
+		return nil, err
+	}
+	defer fresh.Close()
+	return do(fresh)
+}
+
+// brokenConn reports whether err is the connection's own failure (an I/O
+// error that left c unusable), not a Redis error reply, not the caller's
+// context ending, not a timeout (a slow server would only be asked twice).
+func brokenConn(ctx context.Context, c redis.Conn, err error) bool {
+	if err == nil || ctx.Err() != nil || c.Err() == nil {
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		return false
+	}
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// dial opens a connection outside the pool with the pool's own dialer.
+func (s *Store) dial(ctx context.Context) (redis.Conn, error) {
+	switch {
+	case s.pool.DialContext != nil:
+		return s.pool.DialContext(ctx)
+	case s.pool.Dial != nil:
+		return s.pool.Dial()
+	default:
+		return nil, errors.New("redisstore: the pool has no dialer")
+	}
 }

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"LimitRejectStoresNothing", testLimitReject},
 		{"LimitCountsOnlyLiveRecords", testLimitCountsLive},
 		{"LimitDoesNotCountTheReplacedRecord", testLimitReplacing},
+		{"UserIDsAreKeptExactlyAndIndexedApart", testUserIDsExact},
 		{"UpdateErrorWritesNothing", testUpdateError},
 		{"UpdateCannotMoveTheKey", testUpdateKeepsHandle},
 		{"RevokedRecordsLeaveTheIndex", testRevokedLeaveIndex},
@@ -892,5 +893,50 @@ func testLimitReplacing(t *testing.T, s *suite) {
 	d := s.record("alice", s.clock.Now())
 	if err := s.st.Create(s.ctx, d, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
 		t.Fatalf("Replacing must not exempt the others: %v", err)
+	}
+}
+
+// userIDs are valid UTF-8 user IDs (what Login accepts) that an encoding
+// or a key scheme could mangle or run together: multi-byte characters,
+// JSON's escapes written literally, quotes, backslashes, separators,
+// U+2028 (which JavaScript-safe JSON escapes), NUL, and case.
+var userIDs = []string{
+	"ünïcödé 名前 \U0001F600", "\u00fcn\u00efc\u00f6d\u00e9",
+	`quote"d`, `back\slash`, `\"`, `"`, `\`,
+	"a:b", "a", "a:", ":a", "a b", "a\u2028b", "a\u2029b", "a\x00b", "a\nb",
+	"Alice", "alice", "<script>", "r:x", "u:a",
+}
+
+// testUserIDsExact: every user ID Login accepts comes back exactly from
+// Get and List, and each user's index holds only that user's records: two
+// IDs never share an index, so RevokeUser of one never misses or touches
+// the other's sessions.
+func testUserIDsExact(t *testing.T, s *suite) {
+	handles := map[string][]string{}
+	for _, u := range userIDs {
+		for range 2 {
+			r := s.record(u, s.clock.Now())
+			s.create(r, ginsecure.Limit{Max: 2})
+			handles[u] = append(handles[u], r.Handle)
+			if got := s.get(r.Handle).UserID; got != u {
+				t.Fatalf("Get: user %q came back as %q", u, got)
+			}
+		}
+	}
+	for _, u := range userIDs {
+		rs, err := s.st.List(s.ctx, u)
+		if err != nil {
+			t.Fatalf("List %q: %v", u, err)
+		}
+		got := make([]string, len(rs))
+		for i, r := range rs {
+			got[i] = r.Handle
+			if r.UserID != u {
+				t.Fatalf("List %q: a record of user %q", u, r.UserID)
+			}
+		}
+		if !sameHandles(got, handles[u]) {
+			t.Fatalf("List %q = %v, want exactly %v: user IDs share an index", u, got, handles[u])
+		}
 	}
 }
