@@ -62,14 +62,14 @@ func TestMemoryPerSession(t *testing.T) {
 		// Records built here, as Login builds them from the request: the
 		// store holds the only reference to their strings.
 		for i := range memSizeSessions {
-			if _, err := st.Create(ctx, memSizeRecord(i, now), ginsecure.Limit{Max: 10}); err != nil {
+			if err := st.Create(ctx, memSizeRecord(i, now), ginsecure.Limit{Max: 10}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		afterRecs := heapAfterGC()
 		for range memSizeSessions {
 			// A login's marker: the replaced session's ID names the record.
-			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, TokenHash: [32]byte{1}, ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -105,13 +105,13 @@ func TestMemoryPerSession(t *testing.T) {
 		}
 		before := used()
 		for _, r := range recs {
-			if _, err := st.Create(ctx, r, ginsecure.Limit{Max: 10}); err != nil {
+			if err := st.Create(ctx, r, ginsecure.Limit{Max: 10}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		afterRecs := used()
 		for _, r := range recs {
-			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, TokenHash: r.TokenHash, ExpiresAt: r.ExpiresAt}); err != nil {
+			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: r.Handle, ExpiresAt: r.ExpiresAt}); err != nil {
 				t.Fatal(err)
 			}
 		}

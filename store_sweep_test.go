@@ -20,14 +20,14 @@ func TestMemoryStoreSweepsUnderReadOnlyTraffic(t *testing.T) {
 	st.(ginsecure.ClockUser).UseClock(clock.Now)
 	now := clock.Now()
 	live := ginsecure.Record{Handle: "live-000000000000", UserID: "reader", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
-	if _, err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 300
 	for i := range n {
 		r := ginsecure.Record{Handle: fmt.Sprintf("dead-%012d", i), UserID: fmt.Sprintf("u%d", i%5),
 			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(10 * time.Minute)}
-		if _, err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,7 +48,7 @@ func TestMemoryStoreSweepsUnderReadOnlyTraffic(t *testing.T) {
 	}
 	// The hot path's copy-free read sweeps too (the Guard uses it, not Get).
 	r := ginsecure.Record{Handle: "dead-later-00000", UserID: "u", CreatedAt: clock.Now(), LastSeen: clock.Now(), ExpiresAt: clock.Now().Add(time.Minute)}
-	if _, err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Minute + ginsecure.RetainExpired)
@@ -72,7 +72,7 @@ func TestMemoryStoreSweepIsAmortised(t *testing.T) {
 	keep := ginsecure.Record{Handle: "keep-000000000000", UserID: "k", CreatedAt: now, ExpiresAt: now.Add(48 * time.Hour)}
 	dead := ginsecure.Record{Handle: "dead-000000000000", UserID: "d", CreatedAt: now, ExpiresAt: now.Add(time.Second)}
 	for _, r := range []ginsecure.Record{keep, dead} {
-		if _, err := st.Create(ctx, r, ginsecure.Limit{}); err != nil { // the first Create sweeps (nothing)
+		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil { // the first Create sweeps (nothing)
 			t.Fatal(err)
 		}
 	}
@@ -84,7 +84,7 @@ func TestMemoryStoreSweepIsAmortised(t *testing.T) {
 		t.Fatalf("due sweep on read: %d records, want 1", recs)
 	}
 	late := ginsecure.Record{Handle: "late-000000000000", UserID: "l", CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Millisecond)}
-	if _, err := st.Create(ctx, late, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, late, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(ginsecure.RetainExpired + time.Millisecond)
@@ -97,7 +97,7 @@ func TestMemoryStoreSweepIsAmortised(t *testing.T) {
 	}
 	// Not due: within the minute nothing is swept, however many reads.
 	soon := ginsecure.Record{Handle: "soon-000000000000", UserID: "s", CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(-3 * ginsecure.RetainExpired)}
-	if _, err := st.Create(ctx, soon, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, soon, ginsecure.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 100 {

@@ -114,7 +114,7 @@ func TestRedisWritesAreNotRetried(t *testing.T) {
 		name string
 		call func(st ginsecure.Store) error
 	}{
-		{"Create", func(st ginsecure.Store) error { _, err := st.Create(ctx, rec, ginsecure.Limit{}); return err }},
+		{"Create", func(st ginsecure.Store) error { return st.Create(ctx, rec, ginsecure.Limit{}) }},
 		{"Update", func(st ginsecure.Store) error {
 			_, err := st.Update(ctx, rec.Handle, func(r *ginsecure.Record) error { r.LastSeen = now.Add(time.Second); return nil })
 			return err
