@@ -204,9 +204,10 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 
 // guardAnonymous serves a request that is not authenticated. Its session
 // is its own unless it names a record that still exists (alive or
-// revoked): that is a signed-in user's session, shown only to its token,
-// so the request sees an empty stand-in. rec is the record already read
-// for the token, if any.
+// revoked): that is a signed-in user's session, shown only to its token
+// (and, once revoked, only where the revocation suspected no second
+// party), so the request sees an empty stand-in. rec is the record already
+// read for the token, if any.
 func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
@@ -232,6 +233,12 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 			return nil
 		}
 		rec = r
+	}
+	if st.tokRec == rec && !errors.Is(st.failure, ErrReplay) && rec.Revoked != RevokedReplay &&
+		rec.Revoked != RevokedIP && rec.Revoked != RevokedIdentity {
+		// Its own token, ended without suspicion (signed out elsewhere,
+		// evicted, revoked by the user): the data is this browser's.
+		return nil
 	}
 	st.hide()
 	if st.failure == nil {

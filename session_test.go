@@ -7,6 +7,7 @@ package ginsecure_test
 // every store.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -340,4 +341,45 @@ func cookieValue(header, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestSessionOfARevokedRecordStaysItsOwners: a session ended without
+// suspicion (RevokeUser, an admin action) leaves its data to the browser
+// whose token opened it: anonymous, but its cart readable and writable. A
+// session ended as a replay (two parties hold it) shows nothing to anyone.
+func TestSessionOfARevokedRecordStaysItsOwners(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=book"); r.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		if n, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
+			t.Fatalf("RevokeUser: %d %v", n, err)
+		}
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "" || r.body["cart"] != "book" {
+			t.Fatalf("owner after RevokeUser: %d %v; want anonymous with its cart", r.status, r.body)
+		}
+		if r := b.post("/cart?item=pen"); r.status != http.StatusOK {
+			t.Fatalf("owner's write after RevokeUser: %d %v", r.status, r.body)
+		}
+
+		// A replay: the thief's copy and the victim's session both see nothing.
+		v := e.browser()
+		v.login("bob")
+		v.post("/cart?item=secret")
+		thief := e.browser()
+		v.copyTo(thief)
+		e.clock.Advance(graceRotateEvery + time.Minute)
+		v.get("/me")     // rotates
+		v.get("/public") // confirms
+		e.clock.Advance(graceWindow + time.Second)
+		if r := thief.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+			t.Fatalf("thief's replay: %v; want anonymous and no cart", r.body)
+		}
+		if r := v.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+			t.Fatalf("victim after the replay: %v; want anonymous and no cart", r.body)
+		}
+	})
 }
