@@ -276,3 +276,38 @@ func TestSessionReloginRacedBySlowSignedInWriter(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionDoubleLoginThenLatePreLoginResponse: the user double-clicks
+// "Sign in": two logins leave the browser with the same pre-login session
+// S0. The first sets the marker S0 → R_A; the second finds it set and goes
+// on (R_B). A pre-login request answered before either login (its write
+// checked no marker yet) reaches the browser last and puts S0 back. If the
+// browser applied the second login's response last it holds T_B next to
+// S0: that is R_B's predecessor as much as R_A's, and must heal, not be
+// foreign (a lost sign-in: DESIGN "Ordering principle", "Model").
+func TestSessionDoubleLoginThenLatePreLoginResponse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=pre"); r.status != http.StatusOK {
+			t.Fatalf("anonymous POST /cart: %d %v", r.status, r.body)
+		}
+		pre := b.header()
+		// Answered before the logins, applied after them.
+		late := e.send("POST", "/cart?item=late", pre)
+		if late.status != http.StatusOK {
+			t.Fatalf("pre-login POST /cart: %d %v", late.status, late.body)
+		}
+		a := e.send("POST", "/login?user=alice", pre)
+		bb := e.send("POST", "/login?user=alice", pre)
+		if a.status != http.StatusOK || bb.status != http.StatusOK {
+			t.Fatalf("double login: %d %v / %d %v", a.status, a.body, bb.status, bb.body)
+		}
+		b.apply(a)
+		b.apply(bb)
+		b.apply(late)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("after a double login and a late pre-login response, GET /me: %d %v; want 200 alice (the sign-in is lost)", r.status, r.body)
+		}
+	})
+}
