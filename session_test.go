@@ -311,3 +311,57 @@ func TestSessionDoubleLoginThenLatePreLoginResponse(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionSlowWriterAfterLogoutRecreatesNothing: a signed-in request is
+// verified, then the user signs out, then the request saves the session.
+// Logout destroyed the record's session; the slow write must not bring it
+// back (memstore and Redis write unconditionally: write-then-check must
+// catch it), must not answer success, and the signed-in data must not be
+// served to the browser once the slow response lands after the logout's
+// (nor carried into the next user's login on a shared computer).
+func TestSessionSlowWriterAfterLogoutRecreatesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart signed in: %d %v", r.status, r.body)
+		}
+		signedIn := b.header()
+		type res struct {
+			r   reply
+			err error
+		}
+		done := make(chan res, 1)
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=w&write=alice-late", signedIn)
+			done <- res{r, err}
+		}()
+		if err := e.holds.waitEntered("w"); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.post("/logout"); r.status != http.StatusOK {
+			t.Fatalf("logout: %d %v", r.status, r.body)
+		}
+		e.holds.free("w")
+		slow := <-done
+		if slow.err != nil {
+			t.Fatal(slow.err)
+		}
+		if slow.r.status == http.StatusOK {
+			t.Errorf("a signed-in write saved after Logout answered %d %v: Save returned nil for a session Logout destroyed", slow.r.status, slow.r.body)
+		}
+		b.apply(slow.r) // the slow response lands after the logout's
+		cart := b.get("/cart")
+		if cart.user() != "" {
+			t.Fatalf("after logout: %v", cart.body)
+		}
+		if c := cart.body["cart"]; c == "alice-late" || c == "alice-private" {
+			t.Errorf("after Logout, an anonymous GET /cart sees the signed-in session's cart %q: the slow write re-created the session Logout destroyed", c)
+		}
+		b.login("bob")
+		if c := b.get("/cart").body["cart"]; c == "alice-late" || c == "alice-private" {
+			t.Errorf("bob's login on the same browser carried alice's cart %q over", c)
+		}
+	})
+}
