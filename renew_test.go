@@ -133,3 +133,40 @@ func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
 		}
 	})
 }
+
+// TestRenewLateStragglerDoesNotOverwriteNewerSessionData: a request sent
+// with the pre-Renew cookies is served after the Renew and after the
+// browser's next write. It writes nothing itself, yet on the cookie store
+// healing adopts its (pre-Renew) session cookie and sends it as the
+// record's session: when its response lands last, the write the browser
+// made after the Renew (answered 200) is gone. Healing a request that
+// presents the previous token must not put an older copy of the session
+// over the browser's newer one (DESIGN "Grace period" 3: never put back
+// older credentials; writes never silently lost).
+func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=pre-renew"); r.status != http.StatusOK {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		pre := b.header()
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		if r := b.post("/cart?item=post-renew"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart after Renew: %d %v", r.status, r.body)
+		}
+		straggler := e.send("GET", "/public", pre) // left before the Renew, writes nothing
+		if straggler.status != http.StatusOK {
+			t.Fatalf("straggler: %d %v", straggler.status, straggler.body)
+		}
+		b.apply(straggler)
+		r := b.get("/cart")
+		if r.user() != "alice" || r.body["cart"] != "post-renew" {
+			t.Errorf("after a pre-Renew GET /public landed last (it sets %q), GET /cart: %d %v; want alice with cart \"post-renew\" (a write answered 200 was lost)",
+				graceCookies(straggler.cookies), r.status, r.body)
+		}
+	})
+}
