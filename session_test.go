@@ -365,3 +365,31 @@ func TestSessionSlowWriterAfterLogoutRecreatesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionTossedPredecessorDoesNotOverwriteTheVictimsSession: on the
+// cookie store a predecessor cookie holds whatever its holder saved into
+// it before the login. An attacker who planted S_x before the victim's
+// login (a sibling subdomain's tossed cookie) tosses it again, long after,
+// in front of the victim's own session cookie: healing adopts the
+// attacker's values as the victim's session and sends them, replacing
+// what the victim wrote after signing in. With the victim's own session
+// cookie in the same header, the record's own session must win.
+func TestSessionTossedPredecessorDoesNotOverwriteTheVictimsSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e) // victim's cart: alice-secret
+		e.clock.Advance(10 * time.Minute)
+		own := victim.cookie(graceSessionCookie)
+		tok := victim.cookie(graceTokenCookie)
+		// The tossed cookie (longer Path, parent Domain) is sent first.
+		r := e.send("GET", "/cart", graceSessionCookie+"="+sx+"; "+graceSessionCookie+"="+own+"; "+graceTokenCookie+"="+tok)
+		if r.body["cart"] == "planted" {
+			t.Errorf("victim's request with the tossed predecessor in front: the app sees the attacker's cart %q", r.body["cart"])
+		}
+		victim.apply(r)
+		if got := victim.get("/cart"); got.user() != "alice" || got.body["cart"] != "alice-secret" {
+			t.Errorf("after a tossed predecessor (response sets %q), victim GET /cart: %d %v; want alice with cart \"alice-secret\"",
+				graceCookies(r.cookies), got.status, got.body)
+		}
+	})
+}
