@@ -393,3 +393,27 @@ func TestSessionTossedPredecessorDoesNotOverwriteTheVictimsSession(t *testing.T)
 		}
 	})
 }
+
+// TestSessionTimedOutSignedInDataIsNotHandedToTheNextUser: alice walks
+// away from a shared computer; her session times out. The browser is now
+// anonymous (right), but the signed-in session's data is served to the
+// anonymous visitor and carried into bob's login on the same browser:
+// what alice's signed-in session held becomes bob's.
+func TestSessionTimedOutSignedInDataIsNotHandedToTheNextUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(31 * time.Minute) // past the idle timeout
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "alice-private" {
+			t.Errorf("after alice's idle timeout, anonymous GET /cart: %d %v; want anonymous without alice's data", r.status, r.body)
+		}
+		b.login("bob")
+		if r := b.get("/cart"); r.body["cart"] == "alice-private" {
+			t.Errorf("bob's login after alice's timeout carried alice's signed-in data over: %v", r.body)
+		}
+	})
+}
