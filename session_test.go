@@ -461,3 +461,145 @@ func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 		})
 	}
 }
+
+
+// TestSessionDoubleLoginThenLatePreLoginResponse: the user double-clicks
+// "Sign in": two logins leave the browser with the same pre-login session
+// S0. The first sets the marker S0 → R_A; the second finds it set and goes
+// on (R_B). A pre-login request answered before either login (its write
+// checked no marker yet) reaches the browser last and puts S0 back. If the
+// browser applied the second login's response last it holds T_B next to
+// S0: that is R_B's predecessor as much as R_A's, and must heal, not be
+// foreign (a lost sign-in: DESIGN "Ordering principle", "Model").
+func TestSessionDoubleLoginThenLatePreLoginResponse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=pre"); r.status != http.StatusOK {
+			t.Fatalf("anonymous POST /cart: %d %v", r.status, r.body)
+		}
+		pre := b.header()
+		// Answered before the logins, applied after them.
+		late := e.send("POST", "/cart?item=late", pre)
+		if late.status != http.StatusOK {
+			t.Fatalf("pre-login POST /cart: %d %v", late.status, late.body)
+		}
+		a := e.send("POST", "/login?user=alice", pre)
+		bb := e.send("POST", "/login?user=alice", pre)
+		if a.status != http.StatusOK || bb.status != http.StatusOK {
+			t.Fatalf("double login: %d %v / %d %v", a.status, a.body, bb.status, bb.body)
+		}
+		b.apply(a)
+		b.apply(bb)
+		b.apply(late)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("after a double login and a late pre-login response, GET /me: %d %v; want 200 alice (the sign-in is lost)", r.status, r.body)
+		}
+	})
+}
+
+// TestSessionSlowWriterAfterLogoutRecreatesNothing: a signed-in request is
+// verified, then the user signs out, then the request saves the session.
+// Logout destroyed the record's session; the slow write must not bring it
+// back (memstore and Redis write unconditionally: write-then-check must
+// catch it), must not answer success, and the signed-in data must not be
+// served to the browser once the slow response lands after the logout's
+// (nor carried into the next user's login on a shared computer).
+func TestSessionSlowWriterAfterLogoutRecreatesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart signed in: %d %v", r.status, r.body)
+		}
+		signedIn := b.header()
+		type res struct {
+			r   reply
+			err error
+		}
+		done := make(chan res, 1)
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=w&write=alice-late", signedIn)
+			done <- res{r, err}
+		}()
+		if err := e.holds.waitEntered("w"); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.post("/logout"); r.status != http.StatusOK {
+			t.Fatalf("logout: %d %v", r.status, r.body)
+		}
+		e.holds.free("w")
+		slow := <-done
+		if slow.err != nil {
+			t.Fatal(slow.err)
+		}
+		if slow.r.status == http.StatusOK {
+			t.Errorf("a signed-in write saved after Logout answered %d %v: Save returned nil for a session Logout destroyed", slow.r.status, slow.r.body)
+		}
+		b.apply(slow.r) // the slow response lands after the logout's
+		cart := b.get("/cart")
+		if cart.user() != "" {
+			t.Fatalf("after logout: %v", cart.body)
+		}
+		if c := cart.body["cart"]; c == "alice-late" || c == "alice-private" {
+			t.Errorf("after Logout, an anonymous GET /cart sees the signed-in session's cart %q: the slow write re-created the session Logout destroyed", c)
+		}
+		b.login("bob")
+		if c := b.get("/cart").body["cart"]; c == "alice-late" || c == "alice-private" {
+			t.Errorf("bob's login on the same browser carried alice's cart %q over", c)
+		}
+	})
+}
+
+// TestSessionTossedPredecessorDoesNotOverwriteTheVictimsSession: on the
+// cookie store a predecessor cookie holds whatever its holder saved into
+// it before the login. An attacker who planted S_x before the victim's
+// login (a sibling subdomain's tossed cookie) tosses it again, long after,
+// in front of the victim's own session cookie: healing adopts the
+// attacker's values as the victim's session and sends them, replacing
+// what the victim wrote after signing in. With the victim's own session
+// cookie in the same header, the record's own session must win.
+func TestSessionTossedPredecessorDoesNotOverwriteTheVictimsSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e) // victim's cart: alice-secret
+		e.clock.Advance(10 * time.Minute)
+		own := victim.cookie(graceSessionCookie)
+		tok := victim.cookie(graceTokenCookie)
+		// The tossed cookie (longer Path, parent Domain) is sent first.
+		r := e.send("GET", "/cart", graceSessionCookie+"="+sx+"; "+graceSessionCookie+"="+own+"; "+graceTokenCookie+"="+tok)
+		if r.body["cart"] == "planted" {
+			t.Errorf("victim's request with the tossed predecessor in front: the app sees the attacker's cart %q", r.body["cart"])
+		}
+		victim.apply(r)
+		if got := victim.get("/cart"); got.user() != "alice" || got.body["cart"] != "alice-secret" {
+			t.Errorf("after a tossed predecessor (response sets %q), victim GET /cart: %d %v; want alice with cart \"alice-secret\"",
+				graceCookies(r.cookies), got.status, got.body)
+		}
+	})
+}
+
+// TestSessionTimedOutSignedInDataIsNotHandedToTheNextUser: alice walks
+// away from a shared computer; her session times out. The browser is now
+// anonymous (right), but the signed-in session's data is served to the
+// anonymous visitor and carried into bob's login on the same browser:
+// what alice's signed-in session held becomes bob's.
+func TestSessionTimedOutSignedInDataIsNotHandedToTheNextUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(31 * time.Minute) // past the idle timeout
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "alice-private" {
+			t.Errorf("after alice's idle timeout, anonymous GET /cart: %d %v; want anonymous without alice's data", r.status, r.body)
+		}
+		b.login("bob")
+		if r := b.get("/cart"); r.body["cart"] == "alice-private" {
+			t.Errorf("bob's login after alice's timeout carried alice's signed-in data over: %v", r.body)
+		}
+	})
+}

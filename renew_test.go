@@ -1,0 +1,172 @@
+package ginsecure_test
+
+// Renew's failure paths and races (DESIGN.md, "Grace period" items 2-3).
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+)
+
+// gateStore wraps a Store: while armed, the first call of Update (or
+// Create) blocks until the test opens the gate, so a test can order two
+// requests' store steps exactly; failCreate makes Create fail.
+type gateStore struct {
+	ginsecure.Store
+	mu         sync.Mutex
+	armed      string // "Update" or "Create": the next such call blocks
+	entered    chan struct{}
+	open       chan struct{}
+	failCreate error
+}
+
+func newGateStore(s ginsecure.Store) *gateStore {
+	return &gateStore{Store: s, entered: make(chan struct{}), open: make(chan struct{})}
+}
+
+func (g *gateStore) UseClock(now func() time.Time) {
+	if cu, ok := g.Store.(ginsecure.ClockUser); ok {
+		cu.UseClock(now)
+	}
+}
+
+func (g *gateStore) arm(method string) { g.mu.Lock(); g.armed = method; g.mu.Unlock() }
+
+func (g *gateStore) gate(method string) {
+	g.mu.Lock()
+	hit := g.armed == method
+	if hit {
+		g.armed = ""
+	}
+	g.mu.Unlock()
+	if hit {
+		close(g.entered)
+		select {
+		case <-g.open:
+		case <-time.After(holdTimeout):
+		}
+	}
+}
+
+func (g *gateStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	g.gate("Update")
+	return g.Store.Update(ctx, h, fn)
+}
+
+func (g *gateStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+	g.gate("Create")
+	g.mu.Lock()
+	err := g.failCreate
+	g.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return g.Store.Create(ctx, r, l)
+}
+
+// gatedEnv starts an env on kind whose ginsecure store is wrapped in a
+// gateStore.
+func gatedEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *gateStore) {
+	t.Helper()
+	var opts []envOption
+	var inner ginsecure.Store = ginsecure.NewMemoryStore()
+	if kind == "redis" {
+		srv := redistest.Start(t)
+		inner = newRedisStoreForTest(t, srv)
+		opts = append(opts, withRedis(srv))
+	}
+	gs := newGateStore(inner)
+	opts = append(opts, withStore(gs))
+	return newEnv(t, kind, cfg, opts...), gs
+}
+
+// TestRenewDoubleClickKeepsThePredecessorMarker: the user double-clicks a
+// step-up button: two Renews from the same session S0. Renew A sets the
+// marker S0 → R first; Renew B finds it set, wins the token's
+// compare-and-set and moves R to S_B; A loses and undoes "its" marker,
+// which is also B's. S0 is then no record's predecessor: a pre-Renew
+// response that lands last puts S0 back next to B's token and the user is
+// signed out (foreign), and on memstore/Redis S0 is never retired.
+func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, gate := gatedEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		pre := b.header()
+		// A pre-Renew request answered before the Renews, applied last.
+		late := e.send("POST", "/cart?item=pre-renew", pre)
+		if late.status != http.StatusOK || late.user() != "alice" {
+			t.Fatalf("pre-Renew POST /cart: %d %v", late.status, late.body)
+		}
+
+		gate.arm("Update")
+		doneA := make(chan reply, 1)
+		go func() {
+			r, err := e.trySend("POST", "/renew", pre)
+			if err != nil {
+				t.Error(err)
+			}
+			doneA <- r
+		}()
+		select {
+		case <-gate.entered:
+		case <-time.After(holdTimeout):
+			t.Fatal("Renew A never reached the store's Update")
+		}
+		rb := e.send("POST", "/renew", pre)
+		close(gate.open)
+		ra := <-doneA
+		if rb.status != http.StatusOK {
+			t.Fatalf("Renew B: %d %v", rb.status, rb.body)
+		}
+		t.Logf("Renew A: %d %v", ra.status, ra.body)
+		b.apply(ra)
+		b.apply(rb)
+		b.apply(late)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("after a double Renew and a late pre-Renew response, GET /me: %d %v; want 200 alice (the sign-in is lost)", r.status, r.body)
+		}
+	})
+}
+
+// TestRenewLateStragglerDoesNotOverwriteNewerSessionData: a request sent
+// with the pre-Renew cookies is served after the Renew and after the
+// browser's next write. It writes nothing itself, yet on the cookie store
+// healing adopts its (pre-Renew) session cookie and sends it as the
+// record's session: when its response lands last, the write the browser
+// made after the Renew (answered 200) is gone. Healing a request that
+// presents the previous token must not put an older copy of the session
+// over the browser's newer one (DESIGN "Grace period" 3: never put back
+// older credentials; writes never silently lost).
+func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=pre-renew"); r.status != http.StatusOK {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		pre := b.header()
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		if r := b.post("/cart?item=post-renew"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart after Renew: %d %v", r.status, r.body)
+		}
+		straggler := e.send("GET", "/public", pre) // left before the Renew, writes nothing
+		if straggler.status != http.StatusOK {
+			t.Fatalf("straggler: %d %v", straggler.status, straggler.body)
+		}
+		b.apply(straggler)
+		r := b.get("/cart")
+		if r.user() != "alice" || r.body["cart"] != "post-renew" {
+			t.Errorf("after a pre-Renew GET /public landed last (it sets %q), GET /cart: %d %v; want alice with cart \"post-renew\" (a write answered 200 was lost)",
+				graceCookies(straggler.cookies), r.status, r.body)
+		}
+	})
+}
