@@ -13,12 +13,16 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// endTimedOut deletes a record whose idle or absolute timeout passed, on
-// the request that found it so: the request goes on anonymous, and
-// nothing is written to the browser.
-func (g *Guard) endTimedOut(c *gin.Context, rec *Record, reason error) {
+// endTimedOut deletes a record whose idle or absolute timeout passed, and
+// retires its session (its data was the signed-in user's), on the request
+// that found it so: the request goes on anonymous, and nothing is written
+// to the browser.
+func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
 	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
 		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
+	}
+	if err := g.retireSession(c, st, rec); err != nil {
+		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
 	}
 	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }

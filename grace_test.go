@@ -235,11 +235,14 @@ func TestGracePeriodScenarios(t *testing.T) {
 			status: 200, code: "expired", thenStatus: 200, thenUser: "bob", thenCart: "apple"},
 
 		// Renew raises privilege: a straggler keeps the old one; its old
-		// session cookie is healed to the session Renew moved to.
+		// session cookie is healed to the session Renew moved to (on
+		// memstore and Redis its cookie is sent again; on the cookie store
+		// only a save sends the adopted session, which may be older than
+		// the browser's).
 		{name: "renew/inside/straggler does not get the step-up", rotate: graceRotateRenew, wait: inside, method: "GET", path: "/admin",
-			status: 403, code: "reauth_required", cookies: "app+", events: grace, thenStatus: 200, thenUser: "alice"},
+			status: 403, code: "reauth_required", cookies: "*", events: grace, thenStatus: 200, thenUser: "alice"},
 		{name: "renew/inside/straggler is served as the same user, its write kept", rotate: graceRotateRenew, wait: inside, method: "POST", path: "/me/write",
-			status: 200, user: "alice", cookies: "app+ app+", events: grace, thenStatus: 200, thenUser: "alice"},
+			status: 200, user: "alice", cookies: "*", events: grace, thenStatus: 200, thenUser: "alice"},
 		{name: "renew/after/replay is refused and revokes the session", rotate: graceRotateRenew, wait: after, method: "GET", path: "/me",
 			status: 401, code: "replay", events: replay, thenStatus: 401, thenCode: "replay"},
 

@@ -302,8 +302,8 @@ func Logout(c *gin.Context) error {
 		return storeErr(err)
 	}
 	if st.gs != nil {
-		if err := deleteSession(c.Request, st.gs.Store(), st.gs.Name(), rec.SessionID); err != nil {
-			return storeErr(err)
+		if err := g.retireSession(c, st, rec); err != nil {
+			return err
 		}
 		opts := gsessions.Options{Path: "/"}
 		if st.gs.Options != nil {
@@ -354,14 +354,26 @@ func Renew(c *gin.Context) error {
 		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
 		switch {
 		case errors.Is(err, ErrMarkerExists):
-			oldKey = ""
+			// A parallel Renew of this very record (a double click) set
+			// the same marker: it is ours as much as theirs.
+			if mk, err := g.store.GetMarker(ctx, oldKey); err != nil || mk.Handle != handle {
+				oldKey = ""
+			}
 		case err != nil:
 			return storeErr(err)
 		}
 	}
 	undo := func() {
-		if oldKey != "" {
-			_ = g.store.DeleteMarker(ctx, oldKey, handle)
+		// Only while the record still names the old session: a parallel
+		// Renew that won has moved it, and heals by this marker.
+		if oldKey == "" {
+			return
+		}
+		if r, err := g.store.Get(ctx, handle); err == nil && r.SessionID != sessionID(cur) {
+			return
+		}
+		if err := g.store.DeleteMarker(ctx, oldKey, handle); err != nil {
+			g.log.Warn("ginsecure: could not remove the marker of a failed Renew", "err", err)
 		}
 	}
 	values := make(map[any]any, len(cur.Values))

@@ -136,12 +136,12 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	// for a last-seen write cannot have been idle too long.
 	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
 	if touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
-		g.endTimedOut(c, rec, ErrIdleTimeout)
+		g.endTimedOut(c, st, rec, ErrIdleTimeout)
 		st.failure = ErrIdleTimeout
 		return g.guardAnonymous(c, st, nil, now)
 	}
 	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
-		g.endTimedOut(c, rec, ErrExpired)
+		g.endTimedOut(c, st, rec, ErrExpired)
 		st.failure = ErrExpired
 		return g.guardAnonymous(c, st, nil, now)
 	}
@@ -185,6 +185,11 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
 	}
+	// Several session cookies of one name (a sibling subdomain's tossed in
+	// front of the real one): the record's own wins.
+	if ok, err := st.ownAmong(rec); ok || err != nil {
+		return ok, err
+	}
 	if st.sid == "" {
 		st.failure = ErrNoSession
 		return false, nil
@@ -224,7 +229,12 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 		r, err := g.view(c, h, now)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return nil // the session outlived its record: it is this browser's
+			// The session outlived its record (timed out, signed out on
+			// another server): its data was a signed-in user's. The
+			// request sees it empty, and its next save replaces it (under
+			// the same identity, so that a login's marker still applies).
+			st.emptySession()
+			return nil
 		case err != nil:
 			if st.tokP {
 				return storeErr(err)

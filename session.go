@@ -202,11 +202,7 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := st.c.Request.Clone(st.c.Request.Context())
-	r.Header = r.Header.Clone()
-	r.Header.Del("Cookie")
-	r.AddCookie(&http.Cookie{Name: name, Value: v})
-	gs, err := store.New(r, name)
+	gs, err := store.New(requestWithCookie(st.c.Request, name, v), name)
 	if err != nil {
 		if isOutage(err) {
 			return nil, storeErr(err)
@@ -272,7 +268,8 @@ func (discardWriter) WriteHeader(int)             {}
 // record's session is loaded by ID and its cookie sent again. On the cookie
 // store the session is the cookie: the predecessor's values are adopted
 // under the rule Login applies (Config.CarryOver) and sent as the record's
-// session.
+// session (by a request with the current token: the browser has lost the
+// newer cookie; a pre-rotation request sends it only if it saves).
 //
 // A handler that took the session before Middleware ran (a middleware
 // placed ahead of it calling sessions.Default) holds gin-contrib's own
@@ -294,6 +291,13 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
+	if st.prev {
+		// A request sent before a rotation: the browser may hold a newer
+		// cookie of the record's session than this predecessor (written
+		// after the rotation). Adopted for this request only; sent only
+		// if the handler saves it.
+		return nil
+	}
 	if err := ns.Store().Save(st.c.Request, st.c.Writer, ns); err != nil {
 		g.log.Warn("ginsecure: could not send the healed session", "err", err)
 	}
@@ -315,6 +319,88 @@ func (g *Guard) carryOver(from map[any]any) map[any]any {
 		out[k] = v
 	}
 	return out
+}
+
+// ownAmong looks, when the Cookie header holds several session cookies of
+// the session's name, for the one that is rec's own session, and serves
+// the request with it. It decodes only the extra cookies.
+func (st *reqState) ownAmong(rec *Record) (bool, error) {
+	name := st.gs.Name()
+	cs := st.c.Request.CookiesNamed(name)
+	if len(cs) < 2 || len(cs) > 8 {
+		return false, nil
+	}
+	store := st.gs.Store()
+	for _, ck := range cs[1:] {
+		if cookieStore(store) {
+			gs, err := store.New(requestWithCookie(st.c.Request, name, ck.Value), name)
+			if err != nil || sessionID(gs) != rec.SessionID {
+				continue
+			}
+			st.cur, st.sid = gs, rec.SessionID
+			return true, nil
+		}
+		var id string
+		if securecookie.DecodeMulti(name, ck.Value, &id, storeCodecs(store)...) != nil || id != rec.SessionID {
+			continue
+		}
+		gs, err := st.loadByID(id)
+		if err != nil {
+			return false, err
+		}
+		st.cur, st.sid = gs, id
+		return true, nil
+	}
+	return false, nil
+}
+
+// requestWithCookie is a copy of r whose only cookie is name=value.
+func requestWithCookie(r *http.Request, name, value string) *http.Request {
+	c := r.Clone(r.Context())
+	c.Header = r.Header.Clone()
+	c.Header.Del("Cookie")
+	c.AddCookie(&http.Cookie{Name: name, Value: value})
+	return c
+}
+
+// emptySession empties the presented session in place, but for its
+// identity (sidKey): a request sees none of a dead signed-in session's
+// data, and a save overwrites it under the same ID.
+func (st *reqState) emptySession() {
+	for k := range st.gs.Values {
+		if k != sidKey {
+			delete(st.gs.Values, k)
+		}
+	}
+}
+
+// sessionKeyOf is the marker key of the session stored under id in the
+// request's session store.
+func (st *reqState) sessionKeyOf(id string) string {
+	if id == "" || st.gs == nil {
+		return ""
+	}
+	if cookieStore(st.gs.Store()) {
+		return "c:" + id
+	}
+	return "s:" + id
+}
+
+// retireSession ends a record's own session: a marker naming no record
+// (a tombstone: it heals nothing) makes every later write of it fail with
+// ErrStaleCredentials (a slow request verified before Logout cannot bring
+// it back), and its data is deleted on memstore and Redis.
+func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
+	key := st.sessionKeyOf(rec.SessionID)
+	if key == "" {
+		return nil
+	}
+	now := g.now()
+	err := g.store.SetMarker(reqCtx(c), key, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+	if err != nil && !errors.Is(err, ErrMarkerExists) {
+		return storeErr(err)
+	}
+	return deleteSession(c.Request, st.gs.Store(), st.gs.Name(), rec.SessionID)
 }
 
 // hide gives the request an empty stand-in for its session: what it reads
@@ -395,7 +481,7 @@ func (s *guardSession) Save() error {
 	if key == "" {
 		return nil
 	}
-	_, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil
@@ -405,15 +491,27 @@ func (s *guardSession) Save() error {
 		st.g.log.Warn("ginsecure: could not check a session write against a login", "err", err)
 		return nil
 	}
-	// Retired after this request was verified: undo the write.
-	if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
-		st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
+	// Retired after this request was verified: undo the write, unless the
+	// login that marked the session has not committed its record (it may
+	// still fail, and must then leave the visitor's session as it was; if
+	// it commits, it deletes the session itself).
+	if mk.Handle == "" || st.g.recordExists(st.c, mk.Handle) {
+		if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
+		}
 	}
 	if lines := h["Set-Cookie"]; len(lines) > n {
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
 	return ErrStaleCredentials
+}
+
+// recordExists reports whether the record under handle exists; a store
+// error counts as yes (the write is then undone: the safe side).
+func (g *Guard) recordExists(c *gin.Context, handle string) bool {
+	_, err := g.store.Get(reqCtx(c), handle)
+	return !errors.Is(err, ErrNotFound)
 }
 
 // saveErr names why a session store could not save: too large for the

@@ -462,7 +462,6 @@ func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 	}
 }
 
-
 // TestSessionDoubleLoginThenLatePreLoginResponse: the user double-clicks
 // "Sign in": two logins leave the browser with the same pre-login session
 // S0. The first sets the marker S0 → R_A; the second finds it set and goes
