@@ -436,3 +436,41 @@ func TestLoginCarryOver(t *testing.T) {
 		}
 	})
 }
+
+// TestReloginRetiresTheReplacedSession: a browser signed in as alice signs
+// in again, and the store fails to delete the record the login replaces.
+// The login may fail (503, nothing changed) or succeed, but it must not
+// answer 200 while the replaced credentials still authenticate after the
+// grace window and hold a slot of MaxSessionsPerUser.
+func TestReloginRetiresTheReplacedSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true})
+		b := e.browser()
+		b.login("alice")
+		replaced := b.header()
+		e.clock.Advance(time.Minute)
+		fs.arm(0, "Delete")
+		r := b.post("/login?user=alice")
+		fs.disarm()
+		e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+		old := e.send("GET", "/me", replaced)
+		switch r.status {
+		case http.StatusOK:
+			if old.status == http.StatusOK {
+				t.Errorf("the login answered 200, yet the credentials it replaced still authenticate: %v", old.body)
+			}
+			if list, _ := e.guard.Sessions(context.Background(), "alice"); len(list) != 1 {
+				t.Errorf("alice has %d sessions after signing in again, limit 1", len(list))
+			}
+			if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+				t.Errorf("signing in again once more from the same browser: %d %v", r.status, r.body)
+			}
+		case http.StatusServiceUnavailable:
+			if old.status != http.StatusOK {
+				t.Errorf("the failed login signed the browser out: %d %v", old.status, old.body)
+			}
+		default:
+			t.Errorf("login: %d %v", r.status, r.body)
+		}
+	})
+}
