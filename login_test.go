@@ -1,13 +1,479 @@
 package ginsecure_test
 
-// Login is all-or-nothing (DESIGN.md, "Bad input"): a login that fails
-// leaves the visitor's session as it was.
+// Login is all-or-nothing: a login that cannot finish leaves no record,
+// index entry or marker, evicts nobody, leaves the visitor's session as it
+// was, and names its cause. Also: what a login carries over
+// (Config.CarryOver), and gin-contrib's Redis store without a MaxAge.
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/gomodule/redigo/redis"
 )
+
+// failingStore fails, while armed, the failAt-th store call (counted from
+// arming), or every call of the method failMethod.
+type failingStore struct {
+	ginsecure.Store
+	mu         sync.Mutex
+	armed      bool
+	n          int
+	failAt     int
+	failMethod string
+	failed     []string // the calls that failed
+	calls      []string // the calls made while armed
+}
+
+func (f *failingStore) arm(failAt int, method string) {
+	f.mu.Lock()
+	f.armed, f.n, f.failAt, f.failMethod, f.failed, f.calls = true, 0, failAt, method, nil, nil
+	f.mu.Unlock()
+}
+
+func (f *failingStore) disarm() (calls, failed []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = false
+	return f.calls, f.failed
+}
+
+func (f *failingStore) hit(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.armed {
+		return nil
+	}
+	f.n++
+	f.calls = append(f.calls, method)
+	if f.n == f.failAt || method == f.failMethod {
+		f.failed = append(f.failed, method)
+		return errDown
+	}
+	return nil
+}
+
+func (f *failingStore) UseClock(now func() time.Time) {
+	if cu, ok := f.Store.(ginsecure.ClockUser); ok {
+		cu.UseClock(now)
+	}
+}
+
+func (f *failingStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	if err := f.hit("Get"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	return f.Store.Get(ctx, h)
+}
+func (f *failingStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+	if err := f.hit("Create"); err != nil {
+		return err
+	}
+	return f.Store.Create(ctx, r, l)
+}
+func (f *failingStore) Trim(ctx context.Context, u string, max int) ([]string, error) {
+	if err := f.hit("Trim"); err != nil {
+		return nil, err
+	}
+	return f.Store.Trim(ctx, u, max)
+}
+func (f *failingStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	if err := f.hit("Update"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	return f.Store.Update(ctx, h, fn)
+}
+func (f *failingStore) Delete(ctx context.Context, h string) error {
+	if err := f.hit("Delete"); err != nil {
+		return err
+	}
+	return f.Store.Delete(ctx, h)
+}
+func (f *failingStore) List(ctx context.Context, u string) ([]ginsecure.Record, error) {
+	if err := f.hit("List"); err != nil {
+		return nil, err
+	}
+	return f.Store.List(ctx, u)
+}
+func (f *failingStore) SetMarker(ctx context.Context, k string, m ginsecure.Marker) error {
+	if err := f.hit("SetMarker"); err != nil {
+		return err
+	}
+	return f.Store.SetMarker(ctx, k, m)
+}
+func (f *failingStore) GetMarker(ctx context.Context, k string) (ginsecure.Marker, error) {
+	if err := f.hit("GetMarker"); err != nil {
+		return ginsecure.Marker{}, err
+	}
+	return f.Store.GetMarker(ctx, k)
+}
+func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
+	if err := f.hit("DeleteMarker"); err != nil {
+		return err
+	}
+	return f.Store.DeleteMarker(ctx, k, h)
+}
+
+// storeContents counts what ginsecure's store holds: records and markers
+// of the memory store (and its index's handles), or the keys under the
+// test prefix on Redis.
+func storeContents(t *testing.T, e *env, inner ginsecure.Store) string {
+	t.Helper()
+	if e.redis != nil {
+		c := e.redis.Pool().Get()
+		defer c.Close()
+		keys, err := redis.Strings(c.Do("KEYS", "gs:*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, k := range keys {
+			kinds = append(kinds, strings.SplitN(strings.TrimPrefix(k, "gs:"), ":", 2)[0])
+		}
+		return fmt.Sprintf("%d keys %v", len(keys), sortedCounts(kinds))
+	}
+	recs, marks := ginsecure.MemoryStoreSize(inner)
+	users, handles := ginsecure.MemoryStoreIndexSize(inner)
+	return fmt.Sprintf("%d records, %d markers, index %d users %d handles", recs, marks, users, handles)
+}
+
+func sortedCounts(kinds []string) map[string]int {
+	m := map[string]int{}
+	for _, k := range kinds {
+		m[k]++
+	}
+	return m
+}
+
+// newFailingEnv starts an env on kind whose ginsecure store fails on demand.
+func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *failingStore) {
+	t.Helper()
+	var opts []envOption
+	var inner ginsecure.Store
+	if kind == "redis" {
+		srv := redistest.Start(t)
+		inner = newRedisStoreForTest(t, srv)
+		opts = append(opts, withRedis(srv))
+	} else {
+		inner = ginsecure.NewMemoryStore()
+	}
+	f := &failingStore{Store: inner}
+	cfg.Store = f
+	return newEnv(t, kind, cfg, opts...), f
+}
+
+// nearLimitItem is the longest cart value the session store still saves
+// for a new visitor on kind (the cookie store's 4 KB cookie, boj/redistore's
+// 4 KB payload): a login, which adds its handle, no longer fits.
+func nearLimitItem(t *testing.T, e *env) string {
+	t.Helper()
+	lo, hi := 100, 8000 // lo fits, hi does not
+	if r := e.browser().post("/cart?item=" + strings.Repeat("x", hi)); r.status == http.StatusOK {
+		t.Fatalf("a %d-byte cart fits the %s store: no size limit to test", hi, e.kind)
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if e.browser().post("/cart?item="+strings.Repeat("x", mid)).status == http.StatusOK {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return strings.Repeat("x", lo)
+}
+
+// TestLoginTooLargeLeavesNothing: a visitor whose session is just under
+// the store's size limit signs in. The login fails with
+// ErrSessionTooLarge (413 session_too_large), leaves no record, index
+// entry or marker, sends no cookie, and the visitor's session is as it
+// was: readable, and its next write succeeds and persists (not refused as
+// stale). Retries fail the same way, never with too_many_sessions.
+func TestLoginTooLargeLeavesNothing(t *testing.T) {
+	for _, kind := range []string{"cookie", "redis"} { // memstore has no size limit
+		t.Run(kind, func(t *testing.T) {
+			e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true})
+			item := nearLimitItem(t, e)
+			b := e.browser()
+			if r := b.post("/cart?item=" + item); r.status != http.StatusOK {
+				t.Fatalf("the near-limit cart: %d", r.status)
+			}
+			before, empty := b.cookie("app"), storeContents(t, e, fs.Store)
+			for i := 0; i < 3; i++ {
+				r := b.post("/login?user=alice")
+				if r.status != http.StatusRequestEntityTooLarge || r.errCode() != "session_too_large" {
+					t.Fatalf("login %d with a near-limit session: %d %v, want 413 session_too_large", i+1, r.status, r.body)
+				}
+				if len(r.cookies) > 0 {
+					t.Errorf("login %d that failed sent cookies: %v", i+1, r.cookies)
+				}
+				if list, err := e.guard.Sessions(context.Background(), "alice"); err != nil || len(list) != 0 {
+					t.Fatalf("after failed login %d alice has sessions: %v %v", i+1, list, err)
+				}
+				if got := storeContents(t, e, fs.Store); got != empty {
+					t.Fatalf("after failed login %d the store holds %s, before it held %s", i+1, got, empty)
+				}
+			}
+			if b.cookie("app") != before {
+				t.Error("the failed logins changed the visitor's session cookie")
+			}
+			if r := b.get("/cart"); r.body["cart"] != item {
+				t.Fatalf("the visitor's cart after the failed logins: %.40v", r.body["cart"])
+			}
+			// Not marked stale: the next write succeeds and persists.
+			if r := b.post("/cart?item=book"); r.status != http.StatusOK {
+				t.Fatalf("the visitor's next write after the failed logins: %d %v", r.status, r.body)
+			}
+			if r := b.get("/cart"); r.body["cart"] != "book" {
+				t.Fatalf("the visitor's write did not persist: %v", r.body)
+			}
+			// And now the login fits, once, with the cart carried over.
+			b.login("alice")
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "book" {
+				t.Fatalf("after the login that fits: %v", r.body)
+			}
+		})
+	}
+}
+
+// TestLoginStoreFailureLeavesNothing fails, one at a time, each call the
+// login request makes to ginsecure's store. Whichever fails, the login
+// either completes (a failure it can live with: retiring or trimming is
+// retried by expiry) or answers 503 store_unavailable and leaves the store
+// as it was, the visitor's data intact and writable, and a signed-in
+// visitor still signed in.
+func TestLoginStoreFailureLeavesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, signedIn := range []bool{false, true} {
+			for n := 1; ; n++ {
+				e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+				b := e.browser()
+				b.post("/cart?item=apple")
+				if signedIn {
+					b.login("alice")
+				}
+				before, cookieBefore := storeContents(t, e, fs.Store), b.cookie("app")
+				fs.arm(n, "")
+				r := b.post("/login?user=alice")
+				calls, failed := fs.disarm()
+				if len(failed) == 0 {
+					if r.status != http.StatusOK {
+						t.Fatalf("signed in %v: login without a failure: %d %v", signedIn, r.status, r.body)
+					}
+					break // every call has been failed once
+				}
+				what := fmt.Sprintf("signed in %v, failing call %d (%s) of %v", signedIn, n, failed[0], calls)
+				t.Logf("%s: %d %v", what, r.status, r.body)
+				if r.status == http.StatusOK {
+					// The failure came after the commit (retiring, trimming).
+					if got := b.get("/cart"); got.user() != "alice" || got.body["cart"] != "apple" {
+						t.Errorf("%s: login answered 200 but then: %v", what, got.body)
+					}
+					continue
+				}
+				if r.status != http.StatusServiceUnavailable || r.errCode() != "store_unavailable" {
+					t.Errorf("%s: %d %v, want 503 store_unavailable", what, r.status, r.body)
+				}
+				if got := storeContents(t, e, fs.Store); got != before {
+					t.Errorf("%s: the store holds %s, before the login %s", what, got, before)
+				}
+				if b.cookie("app") != cookieBefore || hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+					t.Errorf("%s: the failed login changed the browser's cookies: %v", what, r.cookies)
+				}
+				want := ""
+				if signedIn {
+					want = "alice"
+				}
+				if got := b.get("/cart"); got.user() != want || got.body["cart"] != "apple" {
+					t.Errorf("%s: the visitor after the failed login: %v", what, got.body)
+				}
+				if got := b.post("/cart?item=pear"); got.status != http.StatusOK {
+					t.Errorf("%s: the visitor's next write: %d %v", what, got.status, got.body)
+				} else if got := b.get("/cart"); got.body["cart"] != "pear" {
+					t.Errorf("%s: the visitor's next write did not persist: %v", what, got.body)
+				}
+				if n > 20 {
+					t.Fatal("the login makes more than 20 store calls")
+				}
+			}
+		}
+	})
+}
+
+// TestFailedLoginEvictsNobody: with MaxSessionsPerUser in its default mode
+// (sign out the least recently used), a login that cannot save its session
+// signs nobody out: eviction comes only after the new session is saved.
+func TestFailedLoginEvictsNobody(t *testing.T) {
+	for _, kind := range []string{"cookie", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+			item := nearLimitItem(t, e)
+			first, second := e.browser(), e.browser()
+			first.login("alice")
+			second.post("/cart?item=" + item)
+			// Later than first's login: Trim ranks by last use, then
+			// creation, so the new login is the one to keep.
+			e.clock.Advance(time.Second)
+			if r := second.post("/login?user=alice"); r.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("the login that does not fit: %d %v", r.status, r.body)
+			}
+			if r := first.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("a failed login signed out alice's other session: %d %v", r.status, r.body)
+			}
+			if n := e.events.count(ginsecure.EventLimit); n != 0 {
+				t.Errorf("%d limit events for a login that failed", n)
+			}
+			// A login that succeeds does evict.
+			second.post("/cart?item=small")
+			second.login("alice")
+			if r := first.get("/me"); r.status != http.StatusUnauthorized {
+				t.Fatalf("the login that succeeded did not evict the older session: %d %v", r.status, r.body)
+			}
+		})
+	}
+}
+
+// TestRedisSessionStoreWithoutMaxAge: gin-contrib's Redis store with
+// Options that leave MaxAge 0 deletes every session it saves. Login
+// refuses with ErrSessionNotPersisted instead of answering 200 for a login
+// that the next request forgets, and the first request logs an error that
+// says to set MaxAge.
+func TestRedisSessionStoreWithoutMaxAge(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	e := newEnv(t, "redis", ginsecure.Config{Logger: logger})
+	e.sess.Options(sessions.Options{Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}) // README's old snippet: no MaxAge
+	b := e.browser()
+	if r := b.get("/public"); r.status != http.StatusOK {
+		t.Fatalf("first request: %d %v", r.status, r.body)
+	}
+	mu.Lock()
+	logged := buf.String()
+	mu.Unlock()
+	if !strings.Contains(logged, "level=ERROR") || !strings.Contains(logged, "MaxAge") {
+		t.Errorf("the first request logged no error naming MaxAge: %q", logged)
+	}
+	r := b.post("/login?user=alice")
+	if r.status == http.StatusOK || r.errCode() != "session_not_persisted" {
+		t.Fatalf("login on a Redis store without MaxAge: %d %v, want session_not_persisted", r.status, r.body)
+	}
+	if hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+		t.Error("the refused login sent a token")
+	}
+	if list, _ := e.guard.Sessions(context.Background(), "alice"); len(list) != 0 {
+		t.Errorf("the refused login left sessions: %v", list)
+	}
+	if n := strings.Count(logged, "level=ERROR"); n != 1 {
+		t.Errorf("%d errors logged after a request and a login, want the one MaxAge error: %q", n, logged)
+	}
+
+	// With a MaxAge the same app signs in, and nothing is logged.
+	buf.Reset()
+	e2 := newEnv(t, "redis", ginsecure.Config{Logger: logger})
+	e2.browser().login("alice")
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(buf.String(), "MaxAge") {
+		t.Errorf("a store with MaxAge logged: %q", buf.String())
+	}
+}
+
+// TestLoginCarryOver: Config.CarryOver decides what a login carries from
+// the session it replaces. A planted anonymous session (values chosen by
+// an attacker: a CSRF secret) signs in: with a CarryOver that drops "csrf"
+// the cart survives and the planted secret does not; by default every
+// value is carried.
+func TestLoginCarryOver(t *testing.T) {
+	plant := func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.POST("/plant", func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Set("csrf", "evil")
+			s.Set("cart", "book")
+			if err := s.Save(); err != nil {
+				c.JSON(saveFailure(err))
+				return
+			}
+			c.Status(http.StatusNoContent)
+		})
+		r.GET("/values", func(c *gin.Context) {
+			s := sessions.Default(c)
+			u, _ := ginsecure.UserID(c)
+			c.JSON(http.StatusOK, gin.H{"user": u, "csrf": s.Get("csrf"), "cart": s.Get("cart")})
+		})
+	}
+	dropCSRF := func(key, _ any) bool { return key != "csrf" }
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, tc := range []struct {
+			name      string
+			carryOver func(key, value any) bool
+			wantCSRF  any
+		}{
+			{"drop-csrf", dropCSRF, nil},
+			{"default", nil, "evil"},
+		} {
+			e := newEnv(t, kind, ginsecure.Config{CarryOver: tc.carryOver}, withRoutes(plant))
+			attacker, victim := e.browser(), e.browser()
+			if r := attacker.post("/plant"); r.status != http.StatusNoContent {
+				t.Fatalf("plant: %d %v", r.status, r.body)
+			}
+			attacker.copyTo(victim)
+			victim.login("alice")
+			r := victim.get("/values")
+			if r.user() != "alice" || r.body["cart"] != "book" || r.body["csrf"] != tc.wantCSRF {
+				t.Errorf("%s: after login: %v, want cart book, csrf %v", tc.name, r.body, tc.wantCSRF)
+			}
+		}
+	})
+}
+
+// TestReloginRetiresTheReplacedSession: a browser signed in as alice signs
+// in again, and the store fails to delete the record the login replaces.
+// The login may fail (503, nothing changed) or succeed, but it must not
+// answer 200 while the replaced credentials still authenticate after the
+// grace window and hold a slot of MaxSessionsPerUser.
+func TestReloginRetiresTheReplacedSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true})
+		b := e.browser()
+		b.login("alice")
+		replaced := b.header()
+		e.clock.Advance(time.Minute)
+		fs.arm(0, "Delete")
+		r := b.post("/login?user=alice")
+		fs.disarm()
+		e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+		old := e.send("GET", "/me", replaced)
+		switch r.status {
+		case http.StatusOK:
+			if old.status == http.StatusOK {
+				t.Errorf("the login answered 200, yet the credentials it replaced still authenticate: %v", old.body)
+			}
+			if list, _ := e.guard.Sessions(context.Background(), "alice"); len(list) != 1 {
+				t.Errorf("alice has %d sessions after signing in again, limit 1", len(list))
+			}
+			if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+				t.Errorf("signing in again once more from the same browser: %d %v", r.status, r.body)
+			}
+		case http.StatusServiceUnavailable:
+			if old.status != http.StatusOK {
+				t.Errorf("the failed login signed the browser out: %d %v", old.status, old.body)
+			}
+		default:
+			t.Errorf("login: %d %v", r.status, r.body)
+		}
+	})
+}
 
 // TestLoginFailedLeavesTheVisitorsSessionDespiteAParallelWrite: a visitor
 // with a cart signs in while another tab saves the cart. The login sets

@@ -303,7 +303,7 @@ func TestSessionTwoLoginsFromOneSessionBelongTogether(t *testing.T) {
 			if l1.status != http.StatusOK || l2.status != http.StatusOK || l2.user() != "alice" {
 				t.Fatalf("two logins: %d %v, %d %v", l1.status, l1.body, l2.status, l2.body)
 			}
-			straggler := reply{cookies: []*http.Cookie{{Name: graceSessionCookie, Value: cookieValue(pre, graceSessionCookie), Path: "/"}}}
+			straggler := reply{cookies: []*http.Cookie{{Name: graceSessionCookie, Value: headerCookie(pre, graceSessionCookie), Path: "/"}}}
 			for _, step := range order {
 				switch step {
 				case '1':
@@ -335,8 +335,8 @@ func TestSessionTwoLoginsFromOneSessionBelongTogether(t *testing.T) {
 	})
 }
 
-// cookieValue is the value of name in a raw Cookie header.
-func cookieValue(header, name string) string {
+// headerCookie is the value of name in a raw Cookie header.
+func headerCookie(header, name string) string {
 	for _, p := range strings.Split(header, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 		if k == name {
