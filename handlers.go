@@ -141,6 +141,8 @@ func Login(c *gin.Context, userID string) error {
 
 	// 3. The new session, saved before anything is retired.
 	ns := st.freshSession(sid, values)
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
 	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
 		if derr := g.store.Delete(ctx, handle); derr != nil {
 			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
@@ -150,9 +152,21 @@ func Login(c *gin.Context, userID string) error {
 	}
 
 	// 4. Retire what the browser presented: its record and its session.
+	// A record that cannot be retired would leave the old credentials
+	// working next to the new ones: the login is undone instead.
 	if st.tokRec != nil {
 		if err := g.store.Delete(ctx, st.tokRec.Handle); err != nil {
-			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
+			if derr := g.store.Delete(ctx, handle); derr != nil {
+				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
+			}
+			if derr := deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID); derr != nil {
+				g.log.Error("ginsecure: could not remove the session of a failed login", "err", derr)
+			}
+			if lines := hdr["Set-Cookie"]; len(lines) > n {
+				hdr["Set-Cookie"] = lines[:n:n]
+			}
+			undo()
+			return storeErr(err)
 		}
 	}
 	if oldKey != "" {

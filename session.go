@@ -87,6 +87,26 @@ func (st *reqState) loadSession() error {
 	}
 	st.g.warnWeakSessionCookie(st.gs)
 	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
+		if rs, ok := st.gs.Store().(*redistore.RediStore); ok && isOutage(err) {
+			// boj/redistore reports a payload gob cannot decode with the
+			// same bare EOF errors as a broken connection. Load once more:
+			// a broken pooled connection succeeds now; if it fails again
+			// while Redis answers, the payload is bad input.
+			if gs, err2 := rs.New(st.c.Request, st.gs.Name()); err2 == nil {
+				st.gs, st.cur = gs, gs
+				st.sid = sessionID(gs)
+				return nil
+			} else if redisAnswers(rs) {
+				err = err2
+				// The request is anonymous (sid stays ""), and its next
+				// save overwrites the payload under the same ID, which
+				// the record still names.
+				st.g.log.Warn("ginsecure: a session payload in Redis does not decode; treating it as empty", "err", err2)
+				clear(st.gs.Values)
+				st.gs.IsNew = true
+				return nil
+			}
+		}
 		if !cookieStore(st.gs.Store()) && isOutage(err) {
 			st.loadErr = err
 			if st.tokP {
@@ -102,6 +122,14 @@ func (st *reqState) loadSession() error {
 	}
 	st.sid = sessionID(st.gs)
 	return nil
+}
+
+// redisAnswers reports whether the Redis behind a redistore answers a PING.
+func redisAnswers(rs *redistore.RediStore) bool {
+	c := rs.Pool.Get()
+	defer c.Close()
+	_, err := c.Do("PING")
+	return err == nil
 }
 
 // isOutage reports whether a session store's load error means the backend
