@@ -4,9 +4,12 @@ package ginsecure_test
 // outage: the request is anonymous, nothing answers 503 or 500, no
 // expiring cookie is sent, and the next save replaces the bad cookie.
 // Only a session store that cannot be reached is an outage (503 with
-// Retry-After when a token is presented).
+// Retry-After when a token is presented). Malformed, truncated, oversized
+// and forged token and session cookies, in any combination, never give a
+// 5xx or someone else's session.
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -258,4 +261,56 @@ func TestRedisDownIsAnOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBadCookies: malformed, truncated, oversized and forged cookies give an
+// anonymous request or a 401, never a 5xx or a panic, and never change the
+// victim's session.
+func TestBadCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		victim := e.browser()
+		victim.login("alice")
+		goodTok, goodSess := victim.cookie(tokCookieName), victim.cookie("app")
+		// The victim's handle with a secret of the forger's choosing.
+		forged := goodTok[:25] + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+		other := e.browser()
+		other.login("bob")
+
+		tokens := map[string]string{
+			"empty": "", "short": "abc", "truncated": goodTok[:len(goodTok)-1], "one-too-long": goodTok + "A",
+			"padded": goodTok + "=", "non-base64": goodTok[:25] + strings.Repeat("!", 43), "non-canonical": goodTok[:len(goodTok)-1] + "B",
+			"version-2": "2" + goodTok[1:], "no-handle": goodTok[25:],
+			"oversized": strings.Repeat("A", 8000), "forged": forged, "bobs-token": other.cookie(tokCookieName),
+			"nul-bytes": strings.Repeat("\x00", 43), "unicode": strings.Repeat("é", 21) + "A",
+		}
+		sessionVals := map[string]string{
+			"victims": goodSess, "truncated": goodSess[:len(goodSess)/2], "garbage": "%%%garbage%%%",
+			"oversized": strings.Repeat("B", 3500), "bobs": other.cookie("app"), "none": "",
+		}
+		for tn, tv := range tokens {
+			for sn, sv := range sessionVals {
+				b := e.browser()
+				if sv != "" {
+					b.setCookie("app", sv)
+				}
+				b.setCookie(tokCookieName, tv)
+				for _, path := range []string{"/public", "/me", "/cart"} {
+					r := b.get(path)
+					if r.status >= 500 {
+						t.Fatalf("token %s, session %s: %s answered %d %v", tn, sn, path, r.status, r.body)
+					}
+					if r.status == 200 && r.user() != "" && !(sn == "bobs" && tn == "bobs-token") {
+						t.Fatalf("token %s, session %s: %s authenticated as %q", tn, sn, path, r.user())
+					}
+				}
+			}
+		}
+		if r := victim.get("/me"); r.status != 200 || r.user() != "alice" {
+			t.Fatalf("victim's session changed by bad cookies: %d %v", r.status, r.body)
+		}
+		if r := other.get("/me"); r.status != 200 || r.user() != "bob" {
+			t.Fatalf("bob's session changed by bad cookies: %d %v", r.status, r.body)
+		}
+	})
 }

@@ -5,17 +5,21 @@ package ginsecure_test
 // movable clock and an event log. Every store kind runs through it.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -29,9 +33,22 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/gorilla/securecookie"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
+
+// TestMain silences gin-contrib's own error log (it logs every bad cookie
+// through slog's default logger) unless -v is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Verbose() {
+		slog.SetDefault(discardLogger())
+	}
+	os.Exit(m.Run())
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // testClock is a clock tests move instead of sleeping.
 type testClock struct {
@@ -569,4 +586,34 @@ func (e *env) sessions(t testing.TB, user string) []ginsecure.SessionInfo {
 		t.Fatal(err)
 	}
 	return list
+}
+
+// tokCookieName is the token cookie's name (the default).
+const tokCookieName = ginsecure.DefaultCookieName
+
+// sessionID decodes the gin-contrib session ID from a session cookie of
+// the memstore or Redis store ("" for the cookie store, which has none).
+func sessionID(t *testing.T, kind, value string) string {
+	t.Helper()
+	if kind == "cookie" {
+		return ""
+	}
+	var id string
+	if err := securecookie.DecodeMulti("app", value, &id, securecookie.CodecsFromPairs(sessionSecret)...); err != nil {
+		t.Fatalf("decode session cookie: %v", err)
+	}
+	return id
+}
+
+// lockedWriter is a log buffer safe to write from request goroutines and
+// read from the test.
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

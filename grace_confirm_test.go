@@ -6,7 +6,10 @@ package ginsecure_test
 // turn the browser's next requests into "replays".
 
 import (
+	"context"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,5 +167,87 @@ func TestIdenticalAnonymousCookiesDoNotShareAMarker(t *testing.T) {
 	}
 	if r := b.get("/cart"); r.body["cart"] != "pear" {
 		t.Fatalf("cart: %v", r.body)
+	}
+}
+
+// barrierStore makes the first n Get calls of a handle wait for each
+// other, so that n parallel requests read the same record version (what
+// happens naturally with Redis round trips).
+type barrierStore struct {
+	ginsecure.Store
+	armed atomic.Bool
+	n     int
+	mu    sync.Mutex
+	count int
+	ch    chan struct{}
+}
+
+func (s *barrierStore) UseClock(now func() time.Time) {
+	if cu, ok := s.Store.(ginsecure.ClockUser); ok {
+		cu.UseClock(now)
+	}
+}
+
+func (s *barrierStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	r, err := s.Store.Get(ctx, h)
+	if s.armed.Load() {
+		s.mu.Lock()
+		s.count++
+		if s.count == s.n {
+			close(s.ch)
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.ch:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return r, err
+}
+
+// Parallel requests carrying the old token of a lost rotation are all sent
+// the same pending token, never one each: a browser keeps whichever
+// Set-Cookie arrives last, so tokens minted per request would sign it out
+// whenever the arrival order differs from the mint order.
+func TestParallelOldTokenRequestsGetOnePendingToken(t *testing.T) {
+	bs := &barrierStore{Store: ginsecure.NewMemoryStore(), n: 2, ch: make(chan struct{})}
+	e := newEnv(t, "cookie", ginsecure.Config{}, withStore(bs))
+	b := e.browser()
+	b.login("alice")
+	e.clock.Advance(ginsecure.DefaultRotateEvery)
+	lost := e.browser()
+	b.copyTo(lost)
+	if r := lost.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+		t.Fatalf("no rotation: %d %v", r.status, r.body)
+	}
+	e.clock.Advance(31 * time.Second)
+
+	x, y := e.browser(), e.browser()
+	b.copyTo(x)
+	b.copyTo(y)
+	bs.armed.Store(true)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	var tx, ty string
+	go func() {
+		defer wg.Done()
+		tx = x.get("/me").header.Get("Set-Cookie")
+	}()
+	go func() {
+		defer wg.Done()
+		ty = y.get("/me").header.Get("Set-Cookie")
+	}()
+	wg.Wait()
+	bs.armed.Store(false)
+	want := ginsecure.DefaultCookieName + "=" + lost.cookie(ginsecure.DefaultCookieName) + ";"
+	if tx == "" || tx != ty || len(tx) < len(want) || tx[:len(want)] != want {
+		t.Fatalf("parallel old-token requests were sent %q and %q; want the pending token %q twice", tx, ty, lost.cookie(ginsecure.DefaultCookieName))
+	}
+	rx, ry := x.get("/me"), y.get("/me")
+	if n := e.events.count(ginsecure.EventRotate); n != 1 {
+		t.Fatalf("%d rotate events, want the one rotation", n)
+	}
+	if rx.status != http.StatusOK || ry.status != http.StatusOK {
+		t.Fatalf("one of two parallel reissued tokens is dead: a browser that keeps it is signed out")
 	}
 }

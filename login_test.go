@@ -3,7 +3,9 @@ package ginsecure_test
 // Login is all-or-nothing: a login that cannot finish leaves no record,
 // index entry or marker, evicts nobody, leaves the visitor's session as it
 // was, and names its cause. Also: what a login carries over
-// (Config.CarryOver), and gin-contrib's Redis store without a MaxAge.
+// (Config.CarryOver), gin-contrib's Redis store without a MaxAge, and
+// session fixation: nothing planted before a login is worth anything after
+// it.
 
 import (
 	"bytes"
@@ -518,6 +520,82 @@ func TestLoginFailedLeavesTheVisitorsSessionDespiteAParallelWrite(t *testing.T) 
 		b.apply(login)
 		if r := b.get("/cart"); r.body["cart"] != "keep" {
 			t.Errorf("after a failed login, GET /cart: %d %v; want the visitor's cart \"keep\" (the session as it was)", r.status, r.body)
+		}
+	})
+}
+
+// TestSessionFixation: every cookie an attacker planted before the victim's
+// login is worth nothing after it.
+func TestSessionFixation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+
+		// The attacker gets a session of its own (anonymous, with a cart)
+		// and plants its cookie in the victim's browser.
+		attacker.post("/cart?item=planted")
+		planted := attacker.cookie("app")
+		if planted == "" {
+			t.Fatal("attacker got no session cookie")
+		}
+		attacker.copyTo(victim)
+		victim.login("alice")
+		victim.post("/cart?item=alice-secret")
+
+		if got := victim.cookie("app"); got == planted {
+			t.Fatal("session cookie unchanged by login")
+		}
+		if kind != "cookie" {
+			if sessionID(t, kind, victim.cookie("app")) == sessionID(t, kind, planted) {
+				t.Fatal("gin-contrib session ID not regenerated on login")
+			}
+		}
+		r := attacker.get("/me")
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("planted session after victim's login: /me %d %v", r.status, r.body)
+		}
+		r = attacker.get("/cart")
+		if r.status != http.StatusOK || r.user() != "" {
+			t.Fatalf("planted session should be plain anonymous, got %d %v", r.status, r.body)
+		}
+		switch kind {
+		case "cookie":
+			// The cookie store's session is the cookie: the attacker keeps
+			// only what it planted.
+			if r.body["cart"] != "planted" {
+				t.Fatalf("cart: %v", r.body)
+			}
+		default:
+			// The data moved to the new ID; the planted ID holds nothing.
+			if r.body["cart"] != nil {
+				t.Fatalf("planted session ID still holds data after login: %v", r.body)
+			}
+		}
+		if r := victim.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-secret" {
+			t.Fatalf("victim: %v", r.body)
+		}
+	})
+}
+
+// TestSessionFixationWithPlantedLogin: the attacker signs in as itself and
+// plants both cookies; after the victim's own login neither the attacker's
+// identity nor the victim's is reachable with the planted copies.
+func TestSessionFixationWithPlantedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		attacker.copyTo(victim)
+		victim.login("alice")
+		e.clock.Advance(5 * time.Second) // past the grace window
+		for _, path := range []string{"/me", "/public"} {
+			r := attacker.get(path)
+			if u := r.user(); u == "alice" || u == "mallory" {
+				t.Fatalf("%s with planted cookies answered as %q", path, u)
+			}
+		}
+		if r := victim.get("/me"); r.status != 200 || r.user() != "alice" {
+			t.Fatalf("victim: %d %v", r.status, r.body)
 		}
 	})
 }

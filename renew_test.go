@@ -1,6 +1,7 @@
 package ginsecure_test
 
-// Renew's failure paths and races (DESIGN.md, "Grace period" items 2-3).
+// Renew's failure paths and races (DESIGN.md, "Grace period" items 2-3),
+// and the grace its stragglers get.
 
 import (
 	"context"
@@ -169,4 +170,69 @@ func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
 				graceCookies(straggler.cookies), r.status, r.body)
 		}
 	})
+}
+
+// TestRenewAfterAConfirmedRotationGracesStragglers: a Renew opens a grace
+// window of its own even after an earlier rotation was confirmed; its
+// previous token is not judged by that earlier confirmation. A parallel
+// request sent just before the Renew is served, is no replay, and the
+// browser stays signed in.
+func TestRenewAfterAConfirmedRotationGracesStragglers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(ginsecure.DefaultRotateEvery)
+		if r := b.get("/me"); !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatal("no periodic rotation")
+		}
+		b.get("/me") // confirms the rotated token
+		e.clock.Advance(time.Minute)
+
+		straggler := e.browser()
+		b.copyTo(straggler) // a fetch that left before the Renew's response
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		r := straggler.get("/me") // same instant as the Renew
+		if r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("straggler 0 ms after Renew: %d %v (want 200 alice: grace window)", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Fatalf("%d replay events for a straggler inside the grace window", n)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("browser after Renew + straggler: %d %v (login lost)", r.status, r.body)
+		}
+	})
+}
+
+// TestReissueAfterALostRenewKeepsTheLogin: Renew's response is lost on
+// memstore/Redis, where Renew regenerates the session ID. The old session
+// ID and old token are served for 30 s through the Renew's marker, then
+// reissued, and the reissue keeps the browser signed in: it does not leave
+// it with a token but no session cookie naming the record.
+func TestReissueAfterALostRenewKeepsTheLogin(t *testing.T) {
+	for _, kind := range []string{"memstore", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := e.browser()
+			b.login("alice")
+			lost := e.browser()
+			b.copyTo(lost)
+			if r := lost.post("/renew"); r.status != http.StatusOK { // b never sees this response
+				t.Fatalf("renew: %d", r.status)
+			}
+			e.clock.Advance(5 * time.Second)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("within 30 s: %d %v", r.status, r.body)
+			}
+			e.clock.Advance(30 * time.Second)
+			r := b.get("/me")
+			t.Logf("after 35 s: %d %v cookies=%v", r.status, r.body, r.header["Set-Cookie"])
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("after the reissue the browser is signed out: %d %v", r.status, r.body)
+			}
+		})
+	}
 }

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // TestSessionHealsAPredecessorPutBackByAStraggler: a straggler's response
@@ -601,4 +604,229 @@ func TestSessionTimedOutSignedInDataIsNotHandedToTheNextUser(t *testing.T) {
 			t.Errorf("bob's login after alice's timeout carried alice's signed-in data over: %v", r.body)
 		}
 	})
+}
+
+// TestSessionCookieWithoutToken: a session cookie held without its token
+// (stolen, or a browser that lost the token) opens nothing, shows none of
+// the session's data, and changes nothing: no cookie is expired, no data
+// written, the owner stays signed in.
+func TestSessionCookieWithoutToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		victim, thief := e.browser(), e.browser()
+		victim.login("alice")
+		victim.post("/cart?item=alice-secret")
+		thief.setCookie("app", victim.cookie("app"))
+		r := thief.get("/cart")
+		if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "token_mismatch" {
+			t.Fatalf("session cookie without token: %d %v", r.status, r.body)
+		}
+		if r.body["cart"] != nil {
+			t.Fatal("victim's session data served without the token")
+		}
+		if len(r.cookies) != 0 {
+			t.Fatalf("a request that proved nothing wrote cookies: %v", r.header["Set-Cookie"])
+		}
+		if r := thief.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "token_mismatch" {
+			t.Fatalf("protected route without token: %d %v", r.status, r.body)
+		}
+		if r := thief.post("/cart?item=thief"); len(r.cookies) != 0 {
+			t.Fatalf("hidden session saved: %v", r.header["Set-Cookie"])
+		}
+		if r := victim.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-secret" {
+			t.Fatalf("victim after thief: %v", r.body)
+		}
+		// The thief signs in as itself on the stolen session cookie: it
+		// gets a fresh session; the victim's data and session stay hers.
+		thief.login("mallory")
+		if r := thief.get("/cart"); r.user() != "mallory" || r.body["cart"] != nil {
+			t.Fatalf("thief's login carried the victim's data over: %v", r.body)
+		}
+		if r := victim.post("/cart?item=alice-2"); r.user() != "alice" {
+			t.Fatalf("victim after thief's login: %v", r.body)
+		}
+		if r := victim.get("/cart"); r.body["cart"] != "alice-2" {
+			t.Fatalf("victim's session write was dropped after the thief's login: %v", r.body)
+		}
+	})
+}
+
+// TestPlantedSessionCookieCannotSignVictimOut: a session cookie planted in
+// the victim's browser (a sibling subdomain can set one) next to her token
+// makes her requests anonymous while it is there, but the response never
+// expires her token: removing the planted cookie restores her session.
+func TestPlantedSessionCookieCannotSignVictimOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		victim, attacker := e.browser(), e.browser()
+		attacker.login("mallory")
+		victim.login("alice")
+		realSession := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app")) // the planted one wins
+		r := victim.get("/me")
+		if r.status != http.StatusUnauthorized || r.user() != "" {
+			t.Fatalf("victim with a planted session cookie: %d %v", r.status, r.body)
+		}
+		if len(r.cookies) != 0 {
+			t.Fatalf("refusal wrote cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", realSession)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim after the planted cookie is gone: %d %v", r.status, r.body)
+		}
+		if r := attacker.get("/me"); r.user() != "mallory" {
+			t.Fatalf("attacker: %v", r.body)
+		}
+	})
+}
+
+// TestPlantedDeadSessionCookieLeavesVictimToken: a planted session cookie
+// naming a record that is gone (the attacker's own, long expired) makes no
+// request of the victim expire her token cookie, not even when verify
+// finds no record: once the planted cookie is gone she is signed in again.
+func TestPlantedDeadSessionCookieLeavesVictimToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		planted := attacker.cookie("app")
+		e.clock.Advance(2 * time.Hour) // attacker's record expired and forgotten
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", planted)
+		if r := victim.get("/public"); len(r.cookies) != 0 {
+			t.Fatalf("a planted dead session cookie made the response write cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real) // the planted cookie goes away
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim signed out by a planted session cookie: %d %v", r.status, r.body)
+		}
+	})
+}
+
+// TestPlantedRevokedSessionCookieLeavesVictimToken: the same with a planted
+// cookie naming a revoked (retained) record: Require refuses the distrusted
+// request with 401 but expires neither the victim's token nor her session
+// cookie.
+func TestPlantedRevokedSessionCookieLeavesVictimToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		if _, err := e.guard.RevokeUser(context.Background(), "mallory"); err != nil {
+			t.Fatal(err)
+		}
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app"))
+		if r := victim.get("/me"); r.status != http.StatusUnauthorized || len(r.cookies) != 0 {
+			t.Fatalf("planted revoked session cookie: %d %v %v, want 401 writing no cookie", r.status, r.body, r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim signed out by a planted session cookie: %d %v", r.status, r.body)
+		}
+	})
+}
+
+// TestDistrustedGorillaSaveWritesNoCookie: a distrusted request sees a
+// stand-in for its session, and a handler that saves the stand-in through
+// gorilla directly (Session().Save(r, w)), around the wrapper, still sends
+// no cookie: otherwise the fresh session's cookie would go out with Path=/,
+// and an attacker's session cookie planted next to the victim's token would
+// make her own request overwrite her session cookie. Nothing a distrusted
+// request writes reaches the browser; a verified request's gorilla Save
+// still goes out.
+func TestDistrustedGorillaSaveWritesNoCookie(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+			r.POST("/gorilla-save", func(c *gin.Context) {
+				gs := sessions.Default(c).(interface{ Session() *gsessions.Session }).Session()
+				gs.Values["note"] = "x"
+				if err := gs.Save(c.Request, c.Writer); err != nil {
+					c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+					return
+				}
+				c.JSON(http.StatusOK, gin.H{"saved": true})
+			})
+		}))
+		attacker, victim := e.browser(), e.browser()
+		attacker.login("mallory")
+		victim.login("alice")
+		real := victim.cookie("app")
+		victim.setCookie("app", attacker.cookie("app"))
+		if r := victim.post("/gorilla-save"); len(r.cookies) != 0 {
+			t.Fatalf("a distrusted request's gorilla Save sent cookies: %v", r.header["Set-Cookie"])
+		}
+		victim.setCookie("app", real)
+		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim after the planted cookie's request: %d %v", r.status, r.body)
+		}
+		// A signed-in request's own gorilla Save still goes out.
+		if r := victim.post("/gorilla-save"); !hasCookie(r.cookies, "app") {
+			t.Fatalf("a verified request's gorilla Save sent no session cookie: %v", r.header["Set-Cookie"])
+		}
+	})
+}
+
+// getRecorder is a Store that remembers every handle Get was asked for.
+type getRecorder struct {
+	ginsecure.Store
+	mu   sync.Mutex
+	asks []string
+}
+
+// UseClock passes the Guard's clock on to the wrapped store.
+func (s *getRecorder) UseClock(now func() time.Time) {
+	if cu, ok := s.Store.(ginsecure.ClockUser); ok {
+		cu.UseClock(now)
+	}
+}
+
+func (s *getRecorder) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	s.mu.Lock()
+	s.asks = append(s.asks, h)
+	s.mu.Unlock()
+	return s.Store.Get(ctx, h)
+}
+
+// A handle in the session that no build mints (an application that wrote
+// under ginsecure's key, a session store that mangled it) never reaches
+// the store as a key: the request is simply not signed in.
+func TestOddSessionHandleNeverReachesTheStore(t *testing.T) {
+	const odd = "../../{x}*"
+	rec := &getRecorder{Store: ginsecure.NewMemoryStore()}
+	e := newEnv(t, "cookie", ginsecure.Config{}, withStore(rec), withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+		r.POST("/plant", func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Set("gsec.h", odd)
+			if err := s.Save(); err != nil {
+				c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{})
+		})
+	}))
+	b := e.browser()
+	b.login("alice")
+	if r := b.post("/plant"); r.status != http.StatusOK {
+		t.Fatalf("plant: %d %v", r.status, r.body)
+	}
+	// The token names the record; the session's handle is not asked for.
+	if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+		t.Fatalf("odd handle next to the token: %d %v, want 200 alice", r.status, r.body)
+	}
+	// Without the token, the session's handle is checked before any lookup.
+	anon := e.browser()
+	anon.setCookie("app", b.cookie("app"))
+	if r := anon.get("/cart"); r.status != http.StatusOK || r.user() != "" {
+		t.Fatalf("odd handle without the token: %d %v", r.status, r.body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, h := range rec.asks {
+		if h == odd {
+			t.Fatalf("the store was asked for %q", odd)
+		}
+	}
 }
