@@ -599,3 +599,27 @@ func TestSessionFixationWithPlantedLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestNewerLoginWinsAtTheSameInstant: with MaxSessionsPerUser 1, a login
+// made at the very instant of the user's previous one (a frozen test
+// clock, Redis's millisecond times) signs out the previous session, never
+// itself: ties of last activity go to the later created record.
+func TestNewerLoginWinsAtTheSameInstant(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+		browsers := make([]*browser, 6)
+		for i := range browsers {
+			browsers[i] = e.browser()
+			browsers[i].login("alice") // the clock never moves
+			for j, b := range browsers[:i+1] {
+				r := b.get("/me")
+				if j == i && (r.status != http.StatusOK || r.user() != "alice") {
+					t.Fatalf("login %d: the newest browser is not signed in: %d %v", i, r.status, r.body)
+				}
+				if j < i && r.status != http.StatusUnauthorized {
+					t.Fatalf("login %d: browser %d still signed in over the limit of 1: %d %v", i, j, r.status, r.body)
+				}
+			}
+		}
+	})
+}

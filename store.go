@@ -75,6 +75,12 @@ type Record struct {
 	ExpiresAt time.Time // the store may forget the record after this
 
 	Revoked string // empty while the record is usable, else a Revoked* reason
+
+	// Seq is the order in which the store created the record, assigned by
+	// Create (the caller's value is ignored): Trim gives ties of LastSeen to
+	// the later created, so a login made at the same instant as another
+	// session (a coarse or test clock) still outranks it.
+	Seq uint64
 }
 
 // RetainExpired is how long Get still returns a record after it expired.
@@ -138,10 +144,10 @@ type Store interface {
 	Create(ctx context.Context, rec Record, limit Limit) error
 	// Trim signs out (RevokedEvicted) all but the max most recently seen
 	// of the user's live records, and returns their handles. Ties go to
-	// the later created, then to the greater handle: every caller agrees
-	// on the order, so logins racing over the limit leave exactly max
-	// live (the newest win), whichever trims last. A login calls it after
-	// its new session is saved; its own record, just seen, ranks first.
+	// the later created (Seq): every caller agrees on the order, so logins
+	// racing over the limit leave exactly max live (the newest win),
+	// whichever trims last. A login calls it after its new session is
+	// saved; its own record, just seen and just created, ranks first.
 	Trim(ctx context.Context, userID string, max int) (evicted []string, err error)
 	// Update applies fn to the stored record atomically. If fn returns an
 	// error nothing is written and Update returns the record as it was with
@@ -185,6 +191,7 @@ type memShard struct {
 
 type memoryStore struct {
 	shards [memShards]memShard
+	seq    atomic.Uint64 // Record.Seq
 	seed   maphash.Seed
 	now    func() time.Time
 
@@ -289,6 +296,7 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	}
 	cp := rec
 	cp.Pending = slices.Clone(rec.Pending)
+	cp.Seq = m.seq.Add(1)
 	s.records[rec.Handle] = &cp
 	s.mu.Unlock()
 	set := m.users[rec.UserID]
@@ -328,15 +336,15 @@ func (m *memoryStore) Trim(_ context.Context, userID string, max int) ([]string,
 	return evicted, nil
 }
 
-// recentBefore orders records by last use, then creation, then handle, so
-// that every server (and every racing login) agrees which are the most
+// recentBefore orders records by last use, then by creation order (Seq),
+// so that every server (and every racing login) agrees which are the most
 // recent: Trim keeps those, whoever calls it.
 func recentBefore(a, b Record) bool {
 	if !a.LastSeen.Equal(b.LastSeen) {
 		return a.LastSeen.Before(b.LastSeen)
 	}
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.Before(b.CreatedAt)
+	if a.Seq != b.Seq {
+		return a.Seq < b.Seq
 	}
 	return a.Handle < b.Handle
 }

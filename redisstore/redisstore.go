@@ -20,7 +20,7 @@
 //
 // Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
 // set of the user's handles scored by last activity, <prefix>m:<key> a
-// rotation marker. Every key has a TTL. The index is never scanned with
+// marker. Every key has a TTL. The index is never scanned with
 // KEYS or SCAN. The scripts touch keys they derive from the index, so the
 // store needs a single Redis (or Sentinel), not Redis Cluster.
 package redisstore
@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ func (s *Store) UseClock(now func() time.Time) { s.now = now }
 // wire is a record as stored: times in Unix milliseconds, hashes in hex,
 // so that the Lua scripts can read what they need.
 type wire struct {
+	// Seq comes first: the create script writes Redis's clock (µs) over
+	// the placeholder `{"q":"0",` (no JSON re-encoding in Lua).
+	Seq       string `json:"q"` // decimal: cjson re-encodes numbers over 14 digits lossily
 	Handle    string `json:"h"`
 	UserID    string `json:"u"`
 	SID       string `json:"sid"`
@@ -131,7 +135,7 @@ func hashOf(s string) ([32]byte, error) {
 
 func encode(r ginsecure.Record) ([]byte, error) {
 	return json.Marshal(wire{
-		Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
+		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
 		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
@@ -155,8 +159,12 @@ func decode(b []byte) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
+	seq, err := strconv.ParseUint(w.Seq, 10, 64)
+	if err != nil && w.Seq != "" {
+		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
+	}
 	return ginsecure.Record{
-		Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
+		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
@@ -246,7 +254,13 @@ if ARGV[4] == '1' and limit > 0 and #live >= limit then
   return redis.error_reply('TOOMANY too many sessions')
 end
 local ttl = tonumber(ARGV[7])
-redis.call('SET', KEYS[2], ARGV[6], 'PX', ttl)
+local rec = ARGV[6]
+if string.sub(rec, 1, 9) ~= '{"q":"0",' then return redis.error_reply('ginsecure: record without a sequence placeholder') end
+-- The creation order: Redis's own clock in microseconds (scripts run one
+-- at a time, so two creates on one Redis never share one), no key to keep.
+local now = redis.call('TIME')
+rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. string.sub(rec, 10)
+redis.call('SET', KEYS[2], rec, 'PX', ttl)
 redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
@@ -254,6 +268,7 @@ return 1
 
 // Create implements ginsecure.Store: one script, atomic with the limit.
 func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
+	rec.Seq = 0 // the script assigns it
 	b, err := encode(rec)
 	if err != nil {
 		return err
@@ -284,11 +299,11 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 
 // trimScript: KEYS[1] user index. ARGV: now, prefix, max.
 // Keeps the max most recently seen live records (ties: the later created,
-// then the greater handle) and evicts the rest.
+// by the store's sequence) and evicts the rest.
 var trimScript = redis.NewScript(1, pruneLua+`
 local max = tonumber(ARGV[3])
 if #live <= max then return {} end
-for _, e in ipairs(live) do e[4] = cjson.decode(e[3]).c end
+for _, e in ipairs(live) do e[4] = tonumber(cjson.decode(e[3]).q) or 0 end
 table.sort(live, function(a, b)
   if a[2] ~= b[2] then return a[2] < b[2] end
   if a[4] ~= b[4] then return a[4] < b[4] end

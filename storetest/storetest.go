@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"CreateNeverOverwritesALiveRecord", testCreateDuplicate},
 		{"LimitEvictsLeastRecentlySeen", testLimitEvict},
 		{"LimitRejectStoresNothing", testLimitReject},
+		{"TrimTiesGoToTheLaterCreated", testTrimTiesGoToTheLaterCreated},
 		{"LimitCountsOnlyLiveRecords", testLimitCountsLive},
 		{"LimitDoesNotCountTheReplacedRecord", testLimitReplacing},
 		{"UserIDsAreKeptExactlyAndIndexedApart", testUserIDsExact},
@@ -374,6 +375,28 @@ func testLimitEvict(t *testing.T, s *suite) {
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{f.Handle}) {
 		t.Fatalf("live after Trim to 1: %v", hs)
+	}
+}
+
+// testTrimTiesGoToTheLaterCreated: records seen at the same instant (a coarse
+// or frozen clock) rank by the order the store created them, so a login
+// made at the same instant as an older session still keeps its own.
+func testTrimTiesGoToTheLaterCreated(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	var hs []string
+	for range 4 {
+		r := s.record("alice", now)
+		s.create(r, ginsecure.Limit{})
+		hs = append(hs, r.Handle)
+	}
+	for i := 0; i < 3; i++ {
+		ev := s.trim("alice", 3-i)
+		if !sameHandles(ev, []string{hs[i]}) {
+			t.Fatalf("Trim to %d of records seen at one instant: evicted %v, want the earliest created %s", 3-i, ev, hs[i])
+		}
+	}
+	if got := s.handles("alice"); !sameHandles(got, []string{hs[3]}) {
+		t.Fatalf("left %v, want the last created %s", got, hs[3])
 	}
 }
 
