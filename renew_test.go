@@ -14,13 +14,13 @@ import (
 	"github.com/ginsecure/ginsecure/internal/redistest"
 )
 
-// gateStore wraps a Store: while armed, the first call of Update (or
-// Create) blocks until the test opens the gate, so a test can order two
+// gateStore wraps a Store: while armed, the first call of Update, Create
+// or Delete blocks until the test opens the gate, so a test can order two
 // requests' store steps exactly; failCreate makes Create fail.
 type gateStore struct {
 	ginsecure.Store
 	mu         sync.Mutex
-	armed      string // "Update" or "Create": the next such call blocks
+	armed      string // "Update", "Create" or "Delete": the next such call blocks
 	entered    chan struct{}
 	open       chan struct{}
 	failCreate error
@@ -57,6 +57,11 @@ func (g *gateStore) gate(method string) {
 func (g *gateStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	g.gate("Update")
 	return g.Store.Update(ctx, h, fn)
+}
+
+func (g *gateStore) Delete(ctx context.Context, h string) error {
+	g.gate("Delete")
+	return g.Store.Delete(ctx, h)
 }
 
 func (g *gateStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,33 +389,6 @@ func TestSessionOfARevokedRecordStaysItsOwners(t *testing.T) {
 	})
 }
 
-// pausingStore holds the first Delete of a record it is armed for until
-// released: a login is then caught between its marker and the retirement
-// of the record it replaces.
-type pausingStore struct {
-	ginsecure.Store
-	armed   atomic.Bool
-	paused  chan struct{}
-	release chan struct{}
-}
-
-func (p *pausingStore) UseClock(now func() time.Time) {
-	if cu, ok := p.Store.(ginsecure.ClockUser); ok {
-		cu.UseClock(now)
-	}
-}
-
-func (p *pausingStore) Delete(ctx context.Context, handle string) error {
-	if p.armed.CompareAndSwap(true, false) {
-		close(p.paused)
-		select {
-		case <-p.release:
-		case <-time.After(holdTimeout):
-		}
-	}
-	return p.Store.Delete(ctx, handle)
-}
-
 // TestSessionLoginMarksBeforeItRetires: a re-login sets its marker before
 // it retires the old record and session, so a request of the old session
 // that lands in between (here: while the retirement is held) is either
@@ -426,25 +398,25 @@ func (p *pausingStore) Delete(ctx context.Context, handle string) error {
 func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 	for _, kind := range []string{"cookie", "memstore"} {
 		t.Run(kind, func(t *testing.T) {
-			ps := &pausingStore{Store: ginsecure.NewMemoryStore(), paused: make(chan struct{}), release: make(chan struct{})}
+			ps := newGateStore(ginsecure.NewMemoryStore())
 			e := newEnv(t, kind, graceConfig(graceWindow), withStore(ps))
 			b := e.browser()
 			b.login("alice")
 			old := b.header()
-			ps.armed.Store(true)
+			ps.arm("Delete")
 			done := make(chan reply, 1)
 			go func() {
 				r, _ := e.trySend("POST", "/login?user=bob", old)
 				done <- r
 			}()
 			select {
-			case <-ps.paused:
+			case <-ps.entered:
 			case <-time.After(holdTimeout):
 				t.Fatal("the login never retired the old record")
 			}
 			// Between the marker and the retirement.
 			w := e.send("POST", "/cart?item=late", old)
-			close(ps.release)
+			close(ps.open)
 			login := <-done
 			if w.status != http.StatusConflict || w.errCode() != "stale_credentials" {
 				t.Fatalf("old session's write during the login's retirement: %d %v; want 409 stale_credentials (the marker comes first)", w.status, w.body)
