@@ -190,6 +190,11 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 		return ginsecure.Record{}, err
 	}
 	defer c.Close()
+	return s.getOn(ctx, c, handle)
+}
+
+// getOn is Get on a connection the caller holds.
+func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
 	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.recKey(handle)))
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Record{}, ginsecure.ErrNotFound
