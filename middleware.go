@@ -32,6 +32,8 @@ type reqState struct {
 	tok    presented // what it carried
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
 
+	join func() (Record, error) // the token's record, being read while the session loads (prefetch.go)
+
 	authed  bool
 	rec     *Record // the record the request is authenticated with: shared with the store, never modified
 	authAt  time.Time
@@ -91,6 +93,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.tokP = true
 		st.tok, st.hasTok = parseToken(v)
+		g.startPrefetch(c, st) // prefetch.go: before the session's load
 	}
 	return st
 }
@@ -115,7 +118,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	}
 
 	// verify: the token names its record.
-	rec, err := g.view(c, st.tok.handle, now)
+	rec, err := g.viewToken(c, st, now) // prefetch.go: joins the read load started
 	if errors.Is(err, ErrNotFound) {
 		// Signed out, replaced by a login, timed out and forgotten: dead
 		// credentials are anonymous, and nothing is written back.

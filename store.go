@@ -169,6 +169,26 @@ type Store interface {
 	DeleteMarker(ctx context.Context, key, handle string) error
 }
 
+// Prefetcher is implemented by stores whose Get is a round trip (Redis):
+// the Guard starts reading the record a token names before it loads the
+// gin-contrib session, so that the two round trips overlap instead of
+// following each other. The embedded memory store needs none.
+//
+// Prefetch must not block and must not fail: when the read cannot start
+// at once (no spare connection) it returns nil, and the Guard calls Get
+// after the session has loaded, as without a Prefetcher. Otherwise it
+// returns a join function whose answer is what Get(ctx, handle) would
+// have answered from that moment on: where the early read could not be
+// done or failed for any reason other than ErrNotFound, join reads again
+// with Get, so a prefetch never turns into an error that the sequential
+// order would not have given. join is called at most once, from the
+// request's goroutine; a prefetch that is never joined frees its
+// connection and its goroutine by itself, when its read ends or ctx is
+// done.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, handle string) (join func() (Record, error))
+}
+
 // ClockUser is implemented by stores that decide expiry with a clock: New
 // hands them Config.Now, so that expiry follows the Guard's clock (and a
 // test's moved clock) rather than the wall clock.

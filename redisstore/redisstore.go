@@ -200,6 +200,18 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
 		return redis.DoContext(c, ctx, "GET", s.recKey(handle))
 	}))
+	return s.record(b, err)
+}
+
+// getOn is Get on a connection the caller holds (Prefetch), without the
+// retry: the caller falls back to Get on any error.
+func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
+	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.recKey(handle)))
+	return s.record(b, err)
+}
+
+// record decodes a GET's reply into a record, or ErrNotFound.
+func (s *Store) record(b []byte, err error) (ginsecure.Record, error) {
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Record{}, ginsecure.ErrNotFound
 	}

@@ -4,11 +4,18 @@
 // It starts two servers on 127.0.0.1 (gin + gin-contrib/sessions, and the
 // same plus sec.Middleware()), signs one user in on each, then hammers an
 // authenticated read on them in alternating rounds (baseline, guard,
-// baseline, ...) so both see the same machine, and prints requests/s per
-// round, the median per side and the ratio guard/baseline.
+// baseline, ...) so both see the same machine, and prints requests/s and
+// the built-in client's p50/p99 latency per round, the median of each per
+// side and the ratios guard/baseline.
 //
 //	go run ./internal/loadgen -store cookie -rounds 3 -d 3s -c 8
 //	go run ./internal/loadgen -store memstore -wrk   # drive with wrk if installed
+//	go run ./internal/loadgen -store redis -redis /path/redis.sock
+//
+// With -store redis both apps keep their sessions in the redis-server at
+// -redis (a unix socket path, or host:port), through one redigo pool per
+// app shared by gin-contrib's store and ginsecure's (redisstore), as the
+// redisstore docs recommend.
 //
 // scripts/load.sh runs it for both stores.
 package main
@@ -38,14 +45,18 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/gin-contrib/sessions/memstore"
+	gredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/gomodule/redigo/redis"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
 func main() {
-	store := flag.String("store", "cookie", "gin-contrib session store: cookie or memstore")
+	store := flag.String("store", "cookie", "gin-contrib session store: cookie, memstore or redis")
+	flag.StringVar(&redisAddr, "redis", "", "redis-server for -store redis: a unix socket path or host:port")
 	dur := flag.Duration("d", 3*time.Second, "length of one round (at most 30s)")
 	rounds := flag.Int("rounds", 3, "rounds per side (at most 10)")
 	conns := flag.Int("c", 8, "concurrent connections (at most 256)")
@@ -75,6 +86,7 @@ func main() {
 
 	fmt.Printf("store=%s rounds=%d d=%v c=%d driver=%s GOMAXPROCS=%d\n", *store, *rounds, *dur, *conns, driver(*useWrk), runtime.GOMAXPROCS(0))
 	var rb, rg []float64
+	var lat = map[*server][2][]float64{} // p50s, p99s per side (built-in client)
 	for i := 0; i < *rounds; i++ {
 		order := []*server{base, guarded}
 		if i%2 == 1 {
@@ -82,16 +94,24 @@ func main() {
 		}
 		for _, s := range order {
 			var rps float64
+			var p50, p99 time.Duration
 			var err error
 			if *useWrk {
 				rps, err = runWrk(s, *dur, *conns)
 			} else {
-				rps, err = runClient(s, *dur, *conns, *maxReq)
+				rps, p50, p99, err = runClient(s, *dur, *conns, *maxReq)
 			}
 			if err != nil {
 				log.Fatalf("%s: %v", s.name, err)
 			}
-			fmt.Printf("round %d %-8s %10.0f req/s\n", i+1, s.name, rps)
+			if *useWrk {
+				fmt.Printf("round %d %-8s %10.0f req/s\n", i+1, s.name, rps)
+			} else {
+				fmt.Printf("round %d %-8s %10.0f req/s  p50 %8v  p99 %8v\n", i+1, s.name, rps, p50, p99)
+				l := lat[s]
+				l[0], l[1] = append(l[0], float64(p50)), append(l[1], float64(p99))
+				lat[s] = l
+			}
 			if s == base {
 				rb = append(rb, rps)
 			} else {
@@ -103,6 +123,29 @@ func main() {
 	fmt.Printf("median   baseline %10.0f req/s\n", mb)
 	fmt.Printf("median   guard    %10.0f req/s\n", mg)
 	fmt.Printf("ratio guard/baseline req/s %.3f (time per request %.3f)\n", mg/mb, mb/mg)
+	if !*useWrk {
+		lb, lg := lat[base], lat[guarded]
+		fmt.Printf("median   p50 baseline %v guard %v ratio %.3f\n", time.Duration(median(lb[0])), time.Duration(median(lg[0])), median(lg[0])/median(lb[0]))
+		fmt.Printf("median   p99 baseline %v guard %v ratio %.3f\n", time.Duration(median(lb[1])), time.Duration(median(lg[1])), median(lg[1])/median(lb[1]))
+	}
+}
+
+var redisAddr string
+
+// redisPool is one app's pool on -redis: no PING on borrow, enough idle
+// connections for the load client's concurrency.
+func redisPool() *redis.Pool {
+	if redisAddr == "" {
+		log.Fatal("loadgen: -store redis needs -redis (a unix socket path or host:port)")
+	}
+	network := "tcp"
+	if strings.HasPrefix(redisAddr, "/") {
+		network = "unix"
+	}
+	return &redis.Pool{MaxIdle: 64, IdleTimeout: time.Minute, Dial: func() (redis.Conn, error) {
+		return redis.Dial(network, redisAddr, redis.DialConnectTimeout(time.Second),
+			redis.DialReadTimeout(5*time.Second), redis.DialWriteTimeout(5*time.Second))
+	}}
 }
 
 func driver(wrk bool) string {
@@ -121,26 +164,36 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func sessionStore(kind string) sessions.Store {
+// sessionStore is gin-contrib's store of kind and, for Redis, its pool.
+func sessionStore(kind string) (sessions.Store, *redis.Pool) {
 	var st sessions.Store
+	var pool *redis.Pool
 	switch kind {
 	case "cookie":
 		st = cookie.NewStore(secret)
 	case "memstore":
 		st = memstore.NewStore(secret)
+	case "redis":
+		pool = redisPool()
+		rs, err := gredis.NewStoreWithPool(pool, secret)
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = rs
 	default:
-		log.Fatalf("loadgen: unknown store %q (cookie or memstore)", kind)
+		log.Fatalf("loadgen: unknown store %q (cookie, memstore or redis)", kind)
 	}
 	// Secure cookies as in production; the load client sends the Cookie
 	// header itself, so plain HTTP on loopback is fine.
 	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	return st
+	return st, pool
 }
 
 // baseline is gin + gin-contrib/sessions, the user ID kept in the session.
 func baseline(kind string) (string, http.Handler) {
+	st, _ := sessionStore(kind)
 	r := gin.New()
-	r.Use(sessions.Sessions("app", sessionStore(kind)))
+	r.Use(sessions.Sessions("app", st))
 	r.POST("/login", func(c *gin.Context) {
 		s := sessions.Default(c)
 		s.Set("uid", c.Query("user"))
@@ -163,12 +216,17 @@ func baseline(kind string) (string, http.Handler) {
 
 // withGuard is the same app behind sec.Middleware().
 func withGuard(kind string) (string, http.Handler) {
-	sec, err := ginsecure.New(ginsecure.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, pool := sessionStore(kind)
+	cfg := ginsecure.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if pool != nil {
+		cfg.Store = redisstore.New(pool, redisstore.WithPrefix("loadgen:"))
+	}
+	sec, err := ginsecure.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 	r := gin.New()
-	r.Use(sessions.Sessions("app", sessionStore(kind)), sec.Middleware())
+	r.Use(sessions.Sessions("app", st), sec.Middleware())
 	r.POST("/login", func(c *gin.Context) {
 		if err := ginsecure.Login(c, c.Query("user")); err != nil {
 			c.String(http.StatusInternalServerError, err.Error())
@@ -240,8 +298,9 @@ func (s *server) signIn(user string) error {
 }
 
 // runClient is a closed-loop load client: conns goroutines, keep-alive,
-// each sending the next request when the last one answered.
-func runClient(s *server, d time.Duration, conns int, maxReq int64) (float64, error) {
+// each sending the next request when the last one answered. It returns
+// requests/s and the 50th and 99th percentile of the requests' latency.
+func runClient(s *server, d time.Duration, conns int, maxReq int64) (float64, time.Duration, time.Duration, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
@@ -250,13 +309,15 @@ func runClient(s *server, d time.Duration, conns int, maxReq int64) (float64, er
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range conns {
+	lats := make([][]time.Duration, conns)
+	for i := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			req, _ := http.NewRequest(http.MethodGet, s.url+"/read", nil)
 			req.Header.Set("Cookie", s.cookie)
 			for time.Now().Before(deadline) && done.Load() < maxReq {
+				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
 					failed.Add(1)
@@ -265,6 +326,7 @@ func runClient(s *server, d time.Duration, conns int, maxReq int64) (float64, er
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				lats[i] = append(lats[i], time.Since(t0))
 				if resp.StatusCode != http.StatusOK {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, errors.New(resp.Status))
@@ -277,9 +339,17 @@ func runClient(s *server, d time.Duration, conns int, maxReq int64) (float64, er
 	wg.Wait()
 	el := time.Since(start)
 	if f := failed.Load(); f > 0 {
-		return 0, fmt.Errorf("%d failed requests, first: %v", f, firstErr.Load())
+		return 0, 0, 0, fmt.Errorf("%d failed requests, first: %v", f, firstErr.Load())
 	}
-	return float64(done.Load()) / el.Seconds(), nil
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(p*float64(len(all))))]
+	}
+	return float64(done.Load()) / el.Seconds(), pct(0.50), pct(0.99), nil
 }
 
 var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
