@@ -915,3 +915,34 @@ func TestSessionForgottenRecordsDataIsNotHandedToTheNextUser(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession: the
+// single-toss case above, with the tossed predecessor sent eight times in
+// front of the victim's own session cookie. A sibling subdomain can set
+// one cookie of the name per matching path (Domain=parent; Path=/, /a,
+// /a/, /a/b, /a/b/, ... all match a request to /a/b/c/d), all sent before
+// the victim's host-only Path=/ cookie. ownAmong gives up above eight
+// cookies, and the request then heals from the first one: on the cookie
+// store the attacker's values are adopted as the victim's session and the
+// response sends them, overwriting the victim's own cookie. Above any cap,
+// the request must not heal from a cookie that is not the record's own
+// (foreign: anonymous, nothing written).
+func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e) // victim's cart: alice-secret
+		e.clock.Advance(10 * time.Minute)
+		own := victim.cookie(graceSessionCookie)
+		tok := victim.cookie(graceTokenCookie)
+		hdr := strings.Repeat(graceSessionCookie+"="+sx+"; ", 8) + graceSessionCookie + "=" + own + "; " + graceTokenCookie + "=" + tok
+		r := e.send("GET", "/cart", hdr)
+		if r.body["cart"] == "planted" {
+			t.Errorf("victim's request with eight tossed predecessors in front: the app sees the attacker's cart %q", r.body["cart"])
+		}
+		victim.apply(r)
+		if got := victim.get("/cart"); got.user() != "alice" || got.body["cart"] != "alice-secret" {
+			t.Errorf("after eight tossed predecessors (response sets %q), victim GET /cart: %d %v; want alice with cart \"alice-secret\"",
+				graceCookies(r.cookies), got.status, got.body)
+		}
+	})
+}
