@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
+	gredis "github.com/gin-contrib/sessions/redis"
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/gomodule/redigo/redis"
@@ -313,4 +316,77 @@ func TestBadCookies(t *testing.T) {
 			t.Fatalf("bob's session changed by bad cookies: %d %v", r.status, r.body)
 		}
 	})
+}
+
+// parkDeadSessionConns leaves n dead connections idle in the pool of
+// gin-contrib's Redis session store: what a Redis `timeout`, a proxy's or
+// a firewall's idle cut, a failover or CLIENT KILL leaves behind. Redis
+// itself keeps answering, with every key intact.
+func parkDeadSessionConns(t *testing.T, e *env, n int) {
+	t.Helper()
+	rs, err := gredis.GetRedisStore(e.sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]redis.Conn, n)
+	ids := make([]int64, n)
+	for i := range conns {
+		conns[i] = rs.Pool.Get()
+		if ids[i], err = redis.Int64(conns[i].Do("CLIENT", "ID")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		c.Close() // back into the idle list
+	}
+	k := e.redis.Pool().Get()
+	defer k.Close()
+	for _, id := range ids {
+		if _, err := k.Do("CLIENT", "KILL", "ID", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRedisBrokenPooledConnectionsAreNotBadInput: two dead idle
+// connections in the session store's pool (Redis up, the session intact).
+// The session load fails on the first (EOF / broken pipe), loadSession's
+// retry fails on the second, and the PING, on a freshly dialed third,
+// succeeds: the broken connection is taken for an undecodable payload.
+// The signed-in user gets 401 no_session on a protected route (DESIGN:
+// never anonymous on a protected route because of the store), and a write
+// on such a request replaces the whole session payload under the same ID:
+// the user's other session data is gone. With one dead connection the
+// retry recovers; with three the PING fails and the answer is a 503: both
+// fine. Expected with two: served (the retry reaches Redis) or a 503,
+// never anonymous, never data lost.
+func TestRedisBrokenPooledConnectionsAreNotBadInput(t *testing.T) {
+	e := newEnv(t, "redis", ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.GET("/read", func(c *gin.Context) {
+			u, _ := ginsecure.UserID(c)
+			c.JSON(http.StatusOK, gin.H{"user": u, "value": sessions.Default(c).Get(c.Query("key"))})
+		})
+	}))
+	b := e.browser()
+	b.login("alice")
+	if r := b.get("/silent?write=keep-me"); r.status != http.StatusNoContent {
+		t.Fatalf("GET /silent?write: %d %v", r.status, r.body)
+	}
+	if r := b.post("/cart?item=book"); r.status != http.StatusOK || r.user() != "alice" {
+		t.Fatalf("POST /cart: %d %v", r.status, r.body)
+	}
+
+	parkDeadSessionConns(t, e, 2)
+	if r := b.get("/me"); r.status != http.StatusOK && r.status != http.StatusServiceUnavailable {
+		t.Errorf("GET /me with two dead pooled connections (Redis up): %d %v; want 200 alice or 503, never signed out", r.status, r.body)
+	}
+
+	parkDeadSessionConns(t, e, 2)
+	w := b.post("/cart?item=pen")
+	if w.status == http.StatusOK && w.user() != "alice" {
+		t.Errorf("POST /cart with two dead pooled connections: %d %v; a signed-in user's write served as anonymous", w.status, w.body)
+	}
+	if r := b.get("/read?key=silent"); r.user() != "alice" || r.body["value"] != "keep-me" {
+		t.Errorf("after a write on a request whose session load met broken connections: /read %d %v; want alice's value \"keep-me\" kept", r.status, r.body)
+	}
 }

@@ -623,3 +623,86 @@ func TestNewerLoginWinsAtTheSameInstant(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginThreeSubmitsFromOneSessionAnyOrder: a user clicks "Sign in"
+// three times (or a form is resubmitted twice). The second and third
+// logins join the first one's record, each minting a token: the first
+// login's token becomes the previous one, and the third rotates it away
+// entirely. When the first login's response is the one the browser
+// applies last (responses complete in any order), the browser holds a
+// token its record no longer knows: token_mismatch, signed out. Every
+// order must leave the browser signed in (DESIGN, "Ordering principle").
+func TestLoginThreeSubmitsFromOneSessionAnyOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"123", "132", "213", "312", "231", "321"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			if r := b.post("/cart?item=pre"); r.status != http.StatusOK {
+				t.Fatalf("anonymous POST /cart: %d %v", r.status, r.body)
+			}
+			pre := b.header()
+			var ls [3]reply
+			for i := range ls {
+				if ls[i] = e.send("POST", "/login?user=alice", pre); ls[i].status != http.StatusOK || ls[i].user() != "alice" {
+					t.Fatalf("login %d: %d %v", i+1, ls[i].status, ls[i].body)
+				}
+			}
+			for _, c := range order {
+				b.apply(ls[c-'1'])
+			}
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("three logins from one session, responses applied in order %q: /me %d %v; want alice", order, r.status, r.body)
+				continue
+			}
+			e.clock.Advance(time.Minute)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("order %q, a minute later: /me %d %v; want alice", order, r.status, r.body)
+			}
+			if n := len(e.sessions(t, "alice")); n != 1 {
+				t.Errorf("order %q: alice has %d sessions, want 1", order, n)
+			}
+		}
+	})
+}
+
+// TestLoginNotUndoneByARotationInFlight: a signed-in request that performs
+// the periodic rotation (RotateEvery passed) is verified just before the
+// user signs in again (the same user, or another one on the same browser),
+// and its response, carrying the rotated token of the record the login
+// retired, lands after the login's (a slow handler, a long poll). The
+// browser then holds a token of a deleted record next to the new session
+// cookie: the new sign-in is lost. The session-cookie half of this race is
+// healed by markers; the token cookie has nothing of the kind.
+func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, user := range []string{"alice", "bob"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			b.login("alice")
+			e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+			hdr := b.header()
+			done := make(chan reply, 1)
+			go func() {
+				r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- r
+			}()
+			if err := e.holds.waitEntered("slow"); err != nil {
+				t.Fatal(err)
+			}
+			b.login(user) // applied: the login's response reaches the browser first
+			e.holds.free("slow")
+			slow := <-done
+			if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+				t.Fatalf("the slow request did not rotate: %d %v sets %q", slow.status, slow.body, graceCookies(slow.cookies))
+			}
+			b.apply(slow) // the rotating response lands last
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != user {
+				t.Errorf("re-login as %s, then the rotating response of a request verified before it lands: /me %d %v; want %s signed in",
+					user, r.status, r.body, user)
+			}
+		}
+	})
+}

@@ -8,6 +8,7 @@ package ginsecure_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -801,4 +802,119 @@ func TestOddSessionHandleNeverReachesTheStore(t *testing.T) {
 			t.Fatalf("the store was asked for %q", odd)
 		}
 	}
+}
+
+// TestSessionAnonymousWritesWorkAfterTheSignedInSessionEnded: once a
+// signed-in session has ended (an idle timeout noticed by the next request,
+// or a Logout whose response never reached the browser: a cancelled
+// navigation), the browser still holds that session's cookie, and is
+// anonymous (right). As an anonymous visitor it must be able to use its
+// session again: add to a guest cart, keep a flash, store a CSRF secret for
+// the sign-in form. Nothing written now can resurrect the ended session's
+// data (it was deleted, and the request saw it empty). Today the tombstone
+// retireSession leaves refuses every write of that session ID with
+// ErrStaleCredentials for AbsoluteTimeout (12 h), and the response drops
+// the Set-Cookie, so the browser never gets a session it could write.
+func TestSessionAnonymousWritesWorkAfterTheSignedInSessionEnded(t *testing.T) {
+	for _, how := range []string{"idle-timeout", "lost-logout-response"} {
+		t.Run(how, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				b := e.browser()
+				b.login("alice")
+				if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK {
+					t.Fatalf("POST /cart signed in: %d %v", r.status, r.body)
+				}
+				switch how {
+				case "idle-timeout":
+					e.clock.Advance(31 * time.Minute)
+					if r := b.get("/public"); r.status != http.StatusOK || r.user() != "" {
+						t.Fatalf("after the idle timeout, GET /public: %d %v", r.status, r.body)
+					}
+				case "lost-logout-response":
+					if r := e.send("POST", "/logout", b.header()); r.status != http.StatusOK {
+						t.Fatalf("logout: %d %v", r.status, r.body) // its response never reaches b
+					}
+				}
+				for i, when := range []time.Duration{0, time.Minute, 6 * time.Hour} {
+					e.clock.Advance(when)
+					item := fmt.Sprintf("guest-%d", i)
+					w := b.post("/cart?item=" + item)
+					if w.status != http.StatusOK || w.user() != "" {
+						t.Errorf("%v after the session ended, anonymous POST /cart: %d %v; want 200 (a guest cart)", when, w.status, w.body)
+						continue
+					}
+					if r := b.get("/cart"); r.body["cart"] != item {
+						t.Errorf("%v after the session ended, GET /cart: %v; want the guest cart %q", when, r.body, item)
+					}
+				}
+				if r := b.get("/cart"); r.body["cart"] == "alice-private" {
+					t.Errorf("the ended session's data came back: %v", r.body)
+				}
+				b.login("bob")
+				if r := b.get("/cart"); r.body["cart"] == "alice-private" {
+					t.Errorf("bob's login carried alice's data: %v", r.body)
+				}
+			})
+		})
+	}
+}
+
+// TestSessionForgottenRecordsDataIsNotHandedToTheNextUser: alice walks away
+// from a shared computer and her record is forgotten by the store (idle
+// timeout plus RetainExpired: nobody came back within the hour, so nothing
+// noticed the timeout and retired her session). The session store still
+// holds her signed-in session (gin-contrib's memstore never expires it,
+// Redis keeps it for the cookie's MaxAge). An anonymous GET sees it empty
+// (emptySession), but bob's login on the same browser reads the session
+// afresh from the store (loginValues) and carries alice's data into his
+// signed-in session.
+func TestSessionForgottenRecordsDataIsNotHandedToTheNextUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(2 * time.Hour) // idle timeout + RetainExpired: the record is gone
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "alice-private" {
+			t.Fatalf("anonymous GET /cart after alice's record was forgotten: %d %v", r.status, r.body)
+		}
+		b.login("bob")
+		if r := b.get("/cart"); r.body["cart"] == "alice-private" {
+			t.Errorf("bob's login after alice's record was forgotten carried alice's signed-in data over: %v", r.body)
+		}
+	})
+}
+
+// TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession: the
+// single-toss case above, with the tossed predecessor sent eight times in
+// front of the victim's own session cookie. A sibling subdomain can set
+// one cookie of the name per matching path (Domain=parent; Path=/, /a,
+// /a/, /a/b, /a/b/, ... all match a request to /a/b/c/d), all sent before
+// the victim's host-only Path=/ cookie. ownAmong gives up above eight
+// cookies, and the request then heals from the first one: on the cookie
+// store the attacker's values are adopted as the victim's session and the
+// response sends them, overwriting the victim's own cookie. Above any cap,
+// the request must not heal from a cookie that is not the record's own
+// (foreign: anonymous, nothing written).
+func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e) // victim's cart: alice-secret
+		e.clock.Advance(10 * time.Minute)
+		own := victim.cookie(graceSessionCookie)
+		tok := victim.cookie(graceTokenCookie)
+		hdr := strings.Repeat(graceSessionCookie+"="+sx+"; ", 8) + graceSessionCookie + "=" + own + "; " + graceTokenCookie + "=" + tok
+		r := e.send("GET", "/cart", hdr)
+		if r.body["cart"] == "planted" {
+			t.Errorf("victim's request with eight tossed predecessors in front: the app sees the attacker's cart %q", r.body["cart"])
+		}
+		victim.apply(r)
+		if got := victim.get("/cart"); got.user() != "alice" || got.body["cart"] != "alice-secret" {
+			t.Errorf("after eight tossed predecessors (response sets %q), victim GET /cart: %d %v; want alice with cart \"alice-secret\"",
+				graceCookies(r.cookies), got.status, got.body)
+		}
+	})
 }
