@@ -252,8 +252,8 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 // request's own changes on top; on the cookie store, the request's copy.
 func (st *reqState) loginValues() (map[any]any, error) {
 	cur := st.cur
-	if cookieStore(cur.Store()) || cur.ID == "" {
-		return cur.Values, nil
+	if cookieStore(cur.Store()) || cur.ID == "" || st.emptied {
+		return cur.Values, nil // (emptied: a dead record's data stays behind)
 	}
 	fresh, err := st.loadByID(cur.ID)
 	if err != nil {

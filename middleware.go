@@ -42,6 +42,8 @@ type reqState struct {
 	reissue bool
 
 	healed  bool // served with the record's own session instead of the presented one
+	several bool // the Cookie header held several session cookies of the session's name
+	emptied bool // the presented session outlived its record: shown (and carried over) empty
 	blank   bool // served with an empty stand-in (a foreign session): writes nothing
 	minted  bool // this request minted credentials (Login, Renew, a rotation)
 	closed  bool // Logout ran
@@ -199,7 +201,10 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 	switch {
-	case err == nil && mk.Handle == rec.Handle:
+	case err == nil && mk.Handle == rec.Handle && !st.several:
+		// (Never from one of several cookies of the name: the record's
+		// own was not among them, so the first may be a tossed copy of
+		// the predecessor, whose data would overwrite the browser's.)
 		return true, g.heal(st, rec)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, storeErr(err)

@@ -92,11 +92,23 @@ func (st *reqState) loadSession() error {
 			// same bare EOF errors as a broken connection. Load once more:
 			// a broken pooled connection succeeds now; if it fails again
 			// while Redis answers, the payload is bad input.
-			if gs, err2 := rs.New(st.c.Request, st.gs.Name()); err2 == nil {
-				st.gs, st.cur = gs, gs
-				st.sid = sessionID(gs)
-				return nil
-			} else if redisAnswers(rs) {
+			// Each failed attempt discards one dead pooled connection
+			// (idle ones die together after a Redis restart or an idle
+			// cut): try past the idle ones, then ask Redis itself.
+			tries := min(rs.Pool.Stats().IdleCount+1, 16)
+			var err2 error
+			for i := 0; i < tries; i++ {
+				var gs *gsessions.Session
+				if gs, err2 = rs.New(st.c.Request, st.gs.Name()); err2 == nil {
+					st.gs, st.cur = gs, gs
+					st.sid = sessionID(gs)
+					return nil
+				}
+				if !isOutage(err2) {
+					break
+				}
+			}
+			if redisAnswers(rs) {
 				err = err2
 				// The request is anonymous (sid stays ""), and its next
 				// save overwrites the payload under the same ID, which
@@ -355,8 +367,12 @@ func (g *Guard) carryOver(from map[any]any) map[any]any {
 func (st *reqState) ownAmong(rec *Record) (bool, error) {
 	name := st.gs.Name()
 	cs := st.c.Request.CookiesNamed(name)
-	if len(cs) < 2 || len(cs) > 8 {
+	if len(cs) < 2 {
 		return false, nil
+	}
+	st.several = true // none of them may be healed from: see bindSession
+	if len(cs) > 8 {
+		return false, nil // bounded work per request; foreign then
 	}
 	store := st.gs.Store()
 	for _, ck := range cs[1:] {
@@ -395,6 +411,7 @@ func requestWithCookie(r *http.Request, name, value string) *http.Request {
 // identity (sidKey): a request sees none of a dead signed-in session's
 // data, and a save overwrites it under the same ID.
 func (st *reqState) emptySession() {
+	st.emptied = true
 	for k := range st.gs.Values {
 		if k != sidKey {
 			delete(st.gs.Values, k)
@@ -513,6 +530,10 @@ func (s *guardSession) Save() error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil
+	case err == nil && mk.Handle == "" && !st.sawAlive(cur):
+		// Ended (Logout, timeout) before this request was verified: the
+		// session is the browser's own now, emptied of the signed-in data.
+		return nil
 	case err != nil:
 		// Cannot tell: the write stands; should the session have been
 		// retired, the browser's next request is healed by its token.
@@ -533,6 +554,13 @@ func (s *guardSession) Save() error {
 	}
 	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
 	return ErrStaleCredentials
+}
+
+// sawAlive reports whether the request was verified against a live record
+// whose own session is gs: only such a request's write can bring back a
+// session that Logout or a timeout ended after the verification.
+func (st *reqState) sawAlive(gs *gsessions.Session) bool {
+	return st.rec != nil && st.rec.SessionID != "" && st.rec.SessionID == sessionID(gs)
 }
 
 // recordExists reports whether the record under handle exists; a store

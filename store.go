@@ -92,6 +92,11 @@ const RetainExpired = time.Hour
 // predecessor (a straggler's response put it back) is healed: served with
 // the record's own session. Markers are set once and live as long as the
 // record: nobody holding the old session can repoint it later.
+//
+// A marker with no Handle is a tombstone: Logout or a timeout ended the
+// session, and a write of a request verified before that is refused. A
+// later login from the same session replaces a tombstone (once: then it
+// names a record).
 type Marker struct {
 	Handle    string    // the record that replaced the session
 	At        time.Time // when
@@ -160,7 +165,8 @@ type Store interface {
 	List(ctx context.Context, userID string) ([]Record, error)
 	// SetMarker stores m under key until m.ExpiresAt, unless a live marker
 	// is stored there already: then it returns ErrMarkerExists and changes
-	// nothing.
+	// nothing. The one exception: a marker naming a record (m.Handle != "")
+	// replaces a live tombstone (Handle "").
 	SetMarker(ctx context.Context, key string, m Marker) error
 	// GetMarker returns the marker under key, or ErrNotFound.
 	GetMarker(ctx context.Context, key string) (Marker, error)
@@ -464,7 +470,7 @@ func (m *memoryStore) SetMarker(_ context.Context, key string, mk Marker) error 
 	m.maybeSweep()
 	s := m.shard(key)
 	s.mu.Lock()
-	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, m.now()) {
+	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, m.now()) && (old.Handle != "" || mk.Handle == "") {
 		s.mu.Unlock()
 		return ErrMarkerExists
 	}

@@ -478,13 +478,16 @@ type wireMarker struct {
 	H   string `json:"h"`
 }
 
-// setMarkerScript: KEYS[1] marker key. ARGV: marker JSON, ttl ms, now.
-// Sets the marker unless a live one (by the caller's clock) is there.
+// setMarkerScript: KEYS[1] marker key. ARGV: marker JSON, ttl ms, now,
+// handle. Sets the marker unless a live one (by the caller's clock) is
+// there, but for a tombstone that a marker naming a record replaces.
 var setMarkerScript = redis.NewScript(1, `
 local v = redis.call('GET', KEYS[1])
 if v then
-  local exp = cjson.decode(v).exp
-  if exp == 0 or exp > tonumber(ARGV[3]) then return 0 end
+  local old = cjson.decode(v)
+  local live = old.exp == 0 or old.exp > tonumber(ARGV[3])
+  -- A tombstone (no handle) gives way, once, to a marker naming a record.
+  if live and not (old.h == '' and ARGV[4] ~= '') then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
 return 1
@@ -502,7 +505,7 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 		return err
 	}
 	defer c.Close()
-	ok, err := redis.Int(setMarkerScript.DoContext(ctx, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now())))
+	ok, err := redis.Int(setMarkerScript.DoContext(ctx, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
 	if err != nil {
 		return err
 	}

@@ -618,6 +618,27 @@ func testMarkers(t *testing.T, s *suite) {
 	if err := s.st.SetMarker(s.ctx, "s:abc", m2); err != nil {
 		t.Fatalf("SetMarker after DeleteMarker: %v", err)
 	}
+	// A tombstone (no handle) gives way once to a marker naming a record,
+	// never to another tombstone, and never the other way round.
+	tomb := ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.st.SetMarker(s.ctx, "s:t", tomb); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, ginsecure.ErrMarkerExists) {
+		t.Fatalf("a tombstone over a tombstone: want ErrMarkerExists, got %v", err)
+	}
+	if err := s.st.SetMarker(s.ctx, "s:t", m); err != nil {
+		t.Fatalf("a marker over a tombstone: %v", err)
+	}
+	if err := s.st.SetMarker(s.ctx, "s:t", m2); !errors.Is(err, ginsecure.ErrMarkerExists) {
+		t.Fatalf("a marker over the marker that replaced a tombstone: want ErrMarkerExists, got %v", err)
+	}
+	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, ginsecure.ErrMarkerExists) {
+		t.Fatalf("a tombstone over a marker: want ErrMarkerExists, got %v", err)
+	}
+	if got, err := s.st.GetMarker(s.ctx, "s:t"); err != nil || got.Handle != m.Handle {
+		t.Fatalf("after the tombstone was replaced: %+v, %v", got, err)
+	}
 	if !s.clocked {
 		return
 	}
