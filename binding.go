@@ -56,7 +56,7 @@ func revokedErr(reason string) error {
 		return ErrIPMismatch
 	case RevokedIdentity:
 		return ErrIdentityMismatch
-	case RevokedTimedOut:
+	case RevokedTimedOut, RevokedReplaced:
 		return ErrExpired
 	default:
 		return ErrRevoked

@@ -64,7 +64,7 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 	case hashEq(rec.TokenHash, st.tok.hash):
 		st.tokRec, st.authAt = rec, rec.AuthAt
 		return true
-	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok.hash):
+	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok.hash) || isSibling(rec, st.tok.hash):
 		st.tokRec, st.authAt = rec, rec.PrevAuthAt
 		switch g.prevToken(rec, now) {
 		case prevReplay:
@@ -102,6 +102,18 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "token secret does not match its record"})
 		return false
 	}
+}
+
+// isSibling reports whether h is one of the tokens that earlier parallel
+// logins from the same session minted for the record, before the previous
+// one: they are honoured as the previous token is.
+func isSibling(r *Record, h [32]byte) bool {
+	for _, s := range r.Siblings {
+		if hashEq(s, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // prevToken decides a request that presents the record's previous token.
@@ -251,7 +263,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 			// Exactly the rotation this request judged: a parallel request
 			// that reissued first (or a confirmation) wins, and this one
 			// is served as a straggler.
-			if !hashEq(r.PrevHash, presented) || !r.ConfirmedAt.IsZero() ||
+			if !(hashEq(r.PrevHash, presented) || isSibling(r, presented)) || !r.ConfirmedAt.IsZero() ||
 				!hashEq(r.TokenHash, readTok) || !r.RotatedAt.Equal(readRotated) {
 				return errRaced
 			}
@@ -306,7 +318,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		st.rec = &rec
 		return nil
 	case errors.Is(err, errRaced):
-		if hashEq(rec.PrevHash, presented) {
+		if hashEq(rec.PrevHash, presented) || isSibling(&rec, presented) {
 			switch g.prevToken(&rec, now) {
 			case prevGrace, prevResend:
 				// Another request of this browser rotated first.
@@ -336,7 +348,54 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 // privilege (Renew).
 func rotateRecord(r *Record, next [32]byte, now time.Time, raised bool) {
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, raised
-	r.TokenHash, r.IssuedAt, r.ConfirmedAt, r.Pending = next, now, time.Time{}, nil
+	r.TokenHash, r.IssuedAt, r.ConfirmedAt, r.Pending, r.Siblings = next, now, time.Time{}, nil, nil
+}
+
+// forward serves a request whose token is the current one of a record
+// that a login from the same browser replaced (Record.ReplacedBy), next to
+// the successor's own session cookie: the response of a rotation that was
+// in flight when the login committed landed after the login's, and put
+// the replaced record's token back beside the new session. The request is
+// the successor's, and is sent a fresh token of it (the login's token
+// becomes the previous one). Anything else is left to the caller: dead
+// credentials, anonymous.
+func (g *Guard) forward(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
+	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) || c.GetHeader("Upgrade") != "" {
+		return nil, nil
+	}
+	next, err := g.view(c, old.ReplacedBy, now)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if next.Revoked != "" || next.SessionID != st.sid {
+		return nil, nil
+	}
+	secret, hash, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *Record) error {
+		if r.Revoked != "" || r.SessionID != st.sid {
+			return errRaced
+		}
+		rotateRecord(r, hash, now, false)
+		r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
+		return nil
+	})
+	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	st.minted, st.tokRec, st.authAt = true, &rec, rec.AuthAt
+	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
+	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
+	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
+	return &rec, nil
 }
 
 // cookieMaxAge is the lifetime of the token cookie this request sends: the

@@ -155,7 +155,17 @@ func Login(c *gin.Context, userID string) error {
 	// A record that cannot be retired would leave the old credentials
 	// working next to the new ones: the login is undone instead.
 	if st.tokRec != nil {
-		if err := g.store.Delete(ctx, st.tokRec.Handle); err != nil {
+		// Revoked, not deleted: it keeps its token hashes and names its
+		// successor, so that a response of it that lands after this one
+		// (a rotation in flight) is forwarded here (grace.go, forward).
+		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
+			r.Revoked, r.ReplacedBy = RevokedReplaced, handle
+			return nil
+		})
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+		if err != nil {
 			if derr := g.store.Delete(ctx, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
@@ -216,7 +226,19 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
 			return errRaced
 		}
+		// The earlier logins' tokens stay honoured as the previous one
+		// is: whichever response the browser applies last, its token
+		// works (a third login would otherwise push the first login's
+		// token out of PrevHash).
+		sib := r.Siblings
+		if r.PrevHash != zeroHash {
+			sib = append(sib, r.PrevHash)
+		}
+		if len(sib) > maxSiblings {
+			sib = sib[len(sib)-maxSiblings:]
+		}
 		rotateRecord(r, hash, now, false)
+		r.Siblings = sib
 		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
 		r.ExpiresAt = g.expiry(r.CreatedAt, now)
 		return nil
@@ -245,6 +267,10 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
 	return true, nil
 }
+
+// maxSiblings bounds the tokens parallel logins from one session may add
+// to a record (a double or triple submit; more is no longer a person).
+const maxSiblings = 4
 
 // loginValues is what the replaced session holds at the login's commit:
 // on memstore and Redis the session as the store holds it now (a

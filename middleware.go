@@ -133,6 +133,18 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
 		return g.guardAnonymous(c, st, rec, now)
 	}
+	if rec.Revoked == RevokedReplaced {
+		// A login from this browser replaced the record; a response of it
+		// that landed after the login's (a rotation in flight) is
+		// forwarded to the successor (grace.go).
+		next, err := g.forward(c, st, rec, now)
+		if err != nil {
+			return err
+		}
+		if next != nil {
+			rec = next
+		}
+	}
 	if rec.Revoked != "" {
 		st.failure = revokedErr(rec.Revoked)
 		return g.guardAnonymous(c, st, rec, now)

@@ -404,7 +404,7 @@ func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 			b := e.browser()
 			b.login("alice")
 			old := b.header()
-			ps.arm("Delete")
+			ps.arm("Update") // the login's retirement of the old record
 			done := make(chan reply, 1)
 			go func() {
 				r, _ := e.trySend("POST", "/login?user=bob", old)

@@ -26,6 +26,7 @@ const (
 	RevokedIP       = "ip_mismatch" // used from a network it was not bound to
 	RevokedIdentity = "identity"    // Config.Identity named another user
 	RevokedTimedOut = "timed_out"   // idle or absolute timeout reached
+	RevokedReplaced = "replaced"    // a login from the same browser replaced it (ReplacedBy)
 )
 
 // Record is the server-side security record of one signed-in session. The
@@ -65,6 +66,15 @@ type Record struct {
 	// presented. If it shows up later, two parties hold credentials of
 	// this session: a replay.
 	AbandonedHash [32]byte
+	// Siblings are tokens that parallel logins from the same session (a
+	// double or triple submit) minted for this record before PrevHash's:
+	// honoured as PrevHash is, so that whichever login response the
+	// browser applies last, its token works. Any rotation clears them.
+	Siblings [][32]byte
+	// ReplacedBy names the record a login from this record's own browser
+	// replaced it with (Revoked is RevokedReplaced): a response of this
+	// record that lands after the login's is forwarded there.
+	ReplacedBy string
 
 	IP        string // the client IP bound at login (netip text form)
 	UserAgent string
@@ -272,14 +282,21 @@ func retained(exp time.Time) time.Time {
 	return exp.Add(RetainExpired)
 }
 
+// cloneRecord copies a record with its slices: values are copied in and
+// out of the store.
+func cloneRecord(r *Record) Record {
+	out := *r
+	out.Pending = slices.Clone(r.Pending)
+	out.Siblings = slices.Clone(r.Siblings)
+	return out
+}
+
 func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 	r, err := m.view(handle, m.now())
 	if err != nil {
 		return Record{}, err
 	}
-	out := *r
-	out.Pending = slices.Clone(r.Pending)
-	return out, nil
+	return cloneRecord(r), nil
 }
 
 // view is Get without the copy, for the Guard's hot path: the record is
@@ -320,8 +337,7 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 		s.mu.Unlock()
 		return errors.New("ginsecure: memory store: handle already exists")
 	}
-	cp := rec
-	cp.Pending = slices.Clone(rec.Pending)
+	cp := cloneRecord(&rec)
 	cp.Seq = m.seq.Add(1)
 	s.records[rec.Handle] = &cp
 	s.mu.Unlock()
@@ -408,19 +424,16 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 		s.mu.Unlock()
 		return Record{}, ErrNotFound
 	}
-	cp := *r
-	cp.Pending = slices.Clone(r.Pending)
+	cp := cloneRecord(r)
 	if err := fn(&cp); err != nil {
-		out := *r
-		out.Pending = slices.Clone(r.Pending)
+		out := cloneRecord(r)
 		s.mu.Unlock()
 		return out, err
 	}
 	cp.Handle = handle // the key is not fn's to change
 	// A new record (readers may hold the old one), not the one fn saw: a
 	// pointer fn kept must not reach the store.
-	stored := cp
-	stored.Pending = slices.Clone(cp.Pending)
+	stored := cloneRecord(&cp)
 	s.records[handle] = &stored
 	s.mu.Unlock()
 	if cp.Revoked != "" {

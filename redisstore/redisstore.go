@@ -82,7 +82,9 @@ type wire struct {
 	Handle    string `json:"h"`
 	UserID    string `json:"u"`
 	SID       string `json:"sid"`
-	Pending   []byte `json:"pd,omitempty"`
+	Pending   []byte   `json:"pd,omitempty"`
+	Siblings  []string `json:"sb,omitempty"`
+	Replaced  string   `json:"rb,omitempty"`
 	Tok       string `json:"t"`
 	Issued    int64  `json:"ti"`
 	Prev      string `json:"p,omitempty"`
@@ -134,7 +136,12 @@ func hashOf(s string) ([32]byte, error) {
 }
 
 func encode(r ginsecure.Record) ([]byte, error) {
+	var sib []string
+	for _, h := range r.Siblings {
+		sib = append(sib, hexOf(h))
+	}
 	return json.Marshal(wire{
+		Siblings: sib, Replaced: r.ReplacedBy,
 		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
 		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
@@ -159,11 +166,20 @@ func decode(b []byte) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
+	var sib [][32]byte
+	for _, s := range w.Siblings {
+		h, err := hashOf(s)
+		if err != nil {
+			return ginsecure.Record{}, err
+		}
+		sib = append(sib, h)
+	}
 	seq, err := strconv.ParseUint(w.Seq, 10, 64)
 	if err != nil && w.Seq != "" {
 		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
 	}
 	return ginsecure.Record{
+		Siblings: sib, ReplacedBy: w.Replaced,
 		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),

@@ -127,6 +127,7 @@ func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 	return ginsecure.Record{
 		Handle: newHandle(), UserID: user, SessionID: "SID" + newHandle(),
 		TokenHash: randHash(), IssuedAt: now, Pending: []byte("sealed\x00\xffpending"),
+		Siblings: [][32]byte{randHash(), randHash()}, ReplacedBy: newHandle(),
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
@@ -205,6 +206,12 @@ func diff(a, b ginsecure.Record) string {
 	str("IP", a.IP, b.IP)
 	str("UserAgent", a.UserAgent, b.UserAgent)
 	str("Revoked", a.Revoked, b.Revoked)
+	str("SessionID", a.SessionID, b.SessionID)
+	str("ReplacedBy", a.ReplacedBy, b.ReplacedBy)
+	str("Pending", string(a.Pending), string(b.Pending))
+	if fmt.Sprint(a.Siblings) != fmt.Sprint(b.Siblings) {
+		d = append(d, "Siblings")
+	}
 	if a.TokenHash != b.TokenHash {
 		d = append(d, "TokenHash")
 	}
