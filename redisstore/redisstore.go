@@ -78,28 +78,28 @@ func (s *Store) UseClock(now func() time.Time) { s.now = now }
 type wire struct {
 	// Seq comes first: the create script writes Redis's clock (µs) over
 	// the placeholder `{"q":"0",` (no JSON re-encoding in Lua).
-	Seq       string `json:"q"` // decimal: cjson re-encodes numbers over 14 digits lossily
-	Handle    string `json:"h"`
-	UserID    string `json:"u"`
-	SID       string `json:"sid"`
+	Seq       string   `json:"q"` // decimal: cjson re-encodes numbers over 14 digits lossily
+	Handle    string   `json:"h"`
+	UserID    string   `json:"u"`
+	SID       string   `json:"sid"`
 	Pending   []byte   `json:"pd,omitempty"`
 	Siblings  []string `json:"sb,omitempty"`
 	Replaced  string   `json:"rb,omitempty"`
-	Tok       string `json:"t"`
-	Issued    int64  `json:"ti"`
-	Prev      string `json:"p,omitempty"`
-	Rotated   int64  `json:"pr,omitempty"`
-	PrevAuth  int64  `json:"pa,omitempty"`
-	PrevRaise bool   `json:"px,omitempty"`
-	Confirmed int64  `json:"cf,omitempty"`
-	Abandoned string `json:"ab,omitempty"`
-	IP        string `json:"ip"`
-	UA        string `json:"ua,omitempty"`
-	Created   int64  `json:"c"`
-	Auth      int64  `json:"a"`
-	Seen      int64  `json:"seen"`
-	Exp       int64  `json:"exp"`
-	Revoked   string `json:"revoked,omitempty"`
+	Tok       string   `json:"t"`
+	Issued    int64    `json:"ti"`
+	Prev      string   `json:"p,omitempty"`
+	Rotated   int64    `json:"pr,omitempty"`
+	PrevAuth  int64    `json:"pa,omitempty"`
+	PrevRaise bool     `json:"px,omitempty"`
+	Confirmed int64    `json:"cf,omitempty"`
+	Abandoned string   `json:"ab,omitempty"`
+	IP        string   `json:"ip"`
+	UA        string   `json:"ua,omitempty"`
+	Created   int64    `json:"c"`
+	Auth      int64    `json:"a"`
+	Seen      int64    `json:"seen"`
+	Exp       int64    `json:"exp"`
+	Revoked   string   `json:"revoked,omitempty"`
 }
 
 func ms(t time.Time) int64 {
