@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	gsessions "github.com/gorilla/sessions"
 )
 
 // ContractFloor is the least an implementation of DESIGN's model can do on
@@ -70,12 +69,12 @@ func (f *ContractFloor) Middleware() gin.HandlerFunc {
 }
 
 // floorSID is the session's identity: its ID where the store has one, the
-// ID kept inside it on the cookie store.
+// handle kept inside it on the cookie store.
 func floorSID(s sessions.Session) string {
 	if id := s.ID(); id != "" {
 		return id
 	}
-	id, _ := s.Get(sidKey).(string)
+	id, _ := s.Get(handleKey).(string)
 	return id
 }
 
@@ -99,14 +98,10 @@ func (f *ContractFloor) Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	sid, err := newSessionID(&gsessions.CookieStore{})
-	if err != nil {
-		return err
-	}
+	sid := h // the cookie store's identity of a signed-in session
 	now := time.Now()
 	s := sessions.Default(c)
 	s.Set(handleKey, h)
-	s.Set(sidKey, sid)
 	if err := s.Save(); err != nil {
 		return err
 	}

@@ -77,9 +77,11 @@ func Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	sid, err := newSessionID(st.gs.Store())
-	if err != nil {
-		return err
+	sid := handle // on the cookie store a signed-in session's identity is its handle
+	if !cookieStore(st.gs.Store()) {
+		if sid, err = newSessionID(st.gs.Store()); err != nil {
+			return err
+		}
 	}
 
 	// 1. The marker, first: a straggler that writes the replaced session
@@ -383,13 +385,18 @@ func Renew(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	sid, err := newSessionID(st.gs.Store())
-	if err != nil {
-		return err
-	}
 	handle := st.rec.Handle
+	sid := handle // the cookie store: the identity stays the handle; the cookie's value changes
+	if !cookieStore(st.gs.Store()) {
+		if sid, err = newSessionID(st.gs.Store()); err != nil {
+			return err
+		}
+	}
 	cur := st.cur
 	oldKey := markerKey(cur)
+	if oldKey == st.sessionKeyOf(sid) {
+		oldKey = "" // nothing moves: no predecessor to mark
+	}
 	if oldKey != "" {
 		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
 		switch {

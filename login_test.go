@@ -172,12 +172,29 @@ func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *fail
 	}
 	f := &failingStore{Store: inner}
 	cfg.Store = f
-	return newEnv(t, kind, cfg, opts...), f
+	return newEnv(t, kind, cfg, append(opts, withRoutes(loginMoreRoute))...), f
+}
+
+// loginMoreRoute adds POST /login-more: a sign-in handler that keeps one
+// value of its own in the session before Login ("remember this device"),
+// so that a session at the store's size limit no longer fits once signed
+// in (on the cookie store a signed-in session is otherwise no larger than
+// an anonymous one: the handle replaces the anonymous session's own ID).
+func loginMoreRoute(r *gin.Engine, _ *ginsecure.Guard) {
+	r.POST("/login-more", func(c *gin.Context) {
+		sessions.Default(c).Set("remember", "this-device-for-thirty-days")
+		if err := ginsecure.Login(c, c.Query("user")); err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		u, _ := ginsecure.UserID(c)
+		c.JSON(http.StatusOK, gin.H{"user": u})
+	})
 }
 
 // nearLimitItem is the longest cart value the session store still saves
 // for a new visitor on kind (the cookie store's 4 KB cookie, boj/redistore's
-// 4 KB payload): a login, which adds its handle, no longer fits.
+// 4 KB payload): a login that adds a value of its own no longer fits.
 func nearLimitItem(t *testing.T, e *env) string {
 	t.Helper()
 	lo, hi := 100, 8000 // lo fits, hi does not
@@ -212,7 +229,7 @@ func TestLoginTooLargeLeavesNothing(t *testing.T) {
 			}
 			before, empty := b.cookie("app"), storeContents(t, e, fs.Store)
 			for i := 0; i < 3; i++ {
-				r := b.post("/login?user=alice")
+				r := b.post("/login-more?user=alice")
 				if r.status != http.StatusRequestEntityTooLarge || r.errCode() != "session_too_large" {
 					t.Fatalf("login %d with a near-limit session: %d %v, want 413 session_too_large", i+1, r.status, r.body)
 				}
@@ -318,7 +335,7 @@ func TestLoginStoreFailureLeavesNothing(t *testing.T) {
 func TestFailedLoginEvictsNobody(t *testing.T) {
 	for _, kind := range []string{"cookie", "redis"} {
 		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+			e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1}, withRoutes(loginMoreRoute))
 			item := nearLimitItem(t, e)
 			first, second := e.browser(), e.browser()
 			first.login("alice")
@@ -326,7 +343,7 @@ func TestFailedLoginEvictsNobody(t *testing.T) {
 			// Later than first's login: Trim ranks by last use, then
 			// creation, so the new login is the one to keep.
 			e.clock.Advance(time.Second)
-			if r := second.post("/login?user=alice"); r.status != http.StatusRequestEntityTooLarge {
+			if r := second.post("/login-more?user=alice"); r.status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("the login that does not fit: %d %v", r.status, r.body)
 			}
 			if r := first.get("/me"); r.status != http.StatusOK || r.user() != "alice" {

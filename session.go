@@ -50,11 +50,13 @@ import (
 // and decodes every byte of the session on every request.
 const handleKey = "gsec.h"
 
-// sidKey holds the session's own ID on the cookie store, which has none
-// (gorilla's ID is "" there, and the cookie's bytes change at every save,
-// since securecookie embeds a timestamp). Every session ginsecure saves on
-// the cookie store carries one, from crypto/rand, so that a record can name
-// its session and a marker can name a predecessor.
+// sidKey holds the identity of an anonymous session on the cookie store,
+// which has no session ID (gorilla's ID is "" there, and the cookie's bytes
+// change at every save, since securecookie embeds a timestamp). Every
+// anonymous session ginsecure saves on the cookie store carries one, from
+// crypto/rand, so that a marker can name it as a login's predecessor. A
+// signed-in session's identity is its handle (handleKey), which its record
+// names: one value fewer to sign, encode and decode on every request.
 const sidKey = "gsec.s"
 
 // ginSession is what sessions.Sessions puts in the context: a Session that
@@ -86,6 +88,13 @@ func (st *reqState) loadSession() error {
 		return nil
 	}
 	st.g.warnWeakSessionCookie(st.gs)
+	// A session that loaded is not new; only a new one next to a session
+	// cookie may hide a load error (gin-contrib logged it and kept it in
+	// gorilla's registry, which costs a lookup: not on the hot path).
+	if !st.gs.IsNew || !hasCookie(st.c.Request, st.gs.Name()) {
+		st.sid = sessionID(st.gs)
+		return nil
+	}
 	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
 		if rs, ok := st.gs.Store().(*redistore.RediStore); ok && isOutage(err) {
 			// boj/redistore reports a payload gob cannot decode with the
@@ -144,6 +153,12 @@ func redisAnswers(rs *redistore.RediStore) bool {
 	return err == nil
 }
 
+// hasCookie reports whether the request carries a cookie named name.
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
+}
+
 // isOutage reports whether a session store's load error means the backend
 // could not be reached, rather than that the cookie or payload was bad.
 func isOutage(err error) bool {
@@ -161,14 +176,17 @@ func isOutage(err error) bool {
 }
 
 // sessionID is the identity of a loaded session: its ID on memstore and
-// Redis, the ID ginsecure keeps inside it on the cookie store; "" for a
-// session nobody saved yet.
+// Redis; on the cookie store its handle when signed in, else the ID
+// ginsecure keeps inside it; "" for a session nobody saved yet.
 func sessionID(gs *gsessions.Session) string {
 	if gs == nil {
 		return ""
 	}
 	if gs.ID != "" {
 		return gs.ID
+	}
+	if h, _ := gs.Values[handleKey].(string); validHandle(h) {
+		return h
 	}
 	s, _ := gs.Values[sidKey].(string)
 	return s
@@ -183,7 +201,7 @@ func markerKey(gs *gsessions.Session) string {
 	if gs.ID != "" {
 		return "s:" + gs.ID
 	}
-	if s, _ := gs.Values[sidKey].(string); s != "" {
+	if s := sessionID(gs); s != "" {
 		return "c:" + s
 	}
 	return ""
@@ -222,7 +240,10 @@ func (st *reqState) freshSession(sid string, values map[any]any) *gsessions.Sess
 		ns.Values[k] = v
 	}
 	if cookieStore(ns.Store()) {
-		ns.Values[sidKey] = sid
+		delete(ns.Values, sidKey)
+		if h, _ := ns.Values[handleKey].(string); h != sid {
+			ns.Values[sidKey] = sid
+		}
 	} else {
 		ns.ID = sid
 	}
@@ -408,14 +429,15 @@ func requestWithCookie(r *http.Request, name, value string) *http.Request {
 }
 
 // emptySession empties the presented session in place, but for its
-// identity (sidKey): a request sees none of a dead signed-in session's
-// data, and a save overwrites it under the same ID.
+// identity: a request sees none of a dead signed-in session's data, and a
+// save overwrites it under the same identity (on the cookie store the dead
+// handle moves to sidKey), so that a login's marker on it still applies.
 func (st *reqState) emptySession() {
 	st.emptied = true
-	for k := range st.gs.Values {
-		if k != sidKey {
-			delete(st.gs.Values, k)
-		}
+	id := sessionID(st.gs)
+	clear(st.gs.Values)
+	if cookieStore(st.gs.Store()) && id != "" {
+		st.gs.Values[sidKey] = id
 	}
 }
 

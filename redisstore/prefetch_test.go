@@ -109,6 +109,11 @@ func TestPrefetchLeftUnjoinedFreesItself(t *testing.T) {
 	s, h := seeded(t, pool)
 	before := runtime.NumGoroutine()
 	for i := 0; i < 20; i++ {
+		// Idle again (the last one's goroutine returned its connection):
+		// a loaded machine may still be running it.
+		for deadline := time.Now().Add(5 * time.Second); pool.ActiveCount() > pool.IdleCount() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		if s.Prefetch(context.Background(), h) == nil {
 			t.Fatal("not started on an idle pool of 4")
 		}
