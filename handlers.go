@@ -294,7 +294,7 @@ func (st *reqState) loginValues() (map[any]any, error) {
 	if st.sess.clear {
 		out = map[any]any{}
 	}
-	for k := range st.sess.dirty {
+	for _, k := range st.sess.dirty {
 		if v, ok := cur.Values[k]; ok {
 			out[k] = v
 		} else {

@@ -501,16 +501,24 @@ type guardSession struct {
 	written bool
 	// dirty names the keys this request changed: a login carries them over
 	// on top of the session as the store holds it at the login's commit.
-	dirty map[any]bool
-	clear bool // Clear was called
+	// Kept in place for the usual one or two keys (a write costs no
+	// allocation for it).
+	dirty  []any
+	dirtyA [4]any
+	clear  bool // Clear was called
 }
 
 func (s *guardSession) touch(key any) {
 	s.written = true
 	if s.dirty == nil {
-		s.dirty = make(map[any]bool, 2)
+		s.dirty = s.dirtyA[:0]
 	}
-	s.dirty[key] = true
+	for _, k := range s.dirty {
+		if k == key {
+			return
+		}
+	}
+	s.dirty = append(s.dirty, key)
 }
 
 // Save saves the session the request is served with. It returns
