@@ -40,6 +40,9 @@ function when(r, side) {
 }
 
 async function fire(mode) {
+  // Twice: a response may refresh the cookies (a healed session cookie, a
+  // token sent again); the second shows what the fetches below will carry.
+  await me();
   const before = await me();
   const fetches = [];
   let side;
