@@ -198,3 +198,52 @@ func TestForwardNeverRaisesPrivilege(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardSurvivesADoubleSubmittedLogin: TestLoginNotUndoneByARotationInFlight
+// with the sign-in form submitted twice (a double click, which the
+// sibling mechanism exists for). The second login joins the first one's
+// record and, instead of leaving the replaced record revoked with its
+// successor named (Login step 4), deletes it: the rotating response of
+// the replaced record that lands last then names nothing, and the sign-in
+// is lost (token of a deleted record next to the new session).
+func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"12", "21"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			b.login("alice")
+			e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+			hdr := b.header()
+			done := make(chan reply, 1)
+			go func() {
+				r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- r
+			}()
+			if err := e.holds.waitEntered("slow"); err != nil {
+				t.Fatal(err)
+			}
+			var ls [2]reply
+			for i := range ls {
+				if ls[i] = e.send("POST", "/login?user=alice", hdr); ls[i].status != http.StatusOK || ls[i].user() != "alice" {
+					t.Fatalf("login %d: %d %v", i+1, ls[i].status, ls[i].body)
+				}
+			}
+			for _, c := range order {
+				b.apply(ls[c-'1'])
+			}
+			e.holds.free("slow")
+			slow := <-done
+			if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+				t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+			}
+			b.apply(slow) // the rotating response of the replaced record lands last
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("double-submitted re-login (responses %q), then the rotating response of a request verified before it lands: /me %d %v; want alice",
+					order, r.status, r.body)
+			}
+		}
+	})
+}
