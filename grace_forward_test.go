@@ -1,0 +1,249 @@
+package ginsecure_test
+
+// Forwarding (grace.go, forward): a re-login revokes the replaced record
+// and names its successor; a request that presents the replaced record's
+// current token next to the successor's own session cookie is served as
+// the successor and sent a fresh token of it. These tests attack it: the
+// forward must behave like every other old-token path (one token per
+// rotation whatever the number of parallel requests, a replay once the
+// browser has moved on, no privilege the copy never had, nothing minted
+// for a refused request).
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+)
+
+// forwardSetup signs alice in, lets a rotating request run across a
+// re-login of the same user and applies its response last: the browser
+// then holds the replaced record's rotated token next to the successor's
+// session cookie, the state forward exists for. It returns that Cookie
+// header (the first forward has not happened yet).
+func forwardSetup(t *testing.T, e *env, b *browser) string {
+	t.Helper()
+	b.login("alice")
+	e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+	hdr := b.header()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	if err := e.holds.waitEntered("slow"); err != nil {
+		t.Fatal(err)
+	}
+	b.login("alice")
+	e.holds.free("slow")
+	slow := <-done
+	if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+		t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+	}
+	b.apply(slow) // the rotating response of the replaced record lands last
+	return b.header()
+}
+
+// TestForwardIsNotAReplayLicence: a copy of the browser's cookies taken
+// while it held the replaced record's token next to the new session (one
+// copy, the README's thief) is presented after the victim moved on: the
+// victim was forwarded, presented the new token, and the grace window
+// passed. README: "A copy of an older token, once the victim has moved
+// on, is a replay: the session is revoked for both at the copy's first
+// request." Instead every presentation of the replaced token is forwarded
+// again, forever (until the successor ends): the thief is served as alice
+// and handed a fresh current token each time, no replay is ever detected,
+// and two such requests push the victim's token out of the record
+// altogether: the victim is signed out while the thief stays in.
+func TestForwardIsNotAReplayLicence(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		copyHdr := forwardSetup(t, e, b) // the thief's copy
+
+		// The victim's browser is forwarded, and moves on.
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("victim's first request after the late rotating response: %d %v (token sent: %v)", r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim with the forwarded token: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(time.Minute) // well past the grace window
+
+		// The thief presents the stale copy, twice.
+		for i := 1; i <= 2; i++ {
+			r := e.send("GET", "/me", copyHdr)
+			if r.status == http.StatusOK && r.user() == "alice" {
+				t.Errorf("thief's stale copy (replaced record's token), request %d, a minute after the victim moved on: %d %v, token cookie sent: %v; want a replay (401, session revoked)",
+					i, r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+			}
+		}
+		if n := e.events.count(ginsecure.EventReplay); n == 0 {
+			t.Errorf("no replay detected for a copy of a token the victim no longer holds")
+		}
+		r := b.get("/me")
+		t.Logf("victim afterwards: %d %v", r.status, r.body)
+		if r.status == http.StatusOK && r.user() == "alice" {
+			return // still in: then the thief must be out (checked above)
+		}
+		if r.errCode() == "token_mismatch" || r.body["reason"] == "token_mismatch" {
+			t.Errorf("the victim was signed out (token_mismatch) by the thief's forwards, while no replay was detected")
+		}
+	})
+}
+
+// TestForwardParallelRequestsAnyOrder: once the late rotating response has
+// put the replaced record's token back next to the new session, the page
+// fires three requests at once (every page load does). Each is forwarded,
+// and each forward mints and sends another token, rotating the successor
+// unconditionally (no race check, no pending token as the periodic
+// rotation has). When the first forward's response is the one the browser
+// applies last, its token is neither the record's current nor its
+// previous: token_mismatch, signed out. DESIGN, "Ordering principle":
+// every outcome must hold whichever response the browser applies last.
+func TestForwardParallelRequestsAnyOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"123", "231", "321"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			hdr := forwardSetup(t, e, b)
+			var rs [3]reply
+			for i := range rs {
+				if rs[i] = e.send("GET", "/me", hdr); rs[i].status != http.StatusOK || rs[i].user() != "alice" {
+					t.Fatalf("parallel request %d: %d %v", i+1, rs[i].status, rs[i].body)
+				}
+			}
+			for _, c := range order {
+				b.apply(rs[c-'1'])
+			}
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("three parallel forwarded requests, responses applied in order %q: /me %d %v; want alice", order, r.status, r.body)
+				continue
+			}
+			e.clock.Advance(time.Minute)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("order %q, a minute later: /me %d %v; want alice", order, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestForwardRefusedByIPMintsNothing: IP binding refuses a copy used from
+// another network. With KeepSessionOnIPMismatch (refuse the request, keep
+// the session) a refused request must change nothing. A forwarded one
+// rotates the successor before the IP is checked: the refused 401 carries
+// a fresh, valid token of the victim's session, and the victim's own
+// token is pushed out: two refused requests from outside the network
+// sign the victim out.
+func TestForwardRefusedByIPMintsNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		cfg := graceConfig(graceWindow)
+		cfg.KeepSessionOnIPMismatch = true
+		e := newEnv(t, kind, cfg)
+		b := e.browser()
+		copyHdr := forwardSetup(t, e, b)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim forwarded: %d %v", r.status, r.body)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim: %d %v", r.status, r.body)
+		}
+		thief := e.browserFrom("127.0.0.2")
+		for i := 1; i <= 2; i++ {
+			r := thief.do("GET", "/me", "Cookie", copyHdr)
+			if r.status == http.StatusOK {
+				t.Fatalf("thief from another address served: %v", r.body)
+			}
+			if hasCookie(r.cookies, graceTokenCookie) {
+				t.Errorf("request %d refused for its address (%d %v) was sent a fresh token of the victim's session", i, r.status, r.body)
+			}
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("victim after two refused requests from another network (session to be kept): /me %d %v; want alice", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardNeverRaisesPrivilege: on the cookie store a Renew keeps the
+// session's identity (its handle), so the copy's session cookie from before
+// the Renew still names the successor's session, and the replaced record's
+// token is forwarded with the successor's current privilege: the Renew's
+// step-up, which the copy never had (DESIGN, Grace period 2: "never raises
+// privilege"; README: "A Renew's raised privilege is never handed to the
+// pre-Renew token"). /admin demands a login or Renew in the last 10 minutes.
+func TestForwardNeverRaisesPrivilege(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		copyHdr := forwardSetup(t, e, b)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("victim forwarded: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(11 * time.Minute) // the login (and the copy's token) is too old for /admin
+		if r := b.get("/admin"); r.status == http.StatusOK {
+			t.Fatalf("victim reached /admin with an 11-minute-old login: %v", r.body)
+		}
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("victim's Renew: %d %v", r.status, r.body)
+		}
+		if r := b.get("/admin"); r.status != http.StatusOK {
+			t.Fatalf("victim after Renew: /admin %d %v", r.status, r.body)
+		}
+		if r := e.send("GET", "/admin", copyHdr); r.status == http.StatusOK && r.user() == "alice" {
+			t.Errorf("a copy from before the Renew reached /admin (MaxAuthAge) with the Renew's step-up: %d %v", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardSurvivesADoubleSubmittedLogin: TestLoginNotUndoneByARotationInFlight
+// with the sign-in form submitted twice (a double click, which the
+// sibling mechanism exists for). The second login joins the first one's
+// record and, instead of leaving the replaced record revoked with its
+// successor named (Login step 4), deletes it: the rotating response of
+// the replaced record that lands last then names nothing, and the sign-in
+// is lost (token of a deleted record next to the new session).
+func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"12", "21"} {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := e.browser()
+			b.login("alice")
+			e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+			hdr := b.header()
+			done := make(chan reply, 1)
+			go func() {
+				r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- r
+			}()
+			if err := e.holds.waitEntered("slow"); err != nil {
+				t.Fatal(err)
+			}
+			var ls [2]reply
+			for i := range ls {
+				if ls[i] = e.send("POST", "/login?user=alice", hdr); ls[i].status != http.StatusOK || ls[i].user() != "alice" {
+					t.Fatalf("login %d: %d %v", i+1, ls[i].status, ls[i].body)
+				}
+			}
+			for _, c := range order {
+				b.apply(ls[c-'1'])
+			}
+			e.holds.free("slow")
+			slow := <-done
+			if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+				t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+			}
+			b.apply(slow) // the rotating response of the replaced record lands last
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Errorf("double-submitted re-login (responses %q), then the rotating response of a request verified before it lands: /me %d %v; want alice",
+					order, r.status, r.body)
+			}
+		}
+	})
+}
