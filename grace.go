@@ -159,8 +159,8 @@ const pendingInfo = "ginsecure pending token v1"
 // pendingAEAD is the AEAD that seals the secret minted by a rotation under
 // a key derived (HKDF-SHA-256) from the secret it replaces. Only a holder
 // of the old token can open it; the store alone cannot.
-func pendingAEAD(old [32]byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, old[:], nil, pendingInfo, 32)
+func pendingAEAD(old [32]byte, info string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, old[:], nil, info, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,15 @@ func pendingAEAD(old [32]byte) (cipher.AEAD, error) {
 
 // sealPending seals next under old, with the handle as associated data.
 func sealPending(old, next [32]byte, handle string) ([]byte, error) {
-	aead, err := pendingAEAD(old)
+	return sealUnder(pendingInfo, old, next, handle)
+}
+
+// forwardInfo labels the key that seals a forwarded token (forward).
+const forwardInfo = "ginsecure forwarded token v1"
+
+// sealUnder seals next under a key derived from old with the label info.
+func sealUnder(info string, old, next [32]byte, handle string) ([]byte, error) {
+	aead, err := pendingAEAD(old, info)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +194,13 @@ func sealPending(old, next [32]byte, handle string) ([]byte, error) {
 
 // openPending opens a pending token with the old secret.
 func openPending(old [32]byte, sealed []byte, handle string) ([32]byte, error) {
+	return openUnder(pendingInfo, old, sealed, handle)
+}
+
+// openUnder opens what sealUnder sealed.
+func openUnder(info string, old [32]byte, sealed []byte, handle string) ([32]byte, error) {
 	var next [32]byte
-	aead, err := pendingAEAD(old)
+	aead, err := pendingAEAD(old, info)
 	if err != nil {
 		return next, err
 	}
@@ -349,53 +362,126 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 func rotateRecord(r *Record, next [32]byte, now time.Time, raised bool) {
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, raised
 	r.TokenHash, r.IssuedAt, r.ConfirmedAt, r.Pending, r.Siblings = next, now, time.Time{}, nil, nil
+	r.ForwardPending = nil
 }
 
-// forward serves a request whose token is the current one of a record
-// that a login from the same browser replaced (Record.ReplacedBy), next to
-// the successor's own session cookie: the response of a rotation that was
-// in flight when the login committed landed after the login's, and put
-// the replaced record's token back beside the new session. The request is
-// the successor's, and is sent a fresh token of it (the login's token
-// becomes the previous one). Anything else is left to the caller: dead
-// credentials, anonymous.
-func (g *Guard) forward(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
+// errForwarded tells forward's update that another request forwarded
+// first: its token is sent again.
+var errForwarded = errors.New("ginsecure: already forwarded")
+
+// forwardTarget picks the record a request is forwarded to: its token is
+// the current one of a record that a login from the same browser replaced
+// (Record.ReplacedBy), next to the successor's own session cookie. The
+// response of a rotation that was in flight when the login committed
+// landed after the login's and put the replaced record's token back beside
+// the new session. Only while it can be that: the successor has a
+// forwarded token to send again, or is a login no older than
+// unconfirmedGrace whose token was never shown to be received (no
+// confirmed rotation, no Renew). Once the browser has presented the
+// forwarded token and the grace window has passed, the replaced token is a
+// replay: the successor is revoked (replay true). Anything else: dead
+// credentials (nil).
+func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (next *Record, replay bool, err error) {
 	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) || c.GetHeader("Upgrade") != "" {
-		return nil, nil
+		return nil, false, nil
 	}
-	next, err := g.view(c, old.ReplacedBy, now)
+	next, err = g.view(c, old.ReplacedBy, now)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, false, storeErr(err)
 	}
 	if next.Revoked != "" || next.SessionID != st.sid {
-		return nil, nil
+		return nil, false, nil
+	}
+	if len(next.ForwardPending) > 0 {
+		if !next.ConfirmedAt.IsZero() && !g.withinGrace(next.ConfirmedAt, now) {
+			g.revoke(c, next, RevokedReplay, EventReplay, "a replaced session's token came back after its forwarded token was used")
+			return nil, true, nil
+		}
+		return next, false, nil
+	}
+	if !freshLogin(next, now) {
+		return nil, false, nil
+	}
+	return next, false, nil
+}
+
+// freshLogin reports whether r is a login whose token the browser was
+// never shown to have received: no rotation but parallel logins' (never
+// confirmed, never a Renew), within unconfirmedGrace of the login.
+func freshLogin(r *Record, now time.Time) bool {
+	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0 && now.Sub(r.CreatedAt) <= unconfirmedGrace
+}
+
+// forward completes a forwarded request once every check passed on the
+// successor (st.rec): the first forward rotates the successor and seals
+// the new token under the replaced record's token (Record.ForwardPending);
+// every other forward sends that same token again, so parallel requests of
+// one browser carry one token whatever order their responses land in.
+// The request keeps at most the privilege of the replaced record.
+func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
+	old, next := st.fwd, st.rec
+	st.authAt = old.AuthAt
+	if next.AuthAt.Before(st.authAt) {
+		st.authAt = next.AuthAt
+	}
+	if len(next.ForwardPending) > 0 {
+		return g.resendForwarded(c, st, next)
 	}
 	secret, hash, err := newSecret()
 	if err != nil {
-		return nil, err
+		return err
+	}
+	sealed, err := sealUnder(forwardInfo, st.tok.secret, secret, next.Handle)
+	if err != nil {
+		return err
 	}
 	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *Record) error {
 		if r.Revoked != "" || r.SessionID != st.sid {
 			return errRaced
 		}
+		if len(r.ForwardPending) > 0 {
+			return errForwarded
+		}
+		if !freshLogin(r, now) {
+			return errRaced
+		}
 		rotateRecord(r, hash, now, false)
+		r.ForwardPending = sealed
 		r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
 		return nil
 	})
-	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
-		return nil, nil
+	switch {
+	case errors.Is(err, errForwarded):
+		return g.resendForwarded(c, st, &rec)
+	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
+		st.authed, st.rec, st.failure = false, nil, ErrExpired
+		st.hide()
+		return nil
+	case err != nil:
+		return storeErr(err)
 	}
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	st.minted, st.tokRec, st.authAt = true, &rec, rec.AuthAt
+	st.rec, st.tokRec, st.minted = &rec, &rec, true
 	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
 	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
-	return &rec, nil
+	return nil
+}
+
+// resendForwarded sends the successor's forwarded token again.
+func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) error {
+	tok, err := openUnder(forwardInfo, st.tok.secret, next.ForwardPending, next.Handle)
+	if err != nil {
+		st.authed, st.rec, st.failure = false, nil, ErrExpired
+		st.hide()
+		return nil
+	}
+	st.rec, st.tokRec = next, next
+	g.setToken(c, next.Handle, tok, st.cookieMaxAge())
+	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
+	return nil
 }
 
 // cookieMaxAge is the lifetime of the token cookie this request sends: the

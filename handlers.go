@@ -161,7 +161,10 @@ func Login(c *gin.Context, userID string) error {
 		// successor, so that a response of it that lands after this one
 		// (a rotation in flight) is forwarded here (grace.go, forward).
 		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
-			r.Revoked, r.ReplacedBy = RevokedReplaced, handle
+			r.Revoked = RevokedReplaced
+			if r.ReplacedBy == "" {
+				r.ReplacedBy = handle
+			}
 			return nil
 		})
 		if errors.Is(err, ErrNotFound) {
@@ -252,7 +255,15 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		return false, storeErr(err)
 	}
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
-		if err := g.store.Delete(ctx, st.tokRec.Handle); err != nil {
+		// Retired as Login retires it: forwardable to the joined record.
+		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
+			r.Revoked = RevokedReplaced
+			if r.ReplacedBy == "" {
+				r.ReplacedBy = rec.Handle
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}

@@ -31,6 +31,7 @@ type reqState struct {
 	hasTok bool      // ... and it parsed
 	tok    presented // what it carried
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
+	fwd    *Record   // the replaced record whose token this request is forwarded from (grace.go)
 
 	join func() (Record, error) // the token's record, being read while the session loads (prefetch.go)
 
@@ -136,13 +137,17 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if rec.Revoked == RevokedReplaced {
 		// A login from this browser replaced the record; a response of it
 		// that landed after the login's (a rotation in flight) is
-		// forwarded to the successor (grace.go).
-		next, err := g.forward(c, st, rec, now)
-		if err != nil {
+		// forwarded to the successor once the checks below pass on it
+		// (grace.go).
+		next, replay, err := g.forwardTarget(c, st, rec, now)
+		switch {
+		case err != nil:
 			return err
-		}
-		if next != nil {
-			rec = next
+		case replay:
+			st.failure = ErrReplay
+			return g.guardAnonymous(c, st, rec, now)
+		case next != nil:
+			st.fwd, rec = rec, next
 		}
 	}
 	if rec.Revoked != "" {
@@ -177,6 +182,9 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	st.authed = true
 
 	// rotate, confirm, touch, resend: grace.go.
+	if st.fwd != nil {
+		return g.forward(c, st, now)
+	}
 	if st.prev {
 		if st.resend {
 			g.resendPending(c, st)

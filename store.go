@@ -75,6 +75,10 @@ type Record struct {
 	// replaced it with (Revoked is RevokedReplaced): a response of this
 	// record that lands after the login's is forwarded there.
 	ReplacedBy string
+	// ForwardPending is the token the first forward to this record minted,
+	// sealed like Pending under a key derived from the replaced record's
+	// token: every later forward sends it again. Any rotation clears it.
+	ForwardPending []byte
 
 	IP        string // the client IP bound at login (netip text form)
 	UserAgent string
@@ -288,6 +292,7 @@ func cloneRecord(r *Record) Record {
 	out := *r
 	out.Pending = slices.Clone(r.Pending)
 	out.Siblings = slices.Clone(r.Siblings)
+	out.ForwardPending = slices.Clone(r.ForwardPending)
 	return out
 }
 

@@ -85,6 +85,7 @@ type wire struct {
 	Pending   []byte   `json:"pd,omitempty"`
 	Siblings  []string `json:"sb,omitempty"`
 	Replaced  string   `json:"rb,omitempty"`
+	FwdPend   []byte   `json:"fp,omitempty"`
 	Tok       string   `json:"t"`
 	Issued    int64    `json:"ti"`
 	Prev      string   `json:"p,omitempty"`
@@ -141,7 +142,7 @@ func encode(r ginsecure.Record) ([]byte, error) {
 		sib = append(sib, hexOf(h))
 	}
 	return json.Marshal(wire{
-		Siblings: sib, Replaced: r.ReplacedBy,
+		Siblings: sib, Replaced: r.ReplacedBy, FwdPend: r.ForwardPending,
 		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
 		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
@@ -179,7 +180,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
 	}
 	return ginsecure.Record{
-		Siblings: sib, ReplacedBy: w.Replaced,
+		Siblings: sib, ReplacedBy: w.Replaced, ForwardPending: w.FwdPend,
 		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),

@@ -127,7 +127,7 @@ func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 	return ginsecure.Record{
 		Handle: newHandle(), UserID: user, SessionID: "SID" + newHandle(),
 		TokenHash: randHash(), IssuedAt: now, Pending: []byte("sealed\x00\xffpending"),
-		Siblings: [][32]byte{randHash(), randHash()}, ReplacedBy: newHandle(),
+		Siblings: [][32]byte{randHash(), randHash()}, ReplacedBy: newHandle(), ForwardPending: []byte("forwarded\x01"),
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
@@ -209,6 +209,7 @@ func diff(a, b ginsecure.Record) string {
 	str("SessionID", a.SessionID, b.SessionID)
 	str("ReplacedBy", a.ReplacedBy, b.ReplacedBy)
 	str("Pending", string(a.Pending), string(b.Pending))
+	str("ForwardPending", string(a.ForwardPending), string(b.ForwardPending))
 	if fmt.Sprint(a.Siblings) != fmt.Sprint(b.Siblings) {
 		d = append(d, "Siblings")
 	}
