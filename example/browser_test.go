@@ -107,6 +107,12 @@ type gate struct {
 	hold func(*http.Request) bool
 	// renewed receives after each POST /demo/renew has been answered.
 	renewed chan struct{}
+	// renewAfter, when set, holds POST /demo/renew until that many
+	// numbered fetches (/api/me?i=) have reached the server: a loaded
+	// machine may otherwise dispatch the page's fetches only after the
+	// rotation answered, with the new cookies.
+	renewAfter int
+	apiSeen    int
 }
 
 func newGate() *gate { return &gate{open: make(chan struct{}), renewed: make(chan struct{}, 16)} }
@@ -123,6 +129,18 @@ func (g *gate) holds(r *http.Request) bool {
 
 func (g *gate) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		if r.URL.Path == "/api/me" && r.URL.Query().Get("i") != "" {
+			g.apiSeen++
+		}
+		wait := r.URL.Path == "/demo/renew" && g.renewAfter > 0
+		g.mu.Unlock()
+		for deadline := time.Now().Add(browserWait); wait && time.Now().Before(deadline); {
+			g.mu.Lock()
+			wait = g.apiSeen < g.renewAfter
+			g.mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
 		if !g.holds(r) {
 			h.ServeHTTP(w, r)
 			if r.URL.Path == "/demo/renew" {
@@ -646,6 +664,7 @@ func testForcedRaces(t *testing.T, exe string) {
 		_, err := fmt.Sscan(r.URL.Query().Get("i"), &i)
 		return r.URL.Path == "/api/me" && err == nil && i >= late
 	}
+	g.apiSeen, g.renewAfter = 0, parallelFetches // every fetch left with the old cookies
 	g.mu.Unlock()
 	go func() {
 		<-g.renewed
@@ -653,7 +672,7 @@ func testForcedRaces(t *testing.T, exe string) {
 	}()
 	run := clickFire(t, ctx)
 	g.mu.Lock()
-	g.hold = nil
+	g.hold, g.renewAfter = nil, 0
 	g.mu.Unlock()
 	g.reset()
 	checkSplit(t, "parallel page over HTTP/2, late fetches held", run)
