@@ -122,3 +122,63 @@ func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardTwoLateRotatingResponses: two requests of the page are
+// verified before the user signs in again; the first rotates the record,
+// the second is sent the same pending token (README: "every request with
+// the old one is sent the same new token again"). Both answer after the
+// login. The first lands, the browser is forwarded and uses the forwarded
+// token; the second lands a few seconds later and puts the very same
+// replaced token back. That is the browser's own response, not a copy:
+// DESIGN, Ordering principle ("Every outcome must hold whichever response
+// the browser applies last"). forwardTarget calls it a replay and revokes
+// the user's new session (a false EventReplay and a lost sign-in).
+func TestForwardTwoLateRotatingResponses(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := map[string]chan reply{"a": make(chan reply, 1), "b": make(chan reply, 1)}
+		for _, id := range []string{"a", "b"} {
+			go func() {
+				r, err := e.trySend("GET", "/hold/auth?id="+id, hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done[id] <- r
+			}()
+			if err := e.holds.waitEntered(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		e.holds.free("a")
+		ra := <-done["a"]
+		if ra.status != http.StatusOK || !hasCookie(ra.cookies, graceTokenCookie) {
+			t.Fatalf("request a did not rotate: %d %v", ra.status, ra.body)
+		}
+		b.apply(ra)
+		for i := 0; i < 2; i++ { // forwarded, then the forwarded token is used
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("after a's late response, /me %d: %d %v", i+1, r.status, r.body)
+			}
+		}
+		e.clock.Advance(5 * time.Second)
+		e.holds.free("b")
+		rb := <-done["b"]
+		if rb.status != http.StatusOK || !hasCookie(rb.cookies, graceTokenCookie) {
+			t.Fatalf("request b was not sent the pending token: %d %v", rb.status, rb.body)
+		}
+		b.apply(rb) // the same replaced token, 5 s later
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the second late response (same token as the first) lands 5 s after the forward: /me %d %v; want alice", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
