@@ -1,0 +1,184 @@
+package ginsecure_test
+
+// Forwarding (grace.go) when the rotating response of the replaced record
+// is later than the 30 s freshLogin bound, or carries the replaced
+// session's cookie too: the browser's sign-in must survive either.
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure"
+)
+
+// TestForwardLateRotatingResponse: a request verified before a re-login
+// rotates the record (a long poll), the user signs in again and goes on
+// using the new session, and the long poll answers 40 s later (README:
+// "one that lands 40 s late carries what the browser already has"). Its
+// token of the replaced record lands last, next to the new session cookie.
+// DESIGN, Ordering principle and Grace period 4 ("a rotating response that
+// arrives late is still honoured"): the sign-in must not be lost.
+// forwardTarget only forwards to a freshLogin (<= 30 s old): at 40 s the
+// browser is signed out.
+func TestForwardLateRotatingResponse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := make(chan reply, 1)
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=poll", hdr)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		if err := e.holds.waitEntered("poll"); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		for i := 0; i < 4; i++ { // the user goes on working
+			e.clock.Advance(10 * time.Second)
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
+			}
+		}
+		e.holds.free("poll")
+		poll := <-done
+		if poll.status != http.StatusOK || !hasCookie(poll.cookies, graceTokenCookie) {
+			t.Fatalf("the long poll did not rotate: %d %v", poll.status, poll.body)
+		}
+		b.apply(poll) // lands 40 s after the login's response
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("re-login, then a long poll verified before it answers 40 s later: /me %d %v; want alice (sign-in lost)", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardRotatingResponseWithSessionCookie: as
+// TestLoginNotUndoneByARotationInFlight, but the slow request saved the
+// session (a cart update) before the user signed in again, so its late
+// response carries the replaced session's cookie next to the replaced
+// record's rotated token. The marker from that session to the new record
+// exists (Login step 1) and heals the session cookie next to a live token;
+// here forwardTarget insists on the successor's own session cookie and
+// drops the browser: the sign-in is lost within seconds.
+func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var e *env
+		saved := make(chan struct{})
+		release := make(chan struct{})
+		e = newEnv(t, kind, graceConfig(graceWindow), withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+			r.GET("/save-then-poll", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Set("cart", "book")
+				err := s.Save()
+				close(saved)
+				<-release
+				if err != nil {
+					c.JSON(saveFailure(err))
+					return
+				}
+				u, _ := ginsecure.UserID(c)
+				c.JSON(http.StatusOK, gin.H{"user": u})
+			})
+		}))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := make(chan reply, 1)
+		go func() {
+			r, err := e.trySend("GET", "/save-then-poll", hdr)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		select {
+		case <-saved:
+		case <-time.After(holdTimeout):
+			t.Fatal("slow request never saved")
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		close(release)
+		slow := <-done
+		if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+			t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+		}
+		t.Logf("slow response sets %q", graceCookies(slow.cookies))
+		b.apply(slow) // lands after the login's response
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("re-login, then the late response of a request that rotated and saved the session before it: /me %d %v; want alice (sign-in lost)", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardTwoLateRotatingResponses: two requests of the page are
+// verified before the user signs in again; the first rotates the record,
+// the second is sent the same pending token (README: "every request with
+// the old one is sent the same new token again"). Both answer after the
+// login. The first lands, the browser is forwarded and uses the forwarded
+// token; the second lands a few seconds later and puts the very same
+// replaced token back. That is the browser's own response, not a copy:
+// DESIGN, Ordering principle ("Every outcome must hold whichever response
+// the browser applies last"). forwardTarget calls it a replay and revokes
+// the user's new session (a false EventReplay and a lost sign-in).
+func TestForwardTwoLateRotatingResponses(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := map[string]chan reply{"a": make(chan reply, 1), "b": make(chan reply, 1)}
+		for _, id := range []string{"a", "b"} {
+			go func() {
+				r, err := e.trySend("GET", "/hold/auth?id="+id, hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done[id] <- r
+			}()
+			if err := e.holds.waitEntered(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		e.holds.free("a")
+		ra := <-done["a"]
+		if ra.status != http.StatusOK || !hasCookie(ra.cookies, graceTokenCookie) {
+			t.Fatalf("request a did not rotate: %d %v", ra.status, ra.body)
+		}
+		b.apply(ra)
+		for i := 0; i < 2; i++ { // forwarded, then the forwarded token is used
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("after a's late response, /me %d: %d %v", i+1, r.status, r.body)
+			}
+		}
+		e.clock.Advance(5 * time.Second)
+		e.holds.free("b")
+		rb := <-done["b"]
+		if rb.status != http.StatusOK || !hasCookie(rb.cookies, graceTokenCookie) {
+			t.Fatalf("request b was not sent the pending token: %d %v", rb.status, rb.body)
+		}
+		b.apply(rb) // the same replaced token, 5 s later
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the second late response (same token as the first) lands 5 s after the forward: /me %d %v; want alice", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
