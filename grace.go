@@ -371,56 +371,56 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 
 // forwardTarget picks the record a request is forwarded to: its token is
 // the current one of a record that a login from the same browser replaced
-// (Record.ReplacedBy), next to the successor's own session cookie. The
-// response of a rotation that was in flight when the login committed
-// landed after the login's and put the replaced record's token back beside
-// the new session. Only while it can be that: the successor has a
-// forwarded token to send again, or is a login no older than
-// unconfirmedGrace whose token was never shown to be received (no
-// confirmed rotation, no Renew). Once the browser has presented the
-// forwarded token and the grace window has passed, the replaced token is a
-// replay: the successor is revoked (replay true). Anything else: dead
+// (Record.ReplacedBy), minted by a rotation the browser never presented,
+// next to the successor's own session cookie or the session the login
+// replaced (healed then). The response of a rotation that was in flight
+// when the login committed landed after the login's and put the replaced
+// record's token back beside the new session. The successor must not have
+// rotated since its login (a Renew, a periodic rotation): until it does,
+// its forwarded token is sent again to every such request, however late
+// (Record.ForwardPending), as a pending token is. Anything else: dead
 // credentials (nil).
-func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (next *Record, replay bool, err error) {
-	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) || c.GetHeader("Upgrade") != "" {
-		return nil, false, nil
+func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
+	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) ||
+		old.PrevHash == zeroHash || !old.ConfirmedAt.IsZero() || c.GetHeader("Upgrade") != "" {
+		return nil, nil
 	}
-	next, err = g.view(c, old.ReplacedBy, now)
+	next, err := g.view(c, old.ReplacedBy, now)
 	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, false, storeErr(err)
+		return nil, storeErr(err)
 	}
-	if next.Revoked != "" || next.SessionID != st.sid {
-		return nil, false, nil
+	if next.Revoked != "" || !(len(next.ForwardPending) > 0 || unrotatedLogin(next)) {
+		return nil, nil
 	}
-	if len(next.ForwardPending) > 0 {
-		if !next.ConfirmedAt.IsZero() && !g.withinGrace(next.ConfirmedAt, now) {
-			g.revoke(c, next, RevokedReplay, EventReplay, "a replaced session's token came back after its forwarded token was used")
-			return nil, true, nil
+	if next.SessionID != st.sid {
+		mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, storeErr(err)
 		}
-		return next, false, nil
+		if err != nil || mk.Handle != next.Handle {
+			return nil, nil
+		}
 	}
-	if !freshLogin(next, now) {
-		return nil, false, nil
-	}
-	return next, false, nil
+	return next, nil
 }
 
-// freshLogin reports whether r is a login whose token the browser was
-// never shown to have received: no rotation but parallel logins' (never
-// confirmed, never a Renew), within unconfirmedGrace of the login.
-func freshLogin(r *Record, now time.Time) bool {
-	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0 && now.Sub(r.CreatedAt) <= unconfirmedGrace
+// unrotatedLogin reports whether r has not rotated since its login but for
+// parallel logins' tokens (never confirmed, never a Renew or a periodic
+// rotation).
+func unrotatedLogin(r *Record) bool {
+	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0
 }
 
 // forward completes a forwarded request once every check passed on the
 // successor (st.rec): the first forward rotates the successor and seals
 // the new token under the replaced record's token (Record.ForwardPending);
-// every other forward sends that same token again, so parallel requests of
-// one browser carry one token whatever order their responses land in.
-// The request keeps at most the privilege of the replaced record.
+// every other forward sends that same token again, so the responses of
+// one browser carry one token whatever order they land in. Any rotation of
+// the successor ends it. The request keeps at most the privilege of the
+// replaced record.
 func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	old, next := st.fwd, st.rec
 	st.authAt = old.AuthAt
@@ -438,14 +438,15 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	sid := next.SessionID
 	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *Record) error {
-		if r.Revoked != "" || r.SessionID != st.sid {
+		if r.Revoked != "" || r.SessionID != sid {
 			return errRaced
 		}
 		if len(r.ForwardPending) > 0 {
 			return errForwarded
 		}
-		if !freshLogin(r, now) {
+		if !unrotatedLogin(r) {
 			return errRaced
 		}
 		rotateRecord(r, hash, now, false)

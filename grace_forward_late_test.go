@@ -1,8 +1,8 @@
 package ginsecure_test
 
 // Forwarding (grace.go) when the rotating response of the replaced record
-// is later than the 30 s freshLogin bound, or carries the replaced
-// session's cookie too: the browser's sign-in must survive either.
+// lands long after the login's, carries the replaced session's cookie too,
+// or lands twice: the browser's sign-in must survive each.
 
 import (
 	"net/http"
@@ -20,9 +20,8 @@ import (
 // "one that lands 40 s late carries what the browser already has"). Its
 // token of the replaced record lands last, next to the new session cookie.
 // DESIGN, Ordering principle and Grace period 4 ("a rotating response that
-// arrives late is still honoured"): the sign-in must not be lost.
-// forwardTarget only forwards to a freshLogin (<= 30 s old): at 40 s the
-// browser is signed out.
+// arrives late is still honoured"): the sign-in must not be lost, however
+// late, until the new session rotates.
 func TestForwardLateRotatingResponse(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))

@@ -139,14 +139,11 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		// that landed after the login's (a rotation in flight) is
 		// forwarded to the successor once the checks below pass on it
 		// (grace.go).
-		next, replay, err := g.forwardTarget(c, st, rec, now)
-		switch {
-		case err != nil:
+		next, err := g.forwardTarget(c, st, rec, now)
+		if err != nil {
 			return err
-		case replay:
-			st.failure = ErrReplay
-			return g.guardAnonymous(c, st, rec, now)
-		case next != nil:
+		}
+		if next != nil {
 			st.fwd, rec = rec, next
 		}
 	}
