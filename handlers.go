@@ -161,6 +161,9 @@ func Login(c *gin.Context, userID string) error {
 		// successor, so that a response of it that lands after this one
 		// (a rotation in flight) is forwarded here (grace.go, forward).
 		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
+			if r.Revoked != "" && r.Revoked != RevokedReplaced {
+				return nil // already ended, and why (a replay) stays told
+			}
 			r.Revoked = RevokedReplaced
 			if r.ReplacedBy == "" {
 				r.ReplacedBy = handle
@@ -257,6 +260,9 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
 		// Retired as Login retires it: forwardable to the joined record.
 		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
+			if r.Revoked != "" && r.Revoked != RevokedReplaced {
+				return nil
+			}
 			r.Revoked = RevokedReplaced
 			if r.ReplacedBy == "" {
 				r.ReplacedBy = rec.Handle
