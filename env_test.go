@@ -521,6 +521,28 @@ func (h *holds) install(r *gin.Engine, g *ginsecure.Guard) {
 	r.GET("/hold/auth", g.Require(ginsecure.Policy{Authenticated: true}), handler)
 }
 
+// holdAt sends GET path (a hold route with ?id=id) with exactly the
+// Cookie header given and returns once the request is held inside its
+// handler; release frees it and returns its reply.
+func (e *env) holdAt(t testing.TB, path, id, cookieHeader string) (release func() reply) {
+	t.Helper()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("GET", path, cookieHeader)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	if err := e.holds.waitEntered(id); err != nil {
+		t.Fatal(err)
+	}
+	return func() reply {
+		e.holds.free(id)
+		return <-done
+	}
+}
+
 // send makes one request with exactly the Cookie header given (several
 // cookies of one name, in the order written, as a browser sends them when
 // two paths or domains set one), through no jar.

@@ -28,18 +28,7 @@ func TestForwardLateRotatingResponse(t *testing.T) {
 		b := e.browser()
 		b.login("alice")
 		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
-		hdr := b.header()
-		done := make(chan reply, 1)
-		go func() {
-			r, err := e.trySend("GET", "/hold/auth?id=poll", hdr)
-			if err != nil {
-				t.Error(err)
-			}
-			done <- r
-		}()
-		if err := e.holds.waitEntered("poll"); err != nil {
-			t.Fatal(err)
-		}
+		release := e.holdAt(t, "/hold/auth?id=poll", "poll", b.header())
 		if r := b.login("alice"); r.status != http.StatusOK {
 			t.Fatalf("re-login: %d %v", r.status, r.body)
 		}
@@ -49,8 +38,7 @@ func TestForwardLateRotatingResponse(t *testing.T) {
 				t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
 			}
 		}
-		e.holds.free("poll")
-		poll := <-done
+		poll := release()
 		if poll.status != http.StatusOK || !hasCookie(poll.cookies, graceTokenCookie) {
 			t.Fatalf("the long poll did not rotate: %d %v", poll.status, poll.body)
 		}

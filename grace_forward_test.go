@@ -24,21 +24,9 @@ func forwardSetup(t *testing.T, e *env, b *browser) string {
 	t.Helper()
 	b.login("alice")
 	e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
-	hdr := b.header()
-	done := make(chan reply, 1)
-	go func() {
-		r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- r
-	}()
-	if err := e.holds.waitEntered("slow"); err != nil {
-		t.Fatal(err)
-	}
+	release := e.holdAt(t, "/hold/auth?id=slow", "slow", b.header())
 	b.login("alice")
-	e.holds.free("slow")
-	slow := <-done
+	slow := release()
 	if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
 		t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
 	}
@@ -220,17 +208,7 @@ func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 			b.login("alice")
 			e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
 			hdr := b.header()
-			done := make(chan reply, 1)
-			go func() {
-				r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
-				if err != nil {
-					t.Error(err)
-				}
-				done <- r
-			}()
-			if err := e.holds.waitEntered("slow"); err != nil {
-				t.Fatal(err)
-			}
+			release := e.holdAt(t, "/hold/auth?id=slow", "slow", hdr)
 			var ls [2]reply
 			for i := range ls {
 				if ls[i] = e.send("POST", "/login?user=alice", hdr); ls[i].status != http.StatusOK || ls[i].user() != "alice" {
@@ -240,8 +218,7 @@ func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 			for _, c := range order {
 				b.apply(ls[c-'1'])
 			}
-			e.holds.free("slow")
-			slow := <-done
+			slow := release()
 			if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
 				t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
 			}

@@ -697,21 +697,9 @@ func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
 			b := e.browser()
 			b.login("alice")
 			e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
-			hdr := b.header()
-			done := make(chan reply, 1)
-			go func() {
-				r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
-				if err != nil {
-					t.Error(err)
-				}
-				done <- r
-			}()
-			if err := e.holds.waitEntered("slow"); err != nil {
-				t.Fatal(err)
-			}
+			release := e.holdAt(t, "/hold/auth?id=slow", "slow", b.header())
 			b.login(user) // applied: the login's response reaches the browser first
-			e.holds.free("slow")
-			slow := <-done
+			slow := release()
 			if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
 				t.Fatalf("the slow request did not rotate: %d %v sets %q", slow.status, slow.body, graceCookies(slow.cookies))
 			}
