@@ -295,3 +295,46 @@ func TestForwardNeverCrossesUsers(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardAfterARetriedLogin: a rotating request is in flight when
+// alice signs in again; that login's response is lost (a dropped
+// connection), and she submits the form again 40 s later (too late to
+// join the first login's record). The second login replaces the same
+// record, but ReplacedBy keeps naming the first login's record, which the
+// browser never saw: when the rotating response finally lands last, its
+// token is forwarded nowhere, and the browser, which did sign in, is
+// anonymous (README: "forwarded ... however late").
+func TestForwardAfterARetriedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := make(chan reply, 1)
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		if err := e.holds.waitEntered("slow"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.send("POST", "/login?user=alice", hdr); r.status != http.StatusOK { // its response is lost
+			t.Fatalf("first login: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(40 * time.Second)
+		b.login("alice") // the retry lands
+		e.holds.free("slow")
+		slow := <-done
+		if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+			t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+		}
+		b.apply(slow) // the rotating response of the replaced record lands last
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("login retried after a lost response, then the rotating response of a request verified before both lands: /me %d %v; want alice", r.status, r.body)
+		}
+	})
+}
