@@ -230,3 +230,88 @@ func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardNeverCrossesUsers: a shared computer. Alice, signed in on
+// it, takes a copy of her own cookies and lets one request rotate her
+// token from that copy (her own response: she reads the new token, and
+// the kiosk's browser never presents it). She walks away without signing
+// out; Bob signs in on the same browser, over her session. Login marks
+// Alice's record replaced by Bob's and leaves a marker from her session
+// to his record: her never-presented token next to her own old session
+// cookie (healed through that marker) is then forwarded into Bob's
+// session and sent a token of it. A re-login of the same user is what
+// forwarding exists for; another user's login must leave Alice's
+// credentials simply dead (DESIGN, Grace period 5; "never a change to
+// another user's session").
+func TestForwardNeverCrossesUsers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		kiosk := e.browser()
+		kiosk.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		alice := e.browser()
+		kiosk.copyTo(alice)
+		rot := alice.get("/me") // Alice's own rotating request, from her copy
+		if rot.status != http.StatusOK || rot.user() != "alice" || !hasCookie(rot.cookies, graceTokenCookie) {
+			t.Fatalf("alice's rotating request: %d %v", rot.status, rot.body)
+		}
+		// The kiosk still holds her pre-rotation token and session; Bob
+		// signs in over them.
+		kiosk.login("bob")
+		if r := kiosk.get("/me"); r.status != http.StatusOK || r.user() != "bob" {
+			t.Fatalf("bob on the kiosk: %d %v", r.status, r.body)
+		}
+		// Alice, from the same network, with her rotated token and her
+		// own old session cookie.
+		r := alice.get("/me")
+		if r.status == http.StatusOK && r.user() == "bob" {
+			t.Errorf("alice's own rotated token next to her own old session cookie was served as bob (token of bob's session sent: %v)", hasCookie(r.cookies, graceTokenCookie))
+		}
+		if r := alice.get("/me"); r.status == http.StatusOK && r.user() == "bob" {
+			t.Errorf("alice, with the token she was sent, is bob: %v", r.body)
+		}
+	})
+}
+
+// TestForwardAfterARetriedLogin: a rotating request is in flight when
+// alice signs in again; that login's response is lost (a dropped
+// connection), and she submits the form again 40 s later (too late to
+// join the first login's record). The second login replaces the same
+// record, but ReplacedBy keeps naming the first login's record, which the
+// browser never saw: when the rotating response finally lands last, its
+// token is forwarded nowhere, and the browser, which did sign in, is
+// anonymous (README: "forwarded ... however late").
+func TestForwardAfterARetriedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		done := make(chan reply, 1)
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=slow", hdr)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		if err := e.holds.waitEntered("slow"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.send("POST", "/login?user=alice", hdr); r.status != http.StatusOK { // its response is lost
+			t.Fatalf("first login: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(40 * time.Second)
+		b.login("alice") // the retry lands
+		e.holds.free("slow")
+		slow := <-done
+		if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+			t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+		}
+		b.apply(slow) // the rotating response of the replaced record lands last
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("login retried after a lost response, then the rotating response of a request verified before both lands: /me %d %v; want alice", r.status, r.body)
+		}
+	})
+}
