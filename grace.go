@@ -396,6 +396,12 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 		return nil, nil
 	}
 	if next.SessionID != st.sid {
+		// The replaced session's own cookie (healed by its marker) only
+		// for the same user: another user's login replaced it (a shared
+		// computer), and the previous user still holds that cookie.
+		if next.UserID != old.UserID {
+			return nil, nil
+		}
 		mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, storeErr(err)

@@ -164,10 +164,9 @@ func Login(c *gin.Context, userID string) error {
 			if r.Revoked != "" && r.Revoked != RevokedReplaced {
 				return nil // already ended, and why (a replay) stays told
 			}
-			r.Revoked = RevokedReplaced
-			if r.ReplacedBy == "" {
-				r.ReplacedBy = handle
-			}
+			// The newest login from this browser: a retried login whose
+			// first response was lost forwards to the one it received.
+			r.Revoked, r.ReplacedBy = RevokedReplaced, handle
 			return nil
 		})
 		if errors.Is(err, ErrNotFound) {
