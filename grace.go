@@ -285,7 +285,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 			// privilege that never reached the browser is not handed to it.
 			r.AbandonedHash = r.TokenHash
 			r.TokenHash, r.IssuedAt, r.RotatedAt = nextHash, now, now
-			r.AuthAt, r.PrevRaised, r.Pending = r.PrevAuthAt, false, nil
+			r.AuthAt, r.PrevRaised, r.Pending, r.ForwardPending = r.PrevAuthAt, false, nil, nil
 			r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
 			return nil
 		}
@@ -417,7 +417,10 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 // parallel logins' tokens (never confirmed, never a Renew or a periodic
 // rotation).
 func unrotatedLogin(r *Record) bool {
-	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0
+	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0 &&
+		// parallel logins join within unconfirmedGrace of the first; a
+		// later token (a Renew's reissue) is a rotation
+		!r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 
 // forward completes a forwarded request once every check passed on the
