@@ -371,7 +371,18 @@ func Logout(c *gin.Context) error {
 		http.SetCookie(c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
 	}
 	g.expireToken(c)
-	st.authed, st.closed, st.blank, st.rec = false, true, false, nil
+	// The request goes on with a new, empty anonymous session: a write
+	// after Logout (a "signed out" flash) saves it, and its cookie follows
+	// the expiring one; a Login after it (switching users on one form)
+	// carries nothing of the session that ended.
+	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
+	if st.gs != nil {
+		st.gs = st.freshSession("", nil)
+		st.gs.ID = ""
+		delete(st.gs.Values, sidKey)
+		st.cur, st.sid = st.gs, ""
+	}
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
 	return nil
 }

@@ -47,7 +47,6 @@ type reqState struct {
 	emptied bool // the presented session outlived its record: shown (and carried over) empty
 	blank   bool // served with an empty stand-in (a foreign session): writes nothing
 	minted  bool // this request minted credentials (Login, Renew, a rotation)
-	closed  bool // Logout ran
 	failure error
 }
 

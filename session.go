@@ -530,7 +530,7 @@ func (s *guardSession) Save() error {
 	switch {
 	case st.blank:
 		return ErrForeignSession
-	case st.closed, !s.written:
+	case !s.written:
 		return nil
 	case st.loadErr != nil:
 		return storeErr(st.loadErr)
