@@ -71,3 +71,29 @@ func TestSessionCookieAloneCannotLogVictimOut(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutOfReplacedCredentialsWritesNothing: a sign-out sent with the
+// cookies from before a re-login arrives after it. Its token names a
+// record the login replaced: dead credentials. It ends nothing that
+// lives and writes no expiring cookie, which could land after the
+// login's response and delete the new token (DESIGN, "Cookie writes").
+func TestLogoutOfReplacedCredentialsWritesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		before := b.header()
+		b.login("alice") // the re-login's response reaches the browser
+		r := e.send("POST", "/logout", before)
+		if r.status != http.StatusOK {
+			t.Fatalf("late sign-out with the replaced cookies: %d %v", r.status, r.body)
+		}
+		if len(r.cookies) != 0 {
+			t.Fatalf("late sign-out with the replaced cookies wrote %v", r.header["Set-Cookie"])
+		}
+		b.apply(r) // lands after the re-login's
+		if me := b.get("/me"); me.status != http.StatusOK || me.user() != "alice" {
+			t.Fatalf("after a late sign-out of the replaced session: %d %v; want alice still signed in", me.status, me.body)
+		}
+	})
+}

@@ -549,7 +549,7 @@ func (s *guardSession) Save() error {
 		return saveErr(err)
 	}
 	s.written = false
-	if st.minted {
+	if st.created {
 		return nil // this request created the session: nothing retired it
 	}
 	key := markerKey(cur)
