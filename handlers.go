@@ -286,6 +286,9 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	return true, nil
 }
 
+// errEnded tells Logout's update that the record had already ended.
+var errEnded = errors.New("ginsecure: session already ended")
+
 // maxSiblings bounds the tokens parallel logins from one session may add
 // to a record (a double or triple submit; more is no longer a person).
 const maxSiblings = 4
@@ -356,18 +359,28 @@ func Logout(c *gin.Context) error {
 		return nil // no credentials, or dead ones: nothing lives on
 	}
 	ctx := reqCtx(c)
-	if rec.Revoked != "" {
-		// Already ended (replaced by a later login, revoked): its cookies
-		// are dead credentials, and an expiring Set-Cookie could land
-		// after a newer login's response and delete its token (DESIGN,
-		// "Cookie writes"). The record goes; nothing is written back.
-		if err := g.store.Delete(ctx, rec.Handle); err != nil {
-			return storeErr(err)
+	// Decided when Logout acts, not when the request was verified: a
+	// record already ended (replaced by a later login, perhaps on another
+	// server while this request waited, or revoked) holds dead
+	// credentials, and an expiring Set-Cookie could land after the newer
+	// login's response and delete its token (DESIGN, "Cookie writes"). The
+	// record goes; nothing is written back.
+	_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
+		if r.Revoked != "" {
+			return errEnded
 		}
+		r.Revoked = RevokedByUser // a login racing this one keeps it ended
 		return nil
+	})
+	ended := errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)
+	if err != nil && !ended {
+		return storeErr(err)
 	}
 	if err := g.store.Delete(ctx, rec.Handle); err != nil {
 		return storeErr(err)
+	}
+	if ended {
+		return nil
 	}
 	if st.gs != nil {
 		if err := g.retireSession(c, st, rec); err != nil {
