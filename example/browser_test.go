@@ -710,7 +710,7 @@ func testStoreOutage(t *testing.T, exe string) {
 	signIn(t, ctx, base, "bob")
 
 	// The sign-out cannot be written: still signed in, and told so.
-	store.mode.Store(storeDeletesFail)
+	store.mode.Store(storeWritesFail)
 	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
 	waitFor(t, ctx, "the failed sign-out page", `document.readyState === "complete" && document.getElementById("retry-logout") !== null`)
 	text := eval[string](t, ctx, `document.body.innerText`)

@@ -9,8 +9,9 @@ import (
 )
 
 // flakyStore is ginsecure's memory store with an outage switched on
-// demand: storeDeletesFail makes only Delete fail (a sign-out that cannot
-// be written), storeDown makes every call fail.
+// demand: storeWritesFail makes Update and Delete fail (a sign-out that
+// cannot be written, reads still answered), storeDown makes every call
+// fail.
 type flakyStore struct {
 	ginsecure.Store
 	mode atomic.Int32
@@ -18,7 +19,7 @@ type flakyStore struct {
 
 const (
 	storeUp int32 = iota
-	storeDeletesFail
+	storeWritesFail
 	storeDown
 )
 
@@ -57,7 +58,7 @@ func (f *flakyStore) DeleteMarker(ctx context.Context, key, handle string) error
 }
 
 func (f *flakyStore) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
-	if f.down() {
+	if f.mode.Load() != storeUp {
 		return ginsecure.Record{}, errOutage
 	}
 	return f.Store.Update(ctx, handle, fn)
