@@ -16,9 +16,11 @@ import (
 // gives its connection back as soon as its GET is answered.
 //
 // It returns nil, and the Guard reads the record after the session as
-// without a Prefetcher, when the pool cannot give a second connection at
-// once: with MaxActive set, unless the connections in use leave room for
-// both the session's and the record's. redigo has no "get if free": with
+// without a Prefetcher, on a pool with MaxActive set and no Wait (where a
+// second connection held here could make another request fail at once),
+// and when the pool cannot give a second connection at once: with
+// MaxActive set, unless the connections in use leave room for both the
+// session's and the record's. redigo has no "get if free": with
 // Wait, GetContext would queue behind other requests, and an already
 // expired context always fails (the pool checks the context again after
 // taking a slot). So the room is counted from Pool.Stats, and since
@@ -46,6 +48,12 @@ func (s *Store) spare() bool {
 	max := s.pool.MaxActive
 	if max <= 0 {
 		return true // no limit: GetContext never waits for a slot
+	}
+	if !s.pool.Wait {
+		// A second connection held here could make another request's
+		// Get fail at once (ErrPoolExhausted: a 503 the sequential order
+		// would not give): never on such a pool.
+		return false
 	}
 	st := s.pool.Stats()
 	return st.ActiveCount-st.IdleCount+2 <= max
