@@ -316,7 +316,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	case err == nil:
 		st.rec = &rec
 		if rotate {
-			st.minted, st.reissue = true, false
+			st.reissue = false
 			st.tok.secret, st.tok.hash = next, nextHash
 			st.authAt = rec.AuthAt
 			g.setToken(c, rec.Handle, next, st.cookieMaxAge())
@@ -473,7 +473,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	case err != nil:
 		return storeErr(err)
 	}
-	st.rec, st.tokRec, st.minted = &rec, &rec, true
+	st.rec, st.tokRec = &rec, &rec
 	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
 	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})

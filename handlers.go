@@ -207,7 +207,7 @@ func Login(c *gin.Context, userID string) error {
 	st.cur, st.blank, st.healed, st.prev, st.resend, st.reissue = ns, false, false, false, false, false
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.setToken(c, handle, secret, st.cookieMaxAge())
-	st.minted, st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, true, &rec, &rec, now, nil
+	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
 	st.tok = presented{handle: handle, secret: secret, hash: hash}
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
@@ -279,7 +279,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	st.healed = false
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
-	st.minted, st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, true, &rec, &rec, now, nil
+	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
 	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
@@ -520,7 +520,7 @@ func Renew(c *gin.Context) error {
 	st.cur, st.healed, st.sid = ns, false, sid
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.setToken(c, handle, secret, st.cookieMaxAge())
-	st.minted, st.created, st.rec, st.tokRec, st.authAt = true, true, &rec, &rec, now
+	st.created, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
 	st.tok.secret, st.tok.hash = secret, hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil

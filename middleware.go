@@ -46,7 +46,6 @@ type reqState struct {
 	several bool // the Cookie header held several session cookies of the session's name
 	emptied bool // the presented session outlived its record: shown (and carried over) empty
 	blank   bool // served with an empty stand-in (a foreign session): writes nothing
-	minted  bool // this request minted credentials (Login, Renew, a rotation, a forward)
 	created bool // this request created the session it is served with (Login, Renew): nothing retired it
 	failure error
 }
