@@ -3,6 +3,7 @@ package ginsecure
 // Login, Logout, Renew, UserID and per-route policies (Require).
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -157,22 +158,7 @@ func Login(c *gin.Context, userID string) error {
 	// A record that cannot be retired would leave the old credentials
 	// working next to the new ones: the login is undone instead.
 	if st.tokRec != nil {
-		// Revoked, not deleted: it keeps its token hashes and names its
-		// successor, so that a response of it that lands after this one
-		// (a rotation in flight) is forwarded here (grace.go, forward).
-		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
-			if r.Revoked != "" && r.Revoked != RevokedReplaced {
-				return nil // already ended, and why (a replay) stays told
-			}
-			// The newest login from this browser: a retried login whose
-			// first response was lost forwards to the one it received.
-			r.Revoked, r.ReplacedBy = RevokedReplaced, handle
-			return nil
-		})
-		if errors.Is(err, ErrNotFound) {
-			err = nil
-		}
-		if err != nil {
+		if err := g.retireReplaced(ctx, st.tokRec.Handle, handle); err != nil {
 			if derr := g.store.Delete(ctx, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
@@ -258,17 +244,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
 		// Retired as Login retires it: forwardable to the joined record.
-		_, err := g.store.Update(ctx, st.tokRec.Handle, func(r *Record) error {
-			if r.Revoked != "" && r.Revoked != RevokedReplaced {
-				return nil
-			}
-			r.Revoked = RevokedReplaced
-			if r.ReplacedBy == "" {
-				r.ReplacedBy = rec.Handle
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err := g.retireReplaced(ctx, st.tokRec.Handle, rec.Handle); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}
@@ -284,6 +260,27 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
 	return true, nil
+}
+
+// retireReplaced ends the record a login from its own browser replaced:
+// revoked, not deleted, it keeps its token hashes and names its successor,
+// so that a response of it that lands after the login's (a rotation in
+// flight) is forwarded there (grace.go, forward). The successor is the
+// newest login from the browser: a retried login whose first response was
+// lost forwards to the one it received. A record already ended otherwise
+// (a replay) stays ended, and says why; one already gone is no error.
+func (g *Guard) retireReplaced(ctx context.Context, handle, successor string) error {
+	_, err := g.store.Update(ctx, handle, func(r *Record) error {
+		if r.Revoked != "" && r.Revoked != RevokedReplaced {
+			return nil
+		}
+		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // errEnded tells Logout's update that the record had already ended.
