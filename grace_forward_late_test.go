@@ -55,8 +55,7 @@ func TestForwardLateRotatingResponse(t *testing.T) {
 // response carries the replaced session's cookie next to the replaced
 // record's rotated token. The marker from that session to the new record
 // exists (Login step 1) and heals the session cookie next to a live token;
-// here forwardTarget insists on the successor's own session cookie and
-// drops the browser: the sign-in is lost within seconds.
+// forwarding accepts it too (same user), so the browser stays signed in.
 func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		var e *env
@@ -118,8 +117,8 @@ func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
 // token; the second lands a few seconds later and puts the very same
 // replaced token back. That is the browser's own response, not a copy:
 // DESIGN, Ordering principle ("Every outcome must hold whichever response
-// the browser applies last"). forwardTarget calls it a replay and revokes
-// the user's new session (a false EventReplay and a lost sign-in).
+// the browser applies last"): it is sent the same forwarded token again,
+// no replay is reported, and the new session stays.
 func TestForwardTwoLateRotatingResponses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))

@@ -93,12 +93,8 @@ func TestForwardIsNotAReplayLicence(t *testing.T) {
 // TestForwardParallelRequestsAnyOrder: once the late rotating response has
 // put the replaced record's token back next to the new session, the page
 // fires three requests at once (every page load does). Each is forwarded,
-// and each forward mints and sends another token, rotating the successor
-// unconditionally (no race check, no pending token as the periodic
-// rotation has). When the first forward's response is the one the browser
-// applies last, its token is neither the record's current nor its
-// previous: token_mismatch, signed out. DESIGN, "Ordering principle":
-// every outcome must hold whichever response the browser applies last.
+// and all three are sent the one forwarded token: whichever response the
+// browser applies last, it stays signed in (DESIGN, "Ordering principle").
 func TestForwardParallelRequestsAnyOrder(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, order := range []string{"123", "231", "321"} {
@@ -128,11 +124,9 @@ func TestForwardParallelRequestsAnyOrder(t *testing.T) {
 
 // TestForwardRefusedByIPMintsNothing: IP binding refuses a copy used from
 // another network. With KeepSessionOnIPMismatch (refuse the request, keep
-// the session) a refused request must change nothing. A forwarded one
-// rotates the successor before the IP is checked: the refused 401 carries
-// a fresh, valid token of the victim's session, and the victim's own
-// token is pushed out: two refused requests from outside the network
-// sign the victim out.
+// the session) a refused request changes nothing: a forward mints only
+// after the IP check passed on the successor, so the 401 carries no token
+// and the victim's own token stays current.
 func TestForwardRefusedByIPMintsNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		cfg := graceConfig(graceWindow)
@@ -196,10 +190,9 @@ func TestForwardNeverRaisesPrivilege(t *testing.T) {
 // TestForwardSurvivesADoubleSubmittedLogin: TestLoginNotUndoneByARotationInFlight
 // with the sign-in form submitted twice (a double click, which the
 // sibling mechanism exists for). The second login joins the first one's
-// record and, instead of leaving the replaced record revoked with its
-// successor named (Login step 4), deletes it: the rotating response of
-// the replaced record that lands last then names nothing, and the sign-in
-// is lost (token of a deleted record next to the new session).
+// record and, as Login does, leaves the replaced record revoked with its
+// successor named: the rotating response of the replaced record that
+// lands last is forwarded, in either order of the two logins' responses.
 func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, order := range []string{"12", "21"} {

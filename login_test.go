@@ -687,9 +687,9 @@ func TestLoginThreeSubmitsFromOneSessionAnyOrder(t *testing.T) {
 // user signs in again (the same user, or another one on the same browser),
 // and its response, carrying the rotated token of the record the login
 // retired, lands after the login's (a slow handler, a long poll). The
-// browser then holds a token of a deleted record next to the new session
-// cookie: the new sign-in is lost. The session-cookie half of this race is
-// healed by markers; the token cookie has nothing of the kind.
+// browser then holds the replaced record's token next to the new session
+// cookie: it is forwarded to the new session, which stays signed in, for
+// the same user and for another one signing in on the same browser.
 func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, user := range []string{"alice", "bob"} {
