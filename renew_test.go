@@ -93,11 +93,10 @@ func gatedEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *gateStore
 
 // TestRenewDoubleClickKeepsThePredecessorMarker: the user double-clicks a
 // step-up button: two Renews from the same session S0. Renew A sets the
-// marker S0 → R first; Renew B finds it set, wins the token's
-// compare-and-set and moves R to S_B; A loses and undoes "its" marker,
-// which is also B's. S0 is then no record's predecessor: a pre-Renew
-// response that lands last puts S0 back next to B's token and the user is
-// signed out (foreign), and on memstore/Redis S0 is never retired.
+// marker S0 → R first; Renew B finds it set (the same record: its own as
+// much as A's), wins the token's compare-and-set and moves R to S_B; A,
+// losing, leaves the marker B relies on. A pre-Renew response that lands
+// last puts S0 back next to B's token and is healed: still signed in.
 func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e, gate := gatedEnv(t, kind, graceConfig(graceWindow))
@@ -142,13 +141,12 @@ func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
 
 // TestRenewLateStragglerDoesNotOverwriteNewerSessionData: a request sent
 // with the pre-Renew cookies is served after the Renew and after the
-// browser's next write. It writes nothing itself, yet on the cookie store
-// healing adopts its (pre-Renew) session cookie and sends it as the
-// record's session: when its response lands last, the write the browser
-// made after the Renew (answered 200) is gone. Healing a request that
-// presents the previous token must not put an older copy of the session
-// over the browser's newer one (DESIGN "Grace period" 3: never put back
-// older credentials; writes never silently lost).
+// browser's next write. It writes nothing itself, so its response sends
+// no session cookie: healing a request that presents the previous token
+// never puts an older copy of the session over the browser's newer one,
+// and the write the browser made after the Renew stays (DESIGN "Grace
+// period" 3: never put back older credentials; writes never silently
+// lost).
 func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
