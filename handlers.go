@@ -401,9 +401,7 @@ func Logout(c *gin.Context) error {
 	// carries nothing of the session that ended.
 	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
 	if st.gs != nil {
-		st.gs = st.freshSession("", nil)
-		st.gs.ID = ""
-		delete(st.gs.Values, sidKey)
+		st.gs = st.newSession()
 		st.cur, st.sid = st.gs, ""
 	}
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false

@@ -229,13 +229,7 @@ func newSessionID(store gsessions.Store) (string, error) {
 // freshSession returns a new gorilla session of the presented session's
 // store and name, with the store's options, that will be saved under sid.
 func (st *reqState) freshSession(sid string, values map[any]any) *gsessions.Session {
-	ns := gsessions.NewSession(st.gs.Store(), st.gs.Name())
-	opts := gsessions.Options{Path: "/"}
-	if st.gs.Options != nil {
-		opts = *st.gs.Options
-	}
-	ns.Options = &opts
-	ns.IsNew = true
+	ns := st.newSession()
 	for k, v := range values {
 		ns.Values[k] = v
 	}
@@ -247,6 +241,24 @@ func (st *reqState) freshSession(sid string, values map[any]any) *gsessions.Sess
 	} else {
 		ns.ID = sid
 	}
+	return ns
+}
+
+// newSession returns a new, empty gorilla session of the presented
+// session's store and name, with its options, and no identity: a store
+// with IDs mints one when it is saved, the cookie store gets one from Save.
+func (st *reqState) newSession() *gsessions.Session {
+	var store gsessions.Store
+	name, opts := "", gsessions.Options{Path: "/"}
+	if st.gs != nil {
+		store, name = st.gs.Store(), st.gs.Name()
+		if st.gs.Options != nil {
+			opts = *st.gs.Options
+		}
+	}
+	ns := gsessions.NewSession(store, name)
+	ns.Options = &opts
+	ns.IsNew = true
 	return ns
 }
 
@@ -477,18 +489,7 @@ func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
 // not open.
 func (st *reqState) hide() {
 	st.blank = true
-	var store gsessions.Store
-	name, opts := "", gsessions.Options{}
-	if st.gs != nil {
-		store, name = st.gs.Store(), st.gs.Name()
-		if st.gs.Options != nil {
-			opts = *st.gs.Options
-		}
-	}
-	stand := gsessions.NewSession(store, name)
-	stand.Options = &opts
-	stand.IsNew = true
-	st.cur = stand
+	st.cur = st.newSession()
 }
 
 // guardSession wraps the gin-contrib session: sessions.Default(c) returns
