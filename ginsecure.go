@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -154,6 +155,11 @@ type Guard struct {
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
+
+	// Sessions read and saved together with the records (session_redis.go):
+	// decided at the first session loaded.
+	redisLearned  atomic.Bool
+	redisSessions atomic.Pointer[redisSessions]
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error

@@ -95,7 +95,9 @@ func (g *Guard) load(c *gin.Context) *reqState {
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.tokP = true
 		st.tok, st.hasTok = parseToken(v)
-		g.startPrefetch(c, st) // prefetch.go: before the session's load
+		if !g.readTogether(st) { // session_redis.go: record and session in one round trip
+			g.startPrefetch(c, st) // prefetch.go: or the record's read beside the session's
+		}
 	}
 	return st
 }

@@ -1,9 +1,10 @@
 package ginsecure_test
 
-// On Redis the record a token names is read while gin-contrib loads the
-// session (prefetch.go, redisstore.Prefetch). Whatever the pool allows,
-// the answers are those of the sequential order, and nothing is left
-// behind: no connection in use, no goroutine.
+// On Redis the record a token names is read together with the session
+// where both stores share one pool (one MGET: session_redis.go), or while
+// gin-contrib loads the session (prefetch.go, redisstore.Prefetch).
+// Whatever the pool allows, the answers are those of the sequential order,
+// and nothing is left behind: no connection in use, no goroutine.
 
 import (
 	"context"
@@ -29,14 +30,21 @@ import (
 // session store and ginsecure's, as the redisstore docs recommend, served
 // without a network (gin.Engine.ServeHTTP) so that every goroutine counted
 // is the app's own.
-func prefetchApp(t *testing.T, srv *redistest.Server, pool *redis.Pool) http.Handler {
+// With readMode "prefetch" the store is seen without its SharedRedis
+// methods, so that the Guard reads the record beside the session on a
+// second connection; with "together" both are read in one MGET.
+func prefetchApp(t *testing.T, srv *redistest.Server, pool *redis.Pool, readMode string) http.Handler {
 	t.Helper()
 	st, err := gredis.NewStoreWithPool(pool, sessionSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	g, err := ginsecure.New(ginsecure.Config{Store: redisstore.New(pool, redisstore.WithPrefix("pf:")), Logger: discardLogger()})
+	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("pf:"))
+	if readMode == "prefetch" {
+		store = prefetchOnly{store, store.(ginsecure.Prefetcher)}
+	}
+	g, err := ginsecure.New(ginsecure.Config{Store: store, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +53,15 @@ func prefetchApp(t *testing.T, srv *redistest.Server, pool *redis.Pool) http.Han
 	installRoutes(r, g)
 	return r
 }
+
+// prefetchOnly is a redisstore without its SharedRedis methods.
+type prefetchOnly struct {
+	ginsecure.Store
+	ginsecure.Prefetcher
+}
+
+// readModes are the two ways the Guard reads a record on Redis.
+var readModes = []string{"together", "prefetch"}
 
 // poolInUse is the pool's connections in use (not idle).
 func poolInUse(p *redis.Pool) int { s := p.Stats(); return s.ActiveCount - s.IdleCount }
@@ -80,46 +97,48 @@ func TestRedisRecordReadWhileTheSessionLoadsAnswersAsInSequence(t *testing.T) {
 		{"MaxActive 2 with Wait", 2, true, true},
 		{"MaxActive 3", 3, false, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			pool := &redis.Pool{MaxIdle: 4, MaxActive: tc.maxActive, Wait: tc.wait, Dial: func() (redis.Conn, error) {
-				return redis.Dial("unix", srv.Socket, redis.DialReadTimeout(5*time.Second), redis.DialWriteTimeout(5*time.Second))
-			}}
-			h := prefetchApp(t, srv, pool)
-			w := serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", ""))
-			if w.Code != http.StatusOK {
-				t.Fatalf("login: %d %s", w.Code, w.Body)
-			}
-			signedIn := cookieHeader("", w)
-			before := runtime.NumGoroutine()
-			check := func(cookie, want string) {
-				w := serveOnce(h, benchReq(http.MethodGet, "/me", cookie))
-				if want == "" && w.Code == http.StatusUnauthorized {
-					return
+		for _, mode := range readModes {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				pool := &redis.Pool{MaxIdle: 4, MaxActive: tc.maxActive, Wait: tc.wait, Dial: func() (redis.Conn, error) {
+					return redis.Dial("unix", srv.Socket, redis.DialReadTimeout(5*time.Second), redis.DialWriteTimeout(5*time.Second))
+				}}
+				h := prefetchApp(t, srv, pool, mode)
+				w := serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", ""))
+				if w.Code != http.StatusOK {
+					t.Fatalf("login: %d %s", w.Code, w.Body)
 				}
-				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"user":"`+want+`"`) {
-					t.Errorf("/me: %d %s, want user %q", w.Code, w.Body, want)
+				signedIn := cookieHeader("", w)
+				before := runtime.NumGoroutine()
+				check := func(cookie, want string) {
+					w := serveOnce(h, benchReq(http.MethodGet, "/me", cookie))
+					if want == "" && w.Code == http.StatusUnauthorized {
+						return
+					}
+					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"user":"`+want+`"`) {
+						t.Errorf("/me: %d %s, want user %q", w.Code, w.Body, want)
+					}
 				}
-			}
-			for i := 0; i < 20; i++ {
-				check(signedIn, "alice")
-				check(signedIn[:len(signedIn)-4]+"AAAA", "") // a token whose secret is wrong: anonymous
-			}
-			if tc.parallel {
-				var wg sync.WaitGroup
-				for range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for range 10 {
-							check(signedIn, "alice")
-						}
-					}()
+				for i := 0; i < 20; i++ {
+					check(signedIn, "alice")
+					check(signedIn[:len(signedIn)-4]+"AAAA", "") // a token whose secret is wrong: anonymous
 				}
-				wg.Wait()
-			}
-			settles(t, pool, before)
-			_ = pool.Close()
-		})
+				if tc.parallel {
+					var wg sync.WaitGroup
+					for range 8 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for range 10 {
+								check(signedIn, "alice")
+							}
+						}()
+					}
+					wg.Wait()
+				}
+				settles(t, pool, before)
+				_ = pool.Close()
+			})
+		}
 	}
 }
 
@@ -128,11 +147,12 @@ func TestRedisRecordReadWhileTheSessionLoadsAnswersAsInSequence(t *testing.T) {
 // user, and leaves no connection or goroutine behind.
 func TestRedisCancelledRequestLeavesNothingBehind(t *testing.T) {
 	srv := redistest.Start(t)
-	for _, wait := range []bool{false, true} {
+	for i := range 4 {
+		wait, mode := i%2 == 1, readModes[i/2]
 		pool := &redis.Pool{MaxIdle: 4, MaxActive: 4, Wait: wait, Dial: func() (redis.Conn, error) {
 			return redis.Dial("unix", srv.Socket, redis.DialReadTimeout(5*time.Second), redis.DialWriteTimeout(5*time.Second))
 		}}
-		h := prefetchApp(t, srv, pool)
+		h := prefetchApp(t, srv, pool, mode)
 		w := serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", ""))
 		signedIn := cookieHeader("", w)
 		before := runtime.NumGoroutine()
@@ -154,10 +174,10 @@ func TestRedisCancelledRequestLeavesNothingBehind(t *testing.T) {
 			case w.Code == http.StatusServiceUnavailable:
 				unavailable++
 			default:
-				t.Fatalf("wait=%v: cancelled /me: %d %s", wait, w.Code, w.Body)
+				t.Fatalf("%s, wait=%v: cancelled /me: %d %s", mode, wait, w.Code, w.Body)
 			}
 		}
-		t.Logf("wait=%v: cancelled requests: %d served, %d 503", wait, ok, unavailable)
+		t.Logf("%s, wait=%v: cancelled requests: %d served, %d 503", mode, wait, ok, unavailable)
 		settles(t, pool, before)
 		_ = pool.Close()
 	}
@@ -205,7 +225,7 @@ func TestRedisRecordGETOverlapsTheSessionGET(t *testing.T) {
 		return inFlightConn{Conn: c, now: &now, peak: &peak}, nil
 	}}
 	t.Cleanup(func() { _ = pool.Close() })
-	h := prefetchApp(t, srv, pool)
+	h := prefetchApp(t, srv, pool, "prefetch")
 	signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
 	peak.Store(0)
 	if w := serveOnce(h, benchReq(http.MethodGet, "/me", signedIn)); w.Code != http.StatusOK {
@@ -214,4 +234,64 @@ func TestRedisRecordGETOverlapsTheSessionGET(t *testing.T) {
 	if p := peak.Load(); p != 2 {
 		t.Fatalf("at most %d Redis commands in flight during an authenticated read, want 2 (session and record together)", p)
 	}
+}
+
+// Where both stores share the pool, an authenticated read is one command
+// (an MGET of record and session) on one connection.
+func TestRedisRecordAndSessionReadInOneCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	var now, peak atomic.Int64
+	var cmds []string
+	var mu sync.Mutex
+	pool := &redis.Pool{MaxIdle: 4, Dial: func() (redis.Conn, error) {
+		c, err := redis.Dial("unix", srv.Socket)
+		if err != nil {
+			return nil, err
+		}
+		return loggingConn{inFlightConn{Conn: c, now: &now, peak: &peak}, &mu, &cmds}, nil
+	}}
+	t.Cleanup(func() { _ = pool.Close() })
+	h := prefetchApp(t, srv, pool, "together")
+	signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
+	for i := range 3 { // the first read learns the session store; the rest use it
+		mu.Lock()
+		cmds = nil
+		mu.Unlock()
+		peak.Store(0)
+		if w := serveOnce(h, benchReq(http.MethodGet, "/me", signedIn)); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"user":"alice"`) {
+			t.Fatalf("/me: %d %s", w.Code, w.Body)
+		}
+		mu.Lock()
+		got := strings.Join(cmds, " ")
+		mu.Unlock()
+		if i > 0 && (got != "MGET" || peak.Load() != 1) {
+			t.Fatalf("read %d: commands %q, at most %d in flight; want one MGET", i, got, peak.Load())
+		}
+	}
+}
+
+// loggingConn records the name of every command sent on it.
+type loggingConn struct {
+	inFlightConn
+	mu   *sync.Mutex
+	cmds *[]string
+}
+
+func (c loggingConn) log(cmd string) {
+	if cmd == "" {
+		return // the pool's flush when a connection is given back
+	}
+	c.mu.Lock()
+	*c.cmds = append(*c.cmds, cmd)
+	c.mu.Unlock()
+}
+
+func (c loggingConn) Do(cmd string, args ...any) (any, error) {
+	c.log(cmd)
+	return c.inFlightConn.Do(cmd, args...)
+}
+
+func (c loggingConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
+	c.log(cmd)
+	return c.inFlightConn.DoContext(ctx, cmd, args...)
 }

@@ -88,6 +88,9 @@ func (st *reqState) loadSession() error {
 		return nil
 	}
 	st.g.warnWeakSessionCookie(st.gs)
+	if !st.g.redisLearned.Load() {
+		st.g.learnRedisSessions(st.sess.inner, st.gs) // session_redis.go
+	}
 	// A session that loaded is not new; only a new one next to a session
 	// cookie may hide a load error (gin-contrib logged it and kept it in
 	// gorilla's registry, which costs a lookup: not on the hot path).
@@ -544,16 +547,37 @@ func (s *guardSession) Save() error {
 		}
 		cur.Values[sidKey] = id
 	}
+	key := ""
+	if !st.created { // a session this request created: nothing retired it
+		key = markerKey(cur)
+	}
+	if key != "" {
+		// On Redis shared with the records: the write and its check in
+		// one round trip (session_redis.go).
+		mk, marked, handled, err := s.saveShared(cur, key)
+		switch {
+		case !handled:
+		case err != nil:
+			return err
+		case !marked:
+			s.written = false
+			return nil
+		case mk.Handle == "" && !st.sawAlive(cur):
+			// Ended before this request was verified (as below): the
+			// session is the browser's own now; the write stands.
+			key = ""
+		default:
+			// Retired after this request was verified: nothing was
+			// written, nothing to undo.
+			return s.refuseStale()
+		}
+	}
 	h := st.c.Writer.Header()
 	n := len(h["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
 	}
 	s.written = false
-	if st.created {
-		return nil // this request created the session: nothing retired it
-	}
-	key := markerKey(cur)
 	if key == "" {
 		return nil
 	}
@@ -583,6 +607,13 @@ func (s *guardSession) Save() error {
 	if lines := h["Set-Cookie"]; len(lines) > n {
 		h["Set-Cookie"] = lines[:n:n]
 	}
+	return s.refuseStale()
+}
+
+// refuseStale reports a session write refused because a login or Renew
+// retired the session after this request was verified.
+func (s *guardSession) refuseStale() error {
+	st := s.st
 	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
 	return ErrStaleCredentials
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomodule/redigo/redis"
 )
 
 // ErrNotFound is returned by a Store when no live record or marker exists
@@ -207,6 +209,31 @@ type Store interface {
 // done.
 type Prefetcher interface {
 	Prefetch(ctx context.Context, handle string) (join func() (Record, error))
+}
+
+// SharedRedis is implemented by a Store that keeps its records in Redis
+// through a redigo pool (redisstore). Where gin-contrib's Redis session
+// store (boj/redistore) keeps the sessions through the same *redis.Pool,
+// the Guard reads a request's record and its session in one round trip
+// instead of two, and saves a session in one round trip that refuses the
+// write once a login or Renew has retired the session (instead of a save
+// followed by a marker check). The Guard keeps boj/redistore's key, value
+// and cookie formats, so the two paths read and write the same sessions.
+type SharedRedis interface {
+	// RedisPool is the pool the store's records are kept through.
+	RedisPool() *redis.Pool
+	// GetWithSession returns the record under handle, as Get would, and
+	// the raw value stored under the Redis key sessionKey (nil when there
+	// is none), read together in one round trip. When the record is
+	// missing or expired, err is ErrNotFound and value is still set; on
+	// any other error value is nil.
+	GetWithSession(ctx context.Context, handle, sessionKey string) (rec Record, value []byte, err error)
+	// SaveSessionUnlessMarked sets the Redis key sessionKey to value for
+	// ttl (whole seconds, at least 1) unless the marker under markerKey
+	// (a Marker key as SetMarker takes it) exists and has not expired, in
+	// one round trip. When it exists nothing is written and it is
+	// returned with saved false.
+	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m Marker, saved bool, err error)
 }
 
 // ClockUser is implemented by stores that decide expiry with a clock: New

@@ -210,12 +210,41 @@ func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
 	return s.pool.GetContext(ctx)
 }
 
+// do runs one command on c. redigo's DoContext runs every command on a
+// goroutine of its own, so that it can give up when ctx ends: two
+// goroutine switches per command, which on a local socket cost about as
+// much as the round trip itself. A request's context has no deadline, so
+// only a caller that set one gets DoContext; otherwise ctx is checked
+// before the command, and the command is bounded by the connection's own
+// read and write timeouts, as boj/redistore's commands are. (Waiting for
+// a pooled connection always follows ctx: GetContext.)
+func do(ctx context.Context, c redis.Conn, cmd string, args ...any) (any, error) {
+	if _, ok := ctx.Deadline(); ok {
+		return redis.DoContext(c, ctx, cmd, args...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.Do(cmd, args...)
+}
+
+// eval runs a script on c, under do's rule for ctx.
+func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...any) (any, error) {
+	if _, ok := ctx.Deadline(); ok {
+		return sc.DoContext(ctx, c, keysAndArgs...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return sc.Do(c, keysAndArgs...)
+}
+
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
 // Get implements ginsecure.Store: one GET.
 func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
 	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
-		return redis.DoContext(c, ctx, "GET", s.recKey(handle))
+		return do(ctx, c, "GET", s.recKey(handle))
 	}))
 	return s.record(b, err)
 }
@@ -223,7 +252,7 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
 func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
-	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", s.recKey(handle)))
+	b, err := redis.Bytes(do(ctx, c, "GET", s.recKey(handle)))
 	return s.record(b, err)
 }
 
@@ -311,7 +340,7 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	if limit.Reject {
 		reject = "1"
 	}
-	_, err = createScript.DoContext(ctx, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
+	_, err = eval(ctx, createScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
 		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
 	if err != nil {
 		var re redis.Error
@@ -360,7 +389,7 @@ func (s *Store) Trim(ctx context.Context, userID string, max int) ([]string, err
 		return nil, err
 	}
 	defer c.Close()
-	return redis.Strings(trimScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix, max))
+	return redis.Strings(eval(ctx, trimScript, c, s.userKey(userID), ms(s.now()), s.prefix, max))
 }
 
 // casScript: KEYS[1] record key, KEYS[2] user index.
@@ -393,7 +422,7 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 	defer c.Close()
 	key := s.recKey(handle)
 	for i := 0; i <= s.retries; i++ {
-		old, err := redis.Bytes(redis.DoContext(c, ctx, "GET", key))
+		old, err := redis.Bytes(do(ctx, c, "GET", key))
 		if errors.Is(err, redis.ErrNil) {
 			return ginsecure.Record{}, ginsecure.ErrNotFound
 		}
@@ -420,7 +449,7 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 		if next.Revoked != "" {
 			revoked = "1"
 		}
-		ok, err := redis.Int(casScript.DoContext(ctx, c, key, s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
+		ok, err := redis.Int(eval(ctx, casScript, c, key, s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
@@ -448,7 +477,7 @@ func (s *Store) Delete(ctx context.Context, handle string) error {
 		return err
 	}
 	defer c.Close()
-	_, err = deleteScript.DoContext(ctx, c, s.recKey(handle), s.prefix, handle)
+	_, err = eval(ctx, deleteScript, c, s.recKey(handle), s.prefix, handle)
 	return err
 }
 
@@ -464,7 +493,7 @@ func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, er
 	// The script prunes the index of dead entries: running it twice
 	// leaves the same index, so it may be retried like a read.
 	vals, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
-		return listScript.DoContext(ctx, c, s.userKey(userID), ms(s.now()), s.prefix)
+		return eval(ctx, listScript, c, s.userKey(userID), ms(s.now()), s.prefix)
 	}))
 	if err != nil {
 		return nil, err
@@ -522,7 +551,7 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 		return err
 	}
 	defer c.Close()
-	ok, err := redis.Int(setMarkerScript.DoContext(ctx, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
+	ok, err := redis.Int(eval(ctx, setMarkerScript, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
 	if err != nil {
 		return err
 	}
@@ -535,7 +564,7 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 // GetMarker implements ginsecure.Store.
 func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
 	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
-		return redis.DoContext(c, ctx, "GET", s.markKey(key))
+		return do(ctx, c, "GET", s.markKey(key))
 	}))
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Marker{}, ginsecure.ErrNotFound
@@ -570,7 +599,7 @@ func (s *Store) DeleteMarker(ctx context.Context, key, handle string) error {
 		return err
 	}
 	defer c.Close()
-	_, err = deleteMarkerScript.DoContext(ctx, c, s.markKey(key), handle)
+	_, err = eval(ctx, deleteMarkerScript, c, s.markKey(key), handle)
 	return err
 }
 

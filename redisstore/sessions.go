@@ -1,0 +1,87 @@
+package redisstore
+
+// The sessions of gin-contrib's Redis store (boj/redistore) kept through
+// the same pool as the records: one round trip reads both, one saves a
+// session unless a marker retired it (ginsecure.SharedRedis).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/gomodule/redigo/redis"
+)
+
+// RedisPool implements ginsecure.SharedRedis: the pool the records are
+// kept through.
+func (s *Store) RedisPool() *redis.Pool { return s.pool }
+
+// GetWithSession implements ginsecure.SharedRedis: one MGET of the record
+// and the session's key, retried once on a freshly dialled connection
+// where the pooled one turns out broken (as Get).
+func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (ginsecure.Record, []byte, error) {
+	vs, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
+		return do(ctx, c, "MGET", s.recKey(handle), sessionKey)
+	}))
+	if err != nil {
+		return ginsecure.Record{}, nil, err
+	}
+	if len(vs) != 2 {
+		return ginsecure.Record{}, nil, fmt.Errorf("redisstore: MGET answered %d values for 2 keys", len(vs))
+	}
+	value := vs[1]
+	if vs[0] == nil {
+		return ginsecure.Record{}, value, ginsecure.ErrNotFound
+	}
+	rec, err := s.record(vs[0], nil)
+	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
+		return ginsecure.Record{}, nil, err
+	}
+	return rec, value, err
+}
+
+// saveUnlessMarkedScript: KEYS[1] marker key, KEYS[2] session key. ARGV:
+// value, ttl s, now ms (the store's clock). Returns the live marker
+// (nothing written), or 1.
+var saveUnlessMarkedScript = redis.NewScript(2, `
+local m = redis.call('GET', KEYS[1])
+if m then
+  -- A marker that does not decode retires nothing (as GetMarker's error
+  -- lets a write stand).
+  local ok, d = pcall(cjson.decode, m)
+  if ok and type(d) == 'table' and type(d.exp) == 'number' and (d.exp == 0 or d.exp > tonumber(ARGV[3])) then return m end
+end
+redis.call('SETEX', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`)
+
+// SaveSessionUnlessMarked implements ginsecure.SharedRedis: one script,
+// so that no marker can be set between its check and the write. A write
+// is never retried: its reply may have been lost after it was applied.
+func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
+	secs := int64(ttl / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Marker{}, false, err
+	}
+	defer c.Close()
+	v, err := eval(ctx, saveUnlessMarkedScript, c, s.markKey(markerKey), sessionKey, value, secs, ms(s.now()))
+	if err != nil {
+		return ginsecure.Marker{}, false, err
+	}
+	b, ok := v.([]byte)
+	if !ok {
+		return ginsecure.Marker{}, true, nil
+	}
+	var w wireMarker
+	if err := json.Unmarshal(b, &w); err != nil {
+		return ginsecure.Marker{}, false, fmt.Errorf("redisstore: corrupt marker: %w", err)
+	}
+	return ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
+}
