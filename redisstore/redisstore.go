@@ -28,9 +28,9 @@ package redisstore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"net"
 	"strconv"
 	"strings"
