@@ -160,8 +160,8 @@ func (g *Guard) learnRedisSessions(inner ginSession, gs *gsessions.Session) {
 // reads again, and gives the errors it would have given).
 func (g *Guard) readTogether(st *reqState) bool {
 	p := g.redisSessions.Load()
-	if p == nil {
-		return false
+	if p == nil || !st.hasTok || st.sess.inner == nil {
+		return false // no record to read, or no session (an engine without Sessions, SessionsMany)
 	}
 	v := reflect.ValueOf(st.sess.inner)
 	if v.Type() != p.inner {
