@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-contrib/sessions"
 	gredis "github.com/gin-contrib/sessions/redis"
@@ -15,6 +16,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/gomodule/redigo/redis"
 )
 
 // A Guard shared by an engine with Redis sessions and one without any
@@ -63,6 +65,95 @@ func TestRedisSessionsLearnedServeAnEngineWithoutSessions(t *testing.T) {
 			}()
 			if w.Code != http.StatusOK || !strings.HasPrefix(w.Body.String(), "user=") {
 				t.Fatalf("/public: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// redisSnapshot is every key of srv with its value (DUMP) and TTL.
+type redisSnapshot map[string][2]any
+
+func snapshotRedis(t *testing.T, srv *redistest.Server) redisSnapshot {
+	t.Helper()
+	c, err := redis.Dial("unix", srv.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	keys, err := redis.Strings(c.Do("KEYS", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := redisSnapshot{}
+	for _, k := range keys {
+		v, err := c.Do("DUMP", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttl, err := redis.Int64(c.Do("PTTL", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl < 0 {
+			ttl = 0
+		}
+		snap[k] = [2]any{v, ttl}
+	}
+	return snap
+}
+
+// restore puts the snapshot back (after a restart emptied the server).
+func (snap redisSnapshot) restore(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	c, err := redis.Dial("unix", srv.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for k, v := range snap {
+		if _, err := c.Do("RESTORE", k, v[1], v[0], "REPLACE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// After Redis restarts (the data kept, as with persistence or a
+// failover), every idle connection of a pool without a PING on borrow is
+// dead. The sequential order's reads go past them (boj/redistore's load is
+// tried again, the records' reads retry), so the request's session write
+// then succeeds; a write of the fast path must succeed as well.
+func TestRedisSessionWriteAfterARestartSucceedsAsInSequence(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, mode := range readModes {
+		t.Run(mode, func(t *testing.T) {
+			pool := &redis.Pool{MaxIdle: 8, Dial: func() (redis.Conn, error) {
+				return redis.Dial("unix", srv.Socket, redis.DialReadTimeout(2*time.Second), redis.DialWriteTimeout(2*time.Second))
+			}}
+			t.Cleanup(func() { _ = pool.Close() })
+			h := prefetchApp(t, srv, pool, mode)
+			signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
+			if w := serveOnce(h, benchReq(http.MethodGet, "/me", signedIn)); w.Code != http.StatusOK {
+				t.Fatalf("/me: %d %s", w.Code, w.Body)
+			}
+			held := make([]redis.Conn, 8) // a burst left 8 idle connections
+			for i := range held {
+				held[i] = pool.Get()
+				if _, err := held[i].Do("PING"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range held {
+				c.Close()
+			}
+			snap := snapshotRedis(t, srv)
+			srv.Restart()
+			snap.restore(t, srv)
+			w := serveOnce(h, benchReq(http.MethodPost, "/cart?item=book", signedIn))
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"user":"alice"`) {
+				t.Fatalf("session write after a restart: %d %s", w.Code, w.Body)
+			}
+			if w := serveOnce(h, benchReq(http.MethodGet, "/cart", cookieHeader(signedIn, w))); !strings.Contains(w.Body.String(), `"cart":"book"`) {
+				t.Fatalf("/cart after the write: %d %s", w.Code, w.Body)
 			}
 		})
 	}
