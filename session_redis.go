@@ -20,6 +20,7 @@ package ginsecure
 // version of either library costs a round trip, never a wrong session.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"reflect"
@@ -256,7 +257,10 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	if maxLen != 0 && len(b) > maxLen {
 		return Marker{}, false, true, saveErr(errSessionTooBig)
 	}
-	mk, saved, err := p.store.SaveSessionUnlessMarked(reqCtx(st.c), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
+	// Not the request's context: boj/redistore's own save takes none, so
+	// in the sequential order a client that went away (its context
+	// cancelled) still has its session written.
+	mk, saved, err := p.store.SaveSessionUnlessMarked(context.WithoutCancel(reqCtx(st.c)), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
 	if err != nil {
 		return Marker{}, false, true, saveErr(err)
 	}

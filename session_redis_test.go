@@ -4,8 +4,10 @@ package ginsecure_test
 // whatever the fast path does gives what the sequential order gives.
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +156,46 @@ func TestRedisSessionWriteAfterARestartSucceedsAsInSequence(t *testing.T) {
 			}
 			if w := serveOnce(h, benchReq(http.MethodGet, "/cart", cookieHeader(signedIn, w))); !strings.Contains(w.Body.String(), `"cart":"book"`) {
 				t.Fatalf("/cart after the write: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// A client that goes away while its request is served (a navigation, an
+// aborted fetch) cancels the request's context. The handler's work is done
+// by then; in the sequential order boj/redistore writes the session all
+// the same (its commands take no context) and the marker check that cannot
+// run lets the write stand. The fast path's write stands as well.
+func TestRedisSessionWriteOfARequestWhoseClientLeftStandsAsInSequence(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, mode := range readModes {
+		t.Run(mode, func(t *testing.T) {
+			pool := srv.Pool()
+			h := prefetchApp(t, srv, pool, mode)
+			var cancel context.CancelFunc
+			h.(*gin.Engine).POST("/leave-and-write", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Set("cart", c.Query("item"))
+				cancel() // the client went away while the handler worked
+				if err := s.Save(); err != nil {
+					c.String(http.StatusInternalServerError, "save: %v", err)
+					return
+				}
+				c.String(http.StatusOK, "saved")
+			})
+			signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
+			for i := range 2 { // the first request learns the session store
+				req := benchReq(http.MethodPost, "/leave-and-write?item=book"+strconv.Itoa(i), signedIn)
+				var ctx context.Context
+				ctx, cancel = context.WithCancel(req.Context())
+				w := serveOnce(h, req.WithContext(ctx))
+				if w.Code != http.StatusOK {
+					t.Fatalf("write %d: %d %s", i, w.Code, w.Body)
+				}
+				signedIn = cookieHeader(signedIn, w)
+				if w := serveOnce(h, benchReq(http.MethodGet, "/cart", signedIn)); !strings.Contains(w.Body.String(), `"cart":"book`+strconv.Itoa(i)+`"`) {
+					t.Fatalf("/cart after write %d: %d %s", i, w.Code, w.Body)
+				}
 			}
 		})
 	}
