@@ -22,6 +22,7 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"sync"
@@ -243,7 +244,8 @@ var errSessionTooBig = errors.New("SessionStore: the value to store is too big")
 func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker, marked, handled bool, err error) {
 	st := s.st
 	p := st.g.redisSessions.Load()
-	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || cur.Options == nil || cur.Options.MaxAge <= 0 {
+	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || cur.Options == nil || cur.Options.MaxAge <= 0 ||
+		int64(cur.Options.MaxAge) > int64(math.MaxInt64/time.Second) { // beyond a Duration: boj/redistore's SETEX keeps it
 		return Marker{}, false, false, nil
 	}
 	prefix, ser, maxLen, ok := redisFormat(p.rs)

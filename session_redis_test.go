@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boj/redistore"
 	"github.com/gin-contrib/sessions"
 	gredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
@@ -195,6 +196,121 @@ func TestRedisSessionWriteOfARequestWhoseClientLeftStandsAsInSequence(t *testing
 				signedIn = cookieHeader(signedIn, w)
 				if w := serveOnce(h, benchReq(http.MethodGet, "/cart", signedIn)); !strings.Contains(w.Body.String(), `"cart":"book`+strconv.Itoa(i)+`"`) {
 					t.Fatalf("/cart after write %d: %d %s", i, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// sharedApp is the test app on one pool shared by gin-contrib's Redis
+// session store (configured by cfg) and ginsecure's, reading in readMode
+// (readModes); two apps on one server are two servers sharing Redis.
+func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg func(*redistore.RediStore)) *gin.Engine {
+	t.Helper()
+	st, err := gredis.NewStoreWithPool(pool, sessionSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if cfg != nil {
+		rs, err := gredis.GetRedisStore(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg(rs)
+	}
+	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("sa:"))
+	if readMode == "prefetch" {
+		store = prefetchOnly{store, store.(ginsecure.Prefetcher)}
+	}
+	g, err := ginsecure.New(ginsecure.Config{Store: store, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(sessions.Sessions("app", st), g.Middleware())
+	installRoutes(r, g)
+	return r
+}
+
+// boj/redistore's formats (its serializer, its key prefix, its size
+// limit) are kept by both paths: what a server reading the session
+// together with the record writes, one reading them in sequence reads,
+// and the other way round; a session over the size limit is refused with
+// ErrSessionTooLarge on both.
+func TestRedisSessionsOfBothReadModesReadEachOther(t *testing.T) {
+	srv := redistest.Start(t)
+	for name, cfg := range map[string]func(*redistore.RediStore){
+		"gob":        nil,
+		"json":       func(rs *redistore.RediStore) { rs.SetSerializer(redistore.JSONSerializer{}) },
+		"key prefix": func(rs *redistore.RediStore) { rs.SetKeyPrefix("other_") },
+		"max length": func(rs *redistore.RediStore) { rs.SetMaxLength(300) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			pool := srv.Pool()
+			apps := map[string]*gin.Engine{}
+			for _, m := range readModes {
+				apps[m] = sharedApp(t, pool, m, cfg)
+			}
+			signedIn := cookieHeader("", serveOnce(apps["together"], benchReq(http.MethodPost, "/login?user=alice", "")))
+			for i, step := range []struct{ write, read string }{
+				{"together", "prefetch"}, {"prefetch", "together"}, {"together", "together"}, {"prefetch", "prefetch"},
+			} {
+				item := "item" + strconv.Itoa(i)
+				w := serveOnce(apps[step.write], benchReq(http.MethodPost, "/cart?item="+item, signedIn))
+				if w.Code != http.StatusOK {
+					t.Fatalf("write on %s: %d %s", step.write, w.Code, w.Body)
+				}
+				signedIn = cookieHeader(signedIn, w)
+				w = serveOnce(apps[step.read], benchReq(http.MethodGet, "/cart", signedIn))
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"cart":"`+item+`"`) || !strings.Contains(w.Body.String(), `"user":"alice"`) {
+					t.Fatalf("written on %s, read on %s: %d %s", step.write, step.read, w.Code, w.Body)
+				}
+			}
+			if name != "max length" {
+				return
+			}
+			for _, m := range readModes {
+				w := serveOnce(apps[m], benchReq(http.MethodPost, "/cart?item="+strings.Repeat("x", 400), signedIn))
+				if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "too") {
+					t.Fatalf("a session over the size limit on %s: %d %s", m, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// A session's lifetime is boj/redistore's TTL whatever its size: a MaxAge
+// beyond what time.Duration holds (some three hundred years) is kept by
+// the fast path's write as by boj/redistore's SETEX, not wrapped around.
+func TestRedisSessionWriteKeepsAVeryLongMaxAge(t *testing.T) {
+	srv := redistest.Start(t)
+	const maxAge = 1 << 40 // seconds
+	for _, mode := range readModes {
+		t.Run(mode, func(t *testing.T) {
+			pool := srv.Pool()
+			h := sharedApp(t, pool, mode, nil)
+			h.POST("/forever", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Options(sessions.Options{Path: "/", MaxAge: maxAge})
+				s.Set("cart", "forever")
+				if err := s.Save(); err != nil {
+					c.String(http.StatusInternalServerError, "save: %v", err)
+					return
+				}
+				c.String(http.StatusOK, "%s", s.ID())
+			})
+			signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
+			for i := range 2 {
+				w := serveOnce(h, benchReq(http.MethodPost, "/forever", signedIn))
+				if w.Code != http.StatusOK {
+					t.Fatalf("write %d: %d %s", i, w.Code, w.Body)
+				}
+				c := pool.Get()
+				ttl, err := redis.Int64(c.Do("TTL", "session_"+w.Body.String()))
+				c.Close()
+				if err != nil || ttl < maxAge-60 {
+					t.Fatalf("write %d: TTL %d (%v), want about %d", i, ttl, err, maxAge)
 				}
 			}
 		})
