@@ -190,7 +190,10 @@ func (g *Guard) readTogether(st *reqState) bool {
 	if !ok {
 		return false
 	}
-	rec, val, err := p.store.GetWithSession(reqCtx(st.c), st.tok.handle, prefix+id)
+	// Not the request's context: the sequential order's session read is
+	// boj/redistore's, on the same pool, which takes none (and a context
+	// that can end costs redigo a goroutine per command).
+	rec, val, err := p.store.GetWithSession(context.WithoutCancel(reqCtx(st.c)), st.tok.handle, prefix+id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false
 	}
@@ -261,7 +264,8 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	}
 	// Not the request's context: boj/redistore's own save takes none, so
 	// in the sequential order a client that went away (its context
-	// cancelled) still has its session written.
+	// cancelled) still has its session written; and a context that can
+	// end costs redigo a goroutine per command.
 	mk, saved, err := p.store.SaveSessionUnlessMarked(context.WithoutCancel(reqCtx(st.c)), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
 	if err != nil {
 		return Marker{}, false, true, saveErr(err)
