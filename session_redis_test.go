@@ -187,9 +187,10 @@ func TestRedisSessionWriteOfARequestWhoseClientLeftStandsAsInSequence(t *testing
 			signedIn := cookieHeader("", serveOnce(h, benchReq(http.MethodPost, "/login?user=alice", "")))
 			for i := range 2 { // the first request learns the session store
 				req := benchReq(http.MethodPost, "/leave-and-write?item=book"+strconv.Itoa(i), signedIn)
-				var ctx context.Context
-				ctx, cancel = context.WithCancel(req.Context())
+				ctx, stop := context.WithCancel(req.Context())
+				cancel = stop
 				w := serveOnce(h, req.WithContext(ctx))
+				stop()
 				if w.Code != http.StatusOK {
 					t.Fatalf("write %d: %d %s", i, w.Code, w.Body)
 				}
