@@ -193,7 +193,7 @@ func (g *Guard) readTogether(st *reqState) bool {
 	// Not the request's context: the sequential order's session read is
 	// boj/redistore's, on the same pool, which takes none (and a context
 	// that can end costs redigo a goroutine per command).
-	rec, val, err := p.store.GetWithSession(context.WithoutCancel(reqCtx(st.c)), st.tok.handle, prefix+id)
+	rec, val, err := p.store.GetWithSession(context.Background(), st.tok.handle, prefix+id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false
 	}
@@ -266,7 +266,7 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	// in the sequential order a client that went away (its context
 	// cancelled) still has its session written; and a context that can
 	// end costs redigo a goroutine per command.
-	mk, saved, err := p.store.SaveSessionUnlessMarked(context.WithoutCancel(reqCtx(st.c)), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
+	mk, saved, err := p.store.SaveSessionUnlessMarked(context.Background(), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
 	if err != nil {
 		return Marker{}, false, true, saveErr(err)
 	}
