@@ -15,8 +15,9 @@
 // redistore's own constructors give the pool a PING on every borrow, which
 // doubles the round trips of every request; build the pool yourself.
 // Without that PING, a connection that died (Redis restarted) is found dead
-// when used: the store's reads (Get, GetMarker, List) then retry once on a
-// freshly dialled connection; its writes never retry.
+// when used: the store's reads (Get, GetMarker, List, GetWithSession) then
+// retry once on a freshly dialled connection; its writes never retry, but
+// for SaveSessionUnlessMarked, which may safely be sent twice (sessions.go).
 //
 // Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
 // set of the user's handles scored by last activity, <prefix>m:<key> a
