@@ -20,7 +20,9 @@ package ginsecure
 // version of either library costs a round trip, never a wrong session.
 
 import (
+	"context"
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"sync"
@@ -160,8 +162,8 @@ func (g *Guard) learnRedisSessions(inner ginSession, gs *gsessions.Session) {
 // reads again, and gives the errors it would have given).
 func (g *Guard) readTogether(st *reqState) bool {
 	p := g.redisSessions.Load()
-	if p == nil {
-		return false
+	if p == nil || !st.hasTok || st.sess.inner == nil {
+		return false // no record to read, or no session (an engine without Sessions, SessionsMany)
 	}
 	v := reflect.ValueOf(st.sess.inner)
 	if v.Type() != p.inner {
@@ -188,7 +190,10 @@ func (g *Guard) readTogether(st *reqState) bool {
 	if !ok {
 		return false
 	}
-	rec, val, err := p.store.GetWithSession(reqCtx(st.c), st.tok.handle, prefix+id)
+	// Not the request's context: the sequential order's session read is
+	// boj/redistore's, on the same pool, which takes none (and a context
+	// that can end costs redigo a goroutine per command).
+	rec, val, err := p.store.GetWithSession(context.Background(), st.tok.handle, prefix+id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false
 	}
@@ -205,7 +210,7 @@ func (g *Guard) readTogether(st *reqState) bool {
 	}
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
-	reg.Get(p.rs, p.name)                             //nolint:errcheck // back to boj/redistore as the session's store
+	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
 	st.join = func() (Record, error) { return rec, err }
 	return true
 }
@@ -242,7 +247,8 @@ var errSessionTooBig = errors.New("SessionStore: the value to store is too big")
 func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker, marked, handled bool, err error) {
 	st := s.st
 	p := st.g.redisSessions.Load()
-	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || cur.Options == nil || cur.Options.MaxAge <= 0 {
+	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || cur.Options == nil || cur.Options.MaxAge <= 0 ||
+		int64(cur.Options.MaxAge) > int64(math.MaxInt64/time.Second) { // beyond a Duration: boj/redistore's SETEX keeps it
 		return Marker{}, false, false, nil
 	}
 	prefix, ser, maxLen, ok := redisFormat(p.rs)
@@ -256,7 +262,11 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	if maxLen != 0 && len(b) > maxLen {
 		return Marker{}, false, true, saveErr(errSessionTooBig)
 	}
-	mk, saved, err := p.store.SaveSessionUnlessMarked(reqCtx(st.c), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
+	// Not the request's context: boj/redistore's own save takes none, so
+	// in the sequential order a client that went away (its context
+	// cancelled) still has its session written; and a context that can
+	// end costs redigo a goroutine per command.
+	mk, saved, err := p.store.SaveSessionUnlessMarked(context.Background(), key, prefix+cur.ID, b, time.Duration(cur.Options.MaxAge)*time.Second)
 	if err != nil {
 		return Marker{}, false, true, saveErr(err)
 	}

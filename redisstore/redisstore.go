@@ -15,8 +15,9 @@
 // redistore's own constructors give the pool a PING on every borrow, which
 // doubles the round trips of every request; build the pool yourself.
 // Without that PING, a connection that died (Redis restarted) is found dead
-// when used: the store's reads (Get, GetMarker, List) then retry once on a
-// freshly dialled connection; its writes never retry.
+// when used: the store's reads (Get, GetMarker, List, GetWithSession) then
+// retry once on a freshly dialled connection; its writes never retry, but
+// for SaveSessionUnlessMarked, which may safely be sent twice (sessions.go).
 //
 // Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
 // set of the user's handles scored by last activity, <prefix>m:<key> a
@@ -210,31 +211,27 @@ func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
 	return s.pool.GetContext(ctx)
 }
 
-// do runs one command on c. redigo's DoContext runs every command on a
-// goroutine of its own, so that it can give up when ctx ends: two
-// goroutine switches per command, which on a local socket cost about as
-// much as the round trip itself. A request's context has no deadline, so
-// only a caller that set one gets DoContext; otherwise ctx is checked
-// before the command, and the command is bounded by the connection's own
-// read and write timeouts, as boj/redistore's commands are. (Waiting for
-// a pooled connection always follows ctx: GetContext.)
+// do runs one command on c under ctx. redigo's DoContext runs every
+// command on a goroutine of its own, so that it can give up when ctx ends:
+// two goroutine switches per command, which on a local socket cost about
+// as much as the round trip itself. Only a context that can never end
+// (context.Background, context.WithoutCancel) runs the command directly,
+// bounded by the connection's own read and write timeouts: the Guard
+// passes one where boj/redistore's commands on the same pool, which take
+// no context, decide the request anyway (session_redis.go). Every other
+// caller's context bounds the call, deadline or not: a request's context
+// ends when its client goes away, and a pool may have no read timeout.
 func do(ctx context.Context, c redis.Conn, cmd string, args ...any) (any, error) {
-	if _, ok := ctx.Deadline(); ok {
+	if ctx.Done() != nil {
 		return redis.DoContext(c, ctx, cmd, args...)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	return c.Do(cmd, args...)
 }
 
 // eval runs a script on c, under do's rule for ctx.
 func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...any) (any, error) {
-	if _, ok := ctx.Deadline(); ok {
+	if ctx.Done() != nil {
 		return sc.DoContext(ctx, c, keysAndArgs...)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	return sc.Do(c, keysAndArgs...)
 }

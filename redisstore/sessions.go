@@ -59,19 +59,28 @@ return 1
 `)
 
 // SaveSessionUnlessMarked implements ginsecure.SharedRedis: one script,
-// so that no marker can be set between its check and the write. A write
-// is never retried: its reply may have been lost after it was applied.
+// so that no marker can be set between its check and the write.
+//
+// Unlike the store's other writes, it is sent once more on a freshly
+// dialled connection where the pooled one turns out broken (as a read):
+// after a Redis restart every idle connection is dead, and the sequential
+// order's reads have gone past them before its session write (boj/
+// redistore's load is tried again), so its write succeeds: this one must
+// too. Sending it again is safe even where the lost attempt was applied:
+// that attempt found no marker, so it wrote before any marker; the second
+// either writes the same bytes again, or finds a marker set since and
+// writes nothing (the session's retirement removes the first write, and
+// the caller reports the write refused: never a silent success).
 func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
 	secs := int64(ttl / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return ginsecure.Marker{}, false, err
-	}
-	defer c.Close()
-	v, err := eval(ctx, saveUnlessMarkedScript, c, s.markKey(markerKey), sessionKey, value, secs, ms(s.now()))
+	mkey := s.markKey(markerKey)
+	now := ms(s.now())
+	v, err := s.read(ctx, func(c redis.Conn) (any, error) {
+		return eval(ctx, saveUnlessMarkedScript, c, mkey, sessionKey, value, secs, now)
+	})
 	if err != nil {
 		return ginsecure.Marker{}, false, err
 	}
