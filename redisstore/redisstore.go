@@ -39,6 +39,7 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/gomodule/redigo/redis"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Option configures the store.
@@ -58,12 +59,13 @@ type Store struct {
 	prefix  string
 	retries int
 	now     func() time.Time
+	memo    *lru.Cache[string, memoEntry] // memo.go
 }
 
 // New returns a Store using pool. Returned as ginsecure.Store, as the
 // design fixes; the concrete type is *Store.
 func New(pool *redis.Pool, opts ...Option) ginsecure.Store {
-	s := &Store{pool: pool, prefix: "ginsecure:", retries: 8, now: time.Now}
+	s := &Store{pool: pool, prefix: "ginsecure:", retries: 8, now: time.Now, memo: newMemo()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -243,25 +245,25 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
 		return do(ctx, c, "GET", s.recKey(handle))
 	}))
-	return s.record(b, err)
+	return s.record(handle, b, err)
 }
 
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
 func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
 	b, err := redis.Bytes(do(ctx, c, "GET", s.recKey(handle)))
-	return s.record(b, err)
+	return s.record(handle, b, err)
 }
 
 // record decodes a GET's reply into a record, or ErrNotFound.
-func (s *Store) record(b []byte, err error) (ginsecure.Record, error) {
+func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, error) {
 	if errors.Is(err, redis.ErrNil) {
 		return ginsecure.Record{}, ginsecure.ErrNotFound
 	}
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	r, err := decode(b)
+	r, err := s.decodeMemo(handle, b)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}

@@ -36,7 +36,7 @@ func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (
 	if vs[0] == nil {
 		return ginsecure.Record{}, value, ginsecure.ErrNotFound
 	}
-	rec, err := s.record(vs[0], nil)
+	rec, err := s.record(handle, vs[0], nil)
 	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
 		return ginsecure.Record{}, nil, err
 	}
