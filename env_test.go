@@ -152,13 +152,17 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		if e.redis == nil {
 			e.redis = redistest.Start(t)
 		}
-		st, err := gredis.NewStoreWithPool(e.redis.Pool(), sessionSecret)
+		// One pool for both stores, as the redisstore docs recommend: the
+		// Guard then reads and writes sessions with the records
+		// (session_redis.go).
+		pool := e.redis.Pool()
+		st, err := gredis.NewStoreWithPool(pool, sessionSecret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.sess = st
 		if cfg.Store == nil && o.store == nil {
-			cfg.Store = newRedisStoreForTest(t, e.redis)
+			cfg.Store = redisstore.New(pool, redisstore.WithPrefix("gs:"))
 		}
 	default:
 		t.Fatalf("unknown store kind %q", kind)

@@ -127,13 +127,28 @@ func Login(c *gin.Context, userID string) error {
 	}
 	values[handleKey] = handle
 
-	// 2. The record.
+	// 2. The record, then 3. the new session, saved before anything is
+	// retired. On a Redis shared with boj/redistore both are one script
+	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
 	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
 	if st.tokRec != nil && st.tokRec.UserID == userID {
 		lim.Replacing = st.tokRec.Handle // signing in again from this browser
 	}
-	if err := g.store.Create(ctx, rec, lim); err != nil {
+	ns := st.freshSession(sid, values)
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	shared, err := st.prepareShared(ns)
+	if err != nil {
+		undo()
+		return saveErr(err)
+	}
+	if shared != nil {
+		err = shared.store.CreateWithSession(ctx, rec, lim, shared.key, shared.value, shared.ttl)
+	} else {
+		err = g.store.Create(ctx, rec, lim)
+	}
+	if err != nil {
 		undo()
 		if errors.Is(err, ErrTooManySessions) {
 			g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
@@ -141,12 +156,9 @@ func Login(c *gin.Context, userID string) error {
 		}
 		return storeErr(err)
 	}
-
-	// 3. The new session, saved before anything is retired.
-	ns := st.freshSession(sid, values)
-	hdr := c.Writer.Header()
-	n := len(hdr["Set-Cookie"])
-	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+	if shared != nil {
+		http.SetCookie(c.Writer, shared.cookie)
+	} else if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
 		if derr := g.store.Delete(ctx, handle); derr != nil {
 			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 		}
@@ -158,7 +170,7 @@ func Login(c *gin.Context, userID string) error {
 	// A record that cannot be retired would leave the old credentials
 	// working next to the new ones: the login is undone instead.
 	if st.tokRec != nil {
-		if err := g.retireReplaced(ctx, st.tokRec.Handle, handle); err != nil {
+		if err := g.retireReplaced(ctx, st.tokRec, handle); err != nil {
 			if derr := g.store.Delete(ctx, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
@@ -244,7 +256,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
 		// Retired as Login retires it: forwardable to the joined record.
-		if err := g.retireReplaced(ctx, st.tokRec.Handle, rec.Handle); err != nil {
+		if err := g.retireReplaced(ctx, st.tokRec, rec.Handle); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}
@@ -269,8 +281,8 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 // newest login from the browser: a retried login whose first response was
 // lost forwards to the one it received. A record already ended otherwise
 // (a replay) stays ended, and says why; one already gone is no error.
-func (g *Guard) retireReplaced(ctx context.Context, handle, successor string) error {
-	_, err := g.store.Update(ctx, handle, func(r *Record) error {
+func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor string) error {
+	_, err := g.updateHeld(ctx, held, func(r *Record) error {
 		if r.Revoked != "" && r.Revoked != RevokedReplaced {
 			return nil
 		}

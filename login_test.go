@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -710,4 +711,50 @@ func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRedisSharedLoginRefusedLeavesNothing: where the record and the new
+// session are written in one script (a Redis shared by both stores), a
+// login refused over the limit or for its size writes neither: Redis
+// holds the same keys as before, and the visitor's session is as it was.
+func TestRedisSharedLoginRefusedLeavesNothing(t *testing.T) {
+	e := newEnv(t, "redis", ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true}, withRoutes(loginMoreRoute))
+	if _, ok := e.store.(ginsecure.SharedRedis); !ok {
+		t.Fatal("the env's store is not SharedRedis: the test would prove nothing")
+	}
+	keys := func() string {
+		c := e.redis.Pool().Get()
+		defer c.Close()
+		ks, err := redis.Strings(c.Do("KEYS", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(ks)
+		return strings.Join(ks, " ")
+	}
+	e.browser().login("alice")
+	item := nearLimitItem(t, e)
+	for _, tc := range []struct{ name, path, item, code string }{
+		{"over the limit", "/login?user=alice", "apple", "too_many_sessions"},
+		{"too large", "/login-more?user=bob", item, "session_too_large"},
+	} {
+		b := e.browser()
+		if r := b.post("/cart?item=" + tc.item); r.status != http.StatusOK {
+			t.Fatalf("%s: the cart: %d", tc.name, r.status)
+		}
+		before, cookie := keys(), b.cookie("app")
+		r := b.post(tc.path)
+		if r.errCode() != tc.code || len(r.cookies) > 0 {
+			t.Fatalf("%s: login %d %v, cookies %v; want %s, no cookies", tc.name, r.status, r.body, r.cookies, tc.code)
+		}
+		if got := keys(); got != before {
+			t.Fatalf("%s: Redis holds\n%s\nbefore the login\n%s", tc.name, got, before)
+		}
+		if b.cookie("app") != cookie {
+			t.Fatalf("%s: the visitor's session cookie changed", tc.name)
+		}
+		if got := b.get("/cart"); got.user() != "" || got.body["cart"] != tc.item {
+			t.Fatalf("%s: the visitor after the refused login: %.60v", tc.name, got.body)
+		}
+	}
 }

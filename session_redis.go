@@ -205,7 +205,7 @@ func (g *Guard) readTogether(st *reqState) bool {
 	}
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
-	reg.Get(p.rs, p.name)                             //nolint:errcheck // back to boj/redistore as the session's store
+	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
 	st.join = func() (Record, error) { return rec, err }
 	return true
 }
@@ -269,4 +269,47 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	}
 	http.SetCookie(st.c.Writer, gsessions.NewCookie(cur.Name(), v, cur.Options))
 	return Marker{}, false, true, nil
+}
+
+// sharedSession is a new session of the shared Redis made ready for its
+// one write: its key and value as boj/redistore's Save would write them,
+// and the cookie Save would send.
+type sharedSession struct {
+	store  SharedRedis
+	key    string
+	value  []byte
+	ttl    time.Duration
+	cookie *http.Cookie
+}
+
+// prepareShared readies ns, a login's new session, to be written in the
+// round trip that creates its record (SharedRedis.CreateWithSession). It
+// returns nil where ns is not a session of the shared Redis (the login
+// then saves it through boj/redistore), and boj/redistore's own errors
+// (serializer, size limit, cookie codecs) before anything is written.
+func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
+	p := st.g.redisSessions.Load()
+	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || ns.Options == nil || ns.Options.MaxAge <= 0 {
+		return nil, nil
+	}
+	prefix, ser, maxLen, ok := redisFormat(p.rs)
+	if !ok {
+		return nil, nil
+	}
+	b, err := ser.Serialize(ns)
+	if err != nil {
+		return nil, err
+	}
+	if maxLen != 0 && len(b) > maxLen {
+		return nil, errSessionTooBig
+	}
+	v, err := securecookie.EncodeMulti(ns.Name(), ns.ID, p.rs.Codecs...)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedSession{
+		store: p.store, key: prefix + ns.ID, value: b,
+		ttl:    time.Duration(ns.Options.MaxAge) * time.Second,
+		cookie: gsessions.NewCookie(ns.Name(), v, ns.Options),
+	}, nil
 }

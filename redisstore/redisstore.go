@@ -295,10 +295,11 @@ for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 `
 
-// createScript: KEYS[1] user index, KEYS[2] new record key.
+// createLua: KEYS[1] user index, KEYS[2] new record key.
 // ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
 // replacing (a handle that does not count against the limit, or "").
-var createScript = redis.NewScript(2, pruneLua+`
+// Every refusal comes before the first write.
+const createLua = pruneLua + `
 local limit = tonumber(ARGV[3])
 if ARGV[9] ~= '' then
   for i = #live, 1, -1 do
@@ -321,6 +322,16 @@ rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. s
 redis.call('SET', KEYS[2], rec, 'PX', ttl)
 redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+`
+
+var createScript = redis.NewScript(2, createLua+`
+return 1
+`)
+
+// createWithSessionScript: createLua's, and KEYS[3] the session key.
+// ARGV[10] the session's value, ARGV[11] its TTL in seconds.
+var createWithSessionScript = redis.NewScript(3, createLua+`
+redis.call('SETEX', KEYS[3], ARGV[11], ARGV[10])
 return 1
 `)
 
@@ -342,6 +353,11 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	}
 	_, err = eval(ctx, createScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
 		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	return createErr(err)
+}
+
+// createErr is the error of a create script.
+func createErr(err error) error {
 	if err != nil {
 		var re redis.Error
 		// "TOOMANY msg": Redis 7 keeps the first word as the error code
@@ -441,23 +457,69 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 			return rec, err
 		}
 		next.Handle = handle
-		b, err := encode(next)
+		ok, err := s.cas(ctx, c, old, next)
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
-		revoked := "0"
-		if next.Revoked != "" {
-			revoked = "1"
-		}
-		ok, err := redis.Int(eval(ctx, casScript, c, key, s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
-		if err != nil {
-			return ginsecure.Record{}, err
-		}
-		if ok == 1 {
+		if ok {
 			return next, nil
 		}
 	}
 	return ginsecure.Record{}, ErrContention
+}
+
+// cas writes next over the record stored under next.Handle if that is
+// still old, byte for byte: one script.
+func (s *Store) cas(ctx context.Context, c redis.Conn, old []byte, next ginsecure.Record) (bool, error) {
+	b, err := encode(next)
+	if err != nil {
+		return false, err
+	}
+	revoked := "0"
+	if next.Revoked != "" {
+		revoked = "1"
+	}
+	ok, err := redis.Int(eval(ctx, casScript, c, s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen)))
+	return ok == 1, err
+}
+
+// UpdateHeld implements ginsecure.HeldUpdater: the compare-and-set
+// against held, encoded as the store writes records (the stored bytes of
+// any record this package wrote, and of every record Get returned
+// unchanged since), without Update's GET: one round trip. A record the
+// scripts rewrote (Trim's eviction, in cjson's key order) never compares
+// equal: Update then reads it.
+func (s *Store) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	handle := held.Handle
+	if expired(held.ExpiresAt, s.now()) {
+		return s.Update(ctx, handle, fn)
+	}
+	old, err := encode(held)
+	if err != nil {
+		return s.Update(ctx, handle, fn)
+	}
+	// fn sees the record as Update would read it from those bytes (held
+	// may carry what they do not: times finer than a millisecond), in
+	// memory of its own.
+	next, err := decode(old)
+	if err != nil || fn(&next) != nil {
+		return s.Update(ctx, handle, fn)
+	}
+	next.Handle = handle
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	ok, err := s.cas(ctx, c, old, next)
+	c.Close()
+	if err != nil {
+		// Never retried: the write may have been applied.
+		return ginsecure.Record{}, err
+	}
+	if ok {
+		return next, nil
+	}
+	return s.Update(ctx, handle, fn)
 }
 
 // deleteScript: KEYS[1] record key. ARGV: prefix, handle.

@@ -85,3 +85,32 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 	}
 	return ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
 }
+
+// CreateWithSession implements ginsecure.SharedRedis: Create's script,
+// which also sets the session's key once every check has passed, so that
+// a login's record and its new session cost one round trip. Never
+// retried, as Create is not.
+func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error {
+	secs := int64(ttl / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	rec.Seq = 0 // the script assigns it
+	b, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	reject := "0"
+	if limit.Reject {
+		reject = "1"
+	}
+	_, err = eval(ctx, createWithSessionScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle), sessionKey,
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing,
+		value, secs)
+	return createErr(err)
+}
