@@ -93,8 +93,10 @@ func Login(c *gin.Context, userID string) error {
 	if !st.blank {
 		oldKey = markerKey(replaced)
 	}
+	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
-		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+		var err error
+		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}) // session_redis.go
 		switch {
 		case errors.Is(err, ErrMarkerExists):
 			// Another login from this very session got there first: the
@@ -118,7 +120,7 @@ func Login(c *gin.Context, userID string) error {
 	}
 	values := map[any]any{}
 	if !st.blank {
-		v, err := st.loginValues()
+		v, err := st.loginValues(reread)
 		if err != nil {
 			undo()
 			return err
@@ -169,8 +171,16 @@ func Login(c *gin.Context, userID string) error {
 	// 4. Retire what the browser presented: its record and its session.
 	// A record that cannot be retired would leave the old credentials
 	// working next to the new ones: the login is undone instead.
+	// On a Redis shared with the sessions, the replaced session goes in
+	// the retiring write of its record.
+	gone := false
 	if st.tokRec != nil {
-		if err := g.retireReplaced(ctx, st.tokRec, handle); err != nil {
+		withSession := ""
+		if oldKey != "" {
+			withSession = st.sharedKey(replaced)
+		}
+		var err error
+		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil {
 			if derr := g.store.Delete(ctx, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
@@ -184,7 +194,7 @@ func Login(c *gin.Context, userID string) error {
 			return storeErr(err)
 		}
 	}
-	if oldKey != "" {
+	if oldKey != "" && !gone {
 		if err := deleteSession(c.Request, replaced.Store(), replaced.Name(), replaced.ID); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
 		}
@@ -256,7 +266,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
 		// Retired as Login retires it: forwardable to the joined record.
-		if err := g.retireReplaced(ctx, st.tokRec, rec.Handle); err != nil {
+		if _, err := g.retireReplaced(ctx, st.tokRec, rec.Handle, ""); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}
@@ -281,18 +291,27 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 // newest login from the browser: a retried login whose first response was
 // lost forwards to the one it received. A record already ended otherwise
 // (a replay) stays ended, and says why; one already gone is no error.
-func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor string) error {
-	_, err := g.updateHeld(ctx, held, func(r *Record) error {
+// With a sessionKey (a session of the shared Redis, sharedKey), that
+// session is deleted by the same write, and gone says it was.
+func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, sessionKey string) (gone bool, err error) {
+	retire := func(r *Record) error {
 		if r.Revoked != "" && r.Revoked != RevokedReplaced {
 			return nil
 		}
 		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
 		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil
 	}
-	return err
+	shared, _ := g.store.(SharedRedis)
+	if sessionKey != "" && shared != nil {
+		_, err = shared.UpdateHeldDeletingSession(ctx, *held, retire, sessionKey)
+		gone = err == nil
+	} else {
+		_, err = g.updateHeld(ctx, held, retire)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return gone, err
 }
 
 // errEnded tells Logout's update that the record had already ended.
@@ -306,14 +325,18 @@ const maxSiblings = 4
 // on memstore and Redis the session as the store holds it now (a
 // straggler's write that came before the marker is in it), with this
 // request's own changes on top; on the cookie store, the request's copy.
-func (st *reqState) loginValues() (map[any]any, error) {
+// reread, where not nil, is the session as read with the marker.
+func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) {
 	cur := st.cur
 	if cookieStore(cur.Store()) || cur.ID == "" || st.emptied {
 		return cur.Values, nil // (emptied: a dead record's data stays behind)
 	}
-	fresh, err := st.loadByID(cur.ID)
-	if err != nil {
-		return nil, err
+	fresh := reread
+	if fresh == nil {
+		var err error
+		if fresh, err = st.loadByID(cur.ID); err != nil {
+			return nil, err
+		}
 	}
 	if fresh.IsNew {
 		return cur.Values, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -128,6 +129,55 @@ func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
 	return f.Store.DeleteMarker(ctx, k, h)
 }
 
+// The SharedRedis and HeldUpdater methods fail as the others do; on a
+// Redis whose pool the session store shares (newFailingEnv), the Guard
+// then takes the paths that read and write sessions with the records.
+func (f *failingStore) RedisPool() *redis.Pool {
+	if s, ok := f.Store.(ginsecure.SharedRedis); ok {
+		return s.RedisPool()
+	}
+	return nil
+}
+func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (ginsecure.Record, []byte, error) {
+	if err := f.hit("GetWithSession"); err != nil {
+		return ginsecure.Record{}, nil, err
+	}
+	return f.Store.(ginsecure.SharedRedis).GetWithSession(ctx, h, sk)
+}
+func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
+	if err := f.hit("SaveSessionUnlessMarked"); err != nil {
+		return ginsecure.Marker{}, false, err
+	}
+	return f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
+}
+func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record, l ginsecure.Limit, sk string, v []byte, ttl time.Duration) error {
+	if err := f.hit("CreateWithSession"); err != nil {
+		return err
+	}
+	return f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
+}
+func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m ginsecure.Marker, sk string) ([]byte, error) {
+	if err := f.hit("SetMarkerReadSession"); err != nil {
+		return nil, err
+	}
+	return f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
+}
+func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sk string) (ginsecure.Record, error) {
+	if err := f.hit("UpdateHeldDeletingSession"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	return f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
+}
+func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	if err := f.hit("UpdateHeld"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	if u, ok := f.Store.(ginsecure.HeldUpdater); ok {
+		return u.UpdateHeld(ctx, held, fn)
+	}
+	return f.Store.Update(ctx, held.Handle, fn)
+}
+
 // storeContents counts what ginsecure's store holds: records and markers
 // of the memory store (and its index's handles), or the keys under the
 // test prefix on Redis.
@@ -166,8 +216,9 @@ func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *fail
 	var inner ginsecure.Store
 	if kind == "redis" {
 		srv := redistest.Start(t)
-		inner = newRedisStoreForTest(t, srv)
-		opts = append(opts, withRedis(srv))
+		pool := srv.Pool()
+		inner = redisstore.New(pool, redisstore.WithPrefix("gs:"))
+		opts = append(opts, withRedis(srv), withPool(pool))
 	} else {
 		inner = ginsecure.NewMemoryStore()
 	}

@@ -514,7 +514,7 @@ func TestRedisGuardAddsNoRoundTripToAnAuthenticatedRequest(t *testing.T) {
 
 // maxReloginTrips is what a login from a signed-in session costs on a
 // Redis shared with the sessions (handlers.go, Login).
-const maxReloginTrips = 6
+const maxReloginTrips = 4
 
 // A page fires its requests in parallel, and behind a load balancer they
 // land on different servers: when a touch is due they all see a stale

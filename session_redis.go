@@ -20,6 +20,7 @@ package ginsecure
 // version of either library costs a round trip, never a wrong session.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"reflect"
@@ -312,4 +313,51 @@ func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error)
 		ttl:    time.Duration(ns.Options.MaxAge) * time.Second,
 		cookie: gsessions.NewCookie(ns.Name(), v, ns.Options),
 	}, nil
+}
+
+// sharedKey is the Redis key of gs where it is a session of the shared
+// Redis with an ID, or "".
+func (st *reqState) sharedKey(gs *gsessions.Session) string {
+	p := st.g.redisSessions.Load()
+	if p == nil || gs == nil || gs.Store() != gsessions.Store(p.rs) || gs.ID == "" {
+		return ""
+	}
+	prefix, _, _, ok := redisFormat(p.rs)
+	if !ok {
+		return ""
+	}
+	return prefix + gs.ID
+}
+
+// markAndRead sets a login's marker under key (Store.SetMarker, with its
+// errors) and, where the replaced session is one of the shared Redis that
+// the login reads again (loginValues), reads it in the same round trip
+// (SharedRedis.SetMarkerReadSession): fresh is that session as
+// boj/redistore's load would have returned it. fresh is nil where the
+// caller reads the session itself, as before.
+func (st *reqState) markAndRead(ctx context.Context, key string, m Marker) (fresh *gsessions.Session, err error) {
+	cur := st.cur
+	p := st.g.redisSessions.Load()
+	sk := st.sharedKey(cur)
+	if sk == "" || st.emptied {
+		return nil, st.g.store.SetMarker(ctx, key, m)
+	}
+	_, ser, _, ok := redisFormat(p.rs)
+	if !ok {
+		return nil, st.g.store.SetMarker(ctx, key, m)
+	}
+	val, err := p.store.SetMarkerReadSession(ctx, key, m, sk)
+	if err != nil {
+		return nil, err
+	}
+	// As loadByID: a session that is gone or does not decode reads as new.
+	gs := gsessions.NewSession(p.rs, cur.Name())
+	opts := *p.rs.Options
+	gs.Options = &opts
+	gs.IsNew = true
+	gs.ID = cur.ID
+	if val != nil {
+		gs.IsNew = ser.Deserialize(val, gs) != nil
+	}
+	return gs, nil
 }

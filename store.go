@@ -241,6 +241,21 @@ type SharedRedis interface {
 	// under rec.Handle, any other error) nothing is written, the session
 	// neither, and Create's error is returned.
 	CreateWithSession(ctx context.Context, rec Record, limit Limit, sessionKey string, value []byte, ttl time.Duration) error
+	// SetMarkerReadSession is SetMarker(ctx, key, m) followed, in the
+	// same atomic step and round trip, by a read of the Redis key
+	// sessionKey: its raw value once the marker is set (nil when there is
+	// none). Every session write made before the marker is in it; every
+	// later one finds the marker (SaveSessionUnlessMarked refuses it).
+	// When a live marker is there already it returns ErrMarkerExists, and
+	// changes and reads nothing.
+	SetMarkerReadSession(ctx context.Context, key string, m Marker, sessionKey string) (value []byte, err error)
+	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
+	// fn), and the Redis key sessionKey deleted by the same atomic write
+	// as fn's result (one round trip where held is current): a login's
+	// retirement of the record it replaced together with that record's
+	// session. Where nothing is written (fn's error, ErrNotFound, any
+	// other error) sessionKey is not deleted either.
+	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
 
 // HeldUpdater is implemented by stores whose Update has to read the
