@@ -48,7 +48,11 @@ func FailureReason(c *gin.Context) error {
 // replaced session to the new record (set once), the record, the new
 // session saved, then the replaced record and session retired, then the
 // user's oldest sessions evicted over MaxSessionsPerUser, and the token
-// sent. The handler need not call Save.
+// sent. The handler need not call Save. On a Redis that boj/redistore
+// shares with the records (SharedRedis), neighbouring steps share a
+// script, in the same order: the marker and the re-read of the replaced
+// session, the record and the new session, the replaced record's
+// retirement and its session's deletion.
 //
 // Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins),
 // ErrSessionTooLarge (the carried-over session does not fit the cookie or
