@@ -361,7 +361,10 @@ func parkDeadSessionConns(t *testing.T, e *env, n int) {
 // fine. Expected with two: served (the retry reaches Redis) or a 503,
 // never anonymous, never data lost.
 func TestRedisBrokenPooledConnectionsAreNotBadInput(t *testing.T) {
-	e := newEnv(t, "redis", ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+	// The dead connections are parked in the session store's own pool: the
+	// records keep a pool of their own here.
+	srv := redistest.Start(t)
+	e := newEnv(t, "redis", ginsecure.Config{}, withRedis(srv), withStore(newRedisStoreForTest(t, srv)), withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
 		r.GET("/read", func(c *gin.Context) {
 			u, _ := ginsecure.UserID(c)
 			c.JSON(http.StatusOK, gin.H{"user": u, "value": sessions.Default(c).Get(c.Query("key"))})

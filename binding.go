@@ -27,6 +27,17 @@ func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason er
 	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }
 
+// updateHeld is Store.Update of the record the request holds (read this
+// request, as the store gave it): on a store that must otherwise read the
+// record again before its write (Redis), the write compares against held
+// instead, a round trip fewer (HeldUpdater). held is not changed.
+func (g *Guard) updateHeld(ctx context.Context, held *Record, fn func(*Record) error) (Record, error) {
+	if u, ok := g.store.(HeldUpdater); ok {
+		return u.UpdateHeld(ctx, *held, fn)
+	}
+	return g.store.Update(ctx, held.Handle, fn)
+}
+
 // revoke marks a record revoked so that its next request, on any server,
 // is signed out with the reason.
 func (g *Guard) revoke(c *gin.Context, rec *Record, reason string, kind EventKind, detail string) {

@@ -33,6 +33,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 )
 
@@ -114,6 +115,7 @@ type envOption func(*envOpts)
 type envOpts struct {
 	routes   func(r *gin.Engine, g *ginsecure.Guard)
 	redis    *redistest.Server // share one server between engines
+	pool     *redis.Pool       // the session store's pool (default: a new one)
 	store    ginsecure.Store   // share one ginsecure store between engines
 	noTLS    bool
 	listener net.Listener
@@ -124,6 +126,7 @@ func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
 	return func(o *envOpts) { o.routes = f }
 }
 func withRedis(s *redistest.Server) envOption { return func(o *envOpts) { o.redis = s } }
+func withPool(p *redis.Pool) envOption        { return func(o *envOpts) { o.pool = p } }
 func withStore(s ginsecure.Store) envOption   { return func(o *envOpts) { o.store = s } }
 
 // withEngine configures the engine (trusted proxies, a trusted platform)
@@ -152,13 +155,20 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		if e.redis == nil {
 			e.redis = redistest.Start(t)
 		}
-		st, err := gredis.NewStoreWithPool(e.redis.Pool(), sessionSecret)
+		// One pool for both stores, as the redisstore docs recommend: the
+		// Guard then reads and writes sessions with the records
+		// (session_redis.go).
+		pool := o.pool
+		if pool == nil {
+			pool = e.redis.Pool()
+		}
+		st, err := gredis.NewStoreWithPool(pool, sessionSecret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.sess = st
 		if cfg.Store == nil && o.store == nil {
-			cfg.Store = newRedisStoreForTest(t, e.redis)
+			cfg.Store = redisstore.New(pool, redisstore.WithPrefix("gs:"))
 		}
 	default:
 		t.Fatalf("unknown store kind %q", kind)

@@ -271,7 +271,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	}
 	presented, reissue := st.tok.hash, st.reissue
 	readTok, readRotated := st.rec.TokenHash, st.rec.RotatedAt
-	rec, err := g.store.Update(reqCtx(c), st.rec.Handle, func(r *Record) error {
+	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
 		if reissue {
 			// Exactly the rotation this request judged: a parallel request
 			// that reissued first (or a confirmation) wins, and this one

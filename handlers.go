@@ -48,7 +48,11 @@ func FailureReason(c *gin.Context) error {
 // replaced session to the new record (set once), the record, the new
 // session saved, then the replaced record and session retired, then the
 // user's oldest sessions evicted over MaxSessionsPerUser, and the token
-// sent. The handler need not call Save.
+// sent. The handler need not call Save. On a Redis that boj/redistore
+// shares with the records (SharedRedis), neighbouring steps share a
+// script, in the same order: the marker and the re-read of the replaced
+// session, the record and the new session, the replaced record's
+// retirement and its session's deletion.
 //
 // Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins),
 // ErrSessionTooLarge (the carried-over session does not fit the cookie or
@@ -93,8 +97,10 @@ func Login(c *gin.Context, userID string) error {
 	if !st.blank {
 		oldKey = markerKey(replaced)
 	}
+	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
-		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+		var err error
+		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}) // session_redis.go
 		switch {
 		case errors.Is(err, ErrMarkerExists):
 			// Another login from this very session got there first: the
@@ -118,7 +124,7 @@ func Login(c *gin.Context, userID string) error {
 	}
 	values := map[any]any{}
 	if !st.blank {
-		v, err := st.loginValues()
+		v, err := st.loginValues(reread)
 		if err != nil {
 			undo()
 			return err
@@ -127,13 +133,28 @@ func Login(c *gin.Context, userID string) error {
 	}
 	values[handleKey] = handle
 
-	// 2. The record.
+	// 2. The record, then 3. the new session, saved before anything is
+	// retired. On a Redis shared with boj/redistore both are one script
+	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
 	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
 	if st.tokRec != nil && st.tokRec.UserID == userID {
 		lim.Replacing = st.tokRec.Handle // signing in again from this browser
 	}
-	if err := g.store.Create(ctx, rec, lim); err != nil {
+	ns := st.freshSession(sid, values)
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	shared, err := st.prepareShared(ns)
+	if err != nil {
+		undo()
+		return saveErr(err)
+	}
+	if shared != nil {
+		err = shared.store.CreateWithSession(ctx, rec, lim, shared.key, shared.value, shared.ttl)
+	} else {
+		err = g.store.Create(ctx, rec, lim)
+	}
+	if err != nil {
 		undo()
 		if errors.Is(err, ErrTooManySessions) {
 			g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
@@ -141,12 +162,9 @@ func Login(c *gin.Context, userID string) error {
 		}
 		return storeErr(err)
 	}
-
-	// 3. The new session, saved before anything is retired.
-	ns := st.freshSession(sid, values)
-	hdr := c.Writer.Header()
-	n := len(hdr["Set-Cookie"])
-	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+	if shared != nil {
+		http.SetCookie(c.Writer, shared.cookie)
+	} else if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
 		if derr := g.store.Delete(ctx, handle); derr != nil {
 			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 		}
@@ -157,8 +175,16 @@ func Login(c *gin.Context, userID string) error {
 	// 4. Retire what the browser presented: its record and its session.
 	// A record that cannot be retired would leave the old credentials
 	// working next to the new ones: the login is undone instead.
+	// On a Redis shared with the sessions, the replaced session goes in
+	// the retiring write of its record.
+	gone := false
 	if st.tokRec != nil {
-		if err := g.retireReplaced(ctx, st.tokRec.Handle, handle); err != nil {
+		withSession := ""
+		if oldKey != "" {
+			withSession = st.sharedKey(replaced)
+		}
+		var err error
+		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil {
 			if derr := g.store.Delete(ctx, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
@@ -172,7 +198,7 @@ func Login(c *gin.Context, userID string) error {
 			return storeErr(err)
 		}
 	}
-	if oldKey != "" {
+	if oldKey != "" && !gone {
 		if err := deleteSession(c.Request, replaced.Store(), replaced.Name(), replaced.ID); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
 		}
@@ -244,7 +270,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	if st.tokRec != nil && st.tokRec.Handle != rec.Handle {
 		// Retired as Login retires it: forwardable to the joined record.
-		if err := g.retireReplaced(ctx, st.tokRec.Handle, rec.Handle); err != nil {
+		if _, err := g.retireReplaced(ctx, st.tokRec, rec.Handle, ""); err != nil {
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}
@@ -269,18 +295,27 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 // newest login from the browser: a retried login whose first response was
 // lost forwards to the one it received. A record already ended otherwise
 // (a replay) stays ended, and says why; one already gone is no error.
-func (g *Guard) retireReplaced(ctx context.Context, handle, successor string) error {
-	_, err := g.store.Update(ctx, handle, func(r *Record) error {
+// With a sessionKey (a session of the shared Redis, sharedKey), that
+// session is deleted by the same write, and gone says it was.
+func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, sessionKey string) (gone bool, err error) {
+	retire := func(r *Record) error {
 		if r.Revoked != "" && r.Revoked != RevokedReplaced {
 			return nil
 		}
 		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
 		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil
 	}
-	return err
+	shared, _ := g.store.(SharedRedis)
+	if sessionKey != "" && shared != nil {
+		_, err = shared.UpdateHeldDeletingSession(ctx, *held, retire, sessionKey)
+		gone = err == nil
+	} else {
+		_, err = g.updateHeld(ctx, held, retire)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return gone, err
 }
 
 // errEnded tells Logout's update that the record had already ended.
@@ -294,14 +329,18 @@ const maxSiblings = 4
 // on memstore and Redis the session as the store holds it now (a
 // straggler's write that came before the marker is in it), with this
 // request's own changes on top; on the cookie store, the request's copy.
-func (st *reqState) loginValues() (map[any]any, error) {
+// reread, where not nil, is the session as read with the marker.
+func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) {
 	cur := st.cur
 	if cookieStore(cur.Store()) || cur.ID == "" || st.emptied {
 		return cur.Values, nil // (emptied: a dead record's data stays behind)
 	}
-	fresh, err := st.loadByID(cur.ID)
-	if err != nil {
-		return nil, err
+	fresh := reread
+	if fresh == nil {
+		var err error
+		if fresh, err = st.loadByID(cur.ID); err != nil {
+			return nil, err
+		}
 	}
 	if fresh.IsNew {
 		return cur.Values, nil

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -127,6 +129,55 @@ func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
 	return f.Store.DeleteMarker(ctx, k, h)
 }
 
+// The SharedRedis and HeldUpdater methods fail as the others do; on a
+// Redis whose pool the session store shares (newFailingEnv), the Guard
+// then takes the paths that read and write sessions with the records.
+func (f *failingStore) RedisPool() *redis.Pool {
+	if s, ok := f.Store.(ginsecure.SharedRedis); ok {
+		return s.RedisPool()
+	}
+	return nil
+}
+func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (ginsecure.Record, []byte, error) {
+	if err := f.hit("GetWithSession"); err != nil {
+		return ginsecure.Record{}, nil, err
+	}
+	return f.Store.(ginsecure.SharedRedis).GetWithSession(ctx, h, sk)
+}
+func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
+	if err := f.hit("SaveSessionUnlessMarked"); err != nil {
+		return ginsecure.Marker{}, false, err
+	}
+	return f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
+}
+func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record, l ginsecure.Limit, sk string, v []byte, ttl time.Duration) error {
+	if err := f.hit("CreateWithSession"); err != nil {
+		return err
+	}
+	return f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
+}
+func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m ginsecure.Marker, sk string) ([]byte, error) {
+	if err := f.hit("SetMarkerReadSession"); err != nil {
+		return nil, err
+	}
+	return f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
+}
+func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sk string) (ginsecure.Record, error) {
+	if err := f.hit("UpdateHeldDeletingSession"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	return f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
+}
+func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	if err := f.hit("UpdateHeld"); err != nil {
+		return ginsecure.Record{}, err
+	}
+	if u, ok := f.Store.(ginsecure.HeldUpdater); ok {
+		return u.UpdateHeld(ctx, held, fn)
+	}
+	return f.Store.Update(ctx, held.Handle, fn)
+}
+
 // storeContents counts what ginsecure's store holds: records and markers
 // of the memory store (and its index's handles), or the keys under the
 // test prefix on Redis.
@@ -165,8 +216,9 @@ func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *fail
 	var inner ginsecure.Store
 	if kind == "redis" {
 		srv := redistest.Start(t)
-		inner = newRedisStoreForTest(t, srv)
-		opts = append(opts, withRedis(srv))
+		pool := srv.Pool()
+		inner = redisstore.New(pool, redisstore.WithPrefix("gs:"))
+		opts = append(opts, withRedis(srv), withPool(pool))
 	} else {
 		inner = ginsecure.NewMemoryStore()
 	}
@@ -710,4 +762,50 @@ func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRedisSharedLoginRefusedLeavesNothing: where the record and the new
+// session are written in one script (a Redis shared by both stores), a
+// login refused over the limit or for its size writes neither: Redis
+// holds the same keys as before, and the visitor's session is as it was.
+func TestRedisSharedLoginRefusedLeavesNothing(t *testing.T) {
+	e := newEnv(t, "redis", ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true}, withRoutes(loginMoreRoute))
+	if _, ok := e.store.(ginsecure.SharedRedis); !ok {
+		t.Fatal("the env's store is not SharedRedis: the test would prove nothing")
+	}
+	keys := func() string {
+		c := e.redis.Pool().Get()
+		defer c.Close()
+		ks, err := redis.Strings(c.Do("KEYS", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(ks)
+		return strings.Join(ks, " ")
+	}
+	e.browser().login("alice")
+	item := nearLimitItem(t, e)
+	for _, tc := range []struct{ name, path, item, code string }{
+		{"over the limit", "/login?user=alice", "apple", "too_many_sessions"},
+		{"too large", "/login-more?user=bob", item, "session_too_large"},
+	} {
+		b := e.browser()
+		if r := b.post("/cart?item=" + tc.item); r.status != http.StatusOK {
+			t.Fatalf("%s: the cart: %d", tc.name, r.status)
+		}
+		before, cookie := keys(), b.cookie("app")
+		r := b.post(tc.path)
+		if r.errCode() != tc.code || len(r.cookies) > 0 {
+			t.Fatalf("%s: login %d %v, cookies %v; want %s, no cookies", tc.name, r.status, r.body, r.cookies, tc.code)
+		}
+		if got := keys(); got != before {
+			t.Fatalf("%s: Redis holds\n%s\nbefore the login\n%s", tc.name, got, before)
+		}
+		if b.cookie("app") != cookie {
+			t.Fatalf("%s: the visitor's session cookie changed", tc.name)
+		}
+		if got := b.get("/cart"); got.user() != "" || got.body["cart"] != tc.item {
+			t.Fatalf("%s: the visitor after the refused login: %.60v", tc.name, got.body)
+		}
+	}
 }

@@ -280,3 +280,93 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	http.SetCookie(st.c.Writer, gsessions.NewCookie(cur.Name(), v, cur.Options))
 	return Marker{}, false, true, nil
 }
+
+// sharedSession is a new session of the shared Redis made ready for its
+// one write: its key and value as boj/redistore's Save would write them,
+// and the cookie Save would send.
+type sharedSession struct {
+	store  SharedRedis
+	key    string
+	value  []byte
+	ttl    time.Duration
+	cookie *http.Cookie
+}
+
+// prepareShared readies ns, a login's new session, to be written in the
+// round trip that creates its record (SharedRedis.CreateWithSession). It
+// returns nil where ns is not a session of the shared Redis (the login
+// then saves it through boj/redistore), and boj/redistore's own errors
+// (serializer, size limit, cookie codecs) before anything is written.
+func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
+	p := st.g.redisSessions.Load()
+	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || ns.Options == nil || ns.Options.MaxAge <= 0 {
+		return nil, nil
+	}
+	prefix, ser, maxLen, ok := redisFormat(p.rs)
+	if !ok {
+		return nil, nil
+	}
+	b, err := ser.Serialize(ns)
+	if err != nil {
+		return nil, err
+	}
+	if maxLen != 0 && len(b) > maxLen {
+		return nil, errSessionTooBig
+	}
+	v, err := securecookie.EncodeMulti(ns.Name(), ns.ID, p.rs.Codecs...)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedSession{
+		store: p.store, key: prefix + ns.ID, value: b,
+		ttl:    time.Duration(ns.Options.MaxAge) * time.Second,
+		cookie: gsessions.NewCookie(ns.Name(), v, ns.Options),
+	}, nil
+}
+
+// sharedKey is the Redis key of gs where it is a session of the shared
+// Redis with an ID, or "".
+func (st *reqState) sharedKey(gs *gsessions.Session) string {
+	p := st.g.redisSessions.Load()
+	if p == nil || gs == nil || gs.Store() != gsessions.Store(p.rs) || gs.ID == "" {
+		return ""
+	}
+	prefix, _, _, ok := redisFormat(p.rs)
+	if !ok {
+		return ""
+	}
+	return prefix + gs.ID
+}
+
+// markAndRead sets a login's marker under key (Store.SetMarker, with its
+// errors) and, where the replaced session is one of the shared Redis that
+// the login reads again (loginValues), reads it in the same round trip
+// (SharedRedis.SetMarkerReadSession): fresh is that session as
+// boj/redistore's load would have returned it. fresh is nil where the
+// caller reads the session itself, as before.
+func (st *reqState) markAndRead(ctx context.Context, key string, m Marker) (fresh *gsessions.Session, err error) {
+	cur := st.cur
+	p := st.g.redisSessions.Load()
+	sk := st.sharedKey(cur)
+	if sk == "" || st.emptied {
+		return nil, st.g.store.SetMarker(ctx, key, m)
+	}
+	_, ser, _, ok := redisFormat(p.rs)
+	if !ok {
+		return nil, st.g.store.SetMarker(ctx, key, m)
+	}
+	val, err := p.store.SetMarkerReadSession(ctx, key, m, sk)
+	if err != nil {
+		return nil, err
+	}
+	// As loadByID: a session that is gone or does not decode reads as new.
+	gs := gsessions.NewSession(p.rs, cur.Name())
+	opts := *p.rs.Options
+	gs.Options = &opts
+	gs.IsNew = true
+	gs.ID = cur.ID
+	if val != nil {
+		gs.IsNew = ser.Deserialize(val, gs) != nil
+	}
+	return gs, nil
+}

@@ -234,6 +234,45 @@ type SharedRedis interface {
 	// one round trip. When it exists nothing is written and it is
 	// returned with saved false.
 	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m Marker, saved bool, err error)
+	// CreateWithSession is Create(ctx, rec, limit) followed by the Redis
+	// key sessionKey set to value for ttl (whole seconds, at least 1), in
+	// one atomic step and one round trip: a login's record and its new
+	// session. Where Create would fail (ErrTooManySessions, a live record
+	// under rec.Handle, any other error) nothing is written, the session
+	// neither, and Create's error is returned.
+	CreateWithSession(ctx context.Context, rec Record, limit Limit, sessionKey string, value []byte, ttl time.Duration) error
+	// SetMarkerReadSession is SetMarker(ctx, key, m) followed, in the
+	// same atomic step and round trip, by a read of the Redis key
+	// sessionKey: its raw value once the marker is set (nil when there is
+	// none). Every session write made before the marker is in it; every
+	// later one finds the marker (SaveSessionUnlessMarked refuses it).
+	// When a live marker is there already it returns ErrMarkerExists, and
+	// changes and reads nothing.
+	SetMarkerReadSession(ctx context.Context, key string, m Marker, sessionKey string) (value []byte, err error)
+	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
+	// fn), and the Redis key sessionKey deleted by the same atomic write
+	// as fn's result (one round trip where held is current): a login's
+	// retirement of the record it replaced together with that record's
+	// session. Where nothing is written (fn's error, ErrNotFound, any
+	// other error) sessionKey is not deleted either.
+	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
+}
+
+// HeldUpdater is implemented by stores whose Update has to read the
+// record before its atomic write (Redis: a GET, then a compare-and-set):
+// a caller that already holds the record as the store gave it (from Get,
+// or from a read of record and session together) saves that read.
+type HeldUpdater interface {
+	// UpdateHeld is Update(ctx, held.Handle, fn), with the same contract
+	// and the same answers, for a caller that holds the record as it read
+	// it from the store: fn is first applied to a copy of held, and the
+	// result written only if the stored record is still held (one round
+	// trip on Redis). Where it is not (another request wrote it since),
+	// where held has expired, or where fn refuses held, it does what
+	// Update does: reads the stored record and applies fn to that. fn may
+	// thus run more than once, as it may in Update. Errors: as Update's
+	// (ErrNotFound, fn's error, the store's).
+	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)
 }
 
 // ClockUser is implemented by stores that decide expiry with a clock: New

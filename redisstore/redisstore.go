@@ -294,10 +294,11 @@ for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 `
 
-// createScript: KEYS[1] user index, KEYS[2] new record key.
+// createLua: KEYS[1] user index, KEYS[2] new record key.
 // ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
 // replacing (a handle that does not count against the limit, or "").
-var createScript = redis.NewScript(2, pruneLua+`
+// Every refusal comes before the first write.
+const createLua = pruneLua + `
 local limit = tonumber(ARGV[3])
 if ARGV[9] ~= '' then
   for i = #live, 1, -1 do
@@ -320,6 +321,16 @@ rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. s
 redis.call('SET', KEYS[2], rec, 'PX', ttl)
 redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+`
+
+var createScript = redis.NewScript(2, createLua+`
+return 1
+`)
+
+// createWithSessionScript: createLua's, and KEYS[3] the session key.
+// ARGV[10] the session's value, ARGV[11] its TTL in seconds.
+var createWithSessionScript = redis.NewScript(3, createLua+`
+redis.call('SETEX', KEYS[3], ARGV[11], ARGV[10])
 return 1
 `)
 
@@ -341,6 +352,11 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	}
 	_, err = eval(ctx, createScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
 		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	return createErr(err)
+}
+
+// createErr is the error of a create script.
+func createErr(err error) error {
 	if err != nil {
 		var re redis.Error
 		// "TOOMANY msg": Redis 7 keeps the first word as the error code
@@ -394,7 +410,7 @@ func (s *Store) Trim(ctx context.Context, userID string, max int) ([]string, err
 // casScript: KEYS[1] record key, KEYS[2] user index.
 // ARGV: old JSON, new JSON, ttl ms, handle, revoked(0/1), seen.
 // Writes only if the record is still what the caller read.
-var casScript = redis.NewScript(2, `
+const casLua = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
 if ARGV[5] == '1' then
@@ -403,6 +419,9 @@ else
   redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[6]), ARGV[4])
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3])) end
 end
+`
+
+var casScript = redis.NewScript(2, casLua+`
 return 1
 `)
 
@@ -414,6 +433,12 @@ var ErrContention = errors.New("redisstore: record changed concurrently too ofte
 // fn, write only if the record is unchanged (a script compares the stored
 // bytes), else retry. Two round trips when uncontended.
 func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	return s.update(ctx, handle, fn, "")
+}
+
+// update is Update; with a sessionKey, that key is deleted by the script
+// that writes fn's result (UpdateHeldDeletingSession).
+func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
 	c, err := s.conn(ctx)
 	if err != nil {
 		return ginsecure.Record{}, err
@@ -440,23 +465,89 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 			return rec, err
 		}
 		next.Handle = handle
-		b, err := encode(next)
+		ok, err := s.cas(ctx, c, old, next, sessionKey)
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
-		revoked := "0"
-		if next.Revoked != "" {
-			revoked = "1"
-		}
-		ok, err := redis.Int(eval(ctx, casScript, c, key, s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), handle, revoked, ms(next.LastSeen)))
-		if err != nil {
-			return ginsecure.Record{}, err
-		}
-		if ok == 1 {
+		if ok {
 			return next, nil
 		}
 	}
 	return ginsecure.Record{}, ErrContention
+}
+
+// casDeletingScript is casScript that also deletes KEYS[3] (a session's
+// key) when it writes.
+var casDeletingScript = redis.NewScript(3, casLua+`
+redis.call('DEL', KEYS[3])
+return 1
+`)
+
+// cas writes next over the record stored under next.Handle if that is
+// still old, byte for byte, and deletes sessionKey (unless "") with it:
+// one script.
+func (s *Store) cas(ctx context.Context, c redis.Conn, old []byte, next ginsecure.Record, sessionKey string) (bool, error) {
+	b, err := encode(next)
+	if err != nil {
+		return false, err
+	}
+	revoked := "0"
+	if next.Revoked != "" {
+		revoked = "1"
+	}
+	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen)}
+	sc := casScript
+	if sessionKey != "" {
+		sc = casDeletingScript
+		args = append(args[:2:2], append([]any{sessionKey}, args[2:]...)...)
+	}
+	ok, err := redis.Int(eval(ctx, sc, c, args...))
+	return ok == 1, err
+}
+
+// UpdateHeld implements ginsecure.HeldUpdater: the compare-and-set
+// against held, encoded as the store writes records (the stored bytes of
+// any record this package wrote, and of every record Get returned
+// unchanged since), without Update's GET: one round trip. A record the
+// scripts rewrote (Trim's eviction, in cjson's key order) never compares
+// equal: Update then reads it.
+func (s *Store) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+	return s.updateHeld(ctx, held, fn, "")
+}
+
+// updateHeld is UpdateHeld; with a sessionKey, that key is deleted by the
+// script that writes fn's result.
+func (s *Store) updateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
+	handle := held.Handle
+	if expired(held.ExpiresAt, s.now()) {
+		return s.update(ctx, handle, fn, sessionKey)
+	}
+	old, err := encode(held)
+	if err != nil {
+		return s.update(ctx, handle, fn, sessionKey)
+	}
+	// fn sees the record as Update would read it from those bytes (held
+	// may carry what they do not: times finer than a millisecond), in
+	// memory of its own.
+	next, err := decode(old)
+	if err != nil || fn(&next) != nil {
+		return s.update(ctx, handle, fn, sessionKey)
+	}
+	next.Handle = handle
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Record{}, err
+	}
+	ok, err := s.cas(ctx, c, old, next, sessionKey)
+	c.Close()
+	if err != nil {
+		// Never retried: the write may have been applied.
+		return ginsecure.Record{}, err
+	}
+	if ok {
+		return next, nil
+	}
+	return s.update(ctx, handle, fn, sessionKey)
 }
 
 // deleteScript: KEYS[1] record key. ARGV: prefix, handle.
@@ -526,16 +617,28 @@ type wireMarker struct {
 // setMarkerScript: KEYS[1] marker key. ARGV: marker JSON, ttl ms, now,
 // handle. Sets the marker unless a live one (by the caller's clock) is
 // there, but for a tombstone that a marker naming a record replaces.
-var setMarkerScript = redis.NewScript(1, `
+const setMarkerLua = `
+local refused = false
 local v = redis.call('GET', KEYS[1])
 if v then
   local old = cjson.decode(v)
   local live = old.exp == 0 or old.exp > tonumber(ARGV[3])
   -- A tombstone (no handle) gives way, once, to a marker naming a record.
-  if live and not (old.h == '' and ARGV[4] ~= '') then return 0 end
+  if live and not (old.h == '' and ARGV[4] ~= '') then refused = true end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+if not refused then redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2])) end
+`
+
+var setMarkerScript = redis.NewScript(1, setMarkerLua+`
+if refused then return 0 end
 return 1
+`)
+
+// setMarkerReadScript: setMarkerLua's, and KEYS[2] a session's key, read
+// once the marker is set. Returns {0}, or {1, the session's value}.
+var setMarkerReadScript = redis.NewScript(2, setMarkerLua+`
+if refused then return {0} end
+return {1, redis.call('GET', KEYS[2])}
 `)
 
 // SetMarker implements ginsecure.Store: one script, so a marker is set

@@ -94,3 +94,74 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 	}
 	return ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
 }
+
+// CreateWithSession implements ginsecure.SharedRedis: Create's script,
+// which also sets the session's key once every check has passed, so that
+// a login's record and its new session cost one round trip. Never
+// retried, as Create is not.
+func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error {
+	secs := int64(ttl / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	rec.Seq = 0 // the script assigns it
+	b, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	reject := "0"
+	if limit.Reject {
+		reject = "1"
+	}
+	_, err = eval(ctx, createWithSessionScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle), sessionKey,
+		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing,
+		value, secs)
+	return createErr(err)
+}
+
+// SetMarkerReadSession implements ginsecure.SharedRedis: SetMarker's
+// script, which also reads the session's key once the marker is set.
+// Never retried, as SetMarker is not.
+func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) ([]byte, error) {
+	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	vs, err := redis.Values(eval(ctx, setMarkerReadScript, c, s.markKey(key), sessionKey, b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) == 0 {
+		return nil, errors.New("redisstore: empty reply to the marker script")
+	}
+	if ok, err := redis.Int(vs[0], nil); err != nil || ok == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return nil, ginsecure.ErrMarkerExists
+	}
+	if len(vs) < 2 || vs[1] == nil {
+		return nil, nil
+	}
+	return redis.Bytes(vs[1], nil)
+}
+
+// UpdateHeldDeletingSession implements ginsecure.SharedRedis: UpdateHeld,
+// whose compare-and-set script also deletes the session's key when it
+// writes.
+func (s *Store) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
+	if sessionKey == "" {
+		return ginsecure.Record{}, errors.New("redisstore: UpdateHeldDeletingSession without a session key")
+	}
+	return s.updateHeld(ctx, held, fn, sessionKey)
+}

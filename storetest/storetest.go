@@ -81,6 +81,8 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"ConcurrentUpdatesLoseNothing", testNoLostUpdates},
 		{"ConcurrentCreatesNeverExceedTheLimit", testCreateRaceEvict},
 		{"ConcurrentCreatesWithRejectAdmitOne", testCreateRaceReject},
+		{"UpdateHeldAnswersAsUpdate", testUpdateHeld},
+		{"ConcurrentUpdateHeldLosesNothing", testUpdateHeldRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
@@ -990,5 +992,126 @@ func testUserIDsExact(t *testing.T, s *suite) {
 		if !sameHandles(got, handles[u]) {
 			t.Fatalf("List %q = %v, want exactly %v: user IDs share an index", u, got, handles[u])
 		}
+	}
+}
+
+// heldUpdater is the store as a ginsecure.HeldUpdater, or skips the test.
+func (s *suite) heldUpdater() ginsecure.HeldUpdater {
+	u, ok := s.st.(ginsecure.HeldUpdater)
+	if !ok {
+		s.t.Skip("store does not implement ginsecure.HeldUpdater")
+	}
+	return u
+}
+
+// testUpdateHeld: UpdateHeld of a record the caller read answers as
+// Update would, whether or not the record changed since it was read.
+func testUpdateHeld(t *testing.T, s *suite) {
+	u := s.heldUpdater()
+	r := s.record("alice", s.clock.Now())
+	other := s.record("alice", s.clock.Now())
+	s.create(r, ginsecure.Limit{})
+	s.create(other, ginsecure.Limit{})
+
+	// Held as read: fn sees it and the result is stored.
+	held := s.get(r.Handle)
+	next := randHash()
+	got, err := u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
+		if x.TokenHash != r.TokenHash {
+			return fmt.Errorf("fn saw token %x, want the held %x", x.TokenHash[:4], r.TokenHash[:4])
+		}
+		x.PrevHash, x.TokenHash = x.TokenHash, next
+		x.Siblings = append(x.Siblings, next)
+		return nil
+	})
+	if err != nil || got.TokenHash != next {
+		t.Fatalf("UpdateHeld of the current record: %x, %v", got.TokenHash[:4], err)
+	}
+	if d := diff(s.get(r.Handle), got); d != "[]" {
+		t.Fatalf("UpdateHeld returned what it did not store: %s", d)
+	}
+	if len(held.Siblings) != len(r.Siblings) {
+		t.Fatalf("UpdateHeld changed the caller's record: %d siblings, want %d", len(held.Siblings), len(r.Siblings))
+	}
+
+	// Held is stale (the write above came since): fn sees the stored
+	// record, not held, and nothing is lost.
+	later := randHash()
+	got, err = u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
+		if x.TokenHash != next {
+			return fmt.Errorf("fn saw token %x, want the stored %x", x.TokenHash[:4], next[:4])
+		}
+		x.PrevHash, x.TokenHash = x.TokenHash, later
+		return nil
+	})
+	if err != nil || got.TokenHash != later || got.PrevHash != next || s.get(r.Handle).TokenHash != later {
+		t.Fatalf("UpdateHeld of a stale record: %x, %v", got.TokenHash[:4], err)
+	}
+
+	// fn's error writes nothing and returns the stored record.
+	boom := errors.New("boom")
+	stored := s.get(r.Handle)
+	got, err = u.UpdateHeld(s.ctx, stored, func(x *ginsecure.Record) error {
+		x.Revoked = ginsecure.RevokedByUser
+		return boom
+	})
+	if !errors.Is(err, boom) || got.TokenHash != later {
+		t.Fatalf("UpdateHeld with fn's error: %x, %v", got.TokenHash[:4], err)
+	}
+	if d := diff(s.get(r.Handle), stored); d != "[]" {
+		t.Fatalf("UpdateHeld with fn's error wrote: %s", d)
+	}
+
+	// The key is not fn's to change; a revocation leaves the index.
+	got, err = u.UpdateHeld(s.ctx, s.get(r.Handle), func(x *ginsecure.Record) error {
+		x.Handle, x.Revoked = other.Handle, ginsecure.RevokedReplaced
+		return nil
+	})
+	if err != nil || got.Handle != r.Handle || s.get(r.Handle).Revoked != ginsecure.RevokedReplaced {
+		t.Fatalf("UpdateHeld revoking: %+v, %v", got, err)
+	}
+	if s.get(other.Handle).Revoked != "" {
+		t.Fatal("fn moved the record's handle onto another record")
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{other.Handle}) {
+		t.Fatalf("a record revoked by UpdateHeld is still listed: %v", hs)
+	}
+
+	// Gone: ErrNotFound, as Update.
+	gone := s.get(other.Handle)
+	if err := s.st.Delete(s.ctx, other.Handle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.UpdateHeld(s.ctx, gone, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("UpdateHeld of a deleted record: %v, want ErrNotFound", err)
+	}
+	s.notFound(other.Handle)
+}
+
+// testUpdateHeldRace: parallel UpdateHeld calls from one read, each
+// adding to the record, lose none of their writes.
+func testUpdateHeldRace(t *testing.T, s *suite) {
+	u := s.heldUpdater()
+	r := s.record("alice", s.clock.Now())
+	r.Siblings = nil
+	s.create(r, ginsecure.Limit{})
+	held := s.get(r.Handle)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := randHash()
+			if _, err := u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
+				x.Siblings = append(x.Siblings, h)
+				return nil
+			}); err != nil {
+				t.Errorf("UpdateHeld: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(s.get(r.Handle).Siblings); n != workers {
+		t.Fatalf("%d of %d parallel UpdateHeld writes kept", n, workers)
 	}
 }
