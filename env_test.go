@@ -93,8 +93,16 @@ func (l *eventLog) count(k ginsecure.EventKind) int {
 
 func (l *eventLog) reset() { l.mu.Lock(); l.ev = nil; l.mu.Unlock() }
 
-// storeKinds are the gin-contrib session stores every end-to-end test runs on.
-var storeKinds = []string{"cookie", "memstore", "redis"}
+// storeKinds are the gin-contrib session stores every end-to-end test runs
+// on. "redis" keeps sessions and records through one pool, as the docs
+// recommend (the Guard then reads and saves them together:
+// session_redis.go); "redis-2pools" gives each store a pool of its own, as
+// gin-contrib's redis.NewStore does (the record is prefetched beside the
+// session, and a write is checked after it is saved).
+var storeKinds = []string{"cookie", "memstore", "redis", "redis-2pools"}
+
+// isRedis reports whether an env kind keeps its sessions in Redis.
+func isRedis(kind string) bool { return strings.HasPrefix(kind, "redis") }
 
 type env struct {
 	t      testing.TB
@@ -150,7 +158,7 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		e.sess = cookie.NewStore(sessionSecret)
 	case "memstore":
 		e.sess = memstore.NewStore(sessionSecret)
-	case "redis":
+	case "redis", "redis-2pools":
 		e.redis = o.redis
 		if e.redis == nil {
 			e.redis = redistest.Start(t)
@@ -168,7 +176,11 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		}
 		e.sess = st
 		if cfg.Store == nil && o.store == nil {
-			cfg.Store = redisstore.New(pool, redisstore.WithPrefix("gs:"))
+			recPool := pool
+			if kind == "redis-2pools" {
+				recPool = e.redis.Pool()
+			}
+			cfg.Store = redisstore.New(recPool, redisstore.WithPrefix("gs:"))
 		}
 	default:
 		t.Fatalf("unknown store kind %q", kind)
@@ -430,7 +442,6 @@ func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
 	}
 }
 
-var _ = strings.TrimSpace
 
 func newRedisStoreForTest(t testing.TB, s *redistest.Server) ginsecure.Store {
 	return redisstore.New(s.Pool(), redisstore.WithPrefix("gs:"))

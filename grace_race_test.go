@@ -374,7 +374,7 @@ func runGraceRace(t *testing.T, e *env, rotations int) *raceTally {
 // escalations, on every store.
 func TestGraceRaceNeverRefusesNorLosesLogins(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		n := map[string]int{"cookie": raceRotationsCookie, "memstore": raceRotationsMemstore, "redis": raceRotationsRedis}[kind]
+		n := map[string]int{"cookie": raceRotationsCookie, "memstore": raceRotationsMemstore, "redis": raceRotationsRedis, "redis-2pools": raceRotationsRedis}[kind]
 		if testing.Short() {
 			n /= 4
 		}

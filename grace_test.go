@@ -260,7 +260,7 @@ func TestGracePeriodScenarios(t *testing.T) {
 	}
 	forEachStore(t, func(t *testing.T, kind string) {
 		opts := []envOption{withRoutes(graceRoutes)}
-		if kind == "redis" {
+		if isRedis(kind) {
 			opts = append(opts, withRedis(redistest.Start(t)))
 		}
 		for _, sc := range cases {

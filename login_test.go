@@ -214,7 +214,7 @@ func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *fail
 	t.Helper()
 	var opts []envOption
 	var inner ginsecure.Store
-	if kind == "redis" {
+	if isRedis(kind) {
 		srv := redistest.Start(t)
 		pool := srv.Pool()
 		inner = redisstore.New(pool, redisstore.WithPrefix("gs:"))

@@ -81,7 +81,7 @@ func gatedEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *gateStore
 	t.Helper()
 	var opts []envOption
 	var inner ginsecure.Store = ginsecure.NewMemoryStore()
-	if kind == "redis" {
+	if isRedis(kind) {
 		srv := redistest.Start(t)
 		inner = newRedisStoreForTest(t, srv)
 		opts = append(opts, withRedis(srv))

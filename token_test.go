@@ -57,7 +57,7 @@ func TestTokenCookieAttributes(t *testing.T) {
 				t.Fatal("record holds the raw token")
 			}
 		}
-		if kind == "redis" {
+		if isRedis(kind) {
 			assertRedisHasNo(t, e, needles)
 		}
 	})
