@@ -442,7 +442,6 @@ func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
 	}
 }
 
-
 func newRedisStoreForTest(t testing.TB, s *redistest.Server) ginsecure.Store {
 	return redisstore.New(s.Pool(), redisstore.WithPrefix("gs:"))
 }
