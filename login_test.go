@@ -809,3 +809,39 @@ func TestRedisSharedLoginRefusedLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisLoginKeepsAVeryLongMaxAge: a login's new session lives as long
+// as the session store's MaxAge says, whatever its size. A MaxAge beyond
+// what a time.Duration holds (some three hundred years) is kept as
+// boj/redistore's SETEX keeps it, never wrapped around to a TTL of one
+// second, after which the signed-in browser would find its session gone.
+// (Cookies go by hand: Go's cookie jar cannot hold such a Max-Age.)
+func TestRedisLoginKeepsAVeryLongMaxAge(t *testing.T) {
+	const maxAge = 1 << 40 // seconds
+	for _, kind := range []string{"redis", "redis-2pools"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			cart := e.send("POST", "/cart?item=apple", "")
+			r := e.send("POST", "/login?user=alice", joinCookies(cart.cookies))
+			if r.status != http.StatusOK {
+				t.Fatalf("login: %d %v", r.status, r.body)
+			}
+			var app string
+			for _, c := range r.cookies {
+				if c.Name == "app" {
+					app = c.Value
+				}
+			}
+			c := e.redis.Pool().Get()
+			defer c.Close()
+			ttl, err := redis.Int64(c.Do("TTL", "session_"+sessionID(t, kind, app)))
+			if err != nil || ttl < maxAge-60 {
+				t.Fatalf("the login's session: TTL %d (%v), want about %d", ttl, err, maxAge)
+			}
+			if got := e.send("GET", "/cart", joinCookies(r.cookies)); got.user() != "alice" || got.body["cart"] != "apple" {
+				t.Fatalf("after the login: %v", got.body)
+			}
+		})
+	}
+}
