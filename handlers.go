@@ -74,6 +74,10 @@ func Login(c *gin.Context, userID string) error {
 		return err
 	}
 	ctx, now := reqCtx(c), g.now()
+	// What a failed login removes, it removes even when its client has
+	// gone away: a write whose reply was lost (the request's context
+	// ended on the way, a connection broke) may have been applied.
+	cleanup := context.WithoutCancel(ctx)
 	handle, err := newHandle()
 	if err != nil {
 		return err
@@ -112,12 +116,18 @@ func Login(c *gin.Context, userID string) error {
 			}
 			oldKey = "" // another user's login retired this session: start afresh
 		case err != nil:
+			// Perhaps set all the same: a marker left behind would
+			// refuse every later write of the visitor's session as stale.
+			// Only this login's marker is removed (it names handle).
+			if derr := g.store.DeleteMarker(cleanup, oldKey, handle); derr != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+			}
 			return storeErr(err)
 		}
 	}
 	undo := func() {
 		if oldKey != "" {
-			if err := g.store.DeleteMarker(ctx, oldKey, handle); err != nil {
+			if err := g.store.DeleteMarker(cleanup, oldKey, handle); err != nil {
 				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", err)
 			}
 		}
@@ -155,6 +165,11 @@ func Login(c *gin.Context, userID string) error {
 		err = g.store.Create(ctx, rec, lim)
 	}
 	if err != nil {
+		if !errors.Is(err, ErrTooManySessions) {
+			// Perhaps created all the same (a reply lost): the record
+			// would hold a slot of MaxSessionsPerUser, the session a key.
+			g.dropFailedLogin(cleanup, c, handle, hash, shared, ns)
+		}
 		undo()
 		if errors.Is(err, ErrTooManySessions) {
 			g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
@@ -165,7 +180,7 @@ func Login(c *gin.Context, userID string) error {
 	if shared != nil {
 		http.SetCookie(c.Writer, shared.cookie)
 	} else if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-		if derr := g.store.Delete(ctx, handle); derr != nil {
+		if derr := g.store.Delete(cleanup, handle); derr != nil {
 			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 		}
 		undo()
@@ -184,8 +199,15 @@ func Login(c *gin.Context, userID string) error {
 			withSession = st.sharedKey(replaced)
 		}
 		var err error
-		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil {
-			if derr := g.store.Delete(ctx, handle); derr != nil {
+		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil && g.retiredFor(cleanup, st.tokRec.Handle, handle) {
+			// The retirement was applied, its reply lost: the replaced
+			// record is dead (on a shared Redis its session too, in the
+			// same write), so undoing the login would sign the browser
+			// out. It commits.
+			err = nil
+		}
+		if err != nil {
+			if derr := g.store.Delete(cleanup, handle); derr != nil {
 				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
 			}
 			if derr := deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID); derr != nil {
@@ -316,6 +338,39 @@ func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, ses
 		return false, nil
 	}
 	return gone, err
+}
+
+// retiredFor reports whether the record under handle is retired in favour
+// of successor: a retirement whose reply was lost was applied.
+func (g *Guard) retiredFor(ctx context.Context, handle, successor string) bool {
+	r, err := g.store.Get(ctx, handle)
+	return err == nil && r.Revoked == RevokedReplaced && r.ReplacedBy == successor
+}
+
+// dropFailedLogin removes what a login whose record's creation failed may
+// have written all the same: its record (only if it is this login's: the
+// token hash is the login's own, never another record under a handle
+// that collided) and, written by the same script on a shared Redis, its
+// new session.
+func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle string, hash [32]byte, shared *sharedSession, ns *gsessions.Session) {
+	r, err := g.store.Get(ctx, handle)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return // not created: nothing to remove
+	case err != nil:
+		g.log.Error("ginsecure: could not tell whether a failed login left its record", "err", err)
+		return
+	case !hashEq(r.TokenHash, hash):
+		return // another record's handle
+	}
+	if err := g.store.Delete(ctx, handle); err != nil {
+		g.log.Error("ginsecure: could not remove the record of a failed login", "err", err)
+	}
+	if shared != nil {
+		if err := deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID); err != nil {
+			g.log.Error("ginsecure: could not remove the session of a failed login", "err", err)
+		}
+	}
 }
 
 // errEnded tells Logout's update that the record had already ended.

@@ -38,12 +38,37 @@ type failingStore struct {
 	failMethod string
 	failed     []string // the calls that failed
 	calls      []string // the calls made while armed
+	// applied: a failing call is made all the same, and only its reply
+	// lost (a client that went away mid-call, a connection that broke
+	// after the command was sent): the caller sees errDown, the store
+	// has changed.
+	applied bool
 }
 
 func (f *failingStore) arm(failAt int, method string) {
 	f.mu.Lock()
-	f.armed, f.n, f.failAt, f.failMethod, f.failed, f.calls = true, 0, failAt, method, nil, nil
+	f.armed, f.n, f.failAt, f.failMethod, f.failed, f.calls, f.applied = true, 0, failAt, method, nil, nil, false
 	f.mu.Unlock()
+}
+
+// armApplied is arm, but the failing call is applied before its error
+// is returned (its reply lost).
+func (f *failingStore) armApplied(failAt int) {
+	f.arm(failAt, "")
+	f.mu.Lock()
+	f.applied = true
+	f.mu.Unlock()
+}
+
+// lost reports, for a call that failed (err from hit), whether it is to
+// be made all the same (armApplied).
+func (f *failingStore) lost(err error) bool {
+	if err == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
 }
 
 func (f *failingStore) disarm() (calls, failed []string) {
@@ -82,24 +107,36 @@ func (f *failingStore) Get(ctx context.Context, h string) (ginsecure.Record, err
 }
 func (f *failingStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
 	if err := f.hit("Create"); err != nil {
+		if f.lost(err) {
+			_ = f.Store.Create(ctx, r, l)
+		}
 		return err
 	}
 	return f.Store.Create(ctx, r, l)
 }
 func (f *failingStore) Trim(ctx context.Context, u string, max int) ([]string, error) {
 	if err := f.hit("Trim"); err != nil {
+		if f.lost(err) {
+			_, _ = f.Store.Trim(ctx, u, max)
+		}
 		return nil, err
 	}
 	return f.Store.Trim(ctx, u, max)
 }
 func (f *failingStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	if err := f.hit("Update"); err != nil {
+		if f.lost(err) {
+			_, _ = f.Store.Update(ctx, h, fn)
+		}
 		return ginsecure.Record{}, err
 	}
 	return f.Store.Update(ctx, h, fn)
 }
 func (f *failingStore) Delete(ctx context.Context, h string) error {
 	if err := f.hit("Delete"); err != nil {
+		if f.lost(err) {
+			_ = f.Store.Delete(ctx, h)
+		}
 		return err
 	}
 	return f.Store.Delete(ctx, h)
@@ -112,6 +149,9 @@ func (f *failingStore) List(ctx context.Context, u string) ([]ginsecure.Record, 
 }
 func (f *failingStore) SetMarker(ctx context.Context, k string, m ginsecure.Marker) error {
 	if err := f.hit("SetMarker"); err != nil {
+		if f.lost(err) {
+			_ = f.Store.SetMarker(ctx, k, m)
+		}
 		return err
 	}
 	return f.Store.SetMarker(ctx, k, m)
@@ -124,6 +164,9 @@ func (f *failingStore) GetMarker(ctx context.Context, k string) (ginsecure.Marke
 }
 func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
 	if err := f.hit("DeleteMarker"); err != nil {
+		if f.lost(err) {
+			_ = f.Store.DeleteMarker(ctx, k, h)
+		}
 		return err
 	}
 	return f.Store.DeleteMarker(ctx, k, h)
@@ -146,30 +189,45 @@ func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (ginsec
 }
 func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
 	if err := f.hit("SaveSessionUnlessMarked"); err != nil {
+		if f.lost(err) {
+			_, _, _ = f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
+		}
 		return ginsecure.Marker{}, false, err
 	}
 	return f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
 }
 func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record, l ginsecure.Limit, sk string, v []byte, ttl time.Duration) error {
 	if err := f.hit("CreateWithSession"); err != nil {
+		if f.lost(err) {
+			_ = f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
+		}
 		return err
 	}
 	return f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
 }
 func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m ginsecure.Marker, sk string) ([]byte, error) {
 	if err := f.hit("SetMarkerReadSession"); err != nil {
+		if f.lost(err) {
+			_, _ = f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
+		}
 		return nil, err
 	}
 	return f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
 }
 func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sk string) (ginsecure.Record, error) {
 	if err := f.hit("UpdateHeldDeletingSession"); err != nil {
+		if f.lost(err) {
+			_, _ = f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
+		}
 		return ginsecure.Record{}, err
 	}
 	return f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
 }
 func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	if err := f.hit("UpdateHeld"); err != nil {
+		if f.lost(err) {
+			_, _ = f.Store.Update(ctx, held.Handle, fn)
+		}
 		return ginsecure.Record{}, err
 	}
 	if u, ok := f.Store.(ginsecure.HeldUpdater); ok {
@@ -323,7 +381,22 @@ func TestLoginTooLargeLeavesNothing(t *testing.T) {
 // retried by expiry) or answers 503 store_unavailable and leaves the store
 // as it was, the visitor's data intact and writable, and a signed-in
 // visitor still signed in.
-func TestLoginStoreFailureLeavesNothing(t *testing.T) {
+func TestLoginStoreFailureLeavesNothing(t *testing.T) { loginFailureLeavesNothing(t, false) }
+
+// TestLoginWriteWhoseReplyIsLostLeavesNothing is
+// TestLoginStoreFailureLeavesNothing where the failing call was made all
+// the same and only its reply lost: the request's context ended while a
+// command was on its way (a client that went away), a connection broke
+// after Redis had run the command. Writes of the store are never sent
+// twice (redisstore), so the login must clean up after a write it cannot
+// tell was applied: a marker left behind would refuse every later write
+// of the visitor's session as stale for AbsoluteTimeout, a record would
+// hold a slot of MaxSessionsPerUser, an index entry, a session.
+func TestLoginWriteWhoseReplyIsLostLeavesNothing(t *testing.T) {
+	loginFailureLeavesNothing(t, true)
+}
+
+func loginFailureLeavesNothing(t *testing.T, applied bool) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, signedIn := range []bool{false, true} {
 			for n := 1; ; n++ {
@@ -334,7 +407,11 @@ func TestLoginStoreFailureLeavesNothing(t *testing.T) {
 					b.login("alice")
 				}
 				before, cookieBefore := storeContents(t, e, fs.Store), b.cookie("app")
-				fs.arm(n, "")
+				if applied {
+					fs.armApplied(n)
+				} else {
+					fs.arm(n, "")
+				}
 				r := b.post("/login?user=alice")
 				calls, failed := fs.disarm()
 				if len(failed) == 0 {
@@ -807,5 +884,41 @@ func TestRedisSharedLoginRefusedLeavesNothing(t *testing.T) {
 		if got := b.get("/cart"); got.user() != "" || got.body["cart"] != tc.item {
 			t.Fatalf("%s: the visitor after the refused login: %.60v", tc.name, got.body)
 		}
+	}
+}
+
+// TestRedisLoginKeepsAVeryLongMaxAge: a login's new session lives as long
+// as the session store's MaxAge says, whatever its size. A MaxAge beyond
+// what a time.Duration holds (some three hundred years) is kept as
+// boj/redistore's SETEX keeps it, never wrapped around to a TTL of one
+// second, after which the signed-in browser would find its session gone.
+// (Cookies go by hand: Go's cookie jar cannot hold such a Max-Age.)
+func TestRedisLoginKeepsAVeryLongMaxAge(t *testing.T) {
+	const maxAge = 1 << 40 // seconds
+	for _, kind := range []string{"redis", "redis-2pools"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			cart := e.send("POST", "/cart?item=apple", "")
+			r := e.send("POST", "/login?user=alice", joinCookies(cart.cookies))
+			if r.status != http.StatusOK {
+				t.Fatalf("login: %d %v", r.status, r.body)
+			}
+			var app string
+			for _, c := range r.cookies {
+				if c.Name == "app" {
+					app = c.Value
+				}
+			}
+			c := e.redis.Pool().Get()
+			defer c.Close()
+			ttl, err := redis.Int64(c.Do("TTL", "session_"+sessionID(t, kind, app)))
+			if err != nil || ttl < maxAge-60 {
+				t.Fatalf("the login's session: TTL %d (%v), want about %d", ttl, err, maxAge)
+			}
+			if got := e.send("GET", "/cart", joinCookies(r.cookies)); got.user() != "alice" || got.body["cart"] != "apple" {
+				t.Fatalf("after the login: %v", got.body)
+			}
+		})
 	}
 }

@@ -247,8 +247,7 @@ var errSessionTooBig = errors.New("SessionStore: the value to store is too big")
 func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker, marked, handled bool, err error) {
 	st := s.st
 	p := st.g.redisSessions.Load()
-	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || cur.Options == nil || cur.Options.MaxAge <= 0 ||
-		int64(cur.Options.MaxAge) > int64(math.MaxInt64/time.Second) { // beyond a Duration: boj/redistore's SETEX keeps it
+	if p == nil || cur.Store() != gsessions.Store(p.rs) || cur.ID == "" || !sharedLifetime(cur.Options) {
 		return Marker{}, false, false, nil
 	}
 	prefix, ser, maxLen, ok := redisFormat(p.rs)
@@ -281,6 +280,15 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	return Marker{}, false, true, nil
 }
 
+// sharedLifetime reports whether a session with opts is one the shared
+// path writes: it lives (MaxAge > 0; boj/redistore deletes the others),
+// and its MaxAge fits a time.Duration. Beyond that (some three hundred
+// years) the TTL would wrap around, to one second at worst: such a
+// session goes through boj/redistore's SETEX, which keeps it.
+func sharedLifetime(opts *gsessions.Options) bool {
+	return opts != nil && opts.MaxAge > 0 && int64(opts.MaxAge) <= int64(math.MaxInt64/time.Second)
+}
+
 // sharedSession is a new session of the shared Redis made ready for its
 // one write: its key and value as boj/redistore's Save would write them,
 // and the cookie Save would send.
@@ -299,7 +307,7 @@ type sharedSession struct {
 // (serializer, size limit, cookie codecs) before anything is written.
 func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
 	p := st.g.redisSessions.Load()
-	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || ns.Options == nil || ns.Options.MaxAge <= 0 {
+	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || !sharedLifetime(ns.Options) {
 		return nil, nil
 	}
 	prefix, ser, maxLen, ok := redisFormat(p.rs)
