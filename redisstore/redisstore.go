@@ -336,6 +336,20 @@ return 1
 
 // Create implements ginsecure.Store: one script, atomic with the limit.
 func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
+	return s.create(ctx, rec, limit, nil)
+}
+
+// sessionWrite is a session that CreateWithSession writes with the record.
+type sessionWrite struct {
+	key   string
+	value []byte
+	secs  int64
+}
+
+// create runs the create script, or with a session the script that also
+// writes it (CreateWithSession). Never retried: a lost reply may follow
+// an applied write.
+func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sess *sessionWrite) error {
 	rec.Seq = 0 // the script assigns it
 	b, err := encode(rec)
 	if err != nil {
@@ -350,8 +364,18 @@ func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	if limit.Reject {
 		reject = "1"
 	}
-	_, err = eval(ctx, createScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle),
-		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	sc := createScript
+	args := make([]any, 0, 14)
+	args = append(args, s.userKey(rec.UserID), s.recKey(rec.Handle))
+	if sess != nil {
+		sc = createWithSessionScript
+		args = append(args, sess.key)
+	}
+	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	if sess != nil {
+		args = append(args, sess.value, sess.secs)
+	}
+	_, err = eval(ctx, sc, c, args...)
 	return createErr(err)
 }
 

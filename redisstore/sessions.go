@@ -104,24 +104,7 @@ func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, lim
 	if secs < 1 {
 		secs = 1
 	}
-	rec.Seq = 0 // the script assigns it
-	b, err := encode(rec)
-	if err != nil {
-		return err
-	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	reject := "0"
-	if limit.Reject {
-		reject = "1"
-	}
-	_, err = eval(ctx, createWithSessionScript, c, s.userKey(rec.UserID), s.recKey(rec.Handle), sessionKey,
-		ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing,
-		value, secs)
-	return createErr(err)
+	return s.create(ctx, rec, limit, &sessionWrite{key: sessionKey, value: value, secs: secs})
 }
 
 // SetMarkerReadSession implements ginsecure.SharedRedis: SetMarker's
