@@ -181,9 +181,9 @@ func (f *failingStore) RedisPool() *redis.Pool {
 	}
 	return nil
 }
-func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (ginsecure.Record, []byte, error) {
+func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (*ginsecure.Record, []byte, error) {
 	if err := f.hit("GetWithSession"); err != nil {
-		return ginsecure.Record{}, nil, err
+		return nil, nil, err
 	}
 	return f.Store.(ginsecure.SharedRedis).GetWithSession(ctx, h, sk)
 }

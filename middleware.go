@@ -33,7 +33,7 @@ type reqState struct {
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
 	fwd    *Record   // the replaced record whose token this request is forwarded from (grace.go)
 
-	join func() (Record, error) // the token's record, being read while the session loads (prefetch.go)
+	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
 	authed  bool
 	rec     *Record // the record the request is authenticated with: shared with the store, never modified

@@ -20,7 +20,15 @@ func (g *Guard) startPrefetch(c *gin.Context, st *reqState) {
 		return
 	}
 	if p, ok := g.store.(Prefetcher); ok {
-		st.join = p.Prefetch(reqCtx(c), st.tok.handle)
+		if join := p.Prefetch(reqCtx(c), st.tok.handle); join != nil {
+			st.join = func() (*Record, error) {
+				rec, err := join()
+				if err != nil {
+					return nil, err
+				}
+				return &rec, nil
+			}
+		}
 	}
 }
 
@@ -33,9 +41,5 @@ func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*Record,
 		return g.view(c, st.tok.handle, now)
 	}
 	st.join = nil
-	rec, err := join()
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
+	return join()
 }

@@ -211,7 +211,7 @@ func (g *Guard) readTogether(st *reqState) bool {
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
 	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
-	st.join = func() (Record, error) { return rec, err }
+	st.join = func() (*Record, error) { return rec, err }
 	return true
 }
 

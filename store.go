@@ -226,8 +226,10 @@ type SharedRedis interface {
 	// the raw value stored under the Redis key sessionKey (nil when there
 	// is none), read together in one round trip. When the record is
 	// missing or expired, err is ErrNotFound and value is still set; on
-	// any other error value is nil.
-	GetWithSession(ctx context.Context, handle, sessionKey string) (rec Record, value []byte, err error)
+	// any other error value is nil. The record may be shared with the
+	// store's other readers: the caller must not modify it, nor its
+	// slices (the Guard never modifies a record it reads).
+	GetWithSession(ctx context.Context, handle, sessionKey string) (rec *Record, value []byte, err error)
 	// SaveSessionUnlessMarked sets the Redis key sessionKey to value for
 	// ttl (whole seconds, at least 1) unless the marker under markerKey
 	// (a Marker key as SetMarker takes it) exists and has not expired, in

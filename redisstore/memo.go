@@ -27,10 +27,11 @@ import (
 // sessions a server sees between two writes of their records.
 const memoSize = 4096
 
-// memoEntry is a record and the bytes it was decoded from.
+// memoEntry is a record and the bytes it was decoded from. The record is
+// never modified: readers share it.
 type memoEntry struct {
 	raw []byte
-	rec ginsecure.Record
+	rec *ginsecure.Record
 }
 
 func newMemo() *lru.Cache[string, memoEntry] {
@@ -42,20 +43,21 @@ func newMemo() *lru.Cache[string, memoEntry] {
 }
 
 // decodeMemo decodes b, the record stored under handle, reusing the last
-// decoding of the same bytes. The record returned shares nothing mutable
-// with the memo.
-func (s *Store) decodeMemo(handle string, b []byte) (ginsecure.Record, error) {
+// decoding of the same bytes. The record returned is shared with the memo
+// and every other reader of the same bytes: never to be modified (Get
+// hands out a detached copy).
+func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
 	if e, ok := s.memo.Get(handle); ok && bytes.Equal(e.raw, b) {
-		return detach(e.rec), nil
+		return e.rec, nil
 	}
 	r, err := decode(b)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return nil, err
 	}
 	if r.Handle == handle {
-		s.memo.Add(handle, memoEntry{raw: b, rec: detach(r)})
+		s.memo.Add(handle, memoEntry{raw: b, rec: &r})
 	}
-	return r, nil
+	return &r, nil
 }
 
 // detach copies the slices of a record, so that neither the memo's copy

@@ -263,12 +263,23 @@ func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, er
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	r, err := s.decodeMemo(handle, b)
+	r, err := s.recordShared(handle, b)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
+	return detach(*r), nil
+}
+
+// recordShared decodes the bytes of the record under handle (through the
+// memo: the record is shared, never to be modified), or ErrNotFound where
+// it expired longer than RetainExpired ago.
+func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error) {
+	r, err := s.decodeMemo(handle, b)
+	if err != nil {
+		return nil, err
+	}
 	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(ginsecure.RetainExpired), s.now()) {
-		return ginsecure.Record{}, ginsecure.ErrNotFound
+		return nil, ginsecure.ErrNotFound
 	}
 	return r, nil
 }

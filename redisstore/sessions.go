@@ -22,23 +22,23 @@ func (s *Store) RedisPool() *redis.Pool { return s.pool }
 // GetWithSession implements ginsecure.SharedRedis: one MGET of the record
 // and the session's key, retried once on a freshly dialled connection
 // where the pooled one turns out broken (as Get).
-func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (ginsecure.Record, []byte, error) {
+func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
 	vs, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
 		return do(ctx, c, "MGET", s.recKey(handle), sessionKey)
 	}))
 	if err != nil {
-		return ginsecure.Record{}, nil, err
+		return nil, nil, err
 	}
 	if len(vs) != 2 {
-		return ginsecure.Record{}, nil, fmt.Errorf("redisstore: MGET answered %d values for 2 keys", len(vs))
+		return nil, nil, fmt.Errorf("redisstore: MGET answered %d values for 2 keys", len(vs))
 	}
 	value := vs[1]
 	if vs[0] == nil {
-		return ginsecure.Record{}, value, ginsecure.ErrNotFound
+		return nil, value, ginsecure.ErrNotFound
 	}
-	rec, err := s.record(handle, vs[0], nil)
+	rec, err := s.recordShared(handle, vs[0])
 	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
-		return ginsecure.Record{}, nil, err
+		return nil, nil, err
 	}
 	return rec, value, err
 }
