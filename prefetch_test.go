@@ -17,12 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-contrib/sessions"
-	gredis "github.com/gin-contrib/sessions/redis"
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
-	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -33,25 +29,9 @@ import (
 // With readMode "prefetch" the store is seen without its SharedRedis
 // methods, so that the Guard reads the record beside the session on a
 // second connection; with "together" both are read in one MGET.
-func prefetchApp(t *testing.T, srv *redistest.Server, pool *redis.Pool, readMode string) http.Handler {
+func prefetchApp(t *testing.T, _ *redistest.Server, pool *redis.Pool, readMode string) http.Handler {
 	t.Helper()
-	st, err := gredis.NewStoreWithPool(pool, sessionSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("pf:"))
-	if readMode == "prefetch" {
-		store = prefetchOnly{store, store.(ginsecure.Prefetcher)}
-	}
-	g, err := ginsecure.New(ginsecure.Config{Store: store, Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := gin.New()
-	r.Use(sessions.Sessions("app", st), g.Middleware())
-	installRoutes(r, g)
-	return r
+	return sharedApp(t, pool, readMode, nil) // session_redis_test.go
 }
 
 // prefetchOnly is a redisstore without its SharedRedis methods.
