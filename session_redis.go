@@ -197,22 +197,28 @@ func (g *Guard) readTogether(st *reqState) bool {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false
 	}
-	// The session as boj/redistore's New would have made it.
-	gs := gsessions.NewSession(p.rs, p.name)
-	opts := *p.rs.Options
-	gs.Options = &opts
-	gs.IsNew = true
-	gs.ID = id
-	var loadErr error
-	if val != nil {
-		loadErr = ser.Deserialize(val, gs)
-		gs.IsNew = loadErr != nil
-	}
+	gs, loadErr := p.sessionOf(p.name, id, val, ser)
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
 	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
 	st.join = func() (*Record, error) { return rec, err }
 	return true
+}
+
+// sessionOf is the session stored under id with the raw value val (nil:
+// none), as boj/redistore's New would have made it: new where there is no
+// value or it does not deserialize (then err says why).
+func (p *redisSessions) sessionOf(name, id string, val []byte, ser redistore.SessionSerializer) (gs *gsessions.Session, err error) {
+	gs = gsessions.NewSession(p.rs, name)
+	opts := *p.rs.Options
+	gs.Options = &opts
+	gs.IsNew = true
+	gs.ID = id
+	if val != nil {
+		err = ser.Deserialize(val, gs)
+		gs.IsNew = err != nil
+	}
+	return gs, err
 }
 
 // injected hands gorilla's registry a session loaded by readTogether: the
@@ -368,13 +374,6 @@ func (st *reqState) markAndRead(ctx context.Context, key string, m Marker) (fres
 		return nil, err
 	}
 	// As loadByID: a session that is gone or does not decode reads as new.
-	gs := gsessions.NewSession(p.rs, cur.Name())
-	opts := *p.rs.Options
-	gs.Options = &opts
-	gs.IsNew = true
-	gs.ID = cur.ID
-	if val != nil {
-		gs.IsNew = ser.Deserialize(val, gs) != nil
-	}
+	gs, _ := p.sessionOf(cur.Name(), cur.ID, val, ser)
 	return gs, nil
 }

@@ -72,10 +72,7 @@ return 1
 // writes nothing (the session's retirement removes the first write, and
 // the caller reports the write refused: never a silent success).
 func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
-	secs := int64(ttl / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
+	secs := wholeSeconds(ttl)
 	mkey := s.markKey(markerKey)
 	now := ms(s.now())
 	v, err := s.read(ctx, func(c redis.Conn) (any, error) {
@@ -100,11 +97,15 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 // a login's record and its new session cost one round trip. Never
 // retried, as Create is not.
 func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error {
-	secs := int64(ttl / time.Second)
-	if secs < 1 {
-		secs = 1
+	return s.create(ctx, rec, limit, &sessionWrite{key: sessionKey, value: value, secs: wholeSeconds(ttl)})
+}
+
+// wholeSeconds is a session's TTL for SETEX: whole seconds, at least 1.
+func wholeSeconds(ttl time.Duration) int64 {
+	if secs := int64(ttl / time.Second); secs >= 1 {
+		return secs
 	}
-	return s.create(ctx, rec, limit, &sessionWrite{key: sessionKey, value: value, secs: secs})
+	return 1
 }
 
 // SetMarkerReadSession implements ginsecure.SharedRedis: SetMarker's
