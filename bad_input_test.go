@@ -353,8 +353,9 @@ func parkDeadSessionConns(t *testing.T, e *env, n int) {
 // The session load fails on the first (EOF / broken pipe), loadSession's
 // retry fails on the second, and the PING, on a freshly dialed third,
 // succeeds: the broken connection is taken for an undecodable payload.
-// The signed-in user gets 401 no_session on a protected route (DESIGN:
-// never anonymous on a protected route because of the store), and a write
+// The signed-in user gets 401 no_session on a protected route (DESIGN.md,
+// "Errors and events": never anonymous on a protected route because of
+// the store), and a write
 // on such a request replaces the whole session payload under the same ID:
 // the user's other session data is gone. With one dead connection the
 // retry recovers; with three the PING fails and the answer is a 503: both

@@ -512,7 +512,8 @@ func BenchmarkGuard(b *testing.B) {
 }
 
 // floorSide is the baseline's app on ginsecure.ContractFloor (floor_test.go):
-// the least DESIGN's model can cost on an authenticated read.
+// the least the two-cookie model (DESIGN.md, "Model") can cost on an
+// authenticated read.
 func floorSide(b testing.TB, bk benchBackend) *benchSide {
 	s := &benchSide{name: "floor"}
 	sess, _ := bk.sessions(b, &s.trips)
@@ -525,8 +526,8 @@ func floorSide(b testing.TB, bk benchBackend) *benchSide {
 }
 
 // BenchmarkContractFloor measures, in the same interleaved way as
-// BenchmarkGuard, the floor of DESIGN's model against gin-contrib/sessions
-// alone: what any implementation of the two-cookie design must pay on an
+// BenchmarkGuard, the floor of the model (DESIGN.md, "Model") against
+// gin-contrib/sessions alone: what any implementation of the two-cookie design must pay on an
 // authenticated read (the handle in the session, the token cookie, its
 // hash, the clock, the record, one wrapper in the context), with none of
 // the Guard's other checks. It shows how much of the Guard's ratio the

@@ -119,7 +119,7 @@ type Config struct {
 	// ErrorHandler answers refused requests. Default: JSON
 	// {"error": "<code>"} with 401, 403 for policy refusals, 503 (with
 	// Retry-After) when the store is unreachable. No cookie is expired on
-	// a refusal (DESIGN, "Cookie writes"). The Guard calls c.Abort() after
+	// a refusal (DESIGN.md, "Cookie writes"). The Guard calls c.Abort() after
 	// it in every case.
 	ErrorHandler func(c *gin.Context, err error)
 

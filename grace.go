@@ -6,7 +6,7 @@ package ginsecure
 // Renew, or every RotateEvery), requests that left the browser with the old
 // credentials arrive after the rotation. They must not be refused (the user
 // would see "hijacked" errors), must not gain the new privilege, and no
-// response may put back older credentials (DESIGN, "Grace period").
+// response may put back older credentials (DESIGN.md, "Grace period").
 //
 //   - A login replaces the record: the old token names a record that is
 //     gone, so a straggler with it is simply anonymous, and nothing is

@@ -454,7 +454,7 @@ func Logout(c *gin.Context) error {
 	// record already ended (replaced by a later login, perhaps on another
 	// server while this request waited, or revoked) holds dead
 	// credentials, and an expiring Set-Cookie could land after the newer
-	// login's response and delete its token (DESIGN, "Cookie writes"). The
+	// login's response and delete its token (DESIGN.md, "Cookie writes"). The
 	// record goes; nothing is written back.
 	_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
 		if r.Revoked != "" {

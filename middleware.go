@@ -106,7 +106,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 // FailureReason where credentials were presented but are dead), or refused
 // (the returned error). It never changes another user's session: every
 // write below follows a verified token. Dead, stale or foreign credentials
-// get no cookie written (DESIGN, "Cookie writes").
+// get no cookie written (DESIGN.md, "Cookie writes").
 func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	now := g.now()
 	if st.sess.inner != nil {

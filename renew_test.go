@@ -1,7 +1,7 @@
 package ginsecure_test
 
-// Renew's failure paths and races (DESIGN.md, "Grace period" items 2-3),
-// and the grace its stragglers get.
+// Renew's failure paths and races (DESIGN.md, "Grace period", "Writes",
+// "Refusals"), and the grace its stragglers get.
 
 import (
 	"context"
@@ -144,9 +144,9 @@ func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
 // browser's next write. It writes nothing itself, so its response sends
 // no session cookie: healing a request that presents the previous token
 // never puts an older copy of the session over the browser's newer one,
-// and the write the browser made after the Renew stays (DESIGN "Grace
-// period" 3: never put back older credentials; writes never silently
-// lost).
+// and the write the browser made after the Renew stays (DESIGN.md,
+// "Grace period": never put back older credentials; DESIGN.md, "Writes":
+// never lose a write silently).
 func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))

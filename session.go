@@ -4,7 +4,7 @@ package ginsecure
 // the no-clobber wrapper.
 //
 // Which session belongs to a record is decided from state that cannot go
-// stale (DESIGN, "Ordering principle"): the record names its session
+// stale (DESIGN.md, "Ordering principle"): the record names its session
 // (Record.SessionID), and a login or Renew leaves a set-once Marker from
 // the session it replaced to the record. A request's session cookie is
 //

@@ -445,7 +445,7 @@ func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 // checked no marker yet) reaches the browser last and puts S0 back. If the
 // browser applied the second login's response last it holds T_B next to
 // S0: that is R_B's predecessor as much as R_A's, and must heal, not be
-// foreign (a lost sign-in: DESIGN "Ordering principle", "Model").
+// foreign (a lost sign-in: DESIGN.md, "Ordering principle", "Model").
 func TestSessionDoubleLoginThenLatePreLoginResponse(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
