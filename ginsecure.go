@@ -13,6 +13,10 @@
 //
 // Then call Login after checking a password, Logout to sign out, and guard
 // route groups with sec.Require(ginsecure.Policy{Authenticated: true}).
+//
+// DESIGN.md, at the root of the repository, is the design: the two cookies
+// and the security record, the states a session goes through, what every
+// request is served as, and why.
 package ginsecure
 
 import (
