@@ -74,9 +74,10 @@ func revokedErr(reason string) error {
 	}
 }
 
-// checkIdentity refuses a session whose user is not the one another
-// authentication layer (Config.Identity) names, and revokes it: the
-// session cookie travels with someone else's credentials.
+// checkIdentity returns ErrIdentityMismatch for a session whose user is
+// not the one another authentication layer (Config.Identity) names, and
+// revokes it: the session cookie travels with someone else's credentials.
+// The caller serves the request anonymous (reqState.standIn).
 func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 	if g.cfg.Identity == nil || st.rec == nil {
 		return nil

@@ -31,6 +31,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"reflect"
@@ -397,41 +398,73 @@ func (g *Guard) carryOver(from map[any]any) map[any]any {
 	return out
 }
 
-// ownAmong looks, when the Cookie header holds several session cookies of
-// the session's name, for the one that is rec's own session, and serves
-// the request with it. It decodes only the extra cookies.
-func (st *reqState) ownAmong(rec *Record) (bool, error) {
-	name := st.gs.Name()
-	cs := st.c.Request.CookiesNamed(name)
-	if len(cs) < 2 {
-		return false, nil
-	}
-	st.several = true // none of them may be healed from: see bindSession
-	if len(cs) > 8 {
-		return false, nil // bounded work per request; foreign then
-	}
-	store := st.gs.Store()
-	for _, ck := range cs[1:] {
+// ownAmong looks among every session cookie of the session's name in the
+// Cookie header for rec's own session, and serves the request with it
+// (DESIGN.md, "Tossed cookies"): however many a sibling subdomain tossed in
+// front of the real one, in a header of any size the server accepted, the
+// record's own wins, at a cost linear in the header. On memstore and Redis
+// each value is only verified and its signed ID decoded with the store's
+// codecs; only the record's own session is then loaded. On the cookie store
+// each value is decoded (the handle is inside). several reports two or
+// more cookies of the name (none of them may then be healed from: see
+// bindSession).
+//
+// It reads the header itself (sessionCookies): net/http hands out no
+// cookie at all from a header of more than 3000 (GODEBUG
+// httpcookiemaxnum), so gin-contrib's session is then a new one.
+func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
+	name, store := st.gs.Name(), st.gs.Store()
+	codecs := storeCodecs(store)
+	n := 0
+	for v := range sessionCookies(st.c.Request, name) {
+		n++
 		if cookieStore(store) {
-			gs, err := store.New(requestWithCookie(st.c.Request, name, ck.Value), name)
-			if err != nil || sessionID(gs) != rec.SessionID {
+			gs := st.newSession()
+			if securecookie.DecodeMulti(name, v, &gs.Values, codecs...) != nil || sessionID(gs) != rec.SessionID {
 				continue
 			}
+			gs.IsNew = false
 			st.cur, st.sid = gs, rec.SessionID
-			return true, nil
+			return true, n > 1, nil
 		}
 		var id string
-		if securecookie.DecodeMulti(name, ck.Value, &id, storeCodecs(store)...) != nil || id != rec.SessionID {
+		if securecookie.DecodeMulti(name, v, &id, codecs...) != nil || id != rec.SessionID {
 			continue
 		}
 		gs, err := st.loadByID(id)
 		if err != nil {
-			return false, err
+			return false, n > 1, err
 		}
 		st.cur, st.sid = gs, id
-		return true, nil
+		return true, n > 1, nil
 	}
-	return false, nil
+	return false, n > 1, nil
+}
+
+// sessionCookies yields the value of every cookie named name in r's Cookie
+// headers, in order, as net/http's Request.Cookies would split and trim
+// them (a value in double quotes without its quotes), but with no limit
+// on their number and without allocating for the cookies of other names.
+func sessionCookies(r *http.Request, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range r.Header["Cookie"] {
+			for len(line) > 0 {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, _ := strings.Cut(part, "=")
+				if trimASCII(k) != name {
+					continue
+				}
+				v = trimASCII(v)
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // requestWithCookie is a copy of r whose only cookie is name=value.
@@ -488,8 +521,9 @@ func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
 // hide gives the request an empty stand-in for its session: what it reads
 // is nothing, what it writes is refused (ErrForeignSession), and its
 // response carries no cookie of ours (guardWriter). It runs inside verify
-// only, for a session that belongs to a record this request's token does
-// not open.
+// (and Require's identity check) only, for a session that belongs to a
+// record this request's token does not open, or whose network or identity
+// did not match the request (standIn).
 func (st *reqState) hide() {
 	st.blank = true
 	st.cur = st.newSession()
