@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/gomodule/redigo/redis"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // uaTransport gives every request of a browser its User-Agent, so that a
@@ -560,6 +562,45 @@ func TestIdentityMismatchRevokesTheSession(t *testing.T) {
 		if list := other.sessionsList(); len(list) != 1 {
 			t.Errorf("alice's list after the mismatch: %+v, want only the other device", list)
 		}
+	})
+}
+
+// TestIdentityMismatchSeenByRequireOnARouteWithoutAUser: an identity
+// layer that runs per route group (gin.BasicAuth) is asked by the group's
+// Require; on a group that does not require a user the mismatch revokes
+// the session as everywhere, and the request goes on anonymous with none
+// of the session's data and no cookie of ours written.
+func TestIdentityMismatchSeenByRequireOnARouteWithoutAUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		routes := func(r *gin.Engine, g *ginsecure.Guard) {
+			r.GET("/basic/cart", gin.BasicAuth(basicAuthAccounts), g.Require(ginsecure.Policy{}), func(c *gin.Context) {
+				u, _ := ginsecure.UserID(c)
+				s := sessions.Default(c)
+				s.Set("seen", "yes")
+				h := gin.H{"user": u, "cart": s.Get("cart"), "saved": ginsecure.ErrorCode(s.Save())}
+				// A handler saving through gorilla itself must not write either.
+				if gs := s.(interface{ Session() *gsessions.Session }).Session(); gs != nil {
+					_ = gs.Store().Save(c.Request, c.Writer, gs)
+				}
+				if err := ginsecure.FailureReason(c); err != nil {
+					h["reason"] = ginsecure.ErrorCode(err)
+				}
+				c.JSON(http.StatusOK, h)
+			})
+		}
+		e := newEnv(t, kind, ginsecure.Config{Identity: identityFromBasicAuth}, withRoutes(routes))
+		b := e.device("127.0.0.1", "shared")
+		b.login("alice")
+		b.post("/cart?item=alice-card")
+		copied := b.clone()
+		r := b.do(http.MethodGet, "/basic/cart", basicAuth("bob")...)
+		if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "identity_mismatch" || r.body["cart"] != nil || r.body["saved"] != "foreign_session" {
+			t.Fatalf("alice's session with bob's Basic auth on a route without a user: %d %v, want 200 anonymous, reason identity_mismatch, no cart, Save refused", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); got != "" {
+			t.Errorf("the mismatch's response sets %q; want no cookie of ours", got)
+		}
+		expectRefused(t, copied, "identity_mismatch")
 	})
 }
 
