@@ -97,11 +97,7 @@ func Login(c *gin.Context, userID string) error {
 	// from now on finds it and undoes its write, and a browser that ends up
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
-	prior, replaced := st.replacing(userID)
-	oldKey := ""
-	if !st.blank || replaced != st.cur {
-		oldKey = markerKey(replaced)
-	}
+	prior, replaced, oldKey := st.replacing(userID)
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error
@@ -250,22 +246,28 @@ func Login(c *gin.Context, userID string) error {
 }
 
 // replacing is what a login of userID on this request replaces: the record
-// its token opened (prior, nil for none) and the session it is served with.
-// A record whose network or identity did not match the request (refused)
-// is replaced, with its own session, only by a login of its own user;
-// another user's login leaves it alone (DESIGN.md, "Refusals"): whoever
-// holds a stolen copy of the cookies cannot end the owner's session by
-// signing in to an account of their own. The request's stand-in carries
-// nothing over in either case.
-func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions.Session) {
+// its token opened (prior, nil for none), the session it is served with,
+// and that session's marker key ("" for a stand-in: not this browser's to
+// retire). A record whose network or identity did not match the request
+// (refused) is replaced, with its own session, only by a login of its own
+// user; another user's login leaves it alone (DESIGN.md, "Refusals"):
+// whoever holds a stolen copy of the cookies cannot end the owner's
+// session by signing in to an account of their own. The request's
+// stand-in carries nothing over in either case.
+func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions.Session, key string) {
 	r := st.refused
-	if r == nil || r.UserID != userID {
-		return st.tokRec, st.cur
+	if r != nil && r.UserID == userID {
+		// The record's own session, by the identity it names, whichever
+		// cookie was in front (a store with IDs: its ID; the cookie
+		// store: its handle), so that its marker is set and its data
+		// deleted.
+		gs := st.freshSession(r.SessionID, nil)
+		return r, gs, markerKey(gs)
 	}
-	// The record's own session, by the identity it names, whichever
-	// cookie was in front (a store with IDs: its ID; the cookie store: its
-	// handle), so that its marker is set and its data deleted.
-	return r, st.freshSession(r.SessionID, nil)
+	if st.blank {
+		return st.tokRec, st.cur, ""
+	}
+	return st.tokRec, st.cur, markerKey(st.cur)
 }
 
 // joinParallelLogin signs the request in to the record that a parallel
