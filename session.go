@@ -406,9 +406,11 @@ func (g *Guard) carryOver(from map[any]any) map[any]any {
 // record's own wins, at a cost linear in the header. On memstore and Redis
 // each value is only verified and its signed ID decoded with the store's
 // codecs; only the record's own session is then loaded. On the cookie store
-// each value is decoded (the handle is inside). several reports two or
-// more cookies of the name (none of them may then be healed from: see
-// bindSession).
+// each value is decoded (the handle is inside). The value gin-contrib
+// loaded the session from is not tried again: it was another session, or
+// bad input (a payload that does not decode stays bad input, never an
+// outage). several reports two or more cookies of the name (none of them
+// may then be healed from: see bindSession).
 //
 // It reads the header itself (sessionCookies): net/http hands out no
 // cookie at all from a header of more than 3000 (GODEBUG
@@ -417,10 +419,14 @@ func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
 	name, store := st.gs.Name(), st.gs.Store()
 	codecs := storeCodecs(store)
 	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)
+	loaded := "" // the value gin-contrib loaded the session from: not rec's, or bad input
+	if ck, err := st.c.Request.Cookie(name); err == nil {
+		loaded = ck.Value
+	}
 	n := 0
 	for v := range sessionCookies(st.c.Request, name) {
 		n++
-		if !f.mayBe(v) {
+		if v == loaded || !f.mayBe(v) {
 			continue
 		}
 		if cookieStore(store) {
