@@ -604,6 +604,41 @@ func TestIdentityMismatchSeenByRequireOnARouteWithoutAUser(t *testing.T) {
 	})
 }
 
+// TestIdentityMismatchEventOncePerRecord: requests verified before the
+// mismatch revoked the session each meet the mismatch in their group's
+// Require; the record's mismatch is reported once, not once per request.
+func TestIdentityMismatchEventOncePerRecord(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		gate := make(chan struct{})
+		var entered sync.WaitGroup
+		routes := func(r *gin.Engine, g *ginsecure.Guard) {
+			wait := func(c *gin.Context) { entered.Done(); <-gate }
+			r.GET("/gated/me", wait, gin.BasicAuth(basicAuthAccounts), g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+				c.JSON(http.StatusOK, gin.H{})
+			})
+		}
+		e := newEnv(t, kind, ginsecure.Config{Identity: identityFromBasicAuth}, withRoutes(routes))
+		b := e.device("127.0.0.1", "shared")
+		b.login("alice")
+		const n = 4
+		entered.Add(n)
+		replies := make(chan reply, n)
+		for range n {
+			go func() { replies <- b.clone().do(http.MethodGet, "/gated/me", basicAuth("bob")...) }()
+		}
+		entered.Wait()
+		close(gate)
+		for range n {
+			if r := <-replies; r.status != http.StatusUnauthorized || r.errCode() != "identity_mismatch" {
+				t.Errorf("alice's session with bob's Basic auth: %d %v, want 401 identity_mismatch", r.status, r.body)
+			}
+		}
+		if got := e.events.count(ginsecure.EventIdentityMismatch); got != 1 {
+			t.Errorf("%d identity_mismatch events for %d requests of one record, want 1", got, n)
+		}
+	})
+}
+
 // TestIdentityMatchPasses: when both layers name the same user nothing is
 // refused or revoked, and routes without the other layer are unaffected.
 func TestIdentityMatchPasses(t *testing.T) {

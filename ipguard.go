@@ -281,7 +281,7 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
-	if g.mismatches.first(st.rec.Handle, policy.network(client), g.now(), g.cfg.TouchInterval) {
+	if g.mismatches.first(mismatchKey{EventIPMismatch, st.rec.Handle, policy.network(client)}, g.now(), g.cfg.TouchInterval) {
 		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
 	}
 	if keep {
@@ -305,8 +305,8 @@ func (p IPPolicy) network(client netip.Addr) netip.Prefix {
 	return pfx
 }
 
-// mismatchLog remembers when EventIPMismatch last fired for a record and a
-// network, so that a thief hammering with a stolen copy from one network
+// mismatchLog remembers when EventIPMismatch (or EventIdentityMismatch)
+// last fired for a record and a network, so that a thief hammering with a stolen copy from one network
 // (kept sessions: KeepSessionOnIPMismatch, a change of address family, a
 // route policy) is logged once per TouchInterval, the cadence at which a
 // record's activity is written, while a mismatch from a network not seen
@@ -322,20 +322,21 @@ type mismatchLog struct {
 // bytes each).
 const mismatchLogSize = 4096
 
+// mismatchKey is one kind of mismatch of one record from one network.
 type mismatchKey struct {
+	kind    EventKind
 	handle  string
 	network netip.Prefix
 }
 
-// first reports whether a mismatch of handle from network at now is the
-// first in window, and remembers it.
-func (l *mismatchLog) first(handle string, network netip.Prefix, now time.Time, window time.Duration) bool {
+// first reports whether the mismatch k at now is the first in window, and
+// remembers it.
+func (l *mismatchLog) first(k mismatchKey, now time.Time, window time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen == nil {
 		l.seen, _ = lru.New[mismatchKey, time.Time](mismatchLogSize) // only fails for a size <= 0
 	}
-	k := mismatchKey{handle, network}
 	if t, ok := l.seen.Get(k); ok && now.Sub(t) < window && !now.Before(t) {
 		return false
 	}
