@@ -897,12 +897,11 @@ func TestSessionForgottenRecordsDataIsNotHandedToTheNextUser(t *testing.T) {
 // front of the victim's own session cookie. A sibling subdomain can set
 // one cookie of the name per matching path (Domain=parent; Path=/, /a,
 // /a/, /a/b, /a/b/, ... all match a request to /a/b/c/d), all sent before
-// the victim's host-only Path=/ cookie. ownAmong gives up above eight
-// cookies, and the request then heals from the first one: on the cookie
-// store the attacker's values are adopted as the victim's session and the
-// response sends them, overwriting the victim's own cookie. Above any cap,
-// the request must not heal from a cookie that is not the record's own
-// (foreign: anonymous, nothing written).
+// the victim's host-only Path=/ cookie. The record's own wins, however
+// many there are; and where it is not among them, the request must not
+// heal from the first one (on the cookie store the attacker's values would
+// be adopted as the victim's session and sent, overwriting the victim's
+// own cookie): foreign, anonymous, nothing written.
 func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
