@@ -1048,3 +1048,25 @@ func TestSessionLoginWithTossedCookiesInFront(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionTossedPredecessorsWithoutTheOwnCookieAreNotAdopted: several
+// session cookies of the name, none the record's own (the browser lost
+// its own), the first a tossed copy of the login's predecessor: the
+// request never adopts the attacker's values from it, and on the cookie
+// store (where healing would adopt them and send them as the victim's
+// session) writes no session cookie.
+func TestSessionTossedPredecessorsWithoutTheOwnCookieAreNotAdopted(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e)
+		tok := victim.cookie(graceTokenCookie)
+		hdr := strings.Repeat(graceSessionCookie+"="+sx+"; ", 2) + graceTokenCookie + "=" + tok
+		r := e.send("GET", "/cart", hdr)
+		if r.body["cart"] == "planted" {
+			t.Errorf("a tossed predecessor twice without the own cookie: %d %v, the attacker's cart adopted", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); kind == "cookie" && strings.Contains(got, "app") {
+			t.Errorf("a tossed predecessor twice without the own cookie: response sets %q, want no session cookie", got)
+		}
+	})
+}
