@@ -817,3 +817,52 @@ func BenchmarkGuardParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTossedCookies is the worst case of the record's own session
+// cookie winning against tossed ones (DESIGN.md, "Tossed cookies"): one
+// signed-in request whose Cookie header is filled to near the server's
+// MaxHeaderBytes (1 MB) with session cookies of the app's name in front of
+// the user's own: signed ones (copies of sessions from the app: each is
+// verified, its ID decoded on memstore and Redis, its values decoded on
+// the cookie store), or the shortest garbage ("app=x", 170,000 of them).
+// Only the Guard's engine, no network.
+//
+//	go test -run '^$' -bench TossedCookies -benchtime 20x .
+func BenchmarkTossedCookies(b *testing.B) {
+	for _, kind := range []string{"cookie", "memstore", "redis"} {
+		for _, fill := range []string{"signed", "garbage"} {
+			b.Run(kind+"/"+fill, func(b *testing.B) {
+				e := newEnv(b, kind, ginsecure.Config{})
+				r := e.ipServe("127.0.0.1:1000", nil, http.MethodPost, "/login?user=alice")
+				own := []string{}
+				for _, c := range r.cookies {
+					own = append(own, c.Name+"="+c.Value)
+				}
+				room := 1<<20 - len(strings.Join(own, "; ")) - 64
+				var tossed []string
+				if fill == "signed" {
+					tossed = tossedCookies(b, e, -1, room)
+				} else {
+					tossed = slices.Repeat([]string{"app=x"}, room/len("app=x; "))
+				}
+				hdr := strings.Join(append(tossed, own...), "; ")
+				serve := func() *httptest.ResponseRecorder {
+					req := httptest.NewRequest(http.MethodGet, "https://example.test/me", nil)
+					req.RemoteAddr = "127.0.0.1:1000"
+					req.Header.Set("Cookie", hdr)
+					w := httptest.NewRecorder()
+					e.engine.ServeHTTP(w, req)
+					return w
+				}
+				if w := serve(); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"alice"`) {
+					b.Fatalf("%d tossed cookies, %d bytes: %d %s", len(tossed), len(hdr), w.Code, w.Body.String())
+				}
+				for b.Loop() {
+					serve()
+				}
+				b.ReportMetric(float64(len(tossed)), "cookies")
+				b.ReportMetric(float64(len(hdr)), "header-bytes")
+			})
+		}
+	}
+}

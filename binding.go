@@ -74,9 +74,10 @@ func revokedErr(reason string) error {
 	}
 }
 
-// checkIdentity refuses a session whose user is not the one another
-// authentication layer (Config.Identity) names, and revokes it: the
-// session cookie travels with someone else's credentials.
+// checkIdentity returns ErrIdentityMismatch for a session whose user is
+// not the one another authentication layer (Config.Identity) names, and
+// revokes it: the session cookie travels with someone else's credentials.
+// The caller serves the request anonymous (reqState.standIn).
 func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 	if g.cfg.Identity == nil || st.rec == nil {
 		return nil
@@ -86,7 +87,14 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.authed = false
-	g.revoke(c, st.rec, RevokedIdentity, EventIdentityMismatch, "identity layer names "+quoteShort(id))
+	g.markRevoked(c, st.rec, RevokedIdentity)
+	// Once per record and network per TouchInterval, as for the IP: the
+	// requests a revocation races (in flight, other servers' views) say
+	// nothing new.
+	k := mismatchKey{EventIdentityMismatch, st.rec.Handle, g.cfg.IPBinding.network(g.clientIP(c))}
+	if g.mismatches.first(k, g.now(), g.cfg.TouchInterval) {
+		g.emit(c, Event{Kind: EventIdentityMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, Detail: "identity layer names " + quoteShort(id)})
+	}
 	return ErrIdentityMismatch
 }
 

@@ -86,8 +86,11 @@ type Config struct {
 	// /64 (privacy addresses change inside it). IPOff() disables binding.
 	IPBinding IPPolicy
 
-	// KeepSessionOnIPMismatch only refuses a request from the wrong network
-	// instead of revoking the session as well (the default).
+	// KeepSessionOnIPMismatch keeps the session when a request comes from
+	// the wrong network, instead of revoking it (the default). Either way
+	// that request is anonymous: served with an empty stand-in session, or
+	// answered 401 ErrIPMismatch on routes that Require authentication;
+	// a login from it works.
 	KeepSessionOnIPMismatch bool
 
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For and
@@ -110,7 +113,8 @@ type Config struct {
 
 	// Identity connects another authentication layer (Basic auth, a JWT, an
 	// SSO header). When it names a user who is not the session's user, the
-	// request is refused with ErrIdentityMismatch and the session revoked.
+	// session is revoked and the request is anonymous (ErrIdentityMismatch:
+	// 401 on routes that Require authentication).
 	// With gin.BasicAuth: func(c *gin.Context) (string, bool) {
 	// return c.GetString(gin.AuthUserKey), c.GetString(gin.AuthUserKey) != "" }.
 	// It is asked in Middleware and again in every Require: an auth layer
@@ -159,6 +163,8 @@ type Guard struct {
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
+
+	mismatches mismatchLog // when EventIPMismatch last fired, per record and network
 
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.

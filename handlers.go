@@ -97,10 +97,7 @@ func Login(c *gin.Context, userID string) error {
 	// from now on finds it and undoes its write, and a browser that ends up
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
-	replaced, oldKey := st.cur, ""
-	if !st.blank {
-		oldKey = markerKey(replaced)
-	}
+	prior, replaced, oldKey := st.replacing(userID)
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error
@@ -148,8 +145,8 @@ func Login(c *gin.Context, userID string) error {
 	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
 	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
-	if st.tokRec != nil && st.tokRec.UserID == userID {
-		lim.Replacing = st.tokRec.Handle // signing in again from this browser
+	if prior != nil && prior.UserID == userID {
+		lim.Replacing = prior.Handle // signing in again from this browser
 	}
 	ns := st.freshSession(sid, values)
 	hdr := c.Writer.Header()
@@ -193,13 +190,13 @@ func Login(c *gin.Context, userID string) error {
 	// On a Redis shared with the sessions, the replaced session goes in
 	// the retiring write of its record.
 	gone := false
-	if st.tokRec != nil {
+	if prior != nil {
 		withSession := ""
 		if oldKey != "" {
 			withSession = st.sharedKey(replaced)
 		}
 		var err error
-		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil && g.retiredFor(cleanup, st.tokRec.Handle, handle) {
+		if gone, err = g.retireReplaced(ctx, prior, handle, withSession); err != nil && g.retiredFor(cleanup, prior.Handle, handle) {
 			// The retirement was applied, its reply lost: the replaced
 			// record is dead (on a shared Redis its session too, in the
 			// same write), so undoing the login would sign the browser
@@ -246,6 +243,31 @@ func Login(c *gin.Context, userID string) error {
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
 	return nil
+}
+
+// replacing is what a login of userID on this request replaces: the record
+// its token opened (prior, nil for none), the session it is served with,
+// and that session's marker key ("" for a stand-in: not this browser's to
+// retire). A record whose network or identity did not match the request
+// (refused) is replaced, with its own session, only by a login of its own
+// user; another user's login leaves it alone (DESIGN.md, "Refusals"):
+// whoever holds a stolen copy of the cookies cannot end the owner's
+// session by signing in to an account of their own. The request's
+// stand-in carries nothing over in either case.
+func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions.Session, key string) {
+	r := st.refused
+	if r != nil && r.UserID == userID {
+		// The record's own session, by the identity it names, whichever
+		// cookie was in front (a store with IDs: its ID; the cookie
+		// store: its handle), so that its marker is set and its data
+		// deleted.
+		gs := st.freshSession(r.SessionID, nil)
+		return r, gs, markerKey(gs)
+	}
+	if st.blank {
+		return st.tokRec, st.cur, ""
+	}
+	return st.tokRec, st.cur, markerKey(st.cur)
 }
 
 // joinParallelLogin signs the request in to the record that a parallel
@@ -650,17 +672,22 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			g.refuse(c, st, ErrTLSRequired)
 			return
 		}
+		authOnly := p.Authenticated || p.MaxAuthAge > 0
 		if st.authed {
 			if err := g.checkIdentity(c, st); err != nil {
-				g.refuse(c, st, err)
-				return
-			}
-			if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
+				// As in Middleware (DESIGN.md, "Refusals"): revoked,
+				// and anonymous on a route that does not need a user.
+				st.standIn(err)
+				if !authOnly {
+					serveStandIn(c, st)
+					return
+				}
+			} else if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
 				g.refuse(c, st, err)
 				return
 			}
 		}
-		if (p.Authenticated || p.MaxAuthAge > 0) && !st.authed {
+		if authOnly && !st.authed {
 			err := st.failure
 			if err == nil {
 				err = ErrNoSession
@@ -674,4 +701,18 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// serveStandIn serves the rest of the chain with a stand-in session that
+// Require gave the request after Middleware had served it authenticated:
+// its response must carry no cookie of ours, as Middleware keeps a
+// stand-in's from doing.
+func serveStandIn(c *gin.Context, st *reqState) {
+	if st.gs == nil {
+		c.Next()
+		return
+	}
+	c.Writer = &st.w
+	c.Next()
+	st.w.scrub()
 }

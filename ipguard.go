@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 type ipMode uint8
@@ -26,13 +29,19 @@ const (
 // IPPrefix or IPAllow. The zero value means "the default" in Config (a /32
 // or /64 prefix) and "no extra check" in Policy.
 //
-// A session bound to an IPv4 address is refused from IPv6 and the other
-// way round (ErrIPMismatch), but such a request never revokes the session,
-// even without KeepSessionOnIPMismatch: on a dual-stack network a browser
-// picks the family per connection (Happy Eyeballs, RFC 8305) and one
-// laptop legitimately shows up under both, so a change of family is not
-// evidence that the cookies were stolen. There is no prefix to compare
-// across families, so the request itself cannot be served.
+// A request from a network the policy does not permit is anonymous: it is
+// served with an empty stand-in session on routes that do not Require
+// authentication (the sign-in route among them), and answered 401
+// ErrIPMismatch on those that do.
+//
+// A session bound to an IPv4 address is not the session's from IPv6 and
+// the other way round (ErrIPMismatch), but such a request never revokes
+// the session, even without KeepSessionOnIPMismatch: on a dual-stack
+// network a browser picks the family per connection (Happy Eyeballs, RFC
+// 8305) and one laptop legitimately shows up under both, so a change of
+// family is not evidence that the cookies were stolen. There is no prefix
+// to compare across families, so the request is served anonymous, and a
+// login from it replaces the session.
 type IPPolicy struct {
 	set    bool
 	mode   ipMode
@@ -229,9 +238,12 @@ func (g *Guard) warnNoPeerIP(c *gin.Context) {
 	g.log.Warn("ginsecure: a request came from a peer with no IP address (RemoteAddr " + quoteShort(c.Request.RemoteAddr) + ", a unix socket listener): sessions signed in this way are bound to no address, and IP binding protects nothing for them; " + hint + ".")
 }
 
-// checkIP enforces policy on the request's session. A mismatch refuses the
-// request with ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes
-// the session: its cookies are being used from somewhere else.
+// checkIP enforces policy on the request's session. A mismatch returns
+// ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes the session:
+// its cookies are being used from somewhere else. Middleware then serves
+// the request anonymous (reqState.standIn); a route policy's mismatch
+// (route) refuses the request. EventIPMismatch fires once per record and
+// network per TouchInterval (mismatchLog).
 func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bool) error {
 	if !policy.set || policy.mode == ipOff {
 		return nil
@@ -269,11 +281,67 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
-	g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+	if g.mismatches.first(mismatchKey{EventIPMismatch, st.rec.Handle, policy.network(client)}, g.now(), g.cfg.TouchInterval) {
+		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+	}
 	if keep {
 		return errIPRefused
 	}
 	return ErrIPMismatch
+}
+
+// network is the network of client that p compares: its prefix of p's
+// length for its family (the address itself for IPExact); the zero
+// Prefix for no address.
+func (p IPPolicy) network(client netip.Addr) netip.Prefix {
+	if !client.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := p.v6
+	if client.Is4() {
+		bits = p.v4
+	}
+	pfx, _ := client.Prefix(bits)
+	return pfx
+}
+
+// mismatchLog remembers when EventIPMismatch (or EventIdentityMismatch)
+// last fired for a record and a network, so that a thief hammering with a stolen copy from one network
+// (kept sessions: KeepSessionOnIPMismatch, a change of address family, a
+// route policy) is logged once per TouchInterval, the cadence at which a
+// record's activity is written, while a mismatch from a network not seen
+// in that window is always reported. It is per server and holds the last
+// mismatchLogSize pairs; past that the oldest are forgotten, and may be
+// reported again.
+type mismatchLog struct {
+	mu   sync.Mutex
+	seen *lru.Cache[mismatchKey, time.Time]
+}
+
+// mismatchLogSize bounds the pairs a mismatchLog remembers (about 100
+// bytes each).
+const mismatchLogSize = 4096
+
+// mismatchKey is one kind of mismatch of one record from one network.
+type mismatchKey struct {
+	kind    EventKind
+	handle  string
+	network netip.Prefix
+}
+
+// first reports whether the mismatch k at now is the first in window, and
+// remembers it.
+func (l *mismatchLog) first(k mismatchKey, now time.Time, window time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen, _ = lru.New[mismatchKey, time.Time](mismatchLogSize) // only fails for a size <= 0
+	}
+	if t, ok := l.seen.Get(k); ok && now.Sub(t) < window && !now.Before(t) {
+		return false
+	}
+	l.seen.Add(k, now)
+	return true
 }
 
 // peerIs reports whether addr, a RemoteAddr ("host:port", "[host]:port"),

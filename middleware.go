@@ -31,7 +31,12 @@ type reqState struct {
 	hasTok bool      // ... and it parsed
 	tok    presented // what it carried
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
-	fwd    *Record   // the replaced record whose token this request is forwarded from (grace.go)
+	// refused is the record whose network or identity did not match this
+	// request (DESIGN.md, "Refusals"): the request goes on anonymous, and
+	// only a Login of that record's own user replaces it (tokRec is nil then,
+	// so that nothing else acts on it).
+	refused *Record
+	fwd     *Record // the replaced record whose token this request is forwarded from (grace.go)
 
 	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
@@ -43,7 +48,6 @@ type reqState struct {
 	reissue bool
 
 	healed  bool // served with the record's own session instead of the presented one
-	several bool // the Cookie header held several session cookies of the session's name
 	emptied bool // the presented session outlived its record: shown (and carried over) empty
 	blank   bool // served with an empty stand-in (a foreign session): writes nothing
 	created bool // this request created the session it is served with (Login, Renew): nothing retired it
@@ -172,10 +176,12 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	}
 	st.rec = rec
 	if err := g.checkIP(c, st, &g.cfg.IPBinding, false); err != nil { // ipguard.go
-		return err
+		st.standIn(err)
+		return nil
 	}
 	if err := g.checkIdentity(c, st); err != nil { // binding.go
-		return err
+		st.standIn(err)
+		return nil
 	}
 	st.authed = true
 
@@ -209,8 +215,10 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		return true, nil
 	}
 	// Several session cookies of one name (a sibling subdomain's tossed in
-	// front of the real one): the record's own wins.
-	if ok, err := st.ownAmong(rec); ok || err != nil {
+	// front of the real one): the record's own wins (DESIGN.md, "Tossed
+	// cookies").
+	ok, several, err := st.ownAmong(rec)
+	if ok || err != nil {
 		return ok, err
 	}
 	if st.sid == "" {
@@ -219,7 +227,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 	switch {
-	case err == nil && mk.Handle == rec.Handle && !st.several:
+	case err == nil && mk.Handle == rec.Handle && !several:
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
@@ -231,6 +239,23 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	st.failure = ErrForeignSession
 	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
+}
+
+// standIn goes on with a request whose network or identity did not match
+// its record, after the check has revoked the record or kept it as the
+// configuration says: the request is anonymous with an empty stand-in
+// session that never sees the record's data and writes nothing, and err
+// is its FailureReason. Routes that Require authentication answer 401
+// with it; every other route, the sign-in route included, is served
+// (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
+// the browser out of signing in again, from the network it is on now.
+func (st *reqState) standIn(err error) {
+	st.authed, st.failure = false, err
+	st.refused, st.rec, st.tokRec = st.rec, nil, nil
+	st.prev, st.resend, st.reissue, st.fwd = false, false, false, nil
+	if st.gs != nil {
+		st.hide()
+	}
 }
 
 // guardAnonymous serves a request that is not authenticated. Its session

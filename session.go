@@ -26,11 +26,13 @@ package ginsecure
 // such a check reads the session afresh, so the write is carried over.
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"reflect"
@@ -397,41 +399,156 @@ func (g *Guard) carryOver(from map[any]any) map[any]any {
 	return out
 }
 
-// ownAmong looks, when the Cookie header holds several session cookies of
-// the session's name, for the one that is rec's own session, and serves
-// the request with it. It decodes only the extra cookies.
-func (st *reqState) ownAmong(rec *Record) (bool, error) {
-	name := st.gs.Name()
-	cs := st.c.Request.CookiesNamed(name)
-	if len(cs) < 2 {
-		return false, nil
+// ownAmong looks among every session cookie of the session's name in the
+// Cookie header for rec's own session, and serves the request with it
+// (DESIGN.md, "Tossed cookies"): however many a sibling subdomain tossed in
+// front of the real one, in a header of any size the server accepted, the
+// record's own wins, at a cost linear in the header. On memstore and Redis
+// each value is only verified and its signed ID decoded with the store's
+// codecs; only the record's own session is then loaded. On the cookie store
+// each value is decoded (the handle is inside). The value gin-contrib
+// loaded the session from is not tried again: it was another session, or
+// bad input (a payload that does not decode stays bad input, never an
+// outage). several reports two or more cookies of the name (none of them
+// may then be healed from: see bindSession).
+//
+// It reads the header itself (sessionCookies): net/http hands out no
+// cookie at all from a header of more than 3000 (GODEBUG
+// httpcookiemaxnum), so gin-contrib's session is then a new one.
+func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
+	name, store := st.gs.Name(), st.gs.Store()
+	codecs := storeCodecs(store)
+	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)
+	loaded := "" // the value gin-contrib loaded the session from: not rec's, or bad input
+	if ck, err := st.c.Request.Cookie(name); err == nil {
+		loaded = ck.Value
 	}
-	st.several = true // none of them may be healed from: see bindSession
-	if len(cs) > 8 {
-		return false, nil // bounded work per request; foreign then
-	}
-	store := st.gs.Store()
-	for _, ck := range cs[1:] {
+	n := 0
+	for v := range sessionCookies(st.c.Request, name) {
+		n++
+		if v == loaded || !f.mayBe(v) {
+			continue
+		}
 		if cookieStore(store) {
-			gs, err := store.New(requestWithCookie(st.c.Request, name, ck.Value), name)
-			if err != nil || sessionID(gs) != rec.SessionID {
+			gs := st.newSession()
+			if securecookie.DecodeMulti(name, v, &gs.Values, codecs...) != nil || sessionID(gs) != rec.SessionID {
 				continue
 			}
+			gs.IsNew = false
 			st.cur, st.sid = gs, rec.SessionID
-			return true, nil
+			return true, n > 1, nil
 		}
 		var id string
-		if securecookie.DecodeMulti(name, ck.Value, &id, storeCodecs(store)...) != nil || id != rec.SessionID {
+		if securecookie.DecodeMulti(name, v, &id, codecs...) != nil || id != rec.SessionID {
 			continue
 		}
 		gs, err := st.loadByID(id)
 		if err != nil {
-			return false, err
+			return false, n > 1, err
 		}
 		st.cur, st.sid = gs, id
-		return true, nil
+		return true, n > 1, nil
 	}
-	return false, nil
+	return false, n > 1, nil
+}
+
+// payloadFilter rejects, without verifying or deserializing it, a session
+// cookie value that cannot be the session whose identity is id: a value
+// that gorilla's securecookie signed without encrypting it carries its
+// serialized payload in clear (base64url of "date|base64url(payload)|mac"),
+// and the identity (a handle or session ID, base64url or base32 text, kept
+// as a string) appears in it as is. That costs two base64 decodes where a
+// full decode costs a MAC and a gob decoder (about 30 µs for a small
+// session on the cookie store, most of a tossed cookie's cost). The filter
+// is on only where every codec of the store was seen to produce such
+// values (a probe encoded once per use); with an encryption key, or a
+// format it does not know, every value is decoded in full. A value it lets
+// through is still decoded in full: it never decides that a cookie is the
+// record's own, only that it is not.
+type payloadFilter struct {
+	id []byte
+	on bool
+}
+
+// payloadProbe is the text the probe encodes and looks for.
+const payloadProbe = "ginsecure-payload-probe"
+
+func newPayloadFilter(name string, codecs []securecookie.Codec, cookie bool, id string) payloadFilter {
+	if len(codecs) == 0 || id == "" {
+		return payloadFilter{}
+	}
+	var probe any = payloadProbe
+	if cookie {
+		probe = map[any]any{handleKey: payloadProbe}
+	}
+	for _, c := range codecs {
+		v, err := c.Encode(name, probe)
+		if err != nil {
+			return payloadFilter{}
+		}
+		if p, ok := clearPayload(v); !ok || !bytes.Contains(p, []byte(payloadProbe)) {
+			return payloadFilter{}
+		}
+	}
+	return payloadFilter{id: []byte(id), on: true}
+}
+
+// mayBe reports whether v may be the session the filter looks for.
+func (f payloadFilter) mayBe(v string) bool {
+	if !f.on {
+		return true
+	}
+	p, ok := clearPayload(v)
+	return ok && bytes.Contains(p, f.id)
+}
+
+// clearPayload is the payload of a value securecookie encoded without
+// encryption, unverified.
+func clearPayload(v string) ([]byte, bool) {
+	b, err := base64.URLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, false
+	}
+	_, rest, ok := bytes.Cut(b, []byte("|"))
+	if !ok {
+		return nil, false
+	}
+	enc, _, ok := bytes.Cut(rest, []byte("|"))
+	if !ok {
+		return nil, false
+	}
+	p := make([]byte, base64.URLEncoding.DecodedLen(len(enc)))
+	n, err := base64.URLEncoding.Decode(p, enc)
+	if err != nil {
+		return nil, false
+	}
+	return p[:n], true
+}
+
+// sessionCookies yields the value of every cookie named name in r's Cookie
+// headers, in order, as net/http's Request.Cookies would split and trim
+// them (a value in double quotes without its quotes), but with no limit
+// on their number and without allocating for the cookies of other names.
+func sessionCookies(r *http.Request, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range r.Header["Cookie"] {
+			for len(line) > 0 {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, _ := strings.Cut(part, "=")
+				if trimASCII(k) != name {
+					continue
+				}
+				v = trimASCII(v)
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // requestWithCookie is a copy of r whose only cookie is name=value.
@@ -488,8 +605,9 @@ func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
 // hide gives the request an empty stand-in for its session: what it reads
 // is nothing, what it writes is refused (ErrForeignSession), and its
 // response carries no cookie of ours (guardWriter). It runs inside verify
-// only, for a session that belongs to a record this request's token does
-// not open.
+// (and Require's identity check) only, for a session that belongs to a
+// record this request's token does not open, or whose network or identity
+// did not match the request (standIn).
 func (st *reqState) hide() {
 	st.blank = true
 	st.cur = st.newSession()
