@@ -160,7 +160,9 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		st.failure = ErrIdleTimeout
 		return g.guardAnonymous(c, st, nil, now)
 	}
-	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
+	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) ||
+		// A login no request presented within UnpresentedAge (binding.go).
+		rec.Unpresented && atLeast(now, rec.CreatedAt, UnpresentedAge) {
 		g.endTimedOut(c, st, rec, ErrExpired)
 		st.failure = ErrExpired
 		return g.guardAnonymous(c, st, nil, now)
@@ -178,6 +180,15 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return err
 	}
 	st.authed = true
+	if rec.Unpresented {
+		// The record's first presentation: one write that also touches it
+		// and enforces MaxSessionsPerUser (binding.go).
+		if err := g.present(c, st, now); err != nil || !st.authed {
+			st.authed = false
+			return err
+		}
+		touch = false
+	}
 
 	// rotate, confirm, touch, resend: grace.go.
 	if st.fwd != nil {
@@ -223,7 +234,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec)
+		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec))
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, storeErr(err)
 	}
