@@ -1238,6 +1238,7 @@ func TestReloginDoesNotCountAgainstTheLimit(t *testing.T) {
 		if r := b.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
 			t.Fatalf("re-login from the same browser: %d %v", r.status, r.body)
 		}
+		expectSignedIn(t, b, "alice") // its first request: the new session holds the slot from here
 		if r := e.browser().post("/login?user=alice"); r.status != http.StatusForbidden || r.errCode() != "too_many_sessions" {
 			t.Fatalf("login from a second browser: %d %v", r.status, r.body)
 		}

@@ -607,6 +607,9 @@ func TestReloginRetiresTheReplacedSession(t *testing.T) {
 			if old.status == http.StatusOK {
 				t.Errorf("the login answered 200, yet the credentials it replaced still authenticate: %v", old.body)
 			}
+			if p := b.get("/me"); p.status != http.StatusOK { // its first request: it counts from here
+				t.Errorf("the browser after signing in again: %d %v", p.status, p.body)
+			}
 			if list, _ := e.guard.Sessions(context.Background(), "alice"); len(list) != 1 {
 				t.Errorf("alice has %d sessions after signing in again, limit 1", len(list))
 			}
