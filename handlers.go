@@ -101,7 +101,7 @@ func Login(c *gin.Context, userID string) error {
 	if !st.blank {
 		oldKey = markerKey(replaced)
 	}
-	carry := st.carryFor(userID) // session.go
+	carry := st.carryFor(userID)  // session.go
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error
