@@ -104,6 +104,13 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 // longer than this before its next request finds the browser signed out.
 const UnpresentedAge = 2 * time.Minute
 
+// MaxUnpresented is how many of one user's logins may wait for their first
+// presentation at once: a further login ends the oldest waiting one
+// (evicted). It bounds what a user who signs in again and again without
+// ever making a request leaves in the store (the per-user index that
+// login, list and revoke walk), whatever MaxSessionsPerUser says.
+const MaxUnpresented = 8
+
 // newRecord mints the record of a login: unpresented until its first
 // presentation (UnpresentedAge).
 func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {

@@ -7,6 +7,8 @@ package ginsecure_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -14,6 +16,31 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 )
+
+// submitBare sends POST path from b's address and user agent with no
+// Cookie header, and keeps the response's cookies out of b's jar (the test
+// applies them, in the order it chooses). Safe from other goroutines.
+func (b *browser) submitBare(path string) (reply, error) {
+	c := &http.Client{Transport: b.client.Transport, CheckRedirect: b.client.CheckRedirect}
+	req, err := http.NewRequest(http.MethodPost, b.e.srv.URL+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header, body: map[string]any{}}
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &out.body)
+	}
+	return out, nil
+}
 
 // listed returns the user agents of the user's listed sessions.
 func listed(t *testing.T, e *env, user string) []string {
@@ -48,7 +75,10 @@ func TestCookielessDoubleSubmitEvictsNoOtherDevice(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						submits[i] = laptop.do(http.MethodPost, "/login?user=alice", "Cookie", "")
+						var err error
+						if submits[i], err = laptop.submitBare("/login?user=alice"); err != nil {
+							t.Error(err)
+						}
 					}()
 				}
 				wg.Wait()
@@ -208,5 +238,33 @@ func TestFirstRequestEnforcesTheSessionLimit(t *testing.T) {
 				t.Errorf("listed %v, want the phone", got)
 			}
 		})
+	})
+}
+
+// TestRepeatedSignInsWithoutARequestAreBounded: a browser that signs in
+// again and again without ever making a request (a script, a stuck
+// client) leaves at most MaxUnpresented waiting records of the user: each
+// further login ends the oldest waiting one. The user's presented
+// sessions are untouched, and the last login works.
+func TestRepeatedSignInsWithoutARequestAreBounded(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+		phone, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "laptop")
+		phone.login("alice")
+		var last reply
+		for range ginsecure.MaxUnpresented + 3 {
+			e.clock.Advance(time.Second)
+			var err error
+			if last, err = laptop.submitBare("/login?user=alice"); err != nil || last.status != http.StatusOK {
+				t.Fatalf("login: %d %v %v", last.status, last.body, err)
+			}
+		}
+		list, err := e.store.List(context.Background(), "alice")
+		if err != nil || len(list) != ginsecure.MaxUnpresented+1 {
+			t.Errorf("%d records live (%v), want the phone's and %d waiting", len(list), err, ginsecure.MaxUnpresented)
+		}
+		laptop.apply(last)
+		expectSignedIn(t, laptop, "alice")
+		expectSignedIn(t, phone, "alice")
 	})
 }

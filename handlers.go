@@ -148,7 +148,7 @@ func Login(c *gin.Context, userID string) error {
 	// retired. On a Redis shared with boj/redistore both are one script
 	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
-	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if st.tokRec != nil && st.tokRec.UserID == userID {
 		lim.Replacing = st.tokRec.Handle // signing in again from this browser
 	}

@@ -138,6 +138,10 @@ type Limit struct {
 	// Replacing names the record the new one replaces (a browser signing
 	// in again): it does not count against Max, the caller retires it.
 	Replacing string
+	// Unpresented bounds the user's live unpresented records: Create of an
+	// unpresented record signs out (RevokedEvicted) the oldest of the
+	// others until fewer than Unpresented remain (0: no bound).
+	Unpresented int
 }
 
 // ErrMarkerExists is returned by Store.SetMarker when a live marker is
@@ -175,7 +179,8 @@ type Store interface {
 	// ErrTooManySessions, storing nothing, when there are Max already. It
 	// never signs anyone out: a login evicts only after its new session is
 	// saved (Trim), and a new record counts from its first presentation
-	// (Present).
+	// (Present). The one exception: limit.Unpresented (logins that no
+	// request presented yet, a bounded number per user).
 	Create(ctx context.Context, rec Record, limit Limit) error
 	// Trim signs out (RevokedEvicted) all but the max most recently seen
 	// of the user's live presented records, and returns their handles;
@@ -430,6 +435,10 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 			return ErrTooManySessions
 		}
 	}
+	var waiting []Record // the user's other unpresented records
+	if rec.Unpresented && limit.Unpresented > 0 {
+		waiting = slices.DeleteFunc(m.liveLocked(rec.UserID, now), func(r Record) bool { return !r.Unpresented })
+	}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
 	if old, ok := s.records[rec.Handle]; ok && !expired(old.ExpiresAt, now) {
@@ -440,6 +449,9 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	cp.Seq = m.seq.Add(1)
 	s.records[rec.Handle] = &cp
 	s.mu.Unlock()
+	if waiting != nil {
+		m.evictLocked(rec.UserID, waiting, limit.Unpresented-1)
+	}
 	set := m.users[rec.UserID]
 	if set == nil {
 		set = make(map[string]struct{})

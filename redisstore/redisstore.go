@@ -309,9 +309,10 @@ end
 
 // createLua: KEYS[1] user index, KEYS[2] new record key.
 // ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
-// replacing (a handle that does not count against the limit, or "").
+// replacing (a handle that does not count against the limit, or ""),
+// unpresented bound (0: none, or the new record is presented).
 // Every refusal comes before the first write.
-const createLua = pruneLua + `
+const createLua = pruneLua + evictLua + `
 local limit = tonumber(ARGV[3])
 local counted = 0
 for _, e in ipairs(live) do
@@ -322,6 +323,14 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 if ARGV[4] == '1' and limit > 0 and counted >= limit then
   return redis.error_reply('TOOMANY too many sessions')
+end
+local bound = tonumber(ARGV[10])
+if bound > 0 then
+  local waiting = {}
+  for _, e in ipairs(live) do
+    if e[4] then table.insert(waiting, e) end
+  end
+  evictOldest(waiting, bound - 1)
 end
 local ttl = tonumber(ARGV[7])
 local rec = ARGV[6]
@@ -340,9 +349,9 @@ return 1
 `)
 
 // createWithSessionScript: createLua's, and KEYS[3] the session key.
-// ARGV[10] the session's value, ARGV[11] its TTL in seconds.
+// ARGV[11] the session's value, ARGV[12] its TTL in seconds.
 var createWithSessionScript = redis.NewScript(3, createLua+`
-redis.call('SETEX', KEYS[3], ARGV[11], ARGV[10])
+redis.call('SETEX', KEYS[3], ARGV[12], ARGV[11])
 return 1
 `)
 
@@ -383,7 +392,11 @@ func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 		sc = createWithSessionScript
 		args = append(args, sess.key)
 	}
-	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	bound := 0
+	if rec.Unpresented {
+		bound = limit.Unpresented
+	}
+	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing, bound)
 	if sess != nil {
 		args = append(args, sess.value, sess.secs)
 	}

@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"PresentWithRejectWritesNothing", testPresentReject},
 		{"PresentAnswersAsUpdate", testPresentAsUpdate},
 		{"ConcurrentPresentsNeverExceedTheLimit", testPresentRace},
+		{"UnpresentedRecordsAreBounded", testUnpresentedBound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
@@ -1347,5 +1348,38 @@ func testPresentRace(t *testing.T, s *suite) {
 		if presented != 2 || (reject && passed != 2) || (!reject && passed != len(rs)) {
 			t.Fatalf("reject=%v: %d presentations passed, %d presented records live; want %d and 2", reject, passed, presented, map[bool]int{true: 2, false: len(rs)}[reject])
 		}
+	}
+}
+
+// testUnpresentedBound: Create of an unpresented record with
+// Limit.Unpresented signs out the oldest of the user's other unpresented
+// records beyond the bound, never a presented one nor another user's.
+func testUnpresentedBound(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Unpresented: 3}
+	p := s.record("alice", now.Add(-time.Hour))
+	bob := s.unpresented("bob", now.Add(-time.Hour))
+	s.create(p, lim)
+	s.create(bob, lim)
+	var us []ginsecure.Record
+	for i := range 3 {
+		u := s.unpresented("alice", now.Add(time.Duration(i-10)*time.Minute))
+		s.create(u, lim)
+		us = append(us, u)
+	}
+	if hs := s.handles("alice"); len(hs) != 4 {
+		t.Fatalf("three unpresented records within a bound of 3: live %v", hs)
+	}
+	u := s.unpresented("alice", now)
+	s.create(u, lim)
+	if got := s.get(us[0].Handle); got.Revoked != ginsecure.RevokedEvicted {
+		t.Fatalf("the oldest unpresented record beyond the bound: Revoked %q, want %q", got.Revoked, ginsecure.RevokedEvicted)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{p.Handle, us[1].Handle, us[2].Handle, u.Handle}) {
+		t.Fatalf("live after a fourth unpresented record: %v", hs)
+	}
+	s.create(s.record("alice", now), lim) // a presented record is no waiting one
+	if s.get(bob.Handle).Revoked != "" || len(s.handles("alice")) != 5 {
+		t.Fatalf("a presented record's creation evicted: %v (bob %q)", s.handles("alice"), s.get(bob.Handle).Revoked)
 	}
 }
