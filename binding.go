@@ -69,6 +69,8 @@ func revokedErr(reason string) error {
 		return ErrIdentityMismatch
 	case RevokedTimedOut, RevokedReplaced:
 		return ErrExpired
+	case RevokedOverLimit:
+		return ErrTooManySessions
 	default:
 		return ErrRevoked
 	}
@@ -98,15 +100,83 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 	return ErrIdentityMismatch
 }
 
-// newRecord mints the record of a login.
+// UnpresentedAge is how long a login's record waits for its first
+// presentation: the first request that presents one of its credentials
+// (the login's token, a parallel login's, a forwarded one), which shows
+// that the browser received the login's response. Until then the record
+// does not count toward Config.MaxSessionsPerUser, and a record no request
+// presented within UnpresentedAge of its login ends (ErrExpired): the
+// losing response of a double-submitted sign-in from a browser with no
+// cookies never costs the user another device (DESIGN.md, "Cookieless
+// sign-in"). An application that signs in with fetch and then waits
+// longer than this before its next request finds the browser signed out.
+const UnpresentedAge = 2 * time.Minute
+
+// MaxUnpresented is how many of one user's logins may wait for their first
+// presentation at once: a further login ends the oldest waiting one
+// (evicted). It bounds what a user who signs in again and again without
+// ever making a request leaves in the store (the per-user index that
+// login, list and revoke walk), whatever MaxSessionsPerUser says.
+const MaxUnpresented = 8
+
+// newRecord mints the record of a login: unpresented until its first
+// presentation (UnpresentedAge).
 func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
-	return Record{
+	r := Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
 		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
-		ExpiresAt: g.expiry(now, now),
+		Unpresented: true,
 	}
+	r.ExpiresAt = g.expiryOf(&r, now)
+	return r
+}
+
+// present records the first presentation of a login's record, in one
+// store write (Store.Present) that also touches it, confirms a joined
+// login's token, and enforces MaxSessionsPerUser among the user's
+// presented sessions: over the limit, the least recently used other one is
+// signed out, or with RejectExtraLogins this presentation is refused (the
+// record ends as RevokedOverLimit, the request is anonymous with an empty
+// stand-in: ErrTooManySessions). The limit counts a session from here,
+// not from its login: a login whose response never reached the browser
+// (a double submit's loser) is never presented and evicts nobody.
+func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
+	tok := st.tok.hash
+	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	rec, evicted, err := g.store.Present(reqCtx(c), *st.rec, func(r *Record) error {
+		if !r.Unpresented {
+			return errTouched // a parallel request presented it first
+		}
+		if r.Revoked != "" {
+			return errRaced
+		}
+		r.Unpresented = false
+		if hashEq(r.TokenHash, tok) && r.PrevHash != zeroHash && r.ConfirmedAt.IsZero() {
+			r.ConfirmedAt, r.Pending = now, nil
+		}
+		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
+		return nil
+	}, lim)
+	switch {
+	case err == nil, errors.Is(err, errTouched):
+		st.rec = &rec
+		for _, h := range evicted {
+			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
+		}
+		return nil
+	case errors.Is(err, ErrTooManySessions):
+		g.revoke(c, &rec, RevokedOverLimit, EventLimit, "sign-in refused at its first request: too many sessions")
+		st.authed, st.rec, st.failure = false, nil, ErrTooManySessions
+		st.hide()
+		return nil
+	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
+		st.authed, st.rec, st.failure = false, nil, ErrExpired
+		st.hide()
+		return nil
+	}
+	return storeErr(err)
 }
 
 // SessionInfo describes one of a user's sessions for a "where you're
@@ -120,7 +190,11 @@ type SessionInfo struct {
 	Current   bool // the session of the request that asked (Guard.SessionsOf)
 }
 
-// Sessions lists the user's live sessions, oldest first.
+// Sessions lists the user's live sessions, oldest first. A login whose
+// browser has not yet made a request with it (unpresented, see
+// UnpresentedAge) is not listed: it holds no slot of MaxSessionsPerUser,
+// and it may be the losing response of a double submit that no browser
+// holds. RevokeUser and RevokeOthers end those too.
 func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
 	recs, err := g.store.List(ctx, userID)
 	if err != nil {
@@ -128,6 +202,9 @@ func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, err
 	}
 	out := make([]SessionInfo, 0, len(recs))
 	for _, r := range recs {
+		if r.Unpresented {
+			continue
+		}
 		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent})
 	}
 	return out, nil

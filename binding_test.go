@@ -1101,13 +1101,26 @@ func TestUserBindingScenarios(t *testing.T) {
 			status: 401, code: "revoked",
 		},
 		{
-			name: "login over the limit signs out the least recently active", cfg: max2,
+			// A session counts from its first request: the login alone
+			// signs nobody out (its response may never reach a browser).
+			name: "login over the limit signs out nobody yet", cfg: max2,
 			method: "POST", path: "/login?user=alice",
 			setup: func(t *testing.T, e *env) (*browser, string) {
 				twoDevices(t, e)
 				return e.device("127.0.0.3", "third"), ""
 			},
-			status: 200, user: "alice", token: set, events: ev(ginsecure.EventLogin, 1, ginsecure.EventLimit, 1),
+			status: 200, user: "alice", token: set, events: ev(ginsecure.EventLogin, 1),
+		},
+		{
+			name: "first request of a login over the limit signs out the least recently active", cfg: max2,
+			method: "GET", path: "/me",
+			setup: func(t *testing.T, e *env) (*browser, string) {
+				twoDevices(t, e)
+				third := e.device("127.0.0.3", "third")
+				third.signIn("alice")
+				return third, ""
+			},
+			status: 200, user: "alice", events: ev(ginsecure.EventLimit, 1),
 		},
 		{
 			name: "session evicted by a newer login", cfg: max2, method: "GET", path: "/me",
@@ -1257,9 +1270,13 @@ func TestUserBindingScenarios(t *testing.T) {
 }
 
 // TestParallelLoginsNeverExceedTheLimit: logins of one user racing on many
-// devices at once (a credential-stuffing run, or one user's many tabs) can
-// never leave more than MaxSessionsPerUser sessions alive, because the
-// store checks the limit and creates the session in one atomic step.
+// devices at once (a credential-stuffing run, or one user's many tabs),
+// then each device's first request, racing too, can never leave more than
+// MaxSessionsPerUser sessions alive, because the store checks the limit
+// and records the first presentation in one atomic step. A session counts
+// from its first request: every login passes, and the limit decides at the
+// first requests (evicting the least recently used other one, or with
+// RejectExtraLogins refusing the request over the limit).
 func TestParallelLoginsNeverExceedTheLimit(t *testing.T) {
 	const devices = 8
 	for _, reject := range []bool{true, false} {
@@ -1270,38 +1287,37 @@ func TestParallelLoginsNeverExceedTheLimit(t *testing.T) {
 				for i := range bs {
 					bs[i] = e.device("127.0.0.1", fmt.Sprintf("device%d", i))
 				}
-				statuses := make([]int, devices)
-				var wg sync.WaitGroup
-				for i, b := range bs {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						statuses[i] = b.post("/login?user=alice").status
-					}()
-				}
-				wg.Wait()
-
-				ok, refused := 0, 0
-				for _, s := range statuses {
-					switch s {
-					case http.StatusOK:
-						ok++
-					case http.StatusForbidden:
-						refused++
+				parallel := func(f func(b *browser) int) []int {
+					statuses := make([]int, devices)
+					var wg sync.WaitGroup
+					for i, b := range bs {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							statuses[i] = f(b)
+						}()
 					}
+					wg.Wait()
+					return statuses
 				}
-				if reject && (ok != 2 || refused != devices-2) {
-					t.Errorf("rejecting: %d logins passed and %d were refused, want 2 and %d: %v", ok, refused, devices-2, statuses)
-				}
-				if !reject && ok != devices {
-					t.Errorf("evicting: %d of %d logins passed: %v", ok, devices, statuses)
-				}
-				signedIn := 0
-				for _, b := range bs {
-					if r := b.get("/me"); r.status == http.StatusOK {
-						signedIn++
+				count := func(statuses []int, want int) int {
+					n := 0
+					for _, s := range statuses {
+						if s == want {
+							n++
+						}
 					}
+					return n
 				}
+				logins := parallel(func(b *browser) int { return b.post("/login?user=alice").status })
+				if n := count(logins, http.StatusOK); n != devices {
+					t.Fatalf("%d of %d logins passed, want all (no session counts before its first request): %v", n, devices, logins)
+				}
+				first := parallel(func(b *browser) int { return b.get("/me").status })
+				if ok := count(first, http.StatusOK); reject && (ok != 2 || count(first, http.StatusForbidden) != devices-2) {
+					t.Errorf("rejecting: %d first requests passed, want 2 and %d refused: %v", ok, devices-2, first)
+				}
+				signedIn := count(parallel(func(b *browser) int { return b.get("/me").status }), http.StatusOK)
 				list, err := e.guard.Sessions(context.Background(), "alice")
 				if signedIn != 2 || err != nil || len(list) != 2 {
 					t.Errorf("%d devices signed in and %d sessions listed (%v), want 2", signedIn, len(list), err)
@@ -1322,6 +1338,7 @@ func TestReloginDoesNotCountAgainstTheLimit(t *testing.T) {
 		if r := b.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
 			t.Fatalf("re-login from the same browser: %d %v", r.status, r.body)
 		}
+		expectSignedIn(t, b, "alice") // its first request: the new session holds the slot from here
 		if r := e.browser().post("/login?user=alice"); r.status != http.StatusForbidden || r.errCode() != "too_many_sessions" {
 			t.Fatalf("login from a second browser: %d %v", r.status, r.body)
 		}

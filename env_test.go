@@ -387,7 +387,25 @@ func (b *browser) do(method, path string, hdr ...string) reply {
 func (b *browser) get(path string) reply  { return b.do(http.MethodGet, path) }
 func (b *browser) post(path string) reply { return b.do(http.MethodPost, path) }
 
+// login signs the browser in as user and then, as a browser does after a
+// sign-in form's response (a redirect, the next page), makes its first
+// request with the new credentials: a login's record holds a slot of
+// MaxSessionsPerUser from that first presentation on, and ends
+// UnpresentedAge after the login without it. signIn stops after the
+// login's response.
 func (b *browser) login(user string) reply {
+	b.e.t.Helper()
+	r := b.signIn(user)
+	// (An engine without /public answers 404 after the Guard ran.)
+	if p := b.get("/public"); p.status != http.StatusNotFound && (p.status != http.StatusOK || p.user() != user) {
+		b.e.t.Fatalf("login %s: the first request after it: %d %v", user, p.status, p.body)
+	}
+	return r
+}
+
+// signIn posts the sign-in form as user, and nothing after it: the new
+// record stays unpresented until the browser's next request.
+func (b *browser) signIn(user string) reply {
 	b.e.t.Helper()
 	r := b.post("/login?user=" + url.QueryEscape(user))
 	if r.status != http.StatusOK || r.user() != user {

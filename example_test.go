@@ -185,9 +185,11 @@ func ExampleRenew() {
 	})
 	pay := r.Group("/pay", sec.Require(ginsecure.Policy{Authenticated: true, MaxAuthAge: 5 * time.Minute}))
 	pay.POST("", func(c *gin.Context) { c.String(http.StatusOK, "paid") })
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "home") })
 
 	browser := newVisitor(r, "192.0.2.10")
 	browser.post("/login", nil)
+	browser.get("/") // the page the sign-in leads to (UnpresentedAge)
 	clock.Advance(6 * time.Minute)
 	fmt.Println(browser.post("/pay", nil))
 	fmt.Println(browser.post("/confirm-password", url.Values{"password": {"correct horse"}}))
@@ -230,10 +232,14 @@ func ExampleGuard_SessionsOf() {
 		c.String(http.StatusOK, "signed out %d other session(s)", n)
 	})
 
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "home") })
+
 	laptop, phone := newVisitor(r, "192.0.2.10"), newVisitor(r, "198.51.100.7")
 	laptop.post("/login", nil)
+	laptop.get("/") // a session is listed from its first request (UnpresentedAge)
 	clock.Advance(time.Minute)
 	phone.post("/login", nil)
+	phone.get("/")
 	fmt.Println(laptop.get("/sessions")) // oldest first
 	fmt.Println(laptop.post("/sessions/revoke-others", nil))
 	fmt.Println(laptop.get("/sessions"))

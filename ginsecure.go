@@ -131,12 +131,16 @@ type Config struct {
 	// it in every case.
 	ErrorHandler func(c *gin.Context, err error)
 
-	// CarryOver decides which values of the session a login replaces are
-	// carried into the new session (and, on the cookie store, which values
-	// of a healed predecessor are adopted). Default nil: every value, as
-	// HCL Commerce migrates a guest's cart. Return false for values an
-	// attacker who planted the pre-login session could have chosen and the
-	// signed-in session must not trust, such as a CSRF secret.
+	// CarryOver decides which values of an anonymous session a login
+	// replaces are carried into the new session (and, on the cookie store,
+	// which values of a healed anonymous predecessor are adopted). Default
+	// nil: every value, as HCL Commerce migrates a guest's cart. Return
+	// false for values an attacker who planted the pre-login session could
+	// have chosen and the signed-in session must not trust, such as a CSRF
+	// secret. It is not asked about other sessions: a login over the same
+	// user's own session carries all of it, and a login over a session that
+	// belonged to another user (signed in, ended, revoked or replaced)
+	// starts empty (DESIGN.md, "Carry-over").
 	CarryOver func(key, value any) bool
 
 	// OnEvent receives every security event, after it is logged.

@@ -286,7 +286,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 			r.AbandonedHash = r.TokenHash
 			r.TokenHash, r.IssuedAt, r.RotatedAt = nextHash, now, now
 			r.AuthAt, r.PrevRaised, r.Pending, r.ForwardPending = r.PrevAuthAt, false, nil, nil
-			r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
+			r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
 			return nil
 		}
 		if !hashEq(r.TokenHash, presented) {
@@ -308,7 +308,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		}
 		if rotate || needTouch {
 			r.LastSeen = now
-			r.ExpiresAt = g.expiry(r.CreatedAt, now)
+			r.ExpiresAt = g.expiryOf(r, now)
 		}
 		return nil
 	})
@@ -460,7 +460,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 		}
 		rotateRecord(r, hash, now, false)
 		r.ForwardPending = sealed
-		r.LastSeen, r.ExpiresAt = now, g.expiry(r.CreatedAt, now)
+		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
 		return nil
 	})
 	switch {
@@ -517,6 +517,19 @@ func (st *reqState) cookieMaxAge() int {
 // (Add saturates where Sub would, so the answers agree: FuzzElapsedAgreesWithSub.)
 func longerThan(now, t time.Time, d time.Duration) bool { return now.After(t.Add(d)) }
 func atLeast(now, t time.Time, d time.Duration) bool    { return !now.Before(t.Add(d)) }
+
+// expiryOf is when the store may forget r, last seen at lastSeen: at
+// expiry, and for a record no request has presented yet no later than
+// UnpresentedAge after its login.
+func (g *Guard) expiryOf(r *Record, lastSeen time.Time) time.Time {
+	exp := g.expiry(r.CreatedAt, lastSeen)
+	if r.Unpresented {
+		if u := r.CreatedAt.Add(UnpresentedAge); u.Before(exp) {
+			return u
+		}
+	}
+	return exp
+}
 
 // expiry is when the store may forget a record last seen at lastSeen.
 func (g *Guard) expiry(created, lastSeen time.Time) time.Time {

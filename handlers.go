@@ -98,10 +98,11 @@ func Login(c *gin.Context, userID string) error {
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
 	prior, replaced, oldKey := st.replacing(userID)
+	carry := st.carryFor(userID)  // session.go
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error
-		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}) // session_redis.go
+		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, carry != carryNone) // session_redis.go
 		switch {
 		case errors.Is(err, ErrMarkerExists):
 			// Another login from this very session got there first: the
@@ -130,13 +131,13 @@ func Login(c *gin.Context, userID string) error {
 		}
 	}
 	values := map[any]any{}
-	if !st.blank {
+	if carry != carryNone {
 		v, err := st.loginValues(reread)
 		if err != nil {
 			undo()
 			return err
 		}
-		values = g.carryOver(v)
+		values = g.carried(v, carry)
 	}
 	values[handleKey] = handle
 
@@ -144,7 +145,7 @@ func Login(c *gin.Context, userID string) error {
 	// retired. On a Redis shared with boj/redistore both are one script
 	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
-	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if prior != nil && prior.UserID == userID {
 		lim.Replacing = prior.Handle // signing in again from this browser
 	}
@@ -303,7 +304,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		rotateRecord(r, hash, now, false)
 		r.Siblings = sib
 		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
-		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		r.ExpiresAt = g.expiryOf(r, now)
 		return nil
 	})
 	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
@@ -318,8 +319,11 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 			g.log.Warn("ginsecure: could not retire the replaced record", "err", err)
 		}
 	}
+	// Joined from the same session as the first login, for the same user:
+	// the same carry-over (on the cookie store the session is rebuilt here).
+	carry := st.carryFor(userID)
 	st.blank, st.prev, st.resend, st.reissue = false, false, false, false
-	if err := g.heal(st, &rec); err != nil {
+	if err := g.heal(st, &rec, carry); err != nil {
 		return false, err
 	}
 	st.healed = false
@@ -609,7 +613,7 @@ func Renew(c *gin.Context) error {
 		}
 		rotateRecord(r, hash, now, true)
 		r.AuthAt, r.LastSeen, r.AbandonedHash, r.SessionID = now, now, zeroHash, sid
-		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		r.ExpiresAt = g.expiryOf(r, now)
 		return nil
 	})
 	if err != nil {

@@ -607,6 +607,9 @@ func TestReloginRetiresTheReplacedSession(t *testing.T) {
 			if old.status == http.StatusOK {
 				t.Errorf("the login answered 200, yet the credentials it replaced still authenticate: %v", old.body)
 			}
+			if p := b.get("/me"); p.status != http.StatusOK { // its first request: it counts from here
+				t.Errorf("the browser after signing in again: %d %v", p.status, p.body)
+			}
 			if list, _ := e.guard.Sessions(context.Background(), "alice"); len(list) != 1 {
 				t.Errorf("alice has %d sessions after signing in again, limit 1", len(list))
 			}
@@ -921,4 +924,88 @@ func TestRedisLoginKeepsAVeryLongMaxAge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoginCarryOverNeverCrossesUsers: a login carries data only from an
+// anonymous session (what Config.CarryOver accepts) or from the same
+// user's own session (all of it, CarryOver or not). Alice, signed in,
+// saves private data; bob signs in on the same browser without signing
+// out: his session starts empty, whatever state alice's record is in and
+// whichever path the data would take (the login's own read of the
+// session, Redis's re-read with the marker, a double submit joining the
+// first login, the cookie store's healing of alice's session cookie put
+// back next to bob's token).
+func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
+	dropCart := func(key, _ any) bool { return key != "cart" }
+	aliceWithCart := func(t *testing.T, e *env) *browser {
+		t.Helper()
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK {
+			t.Fatalf("alice's POST /cart: %d %v", r.status, r.body)
+		}
+		return b
+	}
+	expectCart := func(t *testing.T, r reply, user string, cart any) {
+		t.Helper()
+		if r.status != http.StatusOK || r.user() != user || r.body["cart"] != cart {
+			t.Errorf("GET /cart: %d %v; want %s with cart %v", r.status, r.body, user, cart)
+		}
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		t.Run("another user over a live session", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := aliceWithCart(t, e)
+			b.login("bob")
+			expectCart(t, b.get("/cart"), "bob", nil)
+		})
+		t.Run("another user over an ended session", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := aliceWithCart(t, e)
+			if _, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			b.login("bob")
+			expectCart(t, b.get("/cart"), "bob", nil)
+		})
+		for _, order := range []string{"12", "21"} {
+			t.Run("another user's double submit over a live session, applied "+order, func(t *testing.T) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				b := aliceWithCart(t, e)
+				pre := b.header()
+				var ls [2]reply
+				for i := range ls {
+					if ls[i] = e.send("POST", "/login?user=bob", pre); ls[i].status != http.StatusOK {
+						t.Fatalf("bob's login %d: %d %v", i+1, ls[i].status, ls[i].body)
+					}
+				}
+				for _, c := range order {
+					b.apply(ls[c-'1'])
+				}
+				expectCart(t, b.get("/cart"), "bob", nil)
+			})
+		}
+		t.Run("another user's token next to the previous user's session cookie", func(t *testing.T) {
+			e := newEnv(t, kind, graceConfig(graceWindow))
+			b := aliceWithCart(t, e)
+			aliceSession := b.cookie("app")
+			b.login("bob")
+			// A straggler of alice's put her session cookie back.
+			r := e.send("GET", "/cart", "app="+aliceSession+"; "+tokCookieName+"="+b.cookie(tokCookieName))
+			expectCart(t, r, "bob", nil)
+		})
+		t.Run("the same user's own session carries all of it", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
+			b := aliceWithCart(t, e)
+			b.login("alice")
+			expectCart(t, b.get("/cart"), "alice", "alice-private")
+		})
+		t.Run("an anonymous session carries what CarryOver accepts", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
+			b := e.browser()
+			b.post("/cart?item=guest")
+			b.login("alice")
+			expectCart(t, b.get("/cart"), "alice", nil)
+		})
+	})
 }

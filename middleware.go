@@ -156,17 +156,10 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		st.failure = revokedErr(rec.Revoked)
 		return g.guardAnonymous(c, st, rec, now)
 	}
-	// TouchInterval < IdleTimeout (New insists), so a session not yet due
-	// for a last-seen write cannot have been idle too long.
 	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
-	if touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout) {
-		g.endTimedOut(c, st, rec, ErrIdleTimeout)
-		st.failure = ErrIdleTimeout
-		return g.guardAnonymous(c, st, nil, now)
-	}
-	if longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout) {
-		g.endTimedOut(c, st, rec, ErrExpired)
-		st.failure = ErrExpired
+	if reason := g.timedOut(rec, touch, now); reason != nil {
+		g.endTimedOut(c, st, rec, reason)
+		st.failure = reason
 		return g.guardAnonymous(c, st, nil, now)
 	}
 
@@ -184,6 +177,15 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.authed = true
+	if rec.Unpresented {
+		// The record's first presentation: one write that also touches it
+		// and enforces MaxSessionsPerUser (binding.go).
+		if err := g.present(c, st, now); err != nil || !st.authed {
+			st.authed = false
+			return err
+		}
+		touch = false
+	}
 
 	// rotate, confirm, touch, resend: grace.go.
 	if st.fwd != nil {
@@ -202,6 +204,22 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if err := g.refresh(c, st, now, rotate); err != nil {
 		st.authed = false
 		return err
+	}
+	return nil
+}
+
+// timedOut says why rec ended by the clock (ErrIdleTimeout, ErrExpired), or
+// nil. touch says a last-seen write is due: TouchInterval < IdleTimeout
+// (New insists), so a session not yet due for one cannot have been idle
+// too long.
+func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
+	switch {
+	case touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout):
+		return ErrIdleTimeout
+	case longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout),
+		// A login no request presented within UnpresentedAge (binding.go).
+		rec.Unpresented && atLeast(now, rec.CreatedAt, UnpresentedAge):
+		return ErrExpired
 	}
 	return nil
 }
@@ -231,7 +249,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec)
+		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec))
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, storeErr(err)
 	}

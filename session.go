@@ -345,14 +345,16 @@ func (discardWriter) WriteHeader(int)             {}
 // session cookie was the record's predecessor. On memstore and Redis the
 // record's session is loaded by ID and its cookie sent again. On the cookie
 // store the session is the cookie: the predecessor's values are adopted
-// under the rule Login applies (Config.CarryOver) and sent as the record's
-// session (by a request with the current token: the browser has lost the
-// newer cookie; a pre-rotation request sends it only if it saves).
+// under the rule Login applied (carry: nothing of another user's session,
+// Config.CarryOver's pick of an anonymous one, all of the user's own) and
+// sent as the record's session (by a request with the current token: the
+// browser has lost the newer cookie; a pre-rotation request sends it only
+// if it saves).
 //
 // A handler that took the session before Middleware ran (a middleware
 // placed ahead of it calling sessions.Default) holds gin-contrib's own
 // session, the predecessor: ginsecure cannot redirect it.
-func (g *Guard) heal(st *reqState, rec *Record) error {
+func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -365,7 +367,7 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 		st.sendSessionCookie(gs)
 		return nil
 	}
-	values := g.carryOver(st.gs.Values)
+	values := g.carried(st.gs.Values, carry)
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
@@ -382,16 +384,81 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 	return nil
 }
 
-// carryOver copies the values of a session that a login (or the cookie
-// store's healing) replaces, keeping those Config.CarryOver accepts, and
-// never ginsecure's own.
-func (g *Guard) carryOver(from map[any]any) map[any]any {
+// carryRule is what a login carries from the session it replaces
+// (DESIGN.md, "Carry-over"): data crosses from an anonymous session or
+// from the same user's own, never from another user's.
+type carryRule int
+
+const (
+	// carryNone: a stand-in, or a session that belonged to another user's
+	// record (live, ended, revoked, replaced): the new session starts empty.
+	carryNone carryRule = iota
+	// carryAnonymous: an anonymous session: what Config.CarryOver accepts.
+	carryAnonymous
+	// carryOwn: the same user's own session: all of it (the user's data).
+	carryOwn
+)
+
+// carryFor decides what a login of userID carries from the session the
+// request is served with. A session that names a record belongs to that
+// record's user; the request knows that record when the session is shown
+// to it at all (the record it is authenticated with, or its token's ended
+// record): any other signed-in session is a stand-in or was emptied.
+func (st *reqState) carryFor(userID string) carryRule {
+	if st.blank || st.cur == nil {
+		return carryNone
+	}
+	h, _ := st.cur.Values[handleKey].(string)
+	if h == "" {
+		return carryAnonymous
+	}
+	owner := ""
+	switch {
+	case st.rec != nil && st.rec.Handle == h:
+		owner = st.rec.UserID
+	case st.tokRec != nil && st.tokRec.Handle == h:
+		owner = st.tokRec.UserID
+	}
+	if owner == userID {
+		return carryOwn
+	}
+	return carryNone
+}
+
+// predecessorCarry is the rule under which rec's own session adopts its
+// predecessor's values on the cookie store (heal): the rule rec's login
+// applied to it, decided from the record the predecessor names. A
+// predecessor whose record is gone, or cannot be read, gives nothing.
+func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *Record) carryRule {
+	if !cookieStore(st.gs.Store()) {
+		return carryNone // heal loads the record's own session by ID
+	}
+	h, _ := st.gs.Values[handleKey].(string)
+	if h == "" {
+		return carryAnonymous
+	}
+	if !validHandle(h) {
+		return carryNone
+	}
+	old, err := g.view(c, h, g.now())
+	if err != nil || old.UserID != rec.UserID {
+		return carryNone
+	}
+	return carryOwn
+}
+
+// carried copies the values of a session that a login (or the cookie
+// store's healing) replaces, under carry, never ginsecure's own.
+func (g *Guard) carried(from map[any]any, carry carryRule) map[any]any {
 	out := make(map[any]any, len(from)+2)
+	if carry == carryNone {
+		return out
+	}
 	for k, v := range from {
 		if k == handleKey || k == sidKey {
 			continue
 		}
-		if g.cfg.CarryOver != nil && !g.cfg.CarryOver(k, v) {
+		if carry == carryAnonymous && g.cfg.CarryOver != nil && !g.cfg.CarryOver(k, v) {
 			continue
 		}
 		out[k] = v

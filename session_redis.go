@@ -354,15 +354,16 @@ func (st *reqState) sharedKey(gs *gsessions.Session) string {
 
 // markAndRead sets a login's marker under key (Store.SetMarker, with its
 // errors) and, where the replaced session is one of the shared Redis that
-// the login reads again (loginValues), reads it in the same round trip
-// (SharedRedis.SetMarkerReadSession): fresh is that session as
-// boj/redistore's load would have returned it. fresh is nil where the
-// caller reads the session itself, as before.
-func (st *reqState) markAndRead(ctx context.Context, key string, m Marker) (fresh *gsessions.Session, err error) {
+// the login reads again (loginValues, only where it carries anything:
+// read), reads it in the same round trip (SharedRedis.SetMarkerReadSession):
+// fresh is that session as boj/redistore's load would have returned it.
+// fresh is nil where the caller reads the session itself, as before, or
+// carries nothing.
+func (st *reqState) markAndRead(ctx context.Context, key string, m Marker, read bool) (fresh *gsessions.Session, err error) {
 	cur := st.cur
 	p := st.g.redisSessions.Load()
 	sk := st.sharedKey(cur)
-	if sk == "" || st.emptied {
+	if sk == "" || st.emptied || !read {
 		return nil, st.g.store.SetMarker(ctx, key, m)
 	}
 	_, ser, _, ok := redisFormat(p.rs)

@@ -22,13 +22,14 @@ var ErrNotFound = errors.New("ginsecure: not found")
 // store until it expires, so that its last holder is told why it was signed
 // out instead of seeing a generic failure.
 const (
-	RevokedByUser   = "revoked"     // RevokeSession, RevokeUser, RevokeOthers
-	RevokedEvicted  = "evicted"     // signed out by a newer login (MaxSessionsPerUser)
-	RevokedReplay   = "replay"      // an old token came back after the grace window
-	RevokedIP       = "ip_mismatch" // used from a network it was not bound to
-	RevokedIdentity = "identity"    // Config.Identity named another user
-	RevokedTimedOut = "timed_out"   // idle or absolute timeout reached
-	RevokedReplaced = "replaced"    // a login from the same browser replaced it (ReplacedBy)
+	RevokedByUser    = "revoked"     // RevokeSession, RevokeUser, RevokeOthers
+	RevokedEvicted   = "evicted"     // signed out by a newer login (MaxSessionsPerUser)
+	RevokedReplay    = "replay"      // an old token came back after the grace window
+	RevokedIP        = "ip_mismatch" // used from a network it was not bound to
+	RevokedIdentity  = "identity"    // Config.Identity named another user
+	RevokedTimedOut  = "timed_out"   // idle or absolute timeout reached
+	RevokedReplaced  = "replaced"    // a login from the same browser replaced it (ReplacedBy)
+	RevokedOverLimit = "over_limit"  // its first presentation found MaxSessionsPerUser reached (RejectExtraLogins)
 )
 
 // Record is the server-side security record of one signed-in session. The
@@ -58,6 +59,15 @@ type Record struct {
 	// ConfirmedAt is when the current token was first presented after the
 	// last rotation: zero until the browser has shown it received it.
 	ConfirmedAt time.Time
+	// Unpresented is set on a login's record until a request first
+	// presents one of its credentials (its first presentation: the browser
+	// shows it received the login's response). Until then the record does
+	// not count toward MaxSessionsPerUser, no limit evicts it, and it ends
+	// UnpresentedAge after its login (its ExpiresAt) if no request
+	// presents it: a double-submitted sign-in's losing response never
+	// costs the user another device (DESIGN.md, "Cookieless sign-in").
+	// Store.Present clears it, enforcing the limit in the same step.
+	Unpresented bool
 	// Pending is the current token's secret sealed (AES-256-GCM, the
 	// handle as associated data) under a key derived from the previous
 	// token's secret, kept until the current token is confirmed: a
@@ -119,13 +129,19 @@ type Marker struct {
 	ExpiresAt time.Time // the store may forget the marker after this
 }
 
-// Limit is what Store.Create enforces, atomically with the creation.
+// Limit is what Store.Create and Store.Present enforce, atomically with the
+// creation or the first presentation. Only presented records count
+// (Record.Unpresented).
 type Limit struct {
-	Max    int  // the most live records a user may have; 0 means no limit
-	Reject bool // refuse the new record (ErrTooManySessions) when the user has Max already
+	Max    int  // the most live presented records a user may have; 0 means no limit
+	Reject bool // refuse (ErrTooManySessions) when the user has Max already; else Present evicts
 	// Replacing names the record the new one replaces (a browser signing
 	// in again): it does not count against Max, the caller retires it.
 	Replacing string
+	// Unpresented bounds the user's live unpresented records: Create of an
+	// unpresented record signs out (RevokedEvicted) the oldest of the
+	// others until fewer than Unpresented remain (0: no bound).
+	Unpresented int
 }
 
 // ErrMarkerExists is returned by Store.SetMarker when a live marker is
@@ -159,17 +175,32 @@ type Store interface {
 	Get(ctx context.Context, handle string) (Record, error)
 	// Create stores a new record and adds it to its user's index. With
 	// limit.Reject and limit.Max > 0 it first counts the user's live
-	// records (not limit.Replacing) and returns ErrTooManySessions, storing
-	// nothing, when there are Max already. It never signs anyone out: a
-	// login evicts only after its new session is saved (Trim).
+	// presented records (not Unpresented, not limit.Replacing) and returns
+	// ErrTooManySessions, storing nothing, when there are Max already. It
+	// never signs anyone out: a login evicts only after its new session is
+	// saved (Trim), and a new record counts from its first presentation
+	// (Present). The one exception: limit.Unpresented (logins that no
+	// request presented yet, a bounded number per user).
 	Create(ctx context.Context, rec Record, limit Limit) error
 	// Trim signs out (RevokedEvicted) all but the max most recently seen
-	// of the user's live records, and returns their handles. Ties go to
-	// the later created (Seq): every caller agrees on the order, so logins
-	// racing over the limit leave exactly max live (the newest win),
-	// whichever trims last. A login calls it after its new session is
-	// saved; its own record, just seen and just created, ranks first.
+	// of the user's live presented records, and returns their handles;
+	// unpresented records are neither counted nor signed out. Ties go to
+	// the later created (Seq): every caller agrees on the order, so
+	// presentations racing over the limit leave exactly max live (the
+	// newest win), whichever trims last.
 	Trim(ctx context.Context, userID string, max int) (evicted []string, err error)
+	// Present applies fn to the record under held.Handle, as HeldUpdater's
+	// UpdateHeld does (held is the record as the caller read it; a store
+	// without that shortcut applies fn as Update does). Where the stored
+	// record is Unpresented and fn's result is not (its first
+	// presentation) and limit.Max > 0, the same atomic step (per user)
+	// enforces the limit among the user's other live presented records:
+	// with Max or more of them, limit.Reject refuses (ErrTooManySessions,
+	// nothing written, the stored record returned), otherwise the least
+	// recently seen of them (Trim's order) are signed out
+	// (RevokedEvicted) until Max-1 remain, and their handles returned.
+	// limit.Replacing is ignored. Other errors: as Update's.
+	Present(ctx context.Context, held Record, fn func(*Record) error, limit Limit) (rec Record, evicted []string, err error)
 	// Update applies fn to the stored record atomically. If fn returns an
 	// error nothing is written and Update returns the record as it was with
 	// fn's error. A record whose Revoked is set by fn leaves the user index.
@@ -177,7 +208,8 @@ type Store interface {
 	// Delete removes the record and its index entry; deleting a record that
 	// does not exist is not an error.
 	Delete(ctx context.Context, handle string) error
-	// List returns the user's live records (not revoked, not expired).
+	// List returns the user's live records (not revoked, not expired),
+	// unpresented ones included.
 	List(ctx context.Context, userID string) ([]Record, error)
 	// SetMarker stores m under key until m.ExpiresAt, unless a live marker
 	// is stored there already: then it returns ErrMarkerExists and changes
@@ -396,13 +428,16 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	m.userMu.Lock()
 	defer m.userMu.Unlock()
 	if limit.Max > 0 && limit.Reject {
-		live := m.liveLocked(rec.UserID, now)
-		if limit.Replacing != "" {
-			live = slices.DeleteFunc(live, func(r Record) bool { return r.Handle == limit.Replacing })
-		}
+		live := slices.DeleteFunc(m.liveLocked(rec.UserID, now), func(r Record) bool {
+			return r.Unpresented || r.Handle == limit.Replacing
+		})
 		if len(live) >= limit.Max {
 			return ErrTooManySessions
 		}
+	}
+	var waiting []Record // the user's other unpresented records
+	if rec.Unpresented && limit.Unpresented > 0 {
+		waiting = slices.DeleteFunc(m.liveLocked(rec.UserID, now), func(r Record) bool { return !r.Unpresented })
 	}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
@@ -414,6 +449,9 @@ func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
 	cp.Seq = m.seq.Add(1)
 	s.records[rec.Handle] = &cp
 	s.mu.Unlock()
+	if waiting != nil {
+		m.evictLocked(rec.UserID, waiting, limit.Unpresented-1)
+	}
 	set := m.users[rec.UserID]
 	if set == nil {
 		set = make(map[string]struct{})
@@ -430,25 +468,92 @@ func (m *memoryStore) Trim(_ context.Context, userID string, max int) ([]string,
 	now := m.now()
 	m.userMu.Lock()
 	defer m.userMu.Unlock()
-	live := m.liveLocked(userID, now)
-	if len(live) <= max {
-		return nil, nil
+	return m.evictLocked(userID, m.presentedLocked(userID, now, ""), max), nil
+}
+
+// presentedLocked is the user's live presented records but except. The
+// caller holds userMu.
+func (m *memoryStore) presentedLocked(userID string, now time.Time, except string) []Record {
+	return slices.DeleteFunc(m.liveLocked(userID, now), func(r Record) bool {
+		return r.Unpresented || r.Handle == except
+	})
+}
+
+// evictLocked signs out all but the keep most recently seen of live (Trim's
+// order) and returns their handles. The caller holds userMu.
+func (m *memoryStore) evictLocked(userID string, live []Record, keep int) []string {
+	if len(live) <= keep {
+		return nil
 	}
 	sort.Slice(live, func(i, j int) bool { return recentBefore(live[i], live[j]) })
 	var evicted []string
-	for _, old := range live[:len(live)-max] {
+	for _, old := range live[:len(live)-keep] {
 		s := m.shard(old.Handle)
 		s.mu.Lock()
-		if r, ok := s.records[old.Handle]; ok {
+		r, ok := s.records[old.Handle]
+		ok = ok && r.Revoked == "" // ended meanwhile: it keeps its reason
+		if ok {
 			cp := *r
 			cp.Revoked = RevokedEvicted
 			s.records[old.Handle] = &cp
 		}
 		s.mu.Unlock()
 		m.unindexLocked(userID, old.Handle)
-		evicted = append(evicted, old.Handle)
+		if ok {
+			evicted = append(evicted, old.Handle)
+		}
 	}
-	return evicted, nil
+	return evicted
+}
+
+// Present holds the user's lock across the limit's count, the write and the
+// evictions: presentations of one user's records are one at a time.
+func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) error, limit Limit) (Record, []string, error) {
+	now := m.now()
+	handle := held.Handle
+	s := m.shard(handle)
+	s.mu.RLock()
+	r, ok := s.records[handle]
+	s.mu.RUnlock()
+	if !ok || expired(r.ExpiresAt, now) {
+		return Record{}, nil, ErrNotFound
+	}
+	m.userMu.Lock()
+	defer m.userMu.Unlock()
+	var others []Record
+	if limit.Max > 0 && r.Unpresented {
+		others = m.presentedLocked(r.UserID, now, handle)
+	}
+	s.mu.Lock()
+	r, ok = s.records[handle]
+	if !ok || expired(r.ExpiresAt, now) {
+		s.mu.Unlock()
+		return Record{}, nil, ErrNotFound
+	}
+	cp := cloneRecord(r)
+	if err := fn(&cp); err != nil {
+		out := cloneRecord(r)
+		s.mu.Unlock()
+		return out, nil, err
+	}
+	first := limit.Max > 0 && r.Unpresented && !cp.Unpresented
+	if first && limit.Reject && len(others) >= limit.Max {
+		out := cloneRecord(r)
+		s.mu.Unlock()
+		return out, nil, ErrTooManySessions
+	}
+	cp.Handle = handle
+	stored := cloneRecord(&cp)
+	s.records[handle] = &stored
+	s.mu.Unlock()
+	if cp.Revoked != "" {
+		m.unindexLocked(cp.UserID, handle)
+	}
+	var evicted []string
+	if first && !limit.Reject {
+		evicted = m.evictLocked(cp.UserID, others, limit.Max-1)
+	}
+	return cp, evicted, nil
 }
 
 // recentBefore orders records by last use, then by creation order (Seq),

@@ -96,6 +96,7 @@ type wire struct {
 	PrevAuth  int64    `json:"pa,omitempty"`
 	PrevRaise bool     `json:"px,omitempty"`
 	Confirmed int64    `json:"cf,omitempty"`
+	Unpresent bool     `json:"np,omitempty"` // read by the scripts: not counted toward the limit
 	Abandoned string   `json:"ab,omitempty"`
 	IP        string   `json:"ip"`
 	UA        string   `json:"ua,omitempty"`
@@ -147,7 +148,7 @@ func encode(r ginsecure.Record) ([]byte, error) {
 	return json.Marshal(wire{
 		Siblings: sib, Replaced: r.ReplacedBy, FwdPend: r.ForwardPending,
 		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
-		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Abandoned: hexOf(r.AbandonedHash),
+		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented, Abandoned: hexOf(r.AbandonedHash),
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 	})
@@ -185,7 +186,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 	return ginsecure.Record{
 		Siblings: sib, ReplacedBy: w.Replaced, ForwardPending: w.FwdPend,
 		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
-		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), AbandonedHash: abandoned,
+		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent, AbandonedHash: abandoned,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 	}, nil
@@ -286,7 +287,8 @@ func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error)
 
 // pruneLua walks a user's index and drops handles whose record is gone,
 // revoked or expired (by the caller's clock, ARGV[1]); it leaves in the
-// Lua table `live` the remaining {handle, lastSeen} pairs.
+// Lua table `live` the remaining {handle, lastSeen, record JSON,
+// unpresented} entries.
 const pruneLua = `
 local prefix = ARGV[2]
 local now = tonumber(ARGV[1])
@@ -298,7 +300,7 @@ for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     local r = cjson.decode(v)
     if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) then
       keep = true
-      table.insert(live, {h, r.seen, v})
+      table.insert(live, {h, r.seen, v, r.np == true})
     end
   end
   if not keep then redis.call('ZREM', KEYS[1], h) end
@@ -307,20 +309,28 @@ end
 
 // createLua: KEYS[1] user index, KEYS[2] new record key.
 // ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
-// replacing (a handle that does not count against the limit, or "").
+// replacing (a handle that does not count against the limit, or ""),
+// unpresented bound (0: none, or the new record is presented).
 // Every refusal comes before the first write.
-const createLua = pruneLua + `
+const createLua = pruneLua + evictLua + `
 local limit = tonumber(ARGV[3])
-if ARGV[9] ~= '' then
-  for i = #live, 1, -1 do
-    if live[i][1] == ARGV[9] then table.remove(live, i) end
-  end
+local counted = 0
+for _, e in ipairs(live) do
+  if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('ginsecure: handle exists')
 end
-if ARGV[4] == '1' and limit > 0 and #live >= limit then
+if ARGV[4] == '1' and limit > 0 and counted >= limit then
   return redis.error_reply('TOOMANY too many sessions')
+end
+local bound = tonumber(ARGV[10])
+if bound > 0 then
+  local waiting = {}
+  for _, e in ipairs(live) do
+    if e[4] then table.insert(waiting, e) end
+  end
+  evictOldest(waiting, bound - 1)
 end
 local ttl = tonumber(ARGV[7])
 local rec = ARGV[6]
@@ -339,9 +349,9 @@ return 1
 `)
 
 // createWithSessionScript: createLua's, and KEYS[3] the session key.
-// ARGV[10] the session's value, ARGV[11] its TTL in seconds.
+// ARGV[11] the session's value, ARGV[12] its TTL in seconds.
 var createWithSessionScript = redis.NewScript(3, createLua+`
-redis.call('SETEX', KEYS[3], ARGV[11], ARGV[10])
+redis.call('SETEX', KEYS[3], ARGV[12], ARGV[11])
 return 1
 `)
 
@@ -382,7 +392,11 @@ func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 		sc = createWithSessionScript
 		args = append(args, sess.key)
 	}
-	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing)
+	bound := 0
+	if rec.Unpresented {
+		bound = limit.Unpresented
+	}
+	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing, bound)
 	if sess != nil {
 		args = append(args, sess.value, sess.secs)
 	}
@@ -405,29 +419,149 @@ func createErr(err error) error {
 	return nil
 }
 
-// trimScript: KEYS[1] user index. ARGV: now, prefix, max.
-// Keeps the max most recently seen live records (ties: the later created,
-// by the store's sequence) and evicts the rest.
-var trimScript = redis.NewScript(1, pruneLua+`
-local max = tonumber(ARGV[3])
-if #live <= max then return {} end
-for _, e in ipairs(live) do e[4] = tonumber(cjson.decode(e[3]).q) or 0 end
-table.sort(live, function(a, b)
-  if a[2] ~= b[2] then return a[2] < b[2] end
-  if a[4] ~= b[4] then return a[4] < b[4] end
-  return a[1] < b[1]
-end)
-local evicted = {}
-for i = 1, #live - max do
-  local e = live[i]
-  local r = cjson.decode(e[3])
-  r.revoked = 'evicted'
-  redis.call('SET', prefix .. 'r:' .. e[1], cjson.encode(r), 'KEEPTTL')
-  redis.call('ZREM', KEYS[1], e[1])
-  table.insert(evicted, e[1])
+// evictLua (after pruneLua) defines evictOldest(list, keep): it keeps the
+// keep most recently seen entries of list (ties: the later created, by the
+// store's sequence), signs out the rest (revoked "evicted", out of the
+// index KEYS[1]) and returns their handles.
+const evictLua = `
+local function evictOldest(list, keep)
+  local evicted = {}
+  if #list <= keep then return evicted end
+  for _, e in ipairs(list) do e[5] = tonumber(cjson.decode(e[3]).q) or 0 end
+  table.sort(list, function(a, b)
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    if a[5] ~= b[5] then return a[5] < b[5] end
+    return a[1] < b[1]
+  end)
+  for i = 1, #list - keep do
+    local e = list[i]
+    local r = cjson.decode(e[3])
+    r.revoked = 'evicted'
+    redis.call('SET', prefix .. 'r:' .. e[1], cjson.encode(r), 'KEEPTTL')
+    redis.call('ZREM', KEYS[1], e[1])
+    table.insert(evicted, e[1])
+  end
+  return evicted
 end
-return evicted
+`
+
+// trimScript: KEYS[1] user index. ARGV: now, prefix, max.
+// Keeps the max most recently seen live presented records and evicts the
+// rest; unpresented records are left alone.
+var trimScript = redis.NewScript(1, pruneLua+evictLua+`
+local presented = {}
+for _, e in ipairs(live) do
+  if not e[4] then table.insert(presented, e) end
+end
+return evictOldest(presented, tonumber(ARGV[3]))
 `)
+
+// presentScript: KEYS[1] user index, KEYS[2] record key.
+// ARGV: now, prefix, old JSON, new JSON, ttl ms, handle, revoked(0/1),
+// seen, max (0: no limit to enforce), reject(0/1).
+// casLua's compare-and-set, with the limit among the user's other live
+// presented records checked (and enforced) in the same script. Returns
+// {'0'} where the record is not old, {'2'} where Reject refuses (nothing
+// written), else {'1', evicted handles...}.
+var presentScript = redis.NewScript(2, pruneLua+evictLua+`
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {'0'} end
+local max = tonumber(ARGV[9])
+local others = {}
+for _, e in ipairs(live) do
+  if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
+end
+if max > 0 and ARGV[10] == '1' and #others >= max then return {'2'} end
+local ttl = tonumber(ARGV[5])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ttl)
+if ARGV[7] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[6])
+else
+  redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[8]), ARGV[6])
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+local out = {'1'}
+if max > 0 and ARGV[10] ~= '1' then
+  for _, h in ipairs(evictOldest(others, max - 1)) do table.insert(out, h) end
+end
+return out
+`)
+
+// Present implements ginsecure.Store: the compare-and-set of UpdateHeld
+// with the limit in the same script, one round trip where held is
+// current. Without a limit it is UpdateHeld.
+func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, limit ginsecure.Limit) (ginsecure.Record, []string, error) {
+	if limit.Max <= 0 {
+		rec, err := s.updateHeld(ctx, held, fn, "")
+		return rec, nil, err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return ginsecure.Record{}, nil, err
+	}
+	defer c.Close()
+	old, err := encode(held)
+	fromHeld := err == nil && !expired(held.ExpiresAt, s.now())
+	for i := 0; i <= s.retries; i++ {
+		if !fromHeld {
+			if old, err = redis.Bytes(do(ctx, c, "GET", s.recKey(held.Handle))); err != nil {
+				if errors.Is(err, redis.ErrNil) {
+					err = ginsecure.ErrNotFound
+				}
+				return ginsecure.Record{}, nil, err
+			}
+		}
+		rec, err := decode(old)
+		if err != nil {
+			return ginsecure.Record{}, nil, err
+		}
+		if !fromHeld && expired(rec.ExpiresAt, s.now()) {
+			return ginsecure.Record{}, nil, ginsecure.ErrNotFound
+		}
+		next := rec
+		if err := fn(&next); err != nil {
+			if fromHeld { // refused as held: decide on the stored record
+				fromHeld = false
+				continue
+			}
+			return rec, nil, err
+		}
+		fromHeld = false
+		next.Handle = held.Handle
+		res, err := s.presentCAS(ctx, c, old, rec, next, limit)
+		switch {
+		case err != nil:
+			return ginsecure.Record{}, nil, err // never retried: it may have been applied
+		case len(res) == 0:
+			return ginsecure.Record{}, nil, errors.New("redisstore: empty reply to present")
+		case res[0] == "2":
+			return rec, nil, ginsecure.ErrTooManySessions
+		case res[0] == "1":
+			return next, res[1:], nil
+		}
+	}
+	return ginsecure.Record{}, nil, ErrContention
+}
+
+// presentCAS runs presentScript: next over old (the stored bytes, which
+// decode to rec), enforcing limit where it is rec's first presentation.
+func (s *Store) presentCAS(ctx context.Context, c redis.Conn, old []byte, rec, next ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+	b, err := encode(next)
+	if err != nil {
+		return nil, err
+	}
+	max, reject, revoked := 0, "0", "0"
+	if rec.Unpresented && !next.Unpresented {
+		max = limit.Max
+	}
+	if limit.Reject {
+		reject = "1"
+	}
+	if next.Revoked != "" {
+		revoked = "1"
+	}
+	return redis.Strings(eval(ctx, presentScript, c, s.userKey(next.UserID), s.recKey(next.Handle),
+		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), max, reject))
+}
 
 // Trim implements ginsecure.Store: one script.
 func (s *Store) Trim(ctx context.Context, userID string, max int) ([]string, error) {

@@ -83,6 +83,12 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"ConcurrentCreatesWithRejectAdmitOne", testCreateRaceReject},
 		{"UpdateHeldAnswersAsUpdate", testUpdateHeld},
 		{"ConcurrentUpdateHeldLosesNothing", testUpdateHeldRace},
+		{"UnpresentedRecordsNeitherCountNorAreTrimmed", testUnpresented},
+		{"PresentEvictsLeastRecentlySeenOtherPresented", testPresentEvict},
+		{"PresentWithRejectWritesNothing", testPresentReject},
+		{"PresentAnswersAsUpdate", testPresentAsUpdate},
+		{"ConcurrentPresentsNeverExceedTheLimit", testPresentRace},
+		{"UnpresentedRecordsAreBounded", testUnpresentedBound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
@@ -227,6 +233,9 @@ func diff(a, b ginsecure.Record) string {
 	if a.PrevRaised != b.PrevRaised {
 		d = append(d, "PrevRaised")
 	}
+	if a.Unpresented != b.Unpresented {
+		d = append(d, "Unpresented")
+	}
 	tm("IssuedAt", a.IssuedAt, b.IssuedAt)
 	tm("RotatedAt", a.RotatedAt, b.RotatedAt)
 	tm("PrevAuthAt", a.PrevAuthAt, b.PrevAuthAt)
@@ -260,7 +269,7 @@ func testNotFound(t *testing.T, s *suite) {
 func testRoundTrip(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
 	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = randHash(), s.clock.Now().Add(-time.Second), s.clock.Now().Add(-time.Hour), true
-	r.ConfirmedAt, r.AbandonedHash = s.clock.Now().Add(-time.Millisecond), randHash()
+	r.ConfirmedAt, r.AbandonedHash, r.Unpresented = s.clock.Now().Add(-time.Millisecond), randHash(), true
 	s.create(r, ginsecure.Limit{})
 	if d := diff(s.get(r.Handle), r); d != "[]" {
 		t.Fatalf("Get after Create differs: %s", d)
@@ -1113,5 +1122,264 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 	wg.Wait()
 	if n := len(s.get(r.Handle).Siblings); n != workers {
 		t.Fatalf("%d of %d parallel UpdateHeld writes kept", n, workers)
+	}
+}
+
+// unpresented returns a live record of user seen at seen that no request
+// has presented yet (a login's, Record.Unpresented).
+func (s *suite) unpresented(user string, seen time.Time) ginsecure.Record {
+	r := s.record(user, seen)
+	r.Unpresented = true
+	return r
+}
+
+// presentFn is the first presentation as the Guard writes it.
+func (s *suite) presentFn() func(*ginsecure.Record) error {
+	now := s.clock.Now()
+	return func(r *ginsecure.Record) error {
+		r.Unpresented, r.LastSeen = false, now
+		return nil
+	}
+}
+
+// testUnpresented: records no request presented yet are not counted by
+// Create's limit, and Trim neither counts nor signs them out; List shows
+// them (so that RevokeUser ends them too).
+func testUnpresented(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Max: 2, Reject: true}
+	a := s.record("alice", now.Add(-time.Minute))
+	s.create(a, lim)
+	u1, u2 := s.unpresented("alice", now.Add(-2*time.Minute)), s.unpresented("alice", now.Add(-3*time.Minute))
+	s.create(u1, lim)
+	s.create(u2, lim) // one presented record: room for more
+	b := s.record("alice", now)
+	s.create(b, lim) // the unpresented ones hold no slot
+	if err := s.st.Create(s.ctx, s.record("alice", now), lim); !errors.Is(err, ginsecure.ErrTooManySessions) {
+		t.Fatalf("Create with two presented records, Max 2, Reject: %v, want ErrTooManySessions", err)
+	}
+	if err := s.st.Create(s.ctx, s.unpresented("alice", now), lim); !errors.Is(err, ginsecure.ErrTooManySessions) {
+		t.Fatalf("Create of an unpresented record over the limit: %v, want ErrTooManySessions (the limit is decided at login too)", err)
+	}
+	if ev := s.trim("alice", 2); len(ev) != 0 {
+		t.Fatalf("Trim to 2 with two presented records evicted %v (unpresented ones do not count)", ev)
+	}
+	if ev := s.trim("alice", 1); !sameHandles(ev, []string{a.Handle}) {
+		t.Fatalf("Trim to 1: evicted %v, want the least recently seen presented %s, never an unpresented one", ev, a.Handle)
+	}
+	for _, r := range []ginsecure.Record{u1, u2, b} {
+		if got := s.get(r.Handle); got.Revoked != "" {
+			t.Fatalf("%s revoked %q by Trim", r.Handle, got.Revoked)
+		}
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{u1.Handle, u2.Handle, b.Handle}) {
+		t.Fatalf("List: %v, want the unpresented records and the presented one", hs)
+	}
+}
+
+// testPresentEvict: a record's first presentation over the limit signs out
+// the least recently seen of the user's other presented records, never
+// itself and never an unpresented one; a presentation within the limit,
+// a write that is not a first presentation, and another user's records
+// evict nothing.
+func testPresentEvict(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Max: 2}
+	a, b := s.record("alice", now.Add(-3*time.Minute)), s.record("alice", now.Add(-time.Minute))
+	u, old := s.unpresented("alice", now), s.unpresented("alice", now.Add(-time.Hour))
+	bob := s.record("bob", now.Add(-time.Hour))
+	for _, r := range []ginsecure.Record{a, b, u, old, bob} {
+		s.create(r, ginsecure.Limit{})
+	}
+	// A write that leaves it unpresented is no presentation.
+	if _, ev, err := s.st.Present(s.ctx, s.get(u.Handle), func(r *ginsecure.Record) error { r.IP = "192.0.2.8"; return nil }, lim); err != nil || len(ev) != 0 {
+		t.Fatalf("Present leaving the record unpresented: evicted %v, %v; want nothing", ev, err)
+	}
+	got, ev, err := s.st.Present(s.ctx, s.get(u.Handle), s.presentFn(), lim)
+	if err != nil || !sameHandles(ev, []string{a.Handle}) {
+		t.Fatalf("first presentation over Max 2: evicted %v, %v; want the least recently seen other %s", ev, err, a.Handle)
+	}
+	if got.Unpresented || got.IP != "192.0.2.8" {
+		t.Fatalf("Present returned %+v", got)
+	}
+	if d := diff(s.get(u.Handle), got); d != "[]" {
+		t.Fatalf("Present returned what it did not store: %s", d)
+	}
+	if r := s.get(a.Handle); r.Revoked != ginsecure.RevokedEvicted {
+		t.Fatalf("evicted record: Revoked %q, want %q", r.Revoked, ginsecure.RevokedEvicted)
+	}
+	for _, r := range []ginsecure.Record{b, old, bob} {
+		if got := s.get(r.Handle); got.Revoked != "" {
+			t.Fatalf("%s (%s) revoked %q by alice's presentation", r.Handle, r.UserID, got.Revoked)
+		}
+	}
+	// Presented already: the limit is not decided again.
+	if _, ev, err := s.st.Present(s.ctx, s.get(b.Handle), s.presentFn(), ginsecure.Limit{Max: 1}); err != nil || len(ev) != 0 {
+		t.Fatalf("Present of a presented record: evicted %v, %v; want nothing", ev, err)
+	}
+	// Within the limit: nothing to evict.
+	if _, ev, err := s.st.Present(s.ctx, s.get(bob.Handle), s.presentFn(), lim); err != nil || len(ev) != 0 {
+		t.Fatalf("Present within the limit: evicted %v, %v", ev, err)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle, u.Handle, old.Handle}) {
+		t.Fatalf("List after the presentation: %v", hs)
+	}
+}
+
+// testPresentReject: with Reject, a first presentation that finds Max
+// other presented records is refused with ErrTooManySessions and writes
+// nothing; one that finds room is stored.
+func testPresentReject(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Max: 2, Reject: true}
+	a, b := s.record("alice", now), s.record("alice", now)
+	u := s.unpresented("alice", now)
+	for _, r := range []ginsecure.Record{a, b, u} {
+		s.create(r, ginsecure.Limit{})
+	}
+	before := s.get(u.Handle)
+	got, ev, err := s.st.Present(s.ctx, before, s.presentFn(), lim)
+	if !errors.Is(err, ginsecure.ErrTooManySessions) || len(ev) != 0 {
+		t.Fatalf("first presentation over the limit with Reject: evicted %v, %v; want ErrTooManySessions", ev, err)
+	}
+	if d := diff(got, before); d != "[]" {
+		t.Fatalf("a refused Present returned another record than the stored one: %s", d)
+	}
+	if d := diff(s.get(u.Handle), before); d != "[]" {
+		t.Fatalf("a refused Present wrote: %s", d)
+	}
+	for _, r := range []ginsecure.Record{a, b} {
+		if got := s.get(r.Handle); got.Revoked != "" {
+			t.Fatalf("a refused Present revoked %s: %q", r.Handle, got.Revoked)
+		}
+	}
+	if _, err := s.st.Update(s.ctx, a.Handle, func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.st.Present(s.ctx, before, s.presentFn(), lim); err != nil || got.Unpresented {
+		t.Fatalf("first presentation with a slot free: %+v, %v", got, err)
+	}
+}
+
+// testPresentAnswersAsUpdate: Present of a missing record is ErrNotFound,
+// fn's error writes nothing, and a stale held record is not written over:
+// fn sees the stored one.
+func testPresentAsUpdate(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Max: 1}
+	if _, _, err := s.st.Present(s.ctx, s.unpresented("alice", now), s.presentFn(), lim); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("Present of a missing record: %v, want ErrNotFound", err)
+	}
+	u := s.unpresented("alice", now)
+	s.create(u, ginsecure.Limit{})
+	held := s.get(u.Handle)
+	boom := errors.New("boom")
+	if _, _, err := s.st.Present(s.ctx, held, func(r *ginsecure.Record) error { r.Unpresented = false; return boom }, lim); !errors.Is(err, boom) {
+		t.Fatalf("Present with fn's error: %v", err)
+	}
+	if d := diff(s.get(u.Handle), held); d != "[]" {
+		t.Fatalf("Present with fn's error wrote: %s", d)
+	}
+	next := randHash()
+	if _, err := s.st.Update(s.ctx, u.Handle, func(r *ginsecure.Record) error { r.TokenHash = next; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.st.Present(s.ctx, held, func(r *ginsecure.Record) error {
+		if r.TokenHash != next {
+			return fmt.Errorf("fn saw token %x, want the stored %x", r.TokenHash[:4], next[:4])
+		}
+		r.Unpresented = false
+		return nil
+	}, lim)
+	if err != nil || got.TokenHash != next || s.get(u.Handle).Unpresented {
+		t.Fatalf("Present of a stale held record: %+v, %v", got, err)
+	}
+	if s.clocked {
+		e := s.unpresented("bob", now)
+		e.ExpiresAt = now.Add(time.Minute)
+		s.create(e, ginsecure.Limit{})
+		s.clock.Advance(time.Minute)
+		if _, _, err := s.st.Present(s.ctx, e, s.presentFn(), lim); !errors.Is(err, ginsecure.ErrNotFound) {
+			t.Fatalf("Present of an expired record: %v, want ErrNotFound", err)
+		}
+	}
+}
+
+// testPresentRace: many first presentations of one user's records at once
+// leave exactly Max presented; with Reject exactly Max of them pass.
+func testPresentRace(t *testing.T, s *suite) {
+	for _, reject := range []bool{false, true} {
+		user := fmt.Sprintf("alice-%v", reject)
+		lim := ginsecure.Limit{Max: 2, Reject: reject}
+		rs := make([]ginsecure.Record, 6)
+		for i := range rs {
+			rs[i] = s.unpresented(user, s.clock.Now())
+			s.create(rs[i], ginsecure.Limit{})
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		passed := 0
+		for _, r := range rs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := s.st.Present(s.ctx, r, s.presentFn(), lim)
+				switch {
+				case err == nil:
+					mu.Lock()
+					passed++
+					mu.Unlock()
+				case !errors.Is(err, ginsecure.ErrTooManySessions):
+					t.Errorf("Present: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		live, err := s.st.List(s.ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		presented := 0
+		for _, r := range live {
+			if !r.Unpresented {
+				presented++
+			}
+		}
+		if presented != 2 || (reject && passed != 2) || (!reject && passed != len(rs)) {
+			t.Fatalf("reject=%v: %d presentations passed, %d presented records live; want %d and 2", reject, passed, presented, map[bool]int{true: 2, false: len(rs)}[reject])
+		}
+	}
+}
+
+// testUnpresentedBound: Create of an unpresented record with
+// Limit.Unpresented signs out the oldest of the user's other unpresented
+// records beyond the bound, never a presented one nor another user's.
+func testUnpresentedBound(t *testing.T, s *suite) {
+	now := s.clock.Now()
+	lim := ginsecure.Limit{Unpresented: 3}
+	p := s.record("alice", now.Add(-time.Hour))
+	bob := s.unpresented("bob", now.Add(-time.Hour))
+	s.create(p, lim)
+	s.create(bob, lim)
+	var us []ginsecure.Record
+	for i := range 3 {
+		u := s.unpresented("alice", now.Add(time.Duration(i-10)*time.Minute))
+		s.create(u, lim)
+		us = append(us, u)
+	}
+	if hs := s.handles("alice"); len(hs) != 4 {
+		t.Fatalf("three unpresented records within a bound of 3: live %v", hs)
+	}
+	u := s.unpresented("alice", now)
+	s.create(u, lim)
+	if got := s.get(us[0].Handle); got.Revoked != ginsecure.RevokedEvicted {
+		t.Fatalf("the oldest unpresented record beyond the bound: Revoked %q, want %q", got.Revoked, ginsecure.RevokedEvicted)
+	}
+	if hs := s.handles("alice"); !sameHandles(hs, []string{p.Handle, us[1].Handle, us[2].Handle, u.Handle}) {
+		t.Fatalf("live after a fourth unpresented record: %v", hs)
+	}
+	s.create(s.record("alice", now), lim) // a presented record is no waiting one
+	if s.get(bob.Handle).Revoked != "" || len(s.handles("alice")) != 5 {
+		t.Fatalf("a presented record's creation evicted: %v (bob %q)", s.handles("alice"), s.get(bob.Handle).Revoked)
 	}
 }

@@ -1,0 +1,270 @@
+package ginsecure_test
+
+// A sign-in from a browser with no cookies, double-submitted, and the
+// session limit: a login's record counts toward MaxSessionsPerUser from
+// its first presentation (the first request that presents its token), and
+// ends UnpresentedAge after the login if no request ever does.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+)
+
+// submitBare sends POST path from b's address and user agent with no
+// Cookie header, and keeps the response's cookies out of b's jar (the test
+// applies them, in the order it chooses). Safe from other goroutines.
+func (b *browser) submitBare(path string) (reply, error) {
+	c := &http.Client{Transport: b.client.Transport, CheckRedirect: b.client.CheckRedirect}
+	req, err := http.NewRequest(http.MethodPost, b.e.srv.URL+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	out := reply{status: resp.StatusCode, cookies: resp.Cookies(), header: resp.Header, body: map[string]any{}}
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &out.body)
+	}
+	return out, nil
+}
+
+// listed returns the user agents of the user's listed sessions.
+func listed(t *testing.T, e *env, user string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range e.sessions(t, user) {
+		out = append(out, s.UserAgent)
+	}
+	return out
+}
+
+// TestCookielessDoubleSubmitEvictsNoOtherDevice: with MaxSessionsPerUser 2
+// alice is signed in on her phone; her laptop, with no cookies at all,
+// submits the sign-in form twice (a double click). The two submits look
+// like two browsers and are never joined: two records. Whichever response
+// the laptop applies last, the laptop is signed in, the phone stays signed
+// in, and the record of the response the laptop dropped never counts
+// toward the limit and ends UnpresentedAge after its login. The same with
+// RejectExtraLogins: neither submit is refused.
+func TestCookielessDoubleSubmitEvictsNoOtherDevice(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, reject := range []bool{false, true} {
+			for _, order := range []string{"12", "21"} {
+				e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2, RejectExtraLogins: reject})
+				phone, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "laptop")
+				phone.login("alice")
+				e.clock.Advance(time.Minute)
+
+				var submits [2]reply
+				var wg sync.WaitGroup
+				for i := range submits {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						var err error
+						if submits[i], err = laptop.submitBare("/login?user=alice"); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				for i, r := range submits {
+					if r.status != http.StatusOK || r.user() != "alice" {
+						t.Fatalf("reject=%v: submit %d: %d %v", reject, i+1, r.status, r.body)
+					}
+				}
+				for _, c := range order {
+					laptop.apply(submits[c-'1'])
+				}
+				if r := laptop.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Errorf("reject=%v, responses applied in order %s: laptop /me %d %v; want alice", reject, order, r.status, r.body)
+				}
+				if r := phone.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Errorf("reject=%v, order %s: the laptop's double submit signed the phone out: /me %d %v", reject, order, r.status, r.body)
+				}
+				if n := e.events.count(ginsecure.EventLimit); n != 0 {
+					t.Errorf("reject=%v, order %s: %d limit events, want none", reject, order, n)
+				}
+				if got := listed(t, e, "alice"); len(got) != 2 {
+					t.Errorf("reject=%v, order %s: listed %v, want the phone and the laptop", reject, order, got)
+				}
+				// The dropped response's record ends; both devices stay.
+				e.clock.Advance(ginsecure.UnpresentedAge)
+				if list, err := e.store.List(context.Background(), "alice"); err != nil || len(list) != 2 {
+					t.Errorf("reject=%v, order %s: %d records live (%v) after UnpresentedAge, want 2", reject, order, len(list), err)
+				}
+				expectSignedIn(t, laptop, "alice")
+				expectSignedIn(t, phone, "alice")
+			}
+		}
+	})
+}
+
+// TestUnpresentedSignInEndsAfterItsAge: a login whose browser makes no
+// request with it ends UnpresentedAge after the login: the store forgets
+// it (it holds no slot, nobody can use it), and a request that presents
+// it after that is anonymous (expired) and ends it as a timeout does. One
+// presented in time is an ordinary session.
+func TestUnpresentedSignInEndsAfterItsAge(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		late, prompt := e.device("127.0.0.1", "late"), e.device("127.0.0.1", "prompt")
+		late.signIn("alice")
+		prompt.signIn("alice")
+		e.clock.Advance(ginsecure.UnpresentedAge - time.Second)
+		expectSignedIn(t, prompt, "alice")
+		e.clock.Advance(time.Second)
+
+		list, err := e.store.List(context.Background(), "alice")
+		if err != nil || len(list) != 1 || list[0].UserAgent != "prompt" {
+			t.Errorf("the store still holds %d records (%v) UnpresentedAge after the logins, want only the presented one", len(list), err)
+		}
+		e.events.reset()
+		if r := late.get("/public"); r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "expired" {
+			t.Errorf("first request UnpresentedAge after the login: %d %v, want anonymous, expired", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventTimeout); n != 1 {
+			t.Errorf("%d timeout events for the ended sign-in, want 1", n)
+		}
+		if r := late.get("/me"); r.status != http.StatusUnauthorized {
+			t.Errorf("/me after the sign-in ended: %d %v", r.status, r.body)
+		}
+		expectSignedIn(t, prompt, "alice")
+	})
+}
+
+// TestUnpresentedSignInIsRevokedWithTheUser: a login no request presented
+// yet is not listed (it may be a double submit's dropped response), but
+// RevokeUser ends it all the same: its token never works afterwards.
+func TestUnpresentedSignInIsRevokedWithTheUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		phone, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "laptop")
+		phone.login("alice")
+		laptop.signIn("alice")
+		if got := listed(t, e, "alice"); len(got) != 1 || got[0] != "phone" {
+			t.Errorf("listed %v before the laptop's first request, want the phone only", got)
+		}
+		if n, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil || n != 2 {
+			t.Errorf("RevokeUser = %d, %v; want 2 (the unpresented sign-in too)", n, err)
+		}
+		expectRefused(t, laptop, "revoked")
+		expectRefused(t, phone, "revoked")
+	})
+}
+
+// TestFirstRequestEnforcesTheSessionLimit: the limit holds among presented
+// sessions, decided at a login's first request. Over it, that request
+// signs out the least recently used other session; with
+// RejectExtraLogins the request is refused (403 too_many_sessions,
+// anonymous on public routes) and its sign-in ended, the other sessions
+// untouched. A login over the limit among presented sessions is refused
+// at once, as before.
+func TestFirstRequestEnforcesTheSessionLimit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		t.Run("evict", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+			phone, tablet, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "tablet"), e.device("127.0.0.3", "laptop")
+			phone.login("alice")
+			e.clock.Advance(time.Minute)
+			tablet.login("alice")
+			e.clock.Advance(5 * time.Minute)
+			expectSignedIn(t, phone, "alice") // the phone is used, the tablet not
+			e.clock.Advance(time.Minute)
+			e.events.reset()
+
+			laptop.signIn("alice")
+			if got := listed(t, e, "alice"); len(got) != 2 || e.events.count(ginsecure.EventLimit) != 0 {
+				t.Errorf("after the laptop's login: listed %v, %d limit events; want phone and tablet, none",
+					got, e.events.count(ginsecure.EventLimit))
+			}
+			expectSignedIn(t, laptop, "alice") // its first request
+			if n := e.events.count(ginsecure.EventLimit); n != 1 {
+				t.Errorf("%d limit events at the laptop's first request, want 1", n)
+			}
+			expectRefused(t, tablet, "evicted")
+			expectSignedIn(t, phone, "alice")
+			expectSignedIn(t, laptop, "alice")
+			if got := listed(t, e, "alice"); len(got) != 2 {
+				t.Errorf("listed %v, want 2", got)
+			}
+		})
+		t.Run("reject", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2, RejectExtraLogins: true})
+			phone, tablet, laptop, fourth := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "tablet"),
+				e.device("127.0.0.3", "laptop"), e.device("127.0.0.4", "fourth")
+			phone.login("alice")
+			tablet.signIn("alice") // one presented session: both logins pass
+			laptop.signIn("alice")
+			expectSignedIn(t, tablet, "alice")
+			e.events.reset()
+
+			if r := laptop.get("/me"); r.status != http.StatusForbidden || r.errCode() != "too_many_sessions" {
+				t.Errorf("the laptop's first request over the limit: %d %v, want 403 too_many_sessions", r.status, r.body)
+			}
+			if n := e.events.count(ginsecure.EventLimit); n != 1 {
+				t.Errorf("%d limit events, want 1", n)
+			}
+			if r := laptop.get("/public"); r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "too_many_sessions" {
+				t.Errorf("the refused laptop on a public route: %d %v, want anonymous, too_many_sessions", r.status, r.body)
+			}
+			if r := fourth.post("/login?user=alice"); r.status != http.StatusForbidden || r.errCode() != "too_many_sessions" {
+				t.Errorf("a login with two presented sessions: %d %v, want 403 too_many_sessions", r.status, r.body)
+			}
+			expectSignedIn(t, phone, "alice")
+			expectSignedIn(t, tablet, "alice")
+			// Its sign-in ended: a slot freeing later does not revive it.
+			if r := tablet.post("/logout"); r.status != http.StatusOK {
+				t.Fatalf("tablet logout: %d %v", r.status, r.body)
+			}
+			if r := laptop.get("/me"); r.status == http.StatusOK {
+				t.Errorf("the refused sign-in works once a slot is free: %v", r.body)
+			}
+			if got := listed(t, e, "alice"); len(got) != 1 || got[0] != "phone" {
+				t.Errorf("listed %v, want the phone", got)
+			}
+		})
+	})
+}
+
+// TestRepeatedSignInsWithoutARequestAreBounded: a browser that signs in
+// again and again without ever making a request (a script, a stuck
+// client) leaves at most MaxUnpresented waiting records of the user: each
+// further login ends the oldest waiting one. The user's presented
+// sessions are untouched, and the last login works.
+func TestRepeatedSignInsWithoutARequestAreBounded(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+		phone, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "laptop")
+		phone.login("alice")
+		var last reply
+		for range ginsecure.MaxUnpresented + 3 {
+			e.clock.Advance(time.Second)
+			var err error
+			if last, err = laptop.submitBare("/login?user=alice"); err != nil || last.status != http.StatusOK {
+				t.Fatalf("login: %d %v %v", last.status, last.body, err)
+			}
+		}
+		list, err := e.store.List(context.Background(), "alice")
+		if err != nil || len(list) != ginsecure.MaxUnpresented+1 {
+			t.Errorf("%d records live (%v), want the phone's and %d waiting", len(list), err, ginsecure.MaxUnpresented)
+		}
+		laptop.apply(last)
+		expectSignedIn(t, laptop, "alice")
+		expectSignedIn(t, phone, "alice")
+	})
+}
