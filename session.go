@@ -572,7 +572,7 @@ func (s *guardSession) Save() error {
 	switch {
 	case st.blank:
 		return ErrForeignSession
-	case st.authed && st.cur.Options != nil && st.cur.Options.MaxAge < 0:
+	case st.logoutIdiom():
 		return Logout(st.c)
 	case !s.written:
 		return nil
@@ -648,6 +648,13 @@ func (s *guardSession) Save() error {
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	return s.refuseStale()
+}
+
+// logoutIdiom reports whether a save is gin-contrib's logout (a negative
+// MaxAge) by a request authenticated with the current token or the
+// previous one inside its window (DESIGN.md, "The logout idiom").
+func (st *reqState) logoutIdiom() bool {
+	return st.authed && st.cur.Options != nil && st.cur.Options.MaxAge < 0
 }
 
 // refuseStale reports a session write refused because a login or Renew
