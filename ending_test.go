@@ -378,3 +378,51 @@ func TestForeignSessionCookieNeverEndsTheRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutIdiomReturnsLogoutsErrors: when the record cannot be ended
+// (the store is down), the logout idiom's Save says so, as Logout would,
+// and expires nothing: the session lives on, and the browser is told so.
+func TestLogoutIdiomReturnsLogoutsErrors(t *testing.T) {
+	for _, kind := range []string{"cookie", "memstore"} {
+		t.Run(kind, func(t *testing.T) {
+			f := &failingStore{Store: ginsecure.NewMemoryStore()}
+			e := newEnv(t, kind, ginsecure.Config{Store: f}, withRoutes(logoutIdiomRoutes))
+			b := e.browser()
+			b.login("alice")
+			f.arm(0, "UpdateHeld") // the mark that ends the record
+			r := b.post("/bye?clear=1")
+			f.disarm()
+			if r.status != http.StatusServiceUnavailable || r.errCode() != "store_unavailable" {
+				t.Errorf("logout idiom with the store down: %d %v; want 503 store_unavailable", r.status, r.body)
+			}
+			if x := expiring(r.cookies); len(x) != 0 {
+				t.Errorf("logout idiom with the store down expired %v", x)
+			}
+			if got := b.get("/me"); got.status != http.StatusOK || got.user() != "alice" {
+				t.Errorf("after a logout idiom that could not end the record: %d %v; want alice still signed in", got.status, got.body)
+			}
+		})
+	}
+}
+
+// TestLogoutIdiomWithThePreviousTokenInItsWindow: a request sent before a
+// rotation, with the previous token inside its window, ends the record
+// with the logout idiom as Logout does.
+func TestLogoutIdiomWithThePreviousTokenInItsWindow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow), withRoutes(logoutIdiomRoutes))
+		b := e.browser()
+		b.login("alice")
+		old := b.header()
+		e.clock.Advance(graceRotateEvery + time.Minute)
+		b.get("/me")     // rotates
+		b.get("/public") // confirms: the window opens
+		r := e.send("POST", "/bye?clear=1", old)
+		if r.status != http.StatusOK || !expires(r.cookies, tokCookieName) {
+			t.Fatalf("logout idiom with the previous token in its window: %d %v %v", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if got := b.get("/me"); got.status != http.StatusUnauthorized {
+			t.Errorf("the browser after the logout idiom of its previous token: %d %v; want 401", got.status, got.body)
+		}
+	})
+}
