@@ -426,3 +426,27 @@ func TestLogoutIdiomWithThePreviousTokenInItsWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestAnotherUsersStragglerIsNotAdopted: on a shared browser alice's
+// write is answered after bob signed in, and its response puts alice's
+// session cookie back next to bob's token. The request is healed into
+// bob's session, but adopts nothing of alice's: her session ended with
+// bob's login (on the cookie store its bytes are only hidden, never
+// carried).
+func TestAnotherUsersStragglerIsNotAdopted(t *testing.T) {
+	e := newEnv(t, "cookie", ginsecure.Config{})
+	b := e.browser()
+	b.login("alice")
+	late := e.send("POST", "/cart?item=alice-late", b.header()) // answered after bob's login
+	if late.status != http.StatusOK || late.user() != "alice" {
+		t.Fatalf("alice's write: %d %v", late.status, late.body)
+	}
+	b.login("bob")
+	b.apply(late)
+	if r := b.get("/cart"); r.user() != "bob" || r.body["cart"] == "alice-late" {
+		t.Fatalf("bob with alice's late session cookie put back: %d %v; want bob, none of alice's data", r.status, r.body)
+	}
+	if r := b.get("/cart"); r.body["cart"] == "alice-late" {
+		t.Fatalf("bob's next request: %v; alice's data was carried", r.body)
+	}
+}

@@ -364,7 +364,10 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 		st.sendSessionCookie(gs)
 		return nil
 	}
-	values := g.carryOver(st.gs.Values)
+	values := map[any]any{}
+	if g.adoptable(st, rec) {
+		values = g.carryOver(st.gs.Values)
+	}
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
@@ -379,6 +382,24 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 		g.log.Warn("ginsecure: could not send the healed session", "err", err)
 	}
 	return nil
+}
+
+// adoptable reports whether heal on the cookie store may adopt the values
+// of the predecessor cookie: an anonymous session's, or a signed-in one
+// of rec's own user. The signed-in session of another user, which a login
+// on a shared browser replaced (and a straggler's response put back),
+// ended with that login: its values are never carried (DESIGN.md,
+// "Endings"). Where its record cannot be read, nothing is adopted.
+func (g *Guard) adoptable(st *reqState, rec *Record) bool {
+	h, _ := st.gs.Values[handleKey].(string)
+	if h == "" {
+		return true
+	}
+	if !validHandle(h) {
+		return false
+	}
+	prev, err := g.view(st.c, h, g.now())
+	return err == nil && prev.UserID == rec.UserID
 }
 
 // carryOver copies the values of a session that a login (or the cookie
