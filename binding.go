@@ -242,7 +242,9 @@ func (g *Guard) SessionsOf(c *gin.Context) ([]SessionInfo, error) {
 }
 
 // RevokeSession signs out one of the user's sessions, on every server
-// sharing the store, at its next request; its session's data is deleted
+// sharing the store, at its next request. Its session's data is deleted
+// where the session store has IDs: at once once this server has loaded a
+// session (and so knows the store), else at the session's next request
 // (DESIGN.md, "Endings"). A handle that is not the user's is ErrNoSession:
 // one user cannot end another's session by guessing.
 func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error {
@@ -282,13 +284,15 @@ func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID string, s
 }
 
 // RevokeUser signs out every session of the user (account disabled, admin
-// action) and returns how many it ended.
+// action) and returns how many it ended. Their sessions' data is deleted
+// as RevokeSession's is.
 func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
 	return g.revokeAll(ctx, userID, "", g.sessionsOf(nil))
 }
 
 // RevokeOthers signs out every session of the request's user except the
 // request's own (after a password change) and returns how many it ended.
+// Their sessions' data is deleted as RevokeSession's is.
 func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 	st := stateOf(c)
 	if st == nil || !st.authed {

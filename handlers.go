@@ -434,7 +434,8 @@ func checkSessionStore(gs *gsessions.Session) error {
 // ErrStoreUnavailable when the store could not be reached, ErrNoSession
 // when the request proved nothing (a token whose secret does not match its
 // record, or a signed-in session's cookie without its token: nothing is
-// ended), ErrNoMiddleware without Middleware.
+// ended), ErrNoMiddleware without Middleware. gin-contrib's logout idiom
+// (a Save with a negative MaxAge through sessions.Default) calls it.
 func Logout(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil {
