@@ -450,3 +450,40 @@ func TestAnotherUsersStragglerIsNotAdopted(t *testing.T) {
 		t.Fatalf("bob's next request: %v; alice's data was carried", r.body)
 	}
 }
+
+// TestEndedSessionDataGoesAtItsFirstPresentation: an ending on a server
+// that has not loaded a session yet (an administrator's RevokeUser on a
+// fresh instance) cannot reach the session store; the first request that
+// presents the session, on any server, deletes its data and sees none of
+// it, whether it holds the token or only the session cookie.
+func TestEndedSessionDataGoesAtItsFirstPresentation(t *testing.T) {
+	for _, kind := range []string{"redis", "redis-2pools"} {
+		for _, who := range []string{"browser", "session cookie alone"} {
+			t.Run(kind+"/"+who, func(t *testing.T) {
+				a := newEnv(t, kind, ginsecure.Config{})
+				admin := newEnv(t, kind, ginsecure.Config{}, withRedis(a.redis))
+				b := a.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-card-4111")
+				key := "session_" + sessionID(t, kind, b.cookie("app"))
+				if n, err := admin.guard.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
+					t.Fatalf("RevokeUser on a server that loaded no session: %d %v", n, err)
+				}
+				var r reply
+				if who == "browser" {
+					r = b.get("/cart")
+				} else {
+					r = a.send("GET", "/cart", "app="+b.cookie("app"))
+				}
+				if r.user() != "" || r.body["cart"] != nil {
+					t.Errorf("first request presenting the ended session: %v; want anonymous, no cart", r.body)
+				}
+				c := a.redis.Pool().Get()
+				defer c.Close()
+				if n, err := c.Do("EXISTS", key); err != nil || n != int64(0) {
+					t.Errorf("the ended session's data is still in Redis after its first presentation (%v %v)", n, err)
+				}
+			})
+		}
+	}
+}
