@@ -487,3 +487,46 @@ func TestEndedSessionDataGoesAtItsFirstPresentation(t *testing.T) {
 		}
 	}
 }
+
+// TestLostSessionCookieOnlyWhereTheBrowserSendsIt: a request the browser
+// sends with the token but, by the session cookie's own attributes,
+// without the session cookie has lost nothing: a path outside the session
+// cookie's Path, a link followed from another site when the session
+// cookie is SameSite=Strict (the token is Lax). The record lives on. The
+// same Strict cookie missing from a same-origin request is lost.
+func TestLostSessionCookieOnlyWhereTheBrowserSendsIt(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		t.Run("path", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			e.sess.Options(sessions.Options{Path: "/me", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			b := e.browser()
+			b.login("alice")
+			if r := b.get("/public"); r.status != http.StatusOK || r.user() != "" {
+				t.Fatalf("GET /public outside the session cookie's Path: %d %v", r.status, r.body)
+			}
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("GET /me after a request outside the session cookie's Path: %d %v; want alice", r.status, r.body)
+			}
+		})
+		t.Run("strict", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			e.sess.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			b := e.browser()
+			b.login("alice")
+			link := e.browser()
+			link.setCookie(tokCookieName, b.cookie(tokCookieName))
+			for _, site := range []string{"cross-site", ""} {
+				if r := link.do(http.MethodGet, "/public", "Sec-Fetch-Site", site); r.status != http.StatusOK || r.user() != "" {
+					t.Fatalf("a navigation (Sec-Fetch-Site %q) with the Lax token only: %d %v", site, r.status, r.body)
+				}
+				if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Fatalf("after a navigation (Sec-Fetch-Site %q) that carried no Strict session cookie: %d %v; want alice", site, r.status, r.body)
+				}
+			}
+			link.do(http.MethodGet, "/public", "Sec-Fetch-Site", "same-origin")
+			if r := b.get("/me"); r.status != http.StatusUnauthorized {
+				t.Fatalf("after a same-origin request with the token only: %d %v; want 401 (the session cookie is lost)", r.status, r.body)
+			}
+		})
+	})
+}

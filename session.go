@@ -464,8 +464,48 @@ func (st *reqState) ownAmong(rec *Record) (bool, error) {
 // cookies in front of the browser's own, but cannot take the browser's
 // own away, so neither can end the record (DESIGN.md, "A lost session
 // cookie"). ownAmong has counted the cookies where there were several.
+// Only where the browser would have sent the session cookie with the
+// token (sessionCookieSent): a request it was not sent with has lost
+// nothing.
 func (st *reqState) lostSession() bool {
-	return st.gs.IsNew && st.gs.ID == "" && !st.several
+	return st.gs.IsNew && st.gs.ID == "" && !st.several && st.sessionCookieSent()
+}
+
+// sessionCookieSent reports whether a browser sends the session cookie,
+// by its attributes (the session store's options), on every request that
+// carries the token (Path=/, SameSite=Lax): its Path covers the request's
+// (an empty Path counts as "/", the directory of a sign-in at the root),
+// and a SameSite=Strict cookie counts only on a request the browser says
+// is not cross-site (Sec-Fetch-Site): a link followed from another site
+// carries the Lax token without the Strict session cookie.
+func (st *reqState) sessionCookieSent() bool {
+	o := st.gs.Options
+	if o == nil {
+		return true
+	}
+	if !pathMatch(o.Path, st.c.Request.URL.Path) {
+		return false
+	}
+	if o.SameSite != http.SameSiteStrictMode {
+		return true
+	}
+	switch st.c.GetHeader("Sec-Fetch-Site") {
+	case "same-origin", "same-site", "none":
+		return true
+	}
+	return false
+}
+
+// pathMatch is RFC 6265's path-match of a request path against a cookie's
+// Path ("" taken as "/").
+func pathMatch(cookiePath, reqPath string) bool {
+	switch {
+	case cookiePath == "" || cookiePath == "/" || reqPath == cookiePath:
+		return true
+	case !strings.HasPrefix(reqPath, cookiePath):
+		return false
+	}
+	return strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
 }
 
 // requestWithCookie is a copy of r whose only cookie is name=value.
