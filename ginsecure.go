@@ -174,6 +174,10 @@ type Guard struct {
 	// decided at the first session loaded.
 	redisLearned  atomic.Bool
 	redisSessions atomic.Pointer[redisSessions]
+
+	// The first session store the Guard saw: where an ending without a
+	// request (RevokeUser) deletes the session's data (binding.go).
+	sessionsSeen atomic.Pointer[sessionRef]
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error

@@ -230,6 +230,7 @@ func Login(c *gin.Context, userID string) error {
 		if err != nil {
 			g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
 		}
+		g.retireEvicted(c, st, evicted) // binding.go: their data goes as every ending's does
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
 		}
@@ -459,7 +460,8 @@ func checkSessionStore(gs *gsessions.Session) error {
 // ErrStoreUnavailable when the store could not be reached, ErrNoSession
 // when the request proved nothing (a token whose secret does not match its
 // record, or a signed-in session's cookie without its token: nothing is
-// ended), ErrNoMiddleware without Middleware.
+// ended), ErrNoMiddleware without Middleware. gin-contrib's logout idiom
+// (a Save with a negative MaxAge through sessions.Default) calls it.
 func Logout(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil {
@@ -482,31 +484,26 @@ func Logout(c *gin.Context) error {
 	// credentials, and an expiring Set-Cookie could land after the newer
 	// login's response and delete its token (DESIGN.md, "Cookie writes"). The
 	// record goes; nothing is written back.
-	_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
-		if r.Revoked != "" {
-			return errEnded
-		}
-		r.Revoked = RevokedByUser // a login racing this one keeps it ended
-		return nil
-	})
-	ended := errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)
-	if err != nil && !ended {
+	// The record is marked ended first (a login racing this one keeps it
+	// ended) and its session retired (end), then it goes.
+	ended, err := g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
+	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
 		return storeErr(err)
 	}
-	if err := g.store.Delete(ctx, rec.Handle); err != nil {
-		if ended {
-			return storeErr(err)
+	if derr := g.store.Delete(ctx, rec.Handle); derr != nil {
+		if !ended {
+			return storeErr(derr)
 		}
-		// Revoked already: dead on every server; the record expires.
-		g.log.Warn("ginsecure: could not delete a signed-out record", "err", err)
+		// Ended already: dead on every server; the record expires.
+		g.log.Warn("ginsecure: could not delete a signed-out record", "err", derr)
 	}
-	if ended {
+	if !ended {
 		return nil
 	}
+	if err != nil {
+		return err // the session could not be retired
+	}
 	if st.gs != nil {
-		if err := g.retireSession(c, st, rec); err != nil {
-			return err
-		}
 		opts := gsessions.Options{Path: "/"}
 		if st.gs.Options != nil {
 			opts = *st.gs.Options

@@ -241,6 +241,9 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	}
 	if st.sid == "" {
 		st.failure = ErrNoSession
+		if st.lostSession(several) {
+			return false, g.endLost(c, st, rec)
+		}
 		return false, nil
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
@@ -276,12 +279,34 @@ func (st *reqState) standIn(err error) {
 	}
 }
 
+// endLost ends the record of a token that came without its session
+// (DESIGN.md, "A lost session cookie"): the session cookie's lifetime is
+// the application's and the browser's choice, and the record lives no
+// longer than the session it stands for. The request goes on as an
+// ordinary anonymous one with the fresh session it has, whose writes are
+// kept. A store that cannot be reached is an outage (503): left alive, the
+// record would make that fresh session look foreign.
+func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
+	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
+	switch {
+	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
+		return nil
+	case !ended:
+		return storeErr(err)
+	case err != nil:
+		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
+	}
+	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
+	return nil
+}
+
 // guardAnonymous serves a request that is not authenticated. Its session
-// is its own unless it names a record that still exists (alive or
-// revoked): that is a signed-in user's session, shown only to its token
-// (and, once revoked, only where the revocation suspected no second
-// party), so the request sees an empty stand-in. rec is the record already
-// read for the token, if any.
+// is its own unless it names a record: a live record's session (a
+// signed-in user's) is shown only to its token, so the request sees an
+// empty stand-in; an ended record's session is nobody's any more
+// (DESIGN.md, "Endings"): whoever presents it, with the record's token or
+// without, sees it empty (dropEnded). rec is the record already read for
+// the token, if any.
 func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
@@ -298,11 +323,9 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 		r, err := g.view(c, h, now)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			// The session outlived its record (timed out, signed out on
-			// another server): its data was a signed-in user's. The
-			// request sees it empty, and its next save replaces it (under
-			// the same identity, so that a login's marker still applies).
-			st.emptySession()
+			// The session outlived its record (signed out, timed out,
+			// forgotten).
+			st.dropEnded()
 			return nil
 		case err != nil:
 			if st.tokP {
@@ -313,10 +336,8 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 		}
 		rec = r
 	}
-	if st.tokRec == rec && !errors.Is(st.failure, ErrReplay) && rec.Revoked != RevokedReplay &&
-		rec.Revoked != RevokedIP && rec.Revoked != RevokedIdentity {
-		// Its own token, ended without suspicion (signed out elsewhere,
-		// evicted, revoked by the user): the data is this browser's.
+	if rec.Revoked != "" {
+		st.dropEnded()
 		return nil
 	}
 	st.hide()

@@ -91,6 +91,7 @@ func (st *reqState) loadSession() error {
 	}
 	st.g.warnWeakSessionCookie(st.gs)
 	if !st.g.redisLearned.Load() {
+		st.g.learnSessions(st.gs)                     // binding.go
 		st.g.learnRedisSessions(st.sess.inner, st.gs) // session_redis.go
 	}
 	// A session that loaded is not new; only a new one next to a session
@@ -618,6 +619,58 @@ func sessionCookies(r *http.Request, name string) iter.Seq[string] {
 	}
 }
 
+// lostSession reports whether the request presents no session of the
+// name at all: no cookie of the name, or a single one that the store
+// could not decode (expired, signed with a retired secret, garbage). A
+// cookie that decodes is a session (foreign or not, never lost), and so
+// is any of several cookies of the name: a sibling subdomain can toss
+// cookies in front of the browser's own, but cannot take the browser's
+// own away, so neither can end the record (DESIGN.md, "A lost session
+// cookie"). several is what ownAmong counted.
+// Only where the browser would have sent the session cookie with the
+// token (sessionCookieSent): a request it was not sent with has lost
+// nothing.
+func (st *reqState) lostSession(several bool) bool {
+	return st.gs.IsNew && st.gs.ID == "" && !several && st.sessionCookieSent()
+}
+
+// sessionCookieSent reports whether a browser sends the session cookie,
+// by its attributes (the session store's options), on every request that
+// carries the token (Path=/, SameSite=Lax): its Path covers the request's
+// (an empty Path counts as "/", the directory of a sign-in at the root),
+// and a SameSite=Strict cookie counts only on a request the browser says
+// is not cross-site (Sec-Fetch-Site): a link followed from another site
+// carries the Lax token without the Strict session cookie.
+func (st *reqState) sessionCookieSent() bool {
+	o := st.gs.Options
+	if o == nil {
+		return true
+	}
+	if !pathMatch(o.Path, st.c.Request.URL.Path) {
+		return false
+	}
+	if o.SameSite != http.SameSiteStrictMode {
+		return true
+	}
+	switch st.c.GetHeader("Sec-Fetch-Site") {
+	case "same-origin", "same-site", "none":
+		return true
+	}
+	return false
+}
+
+// pathMatch is RFC 6265's path-match of a request path against a cookie's
+// Path ("" taken as "/").
+func pathMatch(cookiePath, reqPath string) bool {
+	switch {
+	case cookiePath == "" || cookiePath == "/" || reqPath == cookiePath:
+		return true
+	case !strings.HasPrefix(reqPath, cookiePath):
+		return false
+	}
+	return strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
+}
+
 // requestWithCookie is a copy of r whose only cookie is name=value.
 func requestWithCookie(r *http.Request, name, value string) *http.Request {
 	c := r.Clone(r.Context())
@@ -625,6 +678,23 @@ func requestWithCookie(r *http.Request, name, value string) *http.Request {
 	c.Header.Del("Cookie")
 	c.AddCookie(&http.Cookie{Name: name, Value: value})
 	return c
+}
+
+// dropEnded serves a request that presents the session of a record that
+// ended (DESIGN.md, "Endings"): empty (emptySession), and where the store
+// has IDs and still holds the session's data (its ending could not reach
+// the session store, or the record was forgotten before anyone noticed
+// it end), the data is deleted now. The session's identity stays: it is
+// the browser's anonymous session from here on, and a login from it still
+// leaves its marker there.
+func (st *reqState) dropEnded() {
+	gs := st.gs
+	if gs.ID != "" && !cookieStore(gs.Store()) {
+		if err := deleteSession(st.c.Request, gs.Store(), gs.Name(), gs.ID); err != nil {
+			st.g.log.Warn("ginsecure: could not delete an ended session's data", "err", err)
+		}
+	}
+	st.emptySession()
 }
 
 // emptySession empties the presented session in place, but for its
@@ -652,22 +722,23 @@ func (st *reqState) sessionKeyOf(id string) string {
 	return "s:" + id
 }
 
-// retireSession ends a record's own session: a marker naming no record
-// (a tombstone: it heals nothing) makes every later write of it fail with
-// ErrStaleCredentials (a slow request verified before Logout cannot bring
-// it back), and its data is deleted on memstore and Redis.
-func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
-	key := st.sessionKeyOf(rec.SessionID)
-	if key == "" {
-		return nil
+// recordSessionKey is the marker key of a record's own session, from the
+// record alone (an ending without a request knows no session store): on
+// the cookie store a signed-in session's identity is its handle.
+func recordSessionKey(rec *Record) string {
+	switch {
+	case rec.SessionID == "":
+		return ""
+	case cookieRecord(rec):
+		return "c:" + rec.SessionID
 	}
-	now := g.now()
-	err := g.store.SetMarker(reqCtx(c), key, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
-	if err != nil && !errors.Is(err, ErrMarkerExists) {
-		return storeErr(err)
-	}
-	return deleteSession(c.Request, st.gs.Store(), st.gs.Name(), rec.SessionID)
+	return "s:" + rec.SessionID
 }
+
+// cookieRecord reports whether rec's session is kept by the cookie store,
+// where Login and Renew make the session's identity the record's handle
+// (session IDs of the other stores are minted apart from handles).
+func cookieRecord(rec *Record) bool { return rec.SessionID == rec.Handle }
 
 // hide gives the request an empty stand-in for its session: what it reads
 // is nothing, what it writes is refused (ErrForeignSession), and its
@@ -714,11 +785,20 @@ func (s *guardSession) touch(key any) {
 // ErrForeignSession for a foreign session's stand-in, ErrStaleCredentials
 // when a login or Renew retired the session (the write is undone), and
 // ErrStoreUnavailable when the session could not be loaded.
+//
+// gin-contrib's logout idiom, a save with a negative MaxAge (after Clear
+// or not), on a request authenticated with the current token or the
+// previous one inside its window, is Logout (DESIGN.md, "The logout
+// idiom"): Save returns Logout's errors, and both cookies expire. Deleting
+// only the session cookie would leave the record alive for every copy of
+// the token.
 func (s *guardSession) Save() error {
 	st := s.st
 	switch {
 	case st.blank:
 		return ErrForeignSession
+	case st.logoutIdiom():
+		return Logout(st.c)
 	case !s.written:
 		return nil
 	case st.loadErr != nil:
@@ -793,6 +873,13 @@ func (s *guardSession) Save() error {
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	return s.refuseStale()
+}
+
+// logoutIdiom reports whether a save is gin-contrib's logout (a negative
+// MaxAge) by a request authenticated with the current token or the
+// previous one inside its window (DESIGN.md, "The logout idiom").
+func (st *reqState) logoutIdiom() bool {
+	return st.authed && st.cur.Options != nil && st.cur.Options.MaxAge < 0
 }
 
 // refuseStale reports a session write refused because a login or Renew

@@ -30,6 +30,10 @@ const (
 	RevokedTimedOut  = "timed_out"   // idle or absolute timeout reached
 	RevokedReplaced  = "replaced"    // a login from the same browser replaced it (ReplacedBy)
 	RevokedOverLimit = "over_limit"  // its first presentation found MaxSessionsPerUser reached (RejectExtraLogins)
+	// RevokedSessionLost: its token came back without its session cookie
+	// (expired by its Max-Age, deleted by the application, cleared by the
+	// user): the session the token stood for is gone, and so is the record.
+	RevokedSessionLost = "session_lost"
 )
 
 // Record is the server-side security record of one signed-in session. The
