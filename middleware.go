@@ -35,12 +35,10 @@ type reqState struct {
 
 	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
-	authed  bool
-	rec     *Record // the record the request is authenticated with: shared with the store, never modified
-	authAt  time.Time
-	prev    bool // authenticated with the previous token: the old privilege, no rotation
-	resend  bool // ... and the browser never presented the pending token: send it again
-	reissue bool
+	authed bool
+	rec    *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt time.Time
+	sup    supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
 
 	healed  bool // served with the record's own session instead of the presented one
 	several bool // the Cookie header held several session cookies of the session's name
@@ -183,10 +181,17 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.fwd != nil {
 		return g.forward(c, st, now)
 	}
-	if st.prev {
-		if st.resend {
-			g.resendPending(c, st)
+	switch st.sup {
+	case supLate:
+		if err := g.presentLate(c, st, now); err != nil {
+			st.authed = false
+			return err
 		}
+		return nil
+	case supResend:
+		g.sendNewer(c, st, st.rec)
+		return nil
+	case supGrace:
 		return nil
 	}
 	rotate, confirm := g.due(c, st, now)

@@ -33,8 +33,8 @@ func (s *sharedRecordStore) GetWithSession(ctx context.Context, h, sk string) (*
 	rec, v, err := s.failingStore.GetWithSession(ctx, h, sk)
 	if rec != nil {
 		cp := *rec
-		cp.Siblings = slices.Clone(rec.Siblings)
-		cp.Pending = slices.Clone(rec.Pending)
+		cp.History = ginsecure.CloneHistory(rec.History)
+		cp.TokenKey = slices.Clone(rec.TokenKey)
 		cp.ForwardPending = slices.Clone(rec.ForwardPending)
 		s.mu.Lock()
 		if _, ok := s.seen[rec]; !ok {

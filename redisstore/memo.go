@@ -63,11 +63,9 @@ func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
 // detach copies the slices of a record, so that neither the memo's copy
 // nor the caller's can change the other's.
 func detach(r ginsecure.Record) ginsecure.Record {
-	if r.Siblings != nil {
-		r.Siblings = slices.Clone(r.Siblings)
-	}
-	if r.Pending != nil {
-		r.Pending = slices.Clone(r.Pending)
+	r.History = ginsecure.CloneHistory(r.History)
+	if r.TokenKey != nil {
+		r.TokenKey = slices.Clone(r.TokenKey)
 	}
 	if r.ForwardPending != nil {
 		r.ForwardPending = slices.Clone(r.ForwardPending)
