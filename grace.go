@@ -415,6 +415,24 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
 	g.setToken(c, rec.Handle, next, st.cookieMaxAge())
 }
 
+// serveSuperseded completes a request authenticated with a superseded
+// credential once every check passed: a late response's first
+// presentation is recorded and answered with the current token, a
+// credential whose newer token the browser never presented is sent it
+// again, a straggler in its window needs nothing.
+func (g *Guard) serveSuperseded(c *gin.Context, st *reqState, now time.Time) error {
+	switch st.sup {
+	case supLate:
+		if err := g.presentLate(c, st, now); err != nil {
+			st.authed = false
+			return err
+		}
+	case supResend:
+		g.sendNewer(c, st, st.rec)
+	}
+	return nil
+}
+
 // errPresented tells presentLate's update that a parallel request
 // recorded the first presentation first.
 var errPresented = errors.New("ginsecure: already presented")

@@ -552,41 +552,10 @@ func Renew(c *gin.Context) error {
 		undo()
 		return err
 	}
-	hdr := c.Writer.Header()
-	n := len(hdr["Set-Cookie"])
-	if ns != cur {
-		if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-			undo()
-			return saveErr(err)
-		}
-	}
-	presented := st.tok.hash
-	rec, err := g.store.Update(ctx, handle, func(r *Record) error {
-		if r.Revoked != "" {
-			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
-		}
-		if !hashEq(r.TokenHash, presented) {
-			return errRaced
-		}
-		if err := supersede(r, m, now, now, true); err != nil {
-			return err
-		}
-		r.AuthAt, r.LastSeen, r.SessionID = now, now, sid
-		r.ExpiresAt = g.expiry(r.CreatedAt, now)
-		return nil
-	})
+	rec, err := g.renewRecord(st, ns, m, sid, now)
 	if err != nil {
-		if ns != cur {
-			_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
-		}
-		if lines := hdr["Set-Cookie"]; len(lines) > n {
-			hdr["Set-Cookie"] = lines[:n:n]
-		}
 		undo()
-		if errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound) {
-			return ErrNoSession
-		}
-		return storeErr(err)
+		return err
 	}
 	if oldKey != "" {
 		if err := deleteSession(c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
@@ -600,6 +569,52 @@ func Renew(c *gin.Context) error {
 	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil
+}
+
+// renewRecord saves the session Renew moves to (unless it is the
+// presented one) and rotates the record onto it, atomically with the
+// checks that it is still live and still on the presented token. A
+// failure leaves nothing of this: the new session is deleted and its
+// cookie taken back. Errors: ErrNoSession (ended or raced meanwhile),
+// saveErr's, ErrStoreUnavailable.
+func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid string, now time.Time) (Record, error) {
+	c := st.c
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	moved := ns != st.cur
+	if moved {
+		if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+			return Record{}, saveErr(err)
+		}
+	}
+	presented := st.tok.hash
+	rec, err := g.store.Update(reqCtx(c), st.rec.Handle, func(r *Record) error {
+		if r.Revoked != "" {
+			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
+		}
+		if !hashEq(r.TokenHash, presented) {
+			return errRaced
+		}
+		if err := supersede(r, m, now, now, true); err != nil {
+			return err
+		}
+		r.AuthAt, r.LastSeen, r.SessionID = now, now, sid
+		r.ExpiresAt = g.expiry(r.CreatedAt, now)
+		return nil
+	})
+	if err == nil {
+		return rec, nil
+	}
+	if moved {
+		_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
+	}
+	if lines := hdr["Set-Cookie"]; len(lines) > n {
+		hdr["Set-Cookie"] = lines[:n:n]
+	}
+	if errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound) {
+		return Record{}, ErrNoSession
+	}
+	return Record{}, storeErr(err)
 }
 
 // renewMarker sets the marker from the session Renew replaces to the

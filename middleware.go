@@ -181,18 +181,8 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.fwd != nil {
 		return g.forward(c, st, now)
 	}
-	switch st.sup {
-	case supLate:
-		if err := g.presentLate(c, st, now); err != nil {
-			st.authed = false
-			return err
-		}
-		return nil
-	case supResend:
-		g.sendNewer(c, st, st.rec)
-		return nil
-	case supGrace:
-		return nil
+	if st.sup != supCurrent && st.sup != supReissue {
+		return g.serveSuperseded(c, st, now)
 	}
 	rotate, confirm := g.due(c, st, now)
 	if !rotate && !confirm && !touch {
