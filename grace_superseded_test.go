@@ -191,3 +191,50 @@ func TestSupersededOlderTokenIsAReplay(t *testing.T) {
 		})
 	})
 }
+
+// TestSupersededLoginResponseAfterAForward: a rotation is in flight when
+// the browser signs in again; the rotating response lands first and is
+// forwarded to the new session (its token superseding the login's, which
+// the browser had not presented yet), the browser uses the forwarded
+// token, and the login's own response lands 3 s later. The login's token
+// is a late response: served, answered with the current token, never a
+// replay.
+func TestSupersededLoginResponseAfterAForward(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		release := e.holdAt(t, "/hold/auth?id=poll", "poll", b.header())
+		lg := e.send("POST", "/login?user=alice", b.header()) // its response is held up
+		if lg.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", lg.status, lg.body)
+		}
+		poll := release()
+		if poll.status != http.StatusOK || tokenOf(poll.cookies) == "" {
+			t.Fatalf("the rotating request: %d %v", poll.status, poll.body)
+		}
+		b.apply(poll)
+		fw := b.get("/me")
+		if fw.status != http.StatusOK || fw.user() != "alice" || tokenOf(fw.cookies) == "" {
+			t.Fatalf("the rotated token of the replaced session: %d %v; want 200 alice, forwarded", fw.status, fw.body)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("the forwarded token: %d %v", r.status, r.body)
+		}
+		current := b.cookie(graceTokenCookie)
+		e.clock.Advance(3 * time.Second)
+		b.apply(lg)
+		r := b.get("/me")
+		if r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("the login's response landing 3 s after the forward: %d %v; want 200 alice", r.status, r.body)
+		}
+		if got := tokenOf(r.cookies); got != current {
+			t.Errorf("the login's token was answered with %q; want the current token %q", got, current)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("after the late login response: %d %v; want 200 alice", r.status, r.body)
+		}
+		wantNoRevocation(t, e)
+	})
+}
