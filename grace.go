@@ -505,7 +505,13 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	var sealed []byte
 	if rotate {
 		var err error
-		if m, err = mint(); err != nil {
+		// No key (an X25519 base point multiplication saved per
+		// rotation): a token this request mints is never superseded
+		// before the browser presents it. Its presenter's entry keeps it
+		// sealed (a resend, not a reissue, answers the old token), and a
+		// record that rotated on a presented token is no longer joined
+		// nor forwarded to (unrotatedLogin).
+		if m.secret, m.hash, err = newSecret(); err != nil {
 			return err
 		}
 		// The newer token, sealed under the presented one: sent again to
