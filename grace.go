@@ -257,9 +257,9 @@ func (g *Guard) withinGrace(t, now time.Time) bool {
 	return g.cfg.GracePeriod > 0 && now.Sub(t) <= g.cfg.GracePeriod
 }
 
-// pendingInfo labels the key that seals a pending token, so that it can
-// never equal another use of the old secret (its SHA-256 is the stored
-// PrevHash).
+// pendingInfo labels the key that seals a newer token under the secret it
+// supersedes (Superseded.Sealed), so that it can never equal another use
+// of that secret (its SHA-256 is Superseded.Hash).
 const pendingInfo = "ginsecure pending token v1"
 
 // pendingAEAD is the AEAD that seals the secret minted by a rotation under
