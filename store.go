@@ -341,33 +341,23 @@ func retained(exp time.Time) time.Time {
 	return exp.Add(RetainExpired)
 }
 
-// CloneHistory copies a record's History with the entries' slices, for a
-// Store that hands out records its callers may change.
-func CloneHistory(h []Superseded) []Superseded {
-	if h == nil {
-		return nil
-	}
-	out := slices.Clone(h)
-	for i := range out {
-		if out[i].Key != nil {
-			out[i].Key = slices.Clone(out[i].Key)
-		}
-		if out[i].Sealed != nil {
-			out[i].Sealed = slices.Clone(out[i].Sealed)
-		}
+// Clone returns a copy of r that shares no memory with it: a Store hands
+// out copies its callers may change.
+func (r *Record) Clone() Record {
+	out := *r
+	out.TokenKey = slices.Clone(r.TokenKey)
+	out.ForwardPending = slices.Clone(r.ForwardPending)
+	out.History = slices.Clone(r.History)
+	for i := range out.History {
+		e := &out.History[i]
+		e.Key, e.Sealed = slices.Clone(e.Key), slices.Clone(e.Sealed)
 	}
 	return out
 }
 
 // cloneRecord copies a record with its slices: values are copied in and
 // out of the store.
-func cloneRecord(r *Record) Record {
-	out := *r
-	out.History = CloneHistory(r.History)
-	out.TokenKey = slices.Clone(r.TokenKey)
-	out.ForwardPending = slices.Clone(r.ForwardPending)
-	return out
-}
+func cloneRecord(r *Record) Record { return r.Clone() }
 
 func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 	r, err := m.view(handle, m.now())

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"reflect"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,8 +38,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := *shared
-	snap.History, snap.TokenKey, snap.ForwardPending = ginsecure.CloneHistory(shared.History), slices.Clone(shared.TokenKey), slices.Clone(shared.ForwardPending)
+	snap := shared.Clone()
 
 	var wg sync.WaitGroup
 	for i := range 8 {
