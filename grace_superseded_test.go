@@ -238,3 +238,38 @@ func TestSupersededLoginResponseAfterAForward(t *testing.T) {
 		wantNoRevocation(t, e)
 	})
 }
+
+// TestSupersededLateResponseGetsTheNewestToken: the record rotates again
+// after a token was superseded unpresented (a Renew's, reissued); when
+// its response finally lands, it is answered with the newest token, not
+// with the one that first superseded it.
+func TestSupersededLateResponseGetsTheNewestToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		inFlight := e.browser()
+		b.copyTo(inFlight)
+		late := inFlight.post("/renew") // its response is held up
+		if late.status != http.StatusOK {
+			t.Fatalf("renew: %d %v", late.status, late.body)
+		}
+		e.clock.Advance(31 * time.Second)
+		if r := b.get("/me"); tokenOf(r.cookies) == "" {
+			t.Fatalf("no reissue: %d %v", r.status, r.body)
+		}
+		b.get("/me")
+		rotateAndUse(t, e, b)
+		newest := b.cookie(graceTokenCookie)
+		b.apply(late)
+		r := b.get("/me")
+		if r.status != http.StatusOK || r.user() != "alice" || tokenOf(r.cookies) != newest {
+			t.Fatalf("the Renew's response landing after a reissue and a rotation: %d %v, token %q; want 200 alice and the newest token %q",
+				r.status, r.body, tokenOf(r.cookies), newest)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("after the late Renew response: %d %v; want 200 alice", r.status, r.body)
+		}
+		wantNoRevocation(t, e)
+	})
+}
