@@ -367,7 +367,7 @@ func (g *Guard) heal(st *reqState, rec *Record) error {
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
-	if st.sup != supCurrent {
+	if st.sup != supCurrent && st.sup != supReissue {
 		// A request sent before a rotation: the browser may hold a newer
 		// cookie of the record's session than this predecessor (written
 		// after the rotation). Adopted for this request only; sent only

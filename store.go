@@ -65,8 +65,9 @@ type Record struct {
 	// record that lands after the login's is forwarded there.
 	ReplacedBy string
 	// ForwardPending is the token the first forward to this record minted,
-	// sealed (as Superseded.Sealed) under a key derived from the replaced record's
-	// token: every later forward sends it again. Any rotation clears it.
+	// sealed (as Superseded.Sealed is) under a key derived from the
+	// replaced record's token: every later forward sends it again. Any
+	// rotation clears it.
 	ForwardPending []byte
 
 	IP        string // the client IP bound at login (netip text form)
