@@ -254,8 +254,8 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 			return errRaced
 		}
 		r.Unpresented = false
-		if hashEq(r.TokenHash, tok) && r.PrevHash != zeroHash && r.ConfirmedAt.IsZero() {
-			r.ConfirmedAt, r.Pending = now, nil
+		if hashEq(r.TokenHash, tok) && len(r.History) > 0 && r.ConfirmedAt.IsZero() {
+			confirm(r, now)
 		}
 		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
 		return nil

@@ -40,12 +40,10 @@ type reqState struct {
 
 	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
-	authed  bool
-	rec     *Record // the record the request is authenticated with: shared with the store, never modified
-	authAt  time.Time
-	prev    bool // authenticated with the previous token: the old privilege, no rotation
-	resend  bool // ... and the browser never presented the pending token: send it again
-	reissue bool
+	authed bool
+	rec    *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt time.Time
+	sup    supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
 
 	healed  bool // served with the record's own session instead of the presented one
 	emptied bool // the presented session outlived its record: shown (and carried over) empty
@@ -191,11 +189,8 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.fwd != nil {
 		return g.forward(c, st, now)
 	}
-	if st.prev {
-		if st.resend {
-			g.resendPending(c, st)
-		}
-		return nil
+	if st.sup != supCurrent && st.sup != supReissue {
+		return g.serveSuperseded(c, st, now)
 	}
 	rotate, confirm := g.due(c, st, now)
 	if !rotate && !confirm && !touch {
@@ -273,7 +268,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 func (st *reqState) standIn(err error) {
 	st.authed, st.failure = false, err
 	st.refused, st.rec, st.tokRec = st.rec, nil, nil
-	st.prev, st.resend, st.reissue, st.fwd = false, false, false, nil
+	st.sup, st.fwd = supCurrent, nil
 	if st.gs != nil {
 		st.hide()
 	}

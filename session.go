@@ -372,7 +372,7 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
-	if st.prev {
+	if st.sup != supCurrent && st.sup != supReissue {
 		// A request sent before a rotation: the browser may hold a newer
 		// cookie of the record's session than this predecessor (written
 		// after the rotation). Adopted for this request only; sent only
