@@ -266,6 +266,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
 		}
+		g.retireEvicted(c, st, evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
 		g.revoke(c, &rec, RevokedOverLimit, EventLimit, "sign-in refused at its first request: too many sessions")

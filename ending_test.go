@@ -124,6 +124,36 @@ func TestEveryEndingHidesTheSessionsData(t *testing.T) {
 	}
 }
 
+// TestEndedSessionWritesNeverReachALogin: after an ending the session's
+// identity stays with every holder of its cookie, so what a copy's holder
+// writes into it afterwards lands where the ended browser reads. A login
+// from there carries none of it: a thief cannot plant values (a shipping
+// address, a cart) into the owner's next signed-in session (DESIGN.md,
+// "Carry-over").
+func TestEndedSessionWritesNeverReachALogin(t *testing.T) {
+	for name, how := range endings {
+		t.Run(name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newEnv(t, kind, how.cfg)
+				b, thief := e.browser(), e.browser()
+				b.login("alice")
+				if r := b.post("/cart?item=alice-card-4111"); r.status != http.StatusOK {
+					t.Fatalf("POST /cart signed in: %d %v", r.status, r.body)
+				}
+				b.copyTo(thief)
+				how.end(t, e, b)
+				if r := thief.post("/cart?item=planted"); r.status != http.StatusOK || r.user() != "" {
+					t.Fatalf("thief's anonymous write: %d %v; want 200 anonymous", r.status, r.body)
+				}
+				b.login("alice")
+				if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != nil {
+					t.Errorf("alice signed in again on the ended browser: %v; want an empty cart (nothing the copy wrote)", r.body)
+				}
+			})
+		})
+	}
+}
+
 // TestEndedSessionDataIsDeleted: where the session store has IDs, an
 // ending deletes the session's data from it (at once where the Guard can
 // reach the session store), so that no copy of the session cookie, and no
@@ -500,7 +530,7 @@ func TestLostSessionCookieOnlyWhereTheBrowserSendsIt(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{})
 			e.sess.Options(sessions.Options{Path: "/me", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			b := e.browser()
-			b.login("alice")
+			b.signIn("alice") // (login's first request, /public, is outside the Path)
 			if r := b.get("/public"); r.status != http.StatusOK || r.user() != "" {
 				t.Fatalf("GET /public outside the session cookie's Path: %d %v", r.status, r.body)
 			}

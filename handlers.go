@@ -99,7 +99,10 @@ func Login(c *gin.Context, userID string) error {
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
 	prior, replaced, oldKey := st.replacing(userID)
-	carry := st.carryFor(userID)  // session.go
+	carry, err := g.carryFrom(c, st, userID, oldKey) // session.go
+	if err != nil {
+		return err
+	}
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error

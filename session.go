@@ -426,6 +426,41 @@ func (st *reqState) carryFor(userID string) carryRule {
 	return carryNone
 }
 
+// carryFrom is carryFor, but for an anonymous session that an ending
+// tombstoned (its marker names no record): a login carries nothing from it
+// (DESIGN.md, "Carry-over"). After an ending the session's identity stays
+// with every holder of its cookie, the browser and any copy of it alike,
+// so what it holds since may have been written by the copy's holder: it
+// never reaches the signed-in session. One marker read, only for a login
+// that would carry an anonymous session's values.
+func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (carryRule, error) {
+	carry := st.carryFor(userID)
+	if carry != carryAnonymous || key == "" || !hasAppValues(st.cur.Values) {
+		return carry, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return carry, nil
+	case err != nil:
+		return carryNone, storeErr(err)
+	case mk.Handle == "":
+		return carryNone, nil
+	}
+	return carry, nil
+}
+
+// hasAppValues reports whether a session holds any value of the
+// application's (anything but ginsecure's own).
+func hasAppValues(v map[any]any) bool {
+	for k := range v {
+		if k != handleKey && k != sidKey {
+			return true
+		}
+	}
+	return false
+}
+
 // predecessorCarry is the rule under which rec's own session adopts its
 // predecessor's values on the cookie store (heal): the rule rec's login
 // applied to it, decided from the record the predecessor names. A
