@@ -332,11 +332,28 @@ func (g *Guard) secureTransport(c *gin.Context) bool {
 	if c.Request.TLS != nil {
 		return true
 	}
-	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") {
+	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(forwardedProto(c.Request.Header), "https") {
 		return false
 	}
 	p := newGinProbe(c)
 	return p.trustsPeer(c.Request, p.platformHeadersOf(c.Request.Header))
+}
+
+// forwardedProto is the scheme the nearest proxy reports: the last value
+// of X-Forwarded-Proto across all its lines. A proxy that appends (a line
+// or a comma-separated value) puts its own after whatever the client sent,
+// so the first value is the client's choice: "https" written by a client
+// that came over plain HTTP (header spoofing).
+func forwardedProto(h http.Header) string {
+	vs := h["X-Forwarded-Proto"]
+	if len(vs) == 0 {
+		return ""
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
 }
 
 // Proxy trust.
