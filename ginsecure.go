@@ -160,6 +160,10 @@ type Guard struct {
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
+	// proxySeen: the warning about proxy headers while TrustProxyHeaders
+	// is off was given (warnUntrustedProxy).
+	proxySeen atomic.Bool
+
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.
 	redisLearned  atomic.Bool

@@ -162,6 +162,9 @@ func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 // bindIP is the address a login binds its record to, in netip's text
 // form: empty when the peer has no IP address (see clientIP).
 func (g *Guard) bindIP(c *gin.Context) string {
+	if !g.cfg.TrustProxyHeaders && !g.proxySeen.Load() {
+		g.warnUntrustedProxy(c)
+	}
 	if a := g.clientIP(c); a.IsValid() {
 		return a.String()
 	}
@@ -214,6 +217,37 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 	if names := (ginProbe{probe}).platformHeaders(known); len(names) > 0 {
 		g.log.Warn("ginsecure: the gin engine trusts the client address in the " + strings.Join(names, ", ") + " header from any peer (TrustedPlatform): gin's c.ClientIP() lets a direct client choose its address with it. ginsecure honours it only from a peer in engine.SetTrustedProxies; firewall the app so that only the platform reaches it.")
 	}
+}
+
+// forwardingHeaders are the headers a reverse proxy or a platform adds to
+// name the client: gin reads X-Forwarded-For and X-Real-IP, and one of the
+// others when the engine's TrustedPlatform names it.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Cf-Connecting-Ip", "Fly-Client-Ip", "X-Appengine-Remote-Addr"}
+
+// warnUntrustedProxy warns once per Guard when a login arrives with a
+// header that names the client (X-Forwarded-For, X-Real-IP, a platform's,
+// the engine's TrustedPlatform header) while TrustProxyHeaders is off:
+// behind a reverse proxy every session is then bound to the proxy's
+// address, the same for every user, and IP binding protects nothing,
+// silently. Only logins look (they bind the address); the hot path pays
+// nothing.
+func (g *Guard) warnUntrustedProxy(c *gin.Context) {
+	h, name := c.Request.Header, ""
+	for _, k := range forwardingHeaders {
+		if len(h[k]) > 0 {
+			name = k
+			break
+		}
+	}
+	if name == "" {
+		if names := newGinProbe(c).platformHeadersOf(h); len(names) > 0 {
+			name = names[0]
+		}
+	}
+	if name == "" || !g.proxySeen.CompareAndSwap(false, true) {
+		return
+	}
+	g.log.Warn("ginsecure: a login arrived with the " + name + " header from peer " + quoteShort(c.Request.RemoteAddr) + " while Config.TrustProxyHeaders is off: behind a reverse proxy every session is bound to the proxy's address, the same for every user, and IP binding protects nothing. Set Config.TrustProxyHeaders and call engine.SetTrustedProxies with your proxies' addresses.")
 }
 
 // warnNoPeerIP warns once that IP binding has no address to bind: the
