@@ -6,6 +6,7 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -230,7 +231,9 @@ const maxUserIDLen = 512
 // U+FFFD in the record but not in the index key, so two users whose IDs
 // differ only there would share one identity (RevokeUser of one would miss
 // the other's sessions, and an Identity hook would see a foreign user).
-var ErrInvalidUserID = errors.New("ginsecure: user ID must be 1 to 512 bytes of valid UTF-8")
+// A programming error of the caller, not a refusal of the visitor: code
+// "invalid_user_id", 400.
+var ErrInvalidUserID = refusal("invalid_user_id", http.StatusBadRequest, "user ID must be 1 to 512 bytes of valid UTF-8")
 
 // checkUserID refuses a user ID that a store cannot keep exactly (see
 // ErrInvalidUserID). The same rule on every store, so that an application

@@ -164,6 +164,8 @@ type Guard struct {
 	// is off was given (warnUntrustedProxy).
 	proxySeen atomic.Bool
 
+	setupCheck sync.Once // the error log for a route where ginsecure is not set up (setup.go)
+
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.
 	redisLearned  atomic.Bool
