@@ -103,14 +103,15 @@ func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, 
 }
 
 // SessionInfo describes one of a user's sessions for a "where you're
-// signed in" page.
+// signed in" page. Its JSON names are snake_case, for an API that returns
+// the list as it is.
 type SessionInfo struct {
-	Handle    string
-	Created   time.Time
-	LastSeen  time.Time
-	IP        string
-	UserAgent string
-	Current   bool // the session of the request that asked (Guard.SessionsOf)
+	Handle    string    `json:"handle"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
 }
 
 // Sessions lists the user's live sessions, oldest first.

@@ -24,7 +24,7 @@ func (e *env) sessionsIP(t *testing.T, remoteAddr string, cookies []*http.Cookie
 	if r.status != http.StatusOK || len(list) != 1 {
 		t.Fatalf("/me/sessions from %s: %d %v", remoteAddr, r.status, r.body)
 	}
-	ip, _ := list[0].(map[string]any)["IP"].(string)
+	ip, _ := list[0].(map[string]any)["ip"].(string)
 	return ip
 }
 
