@@ -96,7 +96,8 @@ type Config struct {
 	// unless told otherwise, and any client could then pick its IP. The
 	// engine's TrustedPlatform header, which gin believes from any peer,
 	// counts here only from a trusted proxy; so does X-Forwarded-Proto
-	// for Policy.RequireTLS.
+	// for Policy.RequireTLS. Off, a login that arrives with such a header
+	// (the app is behind a proxy) logs a warning once.
 	TrustProxyHeaders bool
 
 	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
