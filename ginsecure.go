@@ -122,8 +122,9 @@ type Config struct {
 	Identity func(c *gin.Context) (userID string, ok bool)
 
 	// ErrorHandler answers refused requests. Default: JSON
-	// {"error": "<code>"} with 401, 403 for policy refusals, 503 (with
-	// Retry-After) when the store is unreachable. No cookie is expired on
+	// {"error": "<code>"} with 401, 403 for policy refusals, 500
+	// (ErrMisconfigured) where ginsecure is not set up on the route, 503
+	// (with Retry-After) when the store is unreachable. No cookie is expired on
 	// a refusal (DESIGN.md, "Cookie writes"). The Guard calls c.Abort() after
 	// it in every case.
 	ErrorHandler func(c *gin.Context, err error)

@@ -190,6 +190,9 @@ func TestReadmeErrorTableComplete(t *testing.T) {
 		"ErrNoMiddleware": ginsecure.ErrNoMiddleware, "ErrNoSessionsMiddleware": ginsecure.ErrNoSessionsMiddleware,
 		"ErrSessionsMany": ginsecure.ErrSessionsMany, "ErrInvalidUserID": ginsecure.ErrInvalidUserID,
 	}
+	if len(literalCodes) == 0 {
+		t.Fatal("found no secError literal in the source")
+	}
 	if len(declared) < len(sentinels) {
 		t.Fatalf("found %d sentinels in the source, want at least %d: %v", len(declared), len(sentinels), declared)
 	}
@@ -257,7 +260,6 @@ func declaredSentinels(t *testing.T) (names, codes []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctors := map[string]bool{"refusal": true, "ending": true, "endingAs": true, "misconfiguration": true}
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -270,34 +272,55 @@ func declaredSentinels(t *testing.T) (names, codes []string) {
 		ast.Inspect(file, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.ValueSpec:
-				for i, v := range n.Values {
-					if call, ok := v.(*ast.CallExpr); ok && i < len(n.Names) {
-						if fn, ok := call.Fun.(*ast.Ident); ok && ctors[fn.Name] {
-							names = append(names, n.Names[i].Name)
-						}
-					}
-				}
+				names = append(names, sentinelVars(n)...)
 			case *ast.CompositeLit:
-				if id, ok := n.Type.(*ast.Ident); !ok || id.Name != "secError" {
-					return true
-				}
-				for _, el := range n.Elts {
-					kv, ok := el.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "code" {
-						if lit, ok := kv.Value.(*ast.BasicLit); ok {
-							code, _ := strconv.Unquote(lit.Value)
-							codes = append(codes, code)
-						}
-					}
+				if code, ok := secErrorCode(n); ok {
+					codes = append(codes, code)
 				}
 			}
 			return true
 		})
 	}
 	return names, codes
+}
+
+// sentinelConstructors build the package's sentinel errors (errors.go).
+var sentinelConstructors = map[string]bool{"refusal": true, "ending": true, "endingAs": true, "misconfiguration": true}
+
+// sentinelVars names the variables of spec built with a sentinel
+// constructor.
+func sentinelVars(spec *ast.ValueSpec) []string {
+	var names []string
+	for i, v := range spec.Values {
+		call, ok := v.(*ast.CallExpr)
+		if !ok || i >= len(spec.Names) {
+			continue
+		}
+		if fn, ok := call.Fun.(*ast.Ident); ok && sentinelConstructors[fn.Name] {
+			names = append(names, spec.Names[i].Name)
+		}
+	}
+	return names
+}
+
+// secErrorCode is the code of a secError literal.
+func secErrorCode(lit *ast.CompositeLit) (string, bool) {
+	if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "secError" {
+		return "", false
+	}
+	for _, el := range lit.Elts {
+		kv, ok := el.(*ast.KeyValueExpr)
+		if !ok {
+			continue
+		}
+		k, ok := kv.Key.(*ast.Ident)
+		v, isLit := kv.Value.(*ast.BasicLit)
+		if ok && isLit && k.Name == "code" {
+			code, err := strconv.Unquote(v.Value)
+			return code, err == nil
+		}
+	}
+	return "", false
 }
 
 // TestReadmeGoVersion: the Go version README's Install section names is
