@@ -124,9 +124,9 @@ type Config struct {
 	// ErrorHandler answers refused requests. Default: JSON
 	// {"error": "<code>"} with 401, 403 for policy refusals, 500
 	// (ErrMisconfigured) where ginsecure is not set up on the route, 503
-	// (with Retry-After) when the store is unreachable. No cookie is expired on
-	// a refusal (DESIGN.md, "Cookie writes"). The Guard calls c.Abort() after
-	// it in every case.
+	// (with Retry-After) when the store is unreachable. No cookie is
+	// expired on a refusal (DESIGN.md, "Cookie writes"). The Guard calls
+	// c.Abort() after it in every case.
 	ErrorHandler func(c *gin.Context, err error)
 
 	// CarryOver decides which values of the session a login replaces are
@@ -166,7 +166,10 @@ type Guard struct {
 	// is off was given (warnUntrustedProxy).
 	proxySeen atomic.Bool
 
-	setupCheck sync.Once // the error log for a route where ginsecure is not set up (setup.go)
+	// The error logs for a route where ginsecure is not set up (setup.go):
+	// Middleware without a session of sessions.Sessions, Require without
+	// Middleware.
+	sessionsCheck, requireCheck sync.Once
 
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.

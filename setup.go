@@ -46,7 +46,7 @@ func sessionsMissing(c *gin.Context) error {
 // mistake: SessionsMany (with its names), or no sessions middleware before
 // Middleware.
 func (g *Guard) warnNoSessions(c *gin.Context) {
-	g.setupCheck.Do(func() {
+	g.sessionsCheck.Do(func() {
 		err := sessionsMissing(c)
 		msg := "ginsecure: Middleware found no gin-contrib session: put sessions.Sessions(name, store) before it, r.Use(sessions.Sessions(\"app\", store), sec.Middleware())"
 		if errors.Is(err, ErrSessionsMany) {
@@ -71,7 +71,7 @@ func manyNames(c *gin.Context) string {
 // warnNoMiddleware logs, once per Guard, that Require ran on a request
 // Middleware had not seen.
 func (g *Guard) warnNoMiddleware() {
-	g.setupCheck.Do(func() {
+	g.requireCheck.Do(func() {
 		g.log.Error("ginsecure: Require ran on a request Middleware had not seen: register r.Use(sessions.Sessions(name, store), sec.Middleware()) before the routes (gin's Use applies only to routes registered after it); every such request is refused with " + ErrorCode(ErrNoMiddleware) + " (500)")
 	})
 }

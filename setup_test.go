@@ -209,3 +209,25 @@ func serveCode(t *testing.T, r *gin.Engine, method, path string) (int, string) {
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
 	return w.Code, body.Error
 }
+
+// TestEachSetupMistakeLoggedOnce: two mistakes of one Guard (a route
+// without sessions.Sessions, a route whose Require runs without
+// Middleware) each get their own log line, once.
+func TestEachSetupMistakeLoggedOnce(t *testing.T) {
+	var buf lockedBuffer
+	sec, err := ginsecure.New(ginsecure.Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.GET("/no-sessions", sec.Middleware(), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	r.GET("/no-middleware", sec.Require(ginsecure.Policy{}), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	for range 2 {
+		serveCode(t, r, http.MethodGet, "/no-sessions")
+		serveCode(t, r, http.MethodGet, "/no-middleware")
+	}
+	out := buf.String()
+	if strings.Count(out, "found no gin-contrib session") != 1 || strings.Count(out, "Require ran on a request Middleware had not seen") != 1 {
+		t.Fatalf("want each mistake logged once, log:\n%s", out)
+	}
+}
