@@ -162,9 +162,9 @@ type Guard struct {
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
-	// proxySeen: the warning about proxy headers while TrustProxyHeaders
-	// is off was given (warnUntrustedProxy).
-	proxySeen atomic.Bool
+	// proxyHint is how far the warning about proxy headers while
+	// TrustProxyHeaders is off has got: a proxyHint (ipguard.go).
+	proxyHint atomic.Uint32
 
 	// The error logs for a route where ginsecure is not set up (setup.go):
 	// Middleware without a session of sessions.Sessions, Require without

@@ -162,7 +162,7 @@ func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 // bindIP is the address a login binds its record to, in netip's text
 // form: empty when the peer has no IP address (see clientIP).
 func (g *Guard) bindIP(c *gin.Context) string {
-	if !g.cfg.TrustProxyHeaders && !g.proxySeen.Load() {
+	if !g.cfg.TrustProxyHeaders && proxyHint(g.proxyHint.Load()) != hintGiven {
 		g.warnUntrustedProxy(c)
 	}
 	if a := g.clientIP(c); a.IsValid() {
@@ -224,13 +224,25 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 // others when the engine's TrustedPlatform names it.
 var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Cf-Connecting-Ip", "Fly-Client-Ip", "X-Appengine-Remote-Addr"}
 
+// proxyHint is how far warnUntrustedProxy has got.
+type proxyHint uint32
+
+const (
+	hintWatching proxyHint = iota // logins are looked at, and the engine's own platform header is probed for
+	hintProbed                    // the probe found none: logins are looked at for forwardingHeaders only
+	hintGiven                     // the warning was given: logins are looked at no more
+)
+
 // warnUntrustedProxy warns once per Guard when a login arrives with a
 // header that names the client (X-Forwarded-For, X-Real-IP, a platform's,
 // the engine's TrustedPlatform header) while TrustProxyHeaders is off:
 // behind a reverse proxy every session is then bound to the proxy's
 // address, the same for every user, and IP binding protects nothing,
-// silently. Only logins look (they bind the address); the hot path pays
-// nothing.
+// silently. Only logins look (they bind the address): the hot path pays
+// nothing, a login a few map lookups. The engine's TrustedPlatform header
+// (its name is not readable) is probed for at the first login only: the
+// probe copies the context, and a platform sends its header on every
+// request.
 func (g *Guard) warnUntrustedProxy(c *gin.Context) {
 	h, name := c.Request.Header, ""
 	for _, k := range forwardingHeaders {
@@ -239,12 +251,12 @@ func (g *Guard) warnUntrustedProxy(c *gin.Context) {
 			break
 		}
 	}
-	if name == "" {
+	if name == "" && g.proxyHint.CompareAndSwap(uint32(hintWatching), uint32(hintProbed)) {
 		if names := newGinProbe(c).platformHeadersOf(h); len(names) > 0 {
 			name = names[0]
 		}
 	}
-	if name == "" || !g.proxySeen.CompareAndSwap(false, true) {
+	if name == "" || proxyHint(g.proxyHint.Swap(uint32(hintGiven))) == hintGiven {
 		return
 	}
 	g.log.Warn("ginsecure: a login arrived with the " + name + " header from peer " + quoteShort(c.Request.RemoteAddr) + " while Config.TrustProxyHeaders is off: behind a reverse proxy every session is bound to the proxy's address, the same for every user, and IP binding protects nothing. Set Config.TrustProxyHeaders and call engine.SetTrustedProxies with your proxies' addresses.")
