@@ -73,7 +73,11 @@ func TestReadmeProgramsBuild(t *testing.T) {
 		t.Fatal("go.mod has no require block")
 	}
 	dir := t.TempDir()
-	mod := "module readmecheck\n\ngo 1.25.0\n\nrequire github.com/ginsecure/ginsecure v0.0.0\n" + string(gomod[i:]) +
+	goLine := regexp.MustCompile(`(?m)^go [0-9.]+$`).Find(gomod) // the Go version README's Install names
+	if goLine == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	mod := "module readmecheck\n\n" + string(goLine) + "\n\nrequire github.com/ginsecure/ginsecure v0.0.0\n" + string(gomod[i:]) +
 		"\nreplace github.com/ginsecure/ginsecure => " + root + "\n"
 	write := func(name, content string) {
 		t.Helper()
