@@ -282,14 +282,15 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 }
 
 // SessionInfo describes one of a user's sessions for a "where you're
-// signed in" page.
+// signed in" page. Its JSON names are snake_case, for an API that returns
+// the list as it is.
 type SessionInfo struct {
-	Handle    string
-	Created   time.Time
-	LastSeen  time.Time
-	IP        string
-	UserAgent string
-	Current   bool // the session of the request that asked (Guard.SessionsOf)
+	Handle    string    `json:"handle"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
 }
 
 // Sessions lists the user's live sessions, oldest first. A login whose
@@ -430,7 +431,9 @@ const maxUserIDLen = 512
 // U+FFFD in the record but not in the index key, so two users whose IDs
 // differ only there would share one identity (RevokeUser of one would miss
 // the other's sessions, and an Identity hook would see a foreign user).
-var ErrInvalidUserID = errors.New("ginsecure: user ID must be 1 to 512 bytes of valid UTF-8")
+// A programming error of the caller, not a refusal of the visitor: code
+// "invalid_user_id", 400.
+var ErrInvalidUserID = refusal("invalid_user_id", http.StatusBadRequest, "user ID must be 1 to 512 bytes of valid UTF-8")
 
 // checkUserID refuses a user ID that a store cannot keep exactly (see
 // ErrInvalidUserID). The same rule on every store, so that an application

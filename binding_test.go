@@ -9,6 +9,7 @@ package ginsecure_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,10 +77,10 @@ func (b *browser) sessionsList() []listedSession {
 	for _, v := range raw {
 		m, _ := v.(map[string]any)
 		s := listedSession{}
-		s.Handle, _ = m["Handle"].(string)
-		s.IP, _ = m["IP"].(string)
-		s.UserAgent, _ = m["UserAgent"].(string)
-		s.Current, _ = m["Current"].(bool)
+		s.Handle, _ = m["handle"].(string)
+		s.IP, _ = m["ip"].(string)
+		s.UserAgent, _ = m["user_agent"].(string)
+		s.Current, _ = m["current"].(bool)
 		out = append(out, s)
 	}
 	return out
@@ -1346,4 +1347,18 @@ func TestReloginDoesNotCountAgainstTheLimit(t *testing.T) {
 			t.Fatalf("sessions after re-login: %v %v", s, err)
 		}
 	})
+}
+
+// TestSessionInfoJSON: the sessions list marshals with snake_case names,
+// for an API that returns it as it is.
+func TestSessionInfoJSON(t *testing.T) {
+	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	got, err := json.Marshal(ginsecure.SessionInfo{Handle: "h", Created: at, LastSeen: at, IP: "192.0.2.1", UserAgent: "ua", Current: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"handle":"h","created":"2026-11-21T12:00:00Z","last_seen":"2026-11-21T12:00:00Z","ip":"192.0.2.1","user_agent":"ua","current":true}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }

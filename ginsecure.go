@@ -99,7 +99,8 @@ type Config struct {
 	// unless told otherwise, and any client could then pick its IP. The
 	// engine's TrustedPlatform header, which gin believes from any peer,
 	// counts here only from a trusted proxy; so does X-Forwarded-Proto
-	// for Policy.RequireTLS.
+	// for Policy.RequireTLS. Off, a login that arrives with such a header
+	// (the app is behind a proxy) logs a warning once.
 	TrustProxyHeaders bool
 
 	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
@@ -125,10 +126,11 @@ type Config struct {
 	Identity func(c *gin.Context) (userID string, ok bool)
 
 	// ErrorHandler answers refused requests. Default: JSON
-	// {"error": "<code>"} with 401, 403 for policy refusals, 503 (with
-	// Retry-After) when the store is unreachable. No cookie is expired on
-	// a refusal (DESIGN.md, "Cookie writes"). The Guard calls c.Abort() after
-	// it in every case.
+	// {"error": "<code>"} with 401, 403 for policy refusals, 500
+	// (ErrMisconfigured) where ginsecure is not set up on the route, 503
+	// (with Retry-After) when the store is unreachable. No cookie is
+	// expired on a refusal (DESIGN.md, "Cookie writes"). The Guard calls
+	// c.Abort() after it in every case.
 	ErrorHandler func(c *gin.Context, err error)
 
 	// CarryOver decides which values of an anonymous session a login
@@ -169,6 +171,15 @@ type Guard struct {
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
 	mismatches mismatchLog // when EventIPMismatch last fired, per record and network
+
+	// proxyHint is how far the warning about proxy headers while
+	// TrustProxyHeaders is off has got: a proxyHint (ipguard.go).
+	proxyHint atomic.Uint32
+
+	// The error logs for a route where ginsecure is not set up (setup.go):
+	// Middleware without a session of sessions.Sessions, Require without
+	// Middleware.
+	sessionsCheck, requireCheck sync.Once
 
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.

@@ -57,11 +57,13 @@ func FailureReason(c *gin.Context) error {
 // Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins),
 // ErrSessionTooLarge (the carried-over session does not fit the cookie or
 // the store), ErrSessionNotPersisted (a Redis session store with MaxAge <=
-// 0 deletes every session it saves), ErrStoreUnavailable, ErrNoMiddleware.
+// 0 deletes every session it saves), ErrStoreUnavailable, and where
+// ginsecure is not set up an ErrMisconfigured naming the mistake
+// (ErrNoMiddleware, ErrNoSessionsMiddleware, ErrSessionsMany).
 func Login(c *gin.Context, userID string) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return ErrNoMiddleware
+		return setupErr(c, st)
 	}
 	if err := checkUserID(userID); err != nil {
 		return err
@@ -534,7 +536,7 @@ func Logout(c *gin.Context) error {
 func Renew(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return ErrNoMiddleware
+		return setupErr(c, st)
 	}
 	if !st.authed {
 		return ErrNoSession
@@ -720,8 +722,8 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		st := stateOf(c)
 		if st == nil {
-			g.log.Error("ginsecure: Require ran without Middleware; refusing")
-			g.refuse(c, nil, ErrNoSession)
+			g.warnNoMiddleware() // setup.go
+			g.refuse(c, nil, ErrNoMiddleware)
 			return
 		}
 		if p.RequireTLS && !g.secureTransport(c) {

@@ -82,7 +82,7 @@ func boundIP(t *testing.T, b *browser, hdr ...string) string {
 	if r.status != http.StatusOK || len(list) != 1 {
 		t.Fatalf("/me/sessions: %d %v", r.status, r.body)
 	}
-	ip, _ := list[0].(map[string]any)["IP"].(string)
+	ip, _ := list[0].(map[string]any)["ip"].(string)
 	return ip
 }
 

@@ -171,6 +171,9 @@ func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 // bindIP is the address a login binds its record to, in netip's text
 // form: empty when the peer has no IP address (see clientIP).
 func (g *Guard) bindIP(c *gin.Context) string {
+	if !g.cfg.TrustProxyHeaders && proxyHint(g.proxyHint.Load()) != hintGiven {
+		g.warnUntrustedProxy(c)
+	}
 	if a := g.clientIP(c); a.IsValid() {
 		return a.String()
 	}
@@ -223,6 +226,49 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 	if names := (ginProbe{probe}).platformHeaders(known); len(names) > 0 {
 		g.log.Warn("ginsecure: the gin engine trusts the client address in the " + strings.Join(names, ", ") + " header from any peer (TrustedPlatform): gin's c.ClientIP() lets a direct client choose its address with it. ginsecure honours it only from a peer in engine.SetTrustedProxies; firewall the app so that only the platform reaches it.")
 	}
+}
+
+// forwardingHeaders are the headers a reverse proxy or a platform adds to
+// name the client: gin reads X-Forwarded-For and X-Real-IP, and one of the
+// others when the engine's TrustedPlatform names it.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Cf-Connecting-Ip", "Fly-Client-Ip", "X-Appengine-Remote-Addr"}
+
+// proxyHint is how far warnUntrustedProxy has got.
+type proxyHint uint32
+
+const (
+	hintWatching proxyHint = iota // logins are looked at, and the engine's own platform header is probed for
+	hintProbed                    // the probe found none: logins are looked at for forwardingHeaders only
+	hintGiven                     // the warning was given: logins are looked at no more
+)
+
+// warnUntrustedProxy warns once per Guard when a login arrives with a
+// header that names the client (X-Forwarded-For, X-Real-IP, a platform's,
+// the engine's TrustedPlatform header) while TrustProxyHeaders is off:
+// behind a reverse proxy every session is then bound to the proxy's
+// address, the same for every user, and IP binding protects nothing,
+// silently. Only logins look (they bind the address): the hot path pays
+// nothing, a login a few map lookups. The engine's TrustedPlatform header
+// (its name is not readable) is probed for at the first login only: the
+// probe copies the context, and a platform sends its header on every
+// request.
+func (g *Guard) warnUntrustedProxy(c *gin.Context) {
+	h, name := c.Request.Header, ""
+	for _, k := range forwardingHeaders {
+		if len(h[k]) > 0 {
+			name = k
+			break
+		}
+	}
+	if name == "" && g.proxyHint.CompareAndSwap(uint32(hintWatching), uint32(hintProbed)) {
+		if names := newGinProbe(c).platformHeadersOf(h); len(names) > 0 {
+			name = names[0]
+		}
+	}
+	if name == "" || proxyHint(g.proxyHint.Swap(uint32(hintGiven))) == hintGiven {
+		return
+	}
+	g.log.Warn("ginsecure: a login arrived with the " + name + " header from peer " + quoteShort(c.Request.RemoteAddr) + " while Config.TrustProxyHeaders is off: behind a reverse proxy every session is bound to the proxy's address, the same for every user, and IP binding protects nothing. Set Config.TrustProxyHeaders and call engine.SetTrustedProxies with your proxies' addresses.")
 }
 
 // warnNoPeerIP warns once that IP binding has no address to bind: the
@@ -400,11 +446,28 @@ func (g *Guard) secureTransport(c *gin.Context) bool {
 	if c.Request.TLS != nil {
 		return true
 	}
-	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") {
+	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(forwardedProto(c.Request.Header), "https") {
 		return false
 	}
 	p := newGinProbe(c)
 	return p.trustsPeer(c.Request, p.platformHeadersOf(c.Request.Header))
+}
+
+// forwardedProto is the scheme the nearest proxy reports: the last value
+// of X-Forwarded-Proto across all its lines. A proxy that appends (a line
+// or a comma-separated value) puts its own after whatever the client sent,
+// so the first value is the client's choice: "https" written by a client
+// that came over plain HTTP (header spoofing).
+func forwardedProto(h http.Header) string {
+	vs := h["X-Forwarded-Proto"]
+	if len(vs) == 0 {
+		return ""
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
 }
 
 // Proxy trust.

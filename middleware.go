@@ -92,7 +92,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 	}
 	if st.sess.inner == nil {
 		c.Set(reqKey{}, st) // stateOf finds it here instead
-		g.warnNoSessions()
+		g.warnNoSessions(c) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.tokP = true
