@@ -160,7 +160,7 @@ type Guard struct {
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
-	mismatches mismatchLog // when EventIPMismatch last fired, per record and network
+	mismatches mismatchLog // when a mismatch event last fired, per record and network
 
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.
