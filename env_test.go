@@ -128,6 +128,7 @@ type envOpts struct {
 	noTLS    bool
 	listener net.Listener
 	engine   func(r *gin.Engine)
+	keys     [][]byte // the session store's key pairs (default: sessionSecret alone)
 }
 
 func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
@@ -136,6 +137,10 @@ func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
 func withRedis(s *redistest.Server) envOption { return func(o *envOpts) { o.redis = s } }
 func withPool(p *redis.Pool) envOption        { return func(o *envOpts) { o.pool = p } }
 func withStore(s ginsecure.Store) envOption   { return func(o *envOpts) { o.store = s } }
+
+// withSessionKeys gives the cookie or memstore session store these key
+// pairs (a hash key, then an encryption key) instead of sessionSecret.
+func withSessionKeys(keys ...[]byte) envOption { return func(o *envOpts) { o.keys = keys } }
 
 // withEngine configures the engine (trusted proxies, a trusted platform)
 // before any route is installed and the server starts.
@@ -153,11 +158,15 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		f(&o)
 	}
 	e := &env{t: t, kind: kind, clock: newClock(), events: &eventLog{}}
+	keys := o.keys
+	if keys == nil {
+		keys = [][]byte{sessionSecret}
+	}
 	switch kind {
 	case "cookie":
-		e.sess = cookie.NewStore(sessionSecret)
+		e.sess = cookie.NewStore(keys...)
 	case "memstore":
-		e.sess = memstore.NewStore(sessionSecret)
+		e.sess = memstore.NewStore(keys...)
 	case "redis", "redis-2pools":
 		e.redis = o.redis
 		if e.redis == nil {

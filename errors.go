@@ -67,7 +67,9 @@ var (
 	// ErrForeignSession: the session cookie does not belong to the
 	// request's token (planted, or tossed in front of the real one by a
 	// sibling subdomain), or is a signed-in session presented without its
-	// token: the request is anonymous and Save writes nothing.
+	// token, or the request's network or identity did not match its
+	// session (ErrIPMismatch, ErrIdentityMismatch): the request is
+	// anonymous and Save writes nothing.
 	ErrForeignSession = refusal("foreign_session", http.StatusUnauthorized, "session cookie belongs to another session")
 	// ErrSessionTooLarge: Login, Renew or Save could not save the session:
 	// it does not fit the cookie (4096 bytes encoded) or the store's limit.

@@ -170,7 +170,7 @@ type Guard struct {
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
-	mismatches mismatchLog // when EventIPMismatch last fired, per record and network
+	mismatches mismatchLog // when a mismatch event last fired, per record and network
 
 	// proxyHint is how far the warning about proxy headers while
 	// TrustProxyHeaders is off has got: a proxyHint (ipguard.go).

@@ -434,7 +434,8 @@ var ipTextByte = func() (t [256]bool) {
 }()
 
 // errIPRefused is ErrIPMismatch when the session is kept: the request is
-// refused, the browser keeps its cookies.
+// anonymous (refused on routes that require a user), the browser keeps its
+// cookies.
 var errIPRefused error = &secError{code: "ip_mismatch", msg: "request from a network the session is not bound to", status: 401, parent: ErrIPMismatch}
 
 // secureTransport reports whether the request reached us over TLS: its own

@@ -529,7 +529,7 @@ func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
 	n := 0
 	for v := range sessionCookies(st.c.Request, name) {
 		n++
-		if v == loaded || !f.mayBe(v) {
+		if v == loaded || !f.mayBe(name, v) {
 			continue
 		}
 		if cookieStore(store) {
@@ -555,22 +555,30 @@ func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
 	return false, n > 1, nil
 }
 
-// payloadFilter rejects, without verifying or deserializing it, a session
-// cookie value that cannot be the session whose identity is id: a value
-// that gorilla's securecookie signed without encrypting it carries its
-// serialized payload in clear (base64url of "date|base64url(payload)|mac"),
-// and the identity (a handle or session ID, base64url or base32 text, kept
-// as a string) appears in it as is. That costs two base64 decodes where a
-// full decode costs a MAC and a gob decoder (about 30 µs for a small
-// session on the cookie store, most of a tossed cookie's cost). The filter
-// is on only where every codec of the store was seen to produce such
-// values (a probe encoded once per use); with an encryption key, or a
-// format it does not know, every value is decoded in full. A value it lets
-// through is still decoded in full: it never decides that a cookie is the
-// record's own, only that it is not.
+// payloadFilter rejects, without deserializing it, a session cookie value
+// that cannot be the session whose identity is id. Deserializing (a gob
+// decoder per value, about 30 µs for a small session on the cookie store)
+// was most of a tossed cookie's cost. A value gorilla's SecureCookie
+// encoded is base64url of "date|base64url(payload)|mac", the payload
+// encrypted where the store has an encryption key; the identity (a handle
+// or session ID, base64url or base32 text, kept as a string) appears in
+// the clear payload as is. So a value not of that form is rejected after a
+// base64 decode; then, where the store does not encrypt, one whose payload
+// does not hold the identity; where it does, one that does not verify
+// (MAC, age) or whose decrypted payload does not hold it, checked with
+// copies of the store's codecs that keep the payload as bytes. On a store
+// with IDs and one codec, a value of another length than the encoded ID
+// is rejected first. The filter is on only where every codec is gorilla's
+// SecureCookie and a probe shows that its serializer keeps a string as is;
+// elsewhere every value is decoded in full. A value it lets through is
+// still decoded in full: it never decides that a cookie is the record's
+// own, only that it is not.
 type payloadFilter struct {
-	id []byte
-	on bool
+	id    []byte
+	on    bool
+	clear bool                 // no codec encrypts: the payload is read without verifying
+	raw   []securecookie.Codec // else: the store's codecs, keeping the payload as bytes
+	size  int                  // where not 0, the only length the session's value can have
 }
 
 // payloadProbe is the text the probe encodes and looks for.
@@ -580,33 +588,66 @@ func newPayloadFilter(name string, codecs []securecookie.Codec, cookie bool, id 
 	if len(codecs) == 0 || id == "" {
 		return payloadFilter{}
 	}
+	f := payloadFilter{id: []byte(id), on: true, clear: true, raw: make([]securecookie.Codec, 0, len(codecs))}
 	var probe any = payloadProbe
 	if cookie {
 		probe = map[any]any{handleKey: payloadProbe}
 	}
 	for _, c := range codecs {
+		sc, ok := c.(*securecookie.SecureCookie)
+		if !ok {
+			return payloadFilter{}
+		}
+		cp := *sc // a copy: the store's own codec is not changed
+		raw := cp.SetSerializer(rawPayload{})
 		v, err := c.Encode(name, probe)
-		if err != nil {
+		var p []byte
+		if err != nil || raw.Decode(name, v, &p) != nil || !bytes.Contains(p, []byte(payloadProbe)) {
 			return payloadFilter{}
 		}
 		if p, ok := clearPayload(v); !ok || !bytes.Contains(p, []byte(payloadProbe)) {
-			return payloadFilter{}
+			f.clear = false // encrypted
+		}
+		f.raw = append(f.raw, raw)
+	}
+	if !cookie && len(codecs) == 1 {
+		if v, err := codecs[0].Encode(name, id); err == nil {
+			f.size = len(v)
 		}
 	}
-	return payloadFilter{id: []byte(id), on: true}
+	return f
 }
 
 // mayBe reports whether v may be the session the filter looks for.
-func (f payloadFilter) mayBe(v string) bool {
+func (f payloadFilter) mayBe(name, v string) bool {
 	if !f.on {
 		return true
 	}
+	if f.size != 0 && len(v) != f.size {
+		return false
+	}
 	p, ok := clearPayload(v)
-	return ok && bytes.Contains(p, f.id)
+	if !ok {
+		return false
+	}
+	if !f.clear {
+		return f.verifiedHolds(name, v)
+	}
+	return bytes.Contains(p, f.id)
 }
 
-// clearPayload is the payload of a value securecookie encoded without
-// encryption, unverified.
+// verifiedHolds reports whether v verifies and decrypts under one of the
+// store's codecs to a payload holding the identity. (Its own function: the
+// payload it decodes into escapes, and the common path allocates nothing
+// for it.)
+func (f payloadFilter) verifiedHolds(name, v string) bool {
+	var p []byte
+	return securecookie.DecodeMulti(name, v, &p, f.raw...) == nil && bytes.Contains(p, f.id)
+}
+
+// clearPayload is the payload of a value SecureCookie encoded, unverified
+// (and still encrypted where the codec encrypts); false for a value not
+// of that form, which every SecureCookie refuses too.
 func clearPayload(v string) ([]byte, bool) {
 	b, err := base64.URLEncoding.DecodeString(v)
 	if err != nil {
@@ -626,6 +667,23 @@ func clearPayload(v string) ([]byte, bool) {
 		return nil, false
 	}
 	return p[:n], true
+}
+
+// rawPayload is a securecookie serializer that hands out the payload as
+// it is (Deserialize into a *[]byte); payloadFilter never encodes with it.
+type rawPayload struct{}
+
+func (rawPayload) Serialize(src any) ([]byte, error) {
+	return nil, errors.New("ginsecure: internal: rawPayload does not encode")
+}
+
+func (rawPayload) Deserialize(src []byte, dst any) error {
+	p, ok := dst.(*[]byte)
+	if !ok {
+		return errors.New("ginsecure: internal: rawPayload decodes into a *[]byte")
+	}
+	*p = src
+	return nil
 }
 
 // sessionCookies yields the value of every cookie named name in r's Cookie

@@ -933,13 +933,16 @@ func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing
 // each naming a session of its own, none the victim's. The first is the
 // attacker's own signed-in session; the others are generated until there
 // are n of them, or, with n < 0, until the cookies fill size bytes.
-func tossedCookies(t testing.TB, e *env, n, size int) []string {
+func tossedCookies(t testing.TB, e *env, n, size int, keys ...[]byte) []string {
 	t.Helper()
 	attacker := e.browser()
 	attacker.login("mallory")
 	out := []string{"app=" + attacker.cookie("app")}
 	total := len(out[0])
-	codecs := securecookie.CodecsFromPairs(sessionSecret)
+	if keys == nil {
+		keys = [][]byte{sessionSecret}
+	}
+	codecs := securecookie.CodecsFromPairs(keys...)
 	for i := 1; n < 0 || i < n; i++ {
 		var v any = fmt.Sprintf("TOSSED%046d", i) // the form of a memstore or Redis session ID
 		if e.kind == "cookie" {
@@ -1008,6 +1011,30 @@ func TestSessionTossedCookiesNeverUnseatTheOwner(t *testing.T) {
 			t.Errorf("a Cookie header over MaxHeaderBytes: %d %v, want 431", r.status, r.body)
 		}
 	})
+}
+
+// TestSessionTossedCookiesWithAnEncryptingStore: the same with a session
+// store that encrypts as well as signs (gin-contrib's NewStore(hashKey,
+// encryptionKey)): every tossed cookie is verified and decrypted, and the
+// record's own still wins.
+func TestSessionTossedCookiesWithAnEncryptingStore(t *testing.T) {
+	keys := [][]byte{sessionSecret, []byte("abcdefghijklmnopqrstuvwxyz012345")}
+	for _, kind := range []string{"cookie", "memstore"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{}, withSessionKeys(keys...))
+			b := e.browser()
+			b.login("alice")
+			b.post("/cart?item=alice-card")
+			own := "app=" + b.cookie("app")
+			tok := tokCookieName + "=" + b.cookie(tokCookieName)
+			for _, n := range tossCounts {
+				hdr := strings.Join(append(tossedCookies(t, e, n, 0, keys...), own, tok), "; ")
+				if r := e.send("GET", "/cart", hdr); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "alice-card" {
+					t.Errorf("%d tossed cookies in front of alice's: %d %v, want alice with her cart", n, r.status, r.body)
+				}
+			}
+		})
+	}
 }
 
 // TestSessionLoginWithTossedCookiesInFront: signing in on a browser that
