@@ -268,3 +268,25 @@ func TestRepeatedSignInsWithoutARequestAreBounded(t *testing.T) {
 		expectSignedIn(t, phone, "alice")
 	})
 }
+
+// TestFirstRequestFailsClosedWhenItsPresentationCannotBeWritten: the first
+// request of a session must record its presentation (and the limit with
+// it); a store that cannot write it gets 503, never a session served
+// beyond the limit, and the browser's next request presents it.
+func TestFirstRequestFailsClosedWhenItsPresentationCannotBeWritten(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+		phone, laptop := e.browser(), e.browser()
+		phone.login("alice")
+		laptop.signIn("alice")
+		fs.arm(0, "Present")
+		r := laptop.get("/me")
+		fs.disarm()
+		if r.status != http.StatusServiceUnavailable {
+			t.Errorf("first request while the presentation cannot be written: %d %v, want 503", r.status, r.body)
+		}
+		expectSignedIn(t, phone, "alice")
+		expectSignedIn(t, laptop, "alice")
+		expectRefused(t, phone, "evicted")
+	})
+}
