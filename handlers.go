@@ -254,6 +254,29 @@ func Login(c *gin.Context, userID string) error {
 	return nil
 }
 
+// PrepareSignIn gives the browser an anonymous session of its own (an
+// identity: a session ID, or ginsecure's ID inside the cookie on the
+// cookie store) when it has none, so that the sign-in form it is about to
+// show comes back with it: submits of that form then join one login
+// (double clicks make one session), as from any browser with a session.
+// Call it in the handler that renders the sign-in page. Without it, a
+// browser with no cookies that submits twice makes two logins; the one
+// whose response it drops never counts toward MaxSessionsPerUser and ends
+// after UnpresentedAge (DESIGN.md, "Cookieless sign-in"). It writes
+// nothing for a browser that has a session already. Errors: as Save's
+// (ErrForeignSession next to another session's token), ErrNoMiddleware.
+func PrepareSignIn(c *gin.Context) error {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return ErrNoMiddleware
+	}
+	if st.authed || (!st.blank && sessionID(st.cur) != "") {
+		return nil
+	}
+	st.sess.written = true
+	return st.sess.Save()
+}
+
 // joinParallelLogin signs the request in to the record that a parallel
 // login from the same session created (the marker under key names it),
 // when that login was of the same user and no older than
