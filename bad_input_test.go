@@ -82,8 +82,8 @@ func cookieValue(cs []*http.Cookie, name string) (string, int, bool) {
 // TestUndecodableSessionCookieIsAnonymous: next to a valid token, a session
 // cookie the store cannot decode makes every route answer as for an
 // anonymous visitor (never 503, never 500), writes no expiring cookie, and
-// the next save replaces it with a session of its own. The signed-in
-// browser the token came from is untouched.
+// the next save replaces it with a session of its own. The token's record
+// ends: its session is gone (DESIGN.md, "A lost session cookie").
 func TestUndecodableSessionCookieIsAnonymous(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, ginsecure.Config{})
@@ -137,9 +137,11 @@ func TestUndecodableSessionCookieIsAnonymous(t *testing.T) {
 				}
 			}
 		}
-		// The browser the token came from still has its own session.
-		if r := victim.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
-			t.Fatalf("the signed-in browser after the bad cookies: %d %v", r.status, r.body)
+		// The token came without a session the store could decode: its
+		// session is gone, and its record with it (DESIGN.md, "A lost
+		// session cookie").
+		if r := victim.get("/me"); r.status != http.StatusUnauthorized || r.user() != "" {
+			t.Fatalf("the signed-in browser after its token came with bad cookies only: %d %v; want 401", r.status, r.body)
 		}
 		// A login over a bad cookie succeeds and writes no expiring cookie.
 		r := e.send("POST", "/login?user=bob", "app="+strings.Repeat("A", 5000)+"; "+ginsecure.DefaultCookieName+"="+tok)
@@ -291,8 +293,14 @@ func TestBadCookies(t *testing.T) {
 			"victims": goodSess, "truncated": goodSess[:len(goodSess)/2], "garbage": "%%%garbage%%%",
 			"oversized": strings.Repeat("B", 3500), "bobs": other.cookie("app"), "none": "",
 		}
+		// Bob's own token without a session the store decodes ends his
+		// record (DESIGN.md, "A lost session cookie"): checked below, apart.
+		lost := map[string]bool{"truncated": true, "garbage": true, "oversized": true, "none": true}
 		for tn, tv := range tokens {
 			for sn, sv := range sessionVals {
+				if tn == "bobs-token" && lost[sn] {
+					continue
+				}
 				b := e.browser()
 				if sv != "" {
 					b.setCookie("app", sv)
@@ -314,6 +322,20 @@ func TestBadCookies(t *testing.T) {
 		}
 		if r := other.get("/me"); r.status != 200 || r.user() != "bob" {
 			t.Fatalf("bob's session changed by bad cookies: %d %v", r.status, r.body)
+		}
+		for sn := range lost {
+			o := e.browser()
+			o.login("bob")
+			hdr := tokCookieName + "=" + o.cookie(tokCookieName)
+			if sv := sessionVals[sn]; sv != "" {
+				hdr = "app=" + sv + "; " + hdr
+			}
+			if r := e.send("GET", "/public", hdr); r.status != http.StatusOK || r.user() != "" {
+				t.Fatalf("bob's token with session %s: %d %v; want 200 anonymous", sn, r.status, r.body)
+			}
+			if r := o.get("/me"); r.status != http.StatusUnauthorized {
+				t.Fatalf("bob's browser after his token came with session %s: %d %v; want 401 (the record ended)", sn, r.status, r.body)
+			}
 		}
 	})
 }
@@ -353,8 +375,9 @@ func parkDeadSessionConns(t *testing.T, e *env, n int) {
 // The session load fails on the first (EOF / broken pipe), loadSession's
 // retry fails on the second, and the PING, on a freshly dialed third,
 // succeeds: the broken connection is taken for an undecodable payload.
-// The signed-in user gets 401 no_session on a protected route (DESIGN:
-// never anonymous on a protected route because of the store), and a write
+// The signed-in user gets 401 no_session on a protected route (DESIGN.md,
+// "Errors and events": never anonymous on a protected route because of
+// the store), and a write
 // on such a request replaces the whole session payload under the same ID:
 // the user's other session data is gone. With one dead connection the
 // retry recovers; with three the PING fails and the answer is a 503: both

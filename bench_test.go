@@ -512,7 +512,8 @@ func BenchmarkGuard(b *testing.B) {
 }
 
 // floorSide is the baseline's app on ginsecure.ContractFloor (floor_test.go):
-// the least DESIGN's model can cost on an authenticated read.
+// the least the two-cookie model (DESIGN.md, "Model") can cost on an
+// authenticated read.
 func floorSide(b testing.TB, bk benchBackend) *benchSide {
 	s := &benchSide{name: "floor"}
 	sess, _ := bk.sessions(b, &s.trips)
@@ -525,8 +526,8 @@ func floorSide(b testing.TB, bk benchBackend) *benchSide {
 }
 
 // BenchmarkContractFloor measures, in the same interleaved way as
-// BenchmarkGuard, the floor of DESIGN's model against gin-contrib/sessions
-// alone: what any implementation of the two-cookie design must pay on an
+// BenchmarkGuard, the floor of the model (DESIGN.md, "Model") against
+// gin-contrib/sessions alone: what any implementation of the two-cookie design must pay on an
 // authenticated read (the handle in the session, the token cookie, its
 // hash, the clock, the record, one wrapper in the context), with none of
 // the Guard's other checks. It shows how much of the Guard's ratio the
@@ -814,5 +815,54 @@ func BenchmarkGuardParallel(b *testing.B) {
 			b.ReportMetric(ng, "ns/op-guard")
 			b.ReportMetric(ng/nb, "ratio")
 		})
+	}
+}
+
+// BenchmarkTossedCookies is the worst case of the record's own session
+// cookie winning against tossed ones (DESIGN.md, "Tossed cookies"): one
+// signed-in request whose Cookie header is filled to near the server's
+// MaxHeaderBytes (1 MB) with session cookies of the app's name in front of
+// the user's own: signed ones (copies of sessions from the app: each is
+// verified, its ID decoded on memstore and Redis, its values decoded on
+// the cookie store), or the shortest garbage ("app=x", 170,000 of them).
+// Only the Guard's engine, no network.
+//
+//	go test -run '^$' -bench TossedCookies -benchtime 20x .
+func BenchmarkTossedCookies(b *testing.B) {
+	for _, kind := range []string{"cookie", "memstore", "redis"} {
+		for _, fill := range []string{"signed", "garbage"} {
+			b.Run(kind+"/"+fill, func(b *testing.B) {
+				e := newEnv(b, kind, ginsecure.Config{})
+				r := e.ipServe("127.0.0.1:1000", nil, http.MethodPost, "/login?user=alice")
+				own := []string{}
+				for _, c := range r.cookies {
+					own = append(own, c.Name+"="+c.Value)
+				}
+				room := 1<<20 - len(strings.Join(own, "; ")) - 64
+				var tossed []string
+				if fill == "signed" {
+					tossed = tossedCookies(b, e, -1, room)
+				} else {
+					tossed = slices.Repeat([]string{"app=x"}, room/len("app=x; "))
+				}
+				hdr := strings.Join(append(tossed, own...), "; ")
+				serve := func() *httptest.ResponseRecorder {
+					req := httptest.NewRequest(http.MethodGet, "https://example.test/me", nil)
+					req.RemoteAddr = "127.0.0.1:1000"
+					req.Header.Set("Cookie", hdr)
+					w := httptest.NewRecorder()
+					e.engine.ServeHTTP(w, req)
+					return w
+				}
+				if w := serve(); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"alice"`) {
+					b.Fatalf("%d tossed cookies, %d bytes: %d %s", len(tossed), len(hdr), w.Code, w.Body.String())
+				}
+				for b.Loop() {
+					serve()
+				}
+				b.ReportMetric(float64(len(tossed)), "cookies")
+				b.ReportMetric(float64(len(hdr)), "header-bytes")
+			})
+		}
 	}
 }

@@ -6,23 +6,124 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 )
 
-// endTimedOut deletes a record whose idle or absolute timeout passed, and
-// retires its session (its data was the signed-in user's), on the request
-// that found it so: the request goes on anonymous, and nothing is written
-// to the browser.
+// sessionRef is the gin-contrib session store (and the session's name)
+// through which the Guard deletes an ended session's data: the request's,
+// or where there is no request (RevokeUser, RevokeSession) the one the
+// Guard learned from the first session it loaded (sessionsSeen).
+type sessionRef struct {
+	r     *http.Request
+	store gsessions.Store
+	name  string
+}
+
+// sessionsOf is the session store of the request, else the learned one.
+func (g *Guard) sessionsOf(st *reqState) sessionRef {
+	if st != nil && st.gs != nil {
+		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
+	}
+	if p := g.sessionsSeen.Load(); p != nil {
+		return *p
+	}
+	return sessionRef{}
+}
+
+// learnSessions keeps the first session store the Guard sees, for the
+// endings that have no request (sessionsOf).
+func (g *Guard) learnSessions(gs *gsessions.Session) {
+	if gs == nil || gs.Store() == nil {
+		return
+	}
+	g.sessionsSeen.CompareAndSwap(nil, &sessionRef{r: &http.Request{}, store: gs.Store(), name: gs.Name()})
+}
+
+// end is the one way a record ends (DESIGN.md, "Endings"): Logout, every
+// revocation (by the user, an administrator, a replay, an IP or identity
+// mismatch), a timeout, a lost session cookie; an eviction ends the same
+// way, its mark set by Store.Trim (retireEvicted). It marks the record
+// ended with reason on every server sharing the store, unless it had
+// ended already (errEnded: the first reason stays, and the first ending
+// retired its session), then retires the record's session (retire). held
+// is the record as the caller read it: where the store no longer has it
+// (expired: a timeout; deleted meanwhile) its session is retired all the
+// same and end returns ErrNotFound. A failure to retire the session is
+// returned with ended true: the record is ended everywhere, and the first
+// request that presents the session hides and deletes its data
+// (guardAnonymous).
+func (g *Guard) end(ctx context.Context, held *Record, reason string, ss sessionRef) (ended bool, err error) {
+	_, err = g.updateHeld(ctx, held, func(r *Record) error {
+		if r.Revoked != "" {
+			return errEnded
+		}
+		r.Revoked = reason
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if rerr := g.retire(ctx, held, ss); rerr != nil {
+		return err == nil, rerr
+	}
+	return err == nil, err
+}
+
+// retire ends a record's session: a tombstone under its marker key (a
+// marker naming no record: it heals nothing) makes a write of a request
+// verified before the end fail with ErrStaleCredentials (a slow request
+// cannot bring the data back), and where the store has IDs (memstore,
+// Redis) its data is deleted, if the Guard can reach the session store
+// (ss); otherwise the first request that presents the session deletes it.
+// On the cookie store the data is the cookie: requests presenting it are
+// served an empty session, and nothing of it is accepted back or carried.
+func (g *Guard) retire(ctx context.Context, rec *Record, ss sessionRef) error {
+	key := recordSessionKey(rec)
+	if key == "" {
+		return nil
+	}
+	now := g.now()
+	err := g.store.SetMarker(ctx, key, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+	if err != nil && !errors.Is(err, ErrMarkerExists) {
+		return storeErr(err)
+	}
+	if ss.store == nil || cookieRecord(rec) {
+		return nil
+	}
+	return deleteSession(ss.r, ss.store, ss.name, rec.SessionID)
+}
+
+// retireEvicted retires the sessions of the records Store.Trim signed out
+// (their mark is the store's, set atomically with the choice).
+func (g *Guard) retireEvicted(c *gin.Context, st *reqState, handles []string) {
+	ctx, ss := reqCtx(c), g.sessionsOf(st)
+	for _, h := range handles {
+		r, err := g.store.Get(ctx, h)
+		if err == nil {
+			err = g.retire(ctx, &r, ss)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			g.log.Warn("ginsecure: could not retire an evicted session", "err", err)
+		}
+	}
+}
+
+// endTimedOut ends a record whose idle or absolute timeout passed, on the
+// request that found it so, and deletes it: the request goes on
+// anonymous, and nothing is written to the browser.
 func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
+	if _, err := g.end(reqCtx(c), rec, RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+		!errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
+		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
+	}
 	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
 		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
-	}
-	if err := g.retireSession(c, st, rec); err != nil {
-		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
 	}
 	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }
@@ -46,13 +147,11 @@ func (g *Guard) revoke(c *gin.Context, rec *Record, reason string, kind EventKin
 }
 
 // markRevoked is revoke without the event, for a caller whose event carries
-// more fields (the IP check names both addresses).
+// more fields (the IP check names both addresses). It ends the record
+// (end): the session's data goes with it.
 func (g *Guard) markRevoked(c *gin.Context, rec *Record, reason string) {
-	_, err := g.store.Update(reqCtx(c), rec.Handle, func(r *Record) error {
-		r.Revoked = reason
-		return nil
-	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	_, err := g.end(reqCtx(c), rec, reason, g.sessionsOf(stateOf(c)))
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Error("ginsecure: could not revoke a session", "err", err, "reason", reason)
 	}
 }
@@ -71,14 +170,17 @@ func revokedErr(reason string) error {
 		return ErrExpired
 	case RevokedOverLimit:
 		return ErrTooManySessions
+	case RevokedSessionLost:
+		return ErrNoSession
 	default:
 		return ErrRevoked
 	}
 }
 
-// checkIdentity refuses a session whose user is not the one another
-// authentication layer (Config.Identity) names, and revokes it: the
-// session cookie travels with someone else's credentials.
+// checkIdentity returns ErrIdentityMismatch for a session whose user is
+// not the one another authentication layer (Config.Identity) names, and
+// revokes it: the session cookie travels with someone else's credentials.
+// The caller serves the request anonymous (reqState.standIn).
 func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 	if g.cfg.Identity == nil || st.rec == nil {
 		return nil
@@ -88,7 +190,14 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.authed = false
-	g.revoke(c, st.rec, RevokedIdentity, EventIdentityMismatch, "identity layer names "+quoteShort(id))
+	g.markRevoked(c, st.rec, RevokedIdentity)
+	// Once per record and network per TouchInterval, as for the IP: the
+	// requests a revocation races (in flight, other servers' views) say
+	// nothing new.
+	k := mismatchKey{EventIdentityMismatch, st.rec.Handle, g.cfg.IPBinding.network(g.clientIP(c))}
+	if g.mismatches.first(k, g.now(), g.cfg.TouchInterval) {
+		g.emit(c, Event{Kind: EventIdentityMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, Detail: "identity layer names " + quoteShort(id)})
+	}
 	return ErrIdentityMismatch
 }
 
@@ -145,8 +254,8 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 			return errRaced
 		}
 		r.Unpresented = false
-		if hashEq(r.TokenHash, tok) && r.PrevHash != zeroHash && r.ConfirmedAt.IsZero() {
-			r.ConfirmedAt, r.Pending = now, nil
+		if hashEq(r.TokenHash, tok) && len(r.History) > 0 && r.ConfirmedAt.IsZero() {
+			confirm(r, now)
 		}
 		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
 		return nil
@@ -157,16 +266,22 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
 		}
+		g.retireEvicted(c, st, evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
-		// Only while no other request presented it (a slot freed since).
-		_, err := g.store.Update(reqCtx(c), rec.Handle, func(r *Record) error {
+		// Only while no other request presented it (a slot freed since);
+		// then it ends as every ending does (its session retired).
+		ctx := reqCtx(c)
+		_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
 			if !r.Unpresented || r.Revoked != "" {
 				return errRaced
 			}
 			r.Revoked = RevokedOverLimit
 			return nil
 		})
+		if err == nil {
+			err = g.retire(ctx, &rec, g.sessionsOf(st))
+		}
 		if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, ErrNotFound) {
 			g.log.Error("ginsecure: could not end a sign-in refused over the limit", "err", err)
 		}
@@ -183,14 +298,15 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 }
 
 // SessionInfo describes one of a user's sessions for a "where you're
-// signed in" page.
+// signed in" page. Its JSON names are snake_case, for an API that returns
+// the list as it is.
 type SessionInfo struct {
-	Handle    string
-	Created   time.Time
-	LastSeen  time.Time
-	IP        string
-	UserAgent string
-	Current   bool // the session of the request that asked (Guard.SessionsOf)
+	Handle    string    `json:"handle"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
 }
 
 // Sessions lists the user's live sessions, oldest first. A login whose
@@ -229,65 +345,78 @@ func (g *Guard) SessionsOf(c *gin.Context) ([]SessionInfo, error) {
 }
 
 // RevokeSession signs out one of the user's sessions, on every server
-// sharing the store, at its next request. A handle that is not the user's
-// is ErrNoSession: one user cannot end another's session by guessing.
+// sharing the store, at its next request. Its session's data is deleted
+// where the session store has IDs: at once once this server has loaded a
+// session (and so knows the store), else at the session's next request
+// (DESIGN.md, "Endings"). A handle that is not the user's is ErrNoSession:
+// one user cannot end another's session by guessing.
 func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error {
 	if !validHandle(handle) {
 		return ErrNoSession
 	}
-	return g.revokeHandle(ctx, userID, handle)
-}
-
-// revokeHandle is RevokeSession for a handle the store itself returned.
-func (g *Guard) revokeHandle(ctx context.Context, userID, handle string) error {
-	found := false
-	_, err := g.store.Update(ctx, handle, func(r *Record) error {
-		if r.UserID != userID || r.Revoked != "" {
-			return ErrNoSession
-		}
-		found = true
-		r.Revoked = RevokedByUser
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoSession) || (err == nil && !found) {
+	r, err := g.store.Get(ctx, handle)
+	if errors.Is(err, ErrNotFound) {
 		return ErrNoSession
 	}
 	if err != nil {
 		return storeErr(err)
 	}
-	g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: handle, Detail: "session revoked"})
+	return g.revokeHandle(ctx, &r, userID, g.sessionsOf(nil))
+}
+
+// revokeHandle ends held, a record read from the store, for RevokeSession,
+// RevokeUser and RevokeOthers: ErrNoSession unless it is a live record of
+// userID.
+func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID string, ss sessionRef) error {
+	if held.UserID != userID || held.Revoked != "" {
+		return ErrNoSession
+	}
+	ended, err := g.end(ctx, held, RevokedByUser, ss)
+	switch {
+	case !ended && (errors.Is(err, ErrNotFound) || errors.Is(err, errEnded)):
+		return ErrNoSession
+	case !ended:
+		return storeErr(err)
+	case err != nil:
+		// Ended on every server; the session's data goes at its next
+		// presentation.
+		g.log.Warn("ginsecure: could not retire a revoked session", "err", err)
+	}
+	g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: held.Handle, Detail: "session revoked"})
 	return nil
 }
 
 // RevokeUser signs out every session of the user (account disabled, admin
-// action) and returns how many it ended.
+// action) and returns how many it ended. Their sessions' data is deleted
+// as RevokeSession's is.
 func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
-	return g.revokeAll(ctx, userID, "")
+	return g.revokeAll(ctx, userID, "", g.sessionsOf(nil))
 }
 
 // RevokeOthers signs out every session of the request's user except the
 // request's own (after a password change) and returns how many it ended.
+// Their sessions' data is deleted as RevokeSession's is.
 func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 	st := stateOf(c)
 	if st == nil || !st.authed {
 		return 0, ErrNoSession
 	}
-	return g.revokeAll(reqCtx(c), st.rec.UserID, st.rec.Handle)
+	return g.revokeAll(reqCtx(c), st.rec.UserID, st.rec.Handle, g.sessionsOf(st))
 }
 
-func (g *Guard) revokeAll(ctx context.Context, userID, except string) (int, error) {
+func (g *Guard) revokeAll(ctx context.Context, userID, except string, ss sessionRef) (int, error) {
 	recs, err := g.store.List(ctx, userID)
 	if err != nil {
 		return 0, storeErr(err)
 	}
 	n := 0
-	for _, r := range recs {
-		if r.Handle == except {
+	for i := range recs {
+		if recs[i].Handle == except {
 			continue
 		}
 		// The handle comes from the store, not from a request: whatever
 		// form an older build minted it in, it is revoked.
-		err := g.revokeHandle(ctx, userID, r.Handle)
+		err := g.revokeHandle(ctx, &recs[i], userID, ss)
 		if errors.Is(err, ErrNoSession) {
 			continue // gone meanwhile
 		}
@@ -318,7 +447,9 @@ const maxUserIDLen = 512
 // U+FFFD in the record but not in the index key, so two users whose IDs
 // differ only there would share one identity (RevokeUser of one would miss
 // the other's sessions, and an Identity hook would see a foreign user).
-var ErrInvalidUserID = errors.New("ginsecure: user ID must be 1 to 512 bytes of valid UTF-8")
+// A programming error of the caller, not a refusal of the visitor: code
+// "invalid_user_id", 400.
+var ErrInvalidUserID = refusal("invalid_user_id", http.StatusBadRequest, "user ID must be 1 to 512 bytes of valid UTF-8")
 
 // checkUserID refuses a user ID that a store cannot keep exactly (see
 // ErrInvalidUserID). The same rule on every store, so that an application

@@ -9,6 +9,7 @@ package ginsecure_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/gomodule/redigo/redis"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // uaTransport gives every request of a browser its User-Agent, so that a
@@ -74,10 +77,10 @@ func (b *browser) sessionsList() []listedSession {
 	for _, v := range raw {
 		m, _ := v.(map[string]any)
 		s := listedSession{}
-		s.Handle, _ = m["Handle"].(string)
-		s.IP, _ = m["IP"].(string)
-		s.UserAgent, _ = m["UserAgent"].(string)
-		s.Current, _ = m["Current"].(bool)
+		s.Handle, _ = m["handle"].(string)
+		s.IP, _ = m["ip"].(string)
+		s.UserAgent, _ = m["user_agent"].(string)
+		s.Current, _ = m["current"].(bool)
 		out = append(out, s)
 	}
 	return out
@@ -563,6 +566,80 @@ func TestIdentityMismatchRevokesTheSession(t *testing.T) {
 	})
 }
 
+// TestIdentityMismatchSeenByRequireOnARouteWithoutAUser: an identity
+// layer that runs per route group (gin.BasicAuth) is asked by the group's
+// Require; on a group that does not require a user the mismatch revokes
+// the session as everywhere, and the request goes on anonymous with none
+// of the session's data and no cookie of ours written.
+func TestIdentityMismatchSeenByRequireOnARouteWithoutAUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		routes := func(r *gin.Engine, g *ginsecure.Guard) {
+			r.GET("/basic/cart", gin.BasicAuth(basicAuthAccounts), g.Require(ginsecure.Policy{}), func(c *gin.Context) {
+				u, _ := ginsecure.UserID(c)
+				s := sessions.Default(c)
+				s.Set("seen", "yes")
+				h := gin.H{"user": u, "cart": s.Get("cart"), "saved": ginsecure.ErrorCode(s.Save())}
+				// A handler saving through gorilla itself must not write either.
+				if gs := s.(interface{ Session() *gsessions.Session }).Session(); gs != nil {
+					_ = gs.Store().Save(c.Request, c.Writer, gs)
+				}
+				if err := ginsecure.FailureReason(c); err != nil {
+					h["reason"] = ginsecure.ErrorCode(err)
+				}
+				c.JSON(http.StatusOK, h)
+			})
+		}
+		e := newEnv(t, kind, ginsecure.Config{Identity: identityFromBasicAuth}, withRoutes(routes))
+		b := e.device("127.0.0.1", "shared")
+		b.login("alice")
+		b.post("/cart?item=alice-card")
+		copied := b.clone()
+		r := b.do(http.MethodGet, "/basic/cart", basicAuth("bob")...)
+		if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "identity_mismatch" || r.body["cart"] != nil || r.body["saved"] != "foreign_session" {
+			t.Fatalf("alice's session with bob's Basic auth on a route without a user: %d %v, want 200 anonymous, reason identity_mismatch, no cart, Save refused", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); got != "" {
+			t.Errorf("the mismatch's response sets %q; want no cookie of ours", got)
+		}
+		expectRefused(t, copied, "identity_mismatch")
+	})
+}
+
+// TestIdentityMismatchEventOncePerRecord: requests verified before the
+// mismatch revoked the session each meet the mismatch in their group's
+// Require; the record's mismatch is reported once, not once per request.
+func TestIdentityMismatchEventOncePerRecord(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		gate := make(chan struct{})
+		var entered sync.WaitGroup
+		routes := func(r *gin.Engine, g *ginsecure.Guard) {
+			wait := func(c *gin.Context) { entered.Done(); <-gate }
+			r.GET("/gated/me", wait, gin.BasicAuth(basicAuthAccounts), g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+				c.JSON(http.StatusOK, gin.H{})
+			})
+		}
+		e := newEnv(t, kind, ginsecure.Config{Identity: identityFromBasicAuth}, withRoutes(routes))
+		b := e.device("127.0.0.1", "shared")
+		b.login("alice")
+		const n = 4
+		entered.Add(n)
+		replies := make(chan reply, n)
+		for range n {
+			go func() { replies <- b.clone().do(http.MethodGet, "/gated/me", basicAuth("bob")...) }()
+		}
+		entered.Wait()
+		close(gate)
+		for range n {
+			if r := <-replies; r.status != http.StatusUnauthorized || r.errCode() != "identity_mismatch" {
+				t.Errorf("alice's session with bob's Basic auth: %d %v, want 401 identity_mismatch", r.status, r.body)
+			}
+		}
+		if got := e.events.count(ginsecure.EventIdentityMismatch); got != 1 {
+			t.Errorf("%d identity_mismatch events for %d requests of one record, want 1", got, n)
+		}
+	})
+}
+
 // TestIdentityMatchPasses: when both layers name the same user nothing is
 // refused or revoked, and routes without the other layer are unaffected.
 func TestIdentityMatchPasses(t *testing.T) {
@@ -618,10 +695,12 @@ func identityFromSSOHeader(c *gin.Context) (string, bool) {
 	return u, u != ""
 }
 
-// TestIdentityMismatchIsRefusedOnEveryRoute: an identity the middleware can
+// TestIdentityMismatchIsCheckedOnEveryRoute: an identity the middleware can
 // already see is checked before any handler, so even a public route does
 // not serve alice's session to bob, and the session is revoked there too.
-func TestIdentityMismatchIsRefusedOnEveryRoute(t *testing.T) {
+// The public route serves bob anonymous (reason identity_mismatch), with
+// none of alice's session data; a route that requires a user answers 401.
+func TestIdentityMismatchIsCheckedOnEveryRoute(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, ginsecure.Config{Identity: identityFromSSOHeader})
 		b := e.device("127.0.0.1", "phone")
@@ -629,10 +708,16 @@ func TestIdentityMismatchIsRefusedOnEveryRoute(t *testing.T) {
 		if r := b.do(http.MethodGet, "/public", "X-Remote-User", "alice"); r.status != http.StatusOK || r.user() != "alice" {
 			t.Fatalf("matching SSO header on /public: %d %v", r.status, r.body)
 		}
+		if r := b.post("/cart?item=alice-card"); r.status != http.StatusOK {
+			t.Fatalf("alice's cart: %d %v", r.status, r.body)
+		}
 		copied := b.clone()
-		r := b.do(http.MethodGet, "/public", "X-Remote-User", "bob")
-		if r.status != http.StatusUnauthorized || r.errCode() != "identity_mismatch" {
-			t.Fatalf("alice's session with bob's SSO header on /public: %d %v, want 401 identity_mismatch", r.status, r.body)
+		r := b.do(http.MethodGet, "/cart", "X-Remote-User", "bob")
+		if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "identity_mismatch" || r.body["cart"] != nil {
+			t.Fatalf("alice's session with bob's SSO header on /cart: %d %v, want 200 anonymous, reason identity_mismatch, no cart", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); got != "" {
+			t.Errorf("the mismatch's response sets %q; want no cookie of ours", got)
 		}
 		expectAnonymous(t, copied, "identity_mismatch")
 	})
@@ -1262,4 +1347,18 @@ func TestReloginDoesNotCountAgainstTheLimit(t *testing.T) {
 			t.Fatalf("sessions after re-login: %v %v", s, err)
 		}
 	})
+}
+
+// TestSessionInfoJSON: the sessions list marshals with snake_case names,
+// for an API that returns it as it is.
+func TestSessionInfoJSON(t *testing.T) {
+	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	got, err := json.Marshal(ginsecure.SessionInfo{Handle: "h", Created: at, LastSeen: at, IP: "192.0.2.1", UserAgent: "ua", Current: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"handle":"h","created":"2026-11-21T12:00:00Z","last_seen":"2026-11-21T12:00:00Z","ip":"192.0.2.1","user_agent":"ua","current":true}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }

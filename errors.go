@@ -83,10 +83,27 @@ var (
 	// ErrRevoked: signed out by RevokeSession, RevokeUser or RevokeOthers.
 	// errors.Is(ErrRevoked, ErrExpired) holds.
 	ErrRevoked = endingAs(ErrExpired, "revoked", http.StatusUnauthorized, "session revoked")
-	// ErrNoMiddleware: Login, Logout or Renew ran without Middleware (or
-	// without sessions.Sessions before it). It has no code of its own:
-	// ErrorCode says "unauthorized", ErrorStatus 401.
-	ErrNoMiddleware = errors.New("ginsecure: Middleware and sessions.Sessions must run before this handler")
+	// ErrMisconfigured: ginsecure is not set up on the route, a
+	// programming error rather than the visitor's: code "misconfigured",
+	// 500. Login, Logout, Renew and Require return one of the errors below
+	// that name the mistake; errors.Is(err, ErrMisconfigured) holds for
+	// each.
+	ErrMisconfigured = refusal("misconfigured", http.StatusInternalServerError, "ginsecure is not set up on this route")
+	// ErrNoMiddleware: Login, Logout, Renew or Require ran on a request
+	// Middleware had not seen: it is missing, registered after the route
+	// (gin's Use applies only to routes registered after it), or placed
+	// after the handler in the chain. errors.Is(ErrNoMiddleware,
+	// ErrMisconfigured) holds.
+	ErrNoMiddleware = misconfiguration("Middleware did not run before this handler: register r.Use(sessions.Sessions(name, store), sec.Middleware()) before the routes")
+	// ErrNoSessionsMiddleware: Middleware found no session of
+	// gin-contrib's sessions.Sessions in the context, which must run
+	// before it. errors.Is(ErrNoSessionsMiddleware, ErrMisconfigured)
+	// holds.
+	ErrNoSessionsMiddleware = misconfiguration("no gin-contrib session: put sessions.Sessions(name, store) before Middleware")
+	// ErrSessionsMany: the application registered sessions.SessionsMany;
+	// ginsecure guards the one session of sessions.Sessions(name, store).
+	// errors.Is(ErrSessionsMany, ErrMisconfigured) holds.
+	ErrSessionsMany = misconfiguration("sessions.SessionsMany is not supported: ginsecure guards the one session of sessions.Sessions(name, store)")
 )
 
 // refusal, ending and endingAs build the sentinels above; they return
@@ -102,6 +119,11 @@ func ending(code string, status int, msg string) error {
 
 func endingAs(parent error, code string, status int, msg string) error {
 	return &secError{code: code, msg: msg, status: status, parent: parent}
+}
+
+// misconfiguration is an ErrMisconfigured that names the mistake.
+func misconfiguration(msg string) error {
+	return &secError{code: "misconfigured", msg: msg, status: http.StatusInternalServerError, parent: ErrMisconfigured}
 }
 
 // storeErr wraps a store failure so that errors.Is(err, ErrStoreUnavailable)

@@ -102,13 +102,3 @@ func (g *Guard) emitCtx(ctx context.Context, ev Event) {
 		g.cfg.OnEvent(ev)
 	}
 }
-
-var warnedNoSessions = make(chan struct{}, 1)
-
-func (g *Guard) warnNoSessions() {
-	select {
-	case warnedNoSessions <- struct{}{}:
-		g.log.Error("ginsecure: no gin-contrib session in the context: put sessions.Sessions(...) before Middleware()")
-	default:
-	}
-}

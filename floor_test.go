@@ -9,16 +9,16 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// ContractFloor is the least an implementation of DESIGN's model can do on
-// an authenticated read, for BenchmarkContractFloor: read the handle from
-// the gin-contrib session, find and hash the token cookie, read the clock,
-// look the record up, compare the hash, check the idle and absolute
-// timeouts and the bound IP, and hand the user to the handler through the
-// session wrapper that the no-clobber rule needs. No rotation, grace,
-// replay detection, revocation, identity check, events or response
-// scrubbing: a measuring stick, not a guard. It reuses the Guard's token
-// reading (tokenCookie, parseToken) and IP fast path, so that it costs what
-// the Guard's floor costs.
+// ContractFloor is the least an implementation of the model (DESIGN.md,
+// "Model") can do on an authenticated read, for BenchmarkContractFloor:
+// read the handle from the gin-contrib session, find and hash the token
+// cookie, read the clock, look the record up, compare the hash, check the
+// idle and absolute timeouts and the bound IP, and hand the user to the
+// handler through the session wrapper that the no-clobber rule needs. No
+// rotation, grace, replay detection, revocation, identity check, events or
+// response scrubbing: a measuring stick, not a guard. It reuses the Guard's
+// token reading (tokenCookie, parseToken) and IP fast path, so that it
+// costs what the Guard's floor costs.
 type ContractFloor struct {
 	mu   sync.RWMutex
 	recs map[string]*floorRecord

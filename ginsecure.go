@@ -13,6 +13,10 @@
 //
 // Then call Login after checking a password, Logout to sign out, and guard
 // route groups with sec.Require(ginsecure.Policy{Authenticated: true}).
+//
+// DESIGN.md, at the root of the repository, is the design: the two cookies
+// and the security record, the states a session goes through, what every
+// request is served as, and why.
 package ginsecure
 
 import (
@@ -82,8 +86,11 @@ type Config struct {
 	// /64 (privacy addresses change inside it). IPOff() disables binding.
 	IPBinding IPPolicy
 
-	// KeepSessionOnIPMismatch only refuses a request from the wrong network
-	// instead of revoking the session as well (the default).
+	// KeepSessionOnIPMismatch keeps the session when a request comes from
+	// the wrong network, instead of revoking it (the default). Either way
+	// that request is anonymous: served with an empty stand-in session, or
+	// answered 401 ErrIPMismatch on routes that Require authentication;
+	// a login from it works.
 	KeepSessionOnIPMismatch bool
 
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For and
@@ -92,7 +99,8 @@ type Config struct {
 	// unless told otherwise, and any client could then pick its IP. The
 	// engine's TrustedPlatform header, which gin believes from any peer,
 	// counts here only from a trusted proxy; so does X-Forwarded-Proto
-	// for Policy.RequireTLS.
+	// for Policy.RequireTLS. Off, a login that arrives with such a header
+	// (the app is behind a proxy) logs a warning once.
 	TrustProxyHeaders bool
 
 	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
@@ -113,7 +121,8 @@ type Config struct {
 
 	// Identity connects another authentication layer (Basic auth, a JWT, an
 	// SSO header). When it names a user who is not the session's user, the
-	// request is refused with ErrIdentityMismatch and the session revoked.
+	// session is revoked and the request is anonymous (ErrIdentityMismatch:
+	// 401 on routes that Require authentication).
 	// With gin.BasicAuth: func(c *gin.Context) (string, bool) {
 	// return c.GetString(gin.AuthUserKey), c.GetString(gin.AuthUserKey) != "" }.
 	// It is asked in Middleware and again in every Require: an auth layer
@@ -124,10 +133,11 @@ type Config struct {
 	Identity func(c *gin.Context) (userID string, ok bool)
 
 	// ErrorHandler answers refused requests. Default: JSON
-	// {"error": "<code>"} with 401, 403 for policy refusals, 503 (with
-	// Retry-After) when the store is unreachable. No cookie is expired on
-	// a refusal (DESIGN, "Cookie writes"). The Guard calls c.Abort() after
-	// it in every case.
+	// {"error": "<code>"} with 401, 403 for policy refusals, 500
+	// (ErrMisconfigured) where ginsecure is not set up on the route, 503
+	// (with Retry-After) when the store is unreachable. No cookie is
+	// expired on a refusal (DESIGN.md, "Cookie writes"). The Guard calls
+	// c.Abort() after it in every case.
 	ErrorHandler func(c *gin.Context, err error)
 
 	// CarryOver decides which values of an anonymous session a login
@@ -167,10 +177,25 @@ type Guard struct {
 	cookieCheck sync.Once
 	peerCheck   sync.Once // the warning for a listener whose peers have no IP (unix socket)
 
+	mismatches mismatchLog // when EventIPMismatch last fired, per record and network
+
+	// proxyHint is how far the warning about proxy headers while
+	// TrustProxyHeaders is off has got: a proxyHint (ipguard.go).
+	proxyHint atomic.Uint32
+
+	// The error logs for a route where ginsecure is not set up (setup.go):
+	// Middleware without a session of sessions.Sessions, Require without
+	// Middleware.
+	sessionsCheck, requireCheck sync.Once
+
 	// Sessions read and saved together with the records (session_redis.go):
 	// decided at the first session loaded.
 	redisLearned  atomic.Bool
 	redisSessions atomic.Pointer[redisSessions]
+
+	// The first session store the Guard saw: where an ending without a
+	// request (RevokeUser) deletes the session's data (binding.go).
+	sessionsSeen atomic.Pointer[sessionRef]
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error

@@ -1,6 +1,6 @@
 module github.com/ginsecure/ginsecure
 
-go 1.26
+go 1.25.0
 
 require (
 	github.com/boj/redistore v1.4.1

@@ -6,35 +6,46 @@ package ginsecure
 // Renew, or every RotateEvery), requests that left the browser with the old
 // credentials arrive after the rotation. They must not be refused (the user
 // would see "hijacked" errors), must not gain the new privilege, and no
-// response may put back older credentials (DESIGN, "Grace period").
+// response may put back older credentials (DESIGN.md, "Grace period").
 //
 //   - A login replaces the record: the old token names a record that is
 //     gone, so a straggler with it is simply anonymous, and nothing is
 //     written back (no expiring Set-Cookie: it could land after the login's
 //     response and delete the new token).
-//   - A periodic rotation or Renew keeps the record and its previous
-//     token's hash (PrevHash). A request presenting it is served as the
-//     same user with the privilege from before the rotation (PrevAuthAt).
-//     The window starts when the browser first presents the new token
-//     (ConfirmedAt); after it, the old token is a replay: the session is
-//     revoked, since two parties hold its credentials.
-//   - Until the browser presents the new token, the rotating response may
-//     be slow or lost. A periodic rotation keeps the new secret sealed
-//     under a key derived from the old one (Record.Pending), and whoever
-//     presents the old token gets the same new token again: a late
-//     rotating response then carries the very token the browser already
-//     has, and a lost one costs nothing. A Renew's raised privilege is
-//     never handed to the pre-Renew token: after unconfirmedGrace it gets
-//     a fresh token at the old privilege instead (a reissue), and the
-//     unconfirmed one becomes a tripwire (AbandonedHash).
+//   - Every other rotation keeps the record and pushes the token it
+//     replaces onto one bounded history of superseded credentials
+//     (Record.History, DESIGN.md, "Superseded credentials"). Each entry
+//     says when it was superseded, the privilege it had, and whether the
+//     browser had presented it.
+//   - A credential the browser had presented is served, as the same user
+//     with at most the privilege it had, until the browser first presents
+//     a newer one (Superseded.Open) and GracePeriod more; after that it is
+//     a replay: the session is revoked, since two parties hold its
+//     credentials. Until the browser presents the newer credential the
+//     rotating response may be slow or lost: the newer token is kept
+//     sealed under a key derived from the old secret (Superseded.Sealed),
+//     and whoever presents the old token gets the same newer token again.
+//     A Renew's raised privilege is never handed to the pre-Renew token:
+//     after unconfirmedGrace it gets a fresh token at its own privilege
+//     instead (a reissue).
+//   - A credential superseded before the browser ever presented it (a
+//     Renew's token after its reissue, an earlier joined login's, a
+//     forwarded one) is a late response at its first presentation, however
+//     late: served at the lower of its privilege and the current one, and
+//     answered with the current token, sealed to the superseded token's
+//     public key (Record.TokenKey) whenever the record rotates. From then
+//     on it counts as presented.
+//   - Older than the history: a mismatch, as any unknown secret.
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,104 +57,199 @@ import (
 // old token gets a fresh token at its own privilege.
 const unconfirmedGrace = 30 * time.Second
 
-type prevVerdict int
+// maxSuperseded is how many superseded credentials a record remembers
+// (DESIGN.md, "Superseded credentials"): a copy of an older one is a
+// mismatch, not a replay.
+const maxSuperseded = 4
+
+// Superseded is one credential a rotation of its record replaced (the
+// record's History). Times are the Guard's clock.
+type Superseded struct {
+	Hash   [32]byte  // SHA-256 of its secret
+	At     time.Time // when it was superseded
+	AuthAt time.Time // the privilege it had: its record's AuthAt then
+	Raised bool      // the rotation that superseded it raised privilege (Renew)
+	// Seen is when the browser was last known to hold it: when it was
+	// superseded, if the browser had presented it by then, or its first
+	// presentation after (a late response). Zero: never presented.
+	Seen time.Time
+	// Open is when the browser first presented a newer credential after
+	// Seen: its grace window's start. Zero: not yet.
+	Open time.Time
+	// Key is its X25519 public key (Record.TokenKey), kept while it was
+	// never presented.
+	Key []byte
+	// Sealed is the newest token sealed for this credential's holder
+	// (AES-256-GCM, the handle as associated data), kept until its window
+	// opens: under a key derived from its secret where the rotating
+	// request held it, else to Key.
+	Sealed []byte
+}
+
+// supVerdict is how a request's token stands: the current one, or which
+// treatment a superseded one gets.
+type supVerdict uint8
 
 const (
-	prevGrace   prevVerdict = iota // a straggler: the same user with the old privilege
-	prevResend                     // the browser never presented the pending token: send it again
-	prevReplay                     // a copy came back after the window: refused, session revoked
-	prevReissue                    // the Renew's token never arrived: a fresh one at the old privilege
+	supCurrent supVerdict = iota // the record's current token
+	supGrace                     // a straggler: the same user with the old privilege
+	supResend                    // the browser never presented the newer token: send it again
+	supReissue                   // a Renew's token never arrived: a fresh one at the old privilege
+	supLate                      // superseded before it was ever presented: answered with the current token
+	supReplay                    // a copy came back after the window: refused, session revoked
 )
+
+// supersededIndex is the index in r.History of the credential hashed h, or
+// -1.
+func (r *Record) supersededIndex(h [32]byte) int {
+	for i := range r.History {
+		if hashEq(r.History[i].Hash, h) {
+			return i
+		}
+	}
+	return -1
+}
 
 // checkSecret decides the presented secret against its record. It returns
 // true where the request may go on as the record's user (the current
-// token, or the previous one inside its window); otherwise the request is
+// token, or a superseded one that is served); otherwise the request is
 // anonymous with the reason in st.failure (a replay revokes the session).
+// The current token is compared first: the history costs the hot path
+// nothing.
 func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.Time) bool {
-	switch {
-	case hashEq(rec.TokenHash, st.tok.hash):
+	if hashEq(rec.TokenHash, st.tok.hash) {
 		st.tokRec, st.authAt = rec, rec.AuthAt
 		return true
-	case rec.PrevHash != zeroHash && hashEq(rec.PrevHash, st.tok.hash) || isSibling(rec, st.tok.hash):
-		st.tokRec, st.authAt = rec, rec.PrevAuthAt
-		switch g.prevToken(rec, now) {
-		case prevReplay:
-			if rec.Revoked == "" {
-				g.revoke(c, rec, RevokedReplay, EventReplay, "a rotated token came back after the grace window")
-			}
-			st.failure = ErrReplay
-			return false
-		case prevReissue:
-			if c.GetHeader("Upgrade") == "" {
-				st.reissue = true
-				return true
-			}
-			// An upgrade answers with its own headers: a token minted
-			// here would be lost too. Served as a straggler.
-			st.prev = true
-		case prevResend:
-			st.prev, st.resend = true, c.GetHeader("Upgrade") == ""
-		default:
-			st.prev = true
-		}
-		g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
-		return true
-	case rec.AbandonedHash != zeroHash && hashEq(rec.AbandonedHash, st.tok.hash):
-		// A token a reissue replaced because nobody had presented it: it
-		// reached someone after all, so two parties hold this session.
-		st.tokRec = rec
-		if rec.Revoked == "" {
-			g.revoke(c, rec, RevokedReplay, EventReplay, "an abandoned token came back after a reissue")
-		}
-		st.failure = ErrReplay
-		return false
-	default:
+	}
+	i := rec.supersededIndex(st.tok.hash)
+	if i < 0 {
 		st.failure = ErrTokenMismatch
 		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "token secret does not match its record"})
 		return false
 	}
-}
-
-// isSibling reports whether h is one of the tokens that earlier parallel
-// logins from the same session minted for the record, before the previous
-// one: they are honoured as the previous token is.
-func isSibling(r *Record, h [32]byte) bool {
-	for _, s := range r.Siblings {
-		if hashEq(s, h) {
-			return true
+	e := &rec.History[i]
+	st.tokRec, st.authAt = rec, lower(e.AuthAt, rec.AuthAt)
+	v := g.judge(e, now)
+	if v == supReplay {
+		if rec.Revoked == "" {
+			g.revoke(c, rec, RevokedReplay, EventReplay, "a superseded token came back after its grace window")
 		}
+		st.failure = ErrReplay
+		return false
 	}
-	return false
+	if v != supGrace && c.GetHeader("Upgrade") != "" {
+		// An upgrade answers with its own headers: a token sent here
+		// would be lost, and a first presentation not recorded.
+		v = supGrace
+	}
+	st.sup = v
+	if v != supReissue {
+		g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
+	}
+	return true
 }
 
-// prevToken decides a request that presents the record's previous token.
+// lower is the earlier of two authentication times: the lower privilege.
+func lower(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// judge decides a request that presents the superseded credential e.
 //
-// The window starts when the browser shows it has the new token (the first
-// request presenting it sets ConfirmedAt), not when the server minted it:
+// The window starts when the browser shows it has a newer credential (the
+// first request presenting it sets Open), not when the server minted it:
 // a rotating request may take seconds to answer, or never deliver its
 // Set-Cookie, and every request the browser sends until then still
 // carries the old token. Counting from the mint would call those replays
-// and revoke a legitimate session. Once confirmed, the old token lives
+// and revoke a legitimate session. Once open, the old token lives
 // GracePeriod more; then it is a replay, since the browser no longer sends
 // it and someone else must hold a copy. With GracePeriod < 0 there is no
-// window at all.
-func (g *Guard) prevToken(r *Record, now time.Time) prevVerdict {
-	if g.cfg.GracePeriod < 0 {
-		return prevReplay
-	}
-	if !r.ConfirmedAt.IsZero() {
-		if g.withinGrace(r.ConfirmedAt, now) {
-			return prevGrace
+// window at all. A credential the browser never presented cannot have
+// been copied from it: its first presentation is a late response.
+func (g *Guard) judge(e *Superseded, now time.Time) supVerdict {
+	switch {
+	case e.Seen.IsZero():
+		return supLate
+	case g.cfg.GracePeriod < 0:
+		return supReplay
+	case !e.Open.IsZero():
+		if g.withinGrace(e.Open, now) {
+			return supGrace
 		}
-		return prevReplay
+		return supReplay
+	case len(e.Sealed) > 0:
+		return supResend
+	case !longerThan(now, e.At, max(g.cfg.GracePeriod, unconfirmedGrace)):
+		return supGrace
 	}
-	if len(r.Pending) > 0 {
-		return prevResend
+	return supReissue
+}
+
+// confirm records the first presentation of the current token since the
+// history last changed: the windows of the credentials the browser held
+// before open now, and their sealed successors are no longer needed.
+func confirm(r *Record, now time.Time) {
+	r.ConfirmedAt = now
+	h := slices.Clone(r.History)
+	for i := range h {
+		if !h[i].Seen.IsZero() && h[i].Open.IsZero() {
+			h[i].Open, h[i].Sealed, h[i].Key = now, nil, nil
+		}
 	}
-	if now.Sub(r.RotatedAt) <= max(g.cfg.GracePeriod, unconfirmedGrace) {
-		return prevGrace
+	r.History = h
+}
+
+// minted is a new token: its secret, the secret's hash and public key.
+type minted struct {
+	secret, hash [32]byte
+	key          []byte
+}
+
+// mint makes a new token.
+func mint() (minted, error) {
+	var m minted
+	var err error
+	if m.secret, m.hash, err = newSecret(); err != nil {
+		return m, err
 	}
-	return prevReissue
+	m.key, err = tokenKey(m.secret)
+	return m, err
+}
+
+// supersede makes m the record's token and pushes the current one onto the
+// history: seen is when the browser presented it (the rotating request
+// held it), zero if this request did not (then it counts as presented if
+// it was confirmed). Every credential of the history that the browser
+// never presented is sealed the new token: its late response is answered
+// with the newest credential. raised says whether the rotation raised
+// privilege (Renew).
+func supersede(r *Record, m minted, now, seen time.Time, raised bool) error {
+	e := Superseded{Hash: r.TokenHash, At: now, AuthAt: r.AuthAt, Raised: raised, Seen: seen}
+	if e.Seen.IsZero() {
+		e.Seen = r.ConfirmedAt
+	}
+	if e.Seen.IsZero() {
+		e.Key = r.TokenKey
+	}
+	h := make([]Superseded, 0, min(len(r.History)+1, maxSuperseded))
+	h = append(h, e)
+	h = append(h, r.History[:min(len(r.History), maxSuperseded-1)]...)
+	for i := range h {
+		if h[i].Seen.IsZero() && len(h[i].Key) > 0 {
+			sealed, err := sealTo(h[i].Key, m.secret, r.Handle)
+			if err != nil {
+				return err
+			}
+			h[i].Sealed = sealed
+		}
+	}
+	r.History = h
+	r.TokenHash, r.TokenKey, r.IssuedAt, r.ConfirmedAt = m.hash, m.key, now, time.Time{}
+	r.ForwardPending = nil
+	return nil
 }
 
 // withinGrace reports whether a window that opened at t is still open.
@@ -151,9 +257,9 @@ func (g *Guard) withinGrace(t, now time.Time) bool {
 	return g.cfg.GracePeriod > 0 && now.Sub(t) <= g.cfg.GracePeriod
 }
 
-// pendingInfo labels the key that seals a pending token, so that it can
-// never equal another use of the old secret (its SHA-256 is the stored
-// PrevHash).
+// pendingInfo labels the key that seals a newer token under the secret it
+// supersedes (Superseded.Sealed), so that it can never equal another use
+// of that secret (its SHA-256 is Superseded.Hash).
 const pendingInfo = "ginsecure pending token v1"
 
 // pendingAEAD is the AEAD that seals the secret minted by a rotation under
@@ -192,11 +298,6 @@ func sealUnder(info string, old, next [32]byte, handle string) ([]byte, error) {
 	return aead.Seal(nonce, nonce, next[:], []byte(handle)), nil
 }
 
-// openPending opens a pending token with the old secret.
-func openPending(old [32]byte, sealed []byte, handle string) ([32]byte, error) {
-	return openUnder(pendingInfo, old, sealed, handle)
-}
-
 // openUnder opens what sealUnder sealed.
 func openUnder(info string, old [32]byte, sealed []byte, handle string) ([32]byte, error) {
 	var next [32]byte
@@ -215,28 +316,172 @@ func openUnder(info string, old [32]byte, sealed []byte, handle string) ([32]byt
 	return next, nil
 }
 
-// resendPending sends again the token a periodic rotation minted, to a
-// request that presented the old one before the browser ever presented
-// the new one. The same token, not another: a rotating response that lands
-// late then carries exactly what the browser holds.
-func (g *Guard) resendPending(c *gin.Context, st *reqState) {
-	next, err := openPending(st.tok.secret, st.rec.Pending, st.rec.Handle)
+// keyInfo labels the derivation of a token's X25519 key from its secret,
+// and sealedInfo the key that seals a token to it.
+const (
+	keyInfo    = "ginsecure token key v1"
+	sealedInfo = "ginsecure sealed to token key v1"
+)
+
+// tokenPrivate derives the X25519 private key of a token from its secret.
+func tokenPrivate(secret [32]byte) (*ecdh.PrivateKey, error) {
+	k, err := hkdf.Key(sha256.New, secret[:], nil, keyInfo, 32)
 	if err != nil {
-		g.log.Warn("ginsecure: could not open a pending token", "err", err)
+		return nil, err
+	}
+	return ecdh.X25519().NewPrivateKey(k)
+}
+
+// tokenKey is the X25519 public key of a token (Record.TokenKey): the
+// server can seal a newer token to it after the token was superseded,
+// when no request holding its secret is at hand, and only a holder of
+// the secret can open it; the store alone cannot.
+func tokenKey(secret [32]byte) ([]byte, error) {
+	k, err := tokenPrivate(secret)
+	if err != nil {
+		return nil, err
+	}
+	return k.PublicKey().Bytes(), nil
+}
+
+// sealedKey is the AEAD key for an X25519 agreement shared between the
+// ephemeral key eph and the token key pub.
+func sealedKey(shared, eph, pub []byte) [32]byte {
+	return sha256.Sum256(slices.Concat(shared, eph, pub))
+}
+
+// sealTo seals next to the token key pub: an ephemeral X25519 key (32
+// bytes) followed by sealUnder's nonce and ciphertext.
+func sealTo(pub []byte, next [32]byte, handle string) ([]byte, error) {
+	peer, err := ecdh.X25519().NewPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := eph.ECDH(peer)
+	if err != nil {
+		return nil, err
+	}
+	e := eph.PublicKey().Bytes()
+	body, err := sealUnder(sealedInfo, sealedKey(shared, e, pub), next, handle)
+	if err != nil {
+		return nil, err
+	}
+	return append(e, body...), nil
+}
+
+// sealedToLen is the length of what sealTo seals; sealUnder's is shorter.
+const sealedToLen = 32 + 12 + 32 + 16
+
+// openSealed opens a Superseded.Sealed with the secret of the credential
+// it is kept for, whichever way it was sealed.
+func openSealed(secret [32]byte, sealed []byte, handle string) ([32]byte, error) {
+	if len(sealed) != sealedToLen {
+		return openUnder(pendingInfo, secret, sealed, handle)
+	}
+	priv, err := tokenPrivate(secret)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	peer, err := ecdh.X25519().NewPublicKey(sealed[:32])
+	if err != nil {
+		return [32]byte{}, err
+	}
+	shared, err := priv.ECDH(peer)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return openUnder(sealedInfo, sealedKey(shared, sealed[:32], priv.PublicKey().Bytes()), sealed[32:], handle)
+}
+
+// sendNewer sends the newest token, sealed for the superseded credential
+// the request presented, again: to a request that presented it before
+// the browser ever presented the newer one (the same token, not another:
+// a rotating response that lands late then carries exactly what the
+// browser holds), or at a late response's first presentation.
+func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
+	i := rec.supersededIndex(st.tok.hash)
+	if i < 0 || len(rec.History[i].Sealed) == 0 {
 		return
 	}
-	g.setToken(c, st.rec.Handle, next, st.cookieMaxAge())
+	next, err := openSealed(st.tok.secret, rec.History[i].Sealed, rec.Handle)
+	if err != nil {
+		g.log.Warn("ginsecure: could not open a sealed token", "err", err)
+		return
+	}
+	g.setToken(c, rec.Handle, next, st.cookieMaxAge())
+}
+
+// serveSuperseded completes a request authenticated with a superseded
+// credential once every check passed: a late response's first
+// presentation is recorded and answered with the current token, a
+// credential whose newer token the browser never presented is sent it
+// again, a straggler in its window needs nothing.
+func (g *Guard) serveSuperseded(c *gin.Context, st *reqState, now time.Time) error {
+	switch st.sup {
+	case supLate:
+		if err := g.presentLate(c, st, now); err != nil {
+			st.authed = false
+			return err
+		}
+	case supResend:
+		g.sendNewer(c, st, st.rec)
+	}
+	return nil
+}
+
+// errPresented tells presentLate's update that a parallel request
+// recorded the first presentation first.
+var errPresented = errors.New("ginsecure: already presented")
+
+// presentLate records the first presentation of a credential that was
+// superseded before the browser ever presented it (a late response), and
+// answers it with the current token. From now on it counts as presented:
+// its window opens when the browser next presents the current token
+// (ConfirmedAt is cleared so that that request records it), and a copy of
+// it after that window is a replay.
+func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
+	hash := st.tok.hash
+	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
+		i := r.supersededIndex(hash)
+		if i < 0 {
+			return errRaced
+		}
+		if !r.History[i].Seen.IsZero() {
+			return errPresented
+		}
+		r.History = slices.Clone(r.History)
+		r.History[i].Seen, r.History[i].Open, r.History[i].Key = now, time.Time{}, nil
+		r.ConfirmedAt = time.Time{}
+		return nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errPresented):
+		st.rec = &rec
+		g.sendNewer(c, st, &rec)
+		return nil
+	case errors.Is(err, errRaced):
+		// Pushed out of the history by parallel rotations meanwhile.
+		return ErrTokenMismatch
+	case errors.Is(err, ErrNotFound):
+		return ErrExpired
+	}
+	return storeErr(err)
 }
 
 // due says which of refresh's writes the request needs: rotate the token
 // (RotateEvery passed, or a reissue), confirm a rotation. Most requests
 // need none, and verify then skips refresh.
 func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confirm bool) {
-	rotate = st.reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
+	reissue := st.sup == supReissue
+	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
 		c.GetHeader("Upgrade") == "")
-	confirm = !st.reissue && st.rec.PrevHash != zeroHash && st.rec.ConfirmedAt.IsZero()
+	confirm = !reissue && len(st.rec.History) > 0 && st.rec.ConfirmedAt.IsZero()
 	return rotate, confirm
 }
 
@@ -256,55 +501,49 @@ var errTouched = errors.New("ginsecure: activity already recorded")
 // another request may have written first. When another request rotated
 // first, this one is served as a straggler.
 func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool) error {
-	var next, nextHash [32]byte
-	var pending []byte
+	var m minted
+	var sealed []byte
 	if rotate {
 		var err error
-		if next, nextHash, err = newSecret(); err != nil {
+		// No key (an X25519 base point multiplication saved per
+		// rotation): a token this request mints is never superseded
+		// before the browser presents it. Its presenter's entry keeps it
+		// sealed (a resend, not a reissue, answers the old token), and a
+		// record that rotated on a presented token is no longer joined
+		// nor forwarded to (unrotatedLogin).
+		if m.secret, m.hash, err = newSecret(); err != nil {
 			return err
 		}
-		if !st.reissue {
-			if pending, err = sealPending(st.tok.secret, next, st.rec.Handle); err != nil {
-				return err
-			}
+		// The newer token, sealed under the presented one: sent again to
+		// whoever presents it before the browser presents the newer one.
+		if sealed, err = sealPending(st.tok.secret, m.secret, st.rec.Handle); err != nil {
+			return err
 		}
 	}
-	presented, reissue := st.tok.hash, st.reissue
-	readTok, readRotated := st.rec.TokenHash, st.rec.RotatedAt
+	presented, reissue := st.tok.hash, st.sup == supReissue
+	readTok := st.rec.TokenHash
 	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
 		if reissue {
-			// Exactly the rotation this request judged: a parallel request
-			// that reissued first (or a confirmation) wins, and this one
-			// is served as a straggler.
-			if !(hashEq(r.PrevHash, presented) || isSibling(r, presented)) || !r.ConfirmedAt.IsZero() ||
-				!hashEq(r.TokenHash, readTok) || !r.RotatedAt.Equal(readRotated) {
-				return errRaced
-			}
-			// The unconfirmed token is set aside (a replay if it ever
-			// shows up); the old one stays the previous, and the raise of
-			// privilege that never reached the browser is not handed to it.
-			r.AbandonedHash = r.TokenHash
-			r.TokenHash, r.IssuedAt, r.RotatedAt = nextHash, now, now
-			r.AuthAt, r.PrevRaised, r.Pending, r.ForwardPending = r.PrevAuthAt, false, nil, nil
-			r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
-			return nil
+			return g.reissue(r, m, sealed, presented, readTok, now)
 		}
 		if !hashEq(r.TokenHash, presented) {
 			return errRaced
 		}
 		needTouch := now.Sub(r.LastSeen) >= g.cfg.TouchInterval
-		needConfirm := r.PrevHash != zeroHash && r.ConfirmedAt.IsZero()
+		needConfirm := len(r.History) > 0 && r.ConfirmedAt.IsZero()
 		if !rotate && !needTouch && !needConfirm {
 			// A parallel request (on any server) did it first: one write
 			// per TouchInterval, not one per request in flight.
 			return errTouched
 		}
 		if needConfirm {
-			r.ConfirmedAt, r.Pending = now, nil
+			confirm(r, now)
 		}
 		if rotate {
-			rotateRecord(r, nextHash, now, false)
-			r.Pending = pending
+			if err := supersede(r, m, now, now, false); err != nil {
+				return err
+			}
+			r.History[0].Sealed = sealed
 		}
 		if rotate || needTouch {
 			r.LastSeen = now
@@ -312,18 +551,51 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		}
 		return nil
 	})
+	return g.refreshed(c, st, rec, err, now, rotate, m)
+}
+
+// reissue gives the holder of a superseded credential whose newer token
+// never reached the browser (a Renew's lost response) a fresh token at its
+// own privilege: exactly the rotation this request judged, else a
+// parallel request that reissued first (or a confirmation) wins and this
+// one is served as a straggler. The unpresented token joins the history,
+// sealed the fresh one (its late response is answered with it), and the
+// presenter's own entry keeps the fresh one sealed under its secret, so
+// that its parallel requests are sent that same token again.
+func (g *Guard) reissue(r *Record, m minted, sealed []byte, presented, readTok [32]byte, now time.Time) error {
+	i := r.supersededIndex(presented)
+	if i < 0 || !hashEq(r.TokenHash, readTok) || !r.ConfirmedAt.IsZero() ||
+		g.judge(&r.History[i], now) != supReissue {
+		return errRaced
+	}
+	authAt := r.History[i].AuthAt
+	if err := supersede(r, m, now, time.Time{}, false); err != nil {
+		return err
+	}
+	// The raise of privilege that never reached the browser is not handed
+	// to the old token.
+	r.AuthAt = authAt
+	if i+1 < len(r.History) {
+		r.History[i+1].Sealed = sealed
+	}
+	r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
+	return nil
+}
+
+// refreshed applies refresh's update result to the request.
+func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, now time.Time, rotate bool, m minted) error {
 	switch {
 	case err == nil:
 		st.rec = &rec
 		if rotate {
-			st.reissue = false
-			st.tok.secret, st.tok.hash = next, nextHash
-			st.authAt = rec.AuthAt
-			g.setToken(c, rec.Handle, next, st.cookieMaxAge())
 			detail := ""
-			if reissue {
+			if st.sup == supReissue {
 				detail = "reissued: the Renew's token never reached the browser"
 			}
+			st.sup = supCurrent
+			st.tok.secret, st.tok.hash = m.secret, m.hash
+			st.authAt = rec.AuthAt
+			g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
 		return nil
@@ -331,12 +603,12 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		st.rec = &rec
 		return nil
 	case errors.Is(err, errRaced):
-		if hashEq(rec.PrevHash, presented) || isSibling(&rec, presented) {
-			switch g.prevToken(&rec, now) {
-			case prevGrace, prevResend:
+		if i := rec.supersededIndex(st.tok.hash); i >= 0 {
+			switch g.judge(&rec.History[i], now) {
+			case supGrace, supResend, supReissue:
 				// Another request of this browser rotated first.
-				st.rec, st.reissue, st.prev = &rec, false, true
-				st.authAt = rec.PrevAuthAt
+				st.rec, st.sup = &rec, supGrace
+				st.authAt = lower(rec.History[i].AuthAt, rec.AuthAt)
 				g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
 				return nil
 			}
@@ -353,16 +625,6 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		g.log.Warn("ginsecure: could not record activity", "err", err)
 		return nil
 	}
-}
-
-// rotateRecord makes next the record's token: the current one becomes the
-// previous (with the privilege it had), and the new one's grace window
-// waits for its first use. raised says whether the rotation raised
-// privilege (Renew).
-func rotateRecord(r *Record, next [32]byte, now time.Time, raised bool) {
-	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = r.TokenHash, now, r.AuthAt, raised
-	r.TokenHash, r.IssuedAt, r.ConfirmedAt, r.Pending, r.Siblings = next, now, time.Time{}, nil, nil
-	r.ForwardPending = nil
 }
 
 // errForwarded tells forward's update that another request forwarded
@@ -382,7 +644,7 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 // credentials (nil).
 func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
 	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) ||
-		old.PrevHash == zeroHash || !old.ConfirmedAt.IsZero() || c.GetHeader("Upgrade") != "" {
+		len(old.History) == 0 || !old.ConfirmedAt.IsZero() || c.GetHeader("Upgrade") != "" {
 		return nil, nil
 	}
 	next, err := g.view(c, old.ReplacedBy, now)
@@ -415,9 +677,14 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 
 // unrotatedLogin reports whether r has not rotated since its login but for
 // parallel logins' tokens (never confirmed, never a Renew or a periodic
-// rotation).
+// rotation: every credential it superseded was never presented).
 func unrotatedLogin(r *Record) bool {
-	return r.ConfirmedAt.IsZero() && !r.PrevRaised && len(r.Pending) == 0 &&
+	for i := range r.History {
+		if r.History[i].Raised || !r.History[i].Seen.IsZero() {
+			return false
+		}
+	}
+	return r.ConfirmedAt.IsZero() &&
 		// parallel logins join within unconfirmedGrace of the first; a
 		// later token (a Renew's reissue) is a rotation
 		!r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
@@ -439,11 +706,11 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	if len(next.ForwardPending) > 0 {
 		return g.resendForwarded(c, st, next)
 	}
-	secret, hash, err := newSecret()
+	m, err := mint()
 	if err != nil {
 		return err
 	}
-	sealed, err := sealUnder(forwardInfo, st.tok.secret, secret, next.Handle)
+	sealed, err := sealUnder(forwardInfo, st.tok.secret, m.secret, next.Handle)
 	if err != nil {
 		return err
 	}
@@ -458,7 +725,9 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 		if !unrotatedLogin(r) {
 			return errRaced
 		}
-		rotateRecord(r, hash, now, false)
+		if err := supersede(r, m, now, time.Time{}, false); err != nil {
+			return err
+		}
 		r.ForwardPending = sealed
 		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
 		return nil
@@ -474,8 +743,8 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 		return storeErr(err)
 	}
 	st.rec, st.tokRec = &rec, &rec
-	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
-	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
+	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
+	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
 	return nil
 }

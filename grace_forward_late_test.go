@@ -19,9 +19,9 @@ import (
 // using the new session, and the long poll answers 40 s later (README:
 // "one that lands 40 s late carries what the browser already has"). Its
 // token of the replaced record lands last, next to the new session cookie.
-// DESIGN, Ordering principle and Grace period 4 ("a rotating response that
-// arrives late is still honoured"): the sign-in must not be lost, however
-// late, until the new session rotates.
+// (DESIGN.md, "Ordering principle" and "Grace period": forwarding sends
+// one token of the successor to every such request, however late): the
+// sign-in must not be lost, however late, until the new session rotates.
 func TestForwardLateRotatingResponse(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
@@ -116,9 +116,9 @@ func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
 // login. The first lands, the browser is forwarded and uses the forwarded
 // token; the second lands a few seconds later and puts the very same
 // replaced token back. That is the browser's own response, not a copy:
-// DESIGN, Ordering principle ("Every outcome must hold whichever response
-// the browser applies last"): it is sent the same forwarded token again,
-// no replay is reported, and the new session stays.
+// every outcome must hold whichever response the browser applies last
+// (DESIGN.md, "Ordering principle"): it is sent the same forwarded token
+// again, no replay is reported, and the new session stays.
 func TestForwardTwoLateRotatingResponses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))

@@ -94,7 +94,7 @@ func TestForwardIsNotAReplayLicence(t *testing.T) {
 // put the replaced record's token back next to the new session, the page
 // fires three requests at once (every page load does). Each is forwarded,
 // and all three are sent the one forwarded token: whichever response the
-// browser applies last, it stays signed in (DESIGN, "Ordering principle").
+// browser applies last, it stays signed in (DESIGN.md, "Ordering principle").
 func TestForwardParallelRequestsAnyOrder(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, order := range []string{"123", "231", "321"} {
@@ -160,8 +160,8 @@ func TestForwardRefusedByIPMintsNothing(t *testing.T) {
 // session's identity (its handle), so the copy's session cookie from before
 // the Renew still names the successor's session, and the replaced record's
 // token is forwarded with the successor's current privilege: the Renew's
-// step-up, which the copy never had (DESIGN, Grace period 2: "never raises
-// privilege"; README: "A Renew's raised privilege is never handed to the
+// step-up, which the copy never had (DESIGN.md, "Grace period": privilege
+// never rises in the window; README: "A Renew's raised privilege is never handed to the
 // pre-Renew token"). /admin demands a login or Renew in the last 10 minutes.
 func TestForwardNeverRaisesPrivilege(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
@@ -234,8 +234,8 @@ func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 // cookie (healed through that marker) is then forwarded into Bob's
 // session and sent a token of it. A re-login of the same user is what
 // forwarding exists for; another user's login must leave Alice's
-// credentials simply dead (DESIGN, Grace period 5; "never a change to
-// another user's session").
+// credentials simply dead (DESIGN.md, "Outcomes"; "Bad input": never a
+// change to another user's session).
 func TestForwardNeverCrossesUsers(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))

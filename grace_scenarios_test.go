@@ -1,7 +1,7 @@
 package ginsecure_test
 
-// The grace contract's hard cases as one table (DESIGN.md, "Grace period"
-// items 3-5, Logout, "Cookie writes"): lost, slow and stale requests. None
+// The grace contract's hard cases as one table (DESIGN.md, "Grace period",
+// "Writes", "Endings", "Cookie writes"): lost, slow and stale requests. None
 // of them may sign a user out, lock a browser out, or lose a write
 // silently; a stolen copy used after the victim moved on is still a replay.
 // Each row runs on every store: its steps, the statuses and cookies each

@@ -14,7 +14,7 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// The grace contract of DESIGN.md ("Grace period"), end to end on every
+// The grace contract (DESIGN.md, "Grace period"), end to end on every
 // store: a request that presents the credentials from before a rotation is
 // served inside the window with at most its old privilege, never puts back
 // older credentials, and has its session writes kept where the session is
@@ -193,7 +193,7 @@ func TestGracePeriodScenarios(t *testing.T) {
 	replay := []ginsecure.EventKind{ginsecure.EventReplay}
 	cases := []scenario{
 		// Periodic rotation: the same user inside the window; the session is
-		// unchanged, so its writes are kept (DESIGN, "Grace period" 3).
+		// unchanged, so its writes are kept (DESIGN.md, "Writes").
 		{name: "periodic/inside/read is served as the same user", rotate: graceRotatePeriodic, wait: inside, method: "GET", path: "/me",
 			status: 200, user: "alice", events: grace, thenStatus: 200, thenUser: "alice"},
 		{name: "periodic/inside/session write is kept", rotate: graceRotatePeriodic, wait: inside, method: "POST", path: "/me/write",
@@ -227,9 +227,9 @@ func TestGracePeriodScenarios(t *testing.T) {
 
 		// Login over a signed-in session: the old token names a record that
 		// is gone: anonymous (never alice, never bob), nothing written back,
-		// inside the window and after it (DESIGN, "Grace period" 5). bob's
-		// session starts empty: alice's cart never crosses to him
-		// (DESIGN.md, "Carry-over").
+		// inside the window and after it (DESIGN.md, "Outcomes": a replaced
+		// record's other credentials). bob's session starts empty: alice's
+		// cart never crosses to him (DESIGN.md, "Carry-over").
 		{name: "relogin/inside/old token is anonymous, never either user", rotate: graceRotateRelogin, wait: inside, method: "GET", path: "/public",
 			status: 200, code: "expired", thenStatus: 200, thenUser: "bob", thenCart: noCart},
 		{name: "relogin/inside/old token cannot reach a protected route", rotate: graceRotateRelogin, wait: inside, method: "POST", path: "/me/write",

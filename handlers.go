@@ -62,11 +62,13 @@ func FailureReason(c *gin.Context) error {
 // user has MaxSessionsPerUser presented sessions), ErrSessionTooLarge (the
 // carried-over session does not fit the cookie or the store),
 // ErrSessionNotPersisted (a Redis session store with MaxAge <= 0 deletes
-// every session it saves), ErrStoreUnavailable, ErrNoMiddleware.
+// every session it saves), ErrStoreUnavailable, and where ginsecure is
+// not set up an ErrMisconfigured naming the mistake (ErrNoMiddleware,
+// ErrNoSessionsMiddleware, ErrSessionsMany).
 func Login(c *gin.Context, userID string) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return ErrNoMiddleware
+		return setupErr(c, st)
 	}
 	if err := checkUserID(userID); err != nil {
 		return err
@@ -87,10 +89,11 @@ func Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	secret, hash, err := newSecret()
+	m, err := mint()
 	if err != nil {
 		return err
 	}
+	secret, hash := m.secret, m.hash
 	sid := handle // on the cookie store a signed-in session's identity is its handle
 	if !cookieStore(st.gs.Store()) {
 		if sid, err = newSessionID(st.gs.Store()); err != nil {
@@ -102,11 +105,11 @@ func Login(c *gin.Context, userID string) error {
 	// from now on finds it and undoes its write, and a browser that ends up
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
-	replaced, oldKey := st.cur, ""
-	if !st.blank {
-		oldKey = markerKey(replaced)
+	prior, replaced, oldKey := st.replacing(userID)
+	carry, err := g.carryFrom(c, st, userID, oldKey) // session.go
+	if err != nil {
+		return err
 	}
-	carry := st.carryFor(userID)  // session.go
 	var reread *gsessions.Session // the replaced session, read with the marker
 	if oldKey != "" {
 		var err error
@@ -117,7 +120,7 @@ func Login(c *gin.Context, userID string) error {
 			// same user submitting twice joins that login's record, so
 			// that whichever response (or straggler) the browser applies
 			// last, its cookies belong together.
-			if joined, err := g.joinParallelLogin(c, st, oldKey, userID, secret, hash, now); joined || err != nil {
+			if joined, err := g.joinParallelLogin(c, st, oldKey, userID, m, now); joined || err != nil {
 				return err
 			}
 			oldKey = "" // another user's login retired this session: start afresh
@@ -153,9 +156,10 @@ func Login(c *gin.Context, userID string) error {
 	// retired. On a Redis shared with boj/redistore both are one script
 	// (session_redis.go): the session is written only once the record is.
 	rec := g.newRecord(c, userID, hash, handle, sid, now)
+	rec.TokenKey = m.key
 	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
-	if st.tokRec != nil && st.tokRec.UserID == userID {
-		lim.Replacing = st.tokRec.Handle // signing in again from this browser
+	if prior != nil && prior.UserID == userID {
+		lim.Replacing = prior.Handle // signing in again from this browser
 	}
 	ns := st.freshSession(sid, values)
 	hdr := c.Writer.Header()
@@ -199,13 +203,13 @@ func Login(c *gin.Context, userID string) error {
 	// On a Redis shared with the sessions, the replaced session goes in
 	// the retiring write of its record.
 	gone := false
-	if st.tokRec != nil {
+	if prior != nil {
 		withSession := ""
 		if oldKey != "" {
 			withSession = st.sharedKey(replaced)
 		}
 		var err error
-		if gone, err = g.retireReplaced(ctx, st.tokRec, handle, withSession); err != nil && g.retiredFor(cleanup, st.tokRec.Handle, handle) {
+		if gone, err = g.retireReplaced(ctx, prior, handle, withSession); err != nil && g.retiredFor(cleanup, prior.Handle, handle) {
 			// The retirement was applied, its reply lost: the replaced
 			// record is dead (on a shared Redis its session too, in the
 			// same write), so undoing the login would sign the browser
@@ -238,13 +242,14 @@ func Login(c *gin.Context, userID string) error {
 		if err != nil {
 			g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
 		}
+		g.retireEvicted(c, st, evicted) // binding.go: their data goes as every ending's does
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
 		}
 	}
 
 	// 6. Send the token; the request is now the new session's.
-	st.cur, st.blank, st.healed, st.prev, st.resend, st.reissue = ns, false, false, false, false, false
+	st.cur, st.blank, st.healed, st.sup = ns, false, false, supCurrent
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.setToken(c, handle, secret, st.cookieMaxAge())
 	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
@@ -264,11 +269,13 @@ func Login(c *gin.Context, userID string) error {
 // whose response it drops never counts toward MaxSessionsPerUser and ends
 // after UnpresentedAge (DESIGN.md, "Cookieless sign-in"). It writes
 // nothing for a browser that has a session already. Errors: as Save's
-// (ErrForeignSession next to another session's token), ErrNoMiddleware.
+// (ErrForeignSession next to another session's token), and where
+// ginsecure is not set up an ErrMisconfigured naming the mistake (as
+// Login's).
 func PrepareSignIn(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return ErrNoMiddleware
+		return setupErr(c, st)
 	}
 	if st.authed || (!st.blank && sessionID(st.cur) != "") {
 		return nil
@@ -277,13 +284,38 @@ func PrepareSignIn(c *gin.Context) error {
 	return st.sess.Save()
 }
 
+// replacing is what a login of userID on this request replaces: the record
+// its token opened (prior, nil for none), the session it is served with,
+// and that session's marker key ("" for a stand-in: not this browser's to
+// retire). A record whose network or identity did not match the request
+// (refused) is replaced, with its own session, only by a login of its own
+// user; another user's login leaves it alone (DESIGN.md, "Refusals"):
+// whoever holds a stolen copy of the cookies cannot end the owner's
+// session by signing in to an account of their own. The request's
+// stand-in carries nothing over in either case.
+func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions.Session, key string) {
+	r := st.refused
+	if r != nil && r.UserID == userID {
+		// The record's own session, by the identity it names, whichever
+		// cookie was in front (a store with IDs: its ID; the cookie
+		// store: its handle), so that its marker is set and its data
+		// deleted.
+		gs := st.freshSession(r.SessionID, nil)
+		return r, gs, markerKey(gs)
+	}
+	if st.blank {
+		return st.tokRec, st.cur, ""
+	}
+	return st.tokRec, st.cur, markerKey(st.cur)
+}
+
 // joinParallelLogin signs the request in to the record that a parallel
 // login from the same session created (the marker under key names it),
 // when that login was of the same user and no older than
 // unconfirmedGrace: it mints a new token for that record (the other
 // login's token becomes the previous one, honoured as a straggler's) and
 // serves the record's own session. It reports whether it joined.
-func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID string, secret, hash [32]byte, now time.Time) (bool, error) {
+func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID string, m minted, now time.Time) (bool, error) {
 	ctx := reqCtx(c)
 	mk, err := g.store.GetMarker(ctx, key)
 	if errors.Is(err, ErrNotFound) {
@@ -296,20 +328,13 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
 			return errRaced
 		}
-		// The earlier logins' tokens stay honoured as the previous one
-		// is: whichever response the browser applies last, its token
-		// works (a third login would otherwise push the first login's
-		// token out of PrevHash).
-		sib := r.Siblings
-		if r.PrevHash != zeroHash {
-			sib = append(sib, r.PrevHash)
+		// The earlier logins' tokens join the history, never presented:
+		// whichever response the browser applies last, its token is
+		// answered with the newest (grace.go, presentLate).
+		if err := supersede(r, m, now, time.Time{}, false); err != nil {
+			return err
 		}
-		if len(sib) > maxSiblings {
-			sib = sib[len(sib)-maxSiblings:]
-		}
-		rotateRecord(r, hash, now, false)
-		r.Siblings = sib
-		r.AuthAt, r.LastSeen, r.AbandonedHash = now, now, zeroHash
+		r.AuthAt, r.LastSeen = now, now
 		r.ExpiresAt = g.expiryOf(r, now)
 		return nil
 	})
@@ -328,15 +353,15 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	// Joined from the same session as the first login, for the same user:
 	// the same carry-over (on the cookie store the session is rebuilt here).
 	carry := st.carryFor(userID)
-	st.blank, st.prev, st.resend, st.reissue = false, false, false, false
+	st.blank, st.sup = false, supCurrent
 	if err := g.heal(st, &rec, carry); err != nil {
 		return false, err
 	}
 	st.healed = false
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, rec.Handle, secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
 	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
-	st.tok = presented{handle: rec.Handle, secret: secret, hash: hash}
+	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
 	return true, nil
@@ -408,10 +433,6 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 // errEnded tells Logout's update that the record had already ended.
 var errEnded = errors.New("ginsecure: session already ended")
 
-// maxSiblings bounds the tokens parallel logins from one session may add
-// to a record (a double or triple submit; more is no longer a person).
-const maxSiblings = 4
-
 // loginValues is what the replaced session holds at the login's commit:
 // on memstore and Redis the session as the store holds it now (a
 // straggler's write that came before the marker is in it), with this
@@ -465,7 +486,8 @@ func checkSessionStore(gs *gsessions.Session) error {
 // ErrStoreUnavailable when the store could not be reached, ErrNoSession
 // when the request proved nothing (a token whose secret does not match its
 // record, or a signed-in session's cookie without its token: nothing is
-// ended), ErrNoMiddleware without Middleware.
+// ended), ErrNoMiddleware without Middleware. gin-contrib's logout idiom
+// (a Save with a negative MaxAge through sessions.Default) calls it.
 func Logout(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil {
@@ -486,33 +508,28 @@ func Logout(c *gin.Context) error {
 	// record already ended (replaced by a later login, perhaps on another
 	// server while this request waited, or revoked) holds dead
 	// credentials, and an expiring Set-Cookie could land after the newer
-	// login's response and delete its token (DESIGN, "Cookie writes"). The
+	// login's response and delete its token (DESIGN.md, "Cookie writes"). The
 	// record goes; nothing is written back.
-	_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
-		if r.Revoked != "" {
-			return errEnded
-		}
-		r.Revoked = RevokedByUser // a login racing this one keeps it ended
-		return nil
-	})
-	ended := errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)
-	if err != nil && !ended {
+	// The record is marked ended first (a login racing this one keeps it
+	// ended) and its session retired (end), then it goes.
+	ended, err := g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
+	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
 		return storeErr(err)
 	}
-	if err := g.store.Delete(ctx, rec.Handle); err != nil {
-		if ended {
-			return storeErr(err)
+	if derr := g.store.Delete(ctx, rec.Handle); derr != nil {
+		if !ended {
+			return storeErr(derr)
 		}
-		// Revoked already: dead on every server; the record expires.
-		g.log.Warn("ginsecure: could not delete a signed-out record", "err", err)
+		// Ended already: dead on every server; the record expires.
+		g.log.Warn("ginsecure: could not delete a signed-out record", "err", derr)
 	}
-	if ended {
+	if !ended {
 		return nil
 	}
+	if err != nil {
+		return err // the session could not be retired
+	}
 	if st.gs != nil {
-		if err := g.retireSession(c, st, rec); err != nil {
-			return err
-		}
 		opts := gsessions.Options{Path: "/"}
 		if st.gs.Options != nil {
 			opts = *st.gs.Options
@@ -538,25 +555,28 @@ func Logout(c *gin.Context) error {
 // Renew rotates the credentials of the signed-in session after a
 // privilege change (a step-up, a role change): new session ID, new token,
 // login time reset for Policy.MaxAuthAge. Requests still carrying the old
-// credentials get the grace window, with the old privilege. It returns
-// ErrNoSession for a request that is not authenticated (or lost a race
-// with another rotation), ErrStaleCredentials for one that carried the
-// credentials from before a rotation, ErrSessionTooLarge or
+// credentials get the grace window, with the old privilege. A write of
+// the session that a parallel request saved before Renew moved it is
+// carried into the new session (as Login carries it). It returns
+// ErrNoSession for a request that is not authenticated, lost a race with
+// another rotation, or whose session ended (signed out, revoked, replaced)
+// while it was in flight: then nothing changes. ErrStaleCredentials for one
+// that carried superseded credentials, ErrSessionTooLarge or
 // ErrStoreUnavailable when the new session could not be saved.
 func Renew(c *gin.Context) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return ErrNoMiddleware
+		return setupErr(c, st)
 	}
 	if !st.authed {
 		return ErrNoSession
 	}
-	if st.prev {
+	if st.sup != supCurrent {
 		return ErrStaleCredentials
 	}
 	g := st.g
 	ctx, now := reqCtx(c), g.now()
-	secret, hash, err := newSecret()
+	m, err := mint()
 	if err != nil {
 		return err
 	}
@@ -568,22 +588,9 @@ func Renew(c *gin.Context) error {
 		}
 	}
 	cur := st.cur
-	oldKey := markerKey(cur)
-	if oldKey == st.sessionKeyOf(sid) {
-		oldKey = "" // nothing moves: no predecessor to mark
-	}
-	if oldKey != "" {
-		err := g.store.SetMarker(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
-		switch {
-		case errors.Is(err, ErrMarkerExists):
-			// A parallel Renew of this very record (a double click) set
-			// the same marker: it is ours as much as theirs.
-			if mk, err := g.store.GetMarker(ctx, oldKey); err != nil || mk.Handle != handle {
-				oldKey = ""
-			}
-		case err != nil:
-			return storeErr(err)
-		}
+	oldKey, reread, err := g.renewMarker(st, handle, sid, now)
+	if err != nil {
+		return err
 	}
 	undo := func() {
 		// Only while the record still names the old session: a parallel
@@ -598,40 +605,15 @@ func Renew(c *gin.Context) error {
 			g.log.Warn("ginsecure: could not remove the marker of a failed Renew", "err", err)
 		}
 	}
-	values := make(map[any]any, len(cur.Values))
-	for k, v := range cur.Values {
-		if k != sidKey {
-			values[k] = v
-		}
-	}
-	values[handleKey] = handle
-	ns := st.freshSession(sid, values)
-	hdr := c.Writer.Header()
-	n := len(hdr["Set-Cookie"])
-	if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-		undo()
-		return saveErr(err)
-	}
-	presented := st.tok.hash
-	rec, err := g.store.Update(ctx, handle, func(r *Record) error {
-		if !hashEq(r.TokenHash, presented) {
-			return errRaced
-		}
-		rotateRecord(r, hash, now, true)
-		r.AuthAt, r.LastSeen, r.AbandonedHash, r.SessionID = now, now, zeroHash, sid
-		r.ExpiresAt = g.expiryOf(r, now)
-		return nil
-	})
+	ns, err := st.renewSession(sid, reread)
 	if err != nil {
-		_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
-		if lines := hdr["Set-Cookie"]; len(lines) > n {
-			hdr["Set-Cookie"] = lines[:n:n]
-		}
 		undo()
-		if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
-			return ErrNoSession
-		}
-		return storeErr(err)
+		return err
+	}
+	rec, err := g.renewRecord(st, ns, m, sid, now)
+	if err != nil {
+		undo()
+		return err
 	}
 	if oldKey != "" {
 		if err := deleteSession(c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
@@ -640,11 +622,107 @@ func Renew(c *gin.Context) error {
 	}
 	st.cur, st.healed, st.sid = ns, false, sid
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, handle, secret, st.cookieMaxAge())
+	g.setToken(c, handle, m.secret, st.cookieMaxAge())
 	st.created, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
-	st.tok.secret, st.tok.hash = secret, hash
+	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil
+}
+
+// renewRecord saves the session Renew moves to (unless it is the
+// presented one) and rotates the record onto it, atomically with the
+// checks that it is still live and still on the presented token. A
+// failure leaves nothing of this: the new session is deleted and its
+// cookie taken back. Errors: ErrNoSession (ended or raced meanwhile),
+// saveErr's, ErrStoreUnavailable.
+func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid string, now time.Time) (Record, error) {
+	c := st.c
+	hdr := c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	moved := ns != st.cur
+	if moved {
+		if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
+			return Record{}, saveErr(err)
+		}
+	}
+	presented := st.tok.hash
+	rec, err := g.store.Update(reqCtx(c), st.rec.Handle, func(r *Record) error {
+		if r.Revoked != "" {
+			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
+		}
+		if !hashEq(r.TokenHash, presented) {
+			return errRaced
+		}
+		if err := supersede(r, m, now, now, true); err != nil {
+			return err
+		}
+		r.AuthAt, r.LastSeen, r.SessionID = now, now, sid
+		r.ExpiresAt = g.expiryOf(r, now)
+		return nil
+	})
+	if err == nil {
+		return rec, nil
+	}
+	if moved {
+		_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
+	}
+	if lines := hdr["Set-Cookie"]; len(lines) > n {
+		hdr["Set-Cookie"] = lines[:n:n]
+	}
+	if errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound) {
+		return Record{}, ErrNoSession
+	}
+	return Record{}, storeErr(err)
+}
+
+// renewMarker sets the marker from the session Renew replaces to the
+// record (none where the session keeps its identity: the cookie store),
+// and reads that session with it where the store allows (a Redis shared
+// with the records). A parallel Renew of this very record (a double
+// click) that set the same marker makes it ours as much as theirs.
+func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (oldKey string, reread *gsessions.Session, err error) {
+	oldKey = markerKey(st.cur)
+	if oldKey == st.sessionKeyOf(sid) {
+		return "", nil, nil // nothing moves: no predecessor to mark
+	}
+	ctx := reqCtx(st.c)
+	reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, true) // session_redis.go
+	switch {
+	case errors.Is(err, ErrMarkerExists):
+		if mk, err := g.store.GetMarker(ctx, oldKey); err != nil || mk.Handle != handle {
+			return "", nil, nil
+		}
+		return oldKey, nil, nil
+	case err != nil:
+		return "", nil, storeErr(err)
+	}
+	return oldKey, reread, nil
+}
+
+// renewSession is the session Renew moves the record to: on memstore and
+// Redis a new one under sid, holding what the replaced session holds now
+// (a parallel write Save acknowledged before the marker is in it; one
+// after it is refused as stale) with this request's own changes on top,
+// as Login carries it. On the cookie store the session keeps its
+// identity: the presented one, unless this request changed its data, so
+// that the Renew's response carries no session cookie that could land
+// over a parallel write's (DESIGN.md, "Writes").
+func (st *reqState) renewSession(sid string, reread *gsessions.Session) (*gsessions.Session, error) {
+	if cookieStore(st.cur.Store()) && !st.sess.written && sessionID(st.cur) == sid {
+		return st.cur, nil
+	}
+	v, err := st.loginValues(reread)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[any]any, len(v)+1)
+	for k, x := range v {
+		if k != sidKey {
+			values[k] = x
+		}
+	}
+	values[handleKey] = st.rec.Handle
+	return st.freshSession(sid, values), nil
 }
 
 // Policy is what a route group demands beyond the global configuration.
@@ -674,25 +752,30 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		st := stateOf(c)
 		if st == nil {
-			g.log.Error("ginsecure: Require ran without Middleware; refusing")
-			g.refuse(c, nil, ErrNoSession)
+			g.warnNoMiddleware() // setup.go
+			g.refuse(c, nil, ErrNoMiddleware)
 			return
 		}
 		if p.RequireTLS && !g.secureTransport(c) {
 			g.refuse(c, st, ErrTLSRequired)
 			return
 		}
+		authOnly := p.Authenticated || p.MaxAuthAge > 0
 		if st.authed {
 			if err := g.checkIdentity(c, st); err != nil {
-				g.refuse(c, st, err)
-				return
-			}
-			if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
+				// As in Middleware (DESIGN.md, "Refusals"): revoked,
+				// and anonymous on a route that does not need a user.
+				st.standIn(err)
+				if !authOnly {
+					serveStandIn(c, st)
+					return
+				}
+			} else if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
 				g.refuse(c, st, err)
 				return
 			}
 		}
-		if (p.Authenticated || p.MaxAuthAge > 0) && !st.authed {
+		if authOnly && !st.authed {
 			err := st.failure
 			if err == nil {
 				err = ErrNoSession
@@ -706,4 +789,18 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// serveStandIn serves the rest of the chain with a stand-in session that
+// Require gave the request after Middleware had served it authenticated:
+// its response must carry no cookie of ours, as Middleware keeps a
+// stand-in's from doing.
+func serveStandIn(c *gin.Context, st *reqState) {
+	if st.gs == nil {
+		c.Next()
+		return
+	}
+	c.Writer = &st.w
+	c.Next()
+	st.w.scrub()
 }

@@ -147,3 +147,51 @@ func TestIPFamilyChangeThroughTheEngine(t *testing.T) {
 		})
 	}
 }
+
+// dualStackListener listens on IPv4 and IPv6 loopback at once, or skips
+// the test where the machine cannot.
+func dualStackListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Skipf("no dual-stack listener: %v", err)
+	}
+	c, err := net.DialTimeout("tcp6", net.JoinHostPort("::1", portOf(ln)), time.Second)
+	if err != nil {
+		ln.Close()
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	c.Close()
+	return ln
+}
+
+// TestIPFamilyChangeNeverBlocksSigningIn: signed in over IPv4, the
+// laptop's next connections go over IPv6. A public page is served
+// anonymous (reason ip_mismatch, none of the session's data), a route
+// that requires a user answers 401 ip_mismatch, and POST /login signs in
+// afresh over IPv6, replacing the IPv4 session.
+func TestIPFamilyChangeNeverBlocksSigningIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ln := dualStackListener(t)
+		e := newEnv(t, kind, ginsecure.Config{}, func(o *envOpts) { o.listener = ln })
+		var v6 atomic.Bool
+		laptop := e.dualStackBrowser(&v6)
+		laptop.login("alice")
+		laptop.post("/cart?item=alice-card")
+		v6.Store(true)
+		if r := laptop.get("/cart"); r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "ip_mismatch" || r.body["cart"] != nil {
+			t.Fatalf("GET /cart over IPv6: %d %v, want 200 anonymous, reason ip_mismatch, no cart", r.status, r.body)
+		}
+		wantIPRefusal(t, "/me over IPv6", laptop.get("/me"))
+		if r := laptop.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /login over IPv6: %d %v, want 200 alice", r.status, r.body)
+		}
+		wantUser(t, "/me over IPv6 after signing in again", laptop.get("/me"), "alice")
+		if ip := boundIP(t, laptop); ip != "::1" {
+			t.Errorf("new session bound to %q, want ::1", ip)
+		}
+		if n := len(e.sessions(t, "alice")); n != 1 {
+			t.Errorf("alice has %d sessions, want 1 (the IPv4 one replaced)", n)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
@@ -80,7 +82,7 @@ func boundIP(t *testing.T, b *browser, hdr ...string) string {
 	if r.status != http.StatusOK || len(list) != 1 {
 		t.Fatalf("/me/sessions: %d %v", r.status, r.body)
 	}
-	ip, _ := list[0].(map[string]any)["IP"].(string)
+	ip, _ := list[0].(map[string]any)["ip"].(string)
 	return ip
 }
 
@@ -631,4 +633,146 @@ func TestIPBindingOnRealIPv6Peers(t *testing.T) {
 	if ev := ipMismatchEvent(t, e); ev.IP != other || ev.BoundIP != "::1" {
 		t.Errorf("event names %q, bound %q", ev.IP, ev.BoundIP)
 	}
+}
+
+// TestIPMismatchNeverBlocksSigningIn: a browser whose network changed (its
+// cookies now come from 127.0.0.2) is anonymous there, revoked or not: a
+// public page is served with an empty stand-in (reason ip_mismatch, none
+// of the session's data, no cookie written, a write refused), a route
+// that requires a user answers 401 ip_mismatch, and signing in again
+// works, binding the new session to the new network and replacing the
+// refused one (the same user).
+func TestIPMismatchNeverBlocksSigningIn(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepSessionOnIPMismatch=%v", keep), func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+				home := e.browserFrom("127.0.0.1")
+				home.login("alice")
+				if r := home.post("/cart?item=alice-card"); r.status != http.StatusOK {
+					t.Fatalf("alice's cart: %d %v", r.status, r.body)
+				}
+				moved := e.browserFrom("127.0.0.2")
+				home.copyTo(moved)
+				r := moved.get("/cart")
+				if r.status != http.StatusOK || r.user() != "" || r.body["reason"] != "ip_mismatch" || r.body["cart"] != nil {
+					t.Fatalf("GET /cart from the new network: %d %v, want 200 anonymous, reason ip_mismatch, no cart", r.status, r.body)
+				}
+				if got := graceCookies(r.cookies); got != "" {
+					t.Errorf("GET /cart from the new network sets %q; want no cookie of ours", got)
+				}
+				w := moved.post("/cart?item=planted")
+				switch {
+				case keep && (w.status != http.StatusConflict || w.errCode() != "foreign_session"):
+					t.Errorf("POST /cart from the new network: %d %v, want 409 foreign_session (the stand-in writes nothing)", w.status, w.body)
+				case !keep && (w.status != http.StatusOK || w.user() != ""):
+					// The first request ended the record (revoked): this one
+					// is an ordinary anonymous visitor's on the emptied
+					// session (DESIGN.md, "Endings"), whose writes a login
+					// never carries ("Carry-over").
+					t.Errorf("POST /cart after the revocation: %d %v, want 200 anonymous", w.status, w.body)
+				}
+				wantIPRefusal(t, "/me from the new network", moved.get("/me"))
+				if r := moved.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Fatalf("POST /login from the new network: %d %v, want 200 alice", r.status, r.body)
+				}
+				wantUser(t, "/me after signing in again", moved.get("/me"), "alice")
+				if r := moved.get("/cart"); r.body["cart"] != nil {
+					t.Errorf("the new session carries the refused session's cart %v", r.body["cart"])
+				}
+				if ip := boundIP(t, moved); ip != "127.0.0.2" {
+					t.Errorf("new session bound to %q, want 127.0.0.2", ip)
+				}
+				// The refused session was replaced: its cookies open nothing.
+				if r := home.get("/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("the refused session's cookies on their own network after the new login: %d %v, want 401", r.status, r.body)
+				}
+				if n := len(e.sessions(t, "alice")); n != 1 {
+					t.Errorf("alice has %d sessions, want 1 (the refused one replaced)", n)
+				}
+			})
+		})
+	}
+}
+
+// TestIPMismatchLoginOfAnotherUserLeavesTheRefusedSession: a thief on
+// another network with a copy of alice's cookies signs in to an account of
+// its own. Where the mismatch kept alice's session (KeepSessionOnIPMismatch,
+// or only the address family changed), the thief's login creates its own
+// session and leaves alice's alone: a stolen copy cannot end the owner's
+// session that way.
+func TestIPMismatchLoginOfAnotherUserLeavesTheRefusedSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		t.Run("KeepSessionOnIPMismatch", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
+			owner := e.browserFrom("127.0.0.1")
+			owner.login("alice")
+			owner.post("/cart?item=alice-card")
+			thief := e.browserFrom("127.0.0.2")
+			owner.copyTo(thief)
+			if r := thief.post("/login?user=mallory"); r.status != http.StatusOK || r.user() != "mallory" {
+				t.Fatalf("thief's login to its own account: %d %v", r.status, r.body)
+			}
+			wantUser(t, "thief after its login", thief.get("/me"), "mallory")
+			if r := owner.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "alice-card" {
+				t.Fatalf("owner after the thief's login: %d %v, want alice with her cart", r.status, r.body)
+			}
+			if n := len(e.sessions(t, "alice")); n != 1 {
+				t.Errorf("alice has %d sessions, want 1", n)
+			}
+		})
+		t.Run("address family changed", func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			cookies := e.ipLogin(t, "192.0.2.10:1000", "alice")
+			handle := loginHandle(t, e)
+			r := e.ipServe("[2001:db8::66]:1000", cookies, http.MethodPost, "/login?user=mallory")
+			if r.status != http.StatusOK || r.user() != "mallory" {
+				t.Fatalf("login to another account over the other family: %d %v", r.status, r.body)
+			}
+			if rec, err := e.store.Get(context.Background(), handle); err != nil || rec.Revoked != "" {
+				t.Fatalf("alice's record after mallory's login: revoked %q, err %v; want it live", rec.Revoked, err)
+			}
+			if r := e.ipServe("192.0.2.10:1000", cookies, http.MethodGet, "/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("alice from her own network after mallory's login: %d %v", r.status, r.body)
+			}
+		})
+	})
+}
+
+// TestIPMismatchEventOncePerNetworkAndWindow: a thief hammering with a kept
+// session's copy from one network is reported once per TouchInterval,
+// while a mismatch from a network not seen yet is reported at once.
+func TestIPMismatchEventOncePerNetworkAndWindow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
+		owner := e.browserFrom("127.0.0.1")
+		owner.login("alice")
+		thief := e.browserFrom("127.0.0.2")
+		owner.copyTo(thief)
+		count := func() int { return e.events.count(ginsecure.EventIPMismatch) }
+		for range 10 {
+			thief.get("/public")
+			wantIPRefusal(t, "thief on /me", thief.get("/me"))
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("%d ip_mismatch events for 20 requests from one network, want 1", n)
+		}
+		other := e.browserFrom("127.0.1.1")
+		owner.copyTo(other)
+		other.get("/public")
+		if n := count(); n != 2 {
+			t.Fatalf("%d ip_mismatch events after a request from a second network, want 2", n)
+		}
+		e.clock.Advance(ginsecure.DefaultTouchInterval - time.Second)
+		thief.get("/public")
+		if n := count(); n != 2 {
+			t.Fatalf("%d ip_mismatch events inside the window, want 2", n)
+		}
+		e.clock.Advance(time.Second)
+		thief.get("/public")
+		if n := count(); n != 3 {
+			t.Fatalf("%d ip_mismatch events after the window, want 3", n)
+		}
+		wantUser(t, "owner", owner.get("/me"), "alice")
+	})
 }

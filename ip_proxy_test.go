@@ -24,7 +24,7 @@ func (e *env) sessionsIP(t *testing.T, remoteAddr string, cookies []*http.Cookie
 	if r.status != http.StatusOK || len(list) != 1 {
 		t.Fatalf("/me/sessions from %s: %d %v", remoteAddr, r.status, r.body)
 	}
-	ip, _ := list[0].(map[string]any)["IP"].(string)
+	ip, _ := list[0].(map[string]any)["ip"].(string)
 	return ip
 }
 
@@ -164,4 +164,58 @@ func TestIPUnixSocketListenerBindsNoAddress(t *testing.T) {
 		}
 		wantIPRefusal(t, "another client behind the socket proxy", b.do(http.MethodGet, "/me", "X-Forwarded-For", "203.0.113.99"))
 	})
+}
+
+// TestIPProxyHeadersWithoutTrustWarnOnce: behind a reverse proxy with the
+// default Config every session is bound to the proxy's address, the same
+// for every user, and IP binding protects nothing. A login that arrives
+// with a header naming the client (X-Forwarded-For, X-Real-IP, a
+// platform's, the engine's TrustedPlatform header) while TrustProxyHeaders
+// is off warns once per Guard, naming the fix; without such a header, or
+// with TrustProxyHeaders on, nothing is said.
+func TestIPProxyHeadersWithoutTrustWarnOnce(t *testing.T) {
+	const proxy = "10.0.0.1:4000"
+	cases := []struct {
+		name     string
+		trust    bool
+		platform string // the engine's TrustedPlatform
+		hdr      []string
+		warn     bool
+	}{
+		{"X-Forwarded-For", false, "", []string{"X-Forwarded-For", "203.0.113.5"}, true},
+		{"X-Real-IP", false, "", []string{"X-Real-IP", "203.0.113.5"}, true},
+		{"Cloudflare's header", false, "", []string{"CF-Connecting-IP", "203.0.113.5"}, true},
+		{"the engine's TrustedPlatform header", false, "X-Client-Addr", []string{"X-Client-Addr", "203.0.113.5"}, true},
+		{"no header", false, "", nil, false},
+		{"an unrelated header", false, "", []string{"X-Client-Addr", "203.0.113.5"}, false},
+		{"TrustProxyHeaders on", true, "", []string{"X-Forwarded-For", "203.0.113.5"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf lockedBuffer
+			cfg := ginsecure.Config{TrustProxyHeaders: tc.trust, Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+			e := newEnv(t, "memstore", cfg, withEngine(func(r *gin.Engine) {
+				if err := r.SetTrustedProxies([]string{"10.0.0.1"}); err != nil {
+					t.Fatal(err)
+				}
+				r.TrustedPlatform = tc.platform
+			}))
+			for _, user := range []string{"alice", "bob", "alice"} {
+				if r := e.ipServe(proxy, nil, http.MethodPost, "/login?user="+user, tc.hdr...); r.status != http.StatusOK {
+					t.Fatalf("login %s: %d %v", user, r.status, r.body)
+				}
+			}
+			e.ipServe(proxy, nil, http.MethodGet, "/public", tc.hdr...)
+			out := buf.String()
+			n := strings.Count(out, "TrustProxyHeaders is off")
+			switch {
+			case !tc.warn && n != 0:
+				t.Fatalf("unexpected warning:\n%s", out)
+			case tc.warn && n != 1:
+				t.Fatalf("%d warnings, want one per Guard:\n%s", n, out)
+			case tc.warn && (!strings.Contains(out, "level=WARN") || !strings.Contains(out, "Config.TrustProxyHeaders") || !strings.Contains(out, "SetTrustedProxies") || !strings.Contains(strings.ToLower(out), strings.ToLower(tc.hdr[0]))):
+				t.Fatalf("the warning is not a WARN naming the header and the fix:\n%s", out)
+			}
+		})
+	}
 }

@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 type ipMode uint8
@@ -26,13 +29,19 @@ const (
 // IPPrefix or IPAllow. The zero value means "the default" in Config (a /32
 // or /64 prefix) and "no extra check" in Policy.
 //
-// A session bound to an IPv4 address is refused from IPv6 and the other
-// way round (ErrIPMismatch), but such a request never revokes the session,
-// even without KeepSessionOnIPMismatch: on a dual-stack network a browser
-// picks the family per connection (Happy Eyeballs, RFC 8305) and one
-// laptop legitimately shows up under both, so a change of family is not
-// evidence that the cookies were stolen. There is no prefix to compare
-// across families, so the request itself cannot be served.
+// A request from a network the policy does not permit is anonymous: it is
+// served with an empty stand-in session on routes that do not Require
+// authentication (the sign-in route among them), and answered 401
+// ErrIPMismatch on those that do.
+//
+// A session bound to an IPv4 address is not the session's from IPv6 and
+// the other way round (ErrIPMismatch), but such a request never revokes
+// the session, even without KeepSessionOnIPMismatch: on a dual-stack
+// network a browser picks the family per connection (Happy Eyeballs, RFC
+// 8305) and one laptop legitimately shows up under both, so a change of
+// family is not evidence that the cookies were stolen. There is no prefix
+// to compare across families, so the request is served anonymous, and a
+// login from it replaces the session.
 type IPPolicy struct {
 	set    bool
 	mode   ipMode
@@ -162,6 +171,9 @@ func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 // bindIP is the address a login binds its record to, in netip's text
 // form: empty when the peer has no IP address (see clientIP).
 func (g *Guard) bindIP(c *gin.Context) string {
+	if !g.cfg.TrustProxyHeaders && proxyHint(g.proxyHint.Load()) != hintGiven {
+		g.warnUntrustedProxy(c)
+	}
 	if a := g.clientIP(c); a.IsValid() {
 		return a.String()
 	}
@@ -216,6 +228,49 @@ func (g *Guard) warnTrustAll(c *gin.Context) {
 	}
 }
 
+// forwardingHeaders are the headers a reverse proxy or a platform adds to
+// name the client: gin reads X-Forwarded-For and X-Real-IP, and one of the
+// others when the engine's TrustedPlatform names it.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Cf-Connecting-Ip", "Fly-Client-Ip", "X-Appengine-Remote-Addr"}
+
+// proxyHint is how far warnUntrustedProxy has got.
+type proxyHint uint32
+
+const (
+	hintWatching proxyHint = iota // logins are looked at, and the engine's own platform header is probed for
+	hintProbed                    // the probe found none: logins are looked at for forwardingHeaders only
+	hintGiven                     // the warning was given: logins are looked at no more
+)
+
+// warnUntrustedProxy warns once per Guard when a login arrives with a
+// header that names the client (X-Forwarded-For, X-Real-IP, a platform's,
+// the engine's TrustedPlatform header) while TrustProxyHeaders is off:
+// behind a reverse proxy every session is then bound to the proxy's
+// address, the same for every user, and IP binding protects nothing,
+// silently. Only logins look (they bind the address): the hot path pays
+// nothing, a login a few map lookups. The engine's TrustedPlatform header
+// (its name is not readable) is probed for at the first login only: the
+// probe copies the context, and a platform sends its header on every
+// request.
+func (g *Guard) warnUntrustedProxy(c *gin.Context) {
+	h, name := c.Request.Header, ""
+	for _, k := range forwardingHeaders {
+		if len(h[k]) > 0 {
+			name = k
+			break
+		}
+	}
+	if name == "" && g.proxyHint.CompareAndSwap(uint32(hintWatching), uint32(hintProbed)) {
+		if names := newGinProbe(c).platformHeadersOf(h); len(names) > 0 {
+			name = names[0]
+		}
+	}
+	if name == "" || proxyHint(g.proxyHint.Swap(uint32(hintGiven))) == hintGiven {
+		return
+	}
+	g.log.Warn("ginsecure: a login arrived with the " + name + " header from peer " + quoteShort(c.Request.RemoteAddr) + " while Config.TrustProxyHeaders is off: behind a reverse proxy every session is bound to the proxy's address, the same for every user, and IP binding protects nothing. Set Config.TrustProxyHeaders and call engine.SetTrustedProxies with your proxies' addresses.")
+}
+
 // warnNoPeerIP warns once that IP binding has no address to bind: the
 // listener's peers are not IP addresses (a unix socket), see clientIP.
 func (g *Guard) warnNoPeerIP(c *gin.Context) {
@@ -229,9 +284,12 @@ func (g *Guard) warnNoPeerIP(c *gin.Context) {
 	g.log.Warn("ginsecure: a request came from a peer with no IP address (RemoteAddr " + quoteShort(c.Request.RemoteAddr) + ", a unix socket listener): sessions signed in this way are bound to no address, and IP binding protects nothing for them; " + hint + ".")
 }
 
-// checkIP enforces policy on the request's session. A mismatch refuses the
-// request with ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes
-// the session: its cookies are being used from somewhere else.
+// checkIP enforces policy on the request's session. A mismatch returns
+// ErrIPMismatch and, unless KeepSessionOnIPMismatch, revokes the session:
+// its cookies are being used from somewhere else. Middleware then serves
+// the request anonymous (reqState.standIn); a route policy's mismatch
+// (route) refuses the request. EventIPMismatch fires once per record and
+// network per TouchInterval (mismatchLog).
 func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bool) error {
 	if !policy.set || policy.mode == ipOff {
 		return nil
@@ -269,11 +327,67 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if !keep {
 		g.markRevoked(c, st.rec, RevokedIP)
 	}
-	g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+	if g.mismatches.first(mismatchKey{EventIPMismatch, st.rec.Handle, policy.network(client)}, g.now(), g.cfg.TouchInterval) {
+		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+	}
 	if keep {
 		return errIPRefused
 	}
 	return ErrIPMismatch
+}
+
+// network is the network of client that p compares: its prefix of p's
+// length for its family (the address itself for IPExact); the zero
+// Prefix for no address.
+func (p IPPolicy) network(client netip.Addr) netip.Prefix {
+	if !client.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := p.v6
+	if client.Is4() {
+		bits = p.v4
+	}
+	pfx, _ := client.Prefix(bits)
+	return pfx
+}
+
+// mismatchLog remembers when EventIPMismatch (or EventIdentityMismatch)
+// last fired for a record and a network, so that a thief hammering with a stolen copy from one network
+// (kept sessions: KeepSessionOnIPMismatch, a change of address family, a
+// route policy) is logged once per TouchInterval, the cadence at which a
+// record's activity is written, while a mismatch from a network not seen
+// in that window is always reported. It is per server and holds the last
+// mismatchLogSize pairs; past that the oldest are forgotten, and may be
+// reported again.
+type mismatchLog struct {
+	mu   sync.Mutex
+	seen *lru.Cache[mismatchKey, time.Time]
+}
+
+// mismatchLogSize bounds the pairs a mismatchLog remembers (about 100
+// bytes each).
+const mismatchLogSize = 4096
+
+// mismatchKey is one kind of mismatch of one record from one network.
+type mismatchKey struct {
+	kind    EventKind
+	handle  string
+	network netip.Prefix
+}
+
+// first reports whether the mismatch k at now is the first in window, and
+// remembers it.
+func (l *mismatchLog) first(k mismatchKey, now time.Time, window time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen, _ = lru.New[mismatchKey, time.Time](mismatchLogSize) // only fails for a size <= 0
+	}
+	if t, ok := l.seen.Get(k); ok && now.Sub(t) < window && !now.Before(t) {
+		return false
+	}
+	l.seen.Add(k, now)
+	return true
 }
 
 // peerIs reports whether addr, a RemoteAddr ("host:port", "[host]:port"),
@@ -332,11 +446,28 @@ func (g *Guard) secureTransport(c *gin.Context) bool {
 	if c.Request.TLS != nil {
 		return true
 	}
-	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") {
+	if !g.cfg.TrustProxyHeaders || !strings.EqualFold(forwardedProto(c.Request.Header), "https") {
 		return false
 	}
 	p := newGinProbe(c)
 	return p.trustsPeer(c.Request, p.platformHeadersOf(c.Request.Header))
+}
+
+// forwardedProto is the scheme the nearest proxy reports: the last value
+// of X-Forwarded-Proto across all its lines. A proxy that appends (a line
+// or a comma-separated value) puts its own after whatever the client sent,
+// so the first value is the client's choice: "https" written by a client
+// that came over plain HTTP (header spoofing).
+func forwardedProto(h http.Header) string {
+	vs := h["X-Forwarded-Proto"]
+	if len(vs) == 0 {
+		return ""
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
 }
 
 // Proxy trust.

@@ -789,7 +789,7 @@ func TestNewerLoginWinsAtTheSameInstant(t *testing.T) {
 // entirely. When the first login's response is the one the browser
 // applies last (responses complete in any order), the browser holds a
 // token its record no longer knows: token_mismatch, signed out. Every
-// order must leave the browser signed in (DESIGN, "Ordering principle").
+// order must leave the browser signed in (DESIGN.md, "Ordering principle").
 func TestLoginThreeSubmitsFromOneSessionAnyOrder(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, order := range []string{"123", "132", "213", "312", "231", "321"} {

@@ -76,7 +76,7 @@ func TestSessionCookieAloneCannotLogVictimOut(t *testing.T) {
 // cookies from before a re-login arrives after it. Its token names a
 // record the login replaced: dead credentials. It ends nothing that
 // lives and writes no expiring cookie, which could land after the
-// login's response and delete the new token (DESIGN, "Cookie writes").
+// login's response and delete the new token (DESIGN.md, "Cookie writes").
 func TestLogoutOfReplacedCredentialsWritesNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, ginsecure.Config{})

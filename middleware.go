@@ -31,19 +31,21 @@ type reqState struct {
 	hasTok bool      // ... and it parsed
 	tok    presented // what it carried
 	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
-	fwd    *Record   // the replaced record whose token this request is forwarded from (grace.go)
+	// refused is the record whose network or identity did not match this
+	// request (DESIGN.md, "Refusals"): the request goes on anonymous, and
+	// only a Login of that record's own user replaces it (tokRec is nil then,
+	// so that nothing else acts on it).
+	refused *Record
+	fwd     *Record // the replaced record whose token this request is forwarded from (grace.go)
 
 	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
-	authed  bool
-	rec     *Record // the record the request is authenticated with: shared with the store, never modified
-	authAt  time.Time
-	prev    bool // authenticated with the previous token: the old privilege, no rotation
-	resend  bool // ... and the browser never presented the pending token: send it again
-	reissue bool
+	authed bool
+	rec    *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt time.Time
+	sup    supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
 
 	healed  bool // served with the record's own session instead of the presented one
-	several bool // the Cookie header held several session cookies of the session's name
 	emptied bool // the presented session outlived its record: shown (and carried over) empty
 	blank   bool // served with an empty stand-in (a foreign session): writes nothing
 	created bool // this request created the session it is served with (Login, Renew): nothing retired it
@@ -90,7 +92,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 	}
 	if st.sess.inner == nil {
 		c.Set(reqKey{}, st) // stateOf finds it here instead
-		g.warnNoSessions()
+		g.warnNoSessions(c) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.tokP = true
@@ -106,7 +108,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 // FailureReason where credentials were presented but are dead), or refused
 // (the returned error). It never changes another user's session: every
 // write below follows a verified token. Dead, stale or foreign credentials
-// get no cookie written (DESIGN, "Cookie writes").
+// get no cookie written (DESIGN.md, "Cookie writes").
 func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	now := g.now()
 	if st.sess.inner != nil {
@@ -165,10 +167,12 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	}
 	st.rec = rec
 	if err := g.checkIP(c, st, &g.cfg.IPBinding, false); err != nil { // ipguard.go
-		return err
+		st.standIn(err)
+		return nil
 	}
 	if err := g.checkIdentity(c, st); err != nil { // binding.go
-		return err
+		st.standIn(err)
+		return nil
 	}
 	st.authed = true
 	if rec.Unpresented {
@@ -185,11 +189,8 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	if st.fwd != nil {
 		return g.forward(c, st, now)
 	}
-	if st.prev {
-		if st.resend {
-			g.resendPending(c, st)
-		}
-		return nil
+	if st.sup != supCurrent && st.sup != supReissue {
+		return g.serveSuperseded(c, st, now)
 	}
 	rotate, confirm := g.due(c, st, now)
 	if !rotate && !confirm && !touch {
@@ -227,17 +228,22 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		return true, nil
 	}
 	// Several session cookies of one name (a sibling subdomain's tossed in
-	// front of the real one): the record's own wins.
-	if ok, err := st.ownAmong(rec); ok || err != nil {
+	// front of the real one): the record's own wins (DESIGN.md, "Tossed
+	// cookies").
+	ok, several, err := st.ownAmong(rec)
+	if ok || err != nil {
 		return ok, err
 	}
 	if st.sid == "" {
 		st.failure = ErrNoSession
+		if st.lostSession(several) {
+			return false, g.endLost(c, st, rec)
+		}
 		return false, nil
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 	switch {
-	case err == nil && mk.Handle == rec.Handle && !st.several:
+	case err == nil && mk.Handle == rec.Handle && !several:
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
@@ -251,12 +257,51 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	return false, nil
 }
 
+// standIn goes on with a request whose network or identity did not match
+// its record, after the check has revoked the record or kept it as the
+// configuration says: the request is anonymous with an empty stand-in
+// session that never sees the record's data and writes nothing, and err
+// is its FailureReason. Routes that Require authentication answer 401
+// with it; every other route, the sign-in route included, is served
+// (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
+// the browser out of signing in again, from the network it is on now.
+func (st *reqState) standIn(err error) {
+	st.authed, st.failure = false, err
+	st.refused, st.rec, st.tokRec = st.rec, nil, nil
+	st.sup, st.fwd = supCurrent, nil
+	if st.gs != nil {
+		st.hide()
+	}
+}
+
+// endLost ends the record of a token that came without its session
+// (DESIGN.md, "A lost session cookie"): the session cookie's lifetime is
+// the application's and the browser's choice, and the record lives no
+// longer than the session it stands for. The request goes on as an
+// ordinary anonymous one with the fresh session it has, whose writes are
+// kept. A store that cannot be reached is an outage (503): left alive, the
+// record would make that fresh session look foreign.
+func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
+	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
+	switch {
+	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
+		return nil
+	case !ended:
+		return storeErr(err)
+	case err != nil:
+		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
+	}
+	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
+	return nil
+}
+
 // guardAnonymous serves a request that is not authenticated. Its session
-// is its own unless it names a record that still exists (alive or
-// revoked): that is a signed-in user's session, shown only to its token
-// (and, once revoked, only where the revocation suspected no second
-// party), so the request sees an empty stand-in. rec is the record already
-// read for the token, if any.
+// is its own unless it names a record: a live record's session (a
+// signed-in user's) is shown only to its token, so the request sees an
+// empty stand-in; an ended record's session is nobody's any more
+// (DESIGN.md, "Endings"): whoever presents it, with the record's token or
+// without, sees it empty (dropEnded). rec is the record already read for
+// the token, if any.
 func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
@@ -273,11 +318,9 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 		r, err := g.view(c, h, now)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			// The session outlived its record (timed out, signed out on
-			// another server): its data was a signed-in user's. The
-			// request sees it empty, and its next save replaces it (under
-			// the same identity, so that a login's marker still applies).
-			st.emptySession()
+			// The session outlived its record (signed out, timed out,
+			// forgotten).
+			st.dropEnded()
 			return nil
 		case err != nil:
 			if st.tokP {
@@ -288,10 +331,8 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 		}
 		rec = r
 	}
-	if st.tokRec == rec && !errors.Is(st.failure, ErrReplay) && rec.Revoked != RevokedReplay &&
-		rec.Revoked != RevokedIP && rec.Revoked != RevokedIdentity {
-		// Its own token, ended without suspicion (signed out elsewhere,
-		// evicted, revoked by the user): the data is this browser's.
+	if rec.Revoked != "" {
+		st.dropEnded()
 		return nil
 	}
 	st.hide()

@@ -8,12 +8,19 @@ package ginsecure_test
 
 import (
 	"bytes"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ginsecure/ginsecure"
 )
 
 var goBlock = regexp.MustCompile("(?ms)^```go\n(.*?)^```")
@@ -66,7 +73,11 @@ func TestReadmeProgramsBuild(t *testing.T) {
 		t.Fatal("go.mod has no require block")
 	}
 	dir := t.TempDir()
-	mod := "module readmecheck\n\ngo 1.26\n\nrequire github.com/ginsecure/ginsecure v0.0.0\n" + string(gomod[i:]) +
+	goLine := regexp.MustCompile(`(?m)^go [0-9.]+$`).Find(gomod) // the Go version README's Install names
+	if goLine == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	mod := "module readmecheck\n\n" + string(goLine) + "\n\nrequire github.com/ginsecure/ginsecure v0.0.0\n" + string(gomod[i:]) +
 		"\nreplace github.com/ginsecure/ginsecure => " + root + "\n"
 	write := func(name, content string) {
 		t.Helper()
@@ -159,4 +170,179 @@ func containsRun(haystack, needle []string) bool {
 		}
 	}
 	return len(needle) == 0
+}
+
+// TestReadmeErrorTableComplete: every code ErrorCode can return is a row of
+// README's error table, with the status ErrorStatus gives and the sentinel
+// that carries it. The sentinels are found in the package's source (every
+// variable built with refusal, ending, endingAs or misconfiguration, and
+// every secError literal), so that a new one cannot be left out of the
+// table by leaving it out of this test.
+func TestReadmeErrorTableComplete(t *testing.T) {
+	rows := readmeErrorRows(t)
+	declared, literalCodes := declaredSentinels(t)
+	sentinels := map[string]error{
+		"ErrNoSession": ginsecure.ErrNoSession, "ErrTokenMismatch": ginsecure.ErrTokenMismatch,
+		"ErrReplay": ginsecure.ErrReplay, "ErrIPMismatch": ginsecure.ErrIPMismatch,
+		"ErrIdentityMismatch": ginsecure.ErrIdentityMismatch, "ErrIdleTimeout": ginsecure.ErrIdleTimeout,
+		"ErrExpired": ginsecure.ErrExpired, "ErrReauthRequired": ginsecure.ErrReauthRequired,
+		"ErrTooManySessions": ginsecure.ErrTooManySessions, "ErrStoreUnavailable": ginsecure.ErrStoreUnavailable,
+		"ErrTLSRequired": ginsecure.ErrTLSRequired, "ErrStaleCredentials": ginsecure.ErrStaleCredentials,
+		"ErrForeignSession": ginsecure.ErrForeignSession, "ErrSessionTooLarge": ginsecure.ErrSessionTooLarge,
+		"ErrSessionNotPersisted": ginsecure.ErrSessionNotPersisted, "ErrEvicted": ginsecure.ErrEvicted,
+		"ErrRevoked": ginsecure.ErrRevoked, "ErrMisconfigured": ginsecure.ErrMisconfigured,
+		"ErrNoMiddleware": ginsecure.ErrNoMiddleware, "ErrNoSessionsMiddleware": ginsecure.ErrNoSessionsMiddleware,
+		"ErrSessionsMany": ginsecure.ErrSessionsMany, "ErrInvalidUserID": ginsecure.ErrInvalidUserID,
+	}
+	if len(literalCodes) == 0 {
+		t.Fatal("found no secError literal in the source")
+	}
+	if len(declared) < len(sentinels) {
+		t.Fatalf("found %d sentinels in the source, want at least %d: %v", len(declared), len(sentinels), declared)
+	}
+	for _, name := range declared {
+		if !ast.IsExported(name) {
+			continue
+		}
+		err, ok := sentinels[name]
+		if !ok {
+			t.Errorf("%s is a sentinel this test does not know: add it here and to README's error table", name)
+			continue
+		}
+		code, status := ginsecure.ErrorCode(err), ginsecure.ErrorStatus(err)
+		row, ok := rows[code]
+		switch {
+		case !ok:
+			t.Errorf("README's error table has no row for %s's code %q", name, code)
+		case row.status != strconv.Itoa(status):
+			t.Errorf("README's error table says %q is %s, ErrorStatus says %d", code, row.status, status)
+		case !strings.Contains(row.errors, "`"+name+"`"):
+			t.Errorf("README's error table row %q does not name %s", code, name)
+		}
+	}
+	for _, code := range literalCodes {
+		if _, ok := rows[code]; !ok {
+			t.Errorf("README's error table has no row for the code %q", code)
+		}
+	}
+	other := errors.New("not ginsecure's")
+	if row, ok := rows[ginsecure.ErrorCode(other)]; !ok || row.status != strconv.Itoa(ginsecure.ErrorStatus(other)) {
+		t.Errorf("README's error table has no row for %q %d (an error that is not ginsecure's)", ginsecure.ErrorCode(other), ginsecure.ErrorStatus(other))
+	}
+}
+
+type errorRow struct{ status, errors string }
+
+var errorRowRE = regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| ([0-9]{3}) \\| ([^|\\n]*) \\|")
+
+// readmeErrorRows reads the table under README's "## Errors", by code.
+func readmeErrorRows(t *testing.T) map[string]errorRow {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Errors\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Errors" section`)
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	rows := map[string]errorRow{}
+	for _, m := range errorRowRE.FindAllStringSubmatch(section, -1) {
+		rows[m[1]] = errorRow{status: m[2], errors: m[3]}
+	}
+	return rows
+}
+
+// declaredSentinels parses the package's source: the variables built with
+// the sentinel constructors, and the code of every secError literal.
+func declaredSentinels(t *testing.T) (names, codes []string) {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				names = append(names, sentinelVars(n)...)
+			case *ast.CompositeLit:
+				if code, ok := secErrorCode(n); ok {
+					codes = append(codes, code)
+				}
+			}
+			return true
+		})
+	}
+	return names, codes
+}
+
+// sentinelConstructors build the package's sentinel errors (errors.go).
+var sentinelConstructors = map[string]bool{"refusal": true, "ending": true, "endingAs": true, "misconfiguration": true}
+
+// sentinelVars names the variables of spec built with a sentinel
+// constructor.
+func sentinelVars(spec *ast.ValueSpec) []string {
+	var names []string
+	for i, v := range spec.Values {
+		call, ok := v.(*ast.CallExpr)
+		if !ok || i >= len(spec.Names) {
+			continue
+		}
+		if fn, ok := call.Fun.(*ast.Ident); ok && sentinelConstructors[fn.Name] {
+			names = append(names, spec.Names[i].Name)
+		}
+	}
+	return names
+}
+
+// secErrorCode is the code of a secError literal.
+func secErrorCode(lit *ast.CompositeLit) (string, bool) {
+	if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "secError" {
+		return "", false
+	}
+	for _, el := range lit.Elts {
+		kv, ok := el.(*ast.KeyValueExpr)
+		if !ok {
+			continue
+		}
+		k, ok := kv.Key.(*ast.Ident)
+		v, isLit := kv.Value.(*ast.BasicLit)
+		if ok && isLit && k.Name == "code" {
+			code, err := strconv.Unquote(v.Value)
+			return code, err == nil
+		}
+	}
+	return "", false
+}
+
+// TestReadmeGoVersion: the Go version README's Install section names is
+// the one go.mod says.
+func TestReadmeGoVersion(t *testing.T) {
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "It needs Go " + string(m[1]) + " or later"; !bytes.Contains(readme, []byte(want)) {
+		t.Fatalf("README.md does not say %q (go.mod: go %s)", want, m[1])
+	}
 }

@@ -341,7 +341,7 @@ func commandStats(s *redistest.Server) map[string]int64 {
 // authenticated request costs in Redis round trips: gin-contrib's Redis
 // store alone (the app reads its session to know its user) against the
 // same request through the Guard, both on one pool per app, as the
-// redisstore package doc recommends. The budget (DESIGN, "Performance
+// redisstore package doc recommends. The budget (DESIGN.md, "Performance
 // budget"): the record is read in the session's own round trip (one
 // MGET), a session write is one round trip as gin-contrib's SETEX is (the
 // marker check rides in its script), and last-seen is written at most

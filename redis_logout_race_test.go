@@ -18,7 +18,7 @@ import (
 // on A and its response reaches the browser. When B's Logout then acts,
 // the credentials it carried are already replaced: dead credentials, as in
 // TestLogoutOfReplacedCredentialsWritesNothing. No check decided at one
-// instant may license a cookie write at a later one (DESIGN, "Ordering
+// instant may license a cookie write at a later one (DESIGN.md, "Ordering
 // principle"): the late sign-out must not expire the new token (same
 // cookie name) nor the new session, leaving the re-login's record alive
 // in the store with no browser holding it.

@@ -1,7 +1,7 @@
 package ginsecure_test
 
-// Renew's failure paths and races (DESIGN.md, "Grace period" items 2-3),
-// and the grace its stragglers get.
+// Renew's failure paths and races (DESIGN.md, "Grace period", "Writes",
+// "Refusals"), and the grace its stragglers get.
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 )
@@ -144,9 +145,9 @@ func TestRenewDoubleClickKeepsThePredecessorMarker(t *testing.T) {
 // browser's next write. It writes nothing itself, so its response sends
 // no session cookie: healing a request that presents the previous token
 // never puts an older copy of the session over the browser's newer one,
-// and the write the browser made after the Renew stays (DESIGN "Grace
-// period" 3: never put back older credentials; writes never silently
-// lost).
+// and the write the browser made after the Renew stays (DESIGN.md,
+// "Grace period": never put back older credentials; DESIGN.md, "Writes":
+// never lose a write silently).
 func TestRenewLateStragglerDoesNotOverwriteNewerSessionData(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
@@ -238,4 +239,141 @@ func TestReissueAfterALostRenewKeepsTheLogin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldRenew installs POST /renew/held: Renew, once the test lets the
+// request go on. It is verified (and its session loaded) before whatever
+// the test does meanwhile, and renews after it.
+type heldRenew struct {
+	entered, release chan struct{}
+}
+
+func newHeldRenew() *heldRenew {
+	return &heldRenew{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *heldRenew) routes(r *gin.Engine, g *ginsecure.Guard) {
+	r.POST("/renew/held", g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+		close(h.entered)
+		select {
+		case <-h.release:
+		case <-time.After(holdTimeout):
+		}
+		if err := ginsecure.Renew(c); err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		u, _ := ginsecure.UserID(c)
+		c.JSON(http.StatusOK, gin.H{"user": u})
+	})
+}
+
+// start sends the held Renew with the Cookie header given and returns once
+// it is inside its handler; finish lets it renew and returns its reply.
+func (h *heldRenew) start(t *testing.T, e *env, cookieHeader string) (finish func() reply) {
+	t.Helper()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("POST", "/renew/held", cookieHeader)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	select {
+	case <-h.entered:
+	case <-time.After(holdTimeout):
+		t.Fatal("the held Renew never entered its handler")
+	}
+	return func() reply {
+		close(h.release)
+		return <-done
+	}
+}
+
+// TestRenewKeepsAParallelAcknowledgedWrite: a write that a parallel
+// request saved (Save returned nil) while a Renew was in flight is served
+// afterwards, whichever response the browser applies last (DESIGN.md,
+// "Writes"). On memstore and Redis Renew carries the session as the store
+// holds it at its marker, as Login does; on the cookie store its response
+// carries no session cookie, since its data did not change.
+func TestRenewKeepsAParallelAcknowledgedWrite(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"write first", "renew first"} {
+			t.Run(order, func(t *testing.T) {
+				h := newHeldRenew()
+				e := newEnv(t, kind, graceConfig(graceWindow), withRoutes(h.routes))
+				b := e.browser()
+				b.login("alice")
+				if r := b.post("/cart?item=before"); r.status != http.StatusOK {
+					t.Fatalf("POST /cart: %d %v", r.status, r.body)
+				}
+				finish := h.start(t, e, b.header())
+				w := e.send("POST", "/cart?item=parallel", b.header())
+				if w.status != http.StatusOK || w.user() != "alice" {
+					t.Fatalf("the parallel write: %d %v", w.status, w.body)
+				}
+				rn := finish()
+				if rn.status != http.StatusOK || rn.user() != "alice" {
+					t.Fatalf("Renew: %d %v", rn.status, rn.body)
+				}
+				if order == "write first" {
+					b.apply(w)
+					b.apply(rn)
+				} else {
+					b.apply(rn)
+					b.apply(w)
+				}
+				if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "parallel" {
+					t.Errorf("GET /cart, %s: %d %v; want alice with cart \"parallel\" (a write Save acknowledged was lost)", order, r.status, r.body)
+				}
+			})
+		}
+	})
+}
+
+// TestRenewOnASessionEndedInFlight: the session is revoked while a Renew
+// is in flight. Renew returns ErrNoSession and changes nothing: no cookie,
+// the record still revoked with its token unrotated, no new session.
+func TestRenewOnASessionEndedInFlight(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		h := newHeldRenew()
+		e := newEnv(t, kind, graceConfig(graceWindow), withRoutes(h.routes))
+		b := e.browser()
+		b.login("alice")
+		list := e.sessions(t, "alice")
+		if len(list) != 1 {
+			t.Fatalf("%d sessions, want 1", len(list))
+		}
+		before, err := e.store.Get(context.Background(), list[0].Handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish := h.start(t, e, b.header())
+		if _, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		r := finish()
+		if r.status != http.StatusUnauthorized || r.errCode() != "no_session" {
+			t.Errorf("Renew of a session revoked in flight: %d %v; want 401 no_session", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); got != "" {
+			t.Errorf("Renew of a session revoked in flight sets %q; want no cookie", got)
+		}
+		after, err := e.store.Get(context.Background(), before.Handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Revoked == "" || after.TokenHash != before.TokenHash || after.SessionID != before.SessionID || len(after.History) != 0 {
+			t.Errorf("Renew changed the revoked record: revoked %q, token changed %v, session changed %v, %d superseded",
+				after.Revoked, after.TokenHash != before.TokenHash, after.SessionID != before.SessionID, len(after.History))
+		}
+		if n := len(e.sessions(t, "alice")); n != 0 {
+			t.Errorf("%d live sessions after the revocation; want 0", n)
+		}
+		b.apply(r)
+		if r := b.get("/me"); r.status != http.StatusUnauthorized {
+			t.Errorf("GET /me after the revocation: %d %v; want 401", r.status, r.body)
+		}
+	})
 }

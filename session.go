@@ -4,7 +4,7 @@ package ginsecure
 // the no-clobber wrapper.
 //
 // Which session belongs to a record is decided from state that cannot go
-// stale (DESIGN, "Ordering principle"): the record names its session
+// stale (DESIGN.md, "Ordering principle"): the record names its session
 // (Record.SessionID), and a login or Renew leaves a set-once Marker from
 // the session it replaced to the record. A request's session cookie is
 //
@@ -26,11 +26,13 @@ package ginsecure
 // such a check reads the session afresh, so the write is carried over.
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"reflect"
@@ -89,6 +91,7 @@ func (st *reqState) loadSession() error {
 	}
 	st.g.warnWeakSessionCookie(st.gs)
 	if !st.g.redisLearned.Load() {
+		st.g.learnSessions(st.gs)                     // binding.go
 		st.g.learnRedisSessions(st.sess.inner, st.gs) // session_redis.go
 	}
 	// A session that loaded is not new; only a new one next to a session
@@ -369,7 +372,7 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true
-	if st.prev {
+	if st.sup != supCurrent && st.sup != supReissue {
 		// A request sent before a rotation: the browser may hold a newer
 		// cookie of the record's session than this predecessor (written
 		// after the rotation). Adopted for this request only; sent only
@@ -423,6 +426,41 @@ func (st *reqState) carryFor(userID string) carryRule {
 	return carryNone
 }
 
+// carryFrom is carryFor, but for an anonymous session that an ending
+// tombstoned (its marker names no record): a login carries nothing from it
+// (DESIGN.md, "Carry-over"). After an ending the session's identity stays
+// with every holder of its cookie, the browser and any copy of it alike,
+// so what it holds since may have been written by the copy's holder: it
+// never reaches the signed-in session. One marker read, only for a login
+// that would carry an anonymous session's values.
+func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (carryRule, error) {
+	carry := st.carryFor(userID)
+	if carry != carryAnonymous || key == "" || !hasAppValues(st.cur.Values) {
+		return carry, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return carry, nil
+	case err != nil:
+		return carryNone, storeErr(err)
+	case mk.Handle == "":
+		return carryNone, nil
+	}
+	return carry, nil
+}
+
+// hasAppValues reports whether a session holds any value of the
+// application's (anything but ginsecure's own).
+func hasAppValues(v map[any]any) bool {
+	for k := range v {
+		if k != handleKey && k != sidKey {
+			return true
+		}
+	}
+	return false
+}
+
 // predecessorCarry is the rule under which rec's own session adopts its
 // predecessor's values on the cookie store (heal): the rule rec's login
 // applied to it, decided from the record the predecessor names. A
@@ -464,41 +502,208 @@ func (g *Guard) carried(from map[any]any, carry carryRule) map[any]any {
 	return out
 }
 
-// ownAmong looks, when the Cookie header holds several session cookies of
-// the session's name, for the one that is rec's own session, and serves
-// the request with it. It decodes only the extra cookies.
-func (st *reqState) ownAmong(rec *Record) (bool, error) {
-	name := st.gs.Name()
-	cs := st.c.Request.CookiesNamed(name)
-	if len(cs) < 2 {
-		return false, nil
+// ownAmong looks among every session cookie of the session's name in the
+// Cookie header for rec's own session, and serves the request with it
+// (DESIGN.md, "Tossed cookies"): however many a sibling subdomain tossed in
+// front of the real one, in a header of any size the server accepted, the
+// record's own wins, at a cost linear in the header. On memstore and Redis
+// each value is only verified and its signed ID decoded with the store's
+// codecs; only the record's own session is then loaded. On the cookie store
+// each value is decoded (the handle is inside). The value gin-contrib
+// loaded the session from is not tried again: it was another session, or
+// bad input (a payload that does not decode stays bad input, never an
+// outage). several reports two or more cookies of the name (none of them
+// may then be healed from: see bindSession).
+//
+// It reads the header itself (sessionCookies): net/http hands out no
+// cookie at all from a header of more than 3000 (GODEBUG
+// httpcookiemaxnum), so gin-contrib's session is then a new one.
+func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
+	name, store := st.gs.Name(), st.gs.Store()
+	codecs := storeCodecs(store)
+	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)
+	loaded := "" // the value gin-contrib loaded the session from: not rec's, or bad input
+	if ck, err := st.c.Request.Cookie(name); err == nil {
+		loaded = ck.Value
 	}
-	st.several = true // none of them may be healed from: see bindSession
-	if len(cs) > 8 {
-		return false, nil // bounded work per request; foreign then
-	}
-	store := st.gs.Store()
-	for _, ck := range cs[1:] {
+	n := 0
+	for v := range sessionCookies(st.c.Request, name) {
+		n++
+		if v == loaded || !f.mayBe(v) {
+			continue
+		}
 		if cookieStore(store) {
-			gs, err := store.New(requestWithCookie(st.c.Request, name, ck.Value), name)
-			if err != nil || sessionID(gs) != rec.SessionID {
+			gs := st.newSession()
+			if securecookie.DecodeMulti(name, v, &gs.Values, codecs...) != nil || sessionID(gs) != rec.SessionID {
 				continue
 			}
+			gs.IsNew = false
 			st.cur, st.sid = gs, rec.SessionID
-			return true, nil
+			return true, n > 1, nil
 		}
 		var id string
-		if securecookie.DecodeMulti(name, ck.Value, &id, storeCodecs(store)...) != nil || id != rec.SessionID {
+		if securecookie.DecodeMulti(name, v, &id, codecs...) != nil || id != rec.SessionID {
 			continue
 		}
 		gs, err := st.loadByID(id)
 		if err != nil {
-			return false, err
+			return false, n > 1, err
 		}
 		st.cur, st.sid = gs, id
-		return true, nil
+		return true, n > 1, nil
 	}
-	return false, nil
+	return false, n > 1, nil
+}
+
+// payloadFilter rejects, without verifying or deserializing it, a session
+// cookie value that cannot be the session whose identity is id: a value
+// that gorilla's securecookie signed without encrypting it carries its
+// serialized payload in clear (base64url of "date|base64url(payload)|mac"),
+// and the identity (a handle or session ID, base64url or base32 text, kept
+// as a string) appears in it as is. That costs two base64 decodes where a
+// full decode costs a MAC and a gob decoder (about 30 µs for a small
+// session on the cookie store, most of a tossed cookie's cost). The filter
+// is on only where every codec of the store was seen to produce such
+// values (a probe encoded once per use); with an encryption key, or a
+// format it does not know, every value is decoded in full. A value it lets
+// through is still decoded in full: it never decides that a cookie is the
+// record's own, only that it is not.
+type payloadFilter struct {
+	id []byte
+	on bool
+}
+
+// payloadProbe is the text the probe encodes and looks for.
+const payloadProbe = "ginsecure-payload-probe"
+
+func newPayloadFilter(name string, codecs []securecookie.Codec, cookie bool, id string) payloadFilter {
+	if len(codecs) == 0 || id == "" {
+		return payloadFilter{}
+	}
+	var probe any = payloadProbe
+	if cookie {
+		probe = map[any]any{handleKey: payloadProbe}
+	}
+	for _, c := range codecs {
+		v, err := c.Encode(name, probe)
+		if err != nil {
+			return payloadFilter{}
+		}
+		if p, ok := clearPayload(v); !ok || !bytes.Contains(p, []byte(payloadProbe)) {
+			return payloadFilter{}
+		}
+	}
+	return payloadFilter{id: []byte(id), on: true}
+}
+
+// mayBe reports whether v may be the session the filter looks for.
+func (f payloadFilter) mayBe(v string) bool {
+	if !f.on {
+		return true
+	}
+	p, ok := clearPayload(v)
+	return ok && bytes.Contains(p, f.id)
+}
+
+// clearPayload is the payload of a value securecookie encoded without
+// encryption, unverified.
+func clearPayload(v string) ([]byte, bool) {
+	b, err := base64.URLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, false
+	}
+	_, rest, ok := bytes.Cut(b, []byte("|"))
+	if !ok {
+		return nil, false
+	}
+	enc, _, ok := bytes.Cut(rest, []byte("|"))
+	if !ok {
+		return nil, false
+	}
+	p := make([]byte, base64.URLEncoding.DecodedLen(len(enc)))
+	n, err := base64.URLEncoding.Decode(p, enc)
+	if err != nil {
+		return nil, false
+	}
+	return p[:n], true
+}
+
+// sessionCookies yields the value of every cookie named name in r's Cookie
+// headers, in order, as net/http's Request.Cookies would split and trim
+// them (a value in double quotes without its quotes), but with no limit
+// on their number and without allocating for the cookies of other names.
+func sessionCookies(r *http.Request, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range r.Header["Cookie"] {
+			for len(line) > 0 {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, _ := strings.Cut(part, "=")
+				if trimASCII(k) != name {
+					continue
+				}
+				v = trimASCII(v)
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// lostSession reports whether the request presents no session of the
+// name at all: no cookie of the name, or a single one that the store
+// could not decode (expired, signed with a retired secret, garbage). A
+// cookie that decodes is a session (foreign or not, never lost), and so
+// is any of several cookies of the name: a sibling subdomain can toss
+// cookies in front of the browser's own, but cannot take the browser's
+// own away, so neither can end the record (DESIGN.md, "A lost session
+// cookie"). several is what ownAmong counted.
+// Only where the browser would have sent the session cookie with the
+// token (sessionCookieSent): a request it was not sent with has lost
+// nothing.
+func (st *reqState) lostSession(several bool) bool {
+	return st.gs.IsNew && st.gs.ID == "" && !several && st.sessionCookieSent()
+}
+
+// sessionCookieSent reports whether a browser sends the session cookie,
+// by its attributes (the session store's options), on every request that
+// carries the token (Path=/, SameSite=Lax): its Path covers the request's
+// (an empty Path counts as "/", the directory of a sign-in at the root),
+// and a SameSite=Strict cookie counts only on a request the browser says
+// is not cross-site (Sec-Fetch-Site): a link followed from another site
+// carries the Lax token without the Strict session cookie.
+func (st *reqState) sessionCookieSent() bool {
+	o := st.gs.Options
+	if o == nil {
+		return true
+	}
+	if !pathMatch(o.Path, st.c.Request.URL.Path) {
+		return false
+	}
+	if o.SameSite != http.SameSiteStrictMode {
+		return true
+	}
+	switch st.c.GetHeader("Sec-Fetch-Site") {
+	case "same-origin", "same-site", "none":
+		return true
+	}
+	return false
+}
+
+// pathMatch is RFC 6265's path-match of a request path against a cookie's
+// Path ("" taken as "/").
+func pathMatch(cookiePath, reqPath string) bool {
+	switch {
+	case cookiePath == "" || cookiePath == "/" || reqPath == cookiePath:
+		return true
+	case !strings.HasPrefix(reqPath, cookiePath):
+		return false
+	}
+	return strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
 }
 
 // requestWithCookie is a copy of r whose only cookie is name=value.
@@ -508,6 +713,23 @@ func requestWithCookie(r *http.Request, name, value string) *http.Request {
 	c.Header.Del("Cookie")
 	c.AddCookie(&http.Cookie{Name: name, Value: value})
 	return c
+}
+
+// dropEnded serves a request that presents the session of a record that
+// ended (DESIGN.md, "Endings"): empty (emptySession), and where the store
+// has IDs and still holds the session's data (its ending could not reach
+// the session store, or the record was forgotten before anyone noticed
+// it end), the data is deleted now. The session's identity stays: it is
+// the browser's anonymous session from here on, and a login from it still
+// leaves its marker there.
+func (st *reqState) dropEnded() {
+	gs := st.gs
+	if gs.ID != "" && !cookieStore(gs.Store()) {
+		if err := deleteSession(st.c.Request, gs.Store(), gs.Name(), gs.ID); err != nil {
+			st.g.log.Warn("ginsecure: could not delete an ended session's data", "err", err)
+		}
+	}
+	st.emptySession()
 }
 
 // emptySession empties the presented session in place, but for its
@@ -535,28 +757,30 @@ func (st *reqState) sessionKeyOf(id string) string {
 	return "s:" + id
 }
 
-// retireSession ends a record's own session: a marker naming no record
-// (a tombstone: it heals nothing) makes every later write of it fail with
-// ErrStaleCredentials (a slow request verified before Logout cannot bring
-// it back), and its data is deleted on memstore and Redis.
-func (g *Guard) retireSession(c *gin.Context, st *reqState, rec *Record) error {
-	key := st.sessionKeyOf(rec.SessionID)
-	if key == "" {
-		return nil
+// recordSessionKey is the marker key of a record's own session, from the
+// record alone (an ending without a request knows no session store): on
+// the cookie store a signed-in session's identity is its handle.
+func recordSessionKey(rec *Record) string {
+	switch {
+	case rec.SessionID == "":
+		return ""
+	case cookieRecord(rec):
+		return "c:" + rec.SessionID
 	}
-	now := g.now()
-	err := g.store.SetMarker(reqCtx(c), key, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
-	if err != nil && !errors.Is(err, ErrMarkerExists) {
-		return storeErr(err)
-	}
-	return deleteSession(c.Request, st.gs.Store(), st.gs.Name(), rec.SessionID)
+	return "s:" + rec.SessionID
 }
+
+// cookieRecord reports whether rec's session is kept by the cookie store,
+// where Login and Renew make the session's identity the record's handle
+// (session IDs of the other stores are minted apart from handles).
+func cookieRecord(rec *Record) bool { return rec.SessionID == rec.Handle }
 
 // hide gives the request an empty stand-in for its session: what it reads
 // is nothing, what it writes is refused (ErrForeignSession), and its
 // response carries no cookie of ours (guardWriter). It runs inside verify
-// only, for a session that belongs to a record this request's token does
-// not open.
+// (and Require's identity check) only, for a session that belongs to a
+// record this request's token does not open, or whose network or identity
+// did not match the request (standIn).
 func (st *reqState) hide() {
 	st.blank = true
 	st.cur = st.newSession()
@@ -596,11 +820,20 @@ func (s *guardSession) touch(key any) {
 // ErrForeignSession for a foreign session's stand-in, ErrStaleCredentials
 // when a login or Renew retired the session (the write is undone), and
 // ErrStoreUnavailable when the session could not be loaded.
+//
+// gin-contrib's logout idiom, a save with a negative MaxAge (after Clear
+// or not), on a request authenticated with the current token or the
+// previous one inside its window, is Logout (DESIGN.md, "The logout
+// idiom"): Save returns Logout's errors, and both cookies expire. Deleting
+// only the session cookie would leave the record alive for every copy of
+// the token.
 func (s *guardSession) Save() error {
 	st := s.st
 	switch {
 	case st.blank:
 		return ErrForeignSession
+	case st.logoutIdiom():
+		return Logout(st.c)
 	case !s.written:
 		return nil
 	case st.loadErr != nil:
@@ -675,6 +908,13 @@ func (s *guardSession) Save() error {
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	return s.refuseStale()
+}
+
+// logoutIdiom reports whether a save is gin-contrib's logout (a negative
+// MaxAge) by a request authenticated with the current token or the
+// previous one inside its window (DESIGN.md, "The logout idiom").
+func (st *reqState) logoutIdiom() bool {
+	return st.authed && st.cur.Options != nil && st.cur.Options.MaxAge < 0
 }
 
 // refuseStale reports a session write refused because a login or Renew

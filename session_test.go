@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -349,11 +351,13 @@ func headerCookie(header, name string) string {
 	return ""
 }
 
-// TestSessionOfARevokedRecordStaysItsOwners: a session ended without
-// suspicion (RevokeUser, an admin action) leaves its data to the browser
-// whose token opened it: anonymous, but its cart readable and writable. A
-// session ended as a replay (two parties hold it) shows nothing to anyone.
-func TestSessionOfARevokedRecordStaysItsOwners(t *testing.T) {
+// TestSessionOfARevokedRecordShowsNothing: a session ended by a
+// revocation (RevokeUser, an admin action) is ended as every ending is
+// (DESIGN.md, "Endings"): the browser whose token opened it is anonymous,
+// sees none of its data, and goes on with an anonymous session whose
+// writes are kept. A session ended as a replay (two parties hold it)
+// shows nothing to anyone either.
+func TestSessionOfARevokedRecordShowsNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
 		b := e.browser()
@@ -364,11 +368,14 @@ func TestSessionOfARevokedRecordStaysItsOwners(t *testing.T) {
 		if n, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
 			t.Fatalf("RevokeUser: %d %v", n, err)
 		}
-		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "" || r.body["cart"] != "book" {
-			t.Fatalf("owner after RevokeUser: %d %v; want anonymous with its cart", r.status, r.body)
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "" || r.body["cart"] != nil {
+			t.Fatalf("owner after RevokeUser: %d %v; want anonymous, no cart", r.status, r.body)
 		}
 		if r := b.post("/cart?item=pen"); r.status != http.StatusOK {
 			t.Fatalf("owner's write after RevokeUser: %d %v", r.status, r.body)
+		}
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] != "pen" {
+			t.Fatalf("owner after its anonymous write: %v; want its guest cart \"pen\"", r.body)
 		}
 
 		// A replay: the thief's copy and the victim's session both see nothing.
@@ -445,7 +452,7 @@ func TestSessionLoginMarksBeforeItRetires(t *testing.T) {
 // checked no marker yet) reaches the browser last and puts S0 back. If the
 // browser applied the second login's response last it holds T_B next to
 // S0: that is R_B's predecessor as much as R_A's, and must heal, not be
-// foreign (a lost sign-in: DESIGN "Ordering principle", "Model").
+// foreign (a lost sign-in: DESIGN.md, "Ordering principle", "Model").
 func TestSessionDoubleLoginThenLatePreLoginResponse(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
@@ -895,12 +902,11 @@ func TestSessionForgottenRecordsDataIsNotHandedToTheNextUser(t *testing.T) {
 // front of the victim's own session cookie. A sibling subdomain can set
 // one cookie of the name per matching path (Domain=parent; Path=/, /a,
 // /a/, /a/b, /a/b/, ... all match a request to /a/b/c/d), all sent before
-// the victim's host-only Path=/ cookie. ownAmong gives up above eight
-// cookies, and the request then heals from the first one: on the cookie
-// store the attacker's values are adopted as the victim's session and the
-// response sends them, overwriting the victim's own cookie. Above any cap,
-// the request must not heal from a cookie that is not the record's own
-// (foreign: anonymous, nothing written).
+// the victim's host-only Path=/ cookie. The record's own wins, however
+// many there are; and where it is not among them, the request must not
+// heal from the first one (on the cookie store the attacker's values would
+// be adopted as the victim's session and sent, overwriting the victim's
+// own cookie): foreign, anonymous, nothing written.
 func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
@@ -917,6 +923,155 @@ func TestSessionManyTossedPredecessorsDoNotOverwriteTheVictimsSession(t *testing
 		if got := victim.get("/cart"); got.user() != "alice" || got.body["cart"] != "alice-secret" {
 			t.Errorf("after eight tossed predecessors (response sets %q), victim GET /cart: %d %v; want alice with cart \"alice-secret\"",
 				graceCookies(r.cookies), got.status, got.body)
+		}
+	})
+}
+
+// tossedCookies returns session cookies of the app's name ("app=value") as
+// a sibling subdomain tosses them in front of the real one: signed with the
+// app's key (copies of sessions the attacker got from the app itself),
+// each naming a session of its own, none the victim's. The first is the
+// attacker's own signed-in session; the others are generated until there
+// are n of them, or, with n < 0, until the cookies fill size bytes.
+func tossedCookies(t testing.TB, e *env, n, size int) []string {
+	t.Helper()
+	attacker := e.browser()
+	attacker.login("mallory")
+	out := []string{"app=" + attacker.cookie("app")}
+	total := len(out[0])
+	codecs := securecookie.CodecsFromPairs(sessionSecret)
+	for i := 1; n < 0 || i < n; i++ {
+		var v any = fmt.Sprintf("TOSSED%046d", i) // the form of a memstore or Redis session ID
+		if e.kind == "cookie" {
+			v = map[any]any{"gsec.s": fmt.Sprintf("tossed-%d", i), "cart": "planted"}
+		}
+		s, err := securecookie.EncodeMulti("app", v, codecs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := "app=" + s
+		if n < 0 && total+len(c)+2 > size {
+			break
+		}
+		out = append(out, c)
+		total += len(c) + 2
+	}
+	return out
+}
+
+// tossCounts are the numbers of tossed cookies the tests try: a sibling's
+// one per matching path, a few hundred, and more than net/http hands out
+// (it gives no cookie at all past 3000, GODEBUG httpcookiemaxnum).
+var tossCounts = []int{8, 200, 3200}
+
+// TestSessionTossedCookiesNeverUnseatTheOwner: however many session
+// cookies of the app's name a sibling subdomain tosses in front of the
+// signed-in user's own (or after it), up to a Cookie header near the
+// server's MaxHeaderBytes, the record's own session wins: the user is
+// signed in with their data, and nothing of ours is written or expired.
+// A header over MaxHeaderBytes is net/http's 431, never a 500.
+func TestSessionTossedCookiesNeverUnseatTheOwner(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=alice-card"); r.status != http.StatusOK {
+			t.Fatalf("alice's cart: %d %v", r.status, r.body)
+		}
+		own := "app=" + b.cookie("app")
+		tok := tokCookieName + "=" + b.cookie(tokCookieName)
+		check := func(what string, tossed []string) {
+			t.Helper()
+			for _, order := range []struct {
+				name string
+				hdr  []string
+			}{
+				{"in front of", append(append(slices.Clone(tossed), own), tok)},
+				{"behind", append(append([]string{own}, tossed...), tok)},
+			} {
+				r := e.send("GET", "/cart", strings.Join(order.hdr, "; "))
+				if r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "alice-card" {
+					t.Errorf("%s tossed cookies %s alice's: %d %v, want alice with her cart", what, order.name, r.status, r.body)
+				}
+				if got := graceCookies(r.cookies); got != "" {
+					t.Errorf("%s tossed cookies %s alice's: response sets %q, want nothing", what, order.name, got)
+				}
+			}
+		}
+		for _, n := range tossCounts {
+			check(fmt.Sprint(n), tossedCookies(t, e, n, 0))
+		}
+		near := tossedCookies(t, e, -1, 1<<20-len(own)-len(tok)-64)
+		check(fmt.Sprintf("%d (a header near 1 MB)", len(near)), near)
+		over := strings.Join(append(tossedCookies(t, e, -1, 1<<20+8192), own, tok), "; ")
+		if r, err := e.trySend("GET", "/cart", over); err == nil && r.status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("a Cookie header over MaxHeaderBytes: %d %v, want 431", r.status, r.body)
+		}
+	})
+}
+
+// TestSessionLoginWithTossedCookiesInFront: signing in on a browser that
+// sends tossed session cookies in front of everything succeeds, and the
+// new session is the one the browser uses afterwards: the login's
+// host-only cookie cannot replace a sibling's Domain cookies, so they keep
+// coming in front of it, and the record's own wins. Signing in again from
+// that session carries its data over.
+func TestSessionLoginWithTossedCookiesInFront(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		for _, n := range tossCounts {
+			tossed := strings.Join(tossedCookies(t, e, n, 0), "; ")
+			own, tok := "", ""
+			hdr := func() string { return tossed + "; app=" + own + "; " + tokCookieName + "=" + tok }
+			apply := func(r reply) {
+				if v, age, ok := cookieValue(r.cookies, "app"); ok && age >= 0 {
+					own = v
+				}
+				if v, age, ok := cookieValue(r.cookies, tokCookieName); ok && age >= 0 {
+					tok = v
+				}
+			}
+			r := e.send("POST", "/login?user=alice", tossed)
+			if r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("%d tossed: login: %d %v", n, r.status, r.body)
+			}
+			apply(r)
+			if r = e.send("POST", "/cart?item=alice-card", hdr()); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("%d tossed: POST /cart after the login: %d %v, want 200 alice", n, r.status, r.body)
+			}
+			apply(r)
+			if r = e.send("GET", "/cart", hdr()); r.user() != "alice" || r.body["cart"] != "alice-card" {
+				t.Fatalf("%d tossed: GET /cart after the login: %d %v, want alice with her cart", n, r.status, r.body)
+			}
+			if r = e.send("POST", "/login?user=alice", hdr()); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("%d tossed: signing in again: %d %v", n, r.status, r.body)
+			}
+			apply(r)
+			if r = e.send("GET", "/cart", hdr()); r.user() != "alice" || r.body["cart"] != "alice-card" {
+				t.Fatalf("%d tossed: GET /cart after signing in again: %d %v, want alice with her cart", n, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestSessionTossedPredecessorsWithoutTheOwnCookieAreNotAdopted: several
+// session cookies of the name, none the record's own (the browser lost
+// its own), the first a tossed copy of the login's predecessor: the
+// request never adopts the attacker's values from it, and on the cookie
+// store (where healing would adopt them and send them as the victim's
+// session) writes no session cookie.
+func TestSessionTossedPredecessorsWithoutTheOwnCookieAreNotAdopted(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		_, victim, sx := plantedPredecessor(t, e)
+		tok := victim.cookie(graceTokenCookie)
+		hdr := strings.Repeat(graceSessionCookie+"="+sx+"; ", 2) + graceTokenCookie + "=" + tok
+		r := e.send("GET", "/cart", hdr)
+		if r.body["cart"] == "planted" {
+			t.Errorf("a tossed predecessor twice without the own cookie: %d %v, the attacker's cart adopted", r.status, r.body)
+		}
+		if got := graceCookies(r.cookies); kind == "cookie" && strings.Contains(got, "app") {
+			t.Errorf("a tossed predecessor twice without the own cookie: response sets %q, want no session cookie", got)
 		}
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ type sharedRecordStore struct {
 func (s *sharedRecordStore) GetWithSession(ctx context.Context, h, sk string) (*ginsecure.Record, []byte, error) {
 	rec, v, err := s.failingStore.GetWithSession(ctx, h, sk)
 	if rec != nil {
-		cp := *rec
-		cp.Siblings = slices.Clone(rec.Siblings)
-		cp.Pending = slices.Clone(rec.Pending)
-		cp.ForwardPending = slices.Clone(rec.ForwardPending)
+		cp := rec.Clone()
 		s.mu.Lock()
 		if _, ok := s.seen[rec]; !ok {
 			s.seen[rec] = cp

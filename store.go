@@ -30,6 +30,10 @@ const (
 	RevokedTimedOut  = "timed_out"   // idle or absolute timeout reached
 	RevokedReplaced  = "replaced"    // a login from the same browser replaced it (ReplacedBy)
 	RevokedOverLimit = "over_limit"  // its first presentation found MaxSessionsPerUser reached (RejectExtraLogins)
+	// RevokedSessionLost: its token came back without its session cookie
+	// (expired by its Max-Age, deleted by the application, cleared by the
+	// user): the session the token stood for is gone, and so is the record.
+	RevokedSessionLost = "session_lost"
 )
 
 // Record is the server-side security record of one signed-in session. The
@@ -49,15 +53,14 @@ type Record struct {
 	TokenHash [32]byte  // SHA-256 of the current token's secret
 	IssuedAt  time.Time // when the current token was minted
 
-	// The credentials from before the last rotation, honoured for
-	// Config.GracePeriod after ConfirmedAt (or until then) with at most
-	// PrevAuthAt's privilege.
-	PrevHash   [32]byte
-	RotatedAt  time.Time
-	PrevAuthAt time.Time
-	PrevRaised bool // the rotation raised privilege (Renew)
-	// ConfirmedAt is when the current token was first presented after the
-	// last rotation: zero until the browser has shown it received it.
+	// TokenKey is the X25519 public key derived from the current token's
+	// secret (grace.go, tokenKey): should the token be superseded before
+	// the browser presents it, the newer one is sealed to it.
+	TokenKey []byte
+	// ConfirmedAt is when the current token was first presented since the
+	// last change of History: zero until the browser has shown it holds
+	// the newest credential (the grace windows of the superseded ones
+	// then open).
 	ConfirmedAt time.Time
 	// Unpresented is set on a login's record until a request first
 	// presents one of its credentials (its first presentation: the browser
@@ -68,28 +71,17 @@ type Record struct {
 	// costs the user another device (DESIGN.md, "Cookieless sign-in").
 	// Store.Present clears it, enforcing the limit in the same step.
 	Unpresented bool
-	// Pending is the current token's secret sealed (AES-256-GCM, the
-	// handle as associated data) under a key derived from the previous
-	// token's secret, kept until the current token is confirmed: a
-	// browser that never got the rotating response is sent the same token
-	// again instead of a new one (grace.go). Periodic rotations only.
-	Pending []byte
-	// AbandonedHash is the token a reissue replaced because it was never
-	// presented. If it shows up later, two parties hold credentials of
-	// this session: a replay.
-	AbandonedHash [32]byte
-	// Siblings are tokens that parallel logins from the same session (a
-	// double or triple submit) minted for this record before PrevHash's:
-	// honoured as PrevHash is, so that whichever login response the
-	// browser applies last, its token works. Any rotation clears them.
-	Siblings [][32]byte
+	// History holds the last credentials this record superseded, newest
+	// first, at most maxSuperseded (grace.go, "Superseded credentials").
+	History []Superseded
 	// ReplacedBy names the record a login from this record's own browser
 	// replaced it with (Revoked is RevokedReplaced): a response of this
 	// record that lands after the login's is forwarded there.
 	ReplacedBy string
 	// ForwardPending is the token the first forward to this record minted,
-	// sealed like Pending under a key derived from the replaced record's
-	// token: every later forward sends it again. Any rotation clears it.
+	// sealed (as Superseded.Sealed is) under a key derived from the
+	// replaced record's token: every later forward sends it again. Any
+	// rotation clears it.
 	ForwardPending []byte
 
 	IP        string // the client IP bound at login (netip text form)
@@ -386,15 +378,23 @@ func retained(exp time.Time) time.Time {
 	return exp.Add(RetainExpired)
 }
 
-// cloneRecord copies a record with its slices: values are copied in and
-// out of the store.
-func cloneRecord(r *Record) Record {
+// Clone returns a copy of r that shares no memory with it: a Store hands
+// out copies its callers may change.
+func (r *Record) Clone() Record {
 	out := *r
-	out.Pending = slices.Clone(r.Pending)
-	out.Siblings = slices.Clone(r.Siblings)
+	out.TokenKey = slices.Clone(r.TokenKey)
 	out.ForwardPending = slices.Clone(r.ForwardPending)
+	out.History = slices.Clone(r.History)
+	for i := range out.History {
+		e := &out.History[i]
+		e.Key, e.Sealed = slices.Clone(e.Key), slices.Clone(e.Sealed)
+	}
 	return out
 }
+
+// cloneRecord copies a record with its slices: values are copied in and
+// out of the store.
+func cloneRecord(r *Record) Record { return r.Clone() }
 
 func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 	r, err := m.view(handle, m.now())

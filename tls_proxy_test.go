@@ -100,3 +100,51 @@ func TestRequireTLSTrustsThePeerNotTheClientIP(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireTLSBelievesTheNearestProxy: a proxy that appends to
+// X-Forwarded-Proto (a line of its own, or a comma and its value) puts its
+// scheme after whatever the client wrote. Only the last value, across all
+// lines, is the trusted proxy's; a client that came over plain HTTP and
+// wrote "https" itself is refused. From an untrusted peer no value counts.
+func TestRequireTLSBelievesTheNearestProxy(t *testing.T) {
+	g, err := ginsecure.New(ginsecure.Config{TrustProxyHeaders: true, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	if err := r.SetTrustedProxies([]string{"10.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	r.Use(sessions.Sessions("app", cookie.NewStore(sessionSecret)), g.Middleware())
+	r.GET("/pay", g.Require(ginsecure.Policy{RequireTLS: true}), func(c *gin.Context) { c.String(200, "ok") })
+	const proxy, direct = "10.0.0.1:5000", "198.51.100.9:5000"
+	cases := []struct {
+		name   string
+		peer   string
+		lines  []string // X-Forwarded-Proto lines, in order
+		status int
+	}{
+		{"client wrote https, proxy appended a line with http", proxy, []string{"https", "http"}, 403},
+		{"client wrote https, proxy appended http after a comma", proxy, []string{"https, http"}, 403},
+		{"client wrote http, proxy appended a line with https", proxy, []string{"http", "https"}, 200},
+		{"client wrote http, proxy appended https after a comma", proxy, []string{"http,https"}, 200},
+		{"three values over two lines, the last https", proxy, []string{"http, http", " HTTPS "}, 200},
+		{"trailing empty value", proxy, []string{"https,"}, 403},
+		{"untrusted peer, last value https", direct, []string{"http", "https"}, 403},
+		{"untrusted peer, one value https", direct, []string{"https"}, 403},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/pay", nil)
+			req.RemoteAddr = c.peer
+			for _, v := range c.lines {
+				req.Header.Add("X-Forwarded-Proto", v)
+			}
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != c.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body.String())
+			}
+		})
+	}
+}

@@ -235,7 +235,7 @@ func (g *Guard) setToken(c *gin.Context, handle string, secret [32]byte, maxAge 
 }
 
 // expireToken tells the browser to drop the token cookie. Only Logout
-// sends it (DESIGN, "Cookie writes"): an expiring cookie for dead or
+// sends it (DESIGN.md, "Cookie writes"): an expiring cookie for dead or
 // foreign credentials could reach the browser after a newer login's
 // response and delete the new token, which has the same name.
 func (g *Guard) expireToken(c *gin.Context) { g.sendTokenCookie(c, "", -1) }

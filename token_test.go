@@ -64,7 +64,11 @@ func TestTokenCookieAttributes(t *testing.T) {
 }
 
 func fmtRecord(r ginsecure.Record) string {
-	return strings.Join([]string{r.Handle, r.UserID, string(r.TokenHash[:]), string(r.PrevHash[:]), r.IP, r.UserAgent, r.Revoked}, "|")
+	parts := []string{r.Handle, r.UserID, string(r.TokenHash[:]), string(r.TokenKey), r.IP, r.UserAgent, r.Revoked}
+	for _, e := range r.History {
+		parts = append(parts, string(e.Hash[:]), string(e.Key), string(e.Sealed))
+	}
+	return strings.Join(parts, "|")
 }
 
 // assertRedisHasNo reads every value in Redis and checks none holds a needle.

@@ -405,7 +405,7 @@ func reasonText(code string) string {
 	case "replay":
 		return "Old credentials were used again after they were replaced, so the session was ended to protect you."
 	case "ip_mismatch":
-		return "This session was used from another network, so it was ended to protect you."
+		return "This session was signed in on another network: sign in again from this one."
 	case "token_mismatch":
 		return "This browser's credentials did not match, so the session was ended."
 	case "store_unavailable":

@@ -17,7 +17,6 @@ package redisstore
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/ginsecure/ginsecure"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -62,15 +61,4 @@ func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
 
 // detach copies the slices of a record, so that neither the memo's copy
 // nor the caller's can change the other's.
-func detach(r ginsecure.Record) ginsecure.Record {
-	if r.Siblings != nil {
-		r.Siblings = slices.Clone(r.Siblings)
-	}
-	if r.Pending != nil {
-		r.Pending = slices.Clone(r.Pending)
-	}
-	if r.ForwardPending != nil {
-		r.ForwardPending = slices.Clone(r.ForwardPending)
-	}
-	return r
-}
+func detach(r ginsecure.Record) ginsecure.Record { return r.Clone() }

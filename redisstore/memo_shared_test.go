@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"reflect"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +28,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	now := time.Now()
 	rec := ginsecure.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},
-		Siblings: [][32]byte{{7}}, Pending: []byte("sealed"), ForwardPending: []byte("fwd"),
+		History: []ginsecure.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}}, TokenKey: []byte("key"), ForwardPending: []byte("fwd"),
 		CreatedAt: now, AuthAt: now, LastSeen: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	}
 	if err := st.Create(ctx, rec, ginsecure.Limit{}); err != nil {
@@ -39,8 +38,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := *shared
-	snap.Siblings, snap.Pending, snap.ForwardPending = slices.Clone(shared.Siblings), slices.Clone(shared.Pending), slices.Clone(shared.ForwardPending)
+	snap := shared.Clone()
 
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -52,14 +50,14 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 				t.Errorf("GetWithSession: %v", err)
 				return
 			}
-			_ = got.Siblings[0][0] + got.Pending[0] + got.ForwardPending[0] // readers read
+			_ = got.History[0].Hash[0] + got.History[0].Sealed[0] + got.ForwardPending[0] // readers read
 			if i%2 == 0 {
 				cp, err := st.Get(ctx, rec.Handle) // a detached copy: the caller's to change
 				if err != nil {
 					t.Errorf("Get: %v", err)
 					return
 				}
-				cp.Siblings[0][0], cp.Pending[0], cp.ForwardPending[0] = 99, 'X', 'Y'
+				cp.History[0].Hash[0], cp.History[0].Sealed[0], cp.ForwardPending[0] = 99, 'X', 'Y'
 			}
 		}()
 	}
@@ -70,7 +68,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 
 	// UpdateHeld of the shared record, its fn changing the slices in place.
 	next, err := hu.UpdateHeld(ctx, *shared, func(r *ginsecure.Record) error {
-		r.Siblings[0][0], r.Pending[0], r.ForwardPending[0] = 42, 'Z', 'W'
+		r.History[0].Hash[0], r.History[0].Sealed[0], r.ForwardPending[0] = 42, 'Z', 'W'
 		r.TokenHash = [32]byte{2}
 		return nil
 	})
@@ -81,7 +79,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 		t.Fatalf("UpdateHeld changed the shared record it was given: %+v", *shared)
 	}
 	after, _, err := sr.GetWithSession(ctx, rec.Handle, "shr:none")
-	if err != nil || after == shared || after.TokenHash != [32]byte{2} || after.Siblings[0][0] != 42 {
+	if err != nil || after == shared || after.TokenHash != [32]byte{2} || after.History[0].Hash[0] != 42 {
 		t.Fatalf("after a write, the read is not decoded afresh: same=%v %+v %v", after == shared, after, err)
 	}
 

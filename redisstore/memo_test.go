@@ -23,7 +23,7 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 	now := time.Now()
 	rec := ginsecure.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},
-		Siblings: [][32]byte{{7}}, Pending: []byte("sealed"),
+		History:   []ginsecure.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}},
 		CreatedAt: now, AuthAt: now, LastSeen: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	}
 	if err := here.Create(ctx, rec, ginsecure.Limit{}); err != nil {
@@ -34,12 +34,12 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 		if err != nil || got.TokenHash != rec.TokenHash || got.Revoked != "" {
 			t.Fatalf("Get: %+v, %v", got, err)
 		}
-		got.Siblings[0][0] = 99 // a caller's change stays the caller's
-		got.Pending[0] = 'X'
+		got.History[0].Hash[0] = 99 // a caller's change stays the caller's
+		got.History[0].Sealed[0] = 'X'
 	}
 	got, _ := here.Get(ctx, rec.Handle)
-	if got.Siblings[0][0] != 7 || string(got.Pending) != "sealed" {
-		t.Fatalf("a caller's change to a record reached the next read: %v %q", got.Siblings, got.Pending)
+	if got.History[0].Hash[0] != 7 || string(got.History[0].Sealed) != "sealed" {
+		t.Fatalf("a caller's change to a record reached the next read: %v", got.History)
 	}
 
 	// Another server rotates the token, then revokes the record.

@@ -77,34 +77,55 @@ func New(pool *redis.Pool, opts ...Option) ginsecure.Store {
 func (s *Store) UseClock(now func() time.Time) { s.now = now }
 
 // wire is a record as stored: times in Unix milliseconds, hashes in hex,
-// so that the Lua scripts can read what they need.
+// so that the Lua scripts can read what they need (they read q, h, u,
+// seen, exp and revoked only).
 type wire struct {
 	// Seq comes first: the create script writes Redis's clock (µs) over
 	// the placeholder `{"q":"0",` (no JSON re-encoding in Lua).
-	Seq       string   `json:"q"` // decimal: cjson re-encodes numbers over 14 digits lossily
-	Handle    string   `json:"h"`
-	UserID    string   `json:"u"`
-	SID       string   `json:"sid"`
+	Seq       string    `json:"q"` // decimal: cjson re-encodes numbers over 14 digits lossily
+	Handle    string    `json:"h"`
+	UserID    string    `json:"u"`
+	SID       string    `json:"sid"`
+	Replaced  string    `json:"rb,omitempty"`
+	FwdPend   []byte    `json:"fp,omitempty"`
+	Tok       string    `json:"t"`
+	TokKey    []byte    `json:"tk,omitempty"`
+	Issued    int64     `json:"ti"`
+	Confirmed int64     `json:"cf,omitempty"`
+	Unpresent bool      `json:"np,omitempty"` // read by the scripts: not counted toward the limit
+	Hist      []wireSup `json:"hs,omitempty"`
+	IP        string    `json:"ip"`
+	UA        string    `json:"ua,omitempty"`
+	Created   int64     `json:"c"`
+	Auth      int64     `json:"a"`
+	Seen      int64     `json:"seen"`
+	Exp       int64     `json:"exp"`
+	Revoked   string    `json:"revoked,omitempty"`
+	legacy
+}
+
+// wireSup is a superseded credential as stored.
+type wireSup struct {
+	Hash   []byte `json:"h"`
+	At     int64  `json:"at"`
+	Auth   int64  `json:"a"`
+	Raised bool   `json:"x,omitempty"`
+	Seen   int64  `json:"s,omitempty"`
+	Open   int64  `json:"o,omitempty"`
+	Key    []byte `json:"k,omitempty"`
+	Sealed []byte `json:"z,omitempty"`
+}
+
+// legacy holds the fields of the format before Record.History, read only
+// (never written): a record of it decodes into the history it implies.
+type legacy struct {
 	Pending   []byte   `json:"pd,omitempty"`
 	Siblings  []string `json:"sb,omitempty"`
-	Replaced  string   `json:"rb,omitempty"`
-	FwdPend   []byte   `json:"fp,omitempty"`
-	Tok       string   `json:"t"`
-	Issued    int64    `json:"ti"`
 	Prev      string   `json:"p,omitempty"`
 	Rotated   int64    `json:"pr,omitempty"`
 	PrevAuth  int64    `json:"pa,omitempty"`
 	PrevRaise bool     `json:"px,omitempty"`
-	Confirmed int64    `json:"cf,omitempty"`
-	Unpresent bool     `json:"np,omitempty"` // read by the scripts: not counted toward the limit
 	Abandoned string   `json:"ab,omitempty"`
-	IP        string   `json:"ip"`
-	UA        string   `json:"ua,omitempty"`
-	Created   int64    `json:"c"`
-	Auth      int64    `json:"a"`
-	Seen      int64    `json:"seen"`
-	Exp       int64    `json:"exp"`
-	Revoked   string   `json:"revoked,omitempty"`
 }
 
 func ms(t time.Time) int64 {
@@ -141,14 +162,18 @@ func hashOf(s string) ([32]byte, error) {
 }
 
 func encode(r ginsecure.Record) ([]byte, error) {
-	var sib []string
-	for _, h := range r.Siblings {
-		sib = append(sib, hexOf(h))
+	var hist []wireSup
+	if len(r.History) > 0 {
+		hist = make([]wireSup, len(r.History))
+		for i, e := range r.History {
+			hist[i] = wireSup{Hash: e.Hash[:], At: ms(e.At), Auth: ms(e.AuthAt), Raised: e.Raised,
+				Seen: ms(e.Seen), Open: ms(e.Open), Key: e.Key, Sealed: e.Sealed}
+		}
 	}
 	return json.Marshal(wire{
-		Siblings: sib, Replaced: r.ReplacedBy, FwdPend: r.ForwardPending,
-		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Pending: r.Pending, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
-		Prev: hexOf(r.PrevHash), Rotated: ms(r.RotatedAt), PrevAuth: ms(r.PrevAuthAt), PrevRaise: r.PrevRaised, Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented, Abandoned: hexOf(r.AbandonedHash),
+		Replaced: r.ReplacedBy, FwdPend: r.ForwardPending, TokKey: r.TokenKey, Hist: hist,
+		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
+		Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented,
 		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 	})
@@ -163,33 +188,67 @@ func decode(b []byte) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	prev, err := hashOf(w.Prev)
+	hist, err := history(&w)
 	if err != nil {
 		return ginsecure.Record{}, err
-	}
-	abandoned, err := hashOf(w.Abandoned)
-	if err != nil {
-		return ginsecure.Record{}, err
-	}
-	var sib [][32]byte
-	for _, s := range w.Siblings {
-		h, err := hashOf(s)
-		if err != nil {
-			return ginsecure.Record{}, err
-		}
-		sib = append(sib, h)
 	}
 	seq, err := strconv.ParseUint(w.Seq, 10, 64)
 	if err != nil && w.Seq != "" {
 		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
 	}
 	return ginsecure.Record{
-		Siblings: sib, ReplacedBy: w.Replaced, ForwardPending: w.FwdPend,
-		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, Pending: w.Pending, TokenHash: tok, IssuedAt: fromMS(w.Issued),
-		PrevHash: prev, RotatedAt: fromMS(w.Rotated), PrevAuthAt: fromMS(w.PrevAuth), PrevRaised: w.PrevRaise, ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent, AbandonedHash: abandoned,
+		ReplacedBy: w.Replaced, ForwardPending: w.FwdPend, TokenKey: w.TokKey, History: hist,
+		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
+		ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent,
 		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 	}, nil
+}
+
+// history decodes a record's superseded credentials.
+func history(w *wire) ([]ginsecure.Superseded, error) {
+	if len(w.Hist) == 0 {
+		return legacyHistory(w)
+	}
+	out := make([]ginsecure.Superseded, len(w.Hist))
+	for i, e := range w.Hist {
+		if len(e.Hash) != 32 {
+			return nil, errors.New("redisstore: corrupt hash")
+		}
+		out[i] = ginsecure.Superseded{Hash: [32]byte(e.Hash), At: fromMS(e.At), AuthAt: fromMS(e.Auth), Raised: e.Raised,
+			Seen: fromMS(e.Seen), Open: fromMS(e.Open), Key: e.Key, Sealed: e.Sealed}
+	}
+	return out, nil
+}
+
+// legacyHistory is the history a record of the previous format implies:
+// its previous token (presented; its window open since its confirmation,
+// its pending token sealed under it), then the tokens of earlier joined
+// logins and a reissue's abandoned one (never presented, with no key to
+// seal to: served, at their first presentation, without a newer token).
+func legacyHistory(w *wire) ([]ginsecure.Superseded, error) {
+	l := &w.legacy
+	if l.Prev == "" {
+		return nil, nil
+	}
+	prev, err := hashOf(l.Prev)
+	if err != nil {
+		return nil, err
+	}
+	at := fromMS(l.Rotated)
+	out := []ginsecure.Superseded{{Hash: prev, At: at, AuthAt: fromMS(l.PrevAuth), Raised: l.PrevRaise,
+		Seen: at, Open: fromMS(w.Confirmed), Sealed: l.Pending}}
+	for _, s := range append([]string{l.Abandoned}, l.Siblings...) {
+		if s == "" || len(out) == 4 {
+			continue
+		}
+		h, err := hashOf(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ginsecure.Superseded{Hash: h, At: at, AuthAt: fromMS(l.PrevAuth)})
+	}
+	return out, nil
 }
 
 func (s *Store) recKey(h string) string  { return s.prefix + "r:" + h }

@@ -134,8 +134,13 @@ func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 	now := s.clock.Now()
 	return ginsecure.Record{
 		Handle: newHandle(), UserID: user, SessionID: "SID" + newHandle(),
-		TokenHash: randHash(), IssuedAt: now, Pending: []byte("sealed\x00\xffpending"),
-		Siblings: [][32]byte{randHash(), randHash()}, ReplacedBy: newHandle(), ForwardPending: []byte("forwarded\x01"),
+		TokenHash: randHash(), IssuedAt: now, TokenKey: []byte("key\x00\xff"),
+		History: []ginsecure.Superseded{
+			{Hash: randHash(), At: now.Add(-time.Second), AuthAt: now.Add(-time.Hour), Raised: true,
+				Seen: now.Add(-2 * time.Second), Open: now.Add(-time.Millisecond), Sealed: []byte("sealed\x00\xffpending")},
+			{Hash: randHash(), At: now.Add(-3 * time.Second), AuthAt: now.Add(-time.Hour), Key: []byte("k\x01")},
+		},
+		ReplacedBy: newHandle(), ForwardPending: []byte("forwarded\x01"),
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
@@ -216,35 +221,41 @@ func diff(a, b ginsecure.Record) string {
 	str("Revoked", a.Revoked, b.Revoked)
 	str("SessionID", a.SessionID, b.SessionID)
 	str("ReplacedBy", a.ReplacedBy, b.ReplacedBy)
-	str("Pending", string(a.Pending), string(b.Pending))
 	str("ForwardPending", string(a.ForwardPending), string(b.ForwardPending))
-	if fmt.Sprint(a.Siblings) != fmt.Sprint(b.Siblings) {
-		d = append(d, "Siblings")
-	}
+	str("TokenKey", string(a.TokenKey), string(b.TokenKey))
 	if a.TokenHash != b.TokenHash {
 		d = append(d, "TokenHash")
 	}
-	if a.PrevHash != b.PrevHash {
-		d = append(d, "PrevHash")
+	if len(a.History) != len(b.History) {
+		d = append(d, fmt.Sprintf("History: %d entries != %d", len(a.History), len(b.History)))
 	}
-	if a.AbandonedHash != b.AbandonedHash {
-		d = append(d, "AbandonedHash")
-	}
-	if a.PrevRaised != b.PrevRaised {
-		d = append(d, "PrevRaised")
+	for i := range min(len(a.History), len(b.History)) {
+		x, y := a.History[i], b.History[i]
+		if x.Hash != y.Hash || x.Raised != y.Raised || string(x.Key) != string(y.Key) || string(x.Sealed) != string(y.Sealed) {
+			d = append(d, fmt.Sprintf("History[%d]", i))
+		}
+		tm(fmt.Sprintf("History[%d].At", i), x.At, y.At)
+		tm(fmt.Sprintf("History[%d].AuthAt", i), x.AuthAt, y.AuthAt)
+		tm(fmt.Sprintf("History[%d].Seen", i), x.Seen, y.Seen)
+		tm(fmt.Sprintf("History[%d].Open", i), x.Open, y.Open)
 	}
 	if a.Unpresented != b.Unpresented {
 		d = append(d, "Unpresented")
 	}
 	tm("IssuedAt", a.IssuedAt, b.IssuedAt)
-	tm("RotatedAt", a.RotatedAt, b.RotatedAt)
-	tm("PrevAuthAt", a.PrevAuthAt, b.PrevAuthAt)
 	tm("ConfirmedAt", a.ConfirmedAt, b.ConfirmedAt)
 	tm("CreatedAt", a.CreatedAt, b.CreatedAt)
 	tm("AuthAt", a.AuthAt, b.AuthAt)
 	tm("LastSeen", a.LastSeen, b.LastSeen)
 	tm("ExpiresAt", a.ExpiresAt, b.ExpiresAt)
 	return fmt.Sprint(d)
+}
+
+// supersede is the Guard's rotation as far as a store sees it: the current
+// token joins the history (a new slice: the record read may be shared).
+func supersede(x *ginsecure.Record, next [32]byte) {
+	x.History = append([]ginsecure.Superseded{{Hash: x.TokenHash}}, x.History...)
+	x.TokenHash = next
 }
 
 func testNotFound(t *testing.T, s *suite) {
@@ -268,8 +279,7 @@ func testNotFound(t *testing.T, s *suite) {
 
 func testRoundTrip(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	r.PrevHash, r.RotatedAt, r.PrevAuthAt, r.PrevRaised = randHash(), s.clock.Now().Add(-time.Second), s.clock.Now().Add(-time.Hour), true
-	r.ConfirmedAt, r.AbandonedHash, r.Unpresented = s.clock.Now().Add(-time.Millisecond), randHash(), true
+	r.ConfirmedAt, r.Unpresented = s.clock.Now().Add(-time.Millisecond), true
 	s.create(r, ginsecure.Limit{})
 	if d := diff(s.get(r.Handle), r); d != "[]" {
 		t.Fatalf("Get after Create differs: %s", d)
@@ -282,7 +292,7 @@ func testRoundTrip(t *testing.T, s *suite) {
 		t.Fatalf("List after Create differs: %s", d)
 	}
 	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
-		x.TokenHash, x.PrevHash, x.PrevRaised = randHash(), x.TokenHash, false
+		supersede(x, randHash())
 		return nil
 	})
 	if err != nil {
@@ -793,7 +803,7 @@ func testCASRace(t *testing.T, s *suite) {
 					if x.TokenHash != seen {
 						return errLost
 					}
-					x.PrevHash, x.TokenHash = x.TokenHash, next
+					supersede(x, next)
 					return nil
 				})
 				mu.Lock()
@@ -813,7 +823,7 @@ func testCASRace(t *testing.T, s *suite) {
 		if wins != 1 || losses != workers-1 {
 			t.Fatalf("round %d: %d winners and %d losers of one rotation, want 1 and %d: the record forked", round, wins, losses, workers-1)
 		}
-		if got := s.get(r.Handle); got.PrevHash != seen {
+		if got := s.get(r.Handle); len(got.History) == 0 || got.History[0].Hash != seen {
 			t.Fatalf("round %d: the winner's write is not the stored one", round)
 		}
 	}
@@ -1029,8 +1039,8 @@ func testUpdateHeld(t *testing.T, s *suite) {
 		if x.TokenHash != r.TokenHash {
 			return fmt.Errorf("fn saw token %x, want the held %x", x.TokenHash[:4], r.TokenHash[:4])
 		}
-		x.PrevHash, x.TokenHash = x.TokenHash, next
-		x.Siblings = append(x.Siblings, next)
+		supersede(x, next)
+		x.History = append(x.History, ginsecure.Superseded{Hash: next})
 		return nil
 	})
 	if err != nil || got.TokenHash != next {
@@ -1039,8 +1049,8 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	if d := diff(s.get(r.Handle), got); d != "[]" {
 		t.Fatalf("UpdateHeld returned what it did not store: %s", d)
 	}
-	if len(held.Siblings) != len(r.Siblings) {
-		t.Fatalf("UpdateHeld changed the caller's record: %d siblings, want %d", len(held.Siblings), len(r.Siblings))
+	if len(held.History) != len(r.History) {
+		t.Fatalf("UpdateHeld changed the caller's record: %d superseded, want %d", len(held.History), len(r.History))
 	}
 
 	// Held is stale (the write above came since): fn sees the stored
@@ -1050,10 +1060,10 @@ func testUpdateHeld(t *testing.T, s *suite) {
 		if x.TokenHash != next {
 			return fmt.Errorf("fn saw token %x, want the stored %x", x.TokenHash[:4], next[:4])
 		}
-		x.PrevHash, x.TokenHash = x.TokenHash, later
+		supersede(x, later)
 		return nil
 	})
-	if err != nil || got.TokenHash != later || got.PrevHash != next || s.get(r.Handle).TokenHash != later {
+	if err != nil || got.TokenHash != later || got.History[0].Hash != next || s.get(r.Handle).TokenHash != later {
 		t.Fatalf("UpdateHeld of a stale record: %x, %v", got.TokenHash[:4], err)
 	}
 
@@ -1102,7 +1112,7 @@ func testUpdateHeld(t *testing.T, s *suite) {
 func testUpdateHeldRace(t *testing.T, s *suite) {
 	u := s.heldUpdater()
 	r := s.record("alice", s.clock.Now())
-	r.Siblings = nil
+	r.History = nil
 	s.create(r, ginsecure.Limit{})
 	held := s.get(r.Handle)
 	var wg sync.WaitGroup
@@ -1112,7 +1122,7 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 			defer wg.Done()
 			h := randHash()
 			if _, err := u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
-				x.Siblings = append(x.Siblings, h)
+				x.History = append(x.History, ginsecure.Superseded{Hash: h})
 				return nil
 			}); err != nil {
 				t.Errorf("UpdateHeld: %v", err)
@@ -1120,7 +1130,7 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 		}()
 	}
 	wg.Wait()
-	if n := len(s.get(r.Handle).Siblings); n != workers {
+	if n := len(s.get(r.Handle).History); n != workers {
 		t.Fatalf("%d of %d parallel UpdateHeld writes kept", n, workers)
 	}
 }
