@@ -269,7 +269,23 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		g.retireEvicted(c, st, evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
-		g.revoke(c, &rec, RevokedOverLimit, EventLimit, "sign-in refused at its first request: too many sessions")
+		// Only while no other request presented it (a slot freed since);
+		// then it ends as every ending does (its session retired).
+		ctx := reqCtx(c)
+		_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
+			if !r.Unpresented || r.Revoked != "" {
+				return errRaced
+			}
+			r.Revoked = RevokedOverLimit
+			return nil
+		})
+		if err == nil {
+			err = g.retire(ctx, &rec, g.sessionsOf(st))
+		}
+		if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, ErrNotFound) {
+			g.log.Error("ginsecure: could not end a sign-in refused over the limit", "err", err)
+		}
+		g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: rec.Handle, Detail: "sign-in refused at its first request: too many sessions"})
 		st.authed, st.rec, st.failure = false, nil, ErrTooManySessions
 		st.hide()
 		return nil

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 )
 
@@ -266,5 +267,74 @@ func TestRepeatedSignInsWithoutARequestAreBounded(t *testing.T) {
 		laptop.apply(last)
 		expectSignedIn(t, laptop, "alice")
 		expectSignedIn(t, phone, "alice")
+	})
+}
+
+// TestFirstRequestFailsClosedWhenItsPresentationCannotBeWritten: the first
+// request of a session must record its presentation (and the limit with
+// it); a store that cannot write it gets 503, never a session served
+// beyond the limit, and the browser's next request presents it.
+func TestFirstRequestFailsClosedWhenItsPresentationCannotBeWritten(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, fs := newFailingEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+		phone, laptop := e.browser(), e.browser()
+		phone.login("alice")
+		laptop.signIn("alice")
+		fs.arm(0, "Present")
+		r := laptop.get("/me")
+		fs.disarm()
+		if r.status != http.StatusServiceUnavailable {
+			t.Errorf("first request while the presentation cannot be written: %d %v, want 503", r.status, r.body)
+		}
+		expectSignedIn(t, phone, "alice")
+		expectSignedIn(t, laptop, "alice")
+		expectRefused(t, phone, "evicted")
+	})
+}
+
+// TestPreparedSignInJoinsADoubleSubmit: a sign-in page that calls
+// PrepareSignIn gives a browser with no cookies a session first; its
+// double-submitted form then makes one login (the second joins the
+// first), signed in whichever response lands last, and a phone signed in
+// beside it stays.
+func TestPreparedSignInJoinsADoubleSubmit(t *testing.T) {
+	page := func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.GET("/signin", func(c *gin.Context) {
+			if err := ginsecure.PrepareSignIn(c); err != nil {
+				c.JSON(saveFailure(err))
+				return
+			}
+			c.Status(http.StatusNoContent)
+		})
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"12", "21"} {
+			e := newEnv(t, kind, graceConfig(graceWindow), withRoutes(page))
+			phone, laptop := e.browser(), e.browser()
+			phone.login("alice")
+			if r := laptop.get("/signin"); r.status != http.StatusNoContent || laptop.cookie("app") == "" {
+				t.Fatalf("sign-in page: %d %v, session cookie %q", r.status, r.body, laptop.cookie("app"))
+			}
+			pre := laptop.header()
+			var submits [2]reply
+			for i := range submits {
+				if submits[i] = e.send("POST", "/login?user=alice", pre); submits[i].status != http.StatusOK {
+					t.Fatalf("submit %d: %d %v", i+1, submits[i].status, submits[i].body)
+				}
+			}
+			if list, err := e.store.List(context.Background(), "alice"); err != nil || len(list) != 2 {
+				t.Errorf("order %s: %d records (%v) after a prepared double submit, want the phone's and one", order, len(list), err)
+			}
+			for _, c := range order {
+				laptop.apply(submits[c-'1'])
+			}
+			expectSignedIn(t, laptop, "alice")
+			expectSignedIn(t, phone, "alice")
+			// A browser that has a session already is left as it is.
+			before := laptop.cookie("app")
+			if r := laptop.get("/signin"); r.status != http.StatusNoContent || len(r.cookies) != 0 || laptop.cookie("app") != before {
+				t.Errorf("sign-in page with a session: %d, sets %v", r.status, r.cookies)
+			}
+		}
 	})
 }

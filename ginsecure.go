@@ -104,12 +104,19 @@ type Config struct {
 	TrustProxyHeaders bool
 
 	// MaxSessionsPerUser limits a user's concurrent sessions; 0 means no
-	// limit. By default a login over the limit signs out the user's least
-	// recently used session.
+	// limit. A session counts from its first presentation (the first
+	// request that presents its token, UnpresentedAge): by default that
+	// request, over the limit, signs out the user's least recently used
+	// other session. A login whose response no request follows (the
+	// dropped response of a double submit) counts toward nothing and ends
+	// after UnpresentedAge (DESIGN.md, "Cookieless sign-in").
 	MaxSessionsPerUser int
 
-	// RejectExtraLogins makes a login over MaxSessionsPerUser fail with
-	// ErrTooManySessions instead of signing out the oldest session.
+	// RejectExtraLogins makes a login fail with ErrTooManySessions when
+	// the user has MaxSessionsPerUser sessions (presented ones) instead of
+	// signing out the least recently used. Where two logins raced for the
+	// last slot, the later first request is refused (ErrTooManySessions,
+	// anonymous with an empty stand-in) and its sign-in ended.
 	RejectExtraLogins bool
 
 	// Identity connects another authentication layer (Basic auth, a JWT, an

@@ -39,27 +39,32 @@ func FailureReason(c *gin.Context) error {
 // has checked the user's credentials. It is all-or-nothing: either the
 // browser gets a new session (a new gin-contrib session ID, or a new cookie
 // on the cookie store: a session ID planted before login is worth nothing
-// after it; data carried over as Config.CarryOver says), a new record bound
-// to userID, the client IP and the time, and a new token; or it returns an
-// error and leaves nothing behind (no record, index entry or marker that
-// matters) and the visitor's session as it was.
+// after it; data carried over from an anonymous session as
+// Config.CarryOver says, all of the same user's own session, nothing of
+// another user's), a new record bound to userID, the client IP and the
+// time, and a new token; or it returns an error and leaves nothing behind
+// (no record, index entry or marker that matters) and the visitor's
+// session as it was.
 //
 // Its steps, in an order no response order can undo: a marker from the
 // replaced session to the new record (set once), the record, the new
 // session saved, then the replaced record and session retired, then the
-// user's oldest sessions evicted over MaxSessionsPerUser, and the token
-// sent. The handler need not call Save. On a Redis that boj/redistore
-// shares with the records (SharedRedis), neighbouring steps share a
-// script, in the same order: the marker and the re-read of the replaced
-// session, the record and the new session, the replaced record's
-// retirement and its session's deletion.
+// user's least recently used sessions evicted over MaxSessionsPerUser
+// (among the sessions a request has presented: the new one counts from
+// its first request, see UnpresentedAge), and the token sent. The handler
+// need not call Save. On a Redis that boj/redistore shares with the
+// records (SharedRedis), neighbouring steps share a script, in the same
+// order: the marker and the re-read of the replaced session, the record
+// and the new session, the replaced record's retirement and its session's
+// deletion.
 //
-// Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins),
-// ErrSessionTooLarge (the carried-over session does not fit the cookie or
-// the store), ErrSessionNotPersisted (a Redis session store with MaxAge <=
-// 0 deletes every session it saves), ErrStoreUnavailable, and where
-// ginsecure is not set up an ErrMisconfigured naming the mistake
-// (ErrNoMiddleware, ErrNoSessionsMiddleware, ErrSessionsMany).
+// Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins: the
+// user has MaxSessionsPerUser presented sessions), ErrSessionTooLarge (the
+// carried-over session does not fit the cookie or the store),
+// ErrSessionNotPersisted (a Redis session store with MaxAge <= 0 deletes
+// every session it saves), ErrStoreUnavailable, and where ginsecure is
+// not set up an ErrMisconfigured naming the mistake (ErrNoMiddleware,
+// ErrNoSessionsMiddleware, ErrSessionsMany).
 func Login(c *gin.Context, userID string) error {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
@@ -252,6 +257,31 @@ func Login(c *gin.Context, userID string) error {
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
 	return nil
+}
+
+// PrepareSignIn gives the browser an anonymous session of its own (an
+// identity: a session ID, or ginsecure's ID inside the cookie on the
+// cookie store) when it has none, so that the sign-in form it is about to
+// show comes back with it: submits of that form then join one login
+// (double clicks make one session), as from any browser with a session.
+// Call it in the handler that renders the sign-in page. Without it, a
+// browser with no cookies that submits twice makes two logins; the one
+// whose response it drops never counts toward MaxSessionsPerUser and ends
+// after UnpresentedAge (DESIGN.md, "Cookieless sign-in"). It writes
+// nothing for a browser that has a session already. Errors: as Save's
+// (ErrForeignSession next to another session's token), and where
+// ginsecure is not set up an ErrMisconfigured naming the mistake (as
+// Login's).
+func PrepareSignIn(c *gin.Context) error {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return setupErr(c, st)
+	}
+	if st.authed || (!st.blank && sessionID(st.cur) != "") {
+		return nil
+	}
+	st.sess.written = true
+	return st.sess.Save()
 }
 
 // replacing is what a login of userID on this request replaces: the record

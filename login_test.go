@@ -132,6 +132,15 @@ func (f *failingStore) Update(ctx context.Context, h string, fn func(*ginsecure.
 	}
 	return f.Store.Update(ctx, h, fn)
 }
+func (f *failingStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, l ginsecure.Limit) (ginsecure.Record, []string, error) {
+	if err := f.hit("Present"); err != nil {
+		if f.lost(err) {
+			_, _, _ = f.Store.Present(ctx, held, fn, l)
+		}
+		return ginsecure.Record{}, nil, err
+	}
+	return f.Store.Present(ctx, held, fn, l)
+}
 func (f *failingStore) Delete(ctx context.Context, h string) error {
 	if err := f.hit("Delete"); err != nil {
 		if f.lost(err) {

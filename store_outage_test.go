@@ -63,6 +63,12 @@ func (f *flakyStore) Update(ctx context.Context, h string, fn func(*ginsecure.Re
 	}
 	return f.Store.Update(ctx, h, fn)
 }
+func (f *flakyStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, l ginsecure.Limit) (ginsecure.Record, []string, error) {
+	if f.isDown() {
+		return ginsecure.Record{}, nil, errDown
+	}
+	return f.Store.Present(ctx, held, fn, l)
+}
 func (f *flakyStore) Delete(ctx context.Context, h string) error {
 	if f.isDown() {
 		return errDown
