@@ -1,0 +1,605 @@
+package ginsecure_test
+
+// The simulation's reference model: what each party should be signed in
+// as, which writes it was told were saved, which credentials were issued
+// to whom with which privilege, and which sessions ended. Where the right
+// outcome is ambiguous the model forgets (unknown) instead of guessing:
+// every check states what must hold.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// expect is what a party's next settled request must be served as.
+type expect uint8
+
+const (
+	expUnknown expect = iota // the model cannot tell (it checks nothing)
+	expAnon                  // anonymous
+	expUser                  // signed in as mParty.user
+)
+
+// mParty is the model of one party.
+type mParty struct {
+	exp  expect
+	user string
+	// why names the last event that made the model unsure of the party's
+	// sign-in or data (a revoke, an eviction): it classifies what a later
+	// check finds.
+	why       string
+	loginAt   time.Time
+	dataKnown bool
+	writes    []mWrite
+	handles   map[string]bool // every handle this party (or, for a thief, its victim) held or was issued
+}
+
+// mWrite is a write that Save acknowledged.
+type mWrite struct {
+	v         string
+	saveStep  int
+	applyStep int // 0 until its response was applied
+}
+
+// mToken is a token cookie value the server issued.
+type mToken struct {
+	value     string
+	handle    string
+	seq       int
+	issuedAt  time.Time
+	lineage   int       // the browser whose credentials these are (a thief's copies are its victim's)
+	presented time.Time // first presented; zero if never
+	bound     time.Time // the most recent authentication it can carry (MaxAuthAge)
+}
+
+// mHandle is a security record, as the model knows it.
+type mHandle struct {
+	user       string
+	authMax    time.Time // the latest login or Renew of the record
+	presented  bool      // served authenticated at least once
+	lastActive time.Time
+	endedStep  int // 0 while the model holds it live
+	endWhy     string
+	tokens     []string // issue order
+}
+
+// mValue is who wrote a cart value: the user the write was served as.
+type mValue struct {
+	user  string
+	party int
+}
+
+type simModel struct {
+	r       *simRun
+	parties []*mParty
+	tokens  map[string]*mToken
+	handles map[string]*mHandle
+	values  map[string]mValue
+	seq     int
+}
+
+func newSimModel(r *simRun) *simModel {
+	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}}
+	for range r.parties {
+		m.parties = append(m.parties, &mParty{exp: expAnon, dataKnown: true, handles: map[string]bool{}})
+	}
+	return m
+}
+
+// lineage is the browser whose credentials a party holds.
+func (m *simModel) lineage(p int) int {
+	if pt := m.r.parties[p]; pt.thief {
+		return pt.victim
+	}
+	return p
+}
+
+// forget makes the model unsure of a party's sign-in and data.
+func (m *simModel) forget(p int, why string) {
+	mp := m.parties[p]
+	mp.exp, mp.dataKnown = expUnknown, false
+	if !strings.Contains(mp.why, why) {
+		mp.why += why + "; "
+	}
+}
+
+// forgetLineage forgets the browser and every thief holding its copies.
+func (m *simModel) forgetLineage(l int, why string) {
+	for i, p := range m.r.parties {
+		if i == l || (p.thief && p.victim == l) {
+			m.forget(i, why)
+		}
+	}
+}
+
+func (m *simModel) handle(h string) *mHandle {
+	x, ok := m.handles[h]
+	if !ok {
+		x = &mHandle{}
+		m.handles[h] = x
+	}
+	return x
+}
+
+func (m *simModel) end(h, why string) {
+	x := m.handle(h)
+	if x.endedStep == 0 {
+		x.endedStep, x.endWhy = m.r.step, why
+	}
+}
+
+func (m *simModel) now() time.Time { return m.r.w.clock.Now() }
+
+// supersededAt is when a credential newer than t was first issued to its
+// browser (any record: a login replaces one), or zero.
+func (m *simModel) supersededAt(t *mToken) time.Time {
+	var at time.Time
+	for _, o := range m.tokens {
+		if o.lineage == t.lineage && o.seq > t.seq && (at.IsZero() || o.issuedAt.Before(at)) {
+			at = o.issuedAt
+		}
+	}
+	return at
+}
+
+// replayed reports whether presenting t now is a replay the server must
+// revoke for: t was presented before, and a newer token of its record,
+// at most two rotations on, was presented more than GracePeriod ago
+// (DESIGN.md, "Superseded credentials").
+func (m *simModel) replayed(t *mToken) bool {
+	if t.presented.IsZero() {
+		return false
+	}
+	toks := m.handle(t.handle).tokens
+	i := slices.Index(toks, t.value)
+	if i < 0 || len(toks)-1-i > 2 {
+		return false
+	}
+	grace := m.r.w.cfg.GracePeriod
+	for _, v := range toks[i+1:] {
+		o := m.tokens[v]
+		if o.presented.IsZero() {
+			continue
+		}
+		since := o.presented
+		if t.presented.After(since) {
+			since = t.presented
+		}
+		if m.now().Sub(since) > grace+time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// beforeSend is the model's view of a request as it leaves: credentials
+// presented after their browser moved on make the model unsure (a replay
+// by design revokes), and a replay it is sure of is expected.
+func (m *simModel) beforeSend(f *simFlight) {
+	t := m.tokens[f.token]
+	if t == nil {
+		return
+	}
+	if !t.presented.IsZero() {
+		if sup := m.supersededAt(t); !sup.IsZero() && m.now().Sub(sup) >= m.r.w.cfg.GracePeriod {
+			m.forgetLineage(t.lineage, "replay by design")
+		}
+	}
+	f.expectReplay = m.replayed(t)
+	if t.presented.IsZero() {
+		t.presented = m.now()
+	}
+	if h := m.handle(t.handle); !h.presented && h.user != "" {
+		m.evictionCheck(h.user, m.lineage(f.party))
+	}
+}
+
+// beforeHandler runs when a request's handler is about to act (at once, or
+// when released): a login may evict the user's other sessions.
+func (m *simModel) beforeHandler(f *simFlight) {
+	if f.act == actLogin {
+		m.evictionCheck(f.user, m.lineage(f.party))
+	}
+}
+
+// evictionCheck forgets the user's other browsers when a login (or a
+// record's first presentation) by lineage l may evict one: when the
+// user's presented live sessions of other browsers fill
+// MaxSessionsPerUser.
+func (m *simModel) evictionCheck(user string, l int) {
+	limit := m.r.w.cfg.MaxSessionsPerUser
+	if limit == 0 {
+		return
+	}
+	list, err := m.r.w.servers[0].guard.Sessions(context.Background(), user)
+	if err != nil {
+		m.r.violate("6 answers", "", "Sessions(%s): %v", user, err)
+		return
+	}
+	n := 0
+	for _, s := range list {
+		if m.handle(s.Handle).presented && !m.parties[l].handles[s.Handle] {
+			n++
+		}
+	}
+	if n+1 <= limit {
+		return
+	}
+	for i, p := range m.parties {
+		if m.lineage(i) != l && p.exp == expUser && p.user == user {
+			m.forget(i, "evicted")
+		}
+	}
+}
+
+// onAnswer records what a response tells and checks it.
+func (m *simModel) onAnswer(f *simFlight) {
+	m.issued(f)
+	if f.resp.user != "" {
+		if h := m.handle(tokenHandle(f.token)); f.token != "" {
+			h.presented, h.lastActive = true, f.sentAt
+		}
+	}
+	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
+	m.afterAct(f)
+}
+
+// issued registers the tokens a response sets.
+func (m *simModel) issued(f *simFlight) {
+	l := m.lineage(f.party)
+	ok := f.resp.status == 200
+	for _, c := range f.resp.cookies {
+		if c.Name != tokCookieName || c.MaxAge < 0 {
+			continue
+		}
+		hv := tokenHandle(c.Value)
+		h := m.handle(hv)
+		switch {
+		case ok && f.act == actLogin:
+			h.user = f.user
+		case h.user == "" && f.resp.user != "":
+			h.user = f.resp.user
+		}
+		if ok && (f.act == actLogin || f.act == actRenew) {
+			h.authMax = m.now()
+		}
+		m.parties[l].handles[hv] = true
+		m.parties[f.party].handles[hv] = true
+		t, seen := m.tokens[c.Value]
+		if !seen {
+			m.seq++
+			t = &mToken{value: c.Value, handle: hv, seq: m.seq, issuedAt: m.now(), lineage: l}
+			m.tokens[c.Value] = t
+			h.tokens = append(h.tokens, c.Value)
+		}
+		if h.authMax.After(t.bound) {
+			t.bound = h.authMax
+		}
+	}
+}
+
+// afterAct updates the model with what the act did on the server.
+func (m *simModel) afterAct(f *simFlight) {
+	ok, as := f.resp.status == 200, f.resp.user
+	l := m.lineage(f.party)
+	thief := m.r.parties[f.party].thief
+	switch {
+	case !ok:
+	case f.act == actWrite:
+		m.values[f.value] = mValue{user: as, party: f.party}
+		if thief {
+			m.forgetLineage(l, "thief wrote")
+		} else {
+			mp := m.parties[f.party]
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: m.r.step})
+		}
+	case (f.act == actLogout || f.act == actGinLogout) && as != "":
+		m.end(tokenHandle(f.token), f.act.String())
+		m.forgetLineage(l, f.act.String())
+	case f.act == actRevokeOthers:
+		m.revokeOthers(as, l)
+	case f.act == actRenew && thief:
+		m.forgetLineage(l, "thief renewed")
+	}
+	if thief && f.token != "" && f.resp.reason != "" {
+		m.forgetLineage(l, "thief's request refused: "+f.resp.reason)
+	}
+}
+
+func (m *simModel) revokeOthers(user string, l int) {
+	for hv, h := range m.handles {
+		if h.user == user && !m.parties[l].handles[hv] {
+			m.end(hv, "revoke-others")
+		}
+	}
+	for i, p := range m.parties {
+		if m.lineage(i) != l && p.user == user {
+			m.forget(i, "revoke-others")
+		}
+	}
+}
+
+// onApply is a response's Set-Cookie reaching its browser.
+func (m *simModel) onApply(f *simFlight) {
+	mp := m.parties[f.party]
+	if mp == nil || m.r.parties[f.party].thief || f.resp.status != 200 {
+		return
+	}
+	switch f.act {
+	case actLogin:
+		m.loginApplied(f, mp)
+	case actWrite:
+		for i := range mp.writes {
+			if mp.writes[i].v == f.value {
+				mp.writes[i].applyStep = m.r.step
+			}
+		}
+		if !mp.dataKnown && !m.r.busy(f.party, f) {
+			mp.dataKnown, mp.writes = true, []mWrite{{v: f.value, saveStep: m.r.step, applyStep: m.r.step}}
+		}
+	}
+}
+
+func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
+	prevUser := f.resp.user
+	if mp.exp == expUser && mp.user != f.user {
+		mp.exp = expUnknown
+	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
+		mp.exp, mp.user, mp.why = expUser, f.user, ""
+		mp.loginAt = m.now()
+	}
+	if prevUser != "" && prevUser != f.user {
+		mp.dataKnown = false
+	}
+	for _, o := range m.r.flights {
+		if o.party == f.party && o.act == actLogin && o.user != f.user && (o.state == flHeld || o.state == flLanded) {
+			mp.exp = expUnknown
+		}
+	}
+}
+
+// onClock forgets sign-ins that may have timed out.
+func (m *simModel) onClock() {
+	cfg := m.r.w.cfg
+	for i, mp := range m.parties {
+		if mp.exp != expUser {
+			continue
+		}
+		h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
+		now := m.now()
+		switch {
+		case now.Sub(h.lastActive) >= cfg.IdleTimeout-cfg.TouchInterval && now.Sub(mp.loginAt) >= cfg.IdleTimeout-cfg.TouchInterval:
+			m.forget(i, "idle timeout")
+		case now.Sub(mp.loginAt) >= cfg.AbsoluteTimeout-cfg.TouchInterval:
+			m.forget(i, "absolute timeout")
+		case !h.presented && now.Sub(mp.loginAt) >= time.Minute:
+			m.forget(i, "never presented")
+		}
+	}
+}
+
+// ---- invariants ----
+
+// checkAnswers (6): no 5xx without a store outage (the simulation has
+// none); the sign-in route always answers (a correct password signs in).
+func checkAnswers(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.status >= 500 {
+		m.r.violate("6 answers", "", "%s answered %d %s", f.act, r.status, r.code)
+	}
+	if f.act == actLogin && r.status != 200 {
+		class := faultClass("")
+		if r.code == "ip_mismatch" {
+			class = faultIPLock
+		}
+		m.r.violate("6 answers", class, "POST /login as %s answered %d %s", f.user, r.status, r.code)
+	}
+}
+
+// checkNoEscalation (1): a request is served with at most the privilege
+// its credentials carried: no user without a token, no user the party's
+// credentials never named, no step-up (MaxAuthAge) older credentials lack.
+func checkNoEscalation(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.user == "" {
+		return
+	}
+	if f.token == "" {
+		m.r.violate("1 no escalation", "", "served as %s without a token", r.user)
+		return
+	}
+	if !m.userOfLineage(m.lineage(f.party), r.user) {
+		m.r.violate("1 no escalation", "", "served as %s, a user the party's credentials never named", r.user)
+	}
+	if f.act != actAdmin || r.status != 200 {
+		return
+	}
+	t := m.tokens[f.token]
+	if t == nil || f.sentAt.Sub(t.bound) > simMaxAuthAge {
+		bound := "never issued"
+		if t != nil {
+			bound = fmt.Sprintf("authenticated %v before", f.sentAt.Sub(t.bound))
+		}
+		m.r.violate("1 no escalation", "", "passed MaxAuthAge %v with a token %s", simMaxAuthAge, bound)
+	}
+}
+
+func (m *simModel) userOfLineage(l int, user string) bool {
+	for hv := range m.parties[l].handles {
+		if m.handle(hv).user == user {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEndedStaysEnded (3): after Logout or a revoke returned, no request
+// verified later is served with that session, on any server; a replay the
+// model is sure of is anonymous and ends the session; Renew on a session
+// that ended while it was in flight does not report success.
+func checkEndedStaysEnded(m *simModel, f *simFlight) {
+	h := m.handle(tokenHandle(f.token))
+	r := f.resp
+	if f.token != "" && r.user != "" && h.endedStep != 0 && h.endedStep < f.sentStep {
+		class := faultClass("")
+		switch h.endWhy {
+		case actGinLogout.String():
+			class = faultGinLogout
+		case "replay":
+			class = faultOlderToken
+		}
+		m.r.violate("3 ended stays ended", class, "served as %s with a session ended at step %d (%s)", r.user, h.endedStep, h.endWhy)
+	}
+	if f.expectReplay {
+		if r.user != "" {
+			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s", r.user)
+		}
+		m.end(tokenHandle(f.token), "replay")
+	}
+	if f.act == actRenew && r.status == 200 && h.endedStep != 0 && h.endedStep >= f.sentStep {
+		m.r.violate("3 ended stays ended", faultRenew, "Renew returned success on a session ended at step %d (%s) while it was in flight", h.endedStep, h.endWhy)
+	}
+}
+
+// checkDataIsolation (4): no user's session data is served to another
+// user, nor to an anonymous request (the holder of an ended session).
+func checkDataIsolation(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.cart == "" {
+		return
+	}
+	v, ok := m.values[r.cart]
+	if !ok || v.user == "" || v.user == r.user {
+		return
+	}
+	if r.user != "" {
+		m.r.violate("4 data isolation", faultCarryOver, "served as %s with %s's data %q", r.user, v.user, r.cart)
+		return
+	}
+	class := faultClass("")
+	switch why := r.reason + " " + m.parties[f.party].why + m.parties[m.lineage(f.party)].why; {
+	case strings.Contains(why, "gin-logout"):
+		class = faultGinLogout
+	case strings.Contains(why, "revoke"), strings.Contains(why, "evicted"):
+		class = faultRevokedData
+	}
+	m.r.violate("4 data isolation", class, "anonymous request served %s's data %q", v.user, r.cart)
+}
+
+// checkFreshSessionKeepsWrites (7): a write from a browser that sends no
+// session cookie goes into a fresh session and is kept (Save succeeds),
+// whatever token it still holds.
+func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
+	if f.act != actWrite || f.hasSession || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
+		return
+	}
+	class := faultClass("")
+	if f.token != "" {
+		class = faultCookieGone
+	}
+	m.r.violate("7 fresh session keeps writes", class, "a write without a session cookie answered %d %s", f.resp.status, f.resp.code)
+}
+
+// checkSignInSurvives (2): a settled browser (no request of its own in
+// flight) is signed in as its last successful login, in any order of its
+// responses, unless the model knows better (signed out, revoked, replayed).
+func checkSignInSurvives(m *simModel, f *simFlight) {
+	mp := m.parties[f.party]
+	if !f.probe || m.r.parties[f.party].thief || mp.exp == expUnknown {
+		return
+	}
+	want := ""
+	if mp.exp == expUser {
+		want = mp.user
+	}
+	if f.resp.user == want {
+		return
+	}
+	m.r.violate("2 sign-in survives", signInClass(m, f), "settled browser expected signed in as %q, served as %q (%s %s)", want, f.resp.user, f.resp.code, f.resp.reason)
+}
+
+func signInClass(m *simModel, f *simFlight) faultClass {
+	why := f.resp.reason + " " + f.resp.code
+	switch {
+	case len(m.r.parties[f.party].jar.tossed) > 0:
+		return faultTossed
+	case strings.Contains(why, "replay"):
+		return faultLateReplay
+	case strings.Contains(why, "evicted"):
+		return faultCookielessEvict
+	case strings.Contains(why, "ip_mismatch"):
+		return faultIPLock
+	}
+	return ""
+}
+
+// checkAckedWritesKept (5): a settled browser reads the last write Save
+// acknowledged: on server stores the last saved among those at least as
+// new as the last one whose response it applied; on the cookie store the
+// last one applied (last write wins between parallel data writes).
+func checkAckedWritesKept(m *simModel, f *simFlight) {
+	mp := m.parties[f.party]
+	if !f.probe || !mp.dataKnown || m.r.parties[f.party].thief || f.resp.status != 200 {
+		return
+	}
+	ok := acceptable(mp.writes, m.r.kind == "cookie")
+	if slices.Contains(ok, f.resp.cart) {
+		return
+	}
+	m.r.violate("5 acked writes kept", faultLostWrite, "read cart %q, expected one of %q", f.resp.cart, ok)
+}
+
+func acceptable(ws []mWrite, cookieStore bool) []string {
+	last := -1
+	for i, w := range ws {
+		if w.applyStep == 0 {
+			continue
+		}
+		if last < 0 || (cookieStore && w.applyStep > ws[last].applyStep) || (!cookieStore && w.saveStep > ws[last].saveStep) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return []string{""}
+	}
+	if cookieStore {
+		return []string{ws[last].v}
+	}
+	var out []string
+	for _, w := range ws {
+		if w.saveStep >= ws[last].saveStep {
+			out = append(out, w.v)
+		}
+	}
+	return out
+}
+
+// checkSessionLimit (6): MaxSessionsPerUser holds among the sessions that
+// have been presented.
+func checkSessionLimit(m *simModel) {
+	limit := m.r.w.cfg.MaxSessionsPerUser
+	if limit == 0 {
+		return
+	}
+	for _, u := range simUsers {
+		list, err := m.r.w.servers[0].guard.Sessions(context.Background(), u)
+		if err != nil {
+			m.r.violate("6 answers", "", "Sessions(%s): %v", u, err)
+			return
+		}
+		n := 0
+		for _, s := range list {
+			if m.handle(s.Handle).presented {
+				n++
+			}
+		}
+		m.r.checks++
+		if n > limit {
+			m.r.violate("6 session limit", "", "%s has %d presented live sessions, limit %d", u, n, limit)
+		}
+	}
+}
+
