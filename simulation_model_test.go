@@ -9,6 +9,7 @@ package ginsecure_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type mParty struct {
 	dataKnown bool
 	writes    []mWrite
 	handles   map[string]bool // every handle this party (or, for a thief, its victim) held or was issued
+	// sessionExpiredLate: a response verified anonymous expired the
+	// session cookie after a login's response had been applied.
+	sessionExpiredLate bool
 }
 
 // mWrite is a write that Save acknowledged.
@@ -63,6 +67,7 @@ type mHandle struct {
 	lastActive time.Time
 	endedStep  int // 0 while the model holds it live
 	endWhy     string
+	maybeEnded bool     // a revoke may have ended it
 	tokens     []string // issue order
 }
 
@@ -190,10 +195,10 @@ func (m *simModel) beforeSend(f *simFlight) {
 	}
 	f.expectReplay = m.replayed(t)
 	if t.presented.IsZero() {
-		t.presented = m.now()
+		t.presented, f.firstShown = m.now(), true
 	}
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
-		m.evictionCheck(h.user, m.lineage(f.party))
+		m.evictionCheck(h.user, f.lineage)
 	}
 }
 
@@ -201,7 +206,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 // when released): a login may evict the user's other sessions.
 func (m *simModel) beforeHandler(f *simFlight) {
 	if f.act == actLogin {
-		m.evictionCheck(f.user, m.lineage(f.party))
+		m.evictionCheck(f.user, f.lineage)
 	}
 }
 
@@ -247,23 +252,31 @@ func (m *simModel) onAnswer(f *simFlight) {
 	m.afterAct(f)
 }
 
-// issued registers the tokens a response sets.
+// issued registers the tokens a response sets. A login's or Renew's own
+// token is the last one it sets (an earlier one rotates the presented
+// credentials on the way in).
 func (m *simModel) issued(f *simFlight) {
-	l := m.lineage(f.party)
-	ok := f.resp.status == 200
-	for _, c := range f.resp.cookies {
+	l := f.lineage
+	last := -1
+	for i, c := range f.resp.cookies {
+		if c.Name == tokCookieName && c.MaxAge >= 0 {
+			last = i
+		}
+	}
+	for i, c := range f.resp.cookies {
 		if c.Name != tokCookieName || c.MaxAge < 0 {
 			continue
 		}
 		hv := tokenHandle(c.Value)
 		h := m.handle(hv)
-		switch {
-		case ok && f.act == actLogin:
-			h.user = f.user
-		case h.user == "" && f.resp.user != "":
+		own := i == last && f.resp.status == 200 && (f.act == actLogin || f.act == actRenew)
+		if h.user == "" {
 			h.user = f.resp.user
+			if own && f.act == actLogin {
+				h.user = f.user
+			}
 		}
-		if ok && (f.act == actLogin || f.act == actRenew) {
+		if own {
 			h.authMax = m.now()
 		}
 		m.parties[l].handles[hv] = true
@@ -284,7 +297,7 @@ func (m *simModel) issued(f *simFlight) {
 // afterAct updates the model with what the act did on the server.
 func (m *simModel) afterAct(f *simFlight) {
 	ok, as := f.resp.status == 200, f.resp.user
-	l := m.lineage(f.party)
+	l := f.lineage
 	thief := m.r.parties[f.party].thief
 	switch {
 	case !ok:
@@ -296,11 +309,18 @@ func (m *simModel) afterAct(f *simFlight) {
 			mp := m.parties[f.party]
 			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: m.r.step})
 		}
-	case (f.act == actLogout || f.act == actGinLogout) && as != "":
-		m.end(tokenHandle(f.token), f.act.String())
+	case f.act == actLogout || f.act == actGinLogout:
+		if as != "" {
+			m.end(tokenHandle(f.token), f.act.String())
+		}
 		m.forgetLineage(l, f.act.String())
 	case f.act == actRevokeOthers:
-		m.revokeOthers(as, l)
+		m.revokeOthers(as, l, tokenHandle(f.token))
+		if m.r.busy(f.party, f) {
+			// A response still on its way may sign it in as a record
+			// that this revoke counted as another device's.
+			m.forgetLineage(l, "revoke-others with a login in flight")
+		}
 	case f.act == actRenew && thief:
 		m.forgetLineage(l, "thief renewed")
 	}
@@ -309,10 +329,17 @@ func (m *simModel) afterAct(f *simFlight) {
 	}
 }
 
-func (m *simModel) revokeOthers(user string, l int) {
+func (m *simModel) revokeOthers(user string, l int, presented string) {
 	for hv, h := range m.handles {
-		if h.user == user && !m.parties[l].handles[hv] {
+		switch {
+		case h.user != user:
+		case !m.parties[l].handles[hv]:
 			m.end(hv, "revoke-others")
+		case hv != presented:
+			// The requester's own other record (a cookieless double
+			// submit makes two): the server may count it as another
+			// device's.
+			h.maybeEnded = true
 		}
 	}
 	for i, p := range m.parties {
@@ -325,7 +352,13 @@ func (m *simModel) revokeOthers(user string, l int) {
 // onApply is a response's Set-Cookie reaching its browser.
 func (m *simModel) onApply(f *simFlight) {
 	mp := m.parties[f.party]
-	if mp == nil || m.r.parties[f.party].thief || f.resp.status != 200 {
+	if m.r.parties[f.party].thief {
+		return
+	}
+	if f.resp.user == "" && mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
+		mp.sessionExpiredLate = true
+	}
+	if f.resp.status != 200 {
 		return
 	}
 	switch f.act {
@@ -345,39 +378,56 @@ func (m *simModel) onApply(f *simFlight) {
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	prevUser := f.resp.user
+	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded {
+		mp.exp = expUnknown
+		return
+	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
-		mp.exp, mp.user, mp.why = expUser, f.user, ""
-		mp.loginAt = m.now()
+		mp.exp, mp.user, mp.why, mp.sessionExpiredLate = expUser, f.user, "", false
+		mp.loginAt = f.answeredAt
+		m.timeouts(f.party)
 	}
 	if prevUser != "" && prevUser != f.user {
 		mp.dataKnown = false
 	}
 	for _, o := range m.r.flights {
-		if o.party == f.party && o.act == actLogin && o.user != f.user && (o.state == flHeld || o.state == flLanded) {
-			mp.exp = expUnknown
+		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
+		if o.party == f.party && o.act == actLogin && o.user != f.user && overlaps {
+			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
 		}
 	}
 }
 
 // onClock forgets sign-ins that may have timed out.
 func (m *simModel) onClock() {
-	cfg := m.r.w.cfg
-	for i, mp := range m.parties {
-		if mp.exp != expUser {
-			continue
-		}
-		h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
-		now := m.now()
-		switch {
-		case now.Sub(h.lastActive) >= cfg.IdleTimeout-cfg.TouchInterval && now.Sub(mp.loginAt) >= cfg.IdleTimeout-cfg.TouchInterval:
-			m.forget(i, "idle timeout")
-		case now.Sub(mp.loginAt) >= cfg.AbsoluteTimeout-cfg.TouchInterval:
-			m.forget(i, "absolute timeout")
-		case !h.presented && now.Sub(mp.loginAt) >= time.Minute:
-			m.forget(i, "never presented")
-		}
+	for i := range m.parties {
+		m.timeouts(i)
+	}
+}
+
+// timeouts forgets a party's sign-in if it may have timed out: idle, past
+// its absolute timeout, or (a rule may end it) never presented for a
+// minute since its login.
+func (m *simModel) timeouts(i int) {
+	cfg, mp := m.r.w.cfg, m.parties[i]
+	if mp.exp != expUser {
+		return
+	}
+	h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
+	now := m.now()
+	last := h.lastActive
+	if mp.loginAt.After(last) {
+		last = mp.loginAt
+	}
+	switch {
+	case now.Sub(last) >= cfg.IdleTimeout-cfg.TouchInterval:
+		m.forget(i, "idle timeout")
+	case now.Sub(mp.loginAt) >= cfg.AbsoluteTimeout-cfg.TouchInterval:
+		m.forget(i, "absolute timeout")
+	case !h.presented && now.Sub(mp.loginAt) >= time.Minute:
+		m.forget(i, "never presented")
 	}
 }
 
@@ -411,7 +461,7 @@ func checkNoEscalation(m *simModel, f *simFlight) {
 		m.r.violate("1 no escalation", "", "served as %s without a token", r.user)
 		return
 	}
-	if !m.userOfLineage(m.lineage(f.party), r.user) {
+	if !m.userOfLineage(f.lineage, r.user) {
 		m.r.violate("1 no escalation", "", "served as %s, a user the party's credentials never named", r.user)
 	}
 	if f.act != actAdmin || r.status != 200 {
@@ -480,10 +530,10 @@ func checkDataIsolation(m *simModel, f *simFlight) {
 		return
 	}
 	class := faultClass("")
-	switch why := r.reason + " " + m.parties[f.party].why + m.parties[m.lineage(f.party)].why; {
+	switch why := r.reason + " " + m.parties[f.party].why + m.parties[f.lineage].why; {
 	case strings.Contains(why, "gin-logout"):
 		class = faultGinLogout
-	case strings.Contains(why, "revoke"), strings.Contains(why, "evicted"):
+	case strings.Contains(why, "revoke"), strings.Contains(why, "evicted"), strings.Contains(why, "expired"):
 		class = faultRevokedData
 	}
 	m.r.violate("4 data isolation", class, "anonymous request served %s's data %q", v.user, r.cart)
@@ -508,7 +558,7 @@ func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
 // responses, unless the model knows better (signed out, revoked, replayed).
 func checkSignInSurvives(m *simModel, f *simFlight) {
 	mp := m.parties[f.party]
-	if !f.probe || m.r.parties[f.party].thief || mp.exp == expUnknown {
+	if !f.probe || !f.resp.entered || m.r.parties[f.party].thief || mp.exp == expUnknown {
 		return
 	}
 	want := ""
@@ -526,7 +576,11 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 	switch {
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
-	case strings.Contains(why, "replay"):
+	case f.token != "" && !f.hasSession && m.parties[f.party].sessionExpiredLate:
+		return faultStaleExpiry
+	case f.resp.reason == "foreign_session":
+		return faultLateSession
+	case strings.Contains(why, "replay"), f.firstShown && strings.Contains(why, "token_mismatch"):
 		return faultLateReplay
 	case strings.Contains(why, "evicted"):
 		return faultCookielessEvict
@@ -542,7 +596,7 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 // last one applied (last write wins between parallel data writes).
 func checkAckedWritesKept(m *simModel, f *simFlight) {
 	mp := m.parties[f.party]
-	if !f.probe || !mp.dataKnown || m.r.parties[f.party].thief || f.resp.status != 200 {
+	if !f.probe || !f.resp.entered || !mp.dataKnown || m.r.parties[f.party].thief {
 		return
 	}
 	ok := acceptable(mp.writes, m.r.kind == "cookie")
@@ -603,3 +657,22 @@ func checkSessionLimit(m *simModel) {
 	}
 }
 
+func expiresCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lastToken is the last token cookie value a response sets ("" for none).
+func lastToken(cs []*http.Cookie) string {
+	v := ""
+	for _, c := range cs {
+		if c.Name == tokCookieName && c.MaxAge >= 0 {
+			v = c.Value
+		}
+	}
+	return v
+}

@@ -35,6 +35,7 @@ const (
 type simFlight struct {
 	id           int
 	party        int
+	lineage      int // the browser whose credentials it carried (the thief's victim at the time)
 	act          simAct
 	user         string // login
 	value        string // write
@@ -43,8 +44,11 @@ type simFlight struct {
 	hasSession   bool   // a session cookie was presented
 	sentStep     int
 	sentAt       time.Time
+	answeredAt   time.Time
 	probe        bool // sent while its party had nothing else in flight
 	expectReplay bool // the model is sure this is a replay
+	firstShown   bool // its token's first presentation
+	settledStep  int  // when its response was applied or dropped
 	state        flState
 	gate         string
 	done         chan simResp
@@ -148,7 +152,7 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 	f := &simFlight{id: len(r.flights), party: p, act: act, user: user, srv: srv, sentStep: r.step, sentAt: r.w.clock.Now()}
 	r.flights = append(r.flights, f)
 	f.token, f.hasSession = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName] != "" || len(pt.jar.tossed) > 0
-	f.probe = act == actRead && !held && !r.busy(p, f)
+	f.probe = !held && !r.busy(p, f)
 	query := ""
 	switch act {
 	case actLogin:
@@ -158,6 +162,7 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 		f.value = fmt.Sprintf("v%d-P%d", r.writes, p)
 		query = "v=" + f.value
 	}
+	f.lineage = r.m.lineage(p)
 	r.m.beforeSend(f)
 	if !held {
 		r.m.beforeHandler(f)
@@ -174,15 +179,15 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 		r.answered(f, resp)
 	default:
 		f.state = flHeld
-		r.logf("      #%d held in its handler", f.id)
+		r.logf("      #%d P%d %s held in its handler", f.id, p, act)
 	}
 	return f
 }
 
 // answered takes a response in: the model checks it.
 func (r *simRun) answered(f *simFlight, resp simResp) {
-	f.resp, f.state = resp, flLanded
-	r.logf("      #%d %s -> %s", f.id, f.act, resp)
+	f.resp, f.state, f.answeredAt = resp, flLanded, r.w.clock.Now()
+	r.logf("      #%d P%d %s -> %s", f.id, f.party, f.act, resp)
 	r.m.onAnswer(f)
 }
 
@@ -221,14 +226,14 @@ func (r *simRun) applyFlight(f *simFlight) {
 		return
 	}
 	r.parties[f.party].jar.apply(f.resp.cookies)
-	f.state = flApplied
+	f.state, f.settledStep = flApplied, r.step
 	r.logf("      #%d applied by P%d", f.id, f.party)
 	r.m.onApply(f)
 }
 
 func (r *simRun) doDrop(s simStep) {
 	f := r.flights[s.flight]
-	f.state = flDropped
+	f.state, f.settledStep = flDropped, r.step
 	if !r.parties[f.party].thief {
 		r.m.forget(f.party, "response lost")
 	}

@@ -252,6 +252,7 @@ func installSimRoutes(r *gin.Engine, g *ginsecure.Guard, gates *simGates) {
 // simResp is a response as the party's network received it.
 type simResp struct {
 	status  int
+	entered bool   // the handler ran (not refused by Middleware or Require)
 	user    string // served as, on entry to the handler
 	cart    string // the session's cart on entry ("" for none)
 	code    string // the error code, if any
@@ -371,6 +372,7 @@ func parseSimResp(rec *httptest.ResponseRecorder) simResp {
 	out := simResp{status: res.StatusCode, cookies: res.Cookies()}
 	var body map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	_, out.entered = body["user"]
 	out.user, _ = body["user"].(string)
 	out.cart, _ = body["cart"].(string)
 	out.code, _ = body["error"].(string)
