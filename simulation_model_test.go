@@ -39,6 +39,11 @@ type mParty struct {
 	// sessionExpiredLate: a response verified anonymous expired the
 	// session cookie after a login's response had been applied.
 	sessionExpiredLate bool
+	// staleRevoke: its RevokeOthers was answered after the browser had
+	// moved on to another record.
+	staleRevoke bool
+	forgotStep  int    // the last step that made the model unsure of it
+	loginHandle string // the record of its last applied login
 }
 
 // mWrite is a write that Save acknowledged.
@@ -57,6 +62,7 @@ type mToken struct {
 	lineage   int       // the browser whose credentials these are (a thief's copies are its victim's)
 	presented time.Time // first presented; zero if never
 	bound     time.Time // the most recent authentication it can carry (MaxAuthAge)
+	lateFirst bool      // superseded before its first presentation (a late response)
 }
 
 // mHandle is a security record, as the model knows it.
@@ -105,7 +111,7 @@ func (m *simModel) lineage(p int) int {
 // forget makes the model unsure of a party's sign-in and data.
 func (m *simModel) forget(p int, why string) {
 	mp := m.parties[p]
-	mp.exp, mp.dataKnown = expUnknown, false
+	mp.exp, mp.dataKnown, mp.forgotStep = expUnknown, false, m.r.step
 	if !strings.Contains(mp.why, why) {
 		mp.why += why + "; "
 	}
@@ -196,6 +202,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 	f.expectReplay = m.replayed(t)
 	if t.presented.IsZero() {
 		t.presented, f.firstShown = m.now(), true
+		t.lateFirst = !m.supersededAt(t).IsZero()
 	}
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
 		m.evictionCheck(h.user, f.lineage)
@@ -316,6 +323,9 @@ func (m *simModel) afterAct(f *simFlight) {
 		m.forgetLineage(l, f.act.String())
 	case f.act == actRevokeOthers:
 		m.revokeOthers(as, l, tokenHandle(f.token))
+		if cur := m.r.parties[l].jar.vals[tokCookieName]; tokenHandle(cur) != tokenHandle(f.token) {
+			m.parties[l].staleRevoke = true
+		}
 		if m.r.busy(f.party, f) {
 			// A response still on its way may sign it in as a record
 			// that this revoke counted as another device's.
@@ -378,15 +388,15 @@ func (m *simModel) onApply(f *simFlight) {
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	prevUser := f.resp.user
-	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded {
+	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
 		return
 	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
-		mp.exp, mp.user, mp.why, mp.sessionExpiredLate = expUser, f.user, "", false
-		mp.loginAt = f.answeredAt
+		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
+		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
 		m.timeouts(f.party)
 	}
 	if prevUser != "" && prevUser != f.user {
@@ -580,8 +590,14 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 		return faultStaleExpiry
 	case f.resp.reason == "foreign_session":
 		return faultLateSession
+	case f.resp.reason == "revoked" && m.parties[f.party].staleRevoke:
+		return faultStaleRevoke
 	case strings.Contains(why, "replay"), f.firstShown && strings.Contains(why, "token_mismatch"):
 		return faultLateReplay
+	case tokenHandle(f.token) != m.parties[f.party].loginHandle && strings.Contains(why, "expired"):
+		return faultLateReplay // a late response of the record its last login replaced
+	case m.tokens[f.token] != nil && m.tokens[f.token].lateFirst && (strings.Contains(why, "expired") || strings.Contains(why, "token_mismatch")):
+		return faultLateReplay // credentials superseded before they were ever presented
 	case strings.Contains(why, "evicted"):
 		return faultCookielessEvict
 	case strings.Contains(why, "ip_mismatch"):

@@ -45,6 +45,7 @@ type simFlight struct {
 	sentStep     int
 	sentAt       time.Time
 	answeredAt   time.Time
+	answeredStep int
 	probe        bool // sent while its party had nothing else in flight
 	expectReplay bool // the model is sure this is a replay
 	firstShown   bool // its token's first presentation
@@ -186,7 +187,7 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 
 // answered takes a response in: the model checks it.
 func (r *simRun) answered(f *simFlight, resp simResp) {
-	f.resp, f.state, f.answeredAt = resp, flLanded, r.w.clock.Now()
+	f.resp, f.state, f.answeredAt, f.answeredStep = resp, flLanded, r.w.clock.Now(), r.step
 	r.logf("      #%d P%d %s -> %s", f.id, f.party, f.act, resp)
 	r.m.onAnswer(f)
 }
@@ -333,21 +334,23 @@ func (r *simRun) doClearAll(s simStep) {
 	r.m.forget(s.party, "cookies cleared")
 }
 
-// doToss puts eight copies of another party's session cookie in front of
-// a browser's own (a sibling subdomain sets them with Domain=).
+// doToss puts eight session cookies in front of a browser's own, as a
+// sibling subdomain can (Domain=): the attacker's own, fresh from the app.
 func (r *simRun) doToss(s simStep) {
-	for _, i := range r.rng.Perm(len(r.parties)) {
-		if v := r.parties[i].jar.vals[simSessionName]; i != s.party && v != "" {
-			var ts []string
+	r.writes++
+	v := fmt.Sprintf("v%d-tossed", r.writes)
+	resp := <-r.w.serve(s.srv, actWrite, "v="+v, "203.0.113.66:443", "", "")
+	r.m.values[v] = mValue{user: "", party: -1}
+	var ts []string
+	for _, c := range resp.cookies {
+		if c.Name == simSessionName {
 			for range 8 {
-				ts = append(ts, simSessionName+"="+v)
+				ts = append(ts, simSessionName+"="+c.Value)
 			}
-			r.parties[s.party].jar.tossed = ts
-			r.logf("      P%d's session cookie tossed in front, 8 times", i)
-			return
 		}
 	}
-	r.logf("      (nothing to toss)")
+	r.parties[s.party].jar.tossed = ts
+	r.logf("      %d attacker session cookies tossed in front (%s)", len(ts), resp)
 }
 
 // settleSteps end a sequence: every held request released, every answer

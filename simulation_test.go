@@ -50,6 +50,7 @@ const (
 	faultTossed          faultClass = "tossed"
 	faultStaleExpiry     faultClass = "stale-session-expiry"
 	faultLateSession     faultClass = "late-session-cookie"
+	faultStaleRevoke     faultClass = "stale-revoke-others"
 )
 
 // knownFault is one row of the known-fault table.
@@ -78,6 +79,7 @@ var knownFaults = []knownFault{
 	{faultTossed, "2 sign-in survives", "session cookies tossed in front of the owner's make the signed-in owner anonymous", "The record's own session cookie wins", true},
 	// Found by the simulation, not in the list it was built against.
 	{faultLateSession, "2 sign-in survives", "a request verified before a login (a cookieless browser's first write) answers with a new session cookie after the login's: the signed-in browser is anonymous, its session foreign", "Ordering principle; A double submit from a browser with no cookies", true},
+	{faultStaleRevoke, "2 sign-in survives", "RevokeOthers on a request verified before its browser's newer login (its record replaced or ended meanwhile) revokes that newer login", "Ordering principle; Operations on ended records", true},
 	{faultStaleExpiry, "2 sign-in survives", "an anonymous request's Save with MaxAge < 0 (gin-contrib's logout idiom), verified before a login and answered after it, expires the signed-in session's cookie: the browser is signed out", "Cookie writes (ordering principle)", true},
 }
 
@@ -120,6 +122,7 @@ func TestSimulation(t *testing.T) {
 type simStats struct {
 	seqs, steps, checks, known int
 	elapsed                    time.Duration
+	firstSeed                  map[faultClass]string // the first seed that stopped at each known fault, and where
 }
 
 func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
@@ -133,7 +136,7 @@ func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
 	} else if *simLong > 0 {
 		seeds = nil
 	}
-	var st simStats
+	st := simStats{firstSeed: map[faultClass]string{}}
 	start := time.Now()
 	run := func(seed uint64) bool {
 		res := runSimSeed(t, rd, kind, servers, seed)
@@ -158,8 +161,13 @@ func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
 	t.Logf("%s/%d: %d sequences, %d steps, %d checks in %v (%.0f sequences, %.0f steps, %.0f checks per minute); %d stopped at a known fault; new seeds %v",
 		kind, servers, st.seqs, st.steps, st.checks, st.elapsed.Round(time.Millisecond),
 		float64(st.seqs)*perMin, float64(st.steps)*perMin, float64(st.checks)*perMin, st.known, fresh)
-	fmt.Printf("simulation %s/%d: %d sequences (%d steps, %d checks, %d at a known fault) in %v; new seeds %v\n",
-		kind, servers, st.seqs, st.steps, st.checks, st.known, st.elapsed.Round(time.Millisecond), fresh)
+	fmt.Printf("simulation %s/%d: %d sequences (%d steps, %d checks, %d at a known fault) in %v; new seeds %s\n",
+		kind, servers, st.seqs, st.steps, st.checks, st.known, st.elapsed.Round(time.Millisecond), seedList(fresh))
+	for _, k := range knownFaults {
+		if at, ok := st.firstSeed[k.class]; ok {
+			t.Logf("known fault %s first found by %s", k.class, at)
+		}
+	}
 }
 
 // reportSim reports one sequence's result; false stops the combination.
@@ -174,12 +182,24 @@ func reportSim(t *testing.T, kind string, servers int, seed uint64, res simResul
 	}
 	if !checkOn(v.class) {
 		st.known++
+		if _, ok := st.firstSeed[v.class]; !ok {
+			st.firstSeed[v.class] = fmt.Sprintf("seed %d step %d", seed, v.step)
+		}
 		t.Logf("seed %d stopped at known fault %s (step %d: %s)", seed, v.class, v.step, v.msg)
 		return true
 	}
+	fmt.Printf("simulation FAILED %s/%d -sim.seed=%d step %d: %s: %s\n", kind, servers, seed, v.step, v.inv, v.msg)
 	t.Errorf("simulation failed: %s/%d seed %d at step %d\ninvariant %s%s: %s\nreplay: go test -run 'TestSimulation/%s/%d$' -sim.seed=%d -sim.strict -v\ntrace:\n%s",
 		kind, servers, seed, v.step, v.inv, classNote(v.class), v.msg, kind, servers, seed, strings.Join(res.trace, "\n"))
 	return false
+}
+
+// seedList prints a few seeds and how many more.
+func seedList(s []uint64) string {
+	if len(s) <= 4 {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprintf("%v and %d more (-v lists them)", s[:4], len(s)-4)
 }
 
 func classNote(c faultClass) string {
