@@ -44,6 +44,11 @@ type mParty struct {
 	staleRevoke bool
 	forgotStep  int    // the last step that made the model unsure of it
 	loginHandle string // the record of its last applied login
+	// tokenAlone is a token the browser presented without any session
+	// cookie; freshSession the session cookie an anonymous response gave
+	// it after that. A rule ends such a token's record, and the fresh
+	// session is then an ordinary anonymous one.
+	tokenAlone, freshSession string
 }
 
 // mWrite is a write that Save acknowledged.
@@ -198,6 +203,9 @@ func (m *simModel) beforeSend(f *simFlight) {
 		if sup := m.supersededAt(t); !sup.IsZero() && m.now().Sub(sup) >= m.r.w.cfg.GracePeriod {
 			m.forgetLineage(t.lineage, "replay by design")
 		}
+	}
+	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
+		mp.tokenAlone, mp.freshSession = f.token, ""
 	}
 	f.expectReplay = m.replayed(t)
 	if t.presented.IsZero() {
@@ -368,6 +376,13 @@ func (m *simModel) onApply(f *simFlight) {
 	if f.resp.user == "" && mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
 		mp.sessionExpiredLate = true
 	}
+	if mp.tokenAlone != "" && f.resp.user == "" {
+		for _, c := range f.resp.cookies {
+			if c.Name == simSessionName && c.MaxAge >= 0 {
+				mp.freshSession = c.Value
+			}
+		}
+	}
 	if f.resp.status != 200 {
 		return
 	}
@@ -397,6 +412,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
 		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
+		mp.tokenAlone, mp.freshSession = "", ""
 		m.timeouts(f.party)
 	}
 	if prevUser != "" && prevUser != f.user {
@@ -551,16 +567,22 @@ func checkDataIsolation(m *simModel, f *simFlight) {
 
 // checkFreshSessionKeepsWrites (7): a write from a browser that sends no
 // session cookie goes into a fresh session and is kept (Save succeeds),
-// whatever token it still holds.
+// whatever token it still holds; so are the writes into that fresh
+// session while the browser still holds the token.
 func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
-	if f.act != actWrite || f.hasSession || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
+	if f.act != actWrite || f.gate != "" || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
+		return // a held write may race a login (stale_credentials)
+	}
+	mp := m.parties[f.party]
+	fresh := !f.hasSession || (mp.freshSession != "" && f.session == mp.freshSession && f.token == mp.tokenAlone && !m.r.parties[f.party].thief)
+	if !fresh {
 		return
 	}
 	class := faultClass("")
 	if f.token != "" {
 		class = faultCookieGone
 	}
-	m.r.violate("7 fresh session keeps writes", class, "a write without a session cookie answered %d %s", f.resp.status, f.resp.code)
+	m.r.violate("7 fresh session keeps writes", class, "a write into a fresh session (its token's session cookie gone) answered %d %s", f.resp.status, f.resp.code)
 }
 
 // checkSignInSurvives (2): a settled browser (no request of its own in

@@ -42,6 +42,7 @@ type simFlight struct {
 	srv          int
 	token        string // the token cookie presented ("" for none)
 	hasSession   bool   // a session cookie was presented
+	session      string // the party's own session cookie presented ("" for none)
 	sentStep     int
 	sentAt       time.Time
 	answeredAt   time.Time
@@ -152,7 +153,8 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 	pt := r.parties[p]
 	f := &simFlight{id: len(r.flights), party: p, act: act, user: user, srv: srv, sentStep: r.step, sentAt: r.w.clock.Now()}
 	r.flights = append(r.flights, f)
-	f.token, f.hasSession = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName] != "" || len(pt.jar.tossed) > 0
+	f.token, f.session = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName]
+	f.hasSession = f.session != "" || len(pt.jar.tossed) > 0
 	f.probe = !held && !r.busy(p, f)
 	query := ""
 	switch act {
