@@ -322,7 +322,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetLineage(l, "thief wrote")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: m.r.step})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep})
 		}
 	case f.act == actLogout || f.act == actGinLogout:
 		if as != "" {
@@ -395,8 +395,16 @@ func (m *simModel) onApply(f *simFlight) {
 				mp.writes[i].applyStep = m.r.step
 			}
 		}
-		if !mp.dataKnown && !m.r.busy(f.party, f) {
-			mp.dataKnown, mp.writes = true, []mWrite{{v: f.value, saveStep: m.r.step, applyStep: m.r.step}}
+		if !mp.dataKnown && !m.r.busy(f.party, f) && f.answeredStep > mp.forgotStep {
+			// The browser now holds the session this write went into:
+			// it and every acknowledged write saved after it.
+			var ws []mWrite
+			for _, w := range mp.writes {
+				if w.saveStep >= f.answeredStep {
+					ws = append(ws, w)
+				}
+			}
+			mp.dataKnown, mp.writes = true, ws
 		}
 	}
 }
