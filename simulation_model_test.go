@@ -527,7 +527,7 @@ func (m *simModel) userOfLineage(l int, user string) bool {
 func checkEndedStaysEnded(m *simModel, f *simFlight) {
 	h := m.handle(tokenHandle(f.token))
 	r := f.resp
-	if f.token != "" && r.user != "" && h.endedStep != 0 && h.endedStep < f.sentStep {
+	if f.token != "" && r.user != "" && h.endedStep != 0 && h.endedStep < f.sentStep && !m.loggedInSince(f.lineage, h.endedStep) {
 		class := faultClass("")
 		switch h.endWhy {
 		case actGinLogout.String():
@@ -546,6 +546,17 @@ func checkEndedStaysEnded(m *simModel, f *simFlight) {
 	if f.act == actRenew && r.status == 200 && h.endedStep != 0 && h.endedStep >= f.sentStep {
 		m.r.violate("3 ended stays ended", faultRenew, "Renew returned success on a session ended at step %d (%s) while it was in flight", h.endedStep, h.endWhy)
 	}
+}
+
+// loggedInSince reports whether a login of lineage l succeeded after
+// step: an ended record's late credentials may then be forwarded to it.
+func (m *simModel) loggedInSince(l, step int) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == l && o.resp.status == 200 && o.answeredStep > step {
+			return true
+		}
+	}
+	return false
 }
 
 // checkDataIsolation (4): no user's session data is served to another

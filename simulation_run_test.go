@@ -352,6 +352,7 @@ func (r *simRun) doToss(s simStep) {
 		}
 	}
 	r.parties[s.party].jar.tossed = ts
+	r.m.parties[s.party].dataKnown = false // which session it presents is the server's choice now
 	r.logf("      %d attacker session cookies tossed in front (%s)", len(ts), resp)
 }
 
