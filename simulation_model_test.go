@@ -323,6 +323,11 @@ func (m *simModel) afterAct(f *simFlight) {
 		} else {
 			mp := m.parties[f.party]
 			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep})
+			if f.session == "" {
+				// A new session: which one the browser keeps is the
+				// order its responses land in.
+				mp.dataKnown = false
+			}
 		}
 	case f.act == actLogout || f.act == actGinLogout:
 		if as != "" {
@@ -395,7 +400,8 @@ func (m *simModel) onApply(f *simFlight) {
 				mp.writes[i].applyStep = m.r.step
 			}
 		}
-		if !mp.dataKnown && !m.r.busy(f.party, f) && f.answeredStep > mp.forgotStep {
+		tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
+		if !mp.dataKnown && !tossed && !m.r.busy(f.party, f) && f.sentStep > mp.forgotStep {
 			// The browser now holds the session this write went into:
 			// it and every acknowledged write saved after it.
 			var ws []mWrite
@@ -630,7 +636,7 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 	case f.token != "" && !f.hasSession && m.parties[f.party].sessionExpiredLate:
 		return faultStaleExpiry
 	case f.resp.reason == "foreign_session":
-		return faultLateSession
+		return foreignClass(m, f)
 	case f.resp.reason == "revoked" && m.parties[f.party].staleRevoke:
 		return faultStaleRevoke
 	case strings.Contains(why, "replay"), f.firstShown && strings.Contains(why, "token_mismatch"):
@@ -647,6 +653,19 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 	return ""
 }
 
+// foreignClass classifies a session hidden as foreign: tossed cookies in
+// front, a session cookie that went away while the token stayed, or a
+// late response's session cookie over a newer login's.
+func foreignClass(m *simModel, f *simFlight) faultClass {
+	switch {
+	case len(m.r.parties[f.party].jar.tossed) > 0:
+		return faultTossed
+	case m.parties[f.party].tokenAlone != "":
+		return faultCookieGone
+	}
+	return faultLateSession
+}
+
 // checkAckedWritesKept (5): a settled browser reads the last write Save
 // acknowledged: on server stores the last saved among those at least as
 // new as the last one whose response it applied; on the cookie store the
@@ -660,7 +679,11 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 	if slices.Contains(ok, f.resp.cart) {
 		return
 	}
-	m.r.violate("5 acked writes kept", faultLostWrite, "read cart %q, expected one of %q", f.resp.cart, ok)
+	class := faultLostWrite
+	if f.resp.reason == "foreign_session" {
+		class = foreignClass(m, f)
+	}
+	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
 }
 
 func acceptable(ws []mWrite, cookieStore bool) []string {
