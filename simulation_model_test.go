@@ -54,6 +54,7 @@ type mParty struct {
 // mWrite is a write that Save acknowledged.
 type mWrite struct {
 	v         string
+	session   string // the session cookie the write presented
 	saveStep  int
 	applyStep int // 0 until its response was applied
 }
@@ -322,7 +323,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetLineage(l, "thief wrote")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})
 			if f.session == "" {
 				// A new session: which one the browser keeps is the
 				// order its responses land in.
@@ -406,7 +407,7 @@ func (m *simModel) onApply(f *simFlight) {
 			// it and every acknowledged write saved after it.
 			var ws []mWrite
 			for _, w := range mp.writes {
-				if w.saveStep >= f.answeredStep {
+				if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
 					ws = append(ws, w)
 				}
 			}
@@ -431,6 +432,13 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 	if prevUser != "" && prevUser != f.user {
 		mp.dataKnown = false
+	}
+	for _, w := range mp.writes {
+		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
+			// The login's cookie holds the data it carried over: the
+			// cookie store's last write wins between the two.
+			mp.dataKnown = false
+		}
 	}
 	for _, o := range m.r.flights {
 		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
@@ -680,8 +688,12 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 		return
 	}
 	class := faultLostWrite
-	if f.resp.reason == "foreign_session" {
+	switch f.resp.reason {
+	case "":
+	case "foreign_session":
 		class = foreignClass(m, f)
+	default:
+		class = faultRevokedData // written into an ended session, acknowledged, then hidden
 	}
 	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
 }

@@ -66,7 +66,7 @@ type knownFault struct {
 // switched off. A check is never deleted or loosened: when the fix of a
 // row merges, set its waiting to false (or delete the row).
 var knownFaults = []knownFault{
-	{faultRevokedData, "4 data isolation", "after RevokeOthers/RevokeSession/RevokeUser, an eviction or a login of another user over it, the anonymous holder of the session still reads its data", "Every ending is the same ending", true},
+	{faultRevokedData, "4 data isolation", "after RevokeOthers/RevokeSession/RevokeUser, an eviction or a login of another user over it, the anonymous holder of the session still reads its data, and writes into it are acknowledged", "Every ending is the same ending", true},
 	{faultCarryOver, "4 data isolation", "a login over another user's live session carries that user's data into the new user's session", "Carry-over only from an anonymous session or the same user's own", true},
 	{faultLateReplay, "2 sign-in survives", "a credential superseded before it was ever presented (a late login or Renew response) is revoked as a replay", "Superseded credentials", true},
 	{faultRenew, "3 ended stays ended", "Renew returns success on a session revoked while its request was in flight", "Operations on ended records", true},
