@@ -7,10 +7,11 @@ package ginsecure_test
 // checked after every step against a reference model
 // (simulation_model_test.go).
 //
-//	go test -run TestSimulation .                       # fixed seeds + new ones, about a minute under -race
-//	go test -run 'TestSimulation/memstore/1' -sim.seed=N -v   # replay one seed, print its trace
-//	go test -run 'TestSimulation$' -sim.long=10m        # new seeds for ten minutes
-//	go test -run TestSimulation -sim.strict             # every check on, known faults included
+//	go test -run TestSimulation .                                    # fixed seeds + new ones: about 45 s under -race
+//	go test -run '^TestSimulation$/^memstore$/^1$' -sim.seed=N -v    # replay one seed, print its trace
+//	go test -run '^TestSimulation$' -sim.long=10m                   # new seeds for ten minutes
+//	go test -run TestSimulation -sim.strict                          # every check on, known faults included
+//	go test -run TestSimulation -sim.check.gin-logout                # one known fault's check on
 
 import (
 	"flag"
@@ -189,7 +190,7 @@ func reportSim(t *testing.T, kind string, servers int, seed uint64, res simResul
 		return true
 	}
 	fmt.Printf("simulation FAILED %s/%d -sim.seed=%d step %d: %s: %s\n", kind, servers, seed, v.step, v.inv, v.msg)
-	t.Errorf("simulation failed: %s/%d seed %d at step %d\ninvariant %s%s: %s\nreplay: go test -run 'TestSimulation/%s/%d$' -sim.seed=%d -sim.strict -v\ntrace:\n%s",
+	t.Errorf("simulation failed: %s/%d seed %d at step %d\ninvariant %s%s: %s\nreplay: go test -run '^TestSimulation$/^%s$/^%d$' -sim.seed=%d -sim.strict -v\ntrace:\n%s",
 		kind, servers, seed, v.step, v.inv, classNote(v.class), v.msg, kind, servers, seed, strings.Join(res.trace, "\n"))
 	return false
 }
