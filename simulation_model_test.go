@@ -379,16 +379,7 @@ func (m *simModel) onApply(f *simFlight) {
 	if m.r.parties[f.party].thief {
 		return
 	}
-	if f.resp.user == "" && mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
-		mp.sessionExpiredLate = true
-	}
-	if mp.tokenAlone != "" && f.resp.user == "" {
-		for _, c := range f.resp.cookies {
-			if c.Name == simSessionName && c.MaxAge >= 0 {
-				mp.freshSession = c.Value
-			}
-		}
-	}
+	m.noteSessionCookie(f, mp)
 	if f.resp.status != 200 {
 		return
 	}
@@ -396,28 +387,54 @@ func (m *simModel) onApply(f *simFlight) {
 	case actLogin:
 		m.loginApplied(f, mp)
 	case actWrite:
-		for i := range mp.writes {
-			if mp.writes[i].v == f.value {
-				mp.writes[i].applyStep = m.r.step
-			}
-		}
-		tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
-		if !mp.dataKnown && !tossed && !m.r.busy(f.party, f) && f.sentStep > mp.forgotStep {
-			// The browser now holds the session this write went into:
-			// it and every acknowledged write saved after it.
-			var ws []mWrite
-			for _, w := range mp.writes {
-				if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
-					ws = append(ws, w)
-				}
-			}
-			mp.dataKnown, mp.writes = true, ws
+		m.writeApplied(f, mp)
+	}
+}
+
+// noteSessionCookie notes an anonymous response's session cookie: one
+// that expires a signed-in browser's, or the fresh session of a token
+// whose session went away.
+func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
+	if f.resp.user != "" {
+		return
+	}
+	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
+		mp.sessionExpiredLate = true
+	}
+	if mp.tokenAlone == "" {
+		return
+	}
+	for _, c := range f.resp.cookies {
+		if c.Name == simSessionName && c.MaxAge >= 0 {
+			mp.freshSession = c.Value
 		}
 	}
 }
 
+// writeApplied marks a write applied; a browser whose data the model had
+// forgotten holds, once nothing else of its is in flight, the session
+// this write went into: it and every acknowledged write saved in that
+// session after it.
+func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
+	for i := range mp.writes {
+		if mp.writes[i].v == f.value {
+			mp.writes[i].applyStep = m.r.step
+		}
+	}
+	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
+	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep {
+		return
+	}
+	var ws []mWrite
+	for _, w := range mp.writes {
+		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
+			ws = append(ws, w)
+		}
+	}
+	mp.dataKnown, mp.writes = true, ws
+}
+
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
-	prevUser := f.resp.user
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
 		return
@@ -430,20 +447,25 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.tokenAlone, mp.freshSession = "", ""
 		m.timeouts(f.party)
 	}
-	if prevUser != "" && prevUser != f.user {
-		mp.dataKnown = false
-	}
-	for _, w := range mp.writes {
-		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
-			// The login's cookie holds the data it carried over: the
-			// cookie store's last write wins between the two.
-			mp.dataKnown = false
-		}
-	}
+	m.loginData(f, mp)
 	for _, o := range m.r.flights {
 		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
 		if o.party == f.party && o.act == actLogin && o.user != f.user && overlaps {
 			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
+		}
+	}
+}
+
+// loginData forgets a browser's data when a login may not carry it: over
+// another user's session (it starts empty), or on the cookie store in
+// parallel with a write (the last cookie applied wins).
+func (m *simModel) loginData(f *simFlight, mp *mParty) {
+	if prev := f.resp.user; prev != "" && prev != f.user {
+		mp.dataKnown = false
+	}
+	for _, w := range mp.writes {
+		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
+			mp.dataKnown = false
 		}
 	}
 }
