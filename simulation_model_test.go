@@ -669,16 +669,28 @@ func signInClass(m *simModel, f *simFlight) faultClass {
 		return foreignClass(m, f)
 	case f.resp.reason == "revoked" && m.parties[f.party].staleRevoke:
 		return faultStaleRevoke
-	case strings.Contains(why, "replay"), f.firstShown && strings.Contains(why, "token_mismatch"):
-		return faultLateReplay
-	case tokenHandle(f.token) != m.parties[f.party].loginHandle && strings.Contains(why, "expired"):
-		return faultLateReplay // a late response of the record its last login replaced
-	case m.tokens[f.token] != nil && m.tokens[f.token].lateFirst && (strings.Contains(why, "expired") || strings.Contains(why, "token_mismatch")):
-		return faultLateReplay // credentials superseded before they were ever presented
 	case strings.Contains(why, "evicted"):
 		return faultCookielessEvict
 	case strings.Contains(why, "ip_mismatch"):
 		return faultIPLock
+	}
+	return supersededClass(m, f, why)
+}
+
+// supersededClass classifies a browser signed out by its own superseded
+// credentials.
+func supersededClass(m *simModel, f *simFlight, why string) faultClass {
+	t := m.tokens[f.token]
+	expired, mismatch := strings.Contains(why, "expired"), strings.Contains(why, "token_mismatch")
+	switch {
+	case strings.Contains(why, "replay"), f.firstShown && mismatch:
+		return faultLateReplay
+	case tokenHandle(f.token) != m.parties[f.party].loginHandle && expired:
+		return faultLateReplay // a late response of the record its last login replaced
+	case t != nil && t.lateFirst && (expired || mismatch):
+		return faultLateReplay // credentials superseded before they were ever presented
+	case mismatch:
+		return faultOlderToken // a token two rotations back, within the window: not in today's one-deep history
 	}
 	return ""
 }

@@ -72,7 +72,7 @@ var knownFaults = []knownFault{
 	{faultLateReplay, "2 sign-in survives", "a credential superseded before it was ever presented (a late login or Renew response) is revoked as a replay", "Superseded credentials", true},
 	{faultRenew, "3 ended stays ended", "Renew returns success on a session revoked while its request was in flight", "Operations on ended records", true},
 	{faultLostWrite, "5 acked writes kept", "a write Save acknowledged is gone after a Renew, rotation or (joined, double-submitted) login response lands after it", "Writes", true},
-	{faultOlderToken, "3 ended stays ended", "a copy of a token two rotations back is a token mismatch, not a replay: the session stays live", "Superseded credentials", true},
+	{faultOlderToken, "3 ended stays ended", "a token two rotations back is a token mismatch, not a replay: a copy of it leaves the session live, and the browser's own late response carrying it (a rotation followed at once by a Renew) signs the browser out", "Superseded credentials", true},
 	{faultIPLock, "6 answers", "an IP mismatch refuses POST /login (and every route) in Middleware", "A refusal that keeps the session never blocks signing in", true},
 	{faultCookielessEvict, "2 sign-in survives", "a double-submitted sign-in from a browser with no cookies evicts the user's other device", "A double submit from a browser with no cookies", true},
 	{faultGinLogout, "3 ended stays ended", "gin-contrib's logout idiom (Clear, Options MaxAge -1, Save) leaves the record live", "gin-contrib's logout idiom is a logout", true},
