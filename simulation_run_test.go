@@ -166,6 +166,9 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 		query = "v=" + f.value
 	}
 	f.lineage = r.m.lineage(p)
+	if t := r.m.tokens[f.token]; t != nil && pt.thief {
+		f.lineage = t.lineage // a late response may have mixed two victims' cookies in its jar
+	}
 	r.m.beforeSend(f)
 	if !held {
 		r.m.beforeHandler(f)
