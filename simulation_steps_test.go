@@ -111,7 +111,7 @@ func weighted(rng *rand.Rand, ws []int) int {
 // browserActs and thiefActs are what a party may send, with weights.
 var (
 	browserActs = []simAct{actRead, actWrite, actAdmin, actLogin, actLogout, actGinLogout, actRenew, actRevokeOthers}
-	browserActW = []int{24, 20, 5, 12, 3, 3, 5, 2}
+	browserActW = []int{24, 20, 8, 12, 3, 3, 5, 2}
 	thiefActs   = []simAct{actRead, actWrite, actAdmin, actLogout, actGinLogout, actRenew, actRevokeOthers}
 	thiefActW   = []int{20, 10, 4, 2, 2, 3, 2}
 )
@@ -180,6 +180,9 @@ func (r *simRun) fillSend(s *simStep) {
 	}
 	s.held = r.rng.IntN(10) < 3
 	s.late = !s.held && r.rng.IntN(6) == 0
+	if s.act == actRenew && !s.held {
+		s.late = r.rng.IntN(2) == 0 // its old credentials then go on working within the window, without the step-up
+	}
 }
 
 // newAddr is a new address for a party: another host in the same IPv6
