@@ -1,0 +1,804 @@
+package ginsecure_test
+
+// The simulation's reference model: what each party should be signed in
+// as, which writes it was told were saved, which credentials were issued
+// to whom with which privilege, and which sessions ended. Where the right
+// outcome is ambiguous the model forgets (unknown) instead of guessing:
+// every check states what must hold.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// expect is what a party's next settled request must be served as.
+type expect uint8
+
+const (
+	expUnknown expect = iota // the model cannot tell (it checks nothing)
+	expAnon                  // anonymous
+	expUser                  // signed in as mParty.user
+)
+
+// mParty is the model of one party.
+type mParty struct {
+	exp  expect
+	user string
+	// why names the last event that made the model unsure of the party's
+	// sign-in or data (a revoke, an eviction): it classifies what a later
+	// check finds.
+	why       string
+	loginAt   time.Time
+	dataKnown bool
+	writes    []mWrite
+	handles   map[string]bool // every handle this party (or, for a thief, its victim) held or was issued
+	// sessionExpiredLate: a response verified anonymous expired the
+	// session cookie after a login's response had been applied.
+	sessionExpiredLate bool
+	// staleRevoke: its RevokeOthers was answered after the browser had
+	// moved on to another record.
+	staleRevoke bool
+	forgotStep  int    // the last step that made the model unsure of it
+	loginHandle string // the record of its last applied login
+	// tokenAlone is a token the browser presented without any session
+	// cookie; freshSession the session cookie an anonymous response gave
+	// it after that. A rule ends such a token's record, and the fresh
+	// session is then an ordinary anonymous one.
+	tokenAlone, freshSession string
+}
+
+// mWrite is a write that Save acknowledged.
+type mWrite struct {
+	v         string
+	session   string // the session cookie the write presented
+	saveStep  int
+	applyStep int // 0 until its response was applied
+}
+
+// mToken is a token cookie value the server issued.
+type mToken struct {
+	value     string
+	handle    string
+	seq       int
+	issuedAt  time.Time
+	lineage   int       // the browser whose credentials these are (a thief's copies are its victim's)
+	presented time.Time // first presented; zero if never
+	bound     time.Time // the most recent authentication it can carry (MaxAuthAge)
+	lateFirst bool      // superseded before its first presentation (a late response)
+}
+
+// mHandle is a security record, as the model knows it.
+type mHandle struct {
+	user       string
+	authMax    time.Time // the latest login or Renew of the record
+	presented  bool      // served authenticated at least once
+	lastActive time.Time
+	endedStep  int // 0 while the model holds it live
+	endWhy     string
+	maybeEnded bool     // a revoke may have ended it
+	tokens     []string // issue order
+}
+
+// mValue is who wrote a cart value: the user the write was served as.
+type mValue struct {
+	user  string
+	party int
+}
+
+type simModel struct {
+	r       *simRun
+	parties []*mParty
+	tokens  map[string]*mToken
+	handles map[string]*mHandle
+	values  map[string]mValue
+	seq     int
+}
+
+func newSimModel(r *simRun) *simModel {
+	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}}
+	for range r.parties {
+		m.parties = append(m.parties, &mParty{exp: expAnon, dataKnown: true, handles: map[string]bool{}})
+	}
+	return m
+}
+
+// lineage is the browser whose credentials a party holds.
+func (m *simModel) lineage(p int) int {
+	if pt := m.r.parties[p]; pt.thief {
+		return pt.victim
+	}
+	return p
+}
+
+// forget makes the model unsure of a party's sign-in and data.
+func (m *simModel) forget(p int, why string) {
+	mp := m.parties[p]
+	mp.exp, mp.dataKnown, mp.forgotStep = expUnknown, false, m.r.step
+	if !strings.Contains(mp.why, why) {
+		mp.why += why + "; "
+	}
+}
+
+// forgetLineage forgets the browser and every thief holding its copies.
+func (m *simModel) forgetLineage(l int, why string) {
+	for i, p := range m.r.parties {
+		if i == l || (p.thief && p.victim == l) {
+			m.forget(i, why)
+		}
+	}
+}
+
+func (m *simModel) handle(h string) *mHandle {
+	x, ok := m.handles[h]
+	if !ok {
+		x = &mHandle{}
+		m.handles[h] = x
+	}
+	return x
+}
+
+func (m *simModel) end(h, why string) {
+	x := m.handle(h)
+	if x.endedStep == 0 {
+		x.endedStep, x.endWhy = m.r.step, why
+	}
+}
+
+func (m *simModel) now() time.Time { return m.r.w.clock.Now() }
+
+// supersededAt is when a credential newer than t was first issued to its
+// browser (any record: a login replaces one), or zero.
+func (m *simModel) supersededAt(t *mToken) time.Time {
+	var at time.Time
+	for _, o := range m.tokens {
+		if o.lineage == t.lineage && o.seq > t.seq && (at.IsZero() || o.issuedAt.Before(at)) {
+			at = o.issuedAt
+		}
+	}
+	return at
+}
+
+// replayed reports whether presenting t now is a replay the server must
+// revoke for: t was presented before, and a newer token of its record,
+// at most two rotations on, was presented more than GracePeriod ago
+// (DESIGN.md, "Superseded credentials").
+func (m *simModel) replayed(t *mToken) bool {
+	if t.presented.IsZero() {
+		return false
+	}
+	toks := m.handle(t.handle).tokens
+	i := slices.Index(toks, t.value)
+	if i < 0 || len(toks)-1-i > 2 {
+		return false
+	}
+	grace := m.r.w.cfg.GracePeriod
+	for _, v := range toks[i+1:] {
+		o := m.tokens[v]
+		if o.presented.IsZero() {
+			continue
+		}
+		since := o.presented
+		if t.presented.After(since) {
+			since = t.presented
+		}
+		if m.now().Sub(since) > grace+time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// beforeSend is the model's view of a request as it leaves: credentials
+// presented after their browser moved on make the model unsure (a replay
+// by design revokes), and a replay it is sure of is expected.
+func (m *simModel) beforeSend(f *simFlight) {
+	t := m.tokens[f.token]
+	if t == nil {
+		return
+	}
+	if !t.presented.IsZero() {
+		if sup := m.supersededAt(t); !sup.IsZero() && m.now().Sub(sup) >= m.r.w.cfg.GracePeriod {
+			m.forgetLineage(t.lineage, "replay by design")
+		}
+	}
+	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
+		mp.tokenAlone, mp.freshSession = f.token, ""
+	}
+	f.expectReplay = m.replayed(t)
+	if t.presented.IsZero() {
+		t.presented, f.firstShown = m.now(), true
+		t.lateFirst = !m.supersededAt(t).IsZero()
+	}
+	if h := m.handle(t.handle); !h.presented && h.user != "" {
+		m.evictionCheck(h.user, f.lineage)
+	}
+}
+
+// beforeHandler runs when a request's handler is about to act (at once, or
+// when released): a login may evict the user's other sessions.
+func (m *simModel) beforeHandler(f *simFlight) {
+	if f.act == actLogin {
+		m.evictionCheck(f.user, f.lineage)
+	}
+}
+
+// evictionCheck forgets the user's other browsers when a login (or a
+// record's first presentation) by lineage l may evict one: when the
+// user's presented live sessions of other browsers fill
+// MaxSessionsPerUser.
+func (m *simModel) evictionCheck(user string, l int) {
+	limit := m.r.w.cfg.MaxSessionsPerUser
+	if limit == 0 {
+		return
+	}
+	list, err := m.r.w.servers[0].guard.Sessions(context.Background(), user)
+	if err != nil {
+		m.r.violate("6 answers", "", "Sessions(%s): %v", user, err)
+		return
+	}
+	n := 0
+	for _, s := range list {
+		if m.handle(s.Handle).presented && !m.parties[l].handles[s.Handle] {
+			n++
+		}
+	}
+	if n+1 <= limit {
+		return
+	}
+	for i, p := range m.parties {
+		if m.lineage(i) != l && p.exp == expUser && p.user == user {
+			m.forget(i, "evicted")
+		}
+	}
+}
+
+// onAnswer records what a response tells and checks it.
+func (m *simModel) onAnswer(f *simFlight) {
+	m.issued(f)
+	if f.resp.user != "" {
+		if h := m.handle(tokenHandle(f.token)); f.token != "" {
+			h.presented, h.lastActive = true, f.sentAt
+		}
+	}
+	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
+	m.afterAct(f)
+}
+
+// issued registers the tokens a response sets. A login's or Renew's own
+// token is the last one it sets (an earlier one rotates the presented
+// credentials on the way in).
+func (m *simModel) issued(f *simFlight) {
+	l := f.lineage
+	last := -1
+	for i, c := range f.resp.cookies {
+		if c.Name == tokCookieName && c.MaxAge >= 0 {
+			last = i
+		}
+	}
+	for i, c := range f.resp.cookies {
+		if c.Name != tokCookieName || c.MaxAge < 0 {
+			continue
+		}
+		hv := tokenHandle(c.Value)
+		h := m.handle(hv)
+		own := i == last && f.resp.status == 200 && (f.act == actLogin || f.act == actRenew)
+		if h.user == "" {
+			h.user = f.resp.user
+			if own && f.act == actLogin {
+				h.user = f.user
+			}
+		}
+		if own {
+			h.authMax = m.now()
+		}
+		m.parties[l].handles[hv] = true
+		m.parties[f.party].handles[hv] = true
+		t, seen := m.tokens[c.Value]
+		if !seen {
+			m.seq++
+			t = &mToken{value: c.Value, handle: hv, seq: m.seq, issuedAt: m.now(), lineage: l}
+			m.tokens[c.Value] = t
+			h.tokens = append(h.tokens, c.Value)
+		}
+		if h.authMax.After(t.bound) {
+			t.bound = h.authMax
+		}
+	}
+}
+
+// afterAct updates the model with what the act did on the server.
+func (m *simModel) afterAct(f *simFlight) {
+	ok, as := f.resp.status == 200, f.resp.user
+	l := f.lineage
+	thief := m.r.parties[f.party].thief
+	switch {
+	case !ok:
+	case f.act == actWrite:
+		m.values[f.value] = mValue{user: as, party: f.party}
+		if thief {
+			m.forgetLineage(l, "thief wrote")
+		} else {
+			mp := m.parties[f.party]
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})
+			if f.session == "" {
+				// A new session: which one the browser keeps is the
+				// order its responses land in.
+				mp.dataKnown = false
+			}
+		}
+	case f.act == actLogout || f.act == actGinLogout:
+		if as != "" {
+			m.end(tokenHandle(f.token), f.act.String())
+		}
+		m.forgetLineage(l, f.act.String())
+	case f.act == actRevokeOthers:
+		m.revokeOthers(as, l, tokenHandle(f.token))
+		if cur := m.r.parties[l].jar.vals[tokCookieName]; tokenHandle(cur) != tokenHandle(f.token) {
+			m.parties[l].staleRevoke = true
+		}
+		if m.r.busy(f.party, f) {
+			// A response still on its way may sign it in as a record
+			// that this revoke counted as another device's.
+			m.forgetLineage(l, "revoke-others with a login in flight")
+		}
+	case f.act == actRenew && thief:
+		m.forgetLineage(l, "thief renewed")
+	}
+	if thief && f.token != "" && f.resp.reason != "" {
+		m.forgetLineage(l, "thief's request refused: "+f.resp.reason)
+	}
+}
+
+func (m *simModel) revokeOthers(user string, l int, presented string) {
+	for hv, h := range m.handles {
+		switch {
+		case h.user != user:
+		case !m.parties[l].handles[hv]:
+			m.end(hv, "revoke-others")
+		case hv != presented:
+			// The requester's own other record (a cookieless double
+			// submit makes two): the server may count it as another
+			// device's.
+			h.maybeEnded = true
+		}
+	}
+	for i, p := range m.parties {
+		if m.lineage(i) != l && p.user == user {
+			m.forget(i, "revoke-others")
+		}
+	}
+}
+
+// onApply is a response's Set-Cookie reaching its browser.
+func (m *simModel) onApply(f *simFlight) {
+	mp := m.parties[f.party]
+	if m.r.parties[f.party].thief {
+		return
+	}
+	m.noteSessionCookie(f, mp)
+	if f.resp.status != 200 {
+		return
+	}
+	switch f.act {
+	case actLogin:
+		m.loginApplied(f, mp)
+	case actWrite:
+		m.writeApplied(f, mp)
+	}
+}
+
+// noteSessionCookie notes an anonymous response's session cookie: one
+// that expires a signed-in browser's, or the fresh session of a token
+// whose session went away.
+func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
+	if f.resp.user != "" {
+		return
+	}
+	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
+		mp.sessionExpiredLate = true
+	}
+	if mp.tokenAlone == "" {
+		return
+	}
+	for _, c := range f.resp.cookies {
+		if c.Name == simSessionName && c.MaxAge >= 0 {
+			mp.freshSession = c.Value
+		}
+	}
+}
+
+// writeApplied marks a write applied; a browser whose data the model had
+// forgotten holds, once nothing else of its is in flight, the session
+// this write went into: it and every acknowledged write saved in that
+// session after it.
+func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
+	for i := range mp.writes {
+		if mp.writes[i].v == f.value {
+			mp.writes[i].applyStep = m.r.step
+		}
+	}
+	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
+	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep {
+		return
+	}
+	var ws []mWrite
+	for _, w := range mp.writes {
+		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
+			ws = append(ws, w)
+		}
+	}
+	mp.dataKnown, mp.writes = true, ws
+}
+
+func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
+	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
+		mp.exp = expUnknown
+		return
+	}
+	if mp.exp == expUser && mp.user != f.user {
+		mp.exp = expUnknown
+	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
+		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
+		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
+		mp.tokenAlone, mp.freshSession = "", ""
+		m.timeouts(f.party)
+	}
+	m.loginData(f, mp)
+	for _, o := range m.r.flights {
+		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
+		if o.party == f.party && o.act == actLogin && o.user != f.user && overlaps {
+			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
+		}
+	}
+}
+
+// loginData forgets a browser's data when a login may not carry it: over
+// another user's session (it starts empty), or on the cookie store in
+// parallel with a write (the last cookie applied wins).
+func (m *simModel) loginData(f *simFlight, mp *mParty) {
+	if prev := f.resp.user; prev != "" && prev != f.user {
+		mp.dataKnown = false
+	}
+	for _, w := range mp.writes {
+		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
+			mp.dataKnown = false
+		}
+	}
+}
+
+// onClock forgets sign-ins that may have timed out.
+func (m *simModel) onClock() {
+	for i := range m.parties {
+		m.timeouts(i)
+	}
+}
+
+// timeouts forgets a party's sign-in if it may have timed out: idle, past
+// its absolute timeout, or (a rule may end it) never presented for a
+// minute since its login.
+func (m *simModel) timeouts(i int) {
+	cfg, mp := m.r.w.cfg, m.parties[i]
+	if mp.exp != expUser {
+		return
+	}
+	h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
+	now := m.now()
+	last := h.lastActive
+	if mp.loginAt.After(last) {
+		last = mp.loginAt
+	}
+	switch {
+	case now.Sub(last) >= cfg.IdleTimeout-cfg.TouchInterval:
+		m.forget(i, "idle timeout")
+	case now.Sub(mp.loginAt) >= cfg.AbsoluteTimeout-cfg.TouchInterval:
+		m.forget(i, "absolute timeout")
+	case !h.presented && now.Sub(mp.loginAt) >= time.Minute:
+		m.forget(i, "never presented")
+	}
+}
+
+// ---- invariants ----
+
+// checkAnswers (6): no 5xx without a store outage (the simulation has
+// none); the sign-in route always answers (a correct password signs in).
+func checkAnswers(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.status >= 500 {
+		m.r.violate("6 answers", "", "%s answered %d %s", f.act, r.status, r.code)
+	}
+	if f.act == actLogin && r.status != 200 {
+		class := faultClass("")
+		if r.code == "ip_mismatch" {
+			class = faultIPLock
+		}
+		m.r.violate("6 answers", class, "POST /login as %s answered %d %s", f.user, r.status, r.code)
+	}
+}
+
+// checkNoEscalation (1): a request is served with at most the privilege
+// its credentials carried: no user without a token, no user the party's
+// credentials never named, no step-up (MaxAuthAge) older credentials lack.
+func checkNoEscalation(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.user == "" {
+		return
+	}
+	if f.token == "" {
+		m.r.violate("1 no escalation", "", "served as %s without a token", r.user)
+		return
+	}
+	if !m.userOfLineage(f.lineage, r.user) {
+		m.r.violate("1 no escalation", "", "served as %s, a user the party's credentials never named", r.user)
+	}
+	if f.act != actAdmin || r.status != 200 {
+		return
+	}
+	t := m.tokens[f.token]
+	if t == nil || f.sentAt.Sub(t.bound) > simMaxAuthAge {
+		bound := "never issued"
+		if t != nil {
+			bound = fmt.Sprintf("authenticated %v before", f.sentAt.Sub(t.bound))
+		}
+		m.r.violate("1 no escalation", "", "passed MaxAuthAge %v with a token %s", simMaxAuthAge, bound)
+	}
+}
+
+func (m *simModel) userOfLineage(l int, user string) bool {
+	for hv := range m.parties[l].handles {
+		if m.handle(hv).user == user {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEndedStaysEnded (3): after Logout or a revoke returned, no request
+// verified later is served with that session, on any server; a replay the
+// model is sure of is anonymous and ends the session; Renew on a session
+// that ended while it was in flight does not report success.
+func checkEndedStaysEnded(m *simModel, f *simFlight) {
+	h := m.handle(tokenHandle(f.token))
+	r := f.resp
+	if f.token != "" && r.user != "" && h.endedStep != 0 && h.endedStep < f.sentStep && !m.loggedInSince(f.lineage, h.endedStep) {
+		class := faultClass("")
+		switch h.endWhy {
+		case actGinLogout.String():
+			class = faultGinLogout
+		case "replay":
+			class = faultOlderToken
+		}
+		m.r.violate("3 ended stays ended", class, "served as %s with a session ended at step %d (%s)", r.user, h.endedStep, h.endWhy)
+	}
+	if f.expectReplay {
+		if r.user != "" {
+			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s", r.user)
+		}
+		m.end(tokenHandle(f.token), "replay")
+	}
+	if f.act == actRenew && r.status == 200 && h.endedStep != 0 && h.endedStep >= f.sentStep {
+		m.r.violate("3 ended stays ended", faultRenew, "Renew returned success on a session ended at step %d (%s) while it was in flight", h.endedStep, h.endWhy)
+	}
+}
+
+// loggedInSince reports whether a login of lineage l succeeded after
+// step: an ended record's late credentials may then be forwarded to it.
+func (m *simModel) loggedInSince(l, step int) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == l && o.resp.status == 200 && o.answeredStep > step {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDataIsolation (4): no user's session data is served to another
+// user, nor to an anonymous request (the holder of an ended session).
+func checkDataIsolation(m *simModel, f *simFlight) {
+	r := f.resp
+	if r.cart == "" {
+		return
+	}
+	v, ok := m.values[r.cart]
+	if !ok || v.user == "" || v.user == r.user {
+		return
+	}
+	if r.user != "" {
+		m.r.violate("4 data isolation", faultCarryOver, "served as %s with %s's data %q", r.user, v.user, r.cart)
+		return
+	}
+	class := faultClass("")
+	switch why := r.reason + " " + m.parties[f.party].why + m.parties[f.lineage].why; {
+	case strings.Contains(why, "gin-logout"):
+		class = faultGinLogout
+	case strings.Contains(why, "revoke"), strings.Contains(why, "evicted"), strings.Contains(why, "expired"):
+		class = faultRevokedData
+	}
+	m.r.violate("4 data isolation", class, "anonymous request served %s's data %q", v.user, r.cart)
+}
+
+// checkFreshSessionKeepsWrites (7): a write from a browser that sends no
+// session cookie goes into a fresh session and is kept (Save succeeds),
+// whatever token it still holds; so are the writes into that fresh
+// session while the browser still holds the token.
+func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
+	if f.act != actWrite || f.gate != "" || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
+		return // a held write may race a login (stale_credentials)
+	}
+	mp := m.parties[f.party]
+	fresh := !f.hasSession || (mp.freshSession != "" && f.session == mp.freshSession && f.token == mp.tokenAlone && !m.r.parties[f.party].thief)
+	if !fresh {
+		return
+	}
+	class := faultClass("")
+	if f.token != "" {
+		class = faultCookieGone
+	}
+	m.r.violate("7 fresh session keeps writes", class, "a write into a fresh session (its token's session cookie gone) answered %d %s", f.resp.status, f.resp.code)
+}
+
+// checkSignInSurvives (2): a settled browser (no request of its own in
+// flight) is signed in as its last successful login, in any order of its
+// responses, unless the model knows better (signed out, revoked, replayed).
+func checkSignInSurvives(m *simModel, f *simFlight) {
+	mp := m.parties[f.party]
+	if !f.probe || !f.resp.entered || m.r.parties[f.party].thief || mp.exp == expUnknown {
+		return
+	}
+	want := ""
+	if mp.exp == expUser {
+		want = mp.user
+	}
+	if f.resp.user == want {
+		return
+	}
+	m.r.violate("2 sign-in survives", signInClass(m, f), "settled browser expected signed in as %q, served as %q (%s %s)", want, f.resp.user, f.resp.code, f.resp.reason)
+}
+
+func signInClass(m *simModel, f *simFlight) faultClass {
+	why := f.resp.reason + " " + f.resp.code
+	switch {
+	case len(m.r.parties[f.party].jar.tossed) > 0:
+		return faultTossed
+	case f.token != "" && !f.hasSession && m.parties[f.party].sessionExpiredLate:
+		return faultStaleExpiry
+	case f.resp.reason == "foreign_session":
+		return foreignClass(m, f)
+	case f.resp.reason == "revoked" && m.parties[f.party].staleRevoke:
+		return faultStaleRevoke
+	case strings.Contains(why, "evicted"):
+		return faultCookielessEvict
+	case strings.Contains(why, "ip_mismatch"):
+		return faultIPLock
+	}
+	return supersededClass(m, f, why)
+}
+
+// supersededClass classifies a browser signed out by its own superseded
+// credentials.
+func supersededClass(m *simModel, f *simFlight, why string) faultClass {
+	t := m.tokens[f.token]
+	expired, mismatch := strings.Contains(why, "expired"), strings.Contains(why, "token_mismatch")
+	switch {
+	case strings.Contains(why, "replay"), f.firstShown && mismatch:
+		return faultLateReplay
+	case tokenHandle(f.token) != m.parties[f.party].loginHandle && expired:
+		return faultLateReplay // a late response of the record its last login replaced
+	case t != nil && t.lateFirst && (expired || mismatch):
+		return faultLateReplay // credentials superseded before they were ever presented
+	case mismatch:
+		return faultOlderToken // a token two rotations back, within the window: not in today's one-deep history
+	}
+	return ""
+}
+
+// foreignClass classifies a session hidden as foreign: tossed cookies in
+// front, a session cookie that went away while the token stayed, or a
+// late response's session cookie over a newer login's.
+func foreignClass(m *simModel, f *simFlight) faultClass {
+	switch {
+	case len(m.r.parties[f.party].jar.tossed) > 0:
+		return faultTossed
+	case m.parties[f.party].tokenAlone != "":
+		return faultCookieGone
+	}
+	return faultLateSession
+}
+
+// checkAckedWritesKept (5): a settled browser reads the last write Save
+// acknowledged: on server stores the last saved among those at least as
+// new as the last one whose response it applied; on the cookie store the
+// last one applied (last write wins between parallel data writes).
+func checkAckedWritesKept(m *simModel, f *simFlight) {
+	mp := m.parties[f.party]
+	if !f.probe || !f.resp.entered || !mp.dataKnown || m.r.parties[f.party].thief {
+		return
+	}
+	ok := acceptable(mp.writes, m.r.kind == "cookie")
+	if slices.Contains(ok, f.resp.cart) {
+		return
+	}
+	class := faultLostWrite
+	switch f.resp.reason {
+	case "":
+	case "foreign_session":
+		class = foreignClass(m, f)
+	default:
+		class = faultRevokedData // written into an ended session, acknowledged, then hidden
+	}
+	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
+}
+
+func acceptable(ws []mWrite, cookieStore bool) []string {
+	last := -1
+	for i, w := range ws {
+		if w.applyStep == 0 {
+			continue
+		}
+		if last < 0 || (cookieStore && w.applyStep > ws[last].applyStep) || (!cookieStore && w.saveStep > ws[last].saveStep) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return []string{""}
+	}
+	if cookieStore {
+		return []string{ws[last].v}
+	}
+	var out []string
+	for _, w := range ws {
+		if w.saveStep >= ws[last].saveStep {
+			out = append(out, w.v)
+		}
+	}
+	return out
+}
+
+// checkSessionLimit (6): MaxSessionsPerUser holds among the sessions that
+// have been presented.
+func checkSessionLimit(m *simModel) {
+	limit := m.r.w.cfg.MaxSessionsPerUser
+	if limit == 0 {
+		return
+	}
+	for _, u := range simUsers {
+		list, err := m.r.w.servers[0].guard.Sessions(context.Background(), u)
+		if err != nil {
+			m.r.violate("6 answers", "", "Sessions(%s): %v", u, err)
+			return
+		}
+		n := 0
+		for _, s := range list {
+			if m.handle(s.Handle).presented {
+				n++
+			}
+		}
+		m.r.checks++
+		if n > limit {
+			m.r.violate("6 session limit", "", "%s has %d presented live sessions, limit %d", u, n, limit)
+		}
+	}
+}
+
+func expiresCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lastToken is the last token cookie value a response sets ("" for none).
+func lastToken(cs []*http.Cookie) string {
+	v := ""
+	for _, c := range cs {
+		if c.Name == tokCookieName && c.MaxAge >= 0 {
+			v = c.Value
+		}
+	}
+	return v
+}

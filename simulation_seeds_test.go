@@ -1,0 +1,74 @@
+package ginsecure_test
+
+// Seeds the simulation found, one or two per fault class, replayed with
+// every check on once their fault is fixed. Until then each is skipped
+// with the flag that runs it (knownFaults, simulation_test.go, is the one
+// place that says which faults are open): -sim.check.<class> or
+// -sim.strict shows the fault's first failing step and trace.
+
+import (
+	"fmt"
+	"testing"
+)
+
+// simSeedCase is a seed that stopped at a known fault on a store kind and
+// server count.
+type simSeedCase struct {
+	class   faultClass
+	kind    string
+	servers int
+	seed    uint64
+}
+
+var simSeedCases = []simSeedCase{
+	{faultRevokedData, "redis", 2, 1229419103583522145},
+	{faultRevokedData, "cookie", 1, 7186737276269176535},
+	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
+	{faultLateReplay, "memstore", 2, 5307351511124118267},
+	{faultLateReplay, "redis", 1, 1331037787665817889},
+	{faultRenew, "redis-2pools", 1, 916933084836415133},
+	{faultLostWrite, "redis", 1, 33032079403228509},
+	{faultLostWrite, "cookie", 1, 1617154167334306053},
+	{faultOlderToken, "cookie", 2, 3935848907764811943},
+	{faultOlderToken, "memstore", 2, 3759624539640381935},
+	{faultIPLock, "memstore", 1, 5},
+	{faultCookielessEvict, "redis", 1, 9067803317262961185},
+	{faultGinLogout, "memstore", 2, 2064782045112540745},
+	{faultCookieGone, "memstore", 2, 3088129176539059489},
+	{faultTossed, "redis", 2, 1},
+	{faultLateSession, "redis", 1, 3619212340664291769},
+	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
+	// No fault: a seed whose thief presents pre-Renew credentials to a
+	// MaxAuthAge route (it goes red if the grace window serves them with
+	// the Renew's privilege).
+	{"", "memstore", 1, 5361476321523493981},
+}
+
+// TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
+// fault is still open is skipped, naming the flag that runs it; one whose
+// fault is fixed runs with every check on and must pass.
+func TestSimulationSeeds(t *testing.T) {
+	reds := map[string]*simRedis{}
+	for _, c := range simSeedCases {
+		name := string(c.class)
+		if name == "" {
+			name = "no-fault"
+		}
+		t.Run(fmt.Sprintf("%s/%s/%d/%d", name, c.kind, c.servers, c.seed), func(t *testing.T) {
+			if !checkOn(c.class) {
+				t.Skipf("known fault %s is open (knownFaults); run it with -sim.check.%s or -sim.strict", c.class, c.class)
+			}
+			var rd *simRedis
+			if isRedis(c.kind) {
+				key := fmt.Sprintf("%s/%d", c.kind, c.servers)
+				if reds[key] == nil {
+					reds[key] = newSimRedis(t, c.kind, c.servers)
+				}
+				rd = reds[key]
+			}
+			res := runSimSeed(t, rd, c.kind, c.servers, c.seed)
+			st := simStats{firstSeed: map[faultClass]string{}}
+			reportSim(t, c.kind, c.servers, c.seed, res, &st)
+		})
+	}
+}
