@@ -145,8 +145,6 @@ func hashEq(a, b [32]byte) bool {
 	return d == 0
 }
 
-var zeroHash [32]byte
-
 // tokenCookie finds the token cookie's value in the Cookie headers without
 // allocating: it runs on every request. Like (*http.Request).Cookie it
 // takes a pair whose name is exactly name (ASCII spaces around the pair
