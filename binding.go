@@ -254,7 +254,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 			return errRaced
 		}
 		r.Unpresented = false
-		if hashEq(r.TokenHash, tok) && len(r.History) > 0 && r.ConfirmedAt.IsZero() {
+		if hashEq(r.TokenHash, tok) && confirmDue(r) {
 			confirm(r, now)
 		}
 		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
