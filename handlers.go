@@ -514,12 +514,30 @@ func Logout(c *gin.Context) error {
 	// carries nothing of the session that ended.
 	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
 	if st.gs != nil {
-		st.gs = st.newSession()
+		st.gs = st.afterLogout()
 		st.cur, st.sid = st.gs, ""
 	}
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
 	return nil
+}
+
+// afterLogout is the new, empty anonymous session a request goes on with
+// after Logout, with the session store's own options: not the options the
+// ended session was saved with, whose negative MaxAge (the logout idiom)
+// would delete whatever the request saves next while Save returned nil.
+// The store makes it from a copy of the request without cookies, so it
+// loads nothing.
+func (st *reqState) afterLogout() *gsessions.Session {
+	ns := st.newSession()
+	r := st.c.Request.Clone(st.c.Request.Context())
+	r.Header = st.c.Request.Header.Clone()
+	r.Header.Del("Cookie")
+	if fresh, err := ns.Store().New(r, ns.Name()); err == nil && fresh.Options != nil {
+		opts := *fresh.Options
+		ns.Options = &opts
+	}
+	return ns
 }
 
 // Renew rotates the credentials of the signed-in session after a
