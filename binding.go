@@ -405,8 +405,9 @@ func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 // ErrNoSession when it ended any other way, ErrStoreUnavailable when the
 // store cannot tell.
 func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
+	const hops = 4 // re-logins of one browser during one request, at most
 	h, now := rec.Handle, g.now()
-	for range maxSuperseded {
+	for range hops {
 		r, err := g.store.Get(ctx, h)
 		switch {
 		case errors.Is(err, ErrNotFound):
