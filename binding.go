@@ -254,7 +254,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 			return errRaced
 		}
 		r.Unpresented = false
-		if hashEq(r.TokenHash, tok) && len(r.History) > 0 && r.ConfirmedAt.IsZero() {
+		if hashEq(r.TokenHash, tok) && confirmDue(r) {
 			confirm(r, now)
 		}
 		r.LastSeen, r.ExpiresAt = now, g.expiryOf(r, now)
@@ -395,13 +395,51 @@ func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
 
 // RevokeOthers signs out every session of the request's user except the
 // request's own (after a password change) and returns how many it ended.
-// Their sessions' data is deleted as RevokeSession's is.
+// Their sessions' data is deleted as RevokeSession's is. The request's own
+// session is decided when RevokeOthers acts, not when the request was
+// verified: a login of the same user from this browser that replaced it
+// meanwhile is spared in its place, and ErrNoSession is returned, with
+// nothing ended, when it ended otherwise (revoked, signed out, evicted)
+// while the request was in flight.
 func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 	st := stateOf(c)
 	if st == nil || !st.authed {
 		return 0, ErrNoSession
 	}
-	return g.revokeAll(reqCtx(c), st.rec.UserID, st.rec.Handle, g.sessionsOf(st))
+	ctx := reqCtx(c)
+	own, err := g.ownNow(ctx, st.rec)
+	if err != nil {
+		return 0, err
+	}
+	return g.revokeAll(ctx, st.rec.UserID, own, g.sessionsOf(st))
+}
+
+// ownNow is the handle of the request's own record as the store holds it
+// now (DESIGN.md, "Ordering principle"): the record the request was
+// verified with while it lives, else the login of the same user that
+// replaced it from this browser (followed through a few such logins).
+// ErrNoSession when it ended any other way, ErrStoreUnavailable when the
+// store cannot tell.
+func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
+	const hops = 4 // re-logins of one browser during one request, at most
+	h, now := rec.Handle, g.now()
+	for range hops {
+		r, err := g.store.Get(ctx, h)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return "", ErrNoSession
+		case err != nil:
+			return "", storeErr(err)
+		case r.UserID != rec.UserID || (!r.ExpiresAt.IsZero() && now.After(r.ExpiresAt)):
+			return "", ErrNoSession
+		case r.Revoked == "":
+			return h, nil
+		case r.Revoked != RevokedReplaced || r.ReplacedBy == "":
+			return "", ErrNoSession
+		}
+		h = r.ReplacedBy
+	}
+	return "", ErrNoSession
 }
 
 func (g *Guard) revokeAll(ctx context.Context, userID, except string, ss sessionRef) (int, error) {

@@ -1362,3 +1362,68 @@ func TestSessionInfoJSON(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// heldRevokeOthers installs GET /hold/revoke-others?id=ID: a request of a
+// signed-in user, verified by the middleware and then held inside its
+// handler until the test frees it, that calls RevokeOthers only then (a
+// slow "sign out my other devices" submit).
+func heldRevokeOthers(e **env) envOption {
+	return withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+		r.GET("/hold/revoke-others", g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+			x := (*e).holds.get(c.Query("id"))
+			close(x.entered)
+			<-x.release
+			n, err := g.RevokeOthers(c)
+			if err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"revoked": n})
+		})
+	})
+}
+
+// TestRevokeOthersActsOnTheRecordAsItIsWhenItActs: RevokeOthers decides
+// which session is the request's own when it acts, not when the request
+// was verified (DESIGN.md, "Ordering principle"). A request verified
+// before the same browser signed in again spares the newer login (the
+// browser's session now), not the record that login replaced; a request
+// whose record ended meanwhile (a thief's copy, signed out by the owner's
+// password change) ends nothing: it cannot sign the owner out.
+func TestRevokeOthersActsOnTheRecordAsItIsWhenItActs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		t.Run("relogin", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, heldRevokeOthers(&e))
+			laptop, phone := e.device("127.0.0.1", "laptop"), e.device("127.0.0.2", "phone")
+			laptop.login("alice")
+			phone.login("alice")
+			release := e.holdAt(t, "/hold/revoke-others?id=r", "r", laptop.header())
+			laptop.login("alice") // the same browser signs in again meanwhile
+			r := release()
+			if r.status != http.StatusOK || r.body["revoked"] != float64(1) {
+				t.Errorf("held revoke-others: %d %v, want 200 revoked 1 (the phone)", r.status, r.body)
+			}
+			expectSignedIn(t, laptop, "alice")
+			expectRefused(t, phone, "revoked")
+		})
+		t.Run("ended meanwhile", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, heldRevokeOthers(&e))
+			// (holdAt sends from 127.0.0.1: the thief shares the phone's network.)
+			laptop, phone := e.device("127.0.0.2", "laptop"), e.device("127.0.0.1", "phone")
+			laptop.login("alice")
+			phone.login("alice")
+			thief := phone.clone()
+			release := e.holdAt(t, "/hold/revoke-others?id=t", "t", thief.header())
+			if r := laptop.post("/me/revoke-others"); r.status != http.StatusOK || r.body["revoked"] != float64(1) {
+				t.Fatalf("the owner's revoke-others: %d %v", r.status, r.body)
+			}
+			r := release()
+			if r.status == http.StatusOK {
+				t.Errorf("the thief's held revoke-others after the owner's: %d %v, want refused", r.status, r.body)
+			}
+			expectSignedIn(t, laptop, "alice")
+		})
+	})
+}

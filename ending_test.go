@@ -560,3 +560,38 @@ func TestLostSessionCookieOnlyWhereTheBrowserSendsIt(t *testing.T) {
 		})
 	})
 }
+
+// TestLogoutIdiomThenAFlashSaves: after gin-contrib's logout idiom the
+// request goes on with a new, empty anonymous session, as after Logout:
+// a "signed out" message saved next is kept (DESIGN.md, "Endings"). The
+// idiom's negative MaxAge was for the session it ended, not for the new
+// one; Save must never return nil for a write that is then lost.
+func TestLogoutIdiomThenAFlashSaves(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+			r.POST("/bye-flash", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Clear()
+				s.Options(sessions.Options{Path: "/", MaxAge: -1})
+				if err := s.Save(); err != nil {
+					c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+					return
+				}
+				s.Set("cart", "signed-out")
+				if err := s.Save(); err != nil {
+					c.JSON(saveFailure(err))
+					return
+				}
+				c.JSON(http.StatusOK, gin.H{"user": ""})
+			})
+		}))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/bye-flash"); r.status != http.StatusOK {
+			t.Fatalf("POST /bye-flash: %d %v", r.status, r.body)
+		}
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] != "signed-out" {
+			t.Errorf("after the logout idiom and a saved message: /cart %d %v; want anonymous with the message", r.status, r.body)
+		}
+	})
+}

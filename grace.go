@@ -188,6 +188,27 @@ func (g *Guard) judge(e *Superseded, now time.Time) supVerdict {
 	return supReissue
 }
 
+// confirmDue reports whether the next presentation of r's current token
+// is to record a confirmation (confirm): a rotation the browser has not
+// yet presented the new token of, or a credential presented since the last
+// confirmation (a late response) whose window has not opened. ConfirmedAt
+// keeps saying whether the current token itself was ever presented:
+// forwarding relies on it (forwardTarget).
+func confirmDue(r *Record) bool {
+	if len(r.History) == 0 {
+		return false
+	}
+	if r.ConfirmedAt.IsZero() {
+		return true
+	}
+	for i := range r.History {
+		if !r.History[i].Seen.IsZero() && r.History[i].Open.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // confirm records the first presentation of the current token since the
 // history last changed: the windows of the credentials the browser held
 // before open now, and their sealed successors are no longer needed.
@@ -441,8 +462,9 @@ var errPresented = errors.New("ginsecure: already presented")
 // superseded before the browser ever presented it (a late response), and
 // answers it with the current token. From now on it counts as presented:
 // its window opens when the browser next presents the current token
-// (ConfirmedAt is cleared so that that request records it), and a copy of
-// it after that window is a replay.
+// (confirmDue), and a copy of it after that window is a replay. The
+// current token's own confirmation stays: a presented current token of a
+// record a login then replaced is never forwarded (forwardTarget).
 func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 	hash := st.tok.hash
 	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
@@ -455,7 +477,6 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 		}
 		r.History = slices.Clone(r.History)
 		r.History[i].Seen, r.History[i].Open, r.History[i].Key = now, time.Time{}, nil
-		r.ConfirmedAt = time.Time{}
 		return nil
 	})
 	switch {
@@ -481,7 +502,7 @@ func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confir
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
 		c.GetHeader("Upgrade") == "")
-	confirm = !reissue && len(st.rec.History) > 0 && st.rec.ConfirmedAt.IsZero()
+	confirm = !reissue && confirmDue(st.rec)
 	return rotate, confirm
 }
 
@@ -530,7 +551,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 			return errRaced
 		}
 		needTouch := now.Sub(r.LastSeen) >= g.cfg.TouchInterval
-		needConfirm := len(r.History) > 0 && r.ConfirmedAt.IsZero()
+		needConfirm := confirmDue(r)
 		if !rotate && !needTouch && !needConfirm {
 			// A parallel request (on any server) did it first: one write
 			// per TouchInterval, not one per request in flight.

@@ -308,3 +308,42 @@ func TestForwardAfterARetriedLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardNeedsATokenTheBrowserNeverPresented: forwarding serves the
+// replaced record's current token only if the browser never presented it
+// (a rotation's response in flight across the login). A late response of
+// another credential (the first of two double-submitted logins landing
+// after the browser used the second) must not make the presented current
+// token look unpresented: else a thief's copy of the cookies taken before
+// the user signed in again is forwarded into the new login, which was to
+// cut the copy off.
+func TestForwardNeedsATokenTheBrowserNeverPresented(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=apple"); r.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		second := e.send("POST", "/login?user=alice", hdr)
+		if first.status != http.StatusOK || second.status != http.StatusOK {
+			t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
+		}
+		b.apply(second)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("the second login's cookies: %d %v", r.status, r.body)
+		}
+		stolen := b.header() // the thief's copy: the current token, presented
+		e.clock.Advance(3 * time.Second)
+		b.apply(first)   // the first login's response lands late
+		b.login("alice") // and the browser signs in again with it
+		r := e.send("GET", "/me", stolen)
+		if r.status != http.StatusUnauthorized || hasCookie(r.cookies, graceTokenCookie) {
+			t.Errorf("a copy taken before the re-login: %d %v (token sent: %v); want 401 and no token", r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the browser after the re-login: %d %v", r.status, r.body)
+		}
+	})
+}

@@ -544,12 +544,30 @@ func Logout(c *gin.Context) error {
 	// carries nothing of the session that ended.
 	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
 	if st.gs != nil {
-		st.gs = st.newSession()
+		st.gs = st.afterLogout()
 		st.cur, st.sid = st.gs, ""
 	}
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
 	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
 	return nil
+}
+
+// afterLogout is the new, empty anonymous session a request goes on with
+// after Logout, with the session store's own options: not the options the
+// ended session was saved with, whose negative MaxAge (the logout idiom)
+// would delete whatever the request saves next while Save returned nil.
+// The store makes it from a copy of the request without cookies, so it
+// loads nothing.
+func (st *reqState) afterLogout() *gsessions.Session {
+	ns := st.newSession()
+	r := st.c.Request.Clone(st.c.Request.Context())
+	r.Header = st.c.Request.Header.Clone()
+	r.Header.Del("Cookie")
+	if fresh, err := ns.Store().New(r, ns.Name()); err == nil && fresh.Options != nil {
+		opts := *fresh.Options
+		ns.Options = &opts
+	}
+	return ns
 }
 
 // Renew rotates the credentials of the signed-in session after a
@@ -633,7 +651,8 @@ func Renew(c *gin.Context) error {
 // presented one) and rotates the record onto it, atomically with the
 // checks that it is still live and still on the presented token. A
 // failure leaves nothing of this: the new session is deleted and its
-// cookie taken back. Errors: ErrNoSession (ended or raced meanwhile),
+// cookie taken back. A rotation applied whose reply was lost is no
+// failure (rotatedTo): it commits. Errors: ErrNoSession (ended or raced meanwhile),
 // saveErr's, ErrStoreUnavailable.
 func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid string, now time.Time) (Record, error) {
 	c := st.c
@@ -660,6 +679,14 @@ func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid s
 		r.ExpiresAt = g.expiryOf(r, now)
 		return nil
 	})
+	if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
+		// The rotation may have been applied, its reply lost: the record
+		// then names the new session and token, and undoing the session
+		// half would leave it naming a session nobody holds. It commits.
+		if r, ok := g.rotatedTo(context.WithoutCancel(reqCtx(c)), st.rec.Handle, m.hash); ok {
+			rec, err = r, nil
+		}
+	}
 	if err == nil {
 		return rec, nil
 	}
@@ -673,6 +700,14 @@ func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid s
 		return Record{}, ErrNoSession
 	}
 	return Record{}, storeErr(err)
+}
+
+// rotatedTo reports whether the record under handle holds the token
+// hashed hash: a rotation whose reply was lost was applied. A store that
+// cannot tell says no.
+func (g *Guard) rotatedTo(ctx context.Context, handle string, hash [32]byte) (Record, bool) {
+	r, err := g.store.Get(ctx, handle)
+	return r, err == nil && hashEq(r.TokenHash, hash)
 }
 
 // renewMarker sets the marker from the session Renew replaces to the

@@ -377,3 +377,38 @@ func TestRenewOnASessionEndedInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestRenewWhoseReplyWasLostKeepsTheSession: Renew's rotation of the record
+// is applied but its reply lost (a connection that broke after the
+// command was sent). Renew then cannot tell the browser the new
+// credentials, but the session must survive as it was: signed in (the
+// old token is a straggler's, then reissued) and with the data a write
+// acknowledged before, on every store. Undoing only the session half of a
+// write that happened leaves the record naming a session nobody holds.
+func TestRenewWhoseReplyWasLostKeepsTheSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e, f := newFailingEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=book"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("signed-in write: %d %v", r.status, r.body)
+		}
+		f.arm(0, "Update")
+		f.mu.Lock()
+		f.applied = true
+		f.mu.Unlock()
+		r := b.post("/renew")
+		if _, failed := f.disarm(); len(failed) == 0 {
+			t.Fatalf("Renew made no Update to fail: %d %v", r.status, r.body)
+		}
+		b.apply(r)
+		for _, wait := range []time.Duration{0, 31 * time.Second} {
+			e.clock.Advance(wait)
+			got := b.get("/cart")
+			if got.status != http.StatusOK || got.user() != "alice" || got.body["cart"] != "book" {
+				t.Errorf("after a Renew whose reply was lost (renew answered %d %v), +%v: GET /cart %d %v; want alice with her cart",
+					r.status, r.body, wait, got.status, got.body)
+			}
+		}
+	})
+}

@@ -57,10 +57,10 @@ type Record struct {
 	// secret (grace.go, tokenKey): should the token be superseded before
 	// the browser presents it, the newer one is sealed to it.
 	TokenKey []byte
-	// ConfirmedAt is when the current token was first presented since the
-	// last change of History: zero until the browser has shown it holds
-	// the newest credential (the grace windows of the superseded ones
-	// then open).
+	// ConfirmedAt is when the current token was first presented since it
+	// became current: zero until the browser has shown it holds the
+	// newest credential (the grace windows of the superseded ones then
+	// open; a late response's opens at the next presentation after it).
 	ConfirmedAt time.Time
 	// Unpresented is set on a login's record until a request first
 	// presents one of its credentials (its first presentation: the browser
