@@ -1,0 +1,337 @@
+package ginsecure_test
+
+// Black-box scenarios of the session lifecycle (DESIGN.md, "Lifecycle"),
+// driven as a new user of the library would drive it: an app built the
+// way README's Quick start builds one, on every store kind, with the
+// variants of each rule that the rule's own tests do not spell out
+// (other endings, other orders, other counts, other networks).
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure"
+)
+
+// scenarioApp adds the routes the scenarios need beyond the test app's:
+// a free key/value write and read, gin-contrib's logout idiom with a
+// chosen MaxAge, and a Renew held inside its handler after Require
+// verified it. Holds are the env's own (holds.get).
+func scenarioApp(h **holds) envOption {
+	return withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+		who := func(c *gin.Context) gin.H {
+			u, _ := ginsecure.UserID(c)
+			out := gin.H{"user": u}
+			if err := ginsecure.FailureReason(c); err != nil {
+				out["reason"] = ginsecure.ErrorCode(err)
+			}
+			return out
+		}
+		r.POST("/sc/set", func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Set(c.Query("k"), c.Query("v"))
+			if err := s.Save(); err != nil {
+				c.JSON(saveFailure(err))
+				return
+			}
+			c.JSON(http.StatusOK, who(c))
+		})
+		r.GET("/sc/get", func(c *gin.Context) {
+			out := who(c)
+			out["v"] = sessions.Default(c).Get(c.Query("k"))
+			c.JSON(http.StatusOK, out)
+		})
+		r.POST("/sc/bye", func(c *gin.Context) {
+			s := sessions.Default(c)
+			if c.Query("clear") != "" {
+				s.Clear()
+			}
+			var maxAge int
+			_, _ = fmt.Sscan(c.Query("maxage"), &maxAge)
+			s.Options(sessions.Options{Path: "/", MaxAge: maxAge})
+			if err := s.Save(); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, who(c))
+		})
+		r.POST("/sc/renew-held", g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
+			x := (*h).get(c.Query("id"))
+			close(x.entered)
+			select {
+			case <-x.release:
+			case <-time.After(holdTimeout):
+				c.JSON(http.StatusGatewayTimeout, gin.H{"error": "never released"})
+				return
+			}
+			if err := ginsecure.Renew(c); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, who(c))
+		})
+	})
+}
+
+// newScenarioEnv is newEnv with the scenario routes.
+func newScenarioEnv(t *testing.T, kind string, cfg ginsecure.Config) *env {
+	t.Helper()
+	var h *holds
+	e := newEnv(t, kind, cfg, scenarioApp(&h))
+	h = e.holds
+	return e
+}
+
+// held sends a request with exactly the Cookie header given, returns once
+// it is inside its handler (id's hold), and gives back the release.
+func (e *env) held(t *testing.T, method, path, id, cookieHeader string) func() reply {
+	t.Helper()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend(method, path, cookieHeader)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	if err := e.holds.waitEntered(id); err != nil {
+		t.Fatal(err)
+	}
+	return func() reply { e.holds.free(id); return <-done }
+}
+
+func wantStatusUser(t *testing.T, what string, r reply, status int, user string) {
+	t.Helper()
+	if r.status != status || r.user() != user {
+		t.Errorf("%s: %d %v; want %d as %q", what, r.status, r.body, status, user)
+	}
+}
+
+func liveCount(t *testing.T, e *env, user string) int { t.Helper(); return len(e.sessions(t, user)) }
+
+// ---------------------------------------------------------------------
+// Endings: every ending hides, never serves, never carries the data.
+
+type scenarioEnding struct {
+	name string
+	cfg  ginsecure.Config
+	// end ends alice's record on b; copy holds b's cookies from before.
+	// It returns the browser the test should treat as the ended browser
+	// (b) and the copy (which may have been the one to end it).
+	end func(t *testing.T, e *env, b, copy *browser)
+}
+
+var scenarioEndings = []scenarioEnding{
+	{name: "Logout by the browser", end: func(t *testing.T, e *env, b, _ *browser) {
+		if r := b.post("/logout"); r.status != http.StatusOK {
+			t.Fatalf("logout: %d %v", r.status, r.body)
+		}
+	}},
+	{name: "RevokeSession from a second device", end: func(t *testing.T, e *env, b, _ *browser) {
+		list := e.sessions(t, "alice")
+		phone := e.browser()
+		phone.login("alice")
+		if err := e.guard.RevokeSession(context.Background(), "alice", list[0].Handle); err != nil {
+			t.Fatal(err)
+		}
+		wantStatusUser(t, "the second device after RevokeSession", phone.get("/me"), 200, "alice")
+	}},
+	{name: "RevokeUser with two sessions", end: func(t *testing.T, e *env, b, _ *browser) {
+		e.browser().login("alice")
+		if n, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil || n != 2 {
+			t.Fatalf("RevokeUser: %d %v", n, err)
+		}
+	}},
+	{name: "RevokeOthers after a password change elsewhere", end: func(t *testing.T, e *env, b, _ *browser) {
+		o := e.browser()
+		o.login("alice")
+		if r := o.post("/me/revoke-others"); r.status != 200 {
+			t.Fatalf("revoke-others: %d %v", r.status, r.body)
+		}
+		wantStatusUser(t, "the revoking device", o.get("/me"), 200, "alice")
+	}},
+	{name: "eviction by two newer devices over a limit of 2", cfg: ginsecure.Config{MaxSessionsPerUser: 2}, end: func(t *testing.T, e *env, b, _ *browser) {
+		e.clock.Advance(time.Minute)
+		e.browser().login("alice")
+		e.clock.Advance(time.Minute)
+		e.browser().login("alice")
+	}},
+	{name: "replay of the copy's pre-rotation token", cfg: graceConfig(graceWindow), end: func(t *testing.T, e *env, b, copy *browser) {
+		e.clock.Advance(graceRotateEvery + time.Second)
+		b.get("/public")
+		b.get("/public")
+		e.clock.Advance(graceWindow + time.Second)
+		if r := copy.get("/me"); r.status != 401 || r.errCode() != "replay" {
+			t.Fatalf("copy's old token after the window: %d %v; want 401 replay", r.status, r.body)
+		}
+	}},
+	{name: "IP mismatch of the copy from another address", end: func(t *testing.T, e *env, b, _ *browser) {
+		far := e.browserFrom("127.0.0.3")
+		b.copyTo(far)
+		if r := far.get("/me"); r.status != 401 || r.errCode() != "ip_mismatch" {
+			t.Fatalf("copy from 127.0.0.3: %d %v", r.status, r.body)
+		}
+	}},
+	{name: "idle timeout", cfg: ginsecure.Config{RotateEvery: -1}, end: func(t *testing.T, e *env, b, _ *browser) {
+		e.clock.Advance(30*time.Minute + time.Second)
+	}},
+	{name: "absolute timeout of an active session", cfg: ginsecure.Config{RotateEvery: -1, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour}, end: func(t *testing.T, e *env, b, _ *browser) {
+		for i := 0; i < 3; i++ {
+			e.clock.Advance(20 * time.Minute)
+			if i < 2 {
+				wantStatusUser(t, "active browser before the absolute timeout", b.get("/me"), 200, "alice")
+			}
+		}
+	}},
+}
+
+// TestEndingScenarios: for each way a signed-in session ends, neither the
+// ended browser nor a copy of its cookies reads or writes the session's
+// data, and a later login on either (the same user, another user) starts
+// without it.
+func TestEndingScenarios(t *testing.T) {
+	for _, end := range scenarioEndings {
+		for _, next := range []string{"alice", "bob"} {
+			t.Run(end.name+"/then "+next+" signs in", func(t *testing.T) {
+				forEachStore(t, func(t *testing.T, kind string) {
+					e := newScenarioEnv(t, kind, end.cfg)
+					b, copy := e.browser(), e.browser()
+					b.login("alice")
+					if r := b.post("/cart?item=alice-private"); r.status != 200 {
+						t.Fatalf("alice's write: %d %v", r.status, r.body)
+					}
+					b.post("/sc/set?k=addr&v=alice-addr")
+					b.copyTo(copy)
+					end.end(t, e, b, copy)
+
+					for _, x := range []struct {
+						who string
+						b   *browser
+					}{{"ended browser", b}, {"copy", copy}} {
+						if r := x.b.get("/cart"); r.status != 200 || r.user() != "" || r.body["cart"] != nil {
+							t.Errorf("%s reads: %d %v; want 200 anonymous, no cart", x.who, r.status, r.body)
+						}
+						if r := x.b.get("/sc/get?k=addr"); r.body["v"] != nil {
+							t.Errorf("%s reads addr: %v", x.who, r.body)
+						}
+						if r := x.b.get("/me"); r.status != 401 {
+							t.Errorf("%s on a protected route: %d %v; want 401", x.who, r.status, r.body)
+						}
+					}
+					// The copy's holder writes into what it holds; nothing of
+					// it is ever the signed-in user's.
+					if r := copy.post("/sc/set?k=addr&v=thief-addr"); r.user() != "" || r.status >= 500 {
+						t.Errorf("copy's write: %d %v; want anonymous", r.status, r.body)
+					}
+					if r := copy.get("/cart"); r.body["cart"] == "alice-private" {
+						t.Errorf("copy after its write sees alice's cart: %v", r.body)
+					}
+					b.login(next)
+					r := b.get("/cart")
+					if r.user() != next || r.body["cart"] != nil {
+						t.Errorf("%s signed in on the ended browser: %v; want no cart", next, r.body)
+					}
+					if r := b.get("/sc/get?k=addr"); r.body["v"] != nil {
+						t.Errorf("%s signed in on the ended browser reads addr %v; want nothing (neither alice's nor the copy's)", next, r.body["v"])
+					}
+					copy.login(map[string]string{"alice": "bob", "bob": "alice"}[next])
+					if r := copy.get("/cart"); r.body["cart"] != nil {
+						t.Errorf("login on the copy: %v; want no cart", r.body)
+					}
+					if r := copy.get("/sc/get?k=addr"); r.body["v"] == "alice-addr" {
+						t.Errorf("login on the copy reads alice's addr: %v", r.body)
+					}
+				})
+			})
+		}
+	}
+}
+
+// ---------------------------------------------------------------------
+// Carry-over: only from an anonymous session or the same user's own.
+
+func TestCarryOverScenarios(t *testing.T) {
+	cases := []struct {
+		name     string
+		cfg      ginsecure.Config
+		setup    func(t *testing.T, e *env, b *browser) // ends with b holding some session
+		user     string                                 // who signs in next on b
+		wantCart any
+		wantCSRF any
+	}{
+		{name: "bob over alice live", user: "bob", setup: func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			b.post("/cart?item=alice-private")
+		}},
+		{name: "bob over alice revoked", user: "bob", setup: func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			b.post("/cart?item=alice-private")
+			if _, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "bob over alice replaced by alice", user: "bob", setup: func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			b.post("/cart?item=alice-private")
+			b.login("alice")
+			if r := b.get("/cart"); r.body["cart"] != "alice-private" {
+				t.Fatalf("alice over alice should keep her cart: %v", r.body)
+			}
+		}},
+		{name: "bob over alice timed out", user: "bob", cfg: ginsecure.Config{RotateEvery: -1}, setup: func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			b.post("/cart?item=alice-private")
+			e.clock.Advance(31 * time.Minute)
+		}},
+		{name: "bob over alice who signed in over an anonymous cart", user: "bob", setup: func(t *testing.T, e *env, b *browser) {
+			b.post("/cart?item=guest-cart")
+			b.login("alice")
+		}},
+		{name: "alice over alice live keeps it", user: "alice", wantCart: "alice-private", setup: func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			b.post("/cart?item=alice-private")
+		}},
+		{name: "anonymous cart carried", user: "alice", wantCart: "guest-cart", wantCSRF: "planted", setup: func(t *testing.T, e *env, b *browser) {
+			b.post("/cart?item=guest-cart")
+			b.post("/sc/set?k=csrf&v=planted")
+		}},
+		{name: "anonymous cart carried, CarryOver drops csrf", user: "alice", wantCart: "guest-cart",
+			cfg: ginsecure.Config{CarryOver: func(k, _ any) bool { return k != "csrf" }},
+			setup: func(t *testing.T, e *env, b *browser) {
+				b.post("/cart?item=guest-cart")
+				b.post("/sc/set?k=csrf&v=planted")
+			}},
+		{name: "bob over alice live, CarryOver keeps everything", user: "bob",
+			cfg: ginsecure.Config{CarryOver: func(_, _ any) bool { return true }},
+			setup: func(t *testing.T, e *env, b *browser) {
+				b.login("alice")
+				b.post("/cart?item=alice-private")
+				b.post("/sc/set?k=csrf&v=alice-csrf")
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newScenarioEnv(t, kind, c.cfg)
+				b := e.browser()
+				c.setup(t, e, b)
+				b.login(c.user)
+				r := b.get("/cart")
+				if r.user() != c.user || r.body["cart"] != c.wantCart {
+					t.Errorf("after %s signs in: %v; want cart %v", c.user, r.body, c.wantCart)
+				}
+				if r := b.get("/sc/get?k=csrf"); r.body["v"] != c.wantCSRF {
+					t.Errorf("csrf after %s signs in: %v; want %v", c.user, r.body["v"], c.wantCSRF)
+				}
+			})
+		})
+	}
+}
+
+var _ = strings.Contains
