@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -334,4 +333,252 @@ func TestCarryOverScenarios(t *testing.T) {
 	}
 }
 
-var _ = strings.Contains
+// ---------------------------------------------------------------------
+// Superseded credentials: a late response is served, never revoked.
+
+func TestSupersededLateResponseScenarios(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, e *env, b *browser)
+	}{
+		{"Renew's response lands 10 min after its reissue, on a write", func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			late := e.send("POST", "/renew", b.header())
+			if late.status != 200 || tokenOf(late.cookies) == "" {
+				t.Fatalf("renew: %d %v", late.status, late.body)
+			}
+			e.clock.Advance(31 * time.Second)
+			if r := b.get("/me"); r.status != 200 || tokenOf(r.cookies) == "" {
+				t.Fatalf("reissue: %d %v", r.status, r.body)
+			} else {
+				b.apply(r)
+			}
+			wantStatusUser(t, "reissued token", b.get("/me"), 200, "alice")
+			e.clock.Advance(10 * time.Minute)
+			b.apply(late)
+			wantStatusUser(t, "late Renew token on a write", b.post("/cart?item=late-write"), 200, "alice")
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "late-write" {
+				t.Errorf("after the late Renew response: %v", r.body)
+			}
+		}},
+		{"third of three double-submitted logins lands last", func(t *testing.T, e *env, b *browser) {
+			b.post("/cart?item=guest")
+			hdr := b.header()
+			var rs []reply
+			for i := 0; i < 3; i++ {
+				r := e.send("POST", "/login?user=alice", hdr)
+				if r.status != 200 {
+					t.Fatalf("login %d: %d %v", i, r.status, r.body)
+				}
+				rs = append(rs, r)
+			}
+			for i, r := range rs {
+				b.apply(r)
+				wantStatusUser(t, fmt.Sprintf("after login response %d", i+1), b.get("/me"), 200, "alice")
+				e.clock.Advance(5 * time.Second)
+			}
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "guest" {
+				t.Errorf("cart: %v", r.body)
+			}
+			if n := liveCount(t, e, "alice"); n != 1 {
+				t.Errorf("alice has %d sessions; want 1 (joined)", n)
+			}
+		}},
+		{"first of three double-submitted logins lands last, a minute late", func(t *testing.T, e *env, b *browser) {
+			hdr := b.header()
+			var rs []reply
+			for i := 0; i < 3; i++ {
+				rs = append(rs, e.send("POST", "/login?user=alice", hdr))
+			}
+			for _, i := range []int{2, 1, 0} {
+				b.apply(rs[i])
+				wantStatusUser(t, fmt.Sprintf("after login response %d", i+1), b.get("/me"), 200, "alice")
+				e.clock.Advance(30 * time.Second)
+			}
+			wantStatusUser(t, "later", b.get("/me"), 200, "alice")
+		}},
+		{"periodic rotation's response lands 40 s late", func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			e.clock.Advance(graceRotateEvery + time.Second)
+			rot := e.send("GET", "/me", b.header())
+			if tokenOf(rot.cookies) == "" {
+				t.Fatalf("no rotation: %d %v", rot.status, rot.body)
+			}
+			again := b.get("/me")
+			if tokenOf(again.cookies) != tokenOf(rot.cookies) {
+				t.Errorf("old token again was sent %q; want the same pending token", tokenOf(again.cookies))
+			}
+			wantStatusUser(t, "confirming", b.get("/me"), 200, "alice")
+			e.clock.Advance(40 * time.Second)
+			b.apply(rot)
+			wantStatusUser(t, "after the late rotating response", b.get("/me"), 200, "alice")
+		}},
+		{"periodic rotation's response lost, its twin lands after a write", func(t *testing.T, e *env, b *browser) {
+			b.login("alice")
+			e.clock.Advance(graceRotateEvery + time.Second)
+			hdr := b.header()
+			_ = e.send("GET", "/me", hdr) // lost
+			w := e.send("POST", "/cart?item=during", hdr)
+			wantStatusUser(t, "write with the old token", w, 200, "alice")
+			e.clock.Advance(20 * time.Second)
+			b.apply(w)
+			wantStatusUser(t, "after the twin", b.get("/me"), 200, "alice")
+			if r := b.get("/cart"); r.body["cart"] != "during" {
+				t.Errorf("cart %v; want the acknowledged write", r.body)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newScenarioEnv(t, kind, graceConfig(graceWindow))
+				b := e.browser()
+				c.run(t, e, b)
+				wantNoRevocation(t, e)
+			})
+		})
+	}
+}
+
+// ---------------------------------------------------------------------
+// An older token: a replay within the history, a mismatch beyond it.
+
+func TestOlderTokenScenarios(t *testing.T) {
+	for back := 1; back <= 6; back++ {
+		for _, path := range []string{"/me", "/cart"} {
+			t.Run(fmt.Sprintf("%d rotations back on %s", back, path), func(t *testing.T) {
+				forEachStore(t, func(t *testing.T, kind string) {
+					e := newScenarioEnv(t, kind, graceConfig(graceWindow))
+					b := e.browser()
+					b.login("alice")
+					b.post("/cart?item=alice-private")
+					var hdrs []string
+					for i := 0; i < back; i++ {
+						hdrs = append(hdrs, rotateAndUse(t, e, b))
+					}
+					stolen := hdrs[0] // the token from `back` rotations ago
+					e.clock.Advance(graceWindow + time.Second)
+					e.events.reset()
+					r := e.send("GET", path, stolen)
+					if r.body["cart"] != nil || r.user() != "" {
+						t.Errorf("copy served: %d %v", r.status, r.body)
+					}
+					want := "replay"
+					if back > 4 {
+						want = "token_mismatch"
+					}
+					got := r.errCode()
+					if path == "/cart" {
+						got, _ = r.body["reason"].(string)
+					}
+					if got != want {
+						t.Errorf("copy from %d rotations back: %d %v; want %s", back, r.status, r.body, want)
+					}
+					victim := b.get("/me")
+					if want == "replay" {
+						if n := e.events.count(ginsecure.EventReplay); n != 1 {
+							t.Errorf("%d replay events; want 1", n)
+						}
+						if victim.status != 401 {
+							t.Errorf("victim after the replay: %d %v; want 401", victim.status, victim.body)
+						}
+					} else {
+						if n := e.events.count(ginsecure.EventTokenMismatch); n < 1 {
+							t.Errorf("no token_mismatch event")
+						}
+						wantNoRevocation(t, e)
+						wantStatusUser(t, "victim", victim, 200, "alice")
+					}
+				})
+			})
+		}
+	}
+}
+
+// ---------------------------------------------------------------------
+// Renew keeps acknowledged writes and refuses an ended record.
+
+func TestRenewScenarios(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"write response first", "Renew response first"} {
+			t.Run("write acknowledged while Renew is held, "+order, func(t *testing.T) {
+				e := newScenarioEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=before")
+				hdr := b.header()
+				renew := e.held(t, "POST", "/sc/renew-held?id=rn", "rn", hdr)
+				w := e.send("POST", "/cart?item=acked", hdr)
+				if w.status != 200 {
+					t.Fatalf("write: %d %v", w.status, w.body)
+				}
+				rr := renew()
+				if rr.status != 200 {
+					t.Fatalf("renew: %d %v", rr.status, rr.body)
+				}
+				if order == "write response first" {
+					b.apply(w)
+					b.apply(rr)
+				} else {
+					b.apply(rr)
+					b.apply(w)
+				}
+				if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "acked" {
+					t.Errorf("after Renew: %v; want the acknowledged write", r.body)
+				}
+			})
+			t.Run("write held across a Renew, "+order, func(t *testing.T) {
+				e := newScenarioEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				hdr := b.header()
+				wr := e.holdAt(t, "/hold?id=w&write=held-write", "w", hdr)
+				rr := e.send("POST", "/renew", hdr)
+				w := wr()
+				if order == "write response first" {
+					b.apply(w)
+					b.apply(rr)
+				} else {
+					b.apply(rr)
+					b.apply(w)
+				}
+				r := b.get("/cart")
+				if r.user() != "alice" {
+					t.Fatalf("after Renew: %v", r.body)
+				}
+				if w.status == 200 && r.body["cart"] != "held-write" {
+					t.Errorf("write acknowledged (200 %v) but gone after the Renew: %v", w.body, r.body)
+				}
+				if w.status != 200 && w.status != 409 {
+					t.Errorf("held write: %d %v", w.status, w.body)
+				}
+			})
+		}
+		ends := map[string]func(e *env, b *browser){
+			"RevokeUser":   func(e *env, b *browser) { _, _ = e.guard.RevokeUser(context.Background(), "alice") },
+			"Logout":       func(e *env, b *browser) { e.send("POST", "/logout", b.header()) },
+			"RevokeOthers": func(e *env, b *browser) { o := e.browser(); o.login("alice"); o.post("/me/revoke-others") },
+			"eviction": func(e *env, b *browser) {
+				e.clock.Advance(time.Minute)
+				e.browser().login("alice")
+			},
+		}
+		for name, end := range ends {
+			t.Run("Renew on a record ended in flight by "+name, func(t *testing.T) {
+				e := newScenarioEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+				b := e.browser()
+				b.login("alice")
+				renew := e.held(t, "POST", "/sc/renew-held?id=rn", "rn", b.header())
+				end(e, b)
+				rr := renew()
+				if rr.status != 401 || rr.errCode() != "no_session" || tokenOf(rr.cookies) != "" {
+					t.Errorf("Renew on an ended record: %d %v %v; want 401 no_session, no token", rr.status, rr.body, rr.header["Set-Cookie"])
+				}
+				b.apply(rr)
+				if r := b.get("/me"); r.status != 401 {
+					t.Errorf("after the refused Renew: %d %v", r.status, r.body)
+				}
+			})
+		}
+	})
+}
