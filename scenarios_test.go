@@ -582,3 +582,166 @@ func TestRenewScenarios(t *testing.T) {
 		}
 	})
 }
+
+// ---------------------------------------------------------------------
+// IP mismatch: refused, never locked out of signing in.
+
+// ipJar keeps one client's cookies for ipServe.
+type ipJar map[string]*http.Cookie
+
+func (j ipJar) apply(cs []*http.Cookie) {
+	for _, c := range cs {
+		if c.MaxAge < 0 {
+			delete(j, c.Name)
+			continue
+		}
+		j[c.Name] = c
+	}
+}
+
+func (j ipJar) list() []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range j {
+		out = append(out, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return out
+}
+
+func (j ipJar) clone() ipJar {
+	o := ipJar{}
+	for k, v := range j {
+		o[k] = v
+	}
+	return o
+}
+
+func TestIPMismatchScenarios(t *testing.T) {
+	moves := []struct {
+		name, from, to string
+		sameFamily     bool
+	}{
+		{"IPv4 to another /24", "192.0.2.10:1000", "198.51.100.7:1000", true},
+		{"IPv4 to another host of its /24", "192.0.2.10:1000", "192.0.2.11:1000", true},
+		{"IPv4 to IPv6", "192.0.2.10:1000", "[2001:db8::1]:1000", false},
+		{"IPv6 to another /64", "[2001:db8:1::5]:1000", "[2001:db8:2::5]:1000", true},
+		{"IPv6 to IPv4", "[2001:db8:1::5]:1000", "192.0.2.10:1000", false},
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, m := range moves {
+			for _, keep := range []bool{false, true} {
+				for _, next := range []string{"alice", "bob"} {
+					t.Run(fmt.Sprintf("%s/keep=%v/then %s signs in", m.name, keep, next), func(t *testing.T) {
+						e := newScenarioEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+						home := ipJar{}
+						home.apply(e.ipLogin(t, m.from, "alice"))
+						home.apply(e.ipServe(m.from, home.list(), "POST", "/cart?item=alice-private").cookies)
+						wantStatusUser(t, "alice at home", e.ipServe(m.from, home.list(), "GET", "/me"), 200, "alice")
+						away := home.clone()
+
+						r := e.ipServe(m.to, away.list(), "GET", "/cart")
+						if r.status != 200 || r.user() != "" || r.body["cart"] != nil || r.body["reason"] != "ip_mismatch" {
+							t.Errorf("public page from %s: %d %v; want 200 anonymous, reason ip_mismatch", m.to, r.status, r.body)
+						}
+						if got := graceCookies(r.cookies); got != "" {
+							t.Errorf("public page from %s sets %s", m.to, got)
+						}
+						for _, p := range []string{"/me", "/admin"} {
+							if r := e.ipServe(m.to, away.list(), "GET", p); r.status != 401 || r.errCode() != "ip_mismatch" {
+								t.Errorf("%s from %s: %d %v; want 401 ip_mismatch", p, m.to, r.status, r.body)
+							}
+						}
+						revoked := !keep && m.sameFamily
+						lr := e.ipServe(m.to, away.list(), "POST", "/login?user="+next)
+						if lr.status != 200 || lr.user() != next {
+							t.Fatalf("login as %s from %s: %d %v", next, m.to, lr.status, lr.body)
+						}
+						away.apply(lr.cookies)
+						wantStatusUser(t, "after signing in away", e.ipServe(m.to, away.list(), "GET", "/me"), 200, next)
+						if r := e.ipServe(m.to, away.list(), "GET", "/cart"); r.body["cart"] != nil {
+							t.Errorf("the new session carries %v", r.body["cart"])
+						}
+						hr := e.ipServe(m.from, home.list(), "GET", "/cart")
+						homeLives := !revoked && next != "alice"
+						if homeLives {
+							if hr.user() != "alice" || hr.body["cart"] != "alice-private" {
+								t.Errorf("alice back home after %s signed in away: %v; want her session", next, hr.body)
+							}
+						} else if hr.user() != "" || hr.body["cart"] != nil {
+							t.Errorf("the refused session at home: %v; want ended", hr.body)
+						}
+						want := 1
+						if next == "alice" || !homeLives {
+							want = map[bool]int{true: 1, false: 0}[next == "alice"]
+						}
+						if n := liveCount(t, e, "alice"); n != want {
+							t.Errorf("alice has %d sessions; want %d", n, want)
+						}
+					})
+				}
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// A double submit from a browser with no cookies evicts nobody.
+
+func TestCookielessDoubleSubmitScenarios(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, limit := range []int{1, 2, 3} {
+			for _, reject := range []bool{false, true} {
+				for _, order := range []string{"12", "21", "312", "123"} {
+					t.Run(fmt.Sprintf("limit %d/reject=%v/order %s", limit, reject, order), func(t *testing.T) {
+						e := newScenarioEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: limit, RejectExtraLogins: reject})
+						var others []*browser
+						for i := 1; i < limit; i++ {
+							o := e.browser()
+							o.login("alice")
+							e.clock.Advance(time.Second)
+							others = append(others, o)
+						}
+						laptop := e.browser()
+						n := len(order)
+						subs := make([]reply, n)
+						errs := make(chan error, n)
+						for i := 0; i < n; i++ {
+							go func(i int) {
+								r, err := laptop.submitBare("/login?user=alice")
+								subs[i] = r
+								errs <- err
+							}(i)
+						}
+						for i := 0; i < n; i++ {
+							if err := <-errs; err != nil {
+								t.Fatal(err)
+							}
+						}
+						for i, r := range subs {
+							if r.status != 200 {
+								t.Fatalf("submit %d: %d %v", i, r.status, r.body)
+							}
+						}
+						for _, c := range order {
+							laptop.apply(subs[c-'1'])
+						}
+						wantStatusUser(t, "laptop", laptop.get("/me"), 200, "alice")
+						for i, o := range others {
+							wantStatusUser(t, fmt.Sprintf("device %d", i), o.get("/me"), 200, "alice")
+						}
+						if k := e.events.count(ginsecure.EventLimit); k != 0 {
+							t.Errorf("%d limit events", k)
+						}
+						e.clock.Advance(ginsecure.UnpresentedAge + time.Second)
+						if list, err := e.store.List(context.Background(), "alice"); err != nil || len(list) != limit {
+							t.Errorf("%d records (%v) after UnpresentedAge; want %d", len(list), err, limit)
+						}
+						wantStatusUser(t, "laptop later", laptop.get("/me"), 200, "alice")
+						for i, o := range others {
+							wantStatusUser(t, fmt.Sprintf("device %d later", i), o.get("/me"), 200, "alice")
+						}
+					})
+				}
+			}
+		}
+	})
+}
