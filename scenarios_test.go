@@ -10,12 +10,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // scenarioApp adds the routes the scenarios need beyond the test app's:
@@ -738,6 +741,265 @@ func TestCookielessDoubleSubmitScenarios(t *testing.T) {
 						wantStatusUser(t, "laptop later", laptop.get("/me"), 200, "alice")
 						for i, o := range others {
 							wantStatusUser(t, fmt.Sprintf("device %d later", i), o.get("/me"), 200, "alice")
+						}
+					})
+				}
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// gin-contrib's logout idiom is a logout.
+
+func TestLogoutIdiomScenarios(t *testing.T) {
+	type result int
+	const (
+		loggedOut result = iota
+		notLogout
+		foreign
+	)
+	cases := []struct {
+		name string
+		cfg  ginsecure.Config
+		// request returns the Cookie header and the address to send the
+		// idiom from ("" for the browser's own).
+		request func(t *testing.T, e *env, b *browser) (hdr, from string)
+		path    string
+		want    result
+	}{
+		{"MaxAge -1 cleared", ginsecure.Config{}, nil, "/sc/bye?clear=1&maxage=-1", loggedOut},
+		{"MaxAge -1 not cleared", ginsecure.Config{}, nil, "/sc/bye?maxage=-1", loggedOut},
+		{"MaxAge -3600 cleared", ginsecure.Config{}, nil, "/sc/bye?clear=1&maxage=-3600", loggedOut},
+		{"MaxAge 0 is not a logout", ginsecure.Config{}, nil, "/sc/bye?clear=1&maxage=0", notLogout},
+		{"previous token within its window", graceConfig(graceWindow), func(t *testing.T, e *env, b *browser) (string, string) {
+			return rotateAndUse(t, e, b), ""
+		}, "/sc/bye?maxage=-1", loggedOut},
+		{"pending token's predecessor before confirmation", graceConfig(graceWindow), func(t *testing.T, e *env, b *browser) (string, string) {
+			old := b.header()
+			e.clock.Advance(graceRotateEvery + time.Second)
+			b.apply(e.send("GET", "/me", old))
+			return old, ""
+		}, "/sc/bye?clear=1&maxage=-1", loggedOut},
+		{"stand-in: foreign session cookie next to the token", ginsecure.Config{}, func(t *testing.T, e *env, b *browser) (string, string) {
+			anon := e.browser()
+			anon.post("/cart?item=anon")
+			return "app=" + anon.cookie("app") + "; " + tokCookieName + "=" + b.cookie(tokCookieName), ""
+		}, "/sc/bye?clear=1&maxage=-1", foreign},
+		{"stand-in: kept session from another network", ginsecure.Config{KeepSessionOnIPMismatch: true}, func(t *testing.T, e *env, b *browser) (string, string) {
+			return b.header(), "127.0.0.2"
+		}, "/sc/bye?clear=1&maxage=-1", foreign},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newScenarioEnv(t, kind, c.cfg)
+				b, copy := e.browser(), e.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-private")
+				b.copyTo(copy)
+				hdr, from := b.header(), ""
+				if c.request != nil {
+					hdr, from = c.request(t, e, b)
+				}
+				var r reply
+				if from == "" {
+					r = e.send("POST", c.path, hdr)
+				} else {
+					x := e.browserFrom(from)
+					b.copyTo(x)
+					r = x.post(c.path)
+				}
+				switch c.want {
+				case loggedOut:
+					if r.status != 200 || !expires(r.cookies, "app") || !expires(r.cookies, tokCookieName) {
+						t.Errorf("idiom: %d %v %v; want 200 and both cookies expired", r.status, r.body, r.header["Set-Cookie"])
+					}
+					if n := liveCount(t, e, "alice"); n != 0 {
+						t.Errorf("alice has %d sessions after the idiom", n)
+					}
+					for who, x := range map[string]*browser{"browser": b, "copy": copy} {
+						if r := x.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+							t.Errorf("%s after the idiom: %v", who, r.body)
+						}
+					}
+				case notLogout:
+					if r.status != 200 {
+						t.Errorf("idiom with MaxAge 0: %d %v", r.status, r.body)
+					}
+					if expires(r.cookies, tokCookieName) {
+						t.Errorf("MaxAge 0 expired the token")
+					}
+					if n := liveCount(t, e, "alice"); n != 1 {
+						t.Errorf("alice has %d sessions after MaxAge 0", n)
+					}
+					b.apply(r)
+					if isRedis(kind) {
+						// boj/redistore deletes a session saved with
+						// MaxAge <= 0: the session is gone, so the token
+						// ends with it at the next request (DESIGN.md,
+						// "A lost session cookie"), anonymous, no lock-out.
+						if r := b.get("/cart"); r.status != 200 || r.user() != "" || r.body["cart"] != nil {
+							t.Errorf("after MaxAge 0 on Redis: %d %v; want 200 anonymous", r.status, r.body)
+						}
+						if n := liveCount(t, e, "alice"); n != 0 {
+							t.Errorf("alice has %d sessions after her Redis session was deleted", n)
+						}
+						break
+					}
+					wantStatusUser(t, "after MaxAge 0", b.get("/me"), 200, "alice")
+				case foreign:
+					if r.status != 401 || r.errCode() != "foreign_session" || len(r.cookies) != 0 {
+						t.Errorf("idiom on a stand-in: %d %v %v; want 401 foreign_session and no cookie", r.status, r.body, r.header["Set-Cookie"])
+					}
+					if n := liveCount(t, e, "alice"); n != 1 {
+						t.Errorf("alice has %d sessions after a stand-in's idiom", n)
+					}
+					if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-private" {
+						t.Errorf("owner after a stand-in's idiom: %v", r.body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// ---------------------------------------------------------------------
+// A token whose session cookie is gone ends with it.
+
+func TestLostSessionCookieScenarios(t *testing.T) {
+	u := func(e *env) *url.URL { x, _ := url.Parse(e.srv.URL); return x }
+	losses := map[string]func(t *testing.T, e *env, b *browser){
+		"the user clears it": func(t *testing.T, e *env, b *browser) {
+			b.jar.SetCookies(u(e), []*http.Cookie{{Name: "app", Value: "", Path: "/", MaxAge: -1}})
+		},
+		"its Max-Age runs out": func(t *testing.T, e *env, b *browser) {
+			b.jar.SetCookies(u(e), []*http.Cookie{{Name: "app", Value: b.cookie("app"), Path: "/", Secure: true, Expires: time.Now().Add(-time.Second)}})
+		},
+		"gin-contrib deletes it around the wrapper": func(t *testing.T, e *env, b *browser) {
+			r := b.post("/drop")
+			if !expires(r.cookies, "app") {
+				t.Fatalf("drop: %d %v", r.status, r.body)
+			}
+		},
+	}
+	for name, lose := range losses {
+		for _, first := range []string{"GET /cart", "POST /cart", "POST /login"} {
+			t.Run(name+"/first "+first, func(t *testing.T) {
+				forEachStore(t, func(t *testing.T, kind string) {
+					e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+						r.POST("/drop", func(c *gin.Context) {
+							gs := sessions.Default(c).(interface{ Session() *gsessions.Session }).Session()
+							gs.Options.MaxAge = -1
+							_ = gs.Save(c.Request, c.Writer)
+							c.JSON(http.StatusOK, gin.H{})
+						})
+					}))
+					b, copy := e.browser(), e.browser()
+					b.login("alice")
+					b.post("/cart?item=alice-private")
+					b.copyTo(copy)
+					lose(t, e, b)
+					if b.cookie("app") != "" || b.cookie(tokCookieName) == "" {
+						t.Fatalf("setup: app %q token %q", b.cookie("app"), b.cookie(tokCookieName))
+					}
+					switch first {
+					case "GET /cart":
+						if r := b.get("/cart"); r.status != 200 || r.user() != "" || r.body["cart"] != nil {
+							t.Errorf("first request: %d %v", r.status, r.body)
+						}
+					case "POST /cart":
+						wantStatusUser(t, "first write", b.post("/cart?item=guest"), 200, "")
+						if r := b.get("/cart"); r.body["cart"] != "guest" {
+							t.Errorf("the write is not kept: %v", r.body)
+						}
+					case "POST /login":
+						b.login("alice")
+						if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != nil {
+							t.Errorf("login after the loss: %v", r.body)
+						}
+					}
+					if first != "POST /login" {
+						if n := liveCount(t, e, "alice"); n != 0 {
+							t.Errorf("alice has %d sessions after the loss", n)
+						}
+						if r := b.post("/cart?item=guest2"); r.status != 200 {
+							t.Errorf("write after: %d %v", r.status, r.body)
+						}
+						b.login("alice")
+						if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "guest2" {
+							t.Errorf("login after: %v; want the anonymous cart carried", r.body)
+						}
+					}
+					if r := copy.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+						t.Errorf("copy with the session cookie after the loss: %v", r.body)
+					}
+				})
+			})
+		}
+	}
+}
+
+// ---------------------------------------------------------------------
+// Tossed cookies: the record's own session cookie wins.
+
+func TestTossedCookieScenarios(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newScenarioEnv(t, kind, ginsecure.Config{})
+		anon := e.browser()
+		anon.post("/cart?item=sibling")
+		bob := e.browser()
+		bob.login("bob")
+		bob.post("/cart?item=bob-private")
+		tossKinds := map[string]string{
+			"garbage":           "garbage",
+			"anonymous session": anon.cookie("app"),
+			"another account":   bob.cookie("app"),
+		}
+		for tk, val := range tossKinds {
+			for _, n := range []int{1, 8, 50} {
+				for _, where := range []string{"front", "behind", "both"} {
+					t.Run(fmt.Sprintf("%d %s %s", n, tk, where), func(t *testing.T) {
+						b := e.browser()
+						b.login("alice")
+						b.post("/cart?item=alice-private")
+						var tossed []string
+						for i := 0; i < n; i++ {
+							tossed = append(tossed, "app="+val)
+						}
+						toss := strings.Join(tossed, "; ")
+						hdrOf := func() string {
+							own := "app=" + b.cookie("app")
+							tok := tokCookieName + "=" + b.cookie(tokCookieName)
+							switch where {
+							case "front":
+								return toss + "; " + own + "; " + tok
+							case "behind":
+								return own + "; " + toss + "; " + tok
+							}
+							return toss + "; " + own + "; " + toss + "; " + tok
+						}
+						if r := e.send("GET", "/cart", hdrOf()); r.user() != "alice" || r.body["cart"] != "alice-private" {
+							t.Errorf("read: %d %v", r.status, r.body)
+						}
+						w := e.send("POST", "/cart?item=tossed-write", hdrOf())
+						wantStatusUser(t, "write", w, 200, "alice")
+						b.apply(w)
+						if r := e.send("GET", "/cart", hdrOf()); r.body["cart"] != "tossed-write" {
+							t.Errorf("after the write: %v", r.body)
+						}
+						wantStatusUser(t, "protected", e.send("GET", "/me", hdrOf()), 200, "alice")
+						lr := e.send("POST", "/login?user=alice", hdrOf())
+						wantStatusUser(t, "login", lr, 200, "alice")
+						b.apply(lr)
+						if r := e.send("GET", "/cart", hdrOf()); r.user() != "alice" || r.body["cart"] != "tossed-write" {
+							t.Errorf("after the login: %v", r.body)
+						}
+						if r := anon.get("/cart"); r.body["cart"] != "sibling" {
+							t.Errorf("the tossed anonymous session changed: %v", r.body)
+						}
+						if r := bob.get("/cart"); r.user() != "bob" || r.body["cart"] != "bob-private" {
+							t.Errorf("bob's session changed: %v", r.body)
 						}
 					})
 				}
