@@ -183,6 +183,16 @@ var scenarioEndings = []scenarioEnding{
 	{name: "idle timeout", cfg: ginsecure.Config{RotateEvery: -1}, end: func(t *testing.T, e *env, b, _ *browser) {
 		e.clock.Advance(30*time.Minute + time.Second)
 	}},
+	{name: "idle timeout at its exact instant", cfg: ginsecure.Config{RotateEvery: -1}, end: func(t *testing.T, e *env, b, _ *browser) {
+		e.clock.Advance(30 * time.Minute)
+	}},
+	{name: "absolute timeout at its exact instant", cfg: ginsecure.Config{RotateEvery: -1, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour}, end: func(t *testing.T, e *env, b, _ *browser) {
+		e.clock.Advance(25 * time.Minute)
+		wantStatusUser(t, "active browser", b.get("/me"), 200, "alice")
+		e.clock.Advance(25 * time.Minute)
+		wantStatusUser(t, "active browser", b.get("/me"), 200, "alice")
+		e.clock.Advance(10 * time.Minute)
+	}},
 	{name: "absolute timeout of an active session", cfg: ginsecure.Config{RotateEvery: -1, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour}, end: func(t *testing.T, e *env, b, _ *browser) {
 		for i := 0; i < 3; i++ {
 			e.clock.Advance(20 * time.Minute)
@@ -1006,4 +1016,123 @@ func TestTossedCookieScenarios(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTimeoutScenariosAtTheExactInstant: a timeout holds from its instant
+// on, as the store's ExpiresAt does: a request at exactly IdleTimeout
+// after the last one, or AbsoluteTimeout after the login, is an ordinary
+// timed-out request (anonymous on a public page, EventTimeout, the
+// sign-in route working), never a 401 on every route.
+func TestTimeoutScenariosAtTheExactInstant(t *testing.T) {
+	cases := []struct {
+		name   string
+		cfg    ginsecure.Config
+		steps  []time.Duration // clock moves, a signed-in request after each but the last
+		reason string
+	}{
+		{"idle", ginsecure.Config{RotateEvery: -1}, []time.Duration{30 * time.Minute}, "idle_timeout"},
+		{"idle after activity", ginsecure.Config{RotateEvery: -1}, []time.Duration{10 * time.Minute, 30 * time.Minute}, "idle_timeout"},
+		{"absolute", ginsecure.Config{RotateEvery: -1, AbsoluteTimeout: time.Hour}, []time.Duration{25 * time.Minute, 25 * time.Minute, 10 * time.Minute}, "expired"},
+	}
+	for _, c := range cases {
+		for _, first := range []string{"/cart", "/login?user=bob"} {
+			t.Run(c.name+" "+first, func(t *testing.T) {
+				forEachStore(t, func(t *testing.T, kind string) {
+					e := newScenarioEnv(t, kind, c.cfg)
+					b := e.browser()
+					b.login("alice")
+					b.post("/cart?item=alice-private")
+					for i, d := range c.steps {
+						e.clock.Advance(d)
+						if i < len(c.steps)-1 {
+							wantStatusUser(t, "before the timeout", b.get("/me"), 200, "alice")
+						}
+					}
+					if first == "/cart" {
+						r := b.get("/cart")
+						if r.status != 200 || r.user() != "" || r.body["cart"] != nil || r.body["reason"] != c.reason {
+							t.Errorf("public page at the instant: %d %v; want 200 anonymous, reason %s", r.status, r.body, c.reason)
+						}
+					} else {
+						wantStatusUser(t, "sign-in at the instant", b.post(first), 200, "bob")
+					}
+					if n := e.events.count(ginsecure.EventTimeout); n != 1 {
+						t.Errorf("%d timeout events; want 1", n)
+					}
+					if n := liveCount(t, e, "alice"); n != 0 {
+						t.Errorf("alice has %d sessions", n)
+					}
+				})
+			})
+		}
+	}
+}
+
+// vanishingStore deletes a record right after handing it out, when armed:
+// the record ends (a Logout on another server, the store's own expiry)
+// between a request's read and its write.
+type vanishingStore struct {
+	ginsecure.Store
+	armed bool
+}
+
+// UseClock passes the test clock on to the memory store.
+func (s *vanishingStore) UseClock(now func() time.Time) {
+	s.Store.(ginsecure.ClockUser).UseClock(now)
+}
+
+func (s *vanishingStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+	rec, err := s.Store.Get(ctx, h)
+	if err == nil && s.armed {
+		_ = s.Store.Delete(ctx, h)
+	}
+	return rec, err
+}
+
+// TestRecordEndedMidRequestScenarios: a record that ends after the
+// request read it and before its touch, rotation or late-response write
+// leaves the request anonymous (its credentials dead), never a 401 on a
+// public page or the sign-in route.
+func TestRecordEndedMidRequestScenarios(t *testing.T) {
+	cases := []struct {
+		name string
+		prep func(e *env, b *browser) string // returns the Cookie header to send
+	}{
+		{"touch due", func(e *env, b *browser) string { e.clock.Advance(2 * time.Minute); return b.header() }},
+		{"rotation due", func(e *env, b *browser) string { e.clock.Advance(graceRotateEvery + time.Second); return b.header() }},
+		{"late response of a joined login", func(e *env, b *browser) string {
+			b.post("/cart?item=guest")
+			hdr := b.header()
+			first := e.send("POST", "/login?user=alice", hdr)
+			b.apply(e.send("POST", "/login?user=alice", hdr))
+			b.get("/me")
+			b.apply(first) // its token was never presented: a late response
+			return b.header()
+		}},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/cart", "/login?user=bob"} {
+			t.Run(c.name+" "+path, func(t *testing.T) {
+				for _, kind := range []string{"cookie", "memstore"} {
+					vs := &vanishingStore{Store: ginsecure.NewMemoryStore()}
+					e := newScenarioEnv(t, kind, ginsecure.Config{Store: vs, RotateEvery: graceRotateEvery})
+					b := e.browser()
+					if c.name != "late response of a joined login" {
+						b.login("alice")
+					}
+					hdr := c.prep(e, b)
+					vs.armed = true
+					method := "GET"
+					if strings.HasPrefix(path, "/login") {
+						method = "POST"
+					}
+					r := e.send(method, path, hdr)
+					vs.armed = false
+					if r.status != 200 || (method == "GET" && (r.user() != "" || r.body["cart"] != nil)) || (method == "POST" && r.user() != "bob") {
+						t.Errorf("%s: %s %s with a record ended mid-request: %d %v; want 200", kind, method, path, r.status, r.body)
+					}
+				}
+			})
+		}
+	}
 }
