@@ -220,7 +220,17 @@ func TestEndingScenarios(t *testing.T) {
 					}
 					b.post("/sc/set?k=addr&v=alice-addr")
 					b.copyTo(copy)
+					// A write verified before the ending, saved after it.
+					release := e.holdAt(t, "/hold/auth?id=inflight&write=in-flight", "inflight", b.header())
 					end.end(t, e, b, copy)
+					// (A timeout ends the record only when a request finds
+					// it (DESIGN.md, "Timeouts"): a write saved before that
+					// is an ordinary one, hidden with the rest afterwards.)
+					if w := release(); w.status == 200 && !strings.Contains(end.name, "timeout") {
+						t.Errorf("a write verified before the ending, saved after it: %d %v; want it refused", w.status, w.body)
+					} else {
+						b.apply(w)
+					}
 
 					for _, x := range []struct {
 						who string
