@@ -1163,3 +1163,66 @@ func TestRecordEndedMidRequestScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestCarryOverAcrossUsersWithWritesInFlight: alice's write is inside its
+// handler when bob signs in on the same browser; whichever of the two
+// responses lands last, bob's session never holds alice's data.
+func TestCarryOverAcrossUsersWithWritesInFlight(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"write response last", "login response last"} {
+			t.Run(order, func(t *testing.T) {
+				e := newScenarioEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-private")
+				hdr := b.header()
+				release := e.holdAt(t, "/hold/auth?id=aw&write=alice-inflight", "aw", hdr)
+				lr := e.send("POST", "/login?user=bob", hdr)
+				wantStatusUser(t, "bob's login", lr, 200, "bob")
+				w := release()
+				if order == "write response last" {
+					b.apply(lr)
+					b.apply(w)
+				} else {
+					b.apply(w)
+					b.apply(lr)
+				}
+				r := b.get("/cart")
+				if r.user() != "bob" || r.body["cart"] != nil {
+					t.Errorf("bob after alice's in-flight write (%d %v): %v; want bob, empty", w.status, w.body, r.body)
+				}
+			})
+		}
+	})
+}
+
+// TestTossedCookiesOnlyThenSignIn: a browser holding nothing but cookies
+// a sibling tossed signs in; its own session cookie then wins behind them.
+func TestTossedCookiesOnlyThenSignIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newScenarioEnv(t, kind, ginsecure.Config{})
+		anon := e.browser()
+		anon.post("/cart?item=sibling")
+		for _, n := range []int{1, 8, 50} {
+			toss := strings.TrimSuffix(strings.Repeat("app="+anon.cookie("app")+"; ", n), "; ")
+			b := e.browser()
+			lr := e.send("POST", "/login?user=alice", toss)
+			wantStatusUser(t, fmt.Sprintf("login behind %d tossed", n), lr, 200, "alice")
+			b.apply(lr)
+			hdr := toss + "; app=" + b.cookie("app") + "; " + tokCookieName + "=" + b.cookie(tokCookieName)
+			wantStatusUser(t, fmt.Sprintf("/me behind %d tossed", n), e.send("GET", "/me", hdr), 200, "alice")
+			// (The first tossed cookie is the session the browser presented:
+			// an anonymous one, carried as a planted session is; filter
+			// what a planter could choose with Config.CarryOver.)
+			w := e.send("POST", "/cart?item=alice-own", hdr)
+			if w.status != 200 || w.user() != "alice" {
+				t.Errorf("write behind %d tossed: %d %v", n, w.status, w.body)
+			}
+			b.apply(w)
+			hdr = toss + "; app=" + b.cookie("app") + "; " + tokCookieName + "=" + b.cookie(tokCookieName)
+			if r := e.send("GET", "/cart", hdr); r.user() != "alice" || r.body["cart"] != "alice-own" {
+				t.Errorf("read behind %d tossed: %v", n, r.body)
+			}
+		}
+	})
+}
