@@ -1226,3 +1226,37 @@ func TestTossedCookiesOnlyThenSignIn(t *testing.T) {
 		}
 	})
 }
+
+// TestCookieStoreRotationsSendNoSessionCookie: on the cookie store a
+// Renew's or a periodic rotation's response carries no session cookie
+// unless its own request changed the data, so that it cannot land over a
+// parallel write's (DESIGN.md, "Writes").
+func TestCookieStoreRotationsSendNoSessionCookie(t *testing.T) {
+	e := newScenarioEnv(t, "cookie", graceConfig(graceWindow))
+	b := e.browser()
+	b.login("alice")
+	b.post("/cart?item=before")
+	hdr := b.header()
+	w := e.send("POST", "/cart?item=parallel", hdr)
+	rn := e.send("POST", "/renew", hdr)
+	if rn.status != 200 || hasCookie(rn.cookies, "app") {
+		t.Errorf("Renew: %d %v %v; want 200 and no session cookie", rn.status, rn.body, rn.header["Set-Cookie"])
+	}
+	b.apply(w)
+	b.apply(rn)
+	if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "parallel" {
+		t.Errorf("after the Renew landed last: %v; want the parallel write", r.body)
+	}
+	e.clock.Advance(graceRotateEvery + time.Second)
+	hdr = b.header()
+	w = e.send("POST", "/cart?item=parallel-2", hdr)
+	rot := e.send("GET", "/me", hdr)
+	if tokenOf(rot.cookies) == "" || hasCookie(rot.cookies, "app") {
+		t.Errorf("rotation: %v; want a token and no session cookie", rot.header["Set-Cookie"])
+	}
+	b.apply(w)
+	b.apply(rot)
+	if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "parallel-2" {
+		t.Errorf("after the rotation landed last: %v; want the parallel write", r.body)
+	}
+}
