@@ -818,6 +818,24 @@ func TestLogoutIdiomScenarios(t *testing.T) {
 			b.apply(e.send("GET", "/me", old))
 			return old, ""
 		}, "/sc/bye?clear=1&maxage=-1", loggedOut},
+		{"a Renew's token landing after its reissue", ginsecure.Config{}, func(t *testing.T, e *env, b *browser) (string, string) {
+			late := e.send("POST", "/renew", b.header())
+			e.clock.Advance(31 * time.Second)
+			b.apply(b.get("/me"))
+			b.get("/me")
+			e.clock.Advance(time.Minute)
+			b.apply(late)
+			return b.header(), ""
+		}, "/sc/bye?clear=1&maxage=-1", loggedOut},
+		{"the first of two joined re-logins landing last", ginsecure.Config{}, func(t *testing.T, e *env, b *browser) (string, string) {
+			hdr := b.header()
+			first := e.send("POST", "/login?user=alice", hdr)
+			b.apply(e.send("POST", "/login?user=alice", hdr))
+			b.get("/me")
+			e.clock.Advance(time.Minute)
+			b.apply(first)
+			return b.header(), ""
+		}, "/sc/bye?maxage=-1", loggedOut},
 		{"stand-in: foreign session cookie next to the token", ginsecure.Config{}, func(t *testing.T, e *env, b *browser) (string, string) {
 			anon := e.browser()
 			anon.post("/cart?item=anon")
