@@ -488,7 +488,10 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 		// Pushed out of the history by parallel rotations meanwhile.
 		return ErrTokenMismatch
 	case errors.Is(err, ErrNotFound):
-		return ErrExpired
+		// Ended since this request read it: anonymous (see refreshed).
+		st.authed, st.rec, st.failure = false, nil, ErrExpired
+		st.hide()
+		return nil
 	}
 	return storeErr(err)
 }
@@ -636,7 +639,12 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 		}
 		return ErrTokenMismatch
 	case errors.Is(err, ErrNotFound):
-		return ErrExpired
+		// The record ended (a Logout, a timeout on another server) after
+		// this request read it: dead credentials, anonymous like any
+		// other, never a refusal of a public page or the sign-in route.
+		st.authed, st.rec, st.failure = false, nil, ErrExpired
+		st.hide()
+		return nil
 	default:
 		if rotate {
 			return storeErr(err)

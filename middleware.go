@@ -206,12 +206,14 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // timedOut says why rec ended by the clock (ErrIdleTimeout, ErrExpired), or
 // nil. touch says a last-seen write is due: TouchInterval < IdleTimeout
 // (New insists), so a session not yet due for one cannot have been idle
-// too long.
+// too long. A timeout holds from its instant on, as the store's ExpiresAt
+// does (DESIGN.md, "Store contract"): a record the store already treats as
+// gone must not pass here, or the request's touch would find it missing.
 func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
 	switch {
-	case touch && longerThan(now, rec.LastSeen, g.cfg.IdleTimeout):
+	case touch && atLeast(now, rec.LastSeen, g.cfg.IdleTimeout):
 		return ErrIdleTimeout
-	case longerThan(now, rec.CreatedAt, g.cfg.AbsoluteTimeout),
+	case atLeast(now, rec.CreatedAt, g.cfg.AbsoluteTimeout),
 		// A login no request presented within UnpresentedAge (binding.go).
 		rec.Unpresented && atLeast(now, rec.CreatedAt, UnpresentedAge):
 		return ErrExpired
