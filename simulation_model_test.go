@@ -205,6 +205,12 @@ func (m *simModel) beforeSend(f *simFlight) {
 			m.forgetLineage(t.lineage, "replay by design")
 		}
 	}
+	if pt := m.r.parties[f.party]; pt.thief && !sameNetwork(f.addr, m.r.parties[t.lineage].addr) {
+		// Middleware decides an IP mismatch before the handler, even for
+		// a request held there; by default it ends the record (DESIGN.md,
+		// "Refusals").
+		m.forgetLineage(t.lineage, "thief's request from another network")
+	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
 		mp.tokenAlone, mp.freshSession = f.token, ""
 	}
@@ -441,6 +447,11 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
+	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
+		// The login bound its record to the address the request left
+		// from; the browser has moved on since (DESIGN.md, "IP binding"):
+		// as after an address change, the model forgets.
+		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
 		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
