@@ -49,6 +49,10 @@ type mParty struct {
 	// it after that. A rule ends such a token's record, and the fresh
 	// session is then an ordinary anonymous one.
 	tokenAlone, freshSession string
+	// emptiedStep is when a login over another user's session committed
+	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
+	// it went into that user's session, not the browser's next.
+	emptiedStep int
 }
 
 // mWrite is a write that Save acknowledged.
@@ -428,7 +432,7 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
-	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep {
+	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
 		return
 	}
 	var ws []mWrite
@@ -473,6 +477,15 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 func (m *simModel) loginData(f *simFlight, mp *mParty) {
 	if prev := f.resp.user; prev != "" && prev != f.user {
 		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if !f.hasSession {
+		// A login from a browser that sent no session cookie makes its
+		// own empty session: two such submits are two browsers
+		// (DESIGN.md, "Cookieless sign-in"), and the writes saved before
+		// it went into another session.
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
 	for _, w := range mp.writes {
 		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
