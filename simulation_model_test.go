@@ -224,7 +224,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 		t.lateFirst = !m.supersededAt(t).IsZero()
 	}
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
-		m.evictionCheck(h.user, f.lineage)
+		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
 }
 
@@ -232,15 +232,17 @@ func (m *simModel) beforeSend(f *simFlight) {
 // when released): a login may evict the user's other sessions.
 func (m *simModel) beforeHandler(f *simFlight) {
 	if f.act == actLogin {
-		m.evictionCheck(f.user, f.lineage)
+		m.evictionCheck(f.user, f.lineage, tokenHandle(f.token))
 	}
 }
 
 // evictionCheck forgets the user's other browsers when a login (or a
 // record's first presentation) by lineage l may evict one: when the
 // user's presented live sessions of other browsers fill
-// MaxSessionsPerUser.
-func (m *simModel) evictionCheck(user string, l int) {
+// MaxSessionsPerUser. self is the record being presented, or the one the
+// login replaces: it does not count; the browser's own other records (a
+// cookieless double submit makes two) do.
+func (m *simModel) evictionCheck(user string, l int, self string) {
 	limit := m.r.w.cfg.MaxSessionsPerUser
 	if limit == 0 {
 		return
@@ -252,7 +254,7 @@ func (m *simModel) evictionCheck(user string, l int) {
 	}
 	n := 0
 	for _, s := range list {
-		if m.handle(s.Handle).presented && !m.parties[l].handles[s.Handle] {
+		if m.handle(s.Handle).presented && s.Handle != self {
 			n++
 		}
 	}
@@ -476,6 +478,13 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 // parallel with a write (the last cookie applied wins).
 func (m *simModel) loginData(f *simFlight, mp *mParty) {
 	if prev := f.resp.user; prev != "" && prev != f.user {
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if f.token != "" && f.resp.user == "" && f.resp.reason != "" {
+		// Its credentials had ended: the session cookie next to them is
+		// most likely their tombstoned session, and a login over it
+		// starts empty (DESIGN.md, "Carry-over").
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
