@@ -453,10 +453,11 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
-	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
+	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) || m.joinedElsewhere(f) {
 		// The login bound its record to the address the request left
-		// from; the browser has moved on since (DESIGN.md, "IP binding"):
-		// as after an address change, the model forgets.
+		// from (a joined login, to its join target's: DESIGN.md, "Grace
+		// period"); the browser has moved on since (DESIGN.md, "IP
+		// binding"): as after an address change, the model forgets.
 		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
@@ -471,6 +472,18 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
 		}
 	}
+}
+
+// joinedElsewhere reports whether a login of f's party overlapping f was
+// sent from another network: f may have joined its record, bound there.
+func (m *simModel) joinedElsewhere(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
+		if o != f && o.party == f.party && o.act == actLogin && overlaps && !sameNetwork(o.addr, f.addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // loginData forgets a browser's data when a login may not carry it: over
@@ -661,6 +674,9 @@ func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
 	if f.act != actWrite || f.gate != "" || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
 		return // a held write may race a login (stale_credentials)
 	}
+	if m.loginMoved(f) {
+		return
+	}
 	mp := m.parties[f.party]
 	fresh := !f.hasSession || (mp.freshSession != "" && f.session == mp.freshSession && f.token == mp.tokenAlone && !m.r.parties[f.party].thief)
 	if !fresh {
@@ -671,6 +687,19 @@ func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
 		class = faultCookieGone
 	}
 	m.r.violate("7 fresh session keeps writes", class, "a write into a fresh session (its token's session cookie gone) answered %d %s", f.resp.status, f.resp.code)
+}
+
+// loginMoved reports whether a login of f's party, answered before f and
+// not applied (in flight or lost), may have moved the session f
+// presented: a write into it is then refused as stale (DESIGN.md,
+// "Writes"), the fresh session being the login's now.
+func (m *simModel) loginMoved(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		if o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep <= f.sentStep && (o.state == flLanded || o.state == flDropped) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSignInSurvives (2): a settled browser (no request of its own in
