@@ -324,8 +324,16 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if err != nil {
 		return false, storeErr(err)
 	}
+	client := parseIP(g.clientIPText(c))
 	rec, err := g.store.Update(ctx, mk.Handle, func(r *Record) error {
 		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
+			return errRaced
+		}
+		if r.IP != "" && !g.cfg.IPBinding.permits(parseIP(r.IP), client) {
+			// Bound to a network this request is not from: joined, the
+			// browser would be refused (or its session ended) at its next
+			// request. An ordinary login binds this request's address
+			// (DESIGN.md, "IP binding").
 			return errRaced
 		}
 		// The earlier logins' tokens join the history, never presented:

@@ -453,11 +453,11 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
-	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) || m.joinedElsewhere(f) {
+	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
 		// The login bound its record to the address the request left
-		// from (a joined login, to its join target's: DESIGN.md, "Grace
-		// period"); the browser has moved on since (DESIGN.md, "IP
-		// binding"): as after an address change, the model forgets.
+		// from (it joins no login bound elsewhere); the browser has moved
+		// on since (DESIGN.md, "IP binding"): as after an address change,
+		// the model forgets.
 		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
@@ -472,18 +472,6 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
 		}
 	}
-}
-
-// joinedElsewhere reports whether a login of f's party overlapping f was
-// sent from another network: f may have joined its record, bound there.
-func (m *simModel) joinedElsewhere(f *simFlight) bool {
-	for _, o := range m.r.flights {
-		overlaps := o.settledStep == 0 || o.settledStep >= f.sentStep
-		if o != f && o.party == f.party && o.act == actLogin && overlaps && !sameNetwork(o.addr, f.addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // loginData forgets a browser's data when a login may not carry it: over
@@ -528,10 +516,11 @@ func (m *simModel) onClock() {
 // minute since its login.
 func (m *simModel) timeouts(i int) {
 	cfg, mp := m.r.w.cfg, m.parties[i]
-	if mp.exp != expUser {
-		return
+	tok := m.r.parties[i].jar.vals[tokCookieName]
+	if mp.exp != expUser && (!mp.dataKnown || tok == "") {
+		return // (data the model knows next to a token is that record's session's: it ends with it)
 	}
-	h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
+	h := m.handle(tokenHandle(tok))
 	now := m.now()
 	last := h.lastActive
 	if mp.loginAt.After(last) {
