@@ -73,6 +73,9 @@ type mToken struct {
 	presented time.Time // first presented; zero if never
 	bound     time.Time // the most recent authentication it can carry (MaxAuthAge)
 	lateFirst bool      // superseded before its first presentation (a late response)
+	// windowFrom (a late response's token): the first presentation of a
+	// newer token of its record after its own, which opens its window.
+	windowFrom time.Time
 }
 
 // mHandle is a security record, as the model knows it.
@@ -80,6 +83,9 @@ type mHandle struct {
 	user       string
 	authMax    time.Time // the latest login or Renew of the record
 	presented  bool      // served authenticated at least once
+	// shown: a request presented one of its tokens (Middleware counts a
+	// first presentation before the handler, even for a held request).
+	shown bool
 	lastActive time.Time
 	endedStep  int // 0 while the model holds it live
 	endWhy     string
@@ -168,18 +174,24 @@ func (m *simModel) supersededAt(t *mToken) time.Time {
 
 // replayed reports whether presenting t now is a replay the server must
 // revoke for: t was presented before, and a newer token of its record,
-// at most two rotations on, was presented more than GracePeriod ago
-// (DESIGN.md, "Superseded credentials").
+// at most four tokens on (the record keeps its last 4 superseded), was
+// presented more than GracePeriod ago (for a late response's token, see
+// windowFrom; DESIGN.md, "Superseded credentials").
 func (m *simModel) replayed(t *mToken) bool {
 	if t.presented.IsZero() {
 		return false
 	}
 	toks := m.handle(t.handle).tokens
 	i := slices.Index(toks, t.value)
-	if i < 0 || len(toks)-1-i > 2 {
+	if i < 0 || len(toks)-1-i > 4 {
 		return false
 	}
 	grace := m.r.w.cfg.GracePeriod
+	if t.lateFirst {
+		// A late response's token: its window opens when a newer token
+		// is next presented (DESIGN.md, "Superseded credentials").
+		return !t.windowFrom.IsZero() && m.now().Sub(t.windowFrom) > grace+time.Second
+	}
 	for _, v := range toks[i+1:] {
 		o := m.tokens[v]
 		if o.presented.IsZero() {
@@ -218,6 +230,11 @@ func (m *simModel) beforeSend(f *simFlight) {
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
 		mp.tokenAlone, mp.freshSession = f.token, ""
 	}
+	for _, v := range m.handle(t.handle).tokens {
+		if o := m.tokens[v]; o.seq < t.seq && o.lateFirst && !o.presented.IsZero() && o.windowFrom.IsZero() {
+			o.windowFrom = m.now()
+		}
+	}
 	f.expectReplay = m.replayed(t)
 	if t.presented.IsZero() {
 		t.presented, f.firstShown = m.now(), true
@@ -226,6 +243,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
 		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
+	m.handle(t.handle).shown = true
 }
 
 // beforeHandler runs when a request's handler is about to act (at once, or
@@ -254,7 +272,7 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 	}
 	n := 0
 	for _, s := range list {
-		if m.handle(s.Handle).presented && s.Handle != self {
+		if h := m.handle(s.Handle); (h.presented || h.shown) && s.Handle != self {
 			n++
 		}
 	}
@@ -262,8 +280,9 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 		return
 	}
 	for i, p := range m.parties {
-		if m.lineage(i) != l && p.exp == expUser && p.user == user {
-			m.forget(i, "evicted")
+		holds := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName])).user == user
+		if m.lineage(i) != l && (p.exp == expUser && p.user == user || holds) {
+			m.forget(i, "evicted") // its sign-in, and the data of the session it holds
 		}
 	}
 }
