@@ -80,12 +80,12 @@ type mToken struct {
 
 // mHandle is a security record, as the model knows it.
 type mHandle struct {
-	user       string
-	authMax    time.Time // the latest login or Renew of the record
-	presented  bool      // served authenticated at least once
+	user      string
+	authMax   time.Time // the latest login or Renew of the record
+	presented bool      // served authenticated at least once
 	// shown: a request presented one of its tokens (Middleware counts a
 	// first presentation before the handler, even for a held request).
-	shown bool
+	shown      bool
 	lastActive time.Time
 	endedStep  int // 0 while the model holds it live
 	endWhy     string
