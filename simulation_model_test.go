@@ -42,6 +42,10 @@ type mParty struct {
 	// staleRevoke: its RevokeOthers was answered after the browser had
 	// moved on to another record.
 	staleRevoke bool
+	// lateSession: a response verified before its last login put a
+	// session cookie over the login's (the late-session-cookie fault).
+	lateSession bool
+	loginStep   int    // when its last applied login was answered
 	forgotStep  int    // the last step that made the model unsure of it
 	loginHandle string // the record of its last applied login
 	// tokenAlone is a token the browser presented without any session
@@ -432,6 +436,9 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
 		mp.sessionExpiredLate = true
 	}
+	if mp.exp == expUser && f.sentStep < mp.loginStep && setsCookie(f.resp.cookies, simSessionName) {
+		mp.lateSession = true
+	}
 	if mp.tokenAlone == "" {
 		return
 	}
@@ -479,8 +486,8 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		// the model forgets.
 		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
-		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
-		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
+		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
+		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), f.answeredStep
 		mp.tokenAlone, mp.freshSession = "", ""
 		m.timeouts(f.party)
 	}
@@ -731,6 +738,8 @@ func checkSignInSurvives(m *simModel, f *simFlight) {
 func signInClass(m *simModel, f *simFlight) faultClass {
 	why := f.resp.reason + " " + f.resp.code
 	switch {
+	case f.resp.reason == "foreign_session" && m.parties[f.party].lateSession:
+		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
 	case f.token != "" && !f.hasSession && m.parties[f.party].sessionExpiredLate:
@@ -770,6 +779,8 @@ func supersededClass(m *simModel, f *simFlight, why string) faultClass {
 // late response's session cookie over a newer login's.
 func foreignClass(m *simModel, f *simFlight) faultClass {
 	switch {
+	case m.parties[f.party].lateSession:
+		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
 	case m.parties[f.party].tokenAlone != "":
@@ -851,6 +862,15 @@ func checkSessionLimit(m *simModel) {
 			m.r.violate("6 session limit", "", "%s has %d presented live sessions, limit %d", u, n, limit)
 		}
 	}
+}
+
+func setsCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.MaxAge >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func expiresCookie(cs []*http.Cookie, name string) bool {
