@@ -470,6 +470,9 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	mp.dataKnown, mp.writes = true, ws
+	// A write held across a timeout is saved into a session whose record
+	// the next request finds timed out (DESIGN.md, "Timeouts").
+	m.timeouts(f.party)
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
