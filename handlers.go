@@ -338,8 +338,15 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		}
 		// The earlier logins' tokens join the history, never presented:
 		// whichever response the browser applies last, its token is
-		// answered with the newest (grace.go, presentLate).
-		if err := supersede(r, m, now, time.Time{}, false); err != nil {
+		// answered with the newest (grace.go, presentLate). Unless a
+		// request did present it (the record presented, its login token
+		// still current): a copy of it after the window is a replay, as
+		// for every presented token (DESIGN.md, "Superseded credentials").
+		var seen time.Time
+		if !r.Unpresented && len(r.History) == 0 {
+			seen = r.LastSeen
+		}
+		if err := supersede(r, m, now, seen, false); err != nil {
 			return err
 		}
 		r.AuthAt, r.LastSeen = now, now

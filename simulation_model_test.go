@@ -639,7 +639,10 @@ func checkEndedStaysEnded(m *simModel, f *simFlight) {
 	}
 	if f.expectReplay {
 		if r.user != "" {
-			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s", r.user)
+			t := m.tokens[f.token]
+			toks := m.handle(t.handle).tokens
+			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s (%d of its record's %d tokens, first presented %s, late response %v)",
+				r.user, slices.Index(toks, t.value)+1, len(toks), t.presented.Format("15:04:05.0"), t.lateFirst)
 		}
 		m.end(tokenHandle(f.token), "replay")
 	}
