@@ -372,7 +372,13 @@ func (m *simModel) afterAct(f *simFlight) {
 		m.forgetLineage(l, f.act.String())
 	case f.act == actRevokeOthers:
 		m.revokeOthers(as, l, tokenHandle(f.token))
-		if cur := m.r.parties[l].jar.vals[tokCookieName]; tokenHandle(cur) != tokenHandle(f.token) {
+		if cur := tokenHandle(m.r.parties[l].jar.vals[tokCookieName]); m.handle(cur).maybeEnded {
+			// It holds its other record now (a cookieless double
+			// submit's): two such submits are two browsers (DESIGN.md,
+			// "Cookieless sign-in"), and this revoke may count it as
+			// another device's.
+			m.forgetLineage(l, "revoke-others of its cookieless sibling")
+		} else if cur != tokenHandle(f.token) {
 			m.parties[l].staleRevoke = true
 		}
 		if m.r.busy(f.party, f) {
