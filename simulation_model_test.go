@@ -239,7 +239,11 @@ func (m *simModel) beforeSend(f *simFlight) {
 			o.windowFrom = m.now()
 		}
 	}
-	f.expectReplay = m.replayed(t)
+	// Next to a session cookie that is not the token's record's, the
+	// request is foreign and nothing ends (DESIGN.md, "Outcomes"): a
+	// thief's own session cookie may be one.
+	pt := m.r.parties[f.party]
+	f.expectReplay = m.replayed(t) && (!pt.thief || f.session == pt.stolenSession)
 	if t.presented.IsZero() {
 		t.presented, f.firstShown = m.now(), true
 		t.lateFirst = !m.supersededAt(t).IsZero()

@@ -17,6 +17,9 @@ import (
 type simParty struct {
 	thief  bool
 	victim int // the thief's: whose cookies it copied last
+	// stolenSession is the session cookie the thief copied ("" for none):
+	// a response of its own may put another one in its jar.
+	stolenSession string
 	jar    *simJar
 	addr   string
 }
@@ -250,6 +253,7 @@ func (r *simRun) doSteal(s simStep) {
 	th := r.parties[len(r.parties)-1]
 	th.jar.copyFrom(r.parties[s.party].jar)
 	th.victim = s.party
+	th.stolenSession = r.parties[s.party].jar.vals[simSessionName]
 	if r.rng.IntN(2) == 0 {
 		th.addr = r.parties[s.party].addr // the same network (a shared NAT, malware on the device)
 	} else {
