@@ -231,6 +231,12 @@ func (m *simModel) beforeSend(f *simFlight) {
 		// "Refusals").
 		m.forgetLineage(t.lineage, "thief's request from another network")
 	}
+	if !f.hasSession {
+		// A token without its session cookie ends its record (DESIGN.md,
+		// "A lost session cookie"), in Middleware, before any handler.
+		m.end(t.handle, "session lost")
+		m.forgetLineage(t.lineage, "session lost")
+	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
 		mp.tokenAlone, mp.freshSession = f.token, ""
 	}
