@@ -48,6 +48,7 @@ var simSeedCases = []simSeedCase{
 // fault is still open is skipped, naming the flag that runs it; one whose
 // fault is fixed runs with every check on and must pass.
 func TestSimulationSeeds(t *testing.T) {
+	parent := t // the servers outlive each subtest: several seeds share one
 	reds := map[string]*simRedis{}
 	for _, c := range simSeedCases {
 		name := string(c.class)
@@ -62,7 +63,7 @@ func TestSimulationSeeds(t *testing.T) {
 			if isRedis(c.kind) {
 				key := fmt.Sprintf("%s/%d", c.kind, c.servers)
 				if reds[key] == nil {
-					reds[key] = newSimRedis(t, c.kind, c.servers)
+					reds[key] = newSimRedis(parent, c.kind, c.servers)
 				}
 				rd = reds[key]
 			}

@@ -68,20 +68,20 @@ type knownFault struct {
 // row merges, set its waiting to false (or delete the row).
 var knownFaults = []knownFault{
 	{faultRevokedData, "4 data isolation", "after RevokeOthers/RevokeSession/RevokeUser, an eviction or a login of another user over it, the anonymous holder of the session still reads its data, and writes into it are acknowledged", "Every ending is the same ending", true},
-	{faultCarryOver, "4 data isolation", "a login over another user's live session carries that user's data into the new user's session", "Carry-over only from an anonymous session or the same user's own", true},
-	{faultLateReplay, "2 sign-in survives", "a credential superseded before it was ever presented (a late login or Renew response) is revoked as a replay", "Superseded credentials", true},
-	{faultRenew, "3 ended stays ended", "Renew returns success on a session revoked while its request was in flight", "Operations on ended records", true},
+	{faultCarryOver, "4 data isolation", "a login over another user's live session carries that user's data into the new user's session", "Carry-over only from an anonymous session or the same user's own", false},
+	{faultLateReplay, "2 sign-in survives", "a periodic rotation's token, decided by a request verified before a login of the same browser and sent after it, lands after the login's response: the browser holds a token of the replaced record that it had presented, dead by the rules (only never-presented ones are forwarded), and is signed out", "Ordering principle (re-decide at the moment of the write); Superseded credentials", true},
+	{faultRenew, "3 ended stays ended", "Renew returns success on a session revoked while its request was in flight", "Operations on ended records", false},
 	{faultLostWrite, "5 acked writes kept", "a write Save acknowledged is gone after a Renew, rotation or (joined, double-submitted) login response lands after it", "Writes", true},
-	{faultOlderToken, "3 ended stays ended", "a token two rotations back is a token mismatch, not a replay: a copy of it leaves the session live, and the browser's own late response carrying it (a rotation followed at once by a Renew) signs the browser out", "Superseded credentials", true},
-	{faultIPLock, "6 answers", "an IP mismatch refuses POST /login (and every route) in Middleware", "A refusal that keeps the session never blocks signing in", true},
-	{faultCookielessEvict, "2 sign-in survives", "a double-submitted sign-in from a browser with no cookies evicts the user's other device", "A double submit from a browser with no cookies", true},
-	{faultGinLogout, "3 ended stays ended", "gin-contrib's logout idiom (Clear, Options MaxAge -1, Save) leaves the record live", "gin-contrib's logout idiom is a logout", true},
+	{faultOlderToken, "3 ended stays ended", "a token two rotations back is a token mismatch, not a replay: a copy of it leaves the session live, and the browser's own late response carrying it (a rotation followed at once by a Renew) signs the browser out", "Superseded credentials", false},
+	{faultIPLock, "6 answers", "an IP mismatch refuses POST /login (and every route) in Middleware", "A refusal that keeps the session never blocks signing in", false},
+	{faultCookielessEvict, "2 sign-in survives", "a double-submitted sign-in from a browser with no cookies evicts the user's other device", "A double submit from a browser with no cookies", false},
+	{faultGinLogout, "3 ended stays ended", "gin-contrib's logout idiom (Clear, Options MaxAge -1, Save) leaves the record live", "gin-contrib's logout idiom is a logout", false},
 	{faultCookieGone, "7 fresh session keeps writes", "a token whose session cookie is gone hides the next session as foreign: its writes refused", "A token whose session is gone ends with it", true},
 	{faultTossed, "2 sign-in survives", "session cookies tossed in front of the owner's make the signed-in owner anonymous", "The record's own session cookie wins", true},
 	// Found by the simulation, not in the list it was built against.
-	{faultLateSession, "2 sign-in survives", "a request verified before a login (a cookieless browser's first write) answers with a new session cookie after the login's: the signed-in browser is anonymous, its session foreign", "Ordering principle; A double submit from a browser with no cookies", true},
-	{faultStaleRevoke, "2 sign-in survives", "RevokeOthers on a request verified before its browser's newer login (its record replaced or ended meanwhile) revokes that newer login", "Ordering principle; Operations on ended records", true},
-	{faultStaleExpiry, "2 sign-in survives", "an anonymous request's Save with MaxAge < 0 (gin-contrib's logout idiom), verified before a login and answered after it, expires the signed-in session's cookie: the browser is signed out", "Cookie writes (ordering principle)", true},
+	{faultLateSession, "2 sign-in survives", "a request verified before a login (a cookieless browser's first write, or any anonymous save) answers with a new session cookie after the login's: the browser holds the login's token next to a session cookie that is not its record's, and is anonymous (foreign) until it signs in again", "Ordering principle; Cookieless sign-in", true},
+	{faultStaleRevoke, "2 sign-in survives", "RevokeOthers on a request verified before its browser's newer login (its record replaced or ended meanwhile) revokes that newer login", "Ordering principle; Operations on ended records", false},
+	{faultStaleExpiry, "2 sign-in survives", "an anonymous request's Save with MaxAge < 0 (gin-contrib's logout idiom), verified before a login and answered after it, expires the signed-in session's cookie: the browser is signed out", "Cookie writes (ordering principle)", false},
 }
 
 // simChecks holds the -sim.check.<class> flags, one per known fault.
