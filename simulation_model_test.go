@@ -446,15 +446,16 @@ func (m *simModel) onApply(f *simFlight) {
 // that expires a signed-in browser's, or the fresh session of a token
 // whose session went away.
 func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
+	if mp.exp == expUser && f.sentStep < mp.loginStep && setsCookie(f.resp.cookies, simSessionName) {
+		mp.lateSession = true
+	}
 	if f.resp.user != "" {
 		return
 	}
 	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
 		mp.sessionExpiredLate = true
 	}
-	if mp.exp == expUser && f.sentStep < mp.loginStep && setsCookie(f.resp.cookies, simSessionName) {
-		mp.lateSession = true
-	}
+
 	if mp.tokenAlone == "" {
 		return
 	}
@@ -506,7 +507,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
-		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), f.answeredStep
+		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
 		m.timeouts(f.party)
 	}

@@ -20,8 +20,8 @@ type simParty struct {
 	// stolenSession is the session cookie the thief copied ("" for none):
 	// a response of its own may put another one in its jar.
 	stolenSession string
-	jar    *simJar
-	addr   string
+	jar           *simJar
+	addr          string
 }
 
 // flState is where a request is.
