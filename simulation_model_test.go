@@ -77,9 +77,6 @@ type mToken struct {
 	presented time.Time // first presented; zero if never
 	bound     time.Time // the most recent authentication it can carry (MaxAuthAge)
 	lateFirst bool      // superseded before its first presentation (a late response)
-	// windowFrom (a late response's token): the first presentation of a
-	// newer token of its record after its own, which opens its window.
-	windowFrom time.Time
 }
 
 // mHandle is a security record, as the model knows it.
@@ -179,8 +176,8 @@ func (m *simModel) supersededAt(t *mToken) time.Time {
 // replayed reports whether presenting t now is a replay the server must
 // revoke for: t was presented before, and a newer token of its record,
 // at most four tokens on (the record keeps its last 4 superseded), was
-// presented more than GracePeriod ago (for a late response's token, see
-// windowFrom; DESIGN.md, "Superseded credentials").
+// presented more than GracePeriod ago; never sure for a late response's
+// token (DESIGN.md, "Superseded credentials").
 func (m *simModel) replayed(t *mToken) bool {
 	if t.presented.IsZero() {
 		return false
@@ -192,9 +189,12 @@ func (m *simModel) replayed(t *mToken) bool {
 	}
 	grace := m.r.w.cfg.GracePeriod
 	if t.lateFirst {
-		// A late response's token: its window opens when a newer token
-		// is next presented (DESIGN.md, "Superseded credentials").
-		return !t.windowFrom.IsZero() && m.now().Sub(t.windowFrom) > grace+time.Second
+		// A late response's token: its window opens when the browser
+		// next presents the current token after it (DESIGN.md,
+		// "Superseded credentials"), which parallel requests and
+		// rotations make the model unsure of: beforeSend forgets the
+		// browser instead ("replay by design").
+		return false
 	}
 	for _, v := range toks[i+1:] {
 		o := m.tokens[v]
@@ -239,11 +239,6 @@ func (m *simModel) beforeSend(f *simFlight) {
 	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
 		mp.tokenAlone, mp.freshSession = f.token, ""
-	}
-	for _, v := range m.handle(t.handle).tokens {
-		if o := m.tokens[v]; o.seq < t.seq && o.lateFirst && !o.presented.IsZero() && o.windowFrom.IsZero() {
-			o.windowFrom = m.now()
-		}
 	}
 	// Next to a session cookie that is not the token's record's, the
 	// request is foreign and nothing ends (DESIGN.md, "Outcomes"): a
