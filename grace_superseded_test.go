@@ -128,6 +128,42 @@ func TestSupersededDoubleSubmittedLoginLandsLast(t *testing.T) {
 	})
 }
 
+// TestSupersededJoinedLoginTokenThatWasPresented: the browser signs in,
+// uses the login's token, then submits the sign-in form again from the
+// pre-login session (a resubmit): the second login joins the first's
+// record. The first token was presented before it was superseded, so a
+// copy of it after the window is a replay, as for any presented token;
+// only a joined login's token the browser never presented is a late
+// response.
+func TestSupersededJoinedLoginTokenThatWasPresented(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=apple"); r.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		b.apply(first)
+		wantUser(t, "/me with the first login's token", b.get("/me"), "alice")
+		thief := e.browser()
+		b.copyTo(thief)
+		second := e.send("POST", "/login?user=alice", hdr)
+		if second.status != http.StatusOK || second.user() != "alice" {
+			t.Fatalf("the second login: %d %v", second.status, second.body)
+		}
+		b.apply(second)
+		wantUser(t, "/me with the joined login's token", b.get("/me"), "alice")
+		if n := len(e.sessions(t, "alice")); n != 1 {
+			t.Fatalf("alice has %d sessions, want 1 (the second login joined the first)", n)
+		}
+		e.clock.Advance(graceWindow + time.Second)
+		if r := thief.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "replay" {
+			t.Errorf("a copy of the presented first token after the window: %d %v; want 401 replay", r.status, r.body)
+		}
+	})
+}
+
 // rotateAndUse passes RotateEvery, lets the browser rotate its token and
 // present the new one (the window of the old one opens), and returns the
 // cookie header it held before.

@@ -324,14 +324,29 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if err != nil {
 		return false, storeErr(err)
 	}
+	client := parseIP(g.clientIPText(c))
 	rec, err := g.store.Update(ctx, mk.Handle, func(r *Record) error {
 		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
 			return errRaced
 		}
+		if r.IP != "" && !g.cfg.IPBinding.permits(parseIP(r.IP), client) {
+			// Bound to a network this request is not from: joined, the
+			// browser would be refused (or its session ended) at its next
+			// request. An ordinary login binds this request's address
+			// (DESIGN.md, "IP binding").
+			return errRaced
+		}
 		// The earlier logins' tokens join the history, never presented:
 		// whichever response the browser applies last, its token is
-		// answered with the newest (grace.go, presentLate).
-		if err := supersede(r, m, now, time.Time{}, false); err != nil {
+		// answered with the newest (grace.go, presentLate). Unless a
+		// request did present it (the record presented, its login token
+		// still current): a copy of it after the window is a replay, as
+		// for every presented token (DESIGN.md, "Superseded credentials").
+		var seen time.Time
+		if !r.Unpresented && len(r.History) == 0 {
+			seen = r.LastSeen
+		}
+		if err := supersede(r, m, now, seen, false); err != nil {
 			return err
 		}
 		r.AuthAt, r.LastSeen = now, now

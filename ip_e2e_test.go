@@ -695,6 +695,33 @@ func TestIPMismatchNeverBlocksSigningIn(t *testing.T) {
 	}
 }
 
+// TestIPLoginNeverJoinsALoginBoundToAnotherNetwork: two logins of one
+// user from one pre-login session join one record, but only from the
+// network that record is bound to. A login from another network (the
+// browser moved between its submits, or signed in again after an IP
+// refusal) binds its own address: joined, the browser would be refused at
+// its very next request.
+func TestIPLoginNeverJoinsALoginBoundToAnotherNetwork(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		home := e.browserFrom("127.0.0.1")
+		if r := home.post("/cart?item=before"); r.status != http.StatusOK {
+			t.Fatalf("anonymous cart: %d %v", r.status, r.body)
+		}
+		moved := e.browserFrom("127.0.0.2")
+		home.copyTo(moved) // the same pre-login session, now on another network
+		home.signIn("alice")
+		if r := moved.post("/login?user=alice"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("POST /login from the other network: %d %v, want 200 alice", r.status, r.body)
+		}
+		wantUser(t, "/me from the network it signed in from", moved.get("/me"), "alice")
+		if ip := boundIP(t, moved); ip != "127.0.0.2" {
+			t.Errorf("the second login's session is bound to %q, want 127.0.0.2", ip)
+		}
+		wantUser(t, "/me of the first login, at home", home.get("/me"), "alice")
+	})
+}
+
 // TestIPMismatchLoginOfAnotherUserLeavesTheRefusedSession: a thief on
 // another network with a copy of alice's cookies signs in to an account of
 // its own. Where the mismatch kept alice's session (KeepSessionOnIPMismatch,

@@ -42,6 +42,10 @@ type mParty struct {
 	// staleRevoke: its RevokeOthers was answered after the browser had
 	// moved on to another record.
 	staleRevoke bool
+	// lateSession: a response verified before its last login put a
+	// session cookie over the login's (the late-session-cookie fault).
+	lateSession bool
+	loginStep   int    // when its last applied login was answered
 	forgotStep  int    // the last step that made the model unsure of it
 	loginHandle string // the record of its last applied login
 	// tokenAlone is a token the browser presented without any session
@@ -49,6 +53,10 @@ type mParty struct {
 	// it after that. A rule ends such a token's record, and the fresh
 	// session is then an ordinary anonymous one.
 	tokenAlone, freshSession string
+	// emptiedStep is when a login over another user's session committed
+	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
+	// it went into that user's session, not the browser's next.
+	emptiedStep int
 }
 
 // mWrite is a write that Save acknowledged.
@@ -73,9 +81,12 @@ type mToken struct {
 
 // mHandle is a security record, as the model knows it.
 type mHandle struct {
-	user       string
-	authMax    time.Time // the latest login or Renew of the record
-	presented  bool      // served authenticated at least once
+	user      string
+	authMax   time.Time // the latest login or Renew of the record
+	presented bool      // served authenticated at least once
+	// shown: a request presented one of its tokens (Middleware counts a
+	// first presentation before the handler, even for a held request).
+	shown      bool
 	lastActive time.Time
 	endedStep  int // 0 while the model holds it live
 	endWhy     string
@@ -164,18 +175,27 @@ func (m *simModel) supersededAt(t *mToken) time.Time {
 
 // replayed reports whether presenting t now is a replay the server must
 // revoke for: t was presented before, and a newer token of its record,
-// at most two rotations on, was presented more than GracePeriod ago
-// (DESIGN.md, "Superseded credentials").
+// at most four tokens on (the record keeps its last 4 superseded), was
+// presented more than GracePeriod ago; never sure for a late response's
+// token (DESIGN.md, "Superseded credentials").
 func (m *simModel) replayed(t *mToken) bool {
 	if t.presented.IsZero() {
 		return false
 	}
 	toks := m.handle(t.handle).tokens
 	i := slices.Index(toks, t.value)
-	if i < 0 || len(toks)-1-i > 2 {
+	if i < 0 || len(toks)-1-i > 4 {
 		return false
 	}
 	grace := m.r.w.cfg.GracePeriod
+	if t.lateFirst {
+		// A late response's token: its window opens when the browser
+		// next presents the current token after it (DESIGN.md,
+		// "Superseded credentials"), which parallel requests and
+		// rotations make the model unsure of: beforeSend forgets the
+		// browser instead ("replay by design").
+		return false
+	}
 	for _, v := range toks[i+1:] {
 		o := m.tokens[v]
 		if o.presented.IsZero() {
@@ -205,32 +225,51 @@ func (m *simModel) beforeSend(f *simFlight) {
 			m.forgetLineage(t.lineage, "replay by design")
 		}
 	}
+	if pt := m.r.parties[f.party]; pt.thief && !sameNetwork(f.addr, m.r.parties[t.lineage].addr) {
+		// Middleware decides an IP mismatch before the handler, even for
+		// a request held there; by default it ends the record (DESIGN.md,
+		// "Refusals").
+		m.forgetLineage(t.lineage, "thief's request from another network")
+	}
+	if !f.hasSession {
+		// A token without its session cookie ends its record (DESIGN.md,
+		// "A lost session cookie"), in Middleware, before any handler.
+		m.end(t.handle, "session lost")
+		m.forgetLineage(t.lineage, "session lost")
+	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
 		mp.tokenAlone, mp.freshSession = f.token, ""
 	}
-	f.expectReplay = m.replayed(t)
+	// Next to a session cookie that is not the token's record's, the
+	// request is foreign and nothing ends (DESIGN.md, "Outcomes"): a
+	// thief's own session cookie may be one.
+	pt := m.r.parties[f.party]
+	f.expectReplay = m.replayed(t) && (!pt.thief || f.session == pt.stolenSession)
 	if t.presented.IsZero() {
 		t.presented, f.firstShown = m.now(), true
 		t.lateFirst = !m.supersededAt(t).IsZero()
 	}
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
-		m.evictionCheck(h.user, f.lineage)
+		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
+	m.handle(t.handle).shown = true
 }
 
 // beforeHandler runs when a request's handler is about to act (at once, or
 // when released): a login may evict the user's other sessions.
 func (m *simModel) beforeHandler(f *simFlight) {
 	if f.act == actLogin {
-		m.evictionCheck(f.user, f.lineage)
+		m.evictionCheck(f.user, f.lineage, tokenHandle(f.token))
 	}
 }
 
 // evictionCheck forgets the user's other browsers when a login (or a
 // record's first presentation) by lineage l may evict one: when the
 // user's presented live sessions of other browsers fill
-// MaxSessionsPerUser.
-func (m *simModel) evictionCheck(user string, l int) {
+// MaxSessionsPerUser. self is the record being presented, or the one the
+// login replaces: it does not count; the browser's own other records (a
+// cookieless double submit makes two) do.
+func (m *simModel) evictionCheck(user string, l int, self string) {
 	limit := m.r.w.cfg.MaxSessionsPerUser
 	if limit == 0 {
 		return
@@ -242,7 +281,7 @@ func (m *simModel) evictionCheck(user string, l int) {
 	}
 	n := 0
 	for _, s := range list {
-		if m.handle(s.Handle).presented && !m.parties[l].handles[s.Handle] {
+		if h := m.handle(s.Handle); (h.presented || h.shown) && s.Handle != self {
 			n++
 		}
 	}
@@ -250,8 +289,9 @@ func (m *simModel) evictionCheck(user string, l int) {
 		return
 	}
 	for i, p := range m.parties {
-		if m.lineage(i) != l && p.exp == expUser && p.user == user {
-			m.forget(i, "evicted")
+		holds := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName])).user == user
+		if m.lineage(i) != l && (p.exp == expUser && p.user == user || holds) {
+			m.forget(i, "evicted") // its sign-in, and the data of the session it holds
 		}
 	}
 }
@@ -337,7 +377,13 @@ func (m *simModel) afterAct(f *simFlight) {
 		m.forgetLineage(l, f.act.String())
 	case f.act == actRevokeOthers:
 		m.revokeOthers(as, l, tokenHandle(f.token))
-		if cur := m.r.parties[l].jar.vals[tokCookieName]; tokenHandle(cur) != tokenHandle(f.token) {
+		if cur := tokenHandle(m.r.parties[l].jar.vals[tokCookieName]); m.handle(cur).maybeEnded {
+			// It holds its other record now (a cookieless double
+			// submit's): two such submits are two browsers (DESIGN.md,
+			// "Cookieless sign-in"), and this revoke may count it as
+			// another device's.
+			m.forgetLineage(l, "revoke-others of its cookieless sibling")
+		} else if cur != tokenHandle(f.token) {
 			m.parties[l].staleRevoke = true
 		}
 		if m.r.busy(f.party, f) {
@@ -395,12 +441,16 @@ func (m *simModel) onApply(f *simFlight) {
 // that expires a signed-in browser's, or the fresh session of a token
 // whose session went away.
 func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
+	if mp.exp == expUser && f.sentStep < mp.loginStep && setsCookie(f.resp.cookies, simSessionName) {
+		mp.lateSession = true
+	}
 	if f.resp.user != "" {
 		return
 	}
 	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
 		mp.sessionExpiredLate = true
 	}
+
 	if mp.tokenAlone == "" {
 		return
 	}
@@ -422,7 +472,7 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
-	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep {
+	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
 		return
 	}
 	var ws []mWrite
@@ -432,6 +482,9 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	mp.dataKnown, mp.writes = true, ws
+	// A write held across a timeout is saved into a session whose record
+	// the next request finds timed out (DESIGN.md, "Timeouts").
+	m.timeouts(f.party)
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
@@ -441,9 +494,15 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
+	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
+		// The login bound its record to the address the request left
+		// from (it joins no login bound elsewhere); the browser has moved
+		// on since (DESIGN.md, "IP binding"): as after an address change,
+		// the model forgets.
+		m.forget(f.party, "address changed")
 	} else if mp.exp != expUnknown || !m.r.busy(f.party, f) {
-		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke = expUser, f.user, "", false, false
-		mp.loginAt, mp.loginHandle = f.answeredAt, tokenHandle(lastToken(f.resp.cookies))
+		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
+		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
 		m.timeouts(f.party)
 	}
@@ -462,6 +521,22 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 func (m *simModel) loginData(f *simFlight, mp *mParty) {
 	if prev := f.resp.user; prev != "" && prev != f.user {
 		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if f.token != "" && f.resp.user == "" && f.resp.reason != "" {
+		// Its credentials had ended: the session cookie next to them is
+		// most likely their tombstoned session, and a login over it
+		// starts empty (DESIGN.md, "Carry-over").
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if !f.hasSession {
+		// A login from a browser that sent no session cookie makes its
+		// own empty session: two such submits are two browsers
+		// (DESIGN.md, "Cookieless sign-in"), and the writes saved before
+		// it went into another session.
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
 	for _, w := range mp.writes {
 		if m.r.kind == "cookie" && w.applyStep >= f.sentStep {
@@ -482,10 +557,11 @@ func (m *simModel) onClock() {
 // minute since its login.
 func (m *simModel) timeouts(i int) {
 	cfg, mp := m.r.w.cfg, m.parties[i]
-	if mp.exp != expUser {
-		return
+	tok := m.r.parties[i].jar.vals[tokCookieName]
+	if mp.exp != expUser && (!mp.dataKnown || tok == "") {
+		return // (data the model knows next to a token is that record's session's: it ends with it)
 	}
-	h := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName]))
+	h := m.handle(tokenHandle(tok))
 	now := m.now()
 	last := h.lastActive
 	if mp.loginAt.After(last) {
@@ -575,7 +651,10 @@ func checkEndedStaysEnded(m *simModel, f *simFlight) {
 	}
 	if f.expectReplay {
 		if r.user != "" {
-			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s", r.user)
+			t := m.tokens[f.token]
+			toks := m.handle(t.handle).tokens
+			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s (%d of its record's %d tokens, first presented %s, late response %v)",
+				r.user, slices.Index(toks, t.value)+1, len(toks), t.presented.Format("15:04:05.0"), t.lateFirst)
 		}
 		m.end(tokenHandle(f.token), "replay")
 	}
@@ -628,6 +707,9 @@ func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
 	if f.act != actWrite || f.gate != "" || f.resp.status == 200 || f.resp.code == "ip_mismatch" || f.resp.reason == "ip_mismatch" {
 		return // a held write may race a login (stale_credentials)
 	}
+	if m.loginMoved(f) {
+		return
+	}
 	mp := m.parties[f.party]
 	fresh := !f.hasSession || (mp.freshSession != "" && f.session == mp.freshSession && f.token == mp.tokenAlone && !m.r.parties[f.party].thief)
 	if !fresh {
@@ -638,6 +720,19 @@ func checkFreshSessionKeepsWrites(m *simModel, f *simFlight) {
 		class = faultCookieGone
 	}
 	m.r.violate("7 fresh session keeps writes", class, "a write into a fresh session (its token's session cookie gone) answered %d %s", f.resp.status, f.resp.code)
+}
+
+// loginMoved reports whether a login of f's party, answered before f and
+// not applied (in flight or lost), may have moved the session f
+// presented: a write into it is then refused as stale (DESIGN.md,
+// "Writes"), the fresh session being the login's now.
+func (m *simModel) loginMoved(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		if o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep <= f.sentStep && (o.state == flLanded || o.state == flDropped) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSignInSurvives (2): a settled browser (no request of its own in
@@ -661,6 +756,8 @@ func checkSignInSurvives(m *simModel, f *simFlight) {
 func signInClass(m *simModel, f *simFlight) faultClass {
 	why := f.resp.reason + " " + f.resp.code
 	switch {
+	case f.resp.reason == "foreign_session" && m.parties[f.party].lateSession:
+		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
 	case f.token != "" && !f.hasSession && m.parties[f.party].sessionExpiredLate:
@@ -700,6 +797,8 @@ func supersededClass(m *simModel, f *simFlight, why string) faultClass {
 // late response's session cookie over a newer login's.
 func foreignClass(m *simModel, f *simFlight) faultClass {
 	switch {
+	case m.parties[f.party].lateSession:
+		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
 	case m.parties[f.party].tokenAlone != "":
@@ -781,6 +880,15 @@ func checkSessionLimit(m *simModel) {
 			m.r.violate("6 session limit", "", "%s has %d presented live sessions, limit %d", u, n, limit)
 		}
 	}
+}
+
+func setsCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.MaxAge >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func expiresCookie(cs []*http.Cookie, name string) bool {

@@ -17,8 +17,11 @@ import (
 type simParty struct {
 	thief  bool
 	victim int // the thief's: whose cookies it copied last
-	jar    *simJar
-	addr   string
+	// stolenSession is the session cookie the thief copied ("" for none):
+	// a response of its own may put another one in its jar.
+	stolenSession string
+	jar           *simJar
+	addr          string
 }
 
 // flState is where a request is.
@@ -40,6 +43,7 @@ type simFlight struct {
 	user         string // login
 	value        string // write
 	srv          int
+	addr         string // the party's address when it sent the request
 	token        string // the token cookie presented ("" for none)
 	hasSession   bool   // a session cookie was presented
 	session      string // the party's own session cookie presented ("" for none)
@@ -151,7 +155,7 @@ var stepFuncs = map[stepKind]func(*simRun, simStep){
 // inside its handler (or refused before it).
 func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFlight {
 	pt := r.parties[p]
-	f := &simFlight{id: len(r.flights), party: p, act: act, user: user, srv: srv, sentStep: r.step, sentAt: r.w.clock.Now()}
+	f := &simFlight{id: len(r.flights), party: p, act: act, user: user, srv: srv, addr: pt.addr, sentStep: r.step, sentAt: r.w.clock.Now()}
 	r.flights = append(r.flights, f)
 	f.token, f.session = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName]
 	f.hasSession = f.session != "" || len(pt.jar.tossed) > 0
@@ -249,6 +253,7 @@ func (r *simRun) doSteal(s simStep) {
 	th := r.parties[len(r.parties)-1]
 	th.jar.copyFrom(r.parties[s.party].jar)
 	th.victim = s.party
+	th.stolenSession = r.parties[s.party].jar.vals[simSessionName]
 	if r.rng.IntN(2) == 0 {
 		th.addr = r.parties[s.party].addr // the same network (a shared NAT, malware on the device)
 	} else {
@@ -264,10 +269,17 @@ func (r *simRun) doClock(s simStep) {
 
 func (r *simRun) doAddr(s simStep) {
 	p := r.parties[s.party]
-	if !sameSlash64(p.addr, s.addr) {
+	if !sameNetwork(p.addr, s.addr) {
 		r.m.forget(s.party, "address changed")
 	}
 	p.addr = s.addr
+}
+
+// sameNetwork reports whether the default IP policy (IPPrefix(32, 64))
+// takes two addresses for one network: the same IPv4 address or the same
+// IPv6 /64.
+func sameNetwork(a, b string) bool {
+	return a == b || sameSlash64(a, b)
 }
 
 // sameSlash64 reports whether two IPv6 "[a:b:c:d::x]:port" addresses of

@@ -26,12 +26,17 @@ var simSeedCases = []simSeedCase{
 	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
 	{faultLateReplay, "memstore", 2, 5307351511124118267},
 	{faultLateReplay, "redis", 1, 1331037787665817889},
+	// A rotation's token sent after a login of the same browser (step 93).
+	{faultLateReplay, "memstore", 1, 6402777151317173339},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	{faultIPLock, "memstore", 1, 5},
+	// A login from another network joined a login's record bound to the
+	// old one: the browser was refused at its next request.
+	{faultIPLock, "redis-2pools", 1, 6449316507601145933},
 	{faultCookielessEvict, "redis", 1, 9067803317262961185},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
@@ -48,6 +53,7 @@ var simSeedCases = []simSeedCase{
 // fault is still open is skipped, naming the flag that runs it; one whose
 // fault is fixed runs with every check on and must pass.
 func TestSimulationSeeds(t *testing.T) {
+	parent := t // the servers outlive each subtest: several seeds share one
 	reds := map[string]*simRedis{}
 	for _, c := range simSeedCases {
 		name := string(c.class)
@@ -62,7 +68,7 @@ func TestSimulationSeeds(t *testing.T) {
 			if isRedis(c.kind) {
 				key := fmt.Sprintf("%s/%d", c.kind, c.servers)
 				if reds[key] == nil {
-					reds[key] = newSimRedis(t, c.kind, c.servers)
+					reds[key] = newSimRedis(parent, c.kind, c.servers)
 				}
 				rd = reds[key]
 			}
