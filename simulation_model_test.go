@@ -639,13 +639,23 @@ func (m *simModel) userOfLineage(l int, user string) bool {
 func checkEndedStaysEnded(m *simModel, f *simFlight) {
 	h := m.handle(tokenHandle(f.token))
 	r := f.resp
-	if f.token != "" && r.user != "" && h.endedStep != 0 && h.endedStep < f.sentStep && !m.loggedInSince(f.lineage, h.endedStep) {
+	// Served as another user than the ended record's: a late response of a
+	// record that a login of that user replaced, forwarded to the login's
+	// own record (DESIGN.md, "Endings": the replaced record names its
+	// successor), which did not end; whose data it sees is invariant 4's.
+	if f.token != "" && r.user != "" && (h.user == "" || r.user == h.user) && h.endedStep != 0 && h.endedStep < f.sentStep && !m.loggedInSince(f.lineage, h.endedStep) {
 		class := faultClass("")
 		switch h.endWhy {
 		case actGinLogout.String():
 			class = faultGinLogout
 		case "replay":
 			class = faultOlderToken
+		case "session lost":
+			// The model ends the record it believes the browser's at a
+			// request without the session cookie; with a login's answer
+			// kept back that may be the wrong one (undecided: see the
+			// cookie-gone row).
+			class = faultCookieGone
 		}
 		m.r.violate("3 ended stays ended", class, "served as %s with a session ended at step %d (%s)", r.user, h.endedStep, h.endWhy)
 	}
@@ -788,6 +798,8 @@ func supersededClass(m *simModel, f *simFlight, why string) faultClass {
 		return faultLateReplay // credentials superseded before they were ever presented
 	case mismatch:
 		return faultOlderToken // a token two rotations back, within the window: not in today's one-deep history
+	case expired:
+		return faultSignInExpired // the record of its last login is gone or ended: undecided
 	}
 	return ""
 }

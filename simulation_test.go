@@ -52,6 +52,7 @@ const (
 	faultStaleExpiry     faultClass = "stale-session-expiry"
 	faultLateSession     faultClass = "late-session-cookie"
 	faultStaleRevoke     faultClass = "stale-revoke-others"
+	faultSignInExpired   faultClass = "sign-in-expired"
 )
 
 // knownFault is one row of the known-fault table.
@@ -68,7 +69,7 @@ type knownFault struct {
 // row merges, set its waiting to false (or delete the row).
 var knownFaults = []knownFault{
 	{faultRevokedData, "4 data isolation", "an acknowledged write is read back empty once the model attributes an ending to its session (a revoke, an eviction): first seen redis-2pools/2 seed 9002233103884821043 step 67; not yet told apart into a model gap or a fault of the merged code", "Every ending is the same ending", true},
-	{faultCarryOver, "4 data isolation", "a login over another user's live session carries that user's data into the new user's session", "Carry-over only from an anonymous session or the same user's own", false},
+	{faultCarryOver, "4 data isolation", "a login over another user's session carries that user's data into the new user's session: fixed for live, ended and replaced sessions (TestLoginCarryOverNeverCrossesUsers); still found after a clock move past the record's retention, a double-submitted login of another user from that session and its responses applied late (memstore/2 seed 6612911765443914631, step 99: alice served carol's data)", "Carry-over only from an anonymous session or the same user's own", true},
 	{faultLateReplay, "2 sign-in survives", "a periodic rotation's token, decided by a request verified before a login of the same browser and sent after it, lands after the login's response: the browser holds a token of the replaced record that it had presented, dead by the rules (only never-presented ones are forwarded), and is signed out", "Ordering principle (re-decide at the moment of the write); Superseded credentials", true},
 	{faultRenew, "3 ended stays ended", "Renew returns success on a session revoked while its request was in flight", "Operations on ended records", false},
 	{faultLostWrite, "5 acked writes kept", "a settled browser reads an older acknowledged write than its newest one (memstore/1 seed 1414622040336136399 step 67, redis-2pools/1 seed 945910917285501289 step 89); not yet told apart into a model gap or a fault of the merged code", "Writes", true},
@@ -81,6 +82,8 @@ var knownFaults = []knownFault{
 	// Found by the simulation, not in the list it was built against.
 	{faultLateSession, "2 sign-in survives", "a request verified before a login (a cookieless browser's first write, or any anonymous save) answers with a new session cookie after the login's: the browser holds the login's token next to a session cookie that is not its record's, and is anonymous (foreign) until it signs in again", "Ordering principle; Cookieless sign-in", true},
 	{faultStaleRevoke, "2 sign-in survives", "RevokeOthers on a request verified before its browser's newer login (its record replaced or ended meanwhile) revokes that newer login", "Ordering principle; Operations on ended records", false},
+	// Found after the fixes merged; model or code not yet decided.
+	{faultSignInExpired, "2 sign-in survives", "a settled browser whose last login answered is anonymous with reason expired: its login's record ended or is gone though the model expects it live (memstore/1 seed 7173040176598088035 step 84; cookie/2 seed 6604434249175084835 step 80): the unpresented-record age, a timeout or an ending the model does not see, or a fault", "Cookieless sign-in; Timeouts; Endings", true},
 	{faultStaleExpiry, "2 sign-in survives", "an anonymous request's Save with MaxAge < 0 (gin-contrib's logout idiom), verified before a login and answered after it, expires the signed-in session's cookie: the browser is signed out", "Cookie writes (ordering principle)", false},
 }
 
