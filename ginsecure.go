@@ -167,11 +167,12 @@ type Config struct {
 type Guard struct {
 	cfg   Config
 	store Store
-	// mem is the store when it is the embedded memory store, whose
-	// records the hot path reads without a copy (see view).
-	mem *memoryStore
-	now func() time.Time
-	log *slog.Logger
+	// shared is the store when it hands out records without a copy (the
+	// embedded memory store: sharedReader), read so on the hot path (see
+	// view); nil for any other store.
+	shared sharedReader
+	now    func() time.Time
+	log    *slog.Logger
 
 	proxyCheck  sync.Once
 	cookieCheck sync.Once
@@ -261,7 +262,7 @@ func New(cfg Config) (*Guard, error) {
 		cu.UseClock(cfg.Now)
 	}
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
-	g.mem, _ = cfg.Store.(*memoryStore)
+	g.shared, _ = cfg.Store.(sharedReader)
 	return g, nil
 }
 

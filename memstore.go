@@ -20,7 +20,7 @@ const memShards = 32
 type memShard struct {
 	mu sync.RWMutex
 	// records are never changed in place: Update and eviction store a new
-	// *Record, so a pointer handed out by view stays a consistent snapshot.
+	// *Record, so a pointer handed out by viewShared stays a consistent snapshot.
 	records map[string]*Record
 	markers map[string]Marker
 	_       [24]byte // one 64-byte cache line per shard: no false sharing between cores
@@ -88,18 +88,19 @@ func retained(exp time.Time) time.Time {
 func cloneRecord(r *Record) Record { return r.Clone() }
 
 func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
-	r, err := m.view(handle, m.now())
+	r, err := m.viewShared(handle, m.now())
 	if err != nil {
 		return Record{}, err
 	}
 	return cloneRecord(r), nil
 }
 
-// view is Get without the copy, for the Guard's hot path: the record is
-// shared with the store and must not be modified (records are replaced,
-// never changed in place, so it stays a consistent snapshot). now is the
-// Guard's reading of the store's clock: one clock read per request.
-func (m *memoryStore) view(handle string, now time.Time) (*Record, error) {
+// viewShared implements sharedReader: Get without the copy, for the
+// Guard's hot path. The record is shared with the store and must not be
+// modified (records are replaced, never changed in place, so it stays a
+// consistent snapshot). now is the Guard's reading of the store's clock:
+// one clock read per request.
+func (m *memoryStore) viewShared(handle string, now time.Time) (*Record, error) {
 	m.sweepIfDue(now)
 	s := m.shard(handle)
 	s.mu.RLock()

@@ -345,11 +345,12 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 	return nil
 }
 
-// view reads a record for the hot path: without a copy from the embedded
-// memory store, through Store.Get from any other.
+// view reads a record for the hot path: without a copy from a store that
+// shares its records (sharedReader: the embedded memory store), through
+// Store.Get from any other.
 func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*Record, error) {
-	if g.mem != nil {
-		return g.mem.view(handle, now)
+	if g.shared != nil {
+		return g.shared.viewShared(handle, now)
 	}
 	rec, err := g.store.Get(reqCtx(c), handle)
 	if err != nil {

@@ -297,6 +297,17 @@ type HeldUpdater interface {
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)
 }
 
+// sharedReader is implemented by a Store that can hand out a record
+// without copying it (the embedded memory store): New asserts it once,
+// and the hot path reads through it. The record is shared with the store
+// and its other readers, as SharedRedis.GetWithSession's is: the caller
+// must not modify it, nor its slices (the Guard never modifies a record it
+// reads). now is the Guard's reading of the store's clock (one clock read
+// per request). Errors: as Get's (ErrNotFound).
+type sharedReader interface {
+	viewShared(handle string, now time.Time) (*Record, error)
+}
+
 // ClockUser is implemented by stores that decide expiry with a clock: New
 // hands them Config.Now, so that expiry follows the Guard's clock (and a
 // test's moved clock) rather than the wall clock.

@@ -10,11 +10,11 @@ func MemoryStoreSize(s Store) (records, markers int) { return s.(*memoryStore).s
 // MemoryStoreView exposes the memory store's copy-free read to
 // store_test.go.
 func MemoryStoreView(s Store, handle string) (*Record, error) {
-	return s.(*memoryStore).view(handle, time.Now())
+	return s.(*memoryStore).viewShared(handle, time.Now())
 }
 
 // MemoryStoreViewAt is the hot path's read at a given instant of the
 // store's clock, for store_sweep_test.go.
 func MemoryStoreViewAt(s Store, handle string, now time.Time) (*Record, error) {
-	return s.(*memoryStore).view(handle, now)
+	return s.(*memoryStore).viewShared(handle, now)
 }
