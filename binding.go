@@ -189,7 +189,7 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 	if !ok || id == st.rec.UserID {
 		return nil
 	}
-	st.authed = false
+	st.demote()
 	g.markRevoked(c, st.rec, RevokedIdentity)
 	// Once per record and network per TouchInterval, as for the IP: the
 	// requests a revocation races (in flight, other servers' views) say
@@ -286,12 +286,10 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 			g.log.Error("ginsecure: could not end a sign-in refused over the limit", "err", err)
 		}
 		g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: rec.Handle, Detail: "sign-in refused at its first request: too many sessions"})
-		st.authed, st.rec, st.failure = false, nil, ErrTooManySessions
-		st.hide()
+		st.hideAs(ErrTooManySessions)
 		return nil
 	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
-		st.authed, st.rec, st.failure = false, nil, ErrExpired
-		st.hide()
+		st.hideAs(ErrExpired)
 		return nil
 	}
 	return storeErr(err)
@@ -334,7 +332,7 @@ func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, err
 // authenticated.
 func (g *Guard) SessionsOf(c *gin.Context) ([]SessionInfo, error) {
 	st := stateOf(c)
-	if st == nil || !st.authed {
+	if st == nil || !st.authenticated() {
 		return nil, ErrNoSession
 	}
 	list, err := g.Sessions(reqCtx(c), st.rec.UserID)
@@ -403,7 +401,7 @@ func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
 // while the request was in flight.
 func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 	st := stateOf(c)
-	if st == nil || !st.authed {
+	if st == nil || !st.authenticated() {
 		return 0, ErrNoSession
 	}
 	ctx := reqCtx(c)

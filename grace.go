@@ -445,7 +445,7 @@ func (g *Guard) serveSuperseded(c *gin.Context, st *reqState, now time.Time) err
 	switch st.sup {
 	case supLate:
 		if err := g.presentLate(c, st, now); err != nil {
-			st.authed = false
+			st.demote()
 			return err
 		}
 	case supResend:
@@ -489,8 +489,7 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 		return ErrTokenMismatch
 	case errors.Is(err, ErrNotFound):
 		// Ended since this request read it: anonymous (see refreshed).
-		st.authed, st.rec, st.failure = false, nil, ErrExpired
-		st.hide()
+		st.hideAs(ErrExpired)
 		return nil
 	}
 	return storeErr(err)
@@ -642,8 +641,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 		// The record ended (a Logout, a timeout on another server) after
 		// this request read it: dead credentials, anonymous like any
 		// other, never a refusal of a public page or the sign-in route.
-		st.authed, st.rec, st.failure = false, nil, ErrExpired
-		st.hide()
+		st.hideAs(ErrExpired)
 		return nil
 	default:
 		if rotate {
@@ -765,8 +763,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	case errors.Is(err, errForwarded):
 		return g.resendForwarded(c, st, &rec)
 	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
-		st.authed, st.rec, st.failure = false, nil, ErrExpired
-		st.hide()
+		st.hideAs(ErrExpired)
 		return nil
 	case err != nil:
 		return storeErr(err)
@@ -782,8 +779,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) error {
 	tok, err := openUnder(forwardInfo, st.tok.secret, next.ForwardPending, next.Handle)
 	if err != nil {
-		st.authed, st.rec, st.failure = false, nil, ErrExpired
-		st.hide()
+		st.hideAs(ErrExpired)
 		return nil
 	}
 	st.rec, st.tokRec = next, next

@@ -18,7 +18,7 @@ import (
 // It never panics.
 func UserID(c *gin.Context) (string, bool) {
 	st := stateOf(c)
-	if st == nil || !st.authed {
+	if st == nil || !st.authenticated() {
 		return "", false
 	}
 	return st.rec.UserID, true
@@ -249,10 +249,10 @@ func Login(c *gin.Context, userID string) error {
 	}
 
 	// 6. Send the token; the request is now the new session's.
-	st.cur, st.blank, st.healed, st.sup = ns, false, false, supCurrent
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	st.cur, st.sup = ns, supCurrent
+	st.sess.reset()
 	g.setToken(c, handle, secret, st.cookieMaxAge())
-	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
+	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, &rec, &rec, now, nil
 	st.tok = presented{handle: handle, secret: secret, hash: hash}
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
@@ -277,10 +277,10 @@ func PrepareSignIn(c *gin.Context) error {
 	if st == nil || st.gs == nil {
 		return setupErr(c, st)
 	}
-	if st.authed || (!st.blank && sessionID(st.cur) != "") {
+	if st.authenticated() || (!st.standingIn() && sessionID(st.cur) != "") {
 		return nil
 	}
-	st.sess.written = true
+	st.sess.changedOptions()
 	return st.sess.Save()
 }
 
@@ -303,7 +303,7 @@ func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions
 		gs := st.freshSession(r.SessionID, nil)
 		return r, gs, markerKey(gs)
 	}
-	if st.blank {
+	if st.standingIn() {
 		return st.tokRec, st.cur, ""
 	}
 	return st.tokRec, st.cur, markerKey(st.cur)
@@ -368,14 +368,14 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	// Joined from the same session as the first login, for the same user:
 	// the same carry-over (on the cookie store the session is rebuilt here).
 	carry := st.carryFor(userID)
-	st.blank, st.sup = false, supCurrent
+	st.unhide()
+	st.sup = supCurrent
 	if err := g.heal(st, &rec, carry); err != nil {
 		return false, err
 	}
-	st.healed = false
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	st.sess.reset()
 	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
-	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
+	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, &rec, &rec, now, nil
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
@@ -455,7 +455,7 @@ var errEnded = errors.New("ginsecure: session already ended")
 // reread, where not nil, is the session as read with the marker.
 func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) {
 	cur := st.cur
-	if cookieStore(cur.Store()) || cur.ID == "" || st.emptied {
+	if cookieStore(cur.Store()) || cur.ID == "" || st.served == servedEmptied {
 		return cur.Values, nil // (emptied: a dead record's data stays behind)
 	}
 	fresh := reread
@@ -469,10 +469,10 @@ func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) 
 		return cur.Values, nil
 	}
 	out := fresh.Values
-	if st.sess.clear {
+	if st.sess.cleared() {
 		out = map[any]any{}
 	}
-	for _, k := range st.sess.dirty {
+	for _, k := range st.sess.changedKeys() {
 		if v, ok := cur.Values[k]; ok {
 			out[k] = v
 		} else {
@@ -511,7 +511,7 @@ func Logout(c *gin.Context) error {
 	g := st.g
 	rec := st.tokRec
 	if rec == nil {
-		if st.blank || (st.hasTok && errors.Is(st.failure, ErrTokenMismatch)) {
+		if st.standingIn() || (st.token == tokenParsed && errors.Is(st.failure, ErrTokenMismatch)) {
 			// A session of a live record without its token, or a token
 			// whose secret does not match: the requester proved nothing.
 			return ErrNoSession
@@ -557,12 +557,12 @@ func Logout(c *gin.Context) error {
 	// after Logout (a "signed out" flash) saves it, and its cookie follows
 	// the expiring one; a Login after it (switching users on one form)
 	// carries nothing of the session that ended.
-	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
+	st.verdict, st.rec, st.tokRec, st.served = verdictAnonymous, nil, nil, servedEmptied
 	if st.gs != nil {
 		st.gs = st.afterLogout()
 		st.cur, st.sid = st.gs, ""
 	}
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	st.sess.reset()
 	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
 	return nil
 }
@@ -601,7 +601,7 @@ func Renew(c *gin.Context) error {
 	if st == nil || st.gs == nil {
 		return setupErr(c, st)
 	}
-	if !st.authed {
+	if !st.authenticated() {
 		return ErrNoSession
 	}
 	if st.sup != supCurrent {
@@ -653,10 +653,10 @@ func Renew(c *gin.Context) error {
 			g.log.Warn("ginsecure: could not retire the session Renew replaced", "err", err)
 		}
 	}
-	st.cur, st.healed, st.sid = ns, false, sid
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	st.cur, st.sid = ns, sid
+	st.sess.reset()
 	g.setToken(c, handle, m.secret, st.cookieMaxAge())
-	st.created, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
+	st.served, st.rec, st.tokRec, st.authAt = servedCreated, &rec, &rec, now
 	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil
@@ -758,7 +758,7 @@ func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (ol
 // that the Renew's response carries no session cookie that could land
 // over a parallel write's (DESIGN.md, "Writes").
 func (st *reqState) renewSession(sid string, reread *gsessions.Session) (*gsessions.Session, error) {
-	if cookieStore(st.cur.Store()) && !st.sess.written && sessionID(st.cur) == sid {
+	if cookieStore(st.cur.Store()) && !st.sess.unsaved() && sessionID(st.cur) == sid {
 		return st.cur, nil
 	}
 	v, err := st.loginValues(reread)
@@ -811,7 +811,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			return
 		}
 		authOnly := p.Authenticated || p.MaxAuthAge > 0
-		if st.authed {
+		if st.authenticated() {
 			if err := g.checkIdentity(c, st); err != nil {
 				// As in Middleware (DESIGN.md, "Refusals"): revoked,
 				// and anonymous on a route that does not need a user.
@@ -825,7 +825,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 				return
 			}
 		}
-		if authOnly && !st.authed {
+		if authOnly && !st.authenticated() {
 			err := st.failure
 			if err == nil {
 				err = ErrNoSession

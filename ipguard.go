@@ -308,7 +308,7 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	if policy.permits(bound, client) {
 		return nil
 	}
-	st.authed = false
+	st.demote()
 	detail := "bound " + bound.String() + ", request from " + client.String() + " (policy " + policy.String() + ")"
 	if !g.cfg.TrustProxyHeaders && client.IsPrivate() {
 		detail += "; the peer is a private address: behind a proxy, set TrustProxyHeaders and engine.SetTrustedProxies"

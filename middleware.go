@@ -27,10 +27,9 @@ type reqState struct {
 	sid     string             // the presented session's identity (session.go), "" for none
 	loadErr error              // the session store could not be reached to load the session
 
-	tokP   bool      // a token cookie was presented at all
-	hasTok bool      // ... and it parsed
-	tok    presented // what it carried
-	tokRec *Record   // the record whose current or previous secret the token carried, even if refused
+	token  tokenState // whether a token cookie was presented, and whether it parsed
+	tok    presented  // what it carried
+	tokRec *Record    // the record whose current or previous secret the token carried, even if refused
 	// refused is the record whose network or identity did not match this
 	// request (DESIGN.md, "Refusals"): the request goes on anonymous, and
 	// only a Login of that record's own user replaces it (tokRec is nil then,
@@ -40,15 +39,12 @@ type reqState struct {
 
 	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
 
-	authed bool
-	rec    *Record // the record the request is authenticated with: shared with the store, never modified
-	authAt time.Time
-	sup    supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
+	verdict verdict // what verify decided the request is (verdict.go)
+	rec     *Record // the record the request is authenticated with: shared with the store, never modified
+	authAt  time.Time
+	sup     supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
 
-	healed  bool // served with the record's own session instead of the presented one
-	emptied bool // the presented session outlived its record: shown (and carried over) empty
-	blank   bool // served with an empty stand-in (a foreign session): writes nothing
-	created bool // this request created the session it is served with (Login, Renew): nothing retired it
+	served  served // which session the request is served with (verdict.go)
 	failure error
 }
 
@@ -66,7 +62,7 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 			g.refuse(c, st, err)
 			return
 		}
-		if !st.blank {
+		if !st.standingIn() {
 			c.Next() // serve
 			return
 		}
@@ -95,8 +91,7 @@ func (g *Guard) load(c *gin.Context) *reqState {
 		g.warnNoSessions(c) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
-		st.tokP = true
-		st.tok, st.hasTok = parseToken(v)
+		st.tok, st.token = parseTokenState(v)
 		if !g.readTogether(st) { // session_redis.go: record and session in one round trip
 			g.startPrefetch(c, st) // prefetch.go: or the record's read beside the session's
 		}
@@ -116,8 +111,8 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 			return err
 		}
 	}
-	if !st.hasTok {
-		if st.tokP {
+	if st.token != tokenParsed {
+		if st.token == tokenMalformed {
 			st.failure = ErrTokenMismatch
 		}
 		return g.guardAnonymous(c, st, nil, now)
@@ -174,12 +169,12 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		st.standIn(err)
 		return nil
 	}
-	st.authed = true
+	st.verdict = verdictAuthenticated
 	if rec.Unpresented {
 		// The record's first presentation: one write that also touches it
 		// and enforces MaxSessionsPerUser (binding.go).
-		if err := g.present(c, st, now); err != nil || !st.authed {
-			st.authed = false
+		if err := g.present(c, st, now); err != nil || !st.authenticated() {
+			st.demote()
 			return err
 		}
 		touch = false
@@ -197,7 +192,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	if err := g.refresh(c, st, now, rotate); err != nil {
-		st.authed = false
+		st.demote()
 		return err
 	}
 	return nil
@@ -268,7 +263,8 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 // (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
 // the browser out of signing in again, from the network it is on now.
 func (st *reqState) standIn(err error) {
-	st.authed, st.failure = false, err
+	st.demote()
+	st.failure = err
 	st.refused, st.rec, st.tokRec = st.rec, nil, nil
 	st.sup, st.fwd = supCurrent, nil
 	if st.gs != nil {
@@ -325,7 +321,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 			st.dropEnded()
 			return nil
 		case err != nil:
-			if st.tokP {
+			if st.token != tokenNone {
 				return storeErr(err)
 			}
 			st.hide() // cannot tell: show nothing

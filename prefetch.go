@@ -16,7 +16,7 @@ import (
 // verify loads the session). It hands the store the request's context and
 // the handle, never the gin.Context: gin reuses that for the next request.
 func (g *Guard) startPrefetch(c *gin.Context, st *reqState) {
-	if g.shared != nil || !st.hasTok || st.sess.inner == nil {
+	if g.shared != nil || st.token != tokenParsed || st.sess.inner == nil {
 		return
 	}
 	if p, ok := g.store.(Prefetcher); ok {

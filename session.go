@@ -136,7 +136,7 @@ func (st *reqState) loadSession() error {
 		}
 		if !cookieStore(st.gs.Store()) && isOutage(err) {
 			st.loadErr = err
-			if st.tokP {
+			if st.token != tokenNone {
 				return storeErr(err)
 			}
 			return nil
@@ -364,14 +364,14 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 		if err != nil {
 			return err
 		}
-		st.cur, st.healed = gs, true
+		st.cur, st.served = gs, servedHealed
 		st.sendSessionCookie(gs)
 		return nil
 	}
 	values := g.carried(st.gs.Values, carry)
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
-	st.cur, st.healed = ns, true
+	st.cur, st.served = ns, servedHealed
 	if st.sup != supCurrent && st.sup != supReissue {
 		// A request sent before a rotation: the browser may hold a newer
 		// cookie of the record's session than this predecessor (written
@@ -406,7 +406,7 @@ const (
 // to it at all (the record it is authenticated with, or its token's ended
 // record): any other signed-in session is a stand-in or was emptied.
 func (st *reqState) carryFor(userID string) carryRule {
-	if st.blank || st.cur == nil {
+	if st.standingIn() || st.cur == nil {
 		return carryNone
 	}
 	h, _ := st.cur.Values[handleKey].(string)
@@ -795,7 +795,7 @@ func (st *reqState) dropEnded() {
 // save overwrites it under the same identity (on the cookie store the dead
 // handle moves to sidKey), so that a login's marker on it still applies.
 func (st *reqState) emptySession() {
-	st.emptied = true
+	st.served = servedEmptied
 	id := sessionID(st.gs)
 	clear(st.gs.Values)
 	if cookieStore(st.gs.Store()) && id != "" {
@@ -840,8 +840,79 @@ func cookieRecord(rec *Record) bool { return rec.SessionID == rec.Handle }
 // record this request's token does not open, or whose network or identity
 // did not match the request (standIn).
 func (st *reqState) hide() {
-	st.blank = true
+	st.verdict = verdictStandIn
 	st.cur = st.newSession()
+}
+
+// writeState is whether the session a request is served with has changes
+// to save.
+type writeState uint8
+
+const (
+	writesNone    writeState = iota // nothing changed since the session was loaded or created
+	writesPending                   // changed since it was last saved: Save writes it
+	writesSaved                     // changed, and saved since: nothing to write until the next change
+)
+
+// clearMark stands in sessionWrites.keys for a Clear of the whole session.
+type clearMark struct{}
+
+// sessionWrites is what a request changed in the session it is served
+// with since the session was loaded or created (Login, Renew and Logout
+// start it afresh: reset).
+type sessionWrites struct {
+	state writeState
+	// keys names the keys this request changed, in order, a clearMark first
+	// where it cleared the session: a login carries them over on top of
+	// the session as the store holds it at the login's commit
+	// (loginValues). Kept in place for the usual one or two keys (a write
+	// costs no allocation for it).
+	keys  []any
+	keysA [4]any
+}
+
+// changed records a change of key.
+func (w *sessionWrites) changed(key any) {
+	w.state = writesPending
+	if w.keys == nil {
+		w.keys = w.keysA[:0]
+	}
+	for _, k := range w.keys {
+		if k == key {
+			return
+		}
+	}
+	w.keys = append(w.keys, key)
+}
+
+// clearAll records a Clear: every key changed before it is part of it.
+func (w *sessionWrites) clearAll() {
+	w.state = writesPending
+	w.keys = append(w.keysA[:0], clearMark{})
+}
+
+// changedOptions records a change that touches no key (the cookie's
+// options, a session to be given an identity).
+func (w *sessionWrites) changedOptions() { w.state = writesPending }
+
+// saved records that the session was saved (or needs no write).
+func (w *sessionWrites) saved() { w.state = writesSaved }
+
+// reset starts afresh with a session the request was just given.
+func (w *sessionWrites) reset() { *w = sessionWrites{} }
+
+// unsaved reports whether there are changes to save.
+func (w *sessionWrites) unsaved() bool { return w.state == writesPending }
+
+// cleared reports whether the request cleared the session.
+func (w *sessionWrites) cleared() bool { return len(w.keys) > 0 && w.keys[0] == clearMark{} }
+
+// changedKeys are the keys changed (since the Clear, if any).
+func (w *sessionWrites) changedKeys() []any {
+	if w.cleared() {
+		return w.keys[1:]
+	}
+	return w.keys
 }
 
 // guardSession wraps the gin-contrib session: sessions.Default(c) returns
@@ -849,29 +920,9 @@ func (st *reqState) hide() {
 // not), refuses writes of a foreign or retired session, and checks every
 // write against a login that retired the session meanwhile.
 type guardSession struct {
-	inner   ginSession
-	st      *reqState
-	written bool
-	// dirty names the keys this request changed: a login carries them over
-	// on top of the session as the store holds it at the login's commit.
-	// Kept in place for the usual one or two keys (a write costs no
-	// allocation for it).
-	dirty  []any
-	dirtyA [4]any
-	clear  bool // Clear was called
-}
-
-func (s *guardSession) touch(key any) {
-	s.written = true
-	if s.dirty == nil {
-		s.dirty = s.dirtyA[:0]
-	}
-	for _, k := range s.dirty {
-		if k == key {
-			return
-		}
-	}
-	s.dirty = append(s.dirty, key)
+	inner ginSession
+	st    *reqState
+	sessionWrites
 }
 
 // Save saves the session the request is served with. It returns
@@ -888,11 +939,11 @@ func (s *guardSession) touch(key any) {
 func (s *guardSession) Save() error {
 	st := s.st
 	switch {
-	case st.blank:
+	case st.standingIn():
 		return ErrForeignSession
 	case st.logoutIdiom():
 		return Logout(st.c)
-	case !s.written:
+	case !s.unsaved():
 		return nil
 	case st.loadErr != nil:
 		return storeErr(st.loadErr)
@@ -906,7 +957,7 @@ func (s *guardSession) Save() error {
 		cur.Values[sidKey] = id
 	}
 	key := ""
-	if !st.created { // a session this request created: nothing retired it
+	if st.served != servedCreated { // a session this request created: nothing retired it
 		key = markerKey(cur)
 	}
 	if key != "" {
@@ -918,7 +969,7 @@ func (s *guardSession) Save() error {
 		case err != nil:
 			return err
 		case !marked:
-			s.written = false
+			s.saved()
 			return nil
 		case mk.Handle == "" && !st.sawAlive(cur):
 			// Ended before this request was verified (as below): the
@@ -935,7 +986,7 @@ func (s *guardSession) Save() error {
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
 	}
-	s.written = false
+	s.saved()
 	if key == "" {
 		return nil
 	}
@@ -972,7 +1023,7 @@ func (s *guardSession) Save() error {
 // MaxAge) by a request authenticated with the current token or the
 // previous one inside its window (DESIGN.md, "The logout idiom").
 func (st *reqState) logoutIdiom() bool {
-	return st.authed && st.cur.Options != nil && st.cur.Options.MaxAge < 0
+	return st.authenticated() && st.cur.Options != nil && st.cur.Options.MaxAge < 0
 }
 
 // refuseStale reports a session write refused because a login or Renew
@@ -1017,7 +1068,7 @@ func (s *guardSession) Session() *gsessions.Session { return s.st.cur }
 // ID is the session's ID on memstore and Redis, "" on the cookie store and
 // for a foreign session's stand-in.
 func (s *guardSession) ID() string {
-	if s.st.blank || s.st.cur == nil {
+	if s.st.standingIn() || s.st.cur == nil {
 		return ""
 	}
 	return s.st.cur.ID
@@ -1037,7 +1088,7 @@ func (s *guardSession) Set(key any, val any) {
 		return
 	}
 	s.st.cur.Values[key] = val
-	s.touch(key)
+	s.changed(key)
 }
 
 // Delete removes a value of the session.
@@ -1046,7 +1097,7 @@ func (s *guardSession) Delete(key any) {
 		return
 	}
 	delete(s.st.cur.Values, key)
-	s.touch(key)
+	s.changed(key)
 }
 
 // Clear removes every value of the session but ginsecure's own.
@@ -1059,7 +1110,7 @@ func (s *guardSession) Clear() {
 			delete(s.st.cur.Values, k)
 		}
 	}
-	s.written, s.clear = true, true
+	s.clearAll()
 }
 
 // AddFlash adds a flash message.
@@ -1072,7 +1123,7 @@ func (s *guardSession) AddFlash(value any, vars ...string) {
 	if len(vars) > 0 {
 		key = vars[0]
 	}
-	s.touch(key)
+	s.changed(key)
 }
 
 // Flashes returns and clears the flash messages.
@@ -1084,17 +1135,17 @@ func (s *guardSession) Flashes(vars ...string) []any {
 	if len(vars) > 0 {
 		key = vars[0]
 	}
-	s.touch(key)
+	s.changed(key)
 	return s.st.cur.Flashes(vars...)
 }
 
 // Options sets the session's cookie options.
 func (s *guardSession) Options(o sessions.Options) {
-	if s.st.cur == nil || s.st.blank {
+	if s.st.cur == nil || s.st.standingIn() {
 		return
 	}
 	s.st.cur.Options = o.ToGorillaOptions()
-	s.written = true
+	s.changedOptions()
 }
 
 // guardWriter strips our cookies from the response of a request whose
@@ -1109,7 +1160,7 @@ type guardWriter struct {
 
 func (w *guardWriter) scrub() {
 	st := w.st
-	if w.scrubbed || w.ResponseWriter.Written() || !st.blank {
+	if w.scrubbed || w.ResponseWriter.Written() || !st.standingIn() {
 		return
 	}
 	w.scrubbed = true

@@ -162,7 +162,7 @@ func (g *Guard) learnRedisSessions(inner ginSession, gs *gsessions.Session) {
 // reads again, and gives the errors it would have given).
 func (g *Guard) readTogether(st *reqState) bool {
 	p := g.redisSessions.Load()
-	if p == nil || !st.hasTok || st.sess.inner == nil {
+	if p == nil || st.token != tokenParsed || st.sess.inner == nil {
 		return false // no record to read, or no session (an engine without Sessions, SessionsMany)
 	}
 	v := reflect.ValueOf(st.sess.inner)
@@ -363,7 +363,7 @@ func (st *reqState) markAndRead(ctx context.Context, key string, m Marker, read 
 	cur := st.cur
 	p := st.g.redisSessions.Load()
 	sk := st.sharedKey(cur)
-	if sk == "" || st.emptied || !read {
+	if sk == "" || st.served == servedEmptied || !read {
 		return nil, st.g.store.SetMarker(ctx, key, m)
 	}
 	_, ser, _, ok := redisFormat(p.rs)
