@@ -103,7 +103,9 @@ func (g *Guard) load(c *gin.Context) *reqState {
 // FailureReason where credentials were presented but are dead), or refused
 // (the returned error). It never changes another user's session: every
 // write below follows a verified token. Dead, stale or foreign credentials
-// get no cookie written (DESIGN.md, "Cookie writes").
+// get no cookie written (DESIGN.md, "Cookie writes"). Its steps: load the
+// session, open the token's record, bind the session to it, check the
+// network and the identity, then keep the record fresh.
 func (g *Guard) verify(c *gin.Context, st *reqState) error {
 	now := g.now()
 	if st.sess.inner != nil {
@@ -117,43 +119,9 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		}
 		return g.guardAnonymous(c, st, nil, now)
 	}
-
-	// verify: the token names its record.
-	rec, err := g.viewToken(c, st, now) // prefetch.go: joins the read load started
-	if errors.Is(err, ErrNotFound) {
-		// Signed out, replaced by a login, timed out and forgotten: dead
-		// credentials are anonymous, and nothing is written back.
-		st.failure = ErrExpired
-		return g.guardAnonymous(c, st, nil, now)
-	}
-	if err != nil {
-		return storeErr(err)
-	}
-	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
-		return g.guardAnonymous(c, st, rec, now)
-	}
-	if rec.Revoked == RevokedReplaced {
-		// A login from this browser replaced the record; a response of it
-		// that landed after the login's (a rotation in flight) is
-		// forwarded to the successor once the checks below pass on it
-		// (grace.go).
-		next, err := g.forwardTarget(c, st, rec, now)
-		if err != nil {
-			return err
-		}
-		if next != nil {
-			st.fwd, rec = rec, next
-		}
-	}
-	if rec.Revoked != "" {
-		st.failure = revokedErr(rec.Revoked)
-		return g.guardAnonymous(c, st, rec, now)
-	}
-	touch := atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
-	if reason := g.timedOut(rec, touch, now); reason != nil {
-		g.endTimedOut(c, st, rec, reason)
-		st.failure = reason
-		return g.guardAnonymous(c, st, nil, now)
+	rec, err := g.openRecord(c, st, now)
+	if rec == nil || err != nil {
+		return err
 	}
 
 	// bind: the session cookie must belong to the record.
@@ -170,9 +138,66 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.verdict = verdictAuthenticated
-	if rec.Unpresented {
-		// The record's first presentation: one write that also touches it
-		// and enforces MaxSessionsPerUser (binding.go).
+	return g.keepFresh(c, st, now)
+}
+
+// openRecord opens the record the token names: its secret is the current
+// one or a superseded one the rules accept (grace.go), a replaced record's
+// late response is forwarded to its successor, and the record has neither
+// ended nor timed out. Where the request goes on anonymous instead it
+// returns nil, and guardAnonymous's answer.
+func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*Record, error) {
+	rec, err := g.viewToken(c, st, now) // prefetch.go: joins the read load started
+	if errors.Is(err, ErrNotFound) {
+		// Signed out, replaced by a login, timed out and forgotten: dead
+		// credentials are anonymous, and nothing is written back.
+		st.failure = ErrExpired
+		return nil, g.guardAnonymous(c, st, nil, now)
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
+		return nil, g.guardAnonymous(c, st, rec, now)
+	}
+	if rec.Revoked == RevokedReplaced {
+		// A login from this browser replaced the record; a response of it
+		// that landed after the login's (a rotation in flight) is
+		// forwarded to the successor once the checks below pass on it
+		// (grace.go).
+		next, err := g.forwardTarget(c, st, rec, now)
+		if err != nil {
+			return nil, err
+		}
+		if next != nil {
+			st.fwd, rec = rec, next
+		}
+	}
+	if rec.Revoked != "" {
+		st.failure = revokedErr(rec.Revoked)
+		return nil, g.guardAnonymous(c, st, rec, now)
+	}
+	if reason := g.timedOut(rec, g.touchDue(rec, now), now); reason != nil {
+		g.endTimedOut(c, st, rec, reason)
+		st.failure = reason
+		return nil, g.guardAnonymous(c, st, nil, now)
+	}
+	return rec, nil
+}
+
+// touchDue reports whether rec's last-seen write is due.
+func (g *Guard) touchDue(rec *Record, now time.Time) bool {
+	return atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
+}
+
+// keepFresh makes the writes an authenticated request owes its record:
+// its first presentation (one write that also touches it and enforces
+// MaxSessionsPerUser: binding.go), a forward, the answer to a superseded
+// credential, a rotation, a confirmation, a last-seen touch (grace.go).
+// A write that finds the record ended takes the verdict away.
+func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
+	touch := g.touchDue(st.rec, now)
+	if st.rec.Unpresented {
 		if err := g.present(c, st, now); err != nil || !st.authenticated() {
 			st.demote()
 			return err
