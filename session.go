@@ -949,40 +949,21 @@ func (s *guardSession) Save() error {
 		return storeErr(st.loadErr)
 	}
 	cur := st.cur
-	if cookieStore(cur.Store()) && sessionID(cur) == "" {
-		id, err := newSessionID(cur.Store())
-		if err != nil {
-			return err
-		}
-		cur.Values[sidKey] = id
+	if err := giveIdentity(cur); err != nil {
+		return err
 	}
 	key := ""
 	if st.served != servedCreated { // a session this request created: nothing retired it
 		key = markerKey(cur)
 	}
 	if key != "" {
-		// On Redis shared with the records: the write and its check in
-		// one round trip (session_redis.go).
-		mk, marked, handled, err := s.saveShared(cur, key)
-		switch {
-		case !handled:
-		case err != nil:
+		var done bool
+		var err error
+		if key, done, err = s.trySaveShared(cur, key); done {
 			return err
-		case !marked:
-			s.saved()
-			return nil
-		case mk.Handle == "" && !st.sawAlive(cur):
-			// Ended before this request was verified (as below): the
-			// session is the browser's own now; the write stands.
-			key = ""
-		default:
-			// Retired after this request was verified: nothing was
-			// written, nothing to undo.
-			return s.refuseStale()
 		}
 	}
-	h := st.c.Writer.Header()
-	n := len(h["Set-Cookie"])
+	n := len(st.c.Writer.Header()["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
 	}
@@ -990,6 +971,54 @@ func (s *guardSession) Save() error {
 	if key == "" {
 		return nil
 	}
+	return s.undoIfRetired(cur, key, n)
+}
+
+// giveIdentity gives a session of the cookie store that has no identity
+// one (sidKey), so that a login's marker can name it.
+func giveIdentity(cur *gsessions.Session) error {
+	if !cookieStore(cur.Store()) || sessionID(cur) != "" {
+		return nil
+	}
+	id, err := newSessionID(cur.Store())
+	if err != nil {
+		return err
+	}
+	cur.Values[sidKey] = id
+	return nil
+}
+
+// trySaveShared saves a session of the Redis shared with the records,
+// where it is one, with its check against the marker under key in one
+// round trip (session_redis.go, saveShared). done says Save's answer is
+// err; otherwise Save saves through the session store and checks after,
+// against the marker under the key returned ("": no check).
+func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string, bool, error) {
+	mk, marked, handled, err := s.saveShared(cur, key)
+	switch {
+	case !handled:
+		return key, false, nil
+	case err != nil:
+		return key, true, err
+	case !marked:
+		s.saved()
+		return key, true, nil
+	case mk.Handle == "" && !s.st.sawAlive(cur):
+		// Ended before this request was verified (as in undoIfRetired):
+		// the session is the browser's own now; the write stands.
+		return "", false, nil
+	}
+	// Retired after this request was verified: nothing was written,
+	// nothing to undo.
+	return key, true, s.refuseStale()
+}
+
+// undoIfRetired checks a session write against the marker under key: a
+// marker set since the request was verified means a login or Renew
+// retired the session, and the write is undone (its Set-Cookie lines
+// after the first n too) and refused (ErrStaleCredentials).
+func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
+	st := s.st
 	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -1013,6 +1042,7 @@ func (s *guardSession) Save() error {
 			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
 		}
 	}
+	h := st.c.Writer.Header()
 	if lines := h["Set-Cookie"]; len(lines) > n {
 		h["Set-Cookie"] = lines[:n:n]
 	}
