@@ -202,52 +202,9 @@ type Guard struct {
 // New validates cfg, fills in its defaults and returns a Guard. The error
 // names the field that is wrong.
 func New(cfg Config) (*Guard, error) {
-	if cfg.Store == nil {
-		cfg.Store = NewMemoryStore()
-	}
-	if cfg.CookieName == "" {
-		cfg.CookieName = DefaultCookieName
-	}
-	if err := validCookieName(cfg.CookieName); err != nil {
-		return nil, fmt.Errorf("ginsecure: Config.CookieName: %w", err)
-	}
-	if cfg.GracePeriod == 0 {
-		cfg.GracePeriod = DefaultGracePeriod
-	}
-	if cfg.RotateEvery == 0 {
-		cfg.RotateEvery = DefaultRotateEvery
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.AbsoluteTimeout == 0 {
-		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
-	}
-	if cfg.TouchInterval == 0 {
-		cfg.TouchInterval = DefaultTouchInterval
-	}
-	switch {
-	case cfg.IdleTimeout < 0:
-		return nil, errors.New("ginsecure: Config.IdleTimeout: must not be negative")
-	case cfg.AbsoluteTimeout < 0:
-		return nil, errors.New("ginsecure: Config.AbsoluteTimeout: must not be negative")
-	case cfg.TouchInterval < 0:
-		return nil, errors.New("ginsecure: Config.TouchInterval: must not be negative")
-	case cfg.TouchInterval >= cfg.IdleTimeout:
-		return nil, fmt.Errorf("ginsecure: Config.TouchInterval: %v must be shorter than IdleTimeout %v, or sessions would time out while in use", cfg.TouchInterval, cfg.IdleTimeout)
-	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
-		return nil, fmt.Errorf("ginsecure: Config.IdleTimeout: %v is longer than AbsoluteTimeout %v", cfg.IdleTimeout, cfg.AbsoluteTimeout)
-	case cfg.GracePeriod > 0 && cfg.RotateEvery > 0 && cfg.GracePeriod >= cfg.RotateEvery:
-		return nil, fmt.Errorf("ginsecure: Config.GracePeriod: %v must be shorter than RotateEvery %v, or old tokens would never die", cfg.GracePeriod, cfg.RotateEvery)
-	case cfg.GracePeriod > time.Minute:
-		return nil, fmt.Errorf("ginsecure: Config.GracePeriod: %v is over a minute; a grace window only needs to cover requests in flight", cfg.GracePeriod)
-	case cfg.MaxSessionsPerUser < 0:
-		return nil, errors.New("ginsecure: Config.MaxSessionsPerUser: must not be negative (0 means no limit)")
-	case cfg.RejectExtraLogins && cfg.MaxSessionsPerUser == 0:
-		return nil, errors.New("ginsecure: Config.RejectExtraLogins: needs MaxSessionsPerUser > 0")
-	}
-	if err := cfg.IPBinding.err; err != nil {
-		return nil, fmt.Errorf("ginsecure: Config.IPBinding: %w", err)
+	cfg.fillDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if !cfg.IPBinding.set {
 		cfg.IPBinding = IPPrefix(32, 64)
@@ -264,6 +221,64 @@ func New(cfg Config) (*Guard, error) {
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	g.shared, _ = cfg.Store.(sharedReader)
 	return g, nil
+}
+
+// fillDefaults puts the default in every zero field that has one and that
+// validate checks.
+func (cfg *Config) fillDefaults() {
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = DefaultGracePeriod
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = DefaultRotateEvery
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = DefaultTouchInterval
+	}
+}
+
+// validate names the first field of cfg (its defaults filled in) that is
+// wrong.
+func (cfg *Config) validate() error {
+	if err := validCookieName(cfg.CookieName); err != nil {
+		return fmt.Errorf("ginsecure: Config.CookieName: %w", err)
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		return errors.New("ginsecure: Config.IdleTimeout: must not be negative")
+	case cfg.AbsoluteTimeout < 0:
+		return errors.New("ginsecure: Config.AbsoluteTimeout: must not be negative")
+	case cfg.TouchInterval < 0:
+		return errors.New("ginsecure: Config.TouchInterval: must not be negative")
+	case cfg.TouchInterval >= cfg.IdleTimeout:
+		return fmt.Errorf("ginsecure: Config.TouchInterval: %v must be shorter than IdleTimeout %v, or sessions would time out while in use", cfg.TouchInterval, cfg.IdleTimeout)
+	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
+		return fmt.Errorf("ginsecure: Config.IdleTimeout: %v is longer than AbsoluteTimeout %v", cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	case cfg.GracePeriod > 0 && cfg.RotateEvery > 0 && cfg.GracePeriod >= cfg.RotateEvery:
+		return fmt.Errorf("ginsecure: Config.GracePeriod: %v must be shorter than RotateEvery %v, or old tokens would never die", cfg.GracePeriod, cfg.RotateEvery)
+	case cfg.GracePeriod > time.Minute:
+		return fmt.Errorf("ginsecure: Config.GracePeriod: %v is over a minute; a grace window only needs to cover requests in flight", cfg.GracePeriod)
+	case cfg.MaxSessionsPerUser < 0:
+		return errors.New("ginsecure: Config.MaxSessionsPerUser: must not be negative (0 means no limit)")
+	case cfg.RejectExtraLogins && cfg.MaxSessionsPerUser == 0:
+		return errors.New("ginsecure: Config.RejectExtraLogins: needs MaxSessionsPerUser > 0")
+	}
+	if err := cfg.IPBinding.err; err != nil {
+		return fmt.Errorf("ginsecure: Config.IPBinding: %w", err)
+	}
+	return nil
 }
 
 func validCookieName(name string) error {
