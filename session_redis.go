@@ -111,12 +111,22 @@ func (g *Guard) learnRedisSessions(inner ginSession, gs *gsessions.Session) {
 		return
 	}
 	p := &redisSessions{store: shared, rs: rs, rsPtr: reflect.ValueOf(rs).Pointer(), name: gs.Name()}
+	if p.learnGinSession(inner) {
+		g.redisSessions.Store(p)
+	}
+}
+
+// learnGinSession finds, with reflect, where gin-contrib's session inner
+// keeps its name, request, store and gorilla session, and checks that its
+// store is the Redis store around p's boj/redistore (learnGinStore). It
+// reports false where the layout is not the one it knows.
+func (p *redisSessions) learnGinSession(inner ginSession) bool {
 	// gin-contrib's session: {name string; request *http.Request; store
 	// Store; session *sessions.Session; ...}; its Redis store embeds the
 	// *redistore.RediStore.
 	it := reflect.TypeOf(inner)
 	if it.Kind() != reflect.Pointer || it.Elem().Kind() != reflect.Struct {
-		return
+		return false
 	}
 	st := it.Elem()
 	idx := func(name string, want reflect.Type, kind reflect.Kind) int {
@@ -132,24 +142,31 @@ func (g *Guard) learnRedisSessions(inner ginSession, gs *gsessions.Session) {
 	p.fStore = idx("store", nil, reflect.Interface)
 	p.fSess = idx("session", reflect.TypeFor[*gsessions.Session](), reflect.Invalid)
 	if p.fName < 0 || p.fReq < 0 || p.fStore < 0 || p.fSess < 0 {
-		return
+		return false
 	}
+	return p.learnGinStore(inner)
+}
+
+// learnGinStore checks that the store of gin-contrib's session inner (its
+// field p.fStore) is the Redis store around p's boj/redistore, and keeps
+// its type.
+func (p *redisSessions) learnGinStore(inner ginSession) bool {
 	sv := reflect.ValueOf(inner).Elem().Field(p.fStore)
 	if sv.IsNil() {
-		return
+		return false
 	}
 	gt := sv.Elem().Type()
 	if gt.Kind() != reflect.Pointer || gt.Elem().Kind() != reflect.Struct || gt.Elem().NumField() < 1 {
-		return
+		return false
 	}
 	if f := gt.Elem().Field(0); !f.Anonymous || f.Type != reflect.TypeFor[*redistore.RediStore]() {
-		return
+		return false
 	}
 	if sv.Elem().Elem().Field(0).Pointer() != p.rsPtr {
-		return
+		return false
 	}
 	p.ginStore = gt
-	g.redisSessions.Store(p)
+	return true
 }
 
 // readTogether reads the token's record and the request's Redis session
