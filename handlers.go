@@ -106,7 +106,7 @@ func Login(c *gin.Context, userID string) error {
 	// with the replaced session next to the new token is healed. Not for a
 	// foreign session: it is not this browser's to retire.
 	prior, replaced, oldKey := st.replacing(userID)
-	carry, err := g.carryFrom(c, st, userID, oldKey) // session.go
+	carry, err := g.carryFrom(c, st, userID, oldKey) // carryover.go
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ type reqState struct {
 // cookies.
 func (g *Guard) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st := g.load(c) // token.go, session.go
+		st := g.load(c) // token.go, guardsession.go
 		if err := g.verify(c, st); err != nil {
 			c.Writer = &st.w // a refusal writes no cookie of a stand-in either
 			g.refuse(c, st, err)

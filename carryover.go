@@ -1,0 +1,127 @@
+package ginsecure
+
+// Carry-over (DESIGN.md, "Carry-over"): what a login, or the cookie
+// store's healing, carries from the session it replaces.
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+)
+
+// carryRule is what a login carries from the session it replaces
+// (DESIGN.md, "Carry-over"): data crosses from an anonymous session or
+// from the same user's own, never from another user's.
+type carryRule int
+
+const (
+	// carryNone: a stand-in, or a session that belonged to another user's
+	// record (live, ended, revoked, replaced): the new session starts empty.
+	carryNone carryRule = iota
+	// carryAnonymous: an anonymous session: what Config.CarryOver accepts.
+	carryAnonymous
+	// carryOwn: the same user's own session: all of it (the user's data).
+	carryOwn
+)
+
+// carryFor decides what a login of userID carries from the session the
+// request is served with. A session that names a record belongs to that
+// record's user; the request knows that record when the session is shown
+// to it at all (the record it is authenticated with, or its token's ended
+// record): any other signed-in session is a stand-in or was emptied.
+func (st *reqState) carryFor(userID string) carryRule {
+	if st.standingIn() || st.cur == nil {
+		return carryNone
+	}
+	h, _ := st.cur.Values[handleKey].(string)
+	if h == "" {
+		return carryAnonymous
+	}
+	owner := ""
+	switch {
+	case st.rec != nil && st.rec.Handle == h:
+		owner = st.rec.UserID
+	case st.tokRec != nil && st.tokRec.Handle == h:
+		owner = st.tokRec.UserID
+	}
+	if owner == userID {
+		return carryOwn
+	}
+	return carryNone
+}
+
+// carryFrom is carryFor, but for an anonymous session that an ending
+// tombstoned (its marker names no record): a login carries nothing from it
+// (DESIGN.md, "Carry-over"). After an ending the session's identity stays
+// with every holder of its cookie, the browser and any copy of it alike,
+// so what it holds since may have been written by the copy's holder: it
+// never reaches the signed-in session. One marker read, only for a login
+// that would carry an anonymous session's values.
+func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (carryRule, error) {
+	carry := st.carryFor(userID)
+	if carry != carryAnonymous || key == "" || !hasAppValues(st.cur.Values) {
+		return carry, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return carry, nil
+	case err != nil:
+		return carryNone, storeErr(err)
+	case mk.Handle == "":
+		return carryNone, nil
+	}
+	return carry, nil
+}
+
+// hasAppValues reports whether a session holds any value of the
+// application's (anything but ginsecure's own).
+func hasAppValues(v map[any]any) bool {
+	for k := range v {
+		if k != handleKey && k != sidKey {
+			return true
+		}
+	}
+	return false
+}
+
+// predecessorCarry is the rule under which rec's own session adopts its
+// predecessor's values on the cookie store (heal): the rule rec's login
+// applied to it, decided from the record the predecessor names. A
+// predecessor whose record is gone, or cannot be read, gives nothing.
+func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *Record) carryRule {
+	if !cookieStore(st.gs.Store()) {
+		return carryNone // heal loads the record's own session by ID
+	}
+	h, _ := st.gs.Values[handleKey].(string)
+	if h == "" {
+		return carryAnonymous
+	}
+	if !validHandle(h) {
+		return carryNone
+	}
+	old, err := g.view(c, h, g.now())
+	if err != nil || old.UserID != rec.UserID {
+		return carryNone
+	}
+	return carryOwn
+}
+
+// carried copies the values of a session that a login (or the cookie
+// store's healing) replaces, under carry, never ginsecure's own.
+func (g *Guard) carried(from map[any]any, carry carryRule) map[any]any {
+	out := make(map[any]any, len(from)+2)
+	if carry == carryNone {
+		return out
+	}
+	for k, v := range from {
+		if k == handleKey || k == sidKey {
+			continue
+		}
+		if carry == carryAnonymous && g.cfg.CarryOver != nil && !g.cfg.CarryOver(k, v) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,356 @@
+package ginsecure
+
+// The session wrapper sessions.Default(c) returns: it serves the session
+// the request is authenticated with, refuses a stand-in's writes, and
+// checks every write against a login that retired the session meanwhile.
+//
+// A session write re-decides at the moment of the write: the session is
+// saved, then its marker is looked up; a marker means a login or Renew
+// retired the session after this request was verified, so the write is
+// undone and Save returns ErrStaleCredentials (never a silent success).
+// Write-then-check, because neither boj/redistore's SETEX nor gin-contrib's
+// memstore can write conditionally; and a login that set its marker after
+// such a check reads the session afresh, so the write is carried over.
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// writeState is whether the session a request is served with has changes
+// to save.
+type writeState uint8
+
+const (
+	writesNone    writeState = iota // nothing changed since the session was loaded or created
+	writesPending                   // changed since it was last saved: Save writes it
+	writesSaved                     // changed, and saved since: nothing to write until the next change
+)
+
+// clearMark stands in sessionWrites.keys for a Clear of the whole session.
+type clearMark struct{}
+
+// sessionWrites is what a request changed in the session it is served
+// with since the session was loaded or created (Login, Renew and Logout
+// start it afresh: reset).
+type sessionWrites struct {
+	state writeState
+	// keys names the keys this request changed, in order, a clearMark first
+	// where it cleared the session: a login carries them over on top of
+	// the session as the store holds it at the login's commit
+	// (loginValues). Kept in place for the usual one or two keys (a write
+	// costs no allocation for it).
+	keys  []any
+	keysA [4]any
+}
+
+// changed records a change of key.
+func (w *sessionWrites) changed(key any) {
+	w.state = writesPending
+	if w.keys == nil {
+		w.keys = w.keysA[:0]
+	}
+	for _, k := range w.keys {
+		if k == key {
+			return
+		}
+	}
+	w.keys = append(w.keys, key)
+}
+
+// clearAll records a Clear: every key changed before it is part of it.
+func (w *sessionWrites) clearAll() {
+	w.state = writesPending
+	w.keys = append(w.keysA[:0], clearMark{})
+}
+
+// changedOptions records a change that touches no key (the cookie's
+// options, a session to be given an identity).
+func (w *sessionWrites) changedOptions() { w.state = writesPending }
+
+// saved records that the session was saved (or needs no write).
+func (w *sessionWrites) saved() { w.state = writesSaved }
+
+// reset starts afresh with a session the request was just given.
+func (w *sessionWrites) reset() { *w = sessionWrites{} }
+
+// unsaved reports whether there are changes to save.
+func (w *sessionWrites) unsaved() bool { return w.state == writesPending }
+
+// cleared reports whether the request cleared the session.
+func (w *sessionWrites) cleared() bool { return len(w.keys) > 0 && w.keys[0] == clearMark{} }
+
+// changedKeys are the keys changed (since the Clear, if any).
+func (w *sessionWrites) changedKeys() []any {
+	if w.cleared() {
+		return w.keys[1:]
+	}
+	return w.keys
+}
+
+// guardSession wraps the gin-contrib session: sessions.Default(c) returns
+// it. It serves the session the request is authenticated with (healed or
+// not), refuses writes of a foreign or retired session, and checks every
+// write against a login that retired the session meanwhile.
+type guardSession struct {
+	inner ginSession
+	st    *reqState
+	sessionWrites
+}
+
+// Save saves the session the request is served with. It returns
+// ErrForeignSession for a foreign session's stand-in, ErrStaleCredentials
+// when a login or Renew retired the session (the write is undone), and
+// ErrStoreUnavailable when the session could not be loaded.
+//
+// gin-contrib's logout idiom, a save with a negative MaxAge (after Clear
+// or not), on a request authenticated with the current token or the
+// previous one inside its window, is Logout (DESIGN.md, "The logout
+// idiom"): Save returns Logout's errors, and both cookies expire. Deleting
+// only the session cookie would leave the record alive for every copy of
+// the token.
+func (s *guardSession) Save() error {
+	st := s.st
+	switch {
+	case st.standingIn():
+		return ErrForeignSession
+	case st.logoutIdiom():
+		return Logout(st.c)
+	case !s.unsaved():
+		return nil
+	case st.loadErr != nil:
+		return storeErr(st.loadErr)
+	}
+	cur := st.cur
+	if err := giveIdentity(cur); err != nil {
+		return err
+	}
+	key := ""
+	if st.served != servedCreated { // a session this request created: nothing retired it
+		key = markerKey(cur)
+	}
+	if key != "" {
+		var done bool
+		var err error
+		if key, done, err = s.trySaveShared(cur, key); done {
+			return err
+		}
+	}
+	n := len(st.c.Writer.Header()["Set-Cookie"])
+	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
+		return saveErr(err)
+	}
+	s.saved()
+	if key == "" {
+		return nil
+	}
+	return s.undoIfRetired(cur, key, n)
+}
+
+// giveIdentity gives a session of the cookie store that has no identity
+// one (sidKey), so that a login's marker can name it.
+func giveIdentity(cur *gsessions.Session) error {
+	if !cookieStore(cur.Store()) || sessionID(cur) != "" {
+		return nil
+	}
+	id, err := newSessionID(cur.Store())
+	if err != nil {
+		return err
+	}
+	cur.Values[sidKey] = id
+	return nil
+}
+
+// trySaveShared saves a session of the Redis shared with the records,
+// where it is one, with its check against the marker under key in one
+// round trip (session_redis.go, saveShared). done says Save's answer is
+// err; otherwise Save saves through the session store and checks after,
+// against the marker under the key returned ("": no check).
+func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string, bool, error) {
+	mk, marked, handled, err := s.saveShared(cur, key)
+	switch {
+	case !handled:
+		return key, false, nil
+	case err != nil:
+		return key, true, err
+	case !marked:
+		s.saved()
+		return key, true, nil
+	case mk.Handle == "" && !s.st.sawAlive(cur):
+		// Ended before this request was verified (as in undoIfRetired):
+		// the session is the browser's own now; the write stands.
+		return "", false, nil
+	}
+	// Retired after this request was verified: nothing was written,
+	// nothing to undo.
+	return key, true, s.refuseStale()
+}
+
+// undoIfRetired checks a session write against the marker under key: a
+// marker set since the request was verified means a login or Renew
+// retired the session, and the write is undone (its Set-Cookie lines
+// after the first n too) and refused (ErrStaleCredentials).
+func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
+	st := s.st
+	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err == nil && mk.Handle == "" && !st.sawAlive(cur):
+		// Ended (Logout, timeout) before this request was verified: the
+		// session is the browser's own now, emptied of the signed-in data.
+		return nil
+	case err != nil:
+		// Cannot tell: the write stands; should the session have been
+		// retired, the browser's next request is healed by its token.
+		st.g.log.Warn("ginsecure: could not check a session write against a login", "err", err)
+		return nil
+	}
+	// Retired after this request was verified: undo the write, unless the
+	// login that marked the session has not committed its record (it may
+	// still fail, and must then leave the visitor's session as it was; if
+	// it commits, it deletes the session itself).
+	if mk.Handle == "" || st.g.recordExists(st.c, mk.Handle) {
+		if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
+		}
+	}
+	h := st.c.Writer.Header()
+	if lines := h["Set-Cookie"]; len(lines) > n {
+		h["Set-Cookie"] = lines[:n:n]
+	}
+	return s.refuseStale()
+}
+
+// logoutIdiom reports whether a save is gin-contrib's logout (a negative
+// MaxAge) by a request authenticated with the current token or the
+// previous one inside its window (DESIGN.md, "The logout idiom").
+func (st *reqState) logoutIdiom() bool {
+	return st.authenticated() && st.cur.Options != nil && st.cur.Options.MaxAge < 0
+}
+
+// refuseStale reports a session write refused because a login or Renew
+// retired the session after this request was verified.
+func (s *guardSession) refuseStale() error {
+	st := s.st
+	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
+	return ErrStaleCredentials
+}
+
+// sawAlive reports whether the request was verified against a live record
+// whose own session is gs: only such a request's write can bring back a
+// session that Logout or a timeout ended after the verification.
+func (st *reqState) sawAlive(gs *gsessions.Session) bool {
+	return st.rec != nil && st.rec.SessionID != "" && st.rec.SessionID == sessionID(gs)
+}
+
+// recordExists reports whether the record under handle exists; a store
+// error counts as yes (the write is then undone: the safe side).
+func (g *Guard) recordExists(c *gin.Context, handle string) bool {
+	_, err := g.store.Get(reqCtx(c), handle)
+	return !errors.Is(err, ErrNotFound)
+}
+
+// saveErr names why a session store could not save: too large for the
+// cookie or the store, the store unreachable, or as the store said.
+func saveErr(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "value is too long") || strings.Contains(msg, "too big") {
+		return &wrapped{sentinel: ErrSessionTooLarge, cause: err}
+	}
+	if isOutage(err) {
+		return storeErr(err)
+	}
+	return err
+}
+
+// Session returns the gorilla session the request is served with, as
+// gin-contrib's does.
+func (s *guardSession) Session() *gsessions.Session { return s.st.cur }
+
+// ID is the session's ID on memstore and Redis, "" on the cookie store and
+// for a foreign session's stand-in.
+func (s *guardSession) ID() string {
+	if s.st.standingIn() || s.st.cur == nil {
+		return ""
+	}
+	return s.st.cur.ID
+}
+
+// Get reads a value of the session.
+func (s *guardSession) Get(key any) any {
+	if s.st.cur == nil {
+		return nil
+	}
+	return s.st.cur.Values[key]
+}
+
+// Set sets a value of the session.
+func (s *guardSession) Set(key any, val any) {
+	if s.st.cur == nil {
+		return
+	}
+	s.st.cur.Values[key] = val
+	s.changed(key)
+}
+
+// Delete removes a value of the session.
+func (s *guardSession) Delete(key any) {
+	if s.st.cur == nil {
+		return
+	}
+	delete(s.st.cur.Values, key)
+	s.changed(key)
+}
+
+// Clear removes every value of the session but ginsecure's own.
+func (s *guardSession) Clear() {
+	if s.st.cur == nil {
+		return
+	}
+	for k := range s.st.cur.Values {
+		if k != handleKey && k != sidKey {
+			delete(s.st.cur.Values, k)
+		}
+	}
+	s.clearAll()
+}
+
+// AddFlash adds a flash message.
+func (s *guardSession) AddFlash(value any, vars ...string) {
+	if s.st.cur == nil {
+		return
+	}
+	s.st.cur.AddFlash(value, vars...)
+	key := "_flash"
+	if len(vars) > 0 {
+		key = vars[0]
+	}
+	s.changed(key)
+}
+
+// Flashes returns and clears the flash messages.
+func (s *guardSession) Flashes(vars ...string) []any {
+	if s.st.cur == nil {
+		return nil
+	}
+	key := "_flash"
+	if len(vars) > 0 {
+		key = vars[0]
+	}
+	s.changed(key)
+	return s.st.cur.Flashes(vars...)
+}
+
+// Options sets the session's cookie options.
+func (s *guardSession) Options(o sessions.Options) {
+	if s.st.cur == nil || s.st.standingIn() {
+		return
+	}
+	s.st.cur.Options = o.ToGorillaOptions()
+	s.changedOptions()
+}
