@@ -50,7 +50,7 @@ func badSessionCookies(valid string) map[string]string {
 	fmt.Fprintf(mac, "app|%d|%s", ts, inner)
 	signedGarbage := base64.URLEncoding.EncodeToString(append([]byte(fmt.Sprintf("%d|%s|", ts, inner)), mac.Sum(nil)...))
 	return map[string]string{
-		"over-long":      strings.Repeat("A", 5000), // the example: over securecookie's 4096
+		"over-long":      strings.Repeat("A", 5000), // over securecookie's 4096-byte limit
 		"signed-garbage": signedGarbage,
 		"garbage":        "!!garbage!!",
 		"bad-signature":  string(flipped),

@@ -414,7 +414,7 @@ func (l *eventLog) countDetail(d string) int {
 	return n
 }
 
-// The sign-in race (issue 13): one browser signs in while its own parallel
+// The sign-in race: one browser signs in while its own parallel
 // requests carry the cookies from before the login, some of them held
 // inside their handler (verified before the login, answering and saving the
 // session after it), and the browser applies the responses' Set-Cookie in

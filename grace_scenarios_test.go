@@ -91,7 +91,7 @@ type graceScenario struct {
 
 var graceScenarios = []graceScenario{
 	{
-		// Issue 14: a periodic rotation changes only the token, so a write
+		// A periodic rotation changes only the token, so a write
 		// sent with the pre-rotation cookies is kept, whichever response
 		// the browser applies last.
 		name: "write across a periodic rotation kept",
@@ -124,7 +124,7 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventRotate, 1, -1}, {ginsecure.EventReplay, 0, 0}},
 	},
 	{
-		// Issue 14: a pre-login request writing the session the login
+		// A pre-login request writing the session the login
 		// retired cannot be kept; Save says so and the handler sees it.
 		name: "pre-login write refused",
 		run: func(s *scen) {
@@ -142,7 +142,7 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventReplay, 0, 0}},
 	},
 	{
-		// Issue 14: Logout has no grace. Sent with the cookies from just
+		// Logout has no grace. Sent with the cookies from just
 		// before a rotation (inside the window) it ends the session: the
 		// newest cookies and any copy of them are dead.
 		name: "Logout with pre-rotation cookies within the window signs out",
@@ -164,7 +164,7 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventLogout, 1, -1}},
 	},
 	{
-		// Issue 14: a sibling subdomain (or a longer Path) can put another
+		// A sibling subdomain (or a longer Path) can put another
 		// session cookie in front of the real one. Logout ends the session
 		// the token names, whatever session cookie came first.
 		name: "Logout with a tossed session cookie in front ends the token's session",
@@ -182,7 +182,7 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventLogout, 1, -1}},
 	},
 	{
-		// Issue 14: a re-login whose response never arrived (a cancelled
+		// A re-login whose response never arrived (a cancelled
 		// navigation) leaves the browser with the replaced session's
 		// credentials: dead, so anonymous, never a 401 on a public page and
 		// never a lock-out of the sign-in route.
@@ -203,7 +203,7 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventReplay, 0, 0}},
 	},
 	{
-		// Issue 14: a periodic rotation lands on a long poll answered 40 s
+		// A periodic rotation lands on a long poll answered 40 s
 		// late. Meanwhile the browser, holding only its old token, keeps
 		// working; the late response is honoured when it lands last ...
 		name:   "rotating response 40 s late, lands last",
@@ -217,14 +217,14 @@ var graceScenarios = []graceScenario{
 		events: []eventWant{{ginsecure.EventReplay, 0, 0}, {ginsecure.EventRevoke, 0, 0}},
 	},
 	{
-		// Issue 14's warning: the browser uses what it was reissued at
+		// The harder order: the browser uses what it was reissued at
 		// +31 s, then the long poll delivers the first pending token.
 		name:   "rotating response 40 s late, after the browser used a reissued token",
 		run:    func(s *scen) { lateRotation(s, "used reissue") },
 		events: []eventWant{{ginsecure.EventReplay, 0, 0}, {ginsecure.EventRevoke, 0, 0}},
 	},
 	{
-		// Issue 14: replay detection stays. The victim rotated and
+		// Replay detection stays. The victim rotated and
 		// presented the new token; a thief's copy of the old one past the
 		// window is a replay: 401 on protected routes and the session is
 		// revoked (two parties hold it); public routes stay anonymous.

@@ -214,7 +214,7 @@ func TestSessionForeignCookieNextToAValidToken(t *testing.T) {
 
 				// Both session cookies, the foreign one first (tossed in front
 				// by a sibling subdomain): preferring the one that belongs to
-				// the token is allowed (the stretch in issue 13); expiring or
+				// the token is allowed (DESIGN.md, "Tossed cookies"); expiring or
 				// revoking anything is not.
 				both := graceSessionCookie + "=" + f + "; " + graceSessionCookie + "=" + victim.cookie(graceSessionCookie) + "; " + tok
 				r := e.send("GET", "/me", both)
