@@ -91,7 +91,10 @@ func (g *Guard) load(c *gin.Context) *reqState {
 		g.warnNoSessions(c) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
-		st.tok, st.token = parseTokenState(v)
+		st.token = tokenMalformed
+		if p, ok := parseToken(v); ok {
+			st.tok, st.token = p, tokenParsed
+		}
 		if !g.readTogether(st) { // session_redis.go: record and session in one round trip
 			g.startPrefetch(c, st) // prefetch.go: or the record's read beside the session's
 		}

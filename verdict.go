@@ -65,14 +65,6 @@ const (
 	tokenParsed                      // a token cookie that parses: st.tok
 )
 
-// parseTokenState parses a token cookie's value.
-func parseTokenState(v string) (presented, tokenState) {
-	if p, ok := parseToken(v); ok {
-		return p, tokenParsed
-	}
-	return presented{}, tokenMalformed
-}
-
 // served is which session the request is served with.
 type served uint8
 
