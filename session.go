@@ -78,7 +78,7 @@ func cookieStore(s gsessions.Store) bool {
 // retry, not that it was signed out.
 func (st *reqState) loadSession() error {
 	st.gs = st.sess.inner.Session()
-	st.cur = st.gs
+	st.cur, st.served = st.gs, servedPresented
 	if st.gs == nil {
 		return nil
 	}
