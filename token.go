@@ -183,16 +183,7 @@ func tokenCookie(r *http.Request, name string) (string, bool) {
 			if k == len(line) || line[k] != '=' {
 				continue // a longer name, or no value
 			}
-			v := line[k+1:]
-			if e := strings.IndexByte(v, ';'); e >= 0 {
-				v = v[:e]
-			}
-			for len(v) > 0 && isASCIISpace(v[len(v)-1]) {
-				v = v[:len(v)-1]
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
+			v := pairValue(line[k+1:])
 			if len(v) == tokenLen {
 				return v, true
 			}
@@ -202,6 +193,21 @@ func tokenCookie(r *http.Request, name string) (string, bool) {
 		}
 	}
 	return first, found
+}
+
+// pairValue is a cookie pair's value, from just after its "=": up to the
+// next ";", ASCII spaces trimmed at its end, one pair of quotes stripped.
+func pairValue(v string) string {
+	if e := strings.IndexByte(v, ';'); e >= 0 {
+		v = v[:e]
+	}
+	for len(v) > 0 && isASCIISpace(v[len(v)-1]) {
+		v = v[:len(v)-1]
+	}
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v
 }
 
 // trimASCII trims what net/http trims around cookie names and values
