@@ -252,7 +252,7 @@ func Login(c *gin.Context, userID string) error {
 	st.cur, st.sup = ns, supCurrent
 	st.sess.reset()
 	g.setToken(c, handle, secret, st.cookieMaxAge())
-	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, &rec, &rec, now, nil
+	st.signedIn(&rec, now)
 	st.tok = presented{handle: handle, secret: secret, hash: hash}
 	st.sid = sid
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
@@ -375,7 +375,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	st.sess.reset()
 	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
-	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, &rec, &rec, now, nil
+	st.signedIn(&rec, now)
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
@@ -557,7 +557,7 @@ func Logout(c *gin.Context) error {
 	// after Logout (a "signed out" flash) saves it, and its cookie follows
 	// the expiring one; a Login after it (switching users on one form)
 	// carries nothing of the session that ended.
-	st.verdict, st.rec, st.tokRec, st.served = verdictAnonymous, nil, nil, servedEmptied
+	st.signedOut()
 	if st.gs != nil {
 		st.gs = st.afterLogout()
 		st.cur, st.sid = st.gs, ""
@@ -656,7 +656,7 @@ func Renew(c *gin.Context) error {
 	st.cur, st.sid = ns, sid
 	st.sess.reset()
 	g.setToken(c, handle, m.secret, st.cookieMaxAge())
-	st.served, st.rec, st.tokRec, st.authAt = servedCreated, &rec, &rec, now
+	st.renewed(&rec, now)
 	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 	return nil

@@ -1,8 +1,12 @@
 package ginsecure
 
-// A request's state as small typed values, each changed only through the
-// named transitions below: its verdict (DESIGN.md, "Verdicts"), the token
-// cookie it presented, and the session it is served with.
+// A request's state as small typed values: its verdict (DESIGN.md,
+// "Verdicts"), the token cookie it presented, and the session it is served
+// with; and the named transitions that change several of them at once.
+// verify decides the verdict (middleware.go), hide gives a stand-in and
+// heal the record's own session (session.go).
+
+import "time"
 
 // verdict is what verify decided the request is. Middleware decides it;
 // a later check (Require's identity check, a record found ended when it
@@ -54,6 +58,24 @@ func (st *reqState) unhide() {
 func (st *reqState) hideAs(err error) {
 	st.rec, st.failure = nil, err
 	st.hide()
+}
+
+// signedIn makes the request one authenticated with rec, a record its
+// login created or joined, served with the session the login created.
+func (st *reqState) signedIn(rec *Record, now time.Time) {
+	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, rec, rec, now, nil
+}
+
+// renewed makes the request one authenticated with rec as Renew left it,
+// served with the session Renew created.
+func (st *reqState) renewed(rec *Record, now time.Time) {
+	st.served, st.rec, st.tokRec, st.authAt = servedCreated, rec, rec, now
+}
+
+// signedOut makes the request anonymous after Logout, served with a new,
+// empty session.
+func (st *reqState) signedOut() {
+	st.verdict, st.rec, st.tokRec, st.served = verdictAnonymous, nil, nil, servedEmptied
 }
 
 // tokenState is what the request's token cookie was.
