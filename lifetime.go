@@ -86,9 +86,11 @@ func dropSetCookie(h http.Header, name string) {
 	}
 }
 
-// saved follows a Save: a kept write that changed the lifetime sends the
-// token again.
+// saved follows a Save: it keeps the error for Middleware (a failed Save
+// the handler ignores is an event), and a kept write that changed the
+// lifetime sends the token again.
 func (s *guardSession) saved(err *error) {
+	s.failed = *err // reported if the handler ignores it (events.go)
 	if *err == nil && s.life == lifetimeChanged {
 		s.followLifetime()
 	}

@@ -860,6 +860,7 @@ type guardSession struct {
 	dirtyA [4]any
 	clear  bool           // Clear was called
 	life   lifetimeChange // lifetime.go
+	failed error          // the last Save's error: EventSaveIgnored if the handler answers below 400
 }
 
 func (s *guardSession) touch(key any) {
