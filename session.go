@@ -1061,17 +1061,20 @@ func (s *guardSession) Delete(key any) {
 	s.touch(key)
 }
 
-// Clear removes every value of the session but ginsecure's own.
+// Clear removes every value of the session but ginsecure's own. As
+// gin-contrib's, it marks the session written only when it held a value:
+// Clear and Save of an empty anonymous session write nothing.
 func (s *guardSession) Clear() {
 	if s.st.cur == nil {
 		return
 	}
+	s.written = s.written || clearWrites(s.st.cur.Values) // equivalence.go
 	for k := range s.st.cur.Values {
 		if k != handleKey && k != sidKey {
 			delete(s.st.cur.Values, k)
 		}
 	}
-	s.written, s.clear = true, true
+	s.clear = true
 }
 
 // AddFlash adds a flash message.
