@@ -63,8 +63,12 @@ func (w *sessionWrites) changed(key any) {
 }
 
 // clearAll records a Clear: every key changed before it is part of it.
-func (w *sessionWrites) clearAll() {
-	w.state = writesPending
+// writes says the Clear deleted a value (clearWrites): only then has the
+// session changes to save.
+func (w *sessionWrites) clearAll(writes bool) {
+	if writes {
+		w.state = writesPending
+	}
 	w.keys = append(w.keysA[:0], clearMark{})
 }
 
@@ -72,8 +76,8 @@ func (w *sessionWrites) clearAll() {
 // options, a session to be given an identity).
 func (w *sessionWrites) changedOptions() { w.state = writesPending }
 
-// saved records that the session was saved (or needs no write).
-func (w *sessionWrites) saved() { w.state = writesSaved }
+// markSaved records that the session was saved (or needs no write).
+func (w *sessionWrites) markSaved() { w.state = writesSaved }
 
 // reset starts afresh with a session the request was just given.
 func (w *sessionWrites) reset() { *w = sessionWrites{} }
@@ -100,6 +104,8 @@ type guardSession struct {
 	inner ginSession
 	st    *reqState
 	sessionWrites
+	life   lifetimeChange // lifetime.go
+	failed error          // the last Save's error: EventSaveIgnored if the handler answers below 400
 }
 
 // Save saves the session the request is served with. It returns
@@ -113,13 +119,23 @@ type guardSession struct {
 // idiom"): Save returns Logout's errors, and both cookies expire. Deleting
 // only the session cookie would leave the record alive for every copy of
 // the token.
-func (s *guardSession) Save() error {
+//
+// On a signed-in session, a MaxAge of 0 on a store that deletes a session
+// saved with it (boj/redistore) returns ErrSessionNotPersisted and deletes
+// nothing; a changed positive MaxAge (or 0 elsewhere: a browser-session
+// cookie) sends the token cookie again with that lifetime, capped at
+// AbsoluteTimeout, while the request's token is still its record's
+// current one (DESIGN.md, "Cookie writes").
+func (s *guardSession) Save() (err error) {
 	st := s.st
+	defer s.saved(&err) // lifetime.go
 	switch {
 	case st.standingIn():
 		return ErrForeignSession
 	case st.logoutIdiom():
 		return Logout(st.c)
+	case st.deletesAtZero():
+		return ErrSessionNotPersisted
 	case !s.unsaved():
 		return nil
 	case st.loadErr != nil:
@@ -144,7 +160,7 @@ func (s *guardSession) Save() error {
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
 	}
-	s.saved()
+	s.markSaved()
 	if key == "" {
 		return nil
 	}
@@ -178,7 +194,7 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 	case err != nil:
 		return key, true, err
 	case !marked:
-		s.saved()
+		s.markSaved()
 		return key, true, nil
 	case mk.Handle == "" && !s.st.sawAlive(cur):
 		// Ended before this request was verified (as in undoIfRetired):
@@ -307,17 +323,20 @@ func (s *guardSession) Delete(key any) {
 	s.changed(key)
 }
 
-// Clear removes every value of the session but ginsecure's own.
+// Clear removes every value of the session but ginsecure's own. As
+// gin-contrib's, it marks the session written only when it held a value:
+// Clear and Save of an empty anonymous session write nothing.
 func (s *guardSession) Clear() {
 	if s.st.cur == nil {
 		return
 	}
+	writes := clearWrites(s.st.cur.Values) // equivalence.go
 	for k := range s.st.cur.Values {
 		if k != handleKey && k != sidKey {
 			delete(s.st.cur.Values, k)
 		}
 	}
-	s.clearAll()
+	s.clearAll(writes)
 }
 
 // AddFlash adds a flash message.
@@ -351,6 +370,7 @@ func (s *guardSession) Options(o sessions.Options) {
 	if s.st.cur == nil || s.st.standingIn() {
 		return
 	}
+	s.noteLifetime(o.MaxAge)
 	s.st.cur.Options = o.ToGorillaOptions()
 	s.changedOptions()
 }
