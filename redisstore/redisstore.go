@@ -34,6 +34,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ginsecure/ginsecure"
@@ -54,12 +55,13 @@ func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
 // Store is a ginsecure.Store on Redis.
 type Store struct {
-	pool    *redis.Pool
-	prefix  string
-	retries int
-	now     func() time.Time
-	memo    *lru.Cache[string, memoEntry] // memo.go
-	check   evictionCheck                 // eviction.go
+	pool     *redis.Pool
+	prefix   string
+	retries  int
+	now      func() time.Time
+	memo     *lru.Cache[string, memoEntry] // memo.go
+	check    evictionCheck                 // eviction.go
+	draining atomic.Bool                   // drain runs
 }
 
 // New returns a Store using pool. Returned as ginsecure.Store, as the
@@ -1027,7 +1029,51 @@ func (l *link) send(cmd func(c redis.Conn, again bool) (any, error)) (any, error
 	}
 	l.c.Close() // broken: the pool discards it
 	l.c, l.fresh = fresh, true
-	return cmd(l.c, true)
+	v, err = cmd(l.c, true)
+	l.s.drain()
+	return v, err
+}
+
+// drainTimeout bounds drain: a dead connection fails at once, a live one
+// answers a PING in well under it.
+const drainTimeout = 250 * time.Millisecond
+
+// drain discards the pool's dead idle connections, after one of them
+// turned out broken: where Redis restarted, all of them are. It PINGs
+// every idle connection once (a dead one is dropped by the pool when
+// given back, a live one goes back), so that the commands that follow on
+// the same pool find live ones, gin-contrib's store's among them (its
+// commands are not sent again). One drain at a time; bounded by
+// drainTimeout; it runs on the caller's goroutine, before the request
+// sends its next command.
+func (s *Store) drain() {
+	if !s.draining.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.draining.Store(false)
+	n := s.pool.IdleCount()
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	held := make([]redis.Conn, 0, n)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range n {
+		if s.pool.IdleCount() == 0 {
+			return
+		}
+		c, err := s.pool.GetContext(ctx)
+		if err != nil {
+			return
+		}
+		held = append(held, c) // held until the end: the next Get takes the next idle one
+		_, _ = redis.DoContext(c, ctx, "PING")
+	}
 }
 
 func (l *link) close() { l.c.Close() }

@@ -425,3 +425,28 @@ func TestRedisReadRetryOnlyForBrokenConnections(t *testing.T) {
 		t.Fatalf("a cancelled context dialled %d connections", n)
 	}
 }
+
+// TestRedisBrokenConnectionDrainsThePool: the first operation that finds
+// a dead pooled connection discards every dead idle one, so that the
+// commands other code sends on the same pool (gin-contrib's store's,
+// which are not sent again) find live connections.
+func TestRedisBrokenConnectionDrainsThePool(t *testing.T) {
+	const idle = 16
+	srv := redistest.Start(t)
+	var dials atomic.Int64
+	pool := restartPool(t, srv, idle, &dials)
+	st := redisstore.New(pool, redisstore.WithPrefix("dr:"))
+	fillPool(t, pool, idle)
+	srv.RestartKeepingData()
+	if _, err := st.Get(context.Background(), "any"); !errors.Is(err, ginsecure.ErrNotFound) {
+		t.Fatalf("Get after the restart: %v", err)
+	}
+	for i := range idle {
+		c := pool.Get()
+		_, err := c.Do("SET", "dr:other", i)
+		c.Close()
+		if err != nil {
+			t.Fatalf("command %d of another user of the pool after the store's first: %v", i, err)
+		}
+	}
+}
