@@ -613,7 +613,7 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 		}
 		fromHeld = false
 		next.Handle = held.Handle
-		res, err := s.presentCAS(ctx, l, old, rec, next, limit)
+		res, err := s.presentCAS(ctx, &l, old, rec, next, limit)
 		switch {
 		case err != nil:
 			return ginsecure.Record{}, nil, err
@@ -722,7 +722,7 @@ func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Re
 			return rec, err
 		}
 		next.Handle = handle
-		ok, err := s.cas(ctx, l, old, next, sessionKey)
+		ok, err := s.cas(ctx, &l, old, next, sessionKey)
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
@@ -798,7 +798,7 @@ func (s *Store) updateHeld(ctx context.Context, held ginsecure.Record, fn func(*
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	ok, err := s.cas(ctx, l, old, next, sessionKey)
+	ok, err := s.cas(ctx, &l, old, next, sessionKey)
 	l.close()
 	if err != nil {
 		return ginsecure.Record{}, err
@@ -1007,12 +1007,12 @@ type link struct {
 }
 
 // link takes a pooled connection for one operation.
-func (s *Store) link(ctx context.Context) (*link, error) {
+func (s *Store) link(ctx context.Context) (link, error) {
 	c, err := s.conn(ctx)
 	if err != nil {
-		return nil, err
+		return link{}, err
 	}
-	return &link{s: s, ctx: ctx, c: c}, nil
+	return link{s: s, ctx: ctx, c: c}, nil
 }
 
 // send runs cmd on the link's connection and, where a pooled connection

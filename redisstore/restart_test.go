@@ -282,14 +282,7 @@ func TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce(t *testing.T) {
 	st := redisstore.New(pool, redisstore.WithPrefix("lr:")).(*redisstore.Store)
 	raw := srv.Pool().Get()
 	defer raw.Close()
-	minted := 0
-	mint := func(r *ginsecure.Record) error { minted++; r.TokenHash = [32]byte{byte(minted), 7}; return nil }
-	present := func(r *ginsecure.Record) error {
-		minted++
-		r.Unpresented = false
-		r.TokenHash = [32]byte{byte(minted), 9}
-		return nil
-	}
+	f := &lostReply{t: t, ctx: ctx, st: st, now: now, raw: raw}
 	for i, h := range []string{"u", "uh", "uhd", "d"} {
 		if err := st.Create(ctx, liveRecord(h, "alice", now.Add(time.Duration(i)*time.Millisecond)), ginsecure.Limit{}); err != nil {
 			t.Fatal(err)
@@ -303,25 +296,72 @@ func TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce(t *testing.T) {
 	if err := st.SetMarker(ctx, "dm", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	got := func(h string) ginsecure.Record {
-		r, err := st.Get(ctx, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+	for _, w := range f.writes() {
+		t.Run(w.name, func(t *testing.T) {
+			f.minted = 0
+			lose.Store(true)
+			err := w.run(0)
+			if lose.Load() {
+				t.Fatalf("%s ran no script whose reply could be lost", w.name)
+			}
+			if err != nil {
+				t.Fatalf("%s sent again after its reply was lost: %v", w.name, err)
+			}
+		})
 	}
-	mintedOnce := func(op string, rec ginsecure.Record, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case minted != 1:
-			return fmt.Errorf("%s applied its function %d times", op, minted)
-		case got(rec.Handle).TokenHash != rec.TokenHash:
-			return fmt.Errorf("%s returned a token that is not the stored one", op)
-		}
-		return nil
+}
+
+// lostReply is the fixture of TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce.
+type lostReply struct {
+	t      *testing.T
+	ctx    context.Context
+	st     *redisstore.Store
+	now    time.Time
+	raw    redis.Conn // outside the lossy pool
+	minted int        // how often the write's function ran
+}
+
+func (f *lostReply) got(h string) ginsecure.Record {
+	r, err := f.st.Get(f.ctx, h)
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	writes := []storeOp{
+	return r
+}
+
+// mint is a rotation: a token that no second run would mint again.
+func (f *lostReply) mint(r *ginsecure.Record) error {
+	f.minted++
+	r.TokenHash = [32]byte{byte(f.minted), 7}
+	return nil
+}
+
+// present is a first presentation that mints, as mint.
+func (f *lostReply) present(r *ginsecure.Record) error {
+	r.Unpresented = false
+	return f.mint(r)
+}
+
+// mintedOnce checks a compare-and-set's answer: its function ran once,
+// and the token it returned is the stored one.
+func (f *lostReply) mintedOnce(op string, rec ginsecure.Record, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case f.minted != 1:
+		return fmt.Errorf("%s applied its function %d times", op, f.minted)
+	case f.got(rec.Handle).TokenHash != rec.TokenHash:
+		return fmt.Errorf("%s returned a token that is not the stored one", op)
+	}
+	return nil
+}
+
+// writes are every write of the store, each on records and markers of
+// its own.
+func (f *lostReply) writes() []storeOp {
+	st, ctx, now, raw := f.st, f.ctx, f.now, f.raw
+	got, mint, present, mintedOnce := f.got, f.mint, f.present, f.mintedOnce
+	return []storeOp{
 		{"Create", func(int) error {
 			return st.Create(ctx, liveRecord("c", "carol", now), ginsecure.Limit{Max: 5, Reject: true})
 		}},
@@ -374,19 +414,6 @@ func TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce(t *testing.T) {
 			}
 			return err
 		}},
-	}
-	for _, w := range writes {
-		t.Run(w.name, func(t *testing.T) {
-			minted = 0
-			lose.Store(true)
-			err := w.run(0)
-			if lose.Load() {
-				t.Fatalf("%s ran no script whose reply could be lost", w.name)
-			}
-			if err != nil {
-				t.Fatalf("%s sent again after its reply was lost: %v", w.name, err)
-			}
-		})
 	}
 }
 
