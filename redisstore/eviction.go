@@ -54,15 +54,20 @@ func (s *Store) startCheck() {
 }
 
 // checkEviction asks Redis for its maxmemory-policy (CONFIG GET, on a
-// connection of the pool, under the store's retry rule, bounded by the
-// connection's read timeout as boj/redistore's commands are) and logs an ERROR
+// connection of its own dialled with the pool's dialer: never one of the
+// pool's, which a pool with MaxActive and no Wait may not spare; bounded
+// by the connection's read timeout) and logs an ERROR
 // where it is not noeviction, a WARN where Redis refuses the command (a
 // renamed CONFIG, an ACL without it). Where Redis cannot be reached, the
 // check waits for the next operation.
 func (s *Store) checkEviction() {
-	reply, err := redis.Strings(s.send(context.Background(), func(c redis.Conn, _ bool) (any, error) {
-		return c.Do("CONFIG", "GET", "maxmemory-policy")
-	}))
+	c, err := s.dial(context.Background())
+	if err != nil {
+		s.check.state.Store(checkWaiting) // Redis unreachable: the next operation tries again
+		return
+	}
+	reply, err := redis.Strings(c.Do("CONFIG", "GET", "maxmemory-policy"))
+	c.Close()
 	var re redis.Error
 	switch {
 	case errors.As(err, &re):

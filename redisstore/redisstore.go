@@ -1045,8 +1045,13 @@ const drainTimeout = 250 * time.Millisecond
 // the same pool find live ones, gin-contrib's store's among them (its
 // commands are not sent again). One drain at a time; bounded by
 // drainTimeout; it runs on the caller's goroutine, before the request
-// sends its next command.
+// sends its next command. Never on a pool with MaxActive and no Wait,
+// where a connection held here could make another request's Get fail at
+// once (ErrPoolExhausted), as Prefetch never does.
 func (s *Store) drain() {
+	if s.pool.MaxActive > 0 && !s.pool.Wait {
+		return
+	}
 	if !s.draining.CompareAndSwap(false, true) {
 		return
 	}
