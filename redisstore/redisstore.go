@@ -1030,7 +1030,9 @@ func (l *link) send(cmd func(c redis.Conn, again bool) (any, error)) (any, error
 	l.c.Close() // broken: the pool discards it
 	l.c, l.fresh = fresh, true
 	v, err = cmd(l.c, true)
-	l.s.drain()
+	if !brokenConn(l.ctx, l.c, err) { // Redis answers: the pool's dead connections go
+		l.s.drain()
+	}
 	return v, err
 }
 
