@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ginsecure/ginsecure"
 )
 
 // expect is what a party's next settled request must be served as.
@@ -245,10 +247,10 @@ func (m *simModel) beforeSend(f *simFlight) {
 	// thief's own session cookie may be one.
 	pt := m.r.parties[f.party]
 	f.expectReplay = m.replayed(t) && (!pt.thief || f.session == pt.stolenSession)
-	if t.presented.IsZero() {
-		t.presented, f.firstShown = m.now(), true
-		t.lateFirst = !m.supersededAt(t).IsZero()
-	}
+	// Whether it counts as a presentation is known from its answer
+	// (presentedBy): only a request that passes every check presents.
+	f.firstShown = t.presented.IsZero()
+	f.supersededAtSend = !m.supersededAt(t).IsZero()
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
 		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
@@ -260,6 +262,38 @@ func (m *simModel) beforeSend(f *simFlight) {
 func (m *simModel) beforeHandler(f *simFlight) {
 	if f.act == actLogin {
 		m.evictionCheck(f.user, f.lineage, tokenHandle(f.token))
+		m.waitingCheck(f.user)
+	}
+}
+
+// waitingCheck: a login ends the oldest of the user's records that wait
+// for their first presentation when MaxUnpresented of them wait already
+// (DESIGN.md, "Cookieless sign-in"). The model counts every record of
+// the user not yet served authenticated and younger than UnpresentedAge
+// (at least as many as the server's), and, unsure which one is the
+// oldest on the server, takes each as maybe ended and forgets the
+// browsers holding or expecting one.
+func (m *simModel) waitingCheck(user string) {
+	var waiting []string
+	for hv, h := range m.handles {
+		if h.user != user || h.presented || h.endedStep != 0 || len(h.tokens) == 0 {
+			continue
+		}
+		if m.now().Sub(m.tokens[h.tokens[0]].issuedAt) <= ginsecure.UnpresentedAge {
+			waiting = append(waiting, hv)
+		}
+	}
+	if len(waiting) < ginsecure.MaxUnpresented {
+		return
+	}
+	for _, hv := range waiting {
+		m.handles[hv].maybeEnded = true
+	}
+	for i, p := range m.r.parties {
+		hv := tokenHandle(p.jar.vals[tokCookieName])
+		if slices.Contains(waiting, hv) || slices.Contains(waiting, m.parties[i].loginHandle) {
+			m.forget(i, "evicted: a waiting login")
+		}
 	}
 }
 
@@ -298,6 +332,7 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 
 // onAnswer records what a response tells and checks it.
 func (m *simModel) onAnswer(f *simFlight) {
+	m.presentedBy(f)
 	m.issued(f)
 	if f.resp.user != "" {
 		if h := m.handle(tokenHandle(f.token)); f.token != "" {
@@ -306,6 +341,22 @@ func (m *simModel) onAnswer(f *simFlight) {
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
 	m.afterAct(f)
+}
+
+// presentedBy notes the presentation of f's token, as of when Middleware
+// decided it (the request's send). Only a request that passed every check
+// presents a token (DESIGN.md, "Superseded credentials"): one refused for
+// its network or identity, or hidden as foreign, confirms no rotation and
+// opens no window. A request served authenticated entered its handler as
+// the user, or was refused only by Require's MaxAuthAge after Middleware.
+func (m *simModel) presentedBy(f *simFlight) {
+	t := m.tokens[f.token]
+	if t == nil || (f.resp.user == "" && f.resp.code != "reauth_required") {
+		return
+	}
+	if t.presented.IsZero() || f.sentAt.Before(t.presented) {
+		t.presented, t.lateFirst = f.sentAt, f.supersededAtSend
+	}
 }
 
 // issued registers the tokens a response sets. A login's or Renew's own
@@ -813,7 +864,10 @@ func foreignClass(m *simModel, f *simFlight) faultClass {
 		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
-	case m.parties[f.party].tokenAlone != "":
+	case m.parties[f.party].tokenAlone != "" && f.token == m.parties[f.party].tokenAlone:
+		// (Only next to the very token that came without its session: a
+		// browser that holds another token since, a login's, is hidden
+		// by a session cookie landed over that login's.)
 		return faultCookieGone
 	}
 	return faultLateSession

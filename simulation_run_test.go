@@ -54,11 +54,14 @@ type simFlight struct {
 	probe        bool // sent while its party had nothing else in flight
 	expectReplay bool // the model is sure this is a replay
 	firstShown   bool // its token's first presentation
-	settledStep  int  // when its response was applied or dropped
-	state        flState
-	gate         string
-	done         chan simResp
-	resp         simResp
+	// supersededAtSend: a newer credential of its browser had been issued
+	// when it was sent (a first presentation then is a late response's).
+	supersededAtSend bool
+	settledStep      int // when its response was applied or dropped
+	state            flState
+	gate             string
+	done             chan simResp
+	resp             simResp
 }
 
 type simRun struct {
