@@ -55,6 +55,13 @@ type mParty struct {
 	// it after that. A rule ends such a token's record, and the fresh
 	// session is then an ordinary anonymous one.
 	tokenAlone, freshSession string
+	// pairUnsure: its session cookie may not be its token's record's own
+	// (a response put one of the two back without the other). Alone it
+	// is healed; behind tossed cookies none is healed from (DESIGN.md,
+	// "Tossed cookies").
+	pairUnsure bool
+	// loginSession is the session cookie its last applied login set.
+	loginSession string
 	// emptiedStep is when a login over another user's session committed
 	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
 	// it went into that user's session, not the browser's next.
@@ -476,6 +483,7 @@ func (m *simModel) onApply(f *simFlight) {
 	if m.r.parties[f.party].thief {
 		return
 	}
+	m.notePair(f, mp)
 	m.noteSessionCookie(f, mp)
 	if f.resp.status != 200 {
 		return
@@ -486,6 +494,53 @@ func (m *simModel) onApply(f *simFlight) {
 	case actWrite:
 		m.writeApplied(f, mp)
 	}
+}
+
+// notePair notes whether the browser's session cookie is surely its
+// token's record's own after applying f: a response that sets both is a
+// pair (a login's, but for a late one); one that sets the session cookie alone gives the own
+// session only to a request served authenticated with the token the
+// browser still holds (healing sends it again); one that sets the token
+// alone keeps the pair only for a rotation of the record the request
+// presented, next to the session cookie the browser still holds. Behind
+// tossed cookies an unsure pair is not healed (DESIGN.md, "Tossed
+// cookies"): the model forgets the browser.
+func (m *simModel) notePair(f *simFlight, mp *mParty) {
+	jar := m.r.parties[f.party].jar.vals
+	tok, sess := jar[tokCookieName], jar[simSessionName]
+	setsTok, setsSess := touchesCookie(f.resp.cookies, tokCookieName), touchesCookie(f.resp.cookies, simSessionName)
+	switch {
+	case setsTok && setsSess:
+		// (A login's, unless another login of the browser answered after
+		// it: its record may be replaced, its pair then forwarded.)
+		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f)
+		if f.act == actLogin && f.resp.status == 200 {
+			mp.loginSession = sess
+		}
+	case setsSess:
+		mp.pairUnsure = sess == "" || f.resp.user == "" || f.token != tok
+	case setsTok:
+		rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
+		// A rotation in flight across the browser's login, next to that
+		// login's own session cookie: forwarded ("Grace period"), the
+		// successor's own cookie winning among several.
+		forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep
+		mp.pairUnsure = mp.pairUnsure || !(rotation || forwarded)
+	}
+	if mp.pairUnsure && len(m.r.parties[f.party].jar.tossed) > 0 {
+		m.forget(f.party, "tossed cookies in front of a session cookie not surely its record's")
+	}
+}
+
+// loginAnsweredAfter reports whether a login of f's party succeeded after
+// f was answered.
+func (m *simModel) loginAnsweredAfter(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		if o != f && o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep > f.answeredStep {
+			return true
+		}
+	}
+	return false
 }
 
 // noteSessionCookie notes an anonymous response's session cookie: one
@@ -955,6 +1010,11 @@ func setsCookie(cs []*http.Cookie, name string) bool {
 		}
 	}
 	return false
+}
+
+// touchesCookie reports whether a response sets or expires the cookie.
+func touchesCookie(cs []*http.Cookie, name string) bool {
+	return slices.ContainsFunc(cs, func(c *http.Cookie) bool { return c.Name == name })
 }
 
 func expiresCookie(cs []*http.Cookie, name string) bool {

@@ -371,6 +371,11 @@ func (r *simRun) doToss(s simStep) {
 	}
 	r.parties[s.party].jar.tossed = ts
 	r.m.parties[s.party].dataKnown = false // which session it presents is the server's choice now
+	if r.m.parties[s.party].pairUnsure {
+		// None of several cookies is healed from (DESIGN.md, "Tossed
+		// cookies"): its own session cookie may not be among them.
+		r.m.forget(s.party, "tossed cookies in front of a session cookie not surely its record's")
+	}
 	r.logf("      %d attacker session cookies tossed in front (%s)", len(ts), resp)
 }
 

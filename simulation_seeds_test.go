@@ -48,6 +48,9 @@ var simSeedCases = []simSeedCase{
 	{faultTossed, "redis", 2, 1},
 	// A Renew's late response forwarded behind tossed cookies.
 	{faultTossed, "cookie", 2, 3930971170985803089},
+	// A replaced record's late login response behind tossed cookies: not
+	// forwarded from the replaced session's cookie among several.
+	{faultTossed, "redis", 2, 4878770593058467893},
 	{faultLateSession, "redis", 1, 3619212340664291769},
 	// A write's session cookie over a later login's, once classified as
 	// cookie-gone.
