@@ -242,8 +242,12 @@ func (m *simModel) beforeSend(f *simFlight) {
 	}
 	if !f.hasSession {
 		// A token without its session cookie ends its record (DESIGN.md,
-		// "A lost session cookie"), in Middleware, before any handler.
-		m.end(t.handle, "session lost")
+		// "A lost session cookie"), in Middleware, before any handler;
+		// not one a login replaced: that is retired already, and a login
+		// from here names the new record its successor.
+		if !m.replacedByLogin(t.handle, t.lineage) {
+			m.end(t.handle, "session lost")
+		}
 		m.forgetLineage(t.lineage, "session lost")
 	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
@@ -262,6 +266,26 @@ func (m *simModel) beforeSend(f *simFlight) {
 		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
 	m.handle(t.handle).shown = true
+}
+
+// replacedByLogin reports whether a login of lineage l that presented a
+// token of record h (served as it, or refused for its network), while the
+// model held h live, has answered with another record: h is replaced
+// (DESIGN.md, "States").
+func (m *simModel) replacedByLogin(h string, l int) bool {
+	x := m.handle(h)
+	for _, o := range m.r.flights {
+		if o.act != actLogin || o.lineage != l || o.resp.status != 200 || o.answeredStep == 0 || tokenHandle(o.token) != h {
+			continue
+		}
+		// (Served as the record, or refused for its network: a login of
+		// the same user replaces it, DESIGN.md, "Refusals".)
+		presented := o.resp.user != "" || o.resp.reason == "ip_mismatch" && o.user == x.user
+		if presented && tokenHandle(lastToken(o.resp.cookies)) != h && (x.endedStep == 0 || x.endedStep > o.answeredStep) {
+			return true
+		}
+	}
+	return false
 }
 
 // beforeHandler runs when a request's handler is about to act (at once, or

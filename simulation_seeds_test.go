@@ -45,6 +45,9 @@ var simSeedCases = []simSeedCase{
 	{faultCookielessEvict, "cookie", 2, 4774565529171866613},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
+	// A replaced record's token without its session cookie ends nothing;
+	// the next login names its successor and forwards a late rotation.
+	{faultCookieGone, "memstore", 2, 4491380311366043201},
 	{faultTossed, "redis", 2, 1},
 	// A Renew's late response forwarded behind tossed cookies.
 	{faultTossed, "cookie", 2, 3930971170985803089},
