@@ -544,16 +544,23 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 	case setsSess:
 		mp.pairUnsure = sess == "" || f.resp.user == "" || f.token != tok
 	case setsTok:
-		rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
-		// A rotation in flight across the browser's login, next to that
-		// login's own session cookie: forwarded ("Grace period"), the
-		// successor's own cookie winning among several.
-		forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep
-		mp.pairUnsure = mp.pairUnsure || !(rotation || forwarded)
+		mp.pairUnsure = mp.pairUnsure || !m.tokenKeepsPair(f, mp, tok, sess)
 	}
 	if mp.pairUnsure && len(m.r.parties[f.party].jar.tossed) > 0 {
 		m.forget(f.party, "tossed cookies in front of a session cookie not surely its record's")
 	}
+}
+
+// tokenKeepsPair reports whether a response that set the token alone
+// (now tok, next to sess) keeps the browser's pair its record's own: a
+// rotation of the record the request presented next to the session
+// cookie the browser still holds, or a rotation in flight across the
+// browser's login next to that login's own session cookie (forwarded,
+// "Grace period": the successor's own cookie wins among several).
+func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bool {
+	rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
+	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep
+	return rotation || forwarded
 }
 
 // loginAnsweredAfter reports whether a login of f's party succeeded after
