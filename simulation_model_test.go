@@ -55,6 +55,7 @@ type mParty struct {
 	// it after that. A rule ends such a token's record, and the fresh
 	// session is then an ordinary anonymous one.
 	tokenAlone, freshSession string
+	aloneStep                int // when tokenAlone was presented alone
 	// pairUnsure: its session cookie may not be its token's record's own
 	// (a response put one of the two back without the other). Alone it
 	// is healed; behind tossed cookies none is healed from (DESIGN.md,
@@ -251,7 +252,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 		m.forgetLineage(t.lineage, "session lost")
 	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
-		mp.tokenAlone, mp.freshSession = f.token, ""
+		mp.tokenAlone, mp.freshSession, mp.aloneStep = f.token, "", m.r.step
 	}
 	// Next to a session cookie that is not the token's record's, the
 	// request is foreign and nothing ends (DESIGN.md, "Outcomes"): a
@@ -588,7 +589,9 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 		mp.sessionExpiredLate = true
 	}
 
-	if mp.tokenAlone == "" {
+	if mp.tokenAlone == "" || f.sentStep < mp.aloneStep {
+		// (A response to a request sent before: its session cookie is
+		// not the fresh session, late-session-cookie's to judge.)
 		return
 	}
 	for _, c := range f.resp.cookies {

@@ -48,6 +48,8 @@ var simSeedCases = []simSeedCase{
 	// A replaced record's token without its session cookie ends nothing;
 	// the next login names its successor and forwards a late rotation.
 	{faultCookieGone, "memstore", 2, 4491380311366043201},
+	// A late response's session cookie is not the fresh session.
+	{faultCookieGone, "cookie", 1, 7482043726563906009},
 	{faultTossed, "redis", 2, 1},
 	// A Renew's late response forwarded behind tossed cookies.
 	{faultTossed, "cookie", 2, 3930971170985803089},
