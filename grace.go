@@ -689,21 +689,33 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 		return nil, nil
 	}
 	if next.SessionID != st.sid {
-		// The replaced session's own cookie (healed by its marker) only
-		// for the same user: another user's login replaced it (a shared
-		// computer), and the previous user still holds that cookie.
-		if next.UserID != old.UserID {
-			return nil, nil
-		}
-		mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, storeErr(err)
-		}
-		if err != nil || mk.Handle != next.Handle {
-			return nil, nil
+		ok, err := g.forwardSession(c, st, old, next)
+		if !ok || err != nil {
+			return nil, err
 		}
 	}
 	return next, nil
+}
+
+// forwardSession decides, for a forward to next, a session cookie that is
+// not next's own: next's own among several of the name wins (a sibling's
+// tossed in front, DESIGN.md, "Tossed cookies"); else the replaced
+// session's own cookie (healed by its marker) is accepted only for the
+// same user: another user's login replaced it (a shared computer), and the
+// previous user still holds that cookie.
+func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) (bool, error) {
+	ok, _, err := st.ownAmong(next)
+	if ok || err != nil {
+		return ok, err
+	}
+	if next.UserID != old.UserID {
+		return false, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, storeErr(err)
+	}
+	return err == nil && mk.Handle == next.Handle, nil
 }
 
 // unrotatedLogin reports whether r has not rotated since its login but for

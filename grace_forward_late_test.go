@@ -6,6 +6,7 @@ package ginsecure_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,35 @@ func TestForwardTwoLateRotatingResponses(t *testing.T) {
 		}
 		if n := e.events.count(ginsecure.EventReplay); n != 0 {
 			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
+
+// TestForwardBehindTossedCookies: the browser holds the replaced record's
+// rotated token next to the successor's session cookie (a rotating
+// response landed after the re-login's), and a sibling subdomain tossed
+// session cookies of the application's name in front of its own. The
+// successor's own session cookie wins among them (DESIGN.md, "Tossed
+// cookies"), so the request is forwarded as it is without them: the
+// sign-in survives, and nothing of the tossed sessions is read.
+func TestForwardBehindTossedCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		sibling := e.browser()
+		sibling.post("/cart?item=sibling")
+		var toss []string
+		for range 8 {
+			toss = append(toss, "app="+sibling.cookie("app"))
+		}
+		b := e.browser()
+		hdr := forwardSetup(t, e, b)
+		r := e.send("GET", "/me", strings.Join(toss, "; ")+"; "+hdr)
+		if r.status != http.StatusOK || r.user() != "alice" || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("late rotating response behind 8 tossed session cookies: /me %d %v (token sent: %v); want alice, forwarded", r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+		}
+		b.apply(r)
+		if r := e.send("GET", "/cart", strings.Join(toss, "; ")+"; "+b.header()); r.user() != "alice" || r.body["cart"] == "sibling" {
+			t.Errorf("with the forwarded token behind the tossed cookies: /cart %d %v; want alice's own session", r.status, r.body)
 		}
 	})
 }
