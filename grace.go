@@ -662,18 +662,19 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 
 // forwardTarget picks the record a request is forwarded to: its token is
 // the current one of a record that a login from the same browser replaced
-// (Record.ReplacedBy), minted by a rotation the browser never presented,
-// next to the successor's own session cookie or the session the login
-// replaced (healed then). The response of a rotation that was in flight
-// when the login committed landed after the login's and put the replaced
-// record's token back beside the new session. The successor must not have
-// rotated since its login (a Renew, a periodic rotation): until it does,
-// its forwarded token is sent again to every such request, however late
-// (Record.ForwardPending), as a pending token is. Anything else: dead
-// credentials (nil).
+// (Record.ReplacedBy), minted by a rotation, next to the successor's own
+// session cookie or the session the login replaced (healed then). The
+// response of a rotation that was in flight when the login committed
+// landed after the login's and put the replaced record's token back
+// beside the new session. The successor must not have rotated since its
+// login (a Renew, a periodic rotation): until it does, its forwarded token
+// is sent again to every such request, however late
+// (Record.ForwardPending), as a pending token is. A token the browser had
+// presented is forwarded only within the login's window (loginWindow).
+// Anything else: dead credentials (nil).
 func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
 	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) ||
-		len(old.History) == 0 || !old.ConfirmedAt.IsZero() || c.GetHeader("Upgrade") != "" {
+		len(old.History) == 0 || c.GetHeader("Upgrade") != "" {
 		return nil, nil
 	}
 	next, err := g.view(c, old.ReplacedBy, now)
@@ -684,6 +685,9 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 		return nil, storeErr(err)
 	}
 	if next.Revoked != "" || !(len(next.ForwardPending) > 0 || unrotatedLogin(next)) {
+		return nil, nil
+	}
+	if !old.ConfirmedAt.IsZero() && !g.loginWindow(old, next, now) {
 		return nil, nil
 	}
 	if next.SessionID != st.sid {
@@ -702,6 +706,24 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 		}
 	}
 	return next, nil
+}
+
+// loginWindow reports whether old's current token, which the browser had
+// presented, is still a straggler of the login that replaced old with
+// next rather than a copy (DESIGN.md, "Superseded credentials"). Only a
+// periodic rotation's token qualifies: the rotation sent it again to
+// every request that presented the token before it, and one of those
+// responses, answered before the login or after, may land after the
+// login's. A login supersedes it as a rotation would: until the browser
+// presents the login's token (Record.Unpresented) or GracePeriod after
+// the login, whichever is later; never with the window disabled. A
+// login's or a Renew's token is carried by its own response only: a copy
+// of it is cut off by the login.
+func (g *Guard) loginWindow(old, next *Record, now time.Time) bool {
+	h := old.History[0] // what the rotation that minted the current token superseded
+	periodic := !h.Raised && !h.Seen.IsZero() && old.IssuedAt.After(old.CreatedAt.Add(unconfirmedGrace))
+	return periodic && g.cfg.GracePeriod >= 0 &&
+		(next.Unpresented || !longerThan(now, next.CreatedAt, g.cfg.GracePeriod))
 }
 
 // unrotatedLogin reports whether r has not rotated since its login but for

@@ -168,3 +168,79 @@ func TestForwardTwoLateRotatingResponses(t *testing.T) {
 		}
 	})
 }
+
+// presentedRotationLandsAfterLogin signs b in, lets a periodic rotation
+// happen on a request held in its handler (slow), has the browser get
+// and present the rotation's token (the same one, sent again), then signs
+// in again. The slow request answers before the login and its response
+// (the rotation's token, presented by the browser) is returned unapplied:
+// it lands after the login's.
+func presentedRotationLandsAfterLogin(t *testing.T, e *env, b *browser) reply {
+	t.Helper()
+	b.login("alice")
+	e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+	release := e.holdAt(t, "/hold/auth?id=slow", "slow", b.header())
+	if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+		t.Fatalf("a request with the old token was not sent the rotation's token: %d %v", r.status, r.body)
+	}
+	if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" { // presents it
+		t.Fatalf("the rotation's token: /me %d %v", r.status, r.body)
+	}
+	slow := release() // answered before the login
+	if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+		t.Fatalf("the slow request did not carry the rotation's token: %d %v", slow.status, slow.body)
+	}
+	if r := b.login("alice"); r.status != http.StatusOK {
+		t.Fatalf("re-login: %d %v", r.status, r.body)
+	}
+	return slow
+}
+
+// TestForwardPresentedRotationTokenLandingAfterLogin: a rotation's token
+// the browser had already presented comes back in a response answered
+// before a re-login and landing after it (DESIGN.md, "Ordering
+// principle"): no check at the moment of the write can help a response
+// that left before the login. The login superseded that token as a
+// rotation would; within the login's window it is forwarded to the
+// successor, and the browser stays signed in.
+func TestForwardPresentedRotationTokenLandingAfterLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		slow := presentedRotationLandsAfterLogin(t, e, b)
+		b.apply(slow)
+		for i := 0; i < 2; i++ { // forwarded, then the forwarded token is used
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("a presented rotation token landed after the re-login, /me %d: %d %v; want alice (signed out)", i+1, r.status, r.body)
+			}
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
+
+// TestPresentedRotationTokenAfterLoginWindowIsDead: the same token,
+// presented after the browser went on with the login's token and the
+// window passed, is a copy, not a straggler: it is not forwarded into the
+// new session, and the browser's sign-in is untouched.
+func TestPresentedRotationTokenAfterLoginWindowIsDead(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		slow := presentedRotationLandsAfterLogin(t, e, b)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
+		}
+		e.clock.Advance(graceWindow + time.Second)
+		thief := e.browser()
+		b.copyTo(thief)
+		thief.apply(slow) // the old token beside the new session's cookie
+		if r := thief.get("/me"); r.status == http.StatusOK || r.user() != "" || hasCookie(r.cookies, graceTokenCookie) {
+			t.Errorf("a presented token of the replaced record after the login's window: /me %d %v, Set-Cookie %v; want 401, no token", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the browser after the copy: /me %d %v; want alice", r.status, r.body)
+		}
+	})
+}
