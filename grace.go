@@ -714,16 +714,23 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 // periodic rotation's token qualifies: the rotation sent it again to
 // every request that presented the token before it, and one of those
 // responses, answered before the login or after, may land after the
-// login's. A login supersedes it as a rotation would: until the browser
-// presents the login's token (Record.Unpresented) or GracePeriod after
-// the login, whichever is later; never with the window disabled. A
-// login's or a Renew's token is carried by its own response only: a copy
+// login's. A login supersedes it as a rotation would, within the login's
+// window (newLogin). A login's or a Renew's token is carried by its own response only: a copy
 // of it is cut off by the login.
 func (g *Guard) loginWindow(old, next *Record, now time.Time) bool {
 	h := old.History[0] // what the rotation that minted the current token superseded
 	periodic := !h.Raised && !h.Seen.IsZero() && old.IssuedAt.After(old.CreatedAt.Add(unconfirmedGrace))
-	return periodic && g.cfg.GracePeriod >= 0 &&
-		(next.Unpresented || !longerThan(now, next.CreatedAt, g.cfg.GracePeriod))
+	return periodic && g.newLogin(next, now)
+}
+
+// newLogin reports whether rec, a login's record, is within its login's
+// window (DESIGN.md, "Ordering principle"): until the browser first
+// presents its token (Record.Unpresented) or GracePeriod after the login,
+// whichever is later; never with the window disabled (GracePeriod < 0).
+// Within it, a response of a request verified before the login may still
+// land after the login's.
+func (g *Guard) newLogin(rec *Record, now time.Time) bool {
+	return g.cfg.GracePeriod >= 0 && (rec.Unpresented || !longerThan(now, rec.CreatedAt, g.cfg.GracePeriod))
 }
 
 // unrotatedLogin reports whether r has not rotated since its login but for
