@@ -662,7 +662,9 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 
 // forwardTarget picks the record a request is forwarded to: its token is
 // the current one of a record that a login from the same browser replaced
-// (Record.ReplacedBy), minted by a rotation, next to the successor's own
+// (Record.ReplacedBy), minted by a rotation (or one of its superseded
+// tokens the browser never presented: a late response, whenever it
+// comes, DESIGN.md "Superseded credentials"), next to the successor's own
 // session cookie or the session the login replaced (healed then). The
 // response of a rotation that was in flight when the login committed
 // landed after the login's and put the replaced record's token back
@@ -673,8 +675,7 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 // presented is forwarded only within the login's window (loginWindow).
 // Anything else: dead credentials (nil).
 func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
-	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) ||
-		len(old.History) == 0 || c.GetHeader("Upgrade") != "" {
+	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || c.GetHeader("Upgrade") != "" || !forwardable(st, old) {
 		return nil, nil
 	}
 	next, err := g.view(c, old.ReplacedBy, now)
@@ -687,7 +688,7 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 	if next.Revoked != "" || !(len(next.ForwardPending) > 0 || unrotatedLogin(next)) {
 		return nil, nil
 	}
-	if !old.ConfirmedAt.IsZero() && !g.loginWindow(old, next, now) {
+	if st.sup != supLate && !old.ConfirmedAt.IsZero() && !g.loginWindow(old, next, now) {
 		return nil, nil
 	}
 	if next.SessionID != st.sid {
@@ -706,6 +707,14 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 		}
 	}
 	return next, nil
+}
+
+// forwardable reports whether the token st presented may be forwarded
+// from the replaced record old: a token superseded before the browser
+// ever presented it (a late response), or old's current token minted by a
+// rotation.
+func forwardable(st *reqState, old *Record) bool {
+	return st.sup == supLate || hashEq(old.TokenHash, st.tok.hash) && len(old.History) > 0
 }
 
 // loginWindow reports whether old's current token, which the browser had

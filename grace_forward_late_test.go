@@ -244,3 +244,35 @@ func TestPresentedRotationTokenAfterLoginWindowIsDead(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardUnpresentedRenewTokenLandingAfterLogin: a Renew's response
+// is held up; after the unconfirmed grace the browser's next request is
+// reissued a token, so the Renew's token is superseded without ever
+// having been presented. The user signs in again, and then the Renew's
+// response lands. Its token is a late response however late (DESIGN.md,
+// "Superseded credentials"), of a record the login replaced: it is
+// forwarded to the successor, not dead.
+func TestForwardUnpresentedRenewTokenLandingAfterLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		renew := e.send("POST", "/renew", b.header()) // its response is held up
+		if renew.status != http.StatusOK || !hasCookie(renew.cookies, graceTokenCookie) {
+			t.Fatalf("renew: %d %v", renew.status, renew.body)
+		}
+		e.clock.Advance(time.Minute) // past the unconfirmed grace
+		if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("the old token after the unconfirmed grace was not reissued: %d %v", r.status, r.body)
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		b.apply(renew) // lands after the login's response
+		for i := 0; i < 2; i++ {
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("a Renew's never-presented token landed after a re-login, /me %d: %d %v; want alice (signed out)", i+1, r.status, r.body)
+			}
+		}
+	})
+}
