@@ -743,18 +743,21 @@ func (g *Guard) newLogin(rec *Record, now time.Time) bool {
 }
 
 // unrotatedLogin reports whether r has not rotated since its login but for
-// parallel logins' tokens (never confirmed, never a Renew or a periodic
-// rotation: every credential it superseded was never presented).
+// parallel logins' tokens (never a Renew or a periodic rotation: every
+// credential it superseded was never presented). The browser presenting
+// the last joined login's token (ConfirmedAt) is not a rotation: a login
+// record without joins is never confirmed either, and a late response of
+// the record the login replaced may land after that presentation as after
+// any other.
 func unrotatedLogin(r *Record) bool {
 	for i := range r.History {
 		if r.History[i].Raised || !r.History[i].Seen.IsZero() {
 			return false
 		}
 	}
-	return r.ConfirmedAt.IsZero() &&
-		// parallel logins join within unconfirmedGrace of the first; a
-		// later token (a Renew's reissue) is a rotation
-		!r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
+	// parallel logins join within unconfirmedGrace of the first; a later
+	// token (a Renew's reissue) is a rotation
+	return !r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 
 // forward completes a forwarded request once every check passed on the

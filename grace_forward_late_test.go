@@ -276,3 +276,38 @@ func TestForwardUnpresentedRenewTokenLandingAfterLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardIntoAJoinedLoginTheBrowserPresented: as
+// TestForwardLateRotatingResponse, but the re-login was double-submitted
+// (two logins joined into one record) and the browser has presented the
+// second login's token before the rotating response lands. Presenting
+// the newest joined token is not a rotation of the new record: the late
+// response is forwarded as it is after a single login.
+func TestForwardIntoAJoinedLoginTheBrowserPresented(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		release := e.holdAt(t, "/hold/auth?id=poll", "poll", b.header())
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		second := e.send("POST", "/login?user=alice", hdr)
+		if first.status != http.StatusOK || second.status != http.StatusOK {
+			t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
+		}
+		b.apply(first)
+		b.apply(second)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" { // presents the joined token
+			t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
+		}
+		poll := release()
+		if poll.status != http.StatusOK || !hasCookie(poll.cookies, graceTokenCookie) {
+			t.Fatalf("the long poll did not rotate: %d %v", poll.status, poll.body)
+		}
+		b.apply(poll)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("a double-submitted re-login presented, then a rotation's response verified before it lands: /me %d %v; want alice (sign-in lost)", r.status, r.body)
+		}
+	})
+}

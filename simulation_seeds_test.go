@@ -34,6 +34,9 @@ var simSeedCases = []simSeedCase{
 	{faultLateReplay, "memstore", 2, 1253394740491386863},
 	{faultLateReplay, "cookie", 1, 765170114789065447},
 	{faultLateReplay, "memstore", 2, 5485067162998294991},
+	// A joined re-login, its token presented, then a late rotating
+	// response of the replaced record (step 75).
+	{faultLateReplay, "cookie", 2, 5320721262880745905},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
