@@ -259,6 +259,13 @@ func (m *simModel) beforeSend(f *simFlight) {
 	// thief's own session cookie may be one.
 	pt := m.r.parties[f.party]
 	f.expectReplay = m.replayed(t) && (!pt.thief || f.session == pt.stolenSession)
+	if toks := m.handle(t.handle).tokens; t.presented.IsZero() && slices.Contains(toks, t.value) && len(toks)-1-slices.Index(toks, t.value) > 4 {
+		// Superseded more than four times before its first presentation
+		// (more than five parallel logins joined): older than the
+		// record's history of 4, a mismatch by the rules (DESIGN.md,
+		// "Superseded credentials").
+		m.forgetLineage(t.lineage, "token older than its record's history")
+	}
 	// Whether it counts as a presentation is known from its answer
 	// (presentedBy): only a request that passes every check presents.
 	f.firstShown = t.presented.IsZero()

@@ -28,6 +28,15 @@ var simSeedCases = []simSeedCase{
 	{faultLateReplay, "redis", 1, 1331037787665817889},
 	// A rotation's token sent after a login of the same browser (step 93).
 	{faultLateReplay, "memstore", 1, 6402777151317173339},
+	// A Renew's token, superseded before it was presented, lands after a
+	// re-login (step 53); a joined login's token pushed out of the history
+	// of 4 by more parallel logins (step 99, a mismatch by the rules).
+	{faultLateReplay, "memstore", 2, 1253394740491386863},
+	{faultLateReplay, "cookie", 1, 765170114789065447},
+	{faultLateReplay, "memstore", 2, 5485067162998294991},
+	// A joined re-login, its token presented, then a late rotating
+	// response of the replaced record (step 75).
+	{faultLateReplay, "cookie", 2, 5320721262880745905},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
