@@ -236,3 +236,41 @@ func TestRememberMeResendsOnLaterRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestRememberMeSurvivesRotationAndRestart: the "remember me" lifetime is
+// the session's, not one response's: the token rotation 16 minutes later
+// (and the session cookie kept alive where the store's MaxAge is short)
+// sends the new token with it, capped at what remains of AbsoluteTimeout,
+// so that a browser restart still finds the user signed in with the cart,
+// even two hours later (past the Redis store's one hour).
+func TestRememberMeSurvivesRotationAndRestart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{IdleTimeout: 4 * time.Hour}, withRoutes(rememberRoutes))
+		maxAge := 0
+		if isRedis(kind) {
+			maxAge = 3600
+		}
+		e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		j := newRestartJar()
+		if r := j.do(e, "POST", "/remember?user=alice&days=30"); r.user() != "alice" {
+			t.Fatalf("remember: %d %v", r.status, r.body)
+		}
+		j.do(e, "GET", "/cart") // presents the login's token
+		tok := j.value[tokCookieName]
+		e.clock.Advance(16 * time.Minute) // past RotationInterval
+		r := j.do(e, "GET", "/cart")
+		if r.user() != "alice" || j.value[tokCookieName] == tok {
+			t.Fatalf("the request after 16 minutes did not rotate: %v", r.body)
+		}
+		want := "max-age=" + strconv.Itoa(int((12*time.Hour - 16*time.Minute).Seconds()))
+		if got := lifetime(t, r, tokCookieName); got != want {
+			t.Errorf("rotated token cookie: %s, want %s", got, want)
+		}
+		j.restart()
+		e.clock.Advance(2 * time.Hour) // past the Redis store's MaxAge, within IdleTimeout
+		got := j.do(e, "GET", "/cart")
+		if got.user() != "alice" || got.body["cart"] != "apple" {
+			t.Fatalf("after the rotation and a browser restart: %d %v (reason %v)", got.status, got.body, got.body["reason"])
+		}
+	})
+}
