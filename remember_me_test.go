@@ -274,3 +274,78 @@ func TestRememberMeSurvivesRotationAndRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestRememberMeSurvivesRenewAndRestart: Renew (a new token, and on
+// memstore and Redis a new session ID) keeps the chosen lifetime for
+// both cookies, so that a browser restart after it still finds the user
+// signed in with the cart.
+func TestRememberMeSurvivesRenewAndRestart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{IdleTimeout: 4 * time.Hour}, withRoutes(rememberRoutes))
+		maxAge := 0
+		if isRedis(kind) {
+			maxAge = 3600
+		}
+		e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		j := newRestartJar()
+		j.do(e, "POST", "/remember?user=alice&days=30")
+		j.do(e, "GET", "/cart")
+		e.clock.Advance(time.Minute)
+		r := j.do(e, "POST", "/renew")
+		if r.status != http.StatusOK && r.status != http.StatusNoContent {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		want := "max-age=" + strconv.Itoa(int((12*time.Hour - time.Minute).Seconds()))
+		if got := lifetime(t, r, tokCookieName); got != want {
+			t.Errorf("renewed token cookie: %s, want %s", got, want)
+		}
+		if kind != "cookie" {
+			if got := lifetime(t, r, "app"); got != want {
+				t.Errorf("renewed session cookie: %s, want %s", got, want)
+			}
+		}
+		j.restart()
+		e.clock.Advance(2 * time.Hour) // past the Redis store's MaxAge, within IdleTimeout
+		got := j.do(e, "GET", "/cart")
+		if got.user() != "alice" || got.body["cart"] != "apple" {
+			t.Fatalf("after Renew and a browser restart: %d %v (reason %v)", got.status, got.body, got.body["reason"])
+		}
+	})
+}
+
+// TestRememberMeOffSurvivesRotation: turning "remember me" off (MaxAge 0)
+// is kept too: the next rotation sends the token as a browser-session
+// cookie, and a restart signs out.
+func TestRememberMeOffSurvivesRotation(t *testing.T) {
+	for _, kind := range []string{"cookie", "memstore"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+				rememberRoutes(r, g)
+				r.POST("/forget", func(c *gin.Context) {
+					s := sessions.Default(c)
+					s.Options(sessions.Options{Path: "/", MaxAge: 0, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+					if err := s.Save(); err != nil {
+						c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+						return
+					}
+					c.Status(http.StatusNoContent)
+				})
+			}))
+			// The store's own sessions last a day: only the choice made
+			// the token a browser-session cookie.
+			e.sess.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			j := newRestartJar()
+			j.do(e, "POST", "/remember?user=alice&days=30")
+			j.do(e, "POST", "/forget")
+			tok := j.value[tokCookieName]
+			e.clock.Advance(16 * time.Minute) // past RotationInterval
+			r := j.do(e, "GET", "/cart")
+			if r.user() != "alice" || j.value[tokCookieName] == tok {
+				t.Fatalf("the request after 16 minutes did not rotate: %v", r.body)
+			}
+			if got := lifetime(t, r, tokCookieName); got != "session" {
+				t.Errorf("rotated token cookie after forgetting: %s, want a browser-session cookie", got)
+			}
+		})
+	}
+}
