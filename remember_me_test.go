@@ -14,6 +14,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/gomodule/redigo/redis"
 )
 
 // restartJar is a browser's cookie store that knows which cookies outlive
@@ -265,6 +266,21 @@ func TestRememberMeSurvivesRotationAndRestart(t *testing.T) {
 		want := "max-age=" + strconv.Itoa(int((12*time.Hour - 16*time.Minute).Seconds()))
 		if got := lifetime(t, r, tokCookieName); got != want {
 			t.Errorf("rotated token cookie: %s, want %s", got, want)
+		}
+		if setCookieLine(r, "app") != "" {
+			if got := lifetime(t, r, "app"); got != want {
+				t.Errorf("session cookie sent with the rotation: %s, want %s", got, want)
+			}
+		}
+		if isRedis(kind) {
+			// The test clock does not move Redis's: the key's TTL must
+			// still be the chosen lifetime's, not the store's hour.
+			conn := e.redis.Pool().Get()
+			ttl, err := redis.Int(conn.Do("TTL", "session_"+sessionID(t, kind, j.value["app"])))
+			conn.Close()
+			if err != nil || ttl <= 3600 {
+				t.Errorf("the session key's TTL after the rotation: %d (%v), want the chosen lifetime's", ttl, err)
+			}
 		}
 		j.restart()
 		e.clock.Advance(2 * time.Hour) // past the Redis store's MaxAge, within IdleTimeout
