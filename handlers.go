@@ -374,7 +374,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	}
 	st.healed = false
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
@@ -643,6 +643,7 @@ func Renew(c *gin.Context) error {
 		undo()
 		return err
 	}
+	st.keepLifetime(ns) // lifetime.go
 	rec, err := g.renewRecord(st, ns, m, sid, now)
 	if err != nil {
 		undo()
@@ -655,7 +656,7 @@ func Renew(c *gin.Context) error {
 	}
 	st.cur, st.healed, st.sid = ns, false, sid
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, handle, m.secret, st.tokenMaxAge(&rec))
 	st.created, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
 	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
