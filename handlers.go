@@ -469,6 +469,15 @@ func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) 
 		return cur.Values, nil
 	}
 	out := fresh.Values
+	was, _ := cur.Values[handleKey].(string)
+	if now, _ := out[handleKey].(string); now != was {
+		// Written since this request was verified by a request of another
+		// record's (one verified before its record ended, held across the
+		// ending) or, after an ending, of an anonymous holder: not the
+		// session the carry rule was decided on, so nothing of it is
+		// carried (DESIGN.md, "Carry-over").
+		out = map[any]any{}
+	}
 	if st.sess.clear {
 		out = map[any]any{}
 	}

@@ -1009,6 +1009,9 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 			b.login("alice")
 			expectCart(t, b.get("/cart"), "alice", "alice-private")
 		})
+		t.Run("another user's held login over a forgotten record's session that a held write brought back", func(t *testing.T) {
+			carolOverForgottenSession(t, kind, expectCart)
+		})
 		t.Run("an anonymous session carries what CarryOver accepts", func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
 			b := e.browser()
@@ -1017,4 +1020,60 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 			expectCart(t, b.get("/cart"), "alice", nil)
 		})
 	})
+}
+
+// carolOverForgottenSession: carol's record is forgotten (past its
+// retention) while a write of hers, verified when the record was live, is
+// held in its handler. Her browser's next request finds the record gone
+// and drops the session's data; a login of alice from that browser is
+// verified then (an empty anonymous session) and held; carol's write then
+// lands, bringing her data back under the session's ID; alice's login
+// commits. Alice's session must not hold carol's data (DESIGN.md,
+// "Carry-over").
+func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.POST("/hold-login", func(c *gin.Context) {
+			x := e.holds.get(c.Query("id"))
+			close(x.entered)
+			<-x.release
+			if err := ginsecure.Login(c, c.Query("user")); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"user": c.Query("user")})
+		})
+	}))
+	b := e.browser()
+	b.login("carol")
+	if r := b.post("/cart?item=carol-private"); r.status != http.StatusOK {
+		t.Fatalf("carol's POST /cart: %d %v", r.status, r.body)
+	}
+	pre := b.header()
+	write := e.holdAt(t, "/hold?id=w&write=carol-later", "w", pre)
+	e.clock.Advance(ginsecure.DefaultAbsoluteTimeout + ginsecure.RetainExpired + time.Minute)
+	if r := b.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+		t.Fatalf("carol's browser after her record was forgotten: %v", r.body)
+	}
+	login := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("POST", "/hold-login?id=l&user=alice", pre)
+		if err != nil {
+			t.Error(err)
+		}
+		login <- r
+	}()
+	if err := e.holds.waitEntered("l"); err != nil {
+		t.Fatal(err)
+	}
+	if r := write(); r.status != http.StatusOK {
+		t.Logf("carol's held write: %d %v", r.status, r.body)
+	}
+	e.holds.free("l")
+	r := <-login
+	if r.status != http.StatusOK {
+		t.Fatalf("alice's login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	expectCart(t, b.get("/cart"), "alice", nil)
 }
