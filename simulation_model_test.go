@@ -519,6 +519,15 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 // another user's session (it starts empty), or on the cookie store in
 // parallel with a write (the last cookie applied wins).
 func (m *simModel) loginData(f *simFlight, mp *mParty) {
+	// Writes served as another user went into that user's session (a
+	// parallel login of that user from the same session committed first,
+	// and the browser wrote with its credentials before this login's
+	// response landed): a login never carries them (DESIGN.md,
+	// "Carry-over").
+	mp.writes = slices.DeleteFunc(mp.writes, func(w mWrite) bool {
+		u := m.values[w.v].user
+		return u != "" && u != f.user
+	})
 	if prev := f.resp.user; prev != "" && prev != f.user {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
