@@ -488,6 +488,20 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
+	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok && m.replacedByLaterLogin(f, t.handle) {
+		// A newer login, sent with this login's credentials, replaced
+		// its record before this response landed: the browser now holds
+		// a replaced record's token. Forwarded only if the browser never
+		// presented it, which the model cannot follow (the successor may
+		// have rotated since); one it presented is dead (DESIGN.md,
+		// "Outcomes": a thief's copy taken before the newer login holds
+		// the very same bytes).
+		m.forget(f.party, "a login's response landed after a newer login")
+		if !t.presented.IsZero() {
+			mp.exp = expAnon
+		}
+		return
+	}
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
 		return
@@ -513,6 +527,19 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 			mp.exp = expUnknown // parallel logins of two users: which one is last is the server's order
 		}
 	}
+}
+
+// replacedByLaterLogin reports whether a login of f's browser, answered
+// after f and served as a user of f's record h (it presented h's
+// credentials), replaced h.
+func (m *simModel) replacedByLaterLogin(f *simFlight, h string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
+			o.answeredStep > f.answeredStep && o.resp.user != "" && tokenHandle(o.token) == h {
+			return true
+		}
+	}
+	return false
 }
 
 // loginData forgets a browser's data when a login may not carry it: over
