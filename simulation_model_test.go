@@ -413,7 +413,11 @@ func (m *simModel) revokeOthers(user string, l int, presented string) {
 		}
 	}
 	for i, p := range m.parties {
-		if m.lineage(i) != l && p.user == user {
+		// Not only the browsers the model expects signed in as user: one
+		// whose sign-in it had forgotten (two users' logins in parallel)
+		// may hold a record of user's all the same, as RevokeUser's
+		// (simulation_run_test.go).
+		if m.lineage(i) != l && (p.user == user || m.userOfLineage(m.lineage(i), user)) {
 			m.forget(i, "revoke-others")
 		}
 	}
@@ -473,6 +477,13 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	}
 	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
 	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
+		return
+	}
+	if f.resp.user != "" && tokenHandle(m.r.parties[f.party].jar.vals[tokCookieName]) != tokenHandle(f.token) {
+		// A signed-in write's session cookie, but the browser no longer
+		// holds that record's token (a Logout's response landed before
+		// it and expired the token, or another login's): the session is
+		// then foreign, its data hidden (DESIGN.md, "Outcomes").
 		return
 	}
 	var ws []mWrite
