@@ -479,11 +479,13 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
 		return
 	}
-	if f.resp.user != "" && tokenHandle(m.r.parties[f.party].jar.vals[tokCookieName]) != tokenHandle(f.token) {
-		// A signed-in write's session cookie, but the browser no longer
-		// holds that record's token (a Logout's response landed before
-		// it and expired the token, or another login's): the session is
-		// then foreign, its data hidden (DESIGN.md, "Outcomes").
+	if tokenHandle(m.r.parties[f.party].jar.vals[tokCookieName]) != tokenHandle(f.token) {
+		// The write's session cookie next to other credentials than the
+		// write's (DESIGN.md, "Outcomes"): a signed-in session's cookie
+		// whose token a Logout's response expired is foreign, its data
+		// hidden; an anonymous session's cookie that a login retired, put
+		// back next to the login's token, is healed into the record's
+		// own session. Either way not the session this write went into.
 		return
 	}
 	var ws []mWrite
