@@ -23,7 +23,17 @@ type simSeedCase struct {
 var simSeedCases = []simSeedCase{
 	{faultRevokedData, "redis", 2, 1229419103583522145},
 	{faultRevokedData, "cookie", 1, 7186737276269176535},
+	// A join refused after the joined token was presented: a late
+	// rotating response of the replaced record was not forwarded.
+	{faultRevokedData, "redis-2pools", 2, 9002233103884821043},
 	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
+	// Another user's held login over a session a held write brought back
+	// after its record was forgotten (step 99).
+	{faultCarryOver, "memstore", 2, 6612911765443914631},
+	// A double-submitted login's response landing after a newer login
+	// replaced its record: signed out by the rules (step 84).
+	{faultSignInExpired, "memstore", 1, 7173040176598088035},
+	{faultSignInExpired, "cookie", 2, 6604434249175084835},
 	{faultLateReplay, "memstore", 2, 5307351511124118267},
 	{faultLateReplay, "redis", 1, 1331037787665817889},
 	// A rotation's token sent after a login of the same browser (step 93).
@@ -31,6 +41,10 @@ var simSeedCases = []simSeedCase{
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
+	// A login verified before a Renew of its record, committed after it.
+	{faultLostWrite, "redis-2pools", 1, 945910917285501289},
+	// A double submit's second login committed past the join window.
+	{faultLostWrite, "redis-2pools", 1, 8323614659995053333},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	{faultIPLock, "memstore", 1, 5},
