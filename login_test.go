@@ -1032,18 +1032,7 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 // "Carry-over").
 func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
 	var e *env
-	e = newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
-		r.POST("/hold-login", func(c *gin.Context) {
-			x := e.holds.get(c.Query("id"))
-			close(x.entered)
-			<-x.release
-			if err := ginsecure.Login(c, c.Query("user")); err != nil {
-				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
-				return
-			}
-			c.JSON(http.StatusOK, gin.H{"user": c.Query("user")})
-		})
-	}))
+	e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
 	b := e.browser()
 	b.login("carol")
 	if r := b.post("/cart?item=carol-private"); r.status != http.StatusOK {
@@ -1055,25 +1044,115 @@ func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testi
 	if r := b.get("/cart"); r.user() != "" || r.body["cart"] != nil {
 		t.Fatalf("carol's browser after her record was forgotten: %v", r.body)
 	}
-	login := make(chan reply, 1)
-	go func() {
-		r, err := e.trySend("POST", "/hold-login?id=l&user=alice", pre)
-		if err != nil {
-			t.Error(err)
-		}
-		login <- r
-	}()
-	if err := e.holds.waitEntered("l"); err != nil {
-		t.Fatal(err)
-	}
+	login := holdLogin(t, e, "l", "alice", pre)
 	if r := write(); r.status != http.StatusOK {
 		t.Logf("carol's held write: %d %v", r.status, r.body)
 	}
-	e.holds.free("l")
-	r := <-login
+	r := login()
 	if r.status != http.StatusOK {
 		t.Fatalf("alice's login: %d %v", r.status, r.body)
 	}
 	b.apply(r)
 	expectCart(t, b.get("/cart"), "alice", nil)
+}
+
+// withHeldLogin adds POST /hold-login?id=&user=, a login held (e.holds)
+// after Middleware verified it and before Login runs. e is the env being
+// made (its holds exist once newEnv returns, before any request).
+func withHeldLogin(e **env) envOption {
+	return withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.POST("/hold-login", func(c *gin.Context) {
+			x := (*e).holds.get(c.Query("id"))
+			close(x.entered)
+			<-x.release
+			if err := ginsecure.Login(c, c.Query("user")); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"user": c.Query("user")})
+		})
+	})
+}
+
+// holdLogin sends a held login of user with the Cookie header given and
+// returns once Middleware has verified it; release lets Login run and
+// returns the reply.
+func holdLogin(t *testing.T, e *env, id, user, cookieHeader string) (release func() reply) {
+	t.Helper()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("POST", "/hold-login?id="+id+"&user="+user, cookieHeader)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	if err := e.holds.waitEntered(id); err != nil {
+		t.Fatal(err)
+	}
+	return func() reply {
+		e.holds.free(id)
+		return <-done
+	}
+}
+
+// TestLoginCarriesWhatItsSessionHoldsNow: a login verified before its
+// session moved on (a Renew of its record; a parallel login of the same
+// user from the same session, more than the join window earlier) commits
+// after a write into the moved session was acknowledged, and its response
+// lands last: the browser reads that write (DESIGN.md, "Writes"). On the
+// cookie store the data is in the cookie: last write wins there.
+func TestLoginCarriesWhatItsSessionHoldsNow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		if kind == "cookie" {
+			return
+		}
+		expect := func(t *testing.T, b *browser) {
+			t.Helper()
+			if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "after" {
+				t.Errorf("GET /cart after the held login landed last: %d %v; want alice with cart after", r.status, r.body)
+			}
+		}
+		write := func(t *testing.T, b *browser, v string) {
+			t.Helper()
+			if r := b.post("/cart?item=" + v); r.status != http.StatusOK {
+				t.Fatalf("POST /cart?item=%s: %d %v", v, r.status, r.body)
+			}
+		}
+		t.Run("a Renew moved the session", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+			b := e.browser()
+			b.login("alice")
+			write(t, b, "before")
+			e.clock.Advance(31 * time.Second) // past the join window: the login cannot join its own record
+			login := holdLogin(t, e, "l", "alice", b.header())
+			if r := b.post("/renew"); r.status != http.StatusOK {
+				t.Fatalf("Renew: %d %v", r.status, r.body)
+			}
+			write(t, b, "after")
+			r := login()
+			if r.status != http.StatusOK {
+				t.Fatalf("held login: %d %v", r.status, r.body)
+			}
+			b.apply(r)
+			expect(t, b)
+		})
+		t.Run("a parallel login committed past the join window", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+			b := e.browser()
+			write(t, b, "guest")
+			login := holdLogin(t, e, "l", "alice", b.header())
+			b.login("alice")
+			write(t, b, "after")
+			e.clock.Advance(31 * time.Second)
+			r := login()
+			if r.status != http.StatusOK {
+				t.Fatalf("held login: %d %v", r.status, r.body)
+			}
+			b.apply(r)
+			expect(t, b)
+		})
+	})
 }
