@@ -45,6 +45,8 @@ var simSeedCases = []simSeedCase{
 	{faultLostWrite, "redis-2pools", 1, 945910917285501289},
 	// A double submit's second login committed past the join window.
 	{faultLostWrite, "redis-2pools", 1, 8323614659995053333},
+	// Still open: two users' logins in parallel from one session (step 86).
+	{faultLostWrite, "memstore", 2, 4059407959802428503},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	{faultIPLock, "memstore", 1, 5},
