@@ -26,6 +26,9 @@ var simSeedCases = []simSeedCase{
 	// A join refused after the joined token was presented: a late
 	// rotating response of the replaced record was not forwarded.
 	{faultRevokedData, "redis-2pools", 2, 9002233103884821043},
+	// Still open: a held stale write's undo deletes the anonymous write
+	// acknowledged after the revoke (step 91).
+	{faultRevokedData, "memstore", 1, 764050480281671193},
 	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
 	// Another user's held login over a session a held write brought back
 	// after its record was forgotten (step 99).
