@@ -33,6 +33,9 @@ var simSeedCases = []simSeedCase{
 	// Another user's held login over a session a held write brought back
 	// after its record was forgotten (step 99).
 	{faultCarryOver, "memstore", 2, 6612911765443914631},
+	// Still open: the cookie store, a late write response of the previous
+	// user's session under a double-submitted login (step 85).
+	{faultCarryOver, "cookie", 2, 6006088738087041603},
 	// A double-submitted login's response landing after a newer login
 	// replaced its record: signed out by the rules (step 84).
 	{faultSignInExpired, "memstore", 1, 7173040176598088035},
