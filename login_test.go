@@ -1003,6 +1003,9 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 			r := e.send("GET", "/cart", "app="+aliceSession+"; "+tokCookieName+"="+b.cookie(tokCookieName))
 			expectCart(t, r, "bob", nil)
 		})
+		t.Run("another user's double submit next to the previous user's session cookie a straggler put back", func(t *testing.T) {
+			bobOverAlicesStraggler(t, kind, expectCart)
+		})
 		t.Run("the same user's own session carries all of it", func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
 			b := aliceWithCart(t, e)
@@ -1054,6 +1057,39 @@ func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testi
 	}
 	b.apply(r)
 	expectCart(t, b.get("/cart"), "alice", nil)
+}
+
+// bobOverAlicesStraggler: alice's write is answered, its response held
+// up in the network, while bob signs in over her session on the same
+// browser; the response then lands, putting alice's session cookie (with
+// her data) back next to bob's token. Bob submits the sign-in form twice
+// from that state, both verified (healed into bob's own session) before
+// either commits; the second joins the first, and its response lands
+// last. Bob's session must not hold alice's data (DESIGN.md,
+// "Carry-over"): on the cookie store the data travels in the cookie, and
+// the payload alice's straggler put back is hers.
+func bobOverAlicesStraggler(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, graceConfig(graceWindow), withHeldLogin(&e))
+	b := e.browser()
+	b.login("alice")
+	late := e.send("POST", "/cart?item=alice-late", b.header()) // its answer held up
+	if late.status != http.StatusOK {
+		t.Fatalf("alice's POST /cart: %d %v", late.status, late.body)
+	}
+	b.login("bob")
+	b.apply(late)
+	pre := b.header()
+	first := holdLogin(t, e, "l1", "bob", pre)
+	second := holdLogin(t, e, "l2", "bob", pre)
+	for i, release := range []func() reply{first, second} {
+		r := release()
+		if r.status != http.StatusOK {
+			t.Fatalf("bob's login %d: %d %v", i+1, r.status, r.body)
+		}
+		b.apply(r)
+	}
+	expectCart(t, b.get("/cart"), "bob", nil)
 }
 
 // withHeldLogin adds POST /hold-login?id=&user=, a login held (e.holds)
