@@ -539,10 +539,17 @@ func (st *reqState) loginValues(reread *gsessions.Session, owner string) (map[an
 			return nil, err
 		}
 	}
-	if fresh.IsNew {
-		return cur.Values, nil
-	}
 	out := fresh.Values
+	if fresh.IsNew {
+		if fresh.ID != cur.ID {
+			// A moved session (movedSession) that is gone: nothing of
+			// it, and never the request's own, which the carry rule
+			// was not decided on (DESIGN.md, "Carry-over").
+			out = map[any]any{}
+		} else {
+			return cur.Values, nil
+		}
+	}
 	if now, _ := out[handleKey].(string); now != owner {
 		// Written since this request was verified by a request of another
 		// record's (one verified before its record ended, held across the

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -1006,6 +1007,9 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 		t.Run("another user's double submit next to the previous user's session cookie a straggler put back", func(t *testing.T) {
 			bobOverAlicesStraggler(t, kind, expectCart)
 		})
+		t.Run("another user's double submit past the join window, the first login's session gone", func(t *testing.T) {
+			carolTwinSessionGone(t, kind, expectCart)
+		})
 		t.Run("the same user's own session carries all of it", func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
 			b := aliceWithCart(t, e)
@@ -1090,6 +1094,49 @@ func bobOverAlicesStraggler(t *testing.T, kind string, expectCart func(*testing.
 		b.apply(r)
 	}
 	expectCart(t, b.get("/cart"), "bob", nil)
+}
+
+// carolTwinSessionGone: carol submits the sign-in form twice over alice's
+// live session, both verified before either commits. The first commits
+// (carol's record, an empty session); its session is then gone from the
+// session store (its record stays live); the second commits past the join
+// window, finds the first login's record through the marker and carries
+// that record's session as the store holds it: nothing. It must not fall
+// back to what its own request was served with, alice's session
+// (DESIGN.md, "Carry-over").
+func carolTwinSessionGone(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, graceConfig(graceWindow), withHeldLogin(&e))
+	b := e.browser()
+	b.login("alice")
+	if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK {
+		t.Fatalf("alice's POST /cart: %d %v", r.status, r.body)
+	}
+	pre := b.header()
+	first := holdLogin(t, e, "l1", "carol", pre)
+	second := holdLogin(t, e, "l2", "carol", pre)
+	r := first()
+	if r.status != http.StatusOK {
+		t.Fatalf("carol's first login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	// The first login's session goes (as a session store may drop one).
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", b.header())
+	gs, err := e.sess.Get(req, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.Options.MaxAge = -1
+	if err := e.sess.Save(req, httptest.NewRecorder(), gs); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute) // past the join window
+	if r = second(); r.status != http.StatusOK {
+		t.Fatalf("carol's second login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	expectCart(t, b.get("/cart"), "carol", nil)
 }
 
 // withHeldLogin adds POST /hold-login?id=&user=, a login held (e.holds)
