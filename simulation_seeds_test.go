@@ -33,9 +33,15 @@ var simSeedCases = []simSeedCase{
 	// Another user's held login over a session a held write brought back
 	// after its record was forgotten (step 99).
 	{faultCarryOver, "memstore", 2, 6612911765443914631},
-	// Still open: the cookie store, a late write response of the previous
-	// user's session under a double-submitted login (step 85).
+	// The cookie store: a joined login carried the payload of the previous
+	// user's cookie, put back by a late write response (step 85).
 	{faultCarryOver, "cookie", 2, 6006088738087041603},
+	// A double submit over another user's session, the second past the
+	// join window, the first login's session gone (step 77).
+	{faultCarryOver, "redis", 1, 1674609825792669457},
+	// Still open (model gap): a thief's write after an ending, into the
+	// session the browser shares with it (step 55).
+	{faultRevokedData, "memstore", 2, 8167491542357429751},
 	// A double-submitted login's response landing after a newer login
 	// replaced its record: signed out by the rules (step 84).
 	{faultSignInExpired, "memstore", 1, 7173040176598088035},
