@@ -433,7 +433,7 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
 		g.log.Warn("ginsecure: could not open a sealed token", "err", err)
 		return
 	}
-	g.setToken(c, rec.Handle, next, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, next, st.tokenMaxAge(rec))
 }
 
 // serveSuperseded completes a request authenticated with a superseded
@@ -619,7 +619,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 			st.sup = supCurrent
 			st.tok.secret, st.tok.hash = m.secret, m.hash
 			st.authAt = rec.AuthAt
-			g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+			g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
 		g.keepCookies(c, st, prevSeen, &rec, rotate) // lifetime.go
@@ -767,8 +767,10 @@ func unrotatedLogin(r *Record) bool {
 			return false
 		}
 	}
-	// parallel logins join within unconfirmedGrace of the first; a later
-	// token (a Renew's reissue) is a rotation
+	// Parallel logins join within unconfirmedGrace of the first; a later
+	// token (a Renew's reissue) is a rotation. The browser presenting the
+	// joined token (ConfirmedAt) is no rotation: a single login's record
+	// stays forwardable after its presentations, and so does a joined one.
 	return !r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 
@@ -825,7 +827,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	}
 	st.rec, st.tokRec = &rec, &rec
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
 	return nil
 }
@@ -838,7 +840,7 @@ func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) erro
 		return nil
 	}
 	st.rec, st.tokRec = next, next
-	g.setToken(c, next.Handle, tok, st.cookieMaxAge())
+	g.setToken(c, next.Handle, tok, st.tokenMaxAge(next))
 	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
 	return nil
 }

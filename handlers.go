@@ -111,6 +111,7 @@ func Login(c *gin.Context, userID string) error {
 		return err
 	}
 	var reread *gsessions.Session // the replaced session, read with the marker
+	owner, _ := st.cur.Values[handleKey].(string)
 	if oldKey != "" {
 		var err error
 		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, carry != carryNone) // session_redis.go
@@ -123,7 +124,20 @@ func Login(c *gin.Context, userID string) error {
 			if joined, err := g.joinParallelLogin(c, st, oldKey, userID, m, now); joined || err != nil {
 				return err
 			}
-			oldKey = "" // another user's login retired this session: start afresh
+			// Not joined: another user's login retired this session (start
+			// afresh), or the same user's session moved on since this
+			// request was verified, and the login carries it from there.
+			moved, at, key, err := g.movedSession(ctx, st, oldKey, userID, prior, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+			if err != nil {
+				return err
+			}
+			oldKey = key
+			if moved != nil {
+				reread, owner, carry = moved, at, carryOwn
+				if key != "" {
+					replaced = moved
+				}
+			}
 		case err != nil:
 			// Perhaps set all the same: a marker left behind would
 			// refuse every later write of the visitor's session as stale.
@@ -143,7 +157,7 @@ func Login(c *gin.Context, userID string) error {
 	}
 	values := map[any]any{}
 	if carry != carryNone {
-		v, err := st.loginValues(reread)
+		v, err := st.loginValues(reread, owner)
 		if err != nil {
 			undo()
 			return err
@@ -374,12 +388,71 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		return false, err
 	}
 	st.sess.reset()
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 	st.signedIn(&rec, now)
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
 	return true, nil
+}
+
+// movedSession finds where the session a login's request was verified
+// with went since, when the marker under key (set before this login's)
+// leads to a live record of userID: a Renew of the record this login
+// replaces moved it, or a parallel login from it committed past the join
+// window (followed through the logins that replaced that one). It returns
+// that record's own session as the store holds it now and the record's
+// handle, for the login to carry as the user's own: a write acknowledged
+// there meanwhile is not lost to this login's response landing last
+// (DESIGN.md, "Writes"). The session of the record this login replaces
+// (moved by its Renew) is marked first, under markKey, so that a write
+// after the read is refused, never lost silently; another record's session
+// is only read: it stays that record's. Nothing (nil) on the cookie store,
+// where the data is in the cookie, or when no such record is found.
+func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID string, prior *Record, mk Marker) (gs *gsessions.Session, owner, markKey string, err error) {
+	if cookieStore(st.gs.Store()) {
+		return nil, "", "", nil
+	}
+	m, err := g.store.GetMarker(ctx, key)
+	next := m.Handle
+	var r Record
+	for hops := 0; err == nil && next != "" && hops <= maxSuperseded; hops++ {
+		if r, err = g.store.Get(ctx, next); err == nil {
+			next = r.ReplacedBy
+			if r.Revoked != RevokedReplaced {
+				next = ""
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, "", "", nil
+	case err != nil:
+		return nil, "", "", storeErr(err)
+	case r.Revoked != "" || r.UserID != userID || r.SessionID == "":
+		return nil, "", "", nil
+	}
+	if prior != nil && prior.Handle == r.Handle {
+		markKey = st.sessionKeyOf(r.SessionID)
+		if err := g.store.SetMarker(ctx, markKey, mk); err != nil {
+			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+			}
+			if errors.Is(err, ErrMarkerExists) {
+				return nil, "", "", nil
+			}
+			return nil, "", "", storeErr(err)
+		}
+	}
+	if gs, err = st.loadByID(r.SessionID); err != nil {
+		if markKey != "" {
+			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+			}
+		}
+		return nil, "", "", err
+	}
+	return gs, r.Handle, markKey, nil
 }
 
 // retireReplaced ends the record a login from its own browser replaced:
@@ -452,8 +525,9 @@ var errEnded = errors.New("ginsecure: session already ended")
 // on memstore and Redis the session as the store holds it now (a
 // straggler's write that came before the marker is in it), with this
 // request's own changes on top; on the cookie store, the request's copy.
-// reread, where not nil, is the session as read with the marker.
-func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) {
+// reread, where not nil, is the session as read with the marker; owner is
+// the record whose data it may hold ("" for an anonymous session's).
+func (st *reqState) loginValues(reread *gsessions.Session, owner string) (map[any]any, error) {
 	cur := st.cur
 	if cookieStore(cur.Store()) || cur.ID == "" || st.served == servedEmptied {
 		return cur.Values, nil // (emptied: a dead record's data stays behind)
@@ -465,10 +539,25 @@ func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) 
 			return nil, err
 		}
 	}
-	if fresh.IsNew {
-		return cur.Values, nil
-	}
 	out := fresh.Values
+	if fresh.IsNew {
+		if fresh.ID != cur.ID {
+			// A moved session (movedSession) that is gone: nothing of
+			// it, and never the request's own, which the carry rule
+			// was not decided on (DESIGN.md, "Carry-over").
+			out = map[any]any{}
+		} else {
+			return cur.Values, nil
+		}
+	}
+	if now, _ := out[handleKey].(string); now != owner {
+		// Written since this request was verified by a request of another
+		// record's (one verified before its record ended, held across the
+		// ending) or, after an ending, of an anonymous holder: not the
+		// session the carry rule was decided on, so nothing of it is
+		// carried (DESIGN.md, "Carry-over").
+		out = map[any]any{}
+	}
 	if st.sess.cleared() {
 		out = map[any]any{}
 	}
@@ -643,6 +732,7 @@ func Renew(c *gin.Context) error {
 		undo()
 		return err
 	}
+	st.keepLifetime(ns) // lifetime.go
 	rec, err := g.renewRecord(st, ns, m, sid, now)
 	if err != nil {
 		undo()
@@ -655,7 +745,7 @@ func Renew(c *gin.Context) error {
 	}
 	st.cur, st.sid = ns, sid
 	st.sess.reset()
-	g.setToken(c, handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, handle, m.secret, st.tokenMaxAge(&rec))
 	st.renewed(&rec, now)
 	st.tok.secret, st.tok.hash = m.secret, m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
@@ -761,7 +851,7 @@ func (st *reqState) renewSession(sid string, reread *gsessions.Session) (*gsessi
 	if cookieStore(st.cur.Store()) && !st.sess.unsaved() && sessionID(st.cur) == sid {
 		return st.cur, nil
 	}
-	v, err := st.loginValues(reread)
+	v, err := st.loginValues(reread, st.rec.Handle)
 	if err != nil {
 		return nil, err
 	}
