@@ -1,6 +1,8 @@
 package ginsecure
 
-// Login, Logout and Renew.
+// Login: a browser signed in, with the steps it takes in order; the
+// sign-in form's session (PrepareSignIn); a parallel login from the same
+// session joined (joinParallelLogin).
 
 import (
 	"context"
@@ -422,9 +424,6 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 		}
 	}
 }
-
-// errEnded tells Logout's update that the record had already ended.
-var errEnded = errors.New("ginsecure: session already ended")
 
 // loginValues is what the replaced session holds at the login's commit:
 // on memstore and Redis the session as the store holds it now (a
