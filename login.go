@@ -46,150 +46,241 @@ import (
 // not set up an ErrMisconfigured naming the mistake (ErrNoMiddleware,
 // ErrNoSessionsMiddleware, ErrSessionsMany).
 func Login(c *gin.Context, userID string) error {
+	l, err := newLogin(c, userID)
+	if err != nil {
+		return err
+	}
+	joined, err := l.mark()
+	if err != nil || joined {
+		return l.fail(err)
+	}
+	if err := l.carry(); err != nil {
+		return l.fail(err)
+	}
+	if err := l.create(); err != nil {
+		return l.fail(err)
+	}
+	if err := l.saveSession(); err != nil {
+		return l.fail(err)
+	}
+	if err := l.retire(); err != nil {
+		return l.fail(err)
+	}
+	l.evict()
+	l.send()
+	return nil
+}
+
+// login is one Login on its way: what it has made so far, and the undo
+// list that takes it back should a later step fail.
+type login struct {
+	g      *Guard
+	c      *gin.Context
+	st     *reqState
+	userID string
+	ctx    context.Context
+	// cleanup is the context the undo list runs with: what a failed login
+	// removes, it removes even when its client has gone away: a write
+	// whose reply was lost (the request's context ended on the way, a
+	// connection broke) may have been applied.
+	cleanup context.Context
+	now     time.Time
+	undo    undo
+
+	handle string // the new record's
+	m      minted // the new token
+	sid    string // the new session's identity
+
+	prior    *Record            // the record the login replaces, nil for none
+	replaced *gsessions.Session // the session it replaces
+	oldKey   string             // that session's marker key, "" for none (a stand-in)
+	carryR   carryRule          // what of the replaced session is carried over
+	reread   *gsessions.Session // the replaced session, read with the marker
+
+	rec    Record             // the new record
+	lim    Limit              // MaxSessionsPerUser, as the creation applies it
+	ns     *gsessions.Session // the new session
+	shared *sharedSession     // ns, written with the record by one script (a shared Redis), or nil
+	gone   bool               // the replaced session went in its record's retiring write
+}
+
+// newLogin checks that a login can happen here (ginsecure set up, a
+// valid user ID, the session store reachable and able to keep a login)
+// and draws the new credentials: a handle, a token and a session ID.
+func newLogin(c *gin.Context, userID string) (*login, error) {
 	st := stateOf(c)
 	if st == nil || st.gs == nil {
-		return setupErr(c, st)
+		return nil, setupErr(c, st)
 	}
 	if err := checkUserID(userID); err != nil {
-		return err
+		return nil, err
 	}
-	g := st.g
 	if st.loadErr != nil {
-		return storeErr(st.loadErr)
+		return nil, storeErr(st.loadErr)
 	}
 	if err := checkSessionStore(st.gs); err != nil {
-		return err
+		return nil, err
 	}
-	ctx, now := reqCtx(c), g.now()
-	// What a failed login removes, it removes even when its client has
-	// gone away: a write whose reply was lost (the request's context
-	// ended on the way, a connection broke) may have been applied.
-	cleanup := context.WithoutCancel(ctx)
-	handle, err := newHandle()
-	if err != nil {
-		return err
+	ctx := reqCtx(c)
+	l := &login{g: st.g, c: c, st: st, userID: userID, ctx: ctx, cleanup: context.WithoutCancel(ctx), now: st.g.now()}
+	var err error
+	if l.handle, err = newHandle(); err != nil {
+		return nil, err
 	}
-	m, err := mint()
-	if err != nil {
-		return err
+	if l.m, err = mint(); err != nil {
+		return nil, err
 	}
-	secret, hash := m.secret, m.hash
-	sid := handle // on the cookie store a signed-in session's identity is its handle
+	l.sid = l.handle // on the cookie store a signed-in session's identity is its handle
 	if !cookieStore(st.gs.Store()) {
-		if sid, err = newSessionID(st.gs.Store()); err != nil {
-			return err
+		if l.sid, err = newSessionID(st.gs.Store()); err != nil {
+			return nil, err
 		}
 	}
+	return l, nil
+}
 
-	// 1. The marker, first: a straggler that writes the replaced session
-	// from now on finds it and undoes its write, and a browser that ends up
-	// with the replaced session next to the new token is healed. Not for a
-	// foreign session: it is not this browser's to retire.
-	prior, replaced, oldKey := st.replacing(userID)
-	carry, err := g.carryFrom(c, st, userID, oldKey) // session.go
-	if err != nil {
-		return err
+// fail runs the undo list, newest first, and returns err.
+func (l *login) fail(err error) error {
+	l.undo.run(l.cleanup)
+	return err
+}
+
+// mark is step 1, the marker from the replaced session to the new record,
+// first: a straggler that writes the replaced session from now on finds
+// it and undoes its write, and a browser that ends up with the replaced
+// session next to the new token is healed. Not for a foreign session: it
+// is not this browser's to retire. Where another login from this very
+// session got there first, the same user submitting twice joins that
+// login's record (joined), so that whichever response (or straggler) the
+// browser applies last, its cookies belong together.
+func (l *login) mark() (joined bool, err error) {
+	st := l.st
+	l.prior, l.replaced, l.oldKey = st.replacing(l.userID)
+	if l.carryR, err = l.g.carryFrom(l.c, st, l.userID, l.oldKey); err != nil { // session.go
+		return false, err
 	}
-	var reread *gsessions.Session // the replaced session, read with the marker
-	if oldKey != "" {
-		var err error
-		reread, err = st.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, carry != carryNone) // session_redis.go
-		switch {
-		case errors.Is(err, ErrMarkerExists):
-			// Another login from this very session got there first: the
-			// same user submitting twice joins that login's record, so
-			// that whichever response (or straggler) the browser applies
-			// last, its cookies belong together.
-			if joined, err := g.joinParallelLogin(c, st, oldKey, userID, m, now); joined || err != nil {
-				return err
-			}
-			oldKey = "" // another user's login retired this session: start afresh
-		case err != nil:
-			// Perhaps set all the same: a marker left behind would
-			// refuse every later write of the visitor's session as stale.
-			// Only this login's marker is removed (it names handle).
-			if derr := g.store.DeleteMarker(cleanup, oldKey, handle); derr != nil {
-				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
-			}
-			return storeErr(err)
+	if l.oldKey == "" {
+		return false, nil
+	}
+	l.reread, err = st.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, l.carryR != carryNone) // session_redis.go
+	switch {
+	case errors.Is(err, ErrMarkerExists):
+		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
+			return joined, err
 		}
+		l.oldKey = "" // another user's login retired this session: start afresh
+		return false, nil
+	case err != nil:
+		// Perhaps set all the same: a marker left behind would refuse
+		// every later write of the visitor's session as stale.
+		l.undo.push(l.dropMarker)
+		return false, storeErr(err)
 	}
-	undo := func() {
-		if oldKey != "" {
-			if err := g.store.DeleteMarker(cleanup, oldKey, handle); err != nil {
-				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", err)
-			}
-		}
+	l.undo.push(l.dropMarker)
+	return false, nil
+}
+
+// dropMarker takes back this login's marker: only this login's is
+// removed (it names the login's handle).
+func (l *login) dropMarker(ctx context.Context) {
+	if err := l.g.store.DeleteMarker(ctx, l.oldKey, l.handle); err != nil {
+		l.g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", err)
 	}
+}
+
+// carry is step 2: the new session's values, what Config.CarryOver
+// keeps of the replaced session, and the new record's handle.
+func (l *login) carry() error {
 	values := map[any]any{}
-	if carry != carryNone {
-		v, err := st.loginValues(reread)
+	if l.carryR != carryNone {
+		v, err := l.st.loginValues(l.reread)
 		if err != nil {
-			undo()
 			return err
 		}
-		values = g.carried(v, carry)
+		values = l.g.carried(v, l.carryR)
 	}
-	values[handleKey] = handle
+	values[handleKey] = l.handle
+	l.ns = l.st.freshSession(l.sid, values)
+	return nil
+}
 
-	// 2. The record, then 3. the new session, saved before anything is
-	// retired. On a Redis shared with boj/redistore both are one script
-	// (session_redis.go): the session is written only once the record is.
-	rec := g.newRecord(c, userID, hash, handle, sid, now)
-	rec.TokenKey = m.key
-	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
-	if prior != nil && prior.UserID == userID {
-		lim.Replacing = prior.Handle // signing in again from this browser
+// create is step 3, the record, with the new session on a Redis shared
+// with boj/redistore (one script, session_redis.go: the session is
+// written only once the record is). The user's sessions over
+// MaxSessionsPerUser make room for it, unless RejectExtraLogins.
+func (l *login) create() error {
+	g, st := l.g, l.st
+	l.rec = g.newRecord(l.c, l.userID, l.m.hash, l.handle, l.sid, l.now)
+	l.rec.TokenKey = l.m.key
+	l.lim = Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
+	if l.prior != nil && l.prior.UserID == l.userID {
+		l.lim.Replacing = l.prior.Handle // signing in again from this browser
 	}
-	ns := st.freshSession(sid, values)
-	hdr := c.Writer.Header()
-	n := len(hdr["Set-Cookie"])
-	shared, err := st.prepareShared(ns)
+	shared, err := st.prepareShared(l.ns)
 	if err != nil {
-		undo()
 		return saveErr(err)
 	}
+	l.shared = shared
 	if shared != nil {
-		err = shared.store.CreateWithSession(ctx, rec, lim, shared.key, shared.value, shared.ttl)
+		err = shared.store.CreateWithSession(l.ctx, l.rec, l.lim, shared.key, shared.value, shared.ttl)
 	} else {
-		err = g.store.Create(ctx, rec, lim)
+		err = g.store.Create(l.ctx, l.rec, l.lim)
 	}
-	if err != nil {
-		if !errors.Is(err, ErrTooManySessions) {
-			// Perhaps created all the same (a reply lost): the record
-			// would hold a slot of MaxSessionsPerUser, the session a key.
-			g.dropFailedLogin(cleanup, c, handle, hash, shared, ns)
-		}
-		undo()
-		if errors.Is(err, ErrTooManySessions) {
-			g.emit(c, Event{Kind: EventLimit, UserID: userID, Err: err, Detail: "login refused: too many sessions"})
-			return ErrTooManySessions
-		}
+	switch {
+	case errors.Is(err, ErrTooManySessions):
+		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Err: err, Detail: "login refused: too many sessions"})
+		return ErrTooManySessions
+	case err != nil:
+		// Perhaps created all the same (a reply lost): the record would
+		// hold a slot of MaxSessionsPerUser, the session a key.
+		l.undo.push(func(ctx context.Context) { g.dropFailedLogin(ctx, l.c, l.handle, l.m.hash, shared, l.ns) })
 		return storeErr(err)
 	}
-	if shared != nil {
-		http.SetCookie(c.Writer, shared.cookie)
-	} else if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-		if derr := g.store.Delete(cleanup, handle); derr != nil {
-			g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
-		}
-		undo()
+	l.undo.push(l.dropRecord)
+	return nil
+}
+
+// dropRecord takes back the login's record.
+func (l *login) dropRecord(ctx context.Context) {
+	if err := l.g.store.Delete(ctx, l.handle); err != nil {
+		l.g.log.Error("ginsecure: could not remove the record of a failed login", "err", err)
+	}
+}
+
+// saveSession is step 4, the new session saved (on a shared Redis,
+// written already: its cookie), before anything is retired.
+func (l *login) saveSession() error {
+	c, hdr := l.c, l.c.Writer.Header()
+	n := len(hdr["Set-Cookie"])
+	if l.shared != nil {
+		http.SetCookie(c.Writer, l.shared.cookie)
+	} else if err := l.ns.Store().Save(c.Request, c.Writer, l.ns); err != nil {
 		return saveErr(err)
 	}
+	l.undo.push(func(context.Context) {
+		if err := deleteSession(c.Request, l.ns.Store(), l.ns.Name(), l.ns.ID); err != nil {
+			l.g.log.Error("ginsecure: could not remove the session of a failed login", "err", err)
+		}
+		if lines := hdr["Set-Cookie"]; len(lines) > n {
+			hdr["Set-Cookie"] = lines[:n:n]
+		}
+	})
+	return nil
+}
 
-	// 4. Retire what the browser presented: its record and its session.
-	// A record that cannot be retired would leave the old credentials
-	// working next to the new ones: the login is undone instead.
-	// On a Redis shared with the sessions, the replaced session goes in
-	// the retiring write of its record.
-	gone := false
-	if prior != nil {
+// retire is step 5: what the browser presented, its record and its
+// session, retired. A record that cannot be retired would leave the old
+// credentials working next to the new ones: the login is undone instead.
+// On a Redis shared with the sessions, the replaced session goes in the
+// retiring write of its record.
+func (l *login) retire() error {
+	if l.prior != nil {
 		withSession := ""
-		if oldKey != "" {
-			withSession = st.sharedKey(replaced)
+		if l.oldKey != "" {
+			withSession = l.st.sharedKey(l.replaced)
 		}
 		var err error
-		if gone, err = g.retireReplaced(ctx, prior, handle, withSession); err != nil && g.retiredFor(cleanup, prior.Handle, handle) {
+		if l.gone, err = l.g.retireReplaced(l.ctx, l.prior, l.handle, withSession); err != nil && l.g.retiredFor(l.cleanup, l.prior.Handle, l.handle) {
 			// The retirement was applied, its reply lost: the replaced
 			// record is dead (on a shared Redis its session too, in the
 			// same write), so undoing the login would sign the browser
@@ -197,46 +288,44 @@ func Login(c *gin.Context, userID string) error {
 			err = nil
 		}
 		if err != nil {
-			if derr := g.store.Delete(cleanup, handle); derr != nil {
-				g.log.Error("ginsecure: could not remove the record of a failed login", "err", derr)
-			}
-			if derr := deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID); derr != nil {
-				g.log.Error("ginsecure: could not remove the session of a failed login", "err", derr)
-			}
-			if lines := hdr["Set-Cookie"]; len(lines) > n {
-				hdr["Set-Cookie"] = lines[:n:n]
-			}
-			undo()
 			return storeErr(err)
 		}
 	}
-	if oldKey != "" && !gone {
-		if err := deleteSession(c.Request, replaced.Store(), replaced.Name(), replaced.ID); err != nil {
-			g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
+	if l.oldKey != "" && !l.gone {
+		if err := deleteSession(l.c.Request, l.replaced.Store(), l.replaced.Name(), l.replaced.ID); err != nil {
+			l.g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
 		}
 	}
-
-	// 5. Evict over the limit, now that the new session is saved.
-	if lim.Max > 0 && !lim.Reject {
-		evicted, err := g.store.Trim(ctx, userID, lim.Max)
-		if err != nil {
-			g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
-		}
-		g.retireEvicted(c, st, evicted) // binding.go: their data goes as every ending's does
-		for _, h := range evicted {
-			g.emit(c, Event{Kind: EventLimit, UserID: userID, Handle: h, Detail: "signed out by a newer login"})
-		}
-	}
-
-	// 6. Send the token; the request is now the new session's.
-	st.cur, st.blank, st.healed, st.sup = ns, false, false, supCurrent
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, handle, secret, st.cookieMaxAge())
-	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
-	st.tok = presented{handle: handle, secret: secret, hash: hash}
-	st.sid = sid
-	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: handle})
 	return nil
+}
+
+// evict is step 6: the user's sessions over the limit signed out, now
+// that the new session is saved.
+func (l *login) evict() {
+	g, lim := l.g, l.lim
+	if lim.Max <= 0 || lim.Reject {
+		return
+	}
+	evicted, err := g.store.Trim(l.ctx, l.userID, lim.Max)
+	if err != nil {
+		g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
+	}
+	g.retireEvicted(l.c, l.st, evicted) // binding.go: their data goes as every ending's does
+	for _, h := range evicted {
+		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Handle: h, Detail: "signed out by a newer login"})
+	}
+}
+
+// send is step 7: the token sent; the request is now the new session's.
+func (l *login) send() {
+	g, st, c, rec := l.g, l.st, l.c, &l.rec
+	st.cur, st.blank, st.healed, st.sup = l.ns, false, false, supCurrent
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	g.setToken(c, l.handle, l.m.secret, st.cookieMaxAge())
+	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, rec, rec, l.now, nil
+	st.tok = presented{handle: l.handle, secret: l.m.secret, hash: l.m.hash}
+	st.sid = l.sid
+	g.emit(c, Event{Kind: EventLogin, UserID: l.userID, Handle: l.handle})
 }
 
 // PrepareSignIn gives the browser an anonymous session of its own (an
