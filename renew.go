@@ -24,124 +24,194 @@ import (
 // that carried superseded credentials, ErrSessionTooLarge or
 // ErrStoreUnavailable when the new session could not be saved.
 func Renew(c *gin.Context) error {
-	st := stateOf(c)
-	if st == nil || st.gs == nil {
-		return setupErr(c, st)
-	}
-	if !st.authed {
-		return ErrNoSession
-	}
-	if st.sup != supCurrent {
-		return ErrStaleCredentials
-	}
-	g := st.g
-	ctx, now := reqCtx(c), g.now()
-	m, err := mint()
+	r, err := newRenewal(c)
 	if err != nil {
 		return err
 	}
-	handle := st.rec.Handle
-	sid := handle // the cookie store: the identity stays the handle; the cookie's value changes
-	if !cookieStore(st.gs.Store()) {
-		if sid, err = newSessionID(st.gs.Store()); err != nil {
-			return err
-		}
+	if err := r.mark(); err != nil {
+		return r.fail(err)
 	}
-	cur := st.cur
-	oldKey, reread, err := g.renewMarker(st, handle, sid, now)
-	if err != nil {
-		return err
+	if err := r.moveSession(); err != nil {
+		return r.fail(err)
 	}
-	undo := func() {
-		// Only while the record still names the old session: a parallel
-		// Renew that won has moved it, and heals by this marker.
-		if oldKey == "" {
-			return
-		}
-		if r, err := g.store.Get(ctx, handle); err == nil && r.SessionID != sessionID(cur) {
-			return
-		}
-		if err := g.store.DeleteMarker(ctx, oldKey, handle); err != nil {
-			g.log.Warn("ginsecure: could not remove the marker of a failed Renew", "err", err)
-		}
+	if err := r.rotate(); err != nil {
+		return r.fail(err)
 	}
-	ns, err := st.renewSession(sid, reread)
-	if err != nil {
-		undo()
-		return err
-	}
-	rec, err := g.renewRecord(st, ns, m, sid, now)
-	if err != nil {
-		undo()
-		return err
-	}
-	if oldKey != "" {
-		if err := deleteSession(c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
-			g.log.Warn("ginsecure: could not retire the session Renew replaced", "err", err)
-		}
-	}
-	st.cur, st.healed, st.sid = ns, false, sid
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, handle, m.secret, st.cookieMaxAge())
-	st.created, st.rec, st.tokRec, st.authAt = true, &rec, &rec, now
-	st.tok.secret, st.tok.hash = m.secret, m.hash
-	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
+	r.retireSession()
+	r.send()
 	return nil
 }
 
-// renewRecord saves the session Renew moves to (unless it is the
-// presented one) and rotates the record onto it, atomically with the
-// checks that it is still live and still on the presented token. A
-// failure leaves nothing of this: the new session is deleted and its
-// cookie taken back. A rotation applied whose reply was lost is no
-// failure (rotatedTo): it commits. Errors: ErrNoSession (ended or raced meanwhile),
-// saveErr's, ErrStoreUnavailable.
-func (g *Guard) renewRecord(st *reqState, ns *gsessions.Session, m minted, sid string, now time.Time) (Record, error) {
-	c := st.c
+// renewal is one Renew on its way: what it has made so far, and the undo
+// list that takes it back should a later step fail.
+type renewal struct {
+	g    *Guard
+	c    *gin.Context
+	st   *reqState
+	ctx  context.Context
+	now  time.Time
+	undo undo
+
+	m      minted             // the new token
+	sid    string             // the new session's identity
+	cur    *gsessions.Session // the session Renew moves from
+	oldKey string             // its marker key, "" where nothing moves
+	reread *gsessions.Session // that session, read with the marker
+	ns     *gsessions.Session // the session Renew moves to
+	rec    Record             // the record, rotated
+}
+
+// newRenewal checks that the request may renew (ginsecure set up,
+// authenticated, on the current token) and draws the new token and
+// session ID.
+func newRenewal(c *gin.Context) (*renewal, error) {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		return nil, setupErr(c, st)
+	}
+	if !st.authed {
+		return nil, ErrNoSession
+	}
+	if st.sup != supCurrent {
+		return nil, ErrStaleCredentials
+	}
+	r := &renewal{g: st.g, c: c, st: st, ctx: reqCtx(c), now: st.g.now(), cur: st.cur}
+	var err error
+	if r.m, err = mint(); err != nil {
+		return nil, err
+	}
+	r.sid = st.rec.Handle // the cookie store: the identity stays the handle; the cookie's value changes
+	if !cookieStore(st.gs.Store()) {
+		if r.sid, err = newSessionID(st.gs.Store()); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// fail runs the undo list, newest first, and returns err.
+func (r *renewal) fail(err error) error {
+	r.undo.run(r.ctx)
+	return err
+}
+
+// mark is step 1: the marker from the session Renew moves from to the
+// record (renewMarker).
+func (r *renewal) mark() error {
+	var err error
+	r.oldKey, r.reread, err = r.g.renewMarker(r.st, r.st.rec.Handle, r.sid, r.now)
+	if err != nil {
+		return err
+	}
+	if r.oldKey != "" {
+		r.undo.push(r.dropMarker)
+	}
+	return nil
+}
+
+// dropMarker takes back the marker, only while the record still names the
+// old session: a parallel Renew that won has moved it, and heals by this
+// marker.
+func (r *renewal) dropMarker(ctx context.Context) {
+	g, handle := r.g, r.st.rec.Handle
+	if rec, err := g.store.Get(ctx, handle); err == nil && rec.SessionID != sessionID(r.cur) {
+		return
+	}
+	if err := g.store.DeleteMarker(ctx, r.oldKey, handle); err != nil {
+		g.log.Warn("ginsecure: could not remove the marker of a failed Renew", "err", err)
+	}
+}
+
+// moveSession is step 2: the session Renew moves to (renewSession),
+// saved unless it is the presented one.
+func (r *renewal) moveSession() error {
+	st, c := r.st, r.c
+	ns, err := st.renewSession(r.sid, r.reread)
+	if err != nil {
+		return err
+	}
+	r.ns = ns
 	hdr := c.Writer.Header()
 	n := len(hdr["Set-Cookie"])
 	moved := ns != st.cur
 	if moved {
 		if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-			return Record{}, saveErr(err)
+			return saveErr(err)
 		}
 	}
+	r.undo.push(func(context.Context) {
+		if moved {
+			_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
+		}
+		if lines := hdr["Set-Cookie"]; len(lines) > n {
+			hdr["Set-Cookie"] = lines[:n:n]
+		}
+	})
+	return nil
+}
+
+// rotate is step 3: the record rotated onto the new session and token,
+// atomically with the checks that it is still live and still on the
+// presented token. A rotation applied whose reply was lost is no failure
+// (rotatedTo): it commits. Errors: ErrNoSession (ended or raced
+// meanwhile), ErrStoreUnavailable.
+func (r *renewal) rotate() error {
+	g, st, m, now := r.g, r.st, r.m, r.now
 	presented := st.tok.hash
-	rec, err := g.store.Update(reqCtx(c), st.rec.Handle, func(r *Record) error {
-		if r.Revoked != "" {
+	rec, err := g.store.Update(r.ctx, st.rec.Handle, func(rec *Record) error {
+		if rec.Revoked != "" {
 			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
 		}
-		if !hashEq(r.TokenHash, presented) {
+		if !hashEq(rec.TokenHash, presented) {
 			return errRaced
 		}
-		if err := supersede(r, m, now, now, true); err != nil {
+		if err := supersede(rec, m, now, now, true); err != nil {
 			return err
 		}
-		r.AuthAt, r.LastSeen, r.SessionID = now, now, sid
-		r.ExpiresAt = g.expiryOf(r, now)
+		rec.AuthAt, rec.LastSeen, rec.SessionID = now, now, r.sid
+		rec.ExpiresAt = g.expiryOf(rec, now)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
+	lost := errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)
+	if err != nil && !lost {
 		// The rotation may have been applied, its reply lost: the record
 		// then names the new session and token, and undoing the session
 		// half would leave it naming a session nobody holds. It commits.
-		if r, ok := g.rotatedTo(context.WithoutCancel(reqCtx(c)), st.rec.Handle, m.hash); ok {
-			rec, err = r, nil
+		if applied, ok := g.rotatedTo(context.WithoutCancel(r.ctx), st.rec.Handle, m.hash); ok {
+			rec, err = applied, nil
 		}
 	}
-	if err == nil {
-		return rec, nil
+	switch {
+	case err == nil:
+		r.rec = rec
+		return nil
+	case lost:
+		return ErrNoSession
 	}
-	if moved {
-		_ = deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID)
+	return storeErr(err)
+}
+
+// retireSession is step 4: the session Renew moved from deleted.
+func (r *renewal) retireSession() {
+	if r.oldKey == "" {
+		return
 	}
-	if lines := hdr["Set-Cookie"]; len(lines) > n {
-		hdr["Set-Cookie"] = lines[:n:n]
+	cur := r.cur
+	if err := deleteSession(r.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+		r.g.log.Warn("ginsecure: could not retire the session Renew replaced", "err", err)
 	}
-	if errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound) {
-		return Record{}, ErrNoSession
-	}
-	return Record{}, storeErr(err)
+}
+
+// send is step 5: the new token sent; the request goes on with the new
+// session.
+func (r *renewal) send() {
+	g, st, c, rec := r.g, r.st, r.c, &r.rec
+	st.cur, st.healed, st.sid = r.ns, false, r.sid
+	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
+	g.setToken(c, rec.Handle, r.m.secret, st.cookieMaxAge())
+	st.created, st.rec, st.tokRec, st.authAt = true, rec, rec, r.now
+	st.tok.secret, st.tok.hash = r.m.secret, r.m.hash
+	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 }
 
 // rotatedTo reports whether the record under handle holds the token
