@@ -27,63 +27,88 @@ func Logout(c *gin.Context) error {
 	if st == nil {
 		return ErrNoMiddleware
 	}
-	g := st.g
-	rec := st.tokRec
+	rec, err := st.signingOut()
 	if rec == nil {
-		if st.blank || (st.hasTok && errors.Is(st.failure, ErrTokenMismatch)) {
-			// A session of a live record without its token, or a token
-			// whose secret does not match: the requester proved nothing.
-			return ErrNoSession
-		}
-		return nil // no credentials, or dead ones: nothing lives on
+		return err
 	}
-	ctx := reqCtx(c)
-	// Decided when Logout acts, not when the request was verified: a
-	// record already ended (replaced by a later login, perhaps on another
-	// server while this request waited, or revoked) holds dead
-	// credentials, and an expiring Set-Cookie could land after the newer
-	// login's response and delete its token (DESIGN.md, "Cookie writes"). The
-	// record goes; nothing is written back.
-	// The record is marked ended first (a login racing this one keeps it
-	// ended) and its session retired (end), then it goes.
-	ended, err := g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
+	if ended, err := st.endSignedOut(rec); !ended || err != nil {
+		return err
+	}
+	st.expireCookies()
+	st.goOnAnonymous()
+	st.g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
+	return nil
+}
+
+// signingOut is step 1: the record the request's token names, or, for
+// none, what Logout returns: ErrNoSession where the requester proved
+// nothing, nil where nothing lives on.
+func (st *reqState) signingOut() (*Record, error) {
+	if rec := st.tokRec; rec != nil {
+		return rec, nil
+	}
+	if st.blank || (st.hasTok && errors.Is(st.failure, ErrTokenMismatch)) {
+		// A session of a live record without its token, or a token
+		// whose secret does not match: the requester proved nothing.
+		return nil, ErrNoSession
+	}
+	return nil, nil // no credentials, or dead ones: nothing lives on
+}
+
+// endSignedOut is step 2: the record ended and deleted. Nothing of it is
+// undone: an ending stays. Decided when Logout acts, not when the request
+// was verified: a record already ended (replaced by a later login,
+// perhaps on another server while this request waited, or revoked) holds
+// dead credentials, and an expiring Set-Cookie could land after the newer
+// login's response and delete its token (DESIGN.md, "Cookie writes"). The
+// record goes; nothing is written back (ended false, err nil). The record
+// is marked ended first (a login racing this one keeps it ended) and its
+// session retired (end), then it goes. An error with ended true: the
+// session could not be retired.
+func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
+	g, ctx := st.g, reqCtx(st.c)
+	ended, err = g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
 	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
-		return storeErr(err)
+		return false, storeErr(err)
 	}
 	if derr := g.store.Delete(ctx, rec.Handle); derr != nil {
 		if !ended {
-			return storeErr(derr)
+			return false, storeErr(derr)
 		}
 		// Ended already: dead on every server; the record expires.
 		g.log.Warn("ginsecure: could not delete a signed-out record", "err", derr)
 	}
 	if !ended {
-		return nil
+		return false, nil
 	}
-	if err != nil {
-		return err // the session could not be retired
-	}
+	return true, err
+}
+
+// expireCookies is step 3: both cookies expire.
+func (st *reqState) expireCookies() {
 	if st.gs != nil {
 		opts := gsessions.Options{Path: "/"}
 		if st.gs.Options != nil {
 			opts = *st.gs.Options
 		}
 		opts.MaxAge = -1
-		http.SetCookie(c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
+		http.SetCookie(st.c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
 	}
-	g.expireToken(c)
-	// The request goes on with a new, empty anonymous session: a write
-	// after Logout (a "signed out" flash) saves it, and its cookie follows
-	// the expiring one; a Login after it (switching users on one form)
-	// carries nothing of the session that ended.
+	st.g.expireToken(st.c)
+}
+
+// goOnAnonymous is step 4: the request goes on with a new, empty
+// anonymous session: a write after Logout (a "signed out" flash) saves
+// it, and its cookie follows the expiring one; a Login after it
+// (switching users on one form) carries nothing of the session that
+// ended.
+func (st *reqState) goOnAnonymous() {
 	st.authed, st.blank, st.rec, st.tokRec, st.healed, st.emptied = false, false, nil, nil, false, true
 	if st.gs != nil {
 		st.gs = st.afterLogout()
 		st.cur, st.sid = st.gs, ""
 	}
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.emit(c, Event{Kind: EventLogout, UserID: rec.UserID, Handle: rec.Handle})
-	return nil
 }
 
 // afterLogout is the new, empty anonymous session a request goes on with
