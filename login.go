@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/boj/redistore"
@@ -393,35 +394,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if err != nil {
 		return false, storeErr(err)
 	}
-	client := parseIP(g.clientIPText(c))
-	rec, err := g.store.Update(ctx, mk.Handle, func(r *Record) error {
-		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
-			return errRaced
-		}
-		if r.IP != "" && !g.cfg.IPBinding.permits(parseIP(r.IP), client) {
-			// Bound to a network this request is not from: joined, the
-			// browser would be refused (or its session ended) at its next
-			// request. An ordinary login binds this request's address
-			// (DESIGN.md, "IP binding").
-			return errRaced
-		}
-		// The earlier logins' tokens join the history, never presented:
-		// whichever response the browser applies last, its token is
-		// answered with the newest (grace.go, presentLate). Unless a
-		// request did present it (the record presented, its login token
-		// still current): a copy of it after the window is a replay, as
-		// for every presented token (DESIGN.md, "Superseded credentials").
-		var seen time.Time
-		if !r.Unpresented && len(r.History) == 0 {
-			seen = r.LastSeen
-		}
-		if err := supersede(r, m, now, seen, false); err != nil {
-			return err
-		}
-		r.AuthAt, r.LastSeen = now, now
-		r.ExpiresAt = g.expiryOf(r, now)
-		return nil
-	})
+	rec, err := g.joinRecord(ctx, mk.Handle, userID, parseIP(g.clientIPText(c)), m, now)
 	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -449,6 +422,41 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	st.sid = rec.SessionID
 	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
 	return true, nil
+}
+
+// joinRecord moves the record under handle, created by a parallel login
+// from the same session, onto the token m: errRaced where that login was
+// of another user, has ended, is older than unconfirmedGrace, or is bound
+// to a network client is not from.
+func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client netip.Addr, m minted, now time.Time) (Record, error) {
+	return g.store.Update(ctx, handle, func(r *Record) error {
+		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
+			return errRaced
+		}
+		if r.IP != "" && !g.cfg.IPBinding.permits(parseIP(r.IP), client) {
+			// Bound to a network this request is not from: joined, the
+			// browser would be refused (or its session ended) at its next
+			// request. An ordinary login binds this request's address
+			// (DESIGN.md, "IP binding").
+			return errRaced
+		}
+		// The earlier logins' tokens join the history, never presented:
+		// whichever response the browser applies last, its token is
+		// answered with the newest (grace.go, presentLate). Unless a
+		// request did present it (the record presented, its login token
+		// still current): a copy of it after the window is a replay, as
+		// for every presented token (DESIGN.md, "Superseded credentials").
+		var seen time.Time
+		if !r.Unpresented && len(r.History) == 0 {
+			seen = r.LastSeen
+		}
+		if err := supersede(r, m, now, seen, false); err != nil {
+			return err
+		}
+		r.AuthAt, r.LastSeen = now, now
+		r.ExpiresAt = g.expiryOf(r, now)
+		return nil
+	})
 }
 
 // retireReplaced ends the record a login from its own browser replaced:
