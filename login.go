@@ -37,7 +37,8 @@ import (
 // records (SharedRedis), neighbouring steps share a script, in the same
 // order: the marker and the re-read of the replaced session, the record
 // and the new session, the replaced record's retirement and its session's
-// deletion.
+// deletion. Should a step fail, what the steps before it wrote is taken
+// back, newest first.
 //
 // Errors: ErrInvalidUserID, ErrTooManySessions (RejectExtraLogins: the
 // user has MaxSessionsPerUser presented sessions), ErrSessionTooLarge (the
