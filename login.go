@@ -320,14 +320,22 @@ func (l *login) evict() {
 
 // send is step 7: the token sent; the request is now the new session's.
 func (l *login) send() {
-	g, st, c, rec := l.g, l.st, l.c, &l.rec
+	st := l.st
 	st.cur, st.blank, st.healed, st.sup = l.ns, false, false, supCurrent
+	st.signedIn(&l.rec, l.m, l.now, "")
+}
+
+// signedIn makes the request rec's, signed in on the token m now, and
+// sends the token: what Login and a joined login end with. detail goes
+// into the EventLogin.
+func (st *reqState) signedIn(rec *Record, m minted, now time.Time, detail string) {
+	g, c := st.g, st.c
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, l.handle, l.m.secret, st.cookieMaxAge())
-	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, rec, rec, l.now, nil
-	st.tok = presented{handle: l.handle, secret: l.m.secret, hash: l.m.hash}
-	st.sid = l.sid
-	g.emit(c, Event{Kind: EventLogin, UserID: l.userID, Handle: l.handle})
+	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, rec, rec, now, nil
+	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
+	st.sid = rec.SessionID
+	g.emit(c, Event{Kind: EventLogin, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 }
 
 // PrepareSignIn gives the browser an anonymous session of its own (an
@@ -416,12 +424,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 		return false, err
 	}
 	st.healed = false
-	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
-	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, &rec, &rec, now, nil
-	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
-	st.sid = rec.SessionID
-	g.emit(c, Event{Kind: EventLogin, UserID: userID, Handle: rec.Handle, Detail: "joined a parallel login from the same session"})
+	st.signedIn(&rec, m, now, "joined a parallel login from the same session")
 	return true, nil
 }
 
