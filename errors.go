@@ -76,7 +76,8 @@ var (
 	// Login and Renew leave nothing behind.
 	ErrSessionTooLarge = refusal("session_too_large", http.StatusRequestEntityTooLarge, "session too large to save")
 	// ErrSessionNotPersisted: Login on gin-contrib's Redis store with a
-	// MaxAge of 0 or less, which boj/redistore deletes instead of saving.
+	// MaxAge of 0 or less, or a signed-in Save there with MaxAge 0, which
+	// boj/redistore deletes instead of saving (the Save deletes nothing).
 	// Set sessions.Options{MaxAge: ...} (seconds).
 	ErrSessionNotPersisted = refusal("session_not_persisted", http.StatusInternalServerError, "the Redis session store deletes sessions saved with MaxAge <= 0; set a MaxAge")
 	// ErrEvicted: signed out because a newer login exceeded

@@ -5,6 +5,7 @@ package ginsecure
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -26,6 +27,11 @@ const (
 	EventRevoke           EventKind = "revoke"
 	EventLimit            EventKind = "limit"
 	EventTimeout          EventKind = "timeout"
+	// EventSaveIgnored (WARN): a Save failed (Err says why: a login or
+	// rotation retired the session, the store was down, the session too
+	// large, ...) and the handler still answered with a status below 400:
+	// the write is lost and the user was not told.
+	EventSaveIgnored EventKind = "save_ignored"
 )
 
 // Event is one security event, sent to the Logger and to Config.OnEvent.
@@ -101,4 +107,14 @@ func (g *Guard) emitCtx(ctx context.Context, ev Event) {
 	if g.cfg.OnEvent != nil {
 		g.cfg.OnEvent(ev)
 	}
+}
+
+// saveIgnored reports a failed Save whose error the handler ignored: it
+// answered below 400 after the Save failed (and no later Save succeeded).
+func (g *Guard) saveIgnored(c *gin.Context, st *reqState) {
+	if c.Writer.Status() >= 400 {
+		return
+	}
+	g.emit(c, Event{Kind: EventSaveIgnored, UserID: st.userID(), Handle: st.handleOf(), Err: st.sess.failed,
+		Detail: "the handler answered " + strconv.Itoa(c.Writer.Status()) + " after Save failed: the write is lost"})
 }

@@ -288,6 +288,7 @@ func (g *Guard) warnWeakSessionCookie(gs *gsessions.Session) {
 		return
 	}
 	g.cookieCheck.Do(func() {
+		g.warnShortCookieStore(gs) // lifetime.go
 		if checkSessionStore(gs) != nil {
 			g.log.Error("ginsecure: the Redis session store (boj/redistore) deletes every session saved with MaxAge <= 0, so logins cannot last; set store.Options(sessions.Options{MaxAge: 86400 * 7, ...}) (seconds)")
 		}

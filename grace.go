@@ -610,6 +610,7 @@ func (g *Guard) reissue(r *Record, m minted, sealed []byte, presented, readTok [
 func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, now time.Time, rotate bool, m minted) error {
 	switch {
 	case err == nil:
+		prevSeen := st.rec.LastSeen
 		st.rec = &rec
 		if rotate {
 			detail := ""
@@ -622,6 +623,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 			g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
+		g.keepCookies(c, st, prevSeen, &rec, rotate) // lifetime.go
 		return nil
 	case errors.Is(err, errTouched):
 		st.rec = &rec

@@ -68,11 +68,17 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 		}
 		if !st.blank {
 			c.Next() // serve
+			if st.sess.failed != nil {
+				g.saveIgnored(c, st) // events.go
+			}
 			return
 		}
 		c.Writer = &st.w
 		c.Next()
 		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+		if st.sess.failed != nil {
+			g.saveIgnored(c, st)
+		}
 	}
 }
 

@@ -858,7 +858,9 @@ type guardSession struct {
 	// allocation for it).
 	dirty  []any
 	dirtyA [4]any
-	clear  bool // Clear was called
+	clear  bool           // Clear was called
+	life   lifetimeChange // lifetime.go
+	failed error          // the last Save's error: EventSaveIgnored if the handler answers below 400
 }
 
 func (s *guardSession) touch(key any) {
@@ -885,13 +887,23 @@ func (s *guardSession) touch(key any) {
 // idiom"): Save returns Logout's errors, and both cookies expire. Deleting
 // only the session cookie would leave the record alive for every copy of
 // the token.
-func (s *guardSession) Save() error {
+//
+// On a signed-in session, a MaxAge of 0 on a store that deletes a session
+// saved with it (boj/redistore) returns ErrSessionNotPersisted and deletes
+// nothing; a changed positive MaxAge (or 0 elsewhere: a browser-session
+// cookie) sends the token cookie again with that lifetime, capped at
+// AbsoluteTimeout, while the request's token is still its record's
+// current one (DESIGN.md, "Cookie writes").
+func (s *guardSession) Save() (err error) {
 	st := s.st
+	defer s.saved(&err) // lifetime.go
 	switch {
 	case st.blank:
 		return ErrForeignSession
 	case st.logoutIdiom():
 		return Logout(st.c)
+	case st.deletesAtZero():
+		return ErrSessionNotPersisted
 	case !s.written:
 		return nil
 	case st.loadErr != nil:
@@ -1049,17 +1061,20 @@ func (s *guardSession) Delete(key any) {
 	s.touch(key)
 }
 
-// Clear removes every value of the session but ginsecure's own.
+// Clear removes every value of the session but ginsecure's own. As
+// gin-contrib's, it marks the session written only when it held a value:
+// Clear and Save of an empty anonymous session write nothing.
 func (s *guardSession) Clear() {
 	if s.st.cur == nil {
 		return
 	}
+	s.written = s.written || clearWrites(s.st.cur.Values) // equivalence.go
 	for k := range s.st.cur.Values {
 		if k != handleKey && k != sidKey {
 			delete(s.st.cur.Values, k)
 		}
 	}
-	s.written, s.clear = true, true
+	s.clear = true
 }
 
 // AddFlash adds a flash message.
@@ -1093,6 +1108,7 @@ func (s *guardSession) Options(o sessions.Options) {
 	if s.st.cur == nil || s.st.blank {
 		return
 	}
+	s.noteLifetime(o.MaxAge)
 	s.st.cur.Options = o.ToGorillaOptions()
 	s.written = true
 }
