@@ -260,6 +260,7 @@ func New(cfg Config) (*Guard, error) {
 	if cu, ok := cfg.Store.(ClockUser); ok {
 		cu.UseClock(cfg.Now)
 	}
+	handLogger(cfg.Store, cfg.Logger) // store_logger.go
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	g.mem, _ = cfg.Store.(*memoryStore)
 	return g, nil

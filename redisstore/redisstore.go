@@ -15,9 +15,8 @@
 // redistore's own constructors give the pool a PING on every borrow, which
 // doubles the round trips of every request; build the pool yourself.
 // Without that PING, a connection that died (Redis restarted) is found dead
-// when used: the store's reads (Get, GetMarker, List, GetWithSession) then
-// retry once on a freshly dialled connection; its writes never retry, but
-// for SaveSessionUnlessMarked, which may safely be sent twice (sessions.go).
+// when used: every command of the store is then sent once more on a
+// freshly dialled connection, its writes made safe to send twice (link).
 //
 // Keys: <prefix>r:<handle> holds a record (JSON), <prefix>u:<user> a sorted
 // set of the user's handles scored by last activity, <prefix>m:<key> a
@@ -35,6 +34,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ginsecure/ginsecure"
@@ -55,11 +55,13 @@ func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
 // Store is a ginsecure.Store on Redis.
 type Store struct {
-	pool    *redis.Pool
-	prefix  string
-	retries int
-	now     func() time.Time
-	memo    *lru.Cache[string, memoEntry] // memo.go
+	pool     *redis.Pool
+	prefix   string
+	retries  int
+	now      func() time.Time
+	memo     *lru.Cache[string, memoEntry] // memo.go
+	check    evictionCheck                 // eviction.go
+	draining atomic.Bool                   // drain runs
 }
 
 // New returns a Store using pool. Returned as ginsecure.Store, as the
@@ -269,7 +271,10 @@ func (s *Store) ttl(exp time.Time) int64 {
 // recTTL is a record's TTL: Get returns it for RetainExpired after expiry.
 func (s *Store) recTTL(exp time.Time) int64 { return s.ttl(exp.Add(ginsecure.RetainExpired)) }
 
+// conn takes a pooled connection (and starts the eviction check where it
+// is due: eviction.go).
 func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
+	s.startCheck()
 	return s.pool.GetContext(ctx)
 }
 
@@ -306,6 +311,19 @@ func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error
 		return do(ctx, c, "GET", s.recKey(handle))
 	}))
 	return s.record(handle, b, err)
+}
+
+// getCmd is the GET of the record under handle, for send.
+func (s *Store) getCmd(ctx context.Context, handle string) func(redis.Conn, bool) (any, error) {
+	return func(c redis.Conn, _ bool) (any, error) { return do(ctx, c, "GET", s.recKey(handle)) }
+}
+
+// flag is a script's 0/1 argument.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // getOn is Get on a connection the caller holds (Prefetch), without the
@@ -370,37 +388,46 @@ end
 // ARGV: now, prefix, limit, reject(0/1), handle, record JSON, ttl ms, seen,
 // replacing (a handle that does not count against the limit, or ""),
 // unpresented bound (0: none, or the new record is presented).
-// Every refusal comes before the first write.
+// Every refusal comes before the first write. The record found stored
+// byte for byte (its sequence aside) is this create's own, sent again
+// after its reply was lost: nothing more is written, and no error.
 const createLua = pruneLua + evictLua + `
 local limit = tonumber(ARGV[3])
 local counted = 0
 for _, e in ipairs(live) do
   if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return redis.error_reply('ginsecure: handle exists')
-end
-if ARGV[4] == '1' and limit > 0 and counted >= limit then
-  return redis.error_reply('TOOMANY too many sessions')
-end
-local bound = tonumber(ARGV[10])
-if bound > 0 then
-  local waiting = {}
-  for _, e in ipairs(live) do
-    if e[4] then table.insert(waiting, e) end
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  -- This very record (its sequence aside), under its random handle: this
+  -- create sent again after its reply was lost. Anything else is another's.
+  local i = string.find(stored, '",', 7, true)
+  if not i or string.sub(stored, i + 2) ~= string.sub(ARGV[6], 10) then
+    return redis.error_reply('ginsecure: handle exists')
   end
-  evictOldest(waiting, bound - 1)
+else
+  if ARGV[4] == '1' and limit > 0 and counted >= limit then
+    return redis.error_reply('TOOMANY too many sessions')
+  end
+  local bound = tonumber(ARGV[10])
+  if bound > 0 then
+    local waiting = {}
+    for _, e in ipairs(live) do
+      if e[4] then table.insert(waiting, e) end
+    end
+    evictOldest(waiting, bound - 1)
+  end
+  local ttl = tonumber(ARGV[7])
+  local rec = ARGV[6]
+  if string.sub(rec, 1, 9) ~= '{"q":"0",' then return redis.error_reply('ginsecure: record without a sequence placeholder') end
+  -- The creation order: Redis's own clock in microseconds (scripts run one
+  -- at a time, so two creates on one Redis never share one), no key to keep.
+  local now = redis.call('TIME')
+  rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. string.sub(rec, 10)
+  redis.call('SET', KEYS[2], rec, 'PX', ttl)
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
-local ttl = tonumber(ARGV[7])
-local rec = ARGV[6]
-if string.sub(rec, 1, 9) ~= '{"q":"0",' then return redis.error_reply('ginsecure: record without a sequence placeholder') end
--- The creation order: Redis's own clock in microseconds (scripts run one
--- at a time, so two creates on one Redis never share one), no key to keep.
-local now = redis.call('TIME')
-rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. string.sub(rec, 10)
-redis.call('SET', KEYS[2], rec, 'PX', ttl)
-redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 `
 
 var createScript = redis.NewScript(2, createLua+`
@@ -427,19 +454,14 @@ type sessionWrite struct {
 }
 
 // create runs the create script, or with a session the script that also
-// writes it (CreateWithSession). Never retried: a lost reply may follow
-// an applied write.
+// writes it (CreateWithSession), under send's rule (a second send finds
+// its own record and succeeds).
 func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sess *sessionWrite) error {
 	rec.Seq = 0 // the script assigns it
 	b, err := encode(rec)
 	if err != nil {
 		return err
 	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	reject := "0"
 	if limit.Reject {
 		reject = "1"
@@ -459,7 +481,7 @@ func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	if sess != nil {
 		args = append(args, sess.value, sess.secs)
 	}
-	_, err = eval(ctx, sc, c, args...)
+	_, err = s.send(ctx, func(c redis.Conn, _ bool) (any, error) { return eval(ctx, sc, c, args...) })
 	return createErr(err)
 }
 
@@ -517,13 +539,18 @@ return evictOldest(presented, tonumber(ARGV[3]))
 
 // presentScript: KEYS[1] user index, KEYS[2] record key.
 // ARGV: now, prefix, old JSON, new JSON, ttl ms, handle, revoked(0/1),
-// seen, max (0: no limit to enforce), reject(0/1).
+// seen, max (0: no limit to enforce), reject(0/1), again(0/1).
 // casLua's compare-and-set, with the limit among the user's other live
 // presented records checked (and enforced) in the same script. Returns
 // {'0'} where the record is not old, {'2'} where Reject refuses (nothing
-// written), else {'1', evicted handles...}.
+// written), else {'1', evicted handles...}; sent again (a lost reply),
+// {'1'} where the new record is what is stored: the first send's.
 var presentScript = redis.NewScript(2, pruneLua+evictLua+`
-if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {'0'} end
+local cur = redis.call('GET', KEYS[2])
+if cur ~= ARGV[3] then
+  if ARGV[11] == '1' and cur == ARGV[4] then return {'1'} end
+  return {'0'}
+end
 local max = tonumber(ARGV[9])
 local others = {}
 for _, e in ipairs(live) do
@@ -553,16 +580,16 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 		rec, err := s.updateHeld(ctx, held, fn, "")
 		return rec, nil, err
 	}
-	c, err := s.conn(ctx)
+	l, err := s.link(ctx)
 	if err != nil {
 		return ginsecure.Record{}, nil, err
 	}
-	defer c.Close()
+	defer l.close()
 	old, err := encode(held)
 	fromHeld := err == nil && !expired(held.ExpiresAt, s.now())
 	for i := 0; i <= s.retries; i++ {
 		if !fromHeld {
-			if old, err = redis.Bytes(do(ctx, c, "GET", s.recKey(held.Handle))); err != nil {
+			if old, err = redis.Bytes(l.send(s.getCmd(ctx, held.Handle))); err != nil {
 				if errors.Is(err, redis.ErrNil) {
 					err = ginsecure.ErrNotFound
 				}
@@ -586,10 +613,10 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 		}
 		fromHeld = false
 		next.Handle = held.Handle
-		res, err := s.presentCAS(ctx, c, old, rec, next, limit)
+		res, err := s.presentCAS(ctx, &l, old, rec, next, limit)
 		switch {
 		case err != nil:
-			return ginsecure.Record{}, nil, err // never retried: it may have been applied
+			return ginsecure.Record{}, nil, err
 		case len(res) == 0:
 			return ginsecure.Record{}, nil, errors.New("redisstore: empty reply to present")
 		case res[0] == "2":
@@ -603,7 +630,7 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 
 // presentCAS runs presentScript: next over old (the stored bytes, which
 // decode to rec), enforcing limit where it is rec's first presentation.
-func (s *Store) presentCAS(ctx context.Context, c redis.Conn, old []byte, rec, next ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
 	b, err := encode(next)
 	if err != nil {
 		return nil, err
@@ -618,8 +645,12 @@ func (s *Store) presentCAS(ctx context.Context, c redis.Conn, old []byte, rec, n
 	if next.Revoked != "" {
 		revoked = "1"
 	}
-	return redis.Strings(eval(ctx, presentScript, c, s.userKey(next.UserID), s.recKey(next.Handle),
-		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), max, reject))
+	args := []any{s.userKey(next.UserID), s.recKey(next.Handle),
+		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), max, reject, "0"}
+	return redis.Strings(l.send(func(c redis.Conn, again bool) (any, error) {
+		args[len(args)-1] = flag(again)
+		return eval(ctx, presentScript, c, args...)
+	}))
 }
 
 // Trim implements ginsecure.Store: one script.
@@ -627,19 +658,18 @@ func (s *Store) Trim(ctx context.Context, userID string, max int) ([]string, err
 	if max <= 0 {
 		return nil, nil
 	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return redis.Strings(eval(ctx, trimScript, c, s.userKey(userID), ms(s.now()), s.prefix, max))
+	return redis.Strings(s.send(ctx, func(c redis.Conn, _ bool) (any, error) {
+		return eval(ctx, trimScript, c, s.userKey(userID), ms(s.now()), s.prefix, max)
+	}))
 }
 
 // casScript: KEYS[1] record key, KEYS[2] user index.
-// ARGV: old JSON, new JSON, ttl ms, handle, revoked(0/1), seen.
-// Writes only if the record is still what the caller read.
+// ARGV: old JSON, new JSON, ttl ms, handle, revoked(0/1), seen, again(0/1).
+// Writes only if the record is still what the caller read; sent again (a
+// lost reply), also where it is what the caller writes: the first send's.
 const casLua = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] and not (ARGV[7] == '1' and cur == ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
 if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -667,14 +697,13 @@ func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Re
 // update is Update; with a sessionKey, that key is deleted by the script
 // that writes fn's result (UpdateHeldDeletingSession).
 func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
-	c, err := s.conn(ctx)
+	l, err := s.link(ctx)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	defer c.Close()
-	key := s.recKey(handle)
+	defer l.close()
 	for i := 0; i <= s.retries; i++ {
-		old, err := redis.Bytes(do(ctx, c, "GET", key))
+		old, err := redis.Bytes(l.send(s.getCmd(ctx, handle)))
 		if errors.Is(err, redis.ErrNil) {
 			return ginsecure.Record{}, ginsecure.ErrNotFound
 		}
@@ -693,7 +722,7 @@ func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Re
 			return rec, err
 		}
 		next.Handle = handle
-		ok, err := s.cas(ctx, c, old, next, sessionKey)
+		ok, err := s.cas(ctx, &l, old, next, sessionKey)
 		if err != nil {
 			return ginsecure.Record{}, err
 		}
@@ -714,7 +743,7 @@ return 1
 // cas writes next over the record stored under next.Handle if that is
 // still old, byte for byte, and deletes sessionKey (unless "") with it:
 // one script.
-func (s *Store) cas(ctx context.Context, c redis.Conn, old []byte, next ginsecure.Record, sessionKey string) (bool, error) {
+func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Record, sessionKey string) (bool, error) {
 	b, err := encode(next)
 	if err != nil {
 		return false, err
@@ -723,13 +752,16 @@ func (s *Store) cas(ctx context.Context, c redis.Conn, old []byte, next ginsecur
 	if next.Revoked != "" {
 		revoked = "1"
 	}
-	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen)}
+	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), "0"}
 	sc := casScript
 	if sessionKey != "" {
 		sc = casDeletingScript
 		args = append(args[:2:2], append([]any{sessionKey}, args[2:]...)...)
 	}
-	ok, err := redis.Int(eval(ctx, sc, c, args...))
+	ok, err := redis.Int(l.send(func(c redis.Conn, again bool) (any, error) {
+		args[len(args)-1] = flag(again)
+		return eval(ctx, sc, c, args...)
+	}))
 	return ok == 1, err
 }
 
@@ -762,14 +794,13 @@ func (s *Store) updateHeld(ctx context.Context, held ginsecure.Record, fn func(*
 		return s.update(ctx, handle, fn, sessionKey)
 	}
 	next.Handle = handle
-	c, err := s.conn(ctx)
+	l, err := s.link(ctx)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	ok, err := s.cas(ctx, c, old, next, sessionKey)
-	c.Close()
+	ok, err := s.cas(ctx, &l, old, next, sessionKey)
+	l.close()
 	if err != nil {
-		// Never retried: the write may have been applied.
 		return ginsecure.Record{}, err
 	}
 	if ok {
@@ -790,12 +821,9 @@ return 1
 
 // Delete implements ginsecure.Store: one script.
 func (s *Store) Delete(ctx context.Context, handle string) error {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = eval(ctx, deleteScript, c, s.recKey(handle), s.prefix, handle)
+	_, err := s.send(ctx, func(c redis.Conn, _ bool) (any, error) {
+		return eval(ctx, deleteScript, c, s.recKey(handle), s.prefix, handle)
+	})
 	return err
 }
 
@@ -843,11 +871,14 @@ type wireMarker struct {
 }
 
 // setMarkerScript: KEYS[1] marker key. ARGV: marker JSON, ttl ms, now,
-// handle. Sets the marker unless a live one (by the caller's clock) is
-// there, but for a tombstone that a marker naming a record replaces.
+// handle, again(0/1). Sets the marker unless a live one (by the caller's
+// clock) is there, but for a tombstone that a marker naming a record
+// replaces; sent again (a lost reply), the very marker it sets found
+// stored is the first send's, not another's.
 const setMarkerLua = `
 local refused = false
 local v = redis.call('GET', KEYS[1])
+if v and ARGV[5] == '1' and v == ARGV[1] then v = nil end
 if v then
   local old = cjson.decode(v)
   local live = old.exp == 0 or old.exp > tonumber(ARGV[3])
@@ -870,18 +901,15 @@ return {1, redis.call('GET', KEYS[2])}
 `)
 
 // SetMarker implements ginsecure.Store: one script, so a marker is set
-// once.
+// once (sent again after a lost reply, its own marker is no refusal).
 func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
 	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return err
 	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ok, err := redis.Int(eval(ctx, setMarkerScript, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
+	ok, err := redis.Int(s.send(ctx, func(c redis.Conn, again bool) (any, error) {
+		return eval(ctx, setMarkerScript, c, s.markKey(key), b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle, flag(again))
+	}))
 	if err != nil {
 		return err
 	}
@@ -924,45 +952,138 @@ return redis.call('DEL', KEYS[1])
 
 // DeleteMarker implements ginsecure.Store: one script.
 func (s *Store) DeleteMarker(ctx context.Context, key, handle string) error {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = eval(ctx, deleteMarkerScript, c, s.markKey(key), handle)
+	_, err := s.send(ctx, func(c redis.Conn, _ bool) (any, error) {
+		return eval(ctx, deleteMarkerScript, c, s.markKey(key), handle)
+	})
 	return err
 }
 
-// read runs an idempotent read (GET, or List's read-and-prune script) on a
-// pooled connection and, if that connection turns out broken, once more
-// on a freshly dialled one.
+// read runs an idempotent read (GET, MGET, List's read-and-prune script)
+// under send's rule.
+func (s *Store) read(ctx context.Context, cmd func(redis.Conn) (any, error)) (any, error) {
+	return s.send(ctx, func(c redis.Conn, _ bool) (any, error) { return cmd(c) })
+}
+
+// send runs one command under the retry rule of a link: on a pooled
+// connection and, where that turns out broken, once more on a freshly
+// dialled one (again is then true).
+func (s *Store) send(ctx context.Context, cmd func(c redis.Conn, again bool) (any, error)) (any, error) {
+	l, err := s.link(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	return l.send(cmd)
+}
+
+// link is the connection one store operation sends its commands on.
 //
 // A pool without a PING on borrow (the one this package recommends) still
 // holds its idle connections after Redis restarts or drops them; each is
 // found dead only when used, and without a retry each would cost one
-// request a 503. The retry bypasses the pool: its next idle connection is
-// as likely to be dead as the first. Only reads are retried. A write whose
-// reply was lost (Create, Update's compare-and-set, SetMarker, Delete) may
-// have been applied: running it again could refuse a login whose record
-// exists, or discard a token just minted, so those return the error.
-func (s *Store) read(ctx context.Context, do func(redis.Conn) (any, error)) (any, error) {
+// request a 503 (and a login, a rotation or a logout a failed step). So a
+// command that fails because its pooled connection broke is sent once more
+// on a freshly dialled connection, outside the pool (the pool's next idle
+// connection is as likely to be dead as the first); the operation's later
+// commands go on that one. At most two tries per operation: a fresh
+// connection that breaks too means Redis is down.
+//
+// Every command of this store may be sent twice. A command that died with
+// its connection after a restart never reached the new server; but a
+// connection may also break after Redis ran a command and before its reply
+// arrived, so each write is made safe to repeat: the compare-and-set
+// scripts and SetMarker's, told they are sent again, take the value they
+// were to write, found stored, as their own (a minted token is not
+// minted twice, a login's marker is not refused as another's); Create
+// takes its own record, byte for byte under its random handle, as
+// created; Delete, DeleteMarker, Trim and SaveSessionUnlessMarked leave
+// the same state when run twice (a second Trim returns only what it
+// signed out itself: those the first signed out stay signed out).
+type link struct {
+	s     *Store
+	ctx   context.Context
+	c     redis.Conn
+	fresh bool // c was dialled after a pooled one broke: no further try
+}
+
+// link takes a pooled connection for one operation.
+func (s *Store) link(ctx context.Context) (link, error) {
 	c, err := s.conn(ctx)
 	if err != nil {
-		return nil, err
+		return link{}, err
 	}
-	v, err := do(c)
-	broken := brokenConn(ctx, c, err)
-	c.Close()
-	if !broken {
+	return link{s: s, ctx: ctx, c: c}, nil
+}
+
+// send runs cmd on the link's connection and, where a pooled connection
+// turns out broken, once more on a freshly dialled one that replaces it.
+// A dial that fails returns the first error.
+func (l *link) send(cmd func(c redis.Conn, again bool) (any, error)) (any, error) {
+	v, err := cmd(l.c, false)
+	if l.fresh || !brokenConn(l.ctx, l.c, err) {
 		return v, err
 	}
-	fresh, derr := s.dial(ctx)
+	fresh, derr := l.s.dial(l.ctx)
 	if derr != nil {
 		return nil, err
 	}
-	defer fresh.Close()
-	return do(fresh)
+	l.c.Close() // broken: the pool discards it
+	l.c, l.fresh = fresh, true
+	v, err = cmd(l.c, true)
+	if !brokenConn(l.ctx, l.c, err) { // Redis answers: the pool's dead connections go
+		l.s.drain()
+	}
+	return v, err
 }
+
+// drainTimeout bounds drain: a dead connection fails at once, a live one
+// answers a PING in well under it.
+const drainTimeout = 250 * time.Millisecond
+
+// drain discards the pool's dead idle connections, after one of them
+// turned out broken: where Redis restarted, all of them are. It PINGs
+// every idle connection once (a dead one is dropped by the pool when
+// given back, a live one goes back), so that the commands that follow on
+// the same pool find live ones, gin-contrib's store's among them (its
+// commands are not sent again). One drain at a time; bounded by
+// drainTimeout; it runs on the caller's goroutine, before the request
+// sends its next command. Never on a pool with MaxActive and no Wait,
+// where a connection held here could make another request's Get fail at
+// once (ErrPoolExhausted), as Prefetch never does.
+func (s *Store) drain() {
+	if s.pool.MaxActive > 0 && !s.pool.Wait {
+		return
+	}
+	if !s.draining.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.draining.Store(false)
+	n := s.pool.IdleCount()
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	held := make([]redis.Conn, 0, n)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range n {
+		if s.pool.IdleCount() == 0 {
+			return
+		}
+		c, err := s.pool.GetContext(ctx)
+		if err != nil {
+			return
+		}
+		held = append(held, c) // held until the end: the next Get takes the next idle one
+		_, _ = redis.DoContext(c, ctx, "PING")
+	}
+}
+
+func (l *link) close() { l.c.Close() }
 
 // brokenConn reports whether err is the connection's own failure (an I/O
 // error that left c unusable), not a Redis error reply, not the caller's

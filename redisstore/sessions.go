@@ -61,8 +61,8 @@ return 1
 // SaveSessionUnlessMarked implements ginsecure.SharedRedis: one script,
 // so that no marker can be set between its check and the write.
 //
-// Unlike the store's other writes, it is sent once more on a freshly
-// dialled connection where the pooled one turns out broken (as a read):
+// As every command of the store, it is sent once more on a freshly
+// dialled connection where the pooled one turns out broken (link):
 // after a Redis restart every idle connection is dead, and the sequential
 // order's reads have gone past them before its session write (boj/
 // redistore's load is tried again), so its write succeeds: this one must
@@ -94,8 +94,9 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 
 // CreateWithSession implements ginsecure.SharedRedis: Create's script,
 // which also sets the session's key once every check has passed, so that
-// a login's record and its new session cost one round trip. Never
-// retried, as Create is not.
+// a login's record and its new session cost one round trip. Sent again
+// where its connection broke, as Create is (the second send finds its own
+// record and writes the session again).
 func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error {
 	return s.create(ctx, rec, limit, &sessionWrite{key: sessionKey, value: value, secs: wholeSeconds(ttl)})
 }
@@ -110,18 +111,15 @@ func wholeSeconds(ttl time.Duration) int64 {
 
 // SetMarkerReadSession implements ginsecure.SharedRedis: SetMarker's
 // script, which also reads the session's key once the marker is set.
-// Never retried, as SetMarker is not.
+// Sent again where its connection broke, as SetMarker is.
 func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) ([]byte, error) {
 	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	vs, err := redis.Values(eval(ctx, setMarkerReadScript, c, s.markKey(key), sessionKey, b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle))
+	vs, err := redis.Values(s.send(ctx, func(c redis.Conn, again bool) (any, error) {
+		return eval(ctx, setMarkerReadScript, c, s.markKey(key), sessionKey, b, s.ttl(m.ExpiresAt), ms(s.now()), m.Handle, flag(again))
+	}))
 	if err != nil {
 		return nil, err
 	}

@@ -22,12 +22,21 @@ type Server struct {
 	Dir    string
 	cmd    *exec.Cmd
 	t      testing.TB
+	extra  []string // StartWith's arguments, kept on a restart
 }
 
 // Start starts redis-server, or skips the test when it is not installed
 // (Debian package redis-server). In CI (CI=true) a missing binary fails
 // instead, so CI can never skip the Redis tests silently.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with more redis-server arguments, appended to the
+// defaults and kept on a restart: "--maxmemory-policy", "allkeys-lru", or
+// "--rename-command", "CONFIG", "" (an empty name disables the command).
+func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -41,18 +50,25 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "redis.sock")
-	cmd := exec.Command(bin,
-		"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
-		"--dir", dir, "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--loglevel", "warning")
+	s := &Server{Socket: sock, Dir: dir, t: t, extra: args}
+	cmd := exec.Command(bin, s.args()...)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	s := &Server{Socket: sock, Dir: dir, cmd: cmd, t: t}
+	s.cmd = cmd
 	t.Cleanup(s.stop)
 	s.waitReady()
 	return s
+}
+
+// args are the server's command line: a unix socket in Dir, no automatic
+// snapshots, then StartWith's arguments.
+func (s *Server) args() []string {
+	return append([]string{
+		"--port", "0", "--unixsocket", s.Socket, "--unixsocketperm", "700",
+		"--dir", s.Dir, "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--loglevel", "warning"}, s.extra...)
 }
 
 func (s *Server) waitReady() {
@@ -93,10 +109,30 @@ func (s *Server) Stop() {
 // Restart starts the server again on the same socket (data is not kept).
 func (s *Server) Restart() {
 	s.Stop()
+	_ = os.Remove(filepath.Join(s.Dir, "dump.rdb"))
+	s.start()
+}
+
+// RestartKeepingData restarts the server with its data, as a Redis with
+// persistence does: a SAVE, then a restart that loads the snapshot. Every
+// connection open before is dead afterwards.
+func (s *Server) RestartKeepingData() {
+	c, err := redis.Dial("unix", s.Socket)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, err = c.Do("SAVE")
+	c.Close()
+	if err != nil {
+		s.t.Fatalf("SAVE before the restart: %v", err)
+	}
+	s.Stop()
+	s.start()
+}
+
+func (s *Server) start() {
 	bin, _ := exec.LookPath("redis-server")
-	cmd := exec.Command(bin,
-		"--port", "0", "--unixsocket", s.Socket, "--unixsocketperm", "700",
-		"--dir", s.Dir, "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	cmd := exec.Command(bin, s.args()...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("restart redis-server: %v", err)
 	}
