@@ -338,3 +338,71 @@ func TestPreparedSignInJoinsADoubleSubmit(t *testing.T) {
 		}
 	})
 }
+
+// TestCookielessWriteLandingAfterSignInKeepsBoth: a browser with no cookies
+// saves a guest cart and signs in in parallel; the cart's response (a new
+// anonymous session's cookie) lands after the login's, whether it was
+// answered after the login or before it. At the first presentation of
+// the login's token, that session cookie is the browser's own late
+// response (the token was never presented, so it came from the login's
+// response): the browser is signed in, not hidden as foreign, and the
+// cart whose Save succeeded is kept (DESIGN.md, "Ordering principle",
+// "Writes").
+func TestCookielessWriteLandingAfterSignInKeepsBoth(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, answered := range []string{"after", "before"} {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := e.browser()
+			release := e.holdAt(t, "/hold?id=cart&write=guest-cart", "cart", "")
+			var w reply
+			if answered == "before" {
+				w = release()
+			}
+			if r := b.login("alice"); r.status != http.StatusOK {
+				t.Fatalf("login: %d %v", r.status, r.body)
+			}
+			if answered == "after" {
+				w = release()
+			}
+			if w.status != http.StatusOK || !hasCookie(w.cookies, "app") {
+				t.Fatalf("the guest cart (answered %s the login): %d %v, Set-Cookie %v", answered, w.status, w.body, w.header["Set-Cookie"])
+			}
+			b.apply(w) // lands after the login's response
+			for i := 0; i < 2; i++ {
+				if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "guest-cart" {
+					t.Errorf("a guest cart answered %s a cookieless login, landing after it: /cart %d: %d %v; want alice with the cart", answered, i+1, r.status, r.body)
+				}
+			}
+		}
+	})
+}
+
+// TestTokenBesideAnotherAnonymousSessionIsForeign: past the login's
+// window (presented, and GracePeriod after the login), an anonymous
+// session cookie beside the login's token is not a late response of the
+// browser but a copy of the token with another session (a thief's own):
+// foreign, the copy sees none of the owner's data, and the owner's
+// session stays its own.
+func TestTokenBesideAnotherAnonymousSessionIsForeign(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+		if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		thief := e.browser()
+		if r := thief.post("/cart?item=thief-cart"); r.status != http.StatusOK {
+			t.Fatalf("thief's cart: %d %v", r.status, r.body)
+		}
+		thief.setCookie(graceTokenCookie, b.cookie(graceTokenCookie))
+		r := thief.get("/cart")
+		if r.user() != "" || r.body["cart"] == "alice-private" || hasCookie(r.cookies, "app") {
+			t.Errorf("a copy of the presented token beside another anonymous session: /cart %d %v, Set-Cookie %v; want anonymous, no data, no session cookie", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-private" {
+			t.Errorf("the owner after the copy: /cart %d %v", r.status, r.body)
+		}
+	})
+}

@@ -433,7 +433,7 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
 		g.log.Warn("ginsecure: could not open a sealed token", "err", err)
 		return
 	}
-	g.setToken(c, rec.Handle, next, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, next, st.tokenMaxAge(rec))
 }
 
 // serveSuperseded completes a request authenticated with a superseded
@@ -620,7 +620,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 			st.sup = supCurrent
 			st.tok.secret, st.tok.hash = m.secret, m.hash
 			st.authAt = rec.AuthAt
-			g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+			g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
 		g.keepCookies(c, st, prevSeen, &rec, rotate) // lifetime.go
@@ -664,18 +664,20 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 
 // forwardTarget picks the record a request is forwarded to: its token is
 // the current one of a record that a login from the same browser replaced
-// (Record.ReplacedBy), minted by a rotation the browser never presented,
-// next to the successor's own session cookie or the session the login
-// replaced (healed then). The response of a rotation that was in flight
-// when the login committed landed after the login's and put the replaced
-// record's token back beside the new session. The successor must not have
-// rotated since its login (a Renew, a periodic rotation): until it does,
-// its forwarded token is sent again to every such request, however late
-// (Record.ForwardPending), as a pending token is. Anything else: dead
-// credentials (nil).
+// (Record.ReplacedBy), minted by a rotation (or one of its superseded
+// tokens the browser never presented: a late response, whenever it
+// comes, DESIGN.md "Superseded credentials"), next to the successor's own
+// session cookie or the session the login replaced (healed then). The
+// response of a rotation that was in flight when the login committed
+// landed after the login's and put the replaced record's token back
+// beside the new session. The successor must not have rotated since its
+// login (a Renew, a periodic rotation): until it does, its forwarded token
+// is sent again to every such request, however late
+// (Record.ForwardPending), as a pending token is. A token the browser had
+// presented is forwarded only within the login's window (loginWindow).
+// Anything else: dead credentials (nil).
 func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
-	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || !hashEq(old.TokenHash, st.tok.hash) ||
-		len(old.History) == 0 || !old.ConfirmedAt.IsZero() || c.GetHeader("Upgrade") != "" {
+	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || c.GetHeader("Upgrade") != "" || !forwardable(st, old) {
 		return nil, nil
 	}
 	next, err := g.view(c, old.ReplacedBy, now)
@@ -688,37 +690,88 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 	if next.Revoked != "" || !(len(next.ForwardPending) > 0 || unrotatedLogin(next)) {
 		return nil, nil
 	}
+	if st.sup != supLate && !old.ConfirmedAt.IsZero() && !g.loginWindow(old, next, now) {
+		return nil, nil
+	}
 	if next.SessionID != st.sid {
-		// The replaced session's own cookie (healed by its marker) only
-		// for the same user: another user's login replaced it (a shared
-		// computer), and the previous user still holds that cookie.
-		if next.UserID != old.UserID {
-			return nil, nil
-		}
-		mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, storeErr(err)
-		}
-		if err != nil || mk.Handle != next.Handle {
-			return nil, nil
+		ok, err := g.forwardSession(c, st, old, next)
+		if !ok || err != nil {
+			return nil, err
 		}
 	}
 	return next, nil
 }
 
+// forwardSession decides, for a forward to next, a session cookie that is
+// not next's own: next's own among several of the name wins (a sibling's
+// tossed in front, DESIGN.md, "Tossed cookies"); else the replaced
+// session's own cookie (healed by its marker) is accepted only for the
+// same user: another user's login replaced it (a shared computer), and the
+// previous user still holds that cookie.
+func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) (bool, error) {
+	ok, _, err := st.ownAmong(next)
+	if ok || err != nil {
+		return ok, err
+	}
+	if next.UserID != old.UserID {
+		return false, nil
+	}
+	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, storeErr(err)
+	}
+	return err == nil && mk.Handle == next.Handle, nil
+}
+
+// forwardable reports whether the token st presented may be forwarded
+// from the replaced record old: a token superseded before the browser
+// ever presented it (a late response), or old's current token minted by a
+// rotation.
+func forwardable(st *reqState, old *Record) bool {
+	return st.sup == supLate || hashEq(old.TokenHash, st.tok.hash) && len(old.History) > 0
+}
+
+// loginWindow reports whether old's current token, which the browser had
+// presented, is still a straggler of the login that replaced old with
+// next rather than a copy (DESIGN.md, "Superseded credentials"). Only a
+// periodic rotation's token qualifies: the rotation sent it again to
+// every request that presented the token before it, and one of those
+// responses, answered before the login or after, may land after the
+// login's. A login supersedes it as a rotation would, within the login's
+// window (newLogin). A login's or a Renew's token is carried by its own response only: a copy
+// of it is cut off by the login.
+func (g *Guard) loginWindow(old, next *Record, now time.Time) bool {
+	h := old.History[0] // what the rotation that minted the current token superseded
+	periodic := !h.Raised && !h.Seen.IsZero() && old.IssuedAt.After(old.CreatedAt.Add(unconfirmedGrace))
+	return periodic && g.newLogin(next, now)
+}
+
+// newLogin reports whether rec, a login's record, is within its login's
+// window (DESIGN.md, "Ordering principle"): until the browser first
+// presents its token (Record.Unpresented) or GracePeriod after the login,
+// whichever is later; never with the window disabled (GracePeriod < 0).
+// Within it, a response of a request verified before the login may still
+// land after the login's.
+func (g *Guard) newLogin(rec *Record, now time.Time) bool {
+	return g.cfg.GracePeriod >= 0 && (rec.Unpresented || !longerThan(now, rec.CreatedAt, g.cfg.GracePeriod))
+}
+
 // unrotatedLogin reports whether r has not rotated since its login but for
-// parallel logins' tokens (never confirmed, never a Renew or a periodic
-// rotation: every credential it superseded was never presented).
+// parallel logins' tokens (never a Renew or a periodic rotation: every
+// credential it superseded was never presented). The browser presenting
+// the last joined login's token (ConfirmedAt) is not a rotation: a login
+// record without joins is never confirmed either, and a late response of
+// the record the login replaced may land after that presentation as after
+// any other.
 func unrotatedLogin(r *Record) bool {
 	for i := range r.History {
 		if r.History[i].Raised || !r.History[i].Seen.IsZero() {
 			return false
 		}
 	}
-	return r.ConfirmedAt.IsZero() &&
-		// parallel logins join within unconfirmedGrace of the first; a
-		// later token (a Renew's reissue) is a rotation
-		!r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
+	// parallel logins join within unconfirmedGrace of the first; a later
+	// token (a Renew's reissue) is a rotation
+	return !r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 
 // forward completes a forwarded request once every check passed on the
@@ -775,7 +828,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	}
 	st.rec, st.tokRec = &rec, &rec
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
 	return nil
 }
@@ -789,7 +842,7 @@ func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) erro
 		return nil
 	}
 	st.rec, st.tokRec = next, next
-	g.setToken(c, next.Handle, tok, st.cookieMaxAge())
+	g.setToken(c, next.Handle, tok, st.tokenMaxAge(next))
 	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
 	return nil
 }

@@ -6,6 +6,7 @@ package ginsecure_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,178 @@ func TestForwardTwoLateRotatingResponses(t *testing.T) {
 		}
 		if n := e.events.count(ginsecure.EventReplay); n != 0 {
 			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
+
+// TestForwardBehindTossedCookies: the browser holds the replaced record's
+// rotated token next to the successor's session cookie (a rotating
+// response landed after the re-login's), and a sibling subdomain tossed
+// session cookies of the application's name in front of its own. The
+// successor's own session cookie wins among them (DESIGN.md, "Tossed
+// cookies"), so the request is forwarded as it is without them: the
+// sign-in survives, and nothing of the tossed sessions is read.
+func TestForwardBehindTossedCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		sibling := e.browser()
+		sibling.post("/cart?item=sibling")
+		var toss []string
+		for range 8 {
+			toss = append(toss, "app="+sibling.cookie("app"))
+		}
+		b := e.browser()
+		hdr := forwardSetup(t, e, b)
+		r := e.send("GET", "/me", strings.Join(toss, "; ")+"; "+hdr)
+		if r.status != http.StatusOK || r.user() != "alice" || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("late rotating response behind 8 tossed session cookies: /me %d %v (token sent: %v); want alice, forwarded", r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+		}
+		b.apply(r)
+		if r := e.send("GET", "/cart", strings.Join(toss, "; ")+"; "+b.header()); r.user() != "alice" || r.body["cart"] == "sibling" {
+			t.Errorf("with the forwarded token behind the tossed cookies: /cart %d %v; want alice's own session", r.status, r.body)
+		}
+	})
+}
+
+// presentedRotationLandsAfterLogin signs b in, lets a periodic rotation
+// happen on a request held in its handler (slow), has the browser get
+// and present the rotation's token (the same one, sent again), then signs
+// in again. The slow request answers before the login and its response
+// (the rotation's token, presented by the browser) is returned unapplied:
+// it lands after the login's.
+func presentedRotationLandsAfterLogin(t *testing.T, e *env, b *browser) reply {
+	t.Helper()
+	b.login("alice")
+	e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+	release := e.holdAt(t, "/hold/auth?id=slow", "slow", b.header())
+	if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+		t.Fatalf("a request with the old token was not sent the rotation's token: %d %v", r.status, r.body)
+	}
+	if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" { // presents it
+		t.Fatalf("the rotation's token: /me %d %v", r.status, r.body)
+	}
+	slow := release() // answered before the login
+	if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+		t.Fatalf("the slow request did not carry the rotation's token: %d %v", slow.status, slow.body)
+	}
+	if r := b.login("alice"); r.status != http.StatusOK {
+		t.Fatalf("re-login: %d %v", r.status, r.body)
+	}
+	return slow
+}
+
+// TestForwardPresentedRotationTokenLandingAfterLogin: a rotation's token
+// the browser had already presented comes back in a response answered
+// before a re-login and landing after it (DESIGN.md, "Ordering
+// principle"): no check at the moment of the write can help a response
+// that left before the login. The login superseded that token as a
+// rotation would; within the login's window it is forwarded to the
+// successor, and the browser stays signed in.
+func TestForwardPresentedRotationTokenLandingAfterLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		slow := presentedRotationLandsAfterLogin(t, e, b)
+		b.apply(slow)
+		for i := 0; i < 2; i++ { // forwarded, then the forwarded token is used
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("a presented rotation token landed after the re-login, /me %d: %d %v; want alice (signed out)", i+1, r.status, r.body)
+			}
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Errorf("%d EventReplay for the browser's own late response", n)
+		}
+	})
+}
+
+// TestPresentedRotationTokenAfterLoginWindowIsDead: the same token,
+// presented after the browser went on with the login's token and the
+// window passed, is a copy, not a straggler: it is not forwarded into the
+// new session, and the browser's sign-in is untouched.
+func TestPresentedRotationTokenAfterLoginWindowIsDead(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		slow := presentedRotationLandsAfterLogin(t, e, b)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
+		}
+		e.clock.Advance(graceWindow + time.Second)
+		thief := e.browser()
+		b.copyTo(thief)
+		thief.apply(slow) // the old token beside the new session's cookie
+		if r := thief.get("/me"); r.status == http.StatusOK || r.user() != "" || hasCookie(r.cookies, graceTokenCookie) {
+			t.Errorf("a presented token of the replaced record after the login's window: /me %d %v, Set-Cookie %v; want 401, no token", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the browser after the copy: /me %d %v; want alice", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardUnpresentedRenewTokenLandingAfterLogin: a Renew's response
+// is held up; after the unconfirmed grace the browser's next request is
+// reissued a token, so the Renew's token is superseded without ever
+// having been presented. The user signs in again, and then the Renew's
+// response lands. Its token is a late response however late (DESIGN.md,
+// "Superseded credentials"), of a record the login replaced: it is
+// forwarded to the successor, not dead.
+func TestForwardUnpresentedRenewTokenLandingAfterLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		renew := e.send("POST", "/renew", b.header()) // its response is held up
+		if renew.status != http.StatusOK || !hasCookie(renew.cookies, graceTokenCookie) {
+			t.Fatalf("renew: %d %v", renew.status, renew.body)
+		}
+		e.clock.Advance(time.Minute) // past the unconfirmed grace
+		if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("the old token after the unconfirmed grace was not reissued: %d %v", r.status, r.body)
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		b.apply(renew) // lands after the login's response
+		for i := 0; i < 2; i++ {
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("a Renew's never-presented token landed after a re-login, /me %d: %d %v; want alice (signed out)", i+1, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestForwardIntoAJoinedLoginTheBrowserPresented: as
+// TestForwardLateRotatingResponse, but the re-login was double-submitted
+// (two logins joined into one record) and the browser has presented the
+// second login's token before the rotating response lands. Presenting
+// the newest joined token is not a rotation of the new record: the late
+// response is forwarded as it is after a single login.
+func TestForwardIntoAJoinedLoginTheBrowserPresented(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		release := e.holdAt(t, "/hold/auth?id=poll", "poll", b.header())
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		second := e.send("POST", "/login?user=alice", hdr)
+		if first.status != http.StatusOK || second.status != http.StatusOK {
+			t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
+		}
+		b.apply(first)
+		b.apply(second)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" { // presents the joined token
+			t.Fatalf("after the re-login: /me %d %v", r.status, r.body)
+		}
+		poll := release()
+		if poll.status != http.StatusOK || !hasCookie(poll.cookies, graceTokenCookie) {
+			t.Fatalf("the long poll did not rotate: %d %v", poll.status, poll.body)
+		}
+		b.apply(poll)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("a double-submitted re-login presented, then a rotation's response verified before it lands: /me %d %v; want alice (sign-in lost)", r.status, r.body)
 		}
 	})
 }

@@ -309,3 +309,37 @@ func TestSupersededLateResponseGetsTheNewestToken(t *testing.T) {
 		wantNoRevocation(t, e)
 	})
 }
+
+// TestSupersededWindowNotOpenedByARefusedRequest: the newer token of a
+// rotation, presented from another network (refused, the session kept),
+// is not a presentation: the window stays closed, so the browser's own
+// requests still carrying the previous token are served long after
+// GracePeriod, never taken for a replay that ends the session (DESIGN.md,
+// "Superseded credentials": only a request that passes every check
+// presents a credential).
+func TestSupersededWindowNotOpenedByARefusedRequest(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		cfg := graceConfig(graceWindow)
+		cfg.KeepSessionOnIPMismatch = true
+		e := newEnv(t, kind, cfg)
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute)
+		old := b.header()
+		rot := e.send("GET", "/me", old) // rotates; its response does not reach the browser yet
+		if rot.status != http.StatusOK || !hasCookie(rot.cookies, graceTokenCookie) {
+			t.Fatalf("the request did not rotate: %d %v", rot.status, rot.body)
+		}
+		elsewhere := e.browserFrom("127.0.0.2")
+		b.copyTo(elsewhere)
+		elsewhere.apply(rot)
+		if r := elsewhere.get("/me"); r.status == http.StatusOK {
+			t.Fatalf("the newer token from another network was served: %v", r.body)
+		}
+		e.clock.Advance(10 * graceWindow)
+		if r := e.send("GET", "/me", old); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the browser's previous token %v after a refused request presented the newer one: %d %v; want alice (the window never opened)", 10*graceWindow, r.status, r.body)
+		}
+		wantNoRevocation(t, e)
+	})
+}

@@ -49,30 +49,81 @@ func (st *reqState) deletesAtZero() bool {
 	return ok
 }
 
-// followLifetime sends the token cookie again with the session cookie's new
-// lifetime (capped at AbsoluteTimeout) after a Save that changed it, but
+// followLifetime keeps the session cookie's new lifetime on the record
+// (Record.CookieMaxAge: every later token, at a rotation, a Renew, a
+// keep-alive, follows it) and sends the token cookie again with it (capped
+// at what remains of AbsoluteTimeout) after a Save that changed it, but
 // only while the token this request holds is still its record's current
-// one, re-read now: a superseded token (a rotation, a Renew, a login
-// elsewhere in between) is never sent again (DESIGN.md, "Cookie writes").
-// It costs a store read, only on a save that changed the lifetime.
+// one, checked in the same atomic write: a superseded token (a rotation,
+// a Renew, a login elsewhere in between) is never sent again, and its
+// request changes nothing (DESIGN.md, "Cookie writes"). It costs a store
+// write, only on a save that changed the lifetime.
 func (s *guardSession) followLifetime() {
 	st := s.st
-	if s.life != lifetimeChanged || !st.authed || st.cur == nil {
+	if s.life != lifetimeChanged || !st.authed || st.cur == nil || st.cur.Options == nil || st.cur.Options.MaxAge < 0 {
 		return
 	}
 	s.life = lifetimeKept
-	rec, err := st.g.store.Get(reqCtx(st.c), st.tok.handle)
+	age, now := chosenLifetime(st.cur.Options.MaxAge), st.g.now()
+	held := st.rec
+	if held == nil || held.Handle != st.tok.handle {
+		held = &Record{Handle: st.tok.handle}
+	}
+	rec, err := st.g.updateHeld(reqCtx(st.c), held, func(r *Record) error {
+		if r.Revoked != "" || r.TokenHash != st.tok.hash || !now.Before(r.ExpiresAt) {
+			return errRaced
+		}
+		r.CookieMaxAge = age
+		return nil
+	})
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			st.g.log.Warn("ginsecure: could not re-read the session to send its token with the new lifetime", "err", err)
+		if !errors.Is(err, errRaced) && !errors.Is(err, ErrNotFound) {
+			st.g.log.Warn("ginsecure: could not keep the session's new lifetime", "err", err)
 		}
 		return
 	}
-	if rec.Revoked != "" || rec.TokenHash != st.tok.hash || !st.g.now().Before(rec.ExpiresAt) {
-		return
-	}
+	st.rec = &rec
 	dropSetCookie(st.c.Writer.Header(), st.g.cfg.CookieName)
-	st.g.setToken(st.c, rec.Handle, st.tok.secret, st.cookieMaxAge())
+	st.g.setToken(st.c, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec))
+}
+
+// chosenLifetime is Record.CookieMaxAge for a session saved with maxAge
+// (>= 0) seconds: 0, a browser-session cookie, is kept as -1, since 0
+// means the application chose nothing.
+func chosenLifetime(maxAge int) int {
+	if maxAge == 0 {
+		return -1
+	}
+	return maxAge
+}
+
+// tokenMaxAge is the Max-Age of a token cookie that rec's session sends:
+// the lifetime the application chose (Record.CookieMaxAge) capped at what
+// remains of AbsoluteTimeout, 0 (a browser-session cookie) where it chose
+// one, and where it chose nothing the session's own (cookieMaxAge).
+func (st *reqState) tokenMaxAge(rec *Record) int {
+	if rec == nil || rec.CookieMaxAge == 0 {
+		return st.cookieMaxAge()
+	}
+	if rec.CookieMaxAge < 0 {
+		return 0
+	}
+	left := int(rec.CreatedAt.Add(st.g.cfg.AbsoluteTimeout).Sub(st.g.now()) / time.Second)
+	return max(min(rec.CookieMaxAge, left), 1)
+}
+
+// withLifetime is gs with the lifetime rec's session keeps
+// (Record.CookieMaxAge, as tokenMaxAge caps it) in place of the session
+// store's, for the session cookie the Guard sends (Renew, keep-alive);
+// gs itself where the application chose none. gs is not changed.
+func (st *reqState) withLifetime(gs *gsessions.Session, rec *Record) *gsessions.Session {
+	if gs == nil || gs.Options == nil || rec == nil || rec.CookieMaxAge == 0 {
+		return gs
+	}
+	cp, o := *gs, *gs.Options
+	o.MaxAge = st.tokenMaxAge(rec)
+	cp.Options = &o
+	return &cp
 }
 
 // dropSetCookie removes the response's Set-Cookie lines of the named
@@ -113,7 +164,7 @@ func (s *guardSession) saved(err *error) {
 // The cookie store cannot do this without re-sending a read copy of the
 // data: New warns instead (warnShortCookieStore). (DESIGN.md, "Timeouts")
 func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, rec *Record, rotated bool) {
-	gs := st.cur
+	gs := st.withLifetime(st.cur, rec)
 	if st.blank || gs == nil || gs.Options == nil || cookieStore(gs.Store()) || gs.ID == "" || gs.ID != rec.SessionID {
 		return
 	}
@@ -131,7 +182,7 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	st.sendSessionCookie(gs)
 	if !rotated {
 		dropSetCookie(c.Writer.Header(), g.cfg.CookieName)
-		g.setToken(c, rec.Handle, st.tok.secret, st.cookieMaxAge())
+		g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
 	}
 }
 
@@ -165,4 +216,15 @@ func (g *Guard) warnShortCookieStore(gs *gsessions.Session) {
 		g.log.Warn("ginsecure: the cookie session store's MaxAge is shorter than AbsoluteTimeout, so an active user is signed out when the session cookie expires unless the application saves the session; set store.Options(sessions.Options{MaxAge: ...}) to at least AbsoluteTimeout (seconds)",
 			"max_age", d.String(), "absolute_timeout", g.cfg.AbsoluteTimeout.String())
 	}
+}
+
+// keepLifetime gives the session Renew moves to the lifetime its record
+// keeps (Record.CookieMaxAge), in place of the session store's: its
+// cookie (and Redis key) then lives as the token does. The request's own
+// session, kept where Renew does not move it, is left as it is.
+func (st *reqState) keepLifetime(ns *gsessions.Session) {
+	if ns == nil || ns == st.cur || st.rec == nil || st.rec.CookieMaxAge == 0 {
+		return
+	}
+	ns.Options = st.withLifetime(ns, st.rec).Options
 }

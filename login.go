@@ -331,7 +331,7 @@ func (l *login) send() {
 func (st *reqState) signedIn(rec *Record, m minted, now time.Time, detail string) {
 	g, c := st.g, st.c
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, rec.Handle, m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
 	st.created, st.authed, st.rec, st.tokRec, st.authAt, st.failure = true, true, rec, rec, now, nil
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID

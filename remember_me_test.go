@@ -14,6 +14,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/gomodule/redigo/redis"
 )
 
 // restartJar is a browser's cookie store that knows which cookies outlive
@@ -235,4 +236,132 @@ func TestRememberMeResendsOnLaterRequest(t *testing.T) {
 			t.Fatalf("session cookie: %s", got)
 		}
 	})
+}
+
+// TestRememberMeSurvivesRotationAndRestart: the "remember me" lifetime is
+// the session's, not one response's: the token rotation 16 minutes later
+// (and the session cookie kept alive where the store's MaxAge is short)
+// sends the new token with it, capped at what remains of AbsoluteTimeout,
+// so that a browser restart still finds the user signed in with the cart,
+// even two hours later (past the Redis store's one hour).
+func TestRememberMeSurvivesRotationAndRestart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{IdleTimeout: 4 * time.Hour}, withRoutes(rememberRoutes))
+		maxAge := 0
+		if isRedis(kind) {
+			maxAge = 3600
+		}
+		e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		j := newRestartJar()
+		if r := j.do(e, "POST", "/remember?user=alice&days=30"); r.user() != "alice" {
+			t.Fatalf("remember: %d %v", r.status, r.body)
+		}
+		j.do(e, "GET", "/cart") // presents the login's token
+		tok := j.value[tokCookieName]
+		e.clock.Advance(16 * time.Minute) // past RotationInterval
+		r := j.do(e, "GET", "/cart")
+		if r.user() != "alice" || j.value[tokCookieName] == tok {
+			t.Fatalf("the request after 16 minutes did not rotate: %v", r.body)
+		}
+		want := "max-age=" + strconv.Itoa(int((12*time.Hour - 16*time.Minute).Seconds()))
+		if got := lifetime(t, r, tokCookieName); got != want {
+			t.Errorf("rotated token cookie: %s, want %s", got, want)
+		}
+		if setCookieLine(r, "app") != "" {
+			if got := lifetime(t, r, "app"); got != want {
+				t.Errorf("session cookie sent with the rotation: %s, want %s", got, want)
+			}
+		}
+		if isRedis(kind) {
+			// The test clock does not move Redis's: the key's TTL must
+			// still be the chosen lifetime's, not the store's hour.
+			conn := e.redis.Pool().Get()
+			ttl, err := redis.Int(conn.Do("TTL", "session_"+sessionID(t, kind, j.value["app"])))
+			conn.Close()
+			if err != nil || ttl <= 3600 {
+				t.Errorf("the session key's TTL after the rotation: %d (%v), want the chosen lifetime's", ttl, err)
+			}
+		}
+		j.restart()
+		e.clock.Advance(2 * time.Hour) // past the Redis store's MaxAge, within IdleTimeout
+		got := j.do(e, "GET", "/cart")
+		if got.user() != "alice" || got.body["cart"] != "apple" {
+			t.Fatalf("after the rotation and a browser restart: %d %v (reason %v)", got.status, got.body, got.body["reason"])
+		}
+	})
+}
+
+// TestRememberMeSurvivesRenewAndRestart: Renew (a new token, and on
+// memstore and Redis a new session ID) keeps the chosen lifetime for
+// both cookies, so that a browser restart after it still finds the user
+// signed in with the cart.
+func TestRememberMeSurvivesRenewAndRestart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{IdleTimeout: 4 * time.Hour}, withRoutes(rememberRoutes))
+		maxAge := 0
+		if isRedis(kind) {
+			maxAge = 3600
+		}
+		e.sess.Options(sessions.Options{Path: "/", MaxAge: maxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		j := newRestartJar()
+		j.do(e, "POST", "/remember?user=alice&days=30")
+		j.do(e, "GET", "/cart")
+		e.clock.Advance(time.Minute)
+		r := j.do(e, "POST", "/renew")
+		if r.status != http.StatusOK && r.status != http.StatusNoContent {
+			t.Fatalf("renew: %d %v", r.status, r.body)
+		}
+		want := "max-age=" + strconv.Itoa(int((12*time.Hour - time.Minute).Seconds()))
+		if got := lifetime(t, r, tokCookieName); got != want {
+			t.Errorf("renewed token cookie: %s, want %s", got, want)
+		}
+		if kind != "cookie" {
+			if got := lifetime(t, r, "app"); got != want {
+				t.Errorf("renewed session cookie: %s, want %s", got, want)
+			}
+		}
+		j.restart()
+		e.clock.Advance(2 * time.Hour) // past the Redis store's MaxAge, within IdleTimeout
+		got := j.do(e, "GET", "/cart")
+		if got.user() != "alice" || got.body["cart"] != "apple" {
+			t.Fatalf("after Renew and a browser restart: %d %v (reason %v)", got.status, got.body, got.body["reason"])
+		}
+	})
+}
+
+// TestRememberMeOffSurvivesRotation: turning "remember me" off (MaxAge 0)
+// is kept too: the next rotation sends the token as a browser-session
+// cookie, and a restart signs out.
+func TestRememberMeOffSurvivesRotation(t *testing.T) {
+	for _, kind := range []string{"cookie", "memstore"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, g *ginsecure.Guard) {
+				rememberRoutes(r, g)
+				r.POST("/forget", func(c *gin.Context) {
+					s := sessions.Default(c)
+					s.Options(sessions.Options{Path: "/", MaxAge: 0, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+					if err := s.Save(); err != nil {
+						c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+						return
+					}
+					c.Status(http.StatusNoContent)
+				})
+			}))
+			// The store's own sessions last a day: only the choice made
+			// the token a browser-session cookie.
+			e.sess.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			j := newRestartJar()
+			j.do(e, "POST", "/remember?user=alice&days=30")
+			j.do(e, "POST", "/forget")
+			tok := j.value[tokCookieName]
+			e.clock.Advance(16 * time.Minute) // past RotationInterval
+			r := j.do(e, "GET", "/cart")
+			if r.user() != "alice" || j.value[tokCookieName] == tok {
+				t.Fatalf("the request after 16 minutes did not rotate: %v", r.body)
+			}
+			if got := lifetime(t, r, tokCookieName); got != "session" {
+				t.Errorf("rotated token cookie after forgetting: %s, want a browser-session cookie", got)
+			}
+		})
+	}
 }

@@ -130,6 +130,7 @@ func (r *renewal) moveSession() error {
 	if err != nil {
 		return err
 	}
+	st.keepLifetime(ns) // lifetime.go
 	r.ns = ns
 	hdr := c.Writer.Header()
 	n := len(hdr["Set-Cookie"])
@@ -208,7 +209,7 @@ func (r *renewal) send() {
 	g, st, c, rec := r.g, r.st, r.c, &r.rec
 	st.cur, st.healed, st.sid = r.ns, false, r.sid
 	st.sess.written, st.sess.dirty, st.sess.clear = false, nil, false
-	g.setToken(c, rec.Handle, r.m.secret, st.cookieMaxAge())
+	g.setToken(c, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
 	st.created, st.rec, st.tokRec, st.authAt = true, rec, rec, r.now
 	st.tok.secret, st.tok.hash = r.m.secret, r.m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})

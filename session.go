@@ -385,6 +385,49 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	return nil
 }
 
+// lateAnonymous reports whether the session cookie next to a login's
+// token, within the login's window (newLogin), is an anonymous session
+// nothing replaced (no marker, no handle): the session cookie of a
+// response verified before the login (a cookieless browser's first
+// write) that landed after the login's (DESIGN.md, "Cookieless sign-in").
+// Past the window it is a copy of the token beside another session:
+// foreign.
+func (g *Guard) lateAnonymous(st *reqState, rec *Record) bool {
+	h, _ := st.gs.Values[handleKey].(string)
+	return h == "" && g.newLogin(rec, g.now())
+}
+
+// adoptLate serves the first presentation of a login's token that came
+// next to a late anonymous session (lateAnonymous) with the record's own
+// session, carrying what the anonymous session holds as a login would
+// (Config.CarryOver; the login's own values win), and sends the record's
+// session cookie again: the write that session's Save acknowledged is
+// kept, and the browser stays signed in (DESIGN.md, "Writes").
+func (g *Guard) adoptLate(st *reqState, rec *Record) error {
+	if cookieStore(st.gs.Store()) {
+		return g.heal(st, rec, carryAnonymous)
+	}
+	carry := g.carried(st.gs.Values, carryAnonymous)
+	gs, err := st.loadByID(rec.SessionID)
+	if err != nil {
+		return err
+	}
+	for k, v := range carry {
+		if _, ok := gs.Values[k]; !ok {
+			gs.Values[k] = v
+		}
+	}
+	st.cur, st.healed = gs, true
+	if len(carry) == 0 {
+		st.sendSessionCookie(gs)
+		return nil
+	}
+	if err := gs.Store().Save(st.c.Request, st.c.Writer, gs); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
 // carryRule is what a login carries from the session it replaces
 // (DESIGN.md, "Carry-over"): data crosses from an anonymous session or
 // from the same user's own, never from another user's.

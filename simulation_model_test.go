@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ginsecure/ginsecure"
 )
 
 // expect is what a party's next settled request must be served as.
@@ -53,6 +55,14 @@ type mParty struct {
 	// it after that. A rule ends such a token's record, and the fresh
 	// session is then an ordinary anonymous one.
 	tokenAlone, freshSession string
+	aloneStep                int // when tokenAlone was presented alone
+	// pairUnsure: its session cookie may not be its token's record's own
+	// (a response put one of the two back without the other). Alone it
+	// is healed; behind tossed cookies none is healed from (DESIGN.md,
+	// "Tossed cookies").
+	pairUnsure bool
+	// loginSession is the session cookie its last applied login set.
+	loginSession string
 	// emptiedStep is when a login over another user's session committed
 	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
 	// it went into that user's session, not the browser's next.
@@ -233,26 +243,57 @@ func (m *simModel) beforeSend(f *simFlight) {
 	}
 	if !f.hasSession {
 		// A token without its session cookie ends its record (DESIGN.md,
-		// "A lost session cookie"), in Middleware, before any handler.
-		m.end(t.handle, "session lost")
+		// "A lost session cookie"), in Middleware, before any handler;
+		// not one a login replaced: that is retired already, and a login
+		// from here names the new record its successor.
+		if !m.replacedByLogin(t.handle, t.lineage) {
+			m.end(t.handle, "session lost")
+		}
 		m.forgetLineage(t.lineage, "session lost")
 	}
 	if mp := m.parties[f.party]; !m.r.parties[f.party].thief && !f.hasSession {
-		mp.tokenAlone, mp.freshSession = f.token, ""
+		mp.tokenAlone, mp.freshSession, mp.aloneStep = f.token, "", m.r.step
 	}
 	// Next to a session cookie that is not the token's record's, the
 	// request is foreign and nothing ends (DESIGN.md, "Outcomes"): a
 	// thief's own session cookie may be one.
 	pt := m.r.parties[f.party]
 	f.expectReplay = m.replayed(t) && (!pt.thief || f.session == pt.stolenSession)
-	if t.presented.IsZero() {
-		t.presented, f.firstShown = m.now(), true
-		t.lateFirst = !m.supersededAt(t).IsZero()
+	if toks := m.handle(t.handle).tokens; t.presented.IsZero() && slices.Contains(toks, t.value) && len(toks)-1-slices.Index(toks, t.value) > 4 {
+		// Superseded more than four times before its first presentation
+		// (more than five parallel logins joined): older than the
+		// record's history of 4, a mismatch by the rules (DESIGN.md,
+		// "Superseded credentials").
+		m.forgetLineage(t.lineage, "token older than its record's history")
 	}
+	// Whether it counts as a presentation is known from its answer
+	// (presentedBy): only a request that passes every check presents.
+	f.firstShown = t.presented.IsZero()
+	f.supersededAtSend = !m.supersededAt(t).IsZero()
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
 		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
 	m.handle(t.handle).shown = true
+}
+
+// replacedByLogin reports whether a login of lineage l that presented a
+// token of record h (served as it, or refused for its network), while the
+// model held h live, has answered with another record: h is replaced
+// (DESIGN.md, "States").
+func (m *simModel) replacedByLogin(h string, l int) bool {
+	x := m.handle(h)
+	for _, o := range m.r.flights {
+		if o.act != actLogin || o.lineage != l || o.resp.status != 200 || o.answeredStep == 0 || tokenHandle(o.token) != h {
+			continue
+		}
+		// (Served as the record, or refused for its network: a login of
+		// the same user replaces it, DESIGN.md, "Refusals".)
+		presented := o.resp.user != "" || o.resp.reason == "ip_mismatch" && o.user == x.user
+		if presented && tokenHandle(lastToken(o.resp.cookies)) != h && (x.endedStep == 0 || x.endedStep > o.answeredStep) {
+			return true
+		}
+	}
+	return false
 }
 
 // beforeHandler runs when a request's handler is about to act (at once, or
@@ -260,6 +301,38 @@ func (m *simModel) beforeSend(f *simFlight) {
 func (m *simModel) beforeHandler(f *simFlight) {
 	if f.act == actLogin {
 		m.evictionCheck(f.user, f.lineage, tokenHandle(f.token))
+		m.waitingCheck(f.user)
+	}
+}
+
+// waitingCheck: a login ends the oldest of the user's records that wait
+// for their first presentation when MaxUnpresented of them wait already
+// (DESIGN.md, "Cookieless sign-in"). The model counts every record of
+// the user not yet served authenticated and younger than UnpresentedAge
+// (at least as many as the server's), and, unsure which one is the
+// oldest on the server, takes each as maybe ended and forgets the
+// browsers holding or expecting one.
+func (m *simModel) waitingCheck(user string) {
+	var waiting []string
+	for hv, h := range m.handles {
+		if h.user != user || h.presented || h.endedStep != 0 || len(h.tokens) == 0 {
+			continue
+		}
+		if m.now().Sub(m.tokens[h.tokens[0]].issuedAt) <= ginsecure.UnpresentedAge {
+			waiting = append(waiting, hv)
+		}
+	}
+	if len(waiting) < ginsecure.MaxUnpresented {
+		return
+	}
+	for _, hv := range waiting {
+		m.handles[hv].maybeEnded = true
+	}
+	for i, p := range m.r.parties {
+		hv := tokenHandle(p.jar.vals[tokCookieName])
+		if slices.Contains(waiting, hv) || slices.Contains(waiting, m.parties[i].loginHandle) {
+			m.forget(i, "evicted: a waiting login")
+		}
 	}
 }
 
@@ -298,6 +371,7 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 
 // onAnswer records what a response tells and checks it.
 func (m *simModel) onAnswer(f *simFlight) {
+	m.presentedBy(f)
 	m.issued(f)
 	if f.resp.user != "" {
 		if h := m.handle(tokenHandle(f.token)); f.token != "" {
@@ -306,6 +380,22 @@ func (m *simModel) onAnswer(f *simFlight) {
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
 	m.afterAct(f)
+}
+
+// presentedBy notes the presentation of f's token, as of when Middleware
+// decided it (the request's send). Only a request that passed every check
+// presents a token (DESIGN.md, "Superseded credentials"): one refused for
+// its network or identity, or hidden as foreign, confirms no rotation and
+// opens no window. A request served authenticated entered its handler as
+// the user, or was refused only by Require's MaxAuthAge after Middleware.
+func (m *simModel) presentedBy(f *simFlight) {
+	t := m.tokens[f.token]
+	if t == nil || (f.resp.user == "" && f.resp.code != "reauth_required") {
+		return
+	}
+	if t.presented.IsZero() || f.sentAt.Before(t.presented) {
+		t.presented, t.lateFirst = f.sentAt, f.supersededAtSend
+	}
 }
 
 // issued registers the tokens a response sets. A login's or Renew's own
@@ -425,6 +515,7 @@ func (m *simModel) onApply(f *simFlight) {
 	if m.r.parties[f.party].thief {
 		return
 	}
+	m.notePair(f, mp)
 	m.noteSessionCookie(f, mp)
 	if f.resp.status != 200 {
 		return
@@ -435,6 +526,60 @@ func (m *simModel) onApply(f *simFlight) {
 	case actWrite:
 		m.writeApplied(f, mp)
 	}
+}
+
+// notePair notes whether the browser's session cookie is surely its
+// token's record's own after applying f: a response that sets both is a
+// pair (a login's, but for a late one); one that sets the session cookie alone gives the own
+// session only to a request served authenticated with the token the
+// browser still holds (healing sends it again); one that sets the token
+// alone keeps the pair only for a rotation of the record the request
+// presented, next to the session cookie the browser still holds. Behind
+// tossed cookies an unsure pair is not healed (DESIGN.md, "Tossed
+// cookies"): the model forgets the browser.
+func (m *simModel) notePair(f *simFlight, mp *mParty) {
+	jar := m.r.parties[f.party].jar.vals
+	tok, sess := jar[tokCookieName], jar[simSessionName]
+	setsTok, setsSess := touchesCookie(f.resp.cookies, tokCookieName), touchesCookie(f.resp.cookies, simSessionName)
+	switch {
+	case setsTok && setsSess:
+		// (A login's, unless another login of the browser answered after
+		// it: its record may be replaced, its pair then forwarded.)
+		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f)
+		if f.act == actLogin && f.resp.status == 200 {
+			mp.loginSession = sess
+		}
+	case setsSess:
+		mp.pairUnsure = sess == "" || f.resp.user == "" || f.token != tok
+	case setsTok:
+		mp.pairUnsure = mp.pairUnsure || !m.tokenKeepsPair(f, mp, tok, sess)
+	}
+	if mp.pairUnsure && len(m.r.parties[f.party].jar.tossed) > 0 {
+		m.forget(f.party, "tossed cookies in front of a session cookie not surely its record's")
+	}
+}
+
+// tokenKeepsPair reports whether a response that set the token alone
+// (now tok, next to sess) keeps the browser's pair its record's own: a
+// rotation of the record the request presented next to the session
+// cookie the browser still holds, or a rotation in flight across the
+// browser's login next to that login's own session cookie (forwarded,
+// "Grace period": the successor's own cookie wins among several).
+func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bool {
+	rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
+	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep
+	return rotation || forwarded
+}
+
+// loginAnsweredAfter reports whether a login of f's party succeeded after
+// f was answered.
+func (m *simModel) loginAnsweredAfter(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		if o != f && o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep > f.answeredStep {
+			return true
+		}
+	}
+	return false
 }
 
 // noteSessionCookie notes an anonymous response's session cookie: one
@@ -451,7 +596,9 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 		mp.sessionExpiredLate = true
 	}
 
-	if mp.tokenAlone == "" {
+	if mp.tokenAlone == "" || f.sentStep < mp.aloneStep {
+		// (A response to a request sent before: its session cookie is
+		// not the fresh session, late-session-cookie's to judge.)
 		return
 	}
 	for _, c := range f.resp.cookies {
@@ -813,7 +960,10 @@ func foreignClass(m *simModel, f *simFlight) faultClass {
 		return faultLateSession
 	case len(m.r.parties[f.party].jar.tossed) > 0:
 		return faultTossed
-	case m.parties[f.party].tokenAlone != "":
+	case m.parties[f.party].tokenAlone != "" && f.token == m.parties[f.party].tokenAlone:
+		// (Only next to the very token that came without its session: a
+		// browser that holds another token since, a login's, is hidden
+		// by a session cookie landed over that login's.)
 		return faultCookieGone
 	}
 	return faultLateSession
@@ -901,6 +1051,11 @@ func setsCookie(cs []*http.Cookie, name string) bool {
 		}
 	}
 	return false
+}
+
+// touchesCookie reports whether a response sets or expires the cookie.
+func touchesCookie(cs []*http.Cookie, name string) bool {
+	return slices.ContainsFunc(cs, func(c *http.Cookie) bool { return c.Name == name })
 }
 
 func expiresCookie(cs []*http.Cookie, name string) bool {

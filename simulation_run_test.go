@@ -54,11 +54,14 @@ type simFlight struct {
 	probe        bool // sent while its party had nothing else in flight
 	expectReplay bool // the model is sure this is a replay
 	firstShown   bool // its token's first presentation
-	settledStep  int  // when its response was applied or dropped
-	state        flState
-	gate         string
-	done         chan simResp
-	resp         simResp
+	// supersededAtSend: a newer credential of its browser had been issued
+	// when it was sent (a first presentation then is a late response's).
+	supersededAtSend bool
+	settledStep      int // when its response was applied or dropped
+	state            flState
+	gate             string
+	done             chan simResp
+	resp             simResp
 }
 
 type simRun struct {
@@ -368,6 +371,11 @@ func (r *simRun) doToss(s simStep) {
 	}
 	r.parties[s.party].jar.tossed = ts
 	r.m.parties[s.party].dataKnown = false // which session it presents is the server's choice now
+	if r.m.parties[s.party].pairUnsure {
+		// None of several cookies is healed from (DESIGN.md, "Tossed
+		// cookies"): its own session cookie may not be among them.
+		r.m.forget(s.party, "tossed cookies in front of a session cookie not surely its record's")
+	}
 	r.logf("      %d attacker session cookies tossed in front (%s)", len(ts), resp)
 }
 

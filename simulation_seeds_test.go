@@ -28,20 +28,47 @@ var simSeedCases = []simSeedCase{
 	{faultLateReplay, "redis", 1, 1331037787665817889},
 	// A rotation's token sent after a login of the same browser (step 93).
 	{faultLateReplay, "memstore", 1, 6402777151317173339},
+	// A Renew's token, superseded before it was presented, lands after a
+	// re-login (step 53); a joined login's token pushed out of the history
+	// of 4 by more parallel logins (step 99, a mismatch by the rules).
+	{faultLateReplay, "memstore", 2, 1253394740491386863},
+	{faultLateReplay, "cookie", 1, 765170114789065447},
+	{faultLateReplay, "memstore", 2, 5485067162998294991},
+	// A joined re-login, its token presented, then a late rotating
+	// response of the replaced record (step 75).
+	{faultLateReplay, "cookie", 2, 5320721262880745905},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
+	// A Renew's token presented from another network (refused) opens no
+	// window for the browser's previous token.
+	{faultOlderToken, "cookie", 2, 2193342681764820747},
 	{faultIPLock, "memstore", 1, 5},
 	// A login from another network joined a login's record bound to the
 	// old one: the browser was refused at its next request.
 	{faultIPLock, "redis-2pools", 1, 6449316507601145933},
 	{faultCookielessEvict, "redis", 1, 9067803317262961185},
+	// Nine waiting logins of one user: the oldest ends (MaxUnpresented).
+	{faultCookielessEvict, "cookie", 2, 4774565529171866613},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
+	// A replaced record's token without its session cookie ends nothing;
+	// the next login names its successor and forwards a late rotation.
+	{faultCookieGone, "memstore", 2, 4491380311366043201},
+	// A late response's session cookie is not the fresh session.
+	{faultCookieGone, "cookie", 1, 7482043726563906009},
 	{faultTossed, "redis", 2, 1},
+	// A Renew's late response forwarded behind tossed cookies.
+	{faultTossed, "cookie", 2, 3930971170985803089},
+	// A replaced record's late login response behind tossed cookies: not
+	// forwarded from the replaced session's cookie among several.
+	{faultTossed, "redis", 2, 4878770593058467893},
 	{faultLateSession, "redis", 1, 3619212340664291769},
+	// A write's session cookie over a later login's, once classified as
+	// cookie-gone.
+	{faultLateSession, "cookie", 1, 5362239288813079883},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with

@@ -87,6 +87,14 @@ type Record struct {
 	IP        string // the client IP bound at login (netip text form)
 	UserAgent string
 
+	// CookieMaxAge is the cookies' lifetime in seconds the application
+	// chose after the login with a Save that changed the session's MaxAge
+	// ("remember me"): 0 where it chose none (the session store's MaxAge
+	// applies), negative for browser-session cookies (it saved MaxAge 0).
+	// Every token the record sends (rotation, Renew, keep-alive,
+	// forwarding) follows it, capped at what remains of AbsoluteTimeout.
+	CookieMaxAge int
+
 	CreatedAt time.Time // login time; the absolute timeout counts from here
 	AuthAt    time.Time // last authentication (login or Renew): Policy.MaxAuthAge
 	LastSeen  time.Time // coalesced: written at most once per TouchInterval

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ginsecure/ginsecure"
 )
 
 // TestRecordOfThePreviousFormatDecodes: a record written before the
@@ -59,4 +61,19 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCookieMaxAgeRoundTrips: the cookies' lifetime the application chose
+// ("remember me", or a browser-session cookie) is stored with the record.
+func TestCookieMaxAgeRoundTrips(t *testing.T) {
+	for _, age := range []int{0, 30 * 86400, -1} {
+		b, err := encode(ginsecure.Record{Handle: "h", CookieMaxAge: age})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decode(b)
+		if err != nil || r.CookieMaxAge != age {
+			t.Errorf("CookieMaxAge %d reads back as %d (%v): %s", age, r.CookieMaxAge, err, b)
+		}
+	}
 }

@@ -98,6 +98,7 @@ type wire struct {
 	Hist      []wireSup `json:"hs,omitempty"`
 	IP        string    `json:"ip"`
 	UA        string    `json:"ua,omitempty"`
+	CookieAge int       `json:"ca,omitempty"`
 	Created   int64     `json:"c"`
 	Auth      int64     `json:"a"`
 	Seen      int64     `json:"seen"`
@@ -176,7 +177,7 @@ func encode(r ginsecure.Record) ([]byte, error) {
 		Replaced: r.ReplacedBy, FwdPend: r.ForwardPending, TokKey: r.TokenKey, Hist: hist,
 		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
 		Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented,
-		IP: r.IP, UA: r.UserAgent, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
+		IP: r.IP, UA: r.UserAgent, CookieAge: r.CookieMaxAge, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 	})
 }
@@ -202,7 +203,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 		ReplacedBy: w.Replaced, ForwardPending: w.FwdPend, TokenKey: w.TokKey, History: hist,
 		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent,
-		IP: w.IP, UserAgent: w.UA, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
+		IP: w.IP, UserAgent: w.UA, CookieMaxAge: w.CookieAge, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 	}, nil
 }
