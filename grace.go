@@ -769,8 +769,10 @@ func unrotatedLogin(r *Record) bool {
 			return false
 		}
 	}
-	// parallel logins join within unconfirmedGrace of the first; a later
-	// token (a Renew's reissue) is a rotation
+	// Parallel logins join within unconfirmedGrace of the first; a later
+	// token (a Renew's reissue) is a rotation. The browser presenting the
+	// joined token (ConfirmedAt) is no rotation: a single login's record
+	// stays forwardable after its presentations, and so does a joined one.
 	return !r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 

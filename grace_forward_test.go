@@ -224,6 +224,42 @@ func TestForwardSurvivesADoubleSubmittedLogin(t *testing.T) {
 	})
 }
 
+// TestForwardSurvivesAPresentedDoubleSubmittedLogin: as above, but the
+// browser uses its new session (presenting the joined login's token)
+// before the rotating response of the replaced record lands. Presenting
+// the successor's token is no rotation of it: the late response is
+// forwarded as it is after a single login's record was presented
+// (DESIGN.md, "Outcomes"), and the write made meanwhile is read back.
+func TestForwardSurvivesAPresentedDoubleSubmittedLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		hdr := b.header()
+		release := e.holdAt(t, "/hold/auth?id=slow", "slow", hdr)
+		for i := range 2 {
+			l := e.send("POST", "/login?user=alice", hdr)
+			if l.status != http.StatusOK || l.user() != "alice" {
+				t.Fatalf("login %d: %d %v", i+1, l.status, l.body)
+			}
+			b.apply(l)
+		}
+		if r := b.post("/cart?item=after-login"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("write with the joined login's token: %d %v", r.status, r.body)
+		}
+		slow := release()
+		if slow.status != http.StatusOK || !hasCookie(slow.cookies, graceTokenCookie) {
+			t.Fatalf("the slow request did not rotate: %d %v", slow.status, slow.body)
+		}
+		b.apply(slow) // the rotating response of the replaced record lands last
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "after-login" {
+			t.Errorf("double-submitted re-login, used, then the rotating response of a request verified before it lands: /cart %d %v; want alice with cart after-login",
+				r.status, r.body)
+		}
+	})
+}
+
 // TestForwardNeverCrossesUsers: a shared computer. Alice, signed in on
 // it, takes a copy of her own cookies and lets one request rotate her
 // token from that copy (her own response: she reads the new token, and

@@ -98,6 +98,7 @@ type login struct {
 	oldKey   string             // that session's marker key, "" for none (a stand-in)
 	carryR   carryRule          // what of the replaced session is carried over
 	reread   *gsessions.Session // the replaced session, read with the marker
+	owner    string             // the record whose data reread may hold ("" for an anonymous session's)
 
 	rec    Record             // the new record
 	lim    Limit              // MaxSessionsPerUser, as the creation applies it
@@ -161,6 +162,7 @@ func (l *login) mark() (joined bool, err error) {
 	if l.carryR, err = l.g.carryFrom(l.c, st, l.userID, l.oldKey); err != nil { // session.go
 		return false, err
 	}
+	l.owner, _ = st.cur.Values[handleKey].(string)
 	if l.oldKey == "" {
 		return false, nil
 	}
@@ -170,8 +172,7 @@ func (l *login) mark() (joined bool, err error) {
 		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
 			return joined, err
 		}
-		l.oldKey = "" // another user's login retired this session: start afresh
-		return false, nil
+		return false, l.followMoved()
 	case err != nil:
 		// Perhaps set all the same: a marker left behind would refuse
 		// every later write of the visitor's session as stale.
@@ -180,6 +181,29 @@ func (l *login) mark() (joined bool, err error) {
 	}
 	l.undo.push(l.dropMarker)
 	return false, nil
+}
+
+// followMoved is mark's where the marker was set before and the login
+// was not joined: another user's login retired this session (start
+// afresh), or the same user's session moved on since this request was
+// verified, and the login carries it from there (movedSession), marking
+// it where it is the replaced record's own.
+func (l *login) followMoved() error {
+	moved, at, key, err := l.g.movedSession(l.ctx, l.st, l.oldKey, l.userID, l.prior, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)})
+	if err != nil {
+		return err
+	}
+	l.oldKey = key
+	if moved != nil {
+		l.reread, l.owner, l.carryR = moved, at, carryOwn
+		if key != "" {
+			l.replaced = moved
+		}
+	}
+	if l.oldKey != "" {
+		l.undo.push(l.dropMarker)
+	}
+	return nil
 }
 
 // dropMarker takes back this login's marker: only this login's is
@@ -195,7 +219,7 @@ func (l *login) dropMarker(ctx context.Context) {
 func (l *login) carry() error {
 	values := map[any]any{}
 	if l.carryR != carryNone {
-		v, err := l.st.loginValues(l.reread)
+		v, err := l.st.loginValues(l.reread, l.owner)
 		if err != nil {
 			return err
 		}
@@ -463,6 +487,65 @@ func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client ne
 	})
 }
 
+// movedSession finds where the session a login's request was verified
+// with went since, when the marker under key (set before this login's)
+// leads to a live record of userID: a Renew of the record this login
+// replaces moved it, or a parallel login from it committed past the join
+// window (followed through the logins that replaced that one). It returns
+// that record's own session as the store holds it now and the record's
+// handle, for the login to carry as the user's own: a write acknowledged
+// there meanwhile is not lost to this login's response landing last
+// (DESIGN.md, "Writes"). The session of the record this login replaces
+// (moved by its Renew) is marked first, under markKey, so that a write
+// after the read is refused, never lost silently; another record's session
+// is only read: it stays that record's. Nothing (nil) on the cookie store,
+// where the data is in the cookie, or when no such record is found.
+func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID string, prior *Record, mk Marker) (gs *gsessions.Session, owner, markKey string, err error) {
+	if cookieStore(st.gs.Store()) {
+		return nil, "", "", nil
+	}
+	m, err := g.store.GetMarker(ctx, key)
+	next := m.Handle
+	var r Record
+	for hops := 0; err == nil && next != "" && hops <= maxSuperseded; hops++ {
+		if r, err = g.store.Get(ctx, next); err == nil {
+			next = r.ReplacedBy
+			if r.Revoked != RevokedReplaced {
+				next = ""
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, "", "", nil
+	case err != nil:
+		return nil, "", "", storeErr(err)
+	case r.Revoked != "" || r.UserID != userID || r.SessionID == "":
+		return nil, "", "", nil
+	}
+	if prior != nil && prior.Handle == r.Handle {
+		markKey = st.sessionKeyOf(r.SessionID)
+		if err := g.store.SetMarker(ctx, markKey, mk); err != nil {
+			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+			}
+			if errors.Is(err, ErrMarkerExists) {
+				return nil, "", "", nil
+			}
+			return nil, "", "", storeErr(err)
+		}
+	}
+	if gs, err = st.loadByID(r.SessionID); err != nil {
+		if markKey != "" {
+			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
+				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+			}
+		}
+		return nil, "", "", err
+	}
+	return gs, r.Handle, markKey, nil
+}
+
 // retireReplaced ends the record a login from its own browser replaced:
 // revoked, not deleted, it keeps its token hashes and names its successor,
 // so that a response of it that lands after the login's (a rotation in
@@ -530,8 +613,9 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 // on memstore and Redis the session as the store holds it now (a
 // straggler's write that came before the marker is in it), with this
 // request's own changes on top; on the cookie store, the request's copy.
-// reread, where not nil, is the session as read with the marker.
-func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) {
+// reread, where not nil, is the session as read with the marker; owner is
+// the record whose data it may hold ("" for an anonymous session's).
+func (st *reqState) loginValues(reread *gsessions.Session, owner string) (map[any]any, error) {
 	cur := st.cur
 	if cookieStore(cur.Store()) || cur.ID == "" || st.emptied {
 		return cur.Values, nil // (emptied: a dead record's data stays behind)
@@ -543,10 +627,25 @@ func (st *reqState) loginValues(reread *gsessions.Session) (map[any]any, error) 
 			return nil, err
 		}
 	}
-	if fresh.IsNew {
-		return cur.Values, nil
-	}
 	out := fresh.Values
+	if fresh.IsNew {
+		if fresh.ID != cur.ID {
+			// A moved session (movedSession) that is gone: nothing of
+			// it, and never the request's own, which the carry rule
+			// was not decided on (DESIGN.md, "Carry-over").
+			out = map[any]any{}
+		} else {
+			return cur.Values, nil
+		}
+	}
+	if now, _ := out[handleKey].(string); now != owner {
+		// Written since this request was verified by a request of another
+		// record's (one verified before its record ended, held across the
+		// ending) or, after an ending, of an anonymous holder: not the
+		// session the carry rule was decided on, so nothing of it is
+		// carried (DESIGN.md, "Carry-over").
+		out = map[any]any{}
+	}
 	if st.sess.clear {
 		out = map[any]any{}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -1003,11 +1004,20 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 			r := e.send("GET", "/cart", "app="+aliceSession+"; "+tokCookieName+"="+b.cookie(tokCookieName))
 			expectCart(t, r, "bob", nil)
 		})
+		t.Run("another user's double submit next to the previous user's session cookie a straggler put back", func(t *testing.T) {
+			bobOverAlicesStraggler(t, kind, expectCart)
+		})
+		t.Run("another user's double submit past the join window, the first login's session gone", func(t *testing.T) {
+			carolTwinSessionGone(t, kind, expectCart)
+		})
 		t.Run("the same user's own session carries all of it", func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
 			b := aliceWithCart(t, e)
 			b.login("alice")
 			expectCart(t, b.get("/cart"), "alice", "alice-private")
+		})
+		t.Run("another user's held login over a forgotten record's session that a held write brought back", func(t *testing.T) {
+			carolOverForgottenSession(t, kind, expectCart)
 		})
 		t.Run("an anonymous session carries what CarryOver accepts", func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{CarryOver: dropCart})
@@ -1015,6 +1025,217 @@ func TestLoginCarryOverNeverCrossesUsers(t *testing.T) {
 			b.post("/cart?item=guest")
 			b.login("alice")
 			expectCart(t, b.get("/cart"), "alice", nil)
+		})
+	})
+}
+
+// carolOverForgottenSession: carol's record is forgotten (past its
+// retention) while a write of hers, verified when the record was live, is
+// held in its handler. Her browser's next request finds the record gone
+// and drops the session's data; a login of alice from that browser is
+// verified then (an empty anonymous session) and held; carol's write then
+// lands, bringing her data back under the session's ID; alice's login
+// commits. Alice's session must not hold carol's data (DESIGN.md,
+// "Carry-over").
+func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+	b := e.browser()
+	b.login("carol")
+	if r := b.post("/cart?item=carol-private"); r.status != http.StatusOK {
+		t.Fatalf("carol's POST /cart: %d %v", r.status, r.body)
+	}
+	pre := b.header()
+	write := e.holdAt(t, "/hold?id=w&write=carol-later", "w", pre)
+	e.clock.Advance(ginsecure.DefaultAbsoluteTimeout + ginsecure.RetainExpired + time.Minute)
+	if r := b.get("/cart"); r.user() != "" || r.body["cart"] != nil {
+		t.Fatalf("carol's browser after her record was forgotten: %v", r.body)
+	}
+	login := holdLogin(t, e, "l", "alice", pre)
+	if r := write(); r.status != http.StatusOK {
+		t.Logf("carol's held write: %d %v", r.status, r.body)
+	}
+	r := login()
+	if r.status != http.StatusOK {
+		t.Fatalf("alice's login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	expectCart(t, b.get("/cart"), "alice", nil)
+}
+
+// bobOverAlicesStraggler: alice's write is answered, its response held
+// up in the network, while bob signs in over her session on the same
+// browser; the response then lands, putting alice's session cookie (with
+// her data) back next to bob's token. Bob submits the sign-in form twice
+// from that state, both verified (healed into bob's own session) before
+// either commits; the second joins the first, and its response lands
+// last. Bob's session must not hold alice's data (DESIGN.md,
+// "Carry-over"): on the cookie store the data travels in the cookie, and
+// the payload alice's straggler put back is hers.
+func bobOverAlicesStraggler(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, graceConfig(graceWindow), withHeldLogin(&e))
+	b := e.browser()
+	b.login("alice")
+	late := e.send("POST", "/cart?item=alice-late", b.header()) // its answer held up
+	if late.status != http.StatusOK {
+		t.Fatalf("alice's POST /cart: %d %v", late.status, late.body)
+	}
+	b.login("bob")
+	b.apply(late)
+	pre := b.header()
+	first := holdLogin(t, e, "l1", "bob", pre)
+	second := holdLogin(t, e, "l2", "bob", pre)
+	for i, release := range []func() reply{first, second} {
+		r := release()
+		if r.status != http.StatusOK {
+			t.Fatalf("bob's login %d: %d %v", i+1, r.status, r.body)
+		}
+		b.apply(r)
+	}
+	expectCart(t, b.get("/cart"), "bob", nil)
+}
+
+// carolTwinSessionGone: carol submits the sign-in form twice over alice's
+// live session, both verified before either commits. The first commits
+// (carol's record, an empty session); its session is then gone from the
+// session store (its record stays live); the second commits past the join
+// window, finds the first login's record through the marker and carries
+// that record's session as the store holds it: nothing. It must not fall
+// back to what its own request was served with, alice's session
+// (DESIGN.md, "Carry-over").
+func carolTwinSessionGone(t *testing.T, kind string, expectCart func(*testing.T, reply, string, any)) {
+	var e *env
+	e = newEnv(t, kind, graceConfig(graceWindow), withHeldLogin(&e))
+	b := e.browser()
+	b.login("alice")
+	if r := b.post("/cart?item=alice-private"); r.status != http.StatusOK {
+		t.Fatalf("alice's POST /cart: %d %v", r.status, r.body)
+	}
+	pre := b.header()
+	first := holdLogin(t, e, "l1", "carol", pre)
+	second := holdLogin(t, e, "l2", "carol", pre)
+	r := first()
+	if r.status != http.StatusOK {
+		t.Fatalf("carol's first login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	// The first login's session goes (as a session store may drop one).
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", b.header())
+	gs, err := e.sess.Get(req, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.Options.MaxAge = -1
+	if err := e.sess.Save(req, httptest.NewRecorder(), gs); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute) // past the join window
+	if r = second(); r.status != http.StatusOK {
+		t.Fatalf("carol's second login: %d %v", r.status, r.body)
+	}
+	b.apply(r)
+	expectCart(t, b.get("/cart"), "carol", nil)
+}
+
+// withHeldLogin adds POST /hold-login?id=&user=, a login held (e.holds)
+// after Middleware verified it and before Login runs. e is the env being
+// made (its holds exist once newEnv returns, before any request).
+func withHeldLogin(e **env) envOption {
+	return withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.POST("/hold-login", func(c *gin.Context) {
+			x := (*e).holds.get(c.Query("id"))
+			close(x.entered)
+			<-x.release
+			if err := ginsecure.Login(c, c.Query("user")); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"user": c.Query("user")})
+		})
+	})
+}
+
+// holdLogin sends a held login of user with the Cookie header given and
+// returns once Middleware has verified it; release lets Login run and
+// returns the reply.
+func holdLogin(t *testing.T, e *env, id, user, cookieHeader string) (release func() reply) {
+	t.Helper()
+	done := make(chan reply, 1)
+	go func() {
+		r, err := e.trySend("POST", "/hold-login?id="+id+"&user="+user, cookieHeader)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	if err := e.holds.waitEntered(id); err != nil {
+		t.Fatal(err)
+	}
+	return func() reply {
+		e.holds.free(id)
+		return <-done
+	}
+}
+
+// TestLoginCarriesWhatItsSessionHoldsNow: a login verified before its
+// session moved on (a Renew of its record; a parallel login of the same
+// user from the same session, more than the join window earlier) commits
+// after a write into the moved session was acknowledged, and its response
+// lands last: the browser reads that write (DESIGN.md, "Writes"). On the
+// cookie store the data is in the cookie: last write wins there.
+func TestLoginCarriesWhatItsSessionHoldsNow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		if kind == "cookie" {
+			return
+		}
+		expect := func(t *testing.T, b *browser) {
+			t.Helper()
+			if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "after" {
+				t.Errorf("GET /cart after the held login landed last: %d %v; want alice with cart after", r.status, r.body)
+			}
+		}
+		write := func(t *testing.T, b *browser, v string) {
+			t.Helper()
+			if r := b.post("/cart?item=" + v); r.status != http.StatusOK {
+				t.Fatalf("POST /cart?item=%s: %d %v", v, r.status, r.body)
+			}
+		}
+		t.Run("a Renew moved the session", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+			b := e.browser()
+			b.login("alice")
+			write(t, b, "before")
+			e.clock.Advance(31 * time.Second) // past the join window: the login cannot join its own record
+			login := holdLogin(t, e, "l", "alice", b.header())
+			if r := b.post("/renew"); r.status != http.StatusOK {
+				t.Fatalf("Renew: %d %v", r.status, r.body)
+			}
+			write(t, b, "after")
+			r := login()
+			if r.status != http.StatusOK {
+				t.Fatalf("held login: %d %v", r.status, r.body)
+			}
+			b.apply(r)
+			expect(t, b)
+		})
+		t.Run("a parallel login committed past the join window", func(t *testing.T) {
+			var e *env
+			e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+			b := e.browser()
+			write(t, b, "guest")
+			login := holdLogin(t, e, "l", "alice", b.header())
+			b.login("alice")
+			write(t, b, "after")
+			e.clock.Advance(31 * time.Second)
+			r := login()
+			if r.status != http.StatusOK {
+				t.Fatalf("held login: %d %v", r.status, r.body)
+			}
+			b.apply(r)
+			expect(t, b)
 		})
 	})
 }

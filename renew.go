@@ -259,7 +259,7 @@ func (st *reqState) renewSession(sid string, reread *gsessions.Session) (*gsessi
 	if cookieStore(st.cur.Store()) && !st.sess.written && sessionID(st.cur) == sid {
 		return st.cur, nil
 	}
-	v, err := st.loginValues(reread)
+	v, err := st.loginValues(reread, st.rec.Handle)
 	if err != nil {
 		return nil, err
 	}

@@ -368,7 +368,11 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 		st.sendSessionCookie(gs)
 		return nil
 	}
-	values := g.carried(st.gs.Values, carry)
+	// From the session the request is served with, the one carry was
+	// decided on: a joined login's request may have been healed already,
+	// and the payload it came with is then a predecessor's, perhaps
+	// another user's (DESIGN.md, "Carry-over").
+	values := g.carried(st.cur.Values, carry)
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.healed = ns, true

@@ -503,7 +503,11 @@ func (m *simModel) revokeOthers(user string, l int, presented string) {
 		}
 	}
 	for i, p := range m.parties {
-		if m.lineage(i) != l && p.user == user {
+		// Not only the browsers the model expects signed in as user: one
+		// whose sign-in it had forgotten (two users' logins in parallel)
+		// may hold a record of user's all the same, as RevokeUser's
+		// (simulation_run_test.go).
+		if m.lineage(i) != l && (p.user == user || m.userOfLineage(m.lineage(i), user)) {
 			m.forget(i, "revoke-others")
 		}
 	}
@@ -622,6 +626,15 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
 		return
 	}
+	if tokenHandle(m.r.parties[f.party].jar.vals[tokCookieName]) != tokenHandle(f.token) {
+		// The write's session cookie next to other credentials than the
+		// write's (DESIGN.md, "Outcomes"): a signed-in session's cookie
+		// whose token a Logout's response expired is foreign, its data
+		// hidden; an anonymous session's cookie that a login retired, put
+		// back next to the login's token, is healed into the record's
+		// own session. Either way not the session this write went into.
+		return
+	}
 	var ws []mWrite
 	for _, w := range mp.writes {
 		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
@@ -635,6 +648,20 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
+	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok && m.replacedByLaterLogin(f, t.handle) {
+		// A newer login, sent with this login's credentials, replaced
+		// its record before this response landed: the browser now holds
+		// a replaced record's token. Forwarded only if the browser never
+		// presented it, which the model cannot follow (the successor may
+		// have rotated since); one it presented is dead (DESIGN.md,
+		// "Outcomes": a thief's copy taken before the newer login holds
+		// the very same bytes).
+		m.forget(f.party, "a login's response landed after a newer login")
+		if !t.presented.IsZero() {
+			mp.exp = expAnon
+		}
+		return
+	}
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
 		return
@@ -662,10 +689,32 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 	}
 }
 
+// replacedByLaterLogin reports whether a login of f's browser, answered
+// after f and served as a user of f's record h (it presented h's
+// credentials), replaced h.
+func (m *simModel) replacedByLaterLogin(f *simFlight, h string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
+			o.answeredStep > f.answeredStep && o.resp.user != "" && tokenHandle(o.token) == h {
+			return true
+		}
+	}
+	return false
+}
+
 // loginData forgets a browser's data when a login may not carry it: over
 // another user's session (it starts empty), or on the cookie store in
 // parallel with a write (the last cookie applied wins).
 func (m *simModel) loginData(f *simFlight, mp *mParty) {
+	// Writes served as another user went into that user's session (a
+	// parallel login of that user from the same session committed first,
+	// and the browser wrote with its credentials before this login's
+	// response landed): a login never carries them (DESIGN.md,
+	// "Carry-over").
+	mp.writes = slices.DeleteFunc(mp.writes, func(w mWrite) bool {
+		u := m.values[w.v].user
+		return u != "" && u != f.user
+	})
 	if prev := f.resp.user; prev != "" && prev != f.user {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)

@@ -23,7 +23,29 @@ type simSeedCase struct {
 var simSeedCases = []simSeedCase{
 	{faultRevokedData, "redis", 2, 1229419103583522145},
 	{faultRevokedData, "cookie", 1, 7186737276269176535},
+	// A join refused after the joined token was presented: a late
+	// rotating response of the replaced record was not forwarded.
+	{faultRevokedData, "redis-2pools", 2, 9002233103884821043},
+	// Still open: a held stale write's undo deletes the anonymous write
+	// acknowledged after the revoke (step 91).
+	{faultRevokedData, "memstore", 1, 764050480281671193},
 	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
+	// Another user's held login over a session a held write brought back
+	// after its record was forgotten (step 99).
+	{faultCarryOver, "memstore", 2, 6612911765443914631},
+	// The cookie store: a joined login carried the payload of the previous
+	// user's cookie, put back by a late write response (step 85).
+	{faultCarryOver, "cookie", 2, 6006088738087041603},
+	// A double submit over another user's session, the second past the
+	// join window, the first login's session gone (step 77).
+	{faultCarryOver, "redis", 1, 1674609825792669457},
+	// Still open (model gap): a thief's write after an ending, into the
+	// session the browser shares with it (step 55).
+	{faultRevokedData, "memstore", 2, 8167491542357429751},
+	// A double-submitted login's response landing after a newer login
+	// replaced its record: signed out by the rules (step 84).
+	{faultSignInExpired, "memstore", 1, 7173040176598088035},
+	{faultSignInExpired, "cookie", 2, 6604434249175084835},
 	{faultLateReplay, "memstore", 2, 5307351511124118267},
 	{faultLateReplay, "redis", 1, 1331037787665817889},
 	// A rotation's token sent after a login of the same browser (step 93).
@@ -40,6 +62,12 @@ var simSeedCases = []simSeedCase{
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
+	// A login verified before a Renew of its record, committed after it.
+	{faultLostWrite, "redis-2pools", 1, 945910917285501289},
+	// A double submit's second login committed past the join window.
+	{faultLostWrite, "redis-2pools", 1, 8323614659995053333},
+	// Still open: two users' logins in parallel from one session (step 86).
+	{faultLostWrite, "memstore", 2, 4059407959802428503},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	// A Renew's token presented from another network (refused) opens no
