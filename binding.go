@@ -45,6 +45,9 @@ func (g *Guard) learnSessions(gs *gsessions.Session) {
 	g.sessionsSeen.CompareAndSwap(nil, &sessionRef{r: &http.Request{}, store: gs.Store(), name: gs.Name()})
 }
 
+// errEnded tells that a record had already ended (end; Renew's update).
+var errEnded = errors.New("ginsecure: session already ended")
+
 // end is the one way a record ends (DESIGN.md, "Endings"): Logout, every
 // revocation (by the user, an administrator, a replay, an IP or identity
 // mismatch), a timeout, a lost session cookie; an eviction ends the same

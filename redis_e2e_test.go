@@ -513,7 +513,7 @@ func TestRedisGuardAddsNoRoundTripToAnAuthenticatedRequest(t *testing.T) {
 }
 
 // maxReloginTrips is what a login from a signed-in session costs on a
-// Redis shared with the sessions (handlers.go, Login).
+// Redis shared with the sessions (login.go, Login).
 const maxReloginTrips = 4
 
 // A page fires its requests in parallel, and behind a load balancer they

@@ -5,6 +5,7 @@ package ginsecure_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -408,6 +409,57 @@ func TestRenewWhoseReplyWasLostKeepsTheSession(t *testing.T) {
 			if got.status != http.StatusOK || got.user() != "alice" || got.body["cart"] != "book" {
 				t.Errorf("after a Renew whose reply was lost (renew answered %d %v), +%v: GET /cart %d %v; want alice with her cart",
 					r.status, r.body, wait, got.status, got.body)
+			}
+		}
+	})
+}
+
+// TestRenewStoreFailureLeavesNothing fails, one at a time, each call the
+// Renew request makes to ginsecure's store. Whichever fails, Renew either
+// completes or answers 503 store_unavailable and leaves the store as it
+// was: no new marker (one left behind would refuse every later write of
+// the session as stale), the browser's cookies unchanged, still signed in
+// with its cart, and its next write saved.
+func TestRenewStoreFailureLeavesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for n := 1; ; n++ {
+			e, fs := newFailingEnv(t, kind, ginsecure.Config{})
+			b := e.browser()
+			b.login("alice")
+			b.post("/cart?item=apple")
+			before, cookieBefore := storeContents(t, e, fs.Store), b.cookie("app")
+			fs.arm(n, "")
+			r := b.post("/renew")
+			calls, failed := fs.disarm()
+			if len(failed) == 0 {
+				if r.status != http.StatusOK {
+					t.Fatalf("Renew without a failure: %d %v", r.status, r.body)
+				}
+				break // every call has been failed once
+			}
+			what := fmt.Sprintf("failing call %d (%s) of %v", n, failed[0], calls)
+			if r.status == http.StatusOK {
+				continue // the failure came after the commit
+			}
+			if r.status != http.StatusServiceUnavailable || r.errCode() != "store_unavailable" {
+				t.Errorf("%s: %d %v, want 503 store_unavailable", what, r.status, r.body)
+			}
+			if got := storeContents(t, e, fs.Store); got != before {
+				t.Errorf("%s: the store holds %s, before the Renew %s", what, got, before)
+			}
+			if b.cookie("app") != cookieBefore || hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+				t.Errorf("%s: the failed Renew changed the browser's cookies: %v", what, r.cookies)
+			}
+			if got := b.get("/cart"); got.user() != "alice" || got.body["cart"] != "apple" {
+				t.Errorf("%s: the visitor after the failed Renew: %v", what, got.body)
+			}
+			if got := b.post("/cart?item=pear"); got.status != http.StatusOK {
+				t.Errorf("%s: the visitor's next write: %d %v", what, got.status, got.body)
+			} else if got := b.get("/cart"); got.body["cart"] != "pear" {
+				t.Errorf("%s: the visitor's next write did not persist: %v", what, got.body)
+			}
+			if n > 20 {
+				t.Fatal("the Renew makes more than 20 store calls")
 			}
 		}
 	})

@@ -60,9 +60,9 @@ func (st *reqState) hideAs(err error) {
 	st.hide()
 }
 
-// signedIn makes the request one authenticated with rec, a record its
+// loggedIn makes the request one authenticated with rec, a record its
 // login created or joined, served with the session the login created.
-func (st *reqState) signedIn(rec *Record, now time.Time) {
+func (st *reqState) loggedIn(rec *Record, now time.Time) {
 	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, rec, rec, now, nil
 }
 
