@@ -336,12 +336,16 @@ func (m *simModel) waitingCheck(user string) {
 	}
 }
 
-// evictionCheck forgets the user's other browsers when a login (or a
-// record's first presentation) by lineage l may evict one: when the
-// user's presented live sessions of other browsers fill
+// evictionCheck forgets the user's browsers that may lose their sign-in
+// when a login (or a record's first presentation) by lineage l may evict
+// a session: when the user's presented live sessions fill
 // MaxSessionsPerUser. self is the record being presented, or the one the
-// login replaces: it does not count; the browser's own other records (a
-// cookieless double submit makes two) do.
+// login replaces: it does not count and is never the one evicted. The
+// browser's own other records (a cookieless double submit makes two)
+// count and may be evicted, as another device's would (DESIGN.md,
+// "Cookieless sign-in"): a party of lineage l is spared only while it
+// holds self, so a thief's copy of one record presented first may evict
+// the record its victim holds, and the other way round.
 func (m *simModel) evictionCheck(user string, l int, self string) {
 	limit := m.r.w.cfg.MaxSessionsPerUser
 	if limit == 0 {
@@ -362,8 +366,10 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 		return
 	}
 	for i, p := range m.parties {
-		holds := m.handle(tokenHandle(m.r.parties[i].jar.vals[tokCookieName])).user == user
-		if m.lineage(i) != l && (p.exp == expUser && p.user == user || holds) {
+		held := tokenHandle(m.r.parties[i].jar.vals[tokCookieName])
+		holds := m.handle(held).user == user
+		spared := m.lineage(i) == l && self != "" && held == self
+		if !spared && (p.exp == expUser && p.user == user || holds) {
 			m.forget(i, "evicted") // its sign-in, and the data of the session it holds
 		}
 	}

@@ -80,6 +80,10 @@ var simSeedCases = []simSeedCase{
 	{faultCookielessEvict, "redis", 1, 9067803317262961185},
 	// Nine waiting logins of one user: the oldest ends (MaxUnpresented).
 	{faultCookielessEvict, "cookie", 2, 4774565529171866613},
+	// A thief's copy of one record of a cookieless double submit,
+	// presented first, evicts the other record, the one its victim holds
+	// (MaxSessionsPerUser 2, step 51).
+	{faultCookielessEvict, "cookie", 2, 3776546124235149109},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
 	// A replaced record's token without its session cookie ends nothing;
