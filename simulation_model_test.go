@@ -573,12 +573,28 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 // (now tok, next to sess) keeps the browser's pair its record's own: a
 // rotation of the record the request presented next to the session
 // cookie the browser still holds, or a rotation in flight across the
-// browser's login next to that login's own session cookie (forwarded,
-// "Grace period": the successor's own cookie wins among several).
+// browser's login that replaced its record, next to that login's own
+// session cookie (forwarded, "Grace period": the successor's own cookie
+// wins among several).
 func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bool {
 	rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
-	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep
+	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep && m.loginReplaced(f)
 	return rotation || forwarded
+}
+
+// loginReplaced reports whether a login of f's browser presented the
+// record f presented, so replaced it: only a replaced record's rotation
+// is forwarded. A cookieless double submit's other login replaced
+// nothing; that record's rotation next to this login's session cookie
+// is foreign (DESIGN.md, "Outcomes").
+func (m *simModel) loginReplaced(f *simFlight) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
+			o.token != "" && tokenHandle(o.token) == tokenHandle(f.token) {
+			return true
+		}
+	}
+	return false
 }
 
 // loginAnsweredAfter reports whether a login of f's party succeeded after

@@ -97,6 +97,9 @@ var simSeedCases = []simSeedCase{
 	// A replaced record's late login response behind tossed cookies: not
 	// forwarded from the replaced session's cookie among several.
 	{faultTossed, "redis", 2, 4878770593058467893},
+	// A cookieless double submit's other record rotated next to this
+	// login's session cookie: foreign, not forwarded (step 88).
+	{faultTossed, "memstore", 2, 8228838072294180533},
 	{faultLateSession, "redis", 1, 3619212340664291769},
 	// A write's session cookie over a later login's, once classified as
 	// cookie-gone.
