@@ -845,23 +845,6 @@ func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) erro
 	return nil
 }
 
-// cookieMaxAge is the lifetime of the token cookie this request sends: the
-// session cookie's, from the session's options (seconds; 0 for a
-// browser-session cookie).
-func (st *reqState) cookieMaxAge() int {
-	gs := st.cur
-	if gs == nil || gs.Options == nil {
-		gs = st.gs
-	}
-	if gs == nil || gs.Options == nil {
-		return int(st.g.cfg.AbsoluteTimeout / time.Second)
-	}
-	if gs.Options.MaxAge > 0 {
-		return min(gs.Options.MaxAge, int(st.g.cfg.AbsoluteTimeout/time.Second))
-	}
-	return 0
-}
-
 // longerThan reports now.Sub(t) > d, and atLeast now.Sub(t) >= d, for the
 // checks every request makes: Sub guards against overflow by adding the
 // result back, which made four of them cost more than the record lookup.
