@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -222,20 +221,6 @@ const UnpresentedAge = 2 * time.Minute
 // ever making a request leaves in the store (the per-user index that
 // login, list and revoke walk), whatever MaxSessionsPerUser says.
 const MaxUnpresented = 8
-
-// newRecord mints the record of a login: unpresented until its first
-// presentation (UnpresentedAge).
-func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
-	r := Record{
-		Handle: handle, UserID: userID, SessionID: sid,
-		TokenHash: hash, IssuedAt: now,
-		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
-		CreatedAt: now, AuthAt: now, LastSeen: now,
-		Unpresented: true,
-	}
-	r.ExpiresAt = g.expiryOf(&r, now)
-	return r
-}
 
 // present records the first presentation of a login's record, in one
 // store write (Store.Present) that also touches it, confirms a joined
