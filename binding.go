@@ -24,17 +24,6 @@ type sessionRef struct {
 	name  string
 }
 
-// sessionsOf is the session store of the request, else the learned one.
-func (g *Guard) sessionsOf(st *reqState) sessionRef {
-	if st != nil && st.gs != nil {
-		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
-	}
-	if p := g.sessionsSeen.Load(); p != nil {
-		return *p
-	}
-	return sessionRef{}
-}
-
 // learnSessions keeps the first session store the Guard sees, for the
 // endings that have no request (sessionsOf).
 func (g *Guard) learnSessions(gs *gsessions.Session) {
@@ -103,8 +92,7 @@ func (g *Guard) retire(ctx context.Context, rec *Record, ss sessionRef) error {
 
 // retireEvicted retires the sessions of the records Store.Trim signed out
 // (their mark is the store's, set atomically with the choice).
-func (g *Guard) retireEvicted(c *gin.Context, st *reqState, handles []string) {
-	ctx, ss := reqCtx(c), g.sessionsOf(st)
+func (g *Guard) retireEvicted(ctx context.Context, ss sessionRef, handles []string) {
 	for _, h := range handles {
 		r, err := g.store.Get(ctx, h)
 		if err == nil {
@@ -254,7 +242,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
 		}
-		g.retireEvicted(c, st, evicted) // their data goes as every ending's does
+		g.retireEvicted(reqCtx(c), g.sessionsOf(st), evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
 		// Only while no other request presented it (a slot freed since);

@@ -337,7 +337,7 @@ func (l *login) evict() {
 	if err != nil {
 		g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
 	}
-	g.retireEvicted(l.c, l.st, evicted) // binding.go: their data goes as every ending's does
+	g.retireEvicted(l.ctx, g.sessionsOf(l.st), evicted) // binding.go: their data goes as every ending's does
 	for _, h := range evicted {
 		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Handle: h, Detail: "signed out by a newer login"})
 	}

@@ -556,3 +556,14 @@ func (st *reqState) hide() {
 	st.verdict = verdictStandIn
 	st.cur = st.newSession()
 }
+
+// sessionsOf is the session store of the request, else the learned one.
+func (g *Guard) sessionsOf(st *reqState) sessionRef {
+	if st != nil && st.gs != nil {
+		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
+	}
+	if p := g.sessionsSeen.Load(); p != nil {
+		return *p
+	}
+	return sessionRef{}
+}
