@@ -45,6 +45,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"net/http"
 	"slices"
 	"time"
 
@@ -497,14 +498,15 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 
 // due says which of refresh's writes the request needs: rotate the token
 // (RotateEvery passed, or a reissue), confirm a rotation. Most requests
-// need none, and verify then skips refresh.
-func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confirm bool) {
-	reissue := st.sup == supReissue
-	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
+// need none, and verify then skips refresh. rec is the request's record,
+// sup how its token is served, h the request's headers.
+func (g *Guard) due(rec *Record, sup supVerdict, h http.Header, now time.Time) (rotate, confirm bool) {
+	reissue := sup == supReissue
+	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
-		c.GetHeader("Upgrade") == "")
-	confirm = !reissue && confirmDue(st.rec)
+		h.Get("Upgrade") == "")
+	confirm = !reissue && confirmDue(rec)
 	return rotate, confirm
 }
 

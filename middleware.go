@@ -221,7 +221,7 @@ func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
 	if st.sup != supCurrent && st.sup != supReissue {
 		return g.serveSuperseded(c, st, now)
 	}
-	rotate, confirm := g.due(c, st, now)
+	rotate, confirm := g.due(st.rec, st.sup, c.Request.Header, now)
 	if !rotate && !confirm && !touch {
 		return nil
 	}
