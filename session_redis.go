@@ -176,50 +176,51 @@ func (p *redisSessions) learnGinStore(inner ginSession) bool {
 // sequential order must decide: the session is not this Guard's shared
 // Redis session, gin-contrib already loaded it, there is no session
 // cookie or it does not decode, or the read failed (the sequential order
-// reads again, and gives the errors it would have given).
-func (g *Guard) readTogether(st *reqState) bool {
+// reads again, and gives the errors it would have given). inner is the
+// request's gin-contrib session (nil for none), r the request, handle the
+// handle its token names; it returns the join of the record's read (nil
+// for false).
+func (g *Guard) readTogether(inner ginSession, r *http.Request, handle string) (join func() (*Record, error)) {
 	p := g.redisSessions.Load()
-	if p == nil || st.token != tokenParsed || st.sess.inner == nil {
-		return false // no record to read, or no session (an engine without Sessions, SessionsMany)
+	if p == nil || inner == nil {
+		return nil // no session (an engine without Sessions, SessionsMany)
 	}
-	v := reflect.ValueOf(st.sess.inner)
+	v := reflect.ValueOf(inner)
 	if v.Type() != p.inner {
-		return false
+		return nil
 	}
 	e := v.Elem()
-	r := st.c.Request
 	if !e.Field(p.fSess).IsNil() || e.Field(p.fName).String() != p.name || e.Field(p.fReq).Pointer() != reflect.ValueOf(r).Pointer() {
-		return false
+		return nil
 	}
 	sv := e.Field(p.fStore)
 	if sv.IsNil() || sv.Elem().Type() != p.ginStore || sv.Elem().IsNil() || sv.Elem().Elem().Field(0).Pointer() != p.rsPtr {
-		return false
+		return nil
 	}
 	ck, err := r.Cookie(p.name)
 	if err != nil {
-		return false
+		return nil
 	}
 	var id string
 	if securecookie.DecodeMulti(p.name, ck.Value, &id, p.rs.Codecs...) != nil {
-		return false
+		return nil
 	}
 	prefix, ser, _, ok := redisFormat(p.rs)
 	if !ok {
-		return false
+		return nil
 	}
 	// Not the request's context: the sequential order's session read is
 	// boj/redistore's, on the same pool, which takes none (and a context
 	// that can end costs redigo a goroutine per command).
-	rec, val, err := p.store.GetWithSession(context.Background(), st.tok.handle, prefix+id)
+	rec, val, err := p.store.GetWithSession(context.Background(), handle, prefix+id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false
+		return nil
 	}
 	gs, loadErr := p.sessionOf(p.name, id, val, ser)
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
 	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
-	st.join = func() (*Record, error) { return rec, err }
-	return true
+	return func() (*Record, error) { return rec, err }
 }
 
 // sessionOf is the session stored under id with the raw value val (nil:
