@@ -167,7 +167,7 @@ func (l *login) mark() (joined bool, err error) {
 	if l.oldKey == "" {
 		return false, nil
 	}
-	l.reread, err = st.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, l.carryR != carryNone) // session_redis.go
+	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_redis.go
 	switch {
 	case errors.Is(err, ErrMarkerExists):
 		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
@@ -236,14 +236,14 @@ func (l *login) carry() error {
 // written only once the record is). The user's sessions over
 // MaxSessionsPerUser make room for it, unless RejectExtraLogins.
 func (l *login) create() error {
-	g, st := l.g, l.st
+	g := l.g
 	l.rec = g.newRecord(l.c, l.userID, l.m.hash, l.handle, l.sid, l.now)
 	l.rec.TokenKey = l.m.key
 	l.lim = Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if l.prior != nil && l.prior.UserID == l.userID {
 		l.lim.Replacing = l.prior.Handle // signing in again from this browser
 	}
-	shared, err := st.prepareShared(l.ns)
+	shared, err := g.prepareShared(l.ns)
 	if err != nil {
 		return saveErr(err)
 	}
@@ -304,7 +304,7 @@ func (l *login) retire() error {
 	if l.prior != nil {
 		withSession := ""
 		if l.oldKey != "" {
-			withSession = l.st.sharedKey(l.replaced)
+			withSession = l.g.sharedKey(l.replaced)
 		}
 		var err error
 		if l.gone, err = l.g.retireReplaced(l.ctx, l.prior, l.handle, withSession); err != nil && l.g.retiredFor(l.cleanup, l.prior.Handle, l.handle) {

@@ -329,8 +329,8 @@ type sharedSession struct {
 // returns nil where ns is not a session of the shared Redis (the login
 // then saves it through boj/redistore), and boj/redistore's own errors
 // (serializer, size limit, cookie codecs) before anything is written.
-func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
-	p := st.g.redisSessions.Load()
+func (g *Guard) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
+	p := g.redisSessions.Load()
 	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || !sharedLifetime(ns.Options) {
 		return nil, nil
 	}
@@ -358,8 +358,8 @@ func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error)
 
 // sharedKey is the Redis key of gs where it is a session of the shared
 // Redis with an ID, or "".
-func (st *reqState) sharedKey(gs *gsessions.Session) string {
-	p := st.g.redisSessions.Load()
+func (g *Guard) sharedKey(gs *gsessions.Session) string {
+	p := g.redisSessions.Load()
 	if p == nil || gs == nil || gs.Store() != gsessions.Store(p.rs) || gs.ID == "" {
 		return ""
 	}
@@ -376,17 +376,17 @@ func (st *reqState) sharedKey(gs *gsessions.Session) string {
 // read), reads it in the same round trip (SharedRedis.SetMarkerReadSession):
 // fresh is that session as boj/redistore's load would have returned it.
 // fresh is nil where the caller reads the session itself, as before, or
-// carries nothing.
-func (st *reqState) markAndRead(ctx context.Context, key string, m Marker, read bool) (fresh *gsessions.Session, err error) {
-	cur := st.cur
-	p := st.g.redisSessions.Load()
-	sk := st.sharedKey(cur)
-	if sk == "" || st.served == servedEmptied || !read {
-		return nil, st.g.store.SetMarker(ctx, key, m)
+// carries nothing. cur is the replaced session, as the request is served
+// with it.
+func (g *Guard) markAndRead(ctx context.Context, key string, m Marker, cur *gsessions.Session, read bool) (fresh *gsessions.Session, err error) {
+	p := g.redisSessions.Load()
+	sk := g.sharedKey(cur)
+	if sk == "" || !read {
+		return nil, g.store.SetMarker(ctx, key, m)
 	}
 	_, ser, _, ok := redisFormat(p.rs)
 	if !ok {
-		return nil, st.g.store.SetMarker(ctx, key, m)
+		return nil, g.store.SetMarker(ctx, key, m)
 	}
 	val, err := p.store.SetMarkerReadSession(ctx, key, m, sk)
 	if err != nil {
