@@ -24,15 +24,6 @@ type sessionRef struct {
 	name  string
 }
 
-// learnSessions keeps the first session store the Guard sees, for the
-// endings that have no request (sessionsOf).
-func (g *Guard) learnSessions(gs *gsessions.Session) {
-	if gs == nil || gs.Store() == nil {
-		return
-	}
-	g.sessionsSeen.CompareAndSwap(nil, &sessionRef{r: &http.Request{}, store: gs.Store(), name: gs.Name()})
-}
-
 // errEnded tells that a record had already ended (end; Renew's update).
 var errEnded = errors.New("ginsecure: session already ended")
 
