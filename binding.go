@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -23,26 +22,6 @@ type sessionRef struct {
 	r     *http.Request
 	store gsessions.Store
 	name  string
-}
-
-// sessionsOf is the session store of the request, else the learned one.
-func (g *Guard) sessionsOf(st *reqState) sessionRef {
-	if st != nil && st.gs != nil {
-		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
-	}
-	if p := g.sessionsSeen.Load(); p != nil {
-		return *p
-	}
-	return sessionRef{}
-}
-
-// learnSessions keeps the first session store the Guard sees, for the
-// endings that have no request (sessionsOf).
-func (g *Guard) learnSessions(gs *gsessions.Session) {
-	if gs == nil || gs.Store() == nil {
-		return
-	}
-	g.sessionsSeen.CompareAndSwap(nil, &sessionRef{r: &http.Request{}, store: gs.Store(), name: gs.Name()})
 }
 
 // errEnded tells that a record had already ended (end; Renew's update).
@@ -104,8 +83,7 @@ func (g *Guard) retire(ctx context.Context, rec *Record, ss sessionRef) error {
 
 // retireEvicted retires the sessions of the records Store.Trim signed out
 // (their mark is the store's, set atomically with the choice).
-func (g *Guard) retireEvicted(c *gin.Context, st *reqState, handles []string) {
-	ctx, ss := reqCtx(c), g.sessionsOf(st)
+func (g *Guard) retireEvicted(ctx context.Context, ss sessionRef, handles []string) {
 	for _, h := range handles {
 		r, err := g.store.Get(ctx, h)
 		if err == nil {
@@ -223,20 +201,6 @@ const UnpresentedAge = 2 * time.Minute
 // login, list and revoke walk), whatever MaxSessionsPerUser says.
 const MaxUnpresented = 8
 
-// newRecord mints the record of a login: unpresented until its first
-// presentation (UnpresentedAge).
-func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
-	r := Record{
-		Handle: handle, UserID: userID, SessionID: sid,
-		TokenHash: hash, IssuedAt: now,
-		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
-		CreatedAt: now, AuthAt: now, LastSeen: now,
-		Unpresented: true,
-	}
-	r.ExpiresAt = g.expiryOf(&r, now)
-	return r
-}
-
 // present records the first presentation of a login's record, in one
 // store write (Store.Present) that also touches it, confirms a joined
 // login's token, and enforces MaxSessionsPerUser among the user's
@@ -269,7 +233,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		for _, h := range evicted {
 			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
 		}
-		g.retireEvicted(c, st, evicted) // their data goes as every ending's does
+		g.retireEvicted(reqCtx(c), g.sessionsOf(st), evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
 		// Only while no other request presented it (a slot freed since);

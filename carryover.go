@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // carryRule is what a login carries from the session it replaces
@@ -124,4 +125,54 @@ func (g *Guard) carried(from map[any]any, carry carryRule) map[any]any {
 		out[k] = v
 	}
 	return out
+}
+
+// loginValues is what the replaced session holds at the login's commit:
+// on memstore and Redis the session as the store holds it now (a
+// straggler's write that came before the marker is in it), with this
+// request's own changes on top; on the cookie store, the request's copy.
+// reread, where not nil, is the session as read with the marker; owner is
+// the record whose data it may hold ("" for an anonymous session's).
+func (st *reqState) loginValues(reread *gsessions.Session, owner string) (map[any]any, error) {
+	cur := st.cur
+	if cookieStore(cur.Store()) || cur.ID == "" || st.served == servedEmptied {
+		return cur.Values, nil // (emptied: a dead record's data stays behind)
+	}
+	fresh := reread
+	if fresh == nil {
+		var err error
+		if fresh, err = st.loadByID(cur.ID); err != nil {
+			return nil, err
+		}
+	}
+	out := fresh.Values
+	if fresh.IsNew {
+		if fresh.ID != cur.ID {
+			// A moved session (movedSession) that is gone: nothing of
+			// it, and never the request's own, which the carry rule
+			// was not decided on (DESIGN.md, "Carry-over").
+			out = map[any]any{}
+		} else {
+			return cur.Values, nil
+		}
+	}
+	if now, _ := out[handleKey].(string); now != owner {
+		// Written since this request was verified by a request of another
+		// record's (one verified before its record ended, held across the
+		// ending) or, after an ending, of an anonymous holder: not the
+		// session the carry rule was decided on, so nothing of it is
+		// carried (DESIGN.md, "Carry-over").
+		out = map[any]any{}
+	}
+	if st.sess.cleared() {
+		out = map[any]any{}
+	}
+	for _, k := range st.sess.changedKeys() {
+		if v, ok := cur.Values[k]; ok {
+			out[k] = v
+		} else {
+			delete(out, k)
+		}
+	}
+	return out, nil
 }

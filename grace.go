@@ -45,6 +45,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"net/http"
 	"slices"
 	"time"
 
@@ -497,14 +498,15 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 
 // due says which of refresh's writes the request needs: rotate the token
 // (RotateEvery passed, or a reissue), confirm a rotation. Most requests
-// need none, and verify then skips refresh.
-func (g *Guard) due(c *gin.Context, st *reqState, now time.Time) (rotate, confirm bool) {
-	reissue := st.sup == supReissue
-	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, st.rec.IssuedAt, g.cfg.RotateEvery) &&
+// need none, and verify then skips refresh. rec is the request's record,
+// sup how its token is served, h the request's headers.
+func (g *Guard) due(rec *Record, sup supVerdict, h http.Header, now time.Time) (rotate, confirm bool) {
+	reissue := sup == supReissue
+	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
-		c.GetHeader("Upgrade") == "")
-	confirm = !reissue && confirmDue(st.rec)
+		h.Get("Upgrade") == "")
+	confirm = !reissue && confirmDue(rec)
 	return rotate, confirm
 }
 
@@ -843,23 +845,6 @@ func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) erro
 	g.setToken(c, next.Handle, tok, st.tokenMaxAge(next))
 	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
 	return nil
-}
-
-// cookieMaxAge is the lifetime of the token cookie this request sends: the
-// session cookie's, from the session's options (seconds; 0 for a
-// browser-session cookie).
-func (st *reqState) cookieMaxAge() int {
-	gs := st.cur
-	if gs == nil || gs.Options == nil {
-		gs = st.gs
-	}
-	if gs == nil || gs.Options == nil {
-		return int(st.g.cfg.AbsoluteTimeout / time.Second)
-	}
-	if gs.Options.MaxAge > 0 {
-		return min(gs.Options.MaxAge, int(st.g.cfg.AbsoluteTimeout/time.Second))
-	}
-	return 0
 }
 
 // longerThan reports now.Sub(t) > d, and atLeast now.Sub(t) >= d, for the

@@ -228,3 +228,20 @@ func (st *reqState) keepLifetime(ns *gsessions.Session) {
 	}
 	ns.Options = st.withLifetime(ns, st.rec).Options
 }
+
+// cookieMaxAge is the lifetime of the token cookie this request sends: the
+// session cookie's, from the session's options (seconds; 0 for a
+// browser-session cookie).
+func (st *reqState) cookieMaxAge() int {
+	gs := st.cur
+	if gs == nil || gs.Options == nil {
+		gs = st.gs
+	}
+	if gs == nil || gs.Options == nil {
+		return int(st.g.cfg.AbsoluteTimeout / time.Second)
+	}
+	if gs.Options.MaxAge > 0 {
+		return min(gs.Options.MaxAge, int(st.g.cfg.AbsoluteTimeout/time.Second))
+	}
+	return 0
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/boj/redistore"
@@ -166,7 +167,7 @@ func (l *login) mark() (joined bool, err error) {
 	if l.oldKey == "" {
 		return false, nil
 	}
-	l.reread, err = st.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, l.carryR != carryNone) // session_redis.go
+	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_redis.go
 	switch {
 	case errors.Is(err, ErrMarkerExists):
 		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
@@ -235,14 +236,14 @@ func (l *login) carry() error {
 // written only once the record is). The user's sessions over
 // MaxSessionsPerUser make room for it, unless RejectExtraLogins.
 func (l *login) create() error {
-	g, st := l.g, l.st
+	g := l.g
 	l.rec = g.newRecord(l.c, l.userID, l.m.hash, l.handle, l.sid, l.now)
 	l.rec.TokenKey = l.m.key
 	l.lim = Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if l.prior != nil && l.prior.UserID == l.userID {
 		l.lim.Replacing = l.prior.Handle // signing in again from this browser
 	}
-	shared, err := st.prepareShared(l.ns)
+	shared, err := g.prepareShared(l.ns)
 	if err != nil {
 		return saveErr(err)
 	}
@@ -303,7 +304,7 @@ func (l *login) retire() error {
 	if l.prior != nil {
 		withSession := ""
 		if l.oldKey != "" {
-			withSession = l.st.sharedKey(l.replaced)
+			withSession = l.g.sharedKey(l.replaced)
 		}
 		var err error
 		if l.gone, err = l.g.retireReplaced(l.ctx, l.prior, l.handle, withSession); err != nil && l.g.retiredFor(l.cleanup, l.prior.Handle, l.handle) {
@@ -336,7 +337,7 @@ func (l *login) evict() {
 	if err != nil {
 		g.log.Warn("ginsecure: could not sign out sessions over the limit", "err", err)
 	}
-	g.retireEvicted(l.c, l.st, evicted) // binding.go: their data goes as every ending's does
+	g.retireEvicted(l.ctx, g.sessionsOf(l.st), evicted) // binding.go: their data goes as every ending's does
 	for _, h := range evicted {
 		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Handle: h, Detail: "signed out by a newer login"})
 	}
@@ -610,56 +611,6 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 	}
 }
 
-// loginValues is what the replaced session holds at the login's commit:
-// on memstore and Redis the session as the store holds it now (a
-// straggler's write that came before the marker is in it), with this
-// request's own changes on top; on the cookie store, the request's copy.
-// reread, where not nil, is the session as read with the marker; owner is
-// the record whose data it may hold ("" for an anonymous session's).
-func (st *reqState) loginValues(reread *gsessions.Session, owner string) (map[any]any, error) {
-	cur := st.cur
-	if cookieStore(cur.Store()) || cur.ID == "" || st.served == servedEmptied {
-		return cur.Values, nil // (emptied: a dead record's data stays behind)
-	}
-	fresh := reread
-	if fresh == nil {
-		var err error
-		if fresh, err = st.loadByID(cur.ID); err != nil {
-			return nil, err
-		}
-	}
-	out := fresh.Values
-	if fresh.IsNew {
-		if fresh.ID != cur.ID {
-			// A moved session (movedSession) that is gone: nothing of
-			// it, and never the request's own, which the carry rule
-			// was not decided on (DESIGN.md, "Carry-over").
-			out = map[any]any{}
-		} else {
-			return cur.Values, nil
-		}
-	}
-	if now, _ := out[handleKey].(string); now != owner {
-		// Written since this request was verified by a request of another
-		// record's (one verified before its record ended, held across the
-		// ending) or, after an ending, of an anonymous holder: not the
-		// session the carry rule was decided on, so nothing of it is
-		// carried (DESIGN.md, "Carry-over").
-		out = map[any]any{}
-	}
-	if st.sess.cleared() {
-		out = map[any]any{}
-	}
-	for _, k := range st.sess.changedKeys() {
-		if v, ok := cur.Values[k]; ok {
-			out[k] = v
-		} else {
-			delete(out, k)
-		}
-	}
-	return out, nil
-}
-
 // checkSessionStore refuses a session store that cannot keep a login:
 // boj/redistore deletes a session saved with MaxAge <= 0, so the login
 // would answer 200 and the next request be anonymous.
@@ -668,4 +619,18 @@ func checkSessionStore(gs *gsessions.Session) error {
 		return ErrSessionNotPersisted
 	}
 	return nil
+}
+
+// newRecord mints the record of a login: unpresented until its first
+// presentation (UnpresentedAge).
+func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
+	r := Record{
+		Handle: handle, UserID: userID, SessionID: sid,
+		TokenHash: hash, IssuedAt: now,
+		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
+		CreatedAt: now, AuthAt: now, LastSeen: now,
+		Unpresented: true,
+	}
+	r.ExpiresAt = g.expiryOf(&r, now)
+	return r
 }

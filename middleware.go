@@ -101,8 +101,12 @@ func (g *Guard) load(c *gin.Context) *reqState {
 		if p, ok := parseToken(v); ok {
 			st.tok, st.token = p, tokenParsed
 		}
-		if !g.readTogether(st) { // session_redis.go: record and session in one round trip
-			g.startPrefetch(c, st) // prefetch.go: or the record's read beside the session's
+		if st.token == tokenParsed && st.sess.inner != nil {
+			// The record's read joins the session's (session_redis.go: one
+			// round trip) or runs beside it (prefetch.go).
+			if st.join = g.readTogether(st.sess.inner, c.Request, st.tok.handle); st.join == nil {
+				st.join = g.startPrefetch(reqCtx(c), st.tok.handle)
+			}
 		}
 	}
 	return st
@@ -156,7 +160,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // ended nor timed out. Where the request goes on anonymous instead it
 // returns nil, and guardAnonymous's answer.
 func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*Record, error) {
-	rec, err := g.viewToken(c, st, now) // prefetch.go: joins the read load started
+	rec, err := g.viewToken(c, st, now) // joins the read load started
 	if errors.Is(err, ErrNotFound) {
 		// Signed out, replaced by a login, timed out and forgotten: dead
 		// credentials are anonymous, and nothing is written back.
@@ -221,7 +225,7 @@ func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
 	if st.sup != supCurrent && st.sup != supReissue {
 		return g.serveSuperseded(c, st, now)
 	}
-	rotate, confirm := g.due(c, st, now)
+	rotate, confirm := g.due(st.rec, st.sup, c.Request.Header, now)
 	if !rotate && !confirm && !touch {
 		return nil
 	}
@@ -474,4 +478,16 @@ func reqCtx(c *gin.Context) context.Context {
 		return c.Request.Context()
 	}
 	return context.Background()
+}
+
+// viewToken is view for the record the token names: it joins the read
+// startPrefetch started, or reads now where none was started (or the
+// store could not start one at once: the sequential order).
+func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*Record, error) {
+	join := st.join
+	if join == nil {
+		return g.view(c, st.tok.handle, now)
+	}
+	st.join = nil
+	return join()
 }

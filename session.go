@@ -84,7 +84,7 @@ func (st *reqState) loadSession() error {
 	}
 	st.g.warnWeakSessionCookie(st.gs)
 	if !st.g.redisLearned.Load() {
-		st.g.learnSessions(st.gs)                     // binding.go
+		st.g.learnSessions(st.gs)
 		st.g.learnRedisSessions(st.sess.inner, st.gs) // session_redis.go
 	}
 	// A session that loaded is not new; only a new one next to a session
@@ -555,4 +555,24 @@ func cookieRecord(rec *Record) bool { return rec.SessionID == rec.Handle }
 func (st *reqState) hide() {
 	st.verdict = verdictStandIn
 	st.cur = st.newSession()
+}
+
+// sessionsOf is the session store of the request, else the learned one.
+func (g *Guard) sessionsOf(st *reqState) sessionRef {
+	if st != nil && st.gs != nil {
+		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
+	}
+	if p := g.sessionsSeen.Load(); p != nil {
+		return *p
+	}
+	return sessionRef{}
+}
+
+// learnSessions keeps the first session store the Guard sees, for the
+// endings that have no request (sessionsOf).
+func (g *Guard) learnSessions(gs *gsessions.Session) {
+	if gs == nil || gs.Store() == nil {
+		return
+	}
+	g.sessionsSeen.CompareAndSwap(nil, &sessionRef{r: &http.Request{}, store: gs.Store(), name: gs.Name()})
 }

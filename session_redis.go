@@ -176,50 +176,51 @@ func (p *redisSessions) learnGinStore(inner ginSession) bool {
 // sequential order must decide: the session is not this Guard's shared
 // Redis session, gin-contrib already loaded it, there is no session
 // cookie or it does not decode, or the read failed (the sequential order
-// reads again, and gives the errors it would have given).
-func (g *Guard) readTogether(st *reqState) bool {
+// reads again, and gives the errors it would have given). inner is the
+// request's gin-contrib session (nil for none), r the request, handle the
+// handle its token names; it returns the join of the record's read (nil
+// for false).
+func (g *Guard) readTogether(inner ginSession, r *http.Request, handle string) (join func() (*Record, error)) {
 	p := g.redisSessions.Load()
-	if p == nil || st.token != tokenParsed || st.sess.inner == nil {
-		return false // no record to read, or no session (an engine without Sessions, SessionsMany)
+	if p == nil || inner == nil {
+		return nil // no session (an engine without Sessions, SessionsMany)
 	}
-	v := reflect.ValueOf(st.sess.inner)
+	v := reflect.ValueOf(inner)
 	if v.Type() != p.inner {
-		return false
+		return nil
 	}
 	e := v.Elem()
-	r := st.c.Request
 	if !e.Field(p.fSess).IsNil() || e.Field(p.fName).String() != p.name || e.Field(p.fReq).Pointer() != reflect.ValueOf(r).Pointer() {
-		return false
+		return nil
 	}
 	sv := e.Field(p.fStore)
 	if sv.IsNil() || sv.Elem().Type() != p.ginStore || sv.Elem().IsNil() || sv.Elem().Elem().Field(0).Pointer() != p.rsPtr {
-		return false
+		return nil
 	}
 	ck, err := r.Cookie(p.name)
 	if err != nil {
-		return false
+		return nil
 	}
 	var id string
 	if securecookie.DecodeMulti(p.name, ck.Value, &id, p.rs.Codecs...) != nil {
-		return false
+		return nil
 	}
 	prefix, ser, _, ok := redisFormat(p.rs)
 	if !ok {
-		return false
+		return nil
 	}
 	// Not the request's context: the sequential order's session read is
 	// boj/redistore's, on the same pool, which takes none (and a context
 	// that can end costs redigo a goroutine per command).
-	rec, val, err := p.store.GetWithSession(context.Background(), st.tok.handle, prefix+id)
+	rec, val, err := p.store.GetWithSession(context.Background(), handle, prefix+id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false
+		return nil
 	}
 	gs, loadErr := p.sessionOf(p.name, id, val, ser)
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
 	reg.Get(p.rs, p.name)                            //nolint:errcheck // back to boj/redistore as the session's store
-	st.join = func() (*Record, error) { return rec, err }
-	return true
+	return func() (*Record, error) { return rec, err }
 }
 
 // sessionOf is the session stored under id with the raw value val (nil:
@@ -328,8 +329,8 @@ type sharedSession struct {
 // returns nil where ns is not a session of the shared Redis (the login
 // then saves it through boj/redistore), and boj/redistore's own errors
 // (serializer, size limit, cookie codecs) before anything is written.
-func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
-	p := st.g.redisSessions.Load()
+func (g *Guard) prepareShared(ns *gsessions.Session) (*sharedSession, error) {
+	p := g.redisSessions.Load()
 	if p == nil || ns.Store() != gsessions.Store(p.rs) || ns.ID == "" || !sharedLifetime(ns.Options) {
 		return nil, nil
 	}
@@ -357,8 +358,8 @@ func (st *reqState) prepareShared(ns *gsessions.Session) (*sharedSession, error)
 
 // sharedKey is the Redis key of gs where it is a session of the shared
 // Redis with an ID, or "".
-func (st *reqState) sharedKey(gs *gsessions.Session) string {
-	p := st.g.redisSessions.Load()
+func (g *Guard) sharedKey(gs *gsessions.Session) string {
+	p := g.redisSessions.Load()
 	if p == nil || gs == nil || gs.Store() != gsessions.Store(p.rs) || gs.ID == "" {
 		return ""
 	}
@@ -375,17 +376,17 @@ func (st *reqState) sharedKey(gs *gsessions.Session) string {
 // read), reads it in the same round trip (SharedRedis.SetMarkerReadSession):
 // fresh is that session as boj/redistore's load would have returned it.
 // fresh is nil where the caller reads the session itself, as before, or
-// carries nothing.
-func (st *reqState) markAndRead(ctx context.Context, key string, m Marker, read bool) (fresh *gsessions.Session, err error) {
-	cur := st.cur
-	p := st.g.redisSessions.Load()
-	sk := st.sharedKey(cur)
-	if sk == "" || st.served == servedEmptied || !read {
-		return nil, st.g.store.SetMarker(ctx, key, m)
+// carries nothing. cur is the replaced session, as the request is served
+// with it.
+func (g *Guard) markAndRead(ctx context.Context, key string, m Marker, cur *gsessions.Session, read bool) (fresh *gsessions.Session, err error) {
+	p := g.redisSessions.Load()
+	sk := g.sharedKey(cur)
+	if sk == "" || !read {
+		return nil, g.store.SetMarker(ctx, key, m)
 	}
 	_, ser, _, ok := redisFormat(p.rs)
 	if !ok {
-		return nil, st.g.store.SetMarker(ctx, key, m)
+		return nil, g.store.SetMarker(ctx, key, m)
 	}
 	val, err := p.store.SetMarkerReadSession(ctx, key, m, sk)
 	if err != nil {
