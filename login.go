@@ -194,17 +194,51 @@ func (l *login) followMoved() error {
 	if err != nil {
 		return err
 	}
+	marked := l.oldKey
 	l.oldKey = key
 	if moved != nil {
 		l.reread, l.owner, l.carryR = moved, at, carryOwn
 		if key != "" {
 			l.replaced = moved
 		}
+	} else if l.carryR == carryAnonymous {
+		if l.carryR, err = l.g.anonymousTaken(l.ctx, marked, l.userID); err != nil {
+			return err
+		}
 	}
 	if l.oldKey != "" {
 		l.undo.push(l.dropMarker)
 	}
 	return nil
+}
+
+// anonymousTaken is the carry rule of a login of userID over an
+// anonymous session whose marker (under key) another login set first and
+// which it did not join: carryNone where that login was another user's,
+// which took the session and its values (DESIGN.md, "Carry-over"), so
+// that no two users' sessions are given the same guest's data; otherwise
+// carryAnonymous. Two reads, only on this path.
+func (g *Guard) anonymousTaken(ctx context.Context, key, userID string) (carryRule, error) {
+	mk, err := g.store.GetMarker(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return carryAnonymous, nil
+	}
+	if err != nil {
+		return carryNone, storeErr(err)
+	}
+	if mk.Handle == "" {
+		return carryNone, nil // a tombstone: an ending's (carryFrom)
+	}
+	r, err := g.store.Get(ctx, mk.Handle)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return carryAnonymous, nil
+	case err != nil:
+		return carryNone, storeErr(err)
+	case r.UserID != userID:
+		return carryNone, nil
+	}
+	return carryAnonymous, nil
 }
 
 // dropMarker takes back this login's marker: only this login's is

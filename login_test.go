@@ -1239,3 +1239,31 @@ func TestLoginCarriesWhatItsSessionHoldsNow(t *testing.T) {
 		})
 	})
 }
+
+// TestLoginOverASessionAnotherUserTookStartsEmpty: two users' logins from
+// one anonymous session (a shared computer, two tabs); the first to mark
+// it takes the guest's data, the other starts empty, so that no two users'
+// sessions are given the same guest's values (DESIGN.md, "Carry-over").
+func TestLoginOverASessionAnotherUserTookStartsEmpty(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var e *env
+		e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+		b := e.browser()
+		if r := b.post("/cart?item=guest"); r.status != http.StatusOK {
+			t.Fatalf("POST /cart: %d %v", r.status, r.body)
+		}
+		login := holdLogin(t, e, "bob", "bob", b.header())
+		b.login("carol")
+		if r := b.get("/cart"); r.user() != "carol" || r.body["cart"] != "guest" {
+			t.Fatalf("carol's login: %d %v; want carol with the guest's cart", r.status, r.body)
+		}
+		r := login()
+		if r.status != http.StatusOK {
+			t.Fatalf("bob's held login: %d %v", r.status, r.body)
+		}
+		b.apply(r)
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "bob" || r.body["cart"] != nil {
+			t.Errorf("GET /cart after bob's login: %d %v; want bob with an empty cart (carol's login took the guest's)", r.status, r.body)
+		}
+	})
+}

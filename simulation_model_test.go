@@ -741,6 +741,10 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
+	if m.takenByOtherLogin(f) {
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
 	if f.token != "" && f.resp.user == "" && f.resp.reason != "" {
 		// Its credentials had ended: the session cookie next to them is
 		// most likely their tombstoned session, and a login over it
@@ -761,6 +765,27 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 			mp.dataKnown = false
 		}
 	}
+}
+
+// takenByOtherLogin reports whether a login of another user from the same
+// anonymous session was in flight with f: whichever marked the session
+// first took it and its values, and the other starts empty (DESIGN.md,
+// "Carry-over"). The order of the markers is the server's, so the model
+// forgets the data. A twin login of f's user made a separate record then
+// (it finds the other user's marker, not its twin's): a write into that
+// record is not in f's, which the browser holds once f lands last
+// (DESIGN.md, "Writes").
+func (m *simModel) takenByOtherLogin(f *simFlight) bool {
+	if f.resp.user != "" || f.session == "" {
+		return false
+	}
+	for _, o := range m.r.flights {
+		overlaps := (o.settledStep == 0 || o.settledStep >= f.sentStep) && o.sentStep <= f.answeredStep
+		if o.party == f.party && o.act == actLogin && o.user != f.user && o.session == f.session && overlaps {
+			return true
+		}
+	}
+	return false
 }
 
 // onClock forgets sign-ins that may have timed out.

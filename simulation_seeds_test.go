@@ -66,8 +66,12 @@ var simSeedCases = []simSeedCase{
 	{faultLostWrite, "redis-2pools", 1, 945910917285501289},
 	// A double submit's second login committed past the join window.
 	{faultLostWrite, "redis-2pools", 1, 8323614659995053333},
-	// Still open: two users' logins in parallel from one session (step 86).
+	// Two users' logins in parallel from one anonymous session: the one
+	// that finds it taken starts empty, its twin a separate sign-in.
 	{faultLostWrite, "memstore", 2, 4059407959802428503},
+	// Still open: stolen copies of one anonymous session, held writes
+	// answered out of order (step 78).
+	{faultLostWrite, "redis-2pools", 1, 4090260905339134467},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	// A Renew's token presented from another network (refused) opens no
