@@ -341,3 +341,33 @@ func TestForwardIntoAJoinedLoginTheBrowserPresented(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardToTimedOutSuccessorBehindTossedCookies: a late response of a
+// replaced record's token is presented behind a sibling's tossed session
+// cookies after the successor sat idle past IdleTimeout. The successor's
+// own session was found among the cookies for the forward, but the
+// successor ended (DESIGN.md, "Endings"): the request is anonymous and
+// sees none of the ended session's data.
+func TestForwardToTimedOutSuccessorBehindTossedCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		sibling := e.browser()
+		sibling.post("/cart?item=sibling")
+		var toss []string
+		for range 8 {
+			toss = append(toss, "app="+sibling.cookie("app"))
+		}
+		b := e.browser()
+		forwardSetup(t, e, b)
+		late := b.cookie(graceTokenCookie)
+		if r := b.post("/cart?item=alice"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("forwarded cart write: %d %v", r.status, r.body)
+		}
+		b.setCookie(graceTokenCookie, late) // the late response lands once more
+		e.clock.Advance(ginsecure.DefaultIdleTimeout + time.Minute)
+		r := e.send("GET", "/cart", strings.Join(toss, "; ")+"; "+b.header())
+		if r.user() != "" || r.body["cart"] == "alice" {
+			t.Errorf("late token behind tossed cookies after the successor timed out: /cart %d %v; want anonymous, without the ended session's cart", r.status, r.body)
+		}
+	})
+}
