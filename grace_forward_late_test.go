@@ -5,6 +5,7 @@ package ginsecure_test
 // or lands twice: the browser's sign-in must survive each.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -340,4 +341,53 @@ func TestForwardIntoAJoinedLoginTheBrowserPresented(t *testing.T) {
 			t.Errorf("a double-submitted re-login presented, then a rotation's response verified before it lands: /me %d %v; want alice (sign-in lost)", r.status, r.body)
 		}
 	})
+}
+
+// TestForwardToEndedSuccessorBehindTossedCookies: a late response of a
+// replaced record's token is presented behind a sibling's tossed session
+// cookies after the successor ended: it sat idle past IdleTimeout, signed
+// out, or was revoked. Every ending is the same (DESIGN.md, "Endings"):
+// the request is anonymous and sees none of the ended session's data,
+// even where the successor's own session was found among the cookies for
+// the forward before its timeout was seen.
+func TestForwardToEndedSuccessorBehindTossedCookies(t *testing.T) {
+	endings := map[string]func(e *env, b *browser){
+		"timeout": func(e *env, _ *browser) { e.clock.Advance(ginsecure.DefaultIdleTimeout + time.Minute) },
+		"logout": func(_ *env, b *browser) {
+			if r := b.post("/logout"); r.status != http.StatusOK {
+				t.Fatalf("logout: %d %v", r.status, r.body)
+			}
+		},
+		"revoke": func(e *env, _ *browser) {
+			if _, err := e.guard.RevokeUser(context.Background(), "alice"); err != nil {
+				t.Fatalf("RevokeUser: %v", err)
+			}
+		},
+	}
+	for name, end := range endings {
+		t.Run(name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				sibling := e.browser()
+				sibling.post("/cart?item=sibling")
+				var toss []string
+				for range 8 {
+					toss = append(toss, "app="+sibling.cookie("app"))
+				}
+				b := e.browser()
+				forwardSetup(t, e, b)
+				late := b.cookie(graceTokenCookie)
+				if r := b.post("/cart?item=alice"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Fatalf("forwarded cart write: %d %v", r.status, r.body)
+				}
+				app := b.cookie("app")
+				end(e, b)
+				hdr := strings.Join(toss, "; ") + "; app=" + app + "; " + graceTokenCookie + "=" + late // the late response lands once more
+				r := e.send("GET", "/cart", hdr)
+				if r.user() != "" || r.body["cart"] == "alice" {
+					t.Errorf("late token behind tossed cookies after the successor ended (%s): /cart %d %v; want anonymous, without the ended session's cart", name, r.status, r.body)
+				}
+			})
+		})
+	}
 }

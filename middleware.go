@@ -339,10 +339,15 @@ func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
 // empty stand-in; an ended record's session is nobody's any more
 // (DESIGN.md, "Endings"): whoever presents it, with the record's token or
 // without, sees it empty (dropEnded). rec is the record already read for
-// the token, if any.
+// the token, if any. A session chosen for a record among several cookies
+// of the name (a forward's successor: ownAmong) is given up: that record
+// ended after the choice (timed out), and its session is nobody's.
 func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
+	}
+	if st.cur != st.gs {
+		st.cur, st.sid = st.gs, sessionID(st.gs)
 	}
 	h, _ := st.gs.Values[handleKey].(string)
 	if h == "" {
