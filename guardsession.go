@@ -19,6 +19,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
+	"github.com/quasoft/memstore"
 )
 
 // writeState is whether the session a request is served with has changes
@@ -156,6 +157,7 @@ func (s *guardSession) Save() (err error) {
 			return err
 		}
 	}
+	prev := st.overwritten(cur, key)
 	n := len(st.c.Writer.Header()["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
@@ -164,7 +166,25 @@ func (s *guardSession) Save() (err error) {
 	if key == "" {
 		return nil
 	}
-	return s.undoIfRetired(cur, key, n)
+	return s.undoIfRetired(cur, key, n, prev)
+}
+
+// overwritten returns what a session write under a marker key is about to
+// overwrite, where the session store keeps it in this process (gin-contrib's
+// memstore: no round trip, one cookie encode and decode and a copy of the
+// values), so that an undo can restore it; nil elsewhere.
+func (st *reqState) overwritten(cur *gsessions.Session, key string) *gsessions.Session {
+	if key == "" || cur.ID == "" {
+		return nil
+	}
+	if _, ok := cur.Store().(*memstore.MemStore); !ok {
+		return nil
+	}
+	prev, err := st.loadByID(cur.ID)
+	if err != nil {
+		return nil
+	}
+	return prev
 }
 
 // giveIdentity gives a session of the cookie store that has no identity
@@ -210,7 +230,7 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 // marker set since the request was verified means a login or Renew
 // retired the session, and the write is undone (its Set-Cookie lines
 // after the first n too) and refused (ErrStaleCredentials).
-func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
+func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int, prev *gsessions.Session) error {
 	st := s.st
 	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
 	switch {
@@ -231,7 +251,7 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) 
 	// still fail, and must then leave the visitor's session as it was; if
 	// it commits, it deletes the session itself).
 	if mk.Handle == "" || st.g.recordExists(st.c, mk.Handle) {
-		if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+		if err := st.undoWrite(cur, mk, prev); err != nil {
 			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
 		}
 	}
@@ -240,6 +260,19 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) 
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	return s.refuseStale()
+}
+
+// undoWrite takes back a stale session write. After an ending (a marker
+// without a handle) the emptied session is its holders' own (DESIGN.md,
+// "Carry-over"): what the write overwrote, when it holds no handle, was
+// written after the ending and may have been acknowledged, so it is
+// restored (DESIGN.md, "Writes"). Otherwise, or where the overwritten
+// session is not known (prev nil), the session is deleted.
+func (st *reqState) undoWrite(cur *gsessions.Session, mk Marker, prev *gsessions.Session) error {
+	if mk.Handle == "" && prev != nil && !prev.IsNew && prev.Values[handleKey] == nil {
+		return cur.Store().Save(st.c.Request, discardWriter{}, prev)
+	}
+	return deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID)
 }
 
 // logoutIdiom reports whether a save is gin-contrib's logout (a negative
