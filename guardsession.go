@@ -169,12 +169,13 @@ func (s *guardSession) Save() (err error) {
 	return s.undoIfRetired(cur, key, n, prev)
 }
 
-// overwritten returns what a session write under a marker key is about to
-// overwrite, where the session store keeps it in this process (gin-contrib's
-// memstore: no round trip, one cookie encode and decode and a copy of the
-// values), so that an undo can restore it; nil elsewhere.
+// overwritten returns what a write of a record's own session (the only
+// one an ending can undo: undoIfRetired) is about to overwrite, where the
+// session store keeps it in this process (gin-contrib's memstore: no round
+// trip, one cookie encode and decode and a copy of the values), so that
+// an undo can restore it; nil elsewhere.
 func (st *reqState) overwritten(cur *gsessions.Session, key string) *gsessions.Session {
-	if key == "" || cur.ID == "" {
+	if key == "" || cur.ID == "" || !st.sawAlive(cur) {
 		return nil
 	}
 	if _, ok := cur.Store().(*memstore.MemStore); !ok {
