@@ -19,7 +19,6 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
-	"github.com/quasoft/memstore"
 )
 
 // writeState is whether the session a request is served with has changes
@@ -157,7 +156,9 @@ func (s *guardSession) Save() (err error) {
 			return err
 		}
 	}
-	prev := st.overwritten(cur, key)
+	if key != "" && s.retiredBefore(cur, key) {
+		return s.refuseStale()
+	}
 	n := len(st.c.Writer.Header()["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
@@ -166,26 +167,7 @@ func (s *guardSession) Save() (err error) {
 	if key == "" {
 		return nil
 	}
-	return s.undoIfRetired(cur, key, n, prev)
-}
-
-// overwritten returns what a write of a record's own session (the only
-// one an ending can undo: undoIfRetired) is about to overwrite, where the
-// session store keeps it in this process (gin-contrib's memstore: no round
-// trip, one cookie encode and decode and a copy of the values), so that
-// an undo can restore it; nil elsewhere.
-func (st *reqState) overwritten(cur *gsessions.Session, key string) *gsessions.Session {
-	if key == "" || cur.ID == "" || !st.sawAlive(cur) {
-		return nil
-	}
-	if _, ok := cur.Store().(*memstore.MemStore); !ok {
-		return nil
-	}
-	prev, err := st.loadByID(cur.ID)
-	if err != nil {
-		return nil
-	}
-	return prev
+	return s.undoIfRetired(cur, key, n)
 }
 
 // giveIdentity gives a session of the cookie store that has no identity
@@ -227,11 +209,32 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 	return key, true, s.refuseStale()
 }
 
+// retiredBefore checks a session write against the marker under key
+// before it writes, where the markers are in this process (the embedded
+// memory store: no round trip, one map lookup), as saveShared does on the
+// shared Redis: a write refused here writes nothing, so its undo cannot
+// delete a write another holder of the session made after an ending
+// (DESIGN.md, "Writes"). Elsewhere it reports false: undoIfRetired checks
+// after the write.
+func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
+	st := s.st
+	if st.g.shared == nil {
+		return false
+	}
+	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	if err != nil {
+		return false
+	}
+	// Ended before this request was verified: the session is the
+	// browser's own now; the write stands (as in undoIfRetired).
+	return mk.Handle != "" || st.sawAlive(cur)
+}
+
 // undoIfRetired checks a session write against the marker under key: a
 // marker set since the request was verified means a login or Renew
 // retired the session, and the write is undone (its Set-Cookie lines
 // after the first n too) and refused (ErrStaleCredentials).
-func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int, prev *gsessions.Session) error {
+func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
 	st := s.st
 	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
 	switch {
@@ -252,7 +255,7 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int, 
 	// still fail, and must then leave the visitor's session as it was; if
 	// it commits, it deletes the session itself).
 	if mk.Handle == "" || st.g.recordExists(st.c, mk.Handle) {
-		if err := st.undoWrite(cur, mk, prev); err != nil {
+		if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
 			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
 		}
 	}
@@ -261,19 +264,6 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int, 
 		h["Set-Cookie"] = lines[:n:n]
 	}
 	return s.refuseStale()
-}
-
-// undoWrite takes back a stale session write. After an ending (a marker
-// without a handle) the emptied session is its holders' own (DESIGN.md,
-// "Carry-over"): what the write overwrote, when it holds no handle, was
-// written after the ending and may have been acknowledged, so it is
-// restored (DESIGN.md, "Writes"). Otherwise, or where the overwritten
-// session is not known (prev nil), the session is deleted.
-func (st *reqState) undoWrite(cur *gsessions.Session, mk Marker, prev *gsessions.Session) error {
-	if mk.Handle == "" && prev != nil && !prev.IsNew && prev.Values[handleKey] == nil {
-		return cur.Store().Save(st.c.Request, discardWriter{}, prev)
-	}
-	return deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID)
 }
 
 // logoutIdiom reports whether a save is gin-contrib's logout (a negative
