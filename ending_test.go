@@ -210,8 +210,8 @@ func TestEndedSessionWriteOfARequestInFlightIsRefused(t *testing.T) {
 
 // TestEndedSessionStaleWriteKeepsALaterWrite: after an ending, the
 // browser's anonymous write into its emptied session is acknowledged; a
-// write verified before the ending and saved after it is refused, and its
-// undo leaves the acknowledged write in place (DESIGN.md, "Writes").
+// write verified before the ending and saved after it is refused and
+// leaves the acknowledged write in place (DESIGN.md, "Writes").
 func TestEndedSessionStaleWriteKeepsALaterWrite(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		if kind == "redis-2pools" {
