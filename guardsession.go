@@ -156,6 +156,9 @@ func (s *guardSession) Save() (err error) {
 			return err
 		}
 	}
+	if key != "" && s.retiredBefore(cur, key) {
+		return s.refuseStale()
+	}
 	n := len(st.c.Writer.Header()["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
 		return saveErr(err)
@@ -204,6 +207,27 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 	// Retired after this request was verified: nothing was written,
 	// nothing to undo.
 	return key, true, s.refuseStale()
+}
+
+// retiredBefore checks a session write against the marker under key
+// before it writes, where the markers are in this process (the embedded
+// memory store: no round trip, one map lookup), as saveShared does on the
+// shared Redis: a write refused here writes nothing, so its undo cannot
+// delete a write another holder of the session made after an ending
+// (DESIGN.md, "Writes"). Elsewhere it reports false: undoIfRetired checks
+// after the write.
+func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
+	st := s.st
+	if st.g.shared == nil {
+		return false
+	}
+	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	if err != nil {
+		return false
+	}
+	// Ended before this request was verified: the session is the
+	// browser's own now; the write stands (as in undoIfRetired).
+	return mk.Handle != "" || st.sawAlive(cur)
 }
 
 // undoIfRetired checks a session write against the marker under key: a

@@ -153,6 +153,21 @@ func (m *simModel) forgetLineage(l int, why string) {
 	}
 }
 
+// forgetHolders forgets every party whose jar holds the session cookie
+// session: a thief's copy taken before another victim's keeps the first
+// victim's session, and after an ending every holder of the emptied
+// session writes into it (DESIGN.md, "Carry-over").
+func (m *simModel) forgetHolders(session, why string) {
+	if session == "" {
+		return
+	}
+	for i, p := range m.r.parties {
+		if p.jar.vals[simSessionName] == session {
+			m.forget(i, why)
+		}
+	}
+}
+
 func (m *simModel) handle(h string) *mHandle {
 	x, ok := m.handles[h]
 	if !ok {
@@ -457,6 +472,7 @@ func (m *simModel) afterAct(f *simFlight) {
 		m.values[f.value] = mValue{user: as, party: f.party}
 		if thief {
 			m.forgetLineage(l, "thief wrote")
+			m.forgetHolders(f.session, "thief wrote into its session")
 		} else {
 			mp := m.parties[f.party]
 			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})

@@ -26,8 +26,8 @@ var simSeedCases = []simSeedCase{
 	// A join refused after the joined token was presented: a late
 	// rotating response of the replaced record was not forwarded.
 	{faultRevokedData, "redis-2pools", 2, 9002233103884821043},
-	// Still open: a held stale write's undo deletes the anonymous write
-	// acknowledged after the revoke (step 91).
+	// A held stale write's undo deleted the anonymous write acknowledged
+	// after the revoke (step 91).
 	{faultRevokedData, "memstore", 1, 764050480281671193},
 	{faultCarryOver, "redis-2pools", 1, 7053185407991160821},
 	// Another user's held login over a session a held write brought back
@@ -39,8 +39,8 @@ var simSeedCases = []simSeedCase{
 	// A double submit over another user's session, the second past the
 	// join window, the first login's session gone (step 77).
 	{faultCarryOver, "redis", 1, 1674609825792669457},
-	// Still open (model gap): a thief's write after an ending, into the
-	// session the browser shares with it (step 55).
+	// Model gap: a thief's write after an ending, into the session the
+	// browser shares with it (step 55).
 	{faultRevokedData, "memstore", 2, 8167491542357429751},
 	// A double-submitted login's response landing after a newer login
 	// replaced its record: signed out by the rules (step 84).
