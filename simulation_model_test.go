@@ -398,9 +398,32 @@ func (m *simModel) onAnswer(f *simFlight) {
 		if h := m.handle(tokenHandle(f.token)); f.token != "" {
 			h.presented, h.lastActive = true, f.sentAt
 		}
+		if hv := m.forwardedTo(f); hv != "" {
+			h := m.handle(hv)
+			h.presented, h.shown, h.lastActive = true, true, f.sentAt
+		}
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
 	m.afterAct(f)
+}
+
+// forwardedTo is the successor record a request that presented a
+// replaced record's token was forwarded to, or "": served as a user, its
+// response sets a token of another record than the one it presented,
+// which only a forward does outside a login. A forward is the
+// successor's first presentation (its login's response reached the
+// browser, whose session cookie it carries), counted in Middleware as
+// the login's own token's would be (DESIGN.md, "Cookieless sign-in").
+func (m *simModel) forwardedTo(f *simFlight) string {
+	if f.act == actLogin || f.token == "" {
+		return ""
+	}
+	for _, c := range f.resp.cookies {
+		if hv := tokenHandle(c.Value); c.Name == tokCookieName && c.MaxAge >= 0 && hv != tokenHandle(f.token) {
+			return hv
+		}
+	}
+	return ""
 }
 
 // presentedBy notes the presentation of f's token, as of when Middleware

@@ -88,6 +88,10 @@ var simSeedCases = []simSeedCase{
 	// presented first, evicts the other record, the one its victim holds
 	// (MaxSessionsPerUser 2, step 51).
 	{faultCookielessEvict, "cookie", 2, 3776546124235149109},
+	// A forward into a login's record is that record's first
+	// presentation: a later first presentation evicts it as the least
+	// recently used (MaxSessionsPerUser 2, step 105).
+	{faultCookielessEvict, "cookie", 2, 2488009333831516807},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
 	// A replaced record's token without its session cookie ends nothing;
