@@ -617,19 +617,23 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 // wins among several).
 func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bool {
 	rotation := tok != "" && f.resp.user != "" && tokenHandle(f.token) == tokenHandle(tok) && f.session == sess
-	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep && m.loginReplaced(f)
+	forwarded := sess != "" && sess == mp.loginSession && f.sentStep <= mp.loginStep && m.loginReplaced(f, mp)
 	return rotation || forwarded
 }
 
-// loginReplaced reports whether a login of f's browser presented the
-// record f presented, so replaced it: only a replaced record's rotation
-// is forwarded. A cookieless double submit's other login replaced
-// nothing; that record's rotation next to this login's session cookie
-// is foreign (DESIGN.md, "Outcomes").
-func (m *simModel) loginReplaced(f *simFlight) bool {
+// loginReplaced reports whether the browser's last login (mp's, whose
+// record the browser's session cookie is) presented the record f
+// presented, so replaced it: only a replaced record's rotation is
+// forwarded, and only to its direct successor ("Grace period"). A
+// cookieless double submit's other login replaced nothing; that record's
+// rotation next to this login's session cookie is foreign (DESIGN.md,
+// "Outcomes"). Two logins in a row replaced f's record, then its
+// successor: the successor is gone and the rotation is not forwarded.
+func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 	for _, o := range m.r.flights {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
-			o.token != "" && tokenHandle(o.token) == tokenHandle(f.token) {
+			o.token != "" && tokenHandle(o.token) == tokenHandle(f.token) &&
+			tokenHandle(lastToken(o.resp.cookies)) == mp.loginHandle {
 			return true
 		}
 	}

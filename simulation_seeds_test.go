@@ -108,6 +108,9 @@ var simSeedCases = []simSeedCase{
 	// A cookieless double submit's other record rotated next to this
 	// login's session cookie: foreign, not forwarded (step 88).
 	{faultTossed, "memstore", 2, 8228838072294180533},
+	// A rotation landing after two logins in a row: its record's
+	// successor was replaced too, nothing is forwarded (step 66).
+	{faultTossed, "memstore", 1, 6892412706170957039},
 	{faultLateSession, "redis", 1, 3619212340664291769},
 	// A write's session cookie over a later login's, once classified as
 	// cookie-gone.
