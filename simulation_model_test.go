@@ -713,19 +713,28 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
-	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok && m.replacedByLaterLogin(f, t.handle) {
-		// A newer login, sent with this login's credentials, replaced
-		// its record before this response landed: the browser now holds
-		// a replaced record's token. Forwarded only if the browser never
-		// presented it, which the model cannot follow (the successor may
-		// have rotated since); one it presented is dead (DESIGN.md,
-		// "Outcomes": a thief's copy taken before the newer login holds
-		// the very same bytes).
-		m.forget(f.party, "a login's response landed after a newer login")
-		if !t.presented.IsZero() {
-			mp.exp = expAnon
+	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok {
+		if replacedAt, ok := m.replacedByLaterLogin(f, t.handle); ok {
+			// A newer login, sent with this login's credentials, replaced
+			// its record before this response landed: the browser now
+			// holds a replaced record's token. Forwarded only if the
+			// browser never presented it, which the model cannot follow
+			// (the successor may have rotated since); one it presented
+			// is dead (DESIGN.md, "Outcomes": a thief's copy taken before
+			// the newer login holds the very same bytes). Presented
+			// before the newer login committed, that is: a presentation
+			// after it was itself a forward of the replaced record's
+			// token, which every such request is sent again, the same
+			// forwarded token (DESIGN.md, "Ordering principle" 4); the
+			// model, which counted any presentation, expected the browser
+			// signed out where the server forwards it (cookie/1 seed
+			// 1890706786875131333 step 85).
+			m.forget(f.party, "a login's response landed after a newer login")
+			if !t.presented.IsZero() && t.presented.Before(replacedAt) {
+				mp.exp = expAnon
+			}
+			return
 		}
-		return
 	}
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
@@ -756,15 +765,18 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 
 // replacedByLaterLogin reports whether a login of f's browser, answered
 // after f and served as a user of f's record h (it presented h's
-// credentials), replaced h.
-func (m *simModel) replacedByLaterLogin(f *simFlight, h string) bool {
+// credentials), replaced h, and when the first such login committed (was
+// answered).
+func (m *simModel) replacedByLaterLogin(f *simFlight, h string) (time.Time, bool) {
+	var at time.Time
 	for _, o := range m.r.flights {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
-			o.answeredStep > f.answeredStep && o.resp.user != "" && tokenHandle(o.token) == h {
-			return true
+			o.answeredStep > f.answeredStep && o.resp.user != "" && tokenHandle(o.token) == h &&
+			(at.IsZero() || o.answeredAt.Before(at)) {
+			at = o.answeredAt
 		}
 	}
-	return false
+	return at, !at.IsZero()
 }
 
 // loginData forgets a browser's data when a login may not carry it: over
