@@ -263,7 +263,7 @@ func TestVerifierRegistrationAndRefresh(t *testing.T) {
 	}
 }
 
-func registeredKey(t *testing.T, b *testBrowser) Key {
+func registeredKey(t testing.TB, b *testBrowser) Key {
 	t.Helper()
 	_, key, err := VerifyRegistration(b.registrationProof(t, "c", ""), DefaultAlgorithms, "")
 	if err != nil {
