@@ -111,6 +111,9 @@ func TestVerifyRegistrationRefusals(t *testing.T) {
 		{"short coordinate", es.sign(t,
 			map[string]any{"alg": "ES256", "typ": "dbsc+jwt", "jwk": withMember(es.jwk(), "x", enc(make([]byte, 31)))},
 			map[string]any{"jti": c, "authorization": testAuth}), nil, ErrInvalidKey},
+		{"coordinates split at the wrong place", es.sign(t,
+			map[string]any{"alg": "ES256", "typ": "dbsc+jwt", "jwk": es.shiftedJWK()},
+			map[string]any{"jti": c, "authorization": testAuth}), nil, ErrInvalidKey},
 		{"wrong authorization", es.registrationProof(t, c, "other"), nil, ErrWrongAuthorization},
 		{"no authorization", es.registrationProof(t, c, ""), nil, ErrWrongAuthorization},
 		{"ES256 signature in DER", es.derSigned(t, c), nil, ErrBadSignature},
@@ -320,4 +323,15 @@ func withMember(jwk map[string]string, k, v string) map[string]string {
 	}
 	out[k] = v
 	return out
+}
+
+// shiftedJWK writes the browser's P-256 point with one byte moved from x to
+// y: the same 64 bytes, so the same point once joined, but not the
+// fixed-length coordinates RFC 7518 requires (and a second spelling, with
+// a second thumbprint, of one key).
+func (b *testBrowser) shiftedJWK() map[string]string {
+	var x, y [32]byte
+	b.ec.X.FillBytes(x[:])
+	b.ec.Y.FillBytes(y[:])
+	return map[string]string{"kty": "EC", "crv": "P-256", "x": enc(x[:31]), "y": enc(append([]byte{x[31]}, y[:]...))}
 }
