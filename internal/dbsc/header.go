@@ -147,7 +147,9 @@ func stringParam(params []sfParam, key string) (string, bool) {
 // Challenge is a challenge as the Secure-Session-Challenge header carries
 // it: the value a proof's jti must repeat, and the session it is for.
 type Challenge struct {
-	Value     string
+	// Value is the challenge itself (see NewChallenge).
+	Value string
+	// SessionID names the DBSC session the challenge is for.
 	SessionID string
 }
 

@@ -44,9 +44,11 @@ type Scope struct {
 // ScopeRule includes or excludes a domain and path pattern from a scope.
 type ScopeRule struct {
 	// Type is "include" or "exclude".
-	Type   string `json:"type"`
+	Type string `json:"type"`
+	// Domain is a host pattern; a leading "*." matches subdomains.
 	Domain string `json:"domain"`
-	Path   string `json:"path"`
+	// Path is a path prefix.
+	Path string `json:"path"`
 }
 
 // Credential names one cookie the session keeps fresh.
