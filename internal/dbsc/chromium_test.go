@@ -25,6 +25,10 @@ type smokeServer struct {
 	t        *testing.T
 	verifier *Verifier
 	auth     string // the authorization value of the registration offer
+	// challengeOnRegistration sends a challenge with the registration
+	// answer, so the first refresh carries a proof; without it the first
+	// refresh POST is answered 403 with one.
+	challengeOnRegistration bool
 
 	mu          sync.Mutex
 	key         Key
@@ -113,7 +117,7 @@ func (s *smokeServer) register(w http.ResponseWriter, r *http.Request) {
 	s.key, s.sessionID = key, mustChallenge(s.t)[:16]
 	s.registered++
 	s.mu.Unlock()
-	s.answer(w, r)
+	s.answer(w, r, s.challengeOnRegistration)
 }
 
 func (s *smokeServer) refresh(w http.ResponseWriter, r *http.Request) {
@@ -144,12 +148,13 @@ func (s *smokeServer) refresh(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.refreshes++
 	s.mu.Unlock()
-	s.answer(w, r)
+	s.answer(w, r, true)
 }
 
-// answer sets a new bound cookie and sends the complete instructions with
-// a fresh challenge, so that the next refresh is a single POST.
-func (s *smokeServer) answer(w http.ResponseWriter, r *http.Request) {
+// answer sets a new bound cookie and sends the complete instructions,
+// with a fresh challenge if withChallenge, so that the next refresh is a
+// single POST.
+func (s *smokeServer) answer(w http.ResponseWriter, r *http.Request, withChallenge bool) {
 	s.mu.Lock()
 	s.bound = mustChallenge(s.t)
 	cookie, sid := s.boundCookie(s.bound, 600), s.sessionID
@@ -164,7 +169,9 @@ func (s *smokeServer) answer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	s.challenge(w, r, sid)
+	if withChallenge {
+		s.challenge(w, r, sid)
+	}
 	http.SetCookie(w, cookie)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
@@ -225,37 +232,56 @@ func TestChromiumRegistersAndRefreshes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
-	s := &smokeServer{
-		t:        t,
-		verifier: &Verifier{Challenges: &Challenges{Store: &MemoryChallenges{}}},
-		auth:     mustChallenge(t),
-		done:     make(chan struct{}),
+	for _, tc := range []struct {
+		name           string
+		offered        []Algorithm
+		challengeFirst bool
+		wantAlg        Algorithm
+		wantPOSTs      int // refresh POSTs: 1 with a cached challenge, 2 without
+	}{
+		{"ES256 with a cached challenge", DefaultAlgorithms, true, ES256, 1},
+		{"RS256 only", []Algorithm{RS256}, true, RS256, 1},
+		{"no cached challenge: 403 then a proof", DefaultAlgorithms, false, ES256, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &smokeServer{
+				t:                       t,
+				verifier:                &Verifier{Algorithms: tc.offered, Challenges: &Challenges{Store: &MemoryChallenges{}}},
+				auth:                    mustChallenge(t),
+				challengeOnRegistration: tc.challengeFirst,
+				done:                    make(chan struct{}),
+			}
+			s.run(t)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.registered != 1 || s.key.Algorithm != tc.wantAlg {
+				t.Fatalf("%d registrations with %s, want 1 with %s; refusals %v", s.registered, s.key.Algorithm, tc.wantAlg, s.refusals)
+			}
+			if s.refreshes != 1 || s.refreshPOST != tc.wantPOSTs {
+				t.Errorf("%d successful refreshes in %d POSTs, want 1 in %d; refusals %v", s.refreshes, s.refreshPOST, tc.wantPOSTs, s.refusals)
+			}
+			if s.dataCookie == "" || s.dataCookie != s.bound {
+				t.Errorf("the held request carried bound cookie %q, want the refreshed %q", s.dataCookie, s.bound)
+			}
+			if len(s.refusals) > 0 {
+				t.Errorf("refused proofs: %v", s.refusals)
+			}
+		})
 	}
-	srv := httptest.NewUnstartedServer(s.routes())
-	srv.StartTLS() // loopback only
-	defer srv.Close()
-	out := startChromium(t, srv, srv.URL+"/signin")
+}
 
+// run serves the site over TLS on loopback, points Chromium at its sign-in
+// page and waits until the page's script is done.
+func (s *smokeServer) run(t *testing.T) {
+	srv := httptest.NewUnstartedServer(s.routes())
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	out := startChromium(t, srv, srv.URL+"/signin")
 	select {
 	case <-s.done:
 	case <-time.After(60 * time.Second):
 		t.Fatalf("Chromium did not finish in 60 s; its output:\n%s", tail(out.String(), 40))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.registered != 1 {
-		t.Fatalf("%d registrations, want 1; refusals %v", s.registered, s.refusals)
-	}
-	if s.refreshes != 1 || s.refreshPOST != 1 {
-		t.Errorf("%d successful refreshes in %d POSTs, want 1 in 1; refusals %v", s.refreshes, s.refreshPOST, s.refusals)
-	}
-	if s.dataCookie == "" || s.dataCookie != s.bound {
-		t.Errorf("the held request carried bound cookie %q, want the refreshed %q", s.dataCookie, s.bound)
-	}
-	if len(s.refusals) > 0 {
-		t.Errorf("refused proofs: %v", s.refusals)
-	}
-	t.Logf("registered with %s key %s; %d refresh", s.key.Algorithm, s.key.Thumbprint, s.refreshes)
 }
 
 func tail(s string, lines int) string {
