@@ -29,6 +29,8 @@ type smokeServer struct {
 	// answer, so the first refresh carries a proof; without it the first
 	// refresh POST is answered 403 with one.
 	challengeOnRegistration bool
+	// endOnRefresh answers the first refresh with the ending JSON.
+	endOnRefresh bool
 
 	mu          sync.Mutex
 	key         Key
@@ -38,7 +40,7 @@ type smokeServer struct {
 	refreshes   int // successful refreshes
 	refreshPOST int // refresh requests, with or without a proof
 	refusals    []error
-	dataCookie  string // the bound cookie /data received
+	dataCookies []string // the bound cookie each /data received
 	done        chan struct{}
 }
 
@@ -49,6 +51,7 @@ const smokePage = `<!doctype html><title>signed in</title><script>
     await new Promise(r => setTimeout(r, 100));
   }
   await fetch('/expire');
+  await fetch('/data');
   await fetch('/data');
   await fetch('/done');
 })();
@@ -77,9 +80,11 @@ func (s *smokeServer) routes() http.Handler {
 	mux.HandleFunc("GET /data", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		value := ""
 		if c, err := r.Cookie("bound"); err == nil {
-			s.dataCookie = c.Value
+			value = c.Value
 		}
+		s.dataCookies = append(s.dataCookies, value)
 	})
 	mux.HandleFunc("GET /done", func(http.ResponseWriter, *http.Request) { close(s.done) })
 	return mux
@@ -127,6 +132,11 @@ func (s *smokeServer) refresh(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if got, err := SessionID(r.Header); err != nil || got != sid {
 		s.refuse(w, fmt.Errorf("session id %q: %v", got, err))
+		return
+	}
+	if s.endOnRefresh {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(EndingJSON(sid))
 		return
 	}
 	proof, err := ProofJWT(r.Header)
@@ -244,29 +254,65 @@ func TestChromiumRegistersAndRefreshes(t *testing.T) {
 		{"no cached challenge: 403 then a proof", DefaultAlgorithms, false, ES256, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &smokeServer{
-				t:                       t,
-				verifier:                &Verifier{Algorithms: tc.offered, Challenges: &Challenges{Store: &MemoryChallenges{}}},
-				auth:                    mustChallenge(t),
-				challengeOnRegistration: tc.challengeFirst,
-				done:                    make(chan struct{}),
-			}
+			s := newSmokeServer(t, tc.offered)
+			s.challengeOnRegistration = tc.challengeFirst
 			s.run(t)
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if s.registered != 1 || s.key.Algorithm != tc.wantAlg {
-				t.Fatalf("%d registrations with %s, want 1 with %s; refusals %v", s.registered, s.key.Algorithm, tc.wantAlg, s.refusals)
-			}
+			s.checkRegistered(t, tc.wantAlg)
 			if s.refreshes != 1 || s.refreshPOST != tc.wantPOSTs {
 				t.Errorf("%d successful refreshes in %d POSTs, want 1 in %d; refusals %v", s.refreshes, s.refreshPOST, tc.wantPOSTs, s.refusals)
 			}
-			if s.dataCookie == "" || s.dataCookie != s.bound {
-				t.Errorf("the held request carried bound cookie %q, want the refreshed %q", s.dataCookie, s.bound)
-			}
-			if len(s.refusals) > 0 {
-				t.Errorf("refused proofs: %v", s.refusals)
+			// The held request and the one after it carry the new cookie.
+			if len(s.dataCookies) != 2 || s.dataCookies[0] != s.bound || s.dataCookies[1] != s.bound {
+				t.Errorf("bound cookies received %q, want the refreshed %q twice", s.dataCookies, s.bound)
 			}
 		})
+	}
+}
+
+// The ending JSON answered to a refresh ends the session in Chromium: the
+// held request goes out without the bound cookie, and the next request
+// that lacks it causes no refresh. Chromium also ends a session on a
+// partial configuration, so this run cannot tell continue:false from
+// continue:true; TestInstructionsJSON pins the bytes.
+func TestChromiumEndsOnContinueFalse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	s := newSmokeServer(t, nil)
+	s.challengeOnRegistration = true
+	s.endOnRefresh = true
+	s.run(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkRegistered(t, ES256)
+	if s.refreshPOST != 1 {
+		t.Errorf("%d refresh POSTs, want 1: the session should have ended at the first", s.refreshPOST)
+	}
+	if len(s.dataCookies) != 2 || s.dataCookies[0] != "" || s.dataCookies[1] != "" {
+		t.Errorf("bound cookies received %q, want none", s.dataCookies)
+	}
+}
+
+func newSmokeServer(t *testing.T, offered []Algorithm) *smokeServer {
+	return &smokeServer{
+		t:        t,
+		verifier: &Verifier{Algorithms: offered, Challenges: &Challenges{Store: &MemoryChallenges{}}},
+		auth:     mustChallenge(t),
+		done:     make(chan struct{}),
+	}
+}
+
+// checkRegistered asserts one registration with a key for alg and no
+// refused proof; s.mu is held.
+func (s *smokeServer) checkRegistered(t *testing.T, alg Algorithm) {
+	t.Helper()
+	if s.registered != 1 || s.key.Algorithm != alg {
+		t.Fatalf("%d registrations with %s, want 1 with %s; refusals %v", s.registered, s.key.Algorithm, alg, s.refusals)
+	}
+	if len(s.refusals) > 0 {
+		t.Errorf("refused proofs: %v", s.refusals)
 	}
 }
 
