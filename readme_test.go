@@ -193,6 +193,7 @@ func TestReadmeErrorTableComplete(t *testing.T) {
 		"ErrRevoked": ginsecure.ErrRevoked, "ErrMisconfigured": ginsecure.ErrMisconfigured,
 		"ErrNoMiddleware": ginsecure.ErrNoMiddleware, "ErrNoSessionsMiddleware": ginsecure.ErrNoSessionsMiddleware,
 		"ErrSessionsMany": ginsecure.ErrSessionsMany, "ErrInvalidUserID": ginsecure.ErrInvalidUserID,
+		"ErrInvalidRevokeReason": ginsecure.ErrInvalidRevokeReason,
 	}
 	if len(literalCodes) == 0 {
 		t.Fatal("found no secError literal in the source")
