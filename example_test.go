@@ -66,9 +66,9 @@ func ExampleGuard_Middleware() {
 }
 
 // Login after a password check, Logout with its error handled: a Logout
-// that fails has signed nothing out (the store was unreachable, or the
-// request carried credentials a rotation had replaced), so the handler
-// says so instead of showing a signed-out page.
+// that fails did not finish the sign-out (a store was unreachable: 503,
+// retry; the request proved nothing: 401; Middleware missing: 500), so
+// the handler says so instead of showing a signed-out page.
 func ExampleLogin() {
 	passwords := map[string]string{"alice": "correct horse"}
 	sec, err := ginsecure.New(ginsecure.Config{})
@@ -92,8 +92,8 @@ func ExampleLogin() {
 	})
 	r.POST("/logout", func(c *gin.Context) {
 		if err := ginsecure.Logout(c); err != nil {
-			// Still signed in: ErrStoreUnavailable (503) or
-			// ErrStaleCredentials (409) both mean "try again".
+			// Not signed out: ErrStoreUnavailable (503) means "try
+			// again", ErrNoSession (401) that the request proved nothing.
 			c.String(ginsecure.ErrorStatus(err), "could not sign out, try again: %s", ginsecure.ErrorCode(err))
 			return
 		}
