@@ -202,7 +202,8 @@ func ExampleRenew() {
 
 // "Where you're signed in": SessionsOf lists the user's sessions, marking
 // the one asking; RevokeOthers signs out all the others (after a password
-// change, say), on every server sharing the store.
+// change, say), on every server sharing the store. The reason it is given
+// reaches the signed-out browser: the default 401 body names it.
 func ExampleGuard_SessionsOf() {
 	clock := newExampleClock()
 	sec, err := ginsecure.New(ginsecure.Config{Now: clock.Now})
@@ -224,7 +225,7 @@ func ExampleGuard_SessionsOf() {
 		}
 	})
 	signedIn.POST("/sessions/revoke-others", func(c *gin.Context) {
-		n, err := sec.RevokeOthers(c)
+		n, err := sec.RevokeOthers(c, ginsecure.ReasonPasswordChange)
 		if err != nil {
 			c.String(ginsecure.ErrorStatus(err), ginsecure.ErrorCode(err))
 			return
@@ -248,7 +249,7 @@ func ExampleGuard_SessionsOf() {
 	// 200 192.0.2.10 current=true; 198.51.100.7 current=false;
 	// 200 signed out 1 other session(s)
 	// 200 192.0.2.10 current=true;
-	// 401 {"error":"revoked"}
+	// 401 {"error":"revoked","reason":"password_changed"}
 }
 
 // IP policies. IPPrefix binds a session to the network of its login (a /24
