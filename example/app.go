@@ -358,7 +358,11 @@ func wantsHTML(c *gin.Context) bool {
 // The Guard has already expired dead cookies and aborts after this.
 func (a *app) refused(c *gin.Context, err error) {
 	if !wantsHTML(c) {
-		c.AbortWithStatusJSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+		body := gin.H{"error": ginsecure.ErrorCode(err)}
+		if by := ginsecure.RevokeReasonOf(err); by != "" {
+			body["reason"] = by // as the default handler: who signed the session out
+		}
+		c.AbortWithStatusJSON(ginsecure.ErrorStatus(err), body)
 		return
 	}
 	switch {
