@@ -700,9 +700,16 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		// own session. Either way not the session this write went into.
 		return
 	}
-	var ws []mWrite
+	// The write itself, even where the model dropped it meanwhile: a
+	// login of another user applied between its answer and its apply
+	// drops it (it is that user's session's, not the browser's), but
+	// when the browser holds the write's credentials again (its
+	// responses applied out of order) the write is in the session it now
+	// holds ("Writes"). Taking it only from mp.writes had the model
+	// expect that session empty.
+	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session}}
 	for _, w := range mp.writes {
-		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
+		if w.v != f.value && f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep {
 			ws = append(ws, w)
 		}
 	}
