@@ -119,7 +119,7 @@ type simModel struct {
 	// sidRecord is the record a session ID was served with, as a user:
 	// the record whose ending leaves the session tombstoned.
 	sidRecord map[string]string
-	seq     int
+	seq       int
 }
 
 func newSimModel(r *simRun) *simModel {
