@@ -1178,7 +1178,33 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 	default:
 		class = faultRevokedData // written into an ended session, acknowledged, then hidden
 	}
+	if (class == faultLostWrite || class == faultRevokedData) && m.staleUndoAfter(mp) {
+		class = faultTwoPoolsUndo
+	}
 	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
+}
+
+// staleUndoAfter reports whether, on Redis with two pools, a stale
+// session write was refused after the browser's last acknowledged write
+// was saved: refused after it was saved, and undone by deleting the
+// session, the acknowledged write with it (README, "Known limits";
+// DESIGN.md, "Writes").
+func (m *simModel) staleUndoAfter(mp *mParty) bool {
+	if m.r.kind != "redis-2pools" {
+		return false
+	}
+	last := 0
+	for _, w := range mp.writes {
+		if w.applyStep > 0 {
+			last = max(last, w.saveStep)
+		}
+	}
+	for _, o := range m.r.flights {
+		if o.resp.code == "stale_credentials" && o.answeredStep > last {
+			return true
+		}
+	}
+	return false
 }
 
 func acceptable(ws []mWrite, cookieStore bool) []string {
