@@ -73,6 +73,7 @@ type mParty struct {
 type mWrite struct {
 	v         string
 	session   string // the session cookie the write presented
+	handle    string // the record it was served as ("" for anonymous)
 	saveStep  int
 	applyStep int // 0 until its response was applied
 }
@@ -529,7 +530,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetHolders(f.session, "thief wrote into its session")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session, handle: servedHandle(f)})
 			if f.session == "" {
 				// A new session: which one the browser keeps is the
 				// order its responses land in.
@@ -738,7 +739,7 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	// responses applied out of order) the write is in the session it now
 	// holds ("Writes"). Taking it only from mp.writes had the model
 	// expect that session empty.
-	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session}}
+	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session, handle: servedHandle(f)}}
 	for _, w := range mp.writes {
 		if w.v != f.value && f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep {
 			ws = append(ws, w)
@@ -844,6 +845,10 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
+	if m.wroteIntoAnotherSignIn(f, mp) {
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
 	if !f.hasSession {
 		// A login from a browser that sent no session cookie makes its
 		// own empty session: two such submits are two browsers
@@ -857,6 +862,35 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 			mp.dataKnown = false
 		}
 	}
+}
+
+// servedHandle is the record a request was served as, "" where it was
+// anonymous.
+func servedHandle(f *simFlight) string {
+	if f.resp.user == "" {
+		return ""
+	}
+	return tokenHandle(f.token)
+}
+
+// wroteIntoAnotherSignIn reports whether the browser saved, while login f
+// was in flight, a write as another record of f's user than the one f
+// presented or made: a parallel login of the browser that could not join
+// f's (a double submit's twin whose join target a newer login had
+// replaced makes a record of its own, DESIGN.md, "Operations on ended
+// records") is another sign-in, and once f lands last the write is not
+// the browser's ("Writes"). Which record holds what is then the order of
+// the responses: the model forgets the data (memstore/2 seed
+// 6988763901569779001 step 77).
+func (m *simModel) wroteIntoAnotherSignIn(f *simFlight, mp *mParty) bool {
+	own := tokenHandle(lastToken(f.resp.cookies))
+	for _, w := range mp.writes {
+		if w.handle != "" && w.handle != tokenHandle(f.token) && w.handle != own &&
+			w.saveStep >= f.sentStep && m.values[w.v].user == f.user {
+			return true
+		}
+	}
+	return false
 }
 
 // takenByOtherLogin reports whether a login of another user from the same

@@ -79,6 +79,10 @@ var simSeedCases = []simSeedCase{
 	// Model gap: an anonymous login from the session of a logged-out
 	// record, put back by a late response, starts empty (step 69).
 	{faultLostWrite, "memstore", 1, 142430939348886725},
+	// Model gap: a write into the record of a double submit's late twin
+	// (its join target replaced by a newer login), then the newer login's
+	// twin landing last: two sign-ins (step 77).
+	{faultLostWrite, "memstore", 2, 6988763901569779001},
 	// Behind tossed cookies, alice read as expired (MaxSessionsPerUser 0),
 	// after the direct-successor model fix: not yet told apart.
 	{faultTossed, "cookie", 2, 6159144307836473635},
