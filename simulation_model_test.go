@@ -74,6 +74,7 @@ type mWrite struct {
 	v         string
 	session   string // the session cookie the write presented
 	handle    string // the record it was served as ("" for anonymous)
+	sid       string // the ID of the session it was served (memstore, Redis)
 	saveStep  int
 	applyStep int // 0 until its response was applied
 }
@@ -530,7 +531,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetHolders(f.session, "thief wrote into its session")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session, handle: servedHandle(f)})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session, handle: servedHandle(f), sid: f.resp.sid})
 			if f.session == "" {
 				// A new session: which one the browser keeps is the
 				// order its responses land in.
@@ -739,7 +740,7 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	// responses applied out of order) the write is in the session it now
 	// holds ("Writes"). Taking it only from mp.writes had the model
 	// expect that session empty.
-	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session, handle: servedHandle(f)}}
+	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session, handle: servedHandle(f), sid: f.resp.sid}}
 	for _, w := range mp.writes {
 		if w.v != f.value && f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep {
 			ws = append(ws, w)
@@ -1219,23 +1220,23 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 }
 
 // staleUndoAfter reports whether, on Redis with two pools, a stale
-// session write was refused after the browser's last acknowledged write
-// was saved: refused after it was saved, and undone by deleting the
-// session, the acknowledged write with it (README, "Known limits";
-// DESIGN.md, "Writes").
+// session write into the session of one of the browser's applied
+// acknowledged writes was refused after that write was saved: refused
+// after it was saved, and undone by deleting the session, the
+// acknowledged write with it (README, "Known limits"; DESIGN.md,
+// "Writes").
 func (m *simModel) staleUndoAfter(mp *mParty) bool {
 	if m.r.kind != "redis-2pools" {
 		return false
 	}
-	last := 0
 	for _, w := range mp.writes {
-		if w.applyStep > 0 {
-			last = max(last, w.saveStep)
+		if w.applyStep == 0 || w.sid == "" {
+			continue
 		}
-	}
-	for _, o := range m.r.flights {
-		if o.resp.code == "stale_credentials" && o.answeredStep > last {
-			return true
+		for _, o := range m.r.flights {
+			if o.resp.code == "stale_credentials" && o.resp.sid == w.sid && o.answeredStep > w.saveStep {
+				return true
+			}
 		}
 	}
 	return false
