@@ -878,11 +878,11 @@ func servedHandle(f *simFlight) string {
 // was in flight, a write as another record of f's user than the one f
 // presented or made: a parallel login of the browser that could not join
 // f's (a double submit's twin whose join target a newer login had
-// replaced makes a record of its own, DESIGN.md, "Operations on ended
-// records") is another sign-in, and once f lands last the write is not
-// the browser's ("Writes"). Which record holds what is then the order of
-// the responses: the model forgets the data (memstore/2 seed
-// 6988763901569779001 step 77).
+// replaced makes a record of its own, DESIGN.md, "Refusals") is another
+// sign-in, and once f lands last the write is not the browser's
+// ("Writes"). Which record holds what is then the order of the responses:
+// the model forgets the data (memstore/2 seed 6988763901569779001 step
+// 77).
 func (m *simModel) wroteIntoAnotherSignIn(f *simFlight, mp *mParty) bool {
 	own := tokenHandle(lastToken(f.resp.cookies))
 	for _, w := range mp.writes {
