@@ -73,6 +73,8 @@ type mParty struct {
 type mWrite struct {
 	v         string
 	session   string // the session cookie the write presented
+	handle    string // the record it was served as ("" for anonymous)
+	sid       string // the ID of the session it was served (memstore, Redis)
 	saveStep  int
 	applyStep int // 0 until its response was applied
 }
@@ -116,11 +118,14 @@ type simModel struct {
 	tokens  map[string]*mToken
 	handles map[string]*mHandle
 	values  map[string]mValue
-	seq     int
+	// sidRecord is the record a session ID was served with, as a user:
+	// the record whose ending leaves the session tombstoned.
+	sidRecord map[string]string
+	seq       int
 }
 
 func newSimModel(r *simRun) *simModel {
-	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}}
+	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}, sidRecord: map[string]string{}}
 	for range r.parties {
 		m.parties = append(m.parties, &mParty{exp: expAnon, dataKnown: true, handles: map[string]bool{}})
 	}
@@ -383,11 +388,33 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 	for i, p := range m.parties {
 		held := tokenHandle(m.r.parties[i].jar.vals[tokCookieName])
 		holds := m.handle(held).user == user
-		spared := m.lineage(i) == l && self != "" && held == self
+		spared := m.lineage(i) == l && self != "" && held == self && !m.mayLandOther(i, self)
 		if !spared && (p.exp == expUser && p.user == user || holds) {
 			m.forget(i, "evicted") // its sign-in, and the data of the session it holds
 		}
 	}
+}
+
+// mayLandOther reports whether a response of party p still on its way
+// may leave it holding another record than self: one sent with another
+// record's token, or answered with one. Holding self now does not spare
+// a browser from an eviction then: a cookieless double submit's browser
+// that presented one record first (evicting the other, which the server
+// counts as another device's, DESIGN.md, "Cookieless sign-in") and then
+// applies a late response of the other (a Renew's, kept back) holds the
+// evicted record (memstore/2 seed 4500130196044072921 step 79).
+func (m *simModel) mayLandOther(p int, self string) bool {
+	for _, o := range m.r.flights {
+		if o.party != p || (o.state != flHeld && o.state != flLanded) {
+			continue
+		}
+		for _, h := range []string{tokenHandle(o.token), tokenHandle(lastToken(o.resp.cookies))} {
+			if h != "" && h != self {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onAnswer records what a response tells and checks it.
@@ -398,9 +425,15 @@ func (m *simModel) onAnswer(f *simFlight) {
 		if h := m.handle(tokenHandle(f.token)); f.token != "" {
 			h.presented, h.lastActive = true, f.sentAt
 		}
-		if hv := m.forwardedTo(f); hv != "" {
+		hv := m.forwardedTo(f)
+		if hv != "" {
 			h := m.handle(hv)
 			h.presented, h.shown, h.lastActive = true, true, f.sentAt
+		} else {
+			hv = tokenHandle(f.token)
+		}
+		if f.resp.sid != "" && hv != "" {
+			m.sidRecord[f.resp.sid] = hv
 		}
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
@@ -498,7 +531,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetHolders(f.session, "thief wrote into its session")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session, handle: servedHandle(f), sid: f.resp.sid})
 			if f.session == "" {
 				// A new session: which one the browser keeps is the
 				// order its responses land in.
@@ -700,9 +733,16 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		// own session. Either way not the session this write went into.
 		return
 	}
-	var ws []mWrite
+	// The write itself, even where the model dropped it meanwhile: a
+	// login of another user applied between its answer and its apply
+	// drops it (it is that user's session's, not the browser's), but
+	// when the browser holds the write's credentials again (its
+	// responses applied out of order) the write is in the session it now
+	// holds ("Writes"). Taking it only from mp.writes had the model
+	// expect that session empty.
+	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session, handle: servedHandle(f), sid: f.resp.sid}}
 	for _, w := range mp.writes {
-		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
+		if w.v != f.value && f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep {
 			ws = append(ws, w)
 		}
 	}
@@ -829,6 +869,21 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
+	if h, ok := m.sidRecord[f.resp.sid]; ok && f.resp.user == "" && m.handle(h).endedStep != 0 && m.handle(h).endedStep <= f.answeredStep {
+		// An anonymous login from the session of a record that had
+		// ended: its marker is a tombstone, and the login starts empty,
+		// whatever the browser wrote into the emptied session since
+		// (DESIGN.md, "Carry-over": nothing written after an ending is
+		// carried). The model missed it where the browser held no token
+		// any more and a late response had put the ended record's
+		// session cookie back (memstore/1 seed 142430939348886725).
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if m.wroteIntoAnotherSignIn(f, mp) {
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
 	if !f.hasSession {
 		// A login from a browser that sent no session cookie makes its
 		// own empty session: two such submits are two browsers
@@ -842,6 +897,35 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 			mp.dataKnown = false
 		}
 	}
+}
+
+// servedHandle is the record a request was served as, "" where it was
+// anonymous.
+func servedHandle(f *simFlight) string {
+	if f.resp.user == "" {
+		return ""
+	}
+	return tokenHandle(f.token)
+}
+
+// wroteIntoAnotherSignIn reports whether the browser saved, while login f
+// was in flight, a write as another record of f's user than the one f
+// presented or made: a parallel login of the browser that could not join
+// f's (a double submit's twin whose join target a newer login had
+// replaced makes a record of its own, DESIGN.md, "Refusals") is another
+// sign-in, and once f lands last the write is not the browser's
+// ("Writes"). Which record holds what is then the order of the responses:
+// the model forgets the data (memstore/2 seed 6988763901569779001 step
+// 77).
+func (m *simModel) wroteIntoAnotherSignIn(f *simFlight, mp *mParty) bool {
+	own := tokenHandle(lastToken(f.resp.cookies))
+	for _, w := range mp.writes {
+		if w.handle != "" && w.handle != tokenHandle(f.token) && w.handle != own &&
+			w.saveStep >= f.sentStep && m.values[w.v].user == f.user {
+			return true
+		}
+	}
+	return false
 }
 
 // takenByOtherLogin reports whether a login of another user from the same
@@ -1163,7 +1247,33 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 	default:
 		class = faultRevokedData // written into an ended session, acknowledged, then hidden
 	}
+	if (class == faultLostWrite || class == faultRevokedData) && m.staleUndoAfter(mp) {
+		class = faultTwoPoolsUndo
+	}
 	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
+}
+
+// staleUndoAfter reports whether, on Redis with two pools, a stale
+// session write into the session of one of the browser's applied
+// acknowledged writes was refused after that write was saved: refused
+// after it was saved, and undone by deleting the session, the
+// acknowledged write with it (README, "Known limits"; DESIGN.md,
+// "Writes").
+func (m *simModel) staleUndoAfter(mp *mParty) bool {
+	if m.r.kind != "redis-2pools" {
+		return false
+	}
+	for _, w := range mp.writes {
+		if w.applyStep == 0 || w.sid == "" {
+			continue
+		}
+		for _, o := range m.r.flights {
+			if o.resp.code == "stale_credentials" && o.resp.sid == w.sid && o.answeredStep > w.saveStep {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func acceptable(ws []mWrite, cookieStore bool) []string {

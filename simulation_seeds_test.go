@@ -75,10 +75,20 @@ var simSeedCases = []simSeedCase{
 	// Two users' logins in parallel from one anonymous session: the one
 	// that finds it taken starts empty, its twin a separate sign-in.
 	{faultLostWrite, "memstore", 2, 4059407959802428503},
-	// Still open: stolen copies of one anonymous session, held writes
-	// answered out of order (step 78).
+	// Model gap: stolen copies of one anonymous session, held writes
+	// answered out of order; the thief's write, saved last, is the
+	// session's (step 78).
 	{faultLostWrite, "redis-2pools", 1, 4090260905339134467},
+	// Model gap: a write dropped when another user's login response
+	// landed, back once the browser held its credentials again (step 105).
 	{faultLostWrite, "redis-2pools", 2, 6999803709060032383},
+	// Model gap: an anonymous login from the session of a logged-out
+	// record, put back by a late response, starts empty (step 69).
+	{faultLostWrite, "memstore", 1, 142430939348886725},
+	// Model gap: a write into the record of a double submit's late twin
+	// (its join target replaced by a newer login), then the newer login's
+	// twin landing last: two sign-ins (step 77).
+	{faultLostWrite, "memstore", 2, 6988763901569779001},
 	// Behind tossed cookies, alice read as expired (MaxSessionsPerUser 0),
 	// after the direct-successor model fix: not yet told apart.
 	{faultTossed, "cookie", 2, 6159144307836473635},
@@ -106,6 +116,10 @@ var simSeedCases = []simSeedCase{
 	// presentation: a later first presentation evicts it as the least
 	// recently used (MaxSessionsPerUser 2, step 105).
 	{faultCookielessEvict, "cookie", 2, 2488009333831516807},
+	// A cookieless double submit: one record's first presentation evicted
+	// the other, whose Renew's late response the browser then applied
+	// (MaxSessionsPerUser 2, step 79).
+	{faultCookielessEvict, "memstore", 2, 4500130196044072921},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
 	// A replaced record's token without its session cookie ends nothing;
