@@ -26,6 +26,7 @@ import (
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/gomodule/redigo/redis"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // failingStore fails, while armed, the failAt-th store call (counted from
@@ -185,9 +186,9 @@ func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
 // The SharedRedis and HeldUpdater methods fail as the others do; on a
 // Redis whose pool the session store shares (newFailingEnv), the Guard
 // then takes the paths that read and write sessions with the records.
-func (f *failingStore) RedisPool() *redis.Pool {
-	if s, ok := f.Store.(ginsecure.SharedRedis); ok {
-		return s.RedisPool()
+func (f *failingStore) SharedSessions(store gsessions.Store) ginsecure.KnownSessions {
+	if s, ok := f.Store.(ginsecure.SessionSharer); ok {
+		return s.SharedSessions(store)
 	}
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"github.com/gomodule/redigo/redis"
 )
 
 // ErrNotFound is returned by a Store when no live record or marker exists
@@ -240,16 +238,15 @@ type Prefetcher interface {
 }
 
 // SharedRedis is implemented by a Store that keeps its records in Redis
-// through a redigo pool (redisstore). Where gin-contrib's Redis session
-// store (boj/redistore) keeps the sessions through the same *redis.Pool,
-// the Guard reads a request's record and its session in one round trip
+// (redisstore) and knows a gin-contrib session store that keeps its
+// sessions in the same Redis (SessionSharer, KnownSessions.Shared): the
+// Guard reads a request's record and its session in one round trip
 // instead of two, and saves a session in one round trip that refuses the
 // write once a login or Renew has retired the session (instead of a save
-// followed by a marker check). The Guard keeps boj/redistore's key, value
-// and cookie formats, so the two paths read and write the same sessions.
+// followed by a marker check). The session keys and values are the
+// session store's own (KnownSessions), so the two paths read and write
+// the same sessions.
 type SharedRedis interface {
-	// RedisPool is the pool the store's records are kept through.
-	RedisPool() *redis.Pool
 	// GetWithSession returns the record under handle, as Get would, and
 	// the raw value stored under the Redis key sessionKey (nil when there
 	// is none), read together in one round trip. When the record is

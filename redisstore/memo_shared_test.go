@@ -23,8 +23,8 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	pool := srv.Pool()
 	ctx := context.Background()
 	st := redisstore.New(pool, redisstore.WithPrefix("shr:"))
-	sr := st.(ginsecure.SharedRedis)
-	hu := st.(ginsecure.HeldUpdater)
+	var sr ginsecure.SharedRedis = st
+	var hu ginsecure.HeldUpdater = st
 	now := time.Now()
 	rec := ginsecure.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},

@@ -15,10 +15,6 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// RedisPool implements ginsecure.SharedRedis: the pool the records are
-// kept through.
-func (s *Store) RedisPool() *redis.Pool { return s.pool }
-
 // GetWithSession implements ginsecure.SharedRedis: one MGET of the record
 // and the session's key, retried once on a freshly dialled connection
 // where the pooled one turns out broken (as Get).

@@ -25,7 +25,7 @@ func liveRecord(handle, user string, now time.Time) ginsecure.Record {
 func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
-	st := redisstore.New(pool, redisstore.WithPrefix("cs:")).(ginsecure.SharedRedis)
+	var st ginsecure.SharedRedis = redisstore.New(pool, redisstore.WithPrefix("cs:"))
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -86,11 +86,11 @@ func TestUpdateHeldIsOneRoundTrip(t *testing.T) {
 	}
 	touch := func(r *ginsecure.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
 	// The script is loaded (EVALSHA) before counting.
-	if held, err = st.(ginsecure.HeldUpdater).UpdateHeld(ctx, held, touch); err != nil {
+	if held, err = st.UpdateHeld(ctx, held, touch); err != nil {
 		t.Fatal(err)
 	}
 	srv.ResetStats()
-	if _, err := st.(ginsecure.HeldUpdater).UpdateHeld(ctx, held, touch); err != nil {
+	if _, err := st.UpdateHeld(ctx, held, touch); err != nil {
 		t.Fatal(err)
 	}
 	stats := srv.CommandStats()
@@ -109,7 +109,7 @@ func TestSetMarkerReadSession(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("mr:"))
-	sh := st.(ginsecure.SharedRedis)
+	var sh ginsecure.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -151,7 +151,7 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("ud:"))
-	sh := st.(ginsecure.SharedRedis)
+	var sh ginsecure.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
