@@ -5,7 +5,7 @@ package ginsecure
 // errors.Is nor errors.As can tell it, and no check before the save can
 // stand in for it. Every other error is told apart by its type or
 // sentinel (errors.Is, errors.As), by the operation that failed, or by a
-// size check before the save (KnownSessions.Encode). A test
+// size check before the save (storeext.KnownSessions.Encode). A test
 // (TestForeignTextsStillMatch) makes each library produce its error, so
 // a release that changes the wording fails it.
 

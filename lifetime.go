@@ -36,7 +36,7 @@ func (s *guardSession) noteLifetime(maxAge int) {
 
 // deletesAtZero reports whether a Save of the session the request is
 // signed in with would delete it: a session store that deletes a session
-// saved with MaxAge <= 0 (boj/redistore, KnownSessions.Persists; the
+// saved with MaxAge <= 0 (boj/redistore, storeext.KnownSessions.Persists; the
 // negative MaxAge is the logout idiom, handled before)
 // which would leave its record alive with no session behind it and
 // counting against MaxSessionsPerUser. An anonymous session is deleted as
@@ -50,9 +50,9 @@ func (st *reqState) deletesAtZero() bool {
 
 // persists reports whether a save of a session of store with opts keeps
 // it: false only where the records Store knows the session store deletes
-// it instead (KnownSessions.Persists).
+// it instead (storeext.KnownSessions.Persists).
 func (g *Guard) persists(store gsessions.Store, opts *gsessions.Options) bool {
-	known := g.knownSessions(store)
+	known := g.sessionsKnown(store)
 	return known == nil || known.Persists(opts)
 }
 
@@ -194,13 +194,13 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 }
 
 // touchSession resets the lifetime of gs's stored data where the session
-// store keeps it with a lifetime of its own (KnownSessions.Touch), and
+// store keeps it with a lifetime of its own (storeext.KnownSessions.Touch), and
 // reports whether gs's cookie may be sent again: not where the data may
 // expire before the cookie (a session store with IDs that neither the
 // records Store knows nor ginsecure does: gin-contrib's memstore and
 // gorilla's FilesystemStore keep their data without a lifetime).
 func (g *Guard) touchSession(c *gin.Context, gs *gsessions.Session) bool {
-	if known := g.knownSessions(gs.Store()); known != nil {
+	if known := g.sessionsKnown(gs.Store()); known != nil {
 		return known.Touch(reqCtx(c), gs.ID, gs.Options.MaxAge)
 	}
 	switch gs.Store().(type) {

@@ -34,7 +34,7 @@ import (
 // (among the sessions a request has presented: the new one counts from
 // its first request, see UnpresentedAge), and the token sent. The handler
 // need not call Save. On a Redis whose sessions the records Store keeps beside the
-// records (SharedRedis, redisstore.NewSessionStore), neighbouring steps share a script, in the same
+// records (storeext.SharedRedis, redisstore.NewSessionStore), neighbouring steps share a script, in the same
 // order: the marker and the re-read of the replaced session, the record
 // and the new session, the replaced record's retirement and its session's
 // deletion. Should a step fail, what the steps before it wrote is taken
@@ -598,7 +598,7 @@ func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, ses
 		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
 		return nil
 	}
-	shared, _ := g.store.(SharedRedis)
+	shared, _ := g.store.(sharedRedis)
 	if sessionKey != "" && shared != nil {
 		_, err = shared.UpdateHeldDeletingSession(ctx, *held, retire, sessionKey)
 		gone = err == nil
@@ -646,7 +646,7 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 
 // checkSessionStore refuses a session store that cannot keep a login: one
 // that deletes a session saved with the store's options (boj/redistore,
-// with MaxAge <= 0: KnownSessions.Persists), so that the login would
+// with MaxAge <= 0: storeext.KnownSessions.Persists), so that the login would
 // answer 200 and the next request be anonymous.
 func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
 	if !g.persists(gs.Store(), gs.Options) {

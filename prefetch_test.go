@@ -19,6 +19,7 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -39,8 +40,8 @@ func prefetchApp(t *testing.T, _ *redistest.Server, pool *redis.Pool, readMode s
 // gin-contrib's Redis store hold as on the ordinary path.
 type prefetchOnly struct {
 	ginsecure.Store
-	ginsecure.Prefetcher
-	ginsecure.SessionSharer
+	storeext.Prefetcher
+	storeext.SessionSharer
 }
 
 // readModes are the two ways the Guard reads a record on Redis.

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -29,8 +30,8 @@ type gateStore struct {
 	failCreate error
 }
 
-// SharedSessions forwards ginsecure.SessionSharer (session_shared_test.go).
-func (w *gateStore) SharedSessions(s gsessions.Store) ginsecure.KnownSessions {
+// SharedSessions forwards storeext.SessionSharer (session_shared_test.go).
+func (w *gateStore) SharedSessions(s gsessions.Store) storeext.KnownSessions {
 	return knownOf(w.Store, s)
 }
 

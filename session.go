@@ -96,7 +96,7 @@ func (st *reqState) loadSession() error {
 		return nil
 	}
 	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
-		known := st.g.knownSessions(st.gs.Store())
+		known := st.g.sessionsKnown(st.gs.Store())
 		if known != nil && known.Outage(err) {
 			loaded, done := st.reload(known)
 			if done {
@@ -122,14 +122,14 @@ func (st *reqState) loadSession() error {
 }
 
 // reload loads the session again after its load failed with an outage
-// (KnownSessions.Reload): a session store may report a payload that does
+// (storeext.KnownSessions.Reload): a session store may report a payload that does
 // not decode with the same bare EOF errors as a broken connection, and
 // after a Redis restart every idle pooled connection is dead. done says
 // the request is served (the session loaded, or its payload is bad input:
 // the request is anonymous, sid stays "", and its next save overwrites
 // the payload under the same ID, which the record still names);
 // otherwise err is the outage.
-func (st *reqState) reload(known KnownSessions) (last error, done bool) {
+func (st *reqState) reload(known knownSessions) (last error, done bool) {
 	gs, outage, err2 := known.Reload(st.c.Request, st.gs.Name())
 	switch {
 	case err2 == nil:
@@ -163,7 +163,7 @@ func isOutage(err error) bool {
 }
 
 // outage is isOutage, and what the records Store knows of the session
-// store's own errors (KnownSessions.Outage: a Redis error reply, an
+// store's own errors (storeext.KnownSessions.Outage: a Redis error reply, an
 // exhausted pool).
 func (g *Guard) outage(store gsessions.Store, err error) bool {
 	if err == nil {
@@ -172,7 +172,7 @@ func (g *Guard) outage(store gsessions.Store, err error) bool {
 	if isOutage(err) {
 		return true
 	}
-	known := g.knownSessions(store)
+	known := g.sessionsKnown(store)
 	return known != nil && known.Outage(err)
 }
 
@@ -290,7 +290,7 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 // storeCodecs returns the cookie codecs of a session store: gorilla's
 // CookieStore and FilesystemStore and gin-contrib's memstore
 // (quasoft/memstore) by their exported Codecs field, a store the records Store knows
-// (KnownSessions.Codecs: gin-contrib's Redis store) through it; nil for
+// (storeext.KnownSessions.Codecs: gin-contrib's Redis store) through it; nil for
 // any other.
 func (g *Guard) storeCodecs(store gsessions.Store) []securecookie.Codec {
 	switch s := store.(type) {
@@ -301,7 +301,7 @@ func (g *Guard) storeCodecs(store gsessions.Store) []securecookie.Codec {
 	case *gsessions.FilesystemStore:
 		return s.Codecs
 	}
-	if known := g.knownSessions(store); known != nil {
+	if known := g.sessionsKnown(store); known != nil {
 		return known.Codecs()
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -215,7 +216,7 @@ func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg ...redisstor
 	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("sa:"))
 	if readMode == "prefetch" {
-		store = prefetchOnly{store, store.(ginsecure.Prefetcher), store.(ginsecure.SessionSharer)}
+		store = prefetchOnly{store, store.(storeext.Prefetcher), store.(storeext.SessionSharer)}
 	}
 	g, err := ginsecure.New(ginsecure.Config{Store: store, Logger: discardLogger()})
 	if err != nil {

@@ -3,7 +3,7 @@ package ginsecure
 // gin-contrib sessions read and saved together with the records.
 //
 // Where the records Store also knows the gin-contrib session store
-// (SessionSharer: redisstore, with the store redisstore.NewSessionStore
+// (storeext.SessionSharer: redisstore, with the store redisstore.NewSessionStore
 // built on the records' pool), a request that carries a token has its
 // record and its session read in one round trip, and a session write is
 // one script that refuses the write once a marker retired the session:
@@ -29,64 +29,32 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// SessionSharer is implemented by a Store that knows gin-contrib session
-// stores (redisstore). The Guard asks it, at the first session it loads
-// and where a session store's behaviour matters (a load that failed, a
-// save it must refuse), what it knows of the session's store.
-type SessionSharer interface {
-	// SharedSessions returns what the Store knows of the gorilla session
-	// store gs.Store() returns, or nil where it knows nothing of it.
-	SharedSessions(store gsessions.Store) KnownSessions
+// sessionSharer is storeext.SessionSharer (its contract is there), as the
+// Guard asks for it.
+type sessionSharer interface {
+	SharedSessions(store gsessions.Store) knownSessions
 }
 
-// KnownSessions is what a Store knows of a gin-contrib session store
-// (SessionSharer). Where Shared reports true the Store is also a
-// SharedRedis whose session keys are SessionKey's.
-type KnownSessions interface {
-	// Shared reports whether the sessions are kept beside the records
-	// (the same Redis, through the same pool) in a format the Store
-	// knows, so that SharedRedis's methods read and write them. Key,
-	// Encode, Load and Codecs are only called where it does.
+// knownSessions is storeext.KnownSessions (its contract is there): an
+// alias of the same interface literal, so that a Store's SharedSessions
+// that returns storeext.KnownSessions is a sessionSharer here.
+type knownSessions = interface {
 	Shared() bool
-	// SessionKey is the key of the session with the ID id.
 	SessionKey(id string) string
-	// Encode serializes gs as the session store saves it. A session over
-	// the store's size limit is refused here, before anything is written:
-	// errors.Is(err, ErrSessionTooLarge) holds.
 	Encode(gs *gsessions.Session) ([]byte, error)
-	// Load is the session named name stored under the ID id with the raw
-	// value (nil: none), as the session store's New makes it: with the
-	// store's options, new where there is no value or it does not
-	// deserialize (then err says why).
 	Load(name, id string, value []byte) (gs *gsessions.Session, err error)
-	// Codecs are the session store's cookie codecs (for the cookie that
-	// names a session by its ID).
 	Codecs() []securecookie.Codec
-	// Persists reports whether a save with opts keeps the session: false
-	// where the store deletes it instead (boj/redistore: MaxAge <= 0).
 	Persists(opts *gsessions.Options) bool
-	// Outage reports whether err, from the session store, says that its
-	// backend could not be reached or refused to answer, rather than that
-	// the cookie or the payload was bad.
 	Outage(err error) bool
-	// Reload loads the session named name of r again after a load failed
-	// with an Outage: past the dead pooled connections a Redis restart
-	// leaves. With err nil gs is the session; otherwise outage says
-	// whether the backend is still unreachable (false: it answers, and
-	// the payload is what does not load).
 	Reload(r *http.Request, name string) (gs *gsessions.Session, outage bool, err error)
-	// Touch resets the lifetime of the stored session with the ID id to
-	// maxAge seconds without writing its data; false where it could not
-	// (the session is gone, the backend did not answer, the key is not
-	// known).
 	Touch(ctx context.Context, id string, maxAge int) bool
 }
 
 // sharedSessions is what the Guard learned from the first session it
 // loaded: the session store the records Store keeps beside its records.
 type sharedSessions struct {
-	store SharedRedis
-	known KnownSessions
+	store sharedRedis
+	known knownSessions
 	gs    gsessions.Store // the gorilla store its sessions have (Session.Store)
 	name  string          // the session cookie's name
 }
@@ -97,11 +65,11 @@ func (g *Guard) learnRedisSessions(gs *gsessions.Session) {
 	if gs == nil || !g.redisLearned.CompareAndSwap(false, true) {
 		return
 	}
-	shared, ok := g.store.(SharedRedis)
+	shared, ok := g.store.(sharedRedis)
 	if !ok {
 		return
 	}
-	known := g.knownSessions(gs.Store())
+	known := g.sessionsKnown(gs.Store())
 	if known == nil || !known.Shared() {
 		return
 	}
@@ -110,8 +78,8 @@ func (g *Guard) learnRedisSessions(gs *gsessions.Session) {
 
 // knownSessions is what the records Store knows of the session store s,
 // or nil.
-func (g *Guard) knownSessions(s gsessions.Store) KnownSessions {
-	sh, ok := g.store.(SessionSharer)
+func (g *Guard) sessionsKnown(s gsessions.Store) knownSessions {
+	sh, ok := g.store.(sessionSharer)
 	if !ok || s == nil {
 		return nil
 	}
@@ -255,7 +223,7 @@ func sharedLifetime(opts *gsessions.Options) bool {
 // write: its key and value as the session store's Save would write them,
 // and the cookie Save would send.
 type sharedSession struct {
-	store  SharedRedis
+	store  sharedRedis
 	key    string
 	value  []byte
 	ttl    time.Duration
@@ -263,7 +231,7 @@ type sharedSession struct {
 }
 
 // prepareShared readies ns, a session of the shared Redis, to be written
-// by one of the SharedRedis scripts (a login's CreateWithSession, a
+// by one of the storeext.SharedRedis scripts (a login's CreateWithSession, a
 // Save's SaveSessionUnlessMarked). It returns nil where ns is not such a
 // session (it is then saved through the session store), and the session
 // store's own errors (serializer, size limit, cookie codecs) before
@@ -301,7 +269,7 @@ func (g *Guard) sharedKey(gs *gsessions.Session) string {
 // markAndRead sets a login's marker under key (Store.SetMarker, with its
 // errors) and, where the replaced session is one of the shared Redis that
 // the login reads again (loginValues, only where it carries anything:
-// read), reads it in the same round trip (SharedRedis.SetMarkerReadSession):
+// read), reads it in the same round trip (storeext.SharedRedis.SetMarkerReadSession):
 // fresh is that session as the session store's load would have returned
 // it. fresh is nil where the caller reads the session itself, as before,
 // or carries nothing. cur is the replaced session, as the request is

@@ -16,6 +16,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -106,11 +107,11 @@ func TestGinContribOwnRedisStoreKeepsTheProtections(t *testing.T) {
 	}
 }
 
-// knownOf forwards ginsecure.SessionSharer through a test's wrapper of a
+// knownOf forwards storeext.SessionSharer through a test's wrapper of a
 // Store: a records store that knows gin-contrib's Redis session store
 // (redisstore) keeps knowing it behind the wrapper.
-func knownOf(st ginsecure.Store, s gsessions.Store) ginsecure.KnownSessions {
-	if sh, ok := st.(ginsecure.SessionSharer); ok {
+func knownOf(st ginsecure.Store, s gsessions.Store) storeext.KnownSessions {
+	if sh, ok := st.(storeext.SessionSharer); ok {
 		return sh.SharedSessions(s)
 	}
 	return nil

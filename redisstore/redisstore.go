@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -64,8 +65,18 @@ type Store struct {
 	draining atomic.Bool                   // drain runs
 }
 
+// The optional interfaces the Guard asks a Store for (storeext).
+var (
+	_ storeext.Prefetcher    = (*Store)(nil)
+	_ storeext.HeldUpdater   = (*Store)(nil)
+	_ storeext.SharedRedis   = (*Store)(nil)
+	_ storeext.SessionSharer = (*Store)(nil)
+	_ storeext.LoggerUser    = (*Store)(nil)
+	_ ginsecure.ClockUser    = (*Store)(nil)
+)
+
 // New returns a Store using pool: a ginsecure.Store, and the optional
-// interfaces the Guard asks for (ginsecure.Prefetcher, HeldUpdater,
+// interfaces the Guard asks for (storeext.Prefetcher, HeldUpdater,
 // SessionSharer, SharedRedis, ClockUser, LoggerUser).
 func New(pool *redis.Pool, opts ...Option) *Store {
 	s := &Store{pool: pool, prefix: "ginsecure:", retries: 8, now: time.Now, memo: newMemo()}
@@ -767,7 +778,7 @@ func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Rec
 	return ok == 1, err
 }
 
-// UpdateHeld implements ginsecure.HeldUpdater: the compare-and-set
+// UpdateHeld implements storeext.HeldUpdater: the compare-and-set
 // against held, encoded as the store writes records (the stored bytes of
 // any record this package wrote, and of every record Get returned
 // unchanged since), without Update's GET: one round trip. A record the

@@ -9,6 +9,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -25,7 +26,7 @@ func liveRecord(handle, user string, now time.Time) ginsecure.Record {
 func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
-	var st ginsecure.SharedRedis = redisstore.New(pool, redisstore.WithPrefix("cs:"))
+	var st storeext.SharedRedis = redisstore.New(pool, redisstore.WithPrefix("cs:"))
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -109,7 +110,7 @@ func TestSetMarkerReadSession(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("mr:"))
-	var sh ginsecure.SharedRedis = st
+	var sh storeext.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -151,7 +152,7 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("ud:"))
-	var sh ginsecure.SharedRedis = st
+	var sh storeext.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()

@@ -1,7 +1,7 @@
 package redisstore
 
 // gin-contrib's Redis session store (boj/redistore), as the records Store
-// knows it (ginsecure.SessionSharer).
+// knows it (storeext.SessionSharer).
 //
 // A store built by NewSessionStore is gin-contrib's own, configured
 // through boj/redistore's setters from this package's options: this
@@ -27,6 +27,7 @@ import (
 	"github.com/boj/redistore"
 	ginredis "github.com/gin-contrib/sessions/redis"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
@@ -76,7 +77,7 @@ var madeStores sync.Map // weak.Pointer[redistore.RediStore] -> *sessionFormat
 // gorilla/securecookie.CodecsFromPairs takes them) and configured from
 // opts through boj/redistore's setters. A Guard whose records Store is on
 // the same pool reads a request's record and session in one round trip,
-// and saves a session in one (ginsecure.SharedRedis).
+// and saves a session in one (storeext.SharedRedis).
 //
 // ginredis.GetRedisStore and store.Options work on it as on any
 // gin-contrib Redis store. Set its key prefix, serializer and size limit
@@ -117,10 +118,10 @@ func formatOf(rs *redistore.RediStore) *sessionFormat {
 	return v.(*sessionFormat)
 }
 
-// SharedSessions implements ginsecure.SessionSharer: what the store knows
+// SharedSessions implements storeext.SessionSharer: what the store knows
 // of a gin-contrib Redis session store (any *redistore.RediStore; in full
 // one NewSessionStore made). Nil for any other session store.
-func (s *Store) SharedSessions(store gsessions.Store) ginsecure.KnownSessions {
+func (s *Store) SharedSessions(store gsessions.Store) storeext.KnownSessions {
 	rs, ok := store.(*redistore.RediStore)
 	if !ok || rs == nil {
 		return nil
@@ -128,7 +129,7 @@ func (s *Store) SharedSessions(store gsessions.Store) ginsecure.KnownSessions {
 	return &knownSessions{s: s, rs: rs, f: formatOf(rs)}
 }
 
-// knownSessions implements ginsecure.KnownSessions for a boj/redistore
+// knownSessions implements storeext.KnownSessions for a boj/redistore
 // store; f is nil where NewSessionStore did not make it.
 type knownSessions struct {
 	s  *Store
