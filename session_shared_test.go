@@ -116,3 +116,68 @@ func knownOf(st ginsecure.Store, s gsessions.Store) storeext.KnownSessions {
 	}
 	return nil
 }
+
+// A route whose own middleware reads the session before the Guard (a
+// session already loaded on the request) keeps its session store: the
+// Guard, which learned Redis sessions on another route, hands it no early
+// read, so a memstore session there is neither replaced nor given the
+// Redis store (its Save would write it into Redis).
+func TestSessionLoadedBeforeTheGuardKeepsItsStore(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	rst, err := redisstore.NewSessionStore(pool, [][]byte{sessionSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mst := memstore.NewStore(sessionSecret)
+	opts := sessions.Options{Path: "/", MaxAge: 86400}
+	rst.Options(opts)
+	mst.Options(opts)
+	g, err := ginsecure.New(ginsecure.Config{Store: redisstore.New(pool, redisstore.WithPrefix("lb:")), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onRedis, onMem := gin.New(), gin.New()
+	onRedis.Use(sessions.Sessions("app", rst), g.Middleware())
+	peek := func(c *gin.Context) { _ = sessions.Default(c).Get("peek") } // loads the session before the Guard
+	onMem.Use(sessions.Sessions("app", mst), peek, g.Middleware())
+	installRoutes(onRedis, g)
+	installRoutes(onMem, g)
+
+	bob := cookieHeader("", serveOnce(onRedis, benchReq(http.MethodPost, "/login?user=bob", "")))
+	if w := serveOnce(onRedis, benchReq(http.MethodGet, "/me", bob)); w.Code != http.StatusOK {
+		t.Fatalf("/me on Redis: %d %s", w.Code, w.Body)
+	}
+	alice := cookieHeader("", serveOnce(onMem, benchReq(http.MethodPost, "/login?user=alice", "")))
+	for _, item := range []string{"pear", "plum"} {
+		w := serveOnce(onMem, benchReq(http.MethodPost, "/cart?item="+item, alice))
+		if w.Code != http.StatusOK {
+			t.Fatalf("cart on memstore: %d %s", w.Code, w.Body)
+		}
+		alice = cookieHeader(alice, w)
+		w = serveOnce(onMem, benchReq(http.MethodGet, "/cart", alice))
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"cart":"`+item+`"`) || !strings.Contains(w.Body.String(), `"user":"alice"`) {
+			t.Fatalf("a memstore session loaded before the Guard, after a write of %s: %d %s", item, w.Code, w.Body)
+		}
+	}
+	c := pool.Get()
+	defer c.Close()
+	if keys, _ := redisKeys(c, "session_*"); len(keys) != 1 {
+		t.Fatalf("Redis holds %d sessions, want bob's alone: %v", len(keys), keys)
+	}
+}
+
+// redisKeys lists the keys matching pattern.
+func redisKeys(c interface {
+	Do(string, ...any) (any, error)
+}, pattern string) ([]string, error) {
+	v, err := c.Do("KEYS", pattern)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range v.([]any) {
+		out = append(out, string(k.([]byte)))
+	}
+	return out, nil
+}
