@@ -240,3 +240,31 @@ func TestChallengeStoreContextEnded(t *testing.T) {
 		t.Fatalf("Issue with an ended context: %v, want ErrStoreUnavailable and context.Canceled", err)
 	}
 }
+
+// PutChallenge first drops the session's expired challenges, so a set
+// holds only live ones (and the bound counts only those).
+func TestChallengeStorePutDropsExpired(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	st := redisstore.NewChallengeStore(pool, challengePrefix)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	for i := range 3 {
+		if err := st.PutChallenge(ctx, "s", sha256.Sum256([]byte{byte(i)}), now, now.Add(time.Second), 16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := now.Add(time.Second)
+	if err := st.PutChallenge(ctx, "s", sha256.Sum256([]byte("live")), later, later.Add(time.Minute), 16); err != nil {
+		t.Fatal(err)
+	}
+	c := pool.Get()
+	defer c.Close()
+	n, err := redis.Int(c.Do("ZCARD", challengePrefix+"c:s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d entries after the 3 expired ones met a Put, want 1", n)
+	}
+}
