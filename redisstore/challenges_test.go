@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,5 +267,42 @@ func TestChallengeStorePutDropsExpired(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d entries after the 3 expired ones met a Put, want 1", n)
+	}
+}
+
+// Redis stopped while servers issue and redeem: each call either works or
+// returns an outage (never a panic, never a challenge taken as unknown
+// because Redis was gone).
+func TestChallengeStoreStoppedUnderLoad(t *testing.T) {
+	srv := redistest.Start(t)
+	servers := []*dbsc.Challenges{challenges(srv, challengePrefix), challenges(srv, challengePrefix)}
+	ctx := context.Background()
+	var outages atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			ch, session := servers[g%2], fmt.Sprint("s", g) // a bound of 4 per session
+			for {
+				v, err := ch.Issue(ctx, session)
+				if err == nil {
+					err = servers[(g+1)%2].Redeem(ctx, session, v)
+				}
+				switch {
+				case err == nil:
+				case errors.Is(err, ginsecure.ErrStoreUnavailable) && !errors.Is(err, dbsc.ErrUnknownChallenge):
+					outages.Add(1)
+					return
+				default:
+					t.Errorf("goroutine %d: %v, want success or ErrStoreUnavailable", g, err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	srv.Stop()
+	wg.Wait()
+	if outages.Load() != 8 {
+		t.Fatalf("%d of 8 goroutines saw the outage", outages.Load())
 	}
 }
