@@ -185,3 +185,23 @@ func TestEndingRefusesAWriteInFlightForEveryRevocation(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeOthersEndsAnUnpresentedSignIn: another device of alice's has
+// signed in but not yet made its first request when alice changes her
+// password (RevokeOthers). That sign-in ends too: its first request is
+// refused as revoked, and it reads nothing.
+func TestRevokeOthersEndsAnUnpresentedSignIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b, pending := e.browser(), e.browser()
+		b.login("alice")
+		pending.signIn("alice")
+		if r := b.post("/me/revoke-others"); r.status != http.StatusOK || r.body["revoked"] != float64(1) {
+			t.Errorf("RevokeOthers with an unpresented sign-in of the user: %d %v; want revoked 1", r.status, r.body)
+		}
+		if r := pending.get("/me"); r.status != http.StatusUnauthorized || r.errCode() != "revoked" {
+			t.Errorf("the unpresented sign-in after RevokeOthers: %d %v; want 401 revoked", r.status, r.body)
+		}
+		expectSignedIn(t, b, "alice")
+	})
+}

@@ -130,3 +130,72 @@ func TestSupersededThreeJoinedLoginsLandMinutesApart(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayDecidedBeforeTheNetworkCheck: a copy of a token the browser
+// presented, back after its window from another network beside a foreign
+// session cookie, is a replay (the record ends, EventReplay), with the
+// mismatch kept or not: a thief cannot escape replay detection by coming
+// from elsewhere (DESIGN.md, "Superseded credentials").
+func TestReplayDecidedBeforeTheNetworkCheck(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, keep := range []bool{false, true} {
+			t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+				cfg := graceConfig(graceWindow)
+				cfg.KeepSessionOnIPMismatch = keep
+				e := newEnv(t, kind, cfg)
+				b := e.browserFrom("127.0.0.1")
+				b.login("alice")
+				stolen := b.clone()
+				rotateAndUse(t, e, b)
+				e.clock.Advance(graceWindow + time.Second)
+				away := e.browserFrom("127.0.0.5")
+				stolen.copyTo(away)
+				other := e.browser()
+				other.post("/cart?item=x")
+				away.setCookie("app", other.cookie("app"))
+				away.get("/public")
+				if n := e.events.count(ginsecure.EventReplay); n != 1 {
+					t.Errorf("%d replay events; want 1", n)
+				}
+				if r := b.get("/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("the browser after the replayed copy: %d %v; want 401", r.status, r.body)
+				}
+			})
+		}
+	})
+}
+
+// TestLateResponseRefusedElsewhereStaysALateResponse: a copy of a Renew's
+// token the browser never presented is shown first from another network
+// (KeepSessionOnIPMismatch: refused, the record kept). That refused
+// request presents nothing: when the browser's own late response lands
+// and it presents the token from home, it is still a late response,
+// served, and nothing is revoked.
+func TestLateResponseRefusedElsewhereStaysALateResponse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		cfg := graceConfig(graceWindow)
+		cfg.KeepSessionOnIPMismatch = true
+		e := newEnv(t, kind, cfg)
+		b := e.browserFrom("127.0.0.1")
+		b.login("alice")
+		late := e.send("POST", "/renew", b.header())
+		if late.status != http.StatusOK || tokenOf(late.cookies) == "" {
+			t.Fatalf("renew: %d %v", late.status, late.body)
+		}
+		e.clock.Advance(31 * time.Second)
+		b.get("/me") // reissued
+		b.get("/me")
+		away := e.browserFrom("127.0.0.6")
+		b.copyTo(away)
+		away.apply(late)
+		if r := away.get("/public"); r.user() != "" || r.body["reason"] != "ip_mismatch" {
+			t.Fatalf("the Renew's token from another network: %d %v; want anonymous ip_mismatch", r.status, r.body)
+		}
+		e.clock.Advance(time.Minute)
+		b.apply(late)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the browser's late Renew response at home: %d %v; want 200 alice (a late response)", r.status, r.body)
+		}
+		wantNoRevocation(t, e)
+	})
+}
