@@ -210,3 +210,33 @@ func decodeJSON(resp *http.Response, v *map[string]any) error {
 	}
 	return json.Unmarshal(data, v)
 }
+
+// TestIPMismatchKeptLogoutFromElsewhereEndsNothing: with
+// KeepSessionOnIPMismatch a copy of alice's cookies on another network
+// posts Logout, and gin-contrib's logout idiom. The request is refused for
+// its network and presents nothing: alice's session lives on with its
+// data, and the refused response expires nothing of ours.
+func TestIPMismatchKeptLogoutFromElsewhereEndsNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, path := range []string{"/logout", "/bye?clear=1", "/bye"} {
+			t.Run(path, func(t *testing.T) {
+				e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true}, withRoutes(logoutIdiomRoutes))
+				owner := e.browserFrom("127.0.0.1")
+				owner.login("alice")
+				owner.post("/cart?item=alice-card")
+				thief := e.browserFrom("127.0.0.2")
+				owner.copyTo(thief)
+				r := thief.post(path)
+				if r.status == http.StatusOK || r.status >= 500 {
+					t.Errorf("POST %s from another network: %d %v; want a refusal", path, r.status, r.body)
+				}
+				if x := expiring(r.cookies); len(x) != 0 {
+					t.Errorf("POST %s from another network expired %v", path, x)
+				}
+				if got := owner.get("/cart"); got.status != http.StatusOK || got.user() != "alice" || got.body["cart"] != "alice-card" {
+					t.Errorf("alice after a logout from another network: %d %v; want alice with her cart", got.status, got.body)
+				}
+			})
+		}
+	})
+}
