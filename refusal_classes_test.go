@@ -240,3 +240,37 @@ func TestIPMismatchKeptLogoutFromElsewhereEndsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestIPMismatchEventsAcrossNetworks: the mismatch event fires at most
+// once per record and network within one TouchInterval. Kept: copies on
+// two networks alternating five times each give two events. Revoking: the
+// first mismatch ends the record, and nothing after it (more requests from
+// either network) reports another.
+func TestIPMismatchEventsAcrossNetworks(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, keep := range []bool{true, false} {
+			t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+				e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+				owner := e.browserFrom("127.0.0.1")
+				owner.login("alice")
+				a, b := e.browserFrom("127.0.0.3"), e.browserFrom("127.0.0.4")
+				owner.copyTo(a)
+				owner.copyTo(b)
+				for range 5 {
+					a.get("/public")
+					b.get("/public")
+				}
+				want := 2
+				if !keep {
+					want = 1
+				}
+				if n := e.events.count(ginsecure.EventIPMismatch); n != want {
+					t.Errorf("%d ip_mismatch events; want %d", n, want)
+				}
+				if keep {
+					expectSignedIn(t, owner, "alice")
+				}
+			})
+		}
+	})
+}
