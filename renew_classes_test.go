@@ -108,3 +108,51 @@ func TestRenewThenAWriteWithThePreRenewCookies(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationAndAParallelWriteAnyOrder: a periodic rotation (a read) and
+// a write sent with the same pre-rotation cookies; the write acknowledged,
+// the browser applies the two responses in either order, and then a
+// second write with the rotated token. Both writes are read back (on the
+// cookie store a rotation's response carries no session cookie, so it
+// cannot put the pre-write data back).
+func TestRotationAndAParallelWriteAnyOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, order := range []string{"rotation last", "write last"} {
+			t.Run(order, func(t *testing.T) {
+				e := newEnv(t, kind, graceConfig(graceWindow))
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=before")
+				e.clock.Advance(graceRotateEvery + time.Second)
+				pre := b.header()
+				rot := e.send("GET", "/cart", pre)
+				w := e.send("POST", "/cart?item=parallel", pre)
+				if rot.status != http.StatusOK || tokenOf(rot.cookies) == "" {
+					t.Fatalf("rotation: %d %v", rot.status, rot.body)
+				}
+				if w.status != http.StatusOK || w.user() != "alice" {
+					t.Fatalf("parallel write: %d %v", w.status, w.body)
+				}
+				if hasCookie(rot.cookies, "app") {
+					t.Errorf("the rotating read's response carries a session cookie: %v", rot.header["Set-Cookie"])
+				}
+				if order == "rotation last" {
+					b.apply(w)
+					b.apply(rot)
+				} else {
+					b.apply(rot)
+					b.apply(w)
+				}
+				if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "parallel" {
+					t.Errorf("%s: %d %v; want alice with parallel", order, r.status, r.body)
+				}
+				if r := b.post("/cart?item=after"); r.status != http.StatusOK {
+					t.Fatalf("write after: %d %v", r.status, r.body)
+				}
+				if r := b.get("/cart"); r.body["cart"] != "after" {
+					t.Errorf("%s, after a second write: %v; want after", order, r.body)
+				}
+			})
+		}
+	})
+}
