@@ -286,3 +286,47 @@ func TestWriteInFlightAcrossARevocationWithRecordsInRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordStoreLostItsDataIsNoLockOut: the record store (Redis) restarts
+// without its data while the sessions live on elsewhere (gin-contrib's
+// memstore or cookie store), or in the same Redis (gone too). The signed-in
+// browser is then anonymous: it reads nothing of the signed-in session,
+// its writes as a visitor are kept (never refused as foreign until the
+// session cookie expires), and it signs in again.
+func TestRecordStoreLostItsDataIsNoLockOut(t *testing.T) {
+	for _, kind := range []string{"memstore", "cookie", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			var e *env
+			var rs *redistest.Server
+			if kind == "redis" {
+				e = newEnv(t, kind, ginsecure.Config{})
+				rs = e.redis
+			} else {
+				rs = redistest.Start(t)
+				e = newEnv(t, kind, ginsecure.Config{Store: newRedisStoreForTest(t, rs)})
+			}
+			b := e.browser()
+			b.login("alice")
+			b.post("/cart?item=alice-card")
+			sessOnly := "app=" + b.cookie("app")
+			rs.Restart()
+			if r := untilUp(func() reply { return e.send("GET", "/cart", sessOnly) }); r.status != http.StatusOK || r.body["cart"] == "alice-card" {
+				t.Errorf("the session cookie alone after the record store lost its data: %d %v; want none of alice's data", r.status, r.body)
+			}
+			r := untilUp(func() reply { return b.get("/cart") })
+			if r.status != http.StatusOK || r.user() != "" || r.body["cart"] == "alice-card" {
+				t.Errorf("after the record store lost its data: %d %v; want anonymous, none of alice's data", r.status, r.body)
+			}
+			for _, item := range []string{"guest-1", "guest-2"} {
+				if w := b.post("/cart?item=" + item); w.status != http.StatusOK || w.user() != "" {
+					t.Errorf("a visitor's write after the record store lost its data: %d %v; want 200", w.status, w.body)
+				}
+				if r := b.get("/cart"); r.body["cart"] != item {
+					t.Errorf("its read: %v; want %s", r.body, item)
+				}
+			}
+			b.login("alice")
+			expectSignedIn(t, b, "alice")
+		})
+	}
+}
