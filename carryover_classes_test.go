@@ -8,8 +8,10 @@ package ginsecure_test
 // alice's in flight across bob's login never lands in bob's session.
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -126,6 +128,46 @@ func TestCarryOverAliceWriteInFlightAcrossBobsLogin(t *testing.T) {
 		b.apply(r)
 		if got := b.get("/cart"); got.user() != "bob" || got.body["cart"] != nil {
 			t.Errorf("bob after alice's late write: %v; want bob, no cart", got.body)
+		}
+	})
+}
+
+// TestCarryOverAliceRotatingResponseLandsAfterBobsLogin: a request of
+// alice's (a read, or a write) rotates her token and is held while bob
+// signs in on the same browser and saves a cart; its response lands then,
+// at once or ten minutes later, putting alice's rotated token over bob's.
+// The browser stays bob's with bob's cart (the rotation's token, never
+// presented, is forwarded to bob's record next to bob's session cookie),
+// and nothing of alice's comes back (DESIGN.md, "Endings", "Grace
+// period").
+func TestCarryOverAliceRotatingResponseLandsAfterBobsLogin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, route := range []string{"/hold?id=a&write=alice-late", "/hold?id=a"} {
+			for _, delay := range []time.Duration{0, 10 * time.Minute} {
+				t.Run(fmt.Sprint(route, " ", delay), func(t *testing.T) {
+					e := newEnv(t, kind, graceConfig(graceWindow))
+					b := e.browser()
+					b.login("alice")
+					b.post("/cart?item=alice-private")
+					e.clock.Advance(graceRotateEvery + time.Second)
+					release := e.holdAt(t, route, "a", b.header())
+					b.login("bob")
+					b.post("/cart?item=bob-cart")
+					r := release()
+					if tokenOf(r.cookies) == "" {
+						t.Fatalf("alice's held request did not rotate: %d %v", r.status, r.body)
+					}
+					e.clock.Advance(delay)
+					b.apply(r)
+					got := b.get("/cart")
+					if got.user() != "bob" || got.body["cart"] != "bob-cart" {
+						t.Errorf("after alice's late rotating response: %d %v; want bob with bob-cart", got.status, got.body)
+					}
+					if got := b.get("/cart"); got.user() != "bob" || got.body["cart"] != "bob-cart" {
+						t.Errorf("the request after: %d %v; want bob with bob-cart", got.status, got.body)
+					}
+				})
+			}
 		}
 	})
 }
