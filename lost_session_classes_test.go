@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 )
 
@@ -103,6 +104,44 @@ func TestLostSessionCookieWithThePreviousToken(t *testing.T) {
 		}
 		if n := e.events.count(ginsecure.EventReplay); n != 0 {
 			t.Errorf("%d replay events; want none", n)
+		}
+	})
+}
+
+// TestLostSessionCookieDeletedByTheAppDirectly: the application deletes
+// the session cookie without gin-contrib at all (gin's c.SetCookie with a
+// negative MaxAge, as app code that "clears the cookie" does). The
+// browser drops it; its token's record ends at the next request, and the
+// browser's writes afterwards are its own (never refused as foreign).
+func TestLostSessionCookieDeletedByTheAppDirectly(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+			r.POST("/forget", func(c *gin.Context) {
+				c.SetCookie("app", "", -1, "/", "", true, true)
+				c.JSON(http.StatusOK, gin.H{})
+			})
+		}))
+		b := e.browser()
+		b.login("alice")
+		b.post("/cart?item=alice-card")
+		thief := b.clone()
+		if r := b.post("/forget"); r.status != http.StatusOK || !expires(r.cookies, "app") {
+			t.Fatalf("POST /forget: %d %v %v", r.status, r.body, r.header["Set-Cookie"])
+		}
+		for i, item := range []string{"guest-1", "guest-2"} {
+			e.clock.Advance(time.Minute)
+			if r := b.post("/cart?item=" + item); r.status != http.StatusOK || r.user() != "" {
+				t.Fatalf("write %d after the app deleted the session cookie: %d %v; want 200 anonymous", i, r.status, r.body)
+			}
+			if r := b.get("/cart"); r.body["cart"] != item {
+				t.Fatalf("read %d: %v; want %s", i, r.body, item)
+			}
+		}
+		if n := len(e.sessions(t, "alice")); n != 0 {
+			t.Errorf("alice has %d sessions; want 0", n)
+		}
+		if r := thief.get("/cart"); r.user() != "" || r.body["cart"] == "alice-card" {
+			t.Errorf("a copy of both cookies: %v; want anonymous, no cart", r.body)
 		}
 	})
 }
