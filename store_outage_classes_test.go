@@ -70,6 +70,17 @@ func outageRoutes(gt *gate) func(r *gin.Engine, g *ginsecure.Guard) {
 			}
 			c.JSON(http.StatusOK, gin.H{})
 		})
+		r.POST("/held/idiom", func(c *gin.Context) {
+			gt.wait()
+			s := sessions.Default(c)
+			s.Clear()
+			s.Options(sessions.Options{Path: "/", MaxAge: -1})
+			if err := s.Save(); err != nil {
+				fail(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{})
+		})
 		r.POST("/held/renew", g.Require(ginsecure.Policy{Authenticated: true}), func(c *gin.Context) {
 			gt.wait()
 			if err := ginsecure.Renew(c); err != nil {
@@ -329,4 +340,87 @@ func TestRecordStoreLostItsDataIsNoLockOut(t *testing.T) {
 			expectSignedIn(t, b, "alice")
 		})
 	}
+}
+
+// TestSessionRedisStoppedMidRequest: sessions in one Redis, records in
+// another; the session Redis stops while a write, a Renew or a login is
+// held. Each answers 503 store_unavailable or completes; when it reports
+// success its effect holds once the session Redis is back, and when it
+// reports a failure the browser is as before. (Logout in the same
+// position: TestFindingLogoutWithTheSessionRedisDown.)
+func TestSessionRedisStoppedMidRequest(t *testing.T) {
+	for _, op := range []string{"save", "renew", "login"} {
+		t.Run(op, func(t *testing.T) {
+			r, b, _, _ := sessionRedisStoppedDuring(t, op, "records in another Redis")
+			got := untilUp(func() reply { return b.get("/cart") })
+			ok := r.status == http.StatusOK
+			if r.status >= 500 && r.status != http.StatusServiceUnavailable {
+				t.Errorf("POST /held/%s: %d %v; want 503 or success", op, r.status, r.body)
+			}
+			switch {
+			case op == "save" && ok:
+				if got.body["cart"] != "held" {
+					t.Errorf("after an acknowledged write: %v; want held", got.body)
+				}
+			case op == "login" && ok:
+				if got.user() != "alice" {
+					t.Errorf("after a login that reported success: %v; want alice", got.body)
+				}
+			case op == "login":
+				if got.user() != "" || got.body["cart"] != "guest" {
+					t.Errorf("after a failed login: %v; want the visitor with its guest cart", got.body)
+				}
+			case op == "renew" && ok:
+				if got.user() != "alice" || got.body["cart"] != "acked" {
+					t.Errorf("after a Renew that reported success: %v; want alice with acked", got.body)
+				}
+			case !ok:
+				if got.user() != "alice" || got.body["cart"] != "acked" {
+					t.Errorf("after POST /held/%s failed with %d: %v; want alice with acked, as before", op, r.status, got.body)
+				}
+			}
+		})
+	}
+}
+
+// sessionRedisStoppedDuring runs POST /held/op with gin-contrib's Redis
+// session store stopped while the request is held (records elsewhere:
+// another Redis, or ginsecure's memory store), then starts the session
+// Redis again with its data. It returns the held reply (already applied
+// to the browser b) and a copy of b's cookies taken before.
+func sessionRedisStoppedDuring(t *testing.T, op, records string) (r reply, b, thief *browser, e *env) {
+	t.Helper()
+	gt := newGate()
+	cfg := ginsecure.Config{Store: ginsecure.NewMemoryStore()}
+	if records == "records in another Redis" {
+		cfg.Store = newRedisStoreForTest(t, redistest.Start(t))
+	}
+	e = newEnv(t, "redis", cfg, withRoutes(outageRoutes(gt)))
+	b = e.browser()
+	b.post("/cart?item=guest")
+	if op != "login" {
+		b.login("alice")
+		b.post("/cart?item=acked")
+	}
+	thief = b.clone()
+	done := make(chan reply, 1)
+	hdr := b.header()
+	go func() {
+		r, err := e.trySend("POST", "/held/"+op, hdr)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	select {
+	case <-gt.entered:
+	case <-time.After(holdTimeout):
+		t.Fatal("the held request never entered")
+	}
+	stopKeepingData(t, e.redis)
+	close(gt.release)
+	r = <-done
+	b.apply(r)
+	startAgain(t, e.redis)
+	return r, b, thief, e
 }
