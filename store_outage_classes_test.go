@@ -56,11 +56,12 @@ func outageRoutes(gt *gate) func(r *gin.Engine, g *ginsecure.Guard) {
 		})
 		r.POST("/held/login", func(c *gin.Context) {
 			gt.wait()
-			if err := ginsecure.Login(c, "alice"); err != nil {
+			user := c.DefaultQuery("user", "alice")
+			if err := ginsecure.Login(c, user); err != nil {
 				fail(c, err)
 				return
 			}
-			c.JSON(http.StatusOK, gin.H{"user": "alice"})
+			c.JSON(http.StatusOK, gin.H{"user": user})
 		})
 		r.POST("/held/logout", func(c *gin.Context) {
 			gt.wait()
@@ -423,4 +424,51 @@ func sessionRedisStoppedDuring(t *testing.T, op, records string) (r reply, b, th
 	b.apply(r)
 	startAgain(t, e.redis)
 	return r, b, thief, e
+}
+
+// TestSessionRedisStoppedMidReloginLeavesTheSession: alice, signed in,
+// signs in again (as herself, or bob on her browser) while the session
+// Redis is stopped (records in another Redis). The login fails closed (or
+// completes), and a failed one leaves alice signed in with her data:
+// Login is all-or-nothing (DESIGN.md, "Bad input").
+func TestSessionRedisStoppedMidReloginLeavesTheSession(t *testing.T) {
+	for _, user := range []string{"alice", "bob"} {
+		t.Run(user, func(t *testing.T) {
+			gt := newGate()
+			e := newEnv(t, "redis", ginsecure.Config{Store: newRedisStoreForTest(t, redistest.Start(t))}, withRoutes(outageRoutes(gt)))
+			b := e.browser()
+			b.login("alice")
+			b.post("/cart?item=acked")
+			done := make(chan reply, 1)
+			hdr := b.header()
+			go func() {
+				r, err := e.trySend("POST", "/held/login?user="+user, hdr)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- r
+			}()
+			select {
+			case <-gt.entered:
+			case <-time.After(holdTimeout):
+				t.Fatal("never entered")
+			}
+			stopKeepingData(t, e.redis)
+			close(gt.release)
+			r := <-done
+			b.apply(r)
+			startAgain(t, e.redis)
+			got := untilUp(func() reply { return b.get("/cart") })
+			switch {
+			case r.status == http.StatusOK:
+				if got.user() != user {
+					t.Errorf("after %s's login reported success: %v; want %s", user, got.body, user)
+				}
+			case r.status != http.StatusServiceUnavailable || r.errCode() != "store_unavailable":
+				t.Errorf("%s's login with the session Redis stopped: %d %v; want 503 store_unavailable or success", user, r.status, r.body)
+			case got.user() != "alice" || got.body["cart"] != "acked":
+				t.Errorf("after %s's failed login: %d %v; want alice with acked, as before", user, got.status, got.body)
+			}
+		})
+	}
 }
