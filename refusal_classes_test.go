@@ -274,3 +274,40 @@ func TestIPMismatchEventsAcrossNetworks(t *testing.T) {
 		}
 	})
 }
+
+// TestIPMismatchFirstRequestIsAWrite: the first request from the other
+// network is itself a write. With the mismatch revoking or kept, that
+// request is a stand-in: the write is refused (nothing of it reaches the
+// session), the record's data is not served to it, and the owner (kept)
+// still reads only her own cart.
+func TestIPMismatchFirstRequestIsAWrite(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, keep := range []bool{false, true} {
+			t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+				e := newEnv(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+				owner := e.browserFrom("127.0.0.1")
+				owner.login("alice")
+				owner.post("/cart?item=alice-card")
+				thief := e.browserFrom("127.0.0.2")
+				owner.copyTo(thief)
+				w := thief.post("/cart?item=planted")
+				if w.status != http.StatusConflict || w.errCode() != "foreign_session" {
+					t.Errorf("the first request from another network, a write: %d %v; want 409 foreign_session", w.status, w.body)
+				}
+				if got := graceCookies(w.cookies); got != "" {
+					t.Errorf("its response sets %q; want nothing of ours", got)
+				}
+				if keep {
+					if r := owner.get("/cart"); r.user() != "alice" || r.body["cart"] != "alice-card" {
+						t.Errorf("the owner after the refused write: %v; want alice with alice-card", r.body)
+					}
+					return
+				}
+				owner.login("alice")
+				if r := owner.get("/cart"); r.user() != "alice" || r.body["cart"] != nil {
+					t.Errorf("the owner signed in again: %v; want an empty cart", r.body)
+				}
+			})
+		}
+	})
+}
