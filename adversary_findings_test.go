@@ -1,0 +1,176 @@
+package ginsecure_test
+
+// Findings of an adversarial pass: end-to-end cases that vary the named
+// examples of each rule and that the library does not meet yet. Each is
+// skipped unless -adversary.findings is given, so the suite stays green
+// while the fault is open; run them with
+//
+//	go test -run 'Finding' -adversary.findings -count=1 .
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+)
+
+var adversaryFindings = flag.Bool("adversary.findings", false, "run the adversarial findings (library faults not fixed yet)")
+
+// TestFindingWriteInFlightAcrossARevocationWithTheRecordStoreDown: alice's
+// write is verified, RevokeUser ends her record, the browser's next
+// request empties the ended session, and the record store (Redis, the
+// session store being gin-contrib's memstore) is unreachable at the
+// moment the held write saves. The write is verified before the ending
+// and saved after it: it must be refused (ErrStaleCredentials) or fail
+// closed (ErrStoreUnavailable), and in no case be served afterwards to
+// the ended browser or a copy of its cookies. Observed: Save returns nil
+// (the handler answers 200), and the write is then hidden: acknowledged
+// and lost (DESIGN.md, "Writes": Save never reports success for a write
+// that is then lost) (DESIGN.md, "Endings": no
+// request ever saves an ended session's data; "Errors and events": a
+// store that cannot be reached fails closed).
+func TestFindingWriteInFlightAcrossARevocationWithTheRecordStoreDown(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: a write verified before RevokeUser and saved while the record store is down is acknowledged (200) and then never served: a silent loss")
+	}
+	for _, kind := range []string{"memstore", "cookie", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			held, b, thief, _ := revokedThenStoreDown(t, kind, true)
+			if held.status == http.StatusOK {
+				t.Errorf("the held write, saved after RevokeUser with the record store down: %d %v; want 409 stale_credentials or 503 store_unavailable", held.status, held.body)
+			}
+			b.apply(held)
+			for who, x := range map[string]*browser{"ended browser": b, "copy": thief} {
+				if r := x.get("/cart"); r.user() != "" || r.body["cart"] == "held" {
+					t.Errorf("%s after the held write: %d %v; want anonymous, none of the late signed-in write", who, r.status, r.body)
+				}
+			}
+		})
+	}
+}
+
+// TestFindingLogoutWithTheSessionRedisDown: gin-contrib's Redis session
+// store is unreachable (records in another Redis, or in ginsecure's
+// memory store) when Logout, or gin-contrib's logout idiom, acts. Logout
+// must return nil only when no session of the token lives on (then both
+// cookies expire), or ErrStoreUnavailable with the session left as it was
+// (DESIGN.md, "Endings": Logout's errors; "Errors and events": a store
+// that cannot be reached fails closed, 503). Observed: Logout returns the
+// Redis client's raw error ("write unix ...: broken pipe"), which is
+// neither sentinel (ErrorStatus 401, ErrorCode "unauthorized"), expires
+// nothing, and the record has ended all the same: the browser is told
+// the logout failed while its session is gone.
+func TestFindingLogoutWithTheSessionRedisDown(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: Logout with gin-contrib's Redis session store down returns a raw Redis error (401 unauthorized), not ErrStoreUnavailable, after ending the record")
+	}
+	for _, records := range []string{"records in another Redis", "records in the memory store"} {
+		for _, op := range []string{"logout", "idiom"} {
+			t.Run(records+"/"+op, func(t *testing.T) {
+				r, b, thief, _ := sessionRedisStoppedDuring(t, op, records)
+				got := untilUp(func() reply { return b.get("/cart") })
+				tg := untilUp(func() reply { return thief.get("/cart") })
+				switch {
+				case r.status == http.StatusOK:
+					if !expires(r.cookies, tokCookieName) {
+						t.Errorf("POST /held/%s reported success without expiring the token cookie: %v", op, r.header["Set-Cookie"])
+					}
+					if tg.user() != "" || tg.body["cart"] == "acked" {
+						t.Errorf("a copy after a logout that reported success: %v; want anonymous, no cart", tg.body)
+					}
+				case r.status == http.StatusServiceUnavailable && r.errCode() == "store_unavailable":
+					if got.user() != "alice" || got.body["cart"] != "acked" {
+						t.Errorf("after POST /held/%s answered 503: %v; want alice with acked (nothing was signed out)", op, got.body)
+					}
+				default:
+					t.Errorf("POST /held/%s with the session Redis stopped: %d %v; want 200 with both cookies expired, or 503 store_unavailable; afterwards the browser reads %v", op, r.status, r.body, got.body)
+				}
+			})
+		}
+	}
+}
+
+// TestFindingCookielessDoubleSubmitBothPresentedEvictsThePhone: with
+// MaxSessionsPerUser 2 alice is signed in on her phone; her laptop, with
+// no cookies, submits the sign-in form twice (a fetch-based form, a
+// retry). The first response lands and the laptop makes a request with it
+// (the first record's first presentation); a second later the second
+// response lands and the laptop makes a request with that. DESIGN.md,
+// "Cookieless sign-in": the double submit evicts none of the user's other
+// devices, and the browser is signed in whichever response lands last.
+// Observed on every store: the second record's first presentation
+// enforces the limit against the phone (least recently used) and the
+// first record, which no browser holds any more: the phone is evicted
+// (401 evicted, one EventLimit), and alice's two live sessions are both
+// the laptop's. (The same section's "evicting the least recently used
+// other one" at a first presentation is what picks the phone; the two
+// sentences disagree in this order of responses.)
+func TestFindingCookielessDoubleSubmitBothPresentedEvictsThePhone(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: a cookieless double submit whose first response is presented before the second lands evicts the phone under MaxSessionsPerUser 2")
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+		phone, laptop := e.device("127.0.0.1", "phone"), e.device("127.0.0.2", "laptop")
+		phone.login("alice")
+		e.clock.Advance(time.Minute)
+		subs := cookielessSubmits(t, laptop, 2, "alice")
+		laptop.apply(subs[0])
+		expectSignedIn(t, laptop, "alice")
+		e.clock.Advance(time.Second)
+		laptop.apply(subs[1])
+		expectSignedIn(t, laptop, "alice")
+		if r := phone.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("the phone after the laptop's double submit: %d %v; want alice (evict none of the user's other devices)", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventLimit); n != 0 {
+			t.Errorf("%d limit events; want none", n)
+		}
+	})
+}
+
+// TestFindingLostSessionCookieBehindSeveralUndecodableCookies: alice's
+// own session cookie is gone while her token lives (deleted, cleared),
+// and the browser also sends two or eight same-named cookies that do not
+// decode (a sibling subdomain's, or stale ones signed with a retired
+// secret). DESIGN.md, "A lost session cookie": a request that presents a
+// valid token with no session cookie of the application's name "(or only
+// ones that do not decode)" ends the record (session lost), so that a
+// copy of the cookies stops working. Observed on every store: with one
+// undecodable cookie the record ends (as the rule says), with two or more
+// it does not: alice keeps a live session that her browser can no longer
+// use, and a copy of her cookies taken before keeps working.
+func TestFindingLostSessionCookieBehindSeveralUndecodableCookies(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: a token presented with only undecodable session cookies ends its record for one such cookie, not for two or more; a copy keeps working")
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, n := range []int{1, 2, 8} {
+			t.Run(fmt.Sprint(n, " undecodable"), func(t *testing.T) {
+				e := newEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-card")
+				thief := b.clone()
+				parts := make([]string, 0, n+1)
+				for i := range n {
+					parts = append(parts, fmt.Sprintf("app=undecodable-%d", i))
+				}
+				parts = append(parts, tokCookieName+"="+b.cookie(tokCookieName))
+				if r := e.send("GET", "/public", strings.Join(parts, "; ")); r.status != http.StatusOK || r.user() != "" {
+					t.Fatalf("the token beside %d undecodable session cookies: %d %v; want 200 anonymous", n, r.status, r.body)
+				}
+				if k := len(e.sessions(t, "alice")); k != 0 {
+					t.Errorf("alice has %d live sessions after her token came with only undecodable session cookies; want 0 (session lost)", k)
+				}
+				if r := thief.get("/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("a copy of alice's cookies taken before: %d %v; want 401", r.status, r.body)
+				}
+			})
+		}
+	})
+}
