@@ -171,6 +171,8 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		e.sess = cookie.NewStore(keys...)
 	case "memstore":
 		e.sess = memstore.NewStore(keys...)
+	case "memstore-opaque":
+		e.sess = opaqueSessionStore{memstore.NewStore(keys...)}
 	case "redis", "redis-2pools", "redis-gincontrib":
 		e.redis = o.redis
 		if e.redis == nil {

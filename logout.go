@@ -70,7 +70,11 @@ func (st *reqState) signingOut() (*Record, error) {
 // session could not be retired.
 func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
 	g, ctx := st.g, reqCtx(st.c)
-	ended, err = g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
+	ss := g.sessionsOf(st)
+	if err := st.deleteDataFirst(rec, ss); err != nil {
+		return false, err
+	}
+	ended, err = g.end(ctx, rec, RevokedByUser, ss)
 	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
 		return false, storeErr(err)
 	}
@@ -89,6 +93,23 @@ func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
 	// until a retry, or the session's next presentation, deletes it: an
 	// outage the client is told to retry, not a refusal.
 	return true, storeErr(err)
+}
+
+// deleteDataFirst deletes the session's data before the record is
+// ended, so that a session store that cannot be reached fails the Logout
+// as a whole: ErrStoreUnavailable, nothing ended, the browser still
+// signed in and told to retry (Failures are all-or-nothing; DESIGN.md,
+// "Endings"). Only a record that is still live is worth it: for one
+// already ended, Logout writes nothing back. The ending deletes the data
+// again (a write verified before it may have saved in between).
+func (st *reqState) deleteDataFirst(rec *Record, ss sessionRef) error {
+	if ss.store == nil || cookieRecord(rec) || rec.Revoked != "" {
+		return nil
+	}
+	if err := deleteSession(ss.r, ss.store, ss.name, rec.SessionID); err != nil {
+		return storeErr(err)
+	}
+	return nil
 }
 
 // expireCookies is step 3: both cookies expire.

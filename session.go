@@ -263,6 +263,11 @@ func (st *reqState) newSession() *gsessions.Session {
 	return ns
 }
 
+// errNoCodecs: a session other than the request's own was to be loaded
+// from a session store whose cookie codecs ginsecure cannot reach (one it
+// does not know, and no records Store that knows it: storeCodecs).
+var errNoCodecs = errors.New("ginsecure: the session store has no codecs to load a session by ID")
+
 // loadByID loads the session stored under id from a store with IDs
 // (memstore, Redis): gorilla stores load by cookie, so the ID is encoded
 // with the store's own codecs into a cookie on a copy of the request.
@@ -270,7 +275,13 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	store, name := st.gs.Store(), st.gs.Name()
 	codecs := st.g.storeCodecs(store)
 	if codecs == nil {
-		return nil, errors.New("ginsecure: the session store has no codecs to load a session by ID")
+		if id == st.gs.ID {
+			// A session store ginsecure cannot load by ID (no codecs it
+			// can reach): the request's own session, as this request
+			// loaded it, is the freshest copy there is.
+			return st.gs, nil
+		}
+		return nil, errNoCodecs
 	}
 	v, err := securecookie.EncodeMulti(name, id, codecs...)
 	if err != nil {
