@@ -406,7 +406,7 @@ func TestForwardFromTheSessionItsLoginReplaced(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
 		b := e.browser()
-		b.login("alice") // A
+		b.login("alice")                              // A
 		renew := e.send("POST", "/renew", b.header()) // held up: A's Renew token (and moved session)
 		if renew.status != http.StatusOK || !hasCookie(renew.cookies, graceTokenCookie) {
 			t.Fatalf("renew: %d %v", renew.status, renew.body)
