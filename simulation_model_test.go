@@ -63,11 +63,33 @@ type mParty struct {
 	pairUnsure bool
 	// loginSession is the session cookie its last applied login set.
 	loginSession string
+	// loginSent is the session cookie its last applied login's request
+	// presented ("" for none: the login marked no session of the browser).
+	loginSent string
+	// lateAnon is the session cookie an anonymous response verified
+	// before its last login put over the login's, and what the model
+	// knows of the markers that may name it (lateAnonymousSession).
+	lateAnon     string
+	lateAnonKind lateAnonKind
 	// emptiedStep is when a login over another user's session committed
 	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
 	// it went into that user's session, not the browser's next.
 	emptiedStep int
 }
+
+// lateAnonKind is what the model knows of a late anonymous session
+// cookie next to a login's token (mParty.lateAnon).
+type lateAnonKind uint8
+
+const (
+	// lateFresh: the response made a new session (its request sent none
+	// and no tossed ones): no marker names it, no handle is in it.
+	lateFresh lateAnonKind = iota + 1
+	// lateUnlinked: the login's request presented no session cookie, so
+	// the login marked none of the browser's: the session is unmarked,
+	// or marked by another record (then foreign at any time).
+	lateUnlinked
+)
 
 // mWrite is a write that Save acknowledged.
 type mWrite struct {
@@ -241,6 +263,7 @@ func (m *simModel) replayed(t *mToken) bool {
 // presented after their browser moved on make the model unsure (a replay
 // by design revokes), and a replay it is sure of is expected.
 func (m *simModel) beforeSend(f *simFlight) {
+	m.lateAnonymousSession(f)
 	t := m.tokens[f.token]
 	if t == nil {
 		return
@@ -661,6 +684,7 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 	if f.resp.user != "" {
 		return
 	}
+	m.noteLateAnonymous(f, mp)
 	if mp.exp == expUser && expiresCookie(f.resp.cookies, simSessionName) {
 		mp.sessionExpiredLate = true
 	}
@@ -674,6 +698,80 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 		if c.Name == simSessionName && c.MaxAge >= 0 {
 			mp.freshSession = c.Value
 		}
+	}
+}
+
+// noteLateAnonymous notes the session cookie of an anonymous response
+// sent before the browser's last login and applied after it, when the
+// model knows what the server makes of it next to the login's token
+// (lateAnonymousSession): a new session, or any session when the login
+// marked none. A session the login's request presented too is the one
+// the login marked: healed at any time, as the model expects already.
+func (m *simModel) noteLateAnonymous(f *simFlight, mp *mParty) {
+	if mp.exp != expUser || f.sentStep >= mp.loginStep || len(m.r.parties[f.party].jar.tossed) > 0 {
+		return
+	}
+	v := ""
+	for _, c := range f.resp.cookies {
+		if c.Name == simSessionName {
+			v = c.Value
+			if c.MaxAge < 0 {
+				v = ""
+			}
+		}
+	}
+	switch {
+	case v == "":
+	case !f.hasSession:
+		mp.lateAnon, mp.lateAnonKind = v, lateFresh
+	case mp.loginSent == "":
+		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
+	}
+}
+
+// lateAnonymousSession sets what a request of a browser must be served
+// as when it presents its last login's token next to a late anonymous
+// session cookie (noteLateAnonymous). Within the login's window (until
+// its record is first presented, or GracePeriod after the login,
+// whichever is later; none when GracePeriod < 0) an unmarked session
+// without a handle is the browser's late response, healed; after it,
+// any such session is foreign until the browser signs in again, the
+// acknowledged write in it hidden (DESIGN.md, "Cookieless sign-in": the
+// limit is chosen, a token alone must not open a session). The model
+// expected the browser signed in whenever the response landed, and
+// classed the foreign answer as a fault (late-session-cookie). Near the
+// window's edge, or where a marker may name the session, it forgets.
+func (m *simModel) lateAnonymousSession(f *simFlight) {
+	mp := m.parties[f.party]
+	if mp.lateAnon == "" || m.r.parties[f.party].thief {
+		return
+	}
+	if f.session != mp.lateAnon {
+		mp.lateAnon, mp.lateAnonKind = "", 0 // the browser holds another session cookie now
+		return
+	}
+	if mp.exp != expUser || tokenHandle(f.token) != mp.loginHandle || len(m.r.parties[f.party].jar.tossed) > 0 {
+		return
+	}
+	h := m.handle(mp.loginHandle)
+	if len(h.tokens) == 0 {
+		return
+	}
+	// The record was created when its first token was issued: a login
+	// commits and answers at one instant of the simulated clock. Shown
+	// but not yet served: a held request may have presented it.
+	grace, age := m.r.w.cfg.GracePeriod, m.now().Sub(m.tokens[h.tokens[0]].issuedAt)
+	switch {
+	case grace >= 0 && (age <= grace || !h.shown):
+		// Within the window: healed, if nothing marked the session.
+		if mp.lateAnonKind != lateFresh {
+			m.forget(f.party, "late anonymous session within the login's window, maybe marked")
+		}
+	case grace < 0, h.presented:
+		mp.exp, mp.dataKnown, mp.forgotStep = expAnon, false, m.r.step
+		mp.why += "late anonymous session after the login's window; "
+	default:
+		m.forget(f.party, "late anonymous session: the login's record maybe presented")
 	}
 }
 
@@ -743,6 +841,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
 		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
+		mp.loginSent, mp.lateAnon, mp.lateAnonKind = f.session, "", 0
 		m.timeouts(f.party)
 	}
 	m.loginData(f, mp)
