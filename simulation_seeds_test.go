@@ -59,6 +59,14 @@ var simSeedCases = []simSeedCase{
 	// A joined re-login, its token presented, then a late rotating
 	// response of the replaced record (step 75).
 	{faultLateReplay, "cookie", 2, 5320721262880745905},
+	// A replaced record's never-presented forwarded token next to the
+	// session that record's own login replaced, put back after a third
+	// login (step 99).
+	{faultLateReplay, "memstore", 2, 2895610184843693485},
+	// Found by a three-minute run (a late response after two later
+	// logins, step 77); the sequence this seed draws has changed since
+	// and passes.
+	{faultLateReplay, "redis-2pools", 1, 3760643660753155303},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
@@ -73,8 +81,9 @@ var simSeedCases = []simSeedCase{
 	// answered out of order (step 78).
 	{faultLostWrite, "redis-2pools", 1, 4090260905339134467},
 	{faultLostWrite, "redis-2pools", 2, 6999803709060032383},
-	// Behind tossed cookies, alice read as expired (MaxSessionsPerUser 0),
-	// after the direct-successor model fix: not yet told apart.
+	// Behind tossed cookies, alice read as expired (step 79): a model
+	// gap, the late Renew token is forwarded into the re-login's record,
+	// which no request presented within UnpresentedAge.
 	{faultTossed, "cookie", 2, 6159144307836473635},
 	// Found by new seeds with no class the model can give (the undecided
 	// row of knownFaults): each fails with -sim.check.undecided.
@@ -124,6 +133,15 @@ var simSeedCases = []simSeedCase{
 	// A write's session cookie over a later login's, once classified as
 	// cookie-gone.
 	{faultLateSession, "cookie", 1, 5362239288813079883},
+	// An anonymous write verified before a cookieless login lands after
+	// the login's window: foreign by the documented limit (step 52).
+	{faultLateSession, "cookie", 1, 3269102696103408047},
+	{faultLateSession, "memstore", 2, 7261166114365814553},
+	// Still open: a cookieless double submit's other record's write,
+	// verified before this login, puts that record's session cookie
+	// next to this login's token (step 16, step 21).
+	{faultLateSession, "memstore", 1, 3463310875996890873},
+	{faultLateSession, "cookie", 1, 3500128006311341743},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with
