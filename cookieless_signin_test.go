@@ -479,3 +479,94 @@ func TestCookielessWriteLandingAfterTheWindowIsForeign(t *testing.T) {
 		}
 	})
 }
+
+// TestCookielessTwinWriteLandingAfterSignIn: a browser with no cookies
+// submits the sign-in form twice (two records, "Cookieless sign-in"); the
+// first response lands, a cart write is made with it, then the second
+// login's response lands, then the write's: the browser holds the second
+// login's token next to the first record's own session cookie. Within
+// the second login's window that is the browser's late response, as an
+// anonymous session's is: healed into the second record's session with
+// the first session's values (the same user's own), so the browser is
+// signed in and the cart `Save` acknowledged is kept (DESIGN.md,
+// "Ordering principle", "Writes"). After the window it is foreign, as a
+// copy of the token beside another session is.
+func TestCookielessTwinWriteLandingAfterSignIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, when := range []string{"unpresented", "presented, within GracePeriod", "after the window"} {
+			e := newEnv(t, kind, ginsecure.Config{})
+			b := e.browser()
+			first := e.send("POST", "/login?user=alice", "")
+			second := e.send("POST", "/login?user=alice", "")
+			if first.status != http.StatusOK || second.status != http.StatusOK {
+				t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
+			}
+			b.apply(first)
+			w := b.post("/cart?item=twin-cart") // its response is held up
+			if w.status != http.StatusOK || w.user() != "alice" || !hasCookie(w.cookies, "app") {
+				t.Fatalf("%s: the cart with the first login: %d %v", when, w.status, w.body)
+			}
+			b.apply(second)
+			if when != "unpresented" {
+				if r := b.get("/me"); r.user() != "alice" {
+					t.Fatalf("%s: the second login presented: %d %v", when, r.status, r.body)
+				}
+			}
+			if when == "after the window" {
+				e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+			}
+			b.apply(w) // the first record's session cookie lands last
+			r := b.get("/cart")
+			if when == "after the window" {
+				if r.user() != "" || r.body["cart"] == "twin-cart" {
+					t.Errorf("%s: /cart %d %v; want anonymous (foreign), no data", when, r.status, r.body)
+				}
+				continue
+			}
+			if r.user() != "alice" || r.body["cart"] != "twin-cart" {
+				t.Errorf("%s: the other submit's write landing last: /cart %d %v; want alice with the cart", when, r.status, r.body)
+			}
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "twin-cart" {
+				t.Errorf("%s: the next request: /cart %d %v; want alice with the cart", when, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestLoginTokenBesideAnotherUsersSessionIsForeign: within a login's
+// window, the own session of another user's live record, or of an ended
+// record of the same user, beside the login's token is no late response
+// of this browser's sign-in: foreign, its data hidden, nothing carried
+// (DESIGN.md, "Cookieless sign-in": only the same user's live session
+// comes along).
+func TestLoginTokenBesideAnotherUsersSessionIsForeign(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, c := range []struct {
+			other, user string
+			ended       bool
+		}{{"bob", "bob", false}, {"alice, signed out", "alice", true}} {
+			other, user := c.other, c.user
+			e := newEnv(t, kind, ginsecure.Config{})
+			b, o := e.browser(), e.browser()
+			o.login(user)
+			if r := o.post("/cart?item=other-cart"); r.status != http.StatusOK || r.user() != user {
+				t.Fatalf("%s: cart: %d %v", other, r.status, r.body)
+			}
+			sess := o.cookie("app")
+			if c.ended {
+				if _, err := e.guard.RevokeUser(context.Background(), user); err != nil {
+					t.Fatal(err)
+				}
+			}
+			login := e.send("POST", "/login?user=alice", "")
+			if login.status != http.StatusOK {
+				t.Fatalf("%s: login: %d %v", other, login.status, login.body)
+			}
+			b.apply(login)
+			b.setCookie("app", sess) // the other session's cookie, within the login's window
+			if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "other-cart" {
+				t.Errorf("%s's session beside alice's login token: /cart %d %v; want anonymous, no data", other, r.status, r.body)
+			}
+		}
+	})
+}
