@@ -137,11 +137,21 @@ var simSeedCases = []simSeedCase{
 	// the login's window: foreign by the documented limit (step 52).
 	{faultLateSession, "cookie", 1, 3269102696103408047},
 	{faultLateSession, "memstore", 2, 7261166114365814553},
-	// Still open: a cookieless double submit's other record's write,
-	// verified before this login, puts that record's session cookie
-	// next to this login's token (step 16, step 21).
+	// A cookieless double submit's other record's write, verified
+	// before this login, puts that record's session cookie next to this
+	// login's token, within the window: healed (step 16, 21, 83, 35, 36).
 	{faultLateSession, "memstore", 1, 3463310875996890873},
 	{faultLateSession, "cookie", 1, 3500128006311341743},
+	{faultLateSession, "cookie", 1, 2786155779854870961},
+	{faultLateSession, "memstore", 1, 3083465453223272485},
+	{faultLateSession, "memstore", 2, 7139981964008802547},
+	// Still open: the other record's Renew response (the token alone,
+	// cookie store) lands next to this record's session (step 86); a
+	// double submit's second login, made a new record because the
+	// first's was replaced meanwhile, behind a write of the first (step
+	// 61).
+	{faultLateSession, "cookie", 2, 723981733136389889},
+	{faultLateSession, "redis-2pools", 2, 1699914186823580561},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with
