@@ -71,6 +71,9 @@ type mParty struct {
 	// knows of the markers that may name it (lateAnonymousSession).
 	lateAnon     string
 	lateAnonKind lateAnonKind
+	// lateAnonStep is when the model began to expect the browser
+	// anonymous because of lateAnon (0: it does not).
+	lateAnonStep int
 	// emptiedStep is when a login over another user's session committed
 	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
 	// it went into that user's session, not the browser's next.
@@ -714,18 +717,11 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 // login's request presented too is the one the login marked: healed at
 // any time, as the model expects already.
 func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
+	m.lateSessionReplaced(f, mp)
 	if mp.exp != expUser || f.sentStep >= mp.loginStep || len(m.r.parties[f.party].jar.tossed) > 0 {
 		return
 	}
-	v := ""
-	for _, c := range f.resp.cookies {
-		if c.Name == simSessionName {
-			v = c.Value
-			if c.MaxAge < 0 {
-				v = ""
-			}
-		}
-	}
+	v, _ := sessionCookieSet(f)
 	switch {
 	case v == "":
 	case f.resp.user != "":
@@ -737,6 +733,42 @@ func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
 	case mp.loginSent == "":
 		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
 	}
+}
+
+// lateSessionReplaced: a response applied over the late session cookie
+// (lateAnon) takes it out of the jar. One served as the login's record
+// (a request healed within the window and answered late) puts the
+// record's own session cookie back beside its token: the browser is
+// signed in again, nothing having ended. After any other the model
+// forgets, where it expected the browser anonymous because of lateAnon.
+func (m *simModel) lateSessionReplaced(f *simFlight, mp *mParty) {
+	v, ok := sessionCookieSet(f)
+	if mp.lateAnon == "" || !ok || v == mp.lateAnon {
+		return
+	}
+	if mp.lateAnonStep != 0 && mp.exp == expAnon && mp.forgotStep == mp.lateAnonStep {
+		if f.resp.user == mp.user && tokenHandle(f.token) == mp.loginHandle && v != "" {
+			mp.exp = expUser
+		} else {
+			m.forget(f.party, "a response over the late session cookie")
+		}
+	}
+	mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = "", 0, 0
+}
+
+// sessionCookieSet is the session cookie f's response sets ("" for an
+// expiry), and whether it sets one.
+func sessionCookieSet(f *simFlight) (string, bool) {
+	v, ok := "", false
+	for _, c := range f.resp.cookies {
+		if c.Name == simSessionName {
+			v, ok = c.Value, true
+			if c.MaxAge < 0 {
+				v = ""
+			}
+		}
+	}
+	return v, ok
 }
 
 // twinOf reports whether f, served authenticated, was served with the
@@ -804,7 +836,7 @@ func (m *simModel) lateAnonymousSession(f *simFlight) {
 			m.forget(f.party, "late session within the login's window, maybe marked")
 		}
 	case grace < 0, h.presented:
-		mp.exp, mp.dataKnown, mp.forgotStep = expAnon, false, m.r.step
+		mp.exp, mp.dataKnown, mp.forgotStep, mp.lateAnonStep = expAnon, false, m.r.step, m.r.step
 		mp.why += "late anonymous session after the login's window; "
 	default:
 		m.forget(f.party, "late anonymous session: the login's record maybe presented")
@@ -894,7 +926,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
 		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
-		mp.loginSent, mp.lateAnon, mp.lateAnonKind = f.session, "", 0
+		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
 		m.timeouts(f.party)
 	}
 	m.loginData(f, mp)

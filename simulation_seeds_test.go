@@ -152,6 +152,10 @@ var simSeedCases = []simSeedCase{
 	// 61).
 	{faultLateSession, "cookie", 2, 723981733136389889},
 	{faultLateSession, "redis-2pools", 2, 1699914186823580561},
+	// A write's session cookie put back after two later logins (README,
+	// one-step marker chains: foreign by a documented limit the model
+	// does not know yet, step 77).
+	{faultLateSession, "redis-2pools", 2, 4793851251390006427},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with
