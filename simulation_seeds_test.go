@@ -156,6 +156,13 @@ var simSeedCases = []simSeedCase{
 	// one-step marker chains: foreign by a documented limit the model
 	// does not know yet, step 77).
 	{faultLateSession, "redis-2pools", 2, 4793851251390006427},
+	// The same limit on the cookie store: an anonymous write's cookie,
+	// whose session the first of two logins replaced, lands after the
+	// second (step 53).
+	{faultLateSession, "cookie", 2, 8379323902246412429},
+	// Many late responses of one browser across a login and a Renew:
+	// not analysed (step 90).
+	{faultLateSession, "cookie", 1, 6943610614722568197},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with
