@@ -154,7 +154,7 @@ func revokedErr(reason string) error {
 	case RevokedSessionLost:
 		return ErrNoSession
 	default:
-		return ErrRevoked
+		return revokedWith(reason)
 	}
 }
 
@@ -314,8 +314,14 @@ func (g *Guard) SessionsOf(c *gin.Context) ([]SessionInfo, error) {
 // where the session store has IDs: at once once this server has loaded a
 // session (and so knows the store), else at the session's next request
 // (DESIGN.md, "Endings"). A handle that is not the user's is ErrNoSession:
-// one user cannot end another's session by guessing.
-func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error {
+// one user cannot end another's session by guessing. reason, at most one,
+// says who signed it out (RevokeReason); ErrInvalidRevokeReason for a
+// malformed one.
+func (g *Guard) RevokeSession(ctx context.Context, userID, handle string, reason ...RevokeReason) error {
+	as, err := revokedAs(reason)
+	if err != nil {
+		return err
+	}
 	if !validHandle(handle) {
 		return ErrNoSession
 	}
@@ -326,17 +332,17 @@ func (g *Guard) RevokeSession(ctx context.Context, userID, handle string) error 
 	if err != nil {
 		return storeErr(err)
 	}
-	return g.revokeHandle(ctx, &r, userID, g.sessionsOf(nil))
+	return g.revokeHandle(ctx, &r, userID, as, g.sessionsOf(nil))
 }
 
 // revokeHandle ends held, a record read from the store, for RevokeSession,
-// RevokeUser and RevokeOthers: ErrNoSession unless it is a live record of
-// userID.
-func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID string, ss sessionRef) error {
+// RevokeUser and RevokeOthers, as revoked (RevokedByUser with the call's
+// reason: revokedAs): ErrNoSession unless it is a live record of userID.
+func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID, revoked string, ss sessionRef) error {
 	if held.UserID != userID || held.Revoked != "" {
 		return ErrNoSession
 	}
-	ended, err := g.end(ctx, held, RevokedByUser, ss)
+	ended, err := g.end(ctx, held, revoked, ss)
 	switch {
 	case !ended && (errors.Is(err, ErrNotFound) || errors.Is(err, errEnded)):
 		return ErrNoSession
@@ -347,15 +353,20 @@ func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID string, s
 		// presentation.
 		g.log.Warn("ginsecure: could not retire a revoked session", "err", err)
 	}
-	g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: held.Handle, Detail: "session revoked"})
+	g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: held.Handle, Detail: "session revoked", Reason: reasonOfRecord(revoked)})
 	return nil
 }
 
 // RevokeUser signs out every session of the user (account disabled, admin
 // action) and returns how many it ended. Their sessions' data is deleted
-// as RevokeSession's is.
-func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
-	return g.revokeAll(ctx, userID, "", g.sessionsOf(nil))
+// as RevokeSession's is. reason, at most one, says who signed them out
+// (RevokeReason); ErrInvalidRevokeReason for a malformed one.
+func (g *Guard) RevokeUser(ctx context.Context, userID string, reason ...RevokeReason) (int, error) {
+	as, err := revokedAs(reason)
+	if err != nil {
+		return 0, err
+	}
+	return g.revokeAll(ctx, userID, "", as, g.sessionsOf(nil))
 }
 
 // RevokeOthers signs out every session of the request's user except the
@@ -365,8 +376,14 @@ func (g *Guard) RevokeUser(ctx context.Context, userID string) (int, error) {
 // verified: a login of the same user from this browser that replaced it
 // meanwhile is spared in its place, and ErrNoSession is returned, with
 // nothing ended, when it ended otherwise (revoked, signed out, evicted)
-// while the request was in flight.
-func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
+// while the request was in flight. reason, at most one, says who signed
+// them out (RevokeReason: ReasonPasswordChange, ReasonOtherDevice);
+// ErrInvalidRevokeReason for a malformed one.
+func (g *Guard) RevokeOthers(c *gin.Context, reason ...RevokeReason) (int, error) {
+	as, err := revokedAs(reason)
+	if err != nil {
+		return 0, err
+	}
 	st := stateOf(c)
 	if st == nil || !st.authenticated() {
 		return 0, ErrNoSession
@@ -376,7 +393,7 @@ func (g *Guard) RevokeOthers(c *gin.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return g.revokeAll(ctx, st.rec.UserID, own, g.sessionsOf(st))
+	return g.revokeAll(ctx, st.rec.UserID, own, as, g.sessionsOf(st))
 }
 
 // ownNow is the handle of the request's own record as the store holds it
@@ -407,7 +424,7 @@ func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
 	return "", ErrNoSession
 }
 
-func (g *Guard) revokeAll(ctx context.Context, userID, except string, ss sessionRef) (int, error) {
+func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, ss sessionRef) (int, error) {
 	recs, err := g.store.List(ctx, userID)
 	if err != nil {
 		return 0, storeErr(err)
@@ -419,7 +436,7 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except string, ss session
 		}
 		// The handle comes from the store, not from a request: whatever
 		// form an older build minted it in, it is revoked.
-		err := g.revokeHandle(ctx, &recs[i], userID, ss)
+		err := g.revokeHandle(ctx, &recs[i], userID, revoked, ss)
 		if errors.Is(err, ErrNoSession) {
 			continue // gone meanwhile
 		}

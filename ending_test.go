@@ -215,7 +215,7 @@ func TestEndedSessionWriteOfARequestInFlightIsRefused(t *testing.T) {
 func TestEndedSessionStaleWriteKeepsALaterWrite(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		if kind == "redis-2pools" {
-			t.Skip("open: on Redis with two pools the undo deletes the session, the later write with it (simulation knownFaults, revoked-data)")
+			t.Skip("a documented limit (README, Known limits): on Redis with two pools the undo deletes the session, the later write with it (simulation knownFaults, two-pools-undo)")
 		}
 		e := newEnv(t, kind, ginsecure.Config{})
 		b := e.browser()

@@ -84,7 +84,9 @@ var (
 	// MaxSessionsPerUser. errors.Is(ErrEvicted, ErrExpired) holds.
 	ErrEvicted = endingAs(ErrExpired, "evicted", http.StatusUnauthorized, "signed out by a newer login")
 	// ErrRevoked: signed out by RevokeSession, RevokeUser or RevokeOthers.
-	// errors.Is(ErrRevoked, ErrExpired) holds.
+	// errors.Is(ErrRevoked, ErrExpired) holds. Where the revoke call was
+	// given a RevokeReason, the error FailureReason returns carries it
+	// (RevokeReasonOf) and errors.Is(err, ErrRevoked) holds.
 	ErrRevoked = endingAs(ErrExpired, "revoked", http.StatusUnauthorized, "session revoked")
 	// ErrMisconfigured: ginsecure is not set up on the route, a
 	// programming error rather than the visitor's: code "misconfigured",

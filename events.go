@@ -45,6 +45,9 @@ type Event struct {
 	Path    string
 	Err     error
 	Detail  string
+	// Reason is the RevokeReason an EventRevoke's revoke call was given,
+	// else empty.
+	Reason RevokeReason
 }
 
 func (k EventKind) level() slog.Level {
@@ -101,6 +104,9 @@ func (g *Guard) emitCtx(ctx context.Context, ev Event) {
 		}
 		if ev.Detail != "" {
 			attrs = append(attrs, slog.String("detail", ev.Detail))
+		}
+		if ev.Reason != "" {
+			attrs = append(attrs, slog.String("reason", string(ev.Reason)))
 		}
 		g.log.LogAttrs(ctx, lvl, "ginsecure: "+string(ev.Kind), attrs...)
 	}

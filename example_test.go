@@ -66,9 +66,9 @@ func ExampleGuard_Middleware() {
 }
 
 // Login after a password check, Logout with its error handled: a Logout
-// that fails has signed nothing out (the store was unreachable, or the
-// request carried credentials a rotation had replaced), so the handler
-// says so instead of showing a signed-out page.
+// that fails did not finish the sign-out (a store was unreachable: 503,
+// retry; the request proved nothing: 401; Middleware missing: 500), so
+// the handler says so instead of showing a signed-out page.
 func ExampleLogin() {
 	passwords := map[string]string{"alice": "correct horse"}
 	sec, err := ginsecure.New(ginsecure.Config{})
@@ -92,8 +92,8 @@ func ExampleLogin() {
 	})
 	r.POST("/logout", func(c *gin.Context) {
 		if err := ginsecure.Logout(c); err != nil {
-			// Still signed in: ErrStoreUnavailable (503) or
-			// ErrStaleCredentials (409) both mean "try again".
+			// Not signed out: ErrStoreUnavailable (503) means "try
+			// again", ErrNoSession (401) that the request proved nothing.
 			c.String(ginsecure.ErrorStatus(err), "could not sign out, try again: %s", ginsecure.ErrorCode(err))
 			return
 		}
@@ -202,7 +202,8 @@ func ExampleRenew() {
 
 // "Where you're signed in": SessionsOf lists the user's sessions, marking
 // the one asking; RevokeOthers signs out all the others (after a password
-// change, say), on every server sharing the store.
+// change, say), on every server sharing the store. The reason it is given
+// reaches the signed-out browser: the default 401 body names it.
 func ExampleGuard_SessionsOf() {
 	clock := newExampleClock()
 	sec, err := ginsecure.New(ginsecure.Config{Now: clock.Now})
@@ -224,7 +225,7 @@ func ExampleGuard_SessionsOf() {
 		}
 	})
 	signedIn.POST("/sessions/revoke-others", func(c *gin.Context) {
-		n, err := sec.RevokeOthers(c)
+		n, err := sec.RevokeOthers(c, ginsecure.ReasonPasswordChange)
 		if err != nil {
 			c.String(ginsecure.ErrorStatus(err), ginsecure.ErrorCode(err))
 			return
@@ -248,7 +249,7 @@ func ExampleGuard_SessionsOf() {
 	// 200 192.0.2.10 current=true; 198.51.100.7 current=false;
 	// 200 signed out 1 other session(s)
 	// 200 192.0.2.10 current=true;
-	// 401 {"error":"revoked"}
+	// 401 {"error":"revoked","reason":"password_changed"}
 }
 
 // IP policies. IPPrefix binds a session to the network of its login (a /24

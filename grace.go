@@ -215,13 +215,21 @@ func confirmDue(r *Record) bool {
 // before open now, and their sealed successors are no longer needed.
 func confirm(r *Record, now time.Time) {
 	r.ConfirmedAt = now
-	h := slices.Clone(r.History)
-	for i := range h {
+	r.History = openWindows(r.History, 0, now)
+}
+
+// openWindows returns a copy of h where the browser presented, at now, a
+// credential newer than h[from:]: the window of each of those it had
+// presented opens (Superseded.Open) if it had not, and their sealed
+// successors are no longer needed.
+func openWindows(h []Superseded, from int, now time.Time) []Superseded {
+	h = slices.Clone(h)
+	for i := from; i < len(h); i++ {
 		if !h[i].Seen.IsZero() && h[i].Open.IsZero() {
 			h[i].Open, h[i].Sealed, h[i].Key = now, nil, nil
 		}
 	}
-	r.History = h
+	return h
 }
 
 // minted is a new token: its secret, the secret's hash and public key.
@@ -463,7 +471,9 @@ var errPresented = errors.New("ginsecure: already presented")
 // superseded before the browser ever presented it (a late response), and
 // answers it with the current token. From now on it counts as presented:
 // its window opens when the browser next presents the current token
-// (confirmDue), and a copy of it after that window is a replay. The
+// (confirmDue), and a copy of it after that window is a replay. It is a
+// newer credential than those superseded before it, so the windows of
+// the ones the browser had presented open now (openWindows). The
 // current token's own confirmation stays: a presented current token of a
 // record a login then replaced is never forwarded (forwardTarget).
 func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
@@ -476,7 +486,9 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 		if !r.History[i].Seen.IsZero() {
 			return errPresented
 		}
-		r.History = slices.Clone(r.History)
+		// A newer credential than the ones before it: their windows
+		// open, as at a confirmation (DESIGN.md, "Superseded credentials").
+		r.History = openWindows(r.History, i+1, now)
 		r.History[i].Seen, r.History[i].Open, r.History[i].Key = now, time.Time{}, nil
 		return nil
 	})

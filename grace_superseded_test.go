@@ -82,6 +82,53 @@ func TestSupersededRenewResponseAfterItsReissue(t *testing.T) {
 	})
 }
 
+// TestSupersededLateResponseOpensTheWindowOfOlderTokens: the browser's
+// token is copied; a Renew's response is held up past unconfirmedGrace,
+// the old token is reissued a token (that response lost as well), then
+// the Renew's response lands and the browser presents the Renew's token:
+// a late response, and the browser presenting a credential newer than
+// the copied one. The copied token's window opens there, as at any
+// presentation of a newer credential: served within GracePeriod (a
+// request the browser sent before the response landed), a replay after
+// it, though the current token was never presented (DESIGN.md,
+// "Superseded credentials").
+func TestSupersededLateResponseOpensTheWindowOfOlderTokens(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		wantUser(t, "/me with the login's token", b.get("/me"), "alice")
+		copied := b.header()
+		inFlight := e.browser()
+		b.copyTo(inFlight)
+		late := inFlight.post("/renew") // its response is held up
+		if late.status != http.StatusOK || tokenOf(late.cookies) == "" {
+			t.Fatalf("renew: %d %v", late.status, late.body)
+		}
+		e.clock.Advance(31 * time.Second) // past the Renew's unconfirmed grace of 30 s
+		if r := e.send("GET", "/me", copied); r.status != http.StatusOK || tokenOf(r.cookies) == "" {
+			t.Fatalf("the old token past the Renew's unconfirmed grace: %d %v; want 200 and a reissued token", r.status, r.body)
+		} // its response is lost
+		b.apply(late)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" || tokenOf(r.cookies) == "" {
+			t.Fatalf("the Renew's token at its first presentation: %d %v; want 200 alice, answered with the current token", r.status, r.body)
+		}
+		wantUser(t, "the old token within the window", e.send("GET", "/me", copied), "alice")
+		wantNoRevocation(t, e)
+
+		e.clock.Advance(graceWindow + time.Second)
+		if r := e.send("GET", "/me", copied); r.status != http.StatusUnauthorized || r.errCode() != "replay" {
+			t.Fatalf("the old token after the window the late response opened: %d %v; want 401 replay", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 1 {
+			t.Errorf("%d replay events; want 1", n)
+		}
+		if r := b.get("/me"); r.status != http.StatusUnauthorized {
+			t.Errorf("the browser after the replay: %d %v; want 401 (revoked: two parties hold its credentials)", r.status, r.body)
+		}
+	})
+}
+
 // TestSupersededDoubleSubmittedLoginLandsLast: a visitor double-submits
 // the sign-in form; the second login joins the first's record. The
 // browser applies the second response and uses it; the first response

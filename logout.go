@@ -17,7 +17,10 @@ import (
 // sharing the store, and both cookies expire. There is no grace: the
 // current token and the previous one (inside its window) both end the
 // session. It returns nil only when no session of this token lives on:
-// ErrStoreUnavailable when the store could not be reached, ErrNoSession
+// ErrStoreUnavailable (503) when ginsecure's store or the session store
+// could not be reached (nothing was written to the browser; a retry
+// finishes the sign-out, and until then the session lives, or its record
+// is ended but its data not yet deleted), ErrNoSession
 // when the request proved nothing (a token whose secret does not match its
 // record, or a signed-in session's cookie without its token: nothing is
 // ended), ErrNoMiddleware without Middleware. gin-contrib's logout idiom
@@ -81,7 +84,11 @@ func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
 	if !ended {
 		return false, nil
 	}
-	return true, err
+	// err: the session's data could not be deleted (the session store is
+	// down). The record is ended on every server, but the data lives on
+	// until a retry, or the session's next presentation, deletes it: an
+	// outage the client is told to retry, not a refusal.
+	return true, storeErr(err)
 }
 
 // expireCookies is step 3: both cookies expire.

@@ -5,10 +5,15 @@ package ginsecure_test
 // log anyone out.
 
 import (
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/gomodule/redigo/redis"
 )
 
 // TestLogoutKillsCopiedCookies: cookies copied before logout are refused
@@ -96,4 +101,68 @@ func TestLogoutOfReplacedCredentialsWritesNothing(t *testing.T) {
 			t.Fatalf("after a late sign-out of the replaced session: %d %v; want alice still signed in", me.status, me.body)
 		}
 	})
+}
+
+// delFailConn is a Redis connection whose DEL fails while fail is set:
+// gin-contrib's Redis session store deletes a session with DEL, so a
+// Logout meets an outage of the session store exactly when it deletes the
+// session's data, after the request loaded it.
+type delFailConn struct {
+	redis.Conn
+	fail *atomic.Bool
+}
+
+func (c delFailConn) Do(cmd string, args ...any) (any, error) {
+	if cmd == "DEL" && c.fail.Load() {
+		return nil, errDown
+	}
+	return c.Conn.Do(cmd, args...)
+}
+
+// TestLogoutSessionStoreDownIsOutage: a Logout whose session store fails
+// to delete the session's data (Redis down at the DEL) answers 503
+// store_unavailable, an outage the client retries, never 401 as if the
+// visitor had proved nothing; the retry, with the store back, signs out
+// and deletes the data.
+func TestLogoutSessionStoreDownIsOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	var fail atomic.Bool
+	pool := srv.Pool()
+	dial := pool.Dial
+	pool.Dial = func() (redis.Conn, error) {
+		c, err := dial()
+		if err != nil {
+			return nil, err
+		}
+		return delFailConn{Conn: c, fail: &fail}, nil
+	}
+	var outage error
+	e := newEnv(t, "redis", ginsecure.Config{}, withRedis(srv), withPool(pool), withStore(ginsecure.NewMemoryStore()),
+		withRoutes(func(r *gin.Engine, _ *ginsecure.Guard) {
+			r.POST("/logout-classified", func(c *gin.Context) {
+				outage = ginsecure.Logout(c)
+				c.JSON(ginsecure.ErrorStatus(outage), gin.H{"error": ginsecure.ErrorCode(outage)})
+			})
+		}))
+	b := e.browser()
+	b.login("alice")
+	b.post("/cart?item=book")
+	key := "session_" + sessionID(t, "redis", b.cookie("app"))
+	fail.Store(true)
+	r := b.post("/logout-classified")
+	if r.status != http.StatusServiceUnavailable || r.errCode() != "store_unavailable" || !errors.Is(outage, ginsecure.ErrStoreUnavailable) || !errors.Is(outage, errDown) {
+		t.Fatalf("logout with the session store failing its DEL: %d %v (err %v), want 503 store_unavailable", r.status, r.body, outage)
+	}
+	fail.Store(false)
+	if r := b.post("/logout"); r.status != http.StatusOK {
+		t.Fatalf("logout retried after the outage: %d %v", r.status, r.body)
+	}
+	b.get("/public") // the session's first presentation after its ending deletes what is left
+	n, err := redis.Int(srv.Pool().Get().Do("EXISTS", key))
+	if err != nil || n != 0 {
+		t.Fatalf("the signed-out session's data %s: EXISTS %d %v", key, n, err)
+	}
+	if r := b.get("/me"); r.status != http.StatusUnauthorized {
+		t.Fatalf("after the retried logout: /me %d %v", r.status, r.body)
+	}
 }

@@ -489,7 +489,11 @@ func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": code})
+	body := gin.H{"error": code}
+	if r := RevokeReasonOf(err); r != "" {
+		body["reason"] = string(r) // who signed the session out (RevokeReason)
+	}
+	c.AbortWithStatusJSON(status, body)
 }
 
 // reqCtx bounds store calls by the request's context.

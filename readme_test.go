@@ -12,6 +12,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ginsecure/ginsecure"
 )
@@ -193,6 +198,7 @@ func TestReadmeErrorTableComplete(t *testing.T) {
 		"ErrRevoked": ginsecure.ErrRevoked, "ErrMisconfigured": ginsecure.ErrMisconfigured,
 		"ErrNoMiddleware": ginsecure.ErrNoMiddleware, "ErrNoSessionsMiddleware": ginsecure.ErrNoSessionsMiddleware,
 		"ErrSessionsMany": ginsecure.ErrSessionsMany, "ErrInvalidUserID": ginsecure.ErrInvalidUserID,
+		"ErrInvalidRevokeReason": ginsecure.ErrInvalidRevokeReason,
 	}
 	if len(literalCodes) == 0 {
 		t.Fatal("found no secError literal in the source")
@@ -344,5 +350,149 @@ func TestReadmeGoVersion(t *testing.T) {
 	}
 	if want := "It needs Go " + string(m[1]) + " or later"; !bytes.Contains(readme, []byte(want)) {
 		t.Fatalf("README.md does not say %q (go.mod: go %s)", want, m[1])
+	}
+}
+
+// readmeSection is the text of README's section headed "## "+title, up to
+// the next section of that level.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("README.md has no %q section", "## "+title)
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	return section
+}
+
+var shBlock = regexp.MustCompile("(?ms)^```sh\n(.*?)^```")
+
+// TestReadmeFreshModule follows README as a new user would, in a new
+// module: go mod init; the replace README's Install names for a checkout
+// (this repository: the module is on no proxy here); the Install
+// section's go get line as written; the Quick start's program copied from
+// README; go build; then the program runs and answers a sign-in and a
+// request. Offline: GOPROXY=off keeps the go command to the module cache,
+// and this repository's go.sum, copied in, vouches for every module the
+// library needs, so nothing is looked up in the checksum database.
+func TestReadmeFreshModule(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs README's Quick start with the go tool")
+	}
+	root, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := shBlock.FindStringSubmatch(readmeSection(t, "Install"))
+	if install == nil || !strings.HasPrefix(strings.TrimSpace(install[1]), "go get ") {
+		t.Fatal(`README's Install section has no "go get" command`)
+	}
+	program := goBlock.FindStringSubmatch(readmeSection(t, "Quick start"))
+	if program == nil || !isProgram(program[1]) {
+		t.Fatal("README's Quick start has no whole program")
+	}
+	gosum, err := os.ReadFile("go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local")
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(goTool, args...)
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("mod", "init", "example.com/fresh")
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("mod", "edit", "-replace", "github.com/ginsecure/ginsecure="+root)
+	run(strings.Fields(strings.TrimPrefix(strings.TrimSpace(install[1]), "go "))...)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(program[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "quickstart")
+	run("build", "-o", bin, ".")
+
+	base := startQuickStart(t, bin)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"/login", url.Values{"username": {"alice"}, "password": {"demo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 2 {
+		t.Fatalf("Quick start sign-in: %d with %d cookies, want 303 and the session and token cookies", resp.StatusCode, len(resp.Cookies()))
+	}
+	me := func(cookies []*http.Cookie) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/me", nil)
+		for _, c := range cookies { // Go's jar keeps Secure cookies off http://, as browsers do not on localhost
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		r, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, strings.TrimSpace(string(b))
+	}
+	if st, body := me(resp.Cookies()); st != http.StatusOK || body != `{"user":"alice"}` {
+		t.Fatalf("Quick start /me signed in: %d %s", st, body)
+	}
+	if st, body := me(nil); st != http.StatusUnauthorized || body != `{"error":"no_session"}` {
+		t.Fatalf("Quick start /me anonymous: %d %s", st, body)
+	}
+	t.Logf("a fresh module built README's Quick start against %s; signed in as alice and served /me", root)
+}
+
+// startQuickStart runs the Quick start's binary on a free loopback port
+// and returns its base URL once it answers; the process is killed, by its
+// PID, when the test ends.
+func startQuickStart(t *testing.T, bin string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ADDR="+addr, "GIN_MODE=release",
+		"SESSION_SECRET=0123456789abcdef0123456789abcdef", "SESSION_ENC_KEY=fedcba9876543210fedcba9876543210")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("README's Quick start never listened on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

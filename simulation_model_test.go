@@ -102,6 +102,8 @@ const (
 type mWrite struct {
 	v         string
 	session   string // the session cookie the write presented
+	handle    string // the record it was served as ("" for anonymous)
+	sid       string // the ID of the session it was served (memstore, Redis)
 	saveStep  int
 	applyStep int // 0 until its response was applied
 }
@@ -145,11 +147,14 @@ type simModel struct {
 	tokens  map[string]*mToken
 	handles map[string]*mHandle
 	values  map[string]mValue
-	seq     int
+	// sidRecord is the record a session ID was served with, as a user:
+	// the record whose ending leaves the session tombstoned.
+	sidRecord map[string]string
+	seq       int
 }
 
 func newSimModel(r *simRun) *simModel {
-	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}}
+	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}, sidRecord: map[string]string{}}
 	for range r.parties {
 		m.parties = append(m.parties, &mParty{exp: expAnon, dataKnown: true, handles: map[string]bool{}})
 	}
@@ -413,11 +418,33 @@ func (m *simModel) evictionCheck(user string, l int, self string) {
 	for i, p := range m.parties {
 		held := tokenHandle(m.r.parties[i].jar.vals[tokCookieName])
 		holds := m.handle(held).user == user
-		spared := m.lineage(i) == l && self != "" && held == self
+		spared := m.lineage(i) == l && self != "" && held == self && !m.mayLandOther(i, self)
 		if !spared && (p.exp == expUser && p.user == user || holds) {
 			m.forget(i, "evicted") // its sign-in, and the data of the session it holds
 		}
 	}
+}
+
+// mayLandOther reports whether a response of party p still on its way
+// may leave it holding another record than self: one sent with another
+// record's token, or answered with one. Holding self now does not spare
+// a browser from an eviction then: a cookieless double submit's browser
+// that presented one record first (evicting the other, which the server
+// counts as another device's, DESIGN.md, "Cookieless sign-in") and then
+// applies a late response of the other (a Renew's, kept back) holds the
+// evicted record (memstore/2 seed 4500130196044072921 step 79).
+func (m *simModel) mayLandOther(p int, self string) bool {
+	for _, o := range m.r.flights {
+		if o.party != p || (o.state != flHeld && o.state != flLanded) {
+			continue
+		}
+		for _, h := range []string{tokenHandle(o.token), tokenHandle(lastToken(o.resp.cookies))} {
+			if h != "" && h != self {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onAnswer records what a response tells and checks it.
@@ -428,9 +455,15 @@ func (m *simModel) onAnswer(f *simFlight) {
 		if h := m.handle(tokenHandle(f.token)); f.token != "" {
 			h.presented, h.lastActive = true, f.sentAt
 		}
-		if hv := m.forwardedTo(f); hv != "" {
+		hv := m.forwardedTo(f)
+		if hv != "" {
 			h := m.handle(hv)
 			h.presented, h.shown, h.lastActive = true, true, f.sentAt
+		} else {
+			hv = tokenHandle(f.token)
+		}
+		if f.resp.sid != "" && hv != "" {
+			m.sidRecord[f.resp.sid] = hv
 		}
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
@@ -528,7 +561,7 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.forgetHolders(f.session, "thief wrote into its session")
 		} else {
 			mp := m.parties[f.party]
-			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session})
+			mp.writes = append(mp.writes, mWrite{v: f.value, saveStep: f.answeredStep, session: f.session, handle: servedHandle(f), sid: f.resp.sid})
 			if f.session == "" {
 				// A new session: which one the browser keeps is the
 				// order its responses land in.
@@ -883,9 +916,16 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 		// own session. Either way not the session this write went into.
 		return
 	}
-	var ws []mWrite
+	// The write itself, even where the model dropped it meanwhile: a
+	// login of another user applied between its answer and its apply
+	// drops it (it is that user's session's, not the browser's), but
+	// when the browser holds the write's credentials again (its
+	// responses applied out of order) the write is in the session it now
+	// holds ("Writes"). Taking it only from mp.writes had the model
+	// expect that session empty.
+	ws := []mWrite{{v: f.value, saveStep: f.answeredStep, applyStep: m.r.step, session: f.session, handle: servedHandle(f), sid: f.resp.sid}}
 	for _, w := range mp.writes {
-		if w.v == f.value || (f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep) {
+		if w.v != f.value && f.session != "" && w.session == f.session && w.saveStep >= f.answeredStep {
 			ws = append(ws, w)
 		}
 	}
@@ -896,19 +936,28 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 }
 
 func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
-	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok && m.replacedByLaterLogin(f, t.handle) {
-		// A newer login, sent with this login's credentials, replaced
-		// its record before this response landed: the browser now holds
-		// a replaced record's token. Forwarded only if the browser never
-		// presented it, which the model cannot follow (the successor may
-		// have rotated since); one it presented is dead (DESIGN.md,
-		// "Outcomes": a thief's copy taken before the newer login holds
-		// the very same bytes).
-		m.forget(f.party, "a login's response landed after a newer login")
-		if !t.presented.IsZero() {
-			mp.exp = expAnon
+	if t, ok := m.tokens[lastToken(f.resp.cookies)]; ok {
+		if replacedAt, ok := m.replacedByLaterLogin(f, t.handle); ok {
+			// A newer login, sent with this login's credentials, replaced
+			// its record before this response landed: the browser now
+			// holds a replaced record's token. Forwarded only if the
+			// browser never presented it, which the model cannot follow
+			// (the successor may have rotated since); one it presented
+			// is dead (DESIGN.md, "Outcomes": a thief's copy taken before
+			// the newer login holds the very same bytes). Presented
+			// before the newer login committed, that is: a presentation
+			// after it was itself a forward of the replaced record's
+			// token, which every such request is sent again, the same
+			// forwarded token (DESIGN.md, "Ordering principle" 4); the
+			// model, which counted any presentation, expected the browser
+			// signed out where the server forwards it (cookie/1 seed
+			// 1890706786875131333 step 85).
+			m.forget(f.party, "a login's response landed after a newer login")
+			if !t.presented.IsZero() && t.presented.Before(replacedAt) {
+				mp.exp = expAnon
+			}
+			return
 		}
-		return
 	}
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		mp.exp = expUnknown
@@ -940,11 +989,36 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 
 // replacedByLaterLogin reports whether a login of f's browser, answered
 // after f and served as a user of f's record h (it presented h's
-// credentials), replaced h.
-func (m *simModel) replacedByLaterLogin(f *simFlight, h string) bool {
+// credentials, or was forwarded into h: loginForwardedInto), replaced h,
+// and when the first such login committed (was answered).
+func (m *simModel) replacedByLaterLogin(f *simFlight, h string) (time.Time, bool) {
+	var at time.Time
 	for _, o := range m.r.flights {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
-			o.answeredStep > f.answeredStep && o.resp.user != "" && tokenHandle(o.token) == h {
+			o.answeredStep > f.answeredStep && o.resp.user != "" && (tokenHandle(o.token) == h || loginForwardedInto(o, h)) &&
+			(at.IsZero() || o.answeredAt.Before(at)) {
+			at = o.answeredAt
+		}
+	}
+	return at, !at.IsZero()
+}
+
+// loginForwardedInto reports whether login o presented the token of a
+// record h had replaced and was forwarded into h before its handler
+// signed in (its response sets a token of h before its own, of another
+// record): the login then replaced h as a login on h's own token would.
+// The model, which looked only at the token a login presented, held a
+// response of h's login landing after such a login (and one more) as the
+// browser's sign-in, where h's successor was replaced too and nothing is
+// forwarded (memstore/1 seed 2170060667699695797 step 76: marker chains
+// are one step long, README "Known limits").
+func loginForwardedInto(o *simFlight, h string) bool {
+	last := lastToken(o.resp.cookies)
+	if tokenHandle(o.token) == h || tokenHandle(last) == h {
+		return false
+	}
+	for _, c := range o.resp.cookies {
+		if c.Name == tokCookieName && c.MaxAge >= 0 && c.Value != last && tokenHandle(c.Value) == h {
 			return true
 		}
 	}
@@ -979,6 +1053,21 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
+	if h, ok := m.sidRecord[f.resp.sid]; ok && f.resp.user == "" && m.handle(h).endedStep != 0 && m.handle(h).endedStep <= f.answeredStep {
+		// An anonymous login from the session of a record that had
+		// ended: its marker is a tombstone, and the login starts empty,
+		// whatever the browser wrote into the emptied session since
+		// (DESIGN.md, "Carry-over": nothing written after an ending is
+		// carried). The model missed it where the browser held no token
+		// any more and a late response had put the ended record's
+		// session cookie back (memstore/1 seed 142430939348886725).
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if m.wroteIntoAnotherSignIn(f, mp) {
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
 	if !f.hasSession {
 		// A login from a browser that sent no session cookie makes its
 		// own empty session: two such submits are two browsers
@@ -992,6 +1081,35 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 			mp.dataKnown = false
 		}
 	}
+}
+
+// servedHandle is the record a request was served as, "" where it was
+// anonymous.
+func servedHandle(f *simFlight) string {
+	if f.resp.user == "" {
+		return ""
+	}
+	return tokenHandle(f.token)
+}
+
+// wroteIntoAnotherSignIn reports whether the browser saved, while login f
+// was in flight, a write as another record of f's user than the one f
+// presented or made: a parallel login of the browser that could not join
+// f's (a double submit's twin whose join target a newer login had
+// replaced makes a record of its own, DESIGN.md, "Refusals") is another
+// sign-in, and once f lands last the write is not the browser's
+// ("Writes"). Which record holds what is then the order of the responses:
+// the model forgets the data (memstore/2 seed 6988763901569779001 step
+// 77).
+func (m *simModel) wroteIntoAnotherSignIn(f *simFlight, mp *mParty) bool {
+	own := tokenHandle(lastToken(f.resp.cookies))
+	for _, w := range mp.writes {
+		if w.handle != "" && w.handle != tokenHandle(f.token) && w.handle != own &&
+			w.saveStep >= f.sentStep && m.values[w.v].user == f.user {
+			return true
+		}
+	}
+	return false
 }
 
 // takenByOtherLogin reports whether a login of another user from the same
@@ -1336,7 +1454,33 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 	default:
 		class = faultRevokedData // written into an ended session, acknowledged, then hidden
 	}
+	if (class == faultLostWrite || class == faultRevokedData) && m.staleUndoAfter(mp) {
+		class = faultTwoPoolsUndo
+	}
 	m.r.violate("5 acked writes kept", class, "read cart %q, expected one of %q", f.resp.cart, ok)
+}
+
+// staleUndoAfter reports whether, on Redis with two pools, a stale
+// session write into the session of one of the browser's applied
+// acknowledged writes was refused after that write was saved: refused
+// after it was saved, and undone by deleting the session, the
+// acknowledged write with it (README, "Known limits"; DESIGN.md,
+// "Writes").
+func (m *simModel) staleUndoAfter(mp *mParty) bool {
+	if m.r.kind != "redis-2pools" {
+		return false
+	}
+	for _, w := range mp.writes {
+		if w.applyStep == 0 || w.sid == "" {
+			continue
+		}
+		for _, o := range m.r.flights {
+			if o.resp.code == "stale_credentials" && o.resp.sid == w.sid && o.answeredStep > w.saveStep {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func acceptable(ws []mWrite, cookieStore bool) []string {

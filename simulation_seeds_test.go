@@ -46,6 +46,12 @@ var simSeedCases = []simSeedCase{
 	// replaced its record: signed out by the rules (step 84).
 	{faultSignInExpired, "memstore", 1, 7173040176598088035},
 	{faultSignInExpired, "cookie", 2, 6604434249175084835},
+	// Model gap: the same, the token first presented after the newer
+	// login (a forward), so forwarded again (step 85).
+	{faultSignInExpired, "cookie", 1, 1890706786875131333},
+	// Model gap: a login's response landing after two newer logins, the
+	// first forwarded into its record (step 76).
+	{faultSignInExpired, "memstore", 1, 2170060667699695797},
 	{faultLateReplay, "memstore", 2, 5307351511124118267},
 	{faultLateReplay, "redis", 1, 1331037787665817889},
 	// A rotation's token sent after a login of the same browser (step 93).
@@ -77,24 +83,33 @@ var simSeedCases = []simSeedCase{
 	// Two users' logins in parallel from one anonymous session: the one
 	// that finds it taken starts empty, its twin a separate sign-in.
 	{faultLostWrite, "memstore", 2, 4059407959802428503},
-	// Still open: stolen copies of one anonymous session, held writes
-	// answered out of order (step 78).
+	// Model gap: stolen copies of one anonymous session, held writes
+	// answered out of order; the thief's write, saved last, is the
+	// session's (step 78).
 	{faultLostWrite, "redis-2pools", 1, 4090260905339134467},
+	// Model gap: a write dropped when another user's login response
+	// landed, back once the browser held its credentials again (step 105).
 	{faultLostWrite, "redis-2pools", 2, 6999803709060032383},
+	// Model gap: an anonymous login from the session of a logged-out
+	// record, put back by a late response, starts empty (step 69).
+	{faultLostWrite, "memstore", 1, 142430939348886725},
+	// Model gap: a write into the record of a double submit's late twin
+	// (its join target replaced by a newer login), then the newer login's
+	// twin landing last: two sign-ins (step 77).
+	{faultLostWrite, "memstore", 2, 6988763901569779001},
 	// Behind tossed cookies, alice read as expired (step 79): a model
 	// gap, the late Renew token is forwarded into the re-login's record,
 	// which no request presented within UnpresentedAge.
 	{faultTossed, "cookie", 2, 6159144307836473635},
-	// Found by new seeds with no class the model can give (the undecided
-	// row of knownFaults): each fails with -sim.check.undecided.
-	{faultUndecided, "cookie", 2, 3387811526384502071},
-	{faultUndecided, "cookie", 1, 1890706786875131333},
-	{faultUndecided, "memstore", 1, 2170060667699695797},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
 	// A Renew's token presented from another network (refused) opens no
 	// window for the browser's previous token.
 	{faultOlderToken, "cookie", 2, 2193342681764820747},
+	// A late response's first presentation (a thief's Renew token after
+	// the browser's reissue) opens the window of the token before it
+	// (step 55).
+	{faultOlderToken, "cookie", 2, 3387811526384502071},
 	{faultIPLock, "memstore", 1, 5},
 	// A login from another network joined a login's record bound to the
 	// old one: the browser was refused at its next request.
@@ -110,6 +125,10 @@ var simSeedCases = []simSeedCase{
 	// presentation: a later first presentation evicts it as the least
 	// recently used (MaxSessionsPerUser 2, step 105).
 	{faultCookielessEvict, "cookie", 2, 2488009333831516807},
+	// A cookieless double submit: one record's first presentation evicted
+	// the other, whose Renew's late response the browser then applied
+	// (MaxSessionsPerUser 2, step 79).
+	{faultCookielessEvict, "memstore", 2, 4500130196044072921},
 	{faultGinLogout, "memstore", 2, 2064782045112540745},
 	{faultCookieGone, "memstore", 2, 3088129176539059489},
 	// A replaced record's token without its session cookie ends nothing;

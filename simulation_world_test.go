@@ -183,13 +183,15 @@ type simEntry struct {
 	user   string
 	cart   any
 	reason string // why a presented session did not pass, if it did not
+	sid    string // the served session's ID (memstore, Redis; "" on the cookie store)
 }
 
 // enter is the handler every simulation route starts with: it notes what
 // the verified request is served as, then waits at its gate, if any.
 func (s *simGates) enter(c *gin.Context) {
 	u, _ := ginsecure.UserID(c)
-	e := simEntry{user: u, cart: sessions.Default(c).Get("cart")}
+	sess := sessions.Default(c)
+	e := simEntry{user: u, cart: sess.Get("cart"), sid: sess.ID()}
 	if err := ginsecure.FailureReason(c); err != nil {
 		e.reason = ginsecure.ErrorCode(err)
 	}
@@ -217,7 +219,7 @@ func installSimRoutes(r *gin.Engine, g *ginsecure.Guard, gates *simGates) {
 		return func(c *gin.Context) {
 			v, _ := c.Get("sim.entry")
 			e, _ := v.(simEntry)
-			h := gin.H{"user": e.user, "cart": e.cart, "reason": e.reason}
+			h := gin.H{"user": e.user, "cart": e.cart, "reason": e.reason, "sid": e.sid}
 			if err := act(c); err != nil {
 				h["error"] = ginsecure.ErrorCode(err)
 				c.JSON(ginsecure.ErrorStatus(err), h)
@@ -257,6 +259,7 @@ type simResp struct {
 	cart    string // the session's cart on entry ("" for none)
 	code    string // the error code, if any
 	reason  string // why the presented session did not pass, if it did not
+	sid     string // the served session's ID on entry ("" on the cookie store)
 	cookies []*http.Cookie
 }
 
@@ -377,6 +380,7 @@ func parseSimResp(rec *httptest.ResponseRecorder) simResp {
 	out.cart, _ = body["cart"].(string)
 	out.code, _ = body["error"].(string)
 	out.reason, _ = body["reason"].(string)
+	out.sid, _ = body["sid"].(string)
 	return out
 }
 

@@ -18,7 +18,7 @@ var ErrNotFound = errors.New("ginsecure: not found")
 // store until it expires, so that its last holder is told why it was signed
 // out instead of seeing a generic failure.
 const (
-	RevokedByUser    = "revoked"     // RevokeSession, RevokeUser, RevokeOthers
+	RevokedByUser    = "revoked"     // RevokeSession, RevokeUser, RevokeOthers; "revoked:<RevokeReason>" with a reason
 	RevokedEvicted   = "evicted"     // signed out by a newer login (MaxSessionsPerUser)
 	RevokedReplay    = "replay"      // an old token came back after the grace window
 	RevokedIP        = "ip_mismatch" // used from a network it was not bound to

@@ -242,6 +242,8 @@ func (a *app) routes(sessStore sessions.Store) {
 	signedIn.GET("/sessions", a.sessionsPage)
 	signedIn.POST("/sessions/revoke", a.revokeOne)
 	signedIn.POST("/sessions/revoke-others", a.revokeOthers)
+	signedIn.POST("/sessions/revoke-all", a.revokeAll)
+	signedIn.POST("/password", a.changePassword)
 	signedIn.POST("/reauth", a.reauth)
 	signedIn.POST("/demo/renew", a.renewNow)
 
@@ -356,7 +358,11 @@ func wantsHTML(c *gin.Context) bool {
 // The Guard has already expired dead cookies and aborts after this.
 func (a *app) refused(c *gin.Context, err error) {
 	if !wantsHTML(c) {
-		c.AbortWithStatusJSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+		body := gin.H{"error": ginsecure.ErrorCode(err)}
+		if by := ginsecure.RevokeReasonOf(err); by != "" {
+			body["reason"] = by // as the default handler: who signed the session out
+		}
+		c.AbortWithStatusJSON(ginsecure.ErrorStatus(err), body)
 		return
 	}
 	switch {
@@ -367,26 +373,85 @@ func (a *app) refused(c *gin.Context, err error) {
 		})
 	case ginsecure.ErrorStatus(err) == http.StatusUnauthorized:
 		q := url.Values{"reason": {ginsecure.ErrorCode(err)}}
+		if by := ginsecure.RevokeReasonOf(err); by != "" {
+			q.Set("by", string(by)) // who signed the session out
+		}
 		if c.Request.Method == http.MethodGet {
 			q.Set("next", c.Request.URL.RequestURI()) // back here after sign-in; a POST cannot be replayed
 		}
 		c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
 	case errors.Is(err, ginsecure.ErrStoreUnavailable):
-		// The session may well be intact: the page must not look signed
-		// out (see render).
-		c.Header("Retry-After", "5")
-		data := gin.H{"Title": "Session store unreachable", "Text": reasonText(ginsecure.ErrorCode(err)), "Status": http.StatusServiceUnavailable}
-		if c.Request.URL.Path == "/logout" {
-			data["Title"], data["RetryLogout"] = "Could not sign out", true
-		}
-		a.render(c, http.StatusServiceUnavailable, "error", data)
+		a.outage(c)
 	default:
-		a.renderError(c, ginsecure.ErrorStatus(err), "Request refused", reasonText(ginsecure.ErrorCode(err)))
+		a.renderError(c, ginsecure.ErrorStatus(err), "Request refused", reasonText(ginsecure.ErrorCode(err), ""))
 	}
 }
 
-// reasonText explains a refusal code on the login page.
-func reasonText(code string) string {
+// outagePage is what an outage page says for one action: what did not
+// happen, in the words of what the visitor was doing.
+type outagePage struct {
+	Title, Text string
+	RetryLogout bool // offer the sign-out again
+}
+
+// outages, by the request's method and route. Every other request (a
+// page) gets pageOutage.
+var outages = map[string]outagePage{
+	"POST /login": {Title: "Could not sign in",
+		Text: "The session store cannot be reached right now, so you are not signed in. Please try again in a moment."},
+	"POST /logout": {Title: "Could not sign out", RetryLogout: true,
+		Text: "The session store cannot be reached right now, so the sign-out did not finish and this browser may still be signed in. Please try again in a moment."},
+	"POST /sessions/revoke": {Title: "Could not sign that session out",
+		Text: "The session store cannot be reached right now, so that session is still signed in. Please try again in a moment."},
+	"POST /sessions/revoke-others": {Title: "Could not sign out your other sessions",
+		Text: "The session store cannot be reached right now, so your other sessions are still signed in. Please try again in a moment."},
+	"POST /sessions/revoke-all": {Title: "Could not sign out everywhere",
+		Text: "The session store cannot be reached right now, so your sessions are still signed in, this one included. Please try again in a moment."},
+	"POST /password": {Title: "Could not finish the password change",
+		Text: "The session store cannot be reached right now, so your other sessions were not signed out. Please try again in a moment."},
+	"POST /reauth": {Title: "Could not confirm your password",
+		Text: "The session store cannot be reached right now, so the admin console stays locked. Please try again in a moment."},
+	"POST /admin/revoke-user": {Title: "Could not sign that user out",
+		Text: "The session store cannot be reached right now, so that user's sessions are still signed in. Please try again in a moment."},
+}
+
+var pageOutage = outagePage{Title: "Session store unreachable",
+	Text: "This page needs the session store, which cannot be reached right now. Nothing was signed out: try again in a moment."}
+
+// outage answers a request the store could not serve (ErrStoreUnavailable)
+// with a 503 page that fits the action taken. The session may well be
+// intact: the page must not look signed out (see render).
+func (a *app) outage(c *gin.Context) {
+	c.Header("Retry-After", "5")
+	p, ok := outages[c.Request.Method+" "+c.FullPath()]
+	if !ok {
+		p = pageOutage
+	}
+	if !wantsHTML(c) {
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": ginsecure.ErrorCode(ginsecure.ErrStoreUnavailable)})
+		return
+	}
+	a.render(c, http.StatusServiceUnavailable, "error", gin.H{
+		"Title": p.Title, "Text": p.Text, "Status": http.StatusServiceUnavailable, "RetryLogout": p.RetryLogout, "Back": retryTarget(c),
+	})
+}
+
+// retryTarget is where "try again" leads: the page itself for a GET, the
+// page whose form was sent for a POST (its Referer's path, kept on this
+// site), else the start.
+func retryTarget(c *gin.Context) string {
+	if c.Request.Method == http.MethodGet {
+		return c.Request.URL.RequestURI()
+	}
+	if ref, err := url.Parse(c.GetHeader("Referer")); err == nil {
+		return safeNext(ref.RequestURI(), "/")
+	}
+	return "/"
+}
+
+// reasonText explains on the login page why the browser is signed out:
+// code is the refusal's ErrorCode, by the RevokeReason of a revocation.
+func reasonText(code, by string) string {
 	switch code {
 	case "":
 		return ""
@@ -395,13 +460,15 @@ func reasonText(code string) string {
 	case "no_session":
 		return "Please sign in to see that page."
 	case "revoked":
-		return "This session was signed out from another browser."
+		return revokedText(ginsecure.RevokeReason(by))
 	case "evicted":
 		return "You signed in somewhere else, which signed this browser out."
 	case "idle_timeout":
 		return "You were signed out after a period of inactivity."
 	case "expired":
-		return "Your session expired."
+		// A timeout, a sign-out from another tab, or a store that lost
+		// its data (a restart without persistence): the same answer.
+		return "Please sign in again."
 	case "replay":
 		return "Old credentials were used again after they were replaced, so the session was ended to protect you."
 	case "ip_mismatch":
@@ -416,6 +483,23 @@ func reasonText(code string) string {
 		return "This page needs HTTPS."
 	default:
 		return "Please sign in again."
+	}
+}
+
+// revokedText says who signed the session out, from the reason the revoke
+// call was given (ginsecure.RevokeReason).
+func revokedText(by ginsecure.RevokeReason) string {
+	switch by {
+	case ginsecure.ReasonOtherDevice:
+		return "You signed this browser out from another of your devices."
+	case ginsecure.ReasonAdmin:
+		return "An administrator signed this session out."
+	case ginsecure.ReasonSelf:
+		return "You signed out everywhere, this browser included."
+	case ginsecure.ReasonPasswordChange:
+		return "Your password was changed, which signed this browser out. Sign in with the new password."
+	default:
+		return "This session was signed out."
 	}
 }
 
@@ -438,12 +522,12 @@ func (a *app) loginPage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next"), "/profile"))
 		return
 	}
-	reason := c.Query("reason")
+	reason, by := c.Query("reason"), c.Query("by")
 	if err := ginsecure.FailureReason(c); err != nil {
-		reason = ginsecure.ErrorCode(err)
+		reason, by = ginsecure.ErrorCode(err), string(ginsecure.RevokeReasonOf(err))
 	}
 	a.render(c, http.StatusOK, "login", gin.H{
-		"Reason": reasonText(reason), "Next": safeNext(c.Query("next"), ""),
+		"Reason": reasonText(reason, by), "Next": safeNext(c.Query("next"), ""),
 		"Users": demoUsers(), "Password": demoPassword,
 	})
 }
@@ -476,27 +560,26 @@ func (a *app) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next"), "/profile"))
 }
 
-// logout signs this browser out. A Logout that fails has signed nothing
-// out, so the page says that, and offers to try again, rather than
-// suggesting the user sign in again.
+// logout signs this browser out. A Logout that fails did not finish the
+// sign-out, so the page says that, and offers to try again, rather than
+// suggesting the user sign in again: ErrStoreUnavailable is an outage
+// (retry), ErrNoSession a request that proved nothing (a session cookie
+// without its token), ErrNoMiddleware a programming error (500).
 func (a *app) logout(c *gin.Context) {
 	err := ginsecure.Logout(c)
 	if err == nil {
 		c.Redirect(http.StatusSeeOther, "/login?reason=signed_out")
 		return
 	}
-	status := ginsecure.ErrorStatus(err)
-	text := "You are still signed in. Please try again."
-	switch {
-	case errors.Is(err, ginsecure.ErrStoreUnavailable):
-		text = "The session store cannot be reached right now, so this browser is still signed in. Please try again in a moment."
-		c.Header("Retry-After", "5")
-	case errors.Is(err, ginsecure.ErrStaleCredentials):
-		text = "The sign-out crossed a renewal of this browser's credentials, so nothing was signed out. Please try again."
-	case errors.Is(err, ginsecure.ErrNoMiddleware):
-		status = http.StatusInternalServerError
-	}
 	a.opts.Logger.Warn("example: sign-out failed", "err", err)
+	if errors.Is(err, ginsecure.ErrStoreUnavailable) {
+		a.outage(c)
+		return
+	}
+	status, text := ginsecure.ErrorStatus(err), "This request did not carry the session's credentials, so nothing was signed out."
+	if errors.Is(err, ginsecure.ErrMisconfigured) {
+		text = "The server is misconfigured."
+	}
 	if !wantsHTML(c) {
 		c.JSON(status, gin.H{"error": ginsecure.ErrorCode(err)})
 		return
@@ -504,18 +587,20 @@ func (a *app) logout(c *gin.Context) {
 	a.render(c, status, "error", gin.H{"Title": "Could not sign out", "Text": text, "Status": status, "RetryLogout": true})
 }
 
-// fail answers an error of Login, Logout, Renew or a store call.
+// fail answers an error of Login, Renew or a store call; a store outage
+// gets the outage page of the action taken.
 func (a *app) fail(c *gin.Context, err error) {
 	status := ginsecure.ErrorStatus(err)
-	if errors.Is(err, ginsecure.ErrNoMiddleware) {
-		status = http.StatusInternalServerError
-	}
 	a.opts.Logger.Warn("example: request failed", "path", c.Request.URL.Path, "err", err)
+	if errors.Is(err, ginsecure.ErrStoreUnavailable) {
+		a.outage(c)
+		return
+	}
 	if !wantsHTML(c) {
 		c.JSON(status, gin.H{"error": ginsecure.ErrorCode(err)})
 		return
 	}
-	text := reasonText(ginsecure.ErrorCode(err))
+	text := reasonText(ginsecure.ErrorCode(err), "")
 	if status == http.StatusInternalServerError {
 		text = "The server is misconfigured."
 	}
@@ -592,7 +677,7 @@ func (a *app) sessionsPage(c *gin.Context) {
 // somebody else's session.
 func (a *app) revokeOne(c *gin.Context) {
 	id, _ := ginsecure.UserID(c)
-	err := a.guard.RevokeSession(reqCtx(c), id, c.PostForm("handle"))
+	err := a.guard.RevokeSession(reqCtx(c), id, c.PostForm("handle"), ginsecure.ReasonOtherDevice)
 	switch {
 	case errors.Is(err, ginsecure.ErrNoSession):
 		flash(c, "That session had already ended.")
@@ -605,14 +690,50 @@ func (a *app) revokeOne(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/sessions")
 }
 
+// revokeOthers signs out every other session of the user: each is told
+// it was signed out from another of the user's devices.
 func (a *app) revokeOthers(c *gin.Context) {
-	n, err := a.guard.RevokeOthers(c)
+	n, err := a.guard.RevokeOthers(c, ginsecure.ReasonOtherDevice)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	flash(c, fmt.Sprintf("Signed out %d other session(s). This browser stays signed in.", n))
 	c.Redirect(http.StatusSeeOther, "/sessions")
+}
+
+// revokeAll signs out every session of the user, this one included: the
+// next page learns from the record that the user did it (ReasonSelf).
+func (a *app) revokeAll(c *gin.Context) {
+	id, _ := ginsecure.UserID(c)
+	if _, err := a.guard.RevokeUser(reqCtx(c), id, ginsecure.ReasonSelf); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/profile")
+}
+
+// changePassword is the demo's password change: every demo user keeps the
+// password "demo", but what a change must do happens: every other session
+// is signed out, told why (ReasonPasswordChange), and this browser's
+// credentials rotate (Renew), as after any change of privilege.
+func (a *app) changePassword(c *gin.Context) {
+	id, _ := ginsecure.UserID(c)
+	if !passwordOK(id, c.PostForm("password")) {
+		flash(c, "Wrong current password: nothing changed.")
+		c.Redirect(http.StatusSeeOther, "/profile")
+		return
+	}
+	n, err := a.guard.RevokeOthers(c, ginsecure.ReasonPasswordChange)
+	if err == nil {
+		err = ginsecure.Renew(c)
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	flash(c, fmt.Sprintf("Password changed (the demo keeps %q). Signed out %d other session(s); this browser has new credentials.", demoPassword, n))
+	c.Redirect(http.StatusSeeOther, "/profile")
 }
 
 // reauth is the "confirm your password" step of the admin console: the
@@ -660,7 +781,7 @@ func (a *app) adminRevokeUser(c *gin.Context) {
 		a.renderError(c, http.StatusBadRequest, "Unknown user", "There is no such demo user.")
 		return
 	}
-	n, err := a.guard.RevokeUser(reqCtx(c), target)
+	n, err := a.guard.RevokeUser(reqCtx(c), target, ginsecure.ReasonAdmin)
 	if err != nil {
 		a.fail(c, err)
 		return

@@ -30,9 +30,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
@@ -400,9 +402,12 @@ func testPages(t *testing.T, exe string) {
 	screenshot(t, ctx, "parallel-rotation")
 
 	// Where you're signed in: a second browser (its own cookies) signs in
-	// as alice; the first signs it out, then "everywhere else".
+	// as alice; the first signs it out, then "everywhere else", then
+	// changes the password. Each time the second browser's sign-in page
+	// says who ended its session.
 	other, cancelOther := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
 	defer cancelOther()
+	confirms, otherConfirms := answerDialogs(t, ctx), answerDialogs(t, other)
 	signIn(t, other, base, "alice")
 	do(t, ctx, "open the sessions page", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.ID("revoke-others")))
 	if n := eval[int](t, ctx, `document.querySelectorAll("table.sessions tbody tr").length`); n != 2 {
@@ -411,20 +416,50 @@ func testPages(t *testing.T, exe string) {
 	screenshot(t, ctx, "sessions")
 	do(t, ctx, "revoke the other session", chromedp.Submit(chromedp.CSS(`form[action="/sessions/revoke"]`)))
 	waitFor(t, ctx, "the sessions page after the revocation", flashJS("/sessions", "Signed that session out"))
-	expectSignedOut(t, other, base, "revoked")
+	expectSignedOut(t, other, base, "revoked", "other_device", "You signed this browser out from another of your devices.")
+	screenshot(t, other, "signed-out-other-device")
 	signIn(t, other, base, "alice")
 	do(t, ctx, "open the sessions page", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.ID("revoke-others")))
 	do(t, ctx, "sign out everywhere else", chromedp.Click(chromedp.ID("revoke-others")))
 	waitFor(t, ctx, "the sessions page after signing out everywhere else", flashJS("/sessions", "Signed out 1 other session"))
-	expectSignedOut(t, other, base, "revoked")
+	expectSignedOut(t, other, base, "revoked", "other_device", "You signed this browser out from another of your devices.")
 	if m := me(t, ctx); m.User != "alice" {
 		t.Fatalf("signed out by our own \"everywhere else\": %+v", m)
+	}
+	signIn(t, other, base, "alice")
+	do(t, ctx, "change the password", chromedp.Navigate(base+"/profile"), chromedp.WaitVisible(chromedp.ID("password-change")),
+		chromedp.SendKeys(chromedp.ID("current-password"), demoPassword))
+	do(t, ctx, "submit the password change", chromedp.Submit(chromedp.ID("password-change")))
+	waitFor(t, ctx, "the profile after the password change", flashJS("/profile", "Password changed"))
+	expectSignedOut(t, other, base, "revoked", "password_changed", "Your password was changed, which signed this browser out.")
+	screenshot(t, other, "signed-out-password-change")
+	if m := me(t, ctx); m.User != "alice" {
+		t.Fatalf("signed out by our own password change: %+v", m)
 	}
 
 	// The admin console: fine right after sign-in; after MaxAuthAge it asks
 	// for the password again, and Renew lets the browser back in.
 	do(t, ctx, "open the admin console", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible(chromedp.ID("admin")))
 	screenshot(t, ctx, "admin")
+
+	// Its destructive button asks first: dismissed, bob stays signed in;
+	// confirmed, bob's page says an administrator signed him out.
+	signIn(t, other, base, "bob")
+	do(t, ctx, "reload the admin console", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible(chromedp.ID("revoke-user-bob")))
+	confirms.accept.Store(false)
+	do(t, ctx, "press bob's sign-out button, then dismiss the question", chromedp.Click(chromedp.ID("revoke-user-bob")))
+	if q := confirms.last(t); !strings.Contains(q, "Sign out all 1 of bob's sessions?") {
+		t.Errorf("the admin console's sign-out button asked %q", q)
+	}
+	if m := me(t, other); m.User != "bob" {
+		t.Fatalf("a dismissed confirmation signed bob out: %+v", m)
+	}
+	confirms.accept.Store(true)
+	do(t, ctx, "press bob's sign-out button, then confirm", chromedp.Click(chromedp.ID("revoke-user-bob")))
+	confirms.last(t)
+	waitFor(t, ctx, "the admin console after signing bob out", flashJS("/admin", "Signed out 1 session(s) of bob"))
+	expectSignedOut(t, other, base, "revoked", "admin", "An administrator signed this session out.")
+	screenshot(t, other, "signed-out-admin")
 	clk.advance(6 * time.Minute) // past the admin group's MaxAuthAge of 5m
 	resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(base+"/admin"))
 	if err != nil || resp.Status != http.StatusForbidden {
@@ -435,22 +470,87 @@ func testPages(t *testing.T, exe string) {
 	do(t, ctx, "confirm the password", chromedp.Submit(chromedp.ID("reauth")))
 	waitFor(t, ctx, "the admin console after confirming the password", `location.pathname === "/admin" && document.getElementById("admin") !== null`)
 
-	// Sign out, then the page's sign-in race.
+	// Sign out; then alice, on the second browser, signs out everywhere.
 	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
 	waitFor(t, ctx, "the login page after signing out", `location.pathname === "/login" && location.search.includes("signed_out") && document.readyState === "complete"`)
 	if m := me(t, ctx); m.User != "" {
 		t.Fatalf("/api/me after sign-out: %+v", m)
 	}
+	signIn(t, other, base, "alice")
+	do(t, other, "open the sessions page", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.ID("revoke-all")))
+	otherConfirms.accept.Store(true)
+	do(t, other, "sign out everywhere", chromedp.Click(chromedp.ID("revoke-all")))
+	if q := otherConfirms.last(t); !strings.Contains(q, "Sign out everywhere, this browser included?") {
+		t.Errorf("the sign-out-everywhere button asked %q", q)
+	}
+	waitFor(t, other, "the login page after signing out everywhere", reasonJS("revoked", "self", "You signed out everywhere, this browser included."))
+	screenshot(t, other, "signed-out-self")
+
+	// The page's sign-in race, from a signed-out page: afterwards its
+	// header shows the signed-in user without a reload.
 	run = pressFire(t, ctx, base, "login")
 	if run.OK != parallelFetches || run.Escalated != 0 || run.SideStatus != 200 || run.After.User != "alice" {
 		t.Fatalf("parallel page, sign-in race: %d/%d succeeded, %d escalated, login %d, afterwards %q",
 			run.OK, parallelFetches, run.Escalated, run.SideStatus, run.After.User)
 	}
 	checkSplit(t, "parallel page, sign-in race", run)
+	waitFor(t, ctx, "the parallel page's header after its sign-in",
+		`document.querySelector("header.top form.who") !== null && document.querySelector('header.top nav a[href="/profile"]') !== null && !document.querySelector('header.top nav a[href="/login"]')`)
 	t.Logf("parallel page, sign-in race: %d/%d succeeded, %d left signed out (%d answered before the sign-in, %d after it in the grace window, none of them saw alice), %d saw alice; signed in as %s afterwards",
 		run.OK, parallelFetches, run.Old, run.AnsweredBefore, run.Grace, run.SawUser, run.After.User)
 	screenshot(t, ctx, "parallel-signin")
-	noAlarms(t, ev, 2) // the two sign-outs from the sessions page
+	// The revocations asked for: one session each from the sessions page,
+	// "everywhere else" and the password change; bob's by the admin;
+	// alice's one session by "everywhere".
+	noAlarms(t, ev, 5)
+}
+
+// dialogs answers a page's JavaScript dialogs (window.confirm) as accept
+// says, and keeps their questions.
+type dialogs struct {
+	accept    atomic.Bool
+	questions chan string
+}
+
+func answerDialogs(t *testing.T, ctx context.Context) *dialogs {
+	t.Helper()
+	d := &dialogs{questions: make(chan string, 16)}
+	opening := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range opening {
+			if err != nil {
+				return
+			}
+			d.questions <- ev.Message
+			accept := d.accept.Load()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+			}()
+		}
+	}()
+	return d
+}
+
+// last returns the question of the next dialog the page opened.
+func (d *dialogs) last(t *testing.T) string {
+	t.Helper()
+	select {
+	case q := <-d.questions:
+		return q
+	case <-time.After(browserWait):
+		t.Fatal("the page asked no confirmation")
+		return ""
+	}
+}
+
+// reasonJS holds on the login page that gives the reason code (and
+// revocation reason by) in its URL and says text.
+func reasonJS(code, by, text string) string {
+	cond := `location.pathname === "/login" && document.readyState === "complete" && location.search.includes(` + jsString("reason="+code) + `)`
+	if by != "" {
+		cond += ` && location.search.includes(` + jsString("by="+by) + `)`
+	}
+	return cond + ` && (document.getElementById("reason") || {}).textContent === ` + jsString(text)
 }
 
 // signIn signs in through the login form.
@@ -493,16 +593,20 @@ func flashJS(path, msg string) string {
 }
 
 // expectSignedOut opens the profile and expects the login page, with the
-// reason code in its URL.
-func expectSignedOut(t *testing.T, ctx context.Context, base, reason string) {
+// reason code (and the revocation's reason, by) in its URL, saying text.
+func expectSignedOut(t *testing.T, ctx context.Context, base, reason, by, text string) {
 	t.Helper()
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/profile"))
 	if err != nil {
 		t.Fatalf("open the profile: %v", err)
 	}
-	if resp.Status != http.StatusOK || !strings.Contains(resp.URL, "/login?") || !strings.Contains(resp.URL, "reason="+reason) {
+	if resp.Status != http.StatusOK || !strings.Contains(resp.URL, "/login?") || !strings.Contains(resp.URL, "reason="+reason) ||
+		(by != "" && !strings.Contains(resp.URL, "by="+by)) {
 		m := me(t, ctx)
-		t.Fatalf("profile of a %s session: %d %s, want the login page with reason=%s (me: %+v)", reason, resp.Status, resp.URL, reason, m)
+		t.Fatalf("profile of a %s session: %d %s, want the login page with reason=%s by=%s (me: %+v)", reason, resp.Status, resp.URL, reason, by, m)
+	}
+	if got := eval[string](t, ctx, `(document.getElementById("reason") || {}).textContent || ""`); !strings.HasPrefix(got, text) {
+		t.Fatalf("the login page after a %s (%s) session says %q, want %q", reason, by, got, text)
 	}
 }
 
@@ -714,10 +818,38 @@ func testStoreOutage(t *testing.T, exe string) {
 	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
 	waitFor(t, ctx, "the failed sign-out page", `document.readyState === "complete" && document.getElementById("retry-logout") !== null`)
 	text := eval[string](t, ctx, `document.body.innerText`)
-	if !strings.Contains(text, "Could not sign out") || !strings.Contains(text, "still signed in") || strings.Contains(text, "Something went wrong") || !strings.Contains(text, "Bob Hope") {
+	if !strings.Contains(text, "Could not sign out") || !strings.Contains(text, "did not finish") || strings.Contains(text, "Something went wrong") || !strings.Contains(text, "Bob Hope") {
 		t.Errorf("failed sign-out page says:\n%s", text)
 	}
 	screenshot(t, ctx, "logout-failed")
+
+	// Every action gets an outage page in its own words: signing out the
+	// other sessions (refused by the Guard before the handler ran) and
+	// signing in (Login's error), each with a way back to try again.
+	store.mode.Store(storeUp)
+	do(t, ctx, "open the sessions page", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.ID("revoke-others")))
+	store.mode.Store(storeDown)
+	do(t, ctx, "sign out everywhere else", chromedp.Click(chromedp.ID("revoke-others")))
+	waitFor(t, ctx, "the outage page of signing out the other sessions", `document.readyState === "complete" && document.getElementById("try-again") !== null`)
+	text = eval[string](t, ctx, `document.body.innerText`)
+	if !strings.Contains(text, "Could not sign out your other sessions") || !strings.Contains(text, "still signed in") || strings.Contains(text, "Nothing was signed out: try") {
+		t.Errorf("the outage page of signing out the other sessions says:\n%s", text)
+	}
+	if back := eval[string](t, ctx, `document.getElementById("try-again").getAttribute("href")`); back != "/sessions" {
+		t.Errorf("its \"try again\" leads to %q, want /sessions", back)
+	}
+	screenshot(t, ctx, "outage-revoke-others")
+	anon, cancelAnon := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	defer cancelAnon()
+	do(t, anon, "open the login page with the store down", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"), chromedp.SendKeys(chromedp.ID("password"), demoPassword))
+	do(t, anon, "sign in with the store down", chromedp.Submit(chromedp.ID("login")))
+	waitFor(t, anon, "the outage page of signing in", `document.readyState === "complete" && document.getElementById("try-again") !== null`)
+	text = eval[string](t, anon, `document.body.innerText`)
+	if !strings.Contains(text, "Could not sign in") || !strings.Contains(text, "you are not signed in") || strings.Contains(text, "signed out") {
+		t.Errorf("the outage page of signing in says:\n%s", text)
+	}
+	screenshot(t, anon, "outage-signin")
 
 	// The store is down: the page must not look signed out.
 	store.mode.Store(storeDown)
@@ -742,6 +874,13 @@ func testStoreOutage(t *testing.T, exe string) {
 	if m := me(t, ctx); m.User != "" {
 		t.Fatalf("/api/me after sign-out: %+v", m)
 	}
+
+	// The store loses its data (a restart without persistence): the
+	// browser is told to sign in again, not that it timed out.
+	signIn(t, ctx, base, "bob")
+	store.lose()
+	expectSignedOut(t, ctx, base, "expired", "", "Please sign in again.")
+	screenshot(t, ctx, "store-lost")
 	noAlarms(t, ev, 0)
 }
 

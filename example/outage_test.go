@@ -11,11 +11,13 @@ import (
 // flakyStore is ginsecure's memory store with an outage switched on
 // demand: storeWritesFail makes Update and Delete fail (a sign-out that
 // cannot be written, reads still answered), storeDown makes every call
-// fail.
+// fail. lose swaps in an empty store: a restart that lost every record.
 type flakyStore struct {
-	ginsecure.Store
-	mode atomic.Int32
+	inner atomic.Pointer[storeBox]
+	mode  atomic.Int32
 }
+
+type storeBox struct{ ginsecure.Store }
 
 const (
 	storeUp int32 = iota
@@ -25,7 +27,17 @@ const (
 
 var errOutage = errors.New("test: store unreachable")
 
-func newFlakyStore() *flakyStore { return &flakyStore{Store: ginsecure.NewMemoryStore()} }
+func newFlakyStore() *flakyStore {
+	f := &flakyStore{}
+	f.lose()
+	return f
+}
+
+// lose replaces every record and marker with nothing, as a store that
+// restarted without its data does.
+func (f *flakyStore) lose() { f.inner.Store(&storeBox{ginsecure.NewMemoryStore()}) }
+
+func (f *flakyStore) st() ginsecure.Store { return f.inner.Load().Store }
 
 func (f *flakyStore) down() bool { return f.mode.Load() == storeDown }
 
@@ -33,61 +45,68 @@ func (f *flakyStore) Get(ctx context.Context, handle string) (ginsecure.Record, 
 	if f.down() {
 		return ginsecure.Record{}, errOutage
 	}
-	return f.Store.Get(ctx, handle)
+	return f.st().Get(ctx, handle)
 }
 
 func (f *flakyStore) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
 	if f.down() {
 		return errOutage
 	}
-	return f.Store.Create(ctx, rec, limit)
+	return f.st().Create(ctx, rec, limit)
 }
 
 func (f *flakyStore) Trim(ctx context.Context, userID string, max int) ([]string, error) {
 	if f.down() {
 		return nil, errOutage
 	}
-	return f.Store.Trim(ctx, userID, max)
+	return f.st().Trim(ctx, userID, max)
 }
 
 func (f *flakyStore) DeleteMarker(ctx context.Context, key, handle string) error {
 	if f.down() {
 		return errOutage
 	}
-	return f.Store.DeleteMarker(ctx, key, handle)
+	return f.st().DeleteMarker(ctx, key, handle)
 }
 
 func (f *flakyStore) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	if f.mode.Load() != storeUp {
 		return ginsecure.Record{}, errOutage
 	}
-	return f.Store.Update(ctx, handle, fn)
+	return f.st().Update(ctx, handle, fn)
 }
 
 func (f *flakyStore) Delete(ctx context.Context, handle string) error {
 	if f.mode.Load() != storeUp {
 		return errOutage
 	}
-	return f.Store.Delete(ctx, handle)
+	return f.st().Delete(ctx, handle)
 }
 
 func (f *flakyStore) List(ctx context.Context, userID string) ([]ginsecure.Record, error) {
 	if f.down() {
 		return nil, errOutage
 	}
-	return f.Store.List(ctx, userID)
+	return f.st().List(ctx, userID)
 }
 
 func (f *flakyStore) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
 	if f.down() {
 		return errOutage
 	}
-	return f.Store.SetMarker(ctx, key, m)
+	return f.st().SetMarker(ctx, key, m)
 }
 
 func (f *flakyStore) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
 	if f.down() {
 		return ginsecure.Marker{}, errOutage
 	}
-	return f.Store.GetMarker(ctx, key)
+	return f.st().GetMarker(ctx, key)
+}
+
+func (f *flakyStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, limit ginsecure.Limit) (ginsecure.Record, []string, error) {
+	if f.mode.Load() != storeUp {
+		return ginsecure.Record{}, nil, errOutage
+	}
+	return f.st().Present(ctx, held, fn, limit)
 }

@@ -136,8 +136,24 @@ document.getElementById("fire").addEventListener("click", async (ev) => {
   show(run);
   button.disabled = false;
   if (run.mode === "login" && run.after.user) {
-    // Signed in now: the rotation demo needs the page of a signed-in user.
+    // Signed in now: the rotation demo needs the page of a signed-in user,
+    // and the header must say who is signed in.
     button.dataset.mode = "reload";
     button.textContent = "Signed in: reload for the rotation demo";
+    await refreshHeader();
   }
 });
+
+// refreshHeader replaces the page's header (navigation, the signed-in
+// user, the sign-out button) with the server's current one, leaving the
+// results on the page.
+async function refreshHeader() {
+  try {
+    const r = await fetch(location.pathname, { cache: "no-store", headers: { Accept: "text/html" } });
+    const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    const fresh = doc.querySelector("header.top");
+    if (r.ok && fresh) document.querySelector("header.top").replaceWith(fresh);
+  } catch (e) {
+    /* the old header stays; the reload button still works */
+  }
+}
