@@ -480,65 +480,12 @@ func TestCookielessWriteLandingAfterTheWindowIsForeign(t *testing.T) {
 	})
 }
 
-// TestCookielessTwinWriteLandingAfterSignIn: a browser with no cookies
-// submits the sign-in form twice (two records, "Cookieless sign-in"); the
-// first response lands, a cart write is made with it, then the second
-// login's response lands, then the write's: the browser holds the second
-// login's token next to the first record's own session cookie. Within
-// the second login's window that is the browser's late response, as an
-// anonymous session's is: healed into the second record's session with
-// the first session's values (the same user's own), so the browser is
-// signed in and the cart `Save` acknowledged is kept (DESIGN.md,
-// "Ordering principle", "Writes"). After the window it is foreign, as a
-// copy of the token beside another session is.
-func TestCookielessTwinWriteLandingAfterSignIn(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
-		for _, when := range []string{"unpresented", "presented, within GracePeriod", "after the window"} {
-			e := newEnv(t, kind, ginsecure.Config{})
-			b := e.browser()
-			first := e.send("POST", "/login?user=alice", "")
-			second := e.send("POST", "/login?user=alice", "")
-			if first.status != http.StatusOK || second.status != http.StatusOK {
-				t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
-			}
-			b.apply(first)
-			w := b.post("/cart?item=twin-cart") // its response is held up
-			if w.status != http.StatusOK || w.user() != "alice" || !hasCookie(w.cookies, "app") {
-				t.Fatalf("%s: the cart with the first login: %d %v", when, w.status, w.body)
-			}
-			b.apply(second)
-			if when != "unpresented" {
-				if r := b.get("/me"); r.user() != "alice" {
-					t.Fatalf("%s: the second login presented: %d %v", when, r.status, r.body)
-				}
-			}
-			if when == "after the window" {
-				e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
-			}
-			b.apply(w) // the first record's session cookie lands last
-			r := b.get("/cart")
-			if when == "after the window" {
-				if r.user() != "" || r.body["cart"] == "twin-cart" {
-					t.Errorf("%s: /cart %d %v; want anonymous (foreign), no data", when, r.status, r.body)
-				}
-				continue
-			}
-			if r.user() != "alice" || r.body["cart"] != "twin-cart" {
-				t.Errorf("%s: the other submit's write landing last: /cart %d %v; want alice with the cart", when, r.status, r.body)
-			}
-			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "twin-cart" {
-				t.Errorf("%s: the next request: /cart %d %v; want alice with the cart", when, r.status, r.body)
-			}
-		}
-	})
-}
-
 // TestLoginTokenBesideAnotherUsersSessionIsForeign: within a login's
 // window, the own session of another user's live record, or of an ended
 // record of the same user, beside the login's token is no late response
-// of this browser's sign-in: foreign, its data hidden, nothing carried
-// (DESIGN.md, "Cookieless sign-in": only the same user's live session
-// comes along).
+// of this browser's sign-in (only an anonymous session nothing marked
+// is, DESIGN.md "Cookieless sign-in"): foreign, its data hidden, nothing
+// carried.
 func TestLoginTokenBesideAnotherUsersSessionIsForeign(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		for _, c := range []struct {
@@ -567,6 +514,64 @@ func TestLoginTokenBesideAnotherUsersSessionIsForeign(t *testing.T) {
 			if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "other-cart" {
 				t.Errorf("%s's session beside alice's login token: /cart %d %v; want anonymous, no data", other, r.status, r.body)
 			}
+		}
+	})
+}
+
+// TestCookielessTwinWriteLandingAfterSignIn, where the second record's
+// session holds a value of the same key already: a double submit from a
+// guest session, both logins verified at once; the first commits and a
+// newer login replaces its record, the browser writes its cart there,
+// and the second (past the join window, its join target gone: an
+// ordinary login carrying the guest cart) answers late. The write
+// acknowledged into the newer record's session, whose response landed
+// last, is what the browser reads, not the guest cart the late login
+// carried (DESIGN.md, "Writes"; the same user's session comes along
+// whole, "Carry-over").
+func TestTwinSessionValuesWinOverTheLoginsCarry(t *testing.T) {
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	held := func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.POST("/held-login", func(c *gin.Context) {
+			entered <- struct{}{}
+			<-gate
+			if err := ginsecure.Login(c, c.Query("user")); err != nil {
+				c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"user": c.Query("user")})
+		})
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(held))
+		b := e.browser()
+		if r := b.post("/cart?item=guest"); r.status != http.StatusOK {
+			t.Fatalf("guest cart: %d %v", r.status, r.body)
+		}
+		guest := b.header()
+		late := make(chan reply, 1)
+		go func() { r, _ := e.trySend("POST", "/held-login?user=alice", guest); late <- r }()
+		<-entered
+		first := e.send("POST", "/login?user=alice", guest)
+		if first.status != http.StatusOK {
+			t.Fatalf("first login: %d %v", first.status, first.body)
+		}
+		b.apply(first)
+		b.login("alice") // a newer login replaces the first record
+		w := b.post("/cart?item=twin-cart")
+		if w.status != http.StatusOK || w.user() != "alice" {
+			t.Fatalf("cart: %d %v", w.status, w.body)
+		}
+		e.clock.Advance(time.Minute) // past the join window
+		gate <- struct{}{}
+		second := <-late
+		if second.status != http.StatusOK {
+			t.Fatalf("the late twin login: %d %v", second.status, second.body)
+		}
+		b.apply(second)
+		b.apply(w) // the write's session cookie lands last
+		if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "twin-cart" {
+			t.Errorf("/cart %d %v; want alice with the acknowledged cart", r.status, r.body)
 		}
 	})
 }

@@ -285,14 +285,8 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec))
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, storeErr(err)
-	case err != nil && !several:
-		carry, late, err := g.lateSession(c, st, rec)
-		if err != nil {
-			return false, err
-		}
-		if late {
-			return true, g.adoptLate(st, rec, carry)
-		}
+	case err != nil && !several && g.lateAnonymous(st, rec):
+		return true, g.adoptLate(st, rec)
 	}
 	st.hide()
 	st.failure = ErrForeignSession

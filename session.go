@@ -35,7 +35,6 @@ import (
 
 	"github.com/boj/redistore"
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
@@ -383,61 +382,40 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	return nil
 }
 
-// lateSession decides a session cookie next to a login's token that
-// nothing marked, within the login's window (newLogin): the session
-// cookie of a response verified before the login that landed after the
-// login's (DESIGN.md, "Cookieless sign-in"). An anonymous session (no
-// handle: a cookieless browser's first write) comes under CarryOver; the
-// own session of another live record of the same user (the other login
-// of a cookieless double submit, a write of which answered last) comes
-// whole, as the same user's own. Past the window either is a copy of the
-// token beside another session: foreign (false). Only this path, a
-// request that would otherwise be foreign, reads the other record.
-func (g *Guard) lateSession(c *gin.Context, st *reqState, rec *Record) (carryRule, bool, error) {
-	now := g.now()
-	if !g.newLogin(rec, now) {
-		return carryNone, false, nil
-	}
+// lateAnonymous reports whether the session cookie next to a login's
+// token, within the login's window (newLogin), is an anonymous session
+// nothing replaced (no marker, no handle): the session cookie of a
+// response verified before the login (a cookieless browser's first
+// write) that landed after the login's (DESIGN.md, "Cookieless sign-in").
+// Past the window it is a copy of the token beside another session:
+// foreign.
+func (g *Guard) lateAnonymous(st *reqState, rec *Record) bool {
 	h, _ := st.gs.Values[handleKey].(string)
-	if h == "" {
-		return carryAnonymous, true, nil
-	}
-	if !validHandle(h) || h == rec.Handle {
-		return carryNone, false, nil
-	}
-	other, err := g.view(c, h, now)
-	if errors.Is(err, ErrNotFound) {
-		return carryNone, false, nil
-	}
-	if err != nil {
-		return carryNone, false, storeErr(err)
-	}
-	own := other.Revoked == "" && other.UserID == rec.UserID && other.SessionID == st.sid && g.timedOut(other, false, now) == nil
-	return carryOwn, own, nil
+	return h == "" && g.newLogin(rec, g.now())
 }
 
-// adoptLate serves a login's token that came next to a late session
-// (lateSession) with the record's own session, carrying what the late
-// session holds as a login would (under carry; the login's own values
-// win), and sends the record's session cookie again: the write that
-// session's Save acknowledged is kept, and the browser stays signed in
-// (DESIGN.md, "Writes").
-func (g *Guard) adoptLate(st *reqState, rec *Record, carry carryRule) error {
+// adoptLate serves the first presentation of a login's token that came
+// next to a late anonymous session (lateAnonymous) with the record's own
+// session, carrying what the anonymous session holds as a login would
+// (Config.CarryOver; the login's own values win), and sends the record's
+// session cookie again: the write that session's Save acknowledged is
+// kept, and the browser stays signed in (DESIGN.md, "Writes").
+func (g *Guard) adoptLate(st *reqState, rec *Record) error {
 	if cookieStore(st.gs.Store()) {
-		return g.heal(st, rec, carry)
+		return g.heal(st, rec, carryAnonymous)
 	}
-	values := g.carried(st.gs.Values, carry)
+	carry := g.carried(st.gs.Values, carryAnonymous)
 	gs, err := st.loadByID(rec.SessionID)
 	if err != nil {
 		return err
 	}
-	for k, v := range values {
+	for k, v := range carry {
 		if _, ok := gs.Values[k]; !ok {
 			gs.Values[k] = v
 		}
 	}
 	st.cur, st.served = gs, servedHealed
-	if len(values) == 0 {
+	if len(carry) == 0 {
 		st.sendSessionCookie(gs)
 		return nil
 	}

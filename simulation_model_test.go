@@ -92,10 +92,6 @@ const (
 	// the login marked none of the browser's: the session is unmarked,
 	// or marked by another record (then foreign at any time).
 	lateUnlinked
-	// lateTwin: the own session of another record of the same user (the
-	// other login of a cookieless double submit), put back by a write
-	// served with it; the login marked none of the browser's sessions.
-	lateTwin
 )
 
 // mWrite is a write that Save acknowledged.
@@ -741,14 +737,12 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 	}
 }
 
-// noteLateSession notes the session cookie of a response sent before the
-// browser's last login and applied after it, when the model knows what
-// the server makes of it next to the login's token (lateSessionCookie):
-// an anonymous response's new session, or any anonymous session when the
-// login marked none, or the own session of another live record of the
-// same user (a cookieless double submit's other login). A session the
-// login's request presented too is the one the login marked: healed at
-// any time, as the model expects already.
+// noteLateSession notes the session cookie of an anonymous response sent
+// before the browser's last login and applied after it, when the model
+// knows what the server makes of it next to the login's token
+// (lateAnonymousSession): a new session, or any session when the login
+// marked none. A session the login's request presented too is the one
+// the login marked: healed at any time, as the model expects already.
 func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
 	m.lateSessionReplaced(f, mp)
 	if mp.exp != expUser || f.sentStep >= mp.loginStep || len(m.r.parties[f.party].jar.tossed) > 0 {
@@ -756,11 +750,9 @@ func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
 	}
 	v, _ := sessionCookieSet(f)
 	switch {
-	case v == "":
-	case f.resp.user != "":
-		if m.twinOf(f, mp) {
-			mp.lateAnon, mp.lateAnonKind = v, lateTwin
-		}
+	case v == "", f.resp.user != "":
+		// (A signed-in response's session cookie is its record's own:
+		// healed by a marker, or another record's, late-session-cookie's.)
 	case !f.hasSession:
 		mp.lateAnon, mp.lateAnonKind = v, lateFresh
 	case mp.loginSent == "":
@@ -804,31 +796,6 @@ func sessionCookieSet(f *simFlight) (string, bool) {
 	return v, ok
 }
 
-// twinOf reports whether f, served authenticated, was served with the
-// own session of another record of the browser's user than its last
-// login's, which made none of the browser's sessions its predecessor
-// (sent without a session cookie): f's response set no token (not a
-// forward or a rotation that moves it) and no Renew of that record moved
-// its session since.
-func (m *simModel) twinOf(f *simFlight, mp *mParty) bool {
-	hv := tokenHandle(f.token)
-	if mp.loginSent != "" || f.resp.user != mp.user || hv == "" || hv == mp.loginHandle || setsCookie(f.resp.cookies, tokCookieName) {
-		return false
-	}
-	return !m.renewedSince(hv, f.sentStep)
-}
-
-// renewedSince reports whether a Renew of record hv sent at or after
-// step answered successfully: on memstore and Redis it moved the session.
-func (m *simModel) renewedSince(hv string, step int) bool {
-	for _, o := range m.r.flights {
-		if o.act == actRenew && o.sentStep >= step && tokenHandle(o.token) == hv && o.resp.status == 200 {
-			return true
-		}
-	}
-	return false
-}
-
 // lateAnonymousSession sets what a request of a browser must be served
 // as when it presents its last login's token next to a late anonymous
 // session cookie (noteLateAnonymous). Within the login's window (until
@@ -863,9 +830,8 @@ func (m *simModel) lateAnonymousSession(f *simFlight) {
 	grace, age := m.r.w.cfg.GracePeriod, m.now().Sub(m.tokens[h.tokens[0]].issuedAt)
 	switch {
 	case grace >= 0 && (age <= grace || !h.shown):
-		// Within the window: healed, if nothing marked the session (the
-		// twin's: while its record lives and its session stays).
-		if !m.healedLate(mp) {
+		// Within the window: healed, if nothing marked the session.
+		if mp.lateAnonKind != lateFresh {
 			m.forget(f.party, "late session within the login's window, maybe marked")
 		}
 	case grace < 0, h.presented:
@@ -874,23 +840,6 @@ func (m *simModel) lateAnonymousSession(f *simFlight) {
 	default:
 		m.forget(f.party, "late anonymous session: the login's record maybe presented")
 	}
-}
-
-// healedLate reports whether the model is sure a late session cookie
-// (lateAnonymousSession) is healed within the login's window.
-func (m *simModel) healedLate(mp *mParty) bool {
-	switch mp.lateAnonKind {
-	case lateFresh:
-		return true
-	case lateTwin:
-		for hv := range mp.handles {
-			if h := m.handle(hv); hv != mp.loginHandle && h.user == mp.user && (h.endedStep != 0 || h.maybeEnded) {
-				return false // the twin may have ended (its session tombstoned)
-			}
-		}
-		return true
-	}
-	return false
 }
 
 // writeApplied marks a write applied; a browser whose data the model had

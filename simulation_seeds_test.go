@@ -156,9 +156,9 @@ var simSeedCases = []simSeedCase{
 	// the login's window: foreign by the documented limit (step 52).
 	{faultLateSession, "cookie", 1, 3269102696103408047},
 	{faultLateSession, "memstore", 2, 7261166114365814553},
-	// A cookieless double submit's other record's write, verified
+	// Still open: a double submit's other record's write, verified
 	// before this login, puts that record's session cookie next to this
-	// login's token, within the window: healed (step 16, 21, 83, 35, 36).
+	// login's token (step 16, 21, 83, 35, 36).
 	{faultLateSession, "memstore", 1, 3463310875996890873},
 	{faultLateSession, "cookie", 1, 3500128006311341743},
 	{faultLateSession, "cookie", 1, 2786155779854870961},
@@ -175,6 +175,10 @@ var simSeedCases = []simSeedCase{
 	// one-step marker chains: foreign by a documented limit the model
 	// does not know yet, step 77).
 	{faultLateSession, "redis-2pools", 2, 4793851251390006427},
+	// A double submit from a guest session, the second login past the
+	// join window after a newer login replaced the first: the newer
+	// record's write lands after the second login's (step 50).
+	{faultLateSession, "redis-2pools", 1, 1780565890198899471},
 	// The same limit on the cookie store: an anonymous write's cookie,
 	// whose session the first of two logins replaced, lands after the
 	// second (step 53).
