@@ -143,6 +143,12 @@ type benchBackend struct {
 	kind  string
 	redis *redistest.Server
 	rtt   time.Duration // for "redis": the simulated network round trip (farConn), 0 for none
+	// own: for "redis", the session store of gin-contrib's own
+	// constructor (ginredis.NewStoreWithPool), which the records store
+	// knows only by its type: the ordinary path (the record read beside
+	// the session, a write checked after it). Otherwise
+	// redisstore.NewSessionStore's.
+	own bool
 }
 
 func (bk benchBackend) sessions(b testing.TB, n *atomic.Int64) (sessions.Store, *redis.Pool) {
@@ -155,7 +161,13 @@ func (bk benchBackend) sessions(b testing.TB, n *atomic.Int64) (sessions.Store, 
 		st = memstore.NewStore(sessionSecret)
 	case "redis":
 		pool = countingPool(b, bk.redis, n, bk.rtt)
-		rs, err := gredis.NewStoreWithPool(pool, sessionSecret)
+		var rs sessions.Store
+		var err error
+		if bk.own {
+			rs, err = gredis.NewStoreWithPool(pool, sessionSecret)
+		} else {
+			rs, err = redisstore.NewSessionStore(pool, [][]byte{sessionSecret})
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -476,7 +488,8 @@ func benchBackends(b *testing.B) []benchBackend {
 	out := []benchBackend{{kind: "cookie"}, {kind: "memstore"}}
 	srv := redistest.Start(b)
 	out = append(out, benchBackend{kind: "redis", redis: srv},
-		benchBackend{kind: "redis", redis: srv, rtt: farRTT})
+		benchBackend{kind: "redis", redis: srv, rtt: farRTT},
+		benchBackend{kind: "redis", redis: srv, own: true})
 	return out
 }
 
@@ -488,8 +501,11 @@ func benchBackends(b *testing.B) []benchBackend {
 const farRTT = 200 * time.Microsecond
 
 func (bk benchBackend) name() string {
-	if bk.rtt > 0 {
+	switch {
+	case bk.rtt > 0:
 		return bk.kind + "-far"
+	case bk.own:
+		return bk.kind + "-gincontrib"
 	}
 	return bk.kind
 }

@@ -112,9 +112,9 @@ func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason er
 // updateHeld is Store.Update of the record the request holds (read this
 // request, as the store gave it): on a store that must otherwise read the
 // record again before its write (Redis), the write compares against held
-// instead, a round trip fewer (HeldUpdater). held is not changed.
+// instead, a round trip fewer (storeext.HeldUpdater). held is not changed.
 func (g *Guard) updateHeld(ctx context.Context, held *Record, fn func(*Record) error) (Record, error) {
-	if u, ok := g.store.(HeldUpdater); ok {
+	if u, ok := g.store.(heldUpdater); ok {
 		return u.UpdateHeld(ctx, *held, fn)
 	}
 	return g.store.Update(ctx, held.Handle, fn)

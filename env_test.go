@@ -98,7 +98,11 @@ func (l *eventLog) reset() { l.mu.Lock(); l.ev = nil; l.mu.Unlock() }
 // recommend (the Guard then reads and saves them together:
 // session_redis.go); "redis-2pools" gives each store a pool of its own, as
 // gin-contrib's redis.NewStore does (the record is prefetched beside the
-// session, and a write is checked after it is saved).
+// session, and a write is checked after it is saved). "redis-gincontrib"
+// (not in storeKinds: the tests that name it) keeps gin-contrib's own
+// store (ginredis.NewStoreWithPool) on the records' pool, which the
+// records store knows only by its type: the ordinary path, with every
+// protection of gin-contrib's Redis store.
 var storeKinds = []string{"cookie", "memstore", "redis", "redis-2pools"}
 
 // isRedis reports whether an env kind keeps its sessions in Redis.
@@ -167,7 +171,7 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		e.sess = cookie.NewStore(keys...)
 	case "memstore":
 		e.sess = memstore.NewStore(keys...)
-	case "redis", "redis-2pools":
+	case "redis", "redis-2pools", "redis-gincontrib":
 		e.redis = o.redis
 		if e.redis == nil {
 			e.redis = redistest.Start(t)
@@ -179,7 +183,13 @@ func newEnv(t testing.TB, kind string, cfg ginsecure.Config, opts ...envOption) 
 		if pool == nil {
 			pool = e.redis.Pool()
 		}
-		st, err := gredis.NewStoreWithPool(pool, sessionSecret)
+		var st sessions.Store
+		var err error
+		if kind == "redis-gincontrib" {
+			st, err = gredis.NewStoreWithPool(pool, sessionSecret)
+		} else {
+			st, err = redisstore.NewSessionStore(pool, [][]byte{sessionSecret})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

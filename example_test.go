@@ -21,7 +21,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
-	ginredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 
@@ -345,7 +344,9 @@ func ExampleConfig_redis() {
 	}
 	defer pool.Close()
 
-	sessStore, err := ginredis.NewStoreWithPool(pool, []byte("32-byte-long-auth-key-for-demo!!"))
+	// gin-contrib's Redis session store on the records' pool: a request's
+	// record and session are read in one round trip.
+	sessStore, err := redisstore.NewSessionStore(pool, [][]byte{[]byte("32-byte-long-auth-key-for-demo!!")})
 	if err != nil {
 		log.Fatal(err)
 	}

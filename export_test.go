@@ -13,3 +13,18 @@ func MemoryStoreIndexSize(s Store) (users, handles int) {
 	}
 	return len(m.users), handles
 }
+
+// TooLargeText exposes the one list of other libraries' error texts
+// ginsecure matches (foreign_text.go) to foreign_text_test.go.
+var TooLargeText = tooLargeText
+
+// The optional interfaces as the Guard declares them, for storeext_test.go
+// (they must be storeext's, method for method).
+type (
+	PrefetcherAsAsked    = prefetcher
+	HeldUpdaterAsAsked   = heldUpdater
+	SharedRedisAsAsked   = sharedRedis
+	SessionSharerAsAsked = sessionSharer
+	KnownSessionsAsAsked = knownSessions
+	LoggerUserAsAsked    = loggerUser
+)

@@ -189,10 +189,10 @@ type Guard struct {
 	// Middleware.
 	sessionsCheck, requireCheck sync.Once
 
-	// Sessions read and saved together with the records (session_redis.go):
+	// Sessions read and saved together with the records (session_shared.go):
 	// decided at the first session loaded.
 	redisLearned  atomic.Bool
-	redisSessions atomic.Pointer[redisSessions]
+	redisSessions atomic.Pointer[sharedSessions]
 
 	// The first session store the Guard saw: where an ending without a
 	// request (RevokeUser) deletes the session's data (binding.go).
@@ -306,7 +306,7 @@ func (g *Guard) warnWeakSessionCookie(gs *gsessions.Session) {
 	}
 	g.cookieCheck.Do(func() {
 		g.warnShortCookieStore(gs) // lifetime.go
-		if checkSessionStore(gs) != nil {
+		if g.checkSessionStore(gs) != nil {
 			g.log.Error("ginsecure: the Redis session store (boj/redistore) deletes every session saved with MaxAge <= 0, so logins cannot last; set store.Options(sessions.Options{MaxAge: 86400 * 7, ...}) (seconds)")
 		}
 		var weak []string

@@ -14,7 +14,6 @@ package ginsecure
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -161,7 +160,7 @@ func (s *guardSession) Save() (err error) {
 	}
 	n := len(st.c.Writer.Header()["Set-Cookie"])
 	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
-		return saveErr(err)
+		return st.g.saveErr(cur.Store(), err)
 	}
 	s.markSaved()
 	if key == "" {
@@ -186,7 +185,7 @@ func giveIdentity(cur *gsessions.Session) error {
 
 // trySaveShared saves a session of the Redis shared with the records,
 // where it is one, with its check against the marker under key in one
-// round trip (session_redis.go, saveShared). done says Save's answer is
+// round trip (session_shared.go, saveShared). done says Save's answer is
 // err; otherwise Save saves through the session store and checks after,
 // against the marker under the key returned ("": no check).
 func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string, bool, error) {
@@ -296,13 +295,17 @@ func (g *Guard) recordExists(c *gin.Context, handle string) bool {
 }
 
 // saveErr names why a session store could not save: too large for the
-// cookie or the store, the store unreachable, or as the store said.
-func saveErr(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "value is too long") || strings.Contains(msg, "too big") {
+// cookie or the store (ErrSessionTooLarge: a size check before the save,
+// or one of the texts in tooLargeText), the store unreachable
+// (Guard.outage), or as the store said.
+func (g *Guard) saveErr(store gsessions.Store, err error) error {
+	if errors.Is(err, ErrSessionTooLarge) {
+		return err
+	}
+	if tooLargeText(err) {
 		return &wrapped{sentinel: ErrSessionTooLarge, cause: err}
 	}
-	if isOutage(err) {
+	if g.outage(store, err) {
 		return storeErr(err)
 	}
 	return err

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/boj/redistore"
 	"github.com/gin-gonic/gin"
-	"github.com/gomodule/redigo/redis"
 	gsessions "github.com/gorilla/sessions"
+	"github.com/quasoft/memstore"
 )
 
 // lifetimeChange says whether the handler changed the session cookie's
@@ -36,8 +35,9 @@ func (s *guardSession) noteLifetime(maxAge int) {
 }
 
 // deletesAtZero reports whether a Save of the session the request is
-// signed in with would delete it: boj/redistore deletes a session saved
-// with MaxAge <= 0 (the negative one is the logout idiom, handled before),
+// signed in with would delete it: a session store that deletes a session
+// saved with MaxAge <= 0 (boj/redistore, storeext.KnownSessions.Persists; the
+// negative MaxAge is the logout idiom, handled before)
 // which would leave its record alive with no session behind it and
 // counting against MaxSessionsPerUser. An anonymous session is deleted as
 // gin-contrib deletes it.
@@ -45,8 +45,15 @@ func (st *reqState) deletesAtZero() bool {
 	if !st.authenticated() || st.cur == nil || st.cur.Options == nil || st.cur.Options.MaxAge != 0 {
 		return false
 	}
-	_, ok := st.cur.Store().(*redistore.RediStore)
-	return ok
+	return !st.g.persists(st.cur.Store(), st.cur.Options)
+}
+
+// persists reports whether a save of a session of store with opts keeps
+// it: false only where the records Store knows the session store deletes
+// it instead (storeext.KnownSessions.Persists).
+func (g *Guard) persists(store gsessions.Store, opts *gsessions.Options) bool {
+	known := g.sessionsKnown(store)
+	return known == nil || known.Persists(opts)
 }
 
 // followLifetime keeps the session cookie's new lifetime on the record
@@ -176,7 +183,7 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	if rec.LastSeen.Sub(rec.CreatedAt)/step <= prevSeen.Sub(rec.CreatedAt)/step {
 		return
 	}
-	if rs, ok := gs.Store().(*redistore.RediStore); ok && !expireRedisSession(c, rs, gs) {
+	if !g.touchSession(c, gs) {
 		return
 	}
 	st.sendSessionCookie(gs)
@@ -186,21 +193,21 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	}
 }
 
-// expireRedisSession resets the TTL of a boj/redistore session's key to its
-// MaxAge; false where it could not (the key is gone, Redis did not answer,
-// or the store's key prefix is unknown): the cookie is then not sent.
-func expireRedisSession(c *gin.Context, rs *redistore.RediStore, gs *gsessions.Session) bool {
-	prefix, _, _, ok := redisFormat(rs)
-	if !ok || rs.Pool == nil {
-		return false
+// touchSession resets the lifetime of gs's stored data where the session
+// store keeps it with a lifetime of its own (storeext.KnownSessions.Touch), and
+// reports whether gs's cookie may be sent again: not where the data may
+// expire before the cookie (a session store with IDs that neither the
+// records Store knows nor ginsecure does: gin-contrib's memstore and
+// gorilla's FilesystemStore keep their data without a lifetime).
+func (g *Guard) touchSession(c *gin.Context, gs *gsessions.Session) bool {
+	if known := g.sessionsKnown(gs.Store()); known != nil {
+		return known.Touch(reqCtx(c), gs.ID, gs.Options.MaxAge)
 	}
-	conn, err := rs.Pool.GetContext(reqCtx(c))
-	if err != nil {
-		return false
+	switch gs.Store().(type) {
+	case *memstore.MemStore, *gsessions.FilesystemStore:
+		return true
 	}
-	defer conn.Close()
-	n, err := redis.Int(conn.Do("EXPIRE", prefix+gs.ID, gs.Options.MaxAge))
-	return err == nil && n == 1
+	return false
 }
 
 // warnShortCookieStore warns when a cookie store's MaxAge is shorter than

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/boj/redistore"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -34,8 +33,8 @@ import (
 // user's least recently used sessions evicted over MaxSessionsPerUser
 // (among the sessions a request has presented: the new one counts from
 // its first request, see UnpresentedAge), and the token sent. The handler
-// need not call Save. On a Redis that boj/redistore shares with the
-// records (SharedRedis), neighbouring steps share a script, in the same
+// need not call Save. On a Redis whose sessions the records Store keeps beside the
+// records (storeext.SharedRedis, redisstore.NewSessionStore), neighbouring steps share a script, in the same
 // order: the marker and the re-read of the replaced session, the record
 // and the new session, the replaced record's retirement and its session's
 // deletion. Should a step fail, what the steps before it wrote is taken
@@ -122,7 +121,7 @@ func newLogin(c *gin.Context, userID string) (*login, error) {
 	if st.loadErr != nil {
 		return nil, storeErr(st.loadErr)
 	}
-	if err := checkSessionStore(st.gs); err != nil {
+	if err := st.g.checkSessionStore(st.gs); err != nil {
 		return nil, err
 	}
 	ctx := reqCtx(c)
@@ -167,7 +166,7 @@ func (l *login) mark() (joined bool, err error) {
 	if l.oldKey == "" {
 		return false, nil
 	}
-	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_redis.go
+	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_shared.go
 	switch {
 	case errors.Is(err, ErrMarkerExists):
 		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
@@ -266,7 +265,7 @@ func (l *login) carry() error {
 }
 
 // create is step 3, the record, with the new session on a Redis shared
-// with boj/redistore (one script, session_redis.go: the session is
+// with boj/redistore (one script, session_shared.go: the session is
 // written only once the record is). The user's sessions over
 // MaxSessionsPerUser make room for it, unless RejectExtraLogins.
 func (l *login) create() error {
@@ -279,7 +278,7 @@ func (l *login) create() error {
 	}
 	shared, err := g.prepareShared(l.ns)
 	if err != nil {
-		return saveErr(err)
+		return g.saveErr(l.ns.Store(), err)
 	}
 	l.shared = shared
 	if shared != nil {
@@ -316,7 +315,7 @@ func (l *login) saveSession() error {
 	if l.shared != nil {
 		http.SetCookie(c.Writer, l.shared.cookie)
 	} else if err := l.ns.Store().Save(c.Request, c.Writer, l.ns); err != nil {
-		return saveErr(err)
+		return l.g.saveErr(l.ns.Store(), err)
 	}
 	l.undo.push(func(context.Context) {
 		if err := deleteSession(c.Request, l.ns.Store(), l.ns.Name(), l.ns.ID); err != nil {
@@ -599,7 +598,7 @@ func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, ses
 		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
 		return nil
 	}
-	shared, _ := g.store.(SharedRedis)
+	shared, _ := g.store.(sharedRedis)
 	if sessionKey != "" && shared != nil {
 		_, err = shared.UpdateHeldDeletingSession(ctx, *held, retire, sessionKey)
 		gone = err == nil
@@ -645,11 +644,12 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 	}
 }
 
-// checkSessionStore refuses a session store that cannot keep a login:
-// boj/redistore deletes a session saved with MaxAge <= 0, so the login
-// would answer 200 and the next request be anonymous.
-func checkSessionStore(gs *gsessions.Session) error {
-	if _, ok := gs.Store().(*redistore.RediStore); ok && (gs.Options == nil || gs.Options.MaxAge <= 0) {
+// checkSessionStore refuses a session store that cannot keep a login: one
+// that deletes a session saved with the store's options (boj/redistore,
+// with MaxAge <= 0: storeext.KnownSessions.Persists), so that the login would
+// answer 200 and the next request be anonymous.
+func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
+	if !g.persists(gs.Store(), gs.Options) {
 		return ErrSessionNotPersisted
 	}
 	return nil

@@ -25,7 +25,9 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // failingStore fails, while armed, the failAt-th store call (counted from
@@ -185,9 +187,9 @@ func (f *failingStore) DeleteMarker(ctx context.Context, k, h string) error {
 // The SharedRedis and HeldUpdater methods fail as the others do; on a
 // Redis whose pool the session store shares (newFailingEnv), the Guard
 // then takes the paths that read and write sessions with the records.
-func (f *failingStore) RedisPool() *redis.Pool {
-	if s, ok := f.Store.(ginsecure.SharedRedis); ok {
-		return s.RedisPool()
+func (f *failingStore) SharedSessions(store gsessions.Store) storeext.KnownSessions {
+	if s, ok := f.Store.(storeext.SessionSharer); ok {
+		return s.SharedSessions(store)
 	}
 	return nil
 }
@@ -195,43 +197,43 @@ func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (*ginse
 	if err := f.hit("GetWithSession"); err != nil {
 		return nil, nil, err
 	}
-	return f.Store.(ginsecure.SharedRedis).GetWithSession(ctx, h, sk)
+	return f.Store.(storeext.SharedRedis).GetWithSession(ctx, h, sk)
 }
 func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
 	if err := f.hit("SaveSessionUnlessMarked"); err != nil {
 		if f.lost(err) {
-			_, _, _ = f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
+			_, _, _ = f.Store.(storeext.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
 		}
 		return ginsecure.Marker{}, false, err
 	}
-	return f.Store.(ginsecure.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
+	return f.Store.(storeext.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
 }
 func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record, l ginsecure.Limit, sk string, v []byte, ttl time.Duration) error {
 	if err := f.hit("CreateWithSession"); err != nil {
 		if f.lost(err) {
-			_ = f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
+			_ = f.Store.(storeext.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
 		}
 		return err
 	}
-	return f.Store.(ginsecure.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
+	return f.Store.(storeext.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
 }
 func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m ginsecure.Marker, sk string) ([]byte, error) {
 	if err := f.hit("SetMarkerReadSession"); err != nil {
 		if f.lost(err) {
-			_, _ = f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
+			_, _ = f.Store.(storeext.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
 		}
 		return nil, err
 	}
-	return f.Store.(ginsecure.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
+	return f.Store.(storeext.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
 }
 func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sk string) (ginsecure.Record, error) {
 	if err := f.hit("UpdateHeldDeletingSession"); err != nil {
 		if f.lost(err) {
-			_, _ = f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
+			_, _ = f.Store.(storeext.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
 		}
 		return ginsecure.Record{}, err
 	}
-	return f.Store.(ginsecure.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
+	return f.Store.(storeext.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
 }
 func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
 	if err := f.hit("UpdateHeld"); err != nil {
@@ -240,7 +242,7 @@ func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn
 		}
 		return ginsecure.Record{}, err
 	}
-	if u, ok := f.Store.(ginsecure.HeldUpdater); ok {
+	if u, ok := f.Store.(storeext.HeldUpdater); ok {
 		return u.UpdateHeld(ctx, held, fn)
 	}
 	return f.Store.Update(ctx, held.Handle, fn)
@@ -860,7 +862,7 @@ func TestLoginNotUndoneByARotationInFlight(t *testing.T) {
 // holds the same keys as before, and the visitor's session is as it was.
 func TestRedisSharedLoginRefusedLeavesNothing(t *testing.T) {
 	e := newEnv(t, "redis", ginsecure.Config{MaxSessionsPerUser: 1, RejectExtraLogins: true}, withRoutes(loginMoreRoute))
-	if _, ok := e.store.(ginsecure.SharedRedis); !ok {
+	if _, ok := e.store.(storeext.SharedRedis); !ok {
 		t.Fatal("the env's store is not SharedRedis: the test would prove nothing")
 	}
 	keys := func() string {

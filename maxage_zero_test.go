@@ -38,7 +38,7 @@ func zeroRoute(r *gin.Engine, _ *ginsecure.Guard) {
 // the user is still signed in with the data saved before, the session's
 // key is still there, and the record is still the user's one session.
 func TestSaveWithZeroMaxAgeOnRedisIsRefused(t *testing.T) {
-	for _, kind := range []string{"redis", "redis-2pools"} {
+	for _, kind := range []string{"redis", "redis-2pools", "redis-gincontrib"} {
 		t.Run(kind, func(t *testing.T) {
 			e := newEnv(t, kind, ginsecure.Config{}, withRoutes(zeroRoute))
 			b := e.browser()

@@ -37,7 +37,8 @@ type reqState struct {
 	refused *Record
 	fwd     *Record // the replaced record whose token this request is forwarded from (grace.go)
 
-	join func() (*Record, error) // the token's record, read with the session (session_redis.go) or beside it (prefetch.go); shared, never modified
+	join  func() (*Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
+	early *gsessions.Session      // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
 	verdict verdict // what verify decided the request is (verdict.go)
 	rec     *Record // the record the request is authenticated with: shared with the store, never modified
@@ -102,9 +103,9 @@ func (g *Guard) load(c *gin.Context) *reqState {
 			st.tok, st.token = p, tokenParsed
 		}
 		if st.token == tokenParsed && st.sess.inner != nil {
-			// The record's read joins the session's (session_redis.go: one
+			// The record's read joins the session's (session_shared.go: one
 			// round trip) or runs beside it (prefetch.go).
-			if st.join = g.readTogether(st.sess.inner, c.Request, st.tok.handle); st.join == nil {
+			if st.join, st.early = g.readTogether(st.sess.inner, c.Request, st.tok.handle); st.join == nil {
 				st.join = g.startPrefetch(reqCtx(c), st.tok.handle)
 			}
 		}

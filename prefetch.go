@@ -8,7 +8,7 @@ package ginsecure
 import "context"
 
 // startPrefetch starts reading the record under handle, the one the token
-// names, where the store is a Prefetcher and a session is still to load
+// names, where the store is a storeext.Prefetcher and a session is still to load
 // (load runs it before verify loads the session), and returns the join of
 // that read (nil for none started). It hands the store the request's
 // context and the handle, never the gin.Context: gin reuses that for the
@@ -17,7 +17,7 @@ func (g *Guard) startPrefetch(ctx context.Context, handle string) func() (*Recor
 	if g.shared != nil {
 		return nil
 	}
-	if p, ok := g.store.(Prefetcher); ok {
+	if p, ok := g.store.(prefetcher); ok {
 		if join := p.Prefetch(ctx, handle); join != nil {
 			return func() (*Record, error) {
 				rec, err := join()

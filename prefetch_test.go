@@ -19,6 +19,7 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -31,13 +32,16 @@ import (
 // second connection; with "together" both are read in one MGET.
 func prefetchApp(t *testing.T, _ *redistest.Server, pool *redis.Pool, readMode string) http.Handler {
 	t.Helper()
-	return sharedApp(t, pool, readMode, nil) // session_redis_test.go
+	return sharedApp(t, pool, readMode) // session_redis_test.go
 }
 
-// prefetchOnly is a redisstore without its SharedRedis methods.
+// prefetchOnly is a redisstore without its SharedRedis methods: it still
+// knows the session store (SessionSharer), so the protections of
+// gin-contrib's Redis store hold as on the ordinary path.
 type prefetchOnly struct {
 	ginsecure.Store
-	ginsecure.Prefetcher
+	storeext.Prefetcher
+	storeext.SessionSharer
 }
 
 // readModes are the two ways the Guard reads a record on Redis.

@@ -352,7 +352,15 @@ func TestRedisGuardAddsNoRoundTripToAnAuthenticatedRequest(t *testing.T) {
 	clock := newClock()
 	newApp := func(guarded bool, trips *atomic.Int64) *env {
 		pool := countedPool(t, srv, trips)
-		st, err := gredis.NewStoreWithPool(pool, sessionSecret)
+		// The guarded app's session store is redisstore.NewSessionStore,
+		// gin-contrib's own Redis store on the records' pool.
+		var st sessions.Store
+		var err error
+		if guarded {
+			st, err = redisstore.NewSessionStore(pool, [][]byte{sessionSecret})
+		} else {
+			st, err = gredis.NewStoreWithPool(pool, sessionSecret)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

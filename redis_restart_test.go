@@ -73,10 +73,12 @@ func restartKinds() []restartKind {
 // with its data, sends the requests (round by round, each kind in turn)
 // and returns the failures per kind; it fails the test for every browser
 // signed out that should not be.
-func restartRun(t *testing.T, kinds []restartKind, rounds int) (failed map[string]int) {
+// store is the env's kind: "redis" (redisstore.NewSessionStore) or
+// "redis-gincontrib" (gin-contrib's own NewStoreWithPool).
+func restartRun(t *testing.T, store string, kinds []restartKind, rounds int) (failed map[string]int) {
 	srv := redistest.Start(t)
 	pool := readmePool(t, srv)
-	e := newEnv(t, "redis", ginsecure.Config{}, withRedis(srv), withPool(pool))
+	e := newEnv(t, store, ginsecure.Config{}, withRedis(srv), withPool(pool))
 	browsers := make([][]*browser, rounds)
 	for i := range browsers {
 		browsers[i] = make([]*browser, len(kinds))
@@ -156,11 +158,15 @@ func TestRedisRestartWithDataKeptSignsNobodyOut(t *testing.T) {
 		}
 		t.Logf("%d of %d requests failed after a restart with 16 idle dead connections", total, rounds*len(kinds))
 	}
-	t.Run("mixed", func(t *testing.T) { check(t, restartRun(t, kinds, rounds), kinds) })
+	t.Run("mixed", func(t *testing.T) { check(t, restartRun(t, "redis", kinds, rounds), kinds) })
+	// gin-contrib's own store, on the ordinary path: the same protections.
+	t.Run("mixed, gin-contrib's NewStoreWithPool", func(t *testing.T) {
+		check(t, restartRun(t, "redis-gincontrib", kinds, rounds), kinds)
+	})
 	for _, kind := range kinds {
 		t.Run(kind.name, func(t *testing.T) {
 			one := []restartKind{kind}
-			check(t, restartRun(t, one, rounds), one)
+			check(t, restartRun(t, "redis", one, rounds), one)
 		})
 	}
 }

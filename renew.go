@@ -137,7 +137,7 @@ func (r *renewal) moveSession() error {
 	moved := ns != st.cur
 	if moved {
 		if err := ns.Store().Save(c.Request, c.Writer, ns); err != nil {
-			return saveErr(err)
+			return st.g.saveErr(ns.Store(), err)
 		}
 	}
 	r.undo.push(func(context.Context) {
@@ -234,7 +234,7 @@ func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (ol
 		return "", nil, nil // nothing moves: no predecessor to mark
 	}
 	ctx := reqCtx(st.c)
-	reread, err = g.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_redis.go
+	reread, err = g.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_shared.go
 	switch {
 	case errors.Is(err, ErrMarkerExists):
 		if mk, err := g.store.GetMarker(ctx, oldKey); err != nil || mk.Handle != handle {

@@ -14,6 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/storeext"
+	gsessions "github.com/gorilla/sessions"
 )
 
 // gateStore wraps a Store: while armed, the first call of Update, Create
@@ -26,6 +28,11 @@ type gateStore struct {
 	entered    chan struct{}
 	open       chan struct{}
 	failCreate error
+}
+
+// SharedSessions forwards storeext.SessionSharer (session_shared_test.go).
+func (w *gateStore) SharedSessions(s gsessions.Store) storeext.KnownSessions {
+	return knownOf(w.Store, s)
 }
 
 func newGateStore(s ginsecure.Store) *gateStore {

@@ -29,15 +29,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"reflect"
 	"strings"
 	"syscall"
 
-	"github.com/boj/redistore"
 	"github.com/gin-contrib/sessions"
-	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
+	"github.com/quasoft/memstore"
 )
 
 // handleKey is the value ginsecure keeps in the gin-contrib session: the
@@ -82,10 +80,13 @@ func (st *reqState) loadSession() error {
 	if st.gs == nil {
 		return nil
 	}
+	if st.early != nil {
+		st.checkInjected(st.early) // session_shared.go
+	}
 	st.g.warnWeakSessionCookie(st.gs)
 	if !st.g.redisLearned.Load() {
 		st.g.learnSessions(st.gs)
-		st.g.learnRedisSessions(st.sess.inner, st.gs) // session_redis.go
+		st.g.learnRedisSessions(st.gs) // session_shared.go
 	}
 	// A session that loaded is not new; only a new one next to a session
 	// cookie may hide a load error (gin-contrib logged it and kept it in
@@ -95,39 +96,15 @@ func (st *reqState) loadSession() error {
 		return nil
 	}
 	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
-		if rs, ok := st.gs.Store().(*redistore.RediStore); ok && isOutage(err) {
-			// boj/redistore reports a payload gob cannot decode with the
-			// same bare EOF errors as a broken connection. Load once more:
-			// a broken pooled connection succeeds now; if it fails again
-			// while Redis answers, the payload is bad input.
-			// Each failed attempt discards one dead pooled connection
-			// (idle ones die together after a Redis restart or an idle
-			// cut): try past the idle ones, then ask Redis itself.
-			tries := min(rs.Pool.Stats().IdleCount+1, 16)
-			var err2 error
-			for i := 0; i < tries; i++ {
-				var gs *gsessions.Session
-				if gs, err2 = rs.New(st.c.Request, st.gs.Name()); err2 == nil {
-					st.gs, st.cur = gs, gs
-					st.sid = sessionID(gs)
-					return nil
-				}
-				if !isOutage(err2) {
-					break
-				}
-			}
-			if redisAnswers(rs) {
-				err = err2
-				// The request is anonymous (sid stays ""), and its next
-				// save overwrites the payload under the same ID, which
-				// the record still names.
-				st.g.log.Warn("ginsecure: a session payload in Redis does not decode; treating it as empty", "err", err2)
-				clear(st.gs.Values)
-				st.gs.IsNew = true
+		known := st.g.sessionsKnown(st.gs.Store())
+		if known != nil && known.Outage(err) {
+			loaded, done := st.reload(known)
+			if done {
 				return nil
 			}
+			err = loaded
 		}
-		if !cookieStore(st.gs.Store()) && isOutage(err) {
+		if !cookieStore(st.gs.Store()) && st.g.outage(st.gs.Store(), err) {
 			st.loadErr = err
 			if st.token != tokenNone {
 				return storeErr(err)
@@ -144,12 +121,28 @@ func (st *reqState) loadSession() error {
 	return nil
 }
 
-// redisAnswers reports whether the Redis behind a redistore answers a PING.
-func redisAnswers(rs *redistore.RediStore) bool {
-	c := rs.Pool.Get()
-	defer c.Close()
-	_, err := c.Do("PING")
-	return err == nil
+// reload loads the session again after its load failed with an outage
+// (storeext.KnownSessions.Reload): a session store may report a payload that does
+// not decode with the same bare EOF errors as a broken connection, and
+// after a Redis restart every idle pooled connection is dead. done says
+// the request is served (the session loaded, or its payload is bad input:
+// the request is anonymous, sid stays "", and its next save overwrites
+// the payload under the same ID, which the record still names);
+// otherwise err is the outage.
+func (st *reqState) reload(known knownSessions) (last error, done bool) {
+	gs, outage, err2 := known.Reload(st.c.Request, st.gs.Name())
+	switch {
+	case err2 == nil:
+		st.gs, st.cur = gs, gs
+		st.sid = sessionID(gs)
+		return nil, true
+	case outage:
+		return err2, false
+	}
+	st.g.log.Warn("ginsecure: a session payload in the session store does not decode; treating it as empty", "err", err2)
+	clear(st.gs.Values)
+	st.gs.IsNew = true
+	return nil, true
 }
 
 // hasCookie reports whether the request carries a cookie named name.
@@ -158,20 +151,29 @@ func hasCookie(r *http.Request, name string) bool {
 	return err == nil
 }
 
-// isOutage reports whether a session store's load error means the backend
-// could not be reached, rather than that the cookie or payload was bad.
+// isOutage reports whether a session store's error means the backend
+// could not be reached, rather than that the cookie or payload was bad,
+// by the standard library's types alone (a network error, a connection
+// cut short). A Store that knows the session store tells its own errors
+// apart (Guard.outage).
 func isOutage(err error) bool {
 	var ne net.Error
-	var re redis.Error
-	switch {
-	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, redis.ErrPoolExhausted), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return true
-	case errors.As(err, &re):
-		return true // Redis answered with an error (LOADING, MISCONF, READONLY)
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// outage is isOutage, and what the records Store knows of the session
+// store's own errors (storeext.KnownSessions.Outage: a Redis error reply, an
+// exhausted pool).
+func (g *Guard) outage(store gsessions.Store, err error) bool {
+	if err == nil {
+		return false
 	}
-	return strings.HasPrefix(err.Error(), "redigo: ")
+	if isOutage(err) {
+		return true
+	}
+	known := g.sessionsKnown(store)
+	return known != nil && known.Outage(err)
 }
 
 // sessionID is the identity of a loaded session: its ID on memstore and
@@ -266,7 +268,7 @@ func (st *reqState) newSession() *gsessions.Session {
 // with the store's own codecs into a cookie on a copy of the request.
 func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	store, name := st.gs.Store(), st.gs.Name()
-	codecs := storeCodecs(store)
+	codecs := st.g.storeCodecs(store)
 	if codecs == nil {
 		return nil, errors.New("ginsecure: the session store has no codecs to load a session by ID")
 	}
@@ -276,7 +278,7 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	}
 	gs, err := store.New(requestWithCookie(st.c.Request, name, v), name)
 	if err != nil {
-		if isOutage(err) {
+		if st.g.outage(store, err) {
 			return nil, storeErr(err)
 		}
 		gs = st.freshSession(id, nil)
@@ -285,30 +287,31 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	return gs, nil
 }
 
-// storeCodecs returns a gorilla store's exported Codecs field
-// (boj/redistore, gin-contrib's memstore, gorilla's FilesystemStore all
-// have one), or nil.
-func storeCodecs(store gsessions.Store) []securecookie.Codec {
-	if rs, ok := store.(*redistore.RediStore); ok {
-		return rs.Codecs
+// storeCodecs returns the cookie codecs of a session store: gorilla's
+// CookieStore and FilesystemStore and gin-contrib's memstore
+// (quasoft/memstore) by their exported Codecs field, a store the records Store knows
+// (storeext.KnownSessions.Codecs: gin-contrib's Redis store) through it; nil for
+// any other.
+func (g *Guard) storeCodecs(store gsessions.Store) []securecookie.Codec {
+	switch s := store.(type) {
+	case *gsessions.CookieStore:
+		return s.Codecs
+	case *memstore.MemStore:
+		return s.Codecs
+	case *gsessions.FilesystemStore:
+		return s.Codecs
 	}
-	v := reflect.ValueOf(store)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return nil
+	if known := g.sessionsKnown(store); known != nil {
+		return known.Codecs()
 	}
-	f := v.Elem().FieldByName("Codecs")
-	if !f.IsValid() {
-		return nil
-	}
-	c, _ := f.Interface().([]securecookie.Codec)
-	return c
+	return nil
 }
 
 // sendSessionCookie sends the cookie of a session with an ID (memstore,
 // Redis) without writing its data: healing tells the browser which
 // session is its own again.
 func (st *reqState) sendSessionCookie(gs *gsessions.Session) {
-	v, err := securecookie.EncodeMulti(gs.Name(), gs.ID, storeCodecs(gs.Store())...)
+	v, err := securecookie.EncodeMulti(gs.Name(), gs.ID, st.g.storeCodecs(gs.Store())...)
 	if err != nil {
 		st.g.log.Warn("ginsecure: could not encode the session cookie", "err", err)
 		return

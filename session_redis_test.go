@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/boj/redistore"
 	"github.com/gin-contrib/sessions"
 	gredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -204,25 +204,19 @@ func TestRedisSessionWriteOfARequestWhoseClientLeftStandsAsInSequence(t *testing
 }
 
 // sharedApp is the test app on one pool shared by gin-contrib's Redis
-// session store (configured by cfg) and ginsecure's, reading in readMode
-// (readModes); two apps on one server are two servers sharing Redis.
-func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg func(*redistore.RediStore)) *gin.Engine {
+// session store (redisstore.NewSessionStore, configured by cfg) and
+// ginsecure's, reading in readMode (readModes); two apps on one server
+// are two servers sharing Redis.
+func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg ...redisstore.SessionOption) *gin.Engine {
 	t.Helper()
-	st, err := gredis.NewStoreWithPool(pool, sessionSecret)
+	st, err := redisstore.NewSessionStore(pool, [][]byte{sessionSecret}, cfg...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if cfg != nil {
-		rs, err := gredis.GetRedisStore(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg(rs)
-	}
 	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("sa:"))
 	if readMode == "prefetch" {
-		store = prefetchOnly{store, store.(ginsecure.Prefetcher)}
+		store = prefetchOnly{store, store.(storeext.Prefetcher), store.(storeext.SessionSharer)}
 	}
 	g, err := ginsecure.New(ginsecure.Config{Store: store, Logger: discardLogger()})
 	if err != nil {
@@ -241,17 +235,17 @@ func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg func(*redist
 // ErrSessionTooLarge on both.
 func TestRedisSessionsOfBothReadModesReadEachOther(t *testing.T) {
 	srv := redistest.Start(t)
-	for name, cfg := range map[string]func(*redistore.RediStore){
+	for name, cfg := range map[string][]redisstore.SessionOption{
 		"gob":        nil,
-		"json":       func(rs *redistore.RediStore) { rs.SetSerializer(redistore.JSONSerializer{}) },
-		"key prefix": func(rs *redistore.RediStore) { rs.SetKeyPrefix("other_") },
-		"max length": func(rs *redistore.RediStore) { rs.SetMaxLength(300) },
+		"json":       {redisstore.WithJSONSessions()},
+		"key prefix": {redisstore.WithSessionPrefix("other_")},
+		"max length": {redisstore.WithSessionMaxLength(300)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			pool := srv.Pool()
 			apps := map[string]*gin.Engine{}
 			for _, m := range readModes {
-				apps[m] = sharedApp(t, pool, m, cfg)
+				apps[m] = sharedApp(t, pool, m, cfg...)
 			}
 			signedIn := cookieHeader("", serveOnce(apps["together"], benchReq(http.MethodPost, "/login?user=alice", "")))
 			for i, step := range []struct{ write, read string }{
@@ -290,7 +284,7 @@ func TestRedisSessionWriteKeepsAVeryLongMaxAge(t *testing.T) {
 	for _, mode := range readModes {
 		t.Run(mode, func(t *testing.T) {
 			pool := srv.Pool()
-			h := sharedApp(t, pool, mode, nil)
+			h := sharedApp(t, pool, mode)
 			h.POST("/forever", func(c *gin.Context) {
 				s := sessions.Default(c)
 				s.Options(sessions.Options{Path: "/", MaxAge: maxAge})

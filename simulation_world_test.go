@@ -24,7 +24,6 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/gin-contrib/sessions/memstore"
-	gredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
@@ -83,7 +82,7 @@ func newSimRedis(t testing.TB, kind string, servers int) *simRedis {
 		if kind == "redis-2pools" {
 			rp = r.srv.Pool()
 		}
-		st, err := gredis.NewStoreWithPool(p, sessionSecret)
+		st, err := redisstore.NewSessionStore(p, [][]byte{sessionSecret})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"github.com/gomodule/redigo/redis"
 )
 
 // ErrNotFound is returned by a Store when no live record or marker exists
@@ -185,7 +183,7 @@ type Store interface {
 	// presentations racing over the limit leave exactly max live (the
 	// newest win), whichever trims last.
 	Trim(ctx context.Context, userID string, max int) (evicted []string, err error)
-	// Present applies fn to the record under held.Handle, as HeldUpdater's
+	// Present applies fn to the record under held.Handle, as storeext.HeldUpdater's
 	// UpdateHeld does (held is the record as the caller read it; a store
 	// without that shortcut applies fn as Update does). Where the stored
 	// record is Unpresented and fn's result is not (its first
@@ -219,96 +217,29 @@ type Store interface {
 	DeleteMarker(ctx context.Context, key, handle string) error
 }
 
-// Prefetcher is implemented by stores whose Get is a round trip (Redis):
-// the Guard starts reading the record a token names before it loads the
-// gin-contrib session, so that the two round trips overlap instead of
-// following each other. The embedded memory store needs none.
-//
-// Prefetch must not block and must not fail: when the read cannot start
-// at once (no spare connection) it returns nil, and the Guard calls Get
-// after the session has loaded, as without a Prefetcher. Otherwise it
-// returns a join function whose answer is what Get(ctx, handle) would
-// have answered from that moment on: where the early read could not be
-// done or failed for any reason other than ErrNotFound, join reads again
-// with Get, so a prefetch never turns into an error that the sequential
-// order would not have given. join is called at most once, from the
-// request's goroutine; a prefetch that is never joined frees its
-// connection and its goroutine by itself, when its read ends or ctx is
-// done.
-type Prefetcher interface {
+// prefetcher is storeext.Prefetcher (its contract is there), as the Guard asks for it.
+type prefetcher interface {
 	Prefetch(ctx context.Context, handle string) (join func() (Record, error))
 }
 
-// SharedRedis is implemented by a Store that keeps its records in Redis
-// through a redigo pool (redisstore). Where gin-contrib's Redis session
-// store (boj/redistore) keeps the sessions through the same *redis.Pool,
-// the Guard reads a request's record and its session in one round trip
-// instead of two, and saves a session in one round trip that refuses the
-// write once a login or Renew has retired the session (instead of a save
-// followed by a marker check). The Guard keeps boj/redistore's key, value
-// and cookie formats, so the two paths read and write the same sessions.
-type SharedRedis interface {
-	// RedisPool is the pool the store's records are kept through.
-	RedisPool() *redis.Pool
-	// GetWithSession returns the record under handle, as Get would, and
-	// the raw value stored under the Redis key sessionKey (nil when there
-	// is none), read together in one round trip. When the record is
-	// missing or expired, err is ErrNotFound and value is still set; on
-	// any other error value is nil. The record may be shared with the
-	// store's other readers: the caller must not modify it, nor its
-	// slices (the Guard never modifies a record it reads).
+// sharedRedis is storeext.SharedRedis (its contract is there), as the Guard asks for it.
+type sharedRedis interface {
 	GetWithSession(ctx context.Context, handle, sessionKey string) (rec *Record, value []byte, err error)
-	// SaveSessionUnlessMarked sets the Redis key sessionKey to value for
-	// ttl (whole seconds, at least 1) unless the marker under markerKey
-	// (a Marker key as SetMarker takes it) exists and has not expired, in
-	// one round trip. When it exists nothing is written and it is
-	// returned with saved false.
 	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m Marker, saved bool, err error)
-	// CreateWithSession is Create(ctx, rec, limit) followed by the Redis
-	// key sessionKey set to value for ttl (whole seconds, at least 1), in
-	// one atomic step and one round trip: a login's record and its new
-	// session. Where Create would fail (ErrTooManySessions, a live record
-	// under rec.Handle, any other error) nothing is written, the session
-	// neither, and Create's error is returned.
 	CreateWithSession(ctx context.Context, rec Record, limit Limit, sessionKey string, value []byte, ttl time.Duration) error
-	// SetMarkerReadSession is SetMarker(ctx, key, m) followed, in the
-	// same atomic step and round trip, by a read of the Redis key
-	// sessionKey: its raw value once the marker is set (nil when there is
-	// none). Every session write made before the marker is in it; every
-	// later one finds the marker (SaveSessionUnlessMarked refuses it).
-	// When a live marker is there already it returns ErrMarkerExists, and
-	// changes and reads nothing.
 	SetMarkerReadSession(ctx context.Context, key string, m Marker, sessionKey string) (value []byte, err error)
-	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
-	// fn), and the Redis key sessionKey deleted by the same atomic write
-	// as fn's result (one round trip where held is current): a login's
-	// retirement of the record it replaced together with that record's
-	// session. Where nothing is written (fn's error, ErrNotFound, any
-	// other error) sessionKey is not deleted either.
 	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
 
-// HeldUpdater is implemented by stores whose Update has to read the
-// record before its atomic write (Redis: a GET, then a compare-and-set):
-// a caller that already holds the record as the store gave it (from Get,
-// or from a read of record and session together) saves that read.
-type HeldUpdater interface {
-	// UpdateHeld is Update(ctx, held.Handle, fn), with the same contract
-	// and the same answers, for a caller that holds the record as it read
-	// it from the store: fn is first applied to a copy of held, and the
-	// result written only if the stored record is still held (one round
-	// trip on Redis). Where it is not (another request wrote it since),
-	// where held has expired, or where fn refuses held, it does what
-	// Update does: reads the stored record and applies fn to that. fn may
-	// thus run more than once, as it may in Update. Errors: as Update's
-	// (ErrNotFound, fn's error, the store's).
+// heldUpdater is storeext.HeldUpdater (its contract is there), as the Guard asks for it.
+type heldUpdater interface {
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)
 }
 
 // sharedReader is implemented by a Store that can hand out a record
 // without copying it (the embedded memory store): New asserts it once,
 // and the hot path reads through it. The record is shared with the store
-// and its other readers, as SharedRedis.GetWithSession's is: the caller
+// and its other readers, as storeext.SharedRedis.GetWithSession's is: the caller
 // must not modify it, nor its slices (the Guard never modifies a record it
 // reads). now is the Guard's reading of the store's clock (one clock read
 // per request). Errors: as Get's (ErrNotFound).

@@ -33,7 +33,7 @@ import (
 // httpcookiemaxnum), so gin-contrib's session is then a new one.
 func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
 	name, store := st.gs.Name(), st.gs.Store()
-	codecs := storeCodecs(store)
+	codecs := st.g.storeCodecs(store)
 	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)
 	loaded := "" // the value gin-contrib loaded the session from: not rec's, or bad input
 	if ck, err := st.c.Request.Cookie(name); err == nil {

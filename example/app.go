@@ -24,7 +24,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
-	ginredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 
@@ -116,6 +115,9 @@ func newApp(opts options) (*app, error) {
 	if opts.Redis != "" {
 		// One pool for both stores, built here rather than by redistore's
 		// constructors: theirs PING on every borrow, doubling round trips.
+		// redisstore.NewSessionStore builds gin-contrib's Redis session
+		// store on it, so that a request's record and session are read in
+		// one round trip.
 		network, addr := "tcp", opts.Redis
 		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 			network, addr = "unix", path
@@ -134,7 +136,7 @@ func newApp(opts options) (*app, error) {
 			pool.Close()
 			return nil, fmt.Errorf("redis %s: %w", addr, err)
 		}
-		if sessStore, err = ginredis.NewStoreWithPool(pool, secret); err != nil {
+		if sessStore, err = redisstore.NewSessionStore(pool, [][]byte{secret}); err != nil {
 			pool.Close()
 			return nil, err
 		}

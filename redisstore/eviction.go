@@ -30,7 +30,7 @@ type evictionCheck struct {
 	state atomic.Int32
 }
 
-// UseLogger implements ginsecure.LoggerUser: the store reports to l what
+// UseLogger implements storeext.LoggerUser: the store reports to l what
 // it finds of Redis's setup. It only keeps l (ginsecure.New calls it and
 // never waits on Redis): the check of maxmemory-policy runs later, in a
 // goroutine of its own, started by the store's first operation and

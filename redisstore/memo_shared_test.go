@@ -10,6 +10,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -23,8 +24,8 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	pool := srv.Pool()
 	ctx := context.Background()
 	st := redisstore.New(pool, redisstore.WithPrefix("shr:"))
-	sr := st.(ginsecure.SharedRedis)
-	hu := st.(ginsecure.HeldUpdater)
+	var sr storeext.SharedRedis = st
+	var hu storeext.HeldUpdater = st
 	now := time.Now()
 	rec := ginsecure.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},

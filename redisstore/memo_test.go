@@ -56,7 +56,7 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 	if err == nil && got.Revoked == "" {
 		t.Fatalf("a record revoked on another server still reads live: %+v", got)
 	}
-	if got, _, err := here.(ginsecure.SharedRedis).GetWithSession(ctx, rec.Handle, "memo:none"); err == nil && got.Revoked == "" {
+	if got, _, err := here.GetWithSession(ctx, rec.Handle, "memo:none"); err == nil && got.Revoked == "" {
 		t.Fatalf("GetWithSession: a record revoked on another server still reads live: %+v", got)
 	}
 	if err := there.Delete(ctx, rec.Handle); err != nil {

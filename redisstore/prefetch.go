@@ -9,7 +9,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 )
 
-// Prefetch implements ginsecure.Prefetcher: it starts the record's GET on
+// Prefetch implements storeext.Prefetcher: it starts the record's GET on
 // a second pooled connection, in a goroutine of its own, so that it runs
 // while gin-contrib loads the session on another. The goroutine holds only
 // ctx, the handle and the store (never the request's gin.Context), and

@@ -54,7 +54,7 @@ var seeds atomic.Int64
 // seeded is a store on pool holding one live record, and its handle.
 func seeded(t *testing.T, pool *redis.Pool) (*Store, string) {
 	t.Helper()
-	s := New(pool, WithPrefix(fmt.Sprintf("pf%d:", seeds.Add(1)))).(*Store)
+	s := New(pool, WithPrefix(fmt.Sprintf("pf%d:", seeds.Add(1))))
 	now := time.Now()
 	rec := ginsecure.Record{Handle: "AAAAAAAAAAAAAAAAAAAAAA", UserID: "alice", SessionID: "sid",
 		IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}

@@ -1,16 +1,16 @@
 // Package redisstore keeps ginsecure's security records in Redis, so that
 // logins, rotations, revocations and limits hold on every server sharing
-// it. It uses a redigo pool: the pool gin-contrib/sessions' Redis store
-// (boj/redistore) already has can serve both.
+// it. It uses a redigo pool, and builds gin-contrib/sessions' Redis store
+// (boj/redistore) on the same pool (NewSessionStore): the Guard then reads
+// a request's record and session in one round trip.
 //
 //	pool := &redis.Pool{Dial: ..., MaxIdle: 16}        // no PING on every borrow (README: an idle check)
-//	sessStore, _ := ginredis.NewStoreWithPool(pool, secret)
+//	sessStore, _ := redisstore.NewSessionStore(pool, [][]byte{secret})
 //	sec, _ := ginsecure.New(ginsecure.Config{Store: redisstore.New(pool)})
 //
-// Or take the pool from an existing store:
-//
-//	rs, _ := ginredis.GetRedisStore(sessStore)
-//	store := redisstore.New(rs.Pool)
+// A store of gin-contrib's own constructors (ginredis.NewStoreWithPool,
+// NewStore) works too, in the ordinary order: the record is read beside
+// the session (Prefetch), a session write is checked after it is saved.
 //
 // redistore's own constructors give the pool a PING on every borrow, which
 // doubles the round trips of every request; build the pool yourself.
@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -64,9 +65,20 @@ type Store struct {
 	draining atomic.Bool                   // drain runs
 }
 
-// New returns a Store using pool. Returned as ginsecure.Store, as the
-// design fixes; the concrete type is *Store.
-func New(pool *redis.Pool, opts ...Option) ginsecure.Store {
+// The optional interfaces the Guard asks a Store for (storeext).
+var (
+	_ storeext.Prefetcher    = (*Store)(nil)
+	_ storeext.HeldUpdater   = (*Store)(nil)
+	_ storeext.SharedRedis   = (*Store)(nil)
+	_ storeext.SessionSharer = (*Store)(nil)
+	_ storeext.LoggerUser    = (*Store)(nil)
+	_ ginsecure.ClockUser    = (*Store)(nil)
+)
+
+// New returns a Store using pool: a ginsecure.Store, and the optional
+// interfaces the Guard asks for (storeext.Prefetcher, HeldUpdater,
+// SessionSharer, SharedRedis, ClockUser, LoggerUser).
+func New(pool *redis.Pool, opts ...Option) *Store {
 	s := &Store{pool: pool, prefix: "ginsecure:", retries: 8, now: time.Now, memo: newMemo()}
 	for _, o := range opts {
 		o(s)
@@ -286,7 +298,7 @@ func (s *Store) conn(ctx context.Context) (redis.Conn, error) {
 // (context.Background, context.WithoutCancel) runs the command directly,
 // bounded by the connection's own read and write timeouts: the Guard
 // passes one where boj/redistore's commands on the same pool, which take
-// no context, decide the request anyway (session_redis.go). Every other
+// no context, decide the request anyway (session_shared.go). Every other
 // caller's context bounds the call, deadline or not: a request's context
 // ends when its client goes away, and a pool may have no read timeout.
 func do(ctx context.Context, c redis.Conn, cmd string, args ...any) (any, error) {
@@ -766,7 +778,7 @@ func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Rec
 	return ok == 1, err
 }
 
-// UpdateHeld implements ginsecure.HeldUpdater: the compare-and-set
+// UpdateHeld implements storeext.HeldUpdater: the compare-and-set
 // against held, encoded as the store writes records (the stored bytes of
 // any record this package wrote, and of every record Get returned
 // unchanged since), without Update's GET: one round trip. A record the

@@ -138,7 +138,7 @@ func TestRedisIndexOutlivesItsRecords(t *testing.T) {
 	pool := srv.Pool()
 	clock := storetest.NewClock()
 	st := redisstore.New(pool, redisstore.WithPrefix("ix:"))
-	st.(ginsecure.ClockUser).UseClock(clock.Now)
+	st.UseClock(clock.Now)
 	ctx := context.Background()
 	now := clock.Now()
 	long := ginsecure.Record{Handle: "00000000-0000-4000-8000-00000000000a", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(2 * time.Hour)}

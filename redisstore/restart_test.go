@@ -203,7 +203,7 @@ func TestRedisRestartWithDataKeptFailsNoOperation(t *testing.T) {
 	ctx, now := context.Background(), time.Now()
 	var dials atomic.Int64
 	pool := restartPool(t, srv, idle, &dials)
-	st := redisstore.New(pool, redisstore.WithPrefix("rk:")).(*redisstore.Store)
+	st := redisstore.New(pool, redisstore.WithPrefix("rk:"))
 	held := map[int]*ginsecure.Record{}
 	ops, prepare := restartOps(ctx, st, now, held)
 	if err := prepare(rounds); err != nil {
@@ -279,7 +279,7 @@ func TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce(t *testing.T) {
 		return &lossyConn{Conn: c, lose: &lose}, nil
 	}}
 	t.Cleanup(func() { _ = pool.Close() })
-	st := redisstore.New(pool, redisstore.WithPrefix("lr:")).(*redisstore.Store)
+	st := redisstore.New(pool, redisstore.WithPrefix("lr:"))
 	raw := srv.Pool().Get()
 	defer raw.Close()
 	f := &lostReply{t: t, ctx: ctx, st: st, now: now, raw: raw}

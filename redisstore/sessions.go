@@ -2,7 +2,7 @@ package redisstore
 
 // The sessions of gin-contrib's Redis store (boj/redistore) kept through
 // the same pool as the records: one round trip reads both, one saves a
-// session unless a marker retired it (ginsecure.SharedRedis).
+// session unless a marker retired it (storeext.SharedRedis).
 
 import (
 	"context"
@@ -15,11 +15,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// RedisPool implements ginsecure.SharedRedis: the pool the records are
-// kept through.
-func (s *Store) RedisPool() *redis.Pool { return s.pool }
-
-// GetWithSession implements ginsecure.SharedRedis: one MGET of the record
+// GetWithSession implements storeext.SharedRedis: one MGET of the record
 // and the session's key, retried once on a freshly dialled connection
 // where the pooled one turns out broken (as Get).
 func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
@@ -58,7 +54,7 @@ redis.call('SETEX', KEYS[2], ARGV[2], ARGV[1])
 return 1
 `)
 
-// SaveSessionUnlessMarked implements ginsecure.SharedRedis: one script,
+// SaveSessionUnlessMarked implements storeext.SharedRedis: one script,
 // so that no marker can be set between its check and the write.
 //
 // As every command of the store, it is sent once more on a freshly
@@ -92,7 +88,7 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 	return ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
 }
 
-// CreateWithSession implements ginsecure.SharedRedis: Create's script,
+// CreateWithSession implements storeext.SharedRedis: Create's script,
 // which also sets the session's key once every check has passed, so that
 // a login's record and its new session cost one round trip. Sent again
 // where its connection broke, as Create is (the second send finds its own
@@ -109,7 +105,7 @@ func wholeSeconds(ttl time.Duration) int64 {
 	return 1
 }
 
-// SetMarkerReadSession implements ginsecure.SharedRedis: SetMarker's
+// SetMarkerReadSession implements storeext.SharedRedis: SetMarker's
 // script, which also reads the session's key once the marker is set.
 // Sent again where its connection broke, as SetMarker is.
 func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) ([]byte, error) {
@@ -138,7 +134,7 @@ func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecur
 	return redis.Bytes(vs[1], nil)
 }
 
-// UpdateHeldDeletingSession implements ginsecure.SharedRedis: UpdateHeld,
+// UpdateHeldDeletingSession implements storeext.SharedRedis: UpdateHeld,
 // whose compare-and-set script also deletes the session's key when it
 // writes.
 func (s *Store) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -25,7 +26,7 @@ func liveRecord(handle, user string, now time.Time) ginsecure.Record {
 func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
-	st := redisstore.New(pool, redisstore.WithPrefix("cs:")).(ginsecure.SharedRedis)
+	var st storeext.SharedRedis = redisstore.New(pool, redisstore.WithPrefix("cs:"))
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -86,11 +87,11 @@ func TestUpdateHeldIsOneRoundTrip(t *testing.T) {
 	}
 	touch := func(r *ginsecure.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
 	// The script is loaded (EVALSHA) before counting.
-	if held, err = st.(ginsecure.HeldUpdater).UpdateHeld(ctx, held, touch); err != nil {
+	if held, err = st.UpdateHeld(ctx, held, touch); err != nil {
 		t.Fatal(err)
 	}
 	srv.ResetStats()
-	if _, err := st.(ginsecure.HeldUpdater).UpdateHeld(ctx, held, touch); err != nil {
+	if _, err := st.UpdateHeld(ctx, held, touch); err != nil {
 		t.Fatal(err)
 	}
 	stats := srv.CommandStats()
@@ -109,7 +110,7 @@ func TestSetMarkerReadSession(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("mr:"))
-	sh := st.(ginsecure.SharedRedis)
+	var sh storeext.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()
@@ -151,7 +152,7 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	st := redisstore.New(pool, redisstore.WithPrefix("ud:"))
-	sh := st.(ginsecure.SharedRedis)
+	var sh storeext.SharedRedis = st
 	ctx, now := context.Background(), time.Now()
 	c := pool.Get()
 	defer c.Close()

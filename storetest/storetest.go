@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // Clock is the movable clock the suite hands to stores through
@@ -1014,11 +1015,11 @@ func testUserIDsExact(t *testing.T, s *suite) {
 	}
 }
 
-// heldUpdater is the store as a ginsecure.HeldUpdater, or skips the test.
-func (s *suite) heldUpdater() ginsecure.HeldUpdater {
-	u, ok := s.st.(ginsecure.HeldUpdater)
+// heldUpdater is the store as a storeext.HeldUpdater, or skips the test.
+func (s *suite) heldUpdater() storeext.HeldUpdater {
+	u, ok := s.st.(storeext.HeldUpdater)
 	if !ok {
-		s.t.Skip("store does not implement ginsecure.HeldUpdater")
+		s.t.Skip("store does not implement storeext.HeldUpdater")
 	}
 	return u
 }

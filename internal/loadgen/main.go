@@ -45,7 +45,6 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/gin-contrib/sessions/memstore"
-	gredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/redisstore"
@@ -175,7 +174,7 @@ func sessionStore(kind string) (sessions.Store, *redis.Pool) {
 		st = memstore.NewStore(secret)
 	case "redis":
 		pool = redisPool()
-		rs, err := gredis.NewStoreWithPool(pool, secret)
+		rs, err := redisstore.NewSessionStore(pool, [][]byte{secret})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -1,0 +1,171 @@
+// Package storeext is what a ginsecure Store author needs beyond
+// ginsecure.Store: the optional interfaces the Guard asks a Store for, to
+// save round trips or to know the gin-contrib session store, without
+// changing any answer. An application author needs none of them: the
+// embedded memory store and redisstore implement what applies.
+//
+// The Guard asserts each by its method set, so a Store implements one by
+// having its methods; nothing needs to import this package but a Store
+// that wants a compile-time check (var _ storeext.Prefetcher = (*S)(nil))
+// or a test. KnownSessions is an alias of an interface literal, the same
+// the Guard declares, so that SessionSharer's method is the one the Guard
+// asks for.
+package storeext
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/gorilla/securecookie"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// Prefetcher is implemented by stores whose Get is a round trip (Redis):
+// the Guard starts reading the record a token names before it loads the
+// gin-contrib session, so that the two round trips overlap instead of
+// following each other. The embedded memory store needs none.
+//
+// Prefetch must not block and must not fail: when the read cannot start
+// at once (no spare connection) it returns nil, and the Guard calls Get
+// after the session has loaded, as without a Prefetcher. Otherwise it
+// returns a join function whose answer is what Get(ctx, handle) would
+// have answered from that moment on: where the early read could not be
+// done or failed for any reason other than ginsecure.ErrNotFound, join reads again
+// with Get, so a prefetch never turns into an error that the sequential
+// order would not have given. join is called at most once, from the
+// request's goroutine; a prefetch that is never joined frees its
+// connection and its goroutine by itself, when its read ends or ctx is
+// done.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, handle string) (join func() (ginsecure.Record, error))
+}
+
+// SharedRedis is implemented by a Store that keeps its records in Redis
+// (redisstore) and knows a gin-contrib session store that keeps its
+// sessions in the same Redis (SessionSharer, KnownSessions.Shared): the
+// Guard reads a request's record and its session in one round trip
+// instead of two, and saves a session in one round trip that refuses the
+// write once a login or Renew has retired the session (instead of a save
+// followed by a marker check). The session keys and values are the
+// session store's own (KnownSessions), so the two paths read and write
+// the same sessions.
+type SharedRedis interface {
+	// GetWithSession returns the record under handle, as Get would, and
+	// the raw value stored under the Redis key sessionKey (nil when there
+	// is none), read together in one round trip. When the record is
+	// missing or expired, err is ginsecure.ErrNotFound and value is still set; on
+	// any other error value is nil. The record may be shared with the
+	// store's other readers: the caller must not modify it, nor its
+	// slices (the Guard never modifies a record it reads).
+	GetWithSession(ctx context.Context, handle, sessionKey string) (rec *ginsecure.Record, value []byte, err error)
+	// SaveSessionUnlessMarked sets the Redis key sessionKey to value for
+	// ttl (whole seconds, at least 1) unless the marker under markerKey
+	// (a Marker key as SetMarker takes it) exists and has not expired, in
+	// one round trip. When it exists nothing is written and it is
+	// returned with saved false.
+	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m ginsecure.Marker, saved bool, err error)
+	// CreateWithSession is Create(ctx, rec, limit) followed by the Redis
+	// key sessionKey set to value for ttl (whole seconds, at least 1), in
+	// one atomic step and one round trip: a login's record and its new
+	// session. Where Create would fail (ginsecure.ErrTooManySessions, a live record
+	// under rec.Handle, any other error) nothing is written, the session
+	// neither, and Create's error is returned.
+	CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error
+	// SetMarkerReadSession is SetMarker(ctx, key, m) followed, in the
+	// same atomic step and round trip, by a read of the Redis key
+	// sessionKey: its raw value once the marker is set (nil when there is
+	// none). Every session write made before the marker is in it; every
+	// later one finds the marker (SaveSessionUnlessMarked refuses it).
+	// When a live marker is there already it returns ginsecure.ErrMarkerExists, and
+	// changes and reads nothing.
+	SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) (value []byte, err error)
+	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
+	// fn), and the Redis key sessionKey deleted by the same atomic write
+	// as fn's result (one round trip where held is current): a login's
+	// retirement of the record it replaced together with that record's
+	// session. Where nothing is written (fn's error, ginsecure.ErrNotFound, any
+	// other error) sessionKey is not deleted either.
+	UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error)
+}
+
+// HeldUpdater is implemented by stores whose Update has to read the
+// record before its atomic write (Redis: a GET, then a compare-and-set):
+// a caller that already holds the record as the store gave it (from Get,
+// or from a read of record and session together) saves that read.
+type HeldUpdater interface {
+	// UpdateHeld is Update(ctx, held.Handle, fn), with the same contract
+	// and the same answers, for a caller that holds the record as it read
+	// it from the store: fn is first applied to a copy of held, and the
+	// result written only if the stored record is still held (one round
+	// trip on Redis). Where it is not (another request wrote it since),
+	// where held has expired, or where fn refuses held, it does what
+	// Update does: reads the stored record and applies fn to that. fn may
+	// thus run more than once, as it may in Update. Errors: as Update's
+	// (ginsecure.ErrNotFound, fn's error, the store's).
+	UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error)
+}
+
+// LoggerUser is implemented by stores that report what they find wrong
+// with their own setup (redisstore: a Redis eviction policy under which
+// revocation can miss sessions). New hands them Config.Logger. UseLogger
+// must return at once, without reaching the store: New never waits on a
+// store that is down.
+type LoggerUser interface {
+	UseLogger(l *slog.Logger)
+}
+
+// SessionSharer is implemented by a Store that knows gin-contrib session
+// stores (redisstore). The Guard asks it, at the first session it loads
+// and where a session store's behaviour matters (a load that failed, a
+// save it must refuse), what it knows of the session's store.
+type SessionSharer interface {
+	// SharedSessions returns what the Store knows of the gorilla session
+	// store gs.Store() returns, or nil where it knows nothing of it.
+	SharedSessions(store gsessions.Store) KnownSessions
+}
+
+// KnownSessions is what a Store knows of a gin-contrib session store
+// (SessionSharer). Where Shared reports true the Store is also a
+// SharedRedis whose session keys are SessionKey's.
+type KnownSessions = interface {
+	// Shared reports whether the sessions are kept beside the records
+	// (the same Redis, through the same pool) in a format the Store
+	// knows, so that SharedRedis's methods read and write them. Key,
+	// Encode, Load and Codecs are only called where it does.
+	Shared() bool
+	// SessionKey is the key of the session with the ID id.
+	SessionKey(id string) string
+	// Encode serializes gs as the session store saves it. A session over
+	// the store's size limit is refused here, before anything is written:
+	// errors.Is(err, ginsecure.ErrSessionTooLarge) holds.
+	Encode(gs *gsessions.Session) ([]byte, error)
+	// Load is the session named name stored under the ID id with the raw
+	// value (nil: none), as the session store's New makes it: with the
+	// store's options, new where there is no value or it does not
+	// deserialize (then err says why).
+	Load(name, id string, value []byte) (gs *gsessions.Session, err error)
+	// Codecs are the session store's cookie codecs (for the cookie that
+	// names a session by its ID).
+	Codecs() []securecookie.Codec
+	// Persists reports whether a save with opts keeps the session: false
+	// where the store deletes it instead (boj/redistore: MaxAge <= 0).
+	Persists(opts *gsessions.Options) bool
+	// Outage reports whether err, from the session store, says that its
+	// backend could not be reached or refused to answer, rather than that
+	// the cookie or the payload was bad.
+	Outage(err error) bool
+	// Reload loads the session named name of r again after a load failed
+	// with an Outage: past the dead pooled connections a Redis restart
+	// leaves. With err nil gs is the session; otherwise outage says
+	// whether the backend is still unreachable (false: it answers, and
+	// the payload is what does not load).
+	Reload(r *http.Request, name string) (gs *gsessions.Session, outage bool, err error)
+	// Touch resets the lifetime of the stored session with the ID id to
+	// maxAge seconds without writing its data; false where it could not
+	// (the session is gone, the backend did not answer, the key is not
+	// known).
+	Touch(ctx context.Context, id string, maxAge int) bool
+}
