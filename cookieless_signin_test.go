@@ -406,3 +406,114 @@ func TestTokenBesideAnotherAnonymousSessionIsForeign(t *testing.T) {
 		}
 	})
 }
+
+// TestCookielessWriteLandingAfterTheWindowIsForeign: the known limit of
+// a late anonymous session (DESIGN.md, "Cookieless sign-in"). A browser
+// with no cookies saves a guest cart and signs in in parallel; it
+// presents the login's token, and the cart's response (a new anonymous
+// session's cookie, which nothing links to the login) lands only after
+// the login's window. The browser then holds exactly what a thief holds
+// who pairs a copy of the token with a session of its own
+// (TestTokenBesideAnotherAnonymousSessionIsForeign): anonymous, foreign,
+// the cart hidden, and nothing ends; its next sign-in works, the record
+// it holds is replaced (one session, not two), and the hidden cart is not
+// carried into it. A sign-in page that calls PrepareSignIn gives the
+// browser its session before both requests: the login then marks the
+// very session the cart is saved in, the cart's Save is refused
+// (ErrStaleCredentials, for the application to retry) and its response,
+// whenever it lands, leaves the browser signed in.
+func TestCookielessWriteLandingAfterTheWindowIsForeign(t *testing.T) {
+	page := func(r *gin.Engine, _ *ginsecure.Guard) {
+		r.GET("/signin", func(c *gin.Context) {
+			if err := ginsecure.PrepareSignIn(c); err != nil {
+				c.JSON(saveFailure(err))
+				return
+			}
+			c.Status(http.StatusNoContent)
+		})
+	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, prepared := range []bool{false, true} {
+			e := newEnv(t, kind, ginsecure.Config{}, withRoutes(page))
+			b := e.browser()
+			if prepared {
+				if r := b.get("/signin"); r.status != http.StatusNoContent || b.cookie("app") == "" {
+					t.Fatalf("sign-in page: %d %v", r.status, r.body)
+				}
+			}
+			release := e.holdAt(t, "/hold?id=cart&write=guest-cart", "cart", b.header())
+			b.login("alice") // presents the token
+			e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+			w := release()
+			if prepared {
+				// The login retired the session the cart was saved in:
+				// refused, never lost silently (DESIGN.md, "Writes"),
+				// and its response does not cost the sign-in.
+				if w.status != http.StatusConflict || w.body["error"] != "stale_credentials" {
+					t.Errorf("prepared sign-in, the guest cart saved after the login: %d %v; want 409 stale_credentials", w.status, w.body)
+				}
+				b.apply(w)
+				if r := b.get("/cart"); r.user() != "alice" {
+					t.Errorf("prepared sign-in, the cart's response landing after the window: /cart %d %v; want alice", r.status, r.body)
+				}
+				continue
+			}
+			if w.status != http.StatusOK || !hasCookie(w.cookies, "app") {
+				t.Fatalf("the guest cart: %d %v", w.status, w.body)
+			}
+			b.apply(w) // lands after the window
+			r := b.get("/cart")
+			if r.user() != "" || r.body["cart"] == "guest-cart" || hasCookie(r.cookies, "app") || hasCookie(r.cookies, graceTokenCookie) {
+				t.Errorf("a late anonymous session after the window: /cart %d %v, Set-Cookie %v; want anonymous, foreign, no cookie written", r.status, r.body, r.header["Set-Cookie"])
+			}
+			if list := e.sessions(t, "alice"); len(list) != 1 {
+				t.Errorf("records of alice after the foreign request: %d, want 1 (nothing ends)", len(list))
+			}
+			b.login("alice")
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] == "guest-cart" {
+				t.Errorf("signed in again: /cart %d %v; want alice without the hidden cart", r.status, r.body)
+			}
+			if list := e.sessions(t, "alice"); len(list) != 1 {
+				t.Errorf("records of alice after signing in again: %d, want 1 (the held record replaced)", len(list))
+			}
+		}
+	})
+}
+
+// TestLoginTokenBesideAnotherUsersSessionIsForeign: within a login's
+// window, the own session of another user's live record, or of an ended
+// record of the same user, beside the login's token is no late response
+// of this browser's sign-in (only an anonymous session nothing marked
+// is, DESIGN.md "Cookieless sign-in"): foreign, its data hidden, nothing
+// carried.
+func TestLoginTokenBesideAnotherUsersSessionIsForeign(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, c := range []struct {
+			other, user string
+			ended       bool
+		}{{"bob", "bob", false}, {"alice, signed out", "alice", true}} {
+			other, user := c.other, c.user
+			e := newEnv(t, kind, ginsecure.Config{})
+			b, o := e.browser(), e.browser()
+			o.login(user)
+			if r := o.post("/cart?item=other-cart"); r.status != http.StatusOK || r.user() != user {
+				t.Fatalf("%s: cart: %d %v", other, r.status, r.body)
+			}
+			sess := o.cookie("app")
+			if c.ended {
+				if _, err := e.guard.RevokeUser(context.Background(), user); err != nil {
+					t.Fatal(err)
+				}
+			}
+			login := e.send("POST", "/login?user=alice", "")
+			if login.status != http.StatusOK {
+				t.Fatalf("%s: login: %d %v", other, login.status, login.body)
+			}
+			b.apply(login)
+			b.setCookie("app", sess) // the other session's cookie, within the login's window
+			if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "other-cart" {
+				t.Errorf("%s's session beside alice's login token: /cart %d %v; want anonymous, no data", other, r.status, r.body)
+			}
+		}
+	})
+}

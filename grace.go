@@ -716,10 +716,13 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 
 // forwardSession decides, for a forward to next, a session cookie that is
 // not next's own: next's own among several of the name wins (a sibling's
-// tossed in front, DESIGN.md, "Tossed cookies"); else the replaced
-// session's own cookie (healed by its marker) is accepted only for the
-// same user: another user's login replaced it (a shared computer), and the
-// previous user still holds that cookie.
+// tossed in front, DESIGN.md, "Tossed cookies"); else a session cookie
+// whose marker names next (the session next's login replaced) or old (the
+// session old's own login replaced, which alone old's token would heal
+// from: a straggler put it back after the login that replaced old, and
+// the token is old's own, DESIGN.md "Ordering principle") is accepted
+// only for the same user: another user's login replaced it (a shared
+// computer), and the previous user still holds that cookie.
 func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) (bool, error) {
 	ok, _, err := st.ownAmong(next)
 	if ok || err != nil {
@@ -732,7 +735,7 @@ func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) 
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, storeErr(err)
 	}
-	return err == nil && mk.Handle == next.Handle, nil
+	return err == nil && (mk.Handle == next.Handle || mk.Handle == old.Handle), nil
 }
 
 // forwardable reports whether the token st presented may be forwarded

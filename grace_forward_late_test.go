@@ -391,3 +391,43 @@ func TestForwardToEndedSuccessorBehindTossedCookies(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardFromTheSessionItsLoginReplaced: the browser signs in three
+// times in a row (records A, B, C, each login replacing the previous
+// one), and two responses held up across the logins land last: a
+// forward's, which carries B's forwarded token (never presented), then a
+// read's of the pre-Renew pair, which carries the session cookie of A
+// that B's login replaced. The browser holds B's token next to the
+// session B's own login replaced: for a live B that pair is healed, and
+// B's token, superseded before the browser ever presented it, is a late
+// response, forwarded to C (DESIGN.md, "Superseded credentials",
+// "Ordering principle"): the sign-in must survive.
+func TestForwardFromTheSessionItsLoginReplaced(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")                              // A
+		renew := e.send("POST", "/renew", b.header()) // held up: A's Renew token (and moved session)
+		if renew.status != http.StatusOK || !hasCookie(renew.cookies, graceTokenCookie) {
+			t.Fatalf("renew: %d %v", renew.status, renew.body)
+		}
+		healed := e.send("GET", "/me", b.header()) // the pre-Renew pair, answered late
+		if healed.status != http.StatusOK || healed.user() != "alice" {
+			t.Fatalf("the pre-Renew pair: %d %v", healed.status, healed.body)
+		}
+		b.login("alice") // B replaces A
+		b.apply(renew)   // A's Renew token lands after B's login
+		fwd := e.send("GET", "/me", b.header())
+		if fwd.status != http.StatusOK || fwd.user() != "alice" || !hasCookie(fwd.cookies, graceTokenCookie) {
+			t.Fatalf("A's Renew token after B's login, not forwarded: %d %v", fwd.status, fwd.body)
+		}
+		b.login("alice") // C replaces B
+		b.apply(fwd)     // B's forwarded token, never presented
+		b.apply(healed)  // the session cookie B's login replaced
+		for i := 1; i <= 2; i++ {
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("B's never-presented token next to the session B's login replaced, after C's login: /me %d: %d %v; want alice (signed out)", i, r.status, r.body)
+			}
+		}
+	})
+}

@@ -279,7 +279,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
 	switch {
-	case err == nil && mk.Handle == rec.Handle && !several:
+	case err == nil && st.healsFrom(mk, rec) && !several:
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
@@ -293,6 +293,15 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	st.failure = ErrForeignSession
 	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
+}
+
+// healsFrom reports whether mk, the marker of the presented session,
+// makes that session rec's predecessor: it names rec (rec's own Login or
+// Renew replaced it), or, on a forward to rec, the replaced record the
+// token is of, whose own login replaced it (forwardSession decided that,
+// for the same user only).
+func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
+	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
 }
 
 // standIn goes on with a request whose network or identity did not match

@@ -63,11 +63,36 @@ type mParty struct {
 	pairUnsure bool
 	// loginSession is the session cookie its last applied login set.
 	loginSession string
+	// loginSent is the session cookie its last applied login's request
+	// presented ("" for none: the login marked no session of the browser).
+	loginSent string
+	// lateAnon is the session cookie an anonymous response verified
+	// before its last login put over the login's, and what the model
+	// knows of the markers that may name it (lateAnonymousSession).
+	lateAnon     string
+	lateAnonKind lateAnonKind
+	// lateAnonStep is when the model began to expect the browser
+	// anonymous because of lateAnon (0: it does not).
+	lateAnonStep int
 	// emptiedStep is when a login over another user's session committed
 	// (it starts empty, DESIGN.md, "Carry-over"): a write saved before
 	// it went into that user's session, not the browser's next.
 	emptiedStep int
 }
+
+// lateAnonKind is what the model knows of a late anonymous session
+// cookie next to a login's token (mParty.lateAnon).
+type lateAnonKind uint8
+
+const (
+	// lateFresh: the response made a new session (its request sent none
+	// and no tossed ones): no marker names it, no handle is in it.
+	lateFresh lateAnonKind = iota + 1
+	// lateUnlinked: the login's request presented no session cookie, so
+	// the login marked none of the browser's: the session is unmarked,
+	// or marked by another record (then foreign at any time).
+	lateUnlinked
+)
 
 // mWrite is a write that Save acknowledged.
 type mWrite struct {
@@ -246,6 +271,7 @@ func (m *simModel) replayed(t *mToken) bool {
 // presented after their browser moved on make the model unsure (a replay
 // by design revokes), and a replay it is sure of is expected.
 func (m *simModel) beforeSend(f *simFlight) {
+	m.lateAnonymousSession(f)
 	t := m.tokens[f.token]
 	if t == nil {
 		return
@@ -691,6 +717,7 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 	if mp.exp == expUser && f.sentStep < mp.loginStep && setsCookie(f.resp.cookies, simSessionName) {
 		mp.lateSession = true
 	}
+	m.noteLateSession(f, mp)
 	if f.resp.user != "" {
 		return
 	}
@@ -707,6 +734,111 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 		if c.Name == simSessionName && c.MaxAge >= 0 {
 			mp.freshSession = c.Value
 		}
+	}
+}
+
+// noteLateSession notes the session cookie of an anonymous response sent
+// before the browser's last login and applied after it, when the model
+// knows what the server makes of it next to the login's token
+// (lateAnonymousSession): a new session, or any session when the login
+// marked none. A session the login's request presented too is the one
+// the login marked: healed at any time, as the model expects already.
+func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
+	m.lateSessionReplaced(f, mp)
+	if mp.exp != expUser || f.sentStep >= mp.loginStep || len(m.r.parties[f.party].jar.tossed) > 0 {
+		return
+	}
+	v, _ := sessionCookieSet(f)
+	switch {
+	case v == "", f.resp.user != "":
+		// (A signed-in response's session cookie is its record's own:
+		// healed by a marker, or another record's, late-session-cookie's.)
+	case !f.hasSession:
+		mp.lateAnon, mp.lateAnonKind = v, lateFresh
+	case mp.loginSent == "":
+		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
+	}
+}
+
+// lateSessionReplaced: a response applied over the late session cookie
+// (lateAnon) takes it out of the jar. One served as the login's record
+// (a request healed within the window and answered late) puts the
+// record's own session cookie back beside its token: the browser is
+// signed in again, nothing having ended. After any other the model
+// forgets, where it expected the browser anonymous because of lateAnon.
+func (m *simModel) lateSessionReplaced(f *simFlight, mp *mParty) {
+	v, ok := sessionCookieSet(f)
+	if mp.lateAnon == "" || !ok || v == mp.lateAnon {
+		return
+	}
+	if mp.lateAnonStep != 0 && mp.exp == expAnon && mp.forgotStep == mp.lateAnonStep {
+		if f.resp.user == mp.user && tokenHandle(f.token) == mp.loginHandle && v != "" {
+			mp.exp = expUser
+		} else {
+			m.forget(f.party, "a response over the late session cookie")
+		}
+	}
+	mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = "", 0, 0
+}
+
+// sessionCookieSet is the session cookie f's response sets ("" for an
+// expiry), and whether it sets one.
+func sessionCookieSet(f *simFlight) (string, bool) {
+	v, ok := "", false
+	for _, c := range f.resp.cookies {
+		if c.Name == simSessionName {
+			v, ok = c.Value, true
+			if c.MaxAge < 0 {
+				v = ""
+			}
+		}
+	}
+	return v, ok
+}
+
+// lateAnonymousSession sets what a request of a browser must be served
+// as when it presents its last login's token next to a late anonymous
+// session cookie (noteLateAnonymous). Within the login's window (until
+// its record is first presented, or GracePeriod after the login,
+// whichever is later; none when GracePeriod < 0) an unmarked session
+// without a handle is the browser's late response, healed; after it,
+// any such session is foreign until the browser signs in again, the
+// acknowledged write in it hidden (DESIGN.md, "Cookieless sign-in": the
+// limit is chosen, a token alone must not open a session). The model
+// expected the browser signed in whenever the response landed, and
+// classed the foreign answer as a fault (late-session-cookie). Near the
+// window's edge, or where a marker may name the session, it forgets.
+func (m *simModel) lateAnonymousSession(f *simFlight) {
+	mp := m.parties[f.party]
+	if mp.lateAnon == "" || m.r.parties[f.party].thief {
+		return
+	}
+	if f.session != mp.lateAnon {
+		mp.lateAnon, mp.lateAnonKind = "", 0 // the browser holds another session cookie now
+		return
+	}
+	if mp.exp != expUser || tokenHandle(f.token) != mp.loginHandle || len(m.r.parties[f.party].jar.tossed) > 0 {
+		return
+	}
+	h := m.handle(mp.loginHandle)
+	if len(h.tokens) == 0 {
+		return
+	}
+	// The record was created when its first token was issued: a login
+	// commits and answers at one instant of the simulated clock. Shown
+	// but not yet served: a held request may have presented it.
+	grace, age := m.r.w.cfg.GracePeriod, m.now().Sub(m.tokens[h.tokens[0]].issuedAt)
+	switch {
+	case grace >= 0 && (age <= grace || !h.shown):
+		// Within the window: healed, if nothing marked the session.
+		if mp.lateAnonKind != lateFresh {
+			m.forget(f.party, "late session within the login's window, maybe marked")
+		}
+	case grace < 0, h.presented:
+		mp.exp, mp.dataKnown, mp.forgotStep, mp.lateAnonStep = expAnon, false, m.r.step, m.r.step
+		mp.why += "late anonymous session after the login's window; "
+	default:
+		m.forget(f.party, "late anonymous session: the login's record maybe presented")
 	}
 }
 
@@ -792,6 +924,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.exp, mp.user, mp.why, mp.sessionExpiredLate, mp.staleRevoke, mp.lateSession = expUser, f.user, "", false, false, false
 		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
+		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
 		m.timeouts(f.party)
 	}
 	m.loginData(f, mp)
@@ -978,7 +1111,30 @@ func (m *simModel) timeouts(i int) {
 		m.forget(i, "absolute timeout")
 	case !h.presented && now.Sub(mp.loginAt) >= time.Minute:
 		m.forget(i, "never presented")
+	case m.forwardsInto(tokenHandle(tok), mp.loginHandle) && !m.handle(mp.loginHandle).presented && now.Sub(mp.loginAt) >= time.Minute:
+		// A late response put back a token of the record the login
+		// replaced: it is forwarded into the login's record, which ends
+		// like any login's never presented within UnpresentedAge
+		// (DESIGN.md, "Cookieless sign-in"). The model looked only at the
+		// held token's record, presented before the login, and expected
+		// the browser signed in (cookie/2 seed 6159144307836473635).
+		m.forget(i, "never presented")
 	}
+}
+
+// forwardsInto reports whether a login of the browser that presented a
+// token of record h made record next (h replaced, next its successor):
+// a late response of h is forwarded into next.
+func (m *simModel) forwardsInto(h, next string) bool {
+	if h == "" || next == "" || h == next {
+		return false
+	}
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.resp.user != "" && tokenHandle(o.token) == h && tokenHandle(lastToken(o.resp.cookies)) == next {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- invariants ----

@@ -65,6 +65,19 @@ var simSeedCases = []simSeedCase{
 	// A joined re-login, its token presented, then a late rotating
 	// response of the replaced record (step 75).
 	{faultLateReplay, "cookie", 2, 5320721262880745905},
+	// A replaced record's never-presented forwarded token next to the
+	// session that record's own login replaced, put back after a third
+	// login (step 99).
+	{faultLateReplay, "memstore", 2, 2895610184843693485},
+	// Found by a three-minute run (a late response after two later
+	// logins, step 77); the sequence this seed draws has changed since
+	// and passes.
+	{faultLateReplay, "redis-2pools", 1, 3760643660753155303},
+	// Still open: a late response's answer (the current token sent again
+	// to a joined token's first presentation), verified before a re-login
+	// and landing after it, puts back a presented token of the replaced
+	// record next to the new login's session (step 51).
+	{faultLateReplay, "redis", 2, 1947104166962220591},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
@@ -89,8 +102,9 @@ var simSeedCases = []simSeedCase{
 	// (its join target replaced by a newer login), then the newer login's
 	// twin landing last: two sign-ins (step 77).
 	{faultLostWrite, "memstore", 2, 6988763901569779001},
-	// Behind tossed cookies, alice read as expired (MaxSessionsPerUser 0),
-	// after the direct-successor model fix: not yet told apart.
+	// Behind tossed cookies, alice read as expired (step 79): a model
+	// gap, the late Renew token is forwarded into the re-login's record,
+	// which no request presented within UnpresentedAge.
 	{faultTossed, "cookie", 2, 6159144307836473635},
 	{faultOlderToken, "cookie", 2, 3935848907764811943},
 	{faultOlderToken, "memstore", 2, 3759624539640381935},
@@ -143,6 +157,40 @@ var simSeedCases = []simSeedCase{
 	// A write's session cookie over a later login's, once classified as
 	// cookie-gone.
 	{faultLateSession, "cookie", 1, 5362239288813079883},
+	// An anonymous write verified before a cookieless login lands after
+	// the login's window: foreign by the documented limit (step 52).
+	{faultLateSession, "cookie", 1, 3269102696103408047},
+	{faultLateSession, "memstore", 2, 7261166114365814553},
+	// Still open: a double submit's other record's write, verified
+	// before this login, puts that record's session cookie next to this
+	// login's token (step 16, 21, 83, 35, 36).
+	{faultLateSession, "memstore", 1, 3463310875996890873},
+	{faultLateSession, "cookie", 1, 3500128006311341743},
+	{faultLateSession, "cookie", 1, 2786155779854870961},
+	{faultLateSession, "memstore", 1, 3083465453223272485},
+	{faultLateSession, "memstore", 2, 7139981964008802547},
+	// Still open: the other record's Renew response (the token alone,
+	// cookie store) lands next to this record's session (step 86); a
+	// double submit's second login, made a new record because the
+	// first's was replaced meanwhile, behind a write of the first (step
+	// 61).
+	{faultLateSession, "cookie", 2, 723981733136389889},
+	{faultLateSession, "redis-2pools", 2, 1699914186823580561},
+	// A write's session cookie put back after two later logins (README,
+	// one-step marker chains: foreign by a documented limit the model
+	// does not know yet, step 77).
+	{faultLateSession, "redis-2pools", 2, 4793851251390006427},
+	// A double submit from a guest session, the second login past the
+	// join window after a newer login replaced the first: the newer
+	// record's write lands after the second login's (step 50).
+	{faultLateSession, "redis-2pools", 1, 1780565890198899471},
+	// The same limit on the cookie store: an anonymous write's cookie,
+	// whose session the first of two logins replaced, lands after the
+	// second (step 53).
+	{faultLateSession, "cookie", 2, 8379323902246412429},
+	// Many late responses of one browser across a login and a Renew:
+	// not analysed (step 90).
+	{faultLateSession, "cookie", 1, 6943610614722568197},
 	{faultStaleRevoke, "cookie", 1, 4571908225068160369},
 	// No fault: a seed whose thief presents pre-Renew credentials to a
 	// MaxAuthAge route (it goes red if the grace window serves them with
