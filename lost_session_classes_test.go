@@ -7,8 +7,10 @@ package ginsecure_test
 // its window.
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +144,45 @@ func TestLostSessionCookieDeletedByTheAppDirectly(t *testing.T) {
 		}
 		if r := thief.get("/cart"); r.user() != "" || r.body["cart"] == "alice-card" {
 			t.Errorf("a copy of both cookies: %v; want anonymous, no cart", r.body)
+		}
+	})
+}
+
+// TestLostSessionCookieBehindSeveralUndecodableCookies: alice's
+// own session cookie is gone while her token lives (deleted, cleared),
+// and the browser also sends two or eight same-named cookies that do not
+// decode (a sibling subdomain's, or stale ones signed with a retired
+// secret). DESIGN.md, "A lost session cookie": a request that presents a
+// valid token with no session cookie of the application's name "(or only
+// ones that do not decode)" ends the record (session lost), so that a
+// copy of the cookies stops working. Red without decodesAny in
+// lostSession (several cookies of the name then never ended the record):
+// with two or more, alice kept a live session her browser could no
+// longer use, and a copy of her cookies taken before kept working.
+func TestLostSessionCookieBehindSeveralUndecodableCookies(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, n := range []int{1, 2, 8} {
+			t.Run(fmt.Sprint(n, " undecodable"), func(t *testing.T) {
+				e := newEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-card")
+				thief := b.clone()
+				parts := make([]string, 0, n+1)
+				for i := range n {
+					parts = append(parts, fmt.Sprintf("app=undecodable-%d", i))
+				}
+				parts = append(parts, tokCookieName+"="+b.cookie(tokCookieName))
+				if r := e.send("GET", "/public", strings.Join(parts, "; ")); r.status != http.StatusOK || r.user() != "" {
+					t.Fatalf("the token beside %d undecodable session cookies: %d %v; want 200 anonymous", n, r.status, r.body)
+				}
+				if k := len(e.sessions(t, "alice")); k != 0 {
+					t.Errorf("alice has %d live sessions after her token came with only undecodable session cookies; want 0 (session lost)", k)
+				}
+				if r := thief.get("/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("a copy of alice's cookies taken before: %d %v; want 401", r.status, r.body)
+				}
+			})
 		}
 	})
 }

@@ -440,18 +440,45 @@ func (g *Guard) adoptLate(st *reqState, rec *Record) error {
 }
 
 // lostSession reports whether the request presents no session of the
-// name at all: no cookie of the name, or a single one that the store
-// could not decode (expired, signed with a retired secret, garbage). A
-// cookie that decodes is a session (foreign or not, never lost), and so
-// is any of several cookies of the name: a sibling subdomain can toss
-// cookies in front of the browser's own, but cannot take the browser's
-// own away, so neither can end the record (DESIGN.md, "A lost session
-// cookie"). several is what ownAmong counted.
+// name at all: no cookie of the name, or only ones that the store could
+// not decode (expired, signed with a retired secret, garbage). A cookie
+// that decodes is a session (foreign or not, never lost): a sibling
+// subdomain can toss cookies in front of the browser's own, but cannot
+// make the browser's own stop decoding, so tossed cookies alone never
+// end the record (DESIGN.md, "A lost session cookie"). several is what
+// ownAmong counted; only then are the others decoded (decodesAny).
 // Only where the browser would have sent the session cookie with the
 // token (sessionCookieSent): a request it was not sent with has lost
 // nothing.
 func (st *reqState) lostSession(several bool) bool {
-	return st.gs.IsNew && st.gs.ID == "" && !several && st.sessionCookieSent()
+	return st.gs.IsNew && st.gs.ID == "" && (!several || !st.decodesAny()) && st.sessionCookieSent()
+}
+
+// decodesAny reports whether any of the request's cookies of the
+// session's name decodes with the session store's codecs: a session,
+// foreign or not, that the browser holds. Asked only when several came
+// and none was the record's own; its cost is linear in the header. A
+// store whose codecs ginsecure cannot reach counts as decoding: the
+// record is never ended on a guess.
+func (st *reqState) decodesAny() bool {
+	name, store := st.gs.Name(), st.gs.Store()
+	codecs := st.g.storeCodecs(store)
+	if codecs == nil {
+		return true
+	}
+	for v := range sessionCookies(st.c.Request, name) {
+		var err error
+		if cookieStore(store) {
+			err = securecookie.DecodeMulti(name, v, &st.newSession().Values, codecs...)
+		} else {
+			var id string
+			err = securecookie.DecodeMulti(name, v, &id, codecs...)
+		}
+		if err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionCookieSent reports whether a browser sends the session cookie,
