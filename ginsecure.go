@@ -152,6 +152,11 @@ type Config struct {
 	// starts empty (DESIGN.md, "Carry-over").
 	CarryOver func(key, value any) bool
 
+	// DeviceBinding binds sessions to a key on the device, in browsers that
+	// support W3C Device Bound Session Credentials (DBSC). Off by default;
+	// see DeviceBinding.
+	DeviceBinding DeviceBinding
+
 	// OnEvent receives every security event, after it is logged.
 	OnEvent func(Event)
 
@@ -248,6 +253,7 @@ func (cfg *Config) fillDefaults() {
 	if cfg.TouchInterval == 0 {
 		cfg.TouchInterval = DefaultTouchInterval
 	}
+	cfg.DeviceBinding.fillDefaults(cfg.Store) // dbsc_config.go
 }
 
 // validate names the first field of cfg (its defaults filled in) that is
@@ -279,7 +285,7 @@ func (cfg *Config) validate() error {
 	if err := cfg.IPBinding.err; err != nil {
 		return fmt.Errorf("ginsecure: Config.IPBinding: %w", err)
 	}
-	return nil
+	return cfg.DeviceBinding.validate(cfg.AbsoluteTimeout)
 }
 
 func validCookieName(name string) error {
