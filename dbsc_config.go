@@ -100,6 +100,24 @@ type ChallengeStore interface {
 // a challenge that is not outstanding (never issued, used, expired).
 var ErrUnknownChallenge = dbsc.ErrUnknownChallenge
 
+// DeviceKey is the public key a record is bound to (Record.Device). Stores
+// keep it as given, like every other field of a record.
+type DeviceKey struct {
+	// Algorithm the browser signs with: "ES256" or "RS256".
+	Algorithm DeviceAlgorithm
+	// JWK is the public key's canonical JSON (RFC 7638, section 3.2: the
+	// required members only, in lexicographic order); empty while unbound.
+	JWK string
+	// Thumbprint is the RFC 7638 SHA-256 thumbprint of JWK, unpadded
+	// base64url: the key's name in events.
+	Thumbprint string
+	// BoundAt is when the browser registered the key.
+	BoundAt time.Time
+}
+
+// Bound reports whether k holds a key: the record is device-bound.
+func (k DeviceKey) Bound() bool { return k.JWK != "" }
+
 // fillDefaults puts the default in every zero field of an enabled
 // DeviceBinding; store is the Config's Store, defaults filled in.
 func (d *DeviceBinding) fillDefaults(store Store) {
