@@ -202,6 +202,9 @@ type Guard struct {
 	// The first session store the Guard saw: where an ending without a
 	// request (RevokeUser) deletes the session's data (binding.go).
 	sessionsSeen atomic.Pointer[sessionRef]
+
+	// device is the device binding (dbsc.go); nil while it is off.
+	device *deviceBinder
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error
@@ -226,6 +229,7 @@ func New(cfg Config) (*Guard, error) {
 	handLogger(cfg.Store, cfg.Logger) // store_logger.go
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	g.shared, _ = cfg.Store.(sharedReader)
+	g.device = newDeviceBinder(&g.cfg)
 	return g, nil
 }
 
