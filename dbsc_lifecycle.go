@@ -36,7 +36,10 @@ func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *Record, v supVer
 	default:
 		return false // within its window, or a late response the device never presented
 	}
-	st.failure = ErrDeviceBindingRequired
+	// Nothing of the record is the request's: not even Logout acts on it
+	// (logout.go, signingOut), or a stale copy could end the device's
+	// session.
+	st.failure, st.tokRec = ErrDeviceBindingRequired, nil
 	g.emit(c, Event{Kind: EventDeviceTokenRefused, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 	return true
 }

@@ -382,9 +382,12 @@ func TestDeviceBindingRegistrationNeedsAFreshLogin(t *testing.T) {
 			}
 			// The owner's challenge, from a browser that does not carry the
 			// token the offer was made for (another login's).
+			// Its authorization names its own record, so that only the
+			// challenge's binding to the offer's token refuses it.
 			other := e.browser()
 			other.signIn("alice")
-			if r := other.do(http.MethodPost, path, "Secure-Session-Response", thiefKey.registration(t, challenge, auth)); r.status != http.StatusForbidden {
+			otherHandle := strings.Split(other.cookie(ginsecure.DefaultCookieName), ".")[1]
+			if r := other.do(http.MethodPost, path, "Secure-Session-Response", thiefKey.registration(t, challenge, otherHandle)); r.status != http.StatusForbidden {
 				t.Fatalf("registration with another session's offer: %d %v", r.status, r.body)
 			}
 			register(t, owner, login, newSigner(t, "ES256", 0))
@@ -436,6 +439,9 @@ func TestDeviceBindingCopyDiesWhenTheBoundTokenExpires(t *testing.T) {
 			if e.events.count(ginsecure.EventDeviceTokenRefused) == 0 {
 				t.Fatal("no device_token_refused event")
 			}
+			if r := thief.post("/logout"); r.status == http.StatusOK {
+				t.Fatalf("expired copy signed the session out: %d %v", r.status, r.body)
+			}
 
 			// The owner's browser refreshes with its key and goes on.
 			d.refreshOK()
@@ -450,6 +456,9 @@ func TestDeviceBindingCopyDiesWhenTheBoundTokenExpires(t *testing.T) {
 			if r := thief.get("/public"); r.user() != "" {
 				t.Fatalf("superseded copy served as %q", r.user())
 			}
+			if r := thief.post("/logout"); r.status == http.StatusOK {
+				t.Fatalf("superseded copy signed the session out: %d %v", r.status, r.body)
+			}
 			if r := owner.get("/bound"); r.status != http.StatusOK {
 				t.Fatalf("owner after the copy came back: %d %v (a replay must not end a bound session)", r.status, r.body)
 			}
@@ -460,6 +469,30 @@ func TestDeviceBindingCopyDiesWhenTheBoundTokenExpires(t *testing.T) {
 			td := &device{t: t, b: thief, key: newSigner(t, "ES256", 0), id: d.id, refresh: d.refresh}
 			td.refused(td.post(""), "thief's refresh")
 			td.refused(td.post(td.key.refresh(t, td.challenge)), "thief's proof")
+		})
+	}
+}
+
+// TestDeviceBindingNoPeriodicRotation: a bound record's token changes only
+// at a refresh the device signed: a copy of the cookies presented when
+// RotateEvery has passed is not given a fresh token (which would outlive
+// the copied one), and dies with the bound token's life.
+func TestDeviceBindingNoPeriodicRotation(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{RotateEvery: 5 * time.Minute}, nil)
+			owner := e.browser()
+			register(t, owner, owner.signIn("alice"), newSigner(t, "ES256", 0))
+			thief := e.browser()
+			owner.copyTo(thief)
+			e.clock.Advance(6 * time.Minute)
+			if r := thief.get("/bound"); r.status != http.StatusOK || hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+				t.Fatalf("copy past RotateEvery: %d, token sent: %v", r.status, hasCookie(r.cookies, ginsecure.DefaultCookieName))
+			}
+			e.clock.Advance(5 * time.Minute)
+			if r := thief.get("/bound"); r.status != http.StatusForbidden {
+				t.Fatalf("copy past the bound life: %d %v", r.status, r.body)
+			}
 		})
 	}
 }
