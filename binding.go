@@ -273,7 +273,7 @@ type SessionInfo struct {
 	UserAgent string    `json:"user_agent"`
 	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
 	// DeviceBound: the session is bound to a key on its device (DBSC).
-	DeviceBound bool `json:"device_bound"`
+	DeviceBound bool `json:"device_bound,omitempty"`
 }
 
 // Sessions lists the user's live sessions, oldest first. A login whose
