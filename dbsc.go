@@ -255,7 +255,7 @@ func (g *Guard) rotateBound(c *gin.Context, held *Record, now time.Time) {
 		if r.Revoked != "" || r.Device.Thumbprint != held.Device.Thumbprint || g.timedOut(r, true, now) != nil {
 			return errEnded
 		}
-		var seen time.Time
+		seen := presentedAt(r)
 		if hashEq(r.TokenHash, presented) {
 			seen = now // the refresh carried the current token: the browser held it
 		}
@@ -279,6 +279,23 @@ func (g *Guard) rotateBound(c *gin.Context, held *Record, now time.Time) {
 		return
 	}
 	g.emit(c, Event{Kind: EventDeviceRefresh, UserID: rec.UserID, Handle: rec.Handle})
+}
+
+// presentedAt is when the browser was last known to hold r's current
+// token, zero if it never presented it: a rotation's token once confirmed
+// (ConfirmedAt); the login's token, which no rotation preceded, once the
+// record was presented at all (its last-seen). The refresh that
+// supersedes it usually carries no token (Chromium refreshes when the
+// cookie is gone), and a token wrongly taken for never presented would be
+// a late response, answered with the new token, whoever presents it.
+func presentedAt(r *Record) time.Time {
+	switch {
+	case !r.ConfirmedAt.IsZero():
+		return r.ConfirmedAt
+	case len(r.History) == 0 && !r.Unpresented:
+		return r.LastSeen
+	}
+	return time.Time{}
 }
 
 // presentedToken is the hash of the token cookie a request carries for
