@@ -114,7 +114,7 @@ func newApp(opts options) (*app, error) {
 	}
 
 	var sessStore sessions.Store
-	secStore := opts.Store // nil: ginsecure's memory store
+	secStore := opts.Store                  // nil: ginsecure's memory store
 	var challenges ginsecure.ChallengeStore // nil: in memory
 	if opts.Redis != "" {
 		// One pool for both stores, built here rather than by redistore's
