@@ -135,7 +135,7 @@ func offer(r reply) (path, challenge, authorization string, ok bool) {
 // device is the browser's DBSC session: its key, identifier and the
 // challenge it cached from the last answer.
 type device struct {
-	t         *testing.T
+	t         testing.TB
 	b         *browser
 	key       *signer
 	id        string
@@ -155,7 +155,7 @@ func (d *device) cache(r reply) {
 }
 
 // register answers the offer of a login's response with key.
-func register(t *testing.T, b *browser, login reply, key *signer) *device {
+func register(t testing.TB, b *browser, login reply, key *signer) *device {
 	t.Helper()
 	path, challenge, auth, ok := offer(login)
 	if !ok {
@@ -247,7 +247,7 @@ func deviceRoutes(r *gin.Engine, g *ginsecure.Guard) {
 
 // deviceEnv starts the test app with device binding on, on memstore or
 // Redis (the challenges in the same redis-server).
-func deviceEnv(t *testing.T, kind string, cfg ginsecure.Config, srv *redistest.Server) *env {
+func deviceEnv(t testing.TB, kind string, cfg ginsecure.Config, srv *redistest.Server) *env {
 	t.Helper()
 	cfg.DeviceBinding.Enabled = true
 	opts := []envOption{withRoutes(deviceRoutes)}
@@ -507,6 +507,23 @@ func TestDeviceBindingNoPeriodicRotation(t *testing.T) {
 	}
 }
 
+// TestDeviceBindingKeepsIPBinding: a bound session still checks
+// IPBinding: a fresh copy of its cookies used from another network is
+// refused at once, within the bound token's life.
+func TestDeviceBindingKeepsIPBinding(t *testing.T) {
+	e := deviceEnv(t, "memstore", ginsecure.Config{KeepSessionOnIPMismatch: true}, nil)
+	owner := e.browser()
+	register(t, owner, owner.signIn("alice"), newSigner(t, "ES256", 0))
+	thief := e.browserFrom("127.0.0.2")
+	owner.copyTo(thief)
+	if r := thief.get("/bound"); r.status != http.StatusUnauthorized || r.errCode() != "ip_mismatch" {
+		t.Fatalf("fresh copy from another network: %d %v", r.status, r.body)
+	}
+	if r := owner.get("/bound"); r.status != http.StatusOK {
+		t.Fatalf("owner: %d %v", r.status, r.body)
+	}
+}
+
 // TestDeviceBindingEndingsAnswerContinueFalse: after Logout, a revocation,
 // or for a record that is gone or was never bound, the identifier's next
 // refresh is answered continue:false, with or without a proof.
@@ -592,4 +609,43 @@ func TestDeviceBindingOffLeavesResponsesAlone(t *testing.T) {
 	if r := b.do(http.MethodPost, ginsecure.DefaultDevicePath+"/refresh", "Sec-Secure-Session-Id", "x"); r.status != http.StatusNotFound {
 		t.Fatalf("refresh path with binding off: %d", r.status)
 	}
+}
+
+// BenchmarkDeviceRefresh measures a device-bound session's refresh (proof
+// verified, challenge redeemed, token rotated, instructions and a fresh
+// challenge sent) against the periodic rotation of an unbound session,
+// through the same engine on memstore; the browser's signing is not timed.
+func BenchmarkDeviceRefresh(b *testing.B) {
+	for _, alg := range []string{"ES256", "RS256"} {
+		b.Run("refresh/"+alg, func(b *testing.B) {
+			e := deviceEnv(b, "memstore", ginsecure.Config{}, nil)
+			br := e.browser()
+			d := register(b, br, br.signIn("alice"), newSigner(b, alg, 0))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				proof := d.key.refresh(b, d.challenge)
+				b.StartTimer()
+				r := d.post(proof)
+				if r.status != http.StatusOK {
+					b.Fatalf("refresh: %d %v", r.status, r.body)
+				}
+				d.cache(r)
+			}
+		})
+	}
+	b.Run("periodic-rotation", func(b *testing.B) {
+		e := newEnv(b, "memstore", ginsecure.Config{RotateEvery: 10 * time.Second})
+		br := e.browser()
+		br.login("alice")
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			e.clock.Advance(10 * time.Second)
+			b.StartTimer()
+			if r := br.get("/public"); r.status != http.StatusOK || !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+				b.Fatalf("rotation: %d %v", r.status, r.body)
+			}
+		}
+	})
 }
