@@ -354,6 +354,12 @@ func (g *Guard) challenge(c *gin.Context, handle string) error {
 // with continue:false, after which the browser drops its session. No
 // Clear-Site-Data: "*" and "cookies" could delete a newer login's cookies.
 func (g *Guard) endDevice(c *gin.Context, id string) {
+	if !validHandle(id) {
+		// Names no record: nothing to forget, and no other key of the
+		// challenge store (a pending registration's) may be named here.
+		c.Data(http.StatusOK, "application/json", dbsc.EndingJSON(id))
+		return
+	}
 	if err := g.device.verifier.Challenges.Forget(reqCtx(c), id); err != nil {
 		g.log.Warn("ginsecure: could not drop the challenges of an ended device-bound session", "err", err)
 	}
