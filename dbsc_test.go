@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -521,6 +522,30 @@ func TestDeviceBindingKeepsIPBinding(t *testing.T) {
 	}
 	if r := owner.get("/bound"); r.status != http.StatusOK {
 		t.Fatalf("owner: %d %v", r.status, r.body)
+	}
+}
+
+// TestDeviceBindingRefreshCannotDropAnOffer: a refresh naming the key
+// under which a pending registration's challenge is kept (anyone may send
+// any identifier) is answered continue:false and drops nothing: the
+// browser still registers with its offer.
+func TestDeviceBindingRefreshCannotDropAnOffer(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b := e.browser()
+			login := b.signIn("alice")
+			secret, err := base64.RawURLEncoding.DecodeString(strings.Split(b.cookie(ginsecure.DefaultCookieName), ".")[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokHash := sha256.Sum256(secret)
+			pending := sha256.Sum256(tokHash[:])
+			id := "reg:" + hex.EncodeToString(pending[:])
+			attacker := &device{t: t, b: e.browser(), id: id, refresh: ginsecure.DefaultDevicePath + "/refresh"}
+			attacker.ended(attacker.post(""), "refresh naming a pending offer")
+			register(t, b, login, newSigner(t, "ES256", 0))
+		})
 	}
 }
 
