@@ -95,7 +95,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			g.refuse(c, st, err)
 			return
 		}
-		if p.DeviceBound && !st.rec.Device.Bound() {
+		if p.DeviceBound && !g.rotatesByProof(st.rec) { // bound, with device binding on
 			g.refuse(c, st, ErrDeviceBindingRequired)
 			return
 		}
