@@ -272,6 +272,8 @@ type SessionInfo struct {
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
 	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
+	// DeviceBound: the session is bound to a key on its device (DBSC).
+	DeviceBound bool `json:"device_bound,omitempty"`
 }
 
 // Sessions lists the user's live sessions, oldest first. A login whose
@@ -289,7 +291,7 @@ func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, err
 		if r.Unpresented {
 			continue
 		}
-		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent})
+		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent, DeviceBound: r.Device.Bound()})
 	}
 	return out, nil
 }

@@ -57,6 +57,12 @@ var (
 	// ErrStoreUnavailable: the store could not be reached. Nothing was
 	// signed out; the client should retry.
 	ErrStoreUnavailable = refusal("store_unavailable", http.StatusServiceUnavailable, "session store unavailable")
+	// ErrDeviceBindingRequired: the route's Policy.DeviceBound and a
+	// session that is not device-bound; also the FailureReason of a bound
+	// session's token that expired (DeviceBinding.CookieLifetime) or was
+	// superseded past its grace window: the request is anonymous, nothing
+	// is revoked (DESIGN.md, "Device-bound sessions").
+	ErrDeviceBindingRequired = refusal("device_binding_required", http.StatusForbidden, "this route requires a device-bound session")
 	// ErrTLSRequired: the route's Policy.RequireTLS and a plain-HTTP request.
 	ErrTLSRequired = refusal("tls_required", http.StatusForbidden, "this route requires HTTPS")
 	// ErrStaleCredentials: Save of a session that a login or Renew retired

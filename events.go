@@ -32,6 +32,21 @@ const (
 	// large, ...) and the handler still answered with a status below 400:
 	// the write is lost and the user was not told.
 	EventSaveIgnored EventKind = "save_ignored"
+	// EventDeviceBound (INFO): a session was bound to a key on the device
+	// (Detail: the algorithm and the key's thumbprint).
+	EventDeviceBound EventKind = "device_bound"
+	// EventDeviceRefresh (DEBUG): a bound session's device proved it holds
+	// the key and got a new token.
+	EventDeviceRefresh EventKind = "device_refresh"
+	// EventDeviceProofFailed (WARN): a registration or refresh proof was
+	// refused (Err says why: bad signature, foreign key, replayed or
+	// unknown challenge, malformed); answered 403, nothing revoked.
+	EventDeviceProofFailed EventKind = "device_proof_failed"
+	// EventDeviceTokenRefused (WARN): a bound session's token came back
+	// after its life (DeviceBinding.CookieLifetime) or superseded past its
+	// window: a copy used without the device's key; anonymous, nothing
+	// revoked.
+	EventDeviceTokenRefused EventKind = "device_token_refused"
 )
 
 // Event is one security event, sent to the Logger and to Config.OnEvent.
@@ -52,9 +67,9 @@ type Event struct {
 
 func (k EventKind) level() slog.Level {
 	switch k {
-	case EventGraceServed, EventRotate:
+	case EventGraceServed, EventRotate, EventDeviceRefresh:
 		return slog.LevelDebug
-	case EventLogin, EventLogout, EventRevoke, EventTimeout, EventLimit:
+	case EventLogin, EventLogout, EventRevoke, EventTimeout, EventLimit, EventDeviceBound:
 		return slog.LevelInfo
 	default:
 		return slog.LevelWarn

@@ -460,3 +460,38 @@ func (c *exampleClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
+
+// Device binding on: a login's response offers DBSC registration, and a
+// route that requires a device-bound session refuses a browser that has
+// not bound its session (this visitor does not speak DBSC).
+func ExampleDeviceBinding() {
+	store := cookie.NewStore([]byte("32-byte-long-auth-key-for-demo!!"))
+	store.Options(sessions.Options{Path: "/", MaxAge: 12 * 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	sec, err := ginsecure.New(ginsecure.Config{
+		DeviceBinding: ginsecure.DeviceBinding{Enabled: true},
+		// With Redis, share the challenges too:
+		// Store: redisstore.New(pool),
+		// DeviceBinding: ginsecure.DeviceBinding{Enabled: true, Challenges: redisstore.NewChallengeStore(pool, "gsec:")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(sessions.Sessions("app", store), sec.Middleware())
+	admin := r.Group("/admin", sec.Require(ginsecure.Policy{DeviceBound: true}))
+	admin.GET("", func(c *gin.Context) { c.String(http.StatusOK, "bound") })
+	r.POST("/login", func(c *gin.Context) {
+		if err := ginsecure.Login(c, "alice"); err != nil {
+			c.AbortWithStatusJSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		c.String(http.StatusOK, "offered: %v", c.Writer.Header().Get("Secure-Session-Registration") != "")
+	})
+
+	browser := newVisitor(r, "192.0.2.10")
+	fmt.Println(browser.post("/login", nil))
+	fmt.Println(browser.get("/admin"))
+	// Output:
+	// 200 offered: true
+	// 403 {"error":"device_binding_required"}
+}

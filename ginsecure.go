@@ -152,6 +152,11 @@ type Config struct {
 	// starts empty (DESIGN.md, "Carry-over").
 	CarryOver func(key, value any) bool
 
+	// DeviceBinding binds sessions to a key on the device, in browsers that
+	// support W3C Device Bound Session Credentials (DBSC). Off by default;
+	// see DeviceBinding.
+	DeviceBinding DeviceBinding
+
 	// OnEvent receives every security event, after it is logged.
 	OnEvent func(Event)
 
@@ -197,6 +202,9 @@ type Guard struct {
 	// The first session store the Guard saw: where an ending without a
 	// request (RevokeUser) deletes the session's data (binding.go).
 	sessionsSeen atomic.Pointer[sessionRef]
+
+	// device is the device binding (dbsc.go); nil while it is off.
+	device *deviceBinder
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error
@@ -221,6 +229,7 @@ func New(cfg Config) (*Guard, error) {
 	handLogger(cfg.Store, cfg.Logger) // store_logger.go
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	g.shared, _ = cfg.Store.(sharedReader)
+	g.device = newDeviceBinder(&g.cfg)
 	return g, nil
 }
 
@@ -248,6 +257,7 @@ func (cfg *Config) fillDefaults() {
 	if cfg.TouchInterval == 0 {
 		cfg.TouchInterval = DefaultTouchInterval
 	}
+	cfg.DeviceBinding.fillDefaults(cfg.Store) // dbsc_config.go
 }
 
 // validate names the first field of cfg (its defaults filled in) that is
@@ -279,7 +289,7 @@ func (cfg *Config) validate() error {
 	if err := cfg.IPBinding.err; err != nil {
 		return fmt.Errorf("ginsecure: Config.IPBinding: %w", err)
 	}
-	return nil
+	return cfg.DeviceBinding.validate(cfg.AbsoluteTimeout)
 }
 
 func validCookieName(name string) error {

@@ -119,6 +119,9 @@ func (r *Record) supersededIndex(h [32]byte) int {
 // nothing.
 func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.Time) bool {
 	if hashEq(rec.TokenHash, st.tok.hash) {
+		if g.boundRefused(c, st, rec, supCurrent, now) { // dbsc_lifecycle.go
+			return false
+		}
 		st.tokRec, st.authAt = rec, rec.AuthAt
 		return true
 	}
@@ -131,6 +134,9 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 	e := &rec.History[i]
 	st.tokRec, st.authAt = rec, lower(e.AuthAt, rec.AuthAt)
 	v := g.judge(e, now)
+	if g.boundRefused(c, st, rec, v, now) { // dbsc_lifecycle.go: refused, never revoked
+		return false
+	}
 	if v == supReplay {
 		if rec.Revoked == "" {
 			g.revoke(c, rec, RevokedReplay, EventReplay, "a superseded token came back after its grace window")
@@ -515,6 +521,8 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 func (g *Guard) due(rec *Record, sup supVerdict, h http.Header, now time.Time) (rotate, confirm bool) {
 	reissue := sup == supReissue
 	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, rec.IssuedAt, g.cfg.RotateEvery) &&
+		// A bound record rotates by the device's proof only (dbsc.go).
+		!g.rotatesByProof(rec) &&
 		// A WebSocket upgrade answers with its own headers: the new token
 		// would never reach the browser.
 		h.Get("Upgrade") == "")

@@ -109,6 +109,14 @@ func chosenLifetime(maxAge int) int {
 // remains of AbsoluteTimeout, 0 (a browser-session cookie) where it chose
 // one, and where it chose nothing the session's own (cookieMaxAge).
 func (st *reqState) tokenMaxAge(rec *Record) int {
+	if rec != nil && rec.Device.Bound() && st.g.device != nil {
+		return st.g.boundTokenMaxAge(st.unboundMaxAge(rec), rec) // dbsc_lifecycle.go
+	}
+	return st.unboundMaxAge(rec)
+}
+
+// unboundMaxAge is tokenMaxAge for a record that is not device-bound.
+func (st *reqState) unboundMaxAge(rec *Record) int {
 	if rec == nil || rec.CookieMaxAge == 0 {
 		return st.cookieMaxAge()
 	}

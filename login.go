@@ -391,6 +391,7 @@ func (st *reqState) signedIn(rec *Record, m minted, now time.Time, detail string
 	g, c := st.g, st.c
 	st.sess.reset()
 	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
+	g.offerDeviceBinding(c, rec, m.hash)                     // dbsc.go
 	st.loggedIn(rec, now)
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID

@@ -57,6 +57,9 @@ type reqState struct {
 // cookies.
 func (g *Guard) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if g.deviceEndpoint(c) { // dbsc.go: registration and refresh
+			return
+		}
 		st := g.load(c) // token.go, guardsession.go
 		if err := g.verify(c, st); err != nil {
 			c.Writer = &st.w // a refusal writes no cookie of a stand-in either

@@ -47,6 +47,11 @@ type Policy struct {
 	// a TLS-terminating proxy it needs TrustProxyHeaders and the proxy in
 	// engine.SetTrustedProxies; the proxy's X-Forwarded-Proto then counts.
 	RequireTLS bool
+	// DeviceBound refuses a request whose session is not bound to a key on
+	// its device (403 ErrDeviceBindingRequired; anonymous ones as
+	// Authenticated does). Needs Config.DeviceBinding.Enabled; a session
+	// is bound only once its browser registered, just after the login.
+	DeviceBound bool
 }
 
 // Require returns a handler that enforces p on a route group. It must run
@@ -67,7 +72,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			g.refuse(c, st, ErrTLSRequired)
 			return
 		}
-		authOnly := p.Authenticated || p.MaxAuthAge > 0
+		authOnly := p.Authenticated || p.MaxAuthAge > 0 || p.DeviceBound
 		if st.authenticated() {
 			if err := g.checkIdentity(c, st); err != nil {
 				// As in Middleware (DESIGN.md, "Refusals"): revoked,
@@ -88,6 +93,10 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 				err = ErrNoSession
 			}
 			g.refuse(c, st, err)
+			return
+		}
+		if p.DeviceBound && !g.rotatesByProof(st.rec) { // bound, with device binding on
+			g.refuse(c, st, ErrDeviceBindingRequired)
 			return
 		}
 		if p.MaxAuthAge > 0 && g.now().Sub(st.authAt) > p.MaxAuthAge {

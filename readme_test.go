@@ -198,7 +198,7 @@ func TestReadmeErrorTableComplete(t *testing.T) {
 		"ErrRevoked": ginsecure.ErrRevoked, "ErrMisconfigured": ginsecure.ErrMisconfigured,
 		"ErrNoMiddleware": ginsecure.ErrNoMiddleware, "ErrNoSessionsMiddleware": ginsecure.ErrNoSessionsMiddleware,
 		"ErrSessionsMany": ginsecure.ErrSessionsMany, "ErrInvalidUserID": ginsecure.ErrInvalidUserID,
-		"ErrInvalidRevokeReason": ginsecure.ErrInvalidRevokeReason,
+		"ErrInvalidRevokeReason": ginsecure.ErrInvalidRevokeReason, "ErrDeviceBindingRequired": ginsecure.ErrDeviceBindingRequired,
 	}
 	if len(literalCodes) == 0 {
 		t.Fatal("found no secError literal in the source")

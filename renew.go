@@ -210,6 +210,7 @@ func (r *renewal) send() {
 	st.cur, st.sid = r.ns, r.sid
 	st.sess.reset()
 	g.setToken(c, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
+	g.offerDeviceBinding(c, rec, r.m.hash) // dbsc.go
 	st.renewed(rec, r.now)
 	st.tok.secret, st.tok.hash = r.m.secret, r.m.hash
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})

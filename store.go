@@ -96,6 +96,12 @@ type Record struct {
 
 	Revoked string // empty while the record is usable, else a Revoked* reason
 
+	// Device is the key on the browser's device the record is bound to
+	// (DBSC, DESIGN.md "Device-bound sessions"); zero while unbound. A
+	// record binds once: the Guard sets it in an Update that refuses a
+	// record already bound, and never clears it.
+	Device DeviceKey
+
 	// Seq is the order in which the store created the record, assigned by
 	// Create (the caller's value is ignored): Trim gives ties of LastSeen to
 	// the later created, so a login made at the same instant as another

@@ -248,8 +248,15 @@ func (g *Guard) expireToken(c *gin.Context) { g.sendTokenCookie(c, "", -1) }
 // prefix demands (Secure, Path=/, no Domain; RFC 6265bis), HttpOnly and
 // SameSite=Lax.
 func (g *Guard) sendTokenCookie(c *gin.Context, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{
+	http.SetCookie(c.Writer, g.tokenCookie(value, maxAge))
+}
+
+// tokenCookie is the token cookie with value and maxAge: also the
+// attributes a device-bound session names its bound cookie by (dbsc.go),
+// which must be those the cookie is sent with.
+func (g *Guard) tokenCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
 		Name: g.cfg.CookieName, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	}
 }

@@ -50,6 +50,9 @@ type options struct {
 	Now          func() time.Time // ginsecure.Config.Now; the browser test moves it
 	Origin       string           // the app's public origin (https://host); empty: the request's scheme and Host
 	Store        ginsecure.Store  // the security records' store; nil: memory, or Redis with Redis (tests put a failing one here)
+	// DeviceBinding turns on device-bound sessions (DBSC): main does when
+	// it serves HTTPS, since browsers offer DBSC only over TLS they trust.
+	DeviceBinding bool
 }
 
 // demoPassword is every demo user's password; the login page shows it.
@@ -111,7 +114,8 @@ func newApp(opts options) (*app, error) {
 	}
 
 	var sessStore sessions.Store
-	secStore := opts.Store // nil: ginsecure's memory store
+	secStore := opts.Store                  // nil: ginsecure's memory store
+	var challenges ginsecure.ChallengeStore // nil: in memory
 	if opts.Redis != "" {
 		// One pool for both stores, built here rather than by redistore's
 		// constructors: theirs PING on every borrow, doubling round trips.
@@ -141,6 +145,7 @@ func newApp(opts options) (*app, error) {
 			return nil, err
 		}
 		secStore = redisstore.New(pool, redisstore.WithPrefix("ginsecure-example:"))
+		challenges = redisstore.NewChallengeStore(pool, "ginsecure-example:")
 	} else {
 		secret := []byte(opts.Secret)
 		if len(secret) == 0 {
@@ -161,6 +166,9 @@ func newApp(opts options) (*app, error) {
 		OnEvent:      opts.OnEvent,
 		ErrorHandler: a.refused,
 		Now:          opts.Now,
+		// Browsers with DBSC bind the session to a key on the device at
+		// sign-in; others are served as before.
+		DeviceBinding: ginsecure.DeviceBinding{Enabled: opts.DeviceBinding, Challenges: challenges},
 	})
 	if err != nil {
 		a.close()

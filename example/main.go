@@ -51,6 +51,7 @@ func main() {
 	if (*certFile == "") != (*keyFile == "") {
 		fatal(errors.New("-tls-cert and -tls-key go together"))
 	}
+	opts.DeviceBinding = *certFile != "" // DBSC needs HTTPS the browser trusts
 
 	a, err := newApp(opts)
 	if err != nil {

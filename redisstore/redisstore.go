@@ -116,6 +116,11 @@ type wire struct {
 	Seen      int64     `json:"seen"`
 	Exp       int64     `json:"exp"`
 	Revoked   string    `json:"revoked,omitempty"`
+	// The device key (Record.Device), absent while unbound.
+	DevAlg   string `json:"da,omitempty"`
+	DevJWK   string `json:"dk,omitempty"`
+	DevThumb string `json:"dt,omitempty"`
+	DevAt    int64  `json:"dat,omitempty"`
 	legacy
 }
 
@@ -191,6 +196,7 @@ func encode(r ginsecure.Record) ([]byte, error) {
 		Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented,
 		IP: r.IP, UA: r.UserAgent, CookieAge: r.CookieMaxAge, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
+		DevAlg: string(r.Device.Algorithm), DevJWK: r.Device.JWK, DevThumb: r.Device.Thumbprint, DevAt: ms(r.Device.BoundAt),
 	})
 }
 
@@ -217,6 +223,7 @@ func decode(b []byte) (ginsecure.Record, error) {
 		ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent,
 		IP: w.IP, UserAgent: w.UA, CookieMaxAge: w.CookieAge, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
+		Device: ginsecure.DeviceKey{Algorithm: ginsecure.DeviceAlgorithm(w.DevAlg), JWK: w.DevJWK, Thumbprint: w.DevThumb, BoundAt: fromMS(w.DevAt)},
 	}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 		{"PresentAnswersAsUpdate", testPresentAsUpdate},
 		{"ConcurrentPresentsNeverExceedTheLimit", testPresentRace},
 		{"UnpresentedRecordsAreBounded", testUnpresentedBound},
+		{"DeviceKeyBindsOnceAndSurvivesEviction", testDeviceBindsOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
@@ -145,6 +147,8 @@ func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
+		Device: ginsecure.DeviceKey{Algorithm: ginsecure.ES256, JWK: `{"crv":"P-256","kty":"EC","x":"a/b\\c","y":"d_-e"}`,
+			Thumbprint: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", BoundAt: now.Add(-time.Minute)},
 	}
 }
 
@@ -1392,5 +1396,64 @@ func testUnpresentedBound(t *testing.T, s *suite) {
 	s.create(s.record("alice", now), lim) // a presented record is no waiting one
 	if s.get(bob.Handle).Revoked != "" || len(s.handles("alice")) != 5 {
 		t.Fatalf("a presented record's creation evicted: %v (bob %q)", s.handles("alice"), s.get(bob.Handle).Revoked)
+	}
+}
+
+// testDeviceBindsOnce: of many Updates that each bind an unbound record to
+// their own key (the Guard's registration: compare and set), exactly one
+// wins, and the key stays through a rotation and an eviction by Trim
+// (which a store may rewrite the record for).
+func testDeviceBindsOnce(t *testing.T, s *suite) {
+	r := s.record("alice", s.clock.Now())
+	r.Device = ginsecure.DeviceKey{}
+	s.create(r, ginsecure.Limit{})
+	var wins atomic.Int32
+	var mu sync.Mutex
+	var winner string
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jwk := fmt.Sprintf(`{"k":"%d"}`, i)
+			<-start
+			_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+				if x.Device.Bound() {
+					return errLost
+				}
+				x.Device = ginsecure.DeviceKey{Algorithm: ginsecure.RS256, JWK: jwk, Thumbprint: "t" + jwk, BoundAt: s.clock.Now()}
+				return nil
+			})
+			switch {
+			case err == nil:
+				wins.Add(1)
+				mu.Lock()
+				winner = jwk
+				mu.Unlock()
+			case !errors.Is(err, errLost):
+				t.Errorf("Update: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d Updates bound the record, want exactly 1", wins.Load())
+	}
+	if got := s.get(r.Handle).Device; got.JWK != winner || got.Algorithm != ginsecure.RS256 {
+		t.Fatalf("stored key %+v, want the winner's %s", got, winner)
+	}
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { supersede(x, randHash()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(time.Second)
+	newer := s.record("alice", s.clock.Now())
+	s.create(newer, ginsecure.Limit{})
+	if ev := s.trim("alice", 1); len(ev) != 1 || ev[0] != r.Handle {
+		t.Fatalf("Trim evicted %v, want the bound record", ev)
+	}
+	if got := s.get(r.Handle); got.Device.JWK != winner || got.Revoked != ginsecure.RevokedEvicted {
+		t.Fatalf("after rotation and eviction: %+v (revoked %q), want the key %s kept", got.Device, got.Revoked, winner)
 	}
 }

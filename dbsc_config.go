@@ -1,0 +1,168 @@
+package ginsecure
+
+// Device-bound sessions, the configuration: what Config.DeviceBinding
+// says, its defaults and the checks New makes (DESIGN.md, "Device-bound
+// sessions").
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ginsecure/ginsecure/internal/dbsc"
+)
+
+// DeviceAlgorithm is a JWS signature algorithm (RFC 7518) a browser may
+// sign its device-binding proofs with.
+type DeviceAlgorithm string
+
+// The algorithms DBSC browsers implement (W3C Device Bound Session
+// Credentials); Chromium takes the first one of the server's list it
+// supports.
+const (
+	// ES256 is ECDSA on P-256 with SHA-256.
+	ES256 DeviceAlgorithm = "ES256"
+	// RS256 is RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 bits or more.
+	RS256 DeviceAlgorithm = "RS256"
+)
+
+// Defaults of DeviceBinding.
+const (
+	// DefaultDevicePath is the prefix under which Middleware answers the
+	// browser's registration (POST <prefix>/register) and refresh (POST
+	// <prefix>/refresh) requests. It is not under /.well-known: RFC 8615
+	// keeps that for registered names.
+	DefaultDevicePath = "/_ginsecure/dbsc"
+	// DefaultDeviceCookieLifetime is how long a bound token lives after
+	// it is minted. Chromium refreshes a bound cookie only when a request
+	// finds it missing or with under 2 minutes left, and by default allows
+	// about 5 signatures before it refuses to sign for several minutes:
+	// with 10 minutes an active user signs about once every 8 minutes,
+	// well under that quota, while a copy of the cookies works on another
+	// device for at most 10 minutes.
+	DefaultDeviceCookieLifetime = 10 * time.Minute
+	// minDeviceCookieLifetime is the shortest CookieLifetime accepted:
+	// under Chromium's 2-minute refresh margin every request would sign,
+	// and the quota would stop the session within seconds.
+	minDeviceCookieLifetime = 3 * time.Minute
+)
+
+// DeviceBinding configures device-bound sessions (W3C Device Bound Session
+// Credentials, DBSC): a browser that supports them binds its session, at
+// sign-in, to a private key that never leaves the device, and the token
+// cookie of a bound session lives only CookieLifetime; the browser gets a
+// new one by signing a challenge with that key. A copy of the cookies
+// stops working on any other device once its token expires. Browsers
+// without DBSC, and every session while Enabled is false (the default),
+// behave exactly as without it.
+type DeviceBinding struct {
+	// Enabled offers device binding on every response that mints a token
+	// after Login or Renew. Default false.
+	Enabled bool
+	// Path is the prefix under which Middleware answers registration
+	// (Path+"/register") and refresh (Path+"/refresh") POSTs; an absolute,
+	// clean path without a trailing slash. Default DefaultDevicePath.
+	Path string
+	// CookieLifetime is the life of a bound token, counted by the server
+	// from the token's issue time (never from a cookie's Max-Age, which a
+	// copy of the cookie need not keep); the bound token cookie carries it
+	// as Max-Age. At least 3 minutes and at most AbsoluteTimeout. Default
+	// DefaultDeviceCookieLifetime (10 minutes).
+	CookieLifetime time.Duration
+	// Algorithms offered to the browser, in order of preference; only ES256
+	// and RS256. Default ES256, RS256.
+	Algorithms []DeviceAlgorithm
+	// Challenges keeps the outstanding challenges, shared by every server
+	// of the deployment. Default: in this process's memory, which is
+	// allowed only with the default memory Store; with any other Store
+	// set it (redisstore.NewChallengeStore).
+	Challenges ChallengeStore
+}
+
+// ChallengeStore keeps the outstanding device-binding challenges of each
+// session, by their SHA-256, and may be shared by many servers
+// (redisstore.NewChallengeStore). PutChallenge adds one to session's set,
+// outstanding until expires, first dropping those expired at now, then the
+// earliest-expiring ones while max are outstanding. TakeChallenge removes
+// one and succeeds only if it was outstanding at now: of two Takes of one
+// challenge on any servers exactly one succeeds; otherwise it returns
+// ErrUnknownChallenge. DropChallenges forgets all of session's. Any other
+// error means the store could not be reached.
+type ChallengeStore interface {
+	PutChallenge(ctx context.Context, session string, hash [32]byte, now, expires time.Time, max int) error
+	TakeChallenge(ctx context.Context, session string, hash [32]byte, now time.Time) error
+	DropChallenges(ctx context.Context, session string) error
+}
+
+// ErrUnknownChallenge is what a ChallengeStore's TakeChallenge returns for
+// a challenge that is not outstanding (never issued, used, expired).
+var ErrUnknownChallenge = dbsc.ErrUnknownChallenge
+
+// DeviceKey is the public key a record is bound to (Record.Device). Stores
+// keep it as given, like every other field of a record.
+type DeviceKey struct {
+	// Algorithm the browser signs with: "ES256" or "RS256".
+	Algorithm DeviceAlgorithm
+	// JWK is the public key's canonical JSON (RFC 7638, section 3.2: the
+	// required members only, in lexicographic order); empty while unbound.
+	JWK string
+	// Thumbprint is the RFC 7638 SHA-256 thumbprint of JWK, unpadded
+	// base64url: the key's name in events.
+	Thumbprint string
+	// BoundAt is when the browser registered the key.
+	BoundAt time.Time
+}
+
+// Bound reports whether k holds a key: the record is device-bound.
+func (k DeviceKey) Bound() bool { return k.JWK != "" }
+
+// fillDefaults puts the default in every zero field of an enabled
+// DeviceBinding; store is the Config's Store, defaults filled in.
+func (d *DeviceBinding) fillDefaults(store Store) {
+	if !d.Enabled {
+		return
+	}
+	if d.Path == "" {
+		d.Path = DefaultDevicePath
+	}
+	if d.CookieLifetime == 0 {
+		d.CookieLifetime = DefaultDeviceCookieLifetime
+	}
+	if d.Algorithms == nil {
+		d.Algorithms = []DeviceAlgorithm{ES256, RS256}
+	}
+	if _, mem := store.(*memoryStore); mem && d.Challenges == nil {
+		d.Challenges = &dbsc.MemoryChallenges{}
+	}
+}
+
+// validate names the first field of an enabled DeviceBinding (defaults
+// filled in) that is wrong.
+func (d *DeviceBinding) validate(absolute time.Duration) error {
+	if !d.Enabled {
+		return nil
+	}
+	p := d.Path
+	switch {
+	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || p == "/" || strings.ContainsAny(p, "?#;\"\\ \t"):
+		return fmt.Errorf("ginsecure: Config.DeviceBinding.Path: %q must be an absolute, clean path without a trailing slash, query or quote", p)
+	case d.CookieLifetime < minDeviceCookieLifetime:
+		return fmt.Errorf("ginsecure: Config.DeviceBinding.CookieLifetime: %v is under %v; Chromium refreshes a bound cookie with under 2 minutes left, so every request would sign", d.CookieLifetime, minDeviceCookieLifetime)
+	case d.CookieLifetime > absolute:
+		return fmt.Errorf("ginsecure: Config.DeviceBinding.CookieLifetime: %v is longer than AbsoluteTimeout %v", d.CookieLifetime, absolute)
+	case len(d.Algorithms) == 0:
+		return fmt.Errorf("ginsecure: Config.DeviceBinding.Algorithms: empty; leave it nil for ES256, RS256")
+	case d.Challenges == nil:
+		return fmt.Errorf("ginsecure: Config.DeviceBinding.Challenges: required with a Store other than the memory store, so that every server sees the challenges (redisstore.NewChallengeStore)")
+	}
+	seen := map[DeviceAlgorithm]bool{}
+	for _, a := range d.Algorithms {
+		if (a != ES256 && a != RS256) || seen[a] {
+			return fmt.Errorf("ginsecure: Config.DeviceBinding.Algorithms: %q is not ES256 or RS256, or is listed twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
