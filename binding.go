@@ -424,10 +424,24 @@ func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
 	return "", ErrNoSession
 }
 
+// revokeAll ends the user's sessions but except. Where the store keeps a
+// revocation mark (storeext.UserRevoker) it is set after the index is
+// listed and before any session is ended: every session created before
+// the call returns ends, the index lists it or not (DESIGN.md,
+// "User-to-session binding").
 func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, ss sessionRef) (int, error) {
 	recs, err := g.store.List(ctx, userID)
 	if err != nil {
 		return 0, storeErr(err)
+	}
+	if ur, ok := g.store.(userRevoker); ok {
+		err := ur.RevokeBefore(ctx, userID, except, revoked)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return 0, ErrNoSession // the request's own session ended meanwhile
+		case err != nil:
+			return 0, storeErr(err)
+		}
 	}
 	n := 0
 	for i := range recs {

@@ -231,6 +231,11 @@ type sharedRedis interface {
 	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
 
+// userRevoker is storeext.UserRevoker (its contract is there), as the Guard asks for it.
+type userRevoker interface {
+	RevokeBefore(ctx context.Context, userID, except, revoked string) error
+}
+
 // heldUpdater is storeext.HeldUpdater (its contract is there), as the Guard asks for it.
 type heldUpdater interface {
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)

@@ -318,12 +318,13 @@ func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...an
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
-// Get implements ginsecure.Store: one GET.
+// Get implements ginsecure.Store: one script, which reads the record and
+// its user's revocation mark (revocation.go).
 func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
-	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
-		return do(ctx, c, "GET", s.recKey(handle))
+	res, err := readReply(s.read(ctx, func(c redis.Conn) (any, error) {
+		return eval(ctx, readScript, c, s.recKey(handle), s.prefix)
 	}))
-	return s.record(handle, b, err)
+	return s.record(handle, res, err)
 }
 
 // getCmd is the GET of the record under handle, for send.
@@ -342,19 +343,20 @@ func flag(b bool) string {
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
 func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
-	b, err := redis.Bytes(do(ctx, c, "GET", s.recKey(handle)))
-	return s.record(handle, b, err)
+	res, err := readReply(eval(ctx, readScript, c, s.recKey(handle), s.prefix))
+	return s.record(handle, res, err)
 }
 
-// record decodes a GET's reply into a record, or ErrNotFound.
-func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, error) {
-	if errors.Is(err, redis.ErrNil) {
-		return ginsecure.Record{}, ginsecure.ErrNotFound
-	}
+// record decodes a read script's reply (the record, the mark) into a
+// record, or ErrNotFound.
+func (s *Store) record(handle string, res readResult, err error) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	r, err := s.recordShared(handle, b)
+	if res.rec == nil {
+		return ginsecure.Record{}, ginsecure.ErrNotFound
+	}
+	r, err := s.recordShared(handle, res.rec, res.m)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
@@ -362,9 +364,10 @@ func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, er
 }
 
 // recordShared decodes the bytes of the record under handle (through the
-// memo: the record is shared, never to be modified), or ErrNotFound where
-// it expired longer than RetainExpired ago.
-func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error) {
+// memo: the record is shared, never to be modified) as its user's
+// revocation mark leaves it, or ErrNotFound where it expired longer than
+// RetainExpired ago.
+func (s *Store) recordShared(handle string, b []byte, m mark) (*ginsecure.Record, error) {
 	r, err := s.decodeMemo(handle, b)
 	if err != nil {
 		return nil, err
@@ -372,23 +375,26 @@ func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error)
 	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(ginsecure.RetainExpired), s.now()) {
 		return nil, ginsecure.ErrNotFound
 	}
-	return r, nil
+	return m.apply(r), nil
 }
 
 // pruneLua walks a user's index and drops handles whose record is gone,
-// revoked or expired (by the caller's clock, ARGV[1]); it leaves in the
-// Lua table `live` the remaining {handle, lastSeen, record JSON,
-// unpresented} entries.
-const pruneLua = `
+// revoked (its own Revoked, or the user's revocation mark: revocation.go)
+// or expired (by the caller's clock, ARGV[1]); it leaves in the Lua table
+// `live` the remaining {handle, lastSeen, record JSON, unpresented}
+// entries, and in `indexed` whether the index key existed.
+const pruneLua = markLua + `
 local prefix = ARGV[2]
 local now = tonumber(ARGV[1])
 local live = {}
+local indexed = redis.call('EXISTS', KEYS[1]) == 1
+local mseq, mexcept = markOf(prefix, string.sub(KEYS[1], #prefix + 3))
 for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local v = redis.call('GET', prefix .. 'r:' .. h)
   local keep = false
   if v then
     local r = cjson.decode(v)
-    if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) then
+    if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) and not markCovers(mseq, mexcept, h, r.q) then
       keep = true
       table.insert(live, {h, r.seen, v, r.np == true})
     end
@@ -404,7 +410,7 @@ end
 // Every refusal comes before the first write. The record found stored
 // byte for byte (its sequence aside) is this create's own, sent again
 // after its reply was lost: nothing more is written, and no error.
-const createLua = pruneLua + evictLua + `
+const createLua = pruneLua + evictLua + setMarkLua + `
 local limit = tonumber(ARGV[3])
 local counted = 0
 for _, e in ipairs(live) do
@@ -430,13 +436,20 @@ else
     end
     evictOldest(waiting, bound - 1)
   end
+  if limit > 0 and not indexed then
+    -- No index: every record it listed ended (the index outlives them), or
+    -- it was lost (evicted, deleted) and cannot be counted. The user's
+    -- revocation mark ends whatever it listed (revocation.go): the limit
+    -- holds without it.
+    setMark(prefix, string.sub(KEYS[1], #prefix + 3), ARGV[5], 'evicted')
+  end
   local ttl = tonumber(ARGV[7])
   local rec = ARGV[6]
   if string.sub(rec, 1, 9) ~= '{"q":"0",' then return redis.error_reply('ginsecure: record without a sequence placeholder') end
-  -- The creation order: Redis's own clock in microseconds (scripts run one
-  -- at a time, so two creates on one Redis never share one), no key to keep.
-  local now = redis.call('TIME')
-  rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. string.sub(rec, 10)
+  -- The creation order: the store's counter, which only Redis advances
+  -- (revocation.go): a revocation mark drawn from it covers exactly the
+  -- records created before it.
+  rec = '{"q":"' .. nextSeq(prefix) .. '",' .. string.sub(rec, 10)
   redis.call('SET', KEYS[2], rec, 'PX', ttl)
   redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
@@ -558,7 +571,14 @@ return evictOldest(presented, tonumber(ARGV[3]))
 // {'0'} where the record is not old, {'2'} where Reject refuses (nothing
 // written), else {'1', evicted handles...}; sent again (a lost reply),
 // {'1'} where the new record is what is stored: the first send's.
-var presentScript = redis.NewScript(2, pruneLua+evictLua+`
+//
+// A first presentation under a limit that finds no index at all finds it
+// lost (the record joined it at its creation, and the index outlives
+// every record it lists): the sessions it listed cannot be counted, so
+// the user's revocation mark signs out every session created before, but
+// this one (revocation.go), and the index starts again from this record.
+// The limit holds without the index, whatever RejectExtraLogins says.
+var presentScript = redis.NewScript(2, pruneLua+evictLua+setMarkLua+`
 local cur = redis.call('GET', KEYS[2])
 if cur ~= ARGV[3] then
   if ARGV[11] == '1' and cur == ARGV[4] then return {'1'} end
@@ -570,10 +590,15 @@ for _, e in ipairs(live) do
   if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
 end
 if max > 0 and ARGV[10] == '1' and #others >= max then return {'2'} end
+local lost = max > 0 and not indexed
+if lost then setMark(prefix, string.sub(KEYS[1], #prefix + 3), ARGV[6], 'evicted') end
 local ttl = tonumber(ARGV[5])
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ttl)
 if ARGV[7] == '1' then
   redis.call('ZREM', KEYS[1], ARGV[6])
+elseif lost then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[6])
+  redis.call('PEXPIRE', KEYS[1], ttl)
 else
   redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[8]), ARGV[6])
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end

@@ -15,24 +15,22 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// GetWithSession implements storeext.SharedRedis: one MGET of the record
-// and the session's key, retried once on a freshly dialled connection
-// where the pooled one turns out broken (as Get).
+// GetWithSession implements storeext.SharedRedis: one script reads the
+// record, the session's key and the user's revocation mark (revocation.go),
+// retried once on a freshly dialled connection where the pooled one turns
+// out broken (as Get).
 func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
-	vs, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
-		return do(ctx, c, "MGET", s.recKey(handle), sessionKey)
+	res, err := readReply(s.read(ctx, func(c redis.Conn) (any, error) {
+		return eval(ctx, readWithSessionScript, c, s.recKey(handle), sessionKey, s.prefix)
 	}))
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(vs) != 2 {
-		return nil, nil, fmt.Errorf("redisstore: MGET answered %d values for 2 keys", len(vs))
-	}
-	value := vs[1]
-	if vs[0] == nil {
+	value := res.sess
+	if res.rec == nil {
 		return nil, value, ginsecure.ErrNotFound
 	}
-	rec, err := s.recordShared(handle, vs[0])
+	rec, err := s.recordShared(handle, res.rec, res.m)
 	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
 		return nil, nil, err
 	}

@@ -108,6 +108,21 @@ type HeldUpdater interface {
 	UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error)
 }
 
+// UserRevoker is implemented by a Store whose per-user index can be lost
+// while the user's records live (redisstore: an evicted or deleted index
+// key). RevokeUser and RevokeOthers set the mark before they end the
+// sessions the index lists, so that every session created before the call
+// returns ends even where the index no longer lists it.
+type UserRevoker interface {
+	// RevokeBefore revokes (as revoked, a ginsecure.Revoked* reason) every
+	// record of userID that the store created before it returns, but except
+	// (a handle, or ""), for every read from then on (Get, List, and the
+	// store's other reads), whether or not the index lists it. The order is
+	// the store's own, never a server's clock. ginsecure.ErrNotFound, with
+	// nothing changed, where except is not a live record of userID.
+	RevokeBefore(ctx context.Context, userID, except, revoked string) error
+}
+
 // LoggerUser is implemented by stores that report what they find wrong
 // with their own setup (redisstore: a Redis eviction policy under which
 // revocation can miss sessions). New hands them Config.Logger. UseLogger
