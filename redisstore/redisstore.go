@@ -318,12 +318,15 @@ func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...an
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
-// Get implements ginsecure.Store: one script, which reads the record and
-// its user's revocation mark (revocation.go).
+// Get implements ginsecure.Store: one round trip reads the record and its
+// user's revocation mark (revocation.go, readWith).
 func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
-	res, err := readReply(s.read(ctx, func(c redis.Conn) (any, error) {
-		return eval(ctx, readScript, c, s.recKey(handle), s.prefix)
-	}))
+	var res readResult
+	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
+		var err error
+		res, err = s.readWith(ctx, c, handle, "")
+		return nil, err
+	})
 	return s.record(handle, res, err)
 }
 
@@ -343,7 +346,7 @@ func flag(b bool) string {
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
 func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
-	res, err := readReply(eval(ctx, readScript, c, s.recKey(handle), s.prefix))
+	res, err := s.readWith(ctx, c, handle, "")
 	return s.record(handle, res, err)
 }
 

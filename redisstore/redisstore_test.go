@@ -31,7 +31,7 @@ func TestRedisStoreKeepsTheStoreContract(t *testing.T) {
 
 // keptWithoutTTL matches the keys the store keeps without TTL on purpose
 // (the test prefixes hold no colon but their last character).
-var keptWithoutTTL = regexp.MustCompile(`^[^:]*:(seq|x:.*)$`)
+var keptWithoutTTL = regexp.MustCompile(`(?s)^[^:]*:(seq|x:.*)$`)
 
 // keysWithoutTTL lists the keys matching pattern that would never expire,
 // but the two kinds the store keeps without TTL on purpose (revocation.go):

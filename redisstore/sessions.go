@@ -15,14 +15,18 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// GetWithSession implements storeext.SharedRedis: one script reads the
-// record, the session's key and the user's revocation mark (revocation.go),
-// retried once on a freshly dialled connection where the pooled one turns
+// GetWithSession implements storeext.SharedRedis: one round trip reads
+// the record, the session's key and the user's revocation mark
+// (revocation.go, readWith: an MGET, or a script where this server has not
+// read the record before), retried once on a freshly dialled connection where the pooled one turns
 // out broken (as Get).
 func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
-	res, err := readReply(s.read(ctx, func(c redis.Conn) (any, error) {
-		return eval(ctx, readWithSessionScript, c, s.recKey(handle), sessionKey, s.prefix)
-	}))
+	var res readResult
+	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
+		var err error
+		res, err = s.readWith(ctx, c, handle, sessionKey)
+		return nil, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
