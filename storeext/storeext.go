@@ -123,6 +123,26 @@ type UserRevoker interface {
 	RevokeBefore(ctx context.Context, userID, except, revoked string) error
 }
 
+// BatchRevoker is implemented by a Store that ends a user's sessions in
+// batches of bounded work (redisstore): RevokeUser and RevokeOthers then
+// cost a few round trips per batch instead of several per session, and no
+// single call of the store grows with the user's session count.
+type BatchRevoker interface {
+	// RevokeBatch ends, in one atomic step, at most n of userID's live
+	// records (neither revoked nor expired) but except, as revoked (a
+	// ginsecure.Revoked* reason): each leaves the index, as Update setting
+	// Revoked would make it. It returns them as they were before (Revoked
+	// empty), and more true while the index may list others: a caller ends
+	// them all by calling it until more is false.
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []ginsecure.Record, more bool, err error)
+	// RetireBatch sets m (a tombstone) under each of markerKeys (Marker
+	// keys as SetMarker takes them) where no live marker is, and deletes
+	// each non-empty sessionKeys[i] (a key of a session store that keeps
+	// its sessions beside the records: KnownSessions.SessionKey), in one
+	// round trip. markerKeys and sessionKeys have the same length.
+	RetireBatch(ctx context.Context, markerKeys []string, m ginsecure.Marker, sessionKeys []string) error
+}
+
 // LoggerUser is implemented by stores that report what they find wrong
 // with their own setup (redisstore: a Redis eviction policy under which
 // revocation can miss sessions). New hands them Config.Logger. UseLogger
