@@ -316,6 +316,17 @@ func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...an
 	return sc.Do(c, keysAndArgs...)
 }
 
+// score is a record's score in its user's index (pruneLua): its last
+// activity in Unix milliseconds, negated while no request presented it,
+// so that the scripts read the presented records and the waiting ones
+// apart, by score range.
+func score(r ginsecure.Record) int64 {
+	if r.Unpresented {
+		return -ms(r.LastSeen)
+	}
+	return ms(r.LastSeen)
+}
+
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
 // Get implements ginsecure.Store: one round trip reads the record and its
@@ -381,29 +392,37 @@ func (s *Store) recordShared(handle string, b []byte, m mark) (*ginsecure.Record
 	return m.apply(r), nil
 }
 
-// pruneLua walks a user's index and drops handles whose record is gone,
-// revoked (its own Revoked, or the user's revocation mark: revocation.go)
-// or expired (by the caller's clock, ARGV[1]); it leaves in the Lua table
-// `live` the remaining {handle, lastSeen, record JSON, unpresented}
-// entries, and in `indexed` whether the index key existed.
+// pruneLua defines prune(hs): it drops from the user's index KEYS[1] the
+// handles of hs whose record is gone, revoked (its own Revoked, or the
+// user's revocation mark: revocation.go) or expired (by the caller's
+// clock, ARGV[1]), and returns the remaining {handle, lastSeen, record
+// JSON, unpresented} entries; `indexed` tells whether the index key
+// existed. The index is a sorted set scored by last activity, negated for
+// records no request presented yet: the scripts read the range they need
+// (presentedLua, waitingLua), never the whole of a large index.
 const pruneLua = markLua + `
 local prefix = ARGV[2]
 local now = tonumber(ARGV[1])
-local live = {}
 local indexed = redis.call('EXISTS', KEYS[1]) == 1
 local mseq, mexcept = markOf(prefix, string.sub(KEYS[1], #prefix + 3))
-for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local v = redis.call('GET', prefix .. 'r:' .. h)
-  local keep = false
-  if v then
-    local r = cjson.decode(v)
-    if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) and not markCovers(mseq, mexcept, h, r.q) then
-      keep = true
-      table.insert(live, {h, r.seen, v, r.np == true})
+local function prune(hs)
+  local live = {}
+  for _, h in ipairs(hs) do
+    local v = redis.call('GET', prefix .. 'r:' .. h)
+    local keep = false
+    if v then
+      local r = cjson.decode(v)
+      if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) and not markCovers(mseq, mexcept, h, r.q) then
+        keep = true
+        table.insert(live, {h, r.seen, v, r.np == true})
+      end
     end
+    if not keep then redis.call('ZREM', KEYS[1], h) end
   end
-  if not keep then redis.call('ZREM', KEYS[1], h) end
+  return live
 end
+local function presented() return prune(redis.call('ZRANGEBYSCORE', KEYS[1], '0', '+inf')) end
+local function waiting() return prune(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(0')) end
 `
 
 // createLua: KEYS[1] user index, KEYS[2] new record key.
@@ -416,8 +435,17 @@ end
 const createLua = pruneLua + evictLua + setMarkLua + `
 local limit = tonumber(ARGV[3])
 local counted = 0
-for _, e in ipairs(live) do
-  if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
+if ARGV[4] == '1' and limit > 0 then
+  -- Counting needs every live presented record: under a limit, at most
+  -- the limit and what ended since the last count.
+  for _, e in ipairs(presented()) do
+    if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
+  end
+else
+  -- No count needed: the four least recently active entries are checked,
+  -- so that the index sheds what ended at the pace logins add to it, in
+  -- a call of bounded work.
+  prune(redis.call('ZRANGEBYSCORE', KEYS[1], '0', '+inf', 'LIMIT', 0, 4))
 end
 local stored = redis.call('GET', KEYS[2])
 if stored then
@@ -433,11 +461,11 @@ else
   end
   local bound = tonumber(ARGV[10])
   if bound > 0 then
-    local waiting = {}
-    for _, e in ipairs(live) do
-      if e[4] then table.insert(waiting, e) end
+    local w = {}
+    for _, e in ipairs(waiting()) do
+      if e[4] then table.insert(w, e) end
     end
-    evictOldest(waiting, bound - 1)
+    evictOldest(w, bound - 1)
   end
   if limit > 0 and not indexed then
     -- No index: every record it listed ended (the index outlives them), or
@@ -506,7 +534,7 @@ func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	if rec.Unpresented {
 		bound = limit.Unpresented
 	}
-	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing, bound)
+	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), score(rec), limit.Replacing, bound)
 	if sess != nil {
 		args = append(args, sess.value, sess.secs)
 	}
@@ -559,11 +587,11 @@ end
 // Keeps the max most recently seen live presented records and evicts the
 // rest; unpresented records are left alone.
 var trimScript = redis.NewScript(1, pruneLua+evictLua+`
-local presented = {}
-for _, e in ipairs(live) do
-  if not e[4] then table.insert(presented, e) end
+local p = {}
+for _, e in ipairs(presented()) do
+  if not e[4] then table.insert(p, e) end
 end
-return evictOldest(presented, tonumber(ARGV[3]))
+return evictOldest(p, tonumber(ARGV[3]))
 `)
 
 // presentScript: KEYS[1] user index, KEYS[2] record key.
@@ -589,8 +617,10 @@ if cur ~= ARGV[3] then
 end
 local max = tonumber(ARGV[9])
 local others = {}
-for _, e in ipairs(live) do
-  if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
+if max > 0 then
+  for _, e in ipairs(presented()) do
+    if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
+  end
 end
 if max > 0 and ARGV[10] == '1' and #others >= max then return {'2'} end
 local lost = max > 0 and not indexed
@@ -687,7 +717,7 @@ func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next g
 		revoked = "1"
 	}
 	args := []any{s.userKey(next.UserID), s.recKey(next.Handle),
-		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), max, reject, "0"}
+		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, score(next), max, reject, "0"}
 	return redis.Strings(l.send(func(c redis.Conn, again bool) (any, error) {
 		args[len(args)-1] = flag(again)
 		return eval(ctx, presentScript, c, args...)
@@ -793,7 +823,7 @@ func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Rec
 	if next.Revoked != "" {
 		revoked = "1"
 	}
-	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), "0"}
+	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, score(next), "0"}
 	sc := casScript
 	if sessionKey != "" {
 		sc = casDeletingScript
@@ -871,7 +901,7 @@ func (s *Store) Delete(ctx context.Context, handle string) error {
 // listScript: KEYS[1] user index. ARGV: now, prefix. Returns live records.
 var listScript = redis.NewScript(1, pruneLua+`
 local out = {}
-for i, e in ipairs(live) do out[i] = e[3] end
+for i, e in ipairs(prune(redis.call('ZRANGE', KEYS[1], 0, -1))) do out[i] = e[3] end
 return out
 `)
 
