@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -274,23 +275,43 @@ type SessionInfo struct {
 	Current   bool      `json:"current"` // the session of the request that asked (Guard.SessionsOf)
 }
 
-// Sessions lists the user's live sessions, oldest first. A login whose
-// browser has not yet made a request with it (unpresented, see
-// UnpresentedAge) is not listed: it holds no slot of MaxSessionsPerUser,
-// and it may be the losing response of a double submit that no browser
-// holds. RevokeUser and RevokeOthers end those too.
+// MaxListedSessions is how many sessions Sessions and SessionsOf list at
+// most: the most recently active (by recorded activity, LastSeen). A
+// listing is for a person to read; an account with more sessions than
+// this still has every one of them ended by RevokeUser and RevokeOthers,
+// and its listing costs the store no more than this many (DESIGN.md,
+// "User-to-session binding").
+const MaxListedSessions = 100
+
+// Sessions lists the user's live sessions, oldest first: at most
+// MaxListedSessions, the most recently active. A login whose browser has
+// not yet made a request with it (unpresented, see UnpresentedAge) is not
+// listed: it holds no slot of MaxSessionsPerUser, and it may be the
+// losing response of a double submit that no browser holds. RevokeUser
+// and RevokeOthers end those too.
 func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
-	recs, err := g.store.List(ctx, userID)
+	var recs []Record
+	var err error
+	if rl, ok := g.store.(recentLister); ok {
+		recs, err = rl.ListRecent(ctx, userID, MaxListedSessions)
+	} else {
+		recs, err = g.store.List(ctx, userID)
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	out := make([]SessionInfo, 0, len(recs))
+	out := make([]SessionInfo, 0, min(len(recs), MaxListedSessions))
 	for _, r := range recs {
 		if r.Unpresented {
 			continue
 		}
 		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent})
 	}
+	if len(out) > MaxListedSessions {
+		slices.SortStableFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
+		out = out[:MaxListedSessions]
+	}
+	slices.SortStableFunc(out, func(a, b SessionInfo) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 

@@ -242,6 +242,11 @@ type batchRevoker interface {
 	RetireBatch(ctx context.Context, markerKeys []string, m Marker, sessionKeys []string) error
 }
 
+// recentLister is storeext.RecentLister (its contract is there), as the Guard asks for it.
+type recentLister interface {
+	ListRecent(ctx context.Context, userID string, n int) ([]Record, error)
+}
+
 // heldUpdater is storeext.HeldUpdater (its contract is there), as the Guard asks for it.
 type heldUpdater interface {
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)

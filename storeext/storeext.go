@@ -143,6 +143,18 @@ type BatchRevoker interface {
 	RetireBatch(ctx context.Context, markerKeys []string, m ginsecure.Marker, sessionKeys []string) error
 }
 
+// RecentLister is implemented by a Store that can list a user's most
+// recently active records without reading all of them (redisstore: its
+// index is ordered by activity). The Guard's Sessions and SessionsOf list
+// at most ginsecure.MaxListedSessions.
+type RecentLister interface {
+	// ListRecent returns at most n of the user's live presented records
+	// (List's, Unpresented ones left out), the most recently active
+	// (LastSeen), in any order, at a cost bounded by n rather than by the
+	// user's record count.
+	ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error)
+}
+
 // LoggerUser is implemented by stores that report what they find wrong
 // with their own setup (redisstore: a Redis eviction policy under which
 // revocation can miss sessions). New hands them Config.Logger. UseLogger
