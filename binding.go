@@ -491,7 +491,7 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, s
 }
 
 // revokeBatch is how many sessions revokeBatches ends per store call.
-const revokeBatch = 64
+const revokeBatch = 32
 
 // revokeBatches is revokeAll on a storeext.BatchRevoker: each batch ends
 // its records in one call and retires their sessions in one more (a

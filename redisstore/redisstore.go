@@ -932,40 +932,54 @@ func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, er
 	return out, nil
 }
 
-// listRecentScript: KEYS[1] user index. ARGV: now, prefix, n. Returns up
-// to n live presented records, the most recently active first, reading
-// at most 2n+8 index entries (a dead one read is dropped from the index:
-// the next call reads further).
-var listRecentScript = redis.NewScript(1, pruneLua+`
-local n = tonumber(ARGV[3])
-local out = {}
-local hs = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '0', 'LIMIT', 0, 2 * n + 8)
-for _, e in ipairs(prune(hs)) do
-  if #out >= n then break end
-  if not e[4] then table.insert(out, e[3]) end
+// listRecentScript: KEYS[1] user index, KEYS[2] the user's revocation
+// mark. ARGV: prefix, n. Returns {mark, then the records of the n+8 most
+// recently active presented entries (false where gone)}: GETs only, no
+// record parsed in Redis; ListRecent decides which live.
+var listRecentScript = redis.NewScript(2, `
+local out = {redis.call('GET', KEYS[2])}
+for _, h in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '0', 'LIMIT', 0, tonumber(ARGV[2]) + 8)) do
+  table.insert(out, redis.call('GET', ARGV[1] .. 'r:' .. h) or false)
 end
 return out
 `)
 
-// ListRecent implements storeext.RecentLister: one script, its work
-// bounded by n.
+// ListRecent implements storeext.RecentLister: one script, which reads at
+// most n+8 index entries, the most recently active first; the live ones
+// among them (as List's: not revoked, by their own Revoked or the mark, not
+// expired, not unpresented) are returned, at most n. Entries of records
+// that ended leave the index through the writes that end them and the
+// logins' pruning (pruneLua), not here: a listing writes nothing.
 func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error) {
 	if n < 1 {
 		return nil, nil
 	}
 	vals, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
-		return eval(ctx, listRecentScript, c, s.userKey(userID), ms(s.now()), s.prefix, n)
+		return eval(ctx, listRecentScript, c, s.userKey(userID), s.markOfUser(userID), s.prefix, n)
 	}))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ginsecure.Record, 0, len(vals))
-	for _, v := range vals {
+	if len(vals) == 0 {
+		return nil, errors.New("redisstore: empty reply to the listing")
+	}
+	m, err := parseMark(vals[0])
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]ginsecure.Record, 0, min(n, len(vals)-1))
+	for _, v := range vals[1:] {
+		if v == nil || len(out) == n {
+			continue
+		}
 		r, err := decode(v)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if r.UserID == userID && r.Revoked == "" && !r.Unpresented && !expired(r.ExpiresAt, now) && !m.covers(&r) {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
