@@ -242,3 +242,37 @@ func logSlowest(t *testing.T, c redis.Conn, n int) {
 		t.Logf("slowest %-26s %6d µs", k, worst[k])
 	}
 }
+
+// TestRedisBytesPerSession logs what one user's sessions cost Redis
+// (MEMORY USAGE): a record, the index per entry, and the keys the
+// revocation mark adds (the store's counter, one mark per user). Figures
+// only: go test -run BytesPerSession -v ./redisstore/.
+func TestRedisBytesPerSession(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	st := redisstore.New(pool, redisstore.WithPrefix("mem:"))
+	const n = 100
+	fill(t, st, "alice", n)
+	if err := st.RevokeBefore(context.Background(), "bob", "", ginsecure.RevokedByUser); err != nil {
+		t.Fatal(err)
+	}
+	c := pool.Get()
+	defer c.Close()
+	usage := func(key string) int64 {
+		v, err := redis.Int64(c.Do("MEMORY", "USAGE", key, "SAMPLES", "0"))
+		if err != nil {
+			t.Fatalf("MEMORY USAGE %s: %v", key, err)
+		}
+		return v
+	}
+	hs, err := redis.Strings(c.Do("ZRANGE", "mem:u:alice", 0, -1))
+	if err != nil || len(hs) != n {
+		t.Fatalf("index: %d entries, %v", len(hs), err)
+	}
+	var recs int64
+	for _, h := range hs {
+		recs += usage("mem:r:" + h)
+	}
+	t.Logf("record %d bytes, index %d bytes per entry (%d sessions), counter %d bytes per store, mark %d bytes per revoked user",
+		recs/n, usage("mem:u:alice")/n, n, usage("mem:seq"), usage("mem:x:bob"))
+}
