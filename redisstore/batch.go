@@ -24,25 +24,28 @@ import (
 // ended records' JSON as they were...}.
 var revokeBatchScript = redis.NewScript(1, userOfLua+`
 local now, prefix, user, except, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+local reason = ',"revoked":' .. cjson.encode(ARGV[5]) .. '}'
 local out = {0}
+local gone = {}
 local kept = 0
 for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, n)) do
   if #out > n then break end
   if h == except then
     kept = 1
   else
-    redis.call('ZREM', KEYS[1], h)
+    table.insert(gone, h)
     local key = prefix .. 'r:' .. h
     local v = redis.call('GET', key)
     if v and string.sub(v, -1) == '}' and not string.find(v, '"revoked":"[^"]') and userOf(v) == user then
       local exp = tonumber(string.match(v, '"exp":(%d+)')) or 0
       if exp == 0 or exp > now then
-        redis.call('SET', key, string.sub(v, 1, -2) .. ',"revoked":' .. cjson.encode(ARGV[5]) .. '}', 'KEEPTTL')
+        redis.call('SET', key, string.sub(v, 1, -2) .. reason, 'KEEPTTL')
         table.insert(out, v)
       end
     end
   end
 end
+if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end
 if redis.call('ZCARD', KEYS[1]) > kept then out[1] = 1 end
 return out
 `)

@@ -276,3 +276,42 @@ func TestRedisBytesPerSession(t *testing.T) {
 	t.Logf("record %d bytes, index %d bytes per entry (%d sessions), counter %d bytes per store, mark %d bytes per revoked user",
 		recs/n, usage("mem:u:alice")/n, n, usage("mem:seq"), usage("mem:x:bob"))
 }
+
+// TestRedisRevokeTimeInRedis logs the time Redis itself spends per
+// session of a RevokeUser of 2 000 sessions (INFO commandstats: the
+// scripts' usec, their inner commands included), apart from the round
+// trips and the client. Figures only: go test -run RevokeTimeInRedis -v
+// ./redisstore/.
+func TestRedisRevokeTimeInRedis(t *testing.T) {
+	const sessions = 2000
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	st := redisstore.New(pool, redisstore.WithPrefix("rt:"))
+	fill(t, st, "warm", 3)
+	revokeAll(t, st, "warm")
+	fill(t, st, "alice", sessions)
+	c := pool.Get()
+	defer c.Close()
+	if _, err := c.Do("CONFIG", "RESETSTAT"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n := revokeAll(t, st, "alice")
+	wall := time.Since(start)
+	info, err := redis.String(c.Do("INFO", "commandstats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usec int64
+	for _, line := range strings.Split(info, "\n") {
+		if strings.HasPrefix(line, "cmdstat_evalsha:") {
+			for _, f := range strings.Split(strings.TrimSpace(strings.TrimPrefix(line, "cmdstat_evalsha:")), ",") {
+				if v, ok := strings.CutPrefix(f, "usec="); ok {
+					fmt.Sscan(v, &usec)
+				}
+			}
+		}
+	}
+	t.Logf("RevokeUser of %d sessions: %.1f µs per session in Redis (scripts), %.1f µs per session in all (round trips and client included)",
+		n, float64(usec)/float64(n), float64(wall.Microseconds())/float64(n))
+}
