@@ -315,3 +315,45 @@ func TestRedisRevokeTimeInRedis(t *testing.T) {
 	t.Logf("RevokeUser of %d sessions: %.1f µs per session in Redis (scripts), %.1f µs per session in all (round trips and client included)",
 		n, float64(usec)/float64(n), float64(wall.Microseconds())/float64(n))
 }
+
+// TestRedisPerUserWorkDoesNotGrowWithTheSessions counts the record reads
+// (GETs, inside the scripts: INFO commandstats) of a login, the sessions
+// page and one revocation batch for a user with 10 and with 1 000
+// sessions: the same, and bounded (a count, not a time: no machine is too
+// slow for it).
+func TestRedisPerUserWorkDoesNotGrowWithTheSessions(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	ctx := context.Background()
+	gets := map[int][3]int64{}
+	for _, n := range []int{10, 1000} {
+		st := redisstore.New(pool, redisstore.WithPrefix(fmt.Sprintf("bw%d:", n)))
+		fill(t, st, "alice", n)
+		login(t, st, "warm", ginsecure.Limit{}) // scripts loaded
+		var g [3]int64
+		srv.ResetStats()
+		login(t, st, "alice", ginsecure.Limit{})
+		g[0] = srv.CommandStats()["get"]
+		srv.ResetStats()
+		if _, err := st.ListRecent(ctx, "alice", ginsecure.MaxListedSessions); err != nil {
+			t.Fatal(err)
+		}
+		g[1] = srv.CommandStats()["get"]
+		srv.ResetStats()
+		if _, _, err := st.RevokeBatch(ctx, "alice", "", ginsecure.RevokedByUser, revokeSize); err != nil {
+			t.Fatal(err)
+		}
+		g[2] = srv.CommandStats()["get"]
+		gets[n] = g
+	}
+	t.Logf("GETs of a login, the sessions page, a revocation batch: %v at 10 sessions, %v at 1 000", gets[10], gets[1000])
+	if gets[1000][0] != gets[10][0] || gets[1000][0] > 8 {
+		t.Errorf("a login reads %d records at 1 000 sessions, %d at 10: want the same few", gets[1000][0], gets[10][0])
+	}
+	if gets[1000][1] > ginsecure.MaxListedSessions+9 {
+		t.Errorf("the sessions page reads %d records at 1 000 sessions, want at most %d", gets[1000][1], ginsecure.MaxListedSessions+9)
+	}
+	if gets[1000][2] > revokeSize+1 {
+		t.Errorf("a revocation batch reads %d records, want at most %d", gets[1000][2], revokeSize+1)
+	}
+}
