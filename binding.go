@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -276,23 +277,43 @@ type SessionInfo struct {
 	DeviceBound bool `json:"device_bound,omitempty"`
 }
 
-// Sessions lists the user's live sessions, oldest first. A login whose
-// browser has not yet made a request with it (unpresented, see
-// UnpresentedAge) is not listed: it holds no slot of MaxSessionsPerUser,
-// and it may be the losing response of a double submit that no browser
-// holds. RevokeUser and RevokeOthers end those too.
+// MaxListedSessions is how many sessions Sessions and SessionsOf list at
+// most: the most recently active (by recorded activity, LastSeen). A
+// listing is for a person to read; an account with more sessions than
+// this still has every one of them ended by RevokeUser and RevokeOthers,
+// and its listing costs the store no more than this many (DESIGN.md,
+// "User-to-session binding").
+const MaxListedSessions = 100
+
+// Sessions lists the user's live sessions, oldest first: at most
+// MaxListedSessions, the most recently active. A login whose browser has
+// not yet made a request with it (unpresented, see UnpresentedAge) is not
+// listed: it holds no slot of MaxSessionsPerUser, and it may be the
+// losing response of a double submit that no browser holds. RevokeUser
+// and RevokeOthers end those too.
 func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
-	recs, err := g.store.List(ctx, userID)
+	var recs []Record
+	var err error
+	if rl, ok := g.store.(recentLister); ok {
+		recs, err = rl.ListRecent(ctx, userID, MaxListedSessions)
+	} else {
+		recs, err = g.store.List(ctx, userID)
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	out := make([]SessionInfo, 0, len(recs))
+	out := make([]SessionInfo, 0, min(len(recs), MaxListedSessions))
 	for _, r := range recs {
 		if r.Unpresented {
 			continue
 		}
 		out = append(out, SessionInfo{Handle: r.Handle, Created: r.CreatedAt, LastSeen: r.LastSeen, IP: r.IP, UserAgent: r.UserAgent, DeviceBound: r.Device.Bound()})
 	}
+	if len(out) > MaxListedSessions {
+		slices.SortStableFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
+		out = out[:MaxListedSessions]
+	}
+	slices.SortStableFunc(out, func(a, b SessionInfo) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
@@ -426,10 +447,31 @@ func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
 	return "", ErrNoSession
 }
 
+// revokeAll ends the user's sessions but except. Where the store keeps a
+// revocation mark (storeext.UserRevoker) it is set after the index is
+// listed and before any session is ended: every session created before
+// the call returns ends, the index lists it or not (DESIGN.md,
+// "User-to-session binding").
 func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, ss sessionRef) (int, error) {
-	recs, err := g.store.List(ctx, userID)
-	if err != nil {
-		return 0, storeErr(err)
+	br, batched := g.store.(batchRevoker)
+	var recs []Record
+	if !batched {
+		var err error
+		if recs, err = g.store.List(ctx, userID); err != nil {
+			return 0, storeErr(err)
+		}
+	}
+	if ur, ok := g.store.(userRevoker); ok {
+		err := ur.RevokeBefore(ctx, userID, except, revoked)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return 0, ErrNoSession // the request's own session ended meanwhile
+		case err != nil:
+			return 0, storeErr(err)
+		}
+	}
+	if batched {
+		return g.revokeBatches(ctx, br, userID, except, revoked, ss)
 	}
 	n := 0
 	for i := range recs {
@@ -448,6 +490,71 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, s
 		n++
 	}
 	return n, nil
+}
+
+// revokeBatch is how many sessions revokeBatches ends per store call.
+const revokeBatch = 32
+
+// revokeBatches is revokeAll on a storeext.BatchRevoker: each batch ends
+// its records in one call and retires their sessions in one more (a
+// tombstone under each marker key; the session's data deleted in the same
+// call where the session store keeps it beside the records, else one
+// deletion per session), as end and retire do one by one.
+func (g *Guard) revokeBatches(ctx context.Context, br batchRevoker, userID, except, revoked string, ss sessionRef) (int, error) {
+	known := g.sessionsKnown(ss.store)
+	if known != nil && !known.Shared() {
+		known = nil
+	}
+	n := 0
+	for more := true; more; {
+		recs, m, err := br.RevokeBatch(ctx, userID, except, revoked, revokeBatch)
+		if err != nil {
+			return n, storeErr(err)
+		}
+		more = m
+		if err := g.retireBatch(ctx, br, recs, known, ss); err != nil {
+			// Ended on every server; their data goes at their next presentation.
+			g.log.Warn("ginsecure: could not retire revoked sessions", "err", err)
+		}
+		for i := range recs {
+			g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: recs[i].Handle, Detail: "session revoked", Reason: reasonOfRecord(revoked)})
+		}
+		n += len(recs)
+	}
+	return n, nil
+}
+
+// retireBatch retires the sessions of recs, as retire does each.
+func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []Record, known knownSessions, ss sessionRef) error {
+	markers, sessions := make([]string, 0, len(recs)), make([]string, 0, len(recs))
+	var slow []*Record
+	for i := range recs {
+		rec := &recs[i]
+		key := recordSessionKey(rec)
+		if key == "" {
+			continue
+		}
+		sk := ""
+		switch {
+		case ss.store == nil || cookieRecord(rec):
+		case known != nil:
+			sk = known.SessionKey(rec.SessionID)
+		default:
+			slow = append(slow, rec)
+		}
+		markers, sessions = append(markers, key), append(sessions, sk)
+	}
+	now := g.now()
+	if err := br.RetireBatch(ctx, markers, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, sessions); err != nil {
+		return storeErr(err)
+	}
+	var first error
+	for _, rec := range slow {
+		if err := deleteSession(ss.r, ss.store, ss.name, rec.SessionID); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func truncate(s string, n int) string {

@@ -221,7 +221,8 @@ func TestRedisRecordGETOverlapsTheSessionGET(t *testing.T) {
 }
 
 // Where both stores share the pool, an authenticated read is one command
-// (an MGET of record and session) on one connection.
+// (an MGET of record, session and the user's revocation mark, once the
+// server has read the record before) on one connection.
 func TestRedisRecordAndSessionReadInOneCommand(t *testing.T) {
 	srv := redistest.Start(t)
 	var now, peak atomic.Int64

@@ -237,6 +237,22 @@ type sharedRedis interface {
 	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
 
+// userRevoker is storeext.UserRevoker (its contract is there), as the Guard asks for it.
+type userRevoker interface {
+	RevokeBefore(ctx context.Context, userID, except, revoked string) error
+}
+
+// batchRevoker is storeext.BatchRevoker (its contract is there), as the Guard asks for it.
+type batchRevoker interface {
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []Record, more bool, err error)
+	RetireBatch(ctx context.Context, markerKeys []string, m Marker, sessionKeys []string) error
+}
+
+// recentLister is storeext.RecentLister (its contract is there), as the Guard asks for it.
+type recentLister interface {
+	ListRecent(ctx context.Context, userID string, n int) ([]Record, error)
+}
+
 // heldUpdater is storeext.HeldUpdater (its contract is there), as the Guard asks for it.
 type heldUpdater interface {
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)

@@ -72,7 +72,7 @@ func (s *Store) checkEviction() {
 	switch {
 	case errors.As(err, &re):
 		s.check.state.Store(checkDone)
-		s.check.log.Load().Warn("redisstore: could not check Redis's maxmemory-policy (CONFIG GET refused: a renamed command or an ACL): revocation needs maxmemory-policy noeviction, or Redis may evict the per-user index under memory pressure and RevokeUser then misses sessions", "err", err)
+		s.check.log.Load().Warn("redisstore: could not check Redis's maxmemory-policy (CONFIG GET refused: a renamed command or an ACL): revocation needs maxmemory-policy noeviction: under memory pressure Redis may evict records and the per-user index, and an allkeys-* policy the revocation mark too", "err", err)
 	case err != nil:
 		s.check.state.Store(checkWaiting) // Redis unreachable: the next operation tries again
 	default:
@@ -94,5 +94,5 @@ func (s *Store) reportPolicy(reply []string) {
 		log.Debug("redisstore: Redis's maxmemory-policy is noeviction")
 		return
 	}
-	log.Error("redisstore: Redis's maxmemory-policy is not noeviction: under memory pressure Redis may evict the per-user index (every key of this store has a TTL), and RevokeUser, RevokeOthers and the session limit then miss the user's sessions, which stay signed in; set maxmemory-policy noeviction", "policy", policy)
+	log.Error("redisstore: Redis's maxmemory-policy is not noeviction: under memory pressure Redis may evict records (their sessions are signed out) and the per-user index; the revocation mark, kept without TTL, still ends every session RevokeUser, RevokeOthers and the session limit end under volatile-* policies, but an allkeys-* policy can evict the mark too; set maxmemory-policy noeviction", "policy", policy)
 }

@@ -323,14 +323,29 @@ func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...an
 	return sc.Do(c, keysAndArgs...)
 }
 
+// score is a record's score in its user's index (pruneLua): its last
+// activity in Unix milliseconds, negated while no request presented it,
+// so that the scripts read the presented records and the waiting ones
+// apart, by score range.
+func score(r ginsecure.Record) int64 {
+	if r.Unpresented {
+		return -ms(r.LastSeen)
+	}
+	return ms(r.LastSeen)
+}
+
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
-// Get implements ginsecure.Store: one GET.
+// Get implements ginsecure.Store: one round trip reads the record and its
+// user's revocation mark (revocation.go, readWith).
 func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
-	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
-		return do(ctx, c, "GET", s.recKey(handle))
-	}))
-	return s.record(handle, b, err)
+	var res readResult
+	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
+		var err error
+		res, err = s.readWith(ctx, c, handle, "")
+		return nil, err
+	})
+	return s.record(handle, res, err)
 }
 
 // getCmd is the GET of the record under handle, for send.
@@ -349,19 +364,20 @@ func flag(b bool) string {
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
 func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
-	b, err := redis.Bytes(do(ctx, c, "GET", s.recKey(handle)))
-	return s.record(handle, b, err)
+	res, err := s.readWith(ctx, c, handle, "")
+	return s.record(handle, res, err)
 }
 
-// record decodes a GET's reply into a record, or ErrNotFound.
-func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, error) {
-	if errors.Is(err, redis.ErrNil) {
-		return ginsecure.Record{}, ginsecure.ErrNotFound
-	}
+// record decodes a read script's reply (the record, the mark) into a
+// record, or ErrNotFound.
+func (s *Store) record(handle string, res readResult, err error) (ginsecure.Record, error) {
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
-	r, err := s.recordShared(handle, b)
+	if res.rec == nil {
+		return ginsecure.Record{}, ginsecure.ErrNotFound
+	}
+	r, err := s.recordShared(handle, res.rec, res.m)
 	if err != nil {
 		return ginsecure.Record{}, err
 	}
@@ -369,9 +385,10 @@ func (s *Store) record(handle string, b []byte, err error) (ginsecure.Record, er
 }
 
 // recordShared decodes the bytes of the record under handle (through the
-// memo: the record is shared, never to be modified), or ErrNotFound where
-// it expired longer than RetainExpired ago.
-func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error) {
+// memo: the record is shared, never to be modified) as its user's
+// revocation mark leaves it, or ErrNotFound where it expired longer than
+// RetainExpired ago.
+func (s *Store) recordShared(handle string, b []byte, m mark) (*ginsecure.Record, error) {
 	r, err := s.decodeMemo(handle, b)
 	if err != nil {
 		return nil, err
@@ -379,29 +396,46 @@ func (s *Store) recordShared(handle string, b []byte) (*ginsecure.Record, error)
 	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(ginsecure.RetainExpired), s.now()) {
 		return nil, ginsecure.ErrNotFound
 	}
-	return r, nil
+	return m.apply(r), nil
 }
 
-// pruneLua walks a user's index and drops handles whose record is gone,
-// revoked or expired (by the caller's clock, ARGV[1]); it leaves in the
-// Lua table `live` the remaining {handle, lastSeen, record JSON,
-// unpresented} entries.
-const pruneLua = `
+// pruneLua defines prune(hs): it drops from the user's index KEYS[1] the
+// handles of hs whose record is gone, revoked (its own Revoked, or the
+// user's revocation mark: revocation.go) or expired (by the caller's
+// clock, ARGV[1]), and returns the remaining {handle, lastSeen, record
+// JSON, unpresented} entries; `indexed` tells whether the index key
+// existed. The index is a sorted set scored by last activity, negated for
+// records no request presented yet: the scripts read the range they need
+// (presentedLua, waitingLua), never the whole of a large index.
+const pruneLua = markLua + `
 local prefix = ARGV[2]
 local now = tonumber(ARGV[1])
-local live = {}
-for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local v = redis.call('GET', prefix .. 'r:' .. h)
-  local keep = false
-  if v then
-    local r = cjson.decode(v)
-    if (r.revoked == nil or r.revoked == '') and (r.exp == 0 or r.exp > now) then
-      keep = true
-      table.insert(live, {h, r.seen, v, r.np == true})
+local indexed = redis.call('EXISTS', KEYS[1]) == 1
+local mseq, mexcept = markOf(prefix, string.sub(KEYS[1], #prefix + 3))
+-- Each record is read by pattern, not decoded: "revoked", "exp", "seen",
+-- "q" and "np" are top-level members found nowhere else in a record (a
+-- string value cannot hold their unescaped quotes), and a record the
+-- scripts re-encoded (cjson) is a revoked one.
+local function prune(hs)
+  local live = {}
+  for _, h in ipairs(hs) do
+    local v = redis.call('GET', prefix .. 'r:' .. h)
+    local keep = false
+    if v and not string.find(v, '"revoked":"[^"]') then
+      local exp = tonumber(string.match(v, '"exp":(%d+)')) or 0
+      local q = string.match(v, '"q":"(%d+)"')
+      if (exp == 0 or exp > now) and not markCovers(mseq, mexcept, h, q) then
+        keep = true
+        table.insert(live, {h, tonumber(string.match(v, '"seen":(%d+)')) or 0, v,
+          string.find(v, '"np":true', 1, true) ~= nil, tonumber(q) or 0})
+      end
     end
+    if not keep then redis.call('ZREM', KEYS[1], h) end
   end
-  if not keep then redis.call('ZREM', KEYS[1], h) end
+  return live
 end
+local function presented() return prune(redis.call('ZRANGEBYSCORE', KEYS[1], '0', '+inf')) end
+local function waiting() return prune(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(0')) end
 `
 
 // createLua: KEYS[1] user index, KEYS[2] new record key.
@@ -411,11 +445,20 @@ end
 // Every refusal comes before the first write. The record found stored
 // byte for byte (its sequence aside) is this create's own, sent again
 // after its reply was lost: nothing more is written, and no error.
-const createLua = pruneLua + evictLua + `
+const createLua = pruneLua + evictLua + setMarkLua + `
 local limit = tonumber(ARGV[3])
 local counted = 0
-for _, e in ipairs(live) do
-  if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
+if ARGV[4] == '1' and limit > 0 then
+  -- Counting needs every live presented record: under a limit, at most
+  -- the limit and what ended since the last count.
+  for _, e in ipairs(presented()) do
+    if not e[4] and e[1] ~= ARGV[9] then counted = counted + 1 end
+  end
+else
+  -- No count needed: the four least recently active entries are checked,
+  -- so that the index sheds what ended at the pace logins add to it, in
+  -- a call of bounded work.
+  prune(redis.call('ZRANGEBYSCORE', KEYS[1], '0', '+inf', 'LIMIT', 0, 4))
 end
 local stored = redis.call('GET', KEYS[2])
 if stored then
@@ -431,19 +474,26 @@ else
   end
   local bound = tonumber(ARGV[10])
   if bound > 0 then
-    local waiting = {}
-    for _, e in ipairs(live) do
-      if e[4] then table.insert(waiting, e) end
+    local w = {}
+    for _, e in ipairs(waiting()) do
+      if e[4] then table.insert(w, e) end
     end
-    evictOldest(waiting, bound - 1)
+    evictOldest(w, bound - 1)
+  end
+  if limit > 0 and not indexed then
+    -- No index: every record it listed ended (the index outlives them), or
+    -- it was lost (evicted, deleted) and cannot be counted. The user's
+    -- revocation mark ends whatever it listed (revocation.go): the limit
+    -- holds without it.
+    setMark(prefix, string.sub(KEYS[1], #prefix + 3), ARGV[5], 'evicted')
   end
   local ttl = tonumber(ARGV[7])
   local rec = ARGV[6]
   if string.sub(rec, 1, 9) ~= '{"q":"0",' then return redis.error_reply('ginsecure: record without a sequence placeholder') end
-  -- The creation order: Redis's own clock in microseconds (scripts run one
-  -- at a time, so two creates on one Redis never share one), no key to keep.
-  local now = redis.call('TIME')
-  rec = '{"q":"' .. now[1] .. string.format('%06d', tonumber(now[2])) .. '",' .. string.sub(rec, 10)
+  -- The creation order: the store's counter, which only Redis advances
+  -- (revocation.go): a revocation mark drawn from it covers exactly the
+  -- records created before it.
+  rec = '{"q":"' .. nextSeq(prefix) .. '",' .. string.sub(rec, 10)
   redis.call('SET', KEYS[2], rec, 'PX', ttl)
   redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[5])
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
@@ -497,7 +547,7 @@ func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecur
 	if rec.Unpresented {
 		bound = limit.Unpresented
 	}
-	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), ms(rec.LastSeen), limit.Replacing, bound)
+	args = append(args, ms(s.now()), s.prefix, limit.Max, reject, rec.Handle, b, s.recTTL(rec.ExpiresAt), score(rec), limit.Replacing, bound)
 	if sess != nil {
 		args = append(args, sess.value, sess.secs)
 	}
@@ -528,7 +578,6 @@ const evictLua = `
 local function evictOldest(list, keep)
   local evicted = {}
   if #list <= keep then return evicted end
-  for _, e in ipairs(list) do e[5] = tonumber(cjson.decode(e[3]).q) or 0 end
   table.sort(list, function(a, b)
     if a[2] ~= b[2] then return a[2] < b[2] end
     if a[5] ~= b[5] then return a[5] < b[5] end
@@ -550,11 +599,11 @@ end
 // Keeps the max most recently seen live presented records and evicts the
 // rest; unpresented records are left alone.
 var trimScript = redis.NewScript(1, pruneLua+evictLua+`
-local presented = {}
-for _, e in ipairs(live) do
-  if not e[4] then table.insert(presented, e) end
+local p = {}
+for _, e in ipairs(presented()) do
+  if not e[4] then table.insert(p, e) end
 end
-return evictOldest(presented, tonumber(ARGV[3]))
+return evictOldest(p, tonumber(ARGV[3]))
 `)
 
 // presentScript: KEYS[1] user index, KEYS[2] record key.
@@ -565,7 +614,14 @@ return evictOldest(presented, tonumber(ARGV[3]))
 // {'0'} where the record is not old, {'2'} where Reject refuses (nothing
 // written), else {'1', evicted handles...}; sent again (a lost reply),
 // {'1'} where the new record is what is stored: the first send's.
-var presentScript = redis.NewScript(2, pruneLua+evictLua+`
+//
+// A first presentation under a limit that finds no index at all finds it
+// lost (the record joined it at its creation, and the index outlives
+// every record it lists): the sessions it listed cannot be counted, so
+// the user's revocation mark signs out every session created before, but
+// this one (revocation.go), and the index starts again from this record.
+// The limit holds without the index, whatever RejectExtraLogins says.
+var presentScript = redis.NewScript(2, pruneLua+evictLua+setMarkLua+`
 local cur = redis.call('GET', KEYS[2])
 if cur ~= ARGV[3] then
   if ARGV[11] == '1' and cur == ARGV[4] then return {'1'} end
@@ -573,14 +629,21 @@ if cur ~= ARGV[3] then
 end
 local max = tonumber(ARGV[9])
 local others = {}
-for _, e in ipairs(live) do
-  if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
+if max > 0 then
+  for _, e in ipairs(presented()) do
+    if not e[4] and e[1] ~= ARGV[6] then table.insert(others, e) end
+  end
 end
 if max > 0 and ARGV[10] == '1' and #others >= max then return {'2'} end
+local lost = max > 0 and not indexed
+if lost then setMark(prefix, string.sub(KEYS[1], #prefix + 3), ARGV[6], 'evicted') end
 local ttl = tonumber(ARGV[5])
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ttl)
 if ARGV[7] == '1' then
   redis.call('ZREM', KEYS[1], ARGV[6])
+elseif lost then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[8]), ARGV[6])
+  redis.call('PEXPIRE', KEYS[1], ttl)
 else
   redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[8]), ARGV[6])
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
@@ -666,7 +729,7 @@ func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next g
 		revoked = "1"
 	}
 	args := []any{s.userKey(next.UserID), s.recKey(next.Handle),
-		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), max, reject, "0"}
+		ms(s.now()), s.prefix, old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, score(next), max, reject, "0"}
 	return redis.Strings(l.send(func(c redis.Conn, again bool) (any, error) {
 		args[len(args)-1] = flag(again)
 		return eval(ctx, presentScript, c, args...)
@@ -772,7 +835,7 @@ func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Rec
 	if next.Revoked != "" {
 		revoked = "1"
 	}
-	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, ms(next.LastSeen), "0"}
+	args := []any{s.recKey(next.Handle), s.userKey(next.UserID), old, b, s.recTTL(next.ExpiresAt), next.Handle, revoked, score(next), "0"}
 	sc := casScript
 	if sessionKey != "" {
 		sc = casDeletingScript
@@ -850,7 +913,7 @@ func (s *Store) Delete(ctx context.Context, handle string) error {
 // listScript: KEYS[1] user index. ARGV: now, prefix. Returns live records.
 var listScript = redis.NewScript(1, pruneLua+`
 local out = {}
-for i, e in ipairs(live) do out[i] = e[3] end
+for i, e in ipairs(prune(redis.call('ZRANGE', KEYS[1], 0, -1))) do out[i] = e[3] end
 return out
 `)
 
@@ -873,6 +936,58 @@ func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, er
 		out = append(out, r)
 	}
 	sortByCreated(out)
+	return out, nil
+}
+
+// listRecentScript: KEYS[1] user index, KEYS[2] the user's revocation
+// mark. ARGV: prefix, n. Returns {mark, then the records of the n+8 most
+// recently active presented entries (false where gone)}: GETs only, no
+// record parsed in Redis; ListRecent decides which live.
+var listRecentScript = redis.NewScript(2, `
+local out = {redis.call('GET', KEYS[2])}
+for _, h in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '0', 'LIMIT', 0, tonumber(ARGV[2]) + 8)) do
+  table.insert(out, redis.call('GET', ARGV[1] .. 'r:' .. h) or false)
+end
+return out
+`)
+
+// ListRecent implements storeext.RecentLister: one script, which reads at
+// most n+8 index entries, the most recently active first; the live ones
+// among them (as List's: not revoked, by their own Revoked or the mark, not
+// expired, not unpresented) are returned, at most n. Entries of records
+// that ended leave the index through the writes that end them and the
+// logins' pruning (pruneLua), not here: a listing writes nothing.
+func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error) {
+	if n < 1 {
+		return nil, nil
+	}
+	vals, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
+		return eval(ctx, listRecentScript, c, s.userKey(userID), s.markOfUser(userID), s.prefix, n)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) == 0 {
+		return nil, errors.New("redisstore: empty reply to the listing")
+	}
+	m, err := parseMark(vals[0])
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]ginsecure.Record, 0, min(n, len(vals)-1))
+	for _, v := range vals[1:] {
+		if v == nil || len(out) == n {
+			continue
+		}
+		r, err := decode(v)
+		if err != nil {
+			return nil, err
+		}
+		if r.UserID == userID && r.Revoked == "" && !r.Unpresented && !expired(r.ExpiresAt, now) && !m.covers(&r) {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }
 

@@ -15,24 +15,26 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// GetWithSession implements storeext.SharedRedis: one MGET of the record
-// and the session's key, retried once on a freshly dialled connection
-// where the pooled one turns out broken (as Get).
+// GetWithSession implements storeext.SharedRedis: one round trip reads
+// the record, the session's key and the user's revocation mark
+// (revocation.go, readWith: an MGET, or a script where this server has not
+// read the record before), retried once on a freshly dialled connection where the pooled one turns
+// out broken (as Get).
 func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
-	vs, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
-		return do(ctx, c, "MGET", s.recKey(handle), sessionKey)
-	}))
+	var res readResult
+	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
+		var err error
+		res, err = s.readWith(ctx, c, handle, sessionKey)
+		return nil, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(vs) != 2 {
-		return nil, nil, fmt.Errorf("redisstore: MGET answered %d values for 2 keys", len(vs))
-	}
-	value := vs[1]
-	if vs[0] == nil {
+	value := res.sess
+	if res.rec == nil {
 		return nil, value, ginsecure.ErrNotFound
 	}
-	rec, err := s.recordShared(handle, vs[0])
+	rec, err := s.recordShared(handle, res.rec, res.m)
 	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
 		return nil, nil, err
 	}

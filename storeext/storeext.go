@@ -108,6 +108,53 @@ type HeldUpdater interface {
 	UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error)
 }
 
+// UserRevoker is implemented by a Store whose per-user index can be lost
+// while the user's records live (redisstore: an evicted or deleted index
+// key). RevokeUser and RevokeOthers set the mark before they end the
+// sessions the index lists, so that every session created before the call
+// returns ends even where the index no longer lists it.
+type UserRevoker interface {
+	// RevokeBefore revokes (as revoked, a ginsecure.Revoked* reason) every
+	// record of userID that the store created before it returns, but except
+	// (a handle, or ""), for every read from then on (Get, List, and the
+	// store's other reads), whether or not the index lists it. The order is
+	// the store's own, never a server's clock. ginsecure.ErrNotFound, with
+	// nothing changed, where except is not a live record of userID.
+	RevokeBefore(ctx context.Context, userID, except, revoked string) error
+}
+
+// BatchRevoker is implemented by a Store that ends a user's sessions in
+// batches of bounded work (redisstore): RevokeUser and RevokeOthers then
+// cost a few round trips per batch instead of several per session, and no
+// single call of the store grows with the user's session count.
+type BatchRevoker interface {
+	// RevokeBatch ends, in one atomic step, at most n of userID's live
+	// records (neither revoked nor expired) but except, as revoked (a
+	// ginsecure.Revoked* reason): each leaves the index, as Update setting
+	// Revoked would make it. It returns them as they were before (Revoked
+	// empty), and more true while the index may list others: a caller ends
+	// them all by calling it until more is false.
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []ginsecure.Record, more bool, err error)
+	// RetireBatch sets m (a tombstone) under each of markerKeys (Marker
+	// keys as SetMarker takes them) where no live marker is, and deletes
+	// each non-empty sessionKeys[i] (a key of a session store that keeps
+	// its sessions beside the records: KnownSessions.SessionKey), in one
+	// round trip. markerKeys and sessionKeys have the same length.
+	RetireBatch(ctx context.Context, markerKeys []string, m ginsecure.Marker, sessionKeys []string) error
+}
+
+// RecentLister is implemented by a Store that can list a user's most
+// recently active records without reading all of them (redisstore: its
+// index is ordered by activity). The Guard's Sessions and SessionsOf list
+// at most ginsecure.MaxListedSessions.
+type RecentLister interface {
+	// ListRecent returns at most n of the user's live presented records
+	// (List's, Unpresented ones left out), the most recently active
+	// (LastSeen), in any order, at a cost bounded by n rather than by the
+	// user's record count.
+	ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error)
+}
+
 // LoggerUser is implemented by stores that report what they find wrong
 // with their own setup (redisstore: a Redis eviction policy under which
 // revocation can miss sessions). New hands them Config.Logger. UseLogger
