@@ -6,6 +6,7 @@ package ginsecure
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -79,8 +80,16 @@ func (g *Guard) retire(ctx context.Context, rec *Record, ss sessionRef) error {
 	if ss.store == nil || cookieRecord(rec) {
 		return nil
 	}
-	return deleteSession(ss.r, ss.store, ss.name, rec.SessionID)
+	if err := deleteSession(ss.r, ss.store, ss.name, rec.SessionID); err != nil {
+		return fmt.Errorf("%w: %w", errDataKept, err)
+	}
+	return nil
 }
+
+// errDataKept: a session was tombstoned but its data could not be deleted
+// (the session store is down); the first request that presents the
+// session deletes it (DESIGN.md, "Endings").
+var errDataKept = errors.New("ginsecure: the ended session's data could not be deleted yet")
 
 // retireEvicted retires the sessions of the records Store.Trim signed out
 // (their mark is the store's, set atomically with the choice).

@@ -67,14 +67,11 @@ func (st *reqState) signingOut() (*Record, error) {
 // record goes; nothing is written back (ended false, err nil). The record
 // is marked ended first (a login racing this one keeps it ended) and its
 // session retired (end), then it goes. An error with ended true: the
-// session could not be retired.
+// session could not be tombstoned (the records store failed after the
+// ending).
 func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
 	g, ctx := st.g, reqCtx(st.c)
-	ss := g.sessionsOf(st)
-	if err := st.deleteDataFirst(rec, ss); err != nil {
-		return false, err
-	}
-	ended, err = g.end(ctx, rec, RevokedByUser, ss)
+	ended, err = g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
 	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
 		return false, storeErr(err)
 	}
@@ -88,28 +85,18 @@ func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
 	if !ended {
 		return false, nil
 	}
-	// err: the session's data could not be deleted (the session store is
-	// down). The record is ended on every server, but the data lives on
-	// until a retry, or the session's next presentation, deletes it: an
-	// outage the client is told to retry, not a refusal.
-	return true, storeErr(err)
-}
-
-// deleteDataFirst deletes the session's data before the record is
-// ended, so that a session store that cannot be reached fails the Logout
-// as a whole: ErrStoreUnavailable, nothing ended, the browser still
-// signed in and told to retry (Failures are all-or-nothing; DESIGN.md,
-// "Endings"). Only a record that is still live is worth it: for one
-// already ended, Logout writes nothing back. The ending deletes the data
-// again (a write verified before it may have saved in between).
-func (st *reqState) deleteDataFirst(rec *Record, ss sessionRef) error {
-	if ss.store == nil || cookieRecord(rec) || rec.Revoked != "" {
-		return nil
+	if err != nil && !errors.Is(err, errDataKept) {
+		return true, storeErr(err) // the session could not be tombstoned
 	}
-	if err := deleteSession(ss.r, ss.store, ss.name, rec.SessionID); err != nil {
-		return storeErr(err)
+	if err != nil {
+		// The session's data could not be deleted (the session store is
+		// down): the record is ended on every server and its session
+		// tombstoned, so nothing of the data is served or carried again;
+		// the first request that presents the session deletes it
+		// (DESIGN.md, "Endings"). The Logout is done: both cookies expire.
+		g.log.Warn("ginsecure: signed out; the session's data is deleted at its next presentation", "err", err)
 	}
-	return nil
+	return true, nil
 }
 
 // expireCookies is step 3: both cookies expire.
