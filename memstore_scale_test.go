@@ -1,0 +1,197 @@
+package ginsecure_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/google/uuid"
+)
+
+// scaleSessions are the per-user session counts of the memory store's
+// scaling table (BENCHMARKS.md, "Memory store").
+var scaleSessions = []int{1, 10, 100, 1000, 10000}
+
+// scaleUser is a memory store (behind a Guard) holding n presented
+// sessions of one user, "alice", each last seen at its own instant.
+type scaleUser struct {
+	st    ginsecure.Store
+	g     *ginsecure.Guard
+	clock *benchClock
+}
+
+func newScaleUser(b *testing.B, n int, limit ginsecure.Limit) *scaleUser {
+	clock := newBenchClock()
+	st := ginsecure.NewMemoryStore()
+	g, err := ginsecure.New(ginsecure.Config{Store: st, Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := &scaleUser{st: st, g: g, clock: clock}
+	u.fill(b, n, limit)
+	return u
+}
+
+// fill signs alice in n times more under limit, as Login leaves a session
+// after its first request (presented).
+func (u *scaleUser) fill(b *testing.B, n int, limit ginsecure.Limit) {
+	for range n {
+		if _, err := u.login(limit, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// login is what Guard.Login and the session's first request ask of the
+// store: Create of an unpresented record, then its first presentation
+// under the limit. It returns the new handle.
+func (u *scaleUser) login(limit ginsecure.Limit, unpresented bool) (string, error) {
+	ctx := context.Background()
+	u.clock.Advance(time.Millisecond)
+	now := u.clock.Now()
+	rec := ginsecure.Record{Handle: uuid.NewString(), UserID: "alice", Unpresented: true, UserAgent: memSizeUA,
+		IP: "198.51.100.7", IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
+	create := limit
+	create.Unpresented = ginsecure.MaxUnpresented
+	if err := u.st.Create(ctx, rec, create); err != nil {
+		return "", err
+	}
+	if unpresented {
+		return rec.Handle, nil
+	}
+	_, _, err := u.st.Present(ctx, rec, func(r *ginsecure.Record) error { r.Unpresented = false; return nil }, limit)
+	return rec.Handle, err
+}
+
+// BenchmarkMemoryStoreUserScaling is the memory store's work for one user
+// holding n sessions (1 to 10 000): a login with MaxSessionsPerUser n (so
+// that it evicts the least recently used one and n stays n), a login and
+// logout without a limit, the listing SessionsOf returns (Guard.Sessions),
+// and RevokeUser of all of them (its figure is per call; the sessions are
+// put back between calls, off the clock). Each n is its own store. Without
+// a limit the store keeps MemoryStoreMaxSessionsPerUser of one user's
+// sessions (1000): at n = 10 000 the last three list and revoke 1000.
+//
+//	go test -run '^$' -bench 'MemoryStoreUserScaling' -benchmem -count 5 .
+func BenchmarkMemoryStoreUserScaling(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range scaleSessions {
+		b.Run(fmt.Sprintf("login/n=%d", n), func(b *testing.B) {
+			u := newScaleUser(b, n, ginsecure.Limit{Max: n})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := u.login(ginsecure.Limit{Max: n}, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("login-logout-nolimit/n=%d", n), func(b *testing.B) {
+			u := newScaleUser(b, n, ginsecure.Limit{})
+			b.ReportAllocs()
+			for b.Loop() {
+				h, err := u.login(ginsecure.Limit{}, false)
+				if err == nil {
+					err = u.st.Delete(ctx, h)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("sessions/n=%d", n), func(b *testing.B) {
+			u := newScaleUser(b, n, ginsecure.Limit{})
+			b.ReportAllocs()
+			for b.Loop() {
+				list, err := u.g.Sessions(ctx, "alice")
+				if err != nil || len(list) != min(n, ginsecure.MemoryStoreMaxSessionsPerUser) {
+					b.Fatalf("listed %d sessions (%v), want %d", len(list), err, n)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("revokeuser/n=%d", n), func(b *testing.B) {
+			u := newScaleUser(b, 0, ginsecure.Limit{})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				u.fill(b, n, ginsecure.Limit{})
+				b.StartTimer()
+				if _, err := u.g.RevokeUser(ctx, "alice"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMemoryStoreSweepPause fills a memory store with n sessions of
+// as many users (a record and a login marker each), lets them expire past
+// RetainExpired, then reads one live record over and over until the sweep
+// has removed them all, timing each read: max-pause-µs is the longest any
+// read waited (the sweep's step, and the longest it held a shard's lock),
+// reads-to-sweep how many reads the sweep took. One store per iteration;
+// the figures are of the last one.
+//
+//	go test -run '^$' -bench 'MemoryStoreSweepPause' -benchtime 3x .
+func BenchmarkMemoryStoreSweepPause(b *testing.B) {
+	for _, n := range []int{100_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var pauses []time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				st, live, clock := expiredStore(b, n)
+				b.StartTimer()
+				pauses = sweepByReads(b, st, live, clock)
+			}
+			slices.Sort(pauses)
+			b.ReportMetric(float64(pauses[len(pauses)-1].Microseconds()), "max-pause-µs")
+			b.ReportMetric(float64(pauses[len(pauses)*99/100].Microseconds()), "p99-pause-µs")
+			b.ReportMetric(float64(len(pauses)), "reads-to-sweep")
+		})
+	}
+}
+
+// expiredStore is a memory store holding n expired sessions and markers,
+// past RetainExpired, and one live record.
+func expiredStore(b *testing.B, n int) (ginsecure.Store, string, *benchClock) {
+	ctx := context.Background()
+	clock := newBenchClock()
+	st := ginsecure.NewMemoryStore()
+	st.(ginsecure.ClockUser).UseClock(clock.Now)
+	now := clock.Now()
+	for i := range n {
+		if err := st.Create(ctx, memSizeRecord(i, now), ginsecure.Limit{}); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clock.Advance(30*time.Minute + ginsecure.RetainExpired)
+	live := memSizeRecord(n, clock.Now())
+	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+		b.Fatal(err)
+	}
+	return st, live.Handle, clock
+}
+
+// sweepByReads reads live until the store holds nothing else, and returns
+// each read's duration.
+func sweepByReads(b *testing.B, st ginsecure.Store, live string, clock *benchClock) []time.Duration {
+	ctx := context.Background()
+	var pauses []time.Duration
+	for recs, marks := ginsecure.MemoryStoreSize(st); recs > 1 || marks > 0; recs, marks = ginsecure.MemoryStoreSize(st) {
+		start := time.Now()
+		if _, err := st.Get(ctx, live); err != nil {
+			b.Fatal(err)
+		}
+		pauses = append(pauses, time.Since(start))
+		clock.Advance(time.Millisecond)
+		if len(pauses) > 1e7 {
+			b.Fatal("the sweep does not finish")
+		}
+	}
+	return pauses
+}
