@@ -48,7 +48,7 @@ type userEntry struct {
 }
 
 // userIndex is one user's live records: two heaps by last use (Trim's
-// order, recentBefore), presented and unpresented, and one by expiry.
+// order, useBefore), presented and unpresented, and one by expiry.
 type userIndex struct {
 	id  string
 	use [2]entryHeap[byUse]
@@ -187,7 +187,9 @@ func nanos(t time.Time, zero int64) int64 {
 	return t.UnixNano()
 }
 
-// useBefore is recentBefore on entries.
+// useBefore orders entries by last use, then by creation order (Seq), so
+// that every server (and every racing login) agrees which are the most
+// recent: Trim keeps those, whoever calls it.
 func useBefore(a, b *userEntry) bool {
 	if a.lastSeen != b.lastSeen {
 		return a.lastSeen < b.lastSeen

@@ -378,19 +378,6 @@ func (m *memoryStore) store(s *memShard, handle string, r, cp *Record) *Record {
 	return &stored
 }
 
-// recentBefore orders records by last use, then by creation order (Seq),
-// so that every server (and every racing login) agrees which are the most
-// recent: Trim keeps those, whoever calls it.
-func recentBefore(a, b Record) bool {
-	if !a.LastSeen.Equal(b.LastSeen) {
-		return a.LastSeen.Before(b.LastSeen)
-	}
-	if a.Seq != b.Seq {
-		return a.Seq < b.Seq
-	}
-	return a.Handle < b.Handle
-}
-
 // reindexes reports whether writing b over a changes what the user's index
 // holds of the record (its last use, expiry, presentation or revocation).
 func reindexes(a, b *Record) bool {
