@@ -39,7 +39,7 @@ func newScaleUser(b *testing.B, n int, limit ginsecure.Limit) *scaleUser {
 // after its first request (presented).
 func (u *scaleUser) fill(b *testing.B, n int, limit ginsecure.Limit) {
 	for range n {
-		if _, err := u.login(limit, false); err != nil {
+		if _, err := u.login(limit); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -48,22 +48,29 @@ func (u *scaleUser) fill(b *testing.B, n int, limit ginsecure.Limit) {
 // login is what Guard.Login and the session's first request ask of the
 // store: Create of an unpresented record, then its first presentation
 // under the limit. It returns the new handle.
-func (u *scaleUser) login(limit ginsecure.Limit, unpresented bool) (string, error) {
+func (u *scaleUser) login(limit ginsecure.Limit) (string, error) { return u.loginAs("alice", limit) }
+
+// loginAs is login of user.
+func (u *scaleUser) loginAs(user string, limit ginsecure.Limit) (string, error) {
+	h, rec, err := u.createRec(user, limit)
+	if err != nil {
+		return "", err
+	}
+	_, _, err = u.st.Present(context.Background(), rec, func(r *ginsecure.Record) error { r.Unpresented = false; return nil }, limit)
+	return h, err
+}
+
+// createRec is a login's Create: its record, unpresented.
+func (u *scaleUser) createRec(user string, limit ginsecure.Limit) (string, ginsecure.Record, error) {
 	ctx := context.Background()
 	u.clock.Advance(time.Millisecond)
 	now := u.clock.Now()
-	rec := ginsecure.Record{Handle: uuid.NewString(), UserID: "alice", Unpresented: true, UserAgent: memSizeUA,
+	rec := ginsecure.Record{Handle: uuid.NewString(), UserID: user, Unpresented: true, UserAgent: memSizeUA,
 		IP: "198.51.100.7", IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
 	create := limit
 	create.Unpresented = ginsecure.MaxUnpresented
-	if err := u.st.Create(ctx, rec, create); err != nil {
-		return "", err
-	}
-	if unpresented {
-		return rec.Handle, nil
-	}
-	_, _, err := u.st.Present(ctx, rec, func(r *ginsecure.Record) error { r.Unpresented = false; return nil }, limit)
-	return rec.Handle, err
+	err := u.st.Create(ctx, rec, create)
+	return rec.Handle, rec, err
 }
 
 // BenchmarkMemoryStoreUserScaling is the memory store's work for one user
@@ -83,7 +90,7 @@ func BenchmarkMemoryStoreUserScaling(b *testing.B) {
 			u := newScaleUser(b, n, ginsecure.Limit{Max: n})
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := u.login(ginsecure.Limit{Max: n}, false); err != nil {
+				if _, err := u.login(ginsecure.Limit{Max: n}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -92,7 +99,7 @@ func BenchmarkMemoryStoreUserScaling(b *testing.B) {
 			u := newScaleUser(b, n, ginsecure.Limit{})
 			b.ReportAllocs()
 			for b.Loop() {
-				h, err := u.login(ginsecure.Limit{}, false)
+				h, err := u.login(ginsecure.Limit{})
 				if err == nil {
 					err = u.st.Delete(ctx, h)
 				}
@@ -194,4 +201,51 @@ func sweepByReads(b *testing.B, st ginsecure.Store, live string, clock *benchClo
 		}
 	}
 	return pauses
+}
+
+// BenchmarkMemoryStoreOtherUsers times another user's login and logout
+// (bob's) while one goroutine lists a user holding n sessions (alice's
+// sessions page, over and over): max-µs is the longest bob waited. With
+// per-user locks bob never waits for alice's list.
+//
+//	go test -run '^$' -bench 'MemoryStoreOtherUsers' -benchtime 20000x .
+func BenchmarkMemoryStoreOtherUsers(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			alice := newScaleUser(b, n, ginsecure.Limit{})
+			bob := &scaleUser{st: alice.st, g: alice.g, clock: alice.clock}
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_, _ = alice.g.Sessions(ctx, "alice")
+					}
+				}
+			}()
+			var worst, total time.Duration
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				h, err := bob.loginAs("bob", ginsecure.Limit{})
+				if err == nil {
+					err = bob.st.Delete(ctx, h)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				total += d
+				worst = max(worst, d)
+			}
+			close(stop)
+			<-done
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "mean-µs")
+			b.ReportMetric(float64(worst.Microseconds()), "max-µs")
+		})
+	}
 }
