@@ -61,7 +61,7 @@ type memoryStore struct {
 // NewMemoryStore returns the embedded default Store: safe for concurrent
 // use, for one server. It expires records and markers itself (lazily on
 // access, and by a sweep that starts at most once a minute and advances
-// a bounded step, at most sweepStep entries under one shard's lock, with
+// a bounded step, at most 64 entries under one shard's lock, with
 // each read or write that finds it due), so it does not grow without bound
 // as gin-contrib's memstore does, even under read-only traffic, and no
 // request waits for a whole sweep. Per-user work (a login's limit, the
