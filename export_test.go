@@ -6,12 +6,16 @@ package ginsecure
 // under them.
 func MemoryStoreIndexSize(s Store) (users, handles int) {
 	m := s.(*memoryStore)
-	m.userMu.Lock()
-	defer m.userMu.Unlock()
-	for _, set := range m.users {
-		handles += len(set)
+	for i := range m.users {
+		us := &m.users[i]
+		us.mu.Lock()
+		for _, u := range us.users {
+			handles += u.total()
+		}
+		users += len(us.users)
+		us.mu.Unlock()
 	}
-	return len(m.users), handles
+	return users, handles
 }
 
 // TooLargeText exposes the one list of other libraries' error texts

@@ -3,64 +3,94 @@ package ginsecure
 // The embedded memory store: the default Store, for one server.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"hash/maphash"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // memShards spreads the memory store over several locks so that parallel
-// requests of different sessions do not queue on one mutex.
+// requests of different sessions (and per-user work of different users)
+// do not queue on one mutex.
 const memShards = 32
 
-type memShard struct {
-	mu sync.RWMutex
-	// records are never changed in place: Update and eviction store a new
+// memSlot is a stored record and its place in its shard's recKeys (the
+// sweep's order).
+type memSlot struct {
+	// rec is never changed in place: Update and eviction store a new
 	// *Record, so a pointer handed out by viewShared stays a consistent snapshot.
-	records map[string]*Record
-	markers map[string]Marker
-	_       [24]byte // one 64-byte cache line per shard: no false sharing between cores
+	rec *Record
+	at  int
+}
+
+type markSlot struct {
+	Marker
+	at int
+}
+
+type memShard struct {
+	mu      sync.RWMutex
+	records map[string]memSlot
+	markers map[string]markSlot
+	// recKeys and markKeys list the maps' keys, so that the sweep can stop
+	// anywhere and resume there (a map cannot be walked in parts).
+	recKeys  []string
+	markKeys []string
+	_        [40]byte // two 64-byte cache lines per shard: no false sharing between cores
 }
 
 type memoryStore struct {
 	shards [memShards]memShard
-	seq    atomic.Uint64 // Record.Seq
+	users  [memShards]userShard // the per-user indexes (memindex.go)
+	seq    atomic.Uint64        // Record.Seq
 	seed   maphash.Seed
 	now    func() time.Time
 
-	userMu sync.Mutex // guards users; taken before a shard lock, never while holding one
-	users  map[string]map[string]struct{}
-
+	// sweep is where the incremental sweep stands; nextSweep is when a
+	// step is next due (store clock, Unix ns): every read and write checks
+	// it with one atomic load, no lock.
 	sweepMu   sync.Mutex
-	lastSweep time.Time
-	// nextSweep is when the next sweep is due (store clock, Unix ns): every
-	// read and write checks it with one atomic load, no lock.
+	sweep     sweepCursor
 	nextSweep atomic.Int64
 }
 
 // NewMemoryStore returns the embedded default Store: safe for concurrent
 // use, for one server. It expires records and markers itself (lazily on
-// access, and by a sweep at most once a minute that any read or write
-// runs when it is due), so it does not grow without bound as
-// gin-contrib's memstore does, even under read-only traffic. It starts no
-// goroutine and needs no Close.
+// access, and by a sweep that starts at most once a minute and advances
+// a bounded step, at most 64 entries under one shard's lock, with
+// each read or write that finds it due), so it does not grow without bound
+// as gin-contrib's memstore does, even under read-only traffic, and no
+// request waits for a whole sweep. Per-user work (a login's limit, the
+// listing, revoking) locks one shard of users and reads only the records
+// it must: the user's index is ordered by last use and by expiry. It keeps
+// at most MemoryStoreMaxSessionsPerUser live sessions per user. It starts
+// no goroutine and needs no Close. (DESIGN.md, "Memory store")
 func NewMemoryStore() Store {
-	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{})}
+	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].records = make(map[string]*Record)
-		m.shards[i].markers = make(map[string]Marker)
+		m.shards[i].records = make(map[string]memSlot)
+		m.shards[i].markers = make(map[string]markSlot)
+		m.users[i].users = make(map[string]*userIndex)
+		m.users[i].entries = make(map[string]*userEntry)
 	}
+	m.sweep.shard = memShards // no round under way: the first call starts one
 	return m
 }
 
 // UseClock implements ClockUser.
 func (m *memoryStore) UseClock(now func() time.Time) { m.now = now }
 
-func (m *memoryStore) shard(key string) *memShard {
+func (m *memoryStore) shard(key string) *memShard { return &m.shards[m.slot(key)] }
+
+func (m *memoryStore) userShard(userID string) *userShard {
+	return &m.users[maphash.String(m.seed, userID)%memShards]
+}
+
+func (m *memoryStore) slot(key string) uint32 {
 	// Every key ends in random characters (a handle, a session ID, a
 	// cookie's hash), so eight of them spread the shards as well as a full
 	// hash would, for a third of the cost on the hot path.
@@ -69,9 +99,73 @@ func (m *memoryStore) shard(key string) *memShard {
 		for i := n - 8; i < n; i++ {
 			h = (h ^ uint32(key[i])) * 16777619
 		}
-		return &m.shards[h%memShards]
+		return h % memShards
 	}
-	return &m.shards[maphash.String(m.seed, key)%memShards]
+	return uint32(maphash.String(m.seed, key) % memShards)
+}
+
+func (s *memShard) record(handle string) *Record { return s.records[handle].rec }
+
+// putRecord stores r under handle. The caller holds s.mu.
+func (s *memShard) putRecord(handle string, r *Record) {
+	if sl, ok := s.records[handle]; ok {
+		sl.rec = r
+		s.records[handle] = sl
+		return
+	}
+	s.records[handle] = memSlot{rec: r, at: len(s.recKeys)}
+	s.recKeys = append(s.recKeys, handle)
+}
+
+// dropRecord deletes the record under handle; the last key takes its place
+// in recKeys. The caller holds s.mu.
+func (s *memShard) dropRecord(handle string) {
+	if sl, ok := s.records[handle]; ok {
+		s.dropSlot(handle, sl)
+	}
+}
+
+// dropSlot is dropRecord of sl, the slot under handle.
+func (s *memShard) dropSlot(handle string, sl memSlot) {
+	delete(s.records, handle)
+	last := len(s.recKeys) - 1
+	if moved := s.recKeys[last]; sl.at != last {
+		s.recKeys[sl.at] = moved
+		ms := s.records[moved]
+		ms.at = sl.at
+		s.records[moved] = ms
+	}
+	s.recKeys[last] = ""
+	s.recKeys = s.recKeys[:last]
+}
+
+// putMarker stores mk under key. The caller holds s.mu.
+func (s *memShard) putMarker(key string, mk Marker) {
+	if sl, ok := s.markers[key]; ok {
+		sl.Marker = mk
+		s.markers[key] = sl
+		return
+	}
+	s.markers[key] = markSlot{Marker: mk, at: len(s.markKeys)}
+	s.markKeys = append(s.markKeys, key)
+}
+
+// dropMarker is dropRecord for markers.
+func (s *memShard) dropMarker(key string) {
+	sl, ok := s.markers[key]
+	if !ok {
+		return
+	}
+	delete(s.markers, key)
+	last := len(s.markKeys) - 1
+	if moved := s.markKeys[last]; sl.at != last {
+		s.markKeys[sl.at] = moved
+		ms := s.markers[moved]
+		ms.at = sl.at
+		s.markers[moved] = ms
+	}
+	s.markKeys[last] = ""
+	s.markKeys = s.markKeys[:last]
 }
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
@@ -104,7 +198,7 @@ func (m *memoryStore) viewShared(handle string, now time.Time) (*Record, error) 
 	m.sweepIfDue(now)
 	s := m.shard(handle)
 	s.mu.RLock()
-	r := s.records[handle]
+	r := s.records[handle].rec
 	s.mu.RUnlock()
 	if r == nil || expired(retained(r.ExpiresAt), now) {
 		return nil, ErrNotFound
@@ -112,115 +206,146 @@ func (m *memoryStore) viewShared(handle string, now time.Time) (*Record, error) 
 	return r, nil
 }
 
+// errHandleExists: Create was given the handle of a live record.
+var errHandleExists = errors.New("ginsecure: memory store: handle already exists")
+
+// Create holds the user's shard lock across the limit's count, the
+// insertion and the evictions: one user's logins are one at a time. It
+// reads the user's session count, not the sessions; it signs out only the
+// ones it evicts.
 func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
-	m.maybeSweep()
 	now := m.now()
-	// The user lock serialises logins of one user, so the limit check and
-	// the insertion are one atomic step.
-	m.userMu.Lock()
-	defer m.userMu.Unlock()
-	if limit.Max > 0 && limit.Reject {
-		live := slices.DeleteFunc(m.liveLocked(rec.UserID, now), func(r Record) bool {
-			return r.Unpresented || r.Handle == limit.Replacing
-		})
-		if len(live) >= limit.Max {
-			return ErrTooManySessions
-		}
-	}
-	var waiting []Record // the user's other unpresented records
-	if rec.Unpresented && limit.Unpresented > 0 {
-		waiting = slices.DeleteFunc(m.liveLocked(rec.UserID, now), func(r Record) bool { return !r.Unpresented })
+	m.sweepIfDue(now)
+	us := m.userShard(rec.UserID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.purge(rec.UserID, now)
+	if limit.Max > 0 && limit.Reject && presentedBut(us, u, limit.Replacing) >= limit.Max {
+		return ErrTooManySessions
 	}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
-	if old, ok := s.records[rec.Handle]; ok && !expired(old.ExpiresAt, now) {
+	if old := s.record(rec.Handle); old != nil && !expired(old.ExpiresAt, now) {
 		s.mu.Unlock()
-		return errors.New("ginsecure: memory store: handle already exists")
+		return errHandleExists
 	}
 	cp := cloneRecord(&rec)
 	cp.Seq = m.seq.Add(1)
-	s.records[rec.Handle] = &cp
+	s.putRecord(rec.Handle, &cp)
 	s.mu.Unlock()
-	if waiting != nil {
-		m.evictLocked(rec.UserID, waiting, limit.Unpresented-1)
+	if u != nil && rec.Unpresented && limit.Unpresented > 0 {
+		m.evictWhile(us, u, classUnpresented, limit.Unpresented-1)
 	}
-	set := m.users[rec.UserID]
-	if set == nil {
-		set = make(map[string]struct{})
-		m.users[rec.UserID] = set
+	// The ceiling, whatever the limit: the new record is not indexed yet,
+	// so it is never the one signed out.
+	for ceiling := userCeiling(limit); u != nil && u.total() >= ceiling; {
+		m.evict(us, u.oldest())
 	}
-	set[rec.Handle] = struct{}{}
+	us.add(&cp)
 	return nil
+}
+
+// presentedBut counts u's live presented entries but the one of handle.
+// The caller holds us.mu and has purged u.
+func presentedBut(us *userShard, u *userIndex, handle string) int {
+	if u == nil {
+		return 0
+	}
+	n := len(u.use[classPresented].es)
+	if e := us.entries[handle]; e != nil && e.u == u && e.class == classPresented {
+		n--
+	}
+	return n
 }
 
 func (m *memoryStore) Trim(_ context.Context, userID string, max int) ([]string, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	now := m.now()
-	m.userMu.Lock()
-	defer m.userMu.Unlock()
-	return m.evictLocked(userID, m.presentedLocked(userID, now, ""), max), nil
-}
-
-// presentedLocked is the user's live presented records but except. The
-// caller holds userMu.
-func (m *memoryStore) presentedLocked(userID string, now time.Time, except string) []Record {
-	return slices.DeleteFunc(m.liveLocked(userID, now), func(r Record) bool {
-		return r.Unpresented || r.Handle == except
-	})
-}
-
-// evictLocked signs out all but the keep most recently seen of live (Trim's
-// order) and returns their handles. The caller holds userMu.
-func (m *memoryStore) evictLocked(userID string, live []Record, keep int) []string {
-	if len(live) <= keep {
-		return nil
+	us := m.userShard(userID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.purge(userID, m.now())
+	if u == nil {
+		return nil, nil
 	}
-	sort.Slice(live, func(i, j int) bool { return recentBefore(live[i], live[j]) })
+	return m.evictWhile(us, u, classPresented, max), nil
+}
+
+// evictWhile signs out the least recently used of u's entries of class
+// until keep remain (Trim's order) and returns their handles: it reads
+// only those. The caller holds us.mu and has purged u.
+func (m *memoryStore) evictWhile(us *userShard, u *userIndex, class uint8, keep int) []string {
 	var evicted []string
-	for _, old := range live[:len(live)-keep] {
-		s := m.shard(old.Handle)
-		s.mu.Lock()
-		r, ok := s.records[old.Handle]
-		ok = ok && r.Revoked == "" // ended meanwhile: it keeps its reason
-		if ok {
-			cp := *r
-			cp.Revoked = RevokedEvicted
-			s.records[old.Handle] = &cp
-		}
-		s.mu.Unlock()
-		m.unindexLocked(userID, old.Handle)
-		if ok {
-			evicted = append(evicted, old.Handle)
+	for len(u.use[class].es) > keep {
+		if h := m.evict(us, u.use[class].min()); h != "" {
+			evicted = append(evicted, h)
 		}
 	}
 	return evicted
 }
 
-// Present holds the user's lock across the limit's count, the write and the
-// evictions: presentations of one user's records are one at a time.
+// evict signs out e's record (RevokedEvicted), takes e out of the index
+// and returns the handle, or "" where the record ended meanwhile (it keeps
+// its reason). The caller holds us.mu.
+func (m *memoryStore) evict(us *userShard, e *userEntry) string {
+	s := m.shard(e.handle)
+	s.mu.Lock()
+	r := s.record(e.handle)
+	ok := r != nil && r.Seq == e.seq && r.Revoked == ""
+	if ok {
+		cp := *r
+		cp.Revoked = RevokedEvicted
+		s.putRecord(e.handle, &cp)
+	}
+	s.mu.Unlock()
+	us.remove(e)
+	if !ok {
+		return ""
+	}
+	return e.handle
+}
+
+// Present holds the user's shard lock across the limit's count, the write
+// and the evictions: presentations of one user's records are one at a time.
 func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) error, limit Limit) (Record, []string, error) {
 	now := m.now()
 	handle := held.Handle
 	s := m.shard(handle)
-	s.mu.RLock()
-	r, ok := s.records[handle]
-	s.mu.RUnlock()
-	if !ok || expired(r.ExpiresAt, now) {
-		return Record{}, nil, ErrNotFound
+	for {
+		s.mu.RLock()
+		r := s.record(handle)
+		s.mu.RUnlock()
+		if r == nil || expired(r.ExpiresAt, now) {
+			return Record{}, nil, ErrNotFound
+		}
+		rec, evicted, err := m.presentAs(r.UserID, handle, now, fn, limit)
+		if !errors.Is(err, errOtherUser) {
+			return rec, evicted, err
+		}
 	}
-	m.userMu.Lock()
-	defer m.userMu.Unlock()
-	var others []Record
-	if limit.Max > 0 && r.Unpresented {
-		others = m.presentedLocked(r.UserID, now, handle)
-	}
+}
+
+// errOtherUser: the handle came back for another user's record while
+// Present or Update waited for the first one's lock; they start again.
+var errOtherUser = errors.New("ginsecure: memory store: record changed user")
+
+// presentAs is Present under the lock of userID, the user of the record.
+func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*Record) error, limit Limit) (Record, []string, error) {
+	us := m.userShard(userID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.purge(userID, now)
+	s := m.shard(handle)
 	s.mu.Lock()
-	r, ok = s.records[handle]
-	if !ok || expired(r.ExpiresAt, now) {
+	r := s.record(handle)
+	switch {
+	case r == nil || expired(r.ExpiresAt, now):
 		s.mu.Unlock()
 		return Record{}, nil, ErrNotFound
+	case r.UserID != userID:
+		s.mu.Unlock()
+		return Record{}, nil, errOtherUser
 	}
 	cp := cloneRecord(r)
 	if err := fn(&cp); err != nil {
@@ -229,68 +354,52 @@ func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) e
 		return out, nil, err
 	}
 	first := limit.Max > 0 && r.Unpresented && !cp.Unpresented
-	if first && limit.Reject && len(others) >= limit.Max {
+	if first && limit.Reject && presentedBut(us, u, handle) >= limit.Max {
 		out := cloneRecord(r)
 		s.mu.Unlock()
 		return out, nil, ErrTooManySessions
 	}
-	cp.Handle = handle
-	stored := cloneRecord(&cp)
-	s.records[handle] = &stored
+	stored := m.store(s, handle, r, &cp)
 	s.mu.Unlock()
-	if cp.Revoked != "" {
-		m.unindexLocked(cp.UserID, handle)
-	}
 	var evicted []string
-	if first && !limit.Reject {
-		evicted = m.evictLocked(cp.UserID, others, limit.Max-1)
+	if first && !limit.Reject && u != nil && cp.Revoked == "" {
+		evicted = m.evictWhile(us, u, classPresented, limit.Max-1)
 	}
+	us.sync(stored)
 	return cp, evicted, nil
 }
 
-// recentBefore orders records by last use, then by creation order (Seq),
-// so that every server (and every racing login) agrees which are the most
-// recent: Trim keeps those, whoever calls it.
-func recentBefore(a, b Record) bool {
-	if !a.LastSeen.Equal(b.LastSeen) {
-		return a.LastSeen.Before(b.LastSeen)
-	}
-	if a.Seq != b.Seq {
-		return a.Seq < b.Seq
-	}
-	return a.Handle < b.Handle
+// store writes fn's result cp over r, the record stored under handle, and
+// returns the stored copy. The handle and the user are not fn's to change
+// (the user's index is keyed by them). The caller holds s.mu.
+func (m *memoryStore) store(s *memShard, handle string, r, cp *Record) *Record {
+	cp.Handle, cp.UserID, cp.Seq = handle, r.UserID, r.Seq
+	// A new record (readers may hold the old one), not the one fn saw: a
+	// pointer fn kept must not reach the store.
+	stored := cloneRecord(cp)
+	s.putRecord(handle, &stored)
+	return &stored
 }
 
-// liveLocked returns the user's live records and prunes dead index entries.
-// The caller holds userMu.
-func (m *memoryStore) liveLocked(userID string, now time.Time) []Record {
-	var live []Record
-	for h := range m.users[userID] {
-		s := m.shard(h)
-		s.mu.RLock()
-		r, ok := s.records[h]
-		var cp Record
-		if ok {
-			cp = *r
-		}
-		s.mu.RUnlock()
-		if !ok || cp.Revoked != "" || expired(cp.ExpiresAt, now) {
-			delete(m.users[userID], h)
-			continue
-		}
-		live = append(live, cp)
+// reindexes reports whether writing b over a changes what the user's index
+// holds of the record (its last use, expiry, presentation or revocation).
+func reindexes(a, b *Record) bool {
+	if a.Revoked != "" && b.Revoked != "" {
+		return false // in no index, before or after
 	}
-	if len(m.users[userID]) == 0 {
-		delete(m.users, userID)
-	}
-	return live
+	return a.Revoked != b.Revoked || a.Unpresented != b.Unpresented ||
+		!a.LastSeen.Equal(b.LastSeen) || !a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
+// Update writes under the record's shard lock alone when fn leaves what
+// the index holds as it was (a rotation); otherwise it applies fn again
+// under the user's shard lock too, so that the record and its index entry
+// change in one step.
 func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) error) (Record, error) {
 	s := m.shard(handle)
 	s.mu.Lock()
-	r, ok := s.records[handle]
-	if !ok || expired(r.ExpiresAt, m.now()) {
+	r := s.record(handle)
+	if r == nil || expired(r.ExpiresAt, m.now()) {
 		s.mu.Unlock()
 		return Record{}, ErrNotFound
 	}
@@ -300,64 +409,141 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 		s.mu.Unlock()
 		return out, err
 	}
-	cp.Handle = handle // the key is not fn's to change
-	// A new record (readers may hold the old one), not the one fn saw: a
-	// pointer fn kept must not reach the store.
-	stored := cloneRecord(&cp)
-	s.records[handle] = &stored
-	s.mu.Unlock()
-	if cp.Revoked != "" {
-		m.userMu.Lock()
-		m.unindexLocked(cp.UserID, handle)
-		m.userMu.Unlock()
+	if !reindexes(r, &cp) {
+		m.store(s, handle, r, &cp)
+		s.mu.Unlock()
+		return cp, nil
 	}
+	userID := r.UserID
+	s.mu.Unlock()
+	for {
+		rec, err := m.updateAs(userID, handle, fn)
+		if !errors.Is(err, errOtherUser) {
+			return rec, err
+		}
+		if userID, err = m.userOf(handle); err != nil {
+			return Record{}, err
+		}
+	}
+}
+
+// userOf is the user of the record stored under handle.
+func (m *memoryStore) userOf(handle string) (string, error) {
+	s := m.shard(handle)
+	s.mu.RLock()
+	r := s.record(handle)
+	s.mu.RUnlock()
+	if r == nil || expired(r.ExpiresAt, m.now()) {
+		return "", ErrNotFound
+	}
+	return r.UserID, nil
+}
+
+// updateAs is Update under the lock of userID, the user of the record.
+func (m *memoryStore) updateAs(userID, handle string, fn func(*Record) error) (Record, error) {
+	us := m.userShard(userID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	s := m.shard(handle)
+	s.mu.Lock()
+	r := s.record(handle)
+	switch {
+	case r == nil || expired(r.ExpiresAt, m.now()):
+		s.mu.Unlock()
+		return Record{}, ErrNotFound
+	case r.UserID != userID:
+		s.mu.Unlock()
+		return Record{}, errOtherUser
+	}
+	cp := cloneRecord(r)
+	if err := fn(&cp); err != nil {
+		out := cloneRecord(r)
+		s.mu.Unlock()
+		return out, err
+	}
+	stored := m.store(s, handle, r, &cp)
+	s.mu.Unlock()
+	us.sync(stored)
 	return cp, nil
 }
 
 func (m *memoryStore) Delete(_ context.Context, handle string) error {
 	s := m.shard(handle)
-	s.mu.Lock()
-	r, ok := s.records[handle]
-	if ok {
-		delete(s.records, handle)
-	}
-	s.mu.Unlock()
-	if ok {
-		m.userMu.Lock()
-		m.unindexLocked(r.UserID, handle)
-		m.userMu.Unlock()
-	}
-	return nil
-}
-
-// unindexLocked takes handle out of the user's index, and the user out of
-// the map when nothing is left. The caller holds userMu.
-func (m *memoryStore) unindexLocked(userID, handle string) {
-	if set := m.users[userID]; set != nil {
-		delete(set, handle)
-		if len(set) == 0 {
-			delete(m.users, userID)
+	for {
+		s.mu.RLock()
+		r := s.record(handle)
+		s.mu.RUnlock()
+		if r == nil {
+			return nil
+		}
+		us := m.userShard(r.UserID)
+		us.mu.Lock()
+		s.mu.Lock()
+		now := s.record(handle)
+		if now == r {
+			s.dropRecord(handle)
+		}
+		s.mu.Unlock()
+		if now == r {
+			if e := us.entryOf(r); e != nil {
+				us.remove(e)
+			}
+		}
+		us.mu.Unlock()
+		if now == r {
+			return nil
 		}
 	}
 }
 
+// List holds the user's shard lock only to copy the handles of the user's
+// live records (at most MemoryStoreMaxSessionsPerUser of them), then reads
+// each under its own shard's lock.
 func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
-	m.userMu.Lock()
-	defer m.userMu.Unlock()
-	live := m.liveLocked(userID, m.now())
-	sort.Slice(live, func(i, j int) bool { return live[i].CreatedAt.Before(live[j].CreatedAt) })
+	now := m.now()
+	type ref struct {
+		handle string
+		seq    uint64
+	}
+	var refs []ref
+	us := m.userShard(userID)
+	us.mu.Lock()
+	if u := us.purge(userID, now); u != nil {
+		refs = make([]ref, 0, u.total())
+		for _, h := range u.use {
+			for _, e := range h.es {
+				refs = append(refs, ref{e.handle, e.seq})
+			}
+		}
+	}
+	us.mu.Unlock()
+	live := make([]Record, 0, len(refs))
+	for _, f := range refs {
+		s := m.shard(f.handle)
+		s.mu.RLock()
+		r := s.record(f.handle)
+		s.mu.RUnlock()
+		if r == nil || r.Seq != f.seq || r.Revoked != "" || expired(r.ExpiresAt, now) {
+			continue // ended since the copy
+		}
+		live = append(live, cloneRecord(r))
+	}
+	slices.SortFunc(live, func(a, b Record) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Seq, b.Seq))
+	})
 	return live, nil
 }
 
 func (m *memoryStore) SetMarker(_ context.Context, key string, mk Marker) error {
-	m.maybeSweep()
+	now := m.now()
+	m.sweepIfDue(now)
 	s := m.shard(key)
 	s.mu.Lock()
-	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, m.now()) && (old.Handle != "" || mk.Handle == "") {
+	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, now) && (old.Handle != "" || mk.Handle == "") {
 		s.mu.Unlock()
 		return ErrMarkerExists
 	}
-	s.markers[key] = mk
+	s.putMarker(key, mk)
 	s.mu.Unlock()
 	return nil
 }
@@ -366,7 +552,7 @@ func (m *memoryStore) DeleteMarker(_ context.Context, key, handle string) error 
 	s := m.shard(key)
 	s.mu.Lock()
 	if old, ok := s.markers[key]; ok && old.Handle == handle {
-		delete(s.markers, key)
+		s.dropMarker(key)
 	}
 	s.mu.Unlock()
 	return nil
@@ -380,65 +566,7 @@ func (m *memoryStore) GetMarker(_ context.Context, key string) (Marker, error) {
 	if !ok || expired(mk.ExpiresAt, m.now()) {
 		return Marker{}, ErrNotFound
 	}
-	return mk, nil
-}
-
-// sweepEvery bounds how often a request pays for a full sweep of expired
-// entries; between sweeps expired entries are invisible (checked on access).
-const sweepEvery = time.Minute
-
-func (m *memoryStore) maybeSweep() { m.sweepIfDue(m.now()) }
-
-// sweepIfDue sweeps when sweepEvery has passed since the last sweep (or
-// the clock went back). Reads call it too: a store that only serves reads
-// would otherwise keep expired records until the next login (hours under
-// read-only traffic). While no sweep is due it costs one atomic load and no
-// lock, so the hot path's view stays allocation- and contention-free. The
-// request that finds a sweep due runs it (one goroutine at a time: the
-// others see the next due time already moved on).
-func (m *memoryStore) sweepIfDue(now time.Time) {
-	n := now.UnixNano()
-	if next := m.nextSweep.Load(); n < next && n >= next-int64(sweepEvery) {
-		return
-	}
-	m.sweepMu.Lock()
-	if now.Sub(m.lastSweep) < sweepEvery && !now.Before(m.lastSweep) {
-		m.sweepMu.Unlock()
-		return
-	}
-	m.lastSweep = now
-	m.nextSweep.Store(n + int64(sweepEvery))
-	m.sweepMu.Unlock()
-	m.sweep(now)
-}
-
-func (m *memoryStore) sweep(now time.Time) {
-	type gone struct{ user, handle string }
-	var dead []gone
-	for i := range m.shards {
-		s := &m.shards[i]
-		s.mu.Lock()
-		for h, r := range s.records {
-			if expired(retained(r.ExpiresAt), now) {
-				delete(s.records, h)
-				dead = append(dead, gone{r.UserID, h})
-			}
-		}
-		for k, mk := range s.markers {
-			if expired(mk.ExpiresAt, now) {
-				delete(s.markers, k)
-			}
-		}
-		s.mu.Unlock()
-	}
-	if len(dead) == 0 {
-		return
-	}
-	m.userMu.Lock()
-	for _, d := range dead {
-		m.unindexLocked(d.user, d.handle)
-	}
-	m.userMu.Unlock()
+	return mk.Marker, nil
 }
 
 // size reports how many records and markers the store holds, expired or
@@ -452,4 +580,116 @@ func (m *memoryStore) size() (records, markers int) {
 		s.mu.RUnlock()
 	}
 	return
+}
+
+// sweepEvery is how often a sweep of expired entries starts; between
+// sweeps expired entries are invisible (checked on access).
+const sweepEvery = time.Minute
+
+// sweepStep is the most entries (records and markers) one step of a sweep
+// examines: the longest a request waits for the sweep, and the longest one
+// shard stays locked by it (about 100 µs of CPU with every entry expired
+// and out of cache, at 100 000 sessions). A sweep under way takes a step
+// with every read and write, so it outpaces Create and SetMarker, which
+// add one entry each.
+const sweepStep = 64
+
+// sweepCursor is where the sweep under way stands: the shard, its keys
+// (records, then markers) and the position among them; shard is memShards
+// when no sweep is under way. Guarded by sweepMu.
+type sweepCursor struct {
+	started time.Time // when the last sweep started
+	shard   int
+	markers bool
+	pos     int
+	dead    []*Record // the records a step deleted, reused: a step allocates nothing
+}
+
+// sweepIfDue takes a step of the sweep when one is under way or due
+// (sweepEvery since the last one started, or the clock went back). Reads
+// call it too: a store that only serves reads would otherwise keep
+// expired records until the next login (hours under read-only traffic).
+// While no step is due it costs one atomic load and no lock, so the hot
+// path's view stays allocation- and contention-free; one request at a
+// time takes a step, the others go on (DESIGN.md, "Memory store").
+func (m *memoryStore) sweepIfDue(now time.Time) {
+	n := now.UnixNano()
+	if next := m.nextSweep.Load(); n < next && n >= next-int64(sweepEvery) {
+		return
+	}
+	if !m.sweepMu.TryLock() {
+		return // another request is taking the step
+	}
+	defer m.sweepMu.Unlock()
+	c := &m.sweep
+	if c.shard == memShards {
+		if now.Sub(c.started) < sweepEvery && !now.Before(c.started) {
+			m.nextSweep.Store(c.started.UnixNano() + int64(sweepEvery))
+			return
+		}
+		*c = sweepCursor{started: now, dead: c.dead}
+	}
+	for budget := sweepStep; budget > 0 && c.shard < memShards; {
+		budget -= m.sweepPart(now, budget)
+	}
+	next := n // under way: the next call takes the next step
+	if c.shard == memShards {
+		next = c.started.UnixNano() + int64(sweepEvery)
+	}
+	m.nextSweep.Store(next)
+}
+
+// sweepPart examines at most budget entries of the cursor's shard under
+// its lock, deletes the expired ones, moves the cursor on and returns how
+// many it examined. Records past RetainExpired leave their user's index
+// after the shard's lock is released.
+func (m *memoryStore) sweepPart(now time.Time, budget int) int {
+	c := &m.sweep
+	s := &m.shards[c.shard]
+	dead := c.dead[:0]
+	seen := 0
+	s.mu.Lock()
+	for ; seen < budget && c.pos < s.keys(c.markers); seen++ {
+		if c.markers {
+			k := s.markKeys[c.pos]
+			if expired(s.markers[k].ExpiresAt, now) {
+				s.dropMarker(k) // the last key moved to pos: examined next
+				continue
+			}
+		} else {
+			k := s.recKeys[c.pos]
+			if sl := s.records[k]; expired(retained(sl.rec.ExpiresAt), now) {
+				s.dropSlot(k, sl)
+				dead = append(dead, sl.rec)
+				continue
+			}
+		}
+		c.pos++
+	}
+	if c.pos >= s.keys(c.markers) {
+		c.pos = 0
+		if c.markers = !c.markers; !c.markers {
+			c.shard++
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range dead {
+		us := m.userShard(r.UserID)
+		us.mu.Lock()
+		if e := us.entryOf(r); e != nil {
+			us.remove(e)
+		}
+		us.mu.Unlock()
+	}
+	clear(dead)
+	c.dead = dead
+	return max(seen, 1) // an empty part costs a lock: count it
+}
+
+// keys is how many records (or markers) s holds. The caller holds s.mu.
+func (s *memShard) keys(markers bool) int {
+	if markers {
+		return len(s.markKeys)
+	}
+	return len(s.recKeys)
 }

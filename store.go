@@ -180,7 +180,10 @@ type Store interface {
 	// never signs anyone out: a login evicts only after its new session is
 	// saved (Trim), and a new record counts from its first presentation
 	// (Present). The one exception: limit.Unpresented (logins that no
-	// request presented yet, a bounded number per user).
+	// request presented yet, a bounded number per user), and a store's own
+	// ceiling per user where it documents one (the memory store's
+	// MemoryStoreMaxSessionsPerUser), which signs out the least recently
+	// used (RevokedEvicted).
 	Create(ctx context.Context, rec Record, limit Limit) error
 	// Trim signs out (RevokedEvicted) all but the max most recently seen
 	// of the user's live presented records, and returns their handles;

@@ -18,3 +18,10 @@ func MemoryStoreView(s Store, handle string) (*Record, error) {
 func MemoryStoreViewAt(s Store, handle string, now time.Time) (*Record, error) {
 	return s.(*memoryStore).viewShared(handle, now)
 }
+
+// MemoryStoreSweepStep and MemoryStoreShards expose the memory store's
+// sweep step and shard count to the tests that count its steps.
+const (
+	MemoryStoreSweepStep = sweepStep
+	MemoryStoreShards    = memShards
+)
