@@ -151,6 +151,7 @@ type simStats struct {
 	seqs, steps, checks, known int
 	elapsed                    time.Duration
 	firstSeed                  map[faultClass]string // the first seed that stopped at each known fault, and where
+	dbsc                       simDBSCFigures
 }
 
 func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
@@ -169,6 +170,7 @@ func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
 	run := func(seed uint64) bool {
 		res := runSimSeed(t, rd, kind, servers, seed)
 		st.seqs, st.steps, st.checks = st.seqs+1, st.steps+res.steps, st.checks+res.checks
+		st.dbsc.add(res.dbsc)
 		return reportSim(t, kind, servers, seed, res, &st)
 	}
 	for _, s := range seeds {
@@ -192,6 +194,7 @@ func runSimCombo(t *testing.T, kind string, servers int, budget time.Duration) {
 		float64(st.seqs)*perMin, float64(st.steps)*perMin, float64(st.checks)*perMin, st.known, fresh)
 	fmt.Printf("simulation %s/%d: %d sequences (%d steps, %d checks, %d at a known fault) in %v; new seeds %s\n",
 		kind, servers, st.seqs, st.steps, st.checks, st.known, st.elapsed.Round(time.Millisecond), seedList(fresh))
+	fmt.Printf("simulation %s/%d: device binding %s\n", kind, servers, st.dbsc)
 	for _, k := range knownFaults {
 		if at, ok := st.firstSeed[k.class]; ok {
 			t.Logf("known fault %s first found by %s", k.class, at)
@@ -250,6 +253,7 @@ type simResult struct {
 	fail          *simViolation
 	steps, checks int
 	trace         []string
+	dbsc          simDBSCFigures
 }
 
 // runSimSeed runs the sequence of one seed on a fresh world.
@@ -262,8 +266,10 @@ func runSimSeed(t testing.TB, rd *simRedis, kind string, servers int, seed uint6
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	cfg := simConfig(rng)
 	r := &simRun{t: t, kind: kind, rng: rng}
+	r.dbsc = simDeviceConfig(&cfg, seed)
 	r.w = newSimWorld(t, kind, servers, cfg, rd)
 	r.addParties()
+	r.addDevices()
 	r.m = newSimModel(r)
 	r.trace = append(r.trace, fmt.Sprintf("seed %d on %s with %d server(s): %s", seed, kind, servers, describeConfig(r.w.cfg)))
 	defer r.freeAll()
@@ -276,7 +282,7 @@ func runSimSeed(t testing.TB, rd *simRedis, kind string, servers int, seed uint6
 		}
 		r.do(s)
 	}
-	return simResult{fail: r.fail, steps: r.step, checks: r.checks, trace: r.trace}
+	return simResult{fail: r.fail, steps: r.step, checks: r.checks, trace: r.trace, dbsc: r.dbsc.figures()}
 }
 
 // simConfig draws a Guard configuration: every window short enough for the
@@ -295,8 +301,12 @@ func simConfig(rng *rand.Rand) ginsecure.Config {
 }
 
 func describeConfig(c ginsecure.Config) string {
-	return fmt.Sprintf("GracePeriod %v, RotateEvery %v, IdleTimeout %v, AbsoluteTimeout %v, TouchInterval %v, MaxSessionsPerUser %d, KeepSessionOnIPMismatch %v",
+	s := fmt.Sprintf("GracePeriod %v, RotateEvery %v, IdleTimeout %v, AbsoluteTimeout %v, TouchInterval %v, MaxSessionsPerUser %d, KeepSessionOnIPMismatch %v",
 		c.GracePeriod, c.RotateEvery, c.IdleTimeout, c.AbsoluteTimeout, c.TouchInterval, c.MaxSessionsPerUser, c.KeepSessionOnIPMismatch)
+	if c.DeviceBinding.Enabled {
+		s += fmt.Sprintf(", DeviceBinding CookieLifetime %v", c.DeviceBinding.CookieLifetime)
+	}
+	return s
 }
 
 // TestSimulationReplaysExactly runs seeds twice and compares their traces:
