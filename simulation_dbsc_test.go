@@ -79,10 +79,10 @@ func (d *simDevice) drop() { d.id, d.challenge = "", "" }
 // simDeviceConfig turns DeviceBinding on for about one sequence in four,
 // chosen from the seed alone (never from the sequence's generator, so that
 // every other seed draws the very sequence it drew before), never for a
-// seed simSeedCases replays. Returns nil when it stays off.
+// seed simSeedCases replays for a fault of sequences without it. Returns nil when it stays off.
 func simDeviceConfig(cfg *ginsecure.Config, seed uint64) *simDBSC {
 	h := seed*0x9e3779b97f4a7c15 ^ seed>>29
-	if h%4 != 0 || slices.ContainsFunc(simSeedCases, func(c simSeedCase) bool { return c.seed == seed }) {
+	if h%4 != 0 || slices.ContainsFunc(simSeedCases, func(c simSeedCase) bool { return c.seed == seed && c.class != faultBoundCopy }) {
 		return nil
 	}
 	life := 3 * time.Minute
@@ -265,7 +265,7 @@ func (r *simRun) thiefRefresh(p, srv int) {
 	for _, x := range []*simFlight{first, f} {
 		x.state = flDropped // nothing of them is the thief's to keep
 		if setsCookie(x.resp.cookies, tokCookieName) {
-			r.violate("8 bound copy dies", "", "a refresh the record's key did not sign minted a token (%s)", x.resp)
+			r.violate("8 bound copy dies", faultBoundCopy, "a refresh the record's key did not sign minted a token (%s)", x.resp)
 		}
 	}
 	if after := r.liveHandles(id); before && !after {
@@ -390,7 +390,7 @@ func checkBoundCopyDies(m *simModel, f *simFlight) {
 		return
 	}
 	if end := t.issuedAt.Add(m.r.dbsc.lifetime); !f.sentAt.Before(end) {
-		m.r.violate("8 bound copy dies", "", "the thief's copy of a bound token (issued %s, life %v) was served as %s at %s",
+		m.r.violate("8 bound copy dies", faultBoundCopy, "the thief's copy of a bound token (issued %s, life %v) was served as %s at %s",
 			t.issuedAt.Format("15:04:05.0"), m.r.dbsc.lifetime, f.resp.user, f.sentAt.Format("15:04:05.0"))
 	}
 }

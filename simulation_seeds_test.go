@@ -196,6 +196,10 @@ var simSeedCases = []simSeedCase{
 	// MaxAuthAge route (it goes red if the grace window serves them with
 	// the Renew's privilege).
 	{"", "memstore", 1, 5361476321523493981},
+	// Device binding on: the thief's copy of a bound token past its life,
+	// presented while the owner's refresh was unconfirmed, was served as
+	// the victim (step 74).
+	{faultBoundCopy, "memstore", 1, 5935890672407567555},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
