@@ -54,7 +54,7 @@ func (a *simDBSCFigures) add(b simDBSCFigures) {
 }
 
 func (a simDBSCFigures) String() string {
-	return fmt.Sprintf("on in %d sequences: %d registrations, %d refreshes (%d answers kept back), %d thief refreshes refused, %d requests served on the DeviceBound route, %d stale bound copies refused",
+	return fmt.Sprintf("on in %d sequences: %d registrations, %d refreshes (%d answers kept back), %d thief refreshes refused, %d requests served on the DeviceBound route, %d requests refused for a bound token past its life or window",
 		a.seqs, a.registered, a.refreshed, a.keptBack, a.thiefTries, a.boundServed, a.staleRefused)
 }
 
@@ -85,8 +85,8 @@ func simDeviceConfig(cfg *ginsecure.Config, seed uint64) *simDBSC {
 	if h%4 != 0 || slices.ContainsFunc(simSeedCases, func(c simSeedCase) bool { return c.seed == seed && c.class != faultBoundCopy }) {
 		return nil
 	}
-	life := 3 * time.Minute
-	if h>>8%2 == 0 {
+	life := 3 * time.Minute // the shortest allowed: a refresh due after a minute
+	if h>>8%4 == 0 {
 		life = 10 * time.Minute
 	}
 	cfg.DeviceBinding = ginsecure.DeviceBinding{Enabled: true, CookieLifetime: life}
@@ -153,8 +153,8 @@ func (r *simRun) sendDevice(s simStep) bool {
 		r.thiefRefresh(s.party, s.srv)
 		return true
 	}
-	r.refreshIfDue(s.party, s.srv)
-	return r.fail != nil
+	deferred := r.refreshIfDue(s.party, s.srv)
+	return deferred || r.fail != nil
 }
 
 // tokenDue reports whether a browser's bound token cookie is missing or
@@ -172,11 +172,14 @@ func (r *simRun) tokenDue(p int) bool {
 // refreshIfDue refreshes browser p's bound session when its token is due.
 // A refresh answer kept back is applied first (Chromium holds the request
 // until the refresh answers); else a refresh is sent, its answer applied
-// at once or kept back (a later step applies or loses it).
-func (r *simRun) refreshIfDue(p, srv int) {
+// at once or kept back (a later step applies or loses it). It reports
+// whether the request waits for a refresh answer kept back: Chromium
+// sends it once the answer arrives, which the simulation leaves to a
+// later send (the request is not sent in this step).
+func (r *simRun) refreshIfDue(p, srv int) (deferred bool) {
 	d := r.parties[p].dev
 	if d == nil || d.id == "" || !r.tokenDue(p) {
-		return
+		return false
 	}
 	for _, f := range r.flights {
 		if f.party == p && f.act == actRefresh && f.state == flLanded {
@@ -184,7 +187,7 @@ func (r *simRun) refreshIfDue(p, srv int) {
 		}
 	}
 	if !r.tokenDue(p) {
-		return
+		return false
 	}
 	f := r.refresh(p, srv, d.key, d.id, d.challenge)
 	if f.resp.status == http.StatusForbidden && d.id != "" {
@@ -194,12 +197,16 @@ func (r *simRun) refreshIfDue(p, srv int) {
 	if f.resp.status == http.StatusOK && setsCookie(f.resp.cookies, tokCookieName) {
 		r.dbsc.n.refreshed++
 	}
-	if f.state == flLanded && r.rng.IntN(4) != 0 {
+
+	minted := f.resp.status == http.StatusOK && setsCookie(f.resp.cookies, tokCookieName)
+	if f.state == flLanded && (!minted || r.rng.IntN(4) != 0) {
 		r.applyFlight(f)
 	} else if f.state == flLanded {
 		r.dbsc.n.keptBack++
-		r.logf("      #%d answer kept back", f.id)
+		r.logf("      #%d answer kept back; the request waits for it", f.id)
+		return true
 	}
+	return false
 }
 
 // refresh sends one refresh POST for session id, signed by key with
