@@ -154,6 +154,9 @@ func (r *simRun) sendDevice(s simStep) bool {
 		return true
 	}
 	deferred := r.refreshIfDue(s.party, s.srv)
+	if !deferred && !r.parties[s.party].thief {
+		r.deviceLost(s.party)
+	}
 	return deferred || r.fail != nil
 }
 
@@ -199,7 +202,8 @@ func (r *simRun) refreshIfDue(p, srv int) (deferred bool) {
 	}
 
 	minted := f.resp.status == http.StatusOK && setsCookie(f.resp.cookies, tokCookieName)
-	if f.state == flLanded && (!minted || r.rng.IntN(4) != 0) {
+	settling := r.step > *simSteps // the final reads are the checks: nothing is kept back then
+	if f.state == flLanded && (!minted || settling || r.rng.IntN(4) != 0) {
 		r.applyFlight(f)
 	} else if f.state == flLanded {
 		r.dbsc.n.keptBack++
@@ -312,6 +316,7 @@ func (r *simRun) registerIfOffered(f *simFlight) {
 	g.token, g.session = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName]
 	g.hasSession = g.session != "" || len(pt.jar.tossed) > 0
 	r.m.beforeSend(g)
+	r.m.evictsLanded(g)
 	hdr := http.Header{"Secure-Session-Response": {pt.dev.key.registration(r.t, challenge, auth)}}
 	resp := r.w.serveDevice(f.srv, path, pt.addr, pt.jar.header(), hdr)
 	id, _ := resp.body["session_identifier"].(string)
@@ -326,6 +331,45 @@ func (r *simRun) registerIfOffered(f *simFlight) {
 	r.answered(g, resp)
 	r.noteDeviceAnswer(g, id)
 	r.applyFlight(g)
+}
+
+// evictsLanded: a registration is sent while the browser applies
+// responses, so it may be its record's first presentation while another
+// browser's login of the same user is answered but not yet applied; over
+// MaxSessionsPerUser that presentation may evict the login's record
+// (DESIGN.md, "Cookieless sign-in"), which evictionCheck, looking at what
+// the browsers hold or expect, cannot see (redis/1 seed
+// 7767817389938880505, settling: the model expected the login's sign-in).
+func (m *simModel) evictsLanded(f *simFlight) {
+	t := m.tokens[f.token]
+	if t == nil || m.r.w.cfg.MaxSessionsPerUser == 0 || m.handle(t.handle).presented {
+		return
+	}
+	user := m.handle(t.handle).user
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.state == flLanded && o.resp.status == 200 && o.user == user && o.lineage != f.lineage {
+			if hv := tokenHandle(lastToken(o.resp.cookies)); hv != "" {
+				m.handle(hv).maybeEnded = true
+			}
+			m.forget(o.party, "evicted: a first presentation while its login's answer was on its way")
+		}
+	}
+}
+
+// deviceLost forgets a browser about to send a bound record's token past
+// its life when its device holds no session for that record (cleared with
+// the site's data, or never registered: a double submit's answer joined a
+// record bound by the other): only a refresh the device signs gives a
+// bound record a new token (DESIGN.md, "Lifecycle"), so the request is
+// refused by design (cookie/1 seed 927298120372953413 step 45).
+func (r *simRun) deviceLost(p int) {
+	t := r.m.tokens[r.parties[p].jar.vals[tokCookieName]]
+	if t == nil || !r.m.boundAt(t.handle, r.step+1) || r.w.clock.Now().Before(t.issuedAt.Add(r.dbsc.lifetime)) {
+		return
+	}
+	if d := r.parties[p].dev; d == nil || d.id != t.handle {
+		r.m.forget(p, "bound token past its life, no device session for its record")
+	}
 }
 
 // serveDevice sends a POST to a device-binding endpoint; Middleware
