@@ -20,21 +20,23 @@ import (
 // and no revocation: the device holding the key keeps its session, and a
 // thief's stale copy cannot end it (the exception to the replay rule,
 // DESIGN.md "Superseded credentials").
-func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *Record, v supVerdict, now time.Time) bool {
+//
+// issued is when the presented token was minted (tokenIssuedAt): a
+// superseded token past its own life is refused like the current one, or
+// a copy would outlive its life while the device's refresh is unconfirmed
+// or within the window it opens.
+func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *Record, v supVerdict, issued, now time.Time) bool {
 	if !g.rotatesByProof(rec) {
 		return false
 	}
-	detail := ""
+	detail := "bound token past its life"
 	switch v {
-	case supCurrent:
-		if !atLeast(now, rec.IssuedAt, g.device.lifetime) {
-			return false
-		}
-		detail = "bound token past its life"
 	case supReissue, supReplay:
 		detail = "superseded bound token past its window"
 	default:
-		return false // within its window, or a late response the device never presented
+		if !atLeast(now, issued, g.device.lifetime) {
+			return false // within its life: current, within its window, or a late response the device never presented
+		}
 	}
 	// Nothing of the record is the request's: not even Logout acts on it
 	// (logout.go, signingOut), or a stale copy could end the device's
@@ -61,4 +63,16 @@ func (g *Guard) boundTokenMaxAge(unbound int, rec *Record) int {
 		return unbound
 	}
 	return left
+}
+
+// tokenIssuedAt is when the token rec.History[i] was minted: by the
+// rotation that superseded the entry after it (History is newest first);
+// the oldest entry kept was minted at the record's creation at the
+// earliest, which is taken (a bound token's life is never counted longer
+// than it was).
+func tokenIssuedAt(rec *Record, i int) time.Time {
+	if i+1 < len(rec.History) {
+		return rec.History[i+1].At
+	}
+	return rec.CreatedAt
 }

@@ -484,6 +484,45 @@ func TestDeviceBindingCopyDiesWhenTheBoundTokenExpires(t *testing.T) {
 	}
 }
 
+// TestDeviceBindingSupersededCopyDiesWithItsLife: a refresh supersedes a
+// bound token that is past its life; a copy of it presented before the
+// owner shows the new token (the rotation unconfirmed), or within the
+// window the owner's first presentation opens, is refused like the current
+// token past its life would be, and ends nothing: the superseded token's
+// life is over too (found by the simulation, memstore/1 seed
+// 5935890672407567555 step 74: the thief's copy, past its life, was
+// served as the victim while the refresh's answer was on its way).
+func TestDeviceBindingSupersededCopyDiesWithItsLife(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			owner := e.browser()
+			d := register(t, owner, owner.signIn("alice"), newSigner(t, "ES256", 0))
+			thief := e.browser()
+			owner.copyTo(thief)
+
+			e.clock.Advance(10*time.Minute + time.Second)
+			owner.dropToken()
+			d.refreshOK() // the new token is not presented yet: the rotation is unconfirmed
+			if r := thief.get("/public"); r.user() != "" || r.body["reason"] != "device_binding_required" {
+				t.Fatalf("a copy past its life, after a refresh the owner has not used yet: %d %v", r.status, r.body)
+			}
+			if r := owner.get("/bound"); r.status != http.StatusOK {
+				t.Fatalf("owner after refresh: %d %v", r.status, r.body)
+			}
+			if r := thief.get("/bound"); r.status != http.StatusForbidden || r.errCode() != "device_binding_required" {
+				t.Fatalf("a copy past its life, within the window the owner opened: %d %v", r.status, r.body)
+			}
+			if r := owner.get("/bound"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("owner after the copy came back: %d %v", r.status, r.body)
+			}
+			if n := e.events.count(ginsecure.EventReplay) + e.events.count(ginsecure.EventRevoke); n != 0 {
+				t.Fatalf("%d revocations", n)
+			}
+		})
+	}
+}
+
 // TestDeviceBindingNoPeriodicRotation: a bound record's token changes only
 // at a refresh the device signed: a copy of the cookies presented when
 // RotateEvery has passed is not given a fresh token (which would outlive

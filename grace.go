@@ -119,7 +119,7 @@ func (r *Record) supersededIndex(h [32]byte) int {
 // nothing.
 func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.Time) bool {
 	if hashEq(rec.TokenHash, st.tok.hash) {
-		if g.boundRefused(c, st, rec, supCurrent, now) { // dbsc_lifecycle.go
+		if g.boundRefused(c, st, rec, supCurrent, rec.IssuedAt, now) { // dbsc_lifecycle.go
 			return false
 		}
 		st.tokRec, st.authAt = rec, rec.AuthAt
@@ -134,7 +134,7 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 	e := &rec.History[i]
 	st.tokRec, st.authAt = rec, lower(e.AuthAt, rec.AuthAt)
 	v := g.judge(e, now)
-	if g.boundRefused(c, st, rec, v, now) { // dbsc_lifecycle.go: refused, never revoked
+	if g.boundRefused(c, st, rec, v, tokenIssuedAt(rec, i), now) { // dbsc_lifecycle.go: refused, never revoked
 		return false
 	}
 	if v == supReplay {

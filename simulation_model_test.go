@@ -276,18 +276,19 @@ func (m *simModel) beforeSend(f *simFlight) {
 	if t == nil {
 		return
 	}
-	if !t.presented.IsZero() {
+	stale := m.staleBoundCopy(t) // refused before anything is decided: nothing ends
+	if !t.presented.IsZero() && !stale {
 		if sup := m.supersededAt(t); !sup.IsZero() && m.now().Sub(sup) >= m.r.w.cfg.GracePeriod {
 			m.forgetLineage(t.lineage, "replay by design")
 		}
 	}
-	if pt := m.r.parties[f.party]; pt.thief && !sameNetwork(f.addr, m.r.parties[t.lineage].addr) {
+	if pt := m.r.parties[f.party]; pt.thief && !stale && !sameNetwork(f.addr, m.r.parties[t.lineage].addr) {
 		// Middleware decides an IP mismatch before the handler, even for
 		// a request held there; by default it ends the record (DESIGN.md,
 		// "Refusals").
 		m.forgetLineage(t.lineage, "thief's request from another network")
 	}
-	if !f.hasSession {
+	if !f.hasSession && !stale {
 		// A token without its session cookie ends its record (DESIGN.md,
 		// "A lost session cookie"), in Middleware, before any handler;
 		// not one a login replaced: that is retired already, and a login
@@ -462,7 +463,7 @@ func (m *simModel) onAnswer(f *simFlight) {
 			m.sidRecord[f.resp.sid] = hv
 		}
 	}
-	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
+	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept, checkBoundCopyDies)
 	m.afterAct(f)
 }
 
@@ -588,7 +589,9 @@ func (m *simModel) afterAct(f *simFlight) {
 	case f.act == actRenew && thief:
 		m.forgetLineage(l, "thief renewed")
 	}
-	if thief && f.token != "" && f.resp.reason != "" {
+	if thief && f.token != "" && f.resp.reason != "" && f.resp.reason != "device_binding_required" {
+		// (A bound record's stale copy refused ends nothing: DESIGN.md,
+		// "Lifecycle", so its browser stays as the model expects.)
 		m.forgetLineage(l, "thief's request refused: "+f.resp.reason)
 	}
 }
@@ -1226,7 +1229,9 @@ func checkEndedStaysEnded(m *simModel, f *simFlight) {
 			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s (%d of its record's %d tokens, first presented %s, late response %v)",
 				r.user, slices.Index(toks, t.value)+1, len(toks), t.presented.Format("15:04:05.0"), t.lateFirst)
 		}
-		m.end(tokenHandle(f.token), "replay")
+		if !m.boundAt(tokenHandle(f.token), f.sentStep+1) {
+			m.end(tokenHandle(f.token), "replay") // a bound record's is refused, never ended (the replay rule's exception)
+		}
 	}
 	if f.act == actRenew && r.status == 200 && h.endedStep != 0 && h.endedStep >= f.sentStep {
 		m.r.violate("3 ended stays ended", faultRenew, "Renew returned success on a session ended at step %d (%s) while it was in flight", h.endedStep, h.endWhy)

@@ -22,6 +22,10 @@ type simParty struct {
 	stolenSession string
 	jar           *simJar
 	addr          string
+	// dev is the party's device-binding state: its key and the session it
+	// bound (nil for a browser without DBSC, and for the thief, who copies
+	// cookies but never the key: simulation_dbsc_test.go).
+	dev *simDevice
 }
 
 // flState is where a request is.
@@ -78,6 +82,7 @@ type simRun struct {
 	checks   int
 	fail     *simViolation
 	writes   int
+	dbsc     *simDBSC // nil unless the sequence turned DeviceBinding on
 }
 
 func (r *simRun) addParties() {
@@ -200,11 +205,15 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 // answered takes a response in: the model checks it.
 func (r *simRun) answered(f *simFlight, resp simResp) {
 	f.resp, f.state, f.answeredAt, f.answeredStep = resp, flLanded, r.w.clock.Now(), r.step
+	r.noteExpiry(f)
 	r.logf("      #%d P%d %s -> %s", f.id, f.party, f.act, resp)
 	r.m.onAnswer(f)
 }
 
 func (r *simRun) doSend(s simStep) {
+	if r.sendDevice(s) {
+		return
+	}
 	f := r.send(s.party, s.act, s.user, s.srv, s.held)
 	if f.state == flLanded && !s.late {
 		r.applyFlight(f)
@@ -242,6 +251,7 @@ func (r *simRun) applyFlight(f *simFlight) {
 	f.state, f.settledStep = flApplied, r.step
 	r.logf("      #%d applied by P%d", f.id, f.party)
 	r.m.onApply(f)
+	r.registerIfOffered(f)
 }
 
 func (r *simRun) doDrop(s simStep) {
@@ -352,6 +362,9 @@ func (r *simRun) doClearAll(s simStep) {
 	p := r.parties[s.party]
 	p.jar.vals, p.jar.tossed = map[string]string{}, nil
 	r.m.forget(s.party, "cookies cleared")
+	if p.dev != nil {
+		p.dev.drop() // clearing a site's data ends its device-bound sessions too
+	}
 }
 
 // doToss puts eight session cookies in front of a browser's own, as a

@@ -196,6 +196,17 @@ var simSeedCases = []simSeedCase{
 	// MaxAuthAge route (it goes red if the grace window serves them with
 	// the Renew's privilege).
 	{"", "memstore", 1, 5361476321523493981},
+	// Device binding on: the thief's copy of a bound token past its life,
+	// presented while the owner's refresh was unconfirmed, was served as
+	// the victim (step 74).
+	{faultBoundCopy, "memstore", 1, 5935890672407567555},
+	// Device binding on, model gaps: a joined login's answer put a bound
+	// record's token in a browser whose device session was cleared, and
+	// past its life it is refused (step 45); a registration, a first
+	// presentation while settling, evicted a record whose login's answer
+	// was not applied yet (step 95).
+	{"", "cookie", 1, 927298120372953413},
+	{"", "redis", 1, 7767817389938880505},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose

@@ -178,6 +178,7 @@ func (r *simRun) fillSend(s *simStep) {
 	if s.act == actLogin {
 		s.user = r.userFor(s.party)
 	}
+	r.fillDeviceAct(s)
 	s.held = r.rng.IntN(10) < 3
 	s.late = !s.held && r.rng.IntN(6) == 0
 	if s.act == actRenew && !s.held {

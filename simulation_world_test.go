@@ -50,9 +50,12 @@ const (
 	actGinLogout
 	actRenew
 	actRevokeOthers
+	actBound    // GET /bound: a route with Policy.DeviceBound (simulation_dbsc_test.go)
+	actRegister // the browser's device-binding registration (Middleware answers it)
+	actRefresh  // the browser's device-binding refresh (Middleware answers it)
 )
 
-var simActNames = [...]string{"read", "write", "admin", "login", "logout", "gin-logout", "renew", "revoke-others"}
+var simActNames = [...]string{"read", "write", "admin", "login", "logout", "gin-logout", "renew", "revoke-others", "bound", "dbsc-register", "dbsc-refresh"}
 
 func (a simAct) String() string { return simActNames[a] }
 
@@ -114,6 +117,7 @@ type simWorld struct {
 func newSimWorld(t testing.TB, kind string, servers int, cfg ginsecure.Config, rd *simRedis) *simWorld {
 	w := &simWorld{kind: kind, clock: newClock(), gates: newSimGates()}
 	cfg.Now, cfg.Logger = w.clock.Now, discardLogger()
+	challenges := simChallengeStores(kind, servers, cfg, rd)
 	var shared ginsecure.Store
 	var mem sessions.Store
 	switch kind {
@@ -137,6 +141,9 @@ func newSimWorld(t testing.TB, kind string, servers int, cfg ginsecure.Config, r
 		if i == 0 || kind != "memstore" {
 			st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
+		if challenges != nil {
+			c.DeviceBinding.Challenges = challenges[i]
+		}
 		g, err := ginsecure.New(c)
 		if err != nil {
 			t.Fatal(err)
@@ -144,6 +151,7 @@ func newSimWorld(t testing.TB, kind string, servers int, cfg ginsecure.Config, r
 		r := gin.New()
 		r.Use(sessions.Sessions(simSessionName, st), g.Middleware())
 		installSimRoutes(r, g, w.gates)
+		installSimBoundRoute(r, g, w.gates)
 		w.servers = append(w.servers, &simServer{guard: g, engine: r})
 	}
 	w.cfg = cfg
@@ -260,6 +268,8 @@ type simResp struct {
 	reason  string // why the presented session did not pass, if it did not
 	sid     string // the served session's ID on entry ("" on the cookie store)
 	cookies []*http.Cookie
+	header  http.Header    // the response's headers (device binding's offer and challenge)
+	body    map[string]any // the JSON body (device binding's instructions)
 }
 
 func (r simResp) String() string {
@@ -341,7 +351,7 @@ func (w *simWorld) serve(srv int, act simAct, query, addr, cookieHdr, gate strin
 		target += "&gate=" + gate
 	}
 	method := http.MethodPost
-	if act == actRead || act == actAdmin {
+	if act == actRead || act == actAdmin || act == actBound {
 		method = http.MethodGet
 	}
 	req := httptest.NewRequest(method, "https://app.example"+target, nil).WithContext(context.Background())
@@ -371,9 +381,10 @@ func (w *simWorld) serve(srv int, act simAct, query, addr, cookieHdr, gate strin
 
 func parseSimResp(rec *httptest.ResponseRecorder) simResp {
 	res := rec.Result()
-	out := simResp{status: res.StatusCode, cookies: res.Cookies()}
+	out := simResp{status: res.StatusCode, cookies: res.Cookies(), header: res.Header}
 	var body map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	out.body = body
 	_, out.entered = body["user"]
 	out.user, _ = body["user"].(string)
 	out.cart, _ = body["cart"].(string)
