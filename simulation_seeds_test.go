@@ -102,6 +102,11 @@ var simSeedCases = []simSeedCase{
 	// (its join target replaced by a newer login), then the newer login's
 	// twin landing last: two sign-ins (step 77).
 	{faultLostWrite, "memstore", 2, 6988763901569779001},
+	// Found by long runs with lost-write on, all on the cookie store.
+	{faultLostWrite, "cookie", 2, 6287159203133502785},
+	{faultLostWrite, "redis-2pools", 2, 8227409796804198369},
+	{faultLostWrite, "cookie", 1, 3808317555585613871},
+	{faultLostWrite, "cookie", 2, 5413655178831232915},
 	// Behind tossed cookies, alice read as expired (step 79): a model
 	// gap, the late Renew token is forwarded into the re-login's record,
 	// which no request presented within UnpresentedAge.
