@@ -18,11 +18,23 @@ type guardWriter struct {
 	gin.ResponseWriter
 	st       *reqState
 	scrubbed bool
+	resent   resentToken // a token sent again to a superseded credential (sendNewer)
+}
+
+// resentToken is the token cookie a request was sent again at its
+// verification (sendNewer): the record it is of, and the Set-Cookie line.
+type resentToken struct {
+	handle string
+	line   string
 }
 
 func (w *guardWriter) scrub() {
 	st := w.st
-	if w.scrubbed || w.ResponseWriter.Written() || !st.standingIn() {
+	if w.ResponseWriter.Written() {
+		return
+	}
+	w.recheckResent()
+	if w.scrubbed || !st.standingIn() {
 		return
 	}
 	w.scrubbed = true
@@ -42,6 +54,43 @@ func (w *guardWriter) scrub() {
 	} else {
 		h["Set-Cookie"] = kept
 	}
+}
+
+// recheckResent decides again, as the response's headers go out, whether
+// the token sent again at verification may still go (DESIGN.md, "Ordering
+// principle", re-decide at the moment of the write): once a login of the
+// browser replaced the record (its response possibly landed already), the
+// replaced record's token landing after it would put a presented token of
+// a replaced record next to the new session, dead by the rules, and sign
+// the browser out. One record read, only for such responses.
+func (w *guardWriter) recheckResent() {
+	r := w.resent
+	if r.line == "" {
+		return
+	}
+	w.resent = resentToken{}
+	st := w.st
+	rec, err := st.g.view(st.c, r.handle, st.g.now())
+	if err != nil || rec.Revoked != RevokedReplaced {
+		return
+	}
+	h := w.ResponseWriter.Header()
+	kept := h["Set-Cookie"][:0:0]
+	for _, l := range h["Set-Cookie"] {
+		if l != r.line {
+			kept = append(kept, l)
+		}
+	}
+	h["Set-Cookie"] = kept
+}
+
+// lastSetCookie is the Set-Cookie line just added to h.
+func lastSetCookie(h http.Header) string {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[len(lines)-1]
 }
 
 func (st *reqState) isOurCookie(line string) bool {
