@@ -1009,7 +1009,12 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		// (DESIGN.md, "Carry-over": nothing written after an ending is
 		// carried). The model missed it where the browser held no token
 		// any more and a late response had put the ended record's
-		// session cookie back (memstore/1 seed 142430939348886725).
+		// session cookie back (memstore/1 seed 142430939348886725). On
+		// the cookie store it missed it always: the session's identity
+		// there (the ended record's handle, kept inside the emptied
+		// session) was not reported (cookie/1 seed 3808317555585613871,
+		// cookie/2 seed 5413655178831232915: a gin-logout or Logout, then
+		// a late signed-in write's cookie, an anonymous write, a login).
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}
