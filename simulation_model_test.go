@@ -146,11 +146,14 @@ type simModel struct {
 	// sidRecord is the record a session ID was served with, as a user:
 	// the record whose ending leaves the session tombstoned.
 	sidRecord map[string]string
-	seq       int
+	// sidEnded is when the model learnt that a session ID's record had
+	// ended (a timeout the browser was told of): its marker is a tombstone.
+	sidEnded map[string]int
+	seq      int
 }
 
 func newSimModel(r *simRun) *simModel {
-	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}, sidRecord: map[string]string{}}
+	m := &simModel{r: r, tokens: map[string]*mToken{}, handles: map[string]*mHandle{}, values: map[string]mValue{}, sidRecord: map[string]string{}, sidEnded: map[string]int{}}
 	for range r.parties {
 		m.parties = append(m.parties, &mParty{exp: expAnon, dataKnown: true, handles: map[string]bool{}})
 	}
@@ -460,6 +463,17 @@ func (m *simModel) onAnswer(f *simFlight) {
 		}
 		if f.resp.sid != "" && hv != "" {
 			m.sidRecord[f.resp.sid] = hv
+		}
+	} else if f.resp.reason == "idle_timeout" && f.resp.sid != "" {
+		// The token's record timed out: the request is served the ended
+		// record's session, emptied, and the ending tombstoned it. The
+		// model ends no record at a clock move, so it learns the ending
+		// here; a login over that session starts empty (loginData).
+		// Before, it expected such a login to carry what the browser
+		// wrote into the emptied session since (redis-2pools/2 seed
+		// 8227409796804198369 step 86).
+		if _, ok := m.sidEnded[f.resp.sid]; !ok {
+			m.sidEnded[f.resp.sid] = m.r.step
 		}
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept)
@@ -1015,6 +1029,11 @@ func (m *simModel) loginData(f *simFlight, mp *mParty) {
 		// session) was not reported (cookie/1 seed 3808317555585613871,
 		// cookie/2 seed 5413655178831232915: a gin-logout or Logout, then
 		// a late signed-in write's cookie, an anonymous write, a login).
+		mp.dataKnown = false
+		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
+	}
+	if step, ok := m.sidEnded[f.resp.sid]; ok && f.resp.user == "" && step <= f.answeredStep {
+		// The same, for a record the model learnt had timed out.
 		mp.dataKnown = false
 		mp.emptiedStep = max(mp.emptiedStep, f.answeredStep)
 	}

@@ -104,6 +104,8 @@ var simSeedCases = []simSeedCase{
 	{faultLostWrite, "memstore", 2, 6988763901569779001},
 	// Found by long runs with lost-write on, all on the cookie store.
 	{faultLostWrite, "cookie", 2, 6287159203133502785},
+	// Model gap: an anonymous login over the session of a record that
+	// timed out (tombstoned), written into since, starts empty (step 86).
 	{faultLostWrite, "redis-2pools", 2, 8227409796804198369},
 	// Model gap: a login over a logged-out record's session, put back by
 	// a late signed-in write and written into anonymously since, starts
