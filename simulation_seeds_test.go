@@ -79,8 +79,8 @@ var simSeedCases = []simSeedCase{
 	// the new login's session (step 51); now not sent once the login
 	// replaced the record.
 	{faultLateReplay, "redis", 2, 1947104166962220591},
-	// Open: a Renew's response landing after two re-logins of the browser
-	// (one-step marker chains, step 59).
+	// Model gap: a Renew's response landing after two re-logins of the
+	// browser, nothing forwarded (one-step marker chains, step 59).
 	{faultLateReplay, "cookie", 1, 3058264180579589039},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
