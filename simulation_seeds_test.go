@@ -82,6 +82,8 @@ var simSeedCases = []simSeedCase{
 	// Model gap: a Renew's response landing after two re-logins of the
 	// browser, nothing forwarded (one-step marker chains, step 59).
 	{faultLateReplay, "cookie", 1, 3058264180579589039},
+	// Open, not analysed: read as replay at step 87 (found by a 90s run).
+	{faultLateReplay, "memstore", 1, 6136984976391234107},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
