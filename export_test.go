@@ -1,5 +1,7 @@
 package ginsecure
 
+import "github.com/gin-gonic/gin"
+
 // MemoryStoreIndexSize exposes the size of the memory store's per-user
 // index to binding_test.go, which proves that signed-out, revoked and
 // expired sessions leave it: how many users it holds and how many handles
@@ -32,3 +34,15 @@ type (
 	KnownSessionsAsAsked = knownSessions
 	LoggerUserAsAsked    = loggerUser
 )
+
+// SessionIdentity exposes to the simulation the identity of the session
+// a request is served with (sessionID): on the cookie store, which has no
+// session ID, the record's handle or the ID ginsecure keeps inside the
+// session; "" for a stand-in.
+func SessionIdentity(c *gin.Context) string {
+	st := stateOf(c)
+	if st == nil || st.standingIn() {
+		return ""
+	}
+	return sessionID(st.cur)
+}

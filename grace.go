@@ -449,6 +449,7 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
 		return
 	}
 	g.setToken(c, rec.Handle, next, st.tokenMaxAge(rec))
+	st.w.resent.note(rec.Handle, c.Writer.Header())
 }
 
 // serveSuperseded completes a request authenticated with a superseded

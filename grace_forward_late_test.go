@@ -113,14 +113,12 @@ func TestForwardRotatingResponseWithSessionCookie(t *testing.T) {
 
 // TestForwardTwoLateRotatingResponses: two requests of the page are
 // verified before the user signs in again; the first rotates the record,
-// the second is sent the same pending token (README: "every request with
-// the old one is sent the same new token again"). Both answer after the
+// the second would be sent the same pending token. Both answer after the
 // login. The first lands, the browser is forwarded and uses the forwarded
-// token; the second lands a few seconds later and puts the very same
-// replaced token back. That is the browser's own response, not a copy:
-// every outcome must hold whichever response the browser applies last
-// (DESIGN.md, "Ordering principle"): it is sent the same forwarded token
-// again, no replay is reported, and the new session stays.
+// token; the second, answered after the browser presented the forwarded
+// token, lands a few seconds later: it carries no token (decided again as
+// it goes out, the record replaced), no replay is reported, and the new
+// session stays (DESIGN.md, "Ordering principle").
 func TestForwardTwoLateRotatingResponses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, graceConfig(graceWindow))
@@ -158,10 +156,13 @@ func TestForwardTwoLateRotatingResponses(t *testing.T) {
 		e.clock.Advance(5 * time.Second)
 		e.holds.free("b")
 		rb := <-done["b"]
-		if rb.status != http.StatusOK || !hasCookie(rb.cookies, graceTokenCookie) {
-			t.Fatalf("request b was not sent the pending token: %d %v", rb.status, rb.body)
+		// Answered after the login replaced the record: the pending token
+		// is decided again as the response goes out, and not sent
+		// (TestLateAnswerAfterReLoginSendsNoReplacedToken).
+		if rb.status != http.StatusOK || hasCookie(rb.cookies, graceTokenCookie) {
+			t.Fatalf("request b, answered after the re-login: %d %v, token sent %v", rb.status, rb.body, hasCookie(rb.cookies, graceTokenCookie))
 		}
-		b.apply(rb) // the same replaced token, 5 s later
+		b.apply(rb) // 5 s later
 		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
 			t.Errorf("the second late response (same token as the first) lands 5 s after the forward: /me %d %v; want alice", r.status, r.body)
 		}
@@ -428,6 +429,109 @@ func TestForwardFromTheSessionItsLoginReplaced(t *testing.T) {
 			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
 				t.Fatalf("B's never-presented token next to the session B's login replaced, after C's login: /me %d: %d %v; want alice (signed out)", i, r.status, r.body)
 			}
+		}
+	})
+}
+
+// TestLateAnswerAfterReLoginSendsNoReplacedToken: a double-submitted
+// login joins into one record and the browser holds the earlier token
+// (its response landed, the later one's not). A request with that token,
+// verified before the browser signs in again, is a late response and is
+// to be answered with the record's current token; its handler finishes
+// after the re-login replaced the record, and its response lands last. The
+// current token of the replaced record, which the browser had presented,
+// is dead next to the new login's session (a copy taken before the
+// re-login holds the same bytes), so sending it would sign the browser out.
+// The token is decided again as the response goes out (DESIGN.md,
+// "Ordering principle"): the record replaced, it is not sent.
+func TestLateAnswerAfterReLoginSendsNoReplacedToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=apple"); r.status != http.StatusOK { // a session, so the logins join
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		second := e.send("POST", "/login?user=alice", hdr)
+		if first.status != http.StatusOK || second.status != http.StatusOK {
+			t.Fatalf("logins: %d %v, %d %v", first.status, first.body, second.status, second.body)
+		}
+		b.apply(first) // the earlier token, never presented
+		done := make(chan reply, 1)
+		late := b.header()
+		go func() {
+			r, err := e.trySend("GET", "/hold/auth?id=late", late)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		if err := e.holds.waitEntered("late"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // answered with the current token, which the browser then presents
+			if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("/me %d with the joined login: %d %v", i+1, r.status, r.body)
+			}
+		}
+		stolen := b.header() // a copy of the current token, presented
+		e.clock.Advance(3 * time.Second)
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		e.holds.free("late")
+		r := <-done
+		if r.status != http.StatusOK {
+			t.Fatalf("the late request: %d %v", r.status, r.body)
+		}
+		b.apply(r) // lands after the re-login's response
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("a late request's answer, finished after the re-login, landed last: /me %d %v; want alice (signed out)", r.status, r.body)
+		}
+		if r := e.send("GET", "/me", stolen); r.status != http.StatusUnauthorized || hasCookie(r.cookies, graceTokenCookie) {
+			t.Errorf("a copy taken before the re-login: %d %v (token sent: %v); want 401 and no token", r.status, r.body, hasCookie(r.cookies, graceTokenCookie))
+		}
+	})
+}
+
+// TestHealAnsweredAfterReLoginKeepsTheLaterWrite: on the cookie store a
+// request whose session cookie is its record's predecessor is healed, and
+// its response sends the record's session (the predecessor's values
+// adopted) as a full copy. Verified before the browser signs in again and
+// answered after that login and a write the browser then saved, that copy
+// lands last: the replaced record's session next to the new login's token
+// is healed from it, and the acknowledged write is lost. The heal's
+// session cookie, like a resent token, is decided again as the response
+// goes out (DESIGN.md, "Ordering principle"): the record replaced, it is
+// not sent. (On memstore and Redis a heal sends the session's ID, which
+// holds no data: the write is kept there anyway.)
+func TestHealAnsweredAfterReLoginKeepsTheLaterWrite(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		guest := b.post("/cart?item=apple")
+		if guest.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", guest.status, guest.body)
+		}
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("login: %d %v", r.status, r.body)
+		}
+		b.apply(guest) // a straggler puts the pre-login session cookie back
+		release := e.holdAt(t, "/hold/auth?id=heal", "heal", b.header())
+		if r := b.login("alice"); r.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		}
+		if r := b.post("/cart?item=pear"); r.status != http.StatusOK {
+			t.Fatalf("write after the re-login: %d %v", r.status, r.body)
+		}
+		late := release()
+		if late.status != http.StatusOK {
+			t.Fatalf("the healed request: %d %v", late.status, late.body)
+		}
+		b.apply(late) // lands after the write's response
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "pear" {
+			t.Errorf("a heal answered after the re-login landed last: /cart %d %v; want alice with pear", r.status, r.body)
 		}
 	})
 }

@@ -5,6 +5,7 @@ package ginsecure
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -18,11 +19,36 @@ type guardWriter struct {
 	gin.ResponseWriter
 	st       *reqState
 	scrubbed bool
+	resent   resent // cookies of a record sent at verification, decided again at the write
+}
+
+// resent is what a request was sent at its verification for its record
+// that a login of the browser may make stale before the response goes out:
+// the token sent again to a superseded credential (sendNewer), the cookie
+// store's healed session (heal). handle is the record, lines the
+// Set-Cookie lines.
+type resent struct {
+	handle string
+	lines  []string
+}
+
+// note keeps the Set-Cookie line just added to h for record handle.
+func (r *resent) note(handle string, h http.Header) {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	r.handle = handle
+	r.lines = append(r.lines, lines[len(lines)-1])
 }
 
 func (w *guardWriter) scrub() {
 	st := w.st
-	if w.scrubbed || w.ResponseWriter.Written() || !st.standingIn() {
+	if w.ResponseWriter.Written() {
+		return
+	}
+	w.recheckResent()
+	if w.scrubbed || !st.standingIn() {
 		return
 	}
 	w.scrubbed = true
@@ -42,6 +68,36 @@ func (w *guardWriter) scrub() {
 	} else {
 		h["Set-Cookie"] = kept
 	}
+}
+
+// recheckResent decides again, as the response's headers go out, whether
+// what the request was sent at verification for its record may still go
+// (DESIGN.md, "Ordering principle", re-decide at the moment of the write).
+// Once a login of the browser replaced the record (its response possibly
+// landed already), the replaced record's token landing after it would put
+// a presented token of a replaced record next to the new session, dead by
+// the rules, and sign the browser out; on the cookie store its healed
+// session, a full copy, would overwrite what the browser saved since. One
+// record read, only for such responses.
+func (w *guardWriter) recheckResent() {
+	r := w.resent
+	if len(r.lines) == 0 {
+		return
+	}
+	w.resent = resent{}
+	st := w.st
+	rec, err := st.g.view(st.c, r.handle, st.g.now())
+	if err != nil || rec.Revoked != RevokedReplaced {
+		return
+	}
+	h := w.ResponseWriter.Header()
+	kept := h["Set-Cookie"][:0:0]
+	for _, l := range h["Set-Cookie"] {
+		if !slices.Contains(r.lines, l) {
+			kept = append(kept, l)
+		}
+	}
+	h["Set-Cookie"] = kept
 }
 
 func (st *reqState) isOurCookie(line string) bool {

@@ -66,14 +66,14 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 			g.refuse(c, st, err)
 			return
 		}
-		if !st.standingIn() {
+		if !st.standingIn() && len(st.w.resent.lines) == 0 {
 			c.Next() // serve
 			if st.sess.failed != nil {
 				g.saveIgnored(c, st) // events.go
 			}
 			return
 		}
-		c.Writer = &st.w
+		c.Writer = &st.w // a stand-in's, or a resent token's (recheckResent)
 		c.Next()
 		st.w.scrub() // write: a handler that wrote nothing still must not clobber
 		if st.sess.failed != nil {

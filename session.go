@@ -392,7 +392,9 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 	}
 	if err := ns.Store().Save(st.c.Request, st.c.Writer, ns); err != nil {
 		g.log.Warn("ginsecure: could not send the healed session", "err", err)
+		return nil
 	}
+	st.w.resent.note(rec.Handle, st.c.Writer.Header()) // a full copy: not sent once a login replaced the record
 	return nil
 }
 

@@ -190,7 +190,7 @@ type simEntry struct {
 	user   string
 	cart   any
 	reason string // why a presented session did not pass, if it did not
-	sid    string // the served session's ID (memstore, Redis; "" on the cookie store)
+	sid    string // the served session's ID (memstore, Redis; on the cookie store its identity, SessionIdentity)
 }
 
 // enter is the handler every simulation route starts with: it notes what
@@ -199,6 +199,14 @@ func (s *simGates) enter(c *gin.Context) {
 	u, _ := ginsecure.UserID(c)
 	sess := sessions.Default(c)
 	e := simEntry{user: u, cart: sess.Get("cart"), sid: sess.ID()}
+	if e.sid == "" {
+		// The cookie store has no session ID: its identity, the record's
+		// handle or the ID ginsecure keeps inside it, survives an ending's
+		// emptying as the memory stores' IDs do, so that the model sees a
+		// login over an ended record's session there too (cookie/1 seed
+		// 3808317555585613871).
+		e.sid = ginsecure.SessionIdentity(c)
+	}
 	if err := ginsecure.FailureReason(c); err != nil {
 		e.reason = ginsecure.ErrorCode(err)
 	}
