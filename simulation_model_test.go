@@ -773,6 +773,21 @@ func (m *simModel) noteSessionCookie(f *simFlight, mp *mParty) {
 		mp.lateSession = true
 	}
 	m.noteLateSession(f, mp)
+	if f.act == actLogin && lastToken(f.resp.cookies) != "" {
+		// A login's answer carries the pre-login verdict (anonymous) but
+		// its session cookie is the new record's, signed in, not a fresh
+		// anonymous session; and the browser holds the login's token now,
+		// not the one that came alone. The model took that session for
+		// the fresh one whenever loginApplied left its state as it was (a
+		// request of the browser still in flight): a late response that
+		// then put the ended token back beside it made a pair the server
+		// rightly finds foreign (a signed-in session's cookie without its
+		// token; DESIGN.md, "Verdicts"), which the model expected writable
+		// (memstore/2 seed 9072270062857364189 step 64, redis-2pools/2
+		// seed 3638099897827006621 step 57).
+		mp.tokenAlone, mp.freshSession = "", ""
+		return
+	}
 	if f.resp.user != "" {
 		return
 	}

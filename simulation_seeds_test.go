@@ -163,6 +163,11 @@ var simSeedCases = []simSeedCase{
 	{faultCookieGone, "memstore", 2, 4491380311366043201},
 	// A late response's session cookie is not the fresh session.
 	{faultCookieGone, "cookie", 1, 7482043726563906009},
+	// A login's session cookie is not the fresh session: a late response
+	// put the ended token back beside it, a foreign pair (model gaps,
+	// once undecided; steps 57 and 64).
+	{faultCookieGone, "redis-2pools", 2, 3638099897827006621},
+	{faultCookieGone, "memstore", 2, 9072270062857364189},
 	{faultTossed, "redis", 2, 1},
 	// A Renew's late response forwarded behind tossed cookies.
 	{faultTossed, "cookie", 2, 3930971170985803089},
@@ -232,9 +237,7 @@ var simSeedCases = []simSeedCase{
 	// Found by long runs after this round's merges, each under a check
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "cookie", 2, 1881554355967275875},
-	{faultUndecided, "redis-2pools", 2, 3638099897827006621},
 	{faultUndecided, "memstore", 1, 4211035090211340541},
-	{faultUndecided, "memstore", 2, 9072270062857364189},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
