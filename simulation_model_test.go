@@ -296,7 +296,7 @@ func (m *simModel) beforeSend(f *simFlight) {
 		// "A lost session cookie"), in Middleware, before any handler;
 		// not one a login replaced: that is retired already, and a login
 		// from here names the new record its successor.
-		if !m.replacedByLogin(t.handle, t.lineage) {
+		if !m.replacedByLogin(t.handle, t.lineage, m.r.step+1) {
 			m.end(t.handle, "session lost")
 		}
 		m.forgetLineage(t.lineage, "session lost")
@@ -328,12 +328,12 @@ func (m *simModel) beforeSend(f *simFlight) {
 
 // replacedByLogin reports whether a login of lineage l that presented a
 // token of record h (served as it, or refused for its network), while the
-// model held h live, has answered with another record: h is replaced
-// (DESIGN.md, "States").
-func (m *simModel) replacedByLogin(h string, l int) bool {
+// model held h live, has answered with another record before step: h is
+// replaced (DESIGN.md, "States").
+func (m *simModel) replacedByLogin(h string, l, before int) bool {
 	x := m.handle(h)
 	for _, o := range m.r.flights {
-		if o.act != actLogin || o.lineage != l || o.resp.status != 200 || o.answeredStep == 0 || tokenHandle(o.token) != h {
+		if o.act != actLogin || o.lineage != l || o.resp.status != 200 || o.answeredStep == 0 || o.answeredStep >= before || tokenHandle(o.token) != h {
 			continue
 		}
 		// (Served as the record, or refused for its network: a login of
@@ -1317,8 +1317,18 @@ func checkEndedStaysEnded(m *simModel, f *simFlight) {
 			m.r.violate("3 ended stays ended", faultOlderToken, "a superseded token presented after its browser moved on was served as %s (%d of its record's %d tokens, first presented %s, late response %v)",
 				r.user, slices.Index(toks, t.value)+1, len(toks), t.presented.Format("15:04:05.0"), t.lateFirst)
 		}
-		if !m.boundAt(tokenHandle(f.token), f.sentStep+1) {
-			m.end(tokenHandle(f.token), "replay") // a bound record's is refused, never ended (the replay rule's exception)
+		// A bound record's is refused, never ended (the replay rule's
+		// exception). A record a login of the browser replaced before
+		// this request was verified is not ended either: a replaced
+		// record's token that is not forwarded is dead and ends nothing
+		// (DESIGN.md, "Outcomes", the replaced rows), and its periodic
+		// rotation's token, presented, is still forwarded to the
+		// successor within the login's window ("Superseded
+		// credentials"). The model ended it for the replay and then
+		// called that forward a replayed session served again.
+		hv := tokenHandle(f.token)
+		if !m.boundAt(hv, f.sentStep+1) && !m.replacedByLogin(hv, m.tokens[f.token].lineage, f.sentStep+1) {
+			m.end(hv, "replay")
 		}
 	}
 	if f.act == actRenew && r.status == 200 && h.endedStep != 0 && h.endedStep >= f.sentStep {
