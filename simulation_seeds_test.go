@@ -244,6 +244,8 @@ var simSeedCases = []simSeedCase{
 	// Found by long runs after this round's merges, each under a check
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "memstore", 1, 4211035090211340541},
+	{faultUndecided, "cookie", 1, 5876581969144301433},
+	{faultUndecided, "memstore", 1, 1823257934927080459},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
