@@ -554,7 +554,7 @@ func (s *downChallenges) DropChallenges(ctx context.Context, session string) err
 
 // TestDBSCAttackStoreDownDuringRefresh: with Redis stopped (records and
 // challenges), or only the challenge store down on memstore, a refresh
-// with or without a proof is 503: never 500, never a panic, never
+// with or without a proof, and a registration, are 503: never 500, never a panic, never
 // continue:false or a cookie; with the challenge store back the device
 // refreshes.
 func TestDBSCAttackStoreDownDuringRefresh(t *testing.T) {
@@ -578,7 +578,17 @@ func TestDBSCAttackStoreDownDuringRefresh(t *testing.T) {
 	t.Run("memstore-challenges", func(t *testing.T) {
 		cs := &downChallenges{}
 		e := deviceEnv(t, "memstore", ginsecure.Config{DeviceBinding: ginsecure.DeviceBinding{Challenges: cs}}, nil)
-		b, d := boundBrowser(t, e, "alice")
+		// The registration too: 503, and the offer's challenge survives.
+		b := e.browser()
+		login := b.signIn("alice")
+		path, challenge, auth, _ := offer(login)
+		key := newSigner(t, "ES256", 0)
+		cs.down.Store(true)
+		if r := b.do(http.MethodPost, path, "Secure-Session-Response", key.registration(t, challenge, auth)); r.status != http.StatusServiceUnavailable || ourTokenSent(r) {
+			t.Fatalf("registration with the challenge store down: %d %v", r.status, r.body)
+		}
+		cs.down.Store(false)
+		d := register(t, b, login, key)
 		b.get("/bound")
 		cs.down.Store(true)
 		down(t, d, "challenge store down")
@@ -713,6 +723,111 @@ func TestDBSCAttackCrossSiteRegistration(t *testing.T) {
 				}
 			}
 			register(t, b, login, newSigner(t, "ES256", 0)).refreshOK()
+		})
+	}
+}
+
+// TestDBSCAttackFloodUnderTheBound: 15 proof-less refreshes by a stranger
+// naming the session leave the device's cached challenge outstanding (16
+// per session): its signed refresh goes through. (16 do not:
+// TestDBSCFindingStrangerFloodEvictsDeviceChallenge.)
+func TestDBSCAttackFloodUnderTheBound(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b, d := boundBrowser(t, e, "alice")
+			b.get("/bound")
+			stranger := &device{t: t, b: e.browser(), id: d.id, refresh: d.refresh}
+			for range 15 {
+				e.clock.Advance(time.Millisecond)
+				stranger.refused(stranger.post(""), "stranger's refresh")
+			}
+			b.dropToken()
+			d.refreshOK()
+			noRevocation(t, e)
+		})
+	}
+}
+
+// TestDBSCAttackTwoServersRaceTwoProofs: the device holds two outstanding
+// challenges and two refreshes, each with its own valid proof, reach two
+// servers sharing Redis at once: both are honoured (each proof is the
+// key's), and whichever answer the browser applies last, its token works
+// after every window has passed, with nothing revoked.
+func TestDBSCAttackTwoServersRaceTwoProofs(t *testing.T) {
+	for _, last := range []int{0, 1} {
+		t.Run([]string{"first-applied-last", "second-applied-last"}[last], func(t *testing.T) {
+			srv := redistest.Start(t)
+			a := deviceEnv(t, "redis", ginsecure.Config{}, srv)
+			bEnv := deviceEnv(t, "redis", ginsecure.Config{Now: a.clock.Now}, srv)
+			br := a.browser()
+			d := register(t, br, br.signIn("alice"), newSigner(t, "ES256", 0))
+			br.get("/bound")
+			c1 := d.challenge
+			d.refused(d.post(""), "a second challenge")
+			c2 := d.challenge
+			a.clock.Advance(9 * time.Minute)
+			br.dropToken()
+			proofs := []string{d.key.refresh(t, c1), d.key.refresh(t, c2)}
+			replies := make([]reply, 2)
+			var wg sync.WaitGroup
+			for i, b := range []*browser{br, br.on(bEnv)} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					replies[i] = (&device{t: t, b: b, id: d.id, refresh: d.refresh}).postNoHelper(proofs[i])
+				}()
+			}
+			wg.Wait()
+			for i, r := range replies {
+				if r.status != http.StatusOK || !ourTokenSent(r) {
+					t.Fatalf("refresh %d: %d %v", i, r.status, r.body)
+				}
+			}
+			br.apply(replies[1-last])
+			br.apply(replies[last])
+			for _, step := range []time.Duration{0, 3 * time.Second, time.Minute} {
+				a.clock.Advance(step)
+				if r := br.get("/bound"); r.status != http.StatusOK {
+					t.Fatalf("after +%v: %d %v", step, r.status, r.body)
+				}
+			}
+			noRevocation(t, a)
+			noRevocation(t, bEnv)
+		})
+	}
+}
+
+// TestDBSCAttackLateRefreshAfterRelogin: a refresh's answer that reaches
+// the browser after it signed in again (the re-login replaced the bound
+// record) neither revives the old record nor signs the new login out,
+// and the old identifier's next refresh is continue:false.
+func TestDBSCAttackLateRefreshAfterRelogin(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b, d := boundBrowser(t, e, "alice")
+			b.get("/bound")
+			inFlight := e.browser()
+			b.copyTo(inFlight)
+			d.b = inFlight
+			late := d.refreshOK()
+			d.b = b
+			b.login("alice")
+			newHandle := handleOf(b)
+			b.apply(late)
+			r := b.get("/me")
+			if r.status != http.StatusOK || r.user() != "alice" {
+				t.Fatalf("the re-login after the late refresh answer: %d %v", r.status, r.body)
+			}
+			if h := handleOf(b); h != newHandle {
+				t.Fatalf("browser holds record %s after the late answer, want the re-login's %s", h, newHandle)
+			}
+			d.ended(d.post(d.key.refresh(t, d.challenge)), "refresh of the replaced record")
+			if s := e.sessions(t, "alice"); len(s) != 1 || s[0].Handle != newHandle {
+				t.Fatalf("sessions: %+v", s)
+			}
+			noRevocation(t, e)
 		})
 	}
 }
