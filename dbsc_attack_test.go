@@ -831,3 +831,76 @@ func TestDBSCAttackLateRefreshAfterRelogin(t *testing.T) {
 		})
 	}
 }
+
+// TestDBSCAttackCopyOfRefreshedAwayToken: the device refreshes beside a
+// request while its cookie still has under 2 minutes (Chromium then sends
+// the request with the old cookie) and goes idle, so the new token is not
+// presented for a long while. A copy of the refreshed-away token is never
+// sent a token, and dies with its life however long the device stays
+// away; the device, back, refreshes with its key and goes on.
+func TestDBSCAttackCopyOfRefreshedAwayToken(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b, d := boundBrowser(t, e, "alice")
+			b.get("/bound")
+			thief := e.browser()
+			b.copyTo(thief)
+			e.clock.Advance(9 * time.Minute)
+			d.refreshOK()
+			if r := thief.get("/bound"); ourTokenSent(r) {
+				t.Fatalf("copy of the refreshed-away token was sent a token: %d %v", r.status, r.body)
+			}
+			for _, step := range []time.Duration{61 * time.Second, 8 * time.Minute, 9 * time.Minute} {
+				e.clock.Advance(step)
+				if r := thief.get("/bound"); r.status != http.StatusForbidden || r.errCode() != "device_binding_required" || ourTokenSent(r) {
+					t.Fatalf("copy of the refreshed-away token, +%v: %d %v", step, r.status, r.body)
+				}
+			}
+			// The device's new token has run out too: it refreshes with its key.
+			b.dropToken()
+			d.refreshOK()
+			if r := b.get("/bound"); r.status != http.StatusOK {
+				t.Fatalf("device after its refresh: %d %v", r.status, r.body)
+			}
+			noRevocation(t, e)
+		})
+	}
+}
+
+// TestDBSCAttackRefreshRacesLogout: a refresh and a Logout of the same
+// bound session at once: if the refresh was answered with a token, that
+// token is not served once the Logout went through, and the identifier's
+// next refresh is continue:false.
+func TestDBSCAttackRefreshRacesLogout(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			for round := range 10 {
+				b, d := boundBrowser(t, e, "alice")
+				b.get("/bound")
+				other := e.browser()
+				b.copyTo(other)
+				proof := d.key.refresh(t, d.challenge)
+				var refresh, logout reply
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() { defer wg.Done(); refresh = (&device{t: t, b: other, id: d.id, refresh: d.refresh}).postNoHelper(proof) }()
+				go func() { defer wg.Done(); logout = b.post("/logout") }()
+				wg.Wait()
+				if logout.status != http.StatusOK {
+					t.Fatalf("round %d: logout: %d %v", round, logout.status, logout.body)
+				}
+				if refresh.status >= 500 {
+					t.Fatalf("round %d: refresh: %d %v", round, refresh.status, refresh.body)
+				}
+				other.apply(refresh)
+				if r := other.get("/me"); r.status == http.StatusOK {
+					t.Fatalf("round %d: the refresh's token (%d) served after logout", round, refresh.status)
+				}
+				d.ended(d.post(""), "refresh after the race")
+			}
+			noRevocation(t, e)
+		})
+	}
+}
