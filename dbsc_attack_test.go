@@ -271,6 +271,11 @@ func TestDBSCAttackMalformedHeaders(t *testing.T) {
 			if resp.StatusCode >= 500 || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized {
 				t.Fatalf("repeated headers: %d", resp.StatusCode)
 			}
+			// The fuzzing issued more than 16 challenges for the session at one
+			// instant (TestDBSCFindingStrangerFloodEvictsDeviceChallenge,
+			// TestDBSCFindingMemoryChallengeEvictsItself): the device gets a
+			// fresh one a moment later.
+			e.clock.Advance(time.Millisecond)
 			d.refused(d.post(""), "the device, for a fresh challenge")
 			d.refreshOK()
 			if r := b.get("/bound"); r.status != http.StatusOK {
@@ -885,7 +890,10 @@ func TestDBSCAttackRefreshRacesLogout(t *testing.T) {
 				var refresh, logout reply
 				var wg sync.WaitGroup
 				wg.Add(2)
-				go func() { defer wg.Done(); refresh = (&device{t: t, b: other, id: d.id, refresh: d.refresh}).postNoHelper(proof) }()
+				go func() {
+					defer wg.Done()
+					refresh = (&device{t: t, b: other, id: d.id, refresh: d.refresh}).postNoHelper(proof)
+				}()
 				go func() { defer wg.Done(); logout = b.post("/logout") }()
 				wg.Wait()
 				if logout.status != http.StatusOK {
