@@ -912,3 +912,32 @@ func TestDBSCAttackRefreshRacesLogout(t *testing.T) {
 		})
 	}
 }
+
+// TestDBSCAttackLoginFromExpiredCopy: a thief signs in to its own account
+// from a browser holding an expired copy of a bound session's cookies:
+// the login carries none of the victim's session data and ends nothing of
+// the victim's record; the device refreshes and keeps its data.
+func TestDBSCAttackLoginFromExpiredCopy(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b, d := boundBrowser(t, e, "alice")
+			if r := b.post("/cart?item=secret"); r.status != http.StatusOK {
+				t.Fatalf("cart: %d %v", r.status, r.body)
+			}
+			thief := e.browser()
+			b.copyTo(thief)
+			e.clock.Advance(10*time.Minute + time.Second)
+			thief.signIn("mallory")
+			if r := thief.get("/cart"); r.user() != "mallory" || r.body["cart"] != nil {
+				t.Fatalf("thief's login from the expired copy: %v", r.body)
+			}
+			b.dropToken()
+			d.refreshOK()
+			if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "secret" {
+				t.Fatalf("victim after the thief's login: %v", r.body)
+			}
+			noRevocation(t, e)
+		})
+	}
+}
