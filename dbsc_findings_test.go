@@ -106,3 +106,57 @@ func TestDBSCFindingMemoryChallengeEvictsItself(t *testing.T) {
 		})
 	}
 }
+
+// TestDBSCFindingRefreshRevivesExpiredCopy: a copy of a bound token past
+// its life is refused (403 device_binding_required); then the device
+// refreshes with its key, which supersedes that very token, and the same
+// dead copy is served again, as the user, session writes included: for
+// GracePeriod after the device presents its new token (2 s), and while
+// the device has not presented it yet for the unconfirmed grace (about
+// 30 s). A thief polling with the copy gets that window at every refresh
+// of the device (about once every CookieLifetime of activity). DESIGN.md
+// ("Device-bound sessions"): "A copy of the cookies works on another
+// device only until the copied token's life ends"; "A bound token lives
+// CookieLifetime from IssuedAt". boundRefused (dbsc_lifecycle.go) checks
+// the life of a current token only; a superseded one within its window
+// ("default: return false") is served whatever its own age.
+func TestDBSCFindingRefreshRevivesExpiredCopy(t *testing.T) {
+	if !*dbscFindings {
+		t.Skip("known finding: the device's refresh revives a copy of its token that was already past its life, for the superseded token's window")
+	}
+	for _, presented := range []bool{true, false} {
+		for _, kind := range deviceKinds {
+			name := kind + "/device-presents-new-token"
+			if !presented {
+				name = kind + "/device-idle-after-refresh"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+				b, d := boundBrowser(t, e, "alice")
+				b.get("/bound")
+				thief := e.browser()
+				b.copyTo(thief)
+				e.clock.Advance(10*time.Minute + time.Second)
+				if r := thief.post("/me/write"); r.status != http.StatusForbidden {
+					t.Fatalf("copy past its life, before the refresh: %d %v", r.status, r.body)
+				}
+				b.dropToken()
+				d.refreshOK()
+				if presented {
+					b.get("/bound") // Chromium's held request, with the new token
+				}
+				served := 0
+				for _, step := range []time.Duration{0, time.Second, 10 * time.Second} {
+					e.clock.Advance(step)
+					if r := thief.post("/me/write"); r.status == http.StatusOK {
+						served++
+						t.Logf("copy past its life served after the device's refresh (+%v in): %v", step, r.body)
+					}
+				}
+				if served != 0 {
+					t.Fatalf("a copy refused for its life was served %d times after the device refreshed", served)
+				}
+			})
+		}
+	}
+}
