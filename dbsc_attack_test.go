@@ -941,3 +941,31 @@ func TestDBSCAttackLoginFromExpiredCopy(t *testing.T) {
 		})
 	}
 }
+
+// TestDBSCAttackRefreshFromAnotherNetworkEndsNothing: with the default
+// IP policy (a mismatch ends the session), a thief on another network
+// posting refreshes for the device's session, with and without a proof
+// and carrying a fresh copy of the cookies, ends nothing: the refresh
+// endpoint does not check the network, and the device goes on.
+func TestDBSCAttackRefreshFromAnotherNetworkEndsNothing(t *testing.T) {
+	for _, kind := range deviceKinds {
+		t.Run(kind, func(t *testing.T) {
+			e := deviceEnv(t, kind, ginsecure.Config{}, nil)
+			b, d := boundBrowser(t, e, "alice")
+			b.get("/bound")
+			away := e.browserFrom("127.0.0.2")
+			b.copyTo(away)
+			thief := &device{t: t, b: away, key: newSigner(t, "ES256", 0), id: d.id, refresh: d.refresh}
+			thief.refused(thief.post(""), "thief from another network")
+			thief.refused(thief.post(thief.key.refresh(t, thief.challenge)), "thief's proof from another network")
+			used := d.key.refresh(t, d.challenge)
+			d.refreshOK() // signs the same challenge: used is now a replay
+			thief.refused(thief.post(used), "the device's proof replayed from another network")
+			if r := b.get("/bound"); r.status != http.StatusOK {
+				t.Fatalf("device after the thief's refreshes: %d %v", r.status, r.body)
+			}
+			d.refreshOK()
+			noRevocation(t, e)
+		})
+	}
+}
