@@ -232,7 +232,7 @@ func (g *Guard) checkRefreshProof(c *gin.Context, rec *Record, key dbsc.Key) err
 	default:
 		return err
 	}
-	if err := g.challenge(c, rec.Handle); err != nil {
+	if err := g.challengeRetry(c, rec.Handle); err != nil {
 		return err
 	}
 	c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "device_proof_required"})
@@ -341,6 +341,25 @@ func (g *Guard) challenge(c *gin.Context, handle string) error {
 	if err != nil {
 		return err
 	}
+	return challengeHeader(c, v, handle)
+}
+
+// challengeRetry is challenge for a refused refresh: its challenge cannot
+// push out the one a successful answer gave the device (IssueRetry), so a
+// stranger who names the session identifier in a flood of refreshes
+// without a proof costs the device nothing (DESIGN.md, "Device-bound
+// sessions").
+func (g *Guard) challengeRetry(c *gin.Context, handle string) error {
+	v, err := g.device.verifier.Challenges.IssueRetry(reqCtx(c), handle)
+	if err != nil {
+		return err
+	}
+	return challengeHeader(c, v, handle)
+}
+
+// challengeHeader puts challenge v of session handle in the response's
+// Secure-Session-Challenge header.
+func challengeHeader(c *gin.Context, v, handle string) error {
 	h, err := dbsc.Challenge{Value: v, SessionID: handle}.Header()
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -113,20 +114,38 @@ func (c *Challenges) Issue(ctx context.Context, session string) (string, error) 
 	return v, nil
 }
 
-// Redeem uses up challenge, outstanding for session: it succeeds once and
-// then returns ErrUnknownChallenge, as it does for a value that was never
-// issued, is expired, or was dropped. Any other error is the store's.
+// IssueRetry is Issue for a refused refresh (no proof, or a proof that
+// failed): the challenge goes into a second set of the session's, bounded
+// on its own, so that refused refreshes, which anyone who knows the
+// session identifier can send, push out only each other's challenges,
+// never the one a successful answer gave the device.
+func (c *Challenges) IssueRetry(ctx context.Context, session string) (string, error) {
+	return c.Issue(ctx, retryKey(session))
+}
+
+// retryKey names the set of challenges issued to refused refreshes.
+func retryKey(session string) string { return session + "/retry" }
+
+// Redeem uses up challenge, outstanding for session (from Issue or
+// IssueRetry): it succeeds once and then returns ErrUnknownChallenge, as
+// it does for a value that was never issued, is expired, or was dropped.
+// Any other error is the store's.
 func (c *Challenges) Redeem(ctx context.Context, session, challenge string) error {
 	if len(challenge) != challengeLen {
 		return ErrUnknownChallenge
 	}
-	return c.Store.TakeChallenge(ctx, session, sha256.Sum256([]byte(challenge)), c.now())
+	hash, now := sha256.Sum256([]byte(challenge)), c.now()
+	err := c.Store.TakeChallenge(ctx, session, hash, now)
+	if errors.Is(err, ErrUnknownChallenge) {
+		err = c.Store.TakeChallenge(ctx, retryKey(session), hash, now)
+	}
+	return err
 }
 
-// Forget drops every outstanding challenge of session (an ending); it
-// returns the store's error.
+// Forget drops every outstanding challenge of session (an ending), both
+// sets; it returns the store's error.
 func (c *Challenges) Forget(ctx context.Context, session string) error {
-	return c.Store.DropChallenges(ctx, session)
+	return errors.Join(c.Store.DropChallenges(ctx, session), c.Store.DropChallenges(ctx, retryKey(session)))
 }
 
 // MemoryChallenges is a ChallengeStore in one process's memory, for tests.
@@ -151,8 +170,15 @@ func (m *MemoryChallenges) PutChallenge(_ context.Context, session string, hash 
 		set = make(map[[32]byte]time.Time)
 		m.sessions[session] = set
 	}
+	if max < 1 {
+		max = 1
+	}
+	if _, ok := set[hash]; !ok {
+		// Room is made before the new challenge goes in, so that it is
+		// never the one dropped (ChallengeStore), whatever the ties.
+		trim(set, now, max-1)
+	}
 	set[hash] = expires
-	trim(set, now, max)
 	return nil
 }
 
