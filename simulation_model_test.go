@@ -323,7 +323,25 @@ func (m *simModel) beforeSend(f *simFlight) {
 	if h := m.handle(t.handle); !h.presented && h.user != "" {
 		m.evictionCheck(h.user, f.lineage, t.handle)
 	}
+	m.successorEvictionCheck(t, f.lineage)
 	m.handle(t.handle).shown = true
+}
+
+// successorEvictionCheck: a token of a record a login of its browser
+// replaced, served, is forwarded to the login's record, and that forward
+// is the record's first presentation when the browser never presented the
+// login's own token; under MaxSessionsPerUser it may evict the least
+// recently used other session (DESIGN.md, "Cookieless sign-in"). The
+// model checked only the record of the token sent, so a stale write's
+// refusal that put the replaced record's token back, then a read with it,
+// evicted another browser it still expected signed in (memstore/1 seed
+// 4211035090211340541 step 96).
+func (m *simModel) successorEvictionCheck(t *mToken, l int) {
+	for _, s := range m.loginSuccessors(t.handle, t.lineage, m.r.step+1) {
+		if x := m.handle(s); !x.presented && x.user != "" {
+			m.evictionCheck(x.user, l, s)
+		}
+	}
 }
 
 // replacedByLogin reports whether a login of lineage l that presented a
@@ -331,6 +349,15 @@ func (m *simModel) beforeSend(f *simFlight) {
 // model held h live, has answered with another record before step: h is
 // replaced (DESIGN.md, "States").
 func (m *simModel) replacedByLogin(h string, l, before int) bool {
+	return len(m.loginSuccessors(h, l, before)) > 0
+}
+
+// loginSuccessors lists the records that logins of lineage l, answered
+// before step before, made in place of record h (replacedByLogin's
+// logins): a late token of h is forwarded to one of them (DESIGN.md,
+// "Superseded credentials").
+func (m *simModel) loginSuccessors(h string, l, before int) []string {
+	var out []string
 	x := m.handle(h)
 	for _, o := range m.r.flights {
 		if o.act != actLogin || o.lineage != l || o.resp.status != 200 || o.answeredStep == 0 || o.answeredStep >= before || tokenHandle(o.token) != h {
@@ -339,11 +366,11 @@ func (m *simModel) replacedByLogin(h string, l, before int) bool {
 		// (Served as the record, or refused for its network: a login of
 		// the same user replaces it, DESIGN.md, "Refusals".)
 		presented := o.resp.user != "" || o.resp.reason == "ip_mismatch" && o.user == x.user
-		if presented && tokenHandle(lastToken(o.resp.cookies)) != h && (x.endedStep == 0 || x.endedStep > o.answeredStep) {
-			return true
+		if s := tokenHandle(lastToken(o.resp.cookies)); presented && s != h && (x.endedStep == 0 || x.endedStep > o.answeredStep) {
+			out = append(out, s)
 		}
 	}
-	return false
+	return out
 }
 
 // beforeHandler runs when a request's handler is about to act (at once, or
