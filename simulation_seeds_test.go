@@ -251,6 +251,8 @@ var simSeedCases = []simSeedCase{
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "cookie", 1, 5876581969144301433},
 	{faultUndecided, "memstore", 1, 1823257934927080459},
+	{faultUndecided, "cookie", 1, 6268131166618514089},
+	{faultUndecided, "memstore", 1, 2645628706533976175},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
