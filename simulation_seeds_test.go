@@ -245,8 +245,9 @@ var simSeedCases = []simSeedCase{
 	// re-login with the joined login's token the browser had presented,
 	// landed after the re-login; the token is cut off and the browser
 	// signed out, its write in the re-login's session (DESIGN.md,
-	// "Superseded credentials", "Writes"; step 43). The model expected the
-	// write read back.
+	// "Superseded credentials", "Writes"; step 43;
+	// TestSupersededLateWriteAnswerAfterReLoginSignsOut). The model
+	// expected the write read back.
 	{faultRevokedData, "memstore", 1, 1823257934927080459},
 	// Found by long runs after this round's merges, each under a check
 	// that is on; not yet told apart (the undecided row).
