@@ -390,3 +390,51 @@ func TestSupersededWindowNotOpenedByARefusedRequest(t *testing.T) {
 		wantNoRevocation(t, e)
 	})
 }
+
+// TestSupersededLateWriteAnswerAfterReLoginSignsOut: a double submit
+// joins two logins into one record; a write presents the first login's
+// token (superseded before it was presented: a late response) and is
+// answered with the joined login's token. The browser applies the joined
+// login's answer, signs in again with it, and only then does the write's
+// answer land. The re-login cut the joined login's presented token off
+// (DESIGN.md, "Superseded credentials"): the browser is signed out, and
+// the acknowledged write lives on in the re-login's session ("Writes":
+// a write is served by the record it was written with).
+func TestSupersededLateWriteAnswerAfterReLoginSignsOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		if r := b.post("/cart?item=apple"); r.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		second := e.send("POST", "/login?user=alice", hdr)
+		b.apply(first)
+		w := e.send("POST", "/cart?item=pear", b.header())
+		if w.status != http.StatusOK || w.user() != "alice" || tokenOf(w.cookies) == "" {
+			t.Fatalf("the write on the first login's token: %d %v %v; want alice, answered with a token", w.status, w.body, w.cookies)
+		}
+		b.apply(second)
+		relogin := e.send("POST", "/login?user=alice", b.header())
+		if relogin.status != http.StatusOK {
+			t.Fatalf("the re-login: %d %v", relogin.status, relogin.body)
+		}
+		b.apply(relogin)
+		signedIn := b.header()
+		b.apply(w) // the write's answer lands last
+		if r := b.get("/cart"); r.user() != "" || r.body["cart"] == "pear" {
+			t.Errorf("after the write's late answer: %v; want signed out, the write not served", r.body)
+		}
+		want := "pear"
+		if kind == "cookie" {
+			// The data is the cookie: the re-login was sent with the
+			// joined login's copy, written in parallel with the write
+			// ("Writes", the first exception).
+			want = "apple"
+		}
+		if r := e.send("GET", "/cart", signedIn); r.user() != "alice" || r.body["cart"] != want {
+			t.Errorf("the re-login's credentials: %v; want alice with cart %q", r.body, want)
+		}
+	})
+}

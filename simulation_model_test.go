@@ -687,6 +687,61 @@ func (m *simModel) onApply(f *simFlight) {
 		// 3058264180579589039 step 59).
 		m.forget(f.party, "a token of a record two logins replaced")
 	}
+	if tok := lastToken(f.resp.cookies); f.act != actLogin && m.cutOffLoginToken(f, tok) {
+		// A response answered before a newer login of the browser and
+		// applied after it put back a login's token that the browser had
+		// presented, of the record that login replaced: a re-login cuts
+		// such a token off (DESIGN.md, "Superseded credentials": the
+		// replaced record's presented token next to its session is what
+		// a copy taken before the newer login holds), and the browser is
+		// signed out. Its acknowledged writes stay in the newer login's
+		// session, which it no longer holds ("Writes": a write is served
+		// by the record it was written with). The model applied only a
+		// login's late response this way and expected a late write's
+		// response to leave the browser's data in place (memstore/1 seed
+		// 1823257934927080459 step 43: a joined login's token, answered
+		// to a write's first presentation of its twin's, landing after a
+		// re-login).
+		m.forget(f.party, "a login's presented token put back after a newer login")
+		mp.exp = expAnon
+	}
+}
+
+// cutOffLoginToken reports whether tok, set by f's response, is a token a
+// login of f's browser set, presented before a newer login of the browser,
+// answered after f, replaced its record.
+func (m *simModel) cutOffLoginToken(f *simFlight, tok string) bool {
+	t, ok := m.tokens[tok]
+	if tok == "" || !ok || t.presented.IsZero() || !m.loginIssued(f.lineage, tok) {
+		return false
+	}
+	replacedAt, ok := m.replacedByLaterLogin(f, t.handle)
+	return ok && (t.presented.Before(replacedAt) || m.reLoginPresented(f, tok))
+}
+
+// reLoginPresented reports whether a login of f's browser answered after
+// f, signed in, presented tok itself: it was presented before that login
+// replaced its record (at one instant of the simulated clock, which
+// presentedAt alone cannot order).
+func (m *simModel) reLoginPresented(f *simFlight, tok string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == f.lineage && o.token == tok && o.resp.status == 200 &&
+			o.resp.user != "" && o.answeredStep > f.answeredStep {
+			return true
+		}
+	}
+	return false
+}
+
+// loginIssued reports whether a login of browser l set tok as its own
+// token.
+func (m *simModel) loginIssued(l int, tok string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.lineage == l && o.resp.status == 200 && lastToken(o.resp.cookies) == tok {
+			return true
+		}
+	}
+	return false
 }
 
 // replacedTwice reports whether a login of f's browser, answered before f

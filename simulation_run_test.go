@@ -207,6 +207,7 @@ func (r *simRun) answered(f *simFlight, resp simResp) {
 	f.resp, f.state, f.answeredAt, f.answeredStep = resp, flLanded, r.w.clock.Now(), r.step
 	r.noteExpiry(f)
 	r.logf("      #%d P%d %s -> %s", f.id, f.party, f.act, resp)
+
 	r.m.onAnswer(f)
 }
 

@@ -247,10 +247,17 @@ var simSeedCases = []simSeedCase{
 	// was not applied yet (step 95).
 	{"", "cookie", 1, 927298120372953413},
 	{"", "redis", 1, 7767817389938880505},
+	// A model gap, once undecided: a write's response, answered before a
+	// re-login with the joined login's token the browser had presented,
+	// landed after the re-login; the token is cut off and the browser
+	// signed out, its write in the re-login's session (DESIGN.md,
+	// "Superseded credentials", "Writes"; step 43;
+	// TestSupersededLateWriteAnswerAfterReLoginSignsOut). The model
+	// expected the write read back.
+	{faultRevokedData, "memstore", 1, 1823257934927080459},
 	// Found by long runs after this round's merges, each under a check
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "cookie", 1, 5876581969144301433},
-	{faultUndecided, "memstore", 1, 1823257934927080459},
 	{faultUndecided, "cookie", 1, 6268131166618514089},
 	{faultUndecided, "memstore", 1, 2645628706533976175},
 }
