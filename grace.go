@@ -781,15 +781,20 @@ func (g *Guard) newLogin(rec *Record, now time.Time) bool {
 }
 
 // unrotatedLogin reports whether r has not rotated since its login but for
-// parallel logins' tokens (never a Renew or a periodic rotation: every
-// credential it superseded was never presented). The browser presenting
-// the last joined login's token (ConfirmedAt) is not a rotation: a login
-// record without joins is never confirmed either, and a late response of
-// the record the login replaced may land after that presentation as after
-// any other.
+// parallel logins' tokens (never a Renew, a periodic rotation or a device
+// refresh). A joined login's token is no rotation even where it superseded
+// a token the browser had presented (the first login's, presented before
+// the double submit joined: joinRecord keeps it presented, so that a copy
+// of it after the window is a replay): the join re-stamps the record's
+// AuthAt at the instant it supersedes (joinedAt), which no rotation does
+// (DESIGN.md, "Grace period", forwarding "until the successor rotates").
+// The browser presenting the last joined login's token (ConfirmedAt) is
+// not a rotation either: a login record without joins is never confirmed
+// either, and a late response of the record the login replaced may land
+// after that presentation as after any other.
 func unrotatedLogin(r *Record) bool {
-	for i := range r.History {
-		if r.History[i].Raised || !r.History[i].Seen.IsZero() {
+	for i, e := range r.History {
+		if e.Raised || (!e.Seen.IsZero() && !joinedAt(r, i)) {
 			return false
 		}
 	}
@@ -798,6 +803,20 @@ func unrotatedLogin(r *Record) bool {
 	// joined token (ConfirmedAt) is no rotation: a single login's record
 	// stays forwardable after its presentations, and so does a joined one.
 	return !r.IssuedAt.After(r.CreatedAt.Add(unconfirmedGrace))
+}
+
+// joinedAt reports whether r.History[i] was superseded by a joined login
+// (joinRecord): the credential after it carries the privilege of that
+// very instant (its AuthAt is the entry's At). A periodic rotation or a
+// device refresh keeps the privilege of the login, at least RotateEvery
+// (or a refresh's round trip) older than the rotation; a Renew raises it
+// too but is marked Raised.
+func joinedAt(r *Record, i int) bool {
+	next := r.AuthAt
+	if i > 0 {
+		next = r.History[i-1].AuthAt
+	}
+	return next.Equal(r.History[i].At) && !r.History[i].At.After(r.CreatedAt.Add(unconfirmedGrace))
 }
 
 // forward completes a forwarded request once every check passed on the

@@ -535,3 +535,45 @@ func TestHealAnsweredAfterReLoginKeepsTheLaterWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardIntoALoginJoinedAfterItsFirstTokenWasPresented: as
+// TestForwardIntoAJoinedLoginTheBrowserPresented, but the browser
+// presents the first login's token before the second, double-submitted
+// login joins the record. The join supersedes a token the browser had
+// presented (kept as presented: a copy of it after the window is a
+// replay), yet it is still a login's, not a rotation of the new record:
+// the rotating response of the replaced record that lands last is
+// forwarded (DESIGN.md, "Grace period", forwarding "until the successor
+// rotates"; "Superseded credentials"). Simulation: cookie/1 seed
+// 5876581969144301433 step 77.
+func TestForwardIntoALoginJoinedAfterItsFirstTokenWasPresented(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute) // the next request rotates
+		release := e.holdAt(t, "/hold/auth?id=poll", "poll", b.header())
+		hdr := b.header()
+		first := e.send("POST", "/login?user=alice", hdr)
+		if first.status != http.StatusOK {
+			t.Fatalf("first login: %d %v", first.status, first.body)
+		}
+		b.apply(first)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" { // presents the first login's token
+			t.Fatalf("after the first login: /me %d %v", r.status, r.body)
+		}
+		second := e.send("POST", "/login?user=alice", hdr) // the double submit, joined
+		if second.status != http.StatusOK {
+			t.Fatalf("second login: %d %v", second.status, second.body)
+		}
+		b.apply(second)
+		poll := release()
+		if poll.status != http.StatusOK || !hasCookie(poll.cookies, graceTokenCookie) {
+			t.Fatalf("the long poll did not rotate: %d %v", poll.status, poll.body)
+		}
+		b.apply(poll) // the rotating response of the replaced record lands last
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("a login joined after its first token was presented, then a rotation's response verified before it lands: /me %d %v; want alice (sign-in lost)", r.status, r.body)
+		}
+	})
+}
