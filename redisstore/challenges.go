@@ -157,25 +157,13 @@ func (s *ChallengeStore) send(ctx context.Context, cmd func(redis.Conn) (any, er
 		return v, challengeOutage(err)
 	}
 	c.Close() // broken: the pool discards it
-	fresh, derr := s.dialFresh(ctx)
+	fresh, derr := dialOutside(ctx, s.pool)
 	if derr != nil {
 		return nil, challengeOutage(err)
 	}
 	defer fresh.Close()
 	v, err = cmd(fresh)
 	return v, challengeOutage(err)
-}
-
-// dialFresh opens a connection outside the pool with the pool's dialer.
-func (s *ChallengeStore) dialFresh(ctx context.Context) (redis.Conn, error) {
-	switch {
-	case s.pool.DialContext != nil:
-		return s.pool.DialContext(ctx)
-	case s.pool.Dial != nil:
-		return s.pool.Dial()
-	default:
-		return nil, errors.New("redisstore: the pool has no dialer")
-	}
 }
 
 // challengeOutage wraps a failure to reach Redis so that

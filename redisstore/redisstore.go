@@ -1237,11 +1237,18 @@ func brokenConn(ctx context.Context, c redis.Conn, err error) bool {
 
 // dial opens a connection outside the pool with the pool's own dialer.
 func (s *Store) dial(ctx context.Context) (redis.Conn, error) {
+	return dialOutside(ctx, s.pool)
+}
+
+// dialOutside opens a connection outside pool with pool's own dialer: a
+// retry after a broken pooled connection, which after a restart every
+// idle one is.
+func dialOutside(ctx context.Context, pool *redis.Pool) (redis.Conn, error) {
 	switch {
-	case s.pool.DialContext != nil:
-		return s.pool.DialContext(ctx)
-	case s.pool.Dial != nil:
-		return s.pool.Dial()
+	case pool.DialContext != nil:
+		return pool.DialContext(ctx)
+	case pool.Dial != nil:
+		return pool.Dial()
 	default:
 		return nil, errors.New("redisstore: the pool has no dialer")
 	}
