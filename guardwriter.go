@@ -52,14 +52,18 @@ func (w *guardWriter) scrub() {
 		return
 	}
 	w.scrubbed = true
-	h := w.ResponseWriter.Header()
+	dropSetCookies(w.ResponseWriter.Header(), st.isOurCookie)
+}
+
+// dropSetCookies removes from h the Set-Cookie lines drop reports.
+func dropSetCookies(h http.Header, drop func(line string) bool) {
 	lines := h["Set-Cookie"]
 	if len(lines) == 0 {
 		return
 	}
 	kept := lines[:0:0]
 	for _, l := range lines {
-		if !st.isOurCookie(l) {
+		if !drop(l) {
 			kept = append(kept, l)
 		}
 	}
@@ -90,14 +94,7 @@ func (w *guardWriter) recheckResent() {
 	if err != nil || rec.Revoked != RevokedReplaced {
 		return
 	}
-	h := w.ResponseWriter.Header()
-	kept := h["Set-Cookie"][:0:0]
-	for _, l := range h["Set-Cookie"] {
-		if !slices.Contains(r.lines, l) {
-			kept = append(kept, l)
-		}
-	}
-	h["Set-Cookie"] = kept
+	dropSetCookies(w.ResponseWriter.Header(), func(l string) bool { return slices.Contains(r.lines, l) })
 }
 
 func (st *reqState) isOurCookie(line string) bool {
