@@ -267,6 +267,11 @@ var simSeedCases = []simSeedCase{
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "cookie", 1, 6268131166618514089},
 	{faultUndecided, "memstore", 1, 2645628706533976175},
+	// Found by a 150-second long run on the final tree of this round.
+	{faultUndecided, "cookie", 1, 2601430577973471169},
+	{faultUndecided, "memstore", 1, 4505153843345193727},
+	{faultUndecided, "memstore", 2, 2753430759228395765},
+	{faultUndecided, "redis", 2, 4531887672877962921},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
