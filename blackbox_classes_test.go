@@ -809,3 +809,571 @@ func TestBlackboxAcknowledgedWriteSurvivesAnyOrder(t *testing.T) {
 		}
 	}
 }
+
+// ---- 5. Operations on ended records -----------------------------------
+
+// TestBlackboxRenewOnRecordEndedInFlight: a Renew held in its handler
+// while the record ends returns ErrNoSession (401 no_session), sends no
+// token and no session cookie, and the browser stays signed out with
+// none of the session's data.
+func TestBlackboxRenewOnRecordEndedInFlight(t *testing.T) {
+	ends := []struct {
+		name string
+		cfg  ginsecure.Config
+		end  func(t *testing.T, e *bbEnv, b *bbBrowser)
+	}{
+		{"RevokeUser", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if _, err := e.guard.RevokeUser(t.Context(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Logout by a copy", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.clone().post("/logout"); r.status != http.StatusOK {
+				t.Fatalf("logout by a copy: %s", r)
+			}
+		}},
+		{"replay by a copy", ginsecure.Config{RotateEvery: time.Minute}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			// b.held's cookies were taken before; the copy is older still.
+			old := b.clone()
+			bbRotate(t, e, b)
+			e.clock.Advance(3 * time.Second)
+			old.get("/pub")
+			if e.count(ginsecure.EventReplay) != 1 {
+				t.Fatalf("no replay")
+			}
+		}},
+		{"logout idiom by the browser", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.clone().post("/idiom?clear=no"); r.status != http.StatusOK {
+				t.Fatalf("idiom: %s", r)
+			}
+		}},
+	}
+	for _, end := range ends {
+		t.Run(end.name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, end.cfg)
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				e.clock.Advance(10 * time.Second)
+				release := e.start(b, "POST", "op=renew")
+				end.end(t, e, b)
+				r := release()
+				if r.status != http.StatusUnauthorized || r.str("error") != "no_session" {
+					t.Errorf("Renew on an ended record: %s; want 401 no_session", r)
+				}
+				for _, c := range r.cookies {
+					t.Errorf("Renew on an ended record sent cookie %s=%q (MaxAge %d)", c.Name, c.Value, c.MaxAge)
+				}
+				b.apply(r)
+				bbExpectAnon(t, "browser", b, "ALICECART")
+			})
+		})
+	}
+}
+
+// ---- 6. An IP mismatch never blocks signing in ------------------------
+
+// TestBlackboxIPMismatchSignIn: a copy of alice's cookies used from
+// another network (by RemoteAddr, or by X-Forwarded-For behind a trusted
+// proxy) can sign in; signing in as another user there leaves alice's
+// session alone when the session is kept on a mismatch, and when it is
+// revoked by default the new login still works.
+func TestBlackboxIPMismatchSignIn(t *testing.T) {
+	type net struct {
+		name   string
+		cfg    ginsecure.Config
+		opt    bbOpt
+		at     func(e *bbEnv, ip string) *bbBrowser
+		moveTo func(b *bbBrowser, ip string) *bbBrowser
+	}
+	direct := net{name: "RemoteAddr",
+		at:     func(e *bbEnv, ip string) *bbBrowser { return e.browser(ip) },
+		moveTo: func(b *bbBrowser, ip string) *bbBrowser { return b.copyAt(ip) }}
+	proxied := net{name: "X-Forwarded-For via trusted proxy",
+		cfg: ginsecure.Config{TrustProxyHeaders: true},
+		opt: bbOpt{engine: func(r *gin.Engine) { _ = r.SetTrustedProxies([]string{"127.0.0.1"}) }},
+		at: func(e *bbEnv, ip string) *bbBrowser {
+			b := e.browser("127.0.0.1")
+			b.xff = ip
+			return b
+		},
+		moveTo: func(b *bbBrowser, ip string) *bbBrowser { c := b.clone(); c.xff = "203.0.113.77, " + ip; return c }}
+	for _, n := range []net{direct, proxied} {
+		for _, keep := range []bool{true, false} {
+			for _, who := range []string{"mallory", "alice"} {
+				t.Run(fmt.Sprintf("%s/keep=%v/as %s", n.name, keep, who), func(t *testing.T) {
+					bbForStores(t, func(t *testing.T, kind string) {
+						cfg := n.cfg
+						cfg.KeepSessionOnIPMismatch = keep
+						e := bbNew(t, kind, cfg, n.opt)
+						b := n.at(e, "198.51.100.10")
+						b.login(t, "alice")
+						b.write(t, "cart=ALICECART")
+						away := n.moveTo(b, "192.0.2.20")
+						r := away.post("/login?user=" + who)
+						if r.status != http.StatusOK || r.user() != who {
+							t.Fatalf("login from another network as %s: %s; want 200", who, r)
+						}
+						got := away.get("/me")
+						if got.status != http.StatusOK || got.user() != who {
+							t.Errorf("signed in from the other network: %s", got)
+						}
+						if who != "alice" && strings.Contains(got.raw, "ALICECART") {
+							t.Errorf("%s's session carries alice's data: %s", who, got)
+						}
+						mine := b.get("/me")
+						switch {
+						case keep && who != "alice":
+							if mine.status != http.StatusOK || mine.str("cart") != "ALICECART" {
+								t.Errorf("alice after %s signed in with her cookies elsewhere: %s; want signed in with her cart", who, mine)
+							}
+						case !keep && who != "alice":
+							if mine.status != http.StatusUnauthorized {
+								t.Errorf("alice after an IP mismatch (revoking): %s; want 401", mine)
+							}
+						}
+						if who != "alice" {
+							if r := away.post("/logout"); r.status != http.StatusOK {
+								t.Errorf("%s's logout: %s", who, r)
+							}
+							if keep {
+								if mine := b.get("/me"); mine.status != http.StatusOK {
+									t.Errorf("alice after %s's logout on the other network: %s", who, mine)
+								}
+							}
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// ---- 7. Cookieless double submit with MaxSessionsPerUser 2 ------------
+
+// TestBlackboxCookielessDoubleSubmitEvictsNoDevice: alice's phone is
+// signed in (limit 2). A laptop with no cookies submits the sign-in twice;
+// the browser ends up using one response (either), or applies both before
+// its first request, or prepared the sign-in (PrepareSignIn) and uses
+// both in turn. The phone stays signed in and the laptop is signed in.
+func TestBlackboxCookielessDoubleSubmitEvictsNoDevice(t *testing.T) {
+	cases := []struct {
+		name     string
+		prepared bool
+		use      func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp)
+	}{
+		{"only the second lands", false, func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp) { lap.apply(r2) }},
+		{"only the first lands", false, func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp) { lap.apply(r1) }},
+		{"both land, second first, then a request", false, func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp) {
+			lap.apply(r2)
+			lap.apply(r1)
+		}},
+		{"prepared, both used in turn", true, func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp) {
+			lap.apply(r1)
+			if r := lap.get("/me"); r.status != http.StatusOK {
+				t.Fatalf("first response: %s", r)
+			}
+			lap.apply(r2)
+		}},
+		{"prepared, both used in turn, second first", true, func(t *testing.T, lap *bbBrowser, r1, r2 *bbResp) {
+			lap.apply(r2)
+			if r := lap.get("/me"); r.status != http.StatusOK {
+				t.Fatalf("second response: %s", r)
+			}
+			lap.apply(r1)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 2})
+				phone := e.browser("10.0.0.5")
+				phone.login(t, "alice")
+				phone.write(t, "cart=PHONECART")
+				e.clock.Advance(time.Minute)
+				lap := e.browser("10.0.0.6")
+				if c.prepared {
+					if r := lap.get("/signin"); r.status != http.StatusOK {
+						t.Fatalf("PrepareSignIn: %s", r)
+					}
+				}
+				r1 := lap.send("POST", "/login?user=alice")
+				r2 := lap.send("POST", "/login?user=alice")
+				if r1.status != http.StatusOK || r2.status != http.StatusOK {
+					t.Fatalf("double submit: %s / %s", r1, r2)
+				}
+				c.use(t, lap, r1, r2)
+				for range 2 {
+					e.clock.Advance(10 * time.Second)
+					if r := lap.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+						t.Errorf("laptop: %s; want signed in", r)
+					}
+				}
+				if r := phone.get("/me"); r.status != http.StatusOK || r.str("cart") != "PHONECART" {
+					t.Errorf("phone after the laptop's double submit: %s; want signed in with its cart", r)
+				}
+				if n := e.count(ginsecure.EventLimit); n != 0 {
+					t.Errorf("%d limit events; want none", n)
+				}
+			})
+		})
+	}
+}
+
+// ---- 8. gin-contrib's logout idiom is a logout ------------------------
+
+// TestBlackboxLogoutIdiomEndsEveryCopy: the idiom (with or without Clear),
+// from the browser, from a copy, or with the previous token inside its
+// window: Save returns nil, both cookies expire, and no copy of the
+// cookies (current or previous token) is signed in or reads the data.
+func TestBlackboxLogoutIdiomEndsEveryCopy(t *testing.T) {
+	cases := []struct {
+		name string
+		path string
+		who  func(t *testing.T, e *bbEnv, b *bbBrowser) (doer *bbBrowser, others []*bbBrowser)
+	}{
+		{"without Clear, by the browser", "/idiom?clear=no", func(t *testing.T, e *bbEnv, b *bbBrowser) (*bbBrowser, []*bbBrowser) {
+			return b, []*bbBrowser{b.clone()}
+		}},
+		{"by a copy", "/idiom", func(t *testing.T, e *bbEnv, b *bbBrowser) (*bbBrowser, []*bbBrowser) {
+			return b.clone(), []*bbBrowser{b, b.clone()}
+		}},
+		{"previous token inside its window", "/idiom", func(t *testing.T, e *bbEnv, b *bbBrowser) (*bbBrowser, []*bbBrowser) {
+			old := bbRotate(t, e, b)
+			return old, []*bbBrowser{b, b.clone()}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				doer, others := c.who(t, e, b)
+				r := doer.post(c.path)
+				if r.status != http.StatusOK || r.user() != "" {
+					t.Fatalf("idiom: %s; want 200, signed out", r)
+				}
+				expired := 0
+				for _, ck := range r.cookies {
+					if ck.MaxAge < 0 {
+						expired++
+					}
+				}
+				if expired != 2 {
+					t.Errorf("idiom's response expired %d cookies (%v); want both", expired, r.cookies)
+				}
+				if n := e.count(ginsecure.EventLogout); n != 1 {
+					t.Errorf("%d logout events; want 1", n)
+				}
+				bbExpectAnon(t, "the one who signed out", doer, "ALICECART")
+				for i, o := range others {
+					bbExpectAnon(t, fmt.Sprintf("copy %d", i), o, "ALICECART")
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxLogoutIdiomOnAStandInEndsNothing: the idiom from a copy
+// used on another network (session kept on a mismatch) is refused with
+// foreign_session and ends nothing.
+func TestBlackboxLogoutIdiomOnAStandInEndsNothing(t *testing.T) {
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
+		b := e.browser("10.0.0.1")
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		away := b.copyAt("192.0.2.9")
+		r := away.post("/idiom")
+		if r.status != http.StatusUnauthorized || r.str("error") != "foreign_session" {
+			t.Errorf("idiom on a stand-in: %s; want 401 foreign_session", r)
+		}
+		for _, ck := range r.cookies {
+			t.Errorf("stand-in's idiom sent cookie %s (MaxAge %d)", ck.Name, ck.MaxAge)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("alice after the stand-in's idiom: %s; want signed in with her cart", r)
+		}
+	})
+}
+
+// ---- 9. A token whose session cookie is gone ---------------------------
+
+// TestBlackboxLostSessionCookieFreshSessionKeepsWrites: the browser loses
+// its session cookie (dropped, or replaced by bytes that do not decode,
+// small or near the 4 KB limit) but keeps the token. Its next request,
+// itself a write, is anonymous and its write is kept; later writes too;
+// the full copy taken before is signed out and sees none of it; a login
+// from the fresh session carries its guest data.
+func TestBlackboxLostSessionCookieFreshSessionKeepsWrites(t *testing.T) {
+	losses := map[string]func(b *bbBrowser){
+		"dropped":           func(b *bbBrowser) { b.drop(bbSessName) },
+		"garbage":           func(b *bbBrowser) { b.set(bbSessName, "not-a-session") },
+		"oversized garbage": func(b *bbBrowser) { b.set(bbSessName, strings.Repeat("QUJD", 1000)) },
+	}
+	for name, lose := range losses {
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				thief := b.clone()
+				lose(b)
+				r := b.post("/write?note=GUESTNOTE")
+				if r.status != http.StatusOK || r.user() != "" || r.str("cart") != "" {
+					t.Fatalf("first write without the session cookie: %s; want 200 anonymous, no cart", r)
+				}
+				b.write(t, "csrf=GUESTCSRF")
+				got := b.get("/pub")
+				if got.user() != "" || got.str("note") != "GUESTNOTE" || got.str("csrf") != "GUESTCSRF" || got.str("cart") != "" {
+					t.Errorf("fresh session: %s; want both guest writes, no cart", got)
+				}
+				bbExpectAnon(t, "full copy", thief, "ALICECART", "GUESTNOTE")
+				b.login(t, "alice")
+				got = b.get("/me")
+				if got.str("note") != "GUESTNOTE" || got.str("cart") != "" {
+					t.Errorf("login from the fresh session: %s; want the guest note carried, no old cart", got)
+				}
+			})
+		})
+	}
+}
+
+// ---- 10. Tossed cookies -----------------------------------------------
+
+// TestBlackboxTossedCookiesInFront: 8 to 40 same-named cookies in front of
+// the record's own (garbage, well-formed cookies of other live anonymous
+// sessions of the same app, or a mix), through a write, a rotation, a
+// Renew and a re-login: the owner stays signed in with its data.
+func TestBlackboxTossedCookiesInFront(t *testing.T) {
+	kinds := []string{"garbage", "other sessions", "mixed"}
+	for _, tk := range kinds {
+		for _, n := range []int{8, 40} {
+			t.Run(fmt.Sprintf("%s x%d", tk, n), func(t *testing.T) {
+				bbForStores(t, func(t *testing.T, kind string) {
+					e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+					var tossed []string
+					for i := range n {
+						if tk == "garbage" || (tk == "mixed" && i%2 == 0) {
+							tossed = append(tossed, fmt.Sprintf("%s=junk%d%s", bbSessName, i, strings.Repeat("A", i)))
+							continue
+						}
+						o := e.browser("10.0.0.99")
+						o.write(t, fmt.Sprintf("cart=TOSSED%d", i))
+						tossed = append(tossed, bbSessName+"="+o.vals[bbSessName])
+					}
+					b := e.browser("10.0.0.1")
+					b.write(t, "note=GUEST")
+					b.tossed = tossed
+					b.login(t, "alice")
+					b.write(t, "cart=ALICECART")
+					check := func(step string) {
+						t.Helper()
+						r := b.get("/me")
+						if r.status != http.StatusOK || r.user() != "alice" || r.str("cart") != "ALICECART" {
+							t.Errorf("%s behind %d tossed cookies: %s; want alice with her cart", step, n, r)
+						}
+					}
+					check("after login")
+					bbRotate(t, e, b)
+					check("after a rotation")
+					if r := b.post("/me/renew"); r.status != http.StatusOK {
+						t.Errorf("renew behind tossed cookies: %s", r)
+					}
+					check("after Renew")
+					if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+						t.Errorf("re-login behind tossed cookies: %s", r)
+					}
+					check("after a re-login")
+					if r := b.post("/logout"); r.status != http.StatusOK {
+						t.Errorf("logout behind tossed cookies: %s", r)
+					}
+					if r := b.get("/me"); r.status != http.StatusUnauthorized {
+						t.Errorf("after logout: %s; want 401", r)
+					}
+				})
+			})
+		}
+	}
+}
+
+// ---- Bad input ---------------------------------------------------------
+
+// TestBlackboxBadTokenCookies: malformed, oversized and forged token
+// cookies beside alice's session cookie (or a second token cookie in
+// front of hers) are refused cleanly: no 500, no panic, no data shown,
+// nothing of alice's ended (except where the rules end it: none here).
+func TestBlackboxBadTokenCookies(t *testing.T) {
+	bad := map[string]func(tok string) string{
+		"version only":      func(string) string { return "1." },
+		"unknown version":   func(tok string) string { return "9" + tok[1:] },
+		"oversized":         func(string) string { return "1." + strings.Repeat("A", 3900) },
+		"secret flipped":    func(tok string) string { return tok[:len(tok)-2] + bbFlip(tok[len(tok)-2:]) },
+		"handle flipped":    func(tok string) string { return tok[:3] + bbFlip(tok[3:5]) + tok[5:] },
+		"truncated":         func(tok string) string { return tok[:len(tok)/2] },
+		"bad base64":        func(tok string) string { return tok[:len(tok)-4] + "!!!!" },
+		"padding and space": func(tok string) string { return `"` + tok + `=="` },
+		"non-ASCII":         func(tok string) string { return tok[:10] + "\xff\xfe" + tok[12:] },
+	}
+	for name, mk := range bad {
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				forged := b.clone()
+				forged.set(ginsecure.DefaultCookieName, mk(b.token()))
+				for _, path := range []string{"/pub", "/me", "/write?cart=X", "/logout", "/me/renew", "/idiom"} {
+					method := "POST"
+					if path == "/pub" || path == "/me" {
+						method = "GET"
+					}
+					r := forged.send(method, path)
+					if r.user() != "" || strings.Contains(r.raw, "ALICECART") {
+						t.Errorf("%s %s with a %s token: %s; want anonymous, no data", method, path, name, r)
+					}
+					if r.setsToken() {
+						t.Errorf("%s %s with a %s token sent a token", method, path, name)
+					}
+				}
+				if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+					t.Errorf("alice after forged requests: %s; want signed in with her cart", r)
+				}
+				// A forged token cookie of the same name in front of hers.
+				front := b.clone()
+				front.tossed = []string{ginsecure.DefaultCookieName + "=" + mk(b.token())}
+				if r := front.get("/pub"); r.status >= 500 {
+					t.Errorf("forged token in front: %s", r)
+				}
+				if r := b.get("/me"); r.status != http.StatusOK {
+					t.Errorf("alice after a forged token in front of hers: %s", r)
+				}
+			})
+		})
+	}
+}
+
+func bbFlip(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if c == 'A' {
+			out[i] = 'B'
+		} else {
+			out[i] = 'A'
+		}
+	}
+	return string(out)
+}
+
+// TestBlackboxSwappedTokensEndNothing: alice's session cookie beside bob's
+// token, and bob's beside alice's: anonymous, nothing written, nothing
+// shown, nothing ended, no 500.
+func TestBlackboxSwappedTokensEndNothing(t *testing.T) {
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{})
+		a, bob := e.browser("10.0.0.1"), e.browser("10.0.0.1")
+		a.login(t, "alice")
+		a.write(t, "cart=ALICECART")
+		bob.login(t, "bob")
+		bob.write(t, "cart=BOBCART")
+		mix := a.clone()
+		mix.set(ginsecure.DefaultCookieName, bob.token())
+		for _, p := range []string{"/pub", "/me"} {
+			if r := mix.send("GET", p); r.user() != "" || strings.Contains(r.raw, "CART") {
+				t.Errorf("GET %s with alice's session and bob's token: %s; want anonymous, no data", p, r)
+			}
+		}
+		if r := mix.send("POST", "/write?cart=MIXED"); r.status == http.StatusOK {
+			t.Errorf("write with swapped cookies: %s; want refused", r)
+		}
+		if r := mix.send("POST", "/logout"); r.status == http.StatusOK && r.user() == "" {
+			// Logout with bob's valid token ends bob's record (no grace):
+			// documented. Then only bob is signed out.
+			if got := a.get("/me"); got.status != http.StatusOK || got.str("cart") != "ALICECART" {
+				t.Errorf("alice after a swapped-cookie logout: %s", got)
+			}
+			return
+		}
+		for who, x := range map[string]*bbBrowser{"alice": a, "bob": bob} {
+			if r := x.get("/me"); r.status != http.StatusOK || r.user() != who {
+				t.Errorf("%s after swapped-cookie requests: %s", who, r)
+			}
+		}
+	})
+}
+
+// TestBlackboxBrokenForwardedFor: with a trusted proxy, broken
+// X-Forwarded-For values never answer 500 or panic; a login with one
+// either works or is refused cleanly, and alice (signed in with a good
+// header) is not signed out by a request of someone else's.
+func TestBlackboxBrokenForwardedFor(t *testing.T) {
+	headers := []string{"", " ", ",,,", "not-an-ip", "1.2.3.4:80", "[::1]", "999.1.1.1", "::ffff:10.0.0.1",
+		"fe80::1%eth0", strings.Repeat("10.0.0.1, ", 500) + "10.0.0.2", "10.0.0.1\x00", "2001:db8::1, , garbage"}
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{TrustProxyHeaders: true},
+			bbOpt{engine: func(r *gin.Engine) { _ = r.SetTrustedProxies([]string{"127.0.0.1"}) }})
+		a := e.browser("127.0.0.1")
+		a.xff = "198.51.100.1"
+		a.login(t, "alice")
+		a.write(t, "cart=ALICECART")
+		for i, h := range headers {
+			x := e.browser("127.0.0.1")
+			x.xff = h
+			if r := x.post(fmt.Sprintf("/login?user=u%d", i)); r.status >= 500 {
+				t.Errorf("login with X-Forwarded-For %q: %s", h, r)
+			}
+			x.get("/me")
+			x.write(t, "note=N")
+		}
+		if r := a.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("alice after broken headers: %s", r)
+		}
+	})
+}
+
+// TestBlackboxRedisStoppedMidRun: Redis goes away with alice signed in
+// and a guest browsing: every request is a clean 503 (with Retry-After)
+// or an anonymous 200 for a visitor with nothing to load, never 500, and
+// alice is not signed out by the outage. After Redis comes back empty,
+// both are clean anonymous visitors and can sign in.
+func TestBlackboxRedisStoppedMidRun(t *testing.T) {
+	e := bbNew(t, "redis", ginsecure.Config{})
+	a := e.browser("10.0.0.1")
+	a.login(t, "alice")
+	a.write(t, "cart=ALICECART")
+	g := e.browser("10.0.0.2")
+	g.write(t, "note=GUEST")
+	nobody := e.browser("10.0.0.3")
+	e.redis.Stop()
+	reqs := []struct{ m, p string }{{"GET", "/pub"}, {"GET", "/me"}, {"POST", "/write?cart=X"}, {"POST", "/me/renew"},
+		{"POST", "/logout"}, {"POST", "/idiom"}, {"POST", "/login?user=alice"}, {"POST", "/login?user=bob"}, {"GET", "/signin"}}
+	for _, who := range []*bbBrowser{a, g, nobody} {
+		for _, q := range reqs {
+			r := who.send(q.m, q.p)
+			switch {
+			case r.status == http.StatusServiceUnavailable:
+				if r.str("error") != "store_unavailable" {
+					t.Errorf("%s %s during the outage: %s; want store_unavailable", q.m, q.p, r)
+				}
+			case who == a:
+				t.Errorf("alice's %s %s during the outage: %s; want 503", q.m, q.p, r)
+			case r.status == http.StatusOK && r.user() != "":
+				t.Errorf("%s %s during the outage signed someone in: %s", q.m, q.p, r)
+			}
+		}
+	}
+	e.redis.Restart()
+	for _, who := range []*bbBrowser{a, g} {
+		r := who.get("/pub")
+		if r.status != http.StatusOK || r.user() != "" || strings.Contains(r.raw, "ALICECART") {
+			t.Errorf("after Redis came back empty: %s; want anonymous", r)
+		}
+	}
+	a.login(t, "alice")
+	g.login(t, "bob")
+}
