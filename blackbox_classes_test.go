@@ -1377,3 +1377,77 @@ func TestBlackboxRedisStoppedMidRun(t *testing.T) {
 	a.login(t, "alice")
 	g.login(t, "bob")
 }
+
+// TestBlackboxHealedGuestWriteIsFiltered: a cookieless browser's guest
+// write (cart and a planted csrf) is verified before its sign-in and its
+// response lands after the login's; healed in the login's first seconds,
+// the cart is carried and CarryOver's filter drops the csrf.
+func TestBlackboxHealedGuestWriteIsFiltered(t *testing.T) {
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{CarryOver: func(k, v any) bool { return k != "csrf" }})
+		b := e.browser("10.0.0.1")
+		release := e.start(b, "POST", "op=write&cart=GUESTCART&csrf=PLANTED")
+		if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+			t.Fatalf("login: %s", r)
+		}
+		wr := release()
+		b.apply(wr)
+		got := b.get("/me")
+		if got.status != http.StatusOK || got.user() != "alice" || got.str("csrf") != "" {
+			t.Errorf("healed guest write: %s; want alice without the csrf", got)
+		}
+		if wr.status == http.StatusOK && got.str("cart") != "GUESTCART" {
+			t.Errorf("acknowledged guest write (%s) not carried: %s", wr, got)
+		}
+	})
+}
+
+// TestBlackboxTossedCookiesBehindAndAround: other live sessions' cookies
+// behind the record's own, or on both sides of it: the owner stays
+// signed in with its data.
+func TestBlackboxTossedCookiesBehindAndAround(t *testing.T) {
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{})
+		b := e.browser("10.0.0.1")
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		var more []string
+		for i := range 10 {
+			o := e.browser("10.0.0.9")
+			o.write(t, fmt.Sprintf("cart=TOSSED%d", i))
+			more = append(more, bbSessName+"="+o.vals[bbSessName])
+		}
+		b.rawMore = strings.Join(more, "; ")
+		if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("10 tossed cookies behind: %s", r)
+		}
+		b.tossed = more[:5]
+		if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("tossed cookies on both sides: %s", r)
+		}
+	})
+}
+
+// TestBlackboxHalfCopySignInEndsNothing: a copy of only alice's session
+// cookie (no token) signs in as mallory: mallory starts empty and alice
+// stays signed in with her data.
+func TestBlackboxHalfCopySignInEndsNothing(t *testing.T) {
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{})
+		b := e.browser("10.0.0.1")
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		half := b.clone()
+		half.drop(ginsecure.DefaultCookieName)
+		if r := half.get("/pub"); r.user() != "" || strings.Contains(r.raw, "ALICECART") {
+			t.Errorf("session cookie alone: %s; want anonymous, no data", r)
+		}
+		half.login(t, "mallory")
+		if got := half.get("/me"); got.str("cart") != "" {
+			t.Errorf("mallory from alice's session cookie: %s; want empty", got)
+		}
+		if got := b.get("/me"); got.status != http.StatusOK || got.str("cart") != "ALICECART" {
+			t.Errorf("alice after the half copy signed in: %s; want signed in with her cart", got)
+		}
+	})
+}
