@@ -437,6 +437,15 @@ var bbEndings = []struct {
 			t.Fatalf("RevokeUser: %d %v", n, err)
 		}
 	}},
+	{"RevokeSession by its listed handle", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+		list, err := e.guard.Sessions(t.Context(), "alice")
+		if err != nil || len(list) != 1 {
+			t.Fatalf("Sessions: %v %v", list, err)
+		}
+		if err := e.guard.RevokeSession(t.Context(), "alice", list[0].Handle, ginsecure.ReasonOtherDevice); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+	}},
 	{"RevokeOthers after a password change elsewhere", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
 		o := e.browser("10.0.0.2")
 		o.login(t, "alice")
@@ -847,6 +856,13 @@ func TestBlackboxRenewOnRecordEndedInFlight(t *testing.T) {
 				t.Fatalf("idiom: %s", r)
 			}
 		}},
+		{"another user signs in on the browser", ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			// A login over another user's session is an ending (DESIGN.md,
+			// "Endings"); b itself then holds bob's session.
+			if r := b.post("/login?user=bob"); r.status != http.StatusOK {
+				t.Fatalf("bob's login: %s", r)
+			}
+		}},
 	}
 	for _, end := range ends {
 		t.Run(end.name, func(t *testing.T) {
@@ -866,6 +882,12 @@ func TestBlackboxRenewOnRecordEndedInFlight(t *testing.T) {
 					t.Errorf("Renew on an ended record sent cookie %s=%q (MaxAge %d)", c.Name, c.Value, c.MaxAge)
 				}
 				b.apply(r)
+				if end.name == "another user signs in on the browser" {
+					if got := b.get("/me"); got.user() != "bob" || strings.Contains(got.raw, "ALICECART") {
+						t.Errorf("bob after alice's Renew failed: %s", got)
+					}
+					return
+				}
 				bbExpectAnon(t, "browser", b, "ALICECART")
 			})
 		})
@@ -1339,7 +1361,8 @@ func TestBlackboxBrokenForwardedFor(t *testing.T) {
 // TestBlackboxRedisStoppedMidRun: Redis goes away with alice signed in
 // and a guest browsing: every request is a clean 503 (with Retry-After)
 // or an anonymous 200 for a visitor with nothing to load, never 500, and
-// alice is not signed out by the outage. After Redis comes back empty,
+// alice is not signed out by the outage; a write, a login and a Renew
+// verified before Redis stopped and finished after it are 503 too. After Redis comes back empty,
 // both are clean anonymous visitors and can sign in.
 func TestBlackboxRedisStoppedMidRun(t *testing.T) {
 	e := bbNew(t, "redis", ginsecure.Config{})
@@ -1349,7 +1372,15 @@ func TestBlackboxRedisStoppedMidRun(t *testing.T) {
 	g := e.browser("10.0.0.2")
 	g.write(t, "note=GUEST")
 	nobody := e.browser("10.0.0.3")
+	heldWrite := e.start(a, "POST", "op=write&cart=HELD")
+	heldLogin := e.start(g, "POST", "op=login&user=bob")
+	heldRenew := e.start(a, "POST", "op=renew")
 	e.redis.Stop()
+	for name, rel := range map[string]func() *bbResp{"write": heldWrite, "login": heldLogin, "renew": heldRenew} {
+		if r := rel(); r.status != http.StatusServiceUnavailable || r.str("error") != "store_unavailable" {
+			t.Errorf("a %s verified before Redis stopped, done after: %s; want 503 store_unavailable", name, r)
+		}
+	}
 	reqs := []struct{ m, p string }{{"GET", "/pub"}, {"GET", "/me"}, {"POST", "/write?cart=X"}, {"POST", "/me/renew"},
 		{"POST", "/logout"}, {"POST", "/idiom"}, {"POST", "/login?user=alice"}, {"POST", "/login?user=bob"}, {"GET", "/signin"}}
 	for _, who := range []*bbBrowser{a, g, nobody} {
