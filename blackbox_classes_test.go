@@ -22,6 +22,7 @@ import (
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/gin-contrib/sessions/memstore"
 	"github.com/gin-gonic/gin"
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
@@ -37,6 +38,38 @@ func bbForStores(t *testing.T, f func(t *testing.T, kind string)) {
 	for _, k := range bbStores {
 		t.Run(k, func(t *testing.T) { f(t, k) })
 	}
+}
+
+// bbShared holds one redis-server per top-level test (bbShareRedis),
+// flushed before each environment, so that subtests do not each start
+// their own.
+var bbShared sync.Map // top-level test name -> *redistest.Server
+
+// bbShareRedis starts the redis-server that t's subtests share.
+func bbShareRedis(t *testing.T) {
+	s := redistest.Start(t)
+	bbShared.Store(t.Name(), s)
+	t.Cleanup(func() { bbShared.Delete(t.Name()) })
+}
+
+// bbRedisFor is the shared server of t's top-level test, flushed, or a
+// server of t's own.
+func bbRedisFor(t *testing.T) *redistest.Server {
+	top, _, _ := strings.Cut(t.Name(), "/")
+	v, ok := bbShared.Load(top)
+	if !ok {
+		return redistest.Start(t)
+	}
+	s := v.(*redistest.Server)
+	c, err := redis.Dial("unix", s.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 type bbClock struct {
@@ -87,7 +120,7 @@ func bbNew(t *testing.T, kind string, cfg ginsecure.Config, opts ...bbOpt) *bbEn
 	case "memstore":
 		st = memstore.NewStore(auth)
 	case "redis":
-		e.redis = redistest.Start(t)
+		e.redis = bbRedisFor(t)
 		pool := e.redis.Pool()
 		rs, err := redisstore.NewSessionStore(pool, [][]byte{auth})
 		if err != nil {
@@ -486,6 +519,7 @@ var bbEndings = []struct {
 // signs in as alice's account on that copy (stolen password: a login
 // carries nothing of an ended session) nor into the browser's login.
 func TestBlackboxEndingsHideDataFromBrowserAndCopy(t *testing.T) {
+	bbShareRedis(t)
 	for _, how := range bbEndings {
 		t.Run(how.name, func(t *testing.T) {
 			bbForStores(t, func(t *testing.T, kind string) {
@@ -529,6 +563,7 @@ func TestBlackboxEndingsHideDataFromBrowserAndCopy(t *testing.T) {
 // session cookie is alice's but whose token is missing. Bob's session
 // starts empty each time; alice's data never reaches him.
 func TestBlackboxCarryOverNeverCrossesUsers(t *testing.T) {
+	bbShareRedis(t)
 	variants := []struct {
 		name string
 		prep func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser
@@ -582,6 +617,7 @@ func TestBlackboxCarryOverNeverCrossesUsers(t *testing.T) {
 // login of the same user over that signed-in session keeps everything,
 // the filter not asked.
 func TestBlackboxCarryOverFilterAndSameUser(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		var asked []any
 		var mu sync.Mutex
@@ -639,6 +675,7 @@ func bbRotate(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
 // is refused and the session revoked); one 6 back, older than the 4 kept,
 // is only a mismatch that ends nothing.
 func TestBlackboxSupersededReplayAndMismatch(t *testing.T) {
+	bbShareRedis(t)
 	for _, back := range []int{2, 4, 6} {
 		t.Run(fmt.Sprintf("%d back", back), func(t *testing.T) {
 			bbForStores(t, func(t *testing.T, kind string) {
@@ -685,6 +722,7 @@ func TestBlackboxSupersededReplayAndMismatch(t *testing.T) {
 // (never the step-up privilege above the current token's), never a
 // replay, and the browser stays signed in afterwards.
 func TestBlackboxRenewResponseAfterReissueIsServed(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{})
 		b := e.browser("10.0.0.1")
@@ -771,6 +809,7 @@ var bbMoves = []struct {
 // returned nil, is there afterwards whichever response the browser
 // applies last.
 func TestBlackboxAcknowledgedWriteSurvivesAnyOrder(t *testing.T) {
+	bbShareRedis(t)
 	for _, mv := range bbMoves {
 		for _, writeLast := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/write applied last=%v", mv.name, writeLast), func(t *testing.T) {
@@ -826,6 +865,7 @@ func TestBlackboxAcknowledgedWriteSurvivesAnyOrder(t *testing.T) {
 // token and no session cookie, and the browser stays signed out with
 // none of the session's data.
 func TestBlackboxRenewOnRecordEndedInFlight(t *testing.T) {
+	bbShareRedis(t)
 	ends := []struct {
 		name string
 		cfg  ginsecure.Config
@@ -902,6 +942,7 @@ func TestBlackboxRenewOnRecordEndedInFlight(t *testing.T) {
 // session alone when the session is kept on a mismatch, and when it is
 // revoked by default the new login still works.
 func TestBlackboxIPMismatchSignIn(t *testing.T) {
+	bbShareRedis(t)
 	type net struct {
 		name   string
 		cfg    ginsecure.Config
@@ -980,6 +1021,7 @@ func TestBlackboxIPMismatchSignIn(t *testing.T) {
 // its first request, or prepared the sign-in (PrepareSignIn) and uses
 // both in turn. The phone stays signed in and the laptop is signed in.
 func TestBlackboxCookielessDoubleSubmitEvictsNoDevice(t *testing.T) {
+	bbShareRedis(t)
 	cases := []struct {
 		name     string
 		prepared bool
@@ -1050,6 +1092,7 @@ func TestBlackboxCookielessDoubleSubmitEvictsNoDevice(t *testing.T) {
 // window: Save returns nil, both cookies expire, and no copy of the
 // cookies (current or previous token) is signed in or reads the data.
 func TestBlackboxLogoutIdiomEndsEveryCopy(t *testing.T) {
+	bbShareRedis(t)
 	cases := []struct {
 		name string
 		path string
@@ -1103,6 +1146,7 @@ func TestBlackboxLogoutIdiomEndsEveryCopy(t *testing.T) {
 // used on another network (session kept on a mismatch) is refused with
 // foreign_session and ends nothing.
 func TestBlackboxLogoutIdiomOnAStandInEndsNothing(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
 		b := e.browser("10.0.0.1")
@@ -1131,6 +1175,7 @@ func TestBlackboxLogoutIdiomOnAStandInEndsNothing(t *testing.T) {
 // the full copy taken before is signed out and sees none of it; a login
 // from the fresh session carries its guest data.
 func TestBlackboxLostSessionCookieFreshSessionKeepsWrites(t *testing.T) {
+	bbShareRedis(t)
 	losses := map[string]func(b *bbBrowser){
 		"dropped":           func(b *bbBrowser) { b.drop(bbSessName) },
 		"garbage":           func(b *bbBrowser) { b.set(bbSessName, "not-a-session") },
@@ -1172,6 +1217,7 @@ func TestBlackboxLostSessionCookieFreshSessionKeepsWrites(t *testing.T) {
 // sessions of the same app, or a mix), through a write, a rotation, a
 // Renew and a re-login: the owner stays signed in with its data.
 func TestBlackboxTossedCookiesInFront(t *testing.T) {
+	bbShareRedis(t)
 	kinds := []string{"garbage", "other sessions", "mixed"}
 	for _, tk := range kinds {
 		for _, n := range []int{8, 40} {
@@ -1230,6 +1276,7 @@ func TestBlackboxTossedCookiesInFront(t *testing.T) {
 // front of hers) are refused cleanly: no 500, no panic, no data shown,
 // nothing of alice's ended (except where the rules end it: none here).
 func TestBlackboxBadTokenCookies(t *testing.T) {
+	bbShareRedis(t)
 	bad := map[string]func(tok string) string{
 		"version only":      func(string) string { return "1." },
 		"unknown version":   func(tok string) string { return "9" + tok[1:] },
@@ -1296,6 +1343,7 @@ func bbFlip(s string) string {
 // token, and bob's beside alice's: anonymous, nothing written, nothing
 // shown, nothing ended, no 500.
 func TestBlackboxSwappedTokensEndNothing(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{})
 		a, bob := e.browser("10.0.0.1"), e.browser("10.0.0.1")
@@ -1334,6 +1382,7 @@ func TestBlackboxSwappedTokensEndNothing(t *testing.T) {
 // either works or is refused cleanly, and alice (signed in with a good
 // header) is not signed out by a request of someone else's.
 func TestBlackboxBrokenForwardedFor(t *testing.T) {
+	bbShareRedis(t)
 	headers := []string{"", " ", ",,,", "not-an-ip", "1.2.3.4:80", "[::1]", "999.1.1.1", "::ffff:10.0.0.1",
 		"fe80::1%eth0", strings.Repeat("10.0.0.1, ", 500) + "10.0.0.2", "10.0.0.1\x00", "2001:db8::1, , garbage"}
 	bbForStores(t, func(t *testing.T, kind string) {
@@ -1414,6 +1463,7 @@ func TestBlackboxRedisStoppedMidRun(t *testing.T) {
 // response lands after the login's; healed in the login's first seconds,
 // the cart is carried and CarryOver's filter drops the csrf.
 func TestBlackboxHealedGuestWriteIsFiltered(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{CarryOver: func(k, v any) bool { return k != "csrf" }})
 		b := e.browser("10.0.0.1")
@@ -1437,6 +1487,7 @@ func TestBlackboxHealedGuestWriteIsFiltered(t *testing.T) {
 // behind the record's own, or on both sides of it: the owner stays
 // signed in with its data.
 func TestBlackboxTossedCookiesBehindAndAround(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{})
 		b := e.browser("10.0.0.1")
@@ -1463,6 +1514,7 @@ func TestBlackboxTossedCookiesBehindAndAround(t *testing.T) {
 // cookie (no token) signs in as mallory: mallory starts empty and alice
 // stays signed in with her data.
 func TestBlackboxHalfCopySignInEndsNothing(t *testing.T) {
+	bbShareRedis(t)
 	bbForStores(t, func(t *testing.T, kind string) {
 		e := bbNew(t, kind, ginsecure.Config{})
 		b := e.browser("10.0.0.1")

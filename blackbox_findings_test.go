@@ -21,6 +21,7 @@ import (
 // new session must start empty: an ended session's data is never carried
 // into a login (DESIGN.md, "Endings", "Carry-over").
 func TestBlackboxFindingLoginInFlightCarriesEndedSession(t *testing.T) {
+	bbShareRedis(t)
 	ends := []struct {
 		name string
 		end  func(t *testing.T, e *bbEnv, b *bbBrowser)
@@ -84,6 +85,7 @@ func TestBlackboxFindingLoginInFlightCarriesEndedSession(t *testing.T) {
 // only the cookie store for parallel writes, so this checks memstore and
 // Redis.
 func TestBlackboxFindingParallelWritesOfDifferentKeys(t *testing.T) {
+	bbShareRedis(t)
 	for _, kind := range []string{"memstore", "redis"} {
 		t.Run(kind, func(t *testing.T) {
 			e := bbNew(t, kind, ginsecure.Config{})
