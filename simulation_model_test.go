@@ -503,9 +503,35 @@ func (m *simModel) onAnswer(f *simFlight) {
 		if _, ok := m.sidEnded[f.resp.sid]; !ok {
 			m.sidEnded[f.resp.sid] = m.r.step
 		}
+	} else if f.resp.sid != "" && m.pairOf(f) {
+		// Anonymous with its record's own pair: the record ended (or was
+		// replaced) and the request was served that record's session,
+		// emptied; an ending tombstoned it (DESIGN.md, "Endings"), and a
+		// login over it starts empty, whatever was written into it since
+		// ("Carry-over", loginData). The model learnt a session's record
+		// only from a request served as the user, and missed a browser
+		// revoked before its first request after the login, which then
+		// wrote into the emptied session and signed in from it
+		// (memstore/2 seed 2753430759228395765 step 76).
+		m.sidRecord[f.resp.sid] = tokenHandle(f.token)
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept, checkBoundCopyDies)
 	m.afterAct(f)
+}
+
+// pairOf reports whether f presented a token and a session cookie that
+// one response set together (a login's, a Renew's), with no tossed
+// cookies in front: the session is then the token's record's own.
+func (m *simModel) pairOf(f *simFlight) bool {
+	if f.token == "" || f.session == "" || f.tossed {
+		return false
+	}
+	for _, o := range m.r.flights {
+		if v, ok := sessionCookieSet(o); ok && v == f.session && o.state == flApplied && lastToken(o.resp.cookies) == f.token {
+			return true
+		}
+	}
+	return false
 }
 
 // forwardedTo is the successor record a request that presented a
@@ -790,7 +816,7 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 	case setsTok && setsSess:
 		// (A login's, unless another login of the browser answered after
 		// it: its record may be replaced, its pair then forwarded.)
-		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f)
+		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f) || m.renewAnsweredAfter(f)
 		if f.act == actLogin && f.resp.status == 200 {
 			mp.loginSession = sess
 		}
@@ -841,6 +867,28 @@ func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 func (m *simModel) loginAnsweredAfter(f *simFlight) bool {
 	for _, o := range m.r.flights {
 		if o != f && o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep > f.answeredStep {
+			return true
+		}
+	}
+	return false
+}
+
+// renewAnsweredAfter reports whether a Renew of the record whose token f
+// set was answered after f: on memstore and Redis it moved the record's
+// session, so f's session cookie is the one that Renew replaced, healed
+// alone, but behind tossed cookies not the record's own (DESIGN.md,
+// "Tossed cookies"). The model took a joined login's late pair, applied
+// after a Renew of its record, for the record's own and expected the
+// browser signed in behind tossed cookies (redis/2 seed
+// 4531887672877962921 step 76). On the cookie store a Renew keeps the
+// session's identity (README, "Known limits").
+func (m *simModel) renewAnsweredAfter(f *simFlight) bool {
+	h := tokenHandle(lastToken(f.resp.cookies))
+	if m.r.kind == "cookie" || h == "" {
+		return false
+	}
+	for _, o := range m.r.flights {
+		if o.act == actRenew && o.resp.status == 200 && o.resp.user != "" && o.answeredStep > f.answeredStep && tokenHandle(o.token) == h {
 			return true
 		}
 	}
@@ -1072,7 +1120,15 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
+		// Unsure of the sign-in, not of what the login carried: over
+		// another user's session it started empty all the same
+		// (DESIGN.md, "Carry-over"). The model returned before loginData
+		// and kept the previous user's writes where the login's record
+		// was maybe ended (a waiting one over MaxUnpresented), expecting
+		// them in the new user's session (memstore/1 seed
+		// 4505153843345193727 step 97).
 		mp.exp = expUnknown
+		m.loginData(f, mp)
 		return
 	}
 	if mp.exp == expUser && mp.user != f.user {

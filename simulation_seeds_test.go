@@ -269,9 +269,19 @@ var simSeedCases = []simSeedCase{
 	{faultUndecided, "memstore", 1, 2645628706533976175},
 	// Found by a 150-second long run on the final tree of this round.
 	{faultUndecided, "cookie", 1, 2601430577973471169},
-	{faultUndecided, "memstore", 1, 4505153843345193727},
-	{faultUndecided, "memstore", 2, 2753430759228395765},
-	{faultUndecided, "redis", 2, 4531887672877962921},
+	// Model gap, once undecided: a login of alice over carol's session,
+	// its record maybe ended (a waiting one over MaxUnpresented), starts
+	// empty all the same; the model kept carol's write (step 97).
+	{faultLostWrite, "memstore", 1, 4505153843345193727},
+	// Model gap, once undecided: a record revoked before its browser's
+	// first request after the login; the browser wrote into the emptied,
+	// tombstoned session and signed in from it, empty (step 76).
+	{faultLostWrite, "memstore", 2, 2753430759228395765},
+	// Model gap, once undecided: a joined login's late pair, applied
+	// after a Renew of its record moved the session, behind tossed
+	// cookies: the pre-Renew session cookie is not healed from, foreign
+	// (step 76).
+	{faultTossed, "redis", 2, 4531887672877962921},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
