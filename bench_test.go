@@ -221,6 +221,7 @@ func baselineSide(b testing.TB, bk benchBackend) *benchSide {
 		}
 		c.String(http.StatusOK, uid)
 	})
+	cartRoute(r)
 	s.h = r
 	return s
 }
@@ -253,6 +254,7 @@ func guardSide(b testing.TB, bk benchBackend, cfg ginsecure.Config) (*benchSide,
 		uid, _ := ginsecure.UserID(c)
 		c.String(http.StatusOK, uid)
 	})
+	cartRoute(r)
 	s.h = r
 	return s, g
 }
@@ -521,6 +523,7 @@ func BenchmarkGuard(b *testing.B) {
 			b.Run("read-uuid", func(b *testing.B) { benchReadUUID(b, bk) })
 			b.Run("write", func(b *testing.B) { benchWrite(b, bk) })
 			b.Run("login", func(b *testing.B) { benchLogin(b, bk) })
+			b.Run("login-anon", func(b *testing.B) { benchLoginAnon(b, bk) })
 			b.Run("relogin", func(b *testing.B) { benchRelogin(b, bk) })
 			b.Run("grace", func(b *testing.B) { benchGrace(b, bk) })
 			b.Run("touch", func(b *testing.B) { benchTouch(b, bk) })
@@ -637,6 +640,47 @@ func benchLogin(b *testing.B, bk benchBackend) {
 			ng++
 			return benchReq(http.MethodPost, "/login?user="+run+"u"+strconv.Itoa(ng), "")
 		}})
+}
+
+// benchLoginAnon: a browser that has an anonymous session with data (a
+// cart, set by an earlier POST /cart) signs in. The baseline writes the
+// user ID into that session; the guard carries the cart over into a new
+// session (DESIGN.md, "Lifecycle"). The cart's visit is untimed: each
+// iteration's browser fills a fresh anonymous session first.
+func benchLoginAnon(b *testing.B, bk benchBackend) {
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, realConfig())
+	run := benchRunID()
+	withCart := func(s *benchSide, n *int) func() *http.Request {
+		return func() *http.Request {
+			w := serveOnce(s.h, benchReq(http.MethodPost, "/cart", ""))
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: cart: %d %q", s.name, w.Code, w.Body.String())
+			}
+			*n++
+			return benchReq(http.MethodPost, "/login?user="+run+"u"+strconv.Itoa(*n), cookieHeader("", w))
+		}
+	}
+	var nb, ng int
+	runInterleaved(b,
+		&benchCase{side: base, want: "*", req: withCart(base, &nb)},
+		&benchCase{side: guard, want: "*", req: withCart(guard, &ng)})
+}
+
+// cartRoute adds POST /cart: an anonymous visitor puts three items in the
+// session, as a shop does before sign-in.
+func cartRoute(r *gin.Engine) {
+	r.POST("/cart", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("cart", "sku-1001,sku-2002,sku-3003")
+		s.Set("currency", "EUR")
+		s.Set("visits", 3)
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
 }
 
 var benchRuns atomic.Int64
