@@ -447,6 +447,7 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 		}
 	}
 	b.StopTimer()
+	pair := pairRatio(db, dg)
 	nb, mb := meanMedian(db)
 	ng, mg := meanMedian(dg)
 	b.ReportMetric(nb, "ns/op-baseline")
@@ -455,6 +456,7 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 	b.ReportMetric(mb, "med-ns/op-baseline")
 	b.ReportMetric(mg, "med-ns/op-guard")
 	b.ReportMetric(mg/mb, "ratio-med")
+	b.ReportMetric(pair, "ratio-pair")
 	b.ReportMetric(ab, "allocs/op-baseline")
 	b.ReportMetric(ag, "allocs/op-guard")
 	b.ReportMetric(ag-ab, "allocs/op-extra")
@@ -465,6 +467,25 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 		b.ReportMetric(rttB, "rtt/op-baseline")
 		b.ReportMetric(rttG, "rtt/op-guard")
 	}
+}
+
+// pairRatio is the median over the iterations of guard ÷ baseline, each
+// pair timed next to each other: a moment of load slows both of a pair.
+func pairRatio(db, dg []time.Duration) float64 {
+	r := make([]float64, 0, len(db))
+	for i := range db {
+		if db[i] > 0 {
+			r = append(r, float64(dg[i])/float64(db[i]))
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	if len(r)%2 == 0 {
+		return (r[len(r)/2-1] + r[len(r)/2]) / 2
+	}
+	return r[len(r)/2]
 }
 
 // meanMedian returns the mean and the median of ds in nanoseconds. The
