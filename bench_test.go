@@ -221,6 +221,7 @@ func baselineSide(b testing.TB, bk benchBackend) *benchSide {
 		}
 		c.String(http.StatusOK, uid)
 	})
+	cartRoute(r)
 	s.h = r
 	return s
 }
@@ -253,6 +254,7 @@ func guardSide(b testing.TB, bk benchBackend, cfg ginsecure.Config) (*benchSide,
 		uid, _ := ginsecure.UserID(c)
 		c.String(http.StatusOK, uid)
 	})
+	cartRoute(r)
 	s.h = r
 	return s, g
 }
@@ -445,6 +447,7 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 		}
 	}
 	b.StopTimer()
+	pair := pairRatio(db, dg)
 	nb, mb := meanMedian(db)
 	ng, mg := meanMedian(dg)
 	b.ReportMetric(nb, "ns/op-baseline")
@@ -453,6 +456,7 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 	b.ReportMetric(mb, "med-ns/op-baseline")
 	b.ReportMetric(mg, "med-ns/op-guard")
 	b.ReportMetric(mg/mb, "ratio-med")
+	b.ReportMetric(pair, "ratio-pair")
 	b.ReportMetric(ab, "allocs/op-baseline")
 	b.ReportMetric(ag, "allocs/op-guard")
 	b.ReportMetric(ag-ab, "allocs/op-extra")
@@ -463,6 +467,25 @@ func runInterleaved(b *testing.B, base, guard *benchCase) {
 		b.ReportMetric(rttB, "rtt/op-baseline")
 		b.ReportMetric(rttG, "rtt/op-guard")
 	}
+}
+
+// pairRatio is the median over the iterations of guard ÷ baseline, each
+// pair timed next to each other: a moment of load slows both of a pair.
+func pairRatio(db, dg []time.Duration) float64 {
+	r := make([]float64, 0, len(db))
+	for i := range db {
+		if db[i] > 0 {
+			r = append(r, float64(dg[i])/float64(db[i]))
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	if len(r)%2 == 0 {
+		return (r[len(r)/2-1] + r[len(r)/2]) / 2
+	}
+	return r[len(r)/2]
 }
 
 // meanMedian returns the mean and the median of ds in nanoseconds. The
@@ -521,6 +544,7 @@ func BenchmarkGuard(b *testing.B) {
 			b.Run("read-uuid", func(b *testing.B) { benchReadUUID(b, bk) })
 			b.Run("write", func(b *testing.B) { benchWrite(b, bk) })
 			b.Run("login", func(b *testing.B) { benchLogin(b, bk) })
+			b.Run("login-anon", func(b *testing.B) { benchLoginAnon(b, bk) })
 			b.Run("relogin", func(b *testing.B) { benchRelogin(b, bk) })
 			b.Run("grace", func(b *testing.B) { benchGrace(b, bk) })
 			b.Run("touch", func(b *testing.B) { benchTouch(b, bk) })
@@ -637,6 +661,47 @@ func benchLogin(b *testing.B, bk benchBackend) {
 			ng++
 			return benchReq(http.MethodPost, "/login?user="+run+"u"+strconv.Itoa(ng), "")
 		}})
+}
+
+// benchLoginAnon: a browser that has an anonymous session with data (a
+// cart, set by an earlier POST /cart) signs in. The baseline writes the
+// user ID into that session; the guard carries the cart over into a new
+// session (DESIGN.md, "Lifecycle"). The cart's visit is untimed: each
+// iteration's browser fills a fresh anonymous session first.
+func benchLoginAnon(b *testing.B, bk benchBackend) {
+	base := baselineSide(b, bk)
+	guard, _ := guardSide(b, bk, realConfig())
+	run := benchRunID()
+	withCart := func(s *benchSide, n *int) func() *http.Request {
+		return func() *http.Request {
+			w := serveOnce(s.h, benchReq(http.MethodPost, "/cart", ""))
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: cart: %d %q", s.name, w.Code, w.Body.String())
+			}
+			*n++
+			return benchReq(http.MethodPost, "/login?user="+run+"u"+strconv.Itoa(*n), cookieHeader("", w))
+		}
+	}
+	var nb, ng int
+	runInterleaved(b,
+		&benchCase{side: base, want: "*", req: withCart(base, &nb)},
+		&benchCase{side: guard, want: "*", req: withCart(guard, &ng)})
+}
+
+// cartRoute adds POST /cart: an anonymous visitor puts three items in the
+// session, as a shop does before sign-in.
+func cartRoute(r *gin.Engine) {
+	r.POST("/cart", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("cart", "sku-1001,sku-2002,sku-3003")
+		s.Set("currency", "EUR")
+		s.Set("visits", 3)
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
 }
 
 var benchRuns atomic.Int64

@@ -31,6 +31,10 @@ const memoSize = 4096
 type memoEntry struct {
 	raw []byte
 	rec *ginsecure.Record
+	// keys are the record's key and its user's revocation mark key, as
+	// the arguments of readWith's MGET: built once per decoding, not per
+	// read (a handle never changes user: readWith checks it).
+	keys [2]any
 }
 
 func newMemo() *lru.Cache[string, memoEntry] {
@@ -54,7 +58,7 @@ func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
 		return nil, err
 	}
 	if r.Handle == handle {
-		s.memo.Add(handle, memoEntry{raw: b, rec: &r})
+		s.memo.Add(handle, memoEntry{raw: b, rec: &r, keys: [2]any{s.recKey(handle), s.markOfUser(r.UserID)}})
 	}
 	return &r, nil
 }

@@ -206,7 +206,8 @@ func (m mark) apply(r *ginsecure.Record) *ginsecure.Record {
 func (s *Store) readWith(ctx context.Context, c redis.Conn, handle, extra string) (readResult, error) {
 	if e, ok := s.memo.Peek(handle); ok {
 		user := e.rec.UserID
-		args := []any{s.recKey(handle), s.markOfUser(user)}
+		args := make([]any, 2, 3)
+		copy(args, e.keys[:])
 		if extra != "" {
 			args = append(args, extra)
 		}

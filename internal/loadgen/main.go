@@ -126,7 +126,22 @@ func main() {
 		lb, lg := lat[base], lat[guarded]
 		fmt.Printf("median   p50 baseline %v guard %v ratio %.3f\n", time.Duration(median(lb[0])), time.Duration(median(lg[0])), median(lg[0])/median(lb[0]))
 		fmt.Printf("median   p99 baseline %v guard %v ratio %.3f\n", time.Duration(median(lb[1])), time.Duration(median(lg[1])), median(lg[1])/median(lb[1]))
+		fmt.Printf("per-round ratios (guard ÷ the baseline of its round), median: req/s %.3f, p99 %.3f\n", median(ratios(rg, rb)), median(ratios(lg[1], lb[1])))
+	} else {
+		fmt.Printf("per-round ratios (guard ÷ the baseline of its round), median: req/s %.3f\n", median(ratios(rg, rb)))
 	}
+}
+
+// ratios is g[i] / b[i] per round: the two sides of a round ran next to
+// each other, on the same machine's moment.
+func ratios(g, b []float64) []float64 {
+	out := make([]float64, 0, len(g))
+	for i := range min(len(g), len(b)) {
+		if b[i] > 0 {
+			out = append(out, g[i]/b[i])
+		}
+	}
+	return out
 }
 
 var redisAddr string
