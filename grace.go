@@ -49,7 +49,6 @@ import (
 	"slices"
 	"time"
 
-	"filippo.io/edwards25519"
 	"github.com/gin-gonic/gin"
 )
 
@@ -373,26 +372,12 @@ func tokenPrivate(secret [32]byte) (*ecdh.PrivateKey, error) {
 // server can seal a newer token to it after the token was superseded,
 // when no request holding its secret is at hand, and only a holder of
 // the secret can open it; the store alone cannot.
-//
-// It is X25519(k, 9) for tokenPrivate's k, computed as the Montgomery
-// form of [k]B on edwards25519 with k clamped as X25519 clamps it: the
-// same 32 bytes as ecdh's PublicKey, from the fixed-base table, in about
-// half the time of the generic ladder (a login mints one).
 func tokenKey(secret [32]byte) ([]byte, error) {
-	k, err := hkdf.Key(sha256.New, secret[:], nil, keyInfo, 32)
+	k, err := tokenPrivate(secret)
 	if err != nil {
 		return nil, err
 	}
-	var wide [64]byte
-	copy(wide[:], k)
-	wide[0] &= 248
-	wide[31] &= 127
-	wide[31] |= 64
-	s, err := edwards25519.NewScalar().SetUniformBytes(wide[:])
-	if err != nil {
-		return nil, err
-	}
-	return new(edwards25519.Point).ScalarBaseMult(s).BytesMontgomery(), nil
+	return k.PublicKey().Bytes(), nil
 }
 
 // sealedKey is the AEAD key for an X25519 agreement shared between the
