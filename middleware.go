@@ -436,28 +436,6 @@ func stateOf(c *gin.Context) *reqState {
 	return st
 }
 
-// userID is the user of the record the request opened, for events.
-func (st *reqState) userID() string {
-	switch {
-	case st.rec != nil:
-		return st.rec.UserID
-	case st.tokRec != nil:
-		return st.tokRec.UserID
-	}
-	return ""
-}
-
-// handleOf is the handle of the record the request opened, for events.
-func (st *reqState) handleOf() string {
-	switch {
-	case st.rec != nil:
-		return st.rec.Handle
-	case st.tokRec != nil:
-		return st.tokRec.Handle
-	}
-	return st.tok.handle
-}
-
 // refuse answers a refused request through the error handler and aborts it,
 // whatever the handler did: a custom handler cannot let the protected
 // handler run by forgetting to abort. No cookie is expired: the refused
