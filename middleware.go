@@ -258,6 +258,20 @@ func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
 	return nil
 }
 
+// endTimedOut ends a record whose idle or absolute timeout passed, on the
+// request that found it so, and deletes it: the request goes on
+// anonymous, and nothing is written to the browser.
+func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
+	if _, err := g.end(reqCtx(c), rec, RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+		!errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
+		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
+	}
+	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
+		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
+	}
+	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
+}
+
 // bindSession decides the session cookie next to a token that opened rec:
 // the record's own session, its predecessor (healed), none (or one the
 // store could not decode: anonymous, with a session of its own), or a
