@@ -339,27 +339,6 @@ func (st *reqState) standIn(err error) {
 	}
 }
 
-// endLost ends the record of a token that came without its session
-// (DESIGN.md, "A lost session cookie"): the session cookie's lifetime is
-// the application's and the browser's choice, and the record lives no
-// longer than the session it stands for. The request goes on as an
-// ordinary anonymous one with the fresh session it has, whose writes are
-// kept. A store that cannot be reached is an outage (503): left alive, the
-// record would make that fresh session look foreign.
-func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
-	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
-	switch {
-	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
-		return nil
-	case !ended:
-		return storeErr(err)
-	case err != nil:
-		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
-	}
-	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
-	return nil
-}
-
 // guardAnonymous serves a request that is not authenticated. Its session
 // is its own unless it names a record: a live record's session (a
 // signed-in user's) is shown only to its token, so the request sees an
