@@ -312,15 +312,6 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	return false, nil
 }
 
-// healsFrom reports whether mk, the marker of the presented session,
-// makes that session rec's predecessor: it names rec (rec's own Login or
-// Renew replaced it), or, on a forward to rec, the replaced record the
-// token is of, whose own login replaced it (forwardSession decided that,
-// for the same user only).
-func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
-	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
-}
-
 // standIn goes on with a request whose network or identity did not match
 // its record, after the check has revoked the record or kept it as the
 // configuration says: the request is anonymous with an empty stand-in

@@ -350,6 +350,15 @@ func (discardWriter) Header() http.Header         { return http.Header{} }
 func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (discardWriter) WriteHeader(int)             {}
 
+// healsFrom reports whether mk, the marker of the presented session,
+// makes that session rec's predecessor: it names rec (rec's own Login or
+// Renew replaced it), or, on a forward to rec, the replaced record the
+// token is of, whose own login replaced it (forwardSession decided that,
+// for the same user only).
+func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
+	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
+}
+
 // heal serves an authenticated request with its record's own session: its
 // session cookie was the record's predecessor. On memstore and Redis the
 // record's session is loaded by ID and its cookie sent again. On the cookie
