@@ -312,24 +312,6 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	return false, nil
 }
 
-// standIn goes on with a request whose network or identity did not match
-// its record, after the check has revoked the record or kept it as the
-// configuration says: the request is anonymous with an empty stand-in
-// session that never sees the record's data and writes nothing, and err
-// is its FailureReason. Routes that Require authentication answer 401
-// with it; every other route, the sign-in route included, is served
-// (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
-// the browser out of signing in again, from the network it is on now.
-func (st *reqState) standIn(err error) {
-	st.demote()
-	st.failure = err
-	st.refused, st.rec, st.tokRec = st.rec, nil, nil
-	st.sup, st.fwd = supCurrent, nil
-	if st.gs != nil {
-		st.hide()
-	}
-}
-
 // guardAnonymous serves a request that is not authenticated. Its session
 // is its own unless it names a record: a live record's session (a
 // signed-in user's) is shown only to its token, so the request sees an
