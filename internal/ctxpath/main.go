@@ -27,6 +27,9 @@
 //   - function literals inside a walked body are not entered (they run
 //     later, as an undo step, or inside another package, as a store's
 //     update function), except one called where it is written.
+//   - with -narrow, only *gin.Context itself counts: a call passes the
+//     context when an argument is a *gin.Context (c, l.c, st.c), and a
+//     carrier passed along (st, l, a method of st) is not followed.
 //   - a function named in -skip (a comma-separated list) is recorded where
 //     it is called but not entered: Guard.deviceEndpoint, say, which an
 //     ordinary request leaves at once (it is not a device endpoint's).
@@ -86,12 +89,14 @@ type pkg struct {
 	tpkg     *types.Package
 	decls    map[*types.Func]*ast.FuncDecl
 	carriers map[*types.Named]bool
+	narrow   bool // only *gin.Context counts, not the carriers
 }
 
 func main() {
 	dir := flag.String("dir", ".", "the package's directory")
 	fn := flag.String("fn", "", "the entry: Name or Type.Method (default: Login and Guard.Middleware)")
 	verbose := flag.Bool("v", false, "list every followed call")
+	narrow := flag.Bool("narrow", false, "follow only calls with a *gin.Context argument, not carriers")
 	skip := flag.String("skip", "", "functions recorded where called but not entered (comma-separated, Name or Type.Method)")
 	flag.Parse()
 	p, err := load(*dir)
@@ -104,6 +109,7 @@ func main() {
 		entries = []string{*fn}
 	}
 	for _, e := range entries {
+		p.narrow = *narrow
 		r, err := p.walk(e, strings.Split(*skip, ","))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ctxpath:", err)
@@ -248,6 +254,15 @@ func carries(found map[*types.Named]bool, t types.Type) bool {
 	return ok && found[n.Origin()]
 }
 
+// passes reports whether a receiver or argument of type t passes the
+// context on.
+func (p *pkg) passes(t types.Type) bool {
+	if p.narrow {
+		return isGinContext(t)
+	}
+	return carries(p.carriers, t)
+}
+
 // entry finds the declaration named by name (Name or Type.Method).
 func (p *pkg) entry(name string) (*types.Func, *ast.FuncDecl, error) {
 	recv, fn, isMethod := strings.Cut(name, ".")
@@ -360,9 +375,9 @@ func (w *walker) call(c *ast.CallExpr, caller string, depth int) {
 	if fd == nil {
 		return
 	}
-	passes := recv != nil && carries(w.p.carriers, w.p.info.Types[recv].Type)
+	passes := recv != nil && w.p.passes(w.p.info.Types[recv].Type)
 	for _, a := range c.Args {
-		if carries(w.p.carriers, w.p.info.Types[a].Type) {
+		if w.p.passes(w.p.info.Types[a].Type) {
 			passes = true
 		}
 	}
