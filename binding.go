@@ -105,20 +105,6 @@ func (g *Guard) retireEvicted(ctx context.Context, ss sessionRef, handles []stri
 	}
 }
 
-// endTimedOut ends a record whose idle or absolute timeout passed, on the
-// request that found it so, and deletes it: the request goes on
-// anonymous, and nothing is written to the browser.
-func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
-	if _, err := g.end(reqCtx(c), rec, RevokedTimedOut, g.sessionsOf(st)); err != nil &&
-		!errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
-		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
-	}
-	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
-		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
-	}
-	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
-}
-
 // updateHeld is Store.Update of the record the request holds (read this
 // request, as the store gave it): on a store that must otherwise read the
 // record again before its write (Redis), the write compares against held

@@ -139,3 +139,25 @@ func (g *Guard) saveIgnored(c *gin.Context, st *reqState) {
 	g.emit(c, Event{Kind: EventSaveIgnored, UserID: st.userID(), Handle: st.handleOf(), Err: st.sess.failed,
 		Detail: "the handler answered " + strconv.Itoa(c.Writer.Status()) + " after Save failed: the write is lost"})
 }
+
+// userID is the user of the record the request opened, for events.
+func (st *reqState) userID() string {
+	switch {
+	case st.rec != nil:
+		return st.rec.UserID
+	case st.tokRec != nil:
+		return st.tokRec.UserID
+	}
+	return ""
+}
+
+// handleOf is the handle of the record the request opened, for events.
+func (st *reqState) handleOf() string {
+	switch {
+	case st.rec != nil:
+		return st.rec.Handle
+	case st.tokRec != nil:
+		return st.tokRec.Handle
+	}
+	return st.tok.handle
+}

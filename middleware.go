@@ -258,6 +258,20 @@ func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
 	return nil
 }
 
+// endTimedOut ends a record whose idle or absolute timeout passed, on the
+// request that found it so, and deletes it: the request goes on
+// anonymous, and nothing is written to the browser.
+func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
+	if _, err := g.end(reqCtx(c), rec, RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+		!errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
+		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
+	}
+	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
+		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
+	}
+	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
+}
+
 // bindSession decides the session cookie next to a token that opened rec:
 // the record's own session, its predecessor (healed), none (or one the
 // store could not decode: anonymous, with a session of its own), or a
@@ -296,54 +310,6 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 	st.failure = ErrForeignSession
 	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
-}
-
-// healsFrom reports whether mk, the marker of the presented session,
-// makes that session rec's predecessor: it names rec (rec's own Login or
-// Renew replaced it), or, on a forward to rec, the replaced record the
-// token is of, whose own login replaced it (forwardSession decided that,
-// for the same user only).
-func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
-	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
-}
-
-// standIn goes on with a request whose network or identity did not match
-// its record, after the check has revoked the record or kept it as the
-// configuration says: the request is anonymous with an empty stand-in
-// session that never sees the record's data and writes nothing, and err
-// is its FailureReason. Routes that Require authentication answer 401
-// with it; every other route, the sign-in route included, is served
-// (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
-// the browser out of signing in again, from the network it is on now.
-func (st *reqState) standIn(err error) {
-	st.demote()
-	st.failure = err
-	st.refused, st.rec, st.tokRec = st.rec, nil, nil
-	st.sup, st.fwd = supCurrent, nil
-	if st.gs != nil {
-		st.hide()
-	}
-}
-
-// endLost ends the record of a token that came without its session
-// (DESIGN.md, "A lost session cookie"): the session cookie's lifetime is
-// the application's and the browser's choice, and the record lives no
-// longer than the session it stands for. The request goes on as an
-// ordinary anonymous one with the fresh session it has, whose writes are
-// kept. A store that cannot be reached is an outage (503): left alive, the
-// record would make that fresh session look foreign.
-func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
-	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
-	switch {
-	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
-		return nil
-	case !ended:
-		return storeErr(err)
-	case err != nil:
-		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
-	}
-	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
-	return nil
 }
 
 // guardAnonymous serves a request that is not authenticated. Its session
@@ -434,28 +400,6 @@ func stateOf(c *gin.Context) *reqState {
 	}
 	st, _ := v.(*reqState)
 	return st
-}
-
-// userID is the user of the record the request opened, for events.
-func (st *reqState) userID() string {
-	switch {
-	case st.rec != nil:
-		return st.rec.UserID
-	case st.tokRec != nil:
-		return st.tokRec.UserID
-	}
-	return ""
-}
-
-// handleOf is the handle of the record the request opened, for events.
-func (st *reqState) handleOf() string {
-	switch {
-	case st.rec != nil:
-		return st.rec.Handle
-	case st.tokRec != nil:
-		return st.tokRec.Handle
-	}
-	return st.tok.handle
 }
 
 // refuse answers a refused request through the error handler and aborts it,

@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/quasoft/memstore"
@@ -349,6 +350,15 @@ func (discardWriter) Header() http.Header         { return http.Header{} }
 func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (discardWriter) WriteHeader(int)             {}
 
+// healsFrom reports whether mk, the marker of the presented session,
+// makes that session rec's predecessor: it names rec (rec's own Login or
+// Renew replaced it), or, on a forward to rec, the replaced record the
+// token is of, whose own login replaced it (forwardSession decided that,
+// for the same user only).
+func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
+	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
+}
+
 // heal serves an authenticated request with its record's own session: its
 // session cookie was the record's predecessor. On memstore and Redis the
 // record's session is loaded by ID and its cookie sent again. On the cookie
@@ -454,6 +464,27 @@ func (g *Guard) adoptLate(st *reqState, rec *Record) error {
 // nothing.
 func (st *reqState) lostSession(several bool) bool {
 	return st.gs.IsNew && st.gs.ID == "" && (!several || !st.decodesAny()) && st.sessionCookieSent()
+}
+
+// endLost ends the record of a token that came without its session
+// (DESIGN.md, "A lost session cookie"): the session cookie's lifetime is
+// the application's and the browser's choice, and the record lives no
+// longer than the session it stands for. The request goes on as an
+// ordinary anonymous one with the fresh session it has, whose writes are
+// kept. A store that cannot be reached is an outage (503): left alive, the
+// record would make that fresh session look foreign.
+func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
+	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
+	switch {
+	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
+		return nil
+	case !ended:
+		return storeErr(err)
+	case err != nil:
+		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
+	}
+	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
+	return nil
 }
 
 // decodesAny reports whether any of the request's cookies of the

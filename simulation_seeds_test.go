@@ -263,11 +263,11 @@ var simSeedCases = []simSeedCase{
 	// TestSupersededLateWriteAnswerAfterReLoginSignsOut). The model
 	// expected the write read back.
 	{faultRevokedData, "memstore", 1, 1823257934927080459},
-	// Found by long runs after this round's merges, each under a check
+	// Found by long runs (-sim.long), each under a check
 	// that is on; not yet told apart (the undecided row).
 	{faultUndecided, "cookie", 1, 6268131166618514089},
 	{faultUndecided, "memstore", 1, 2645628706533976175},
-	// Found by a 150-second long run on the final tree of this round.
+	// Found by a 150-second long run (-sim.long=150s).
 	{faultUndecided, "cookie", 1, 2601430577973471169},
 	// Model gap, once undecided: a login of alice over carol's session,
 	// its record maybe ended (a waiting one over MaxUnpresented), starts

@@ -60,6 +60,24 @@ func (st *reqState) hideAs(err error) {
 	st.hide()
 }
 
+// standIn goes on with a request whose network or identity did not match
+// its record, after the check has revoked the record or kept it as the
+// configuration says: the request is anonymous with an empty stand-in
+// session that never sees the record's data and writes nothing, and err
+// is its FailureReason. Routes that Require authentication answer 401
+// with it; every other route, the sign-in route included, is served
+// (DESIGN.md, "Refusals"): a refusal that keeps the session must not lock
+// the browser out of signing in again, from the network it is on now.
+func (st *reqState) standIn(err error) {
+	st.demote()
+	st.failure = err
+	st.refused, st.rec, st.tokRec = st.rec, nil, nil
+	st.sup, st.fwd = supCurrent, nil
+	if st.gs != nil {
+		st.hide()
+	}
+}
+
 // loggedIn makes the request one authenticated with rec, a record its
 // login created or joined, served with the session the login created.
 func (st *reqState) loggedIn(rec *Record, now time.Time) {
