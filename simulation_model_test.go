@@ -789,8 +789,9 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 	switch {
 	case setsTok && setsSess:
 		// (A login's, unless another login of the browser answered after
-		// it: its record may be replaced, its pair then forwarded.)
-		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f)
+		// it: its record may be replaced, its pair then forwarded; or a
+		// Renew moved its record's session since: renewedAfter.)
+		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f) || m.renewedAfter(f, tok)
 		if f.act == actLogin && f.resp.status == 200 {
 			mp.loginSession = sess
 		}
@@ -830,6 +831,27 @@ func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
 			o.token != "" && tokenHandle(o.token) == tokenHandle(f.token) &&
 			tokenHandle(lastToken(o.resp.cookies)) == mp.loginHandle {
+			return true
+		}
+	}
+	return false
+}
+
+// renewedAfter reports whether a Renew of the record of tok (the token f's
+// response set) was answered after f: on memstore and Redis it moved the
+// record to a new session, and the session cookie f set is the one it
+// replaced, healed alone but not behind tossed cookies, where only the
+// record's own cookie is healed from (DESIGN.md, "Tossed cookies"). The
+// model took a double-submitted login's response, answered before a Renew
+// of its record and applied after it, for a pair and expected the browser
+// signed in behind tossed cookies (memstore/1 seed 2645628706533976175
+// step 80). On the cookie store a Renew keeps the session cookie.
+func (m *simModel) renewedAfter(f *simFlight, tok string) bool {
+	if m.r.kind == "cookie" || tok == "" {
+		return false
+	}
+	for _, o := range m.r.flights {
+		if o.act == actRenew && o.resp.status == 200 && o.answeredStep > f.answeredStep && tokenHandle(o.token) == tokenHandle(tok) {
 			return true
 		}
 	}
@@ -1071,11 +1093,17 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 			return
 		}
 	}
-	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
+	h := m.handle(tokenHandle(lastToken(f.resp.cookies)))
+	if h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
+		// Unsure of the sign-in, not of what the login carries: a login
+		// over another user's session starts empty whether or not its
+		// record lives on (DESIGN.md, "Carry-over"). The model returned
+		// here before loginData and kept the previous user's cart as the
+		// browser's (cookie/1 seed 6268131166618514089 step 93: carol's
+		// session, a double-submitted login of alice over it, its record
+		// maybe evicted by MaxUnpresented).
 		mp.exp = expUnknown
-		return
-	}
-	if mp.exp == expUser && mp.user != f.user {
+	} else if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
 	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
 		// The login bound its record to the address the request left
@@ -1089,6 +1117,17 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.tokenAlone, mp.freshSession = "", ""
 		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
 		m.timeouts(f.party)
+	}
+	if !h.presented && len(h.tokens) > 0 && m.now().Sub(m.tokens[h.tokens[0]].issuedAt) >= time.Minute {
+		// A login's response applied long after its record was made, the
+		// record never presented: it may have ended (UnpresentedAge, DESIGN.md,
+		// "Cookieless sign-in"), its session's data hidden with it
+		// ("Endings"). timeouts says so only for a browser the model
+		// expects signed in; unsure of the sign-in (a request of the
+		// browser in flight), it kept the data the login carried
+		// (cookie/1 seed 2601430577973471169 step 87: applied five
+		// minutes late, read anonymous, expired).
+		m.forget(f.party, "never presented")
 	}
 	m.loginData(f, mp)
 	for _, o := range m.r.flights {
