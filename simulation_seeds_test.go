@@ -288,7 +288,13 @@ var simSeedCases = []simSeedCase{
 	{faultUndecided, "memstore", 2, 2753430759228395765},
 	{faultUndecided, "redis", 2, 4531887672877962921},
 	// Found by a 90-second long run with late-replay on (fail on main
-	// too): a lost write (step 83, lost-write check, not analysed) and a
+	// too): a lost write (step 83, lost-write check, not decided: a read
+	// of the cookie store, verified after a re-login with the replaced
+	// record's rotated token, is forwarded and its response carries the
+	// successor's session as a full copy; a write acknowledged after that
+	// response went out lands first, the read's copy last, so the write
+	// is lost, where DESIGN.md "Writes" keeps full copies to data writes)
+	// and a
 	// Renew's response landing after two logins from its record, the
 	// later one (held since before the Renew) retiring the record again
 	// in its own name, not forwarded (step 44, late-replay check; see
