@@ -51,16 +51,19 @@ func (st *reqState) carryFor(userID string) carryRule {
 	return carryNone
 }
 
-// carryFrom is carryFor, but for an anonymous session that an ending
-// tombstoned (its marker names no record): a login carries nothing from it
-// (DESIGN.md, "Carry-over"). After an ending the session's identity stays
-// with every holder of its cookie, the browser and any copy of it alike,
-// so what it holds since may have been written by the copy's holder: it
-// never reaches the signed-in session. One marker read, only for a login
-// that would carry an anonymous session's values.
+// carryFrom is carryFor, decided again at the login's moment: a session
+// that an ending tombstoned (its marker names no record) carries nothing
+// (DESIGN.md, "Carry-over"), whether it was anonymous or the user's own
+// and the ending came after this request was verified (a revocation, an
+// eviction, a logout from a copy while the sign-in form was in flight).
+// After an ending the session's identity stays with every holder of its
+// cookie, the browser and any copy of it alike, so what it holds since
+// may have been written by the copy's holder: it never reaches the
+// signed-in session. One marker read, only for a login that would carry
+// a session's values.
 func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (carryRule, error) {
 	carry := st.carryFor(userID)
-	if carry != carryAnonymous || key == "" || !hasAppValues(st.cur.Values) {
+	if carry == carryNone || key == "" || !hasAppValues(st.cur.Values) {
 		return carry, nil
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), key)

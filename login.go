@@ -200,9 +200,13 @@ func (l *login) followMoved() error {
 		if key != "" {
 			l.replaced = moved
 		}
-	} else if l.carryR == carryAnonymous {
-		if l.carryR, err = l.g.anonymousTaken(l.ctx, marked, l.userID); err != nil {
+	} else if l.carryR != carryNone {
+		taken, err := l.g.anonymousTaken(l.ctx, marked, l.userID)
+		if err != nil {
 			return err
+		}
+		if taken == carryNone {
+			l.carryR = carryNone // an ending's tombstone, or another user's login took it
 		}
 	}
 	if l.oldKey != "" {
@@ -211,12 +215,13 @@ func (l *login) followMoved() error {
 	return nil
 }
 
-// anonymousTaken is the carry rule of a login of userID over an
-// anonymous session whose marker (under key) another login set first and
-// which it did not join: carryNone where that login was another user's,
-// which took the session and its values (DESIGN.md, "Carry-over"), so
-// that no two users' sessions are given the same guest's data; otherwise
-// carryAnonymous. Two reads, only on this path.
+// anonymousTaken is the carry rule of a login of userID over a session
+// (anonymous, or the user's own that did not move to a live record) whose
+// marker (under key) was set first by another login it did not join or
+// by an ending: carryNone for an ending's tombstone, or where that login
+// was another user's, which took the session and its values (DESIGN.md,
+// "Carry-over"), so that no two users' sessions are given the same
+// guest's data; otherwise carryAnonymous. Two reads, only on this path.
 func (g *Guard) anonymousTaken(ctx context.Context, key, userID string) (carryRule, error) {
 	mk, err := g.store.GetMarker(ctx, key)
 	if errors.Is(err, ErrNotFound) {

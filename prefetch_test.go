@@ -163,7 +163,11 @@ func TestRedisCancelledRequestLeavesNothingBehind(t *testing.T) {
 		}
 		t.Logf("%s, wait=%v: cancelled requests: %d served, %d 503", mode, wait, ok, unavailable)
 		settles(t, pool, before)
-		_ = pool.Close()
+		// The pool is not closed: a prefetch whose wait its context ended
+		// has handed its slot back inside redigo's pool, and settles sees
+		// its goroutine gone by count, which the race detector does not
+		// take for an order between that send and Close. The server's
+		// stop closes the connections.
 	}
 }
 

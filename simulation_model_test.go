@@ -503,9 +503,35 @@ func (m *simModel) onAnswer(f *simFlight) {
 		if _, ok := m.sidEnded[f.resp.sid]; !ok {
 			m.sidEnded[f.resp.sid] = m.r.step
 		}
+	} else if f.resp.sid != "" && m.pairOf(f) {
+		// Anonymous with its record's own pair: the record ended (or was
+		// replaced) and the request was served that record's session,
+		// emptied; an ending tombstoned it (DESIGN.md, "Endings"), and a
+		// login over it starts empty, whatever was written into it since
+		// ("Carry-over", loginData). The model learnt a session's record
+		// only from a request served as the user, and missed a browser
+		// revoked before its first request after the login, which then
+		// wrote into the emptied session and signed in from it
+		// (memstore/2 seed 2753430759228395765 step 76).
+		m.sidRecord[f.resp.sid] = tokenHandle(f.token)
 	}
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept, checkBoundCopyDies)
 	m.afterAct(f)
+}
+
+// pairOf reports whether f presented a token and a session cookie that
+// one response set together (a login's, a Renew's), with no tossed
+// cookies in front: the session is then the token's record's own.
+func (m *simModel) pairOf(f *simFlight) bool {
+	if f.token == "" || f.session == "" || f.tossed {
+		return false
+	}
+	for _, o := range m.r.flights {
+		if v, ok := sessionCookieSet(o); ok && v == f.session && o.state == flApplied && lastToken(o.resp.cookies) == f.token {
+			return true
+		}
+	}
+	return false
 }
 
 // forwardedTo is the successor record a request that presented a
@@ -789,9 +815,8 @@ func (m *simModel) notePair(f *simFlight, mp *mParty) {
 	switch {
 	case setsTok && setsSess:
 		// (A login's, unless another login of the browser answered after
-		// it: its record may be replaced, its pair then forwarded; or a
-		// Renew moved its record's session since: renewedAfter.)
-		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f) || m.renewedAfter(f, tok)
+		// it: its record may be replaced, its pair then forwarded.)
+		mp.pairUnsure = tok == "" || sess == "" || m.loginAnsweredAfter(f) || m.renewAnsweredAfter(f)
 		if f.act == actLogin && f.resp.status == 200 {
 			mp.loginSession = sess
 		}
@@ -837,32 +862,33 @@ func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 	return false
 }
 
-// renewedAfter reports whether a Renew of the record of tok (the token f's
-// response set) was answered after f: on memstore and Redis it moved the
-// record to a new session, and the session cookie f set is the one it
-// replaced, healed alone but not behind tossed cookies, where only the
-// record's own cookie is healed from (DESIGN.md, "Tossed cookies"). The
-// model took a double-submitted login's response, answered before a Renew
-// of its record and applied after it, for a pair and expected the browser
-// signed in behind tossed cookies (memstore/1 seed 2645628706533976175
-// step 80). On the cookie store a Renew keeps the session cookie.
-func (m *simModel) renewedAfter(f *simFlight, tok string) bool {
-	if m.r.kind == "cookie" || tok == "" {
-		return false
-	}
+// loginAnsweredAfter reports whether a login of f's party succeeded after
+// f was answered.
+func (m *simModel) loginAnsweredAfter(f *simFlight) bool {
 	for _, o := range m.r.flights {
-		if o.act == actRenew && o.resp.status == 200 && o.answeredStep > f.answeredStep && tokenHandle(o.token) == tokenHandle(tok) {
+		if o != f && o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep > f.answeredStep {
 			return true
 		}
 	}
 	return false
 }
 
-// loginAnsweredAfter reports whether a login of f's party succeeded after
-// f was answered.
-func (m *simModel) loginAnsweredAfter(f *simFlight) bool {
+// renewAnsweredAfter reports whether a Renew of the record whose token f
+// set was answered after f: on memstore and Redis it moved the record's
+// session, so f's session cookie is the one that Renew replaced, healed
+// alone, but behind tossed cookies not the record's own (DESIGN.md,
+// "Tossed cookies"). The model took a joined login's late pair, applied
+// after a Renew of its record, for the record's own and expected the
+// browser signed in behind tossed cookies (redis/2 seed
+// 4531887672877962921 step 76). On the cookie store a Renew keeps the
+// session's identity (README, "Known limits").
+func (m *simModel) renewAnsweredAfter(f *simFlight) bool {
+	h := tokenHandle(lastToken(f.resp.cookies))
+	if m.r.kind == "cookie" || h == "" {
+		return false
+	}
 	for _, o := range m.r.flights {
-		if o != f && o.party == f.party && o.act == actLogin && o.resp.status == 200 && o.answeredStep > f.answeredStep {
+		if o.act == actRenew && o.resp.status == 200 && o.resp.user != "" && o.answeredStep > f.answeredStep && tokenHandle(o.token) == h {
 			return true
 		}
 	}
@@ -1094,16 +1120,30 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		}
 	}
 	h := m.handle(tokenHandle(lastToken(f.resp.cookies)))
+	if !h.presented && len(h.tokens) > 0 && m.now().Sub(m.tokens[h.tokens[0]].issuedAt) >= time.Minute {
+		// A login's response applied long after its record was made, the
+		// record never presented: it may have ended (UnpresentedAge, DESIGN.md,
+		// "Cookieless sign-in"), its session's data hidden with it
+		// ("Endings"). timeouts says so only for a browser the model
+		// expects signed in; unsure of the sign-in (a request of the
+		// browser in flight), it kept the data the login carried
+		// (cookie/1 seed 2601430577973471169 step 87: applied five
+		// minutes late, read anonymous, expired).
+		m.forget(f.party, "never presented")
+	}
 	if h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
-		// Unsure of the sign-in, not of what the login carries: a login
-		// over another user's session starts empty whether or not its
-		// record lives on (DESIGN.md, "Carry-over"). The model returned
-		// here before loginData and kept the previous user's cart as the
-		// browser's (cookie/1 seed 6268131166618514089 step 93: carol's
-		// session, a double-submitted login of alice over it, its record
-		// maybe evicted by MaxUnpresented).
+		// Unsure of the sign-in, not of what the login carried: over
+		// another user's session it started empty all the same
+		// (DESIGN.md, "Carry-over"). The model returned before loginData
+		// and kept the previous user's writes where the login's record
+		// was maybe ended (a waiting one over MaxUnpresented), expecting
+		// them in the new user's session (memstore/1 seed
+		// 4505153843345193727 step 97).
 		mp.exp = expUnknown
-	} else if mp.exp == expUser && mp.user != f.user {
+		m.loginData(f, mp)
+		return
+	}
+	if mp.exp == expUser && mp.user != f.user {
 		mp.exp = expUnknown
 	} else if addr := m.r.parties[f.party].addr; !sameNetwork(f.addr, addr) {
 		// The login bound its record to the address the request left
@@ -1117,17 +1157,6 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.tokenAlone, mp.freshSession = "", ""
 		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
 		m.timeouts(f.party)
-	}
-	if !h.presented && len(h.tokens) > 0 && m.now().Sub(m.tokens[h.tokens[0]].issuedAt) >= time.Minute {
-		// A login's response applied long after its record was made, the
-		// record never presented: it may have ended (UnpresentedAge, DESIGN.md,
-		// "Cookieless sign-in"), its session's data hidden with it
-		// ("Endings"). timeouts says so only for a browser the model
-		// expects signed in; unsure of the sign-in (a request of the
-		// browser in flight), it kept the data the login carried
-		// (cookie/1 seed 2601430577973471169 step 87: applied five
-		// minutes late, read anonymous, expired).
-		m.forget(f.party, "never presented")
 	}
 	m.loginData(f, mp)
 	for _, o := range m.r.flights {

@@ -50,6 +50,7 @@ type simFlight struct {
 	addr         string // the party's address when it sent the request
 	token        string // the token cookie presented ("" for none)
 	hasSession   bool   // a session cookie was presented
+	tossed       bool   // tossed session cookies were sent in front of its own
 	session      string // the party's own session cookie presented ("" for none)
 	sentStep     int
 	sentAt       time.Time
@@ -166,7 +167,8 @@ func (r *simRun) send(p int, act simAct, user string, srv int, held bool) *simFl
 	f := &simFlight{id: len(r.flights), party: p, act: act, user: user, srv: srv, addr: pt.addr, sentStep: r.step, sentAt: r.w.clock.Now()}
 	r.flights = append(r.flights, f)
 	f.token, f.session = pt.jar.vals[tokCookieName], pt.jar.vals[simSessionName]
-	f.hasSession = f.session != "" || len(pt.jar.tossed) > 0
+	f.tossed = len(pt.jar.tossed) > 0
+	f.hasSession = f.session != "" || f.tossed
 	f.probe = !held && !r.busy(p, f)
 	query := ""
 	switch act {
