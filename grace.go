@@ -552,8 +552,9 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	if rotate {
 		var err error
 		// No key (an X25519 base point multiplication saved per
-		// rotation): a token this request mints is never superseded
-		// before the browser presents it. Its presenter's entry keeps it
+		// rotation): a token this request mints is superseded before the
+		// browser presents it only by a Renew in this request, which
+		// derives the key then (mintedKey). Its presenter's entry keeps it
 		// sealed (a resend, not a reissue, answers the old token), and a
 		// record that rotated on a presented token is no longer joined
 		// nor forwarded to (unrotatedLogin).

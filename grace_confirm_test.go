@@ -131,6 +131,51 @@ func TestRenewOnTheRotatingRequest(t *testing.T) {
 	})
 }
 
+// TestRenewOnTheRotatingRequestLateResendIsNoReplay: a Renew on the
+// request that rotated the token on its way in supersedes the rotation's
+// token in the same response, before the browser ever presented it. A
+// request of the browser still on the previous token, verified before the
+// browser presented the Renew's, is sent the rotation's token again (the
+// pending token, DESIGN.md "Ordering principle" 4); landing after the
+// browser moved on, that token's first presentation is a late response
+// whenever it comes, answered with the current token, never a replay
+// (DESIGN.md, "Superseded credentials"). Renew had recorded the token it
+// superseded as presented by its request, so the presentation after the
+// window revoked the session.
+func TestRenewOnTheRotatingRequestLateResendIsNoReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{})
+		b := e.browser()
+		b.login("alice")
+		if r := b.get("/me"); r.user() != "alice" {
+			t.Fatalf("/me after login: %d %v", r.status, r.body)
+		}
+		before := b.header()
+		e.clock.Advance(ginsecure.DefaultRotateEvery)
+		if r := b.post("/renew"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("renew on the rotating request: %d %v", r.status, r.body)
+		}
+		straggler := e.send("GET", "/me", before) // left before the Renew's response landed
+		if straggler.status != http.StatusOK || !hasCookie(straggler.cookies, ginsecure.DefaultCookieName) {
+			t.Fatalf("straggler on the pre-Renew token: %d %v, token sent %v; want 200 and the pending token", straggler.status, straggler.body, hasCookie(straggler.cookies, ginsecure.DefaultCookieName))
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("the Renew's token: %d %v", r.status, r.body)
+		}
+		b.apply(straggler) // lands last
+		e.clock.Advance(ginsecure.DefaultGracePeriod + time.Second)
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" || !hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+			t.Fatalf("the resent rotation token after the window: %d %v, token sent %v; want alice, answered with the current token", r.status, r.body, hasCookie(r.cookies, ginsecure.DefaultCookieName))
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("after the late response: %d %v", r.status, r.body)
+		}
+		if n := e.events.count(ginsecure.EventReplay); n != 0 {
+			t.Fatalf("%d replays, want none", n)
+		}
+	})
+}
+
 // TestWebSocketUpgradeDoesNotRotate: an upgrade answers with its own
 // headers, so a token minted there would be lost.
 func TestWebSocketUpgradeDoesNotRotate(t *testing.T) {

@@ -159,6 +159,10 @@ func (r *renewal) moveSession() error {
 func (r *renewal) rotate() error {
 	g, st, m, now := r.g, r.st, r.m, r.now
 	presented := st.tok.hash
+	key, err := r.mintedKey()
+	if err != nil {
+		return err
+	}
 	rec, err := g.store.Update(r.ctx, st.rec.Handle, func(rec *Record) error {
 		if rec.Revoked != "" {
 			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
@@ -166,7 +170,11 @@ func (r *renewal) rotate() error {
 		if !hashEq(rec.TokenHash, presented) {
 			return errRaced
 		}
-		if err := supersede(rec, m, now, now, true); err != nil {
+		seen := now
+		if key != nil { // minted by this request: the browser never presented it
+			seen, rec.TokenKey = time.Time{}, key
+		}
+		if err := supersede(rec, m, now, seen, true); err != nil {
 			return err
 		}
 		rec.AuthAt, rec.LastSeen, rec.SessionID = now, now, r.sid
@@ -190,6 +198,25 @@ func (r *renewal) rotate() error {
 		return ErrNoSession
 	}
 	return storeErr(err)
+}
+
+// mintedKey is the key of the request's token when this request minted
+// it (a periodic rotation on the way in, a forward, a Login in the same
+// handler), nil when the request's own token cookie carried it. The
+// browser never presented a token its request minted, yet it is sent
+// again to the browser's requests still on the one before it (the
+// pending token): superseded by Renew, its first presentation, whenever
+// it comes, is a late response answered with the current token, never a
+// replay (DESIGN.md, "Superseded credentials"). The key is what the
+// newer token is sealed to (a rotation mints none).
+func (r *renewal) mintedKey() ([]byte, error) {
+	st := r.st
+	if v, ok := tokenCookie(r.c.Request, st.g.cfg.CookieName); ok {
+		if p, ok := parseToken(v); ok && hashEq(p.hash, st.tok.hash) {
+			return nil, nil
+		}
+	}
+	return tokenKey(st.tok.secret)
 }
 
 // retireSession is step 4: the session Renew moved from deleted.

@@ -1119,7 +1119,19 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 			return
 		}
 	}
-	if h := m.handle(tokenHandle(lastToken(f.resp.cookies))); h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
+	h := m.handle(tokenHandle(lastToken(f.resp.cookies)))
+	if !h.presented && len(h.tokens) > 0 && m.now().Sub(m.tokens[h.tokens[0]].issuedAt) >= time.Minute {
+		// A login's response applied long after its record was made, the
+		// record never presented: it may have ended (UnpresentedAge, DESIGN.md,
+		// "Cookieless sign-in"), its session's data hidden with it
+		// ("Endings"). timeouts says so only for a browser the model
+		// expects signed in; unsure of the sign-in (a request of the
+		// browser in flight), it kept the data the login carried
+		// (cookie/1 seed 2601430577973471169 step 87: applied five
+		// minutes late, read anonymous, expired).
+		m.forget(f.party, "never presented")
+	}
+	if h.endedStep != 0 || h.maybeEnded || f.answeredStep < mp.forgotStep {
 		// Unsure of the sign-in, not of what the login carried: over
 		// another user's session it started empty all the same
 		// (DESIGN.md, "Carry-over"). The model returned before loginData
