@@ -46,6 +46,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -783,16 +784,16 @@ func benchTouch(b *testing.B, bk benchBackend) {
 // that shows the memory store's shards at work.
 type oneLockStore struct {
 	mu sync.Mutex
-	ginsecure.Store
+	storeext.Store
 }
 
-func (s *oneLockStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (s *oneLockStore) Get(ctx context.Context, h string) (storeext.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.Store.Get(ctx, h)
 }
 
-func (s *oneLockStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (s *oneLockStore) Update(ctx context.Context, h string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.Store.Update(ctx, h, fn)
@@ -805,8 +806,8 @@ func BenchmarkMemoryStoreParallel(b *testing.B) {
 	for _, name := range []string{"sharded", "onelock"} {
 		b.Run(name, func(b *testing.B) {
 			clock := newBenchClock()
-			var st ginsecure.Store = ginsecure.NewMemoryStore()
-			st.(ginsecure.ClockUser).UseClock(clock.Now)
+			var st storeext.Store = ginsecure.NewMemoryStore()
+			st.(storeext.ClockUser).UseClock(clock.Now)
 			if name == "onelock" {
 				st = &oneLockStore{Store: st}
 			}
@@ -815,8 +816,8 @@ func BenchmarkMemoryStoreParallel(b *testing.B) {
 			ctx := context.Background()
 			for i := range handles {
 				handles[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
-				err := st.Create(ctx, ginsecure.Record{Handle: handles[i], UserID: "u" + strconv.Itoa(i),
-					IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, ginsecure.Limit{})
+				err := st.Create(ctx, storeext.Record{Handle: handles[i], UserID: "u" + strconv.Itoa(i),
+					IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, storeext.Limit{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -830,7 +831,7 @@ func BenchmarkMemoryStoreParallel(b *testing.B) {
 					h := handles[rng.IntN(len(handles))]
 					i++
 					if i%16 == 0 {
-						_, err := st.Update(ctx, h, func(r *ginsecure.Record) error { r.LastSeen = now; return nil })
+						_, err := st.Update(ctx, h, func(r *storeext.Record) error { r.LastSeen = now; return nil })
 						if err != nil {
 							b.Error(err)
 							return

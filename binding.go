@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -42,15 +43,15 @@ var errEnded = errors.New("ginsecure: session already ended")
 // returned with ended true: the record is ended everywhere, and the first
 // request that presents the session hides and deletes its data
 // (guardAnonymous).
-func (g *Guard) end(ctx context.Context, held *Record, reason string, ss sessionRef) (ended bool, err error) {
-	_, err = g.updateHeld(ctx, held, func(r *Record) error {
+func (g *Guard) end(ctx context.Context, held *storeext.Record, reason string, ss sessionRef) (ended bool, err error) {
+	_, err = g.updateHeld(ctx, held, func(r *storeext.Record) error {
 		if r.Revoked != "" {
 			return errEnded
 		}
 		r.Revoked = reason
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 		return false, err
 	}
 	if rerr := g.retire(ctx, held, ss); rerr != nil {
@@ -67,14 +68,14 @@ func (g *Guard) end(ctx context.Context, held *Record, reason string, ss session
 // (ss); otherwise the first request that presents the session deletes it.
 // On the cookie store the data is the cookie: requests presenting it are
 // served an empty session, and nothing of it is accepted back or carried.
-func (g *Guard) retire(ctx context.Context, rec *Record, ss sessionRef) error {
+func (g *Guard) retire(ctx context.Context, rec *storeext.Record, ss sessionRef) error {
 	key := recordSessionKey(rec)
 	if key == "" {
 		return nil
 	}
 	now := g.now()
-	err := g.store.SetMarker(ctx, key, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
-	if err != nil && !errors.Is(err, ErrMarkerExists) {
+	err := g.store.SetMarker(ctx, key, storeext.Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)})
+	if err != nil && !errors.Is(err, storeext.ErrMarkerExists) {
 		return storeErr(err)
 	}
 	if ss.store == nil || cookieRecord(rec) {
@@ -99,7 +100,7 @@ func (g *Guard) retireEvicted(ctx context.Context, ss sessionRef, handles []stri
 		if err == nil {
 			err = g.retire(ctx, &r, ss)
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 			g.log.Warn("ginsecure: could not retire an evicted session", "err", err)
 		}
 	}
@@ -109,7 +110,7 @@ func (g *Guard) retireEvicted(ctx context.Context, ss sessionRef, handles []stri
 // request, as the store gave it): on a store that must otherwise read the
 // record again before its write (Redis), the write compares against held
 // instead, a round trip fewer (storeext.HeldUpdater). held is not changed.
-func (g *Guard) updateHeld(ctx context.Context, held *Record, fn func(*Record) error) (Record, error) {
+func (g *Guard) updateHeld(ctx context.Context, held *storeext.Record, fn func(*storeext.Record) error) (storeext.Record, error) {
 	if u, ok := g.store.(heldUpdater); ok {
 		return u.UpdateHeld(ctx, *held, fn)
 	}
@@ -118,7 +119,7 @@ func (g *Guard) updateHeld(ctx context.Context, held *Record, fn func(*Record) e
 
 // revoke marks a record revoked so that its next request, on any server,
 // is signed out with the reason.
-func (g *Guard) revoke(c *gin.Context, rec *Record, reason string, kind EventKind, detail string) {
+func (g *Guard) revoke(c *gin.Context, rec *storeext.Record, reason string, kind EventKind, detail string) {
 	g.markRevoked(c, rec, reason)
 	g.emit(c, Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 }
@@ -126,28 +127,28 @@ func (g *Guard) revoke(c *gin.Context, rec *Record, reason string, kind EventKin
 // markRevoked is revoke without the event, for a caller whose event carries
 // more fields (the IP check names both addresses). It ends the record
 // (end): the session's data goes with it.
-func (g *Guard) markRevoked(c *gin.Context, rec *Record, reason string) {
+func (g *Guard) markRevoked(c *gin.Context, rec *storeext.Record, reason string) {
 	_, err := g.end(reqCtx(c), rec, reason, g.sessionsOf(stateOf(c)))
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
+	if err != nil && !errors.Is(err, storeext.ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Error("ginsecure: could not revoke a session", "err", err, "reason", reason)
 	}
 }
 
 func revokedErr(reason string) error {
 	switch reason {
-	case RevokedEvicted:
+	case storeext.RevokedEvicted:
 		return ErrEvicted
-	case RevokedReplay:
+	case storeext.RevokedReplay:
 		return ErrReplay
-	case RevokedIP:
+	case storeext.RevokedIP:
 		return ErrIPMismatch
-	case RevokedIdentity:
+	case storeext.RevokedIdentity:
 		return ErrIdentityMismatch
-	case RevokedTimedOut, RevokedReplaced:
+	case storeext.RevokedTimedOut, storeext.RevokedReplaced:
 		return ErrExpired
-	case RevokedOverLimit:
+	case storeext.RevokedOverLimit:
 		return ErrTooManySessions
-	case RevokedSessionLost:
+	case storeext.RevokedSessionLost:
 		return ErrNoSession
 	default:
 		return revokedWith(reason)
@@ -167,7 +168,7 @@ func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.demote()
-	g.markRevoked(c, st.rec, RevokedIdentity)
+	g.markRevoked(c, st.rec, storeext.RevokedIdentity)
 	// Once per record and network per TouchInterval, as for the IP: the
 	// requests a revocation races (in flight, other servers' views) say
 	// nothing new.
@@ -208,8 +209,8 @@ const MaxUnpresented = 8
 // (a double submit's loser) is never presented and evicts nobody.
 func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 	tok := st.tok.hash
-	lim := Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
-	rec, evicted, err := g.store.Present(reqCtx(c), *st.rec, func(r *Record) error {
+	lim := storeext.Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
+	rec, evicted, err := g.store.Present(reqCtx(c), *st.rec, func(r *storeext.Record) error {
 		if !r.Unpresented {
 			return errTouched // a parallel request presented it first
 		}
@@ -235,23 +236,23 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		// Only while no other request presented it (a slot freed since);
 		// then it ends as every ending does (its session retired).
 		ctx := reqCtx(c)
-		_, err := g.store.Update(ctx, rec.Handle, func(r *Record) error {
+		_, err := g.store.Update(ctx, rec.Handle, func(r *storeext.Record) error {
 			if !r.Unpresented || r.Revoked != "" {
 				return errRaced
 			}
-			r.Revoked = RevokedOverLimit
+			r.Revoked = storeext.RevokedOverLimit
 			return nil
 		})
 		if err == nil {
 			err = g.retire(ctx, &rec, g.sessionsOf(st))
 		}
-		if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, storeext.ErrNotFound) {
 			g.log.Error("ginsecure: could not end a sign-in refused over the limit", "err", err)
 		}
 		g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: rec.Handle, Detail: "sign-in refused at its first request: too many sessions"})
 		st.hideAs(ErrTooManySessions)
 		return nil
-	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
+	case errors.Is(err, errRaced), errors.Is(err, storeext.ErrNotFound):
 		st.hideAs(ErrExpired)
 		return nil
 	}
@@ -287,7 +288,7 @@ const MaxListedSessions = 100
 // losing response of a double submit that no browser holds. RevokeUser
 // and RevokeOthers end those too.
 func (g *Guard) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
-	var recs []Record
+	var recs []storeext.Record
 	var err error
 	if rl, ok := g.store.(recentLister); ok {
 		recs, err = rl.ListRecent(ctx, userID, MaxListedSessions)
@@ -344,7 +345,7 @@ func (g *Guard) RevokeSession(ctx context.Context, userID, handle string, reason
 		return ErrNoSession
 	}
 	r, err := g.store.Get(ctx, handle)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		return ErrNoSession
 	}
 	if err != nil {
@@ -356,13 +357,13 @@ func (g *Guard) RevokeSession(ctx context.Context, userID, handle string, reason
 // revokeHandle ends held, a record read from the store, for RevokeSession,
 // RevokeUser and RevokeOthers, as revoked (RevokedByUser with the call's
 // reason: revokedAs): ErrNoSession unless it is a live record of userID.
-func (g *Guard) revokeHandle(ctx context.Context, held *Record, userID, revoked string, ss sessionRef) error {
+func (g *Guard) revokeHandle(ctx context.Context, held *storeext.Record, userID, revoked string, ss sessionRef) error {
 	if held.UserID != userID || held.Revoked != "" {
 		return ErrNoSession
 	}
 	ended, err := g.end(ctx, held, revoked, ss)
 	switch {
-	case !ended && (errors.Is(err, ErrNotFound) || errors.Is(err, errEnded)):
+	case !ended && (errors.Is(err, storeext.ErrNotFound) || errors.Is(err, errEnded)):
 		return ErrNoSession
 	case !ended:
 		return storeErr(err)
@@ -420,13 +421,13 @@ func (g *Guard) RevokeOthers(c *gin.Context, reason ...RevokeReason) (int, error
 // replaced it from this browser (followed through a few such logins).
 // ErrNoSession when it ended any other way, ErrStoreUnavailable when the
 // store cannot tell.
-func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
+func (g *Guard) ownNow(ctx context.Context, rec *storeext.Record) (string, error) {
 	const hops = 4 // re-logins of one browser during one request, at most
 	h, now := rec.Handle, g.now()
 	for range hops {
 		r, err := g.store.Get(ctx, h)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, storeext.ErrNotFound):
 			return "", ErrNoSession
 		case err != nil:
 			return "", storeErr(err)
@@ -434,7 +435,7 @@ func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
 			return "", ErrNoSession
 		case r.Revoked == "":
 			return h, nil
-		case r.Revoked != RevokedReplaced || r.ReplacedBy == "":
+		case r.Revoked != storeext.RevokedReplaced || r.ReplacedBy == "":
 			return "", ErrNoSession
 		}
 		h = r.ReplacedBy
@@ -449,7 +450,7 @@ func (g *Guard) ownNow(ctx context.Context, rec *Record) (string, error) {
 // "User-to-session binding").
 func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, ss sessionRef) (int, error) {
 	br, batched := g.store.(batchRevoker)
-	var recs []Record
+	var recs []storeext.Record
 	if !batched {
 		var err error
 		if recs, err = g.store.List(ctx, userID); err != nil {
@@ -459,7 +460,7 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, s
 	if ur, ok := g.store.(userRevoker); ok {
 		err := ur.RevokeBefore(ctx, userID, except, revoked)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, storeext.ErrNotFound):
 			return 0, ErrNoSession // the request's own session ended meanwhile
 		case err != nil:
 			return 0, storeErr(err)
@@ -520,9 +521,9 @@ func (g *Guard) revokeBatches(ctx context.Context, br batchRevoker, userID, exce
 }
 
 // retireBatch retires the sessions of recs, as retire does each.
-func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []Record, known knownSessions, ss sessionRef) error {
+func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []storeext.Record, known knownSessions, ss sessionRef) error {
 	markers, sessions := make([]string, 0, len(recs)), make([]string, 0, len(recs))
-	var slow []*Record
+	var slow []*storeext.Record
 	for i := range recs {
 		rec := &recs[i]
 		key := recordSessionKey(rec)
@@ -540,7 +541,7 @@ func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []Record,
 		markers, sessions = append(markers, key), append(sessions, sk)
 	}
 	now := g.now()
-	if err := br.RetireBatch(ctx, markers, Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, sessions); err != nil {
+	if err := br.RetireBatch(ctx, markers, storeext.Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, sessions); err != nil {
 		return storeErr(err)
 	}
 	var first error

@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -68,7 +69,7 @@ func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (car
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		return carry, nil
 	case err != nil:
 		return carryNone, storeErr(err)
@@ -93,7 +94,7 @@ func hasAppValues(v map[any]any) bool {
 // predecessor's values on the cookie store (heal): the rule rec's login
 // applied to it, decided from the record the predecessor names. A
 // predecessor whose record is gone, or cannot be read, gives nothing.
-func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *Record) carryRule {
+func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *storeext.Record) carryRule {
 	if !cookieStore(st.gs.Store()) {
 		return carryNone // heal loads the record's own session by ID
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/internal/dbsc"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // deviceBinder is the Guard's device binding; nil while
@@ -66,7 +67,7 @@ func pendingKey(tokenHash [32]byte) string {
 // cookies bind the session to its own key. A bound record is not offered
 // again. A challenge store that cannot be reached costs the offer, never
 // the login.
-func (g *Guard) offerDeviceBinding(c *gin.Context, rec *Record, tokenHash [32]byte) {
+func (g *Guard) offerDeviceBinding(c *gin.Context, rec *storeext.Record, tokenHash [32]byte) {
 	d := g.device
 	if d == nil || rec.Device.Bound() {
 		return
@@ -133,7 +134,7 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 	}
 	rec, err := g.bindKey(ctx, st.rec, presented, key)
 	switch {
-	case errors.Is(err, errAlreadyBound), errors.Is(err, errRaced), errors.Is(err, errEnded), errors.Is(err, ErrNotFound):
+	case errors.Is(err, errAlreadyBound), errors.Is(err, errRaced), errors.Is(err, errEnded), errors.Is(err, storeext.ErrNotFound):
 		g.deviceRefused(c, st.rec.UserID, st.rec.Handle, err, "registration for a session that is bound, rotated or ended")
 		return
 	case err != nil:
@@ -152,9 +153,9 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 // bindKey stores key in the record held, once: compare and set, so that
 // of two registrations (on any servers) one binds and the other is
 // errAlreadyBound.
-func (g *Guard) bindKey(ctx context.Context, held *Record, presented [32]byte, key dbsc.Key) (Record, error) {
+func (g *Guard) bindKey(ctx context.Context, held *storeext.Record, presented [32]byte, key dbsc.Key) (storeext.Record, error) {
 	now := g.now()
-	return g.updateHeld(ctx, held, func(r *Record) error {
+	return g.updateHeld(ctx, held, func(r *storeext.Record) error {
 		switch {
 		case r.Revoked != "":
 			return errEnded
@@ -163,7 +164,7 @@ func (g *Guard) bindKey(ctx context.Context, held *Record, presented [32]byte, k
 		case !hashEq(r.TokenHash, presented):
 			return errRaced
 		}
-		r.Device = DeviceKey{Algorithm: DeviceAlgorithm(key.Algorithm), JWK: string(key.JWK), Thumbprint: key.Thumbprint, BoundAt: now}
+		r.Device = storeext.DeviceKey{Algorithm: string(key.Algorithm), JWK: string(key.JWK), Thumbprint: key.Thumbprint, BoundAt: now}
 		return nil
 	})
 }
@@ -189,7 +190,7 @@ func (g *Guard) deviceRefresh(c *gin.Context) {
 	}
 	rec, err := g.store.Get(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		g.endDevice(c, id)
 		return
 	case err != nil:
@@ -217,7 +218,7 @@ func (g *Guard) deviceRefresh(c *gin.Context) {
 // checkRefreshProof verifies the refresh's proof and redeems its
 // challenge. A missing or refused proof is answered here (403 and a
 // challenge, the request aborted); the error is the challenge store's.
-func (g *Guard) checkRefreshProof(c *gin.Context, rec *Record, key dbsc.Key) error {
+func (g *Guard) checkRefreshProof(c *gin.Context, rec *storeext.Record, key dbsc.Key) error {
 	jwt, err := dbsc.ProofJWT(c.Request.Header)
 	if err == nil {
 		err = g.device.verifier.Refresh(reqCtx(c), rec.Handle, jwt, key)
@@ -244,14 +245,14 @@ func (g *Guard) checkRefreshProof(c *gin.Context, rec *Record, key dbsc.Key) err
 // served in its grace window, never revoked by the order of responses),
 // except that the new token goes to the key's holder only, never sealed
 // for the holder of the old one: a copy of the old token gets no newer one.
-func (g *Guard) rotateBound(c *gin.Context, held *Record, now time.Time) {
+func (g *Guard) rotateBound(c *gin.Context, held *storeext.Record, now time.Time) {
 	m, err := mint()
 	if err != nil {
 		g.refuse(c, nil, err)
 		return
 	}
 	presented, _ := presentedToken(c.Request, g.cfg.CookieName, held.Handle)
-	rec, err := g.store.Update(reqCtx(c), held.Handle, func(r *Record) error {
+	rec, err := g.store.Update(reqCtx(c), held.Handle, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.Device.Thumbprint != held.Device.Thumbprint || g.timedOut(r, true, now) != nil {
 			return errEnded
 		}
@@ -266,7 +267,7 @@ func (g *Guard) rotateBound(c *gin.Context, held *Record, now time.Time) {
 		return nil
 	})
 	switch {
-	case errors.Is(err, errEnded), errors.Is(err, ErrNotFound):
+	case errors.Is(err, errEnded), errors.Is(err, storeext.ErrNotFound):
 		g.endDevice(c, held.Handle)
 		return
 	case err != nil:
@@ -288,7 +289,7 @@ func (g *Guard) rotateBound(c *gin.Context, held *Record, now time.Time) {
 // supersedes it usually carries no token (Chromium refreshes when the
 // cookie is gone), and a token wrongly taken for never presented would be
 // a late response, answered with the new token, whoever presents it.
-func presentedAt(r *Record) time.Time {
+func presentedAt(r *storeext.Record) time.Time {
 	switch {
 	case !r.ConfirmedAt.IsZero():
 		return r.ConfirmedAt
@@ -317,7 +318,7 @@ func presentedToken(r *http.Request, name, handle string) ([32]byte, bool) {
 // send the used challenge again), and the complete session instructions
 // (a partial set makes Chromium delete its session). The scope is the
 // request's origin, never the site: the token cookie is __Host-.
-func (g *Guard) answerDevice(c *gin.Context, rec *Record) error {
+func (g *Guard) answerDevice(c *gin.Context, rec *storeext.Record) error {
 	if err := g.challenge(c, rec.Handle); err != nil {
 		return err
 	}
@@ -400,7 +401,7 @@ func proofRefused(err error) bool {
 // boundMaxAge is the Max-Age of a bound record's token cookie: what is
 // left of its life (DeviceBinding.CookieLifetime from IssuedAt), capped
 // at what remains of AbsoluteTimeout; at least 1 second.
-func (g *Guard) boundMaxAge(rec *Record, now time.Time) int {
+func (g *Guard) boundMaxAge(rec *storeext.Record, now time.Time) int {
 	end := rec.IssuedAt.Add(g.device.lifetime)
 	if abs := rec.CreatedAt.Add(g.cfg.AbsoluteTimeout); abs.Before(end) {
 		end = abs

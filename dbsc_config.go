@@ -5,13 +5,13 @@ package ginsecure
 // sessions").
 
 import (
-	"context"
 	"fmt"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/ginsecure/ginsecure/internal/dbsc"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // DeviceAlgorithm is a JWS signature algorithm (RFC 7518) a browser may
@@ -78,49 +78,12 @@ type DeviceBinding struct {
 	// of the deployment. Default: in this process's memory, which is
 	// allowed only with the default memory Store; with any other Store
 	// set it (redisstore.NewChallengeStore).
-	Challenges ChallengeStore
+	Challenges storeext.ChallengeStore
 }
-
-// ChallengeStore keeps the outstanding device-binding challenges of each
-// session, by their SHA-256, and may be shared by many servers
-// (redisstore.NewChallengeStore). PutChallenge adds one to session's set,
-// outstanding until expires, first dropping those expired at now, then the
-// earliest-expiring ones while max are outstanding. TakeChallenge removes
-// one and succeeds only if it was outstanding at now: of two Takes of one
-// challenge on any servers exactly one succeeds; otherwise it returns
-// ErrUnknownChallenge. DropChallenges forgets all of session's. Any other
-// error means the store could not be reached.
-type ChallengeStore interface {
-	PutChallenge(ctx context.Context, session string, hash [32]byte, now, expires time.Time, max int) error
-	TakeChallenge(ctx context.Context, session string, hash [32]byte, now time.Time) error
-	DropChallenges(ctx context.Context, session string) error
-}
-
-// ErrUnknownChallenge is what a ChallengeStore's TakeChallenge returns for
-// a challenge that is not outstanding (never issued, used, expired).
-var ErrUnknownChallenge = dbsc.ErrUnknownChallenge
-
-// DeviceKey is the public key a record is bound to (Record.Device). Stores
-// keep it as given, like every other field of a record.
-type DeviceKey struct {
-	// Algorithm the browser signs with: "ES256" or "RS256".
-	Algorithm DeviceAlgorithm
-	// JWK is the public key's canonical JSON (RFC 7638, section 3.2: the
-	// required members only, in lexicographic order); empty while unbound.
-	JWK string
-	// Thumbprint is the RFC 7638 SHA-256 thumbprint of JWK, unpadded
-	// base64url: the key's name in events.
-	Thumbprint string
-	// BoundAt is when the browser registered the key.
-	BoundAt time.Time
-}
-
-// Bound reports whether k holds a key: the record is device-bound.
-func (k DeviceKey) Bound() bool { return k.JWK != "" }
 
 // fillDefaults puts the default in every zero field of an enabled
 // DeviceBinding; store is the Config's Store, defaults filled in.
-func (d *DeviceBinding) fillDefaults(store Store) {
+func (d *DeviceBinding) fillDefaults(store storeext.Store) {
 	if !d.Enabled {
 		return
 	}

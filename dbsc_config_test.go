@@ -9,11 +9,12 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/dbsc"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // otherStore is a Store that is not the memory store, for the check
 // that a shared Store needs a shared ChallengeStore.
-type otherStore struct{ ginsecure.Store }
+type otherStore struct{ storeext.Store }
 
 // TestDeviceBindingConfig: New names the wrong DeviceBinding field; the
 // zero value and an enabled one with defaults are valid.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // boundRefused decides a token of a bound record that the rules for
@@ -25,7 +26,7 @@ import (
 // superseded token past its own life is refused like the current one, or
 // a copy would outlive its life while the device's refresh is unconfirmed
 // or within the window it opens.
-func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *Record, v supVerdict, issued, now time.Time) bool {
+func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *storeext.Record, v supVerdict, issued, now time.Time) bool {
 	if !g.rotatesByProof(rec) {
 		return false
 	}
@@ -50,14 +51,14 @@ func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *Record, v supVer
 // is on: its token then changes only at a refresh the device signed, and
 // lives DeviceBinding.CookieLifetime. With device binding turned off a
 // bound record is served as any other.
-func (g *Guard) rotatesByProof(rec *Record) bool {
+func (g *Guard) rotatesByProof(rec *storeext.Record) bool {
 	return g.device != nil && rec.Device.Bound()
 }
 
 // boundTokenMaxAge caps a bound record's token cookie at what is left of
 // its life, so that the browser refreshes it in time: a browser-session
 // cookie (0) or a longer lifetime becomes what is left.
-func (g *Guard) boundTokenMaxAge(unbound int, rec *Record) int {
+func (g *Guard) boundTokenMaxAge(unbound int, rec *storeext.Record) int {
 	left := g.boundMaxAge(rec, g.now())
 	if unbound > 0 && unbound < left {
 		return unbound
@@ -70,7 +71,7 @@ func (g *Guard) boundTokenMaxAge(unbound int, rec *Record) int {
 // the oldest entry kept was minted at the record's creation at the
 // earliest, which is taken (a bound token's life is never counted longer
 // than it was).
-func tokenIssuedAt(rec *Record, i int) time.Time {
+func tokenIssuedAt(rec *storeext.Record, i int) time.Time {
 	if i+1 < len(rec.History) {
 		return rec.History[i+1].At
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 )
@@ -115,7 +116,7 @@ type env struct {
 	guard  *ginsecure.Guard
 	clock  *testClock
 	events *eventLog
-	store  ginsecure.Store // ginsecure's store
+	store  storeext.Store // ginsecure's store
 	sess   sessions.Store
 	redis  *redistest.Server
 	engine *gin.Engine
@@ -128,7 +129,7 @@ type envOpts struct {
 	routes   func(r *gin.Engine, g *ginsecure.Guard)
 	redis    *redistest.Server // share one server between engines
 	pool     *redis.Pool       // the session store's pool (default: a new one)
-	store    ginsecure.Store   // share one ginsecure store between engines
+	store    storeext.Store    // share one ginsecure store between engines
 	noTLS    bool
 	listener net.Listener
 	engine   func(r *gin.Engine)
@@ -140,7 +141,7 @@ func withRoutes(f func(r *gin.Engine, g *ginsecure.Guard)) envOption {
 }
 func withRedis(s *redistest.Server) envOption { return func(o *envOpts) { o.redis = s } }
 func withPool(p *redis.Pool) envOption        { return func(o *envOpts) { o.pool = p } }
-func withStore(s ginsecure.Store) envOption   { return func(o *envOpts) { o.store = s } }
+func withStore(s storeext.Store) envOption    { return func(o *envOpts) { o.store = s } }
 
 // withSessionKeys gives the cookie or memstore session store these key
 // pairs (a hash key, then an encryption key) instead of sessionSecret.
@@ -481,7 +482,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
 	}
 }
 
-func newRedisStoreForTest(t testing.TB, s *redistest.Server) ginsecure.Store {
+func newRedisStoreForTest(t testing.TB, s *redistest.Server) storeext.Store {
 	return redisstore.New(s.Pool(), redisstore.WithPrefix("gs:"))
 }
 

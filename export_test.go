@@ -1,12 +1,15 @@
 package ginsecure
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
+)
 
 // MemoryStoreIndexSize exposes the size of the memory store's per-user
 // index to binding_test.go, which proves that signed-out, revoked and
 // expired sessions leave it: how many users it holds and how many handles
 // under them.
-func MemoryStoreIndexSize(s Store) (users, handles int) {
+func MemoryStoreIndexSize(s storeext.Store) (users, handles int) {
 	m := s.(*memoryStore)
 	for i := range m.users {
 		us := &m.users[i]

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -52,7 +53,7 @@ const (
 type Config struct {
 	// Store keeps the security records. Default: NewMemoryStore(), which is
 	// for one server; use redisstore.New for several.
-	Store Store
+	Store storeext.Store
 
 	// CookieName names the token cookie. Default "__Host-ginsecure". Give
 	// each app on one host its own name; keep the __Host- prefix.
@@ -171,7 +172,7 @@ type Config struct {
 // concurrent use.
 type Guard struct {
 	cfg   Config
-	store Store
+	store storeext.Store
 	// shared is the store when it hands out records without a copy (the
 	// embedded memory store: sharedReader), read so on the hot path (see
 	// view); nil for any other store.
@@ -223,7 +224,7 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cu, ok := cfg.Store.(ClockUser); ok {
+	if cu, ok := cfg.Store.(storeext.ClockUser); ok {
 		cu.UseClock(cfg.Now)
 	}
 	handLogger(cfg.Store, cfg.Logger) // store_logger.go

@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // unconfirmedGrace bounds how long the previous token of a Renew is served
@@ -62,30 +63,6 @@ const unconfirmedGrace = 30 * time.Second
 // (DESIGN.md, "Superseded credentials"): a copy of an older one is a
 // mismatch, not a replay.
 const maxSuperseded = 4
-
-// Superseded is one credential a rotation of its record replaced (the
-// record's History). Times are the Guard's clock.
-type Superseded struct {
-	Hash   [32]byte  // SHA-256 of its secret
-	At     time.Time // when it was superseded
-	AuthAt time.Time // the privilege it had: its record's AuthAt then
-	Raised bool      // the rotation that superseded it raised privilege (Renew)
-	// Seen is when the browser was last known to hold it: when it was
-	// superseded, if the browser had presented it by then, or its first
-	// presentation after (a late response). Zero: never presented.
-	Seen time.Time
-	// Open is when the browser first presented a newer credential after
-	// Seen: its grace window's start. Zero: not yet.
-	Open time.Time
-	// Key is its X25519 public key (Record.TokenKey), kept while it was
-	// never presented.
-	Key []byte
-	// Sealed is the newest token sealed for this credential's holder
-	// (AES-256-GCM, the handle as associated data), kept until its window
-	// opens: under a key derived from its secret where the rotating
-	// request held it, else to Key.
-	Sealed []byte
-}
 
 // supVerdict is how a request's token stands: the current one, or which
 // treatment a superseded one gets.
@@ -102,7 +79,7 @@ const (
 
 // supersededIndex is the index in r.History of the credential hashed h, or
 // -1.
-func (r *Record) supersededIndex(h [32]byte) int {
+func supersededIndex(r *storeext.Record, h [32]byte) int {
 	for i := range r.History {
 		if hashEq(r.History[i].Hash, h) {
 			return i
@@ -117,7 +94,7 @@ func (r *Record) supersededIndex(h [32]byte) int {
 // anonymous with the reason in st.failure (a replay revokes the session).
 // The current token is compared first: the history costs the hot path
 // nothing.
-func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.Time) bool {
+func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *storeext.Record, now time.Time) bool {
 	if hashEq(rec.TokenHash, st.tok.hash) {
 		if g.boundRefused(c, st, rec, supCurrent, rec.IssuedAt, now) { // dbsc_lifecycle.go
 			return false
@@ -125,7 +102,7 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 		st.tokRec, st.authAt = rec, rec.AuthAt
 		return true
 	}
-	i := rec.supersededIndex(st.tok.hash)
+	i := supersededIndex(rec, st.tok.hash)
 	if i < 0 {
 		st.failure = ErrTokenMismatch
 		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "token secret does not match its record"})
@@ -139,7 +116,7 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *Record, now time.
 	}
 	if v == supReplay {
 		if rec.Revoked == "" {
-			g.revoke(c, rec, RevokedReplay, EventReplay, "a superseded token came back after its grace window")
+			g.revoke(c, rec, storeext.RevokedReplay, EventReplay, "a superseded token came back after its grace window")
 		}
 		st.failure = ErrReplay
 		return false
@@ -176,7 +153,7 @@ func lower(a, b time.Time) time.Time {
 // it and someone else must hold a copy. With GracePeriod < 0 there is no
 // window at all. A credential the browser never presented cannot have
 // been copied from it: its first presentation is a late response.
-func (g *Guard) judge(e *Superseded, now time.Time) supVerdict {
+func (g *Guard) judge(e *storeext.Superseded, now time.Time) supVerdict {
 	switch {
 	case e.Seen.IsZero():
 		return supLate
@@ -201,7 +178,7 @@ func (g *Guard) judge(e *Superseded, now time.Time) supVerdict {
 // confirmation (a late response) whose window has not opened. ConfirmedAt
 // keeps saying whether the current token itself was ever presented:
 // forwarding relies on it (forwardTarget).
-func confirmDue(r *Record) bool {
+func confirmDue(r *storeext.Record) bool {
 	if len(r.History) == 0 {
 		return false
 	}
@@ -219,7 +196,7 @@ func confirmDue(r *Record) bool {
 // confirm records the first presentation of the current token since the
 // history last changed: the windows of the credentials the browser held
 // before open now, and their sealed successors are no longer needed.
-func confirm(r *Record, now time.Time) {
+func confirm(r *storeext.Record, now time.Time) {
 	r.ConfirmedAt = now
 	r.History = openWindows(r.History, 0, now)
 }
@@ -228,7 +205,7 @@ func confirm(r *Record, now time.Time) {
 // credential newer than h[from:]: the window of each of those it had
 // presented opens (Superseded.Open) if it had not, and their sealed
 // successors are no longer needed.
-func openWindows(h []Superseded, from int, now time.Time) []Superseded {
+func openWindows(h []storeext.Superseded, from int, now time.Time) []storeext.Superseded {
 	h = slices.Clone(h)
 	for i := from; i < len(h); i++ {
 		if !h[i].Seen.IsZero() && h[i].Open.IsZero() {
@@ -262,15 +239,15 @@ func mint() (minted, error) {
 // never presented is sealed the new token: its late response is answered
 // with the newest credential. raised says whether the rotation raised
 // privilege (Renew).
-func supersede(r *Record, m minted, now, seen time.Time, raised bool) error {
-	e := Superseded{Hash: r.TokenHash, At: now, AuthAt: r.AuthAt, Raised: raised, Seen: seen}
+func supersede(r *storeext.Record, m minted, now, seen time.Time, raised bool) error {
+	e := storeext.Superseded{Hash: r.TokenHash, At: now, AuthAt: r.AuthAt, Raised: raised, Seen: seen}
 	if e.Seen.IsZero() {
 		e.Seen = r.ConfirmedAt
 	}
 	if e.Seen.IsZero() {
 		e.Key = r.TokenKey
 	}
-	h := make([]Superseded, 0, min(len(r.History)+1, maxSuperseded))
+	h := make([]storeext.Superseded, 0, min(len(r.History)+1, maxSuperseded))
 	h = append(h, e)
 	h = append(h, r.History[:min(len(r.History), maxSuperseded-1)]...)
 	for i := range h {
@@ -438,8 +415,8 @@ func openSealed(secret [32]byte, sealed []byte, handle string) ([32]byte, error)
 // the browser ever presented the newer one (the same token, not another:
 // a rotating response that lands late then carries exactly what the
 // browser holds), or at a late response's first presentation.
-func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *Record) {
-	i := rec.supersededIndex(st.tok.hash)
+func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *storeext.Record) {
+	i := supersededIndex(rec, st.tok.hash)
 	if i < 0 || len(rec.History[i].Sealed) == 0 {
 		return
 	}
@@ -485,8 +462,8 @@ var errPresented = errors.New("ginsecure: already presented")
 // record a login then replaced is never forwarded (forwardTarget).
 func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 	hash := st.tok.hash
-	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
-		i := r.supersededIndex(hash)
+	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *storeext.Record) error {
+		i := supersededIndex(r, hash)
 		if i < 0 {
 			return errRaced
 		}
@@ -507,7 +484,7 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 	case errors.Is(err, errRaced):
 		// Pushed out of the history by parallel rotations meanwhile.
 		return ErrTokenMismatch
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		// Ended since this request read it: anonymous (see refreshed).
 		st.hideAs(ErrExpired)
 		return nil
@@ -519,7 +496,7 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 // (RotateEvery passed, or a reissue), confirm a rotation. Most requests
 // need none, and verify then skips refresh. rec is the request's record,
 // sup how its token is served, h the request's headers.
-func (g *Guard) due(rec *Record, sup supVerdict, h http.Header, now time.Time) (rotate, confirm bool) {
+func (g *Guard) due(rec *storeext.Record, sup supVerdict, h http.Header, now time.Time) (rotate, confirm bool) {
 	reissue := sup == supReissue
 	rotate = reissue || (g.cfg.RotateEvery > 0 && atLeast(now, rec.IssuedAt, g.cfg.RotateEvery) &&
 		// A bound record rotates by the device's proof only (dbsc.go).
@@ -569,7 +546,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	}
 	presented, reissue := st.tok.hash, st.sup == supReissue
 	readTok := st.rec.TokenHash
-	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *Record) error {
+	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *storeext.Record) error {
 		if reissue {
 			return g.reissue(r, m, sealed, presented, readTok, now)
 		}
@@ -609,8 +586,8 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 // sealed the fresh one (its late response is answered with it), and the
 // presenter's own entry keeps the fresh one sealed under its secret, so
 // that its parallel requests are sent that same token again.
-func (g *Guard) reissue(r *Record, m minted, sealed []byte, presented, readTok [32]byte, now time.Time) error {
-	i := r.supersededIndex(presented)
+func (g *Guard) reissue(r *storeext.Record, m minted, sealed []byte, presented, readTok [32]byte, now time.Time) error {
+	i := supersededIndex(r, presented)
 	if i < 0 || !hashEq(r.TokenHash, readTok) || !r.ConfirmedAt.IsZero() ||
 		g.judge(&r.History[i], now) != supReissue {
 		return errRaced
@@ -630,7 +607,7 @@ func (g *Guard) reissue(r *Record, m minted, sealed []byte, presented, readTok [
 }
 
 // refreshed applies refresh's update result to the request.
-func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, now time.Time, rotate bool, m minted) error {
+func (g *Guard) refreshed(c *gin.Context, st *reqState, rec storeext.Record, err error, now time.Time, rotate bool, m minted) error {
 	switch {
 	case err == nil:
 		prevSeen := st.rec.LastSeen
@@ -652,7 +629,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 		st.rec = &rec
 		return nil
 	case errors.Is(err, errRaced):
-		if i := rec.supersededIndex(st.tok.hash); i >= 0 {
+		if i := supersededIndex(&rec, st.tok.hash); i >= 0 {
 			switch g.judge(&rec.History[i], now) {
 			case supGrace, supResend, supReissue:
 				// Another request of this browser rotated first.
@@ -663,7 +640,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec Record, err error, n
 			}
 		}
 		return ErrTokenMismatch
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		// The record ended (a Logout, a timeout on another server) after
 		// this request read it: dead credentials, anonymous like any
 		// other, never a refusal of a public page or the sign-in route.
@@ -698,12 +675,12 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 // (Record.ForwardPending), as a pending token is. A token the browser had
 // presented is forwarded only within the login's window (loginWindow).
 // Anything else: dead credentials (nil).
-func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now time.Time) (*Record, error) {
+func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *storeext.Record, now time.Time) (*storeext.Record, error) {
 	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || c.GetHeader("Upgrade") != "" || !forwardable(st, old) {
 		return nil, nil
 	}
 	next, err := g.view(c, old.ReplacedBy, now)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -733,7 +710,7 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *Record, now tim
 // the token is old's own, DESIGN.md "Ordering principle") is accepted
 // only for the same user: another user's login replaced it (a shared
 // computer), and the previous user still holds that cookie.
-func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) (bool, error) {
+func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *storeext.Record) (bool, error) {
 	ok, _, err := st.ownAmong(next)
 	if ok || err != nil {
 		return ok, err
@@ -742,7 +719,7 @@ func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) 
 		return false, nil
 	}
 	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 		return false, storeErr(err)
 	}
 	return err == nil && (mk.Handle == next.Handle || mk.Handle == old.Handle), nil
@@ -752,7 +729,7 @@ func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *Record) 
 // from the replaced record old: a token superseded before the browser
 // ever presented it (a late response), or old's current token minted by a
 // rotation.
-func forwardable(st *reqState, old *Record) bool {
+func forwardable(st *reqState, old *storeext.Record) bool {
 	return st.sup == supLate || hashEq(old.TokenHash, st.tok.hash) && len(old.History) > 0
 }
 
@@ -765,7 +742,7 @@ func forwardable(st *reqState, old *Record) bool {
 // login's. A login supersedes it as a rotation would, within the login's
 // window (newLogin). A login's or a Renew's token is carried by its own response only: a copy
 // of it is cut off by the login.
-func (g *Guard) loginWindow(old, next *Record, now time.Time) bool {
+func (g *Guard) loginWindow(old, next *storeext.Record, now time.Time) bool {
 	h := old.History[0] // what the rotation that minted the current token superseded
 	periodic := !h.Raised && !h.Seen.IsZero() && old.IssuedAt.After(old.CreatedAt.Add(unconfirmedGrace))
 	return periodic && g.newLogin(next, now)
@@ -777,7 +754,7 @@ func (g *Guard) loginWindow(old, next *Record, now time.Time) bool {
 // whichever is later; never with the window disabled (GracePeriod < 0).
 // Within it, a response of a request verified before the login may still
 // land after the login's.
-func (g *Guard) newLogin(rec *Record, now time.Time) bool {
+func (g *Guard) newLogin(rec *storeext.Record, now time.Time) bool {
 	return g.cfg.GracePeriod >= 0 && (rec.Unpresented || !longerThan(now, rec.CreatedAt, g.cfg.GracePeriod))
 }
 
@@ -793,7 +770,7 @@ func (g *Guard) newLogin(rec *Record, now time.Time) bool {
 // not a rotation either: a login record without joins is never confirmed
 // either, and a late response of the record the login replaced may land
 // after that presentation as after any other.
-func unrotatedLogin(r *Record) bool {
+func unrotatedLogin(r *storeext.Record) bool {
 	for i, e := range r.History {
 		if e.Raised || (!e.Seen.IsZero() && !joinedAt(r, i)) {
 			return false
@@ -812,7 +789,7 @@ func unrotatedLogin(r *Record) bool {
 // device refresh keeps the privilege of the login, at least RotateEvery
 // (or a refresh's round trip) older than the rotation; a Renew raises it
 // too but is marked Raised.
-func joinedAt(r *Record, i int) bool {
+func joinedAt(r *storeext.Record, i int) bool {
 	next := r.AuthAt
 	if i > 0 {
 		next = r.History[i-1].AuthAt
@@ -845,7 +822,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 		return err
 	}
 	sid := next.SessionID
-	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *Record) error {
+	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.SessionID != sid {
 			return errRaced
 		}
@@ -865,7 +842,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	switch {
 	case errors.Is(err, errForwarded):
 		return g.resendForwarded(c, st, &rec)
-	case errors.Is(err, errRaced), errors.Is(err, ErrNotFound):
+	case errors.Is(err, errRaced), errors.Is(err, storeext.ErrNotFound):
 		st.hideAs(ErrExpired)
 		return nil
 	case err != nil:
@@ -879,7 +856,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 }
 
 // resendForwarded sends the successor's forwarded token again.
-func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *Record) error {
+func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *storeext.Record) error {
 	tok, err := openUnder(forwardInfo, st.tok.secret, next.ForwardPending, next.Handle)
 	if err != nil {
 		st.hideAs(ErrExpired)
@@ -901,7 +878,7 @@ func atLeast(now, t time.Time, d time.Duration) bool    { return !now.Before(t.A
 // expiryOf is when the store may forget r, last seen at lastSeen: at
 // expiry, and for a record no request has presented yet no later than
 // UnpresentedAge after its login.
-func (g *Guard) expiryOf(r *Record, lastSeen time.Time) time.Time {
+func (g *Guard) expiryOf(r *storeext.Record, lastSeen time.Time) time.Time {
 	exp := g.expiry(r.CreatedAt, lastSeen)
 	if r.Unpresented {
 		if u := r.CreatedAt.Add(UnpresentedAge); u.Before(exp) {

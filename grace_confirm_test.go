@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // TestUnconfirmedRotation: the response carrying a new token never reaches
@@ -219,7 +220,7 @@ func TestIdenticalAnonymousCookiesDoNotShareAMarker(t *testing.T) {
 // other, so that n parallel requests read the same record version (what
 // happens naturally with Redis round trips).
 type barrierStore struct {
-	ginsecure.Store
+	storeext.Store
 	armed atomic.Bool
 	n     int
 	mu    sync.Mutex
@@ -228,12 +229,12 @@ type barrierStore struct {
 }
 
 func (s *barrierStore) UseClock(now func() time.Time) {
-	if cu, ok := s.Store.(ginsecure.ClockUser); ok {
+	if cu, ok := s.Store.(storeext.ClockUser); ok {
 		cu.UseClock(now)
 	}
 }
 
-func (s *barrierStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (s *barrierStore) Get(ctx context.Context, h string) (storeext.Record, error) {
 	r, err := s.Store.Get(ctx, h)
 	if s.armed.Load() {
 		s.mu.Lock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -237,7 +238,7 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) 
 	st := s.st
 	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		return nil
 	case err == nil && mk.Handle == "" && !st.sawAlive(cur):
 		// Ended (Logout, timeout) before this request was verified: the
@@ -291,7 +292,7 @@ func (st *reqState) sawAlive(gs *gsessions.Session) bool {
 // error counts as yes (the write is then undone: the safe side).
 func (g *Guard) recordExists(c *gin.Context, handle string) bool {
 	_, err := g.store.Get(reqCtx(c), handle)
-	return !errors.Is(err, ErrNotFound)
+	return !errors.Is(err, storeext.ErrNotFound)
 }
 
 // saveErr names why a session store could not save: too large for the

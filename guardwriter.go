@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // guardWriter strips our cookies from the response of a request whose
@@ -91,7 +92,7 @@ func (w *guardWriter) recheckResent() {
 	w.resent = resent{}
 	st := w.st
 	rec, err := st.g.view(st.c, r.handle, st.g.now())
-	if err != nil || rec.Revoked != RevokedReplaced {
+	if err != nil || rec.Revoked != storeext.RevokedReplaced {
 		return
 	}
 	dropSetCookies(w.ResponseWriter.Header(), func(l string) bool { return slices.Contains(r.lines, l) })

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // FuzzElapsedAgreesWithSub: the hot path's time checks answer exactly what
@@ -46,8 +47,8 @@ func BenchmarkVerifyHotPath(b *testing.B) {
 	g, _ := New(Config{Now: func() time.Time { return fixed }})
 	h, _ := newHandle()
 	secret, hash, _ := newSecret()
-	rec := Record{Handle: h, UserID: "alice", TokenHash: hash, IssuedAt: fixed, IP: "192.0.2.1", CreatedAt: fixed, AuthAt: fixed, LastSeen: fixed, ExpiresAt: fixed.Add(time.Hour)}
-	if err := g.store.Create(context.Background(), rec, Limit{}); err != nil {
+	rec := storeext.Record{Handle: h, UserID: "alice", TokenHash: hash, IssuedAt: fixed, IP: "192.0.2.1", CreatedAt: fixed, AuthAt: fixed, LastSeen: fixed, ExpiresAt: fixed.Add(time.Hour)}
+	if err := g.store.Create(context.Background(), rec, storeext.Limit{}); err != nil {
 		b.Fatal(err)
 	}
 	c, _ := gin.CreateTestContext(httptest.NewRecorder())

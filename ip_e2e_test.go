@@ -25,6 +25,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // ipMismatchEvent returns the only ip_mismatch event, failing otherwise.
@@ -565,8 +566,8 @@ func TestIPThiefNeverServedWhileVictimIsActive(t *testing.T) {
 		// the handle from the shared session, and later ones are plain
 		// no_session. The record says why, whatever the victim was told.
 		rec, err := e.store.Get(context.Background(), handle)
-		if err != nil || rec.Revoked != ginsecure.RevokedIP {
-			t.Fatalf("record after the race: revoked %q, err %v; want %q", rec.Revoked, err, ginsecure.RevokedIP)
+		if err != nil || rec.Revoked != storeext.RevokedIP {
+			t.Fatalf("record after the race: revoked %q, err %v; want %q", rec.Revoked, err, storeext.RevokedIP)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
@@ -325,7 +326,7 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	// inside the /64 must not cost the whole session).
 	keep := g.cfg.KeepSessionOnIPMismatch || route || familyOnly
 	if !keep {
-		g.markRevoked(c, st.rec, RevokedIP)
+		g.markRevoked(c, st.rec, storeext.RevokedIP)
 	}
 	if g.mismatches.first(mismatchKey{EventIPMismatch, st.rec.Handle, policy.network(client)}, g.now(), g.cfg.TouchInterval) {
 		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})

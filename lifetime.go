@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/quasoft/memstore"
 )
@@ -74,9 +75,9 @@ func (s *guardSession) followLifetime() {
 	age, now := chosenLifetime(st.cur.Options.MaxAge), st.g.now()
 	held := st.rec
 	if held == nil || held.Handle != st.tok.handle {
-		held = &Record{Handle: st.tok.handle}
+		held = &storeext.Record{Handle: st.tok.handle}
 	}
-	rec, err := st.g.updateHeld(reqCtx(st.c), held, func(r *Record) error {
+	rec, err := st.g.updateHeld(reqCtx(st.c), held, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.TokenHash != st.tok.hash || !now.Before(r.ExpiresAt) {
 			return errRaced
 		}
@@ -84,7 +85,7 @@ func (s *guardSession) followLifetime() {
 		return nil
 	})
 	if err != nil {
-		if !errors.Is(err, errRaced) && !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, errRaced) && !errors.Is(err, storeext.ErrNotFound) {
 			st.g.log.Warn("ginsecure: could not keep the session's new lifetime", "err", err)
 		}
 		return
@@ -108,7 +109,7 @@ func chosenLifetime(maxAge int) int {
 // the lifetime the application chose (Record.CookieMaxAge) capped at what
 // remains of AbsoluteTimeout, 0 (a browser-session cookie) where it chose
 // one, and where it chose nothing the session's own (cookieMaxAge).
-func (st *reqState) tokenMaxAge(rec *Record) int {
+func (st *reqState) tokenMaxAge(rec *storeext.Record) int {
 	if rec != nil && rec.Device.Bound() && st.g.device != nil {
 		return st.g.boundTokenMaxAge(st.unboundMaxAge(rec), rec) // dbsc_lifecycle.go
 	}
@@ -116,7 +117,7 @@ func (st *reqState) tokenMaxAge(rec *Record) int {
 }
 
 // unboundMaxAge is tokenMaxAge for a record that is not device-bound.
-func (st *reqState) unboundMaxAge(rec *Record) int {
+func (st *reqState) unboundMaxAge(rec *storeext.Record) int {
 	if rec == nil || rec.CookieMaxAge == 0 {
 		return st.cookieMaxAge()
 	}
@@ -131,7 +132,7 @@ func (st *reqState) unboundMaxAge(rec *Record) int {
 // (Record.CookieMaxAge, as tokenMaxAge caps it) in place of the session
 // store's, for the session cookie the Guard sends (Renew, keep-alive);
 // gs itself where the application chose none. gs is not changed.
-func (st *reqState) withLifetime(gs *gsessions.Session, rec *Record) *gsessions.Session {
+func (st *reqState) withLifetime(gs *gsessions.Session, rec *storeext.Record) *gsessions.Session {
 	if gs == nil || gs.Options == nil || rec == nil || rec.CookieMaxAge == 0 {
 		return gs
 	}
@@ -178,7 +179,7 @@ func (s *guardSession) saved(err *error) {
 // (the touch checked it), sent with it unless a rotation just sent it.
 // The cookie store cannot do this without re-sending a read copy of the
 // data: New warns instead (warnShortCookieStore). (DESIGN.md, "Timeouts")
-func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, rec *Record, rotated bool) {
+func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, rec *storeext.Record, rotated bool) {
 	gs := st.withLifetime(st.cur, rec)
 	if st.standingIn() || gs == nil || gs.Options == nil || cookieStore(gs.Store()) || gs.ID == "" || gs.ID != rec.SessionID {
 		return

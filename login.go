@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -93,15 +94,15 @@ type login struct {
 	m      minted // the new token
 	sid    string // the new session's identity
 
-	prior    *Record            // the record the login replaces, nil for none
+	prior    *storeext.Record   // the record the login replaces, nil for none
 	replaced *gsessions.Session // the session it replaces
 	oldKey   string             // that session's marker key, "" for none (a stand-in)
 	carryR   carryRule          // what of the replaced session is carried over
 	reread   *gsessions.Session // the replaced session, read with the marker
 	owner    string             // the record whose data reread may hold ("" for an anonymous session's)
 
-	rec    Record             // the new record
-	lim    Limit              // MaxSessionsPerUser, as the creation applies it
+	rec    storeext.Record    // the new record
+	lim    storeext.Limit     // MaxSessionsPerUser, as the creation applies it
 	ns     *gsessions.Session // the new session
 	shared *sharedSession     // ns, written with the record by one script (a shared Redis), or nil
 	gone   bool               // the replaced session went in its record's retiring write
@@ -166,9 +167,9 @@ func (l *login) mark() (joined bool, err error) {
 	if l.oldKey == "" {
 		return false, nil
 	}
-	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_shared.go
+	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, storeext.Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_shared.go
 	switch {
-	case errors.Is(err, ErrMarkerExists):
+	case errors.Is(err, storeext.ErrMarkerExists):
 		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
 			return joined, err
 		}
@@ -189,7 +190,7 @@ func (l *login) mark() (joined bool, err error) {
 // verified, and the login carries it from there (movedSession), marking
 // it where it is the replaced record's own.
 func (l *login) followMoved() error {
-	moved, at, key, err := l.g.movedSession(l.ctx, l.st, l.oldKey, l.userID, l.prior, Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)})
+	moved, at, key, err := l.g.movedSession(l.ctx, l.st, l.oldKey, l.userID, l.prior, storeext.Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)})
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (l *login) followMoved() error {
 // guest's data; otherwise carryAnonymous. Two reads, only on this path.
 func (g *Guard) anonymousTaken(ctx context.Context, key, userID string) (carryRule, error) {
 	mk, err := g.store.GetMarker(ctx, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		return carryAnonymous, nil
 	}
 	if err != nil {
@@ -235,7 +236,7 @@ func (g *Guard) anonymousTaken(ctx context.Context, key, userID string) (carryRu
 	}
 	r, err := g.store.Get(ctx, mk.Handle)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		return carryAnonymous, nil
 	case err != nil:
 		return carryNone, storeErr(err)
@@ -277,7 +278,7 @@ func (l *login) create() error {
 	g := l.g
 	l.rec = g.newRecord(l.c, l.userID, l.m.hash, l.handle, l.sid, l.now)
 	l.rec.TokenKey = l.m.key
-	l.lim = Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
+	l.lim = storeext.Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if l.prior != nil && l.prior.UserID == l.userID {
 		l.lim.Replacing = l.prior.Handle // signing in again from this browser
 	}
@@ -392,7 +393,7 @@ func (l *login) send() {
 // signedIn makes the request rec's, signed in on the token m now, and
 // sends the token: what Login and a joined login end with. detail goes
 // into the EventLogin.
-func (st *reqState) signedIn(rec *Record, m minted, now time.Time, detail string) {
+func (st *reqState) signedIn(rec *storeext.Record, m minted, now time.Time, detail string) {
 	g, c := st.g, st.c
 	st.sess.reset()
 	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
@@ -437,7 +438,7 @@ func PrepareSignIn(c *gin.Context) error {
 // whoever holds a stolen copy of the cookies cannot end the owner's
 // session by signing in to an account of their own. The request's
 // stand-in carries nothing over in either case.
-func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions.Session, key string) {
+func (st *reqState) replacing(userID string) (prior *storeext.Record, replaced *gsessions.Session, key string) {
 	r := st.refused
 	if r != nil && r.UserID == userID {
 		// The record's own session, by the identity it names, whichever
@@ -462,14 +463,14 @@ func (st *reqState) replacing(userID string) (prior *Record, replaced *gsessions
 func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID string, m minted, now time.Time) (bool, error) {
 	ctx := reqCtx(c)
 	mk, err := g.store.GetMarker(ctx, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, storeErr(err)
 	}
 	rec, err := g.joinRecord(ctx, mk.Handle, userID, parseIP(g.clientIPText(c)), m, now)
-	if errors.Is(err, errRaced) || errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errRaced) || errors.Is(err, storeext.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -497,8 +498,8 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 // from the same session, onto the token m: errRaced where that login was
 // of another user, has ended, is older than unconfirmedGrace, or is bound
 // to a network client is not from.
-func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client netip.Addr, m minted, now time.Time) (Record, error) {
-	return g.store.Update(ctx, handle, func(r *Record) error {
+func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client netip.Addr, m minted, now time.Time) (storeext.Record, error) {
+	return g.store.Update(ctx, handle, func(r *storeext.Record) error {
 		if r.UserID != userID || r.Revoked != "" || now.Sub(r.CreatedAt) > unconfirmedGrace {
 			return errRaced
 		}
@@ -541,23 +542,23 @@ func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client ne
 // after the read is refused, never lost silently; another record's session
 // is only read: it stays that record's. Nothing (nil) on the cookie store,
 // where the data is in the cookie, or when no such record is found.
-func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID string, prior *Record, mk Marker) (gs *gsessions.Session, owner, markKey string, err error) {
+func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID string, prior *storeext.Record, mk storeext.Marker) (gs *gsessions.Session, owner, markKey string, err error) {
 	if cookieStore(st.gs.Store()) {
 		return nil, "", "", nil
 	}
 	m, err := g.store.GetMarker(ctx, key)
 	next := m.Handle
-	var r Record
+	var r storeext.Record
 	for hops := 0; err == nil && next != "" && hops <= maxSuperseded; hops++ {
 		if r, err = g.store.Get(ctx, next); err == nil {
 			next = r.ReplacedBy
-			if r.Revoked != RevokedReplaced {
+			if r.Revoked != storeext.RevokedReplaced {
 				next = ""
 			}
 		}
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		return nil, "", "", nil
 	case err != nil:
 		return nil, "", "", storeErr(err)
@@ -570,7 +571,7 @@ func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID stri
 			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
 				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
 			}
-			if errors.Is(err, ErrMarkerExists) {
+			if errors.Is(err, storeext.ErrMarkerExists) {
 				return nil, "", "", nil
 			}
 			return nil, "", "", storeErr(err)
@@ -596,12 +597,12 @@ func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID stri
 // (a replay) stays ended, and says why; one already gone is no error.
 // With a sessionKey (a session of the shared Redis, sharedKey), that
 // session is deleted by the same write, and gone says it was.
-func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, sessionKey string) (gone bool, err error) {
-	retire := func(r *Record) error {
-		if r.Revoked != "" && r.Revoked != RevokedReplaced {
+func (g *Guard) retireReplaced(ctx context.Context, held *storeext.Record, successor, sessionKey string) (gone bool, err error) {
+	retire := func(r *storeext.Record) error {
+		if r.Revoked != "" && r.Revoked != storeext.RevokedReplaced {
 			return nil
 		}
-		r.Revoked, r.ReplacedBy = RevokedReplaced, successor
+		r.Revoked, r.ReplacedBy = storeext.RevokedReplaced, successor
 		return nil
 	}
 	shared, _ := g.store.(sharedRedis)
@@ -611,7 +612,7 @@ func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, ses
 	} else {
 		_, err = g.updateHeld(ctx, held, retire)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		return false, nil
 	}
 	return gone, err
@@ -621,7 +622,7 @@ func (g *Guard) retireReplaced(ctx context.Context, held *Record, successor, ses
 // of successor: a retirement whose reply was lost was applied.
 func (g *Guard) retiredFor(ctx context.Context, handle, successor string) bool {
 	r, err := g.store.Get(ctx, handle)
-	return err == nil && r.Revoked == RevokedReplaced && r.ReplacedBy == successor
+	return err == nil && r.Revoked == storeext.RevokedReplaced && r.ReplacedBy == successor
 }
 
 // dropFailedLogin removes what a login whose record's creation failed may
@@ -632,7 +633,7 @@ func (g *Guard) retiredFor(ctx context.Context, handle, successor string) bool {
 func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle string, hash [32]byte, shared *sharedSession, ns *gsessions.Session) {
 	r, err := g.store.Get(ctx, handle)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeext.ErrNotFound):
 		return // not created: nothing to remove
 	case err != nil:
 		g.log.Error("ginsecure: could not tell whether a failed login left its record", "err", err)
@@ -663,8 +664,8 @@ func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
 
 // newRecord mints the record of a login: unpresented until its first
 // presentation (UnpresentedAge).
-func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) Record {
-	r := Record{
+func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) storeext.Record {
+	r := storeext.Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
 		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),

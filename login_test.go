@@ -33,7 +33,7 @@ import (
 // failingStore fails, while armed, the failAt-th store call (counted from
 // arming), or every call of the method failMethod.
 type failingStore struct {
-	ginsecure.Store
+	storeext.Store
 	mu         sync.Mutex
 	armed      bool
 	n          int
@@ -97,18 +97,18 @@ func (f *failingStore) hit(method string) error {
 }
 
 func (f *failingStore) UseClock(now func() time.Time) {
-	if cu, ok := f.Store.(ginsecure.ClockUser); ok {
+	if cu, ok := f.Store.(storeext.ClockUser); ok {
 		cu.UseClock(now)
 	}
 }
 
-func (f *failingStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (f *failingStore) Get(ctx context.Context, h string) (storeext.Record, error) {
 	if err := f.hit("Get"); err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	return f.Store.Get(ctx, h)
 }
-func (f *failingStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+func (f *failingStore) Create(ctx context.Context, r storeext.Record, l storeext.Limit) error {
 	if err := f.hit("Create"); err != nil {
 		if f.lost(err) {
 			_ = f.Store.Create(ctx, r, l)
@@ -126,21 +126,21 @@ func (f *failingStore) Trim(ctx context.Context, u string, max int) ([]string, e
 	}
 	return f.Store.Trim(ctx, u, max)
 }
-func (f *failingStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (f *failingStore) Update(ctx context.Context, h string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	if err := f.hit("Update"); err != nil {
 		if f.lost(err) {
 			_, _ = f.Store.Update(ctx, h, fn)
 		}
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	return f.Store.Update(ctx, h, fn)
 }
-func (f *failingStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, l ginsecure.Limit) (ginsecure.Record, []string, error) {
+func (f *failingStore) Present(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, l storeext.Limit) (storeext.Record, []string, error) {
 	if err := f.hit("Present"); err != nil {
 		if f.lost(err) {
 			_, _, _ = f.Store.Present(ctx, held, fn, l)
 		}
-		return ginsecure.Record{}, nil, err
+		return storeext.Record{}, nil, err
 	}
 	return f.Store.Present(ctx, held, fn, l)
 }
@@ -153,13 +153,13 @@ func (f *failingStore) Delete(ctx context.Context, h string) error {
 	}
 	return f.Store.Delete(ctx, h)
 }
-func (f *failingStore) List(ctx context.Context, u string) ([]ginsecure.Record, error) {
+func (f *failingStore) List(ctx context.Context, u string) ([]storeext.Record, error) {
 	if err := f.hit("List"); err != nil {
 		return nil, err
 	}
 	return f.Store.List(ctx, u)
 }
-func (f *failingStore) SetMarker(ctx context.Context, k string, m ginsecure.Marker) error {
+func (f *failingStore) SetMarker(ctx context.Context, k string, m storeext.Marker) error {
 	if err := f.hit("SetMarker"); err != nil {
 		if f.lost(err) {
 			_ = f.Store.SetMarker(ctx, k, m)
@@ -168,9 +168,9 @@ func (f *failingStore) SetMarker(ctx context.Context, k string, m ginsecure.Mark
 	}
 	return f.Store.SetMarker(ctx, k, m)
 }
-func (f *failingStore) GetMarker(ctx context.Context, k string) (ginsecure.Marker, error) {
+func (f *failingStore) GetMarker(ctx context.Context, k string) (storeext.Marker, error) {
 	if err := f.hit("GetMarker"); err != nil {
-		return ginsecure.Marker{}, err
+		return storeext.Marker{}, err
 	}
 	return f.Store.GetMarker(ctx, k)
 }
@@ -193,22 +193,22 @@ func (f *failingStore) SharedSessions(store gsessions.Store) storeext.KnownSessi
 	}
 	return nil
 }
-func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (*ginsecure.Record, []byte, error) {
+func (f *failingStore) GetWithSession(ctx context.Context, h, sk string) (*storeext.Record, []byte, error) {
 	if err := f.hit("GetWithSession"); err != nil {
 		return nil, nil, err
 	}
 	return f.Store.(storeext.SharedRedis).GetWithSession(ctx, h, sk)
 }
-func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
+func (f *failingStore) SaveSessionUnlessMarked(ctx context.Context, mk, sk string, v []byte, ttl time.Duration) (storeext.Marker, bool, error) {
 	if err := f.hit("SaveSessionUnlessMarked"); err != nil {
 		if f.lost(err) {
 			_, _, _ = f.Store.(storeext.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
 		}
-		return ginsecure.Marker{}, false, err
+		return storeext.Marker{}, false, err
 	}
 	return f.Store.(storeext.SharedRedis).SaveSessionUnlessMarked(ctx, mk, sk, v, ttl)
 }
-func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record, l ginsecure.Limit, sk string, v []byte, ttl time.Duration) error {
+func (f *failingStore) CreateWithSession(ctx context.Context, r storeext.Record, l storeext.Limit, sk string, v []byte, ttl time.Duration) error {
 	if err := f.hit("CreateWithSession"); err != nil {
 		if f.lost(err) {
 			_ = f.Store.(storeext.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
@@ -217,7 +217,7 @@ func (f *failingStore) CreateWithSession(ctx context.Context, r ginsecure.Record
 	}
 	return f.Store.(storeext.SharedRedis).CreateWithSession(ctx, r, l, sk, v, ttl)
 }
-func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m ginsecure.Marker, sk string) ([]byte, error) {
+func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m storeext.Marker, sk string) ([]byte, error) {
 	if err := f.hit("SetMarkerReadSession"); err != nil {
 		if f.lost(err) {
 			_, _ = f.Store.(storeext.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
@@ -226,21 +226,21 @@ func (f *failingStore) SetMarkerReadSession(ctx context.Context, k string, m gin
 	}
 	return f.Store.(storeext.SharedRedis).SetMarkerReadSession(ctx, k, m, sk)
 }
-func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sk string) (ginsecure.Record, error) {
+func (f *failingStore) UpdateHeldDeletingSession(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, sk string) (storeext.Record, error) {
 	if err := f.hit("UpdateHeldDeletingSession"); err != nil {
 		if f.lost(err) {
 			_, _ = f.Store.(storeext.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
 		}
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	return f.Store.(storeext.SharedRedis).UpdateHeldDeletingSession(ctx, held, fn, sk)
 }
-func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (f *failingStore) UpdateHeld(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error) (storeext.Record, error) {
 	if err := f.hit("UpdateHeld"); err != nil {
 		if f.lost(err) {
 			_, _ = f.Store.Update(ctx, held.Handle, fn)
 		}
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	if u, ok := f.Store.(storeext.HeldUpdater); ok {
 		return u.UpdateHeld(ctx, held, fn)
@@ -251,7 +251,7 @@ func (f *failingStore) UpdateHeld(ctx context.Context, held ginsecure.Record, fn
 // storeContents counts what ginsecure's store holds: records and markers
 // of the memory store (and its index's handles), or the keys under the
 // test prefix on Redis.
-func storeContents(t *testing.T, e *env, inner ginsecure.Store) string {
+func storeContents(t *testing.T, e *env, inner storeext.Store) string {
 	t.Helper()
 	if e.redis != nil {
 		c := e.redis.Pool().Get()
@@ -290,7 +290,7 @@ func sortedCounts(kinds []string) map[string]int {
 func newFailingEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *failingStore) {
 	t.Helper()
 	var opts []envOption
-	var inner ginsecure.Store
+	var inner storeext.Store
 	if isRedis(kind) {
 		srv := redistest.Start(t)
 		pool := srv.Pool()
@@ -1056,7 +1056,7 @@ func carolOverForgottenSession(t *testing.T, kind string, expectCart func(*testi
 	}
 	pre := b.header()
 	write := e.holdAt(t, "/hold?id=w&write=carol-later", "w", pre)
-	e.clock.Advance(ginsecure.DefaultAbsoluteTimeout + ginsecure.RetainExpired + time.Minute)
+	e.clock.Advance(ginsecure.DefaultAbsoluteTimeout + storeext.RetainExpired + time.Minute)
 	if r := b.get("/cart"); r.user() != "" || r.body["cart"] != nil {
 		t.Fatalf("carol's browser after her record was forgotten: %v", r.body)
 	}

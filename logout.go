@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -46,7 +47,7 @@ func Logout(c *gin.Context) error {
 // signingOut is step 1: the record the request's token names, or, for
 // none, what Logout returns: ErrNoSession where the requester proved
 // nothing, nil where nothing lives on.
-func (st *reqState) signingOut() (*Record, error) {
+func (st *reqState) signingOut() (*storeext.Record, error) {
 	if rec := st.tokRec; rec != nil {
 		return rec, nil
 	}
@@ -69,10 +70,10 @@ func (st *reqState) signingOut() (*Record, error) {
 // session retired (end), then it goes. An error with ended true: the
 // session could not be tombstoned (the records store failed after the
 // ending).
-func (st *reqState) endSignedOut(rec *Record) (ended bool, err error) {
+func (st *reqState) endSignedOut(rec *storeext.Record) (ended bool, err error) {
 	g, ctx := st.g, reqCtx(st.c)
-	ended, err = g.end(ctx, rec, RevokedByUser, g.sessionsOf(st))
-	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, ErrNotFound) {
+	ended, err = g.end(ctx, rec, storeext.RevokedByUser, g.sessionsOf(st))
+	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, storeext.ErrNotFound) {
 		return false, storeErr(err)
 	}
 	if derr := g.store.Delete(ctx, rec.Handle); derr != nil {

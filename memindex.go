@@ -6,6 +6,7 @@ package ginsecure
 // user's live sessions never reads the others.
 
 import (
+	"github.com/ginsecure/ginsecure/storeext"
 	"math"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ import (
 const MemoryStoreMaxSessionsPerUser = 1000
 
 // userCeiling is the most live records Create leaves one user under limit.
-func userCeiling(limit Limit) int {
+func userCeiling(limit storeext.Limit) int {
 	return max(MemoryStoreMaxSessionsPerUser, limit.Max+limit.Unpresented)
 }
 
@@ -82,7 +83,7 @@ type userShard struct {
 }
 
 // entryOf is the index entry of rec, or nil.
-func (us *userShard) entryOf(rec *Record) *userEntry {
+func (us *userShard) entryOf(rec *storeext.Record) *userEntry {
 	e := us.entries[rec.Handle]
 	if e == nil || e.seq != rec.Seq || e.u.id != rec.UserID {
 		return nil
@@ -91,7 +92,7 @@ func (us *userShard) entryOf(rec *Record) *userEntry {
 }
 
 // add indexes rec, a live record of a user of this shard.
-func (us *userShard) add(rec *Record) {
+func (us *userShard) add(rec *storeext.Record) {
 	if old := us.entries[rec.Handle]; old != nil {
 		us.remove(old) // a record gone with its handle: its entry goes too
 	}
@@ -107,7 +108,7 @@ func (us *userShard) add(rec *Record) {
 	us.entries[rec.Handle] = e
 }
 
-func (e *userEntry) set(rec *Record) {
+func (e *userEntry) set(rec *storeext.Record) {
 	e.lastSeen = nanos(rec.LastSeen, math.MinInt64)
 	e.expires = nanos(rec.ExpiresAt, math.MaxInt64)
 	e.class = classPresented
@@ -132,7 +133,7 @@ func (us *userShard) remove(e *userEntry) {
 
 // sync makes rec's entry what rec is now: gone when rec is revoked, else
 // ordered by its current last use and expiry (added when missing).
-func (us *userShard) sync(rec *Record) {
+func (us *userShard) sync(rec *storeext.Record) {
 	e := us.entryOf(rec)
 	switch {
 	case rec.Revoked != "":

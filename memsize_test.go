@@ -14,6 +14,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 	"github.com/google/uuid"
 )
@@ -26,10 +27,10 @@ const memSizeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 
 // memSizeRecord is a record as Login leaves it, for user i (one session
 // per user: every session pays for its own index entry).
-func memSizeRecord(i int, now time.Time) ginsecure.Record {
+func memSizeRecord(i int, now time.Time) storeext.Record {
 	var tok [32]byte
 	_, _ = rand.Read(tok[:])
-	return ginsecure.Record{
+	return storeext.Record{
 		Handle: uuid.NewString(), UserID: "user-" + strconv.Itoa(i), TokenHash: tok, IssuedAt: now,
 		IP: fmt.Sprintf("198.51.%d.%d", i/256%256, i%256), UserAgent: strings.Clone(memSizeUA),
 		CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(30 * time.Minute),
@@ -62,14 +63,14 @@ func TestMemoryPerSession(t *testing.T) {
 		// Records built here, as Login builds them from the request: the
 		// store holds the only reference to their strings.
 		for i := range memSizeSessions {
-			if err := st.Create(ctx, memSizeRecord(i, now), ginsecure.Limit{Max: 10}); err != nil {
+			if err := st.Create(ctx, memSizeRecord(i, now), storeext.Limit{Max: 10}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		afterRecs := heapAfterGC()
 		for range memSizeSessions {
 			// A login's marker: the replaced session's ID names the record.
-			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), storeext.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -80,7 +81,7 @@ func TestMemoryPerSession(t *testing.T) {
 	})
 
 	t.Run("redis", func(t *testing.T) {
-		recs := make([]ginsecure.Record, memSizeSessions)
+		recs := make([]storeext.Record, memSizeSessions)
 		for i := range recs {
 			recs[i] = memSizeRecord(i, now)
 		}
@@ -105,13 +106,13 @@ func TestMemoryPerSession(t *testing.T) {
 		}
 		before := used()
 		for _, r := range recs {
-			if err := st.Create(ctx, r, ginsecure.Limit{Max: 10}); err != nil {
+			if err := st.Create(ctx, r, storeext.Limit{Max: 10}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		afterRecs := used()
 		for _, r := range recs {
-			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: r.Handle, ExpiresAt: r.ExpiresAt}); err != nil {
+			if err := st.SetMarker(ctx, "s:"+uuid.NewString(), storeext.Marker{At: now, Handle: r.Handle, ExpiresAt: r.ExpiresAt}); err != nil {
 				t.Fatal(err)
 			}
 		}

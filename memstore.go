@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/ginsecure/ginsecure/storeext"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -23,12 +24,12 @@ const memShards = 32
 type memSlot struct {
 	// rec is never changed in place: Update and eviction store a new
 	// *Record, so a pointer handed out by viewShared stays a consistent snapshot.
-	rec *Record
+	rec *storeext.Record
 	at  int
 }
 
 type markSlot struct {
-	Marker
+	storeext.Marker
 	at int
 }
 
@@ -69,7 +70,7 @@ type memoryStore struct {
 // it must: the user's index is ordered by last use and by expiry. It keeps
 // at most MemoryStoreMaxSessionsPerUser live sessions per user. It starts
 // no goroutine and needs no Close. (DESIGN.md, "Memory store")
-func NewMemoryStore() Store {
+func NewMemoryStore() storeext.Store {
 	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].records = make(map[string]memSlot)
@@ -104,10 +105,10 @@ func (m *memoryStore) slot(key string) uint32 {
 	return uint32(maphash.String(m.seed, key) % memShards)
 }
 
-func (s *memShard) record(handle string) *Record { return s.records[handle].rec }
+func (s *memShard) record(handle string) *storeext.Record { return s.records[handle].rec }
 
 // putRecord stores r under handle. The caller holds s.mu.
-func (s *memShard) putRecord(handle string, r *Record) {
+func (s *memShard) putRecord(handle string, r *storeext.Record) {
 	if sl, ok := s.records[handle]; ok {
 		sl.rec = r
 		s.records[handle] = sl
@@ -140,7 +141,7 @@ func (s *memShard) dropSlot(handle string, sl memSlot) {
 }
 
 // putMarker stores mk under key. The caller holds s.mu.
-func (s *memShard) putMarker(key string, mk Marker) {
+func (s *memShard) putMarker(key string, mk storeext.Marker) {
 	if sl, ok := s.markers[key]; ok {
 		sl.Marker = mk
 		s.markers[key] = sl
@@ -174,17 +175,17 @@ func retained(exp time.Time) time.Time {
 	if exp.IsZero() {
 		return exp
 	}
-	return exp.Add(RetainExpired)
+	return exp.Add(storeext.RetainExpired)
 }
 
 // cloneRecord copies a record with its slices: values are copied in and
 // out of the store.
-func cloneRecord(r *Record) Record { return r.Clone() }
+func cloneRecord(r *storeext.Record) storeext.Record { return r.Clone() }
 
-func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
+func (m *memoryStore) Get(_ context.Context, handle string) (storeext.Record, error) {
 	r, err := m.viewShared(handle, m.now())
 	if err != nil {
-		return Record{}, err
+		return storeext.Record{}, err
 	}
 	return cloneRecord(r), nil
 }
@@ -194,14 +195,14 @@ func (m *memoryStore) Get(_ context.Context, handle string) (Record, error) {
 // modified (records are replaced, never changed in place, so it stays a
 // consistent snapshot). now is the Guard's reading of the store's clock:
 // one clock read per request.
-func (m *memoryStore) viewShared(handle string, now time.Time) (*Record, error) {
+func (m *memoryStore) viewShared(handle string, now time.Time) (*storeext.Record, error) {
 	m.sweepIfDue(now)
 	s := m.shard(handle)
 	s.mu.RLock()
 	r := s.records[handle].rec
 	s.mu.RUnlock()
 	if r == nil || expired(retained(r.ExpiresAt), now) {
-		return nil, ErrNotFound
+		return nil, storeext.ErrNotFound
 	}
 	return r, nil
 }
@@ -213,7 +214,7 @@ var errHandleExists = errors.New("ginsecure: memory store: handle already exists
 // insertion and the evictions: one user's logins are one at a time. It
 // reads the user's session count, not the sessions; it signs out only the
 // ones it evicts.
-func (m *memoryStore) Create(_ context.Context, rec Record, limit Limit) error {
+func (m *memoryStore) Create(_ context.Context, rec storeext.Record, limit storeext.Limit) error {
 	now := m.now()
 	m.sweepIfDue(now)
 	us := m.userShard(rec.UserID)
@@ -295,7 +296,7 @@ func (m *memoryStore) evict(us *userShard, e *userEntry) string {
 	ok := r != nil && r.Seq == e.seq && r.Revoked == ""
 	if ok {
 		cp := *r
-		cp.Revoked = RevokedEvicted
+		cp.Revoked = storeext.RevokedEvicted
 		s.putRecord(e.handle, &cp)
 	}
 	s.mu.Unlock()
@@ -308,7 +309,7 @@ func (m *memoryStore) evict(us *userShard, e *userEntry) string {
 
 // Present holds the user's shard lock across the limit's count, the write
 // and the evictions: presentations of one user's records are one at a time.
-func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) error, limit Limit) (Record, []string, error) {
+func (m *memoryStore) Present(_ context.Context, held storeext.Record, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	now := m.now()
 	handle := held.Handle
 	s := m.shard(handle)
@@ -317,7 +318,7 @@ func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) e
 		r := s.record(handle)
 		s.mu.RUnlock()
 		if r == nil || expired(r.ExpiresAt, now) {
-			return Record{}, nil, ErrNotFound
+			return storeext.Record{}, nil, storeext.ErrNotFound
 		}
 		rec, evicted, err := m.presentAs(r.UserID, handle, now, fn, limit)
 		if !errors.Is(err, errOtherUser) {
@@ -331,7 +332,7 @@ func (m *memoryStore) Present(_ context.Context, held Record, fn func(*Record) e
 var errOtherUser = errors.New("ginsecure: memory store: record changed user")
 
 // presentAs is Present under the lock of userID, the user of the record.
-func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*Record) error, limit Limit) (Record, []string, error) {
+func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	us := m.userShard(userID)
 	us.mu.Lock()
 	defer us.mu.Unlock()
@@ -342,10 +343,10 @@ func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*R
 	switch {
 	case r == nil || expired(r.ExpiresAt, now):
 		s.mu.Unlock()
-		return Record{}, nil, ErrNotFound
+		return storeext.Record{}, nil, storeext.ErrNotFound
 	case r.UserID != userID:
 		s.mu.Unlock()
-		return Record{}, nil, errOtherUser
+		return storeext.Record{}, nil, errOtherUser
 	}
 	cp := cloneRecord(r)
 	if err := fn(&cp); err != nil {
@@ -372,7 +373,7 @@ func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*R
 // store writes fn's result cp over r, the record stored under handle, and
 // returns the stored copy. The handle and the user are not fn's to change
 // (the user's index is keyed by them). The caller holds s.mu.
-func (m *memoryStore) store(s *memShard, handle string, r, cp *Record) *Record {
+func (m *memoryStore) store(s *memShard, handle string, r, cp *storeext.Record) *storeext.Record {
 	cp.Handle, cp.UserID, cp.Seq = handle, r.UserID, r.Seq
 	// A new record (readers may hold the old one), not the one fn saw: a
 	// pointer fn kept must not reach the store.
@@ -383,7 +384,7 @@ func (m *memoryStore) store(s *memShard, handle string, r, cp *Record) *Record {
 
 // reindexes reports whether writing b over a changes what the user's index
 // holds of the record (its last use, expiry, presentation or revocation).
-func reindexes(a, b *Record) bool {
+func reindexes(a, b *storeext.Record) bool {
 	if a.Revoked != "" && b.Revoked != "" {
 		return false // in no index, before or after
 	}
@@ -395,13 +396,13 @@ func reindexes(a, b *Record) bool {
 // the index holds as it was (a rotation); otherwise it applies fn again
 // under the user's shard lock too, so that the record and its index entry
 // change in one step.
-func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) error) (Record, error) {
+func (m *memoryStore) Update(_ context.Context, handle string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	s := m.shard(handle)
 	s.mu.Lock()
 	r := s.record(handle)
 	if r == nil || expired(r.ExpiresAt, m.now()) {
 		s.mu.Unlock()
-		return Record{}, ErrNotFound
+		return storeext.Record{}, storeext.ErrNotFound
 	}
 	cp := cloneRecord(r)
 	if err := fn(&cp); err != nil {
@@ -422,7 +423,7 @@ func (m *memoryStore) Update(_ context.Context, handle string, fn func(*Record) 
 			return rec, err
 		}
 		if userID, err = m.userOf(handle); err != nil {
-			return Record{}, err
+			return storeext.Record{}, err
 		}
 	}
 }
@@ -434,13 +435,13 @@ func (m *memoryStore) userOf(handle string) (string, error) {
 	r := s.record(handle)
 	s.mu.RUnlock()
 	if r == nil || expired(r.ExpiresAt, m.now()) {
-		return "", ErrNotFound
+		return "", storeext.ErrNotFound
 	}
 	return r.UserID, nil
 }
 
 // updateAs is Update under the lock of userID, the user of the record.
-func (m *memoryStore) updateAs(userID, handle string, fn func(*Record) error) (Record, error) {
+func (m *memoryStore) updateAs(userID, handle string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	us := m.userShard(userID)
 	us.mu.Lock()
 	defer us.mu.Unlock()
@@ -450,10 +451,10 @@ func (m *memoryStore) updateAs(userID, handle string, fn func(*Record) error) (R
 	switch {
 	case r == nil || expired(r.ExpiresAt, m.now()):
 		s.mu.Unlock()
-		return Record{}, ErrNotFound
+		return storeext.Record{}, storeext.ErrNotFound
 	case r.UserID != userID:
 		s.mu.Unlock()
-		return Record{}, errOtherUser
+		return storeext.Record{}, errOtherUser
 	}
 	cp := cloneRecord(r)
 	if err := fn(&cp); err != nil {
@@ -499,7 +500,7 @@ func (m *memoryStore) Delete(_ context.Context, handle string) error {
 // List holds the user's shard lock only to copy the handles of the user's
 // live records (at most MemoryStoreMaxSessionsPerUser of them), then reads
 // each under its own shard's lock.
-func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
+func (m *memoryStore) List(_ context.Context, userID string) ([]storeext.Record, error) {
 	now := m.now()
 	type ref struct {
 		handle string
@@ -517,7 +518,7 @@ func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
 		}
 	}
 	us.mu.Unlock()
-	live := make([]Record, 0, len(refs))
+	live := make([]storeext.Record, 0, len(refs))
 	for _, f := range refs {
 		s := m.shard(f.handle)
 		s.mu.RLock()
@@ -528,20 +529,20 @@ func (m *memoryStore) List(_ context.Context, userID string) ([]Record, error) {
 		}
 		live = append(live, cloneRecord(r))
 	}
-	slices.SortFunc(live, func(a, b Record) int {
+	slices.SortFunc(live, func(a, b storeext.Record) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Seq, b.Seq))
 	})
 	return live, nil
 }
 
-func (m *memoryStore) SetMarker(_ context.Context, key string, mk Marker) error {
+func (m *memoryStore) SetMarker(_ context.Context, key string, mk storeext.Marker) error {
 	now := m.now()
 	m.sweepIfDue(now)
 	s := m.shard(key)
 	s.mu.Lock()
 	if old, ok := s.markers[key]; ok && !expired(old.ExpiresAt, now) && (old.Handle != "" || mk.Handle == "") {
 		s.mu.Unlock()
-		return ErrMarkerExists
+		return storeext.ErrMarkerExists
 	}
 	s.putMarker(key, mk)
 	s.mu.Unlock()
@@ -558,13 +559,13 @@ func (m *memoryStore) DeleteMarker(_ context.Context, key, handle string) error 
 	return nil
 }
 
-func (m *memoryStore) GetMarker(_ context.Context, key string) (Marker, error) {
+func (m *memoryStore) GetMarker(_ context.Context, key string) (storeext.Marker, error) {
 	s := m.shard(key)
 	s.mu.RLock()
 	mk, ok := s.markers[key]
 	s.mu.RUnlock()
 	if !ok || expired(mk.ExpiresAt, m.now()) {
-		return Marker{}, ErrNotFound
+		return storeext.Marker{}, storeext.ErrNotFound
 	}
 	return mk.Marker, nil
 }
@@ -602,7 +603,7 @@ type sweepCursor struct {
 	shard   int
 	markers bool
 	pos     int
-	dead    []*Record // the records a step deleted, reused: a step allocates nothing
+	dead    []*storeext.Record // the records a step deleted, reused: a step allocates nothing
 }
 
 // sweepIfDue takes a step of the sweep when one is under way or due

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/ginsecure/ginsecure/storetest"
 )
 
-func clockedMemoryStore() (ginsecure.Store, *storetest.Clock) {
+func clockedMemoryStore() (storeext.Store, *storetest.Clock) {
 	clock := storetest.NewClock()
 	st := ginsecure.NewMemoryStore()
-	st.(ginsecure.ClockUser).UseClock(clock.Now)
+	st.(storeext.ClockUser).UseClock(clock.Now)
 	return st, clock
 }
 
@@ -30,13 +31,13 @@ func TestMemoryStoreCeilingEvictsLeastRecentlyUsed(t *testing.T) {
 	for i := range ceiling + 1 {
 		clock.Advance(time.Second)
 		now := clock.Now()
-		r := ginsecure.Record{Handle: fmt.Sprintf("handle-%06d-xxxxxxxx", i), UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
+		r := storeext.Record{Handle: fmt.Sprintf("handle-%06d-xxxxxxxx", i), UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
 		if i == ceiling { // before the login over the ceiling, the first session is used
-			if _, err := st.Update(ctx, handles[0], func(r *ginsecure.Record) error { r.LastSeen = now; return nil }); err != nil {
+			if _, err := st.Update(ctx, handles[0], func(r *storeext.Record) error { r.LastSeen = now; return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := st.Create(ctx, r, ginsecure.Limit{Unpresented: ginsecure.MaxUnpresented}); err != nil {
+		if err := st.Create(ctx, r, storeext.Limit{Unpresented: ginsecure.MaxUnpresented}); err != nil {
 			t.Fatal(err)
 		}
 		handles = append(handles, r.Handle)
@@ -45,8 +46,8 @@ func TestMemoryStoreCeilingEvictsLeastRecentlyUsed(t *testing.T) {
 	if err != nil || len(list) != ceiling {
 		t.Fatalf("List after %d logins: %d sessions (%v), want %d", ceiling+1, len(list), err, ceiling)
 	}
-	if r, err := st.Get(ctx, handles[1]); err != nil || r.Revoked != ginsecure.RevokedEvicted {
-		t.Fatalf("the least recently used session: Revoked %q (%v), want %q", r.Revoked, err, ginsecure.RevokedEvicted)
+	if r, err := st.Get(ctx, handles[1]); err != nil || r.Revoked != storeext.RevokedEvicted {
+		t.Fatalf("the least recently used session: Revoked %q (%v), want %q", r.Revoked, err, storeext.RevokedEvicted)
 	}
 	for _, h := range []string{handles[0], handles[2], handles[ceiling]} {
 		if r, err := st.Get(ctx, h); err != nil || r.Revoked != "" {
@@ -54,10 +55,10 @@ func TestMemoryStoreCeilingEvictsLeastRecentlyUsed(t *testing.T) {
 		}
 	}
 	// A limit above the ceiling raises it: the application chose it.
-	over := ginsecure.Limit{Max: ceiling + 5}
+	over := storeext.Limit{Max: ceiling + 5}
 	for i := range 3 {
 		now := clock.Now()
-		r := ginsecure.Record{Handle: fmt.Sprintf("more-%06d-xxxxxxxx", i), UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
+		r := storeext.Record{Handle: fmt.Sprintf("more-%06d-xxxxxxxx", i), UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
 		if err := st.Create(ctx, r, over); err != nil {
 			t.Fatal(err)
 		}
@@ -77,14 +78,14 @@ func TestMemoryStoreEvictionFollowsTouches(t *testing.T) {
 	for i := range 3 {
 		clock.Advance(time.Second)
 		now := clock.Now()
-		r := ginsecure.Record{Handle: fmt.Sprintf("touch-%06d-xxxxxxxx", i), UserID: "bob", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
-		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		r := storeext.Record{Handle: fmt.Sprintf("touch-%06d-xxxxxxxx", i), UserID: "bob", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 		hs = append(hs, r.Handle)
 	}
 	clock.Advance(time.Second)
-	if _, err := st.Update(ctx, hs[0], func(r *ginsecure.Record) error { r.LastSeen = clock.Now(); return nil }); err != nil {
+	if _, err := st.Update(ctx, hs[0], func(r *storeext.Record) error { r.LastSeen = clock.Now(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := st.Trim(ctx, "bob", 2)
@@ -93,7 +94,7 @@ func TestMemoryStoreEvictionFollowsTouches(t *testing.T) {
 	}
 	// An expiry moved by a touch keeps the record counted past its first
 	// ExpiresAt: the index follows the record.
-	if _, err := st.Update(ctx, hs[2], func(r *ginsecure.Record) error { r.ExpiresAt = clock.Now().Add(3 * time.Hour); return nil }); err != nil {
+	if _, err := st.Update(ctx, hs[2], func(r *storeext.Record) error { r.ExpiresAt = clock.Now().Add(3 * time.Hour); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(2 * time.Hour)
@@ -112,16 +113,16 @@ func TestMemoryStoreSweepIsIncremental(t *testing.T) {
 	now := clock.Now()
 	const n = 4 * ginsecure.MemoryStoreSweepStep
 	for i := range n {
-		r := ginsecure.Record{Handle: fmt.Sprintf("dead-%08d-xxxxxxxx", i), UserID: fmt.Sprintf("u%d", i%9), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}
-		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		r := storeext.Record{Handle: fmt.Sprintf("dead-%08d-xxxxxxxx", i), UserID: fmt.Sprintf("u%d", i%9), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	live := ginsecure.Record{Handle: "live-00000000-xxxxxxxx", UserID: "l", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(48 * time.Hour)}
-	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+	live := storeext.Record{Handle: "live-00000000-xxxxxxxx", UserID: "l", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(48 * time.Hour)}
+	if err := st.Create(ctx, live, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(time.Minute + ginsecure.RetainExpired)
+	clock.Advance(time.Minute + storeext.RetainExpired)
 	if _, err := st.Get(ctx, live.Handle); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/google/uuid"
 )
 
@@ -19,12 +20,12 @@ var scaleSessions = []int{1, 10, 100, 1000, 10000}
 // scaleUser is a memory store (behind a Guard) holding n presented
 // sessions of one user, "alice", each last seen at its own instant.
 type scaleUser struct {
-	st    ginsecure.Store
+	st    storeext.Store
 	g     *ginsecure.Guard
 	clock *benchClock
 }
 
-func newScaleUser(b *testing.B, n int, limit ginsecure.Limit) *scaleUser {
+func newScaleUser(b *testing.B, n int, limit storeext.Limit) *scaleUser {
 	clock := newBenchClock()
 	st := ginsecure.NewMemoryStore()
 	g, err := ginsecure.New(ginsecure.Config{Store: st, Now: clock.Now})
@@ -38,7 +39,7 @@ func newScaleUser(b *testing.B, n int, limit ginsecure.Limit) *scaleUser {
 
 // fill signs alice in n times more under limit, as Login leaves a session
 // after its first request (presented).
-func (u *scaleUser) fill(b *testing.B, n int, limit ginsecure.Limit) {
+func (u *scaleUser) fill(b *testing.B, n int, limit storeext.Limit) {
 	for range n {
 		if _, err := u.login(limit); err != nil {
 			b.Fatal(err)
@@ -49,24 +50,24 @@ func (u *scaleUser) fill(b *testing.B, n int, limit ginsecure.Limit) {
 // login is what Guard.Login and the session's first request ask of the
 // store: Create of an unpresented record, then its first presentation
 // under the limit. It returns the new handle.
-func (u *scaleUser) login(limit ginsecure.Limit) (string, error) { return u.loginAs("alice", limit) }
+func (u *scaleUser) login(limit storeext.Limit) (string, error) { return u.loginAs("alice", limit) }
 
 // loginAs is login of user.
-func (u *scaleUser) loginAs(user string, limit ginsecure.Limit) (string, error) {
+func (u *scaleUser) loginAs(user string, limit storeext.Limit) (string, error) {
 	h, rec, err := u.createRec(user, limit)
 	if err != nil {
 		return "", err
 	}
-	_, _, err = u.st.Present(context.Background(), rec, func(r *ginsecure.Record) error { r.Unpresented = false; return nil }, limit)
+	_, _, err = u.st.Present(context.Background(), rec, func(r *storeext.Record) error { r.Unpresented = false; return nil }, limit)
 	return h, err
 }
 
 // createRec is a login's Create: its record, unpresented.
-func (u *scaleUser) createRec(user string, limit ginsecure.Limit) (string, ginsecure.Record, error) {
+func (u *scaleUser) createRec(user string, limit storeext.Limit) (string, storeext.Record, error) {
 	ctx := context.Background()
 	u.clock.Advance(time.Millisecond)
 	now := u.clock.Now()
-	rec := ginsecure.Record{Handle: uuid.NewString(), UserID: user, Unpresented: true, UserAgent: memSizeUA,
+	rec := storeext.Record{Handle: uuid.NewString(), UserID: user, Unpresented: true, UserAgent: memSizeUA,
 		IP: "198.51.100.7", IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(24 * time.Hour)}
 	create := limit
 	create.Unpresented = ginsecure.MaxUnpresented
@@ -88,19 +89,19 @@ func BenchmarkMemoryStoreUserScaling(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range scaleSessions {
 		b.Run(fmt.Sprintf("login/n=%d", n), func(b *testing.B) {
-			u := newScaleUser(b, n, ginsecure.Limit{Max: n})
+			u := newScaleUser(b, n, storeext.Limit{Max: n})
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := u.login(ginsecure.Limit{Max: n}); err != nil {
+				if _, err := u.login(storeext.Limit{Max: n}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("login-logout-nolimit/n=%d", n), func(b *testing.B) {
-			u := newScaleUser(b, n, ginsecure.Limit{})
+			u := newScaleUser(b, n, storeext.Limit{})
 			b.ReportAllocs()
 			for b.Loop() {
-				h, err := u.login(ginsecure.Limit{})
+				h, err := u.login(storeext.Limit{})
 				if err == nil {
 					err = u.st.Delete(ctx, h)
 				}
@@ -110,7 +111,7 @@ func BenchmarkMemoryStoreUserScaling(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("sessions/n=%d", n), func(b *testing.B) {
-			u := newScaleUser(b, n, ginsecure.Limit{})
+			u := newScaleUser(b, n, storeext.Limit{})
 			b.ReportAllocs()
 			for b.Loop() {
 				list, err := u.g.Sessions(ctx, "alice")
@@ -120,11 +121,11 @@ func BenchmarkMemoryStoreUserScaling(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("revokeuser/n=%d", n), func(b *testing.B) {
-			u := newScaleUser(b, 0, ginsecure.Limit{})
+			u := newScaleUser(b, 0, storeext.Limit{})
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				u.fill(b, n, ginsecure.Limit{})
+				u.fill(b, n, storeext.Limit{})
 				b.StartTimer()
 				if _, err := u.g.RevokeUser(ctx, "alice"); err != nil {
 					b.Fatal(err)
@@ -176,7 +177,7 @@ func BenchmarkMemoryStoreSweepPause(b *testing.B) {
 }
 
 // timedReads reads live n times and returns each read's duration.
-func timedReads(b *testing.B, st ginsecure.Store, live string, clock *benchClock, n int) []time.Duration {
+func timedReads(b *testing.B, st storeext.Store, live string, clock *benchClock, n int) []time.Duration {
 	ds := make([]time.Duration, 0, n)
 	for range n {
 		start := time.Now()
@@ -191,33 +192,33 @@ func timedReads(b *testing.B, st ginsecure.Store, live string, clock *benchClock
 
 // expiredStore is a memory store holding n expired sessions and markers,
 // past RetainExpired, and one live record; no call has swept them yet.
-func expiredStore(b *testing.B, n int) (ginsecure.Store, string, *benchClock) {
+func expiredStore(b *testing.B, n int) (storeext.Store, string, *benchClock) {
 	ctx := context.Background()
 	clock := newBenchClock()
 	st := ginsecure.NewMemoryStore()
-	st.(ginsecure.ClockUser).UseClock(clock.Now)
+	st.(storeext.ClockUser).UseClock(clock.Now)
 	now := clock.Now()
 	for i := range n {
-		if err := st.Create(ctx, memSizeRecord(i, now), ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, memSizeRecord(i, now), storeext.Limit{}); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.SetMarker(ctx, "s:"+uuid.NewString(), ginsecure.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+		if err := st.SetMarker(ctx, "s:"+uuid.NewString(), storeext.Marker{At: now, Handle: "0123456789abcdefghijkA", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	live := memSizeRecord(n, now)
 	live.ExpiresAt = now.Add(48 * time.Hour)
-	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, live, storeext.Limit{}); err != nil {
 		b.Fatal(err)
 	}
-	clock.Advance(30*time.Minute + ginsecure.RetainExpired) // the next call finds the sweep due
+	clock.Advance(30*time.Minute + storeext.RetainExpired) // the next call finds the sweep due
 	return st, live.Handle, clock
 }
 
 // sweepByReads reads live until the store holds nothing else (at least
 // once), and returns each read's duration; maxCPU becomes the most CPU
 // time one read used, if more.
-func sweepByReads(b *testing.B, st ginsecure.Store, live string, clock *benchClock, maxCPU *time.Duration) []time.Duration {
+func sweepByReads(b *testing.B, st storeext.Store, live string, clock *benchClock, maxCPU *time.Duration) []time.Duration {
 	var pauses []time.Duration
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -246,7 +247,7 @@ func BenchmarkMemoryStoreOtherUsers(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{1000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			alice := newScaleUser(b, n, ginsecure.Limit{})
+			alice := newScaleUser(b, n, storeext.Limit{})
 			bob := &scaleUser{st: alice.st, g: alice.g, clock: alice.clock}
 			stop := make(chan struct{})
 			done := make(chan struct{})
@@ -265,7 +266,7 @@ func BenchmarkMemoryStoreOtherUsers(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				h, err := bob.loginAs("bob", ginsecure.Limit{})
+				h, err := bob.loginAs("bob", storeext.Limit{})
 				if err == nil {
 					err = bob.st.Delete(ctx, h)
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -27,21 +28,21 @@ type reqState struct {
 	sid     string             // the presented session's identity (session.go), "" for none
 	loadErr error              // the session store could not be reached to load the session
 
-	token  tokenState // whether a token cookie was presented, and whether it parsed
-	tok    presented  // what it carried
-	tokRec *Record    // the record whose current or previous secret the token carried, even if refused
+	token  tokenState       // whether a token cookie was presented, and whether it parsed
+	tok    presented        // what it carried
+	tokRec *storeext.Record // the record whose current or previous secret the token carried, even if refused
 	// refused is the record whose network or identity did not match this
 	// request (DESIGN.md, "Refusals"): the request goes on anonymous, and
 	// only a Login of that record's own user replaces it (tokRec is nil then,
 	// so that nothing else acts on it).
-	refused *Record
-	fwd     *Record // the replaced record whose token this request is forwarded from (grace.go)
+	refused *storeext.Record
+	fwd     *storeext.Record // the replaced record whose token this request is forwarded from (grace.go)
 
-	join  func() (*Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
-	early *gsessions.Session      // the session read with the record and handed to gin-contrib (session_shared.go), or nil
+	join  func() (*storeext.Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
+	early *gsessions.Session               // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
-	verdict verdict // what verify decided the request is (verdict.go)
-	rec     *Record // the record the request is authenticated with: shared with the store, never modified
+	verdict verdict          // what verify decided the request is (verdict.go)
+	rec     *storeext.Record // the record the request is authenticated with: shared with the store, never modified
 	authAt  time.Time
 	sup     supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
 
@@ -163,9 +164,9 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // late response is forwarded to its successor, and the record has neither
 // ended nor timed out. Where the request goes on anonymous instead it
 // returns nil, and guardAnonymous's answer.
-func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*Record, error) {
+func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
 	rec, err := g.viewToken(c, st, now) // joins the read load started
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storeext.ErrNotFound) {
 		// Signed out, replaced by a login, timed out and forgotten: dead
 		// credentials are anonymous, and nothing is written back.
 		st.failure = ErrExpired
@@ -177,7 +178,7 @@ func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*Record
 	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
 		return nil, g.guardAnonymous(c, st, rec, now)
 	}
-	if rec.Revoked == RevokedReplaced {
+	if rec.Revoked == storeext.RevokedReplaced {
 		// A login from this browser replaced the record; a response of it
 		// that landed after the login's (a rotation in flight) is
 		// forwarded to the successor once the checks below pass on it
@@ -203,7 +204,7 @@ func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*Record
 }
 
 // touchDue reports whether rec's last-seen write is due.
-func (g *Guard) touchDue(rec *Record, now time.Time) bool {
+func (g *Guard) touchDue(rec *storeext.Record, now time.Time) bool {
 	return atLeast(now, rec.LastSeen, g.cfg.TouchInterval)
 }
 
@@ -246,7 +247,7 @@ func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
 // too long. A timeout holds from its instant on, as the store's ExpiresAt
 // does (DESIGN.md, "Store contract"): a record the store already treats as
 // gone must not pass here, or the request's touch would find it missing.
-func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
+func (g *Guard) timedOut(rec *storeext.Record, touch bool, now time.Time) error {
 	switch {
 	case touch && atLeast(now, rec.LastSeen, g.cfg.IdleTimeout):
 		return ErrIdleTimeout
@@ -261,9 +262,9 @@ func (g *Guard) timedOut(rec *Record, touch bool, now time.Time) error {
 // endTimedOut ends a record whose idle or absolute timeout passed, on the
 // request that found it so, and deletes it: the request goes on
 // anonymous, and nothing is written to the browser.
-func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason error) {
-	if _, err := g.end(reqCtx(c), rec, RevokedTimedOut, g.sessionsOf(st)); err != nil &&
-		!errors.Is(err, ErrNotFound) && !errors.Is(err, errEnded) {
+func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *storeext.Record, reason error) {
+	if _, err := g.end(reqCtx(c), rec, storeext.RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+		!errors.Is(err, storeext.ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
 	}
 	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
@@ -276,7 +277,7 @@ func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *Record, reason er
 // the record's own session, its predecessor (healed), none (or one the
 // store could not decode: anonymous, with a session of its own), or a
 // foreign one (hidden, anonymous).
-func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, error) {
+func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
 	}
@@ -301,7 +302,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
 		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec))
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err != nil && !errors.Is(err, storeext.ErrNotFound):
 		return false, storeErr(err)
 	case err != nil && !several && g.lateAnonymous(st, rec):
 		return true, g.adoptLate(st, rec)
@@ -321,7 +322,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *Record) (bool, er
 // the token, if any. A session chosen for a record among several cookies
 // of the name (a forward's successor: ownAmong) is given up: that record
 // ended after the choice (timed out), and its session is nobody's.
-func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now time.Time) error {
+func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -339,7 +340,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 	if rec == nil || rec.Handle != h {
 		r, err := g.view(c, h, now)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, storeext.ErrNotFound):
 			// The session outlived its record (signed out, timed out,
 			// forgotten).
 			st.dropEnded()
@@ -368,7 +369,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *Record, now ti
 // view reads a record for the hot path: without a copy from a store that
 // shares its records (sharedReader: the embedded memory store), through
 // Store.Get from any other.
-func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*Record, error) {
+func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*storeext.Record, error) {
 	if g.shared != nil {
 		return g.shared.viewShared(handle, now)
 	}
@@ -449,7 +450,7 @@ func reqCtx(c *gin.Context) context.Context {
 // viewToken is view for the record the token names: it joins the read
 // startPrefetch started, or reads now where none was started (or the
 // store could not start one at once: the sequential order).
-func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*Record, error) {
+func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
 		return g.view(c, st.tok.handle, now)

@@ -5,7 +5,10 @@ package ginsecure
 // need not wait for gin-contrib's session GET. The two overlap and an
 // authenticated request waits for one round trip instead of two.
 
-import "context"
+import (
+	"context"
+	"github.com/ginsecure/ginsecure/storeext"
+)
 
 // startPrefetch starts reading the record under handle, the one the token
 // names, where the store is a storeext.Prefetcher and a session is still to load
@@ -13,13 +16,13 @@ import "context"
 // that read (nil for none started). It hands the store the request's
 // context and the handle, never the gin.Context: gin reuses that for the
 // next request.
-func (g *Guard) startPrefetch(ctx context.Context, handle string) func() (*Record, error) {
+func (g *Guard) startPrefetch(ctx context.Context, handle string) func() (*storeext.Record, error) {
 	if g.shared != nil {
 		return nil
 	}
 	if p, ok := g.store.(prefetcher); ok {
 		if join := p.Prefetch(ctx, handle); join != nil {
-			return func() (*Record, error) {
+			return func() (*storeext.Record, error) {
 				rec, err := join()
 				if err != nil {
 					return nil, err

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
@@ -39,7 +38,7 @@ func prefetchApp(t *testing.T, _ *redistest.Server, pool *redis.Pool, readMode s
 // knows the session store (SessionSharer), so the protections of
 // gin-contrib's Redis store hold as on the ordinary path.
 type prefetchOnly struct {
-	ginsecure.Store
+	storeext.Store
 	storeext.Prefetcher
 	storeext.SessionSharer
 }

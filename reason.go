@@ -6,6 +6,7 @@ package ginsecure
 
 import (
 	"errors"
+	"github.com/ginsecure/ginsecure/storeext"
 	"net/http"
 	"strings"
 )
@@ -57,11 +58,11 @@ var ErrInvalidRevokeReason = refusal("invalid_revoke_reason", http.StatusBadRequ
 func revokedAs(reasons []RevokeReason) (string, error) {
 	switch {
 	case len(reasons) == 0:
-		return RevokedByUser, nil
+		return storeext.RevokedByUser, nil
 	case len(reasons) > 1 || !validReason(reasons[0]):
 		return "", ErrInvalidRevokeReason
 	}
-	return RevokedByUser + ":" + string(reasons[0]), nil
+	return storeext.RevokedByUser + ":" + string(reasons[0]), nil
 }
 
 func validReason(r RevokeReason) bool {
@@ -79,7 +80,7 @@ func validReason(r RevokeReason) bool {
 // reasonOfRecord is the RevokeReason a revoke call stored in
 // Record.Revoked, or "" (none given, or another ending).
 func reasonOfRecord(revoked string) RevokeReason {
-	r, ok := strings.CutPrefix(revoked, RevokedByUser+":")
+	r, ok := strings.CutPrefix(revoked, storeext.RevokedByUser+":")
 	if !ok || !validReason(RevokeReason(r)) {
 		return ""
 	}

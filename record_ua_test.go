@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // TestRecordKeepsOnlyTheUserAgentItStores: a record keeps at most 256
@@ -28,7 +29,7 @@ func TestRecordKeepsOnlyTheUserAgentItStores(t *testing.T) {
 		return ms.HeapAlloc
 	}
 	const n, size = 200, 64 << 10
-	recs := make([]Record, 0, n)
+	recs := make([]storeext.Record, 0, n)
 	before := heap()
 	for range n {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())

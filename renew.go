@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -58,7 +59,7 @@ type renewal struct {
 	oldKey string             // its marker key, "" where nothing moves
 	reread *gsessions.Session // that session, read with the marker
 	ns     *gsessions.Session // the session Renew moves to
-	rec    Record             // the record, rotated
+	rec    storeext.Record    // the record, rotated
 }
 
 // newRenewal checks that the request may renew (ginsecure set up,
@@ -163,7 +164,7 @@ func (r *renewal) rotate() error {
 	if err != nil {
 		return err
 	}
-	rec, err := g.store.Update(r.ctx, st.rec.Handle, func(rec *Record) error {
+	rec, err := g.store.Update(r.ctx, st.rec.Handle, func(rec *storeext.Record) error {
 		if rec.Revoked != "" {
 			return errEnded // (DESIGN.md, "Refusals"): an ended record is not renewed
 		}
@@ -181,7 +182,7 @@ func (r *renewal) rotate() error {
 		rec.ExpiresAt = g.expiryOf(rec, now)
 		return nil
 	})
-	lost := errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)
+	lost := errors.Is(err, errRaced) || errors.Is(err, errEnded) || errors.Is(err, storeext.ErrNotFound)
 	if err != nil && !lost {
 		// The rotation may have been applied, its reply lost: the record
 		// then names the new session and token, and undoing the session
@@ -246,7 +247,7 @@ func (r *renewal) send() {
 // rotatedTo reports whether the record under handle holds the token
 // hashed hash: a rotation whose reply was lost was applied. A store that
 // cannot tell says no.
-func (g *Guard) rotatedTo(ctx context.Context, handle string, hash [32]byte) (Record, bool) {
+func (g *Guard) rotatedTo(ctx context.Context, handle string, hash [32]byte) (storeext.Record, bool) {
 	r, err := g.store.Get(ctx, handle)
 	return r, err == nil && hashEq(r.TokenHash, hash)
 }
@@ -262,9 +263,9 @@ func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (ol
 		return "", nil, nil // nothing moves: no predecessor to mark
 	}
 	ctx := reqCtx(st.c)
-	reread, err = g.markAndRead(ctx, oldKey, Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_shared.go
+	reread, err = g.markAndRead(ctx, oldKey, storeext.Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_shared.go
 	switch {
-	case errors.Is(err, ErrMarkerExists):
+	case errors.Is(err, storeext.ErrMarkerExists):
 		if mk, err := g.store.GetMarker(ctx, oldKey); err != nil || mk.Handle != handle {
 			return "", nil, nil
 		}

@@ -22,7 +22,7 @@ import (
 // or Delete blocks until the test opens the gate, so a test can order two
 // requests' store steps exactly; failCreate makes Create fail.
 type gateStore struct {
-	ginsecure.Store
+	storeext.Store
 	mu         sync.Mutex
 	armed      string // "Update", "Create" or "Delete": the next such call blocks
 	entered    chan struct{}
@@ -35,12 +35,12 @@ func (w *gateStore) SharedSessions(s gsessions.Store) storeext.KnownSessions {
 	return knownOf(w.Store, s)
 }
 
-func newGateStore(s ginsecure.Store) *gateStore {
+func newGateStore(s storeext.Store) *gateStore {
 	return &gateStore{Store: s, entered: make(chan struct{}), open: make(chan struct{})}
 }
 
 func (g *gateStore) UseClock(now func() time.Time) {
-	if cu, ok := g.Store.(ginsecure.ClockUser); ok {
+	if cu, ok := g.Store.(storeext.ClockUser); ok {
 		cu.UseClock(now)
 	}
 }
@@ -63,7 +63,7 @@ func (g *gateStore) gate(method string) {
 	}
 }
 
-func (g *gateStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (g *gateStore) Update(ctx context.Context, h string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	g.gate("Update")
 	return g.Store.Update(ctx, h, fn)
 }
@@ -73,7 +73,7 @@ func (g *gateStore) Delete(ctx context.Context, h string) error {
 	return g.Store.Delete(ctx, h)
 }
 
-func (g *gateStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+func (g *gateStore) Create(ctx context.Context, r storeext.Record, l storeext.Limit) error {
 	g.gate("Create")
 	g.mu.Lock()
 	err := g.failCreate
@@ -89,7 +89,7 @@ func (g *gateStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.
 func gatedEnv(t *testing.T, kind string, cfg ginsecure.Config) (*env, *gateStore) {
 	t.Helper()
 	var opts []envOption
-	var inner ginsecure.Store = ginsecure.NewMemoryStore()
+	var inner storeext.Store = ginsecure.NewMemoryStore()
 	if isRedis(kind) {
 		srv := redistest.Start(t)
 		inner = newRedisStoreForTest(t, srv)

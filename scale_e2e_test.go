@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // manySessions gives user n presented records straight in the store, the
@@ -23,9 +24,9 @@ func manySessions(t *testing.T, e *env, user string, n int) []string {
 		h := fmt.Sprintf("%s-%04d-handle-of-many-sessions", user, i)
 		handles[i] = h
 		seen := now.Add(-time.Duration(i) * time.Minute)
-		rec := ginsecure.Record{Handle: h, UserID: user, SessionID: "sid-" + h, TokenHash: [32]byte{1},
+		rec := storeext.Record{Handle: h, UserID: user, SessionID: "sid-" + h, TokenHash: [32]byte{1},
 			IssuedAt: seen, CreatedAt: seen, AuthAt: seen, LastSeen: seen, ExpiresAt: now.Add(time.Hour)}
-		if err := e.store.Create(context.Background(), rec, ginsecure.Limit{}); err != nil {
+		if err := e.store.Create(context.Background(), rec, storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}

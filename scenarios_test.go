@@ -18,6 +18,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -1123,16 +1124,16 @@ func TestTimeoutScenariosAtTheExactInstant(t *testing.T) {
 // the record ends (a Logout on another server, the store's own expiry)
 // between a request's read and its write.
 type vanishingStore struct {
-	ginsecure.Store
+	storeext.Store
 	armed bool
 }
 
 // UseClock passes the test clock on to the memory store.
 func (s *vanishingStore) UseClock(now func() time.Time) {
-	s.Store.(ginsecure.ClockUser).UseClock(now)
+	s.Store.(storeext.ClockUser).UseClock(now)
 }
 
-func (s *vanishingStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (s *vanishingStore) Get(ctx context.Context, h string) (storeext.Record, error) {
 	rec, err := s.Store.Get(ctx, h)
 	if err == nil && s.armed {
 		_ = s.Store.Delete(ctx, h)

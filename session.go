@@ -34,6 +34,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/quasoft/memstore"
@@ -355,7 +356,7 @@ func (discardWriter) WriteHeader(int)             {}
 // Renew replaced it), or, on a forward to rec, the replaced record the
 // token is of, whose own login replaced it (forwardSession decided that,
 // for the same user only).
-func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
+func (st *reqState) healsFrom(mk storeext.Marker, rec *storeext.Record) bool {
 	return mk.Handle == rec.Handle || st.fwd != nil && mk.Handle == st.fwd.Handle && st.fwd.UserID == rec.UserID
 }
 
@@ -372,7 +373,7 @@ func (st *reqState) healsFrom(mk Marker, rec *Record) bool {
 // A handler that took the session before Middleware ran (a middleware
 // placed ahead of it calling sessions.Default) holds gin-contrib's own
 // session, the predecessor: ginsecure cannot redirect it.
-func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
+func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -415,7 +416,7 @@ func (g *Guard) heal(st *reqState, rec *Record, carry carryRule) error {
 // write) that landed after the login's (DESIGN.md, "Cookieless sign-in").
 // Past the window it is a copy of the token beside another session:
 // foreign.
-func (g *Guard) lateAnonymous(st *reqState, rec *Record) bool {
+func (g *Guard) lateAnonymous(st *reqState, rec *storeext.Record) bool {
 	h, _ := st.gs.Values[handleKey].(string)
 	return h == "" && g.newLogin(rec, g.now())
 }
@@ -426,7 +427,7 @@ func (g *Guard) lateAnonymous(st *reqState, rec *Record) bool {
 // (Config.CarryOver; the login's own values win), and sends the record's
 // session cookie again: the write that session's Save acknowledged is
 // kept, and the browser stays signed in (DESIGN.md, "Writes").
-func (g *Guard) adoptLate(st *reqState, rec *Record) error {
+func (g *Guard) adoptLate(st *reqState, rec *storeext.Record) error {
 	if cookieStore(st.gs.Store()) {
 		return g.heal(st, rec, carryAnonymous)
 	}
@@ -473,10 +474,10 @@ func (st *reqState) lostSession(several bool) bool {
 // ordinary anonymous one with the fresh session it has, whose writes are
 // kept. A store that cannot be reached is an outage (503): left alive, the
 // record would make that fresh session look foreign.
-func (g *Guard) endLost(c *gin.Context, st *reqState, rec *Record) error {
-	ended, err := g.end(reqCtx(c), rec, RevokedSessionLost, g.sessionsOf(st))
+func (g *Guard) endLost(c *gin.Context, st *reqState, rec *storeext.Record) error {
+	ended, err := g.end(reqCtx(c), rec, storeext.RevokedSessionLost, g.sessionsOf(st))
 	switch {
-	case !ended && (errors.Is(err, errEnded) || errors.Is(err, ErrNotFound)):
+	case !ended && (errors.Is(err, errEnded) || errors.Is(err, storeext.ErrNotFound)):
 		return nil
 	case !ended:
 		return storeErr(err)
@@ -605,7 +606,7 @@ func (st *reqState) sessionKeyOf(id string) string {
 // recordSessionKey is the marker key of a record's own session, from the
 // record alone (an ending without a request knows no session store): on
 // the cookie store a signed-in session's identity is its handle.
-func recordSessionKey(rec *Record) string {
+func recordSessionKey(rec *storeext.Record) string {
 	switch {
 	case rec.SessionID == "":
 		return ""
@@ -618,7 +619,7 @@ func recordSessionKey(rec *Record) string {
 // cookieRecord reports whether rec's session is kept by the cookie store,
 // where Login and Renew make the session's identity the record's handle
 // (session IDs of the other stores are minted apart from handles).
-func cookieRecord(rec *Record) bool { return rec.SessionID == rec.Handle }
+func cookieRecord(rec *storeext.Record) bool { return rec.SessionID == rec.Handle }
 
 // hide gives the request an empty stand-in for its session: what it reads
 // is nothing, what it writes is refused (ErrForeignSession), and its

@@ -214,7 +214,7 @@ func sharedApp(t *testing.T, pool *redis.Pool, readMode string, cfg ...redisstor
 		t.Fatal(err)
 	}
 	st.Options(sessions.Options{Path: "/", MaxAge: 86400, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	var store ginsecure.Store = redisstore.New(pool, redisstore.WithPrefix("sa:"))
+	var store storeext.Store = redisstore.New(pool, redisstore.WithPrefix("sa:"))
 	if readMode == "prefetch" {
 		store = prefetchOnly{store, store.(storeext.Prefetcher), store.(storeext.SessionSharer)}
 	}

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -97,7 +98,7 @@ func (g *Guard) sessionsKnown(s gsessions.Store) knownSessions {
 // it would have given). r is the request, handle the handle its token
 // names; it returns the join of the record's read (nil for false) and the
 // session handed over.
-func (g *Guard) readTogether(inner ginSession, r *http.Request, handle string) (join func() (*Record, error), injectedGS *gsessions.Session) {
+func (g *Guard) readTogether(inner ginSession, r *http.Request, handle string) (join func() (*storeext.Record, error), injectedGS *gsessions.Session) {
 	p := g.redisSessions.Load()
 	if p == nil || inner == nil {
 		return nil, nil // no session (an engine without Sessions, SessionsMany)
@@ -117,14 +118,14 @@ func (g *Guard) readTogether(inner ginSession, r *http.Request, handle string) (
 	// the session store's, on the same pool, which takes none (and a
 	// context that can end costs redigo a goroutine per command).
 	rec, val, err := p.store.GetWithSession(context.Background(), handle, p.known.SessionKey(id))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 		return nil, nil
 	}
 	gs, loadErr := p.known.Load(p.name, id, val)
 	reg := gsessions.GetRegistry(r)
 	reg.Get(&injected{gs: gs, err: loadErr}, p.name) //nolint:errcheck // the registry keeps the error for gin-contrib's load
 	reg.Get(p.gs, p.name)                            //nolint:errcheck // back to the session store as the session's store
-	return func() (*Record, error) { return rec, err }, gs
+	return func() (*storeext.Record, error) { return rec, err }, gs
 }
 
 // freshRegistry reports whether r had no gorilla registry (no session was
@@ -185,14 +186,14 @@ func (i *injected) Save(*http.Request, http.ResponseWriter, *gsessions.Session) 
 // where the session is not one it saves (the caller then saves through
 // the session store and checks after). With a marker it returns the
 // marker: the caller decides as after a save, but nothing was written.
-func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker, marked, handled bool, err error) {
+func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk storeext.Marker, marked, handled bool, err error) {
 	st := s.st
 	w, err := st.g.prepareShared(cur)
 	if err != nil {
-		return Marker{}, false, true, st.g.saveErr(cur.Store(), err)
+		return storeext.Marker{}, false, true, st.g.saveErr(cur.Store(), err)
 	}
 	if w == nil {
-		return Marker{}, false, false, nil
+		return storeext.Marker{}, false, false, nil
 	}
 	// Not the request's context: the session store's own save takes none,
 	// so in the sequential order a client that went away (its context
@@ -200,13 +201,13 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk Marker
 	// end costs redigo a goroutine per command.
 	mk, saved, err := w.store.SaveSessionUnlessMarked(context.Background(), key, w.key, w.value, w.ttl)
 	if err != nil {
-		return Marker{}, false, true, st.g.saveErr(cur.Store(), err)
+		return storeext.Marker{}, false, true, st.g.saveErr(cur.Store(), err)
 	}
 	if !saved {
 		return mk, true, true, nil
 	}
 	http.SetCookie(st.c.Writer, w.cookie)
-	return Marker{}, false, true, nil
+	return storeext.Marker{}, false, true, nil
 }
 
 // sharedLifetime reports whether a session with opts is one the shared
@@ -274,7 +275,7 @@ func (g *Guard) sharedKey(gs *gsessions.Session) string {
 // it. fresh is nil where the caller reads the session itself, as before,
 // or carries nothing. cur is the replaced session, as the request is
 // served with it.
-func (g *Guard) markAndRead(ctx context.Context, key string, m Marker, cur *gsessions.Session, read bool) (fresh *gsessions.Session, err error) {
+func (g *Guard) markAndRead(ctx context.Context, key string, m storeext.Marker, cur *gsessions.Session, read bool) (fresh *gsessions.Session, err error) {
 	p := g.redisSessions.Load()
 	sk := g.sharedKey(cur)
 	if sk == "" || !read {

@@ -110,7 +110,7 @@ func TestGinContribOwnRedisStoreKeepsTheProtections(t *testing.T) {
 // knownOf forwards storeext.SessionSharer through a test's wrapper of a
 // Store: a records store that knows gin-contrib's Redis session store
 // (redisstore) keeps knowing it behind the wrapper.
-func knownOf(st ginsecure.Store, s gsessions.Store) storeext.KnownSessions {
+func knownOf(st storeext.Store, s gsessions.Store) storeext.KnownSessions {
 	if sh, ok := st.(storeext.SessionSharer); ok {
 		return sh.SharedSessions(s)
 	}

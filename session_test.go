@@ -19,6 +19,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -755,19 +756,19 @@ func TestDistrustedGorillaSaveWritesNoCookie(t *testing.T) {
 
 // getRecorder is a Store that remembers every handle Get was asked for.
 type getRecorder struct {
-	ginsecure.Store
+	storeext.Store
 	mu   sync.Mutex
 	asks []string
 }
 
 // UseClock passes the Guard's clock on to the wrapped store.
 func (s *getRecorder) UseClock(now func() time.Time) {
-	if cu, ok := s.Store.(ginsecure.ClockUser); ok {
+	if cu, ok := s.Store.(storeext.ClockUser); ok {
 		cu.UseClock(now)
 	}
 }
 
-func (s *getRecorder) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (s *getRecorder) Get(ctx context.Context, h string) (storeext.Record, error) {
 	s.mu.Lock()
 	s.asks = append(s.asks, h)
 	s.mu.Unlock()

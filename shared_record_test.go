@@ -17,18 +17,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 type sharedRecordStore struct {
 	*failingStore
 	mu   sync.Mutex
-	seen map[*ginsecure.Record]ginsecure.Record // handed out -> deep copy at the time
+	seen map[*storeext.Record]storeext.Record // handed out -> deep copy at the time
 }
 
-func (s *sharedRecordStore) GetWithSession(ctx context.Context, h, sk string) (*ginsecure.Record, []byte, error) {
+func (s *sharedRecordStore) GetWithSession(ctx context.Context, h, sk string) (*storeext.Record, []byte, error) {
 	rec, v, err := s.failingStore.GetWithSession(ctx, h, sk)
 	if rec != nil {
 		cp := rec.Clone()
@@ -59,7 +59,7 @@ func TestRedisSharedRecordIsNeverModified(t *testing.T) {
 	pool := srv.Pool()
 	st := &sharedRecordStore{
 		failingStore: &failingStore{Store: redisstore.New(pool, redisstore.WithPrefix("gs:"))},
-		seen:         map[*ginsecure.Record]ginsecure.Record{},
+		seen:         map[*storeext.Record]storeext.Record{},
 	}
 	cfg := graceConfig(graceWindow)
 	cfg.Store = st

@@ -29,6 +29,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/dbsc"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // simDBSC is a device-binding sequence's state the model needs.
@@ -95,11 +96,11 @@ func simDeviceConfig(cfg *ginsecure.Config, seed uint64) *simDBSC {
 
 // simChallengeStores are the servers' challenge stores, one shared by all
 // (nil while device binding is off).
-func simChallengeStores(kind string, servers int, cfg ginsecure.Config, rd *simRedis) []ginsecure.ChallengeStore {
+func simChallengeStores(kind string, servers int, cfg ginsecure.Config, rd *simRedis) []storeext.ChallengeStore {
 	if !cfg.DeviceBinding.Enabled {
 		return nil
 	}
-	out := make([]ginsecure.ChallengeStore, servers)
+	out := make([]storeext.ChallengeStore, servers)
 	mem := &dbsc.MemoryChallenges{}
 	for i := range out {
 		out[i] = mem

@@ -28,6 +28,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -118,7 +119,7 @@ func newSimWorld(t testing.TB, kind string, servers int, cfg ginsecure.Config, r
 	w := &simWorld{kind: kind, clock: newClock(), gates: newSimGates()}
 	cfg.Now, cfg.Logger = w.clock.Now, discardLogger()
 	challenges := simChallengeStores(kind, servers, cfg, rd)
-	var shared ginsecure.Store
+	var shared storeext.Store
 	var mem sessions.Store
 	switch kind {
 	case "memstore":

@@ -1,21 +1,24 @@
 package ginsecure
 
-import "time"
+import (
+	"github.com/ginsecure/ginsecure/storeext"
+	"time"
+)
 
 // MemoryStoreSize exposes the memory store's size to the external tests in
 // store_test.go, which cannot be internal: they import storetest, which
 // imports this package.
-func MemoryStoreSize(s Store) (records, markers int) { return s.(*memoryStore).size() }
+func MemoryStoreSize(s storeext.Store) (records, markers int) { return s.(*memoryStore).size() }
 
 // MemoryStoreView exposes the memory store's copy-free read to
 // store_test.go.
-func MemoryStoreView(s Store, handle string) (*Record, error) {
+func MemoryStoreView(s storeext.Store, handle string) (*storeext.Record, error) {
 	return s.(*memoryStore).viewShared(handle, time.Now())
 }
 
 // MemoryStoreViewAt is the hot path's read at a given instant of the
 // store's clock, for store_sweep_test.go.
-func MemoryStoreViewAt(s Store, handle string, now time.Time) (*Record, error) {
+func MemoryStoreViewAt(s storeext.Store, handle string, now time.Time) (*storeext.Record, error) {
 	return s.(*memoryStore).viewShared(handle, now)
 }
 

@@ -1,6 +1,9 @@
 package ginsecure
 
-import "log/slog"
+import (
+	"github.com/ginsecure/ginsecure/storeext"
+	"log/slog"
+)
 
 // loggerUser is storeext.LoggerUser (its contract is there), as New asks for it.
 type loggerUser interface {
@@ -8,7 +11,7 @@ type loggerUser interface {
 }
 
 // handLogger gives st the Guard's logger where it takes one.
-func handLogger(st Store, l *slog.Logger) {
+func handLogger(st storeext.Store, l *slog.Logger) {
 	if lu, ok := st.(loggerUser); ok {
 		lu.UseLogger(l)
 	}

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // flakyStore fails every call while down is set.
 type flakyStore struct {
-	ginsecure.Store
+	storeext.Store
 	mu   sync.Mutex
 	down bool
 }
@@ -25,7 +26,7 @@ var errDown = errors.New("connection refused")
 
 // UseClock passes the Guard's clock on to the wrapped store.
 func (f *flakyStore) UseClock(now func() time.Time) {
-	if cu, ok := f.Store.(ginsecure.ClockUser); ok {
+	if cu, ok := f.Store.(storeext.ClockUser); ok {
 		cu.UseClock(now)
 	}
 }
@@ -33,13 +34,13 @@ func (f *flakyStore) UseClock(now func() time.Time) {
 func (f *flakyStore) isDown() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.down }
 func (f *flakyStore) set(d bool)   { f.mu.Lock(); f.down = d; f.mu.Unlock() }
 
-func (f *flakyStore) Get(ctx context.Context, h string) (ginsecure.Record, error) {
+func (f *flakyStore) Get(ctx context.Context, h string) (storeext.Record, error) {
 	if f.isDown() {
-		return ginsecure.Record{}, errDown
+		return storeext.Record{}, errDown
 	}
 	return f.Store.Get(ctx, h)
 }
-func (f *flakyStore) Create(ctx context.Context, r ginsecure.Record, l ginsecure.Limit) error {
+func (f *flakyStore) Create(ctx context.Context, r storeext.Record, l storeext.Limit) error {
 	if f.isDown() {
 		return errDown
 	}
@@ -57,15 +58,15 @@ func (f *flakyStore) DeleteMarker(ctx context.Context, k, h string) error {
 	}
 	return f.Store.DeleteMarker(ctx, k, h)
 }
-func (f *flakyStore) Update(ctx context.Context, h string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (f *flakyStore) Update(ctx context.Context, h string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	if f.isDown() {
-		return ginsecure.Record{}, errDown
+		return storeext.Record{}, errDown
 	}
 	return f.Store.Update(ctx, h, fn)
 }
-func (f *flakyStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, l ginsecure.Limit) (ginsecure.Record, []string, error) {
+func (f *flakyStore) Present(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, l storeext.Limit) (storeext.Record, []string, error) {
 	if f.isDown() {
-		return ginsecure.Record{}, nil, errDown
+		return storeext.Record{}, nil, errDown
 	}
 	return f.Store.Present(ctx, held, fn, l)
 }
@@ -75,21 +76,21 @@ func (f *flakyStore) Delete(ctx context.Context, h string) error {
 	}
 	return f.Store.Delete(ctx, h)
 }
-func (f *flakyStore) List(ctx context.Context, u string) ([]ginsecure.Record, error) {
+func (f *flakyStore) List(ctx context.Context, u string) ([]storeext.Record, error) {
 	if f.isDown() {
 		return nil, errDown
 	}
 	return f.Store.List(ctx, u)
 }
-func (f *flakyStore) SetMarker(ctx context.Context, k string, m ginsecure.Marker) error {
+func (f *flakyStore) SetMarker(ctx context.Context, k string, m storeext.Marker) error {
 	if f.isDown() {
 		return errDown
 	}
 	return f.Store.SetMarker(ctx, k, m)
 }
-func (f *flakyStore) GetMarker(ctx context.Context, k string) (ginsecure.Marker, error) {
+func (f *flakyStore) GetMarker(ctx context.Context, k string) (storeext.Marker, error) {
 	if f.isDown() {
-		return ginsecure.Marker{}, errDown
+		return storeext.Marker{}, errDown
 	}
 	return f.Store.GetMarker(ctx, k)
 }

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/ginsecure/ginsecure/storetest"
 )
 
 func TestMemoryStoreKeepsTheStoreContract(t *testing.T) {
-	storetest.Run(t, func(*testing.T) ginsecure.Store { return ginsecure.NewMemoryStore() })
+	storetest.Run(t, func(*testing.T) storeext.Store { return ginsecure.NewMemoryStore() })
 }
 
 // A store that never forgets is a memory leak an attacker can drive with
@@ -22,16 +23,16 @@ func TestMemoryStoreSweepKeepsItBounded(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock()
 	st := ginsecure.NewMemoryStore()
-	st.(ginsecure.ClockUser).UseClock(clock.Now)
+	st.(storeext.ClockUser).UseClock(clock.Now)
 	now := clock.Now()
 	const n = 500
 	for i := 0; i < n; i++ {
-		r := ginsecure.Record{Handle: fmt.Sprintf("h%04d", i), UserID: fmt.Sprintf("u%d", i%7),
+		r := storeext.Record{Handle: fmt.Sprintf("h%04d", i), UserID: fmt.Sprintf("u%d", i%7),
 			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(10 * time.Minute)}
-		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.SetMarker(ctx, r.Handle, ginsecure.Marker{At: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+		if err := st.SetMarker(ctx, r.Handle, storeext.Marker{At: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,10 +41,10 @@ func TestMemoryStoreSweepKeepsItBounded(t *testing.T) {
 	}
 	// Get keeps records for RetainExpired after expiry; past that nothing
 	// may hold on to them.
-	clock.Advance(10*time.Minute + ginsecure.RetainExpired)
+	clock.Advance(10*time.Minute + storeext.RetainExpired)
 	// One write after expiry: nothing reads the dead entries again.
-	live := ginsecure.Record{Handle: "live", UserID: "u0", CreatedAt: clock.Now(), LastSeen: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
-	if err := st.Create(ctx, live, ginsecure.Limit{}); err != nil {
+	live := storeext.Record{Handle: "live", UserID: "u0", CreatedAt: clock.Now(), LastSeen: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := st.Create(ctx, live, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	// The sweep is incremental: each read or write takes a step of at
@@ -72,29 +73,29 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 	ctx := context.Background()
 	s := ginsecure.NewMemoryStore()
 	exp := time.Now().Add(time.Hour)
-	rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice", ExpiresAt: exp}
-	if err := s.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+	rec := storeext.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice", ExpiresAt: exp}
+	if err := s.Create(ctx, rec, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	held, err := ginsecure.MemoryStoreView(s, rec.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Update(ctx, rec.Handle, func(r *ginsecure.Record) error {
-		r.TokenHash[0], r.Revoked = 1, ginsecure.RevokedByUser
+	if _, err := s.Update(ctx, rec.Handle, func(r *storeext.Record) error {
+		r.TokenHash[0], r.Revoked = 1, storeext.RevokedByUser
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	// Eviction by a login over the limit revokes the held record too.
 	held2, _ := ginsecure.MemoryStoreView(s, rec.Handle)
-	other := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000002", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
-	if err := s.Create(ctx, other, ginsecure.Limit{}); err != nil {
+	other := storeext.Record{Handle: "00000000-0000-4000-8000-000000000002", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now()}
+	if err := s.Create(ctx, other, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	heldBob, _ := ginsecure.MemoryStoreView(s, other.Handle)
-	third := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000003", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now(), CreatedAt: time.Now()}
-	if err := s.Create(ctx, third, ginsecure.Limit{Max: 1}); err != nil {
+	third := storeext.Record{Handle: "00000000-0000-4000-8000-000000000003", UserID: "bob", ExpiresAt: exp, LastSeen: time.Now(), CreatedAt: time.Now()}
+	if err := s.Create(ctx, third, storeext.Limit{Max: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if ev, err := s.Trim(ctx, "bob", 1); err != nil || len(ev) != 1 {
@@ -103,13 +104,13 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 	if held.TokenHash[0] != 0 || held.Revoked != "" {
 		t.Errorf("Update changed a record a reader holds: %+v", held)
 	}
-	if held2.TokenHash[0] != 1 || held2.Revoked != ginsecure.RevokedByUser {
+	if held2.TokenHash[0] != 1 || held2.Revoked != storeext.RevokedByUser {
 		t.Errorf("the view after Update does not show it: %+v", held2)
 	}
 	if heldBob.Revoked != "" {
 		t.Errorf("eviction changed a record a reader holds: revoked %q", heldBob.Revoked)
 	}
-	if now, _ := s.Get(ctx, other.Handle); now.Revoked != ginsecure.RevokedEvicted {
+	if now, _ := s.Get(ctx, other.Handle); now.Revoked != storeext.RevokedEvicted {
 		t.Errorf("evicted record reads %q", now.Revoked)
 	}
 
@@ -133,7 +134,7 @@ func TestMemoryStoreViewIsASnapshot(t *testing.T) {
 		}()
 	}
 	for i := range 2000 {
-		_, _ = s.Update(ctx, third.Handle, func(r *ginsecure.Record) error {
+		_, _ = s.Update(ctx, third.Handle, func(r *storeext.Record) error {
 			r.LastSeen, r.TokenHash[0] = time.Now(), byte(i)
 			return nil
 		})

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -63,7 +64,7 @@ func TestTokenCookieAttributes(t *testing.T) {
 	})
 }
 
-func fmtRecord(r ginsecure.Record) string {
+func fmtRecord(r storeext.Record) string {
 	parts := []string{r.Handle, r.UserID, string(r.TokenHash[:]), string(r.TokenKey), r.IP, r.UserAgent, r.Revoked}
 	for _, e := range r.History {
 		parts = append(parts, string(e.Hash[:]), string(e.Key), string(e.Sealed))

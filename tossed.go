@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 )
 
@@ -31,7 +32,7 @@ import (
 // It reads the header itself (sessionCookies): net/http hands out no
 // cookie at all from a header of more than 3000 (GODEBUG
 // httpcookiemaxnum), so gin-contrib's session is then a new one.
-func (st *reqState) ownAmong(rec *Record) (ok, several bool, err error) {
+func (st *reqState) ownAmong(rec *storeext.Record) (ok, several bool, err error) {
 	name, store := st.gs.Name(), st.gs.Store()
 	codecs := st.g.storeCodecs(store)
 	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)

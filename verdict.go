@@ -6,7 +6,10 @@ package ginsecure
 // verify decides the verdict (middleware.go), hide gives a stand-in and
 // heal the record's own session (session.go).
 
-import "time"
+import (
+	"github.com/ginsecure/ginsecure/storeext"
+	"time"
+)
 
 // verdict is what verify decided the request is. Middleware decides it;
 // a later check (Require's identity check, a record found ended when it
@@ -80,13 +83,13 @@ func (st *reqState) standIn(err error) {
 
 // loggedIn makes the request one authenticated with rec, a record its
 // login created or joined, served with the session the login created.
-func (st *reqState) loggedIn(rec *Record, now time.Time) {
+func (st *reqState) loggedIn(rec *storeext.Record, now time.Time) {
 	st.served, st.verdict, st.rec, st.tokRec, st.authAt, st.failure = servedCreated, verdictAuthenticated, rec, rec, now, nil
 }
 
 // renewed makes the request one authenticated with rec as Renew left it,
 // served with the session Renew created.
-func (st *reqState) renewed(rec *Record, now time.Time) {
+func (st *reqState) renewed(rec *storeext.Record, now time.Time) {
 	st.served, st.rec, st.tokRec, st.authAt = servedCreated, rec, rec, now
 }
 

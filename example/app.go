@@ -29,6 +29,7 @@ import (
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 //go:embed templates/*.html
@@ -49,7 +50,7 @@ type options struct {
 	OnEvent      func(ginsecure.Event)
 	Now          func() time.Time // ginsecure.Config.Now; the browser test moves it
 	Origin       string           // the app's public origin (https://host); empty: the request's scheme and Host
-	Store        ginsecure.Store  // the security records' store; nil: memory, or Redis with Redis (tests put a failing one here)
+	Store        storeext.Store   // the security records' store; nil: memory, or Redis with Redis (tests put a failing one here)
 	// DeviceBinding turns on device-bound sessions (DBSC): main does when
 	// it serves HTTPS, since browsers offer DBSC only over TLS they trust.
 	DeviceBinding bool
@@ -114,8 +115,8 @@ func newApp(opts options) (*app, error) {
 	}
 
 	var sessStore sessions.Store
-	secStore := opts.Store                  // nil: ginsecure's memory store
-	var challenges ginsecure.ChallengeStore // nil: in memory
+	secStore := opts.Store                 // nil: ginsecure's memory store
+	var challenges storeext.ChallengeStore // nil: in memory
 	if opts.Redis != "" {
 		// One pool for both stores, built here rather than by redistore's
 		// constructors: theirs PING on every borrow, doubling round trips.

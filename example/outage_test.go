@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // flakyStore is ginsecure's memory store with an outage switched on
@@ -17,7 +18,7 @@ type flakyStore struct {
 	mode  atomic.Int32
 }
 
-type storeBox struct{ ginsecure.Store }
+type storeBox struct{ storeext.Store }
 
 const (
 	storeUp int32 = iota
@@ -37,18 +38,18 @@ func newFlakyStore() *flakyStore {
 // restarted without its data does.
 func (f *flakyStore) lose() { f.inner.Store(&storeBox{ginsecure.NewMemoryStore()}) }
 
-func (f *flakyStore) st() ginsecure.Store { return f.inner.Load().Store }
+func (f *flakyStore) st() storeext.Store { return f.inner.Load().Store }
 
 func (f *flakyStore) down() bool { return f.mode.Load() == storeDown }
 
-func (f *flakyStore) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
+func (f *flakyStore) Get(ctx context.Context, handle string) (storeext.Record, error) {
 	if f.down() {
-		return ginsecure.Record{}, errOutage
+		return storeext.Record{}, errOutage
 	}
 	return f.st().Get(ctx, handle)
 }
 
-func (f *flakyStore) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
+func (f *flakyStore) Create(ctx context.Context, rec storeext.Record, limit storeext.Limit) error {
 	if f.down() {
 		return errOutage
 	}
@@ -69,9 +70,9 @@ func (f *flakyStore) DeleteMarker(ctx context.Context, key, handle string) error
 	return f.st().DeleteMarker(ctx, key, handle)
 }
 
-func (f *flakyStore) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (f *flakyStore) Update(ctx context.Context, handle string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	if f.mode.Load() != storeUp {
-		return ginsecure.Record{}, errOutage
+		return storeext.Record{}, errOutage
 	}
 	return f.st().Update(ctx, handle, fn)
 }
@@ -83,30 +84,30 @@ func (f *flakyStore) Delete(ctx context.Context, handle string) error {
 	return f.st().Delete(ctx, handle)
 }
 
-func (f *flakyStore) List(ctx context.Context, userID string) ([]ginsecure.Record, error) {
+func (f *flakyStore) List(ctx context.Context, userID string) ([]storeext.Record, error) {
 	if f.down() {
 		return nil, errOutage
 	}
 	return f.st().List(ctx, userID)
 }
 
-func (f *flakyStore) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
+func (f *flakyStore) SetMarker(ctx context.Context, key string, m storeext.Marker) error {
 	if f.down() {
 		return errOutage
 	}
 	return f.st().SetMarker(ctx, key, m)
 }
 
-func (f *flakyStore) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
+func (f *flakyStore) GetMarker(ctx context.Context, key string) (storeext.Marker, error) {
 	if f.down() {
-		return ginsecure.Marker{}, errOutage
+		return storeext.Marker{}, errOutage
 	}
 	return f.st().GetMarker(ctx, key)
 }
 
-func (f *flakyStore) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, limit ginsecure.Limit) (ginsecure.Record, []string, error) {
+func (f *flakyStore) Present(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	if f.mode.Load() != storeUp {
-		return ginsecure.Record{}, nil, errOutage
+		return storeext.Record{}, nil, errOutage
 	}
 	return f.st().Present(ctx, held, fn, limit)
 }

@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	json "github.com/goccy/go-json"
 	"github.com/gomodule/redigo/redis"
 )
@@ -52,7 +52,7 @@ return out
 
 // RevokeBatch implements storeext.BatchRevoker: one script, its work
 // bounded by n (at most n+1 index entries read).
-func (s *Store) RevokeBatch(ctx context.Context, userID, except, revoked string, n int) ([]ginsecure.Record, bool, error) {
+func (s *Store) RevokeBatch(ctx context.Context, userID, except, revoked string, n int) ([]storeext.Record, bool, error) {
 	if n < 1 {
 		return nil, false, errors.New("redisstore: RevokeBatch of no session")
 	}
@@ -69,7 +69,7 @@ func (s *Store) RevokeBatch(ctx context.Context, userID, except, revoked string,
 	if err != nil {
 		return nil, false, err
 	}
-	recs := make([]ginsecure.Record, 0, len(vs)-1)
+	recs := make([]storeext.Record, 0, len(vs)-1)
 	for _, v := range vs[1:] {
 		b, err := redis.Bytes(v, nil)
 		if err != nil {
@@ -103,7 +103,7 @@ return 1
 `)
 
 // RetireBatch implements storeext.BatchRevoker: one script.
-func (s *Store) RetireBatch(ctx context.Context, markerKeys []string, m ginsecure.Marker, sessionKeys []string) error {
+func (s *Store) RetireBatch(ctx context.Context, markerKeys []string, m storeext.Marker, sessionKeys []string) error {
 	if len(markerKeys) != len(sessionKeys) {
 		return fmt.Errorf("redisstore: RetireBatch of %d markers and %d sessions", len(markerKeys), len(sessionKeys))
 	}

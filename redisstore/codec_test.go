@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // TestRecordOfThePreviousFormatDecodes: a record written before the
@@ -67,7 +67,7 @@ func mustHex(t *testing.T, s string) []byte {
 // ("remember me", or a browser-session cookie) is stored with the record.
 func TestCookieMaxAgeRoundTrips(t *testing.T) {
 	for _, age := range []int{0, 30 * 86400, -1} {
-		b, err := encode(ginsecure.Record{Handle: "h", CookieMaxAge: age})
+		b, err := encode(storeext.Record{Handle: "h", CookieMaxAge: age})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -80,7 +80,7 @@ func TestRedisStoreCallReturnsWhenItsContextIsCancelled(t *testing.T) {
 		"Get":  func(ctx context.Context) error { _, err := st.Get(ctx, "h"); return err },
 		"List": func(ctx context.Context) error { _, err := st.List(ctx, "alice"); return err },
 		"Update": func(ctx context.Context) error {
-			_, err := st.Update(ctx, "h", func(*ginsecure.Record) error { return nil })
+			_, err := st.Update(ctx, "h", func(*storeext.Record) error { return nil })
 			return err
 		},
 		"DeleteMarker": func(ctx context.Context) error { return st.DeleteMarker(ctx, "s:x", "h") },

@@ -18,7 +18,7 @@ package redisstore
 import (
 	"bytes"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
@@ -30,7 +30,7 @@ const memoSize = 4096
 // never modified: readers share it.
 type memoEntry struct {
 	raw []byte
-	rec *ginsecure.Record
+	rec *storeext.Record
 	// keys are the record's key and its user's revocation mark key, as
 	// the arguments of readWith's MGET: built once per decoding, not per
 	// read (a handle never changes user: readWith checks it).
@@ -49,7 +49,7 @@ func newMemo() *lru.Cache[string, memoEntry] {
 // decoding of the same bytes. The record returned is shared with the memo
 // and every other reader of the same bytes: never to be modified (Get
 // hands out a detached copy).
-func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
+func (s *Store) decodeMemo(handle string, b []byte) (*storeext.Record, error) {
 	if e, ok := s.memo.Get(handle); ok && bytes.Equal(e.raw, b) {
 		return e.rec, nil
 	}
@@ -65,4 +65,4 @@ func (s *Store) decodeMemo(handle string, b []byte) (*ginsecure.Record, error) {
 
 // detach copies the slices of a record, so that neither the memo's copy
 // nor the caller's can change the other's.
-func detach(r ginsecure.Record) ginsecure.Record { return r.Clone() }
+func detach(r storeext.Record) storeext.Record { return r.Clone() }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/ginsecure/ginsecure/storeext"
@@ -27,12 +26,12 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	var sr storeext.SharedRedis = st
 	var hu storeext.HeldUpdater = st
 	now := time.Now()
-	rec := ginsecure.Record{
+	rec := storeext.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},
-		History: []ginsecure.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}}, TokenKey: []byte("key"), ForwardPending: []byte("fwd"),
+		History: []storeext.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}}, TokenKey: []byte("key"), ForwardPending: []byte("fwd"),
 		CreatedAt: now, AuthAt: now, LastSeen: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	}
-	if err := st.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, rec, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	shared, _, err := sr.GetWithSession(ctx, rec.Handle, "shr:none")
@@ -68,7 +67,7 @@ func TestRedisSharedRecordStaysAsRead(t *testing.T) {
 	}
 
 	// UpdateHeld of the shared record, its fn changing the slices in place.
-	next, err := hu.UpdateHeld(ctx, *shared, func(r *ginsecure.Record) error {
+	next, err := hu.UpdateHeld(ctx, *shared, func(r *storeext.Record) error {
 		r.History[0].Hash[0], r.History[0].Sealed[0], r.ForwardPending[0] = 42, 'Z', 'W'
 		r.TokenHash = [32]byte{2}
 		return nil

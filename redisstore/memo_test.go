@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // The decoded-record memo (memo.go) never answers what Redis does not
@@ -21,12 +21,12 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 	here := redisstore.New(pool, redisstore.WithPrefix("memo:"))
 	there := redisstore.New(pool, redisstore.WithPrefix("memo:")) // another server
 	now := time.Now()
-	rec := ginsecure.Record{
+	rec := storeext.Record{
 		Handle: "q83vEjRWeJASNFZ4kBI0Vg", UserID: "alice", SessionID: "S1", TokenHash: [32]byte{1},
-		History:   []ginsecure.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}},
+		History:   []storeext.Superseded{{Hash: [32]byte{7}, Sealed: []byte("sealed")}},
 		CreatedAt: now, AuthAt: now, LastSeen: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	}
-	if err := here.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+	if err := here.Create(ctx, rec, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // the second read is answered from the memo
@@ -43,13 +43,13 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 	}
 
 	// Another server rotates the token, then revokes the record.
-	if _, err := there.Update(ctx, rec.Handle, func(r *ginsecure.Record) error { r.TokenHash = [32]byte{2}; return nil }); err != nil {
+	if _, err := there.Update(ctx, rec.Handle, func(r *storeext.Record) error { r.TokenHash = [32]byte{2}; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := here.Get(ctx, rec.Handle); err != nil || got.TokenHash != [32]byte{2} {
 		t.Fatalf("after a rotation on another server: %x, %v", got.TokenHash[:1], err)
 	}
-	if _, err := there.Update(ctx, rec.Handle, func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+	if _, err := there.Update(ctx, rec.Handle, func(r *storeext.Record) error { r.Revoked = storeext.RevokedByUser; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := here.Get(ctx, rec.Handle)
@@ -62,7 +62,7 @@ func TestRedisRecordReadsAreWhatRedisHoldsNow(t *testing.T) {
 	if err := there.Delete(ctx, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := here.Get(ctx, rec.Handle); err != ginsecure.ErrNotFound {
+	if _, err := here.Get(ctx, rec.Handle); err != storeext.ErrNotFound {
 		t.Fatalf("a deleted record: %v, want ErrNotFound", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // Prefetch implements storeext.Prefetcher: it starts the record's GET on
@@ -28,7 +28,7 @@ import (
 // goroutine's GetContext, join never waits for a goroutine still waiting
 // for a connection: it leaves it (cancelling its wait where the pool
 // could make it wait) and reads on its own, the sequential order.
-func (s *Store) Prefetch(ctx context.Context, handle string) func() (ginsecure.Record, error) {
+func (s *Store) Prefetch(ctx context.Context, handle string) func() (storeext.Record, error) {
 	if !s.spare() {
 		return nil
 	}
@@ -78,7 +78,7 @@ type fetch struct {
 	state  atomic.Int32
 	done   chan struct{} // closed when rec and err are set
 
-	rec ginsecure.Record
+	rec storeext.Record
 	err error
 }
 
@@ -118,7 +118,7 @@ func (f *fetch) run() {
 // own where the prefetch had no connection yet or failed for any reason
 // but ErrNotFound, so that prefetching never gives an error the
 // sequential order would not.
-func (f *fetch) join() (ginsecure.Record, error) {
+func (f *fetch) join() (storeext.Record, error) {
 	if f.state.CompareAndSwap(fetchWaiting, fetchLeft) {
 		// Still waiting for a connection (or failed to get one): never
 		// wait behind other requests for it, read on our own.
@@ -128,7 +128,7 @@ func (f *fetch) join() (ginsecure.Record, error) {
 		return f.s.Get(f.ctx, f.handle)
 	}
 	<-f.done
-	if f.err != nil && !errors.Is(f.err, ginsecure.ErrNotFound) {
+	if f.err != nil && !errors.Is(f.err, storeext.ErrNotFound) {
 		return f.s.Get(f.ctx, f.handle)
 	}
 	return f.rec, f.err

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -56,9 +56,9 @@ func seeded(t *testing.T, pool *redis.Pool) (*Store, string) {
 	t.Helper()
 	s := New(pool, WithPrefix(fmt.Sprintf("pf%d:", seeds.Add(1))))
 	now := time.Now()
-	rec := ginsecure.Record{Handle: "AAAAAAAAAAAAAAAAAAAAAA", UserID: "alice", SessionID: "sid",
+	rec := storeext.Record{Handle: "AAAAAAAAAAAAAAAAAAAAAA", UserID: "alice", SessionID: "sid",
 		IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.Create(context.Background(), rec, ginsecure.Limit{}); err != nil {
+	if err := s.Create(context.Background(), rec, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	return s, rec.Handle

@@ -72,7 +72,7 @@ var (
 	_ storeext.SharedRedis   = (*Store)(nil)
 	_ storeext.SessionSharer = (*Store)(nil)
 	_ storeext.LoggerUser    = (*Store)(nil)
-	_ ginsecure.ClockUser    = (*Store)(nil)
+	_ storeext.ClockUser     = (*Store)(nil)
 )
 
 // New returns a Store using pool: a ginsecure.Store, and the optional
@@ -181,7 +181,7 @@ func hashOf(s string) ([32]byte, error) {
 	return h, err
 }
 
-func encode(r ginsecure.Record) ([]byte, error) {
+func encode(r storeext.Record) ([]byte, error) {
 	var hist []wireSup
 	if len(r.History) > 0 {
 		hist = make([]wireSup, len(r.History))
@@ -200,44 +200,44 @@ func encode(r ginsecure.Record) ([]byte, error) {
 	})
 }
 
-func decode(b []byte) (ginsecure.Record, error) {
+func decode(b []byte) (storeext.Record, error) {
 	var w wire
 	if err := json.Unmarshal(b, &w); err != nil {
-		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record: %w", err)
+		return storeext.Record{}, fmt.Errorf("redisstore: corrupt record: %w", err)
 	}
 	tok, err := hashOf(w.Tok)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	hist, err := history(&w)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	seq, err := strconv.ParseUint(w.Seq, 10, 64)
 	if err != nil && w.Seq != "" {
-		return ginsecure.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
+		return storeext.Record{}, fmt.Errorf("redisstore: corrupt record sequence: %w", err)
 	}
-	return ginsecure.Record{
+	return storeext.Record{
 		ReplacedBy: w.Replaced, ForwardPending: w.FwdPend, TokenKey: w.TokKey, History: hist,
 		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
 		ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent,
 		IP: w.IP, UserAgent: w.UA, CookieMaxAge: w.CookieAge, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
-		Device: ginsecure.DeviceKey{Algorithm: ginsecure.DeviceAlgorithm(w.DevAlg), JWK: w.DevJWK, Thumbprint: w.DevThumb, BoundAt: fromMS(w.DevAt)},
+		Device: storeext.DeviceKey{Algorithm: string(w.DevAlg), JWK: w.DevJWK, Thumbprint: w.DevThumb, BoundAt: fromMS(w.DevAt)},
 	}, nil
 }
 
 // history decodes a record's superseded credentials.
-func history(w *wire) ([]ginsecure.Superseded, error) {
+func history(w *wire) ([]storeext.Superseded, error) {
 	if len(w.Hist) == 0 {
 		return legacyHistory(w)
 	}
-	out := make([]ginsecure.Superseded, len(w.Hist))
+	out := make([]storeext.Superseded, len(w.Hist))
 	for i, e := range w.Hist {
 		if len(e.Hash) != 32 {
 			return nil, errors.New("redisstore: corrupt hash")
 		}
-		out[i] = ginsecure.Superseded{Hash: [32]byte(e.Hash), At: fromMS(e.At), AuthAt: fromMS(e.Auth), Raised: e.Raised,
+		out[i] = storeext.Superseded{Hash: [32]byte(e.Hash), At: fromMS(e.At), AuthAt: fromMS(e.Auth), Raised: e.Raised,
 			Seen: fromMS(e.Seen), Open: fromMS(e.Open), Key: e.Key, Sealed: e.Sealed}
 	}
 	return out, nil
@@ -248,7 +248,7 @@ func history(w *wire) ([]ginsecure.Superseded, error) {
 // its pending token sealed under it), then the tokens of earlier joined
 // logins and a reissue's abandoned one (never presented, with no key to
 // seal to: served, at their first presentation, without a newer token).
-func legacyHistory(w *wire) ([]ginsecure.Superseded, error) {
+func legacyHistory(w *wire) ([]storeext.Superseded, error) {
 	l := &w.legacy
 	if l.Prev == "" {
 		return nil, nil
@@ -258,7 +258,7 @@ func legacyHistory(w *wire) ([]ginsecure.Superseded, error) {
 		return nil, err
 	}
 	at := fromMS(l.Rotated)
-	out := []ginsecure.Superseded{{Hash: prev, At: at, AuthAt: fromMS(l.PrevAuth), Raised: l.PrevRaise,
+	out := []storeext.Superseded{{Hash: prev, At: at, AuthAt: fromMS(l.PrevAuth), Raised: l.PrevRaise,
 		Seen: at, Open: fromMS(w.Confirmed), Sealed: l.Pending}}
 	for _, s := range append([]string{l.Abandoned}, l.Siblings...) {
 		if s == "" || len(out) == 4 {
@@ -268,7 +268,7 @@ func legacyHistory(w *wire) ([]ginsecure.Superseded, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ginsecure.Superseded{Hash: h, At: at, AuthAt: fromMS(l.PrevAuth)})
+		out = append(out, storeext.Superseded{Hash: h, At: at, AuthAt: fromMS(l.PrevAuth)})
 	}
 	return out, nil
 }
@@ -289,7 +289,7 @@ func (s *Store) ttl(exp time.Time) int64 {
 }
 
 // recTTL is a record's TTL: Get returns it for RetainExpired after expiry.
-func (s *Store) recTTL(exp time.Time) int64 { return s.ttl(exp.Add(ginsecure.RetainExpired)) }
+func (s *Store) recTTL(exp time.Time) int64 { return s.ttl(exp.Add(storeext.RetainExpired)) }
 
 // conn takes a pooled connection (and starts the eviction check where it
 // is due: eviction.go).
@@ -327,7 +327,7 @@ func eval(ctx context.Context, sc *redis.Script, c redis.Conn, keysAndArgs ...an
 // activity in Unix milliseconds, negated while no request presented it,
 // so that the scripts read the presented records and the waiting ones
 // apart, by score range.
-func score(r ginsecure.Record) int64 {
+func score(r storeext.Record) int64 {
 	if r.Unpresented {
 		return -ms(r.LastSeen)
 	}
@@ -338,7 +338,7 @@ func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp)
 
 // Get implements ginsecure.Store: one round trip reads the record and its
 // user's revocation mark (revocation.go, readWith).
-func (s *Store) Get(ctx context.Context, handle string) (ginsecure.Record, error) {
+func (s *Store) Get(ctx context.Context, handle string) (storeext.Record, error) {
 	var res readResult
 	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
 		var err error
@@ -363,23 +363,23 @@ func flag(b bool) string {
 
 // getOn is Get on a connection the caller holds (Prefetch), without the
 // retry: the caller falls back to Get on any error.
-func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (ginsecure.Record, error) {
+func (s *Store) getOn(ctx context.Context, c redis.Conn, handle string) (storeext.Record, error) {
 	res, err := s.readWith(ctx, c, handle, "")
 	return s.record(handle, res, err)
 }
 
 // record decodes a read script's reply (the record, the mark) into a
 // record, or ErrNotFound.
-func (s *Store) record(handle string, res readResult, err error) (ginsecure.Record, error) {
+func (s *Store) record(handle string, res readResult, err error) (storeext.Record, error) {
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	if res.rec == nil {
-		return ginsecure.Record{}, ginsecure.ErrNotFound
+		return storeext.Record{}, storeext.ErrNotFound
 	}
 	r, err := s.recordShared(handle, res.rec, res.m)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	return detach(*r), nil
 }
@@ -388,13 +388,13 @@ func (s *Store) record(handle string, res readResult, err error) (ginsecure.Reco
 // memo: the record is shared, never to be modified) as its user's
 // revocation mark leaves it, or ErrNotFound where it expired longer than
 // RetainExpired ago.
-func (s *Store) recordShared(handle string, b []byte, m mark) (*ginsecure.Record, error) {
+func (s *Store) recordShared(handle string, b []byte, m mark) (*storeext.Record, error) {
 	r, err := s.decodeMemo(handle, b)
 	if err != nil {
 		return nil, err
 	}
-	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(ginsecure.RetainExpired), s.now()) {
-		return nil, ginsecure.ErrNotFound
+	if !r.ExpiresAt.IsZero() && expired(r.ExpiresAt.Add(storeext.RetainExpired), s.now()) {
+		return nil, storeext.ErrNotFound
 	}
 	return m.apply(r), nil
 }
@@ -512,7 +512,7 @@ return 1
 `)
 
 // Create implements ginsecure.Store: one script, atomic with the limit.
-func (s *Store) Create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit) error {
+func (s *Store) Create(ctx context.Context, rec storeext.Record, limit storeext.Limit) error {
 	return s.create(ctx, rec, limit, nil)
 }
 
@@ -526,7 +526,7 @@ type sessionWrite struct {
 // create runs the create script, or with a session the script that also
 // writes it (CreateWithSession), under send's rule (a second send finds
 // its own record and succeeds).
-func (s *Store) create(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sess *sessionWrite) error {
+func (s *Store) create(ctx context.Context, rec storeext.Record, limit storeext.Limit, sess *sessionWrite) error {
 	rec.Seq = 0 // the script assigns it
 	b, err := encode(rec)
 	if err != nil {
@@ -658,14 +658,14 @@ return out
 // Present implements ginsecure.Store: the compare-and-set of UpdateHeld
 // with the limit in the same script, one round trip where held is
 // current. Without a limit it is UpdateHeld.
-func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, limit ginsecure.Limit) (ginsecure.Record, []string, error) {
+func (s *Store) Present(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	if limit.Max <= 0 {
 		rec, err := s.updateHeld(ctx, held, fn, "")
 		return rec, nil, err
 	}
 	l, err := s.link(ctx)
 	if err != nil {
-		return ginsecure.Record{}, nil, err
+		return storeext.Record{}, nil, err
 	}
 	defer l.close()
 	old, err := encode(held)
@@ -674,17 +674,17 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 		if !fromHeld {
 			if old, err = redis.Bytes(l.send(s.getCmd(ctx, held.Handle))); err != nil {
 				if errors.Is(err, redis.ErrNil) {
-					err = ginsecure.ErrNotFound
+					err = storeext.ErrNotFound
 				}
-				return ginsecure.Record{}, nil, err
+				return storeext.Record{}, nil, err
 			}
 		}
 		rec, err := decode(old)
 		if err != nil {
-			return ginsecure.Record{}, nil, err
+			return storeext.Record{}, nil, err
 		}
 		if !fromHeld && expired(rec.ExpiresAt, s.now()) {
-			return ginsecure.Record{}, nil, ginsecure.ErrNotFound
+			return storeext.Record{}, nil, storeext.ErrNotFound
 		}
 		next := rec
 		if err := fn(&next); err != nil {
@@ -699,21 +699,21 @@ func (s *Store) Present(ctx context.Context, held ginsecure.Record, fn func(*gin
 		res, err := s.presentCAS(ctx, &l, old, rec, next, limit)
 		switch {
 		case err != nil:
-			return ginsecure.Record{}, nil, err
+			return storeext.Record{}, nil, err
 		case len(res) == 0:
-			return ginsecure.Record{}, nil, errors.New("redisstore: empty reply to present")
+			return storeext.Record{}, nil, errors.New("redisstore: empty reply to present")
 		case res[0] == "2":
 			return rec, nil, ginsecure.ErrTooManySessions
 		case res[0] == "1":
 			return next, res[1:], nil
 		}
 	}
-	return ginsecure.Record{}, nil, ErrContention
+	return storeext.Record{}, nil, ErrContention
 }
 
 // presentCAS runs presentScript: next over old (the stored bytes, which
 // decode to rec), enforcing limit where it is rec's first presentation.
-func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next ginsecure.Record, limit ginsecure.Limit) ([]string, error) {
+func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next storeext.Record, limit storeext.Limit) ([]string, error) {
 	b, err := encode(next)
 	if err != nil {
 		return nil, err
@@ -773,32 +773,32 @@ var ErrContention = errors.New("redisstore: record changed concurrently too ofte
 // Update implements ginsecure.Store with optimistic concurrency: read, apply
 // fn, write only if the record is unchanged (a script compares the stored
 // bytes), else retry. Two round trips when uncontended.
-func (s *Store) Update(ctx context.Context, handle string, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (s *Store) Update(ctx context.Context, handle string, fn func(*storeext.Record) error) (storeext.Record, error) {
 	return s.update(ctx, handle, fn, "")
 }
 
 // update is Update; with a sessionKey, that key is deleted by the script
 // that writes fn's result (UpdateHeldDeletingSession).
-func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
+func (s *Store) update(ctx context.Context, handle string, fn func(*storeext.Record) error, sessionKey string) (storeext.Record, error) {
 	l, err := s.link(ctx)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	defer l.close()
 	for i := 0; i <= s.retries; i++ {
 		old, err := redis.Bytes(l.send(s.getCmd(ctx, handle)))
 		if errors.Is(err, redis.ErrNil) {
-			return ginsecure.Record{}, ginsecure.ErrNotFound
+			return storeext.Record{}, storeext.ErrNotFound
 		}
 		if err != nil {
-			return ginsecure.Record{}, err
+			return storeext.Record{}, err
 		}
 		rec, err := decode(old)
 		if err != nil {
-			return ginsecure.Record{}, err
+			return storeext.Record{}, err
 		}
 		if expired(rec.ExpiresAt, s.now()) {
-			return ginsecure.Record{}, ginsecure.ErrNotFound
+			return storeext.Record{}, storeext.ErrNotFound
 		}
 		next := rec
 		if err := fn(&next); err != nil {
@@ -807,13 +807,13 @@ func (s *Store) update(ctx context.Context, handle string, fn func(*ginsecure.Re
 		next.Handle = handle
 		ok, err := s.cas(ctx, &l, old, next, sessionKey)
 		if err != nil {
-			return ginsecure.Record{}, err
+			return storeext.Record{}, err
 		}
 		if ok {
 			return next, nil
 		}
 	}
-	return ginsecure.Record{}, ErrContention
+	return storeext.Record{}, ErrContention
 }
 
 // casDeletingScript is casScript that also deletes KEYS[3] (a session's
@@ -826,7 +826,7 @@ return 1
 // cas writes next over the record stored under next.Handle if that is
 // still old, byte for byte, and deletes sessionKey (unless "") with it:
 // one script.
-func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Record, sessionKey string) (bool, error) {
+func (s *Store) cas(ctx context.Context, l *link, old []byte, next storeext.Record, sessionKey string) (bool, error) {
 	b, err := encode(next)
 	if err != nil {
 		return false, err
@@ -854,13 +854,13 @@ func (s *Store) cas(ctx context.Context, l *link, old []byte, next ginsecure.Rec
 // unchanged since), without Update's GET: one round trip. A record the
 // scripts rewrote (Trim's eviction, in cjson's key order) never compares
 // equal: Update then reads it.
-func (s *Store) UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error) {
+func (s *Store) UpdateHeld(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error) (storeext.Record, error) {
 	return s.updateHeld(ctx, held, fn, "")
 }
 
 // updateHeld is UpdateHeld; with a sessionKey, that key is deleted by the
 // script that writes fn's result.
-func (s *Store) updateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
+func (s *Store) updateHeld(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, sessionKey string) (storeext.Record, error) {
 	handle := held.Handle
 	if expired(held.ExpiresAt, s.now()) {
 		return s.update(ctx, handle, fn, sessionKey)
@@ -879,12 +879,12 @@ func (s *Store) updateHeld(ctx context.Context, held ginsecure.Record, fn func(*
 	next.Handle = handle
 	l, err := s.link(ctx)
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	ok, err := s.cas(ctx, &l, old, next, sessionKey)
 	l.close()
 	if err != nil {
-		return ginsecure.Record{}, err
+		return storeext.Record{}, err
 	}
 	if ok {
 		return next, nil
@@ -918,7 +918,7 @@ return out
 `)
 
 // List implements ginsecure.Store: one script, which also prunes the index.
-func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, error) {
+func (s *Store) List(ctx context.Context, userID string) ([]storeext.Record, error) {
 	// The script prunes the index of dead entries: running it twice
 	// leaves the same index, so it may be retried like a read.
 	vals, err := redis.ByteSlices(s.read(ctx, func(c redis.Conn) (any, error) {
@@ -927,7 +927,7 @@ func (s *Store) List(ctx context.Context, userID string) ([]ginsecure.Record, er
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ginsecure.Record, 0, len(vals))
+	out := make([]storeext.Record, 0, len(vals))
 	for _, v := range vals {
 		r, err := decode(v)
 		if err != nil {
@@ -957,7 +957,7 @@ return out
 // expired, not unpresented) are returned, at most n. Entries of records
 // that ended leave the index through the writes that end them and the
 // logins' pruning (pruneLua), not here: a listing writes nothing.
-func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error) {
+func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]storeext.Record, error) {
 	if n < 1 {
 		return nil, nil
 	}
@@ -975,7 +975,7 @@ func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]ginsecu
 		return nil, err
 	}
 	now := s.now()
-	out := make([]ginsecure.Record, 0, min(n, len(vals)-1))
+	out := make([]storeext.Record, 0, min(n, len(vals)-1))
 	for _, v := range vals[1:] {
 		if v == nil || len(out) == n {
 			continue
@@ -991,7 +991,7 @@ func (s *Store) ListRecent(ctx context.Context, userID string, n int) ([]ginsecu
 	return out, nil
 }
 
-func sortByCreated(rs []ginsecure.Record) {
+func sortByCreated(rs []storeext.Record) {
 	for i := 1; i < len(rs); i++ {
 		for j := i; j > 0 && rs[j].CreatedAt.Before(rs[j-1].CreatedAt); j-- {
 			rs[j], rs[j-1] = rs[j-1], rs[j]
@@ -1037,7 +1037,7 @@ return {1, redis.call('GET', KEYS[2])}
 
 // SetMarker implements ginsecure.Store: one script, so a marker is set
 // once (sent again after a lost reply, its own marker is no refusal).
-func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) error {
+func (s *Store) SetMarker(ctx context.Context, key string, m storeext.Marker) error {
 	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return err
@@ -1049,29 +1049,29 @@ func (s *Store) SetMarker(ctx context.Context, key string, m ginsecure.Marker) e
 		return err
 	}
 	if ok == 0 {
-		return ginsecure.ErrMarkerExists
+		return storeext.ErrMarkerExists
 	}
 	return nil
 }
 
 // GetMarker implements ginsecure.Store.
-func (s *Store) GetMarker(ctx context.Context, key string) (ginsecure.Marker, error) {
+func (s *Store) GetMarker(ctx context.Context, key string) (storeext.Marker, error) {
 	b, err := redis.Bytes(s.read(ctx, func(c redis.Conn) (any, error) {
 		return do(ctx, c, "GET", s.markKey(key))
 	}))
 	if errors.Is(err, redis.ErrNil) {
-		return ginsecure.Marker{}, ginsecure.ErrNotFound
+		return storeext.Marker{}, storeext.ErrNotFound
 	}
 	if err != nil {
-		return ginsecure.Marker{}, err
+		return storeext.Marker{}, err
 	}
 	var w wireMarker
 	if err := json.Unmarshal(b, &w); err != nil {
-		return ginsecure.Marker{}, fmt.Errorf("redisstore: corrupt marker: %w", err)
+		return storeext.Marker{}, fmt.Errorf("redisstore: corrupt marker: %w", err)
 	}
-	m := ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}
+	m := storeext.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}
 	if expired(m.ExpiresAt, s.now()) {
-		return ginsecure.Marker{}, ginsecure.ErrNotFound
+		return storeext.Marker{}, storeext.ErrNotFound
 	}
 	return m, nil
 }

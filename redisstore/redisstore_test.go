@@ -12,6 +12,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/ginsecure/ginsecure/storetest"
 	"github.com/gomodule/redigo/redis"
 )
@@ -20,7 +21,7 @@ func TestRedisStoreKeepsTheStoreContract(t *testing.T) {
 	srv := redistest.Start(t)
 	pool := srv.Pool()
 	var n atomic.Int64
-	storetest.Run(t, func(*testing.T) ginsecure.Store {
+	storetest.Run(t, func(*testing.T) storeext.Store {
 		// A fresh prefix per subtest is a fresh store on the shared server.
 		return redisstore.New(pool, redisstore.WithPrefix(fmt.Sprintf("st%d:", n.Add(1))))
 	})
@@ -71,9 +72,9 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 	st := redisstore.New(pool, redisstore.WithPrefix("down:"))
 	ctx := context.Background()
 	now := time.Now()
-	rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice",
+	rec := storeext.Record{Handle: "00000000-0000-4000-8000-000000000001", UserID: "alice",
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
-	if err := st.Create(ctx, rec, ginsecure.Limit{Max: 2}); err != nil {
+	if err := st.Create(ctx, rec, storeext.Limit{Max: 2}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -98,24 +99,24 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 		{"Get", func() error { _, err := st.Get(ctx, rec.Handle); return err }},
 		{"GetMarker", func() error { _, err := st.GetMarker(ctx, "s:x"); return err }},
 		{"Update", func() error {
-			_, err := st.Update(ctx, rec.Handle, func(*ginsecure.Record) error { return nil })
+			_, err := st.Update(ctx, rec.Handle, func(*storeext.Record) error { return nil })
 			return err
 		}},
 		{"Create", func() error {
 			r := rec
 			r.Handle = "00000000-0000-4000-8000-000000000002"
-			return st.Create(ctx, r, ginsecure.Limit{Max: 1, Reject: true})
+			return st.Create(ctx, r, storeext.Limit{Max: 1, Reject: true})
 		}},
 		{"List", func() error { _, err := st.List(ctx, "alice"); return err }},
 		{"Delete", func() error { return st.Delete(ctx, rec.Handle) }},
 		{"SetMarker", func() error {
-			return st.SetMarker(ctx, "s:x", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Minute)})
+			return st.SetMarker(ctx, "s:x", storeext.Marker{At: now, ExpiresAt: now.Add(time.Minute)})
 		}},
 	}
 	for round := 0; round < 2; round++ {
 		for _, c := range calls {
 			err := c.call()
-			if err == nil || errors.Is(err, ginsecure.ErrNotFound) || errors.Is(err, ginsecure.ErrTooManySessions) {
+			if err == nil || errors.Is(err, storeext.ErrNotFound) || errors.Is(err, ginsecure.ErrTooManySessions) {
 				t.Errorf("%s with Redis down (round %d): got %v, want a store error", c.name, round, err)
 			}
 		}
@@ -126,7 +127,7 @@ func TestRedisDownIsAnErrorNeverNotFoundAndRecovers(t *testing.T) {
 	// are dropped; after that the same pool works again.
 	var err error
 	for i := 0; i <= pool.MaxIdle; i++ {
-		if err = st.Create(ctx, rec, ginsecure.Limit{Max: 1}); err == nil {
+		if err = st.Create(ctx, rec, storeext.Limit{Max: 1}); err == nil {
 			break
 		}
 	}
@@ -149,15 +150,15 @@ func TestRedisIndexOutlivesItsRecords(t *testing.T) {
 	st.UseClock(clock.Now)
 	ctx := context.Background()
 	now := clock.Now()
-	long := ginsecure.Record{Handle: "00000000-0000-4000-8000-00000000000a", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(2 * time.Hour)}
-	short := ginsecure.Record{Handle: "00000000-0000-4000-8000-00000000000b", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}
-	for _, r := range []ginsecure.Record{long, short} {
-		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+	long := storeext.Record{Handle: "00000000-0000-4000-8000-00000000000a", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(2 * time.Hour)}
+	short := storeext.Record{Handle: "00000000-0000-4000-8000-00000000000b", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}
+	for _, r := range []storeext.Record{long, short} {
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A touch pushes the short one's expiry beyond the long one's.
-	if _, err := st.Update(ctx, short.Handle, func(r *ginsecure.Record) error { r.ExpiresAt = now.Add(5 * time.Hour); return nil }); err != nil {
+	if _, err := st.Update(ctx, short.Handle, func(r *storeext.Record) error { r.ExpiresAt = now.Add(5 * time.Hour); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	c := pool.Get()

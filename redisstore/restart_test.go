@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -70,11 +70,11 @@ func TestRedisRestartCostsNoRead(t *testing.T) {
 			srv.Restart() // empty, and no scripts loaded
 			// The data, written after the restart by another server.
 			other := redisstore.New(srv.Pool(), redisstore.WithPrefix("rs:"))
-			rec := ginsecure.Record{Handle: "00000000-0000-4000-8000-0000000000r1", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
-			if err := other.Create(ctx, rec, ginsecure.Limit{}); err != nil {
+			rec := storeext.Record{Handle: "00000000-0000-4000-8000-0000000000r1", UserID: "alice", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+			if err := other.Create(ctx, rec, storeext.Limit{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := other.SetMarker(ctx, "s:m", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			if err := other.SetMarker(ctx, "s:m", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
 			call := map[string]func() error{
@@ -113,10 +113,10 @@ type storeOp struct {
 // restartOps are every operation of the store and of its shared-Redis
 // side, each with inputs of its own per round (records, markers and
 // sessions prepared before the restart by prepare).
-func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held map[int]*ginsecure.Record) (ops []storeOp, prepare func(rounds int) error) {
+func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held map[int]*storeext.Record) (ops []storeOp, prepare func(rounds int) error) {
 	h := func(kind string, i int) string { return fmt.Sprintf("%s-%d", kind, i) }
-	touch := func(r *ginsecure.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
-	present := func(r *ginsecure.Record) error { r.Unpresented = false; return nil }
+	touch := func(r *storeext.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
+	present := func(r *storeext.Record) error { r.Unpresented = false; return nil }
 	wantN := func(what string, got, want int, err error) error {
 		if err == nil && got != want {
 			err = fmt.Errorf("%s: %d, want %d", what, got, want)
@@ -126,7 +126,7 @@ func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held m
 	prepare = func(rounds int) error {
 		for i := range rounds {
 			for _, kind := range []string{"upd", "held", "del", "hds"} {
-				if err := st.Create(ctx, liveRecord(h(kind, i), "alice", now), ginsecure.Limit{}); err != nil {
+				if err := st.Create(ctx, liveRecord(h(kind, i), "alice", now), storeext.Limit{}); err != nil {
 					return err
 				}
 			}
@@ -137,14 +137,14 @@ func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held m
 			held[i] = &r
 			un := liveRecord(h("pres", i), "bob", now)
 			un.Unpresented = true
-			if err := st.Create(ctx, un, ginsecure.Limit{}); err != nil {
+			if err := st.Create(ctx, un, storeext.Limit{}); err != nil {
 				return err
 			}
-			if err := st.SetMarker(ctx, h("dm", i), ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "x"}); err != nil {
+			if err := st.SetMarker(ctx, h("dm", i), storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "x"}); err != nil {
 				return err
 			}
 		}
-		return st.SetMarker(ctx, "gm", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
+		return st.SetMarker(ctx, "gm", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
 	}
 	ops = []storeOp{
 		{"Get", func(i int) error { _, err := st.Get(ctx, h("upd", i)); return err }},
@@ -152,10 +152,10 @@ func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held m
 		{"List", func(int) error { l, err := st.List(ctx, "alice"); return wantN("List", min(len(l), 1), 1, err) }},
 		{"GetWithSession", func(i int) error { _, _, err := st.GetWithSession(ctx, h("upd", i), "sess"); return err }},
 		{"Create", func(i int) error {
-			return st.Create(ctx, liveRecord(h("new", i), "carol", now), ginsecure.Limit{Max: 100})
+			return st.Create(ctx, liveRecord(h("new", i), "carol", now), storeext.Limit{Max: 100})
 		}},
 		{"CreateWithSession", func(i int) error {
-			return st.CreateWithSession(ctx, liveRecord(h("newS", i), "carol", now), ginsecure.Limit{}, h("sessC", i), []byte("v"), time.Hour)
+			return st.CreateWithSession(ctx, liveRecord(h("newS", i), "carol", now), storeext.Limit{}, h("sessC", i), []byte("v"), time.Hour)
 		}},
 		{"Update", func(i int) error { _, err := st.Update(ctx, h("upd", i), touch); return err }},
 		{"UpdateHeld", func(i int) error { _, err := st.UpdateHeld(ctx, *held[i], touch); return err }},
@@ -169,16 +169,16 @@ func restartOps(ctx context.Context, st *redisstore.Store, now time.Time, held m
 		{"Present", func(i int) error {
 			r, err := st.Get(ctx, h("pres", i))
 			if err == nil {
-				_, _, err = st.Present(ctx, r, present, ginsecure.Limit{Max: 100})
+				_, _, err = st.Present(ctx, r, present, storeext.Limit{Max: 100})
 			}
 			return err
 		}},
 		{"Delete", func(i int) error { return st.Delete(ctx, h("del", i)) }},
 		{"SetMarker", func(i int) error {
-			return st.SetMarker(ctx, h("sm", i), ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
+			return st.SetMarker(ctx, h("sm", i), storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
 		}},
 		{"SetMarkerReadSession", func(i int) error {
-			_, err := st.SetMarkerReadSession(ctx, h("smr", i), ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "y"}, "sess")
+			_, err := st.SetMarkerReadSession(ctx, h("smr", i), storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "y"}, "sess")
 			return err
 		}},
 		{"DeleteMarker", func(i int) error { return st.DeleteMarker(ctx, h("dm", i), "x") }},
@@ -204,7 +204,7 @@ func TestRedisRestartWithDataKeptFailsNoOperation(t *testing.T) {
 	var dials atomic.Int64
 	pool := restartPool(t, srv, idle, &dials)
 	st := redisstore.New(pool, redisstore.WithPrefix("rk:"))
-	held := map[int]*ginsecure.Record{}
+	held := map[int]*storeext.Record{}
 	ops, prepare := restartOps(ctx, st, now, held)
 	if err := prepare(rounds); err != nil {
 		t.Fatal(err)
@@ -284,16 +284,16 @@ func TestRedisWriteSentAgainAfterALostReplyIsAppliedOnce(t *testing.T) {
 	defer raw.Close()
 	f := &lostReply{t: t, ctx: ctx, st: st, now: now, raw: raw}
 	for i, h := range []string{"u", "uh", "uhd", "d"} {
-		if err := st.Create(ctx, liveRecord(h, "alice", now.Add(time.Duration(i)*time.Millisecond)), ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, liveRecord(h, "alice", now.Add(time.Duration(i)*time.Millisecond)), storeext.Limit{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	un := liveRecord("p", "alice", now)
 	un.Unpresented = true
-	if err := st.Create(ctx, un, ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, un, storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetMarker(ctx, "dm", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "x"}); err != nil {
+	if err := st.SetMarker(ctx, "dm", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range f.writes() {
@@ -321,7 +321,7 @@ type lostReply struct {
 	minted int        // how often the write's function ran
 }
 
-func (f *lostReply) got(h string) ginsecure.Record {
+func (f *lostReply) got(h string) storeext.Record {
 	r, err := f.st.Get(f.ctx, h)
 	if err != nil {
 		f.t.Fatal(err)
@@ -330,21 +330,21 @@ func (f *lostReply) got(h string) ginsecure.Record {
 }
 
 // mint is a rotation: a token that no second run would mint again.
-func (f *lostReply) mint(r *ginsecure.Record) error {
+func (f *lostReply) mint(r *storeext.Record) error {
 	f.minted++
 	r.TokenHash = [32]byte{byte(f.minted), 7}
 	return nil
 }
 
 // present is a first presentation that mints, as mint.
-func (f *lostReply) present(r *ginsecure.Record) error {
+func (f *lostReply) present(r *storeext.Record) error {
 	r.Unpresented = false
 	return f.mint(r)
 }
 
 // mintedOnce checks a compare-and-set's answer: its function ran once,
 // and the token it returned is the stored one.
-func (f *lostReply) mintedOnce(op string, rec ginsecure.Record, err error) error {
+func (f *lostReply) mintedOnce(op string, rec storeext.Record, err error) error {
 	switch {
 	case err != nil:
 		return err
@@ -363,10 +363,10 @@ func (f *lostReply) writes() []storeOp {
 	got, mint, present, mintedOnce := f.got, f.mint, f.present, f.mintedOnce
 	return []storeOp{
 		{"Create", func(int) error {
-			return st.Create(ctx, liveRecord("c", "carol", now), ginsecure.Limit{Max: 5, Reject: true})
+			return st.Create(ctx, liveRecord("c", "carol", now), storeext.Limit{Max: 5, Reject: true})
 		}},
 		{"CreateWithSession", func(int) error {
-			err := st.CreateWithSession(ctx, liveRecord("cs", "carol", now), ginsecure.Limit{}, "lr-sess", []byte("v"), time.Hour)
+			err := st.CreateWithSession(ctx, liveRecord("cs", "carol", now), storeext.Limit{}, "lr-sess", []byte("v"), time.Hour)
 			if v, _ := redis.String(raw.Do("GET", "lr-sess")); err == nil && v != "v" {
 				err = fmt.Errorf("the session: %q", v)
 			}
@@ -382,19 +382,19 @@ func (f *lostReply) writes() []storeOp {
 			return mintedOnce("UpdateHeldDeletingSession", r, err)
 		}},
 		{"Present", func(int) error {
-			r, _, err := st.Present(ctx, got("p"), present, ginsecure.Limit{Max: 10})
+			r, _, err := st.Present(ctx, got("p"), present, storeext.Limit{Max: 10})
 			return mintedOnce("Present", r, err)
 		}},
 		{"SetMarker", func(int) error {
-			return st.SetMarker(ctx, "sm", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
+			return st.SetMarker(ctx, "sm", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)})
 		}},
 		{"SetMarkerReadSession", func(int) error {
-			_, err := st.SetMarkerReadSession(ctx, "smr", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "y"}, "lr-none")
+			_, err := st.SetMarkerReadSession(ctx, "smr", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "y"}, "lr-none")
 			return err
 		}},
 		{"Delete", func(int) error {
 			err := st.Delete(ctx, "d")
-			if _, gerr := st.Get(ctx, "d"); err == nil && !errors.Is(gerr, ginsecure.ErrNotFound) {
+			if _, gerr := st.Get(ctx, "d"); err == nil && !errors.Is(gerr, storeext.ErrNotFound) {
 				err = fmt.Errorf("the record is still there: %v", gerr)
 			}
 			return err
@@ -431,7 +431,7 @@ func TestRedisReadRetryOnlyForBrokenConnections(t *testing.T) {
 	}
 	c.Close()
 	dials.Store(0)
-	if _, err := st.Get(context.Background(), "wrongtype"); err == nil || errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := st.Get(context.Background(), "wrongtype"); err == nil || errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("GET of a list: %v, want the error reply", err)
 	}
 	if n := dials.Load(); n != 0 {
@@ -465,7 +465,7 @@ func TestRedisBrokenConnectionDrainsThePool(t *testing.T) {
 	st := redisstore.New(pool, redisstore.WithPrefix("dr:"))
 	fillPool(t, pool, idle)
 	srv.RestartKeepingData()
-	if _, err := st.Get(context.Background(), "any"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := st.Get(context.Background(), "any"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("Get after the restart: %v", err)
 	}
 	for i := range idle {

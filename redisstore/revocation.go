@@ -29,7 +29,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -149,7 +149,7 @@ func (s *Store) RevokeBefore(ctx context.Context, userID, except, revoked string
 		return err
 	}
 	if ok == 0 {
-		return ginsecure.ErrNotFound
+		return storeext.ErrNotFound
 	}
 	return nil
 }
@@ -181,13 +181,13 @@ func parseMark(b []byte) (mark, error) {
 
 // covers reports whether the mark revokes r: created before it, and not
 // the record it spares.
-func (m mark) covers(r *ginsecure.Record) bool {
+func (m mark) covers(r *storeext.Record) bool {
 	return m.seq > 0 && r.Revoked == "" && r.Seq <= m.seq && r.Handle != m.except
 }
 
 // apply returns r as the mark leaves it: r itself, or a copy revoked with
 // the mark's reason (r may be the memo's, shared: never modified).
-func (m mark) apply(r *ginsecure.Record) *ginsecure.Record {
+func (m mark) apply(r *storeext.Record) *storeext.Record {
 	if !m.covers(r) {
 		return r
 	}

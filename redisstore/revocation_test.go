@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/ginsecure/ginsecure/storeext"
@@ -29,7 +28,7 @@ func TestRevokeBeforeCoversEveryEarlierRecordWithoutTheIndex(t *testing.T) {
 			st := redisstore.New(pool, redisstore.WithPrefix(prefix))
 			h := func(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 			for n := 1; n <= 3; n++ {
-				if err := st.Create(ctx, liveRecord(h(n), user, now), ginsecure.Limit{}); err != nil {
+				if err := st.Create(ctx, liveRecord(h(n), user, now), storeext.Limit{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -38,13 +37,13 @@ func TestRevokeBeforeCoversEveryEarlierRecordWithoutTheIndex(t *testing.T) {
 			if n, err := c.Do("DEL", prefix+"u:"+user); err != nil || n.(int64) != 1 {
 				t.Fatalf("DEL index: %v %v", n, err)
 			}
-			if err := st.RevokeBefore(ctx, user, h(2), ginsecure.RevokedByUser); err != nil {
+			if err := st.RevokeBefore(ctx, user, h(2), storeext.RevokedByUser); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.Create(ctx, liveRecord(h(4), user, now), ginsecure.Limit{}); err != nil {
+			if err := st.Create(ctx, liveRecord(h(4), user, now), storeext.Limit{}); err != nil {
 				t.Fatal(err)
 			}
-			want := map[int]string{1: ginsecure.RevokedByUser, 2: "", 3: ginsecure.RevokedByUser, 4: ""}
+			want := map[int]string{1: storeext.RevokedByUser, 2: "", 3: storeext.RevokedByUser, 4: ""}
 			for n, w := range want {
 				r, err := st.Get(ctx, h(n))
 				if err != nil || r.Revoked != w {
@@ -58,10 +57,10 @@ func TestRevokeBeforeCoversEveryEarlierRecordWithoutTheIndex(t *testing.T) {
 				t.Errorf("List after the mark: %+v, %v; want the later record alone", list, err)
 			}
 			// The spared record must be live: one the mark covers is not.
-			if err := st.RevokeBefore(ctx, user, h(3), ginsecure.RevokedByUser); !errors.Is(err, ginsecure.ErrNotFound) {
+			if err := st.RevokeBefore(ctx, user, h(3), storeext.RevokedByUser); !errors.Is(err, storeext.ErrNotFound) {
 				t.Errorf("RevokeBefore sparing a revoked record: %v, want ErrNotFound", err)
 			}
-			if err := st.RevokeBefore(ctx, "someone else", h(4), ginsecure.RevokedByUser); !errors.Is(err, ginsecure.ErrNotFound) {
+			if err := st.RevokeBefore(ctx, "someone else", h(4), storeext.RevokedByUser); !errors.Is(err, storeext.ErrNotFound) {
 				t.Errorf("RevokeBefore sparing another user's record: %v, want ErrNotFound", err)
 			}
 		})

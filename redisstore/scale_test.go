@@ -18,6 +18,7 @@ import (
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
 	"github.com/ginsecure/ginsecure/redisstore"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -30,9 +31,9 @@ func scaleHandle() string {
 
 // scaleRecord is a presented session of user, as a login leaves it after
 // its first presentation, with a browser's User-Agent.
-func scaleRecord(user string, now time.Time) ginsecure.Record {
+func scaleRecord(user string, now time.Time) storeext.Record {
 	h := scaleHandle()
-	return ginsecure.Record{
+	return storeext.Record{
 		Handle: h, UserID: user, SessionID: "S" + h, TokenHash: [32]byte{1}, TokenKey: make([]byte, 32),
 		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
 		IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour),
@@ -46,7 +47,7 @@ func fill(tb testing.TB, st *redisstore.Store, user string, n int) {
 	ctx, now := context.Background(), time.Now()
 	for i := 0; i < n; i++ {
 		r := scaleRecord(user, now.Add(-time.Duration(n-i)*time.Hour/time.Duration(n)))
-		if err := st.Create(ctx, r, ginsecure.Limit{}); err != nil {
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -54,7 +55,7 @@ func fill(tb testing.TB, st *redisstore.Store, user string, n int) {
 
 // login is the store's part of a Guard login: a record created
 // unpresented, under the bound of waiting logins (no session limit).
-func login(tb testing.TB, st *redisstore.Store, user string, lim ginsecure.Limit) {
+func login(tb testing.TB, st *redisstore.Store, user string, lim storeext.Limit) {
 	r := scaleRecord(user, time.Now())
 	r.Unpresented = true
 	lim.Unpresented = ginsecure.MaxUnpresented
@@ -67,12 +68,12 @@ func login(tb testing.TB, st *redisstore.Store, user string, lim ginsecure.Limit
 // RevokeSize sessions each ended, tombstoned and their session deleted.
 func revokeAll(tb testing.TB, st *redisstore.Store, user string) int {
 	ctx, now := context.Background(), time.Now()
-	if err := st.RevokeBefore(ctx, user, "", ginsecure.RevokedByUser); err != nil {
+	if err := st.RevokeBefore(ctx, user, "", storeext.RevokedByUser); err != nil {
 		tb.Fatal(err)
 	}
 	n := 0
 	for more := true; more; {
-		recs, m, err := st.RevokeBatch(ctx, user, "", ginsecure.RevokedByUser, revokeSize)
+		recs, m, err := st.RevokeBatch(ctx, user, "", storeext.RevokedByUser, revokeSize)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -81,7 +82,7 @@ func revokeAll(tb testing.TB, st *redisstore.Store, user string) int {
 		for i, r := range recs {
 			markers[i], sessions[i] = "s:"+r.SessionID, "session_"+r.SessionID
 		}
-		if err := st.RetireBatch(ctx, markers, ginsecure.Marker{At: now, ExpiresAt: now.Add(12 * time.Hour)}, sessions); err != nil {
+		if err := st.RetireBatch(ctx, markers, storeext.Marker{At: now, ExpiresAt: now.Add(12 * time.Hour)}, sessions); err != nil {
 			tb.Fatal(err)
 		}
 		n += len(recs)
@@ -108,7 +109,7 @@ func BenchmarkRedisScale(b *testing.B) {
 		fill(b, st, "alice", n)
 		b.Run(fmt.Sprintf("login/sessions=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				login(b, st, "alice", ginsecure.Limit{})
+				login(b, st, "alice", storeext.Limit{})
 			}
 		})
 		b.Run(fmt.Sprintf("list/sessions=%d", n), func(b *testing.B) {
@@ -168,25 +169,25 @@ func large(t *testing.T, st *redisstore.Store, user string) {
 	// and a touch of it.
 	r := scaleRecord(user, time.Now())
 	r.Unpresented = true
-	if err := st.Create(ctx, r, ginsecure.Limit{Unpresented: ginsecure.MaxUnpresented}); err != nil {
+	if err := st.Create(ctx, r, storeext.Limit{Unpresented: ginsecure.MaxUnpresented}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Get(ctx, r.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err = st.Present(ctx, got, func(x *ginsecure.Record) error { x.Unpresented = false; return nil }, ginsecure.Limit{})
+	got, _, err = st.Present(ctx, got, func(x *storeext.Record) error { x.Unpresented = false; return nil }, storeext.Limit{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateHeld(ctx, got, func(x *ginsecure.Record) error { x.LastSeen = time.Now(); return nil }); err != nil {
+	if _, err := st.UpdateHeld(ctx, got, func(x *storeext.Record) error { x.LastSeen = time.Now(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ListRecent(ctx, user, ginsecure.MaxListedSessions); err != nil {
 		t.Fatal(err)
 	}
 	// RevokeOthers from the new session, then a RevokeUser of what is left.
-	if err := st.RevokeBefore(ctx, user, r.Handle, ginsecure.RevokedByUser); err != nil {
+	if err := st.RevokeBefore(ctx, user, r.Handle, storeext.RevokedByUser); err != nil {
 		t.Fatal(err)
 	}
 	if n := revokeAll(t, st, user); n == 0 {
@@ -253,7 +254,7 @@ func TestRedisBytesPerSession(t *testing.T) {
 	st := redisstore.New(pool, redisstore.WithPrefix("mem:"))
 	const n = 100
 	fill(t, st, "alice", n)
-	if err := st.RevokeBefore(context.Background(), "bob", "", ginsecure.RevokedByUser); err != nil {
+	if err := st.RevokeBefore(context.Background(), "bob", "", storeext.RevokedByUser); err != nil {
 		t.Fatal(err)
 	}
 	c := pool.Get()
@@ -329,10 +330,10 @@ func TestRedisPerUserWorkDoesNotGrowWithTheSessions(t *testing.T) {
 	for _, n := range []int{10, 1000} {
 		st := redisstore.New(pool, redisstore.WithPrefix(fmt.Sprintf("bw%d:", n)))
 		fill(t, st, "alice", n)
-		login(t, st, "warm", ginsecure.Limit{}) // scripts loaded
+		login(t, st, "warm", storeext.Limit{}) // scripts loaded
 		var g [3]int64
 		srv.ResetStats()
-		login(t, st, "alice", ginsecure.Limit{})
+		login(t, st, "alice", storeext.Limit{})
 		g[0] = srv.CommandStats()["get"]
 		srv.ResetStats()
 		if _, err := st.ListRecent(ctx, "alice", ginsecure.MaxListedSessions); err != nil {
@@ -340,7 +341,7 @@ func TestRedisPerUserWorkDoesNotGrowWithTheSessions(t *testing.T) {
 		}
 		g[1] = srv.CommandStats()["get"]
 		srv.ResetStats()
-		if _, _, err := st.RevokeBatch(ctx, "alice", "", ginsecure.RevokedByUser, revokeSize); err != nil {
+		if _, _, err := st.RevokeBatch(ctx, "alice", "", storeext.RevokedByUser, revokeSize); err != nil {
 			t.Fatal(err)
 		}
 		g[2] = srv.CommandStats()["get"]

@@ -11,7 +11,7 @@ import (
 	json "github.com/goccy/go-json"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -20,7 +20,7 @@ import (
 // (revocation.go, readWith: an MGET, or a script where this server has not
 // read the record before), retried once on a freshly dialled connection where the pooled one turns
 // out broken (as Get).
-func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*ginsecure.Record, []byte, error) {
+func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (*storeext.Record, []byte, error) {
 	var res readResult
 	_, err := s.read(ctx, func(c redis.Conn) (any, error) {
 		var err error
@@ -32,10 +32,10 @@ func (s *Store) GetWithSession(ctx context.Context, handle, sessionKey string) (
 	}
 	value := res.sess
 	if res.rec == nil {
-		return nil, value, ginsecure.ErrNotFound
+		return nil, value, storeext.ErrNotFound
 	}
 	rec, err := s.recordShared(handle, res.rec, res.m)
-	if err != nil && !errors.Is(err, ginsecure.ErrNotFound) {
+	if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 		return nil, nil, err
 	}
 	return rec, value, err
@@ -69,7 +69,7 @@ return 1
 // either writes the same bytes again, or finds a marker set since and
 // writes nothing (the session's retirement removes the first write, and
 // the caller reports the write refused: never a silent success).
-func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (ginsecure.Marker, bool, error) {
+func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (storeext.Marker, bool, error) {
 	secs := wholeSeconds(ttl)
 	mkey := s.markKey(markerKey)
 	now := ms(s.now())
@@ -77,17 +77,17 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 		return eval(ctx, saveUnlessMarkedScript, c, mkey, sessionKey, value, secs, now)
 	})
 	if err != nil {
-		return ginsecure.Marker{}, false, err
+		return storeext.Marker{}, false, err
 	}
 	b, ok := v.([]byte)
 	if !ok {
-		return ginsecure.Marker{}, true, nil
+		return storeext.Marker{}, true, nil
 	}
 	var w wireMarker
 	if err := json.Unmarshal(b, &w); err != nil {
-		return ginsecure.Marker{}, false, fmt.Errorf("redisstore: corrupt marker: %w", err)
+		return storeext.Marker{}, false, fmt.Errorf("redisstore: corrupt marker: %w", err)
 	}
-	return ginsecure.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
+	return storeext.Marker{At: fromMS(w.At), ExpiresAt: fromMS(w.Exp), Handle: w.H}, false, nil
 }
 
 // CreateWithSession implements storeext.SharedRedis: Create's script,
@@ -95,7 +95,7 @@ func (s *Store) SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionK
 // a login's record and its new session cost one round trip. Sent again
 // where its connection broke, as Create is (the second send finds its own
 // record and writes the session again).
-func (s *Store) CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error {
+func (s *Store) CreateWithSession(ctx context.Context, rec storeext.Record, limit storeext.Limit, sessionKey string, value []byte, ttl time.Duration) error {
 	return s.create(ctx, rec, limit, &sessionWrite{key: sessionKey, value: value, secs: wholeSeconds(ttl)})
 }
 
@@ -110,7 +110,7 @@ func wholeSeconds(ttl time.Duration) int64 {
 // SetMarkerReadSession implements storeext.SharedRedis: SetMarker's
 // script, which also reads the session's key once the marker is set.
 // Sent again where its connection broke, as SetMarker is.
-func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) ([]byte, error) {
+func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m storeext.Marker, sessionKey string) ([]byte, error) {
 	b, err := json.Marshal(wireMarker{At: ms(m.At), Exp: ms(m.ExpiresAt), H: m.Handle})
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecur
 		if err != nil {
 			return nil, err
 		}
-		return nil, ginsecure.ErrMarkerExists
+		return nil, storeext.ErrMarkerExists
 	}
 	if len(vs) < 2 || vs[1] == nil {
 		return nil, nil
@@ -139,9 +139,9 @@ func (s *Store) SetMarkerReadSession(ctx context.Context, key string, m ginsecur
 // UpdateHeldDeletingSession implements storeext.SharedRedis: UpdateHeld,
 // whose compare-and-set script also deletes the session's key when it
 // writes.
-func (s *Store) UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error) {
+func (s *Store) UpdateHeldDeletingSession(ctx context.Context, held storeext.Record, fn func(*storeext.Record) error, sessionKey string) (storeext.Record, error) {
 	if sessionKey == "" {
-		return ginsecure.Record{}, errors.New("redisstore: UpdateHeldDeletingSession without a session key")
+		return storeext.Record{}, errors.New("redisstore: UpdateHeldDeletingSession without a session key")
 	}
 	return s.updateHeld(ctx, held, fn, sessionKey)
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-func liveRecord(handle, user string, now time.Time) ginsecure.Record {
-	return ginsecure.Record{
+func liveRecord(handle, user string, now time.Time) storeext.Record {
+	return storeext.Record{
 		Handle: handle, UserID: user, SessionID: "SID-" + handle, TokenHash: [32]byte{1},
 		IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour),
 	}
@@ -38,7 +38,7 @@ func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 		return n == 1
 	}
 
-	if err := st.CreateWithSession(ctx, liveRecord("h1", "alice", now), ginsecure.Limit{Max: 1, Reject: true}, "session_A", []byte("payload-A"), 90*time.Second); err != nil {
+	if err := st.CreateWithSession(ctx, liveRecord("h1", "alice", now), storeext.Limit{Max: 1, Reject: true}, "session_A", []byte("payload-A"), 90*time.Second); err != nil {
 		t.Fatalf("CreateWithSession: %v", err)
 	}
 	if v, err := redis.String(c.Do("GET", "session_A")); err != nil || v != "payload-A" {
@@ -47,15 +47,15 @@ func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 	if ttl, err := redis.Int(c.Do("TTL", "session_A")); err != nil || ttl < 85 || ttl > 90 {
 		t.Fatalf("the session's TTL: %d, %v; want 90 s", ttl, err)
 	}
-	if r, err := st.(ginsecure.Store).Get(ctx, "h1"); err != nil || r.UserID != "alice" || r.Seq == 0 {
+	if r, err := st.(storeext.Store).Get(ctx, "h1"); err != nil || r.UserID != "alice" || r.Seq == 0 {
 		t.Fatalf("the record: %+v, %v", r, err)
 	}
-	if l, err := st.(ginsecure.Store).List(ctx, "alice"); err != nil || len(l) != 1 {
+	if l, err := st.(storeext.Store).List(ctx, "alice"); err != nil || len(l) != 1 {
 		t.Fatalf("the index: %v, %v", l, err)
 	}
 
 	// Over the limit: nothing written, the session neither.
-	err := st.CreateWithSession(ctx, liveRecord("h2", "alice", now), ginsecure.Limit{Max: 1, Reject: true}, "session_B", []byte("payload-B"), time.Minute)
+	err := st.CreateWithSession(ctx, liveRecord("h2", "alice", now), storeext.Limit{Max: 1, Reject: true}, "session_B", []byte("payload-B"), time.Minute)
 	if !errors.Is(err, ginsecure.ErrTooManySessions) {
 		t.Fatalf("over the limit: %v, want ErrTooManySessions", err)
 	}
@@ -64,7 +64,7 @@ func TestCreateWithSessionWritesTheSessionOnlyWithTheRecord(t *testing.T) {
 	}
 
 	// A live record under the handle: refused, the session not written.
-	if err := st.CreateWithSession(ctx, liveRecord("h1", "bob", now), ginsecure.Limit{}, "session_C", []byte("payload-C"), time.Minute); err == nil {
+	if err := st.CreateWithSession(ctx, liveRecord("h1", "bob", now), storeext.Limit{}, "session_C", []byte("payload-C"), time.Minute); err == nil {
 		t.Fatal("a create over a live record succeeded")
 	}
 	if exists("session_C") || exists("cs:u:bob") {
@@ -78,14 +78,14 @@ func TestUpdateHeldIsOneRoundTrip(t *testing.T) {
 	srv := redistest.Start(t)
 	st := redisstore.New(srv.Pool(), redisstore.WithPrefix("uh:"))
 	ctx, now := context.Background(), time.Now()
-	if err := st.Create(ctx, liveRecord("h1", "alice", now), ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, liveRecord("h1", "alice", now), storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	held, err := st.Get(ctx, "h1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	touch := func(r *ginsecure.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
+	touch := func(r *storeext.Record) error { r.LastSeen = r.LastSeen.Add(time.Second); return nil }
 	// The script is loaded (EVALSHA) before counting.
 	if held, err = st.UpdateHeld(ctx, held, touch); err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestSetMarkerReadSession(t *testing.T) {
 	if _, err := c.Do("SET", "session_A", "payload-A"); err != nil {
 		t.Fatal(err)
 	}
-	m := ginsecure.Marker{Handle: "h1", At: now, ExpiresAt: now.Add(time.Hour)}
+	m := storeext.Marker{Handle: "h1", At: now, ExpiresAt: now.Add(time.Hour)}
 	v, err := sh.SetMarkerReadSession(ctx, "s:A", m, "session_A")
 	if err != nil || string(v) != "payload-A" {
 		t.Fatalf("SetMarkerReadSession: %q, %v", v, err)
@@ -126,15 +126,15 @@ func TestSetMarkerReadSession(t *testing.T) {
 		t.Fatalf("the marker: %+v, %v", got, err)
 	}
 	// Set once: a second marker is refused, the first stays.
-	v, err = sh.SetMarkerReadSession(ctx, "s:A", ginsecure.Marker{Handle: "h2", At: now, ExpiresAt: now.Add(time.Hour)}, "session_A")
-	if !errors.Is(err, ginsecure.ErrMarkerExists) || v != nil {
+	v, err = sh.SetMarkerReadSession(ctx, "s:A", storeext.Marker{Handle: "h2", At: now, ExpiresAt: now.Add(time.Hour)}, "session_A")
+	if !errors.Is(err, storeext.ErrMarkerExists) || v != nil {
 		t.Fatalf("over a live marker: %q, %v; want ErrMarkerExists", v, err)
 	}
 	if got, _ := st.GetMarker(ctx, "s:A"); got.Handle != "h1" {
 		t.Fatalf("a refused marker replaced the first: %+v", got)
 	}
 	// A tombstone gives way to a marker naming a record; no session: nil.
-	if err := st.SetMarker(ctx, "s:B", ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := st.SetMarker(ctx, "s:B", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := sh.SetMarkerReadSession(ctx, "s:B", m, "session_B"); err != nil || v != nil {
@@ -168,15 +168,15 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 		}
 		return n == 1
 	}
-	if err := st.Create(ctx, liveRecord("h1", "alice", now), ginsecure.Limit{}); err != nil {
+	if err := st.Create(ctx, liveRecord("h1", "alice", now), storeext.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	held, _ := st.Get(ctx, "h1")
-	retire := func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedReplaced; return nil }
+	retire := func(r *storeext.Record) error { r.Revoked = storeext.RevokedReplaced; return nil }
 
 	session(true)
 	boom := errors.New("boom")
-	if _, err := sh.UpdateHeldDeletingSession(ctx, held, func(*ginsecure.Record) error { return boom }, "session_X"); !errors.Is(err, boom) {
+	if _, err := sh.UpdateHeldDeletingSession(ctx, held, func(*storeext.Record) error { return boom }, "session_X"); !errors.Is(err, boom) {
 		t.Fatalf("fn's error: %v", err)
 	}
 	if !session(false) {
@@ -184,12 +184,12 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 	}
 
 	// Stale: another write came since held was read.
-	if _, err := st.Update(ctx, "h1", func(r *ginsecure.Record) error { r.UserAgent = "moved"; return nil }); err != nil {
+	if _, err := st.Update(ctx, "h1", func(r *storeext.Record) error { r.UserAgent = "moved"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// fn accepts held but refuses the stored record: the compare against
 	// held fails, and nothing is written or deleted.
-	refuseMoved := func(r *ginsecure.Record) error {
+	refuseMoved := func(r *storeext.Record) error {
 		if r.UserAgent == "moved" {
 			return boom
 		}
@@ -202,7 +202,7 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 		t.Fatal("a compare that failed deleted the session")
 	}
 	got, err := sh.UpdateHeldDeletingSession(ctx, held, retire, "session_X")
-	if err != nil || got.Revoked != ginsecure.RevokedReplaced || got.UserAgent != "moved" {
+	if err != nil || got.Revoked != storeext.RevokedReplaced || got.UserAgent != "moved" {
 		t.Fatalf("from a stale record: %+v, %v", got, err)
 	}
 	if session(false) {
@@ -216,7 +216,7 @@ func TestUpdateHeldDeletingSessionDeletesOnlyWithTheWrite(t *testing.T) {
 	if err := st.Delete(ctx, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sh.UpdateHeldDeletingSession(ctx, got, retire, "session_X"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := sh.UpdateHeldDeletingSession(ctx, got, retire, "session_X"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("a deleted record: %v, want ErrNotFound", err)
 	}
 	if !session(false) {

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ginsecure/ginsecure"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -40,7 +39,7 @@ import (
 // connection and its goroutine by itself, when its read ends or ctx is
 // done.
 type Prefetcher interface {
-	Prefetch(ctx context.Context, handle string) (join func() (ginsecure.Record, error))
+	Prefetch(ctx context.Context, handle string) (join func() (Record, error))
 }
 
 // SharedRedis is implemented by a Store that keeps its records in Redis
@@ -60,20 +59,20 @@ type SharedRedis interface {
 	// any other error value is nil. The record may be shared with the
 	// store's other readers: the caller must not modify it, nor its
 	// slices (the Guard never modifies a record it reads).
-	GetWithSession(ctx context.Context, handle, sessionKey string) (rec *ginsecure.Record, value []byte, err error)
+	GetWithSession(ctx context.Context, handle, sessionKey string) (rec *Record, value []byte, err error)
 	// SaveSessionUnlessMarked sets the Redis key sessionKey to value for
 	// ttl (whole seconds, at least 1) unless the marker under markerKey
 	// (a Marker key as SetMarker takes it) exists and has not expired, in
 	// one round trip. When it exists nothing is written and it is
 	// returned with saved false.
-	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m ginsecure.Marker, saved bool, err error)
+	SaveSessionUnlessMarked(ctx context.Context, markerKey, sessionKey string, value []byte, ttl time.Duration) (m Marker, saved bool, err error)
 	// CreateWithSession is Create(ctx, rec, limit) followed by the Redis
 	// key sessionKey set to value for ttl (whole seconds, at least 1), in
 	// one atomic step and one round trip: a login's record and its new
 	// session. Where Create would fail (ginsecure.ErrTooManySessions, a live record
 	// under rec.Handle, any other error) nothing is written, the session
 	// neither, and Create's error is returned.
-	CreateWithSession(ctx context.Context, rec ginsecure.Record, limit ginsecure.Limit, sessionKey string, value []byte, ttl time.Duration) error
+	CreateWithSession(ctx context.Context, rec Record, limit Limit, sessionKey string, value []byte, ttl time.Duration) error
 	// SetMarkerReadSession is SetMarker(ctx, key, m) followed, in the
 	// same atomic step and round trip, by a read of the Redis key
 	// sessionKey: its raw value once the marker is set (nil when there is
@@ -81,14 +80,14 @@ type SharedRedis interface {
 	// later one finds the marker (SaveSessionUnlessMarked refuses it).
 	// When a live marker is there already it returns ginsecure.ErrMarkerExists, and
 	// changes and reads nothing.
-	SetMarkerReadSession(ctx context.Context, key string, m ginsecure.Marker, sessionKey string) (value []byte, err error)
+	SetMarkerReadSession(ctx context.Context, key string, m Marker, sessionKey string) (value []byte, err error)
 	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
 	// fn), and the Redis key sessionKey deleted by the same atomic write
 	// as fn's result (one round trip where held is current): a login's
 	// retirement of the record it replaced together with that record's
 	// session. Where nothing is written (fn's error, ginsecure.ErrNotFound, any
 	// other error) sessionKey is not deleted either.
-	UpdateHeldDeletingSession(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error, sessionKey string) (ginsecure.Record, error)
+	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
 
 // HeldUpdater is implemented by stores whose Update has to read the
@@ -105,7 +104,7 @@ type HeldUpdater interface {
 	// Update does: reads the stored record and applies fn to that. fn may
 	// thus run more than once, as it may in Update. Errors: as Update's
 	// (ginsecure.ErrNotFound, fn's error, the store's).
-	UpdateHeld(ctx context.Context, held ginsecure.Record, fn func(*ginsecure.Record) error) (ginsecure.Record, error)
+	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)
 }
 
 // UserRevoker is implemented by a Store whose per-user index can be lost
@@ -134,13 +133,13 @@ type BatchRevoker interface {
 	// Revoked would make it. It returns them as they were before (Revoked
 	// empty), and more true while the index may list others: a caller ends
 	// them all by calling it until more is false.
-	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []ginsecure.Record, more bool, err error)
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []Record, more bool, err error)
 	// RetireBatch sets m (a tombstone) under each of markerKeys (Marker
 	// keys as SetMarker takes them) where no live marker is, and deletes
 	// each non-empty sessionKeys[i] (a key of a session store that keeps
 	// its sessions beside the records: KnownSessions.SessionKey), in one
 	// round trip. markerKeys and sessionKeys have the same length.
-	RetireBatch(ctx context.Context, markerKeys []string, m ginsecure.Marker, sessionKeys []string) error
+	RetireBatch(ctx context.Context, markerKeys []string, m Marker, sessionKeys []string) error
 }
 
 // RecentLister is implemented by a Store that can list a user's most
@@ -152,7 +151,7 @@ type RecentLister interface {
 	// (List's, Unpresented ones left out), the most recently active
 	// (LastSeen), in any order, at a cost bounded by n rather than by the
 	// user's record count.
-	ListRecent(ctx context.Context, userID string, n int) ([]ginsecure.Record, error)
+	ListRecent(ctx context.Context, userID string, n int) ([]Record, error)
 }
 
 // LoggerUser is implemented by stores that report what they find wrong

@@ -55,7 +55,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // Run runs the contract suite; every check is a subtest with its own store.
-func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) storeext.Store) {
 	for _, tc := range []struct {
 		name string
 		f    func(t *testing.T, s *suite)
@@ -95,7 +95,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &suite{t: t, st: newStore(t), clock: NewClock(), ctx: context.Background()}
-			if cu, ok := s.st.(ginsecure.ClockUser); ok {
+			if cu, ok := s.st.(storeext.ClockUser); ok {
 				cu.UseClock(s.clock.Now)
 				s.clocked = true
 			}
@@ -106,7 +106,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ginsecure.Store) {
 
 type suite struct {
 	t       *testing.T
-	st      ginsecure.Store
+	st      storeext.Store
 	clock   *Clock
 	clocked bool
 	ctx     context.Context
@@ -133,12 +133,12 @@ func newHandle() string {
 }
 
 // record returns a fully populated live record of user, seen at seen.
-func (s *suite) record(user string, seen time.Time) ginsecure.Record {
+func (s *suite) record(user string, seen time.Time) storeext.Record {
 	now := s.clock.Now()
-	return ginsecure.Record{
+	return storeext.Record{
 		Handle: newHandle(), UserID: user, SessionID: "SID" + newHandle(),
 		TokenHash: randHash(), IssuedAt: now, TokenKey: []byte("key\x00\xff"),
-		History: []ginsecure.Superseded{
+		History: []storeext.Superseded{
 			{Hash: randHash(), At: now.Add(-time.Second), AuthAt: now.Add(-time.Hour), Raised: true,
 				Seen: now.Add(-2 * time.Second), Open: now.Add(-time.Millisecond), Sealed: []byte("sealed\x00\xffpending")},
 			{Hash: randHash(), At: now.Add(-3 * time.Second), AuthAt: now.Add(-time.Hour), Key: []byte("k\x01")},
@@ -147,12 +147,12 @@ func (s *suite) record(user string, seen time.Time) ginsecure.Record {
 		IP: "192.0.2.7", UserAgent: "storetest/1 (\"quoted\" ünïcode \\ </script>)",
 		CreatedAt: now, AuthAt: now, LastSeen: seen,
 		ExpiresAt: now.Add(30 * time.Minute),
-		Device: ginsecure.DeviceKey{Algorithm: ginsecure.ES256, JWK: `{"crv":"P-256","kty":"EC","x":"a/b\\c","y":"d_-e"}`,
+		Device: storeext.DeviceKey{Algorithm: string(ginsecure.ES256), JWK: `{"crv":"P-256","kty":"EC","x":"a/b\\c","y":"d_-e"}`,
 			Thumbprint: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", BoundAt: now.Add(-time.Minute)},
 	}
 }
 
-func (s *suite) create(r ginsecure.Record, l ginsecure.Limit) {
+func (s *suite) create(r storeext.Record, l storeext.Limit) {
 	s.t.Helper()
 	if err := s.st.Create(s.ctx, r, l); err != nil {
 		s.t.Fatalf("Create %s: %v", r.Handle, err)
@@ -168,7 +168,7 @@ func (s *suite) trim(user string, max int) []string {
 	return ev
 }
 
-func (s *suite) get(h string) ginsecure.Record {
+func (s *suite) get(h string) storeext.Record {
 	s.t.Helper()
 	r, err := s.st.Get(s.ctx, h)
 	if err != nil {
@@ -179,7 +179,7 @@ func (s *suite) get(h string) ginsecure.Record {
 
 func (s *suite) notFound(h string) {
 	s.t.Helper()
-	if r, err := s.st.Get(s.ctx, h); !errors.Is(err, ginsecure.ErrNotFound) {
+	if r, err := s.st.Get(s.ctx, h); !errors.Is(err, storeext.ErrNotFound) {
 		s.t.Fatalf("Get %s: want ErrNotFound, got %+v, %v", h, r, err)
 	}
 }
@@ -207,7 +207,7 @@ func sameHandles(got, want []string) bool {
 
 // diff names the fields in which two records differ; times are compared
 // as instants.
-func diff(a, b ginsecure.Record) string {
+func diff(a, b storeext.Record) string {
 	var d []string
 	str := func(name, x, y string) {
 		if x != y {
@@ -258,18 +258,18 @@ func diff(a, b ginsecure.Record) string {
 
 // supersede is the Guard's rotation as far as a store sees it: the current
 // token joins the history (a new slice: the record read may be shared).
-func supersede(x *ginsecure.Record, next [32]byte) {
-	x.History = append([]ginsecure.Superseded{{Hash: x.TokenHash}}, x.History...)
+func supersede(x *storeext.Record, next [32]byte) {
+	x.History = append([]storeext.Superseded{{Hash: x.TokenHash}}, x.History...)
 	x.TokenHash = next
 }
 
 func testNotFound(t *testing.T, s *suite) {
 	h := newHandle()
 	s.notFound(h)
-	if _, err := s.st.Update(s.ctx, h, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.Update(s.ctx, h, func(*storeext.Record) error { return nil }); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("Update of a missing record: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.st.GetMarker(s.ctx, "s:missing"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.GetMarker(s.ctx, "s:missing"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("GetMarker of a missing key: want ErrNotFound, got %v", err)
 	}
 	if err := s.st.Delete(s.ctx, h); err != nil {
@@ -285,7 +285,7 @@ func testNotFound(t *testing.T, s *suite) {
 func testRoundTrip(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
 	r.ConfirmedAt, r.Unpresented = s.clock.Now().Add(-time.Millisecond), true
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	if d := diff(s.get(r.Handle), r); d != "[]" {
 		t.Fatalf("Get after Create differs: %s", d)
 	}
@@ -296,7 +296,7 @@ func testRoundTrip(t *testing.T, s *suite) {
 	if d := diff(rs[0], r); d != "[]" {
 		t.Fatalf("List after Create differs: %s", d)
 	}
-	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 		supersede(x, randHash())
 		return nil
 	})
@@ -310,15 +310,15 @@ func testRoundTrip(t *testing.T, s *suite) {
 
 func testCopies(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	want := s.get(r.Handle)
 
 	// A caller that keeps fn's pointer must not reach into the store.
-	var kept *ginsecure.Record
-	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { kept = x; return nil }); err != nil {
+	var kept *storeext.Record
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error { kept = x; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	kept.UserID, kept.Revoked, kept.TokenHash = "mallory", ginsecure.RevokedByUser, randHash()
+	kept.UserID, kept.Revoked, kept.TokenHash = "mallory", storeext.RevokedByUser, randHash()
 	if d := diff(s.get(r.Handle), want); d != "[]" {
 		t.Fatalf("a pointer kept from Update's fn changed the stored record: %s", d)
 	}
@@ -338,10 +338,10 @@ func testCopies(t *testing.T, s *suite) {
 
 func testCreateDuplicate(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	dup := s.record("mallory", s.clock.Now())
 	dup.Handle = r.Handle
-	if err := s.st.Create(s.ctx, dup, ginsecure.Limit{}); err == nil {
+	if err := s.st.Create(s.ctx, dup, storeext.Limit{}); err == nil {
 		t.Fatal("Create replaced another user's live record under the same handle")
 	}
 	if got := s.get(r.Handle); got.UserID != "alice" || got.TokenHash != r.TokenHash {
@@ -359,8 +359,8 @@ func testLimitEvict(t *testing.T, s *suite) {
 	a := s.record("alice", base.Add(-1*time.Minute))
 	b := s.record("alice", base.Add(-3*time.Minute))
 	c := s.record("alice", base.Add(-2*time.Minute))
-	lim := ginsecure.Limit{Max: 3}
-	for _, r := range []ginsecure.Record{a, b, c} {
+	lim := storeext.Limit{Max: 3}
+	for _, r := range []storeext.Record{a, b, c} {
 		s.create(r, lim)
 		if ev := s.trim("alice", 3); len(ev) != 0 {
 			t.Fatalf("under the limit, Trim evicted %v", ev)
@@ -376,8 +376,8 @@ func testLimitEvict(t *testing.T, s *suite) {
 	if !sameHandles(ev, []string{b.Handle}) {
 		t.Fatalf("evicted %v, want the least recently seen %s", ev, b.Handle)
 	}
-	if got := s.get(b.Handle); got.Revoked != ginsecure.RevokedEvicted {
-		t.Fatalf("evicted record: Revoked = %q, want %q", got.Revoked, ginsecure.RevokedEvicted)
+	if got := s.get(b.Handle); got.Revoked != storeext.RevokedEvicted {
+		t.Fatalf("evicted record: Revoked = %q, want %q", got.Revoked, storeext.RevokedEvicted)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{a.Handle, c.Handle, d.Handle}) {
 		t.Fatalf("live after eviction: %v", hs)
@@ -385,7 +385,7 @@ func testLimitEvict(t *testing.T, s *suite) {
 	// A lowered limit evicts as many as it takes.
 	e := s.record("alice", base)
 	e.CreatedAt = base.Add(2 * time.Second)
-	s.create(e, ginsecure.Limit{})
+	s.create(e, storeext.Limit{})
 	ev = s.trim("alice", 2)
 	if !sameHandles(ev, []string{c.Handle, a.Handle}) {
 		t.Fatalf("Max 2 over 4 live: evicted %v, want %s and %s", ev, c.Handle, a.Handle)
@@ -399,10 +399,10 @@ func testLimitEvict(t *testing.T, s *suite) {
 	}
 	// Other users are never touched by alice's limit.
 	o := s.record("bob", base.Add(-time.Hour))
-	s.create(o, ginsecure.Limit{})
+	s.create(o, storeext.Limit{})
 	f := s.record("alice", base)
 	f.CreatedAt = base.Add(3 * time.Second)
-	s.create(f, ginsecure.Limit{})
+	s.create(f, storeext.Limit{})
 	s.trim("alice", 1)
 	if got := s.get(o.Handle); got.Revoked != "" {
 		t.Fatalf("alice's limit evicted bob: %q", got.Revoked)
@@ -420,7 +420,7 @@ func testTrimTiesGoToTheLaterCreated(t *testing.T, s *suite) {
 	var hs []string
 	for range 4 {
 		r := s.record("alice", now)
-		s.create(r, ginsecure.Limit{})
+		s.create(r, storeext.Limit{})
 		hs = append(hs, r.Handle)
 	}
 	for i := 0; i < 3; i++ {
@@ -435,7 +435,7 @@ func testTrimTiesGoToTheLaterCreated(t *testing.T, s *suite) {
 }
 
 func testLimitReject(t *testing.T, s *suite) {
-	lim := ginsecure.Limit{Max: 2, Reject: true}
+	lim := storeext.Limit{Max: 2, Reject: true}
 	a := s.record("alice", s.clock.Now())
 	b := s.record("alice", s.clock.Now())
 	s.create(a, lim)
@@ -457,10 +457,10 @@ func testLimitReject(t *testing.T, s *suite) {
 }
 
 func testLimitCountsLive(t *testing.T, s *suite) {
-	lim := ginsecure.Limit{Max: 1, Reject: true}
+	lim := storeext.Limit{Max: 1, Reject: true}
 	a := s.record("alice", s.clock.Now())
 	s.create(a, lim)
-	if _, err := s.st.Update(s.ctx, a.Handle, func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, a.Handle, func(r *storeext.Record) error { r.Revoked = storeext.RevokedByUser; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	b := s.record("alice", s.clock.Now())
@@ -489,10 +489,10 @@ func testLimitCountsLive(t *testing.T, s *suite) {
 
 func testUpdateError(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	boom := errors.New("boom")
-	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
-		x.TokenHash, x.Revoked = randHash(), ginsecure.RevokedByUser
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
+		x.TokenHash, x.Revoked = randHash(), storeext.RevokedByUser
 		return boom
 	})
 	if !errors.Is(err, boom) {
@@ -511,9 +511,9 @@ func testUpdateError(t *testing.T, s *suite) {
 
 func testUpdateKeepsHandle(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	other := newHandle()
-	got, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { x.Handle = other; return nil })
+	got, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error { x.Handle = other; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,22 +526,22 @@ func testUpdateKeepsHandle(t *testing.T, s *suite) {
 func testRevokedLeaveIndex(t *testing.T, s *suite) {
 	a := s.record("alice", s.clock.Now())
 	b := s.record("alice", s.clock.Now())
-	s.create(a, ginsecure.Limit{})
-	s.create(b, ginsecure.Limit{})
-	got, err := s.st.Update(s.ctx, a.Handle, func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedReplay; return nil })
-	if err != nil || got.Revoked != ginsecure.RevokedReplay {
+	s.create(a, storeext.Limit{})
+	s.create(b, storeext.Limit{})
+	got, err := s.st.Update(s.ctx, a.Handle, func(x *storeext.Record) error { x.Revoked = storeext.RevokedReplay; return nil })
+	if err != nil || got.Revoked != storeext.RevokedReplay {
 		t.Fatalf("revoke: %+v, %v", got, err)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
 		t.Fatalf("a revoked record is still listed: %v", hs)
 	}
 	// Get still returns it, so that its holder learns why it was signed out.
-	if got := s.get(a.Handle); got.Revoked != ginsecure.RevokedReplay {
+	if got := s.get(a.Handle); got.Revoked != storeext.RevokedReplay {
 		t.Fatalf("Get of a revoked record: Revoked = %q", got.Revoked)
 	}
 	// A later update of a revoked record (a touch racing the revocation)
 	// must not put it back in the index.
-	if _, err := s.st.Update(s.ctx, a.Handle, func(x *ginsecure.Record) error { x.LastSeen = s.clock.Now(); return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, a.Handle, func(x *storeext.Record) error { x.LastSeen = s.clock.Now(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
@@ -552,8 +552,8 @@ func testRevokedLeaveIndex(t *testing.T, s *suite) {
 func testDelete(t *testing.T, s *suite) {
 	a := s.record("alice", s.clock.Now())
 	b := s.record("alice", s.clock.Now())
-	s.create(a, ginsecure.Limit{})
-	s.create(b, ginsecure.Limit{})
+	s.create(a, storeext.Limit{})
+	s.create(b, storeext.Limit{})
 	for i := 0; i < 2; i++ {
 		if err := s.st.Delete(s.ctx, a.Handle); err != nil {
 			t.Fatalf("Delete #%d: %v", i+1, err)
@@ -563,11 +563,11 @@ func testDelete(t *testing.T, s *suite) {
 	if hs := s.handles("alice"); !sameHandles(hs, []string{b.Handle}) {
 		t.Fatalf("a deleted record is still listed: %v", hs)
 	}
-	if _, err := s.st.Update(s.ctx, a.Handle, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.Update(s.ctx, a.Handle, func(*storeext.Record) error { return nil }); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("Update after Delete: want ErrNotFound, got %v", err)
 	}
 	// Deleting a revoked record works too.
-	if _, err := s.st.Update(s.ctx, b.Handle, func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, b.Handle, func(x *storeext.Record) error { x.Revoked = storeext.RevokedByUser; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.st.Delete(s.ctx, b.Handle); err != nil {
@@ -583,14 +583,14 @@ func testList(t *testing.T, s *suite) {
 		// Created later, seen earlier: the order is by creation.
 		r.CreatedAt = s.clock.Now().Add(time.Duration(i) * time.Second)
 		r.LastSeen = s.clock.Now().Add(-time.Duration(i) * time.Second)
-		s.create(r, ginsecure.Limit{})
+		s.create(r, storeext.Limit{})
 		want = append(want, r.Handle)
 	}
-	s.create(s.record("bob", s.clock.Now()), ginsecure.Limit{})
+	s.create(s.record("bob", s.clock.Now()), storeext.Limit{})
 	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("List: got %v, want oldest first %v", got, want)
 	}
-	if _, err := s.st.Update(s.ctx, want[1], func(x *ginsecure.Record) error { x.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, want[1], func(x *storeext.Record) error { x.Revoked = storeext.RevokedByUser; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint([]string{want[0], want[2], want[3]}) {
@@ -601,7 +601,7 @@ func testList(t *testing.T, s *suite) {
 	}
 	short := s.record("alice", s.clock.Now())
 	short.ExpiresAt = s.clock.Now().Add(time.Minute)
-	s.create(short, ginsecure.Limit{})
+	s.create(short, storeext.Limit{})
 	s.clock.Advance(time.Minute)
 	if got := s.handles("alice"); fmt.Sprint(got) != fmt.Sprint([]string{want[0], want[2], want[3]}) {
 		t.Fatalf("List shows an expired record: %v", got)
@@ -610,11 +610,11 @@ func testList(t *testing.T, s *suite) {
 
 func testMarkers(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	m := ginsecure.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}
+	m := storeext.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}
 	if err := s.st.SetMarker(s.ctx, "s:abc", m); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.st.SetMarker(s.ctx, "c:other", ginsecure.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+	if err := s.st.SetMarker(s.ctx, "c:other", storeext.Marker{At: now, Handle: newHandle(), ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.st.GetMarker(s.ctx, "s:abc")
@@ -622,12 +622,12 @@ func testMarkers(t *testing.T, s *suite) {
 		t.Fatalf("GetMarker: %+v, %v; want %+v", got, err, m)
 	}
 	// Markers and records live in separate namespaces.
-	if _, err := s.st.Get(s.ctx, "s:abc"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.Get(s.ctx, "s:abc"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("a marker key read as a record: %v", err)
 	}
 	// Set once: whoever holds the old session cannot repoint it later.
-	m2 := ginsecure.Marker{At: now.Add(time.Second), Handle: newHandle(), ExpiresAt: now.Add(20 * time.Minute)}
-	if err := s.st.SetMarker(s.ctx, "s:abc", m2); !errors.Is(err, ginsecure.ErrMarkerExists) {
+	m2 := storeext.Marker{At: now.Add(time.Second), Handle: newHandle(), ExpiresAt: now.Add(20 * time.Minute)}
+	if err := s.st.SetMarker(s.ctx, "s:abc", m2); !errors.Is(err, storeext.ErrMarkerExists) {
 		t.Fatalf("SetMarker over a live marker: want ErrMarkerExists, got %v", err)
 	}
 	if got, _ := s.st.GetMarker(s.ctx, "s:abc"); got.Handle != m.Handle {
@@ -643,7 +643,7 @@ func testMarkers(t *testing.T, s *suite) {
 	if err := s.st.DeleteMarker(s.ctx, "s:abc", m.Handle); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.st.GetMarker(s.ctx, "s:abc"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.GetMarker(s.ctx, "s:abc"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("DeleteMarker left the marker: %v", err)
 	}
 	if err := s.st.DeleteMarker(s.ctx, "s:none", m.Handle); err != nil {
@@ -654,20 +654,20 @@ func testMarkers(t *testing.T, s *suite) {
 	}
 	// A tombstone (no handle) gives way once to a marker naming a record,
 	// never to another tombstone, and never the other way round.
-	tomb := ginsecure.Marker{At: now, ExpiresAt: now.Add(time.Hour)}
+	tomb := storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)}
 	if err := s.st.SetMarker(s.ctx, "s:t", tomb); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, ginsecure.ErrMarkerExists) {
+	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, storeext.ErrMarkerExists) {
 		t.Fatalf("a tombstone over a tombstone: want ErrMarkerExists, got %v", err)
 	}
 	if err := s.st.SetMarker(s.ctx, "s:t", m); err != nil {
 		t.Fatalf("a marker over a tombstone: %v", err)
 	}
-	if err := s.st.SetMarker(s.ctx, "s:t", m2); !errors.Is(err, ginsecure.ErrMarkerExists) {
+	if err := s.st.SetMarker(s.ctx, "s:t", m2); !errors.Is(err, storeext.ErrMarkerExists) {
 		t.Fatalf("a marker over the marker that replaced a tombstone: want ErrMarkerExists, got %v", err)
 	}
-	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, ginsecure.ErrMarkerExists) {
+	if err := s.st.SetMarker(s.ctx, "s:t", tomb); !errors.Is(err, storeext.ErrMarkerExists) {
 		t.Fatalf("a tombstone over a marker: want ErrMarkerExists, got %v", err)
 	}
 	if got, err := s.st.GetMarker(s.ctx, "s:t"); err != nil || got.Handle != m.Handle {
@@ -681,11 +681,11 @@ func testMarkers(t *testing.T, s *suite) {
 		t.Fatalf("a marker expired early: %v", err)
 	}
 	s.clock.Advance(time.Millisecond)
-	if _, err := s.st.GetMarker(s.ctx, "c:other"); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := s.st.GetMarker(s.ctx, "c:other"); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("an expired marker: want ErrNotFound, got %v", err)
 	}
 	// An expired marker no longer blocks a new one.
-	if err := s.st.SetMarker(s.ctx, "c:other", ginsecure.Marker{At: s.clock.Now(), Handle: m.Handle, ExpiresAt: s.clock.Now().Add(time.Minute)}); err != nil {
+	if err := s.st.SetMarker(s.ctx, "c:other", storeext.Marker{At: s.clock.Now(), Handle: m.Handle, ExpiresAt: s.clock.Now().Add(time.Minute)}); err != nil {
 		t.Fatalf("SetMarker over an expired marker: %v", err)
 	}
 }
@@ -706,14 +706,14 @@ func testMarkerRace(t *testing.T, s *suite) {
 			go func() {
 				defer wg.Done()
 				<-start
-				err := s.st.SetMarker(s.ctx, key, ginsecure.Marker{At: s.clock.Now(), Handle: h, ExpiresAt: s.clock.Now().Add(time.Minute)})
+				err := s.st.SetMarker(s.ctx, key, storeext.Marker{At: s.clock.Now(), Handle: h, ExpiresAt: s.clock.Now().Add(time.Minute)})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					won++
 					winner = h
-				case errors.Is(err, ginsecure.ErrMarkerExists):
+				case errors.Is(err, storeext.ErrMarkerExists):
 					lost++
 				default:
 					t.Errorf("SetMarker: %v", err)
@@ -735,7 +735,7 @@ func testExpiry(t *testing.T, s *suite) {
 	s.needClock()
 	r := s.record("alice", s.clock.Now())
 	r.ExpiresAt = s.clock.Now().Add(10 * time.Minute)
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	s.clock.Advance(10*time.Minute - time.Millisecond)
 	s.get(r.Handle)
 	if hs := s.handles("alice"); !sameHandles(hs, []string{r.Handle}) {
@@ -743,10 +743,10 @@ func testExpiry(t *testing.T, s *suite) {
 	}
 	s.clock.Advance(time.Millisecond)
 	// From ExpiresAt on the record is dead for everything but Get.
-	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 		x.ExpiresAt = s.clock.Now().Add(time.Hour)
 		return nil
-	}); !errors.Is(err, ginsecure.ErrNotFound) {
+	}); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("Update revived an expired record: %v", err)
 	}
 	if hs := s.handles("alice"); len(hs) != 0 {
@@ -757,7 +757,7 @@ func testExpiry(t *testing.T, s *suite) {
 	if got := s.get(r.Handle); !got.ExpiresAt.Equal(r.ExpiresAt) {
 		t.Fatalf("the refused Update wrote: ExpiresAt %v", got.ExpiresAt)
 	}
-	s.clock.Advance(ginsecure.RetainExpired - time.Millisecond)
+	s.clock.Advance(storeext.RetainExpired - time.Millisecond)
 	s.get(r.Handle)
 	s.clock.Advance(time.Millisecond)
 	s.notFound(r.Handle)
@@ -767,9 +767,9 @@ func testUpdateExtends(t *testing.T, s *suite) {
 	s.needClock()
 	r := s.record("alice", s.clock.Now())
 	r.ExpiresAt = s.clock.Now().Add(10 * time.Minute)
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	s.clock.Advance(5 * time.Minute)
-	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 		x.LastSeen, x.ExpiresAt = s.clock.Now(), s.clock.Now().Add(10*time.Minute)
 		return nil
 	}); err != nil {
@@ -789,7 +789,7 @@ var errLost = errors.New("storetest: lost the race")
 
 func testCASRace(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	for round := 0; round < 20; round++ {
 		seen := s.get(r.Handle).TokenHash
 		var wins, losses int
@@ -804,7 +804,7 @@ func testCASRace(t *testing.T, s *suite) {
 				<-start
 				// The Guard's rotation: only the holder of the current token
 				// may replace it.
-				_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+				_, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 					if x.TokenHash != seen {
 						return errLost
 					}
@@ -836,7 +836,7 @@ func testCASRace(t *testing.T, s *suite) {
 
 func testNoLostUpdates(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	const each = 25
 	var ok int64
 	var mu sync.Mutex
@@ -848,7 +848,7 @@ func testNoLostUpdates(t *testing.T, s *suite) {
 			defer wg.Done()
 			<-start
 			for j := 0; j < each; j++ {
-				_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+				_, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 					x.LastSeen = x.LastSeen.Add(time.Millisecond)
 					return nil
 				})
@@ -888,7 +888,7 @@ func testCreateRaceEvict(t *testing.T, s *suite) {
 			go func() {
 				defer wg.Done()
 				<-start
-				if err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1}); err != nil {
+				if err := s.st.Create(s.ctx, r, storeext.Limit{Max: 1}); err != nil {
 					t.Errorf("Create: %v", err)
 					return
 				}
@@ -931,7 +931,7 @@ func testCreateRaceReject(t *testing.T, s *suite) {
 			go func() {
 				defer wg.Done()
 				<-start
-				err := s.st.Create(s.ctx, r, ginsecure.Limit{Max: 1, Reject: true})
+				err := s.st.Create(s.ctx, r, storeext.Limit{Max: 1, Reject: true})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -956,20 +956,20 @@ func testCreateRaceReject(t *testing.T, s *suite) {
 // again) does not count against the limit and is not evicted by it.
 func testLimitReplacing(t *testing.T, s *suite) {
 	a := s.record("alice", s.clock.Now())
-	s.create(a, ginsecure.Limit{Max: 1})
+	s.create(a, storeext.Limit{Max: 1})
 	b := s.record("alice", s.clock.Now())
-	if err := s.st.Create(s.ctx, b, ginsecure.Limit{Max: 1, Reject: true, Replacing: a.Handle}); err != nil {
+	if err := s.st.Create(s.ctx, b, storeext.Limit{Max: 1, Reject: true, Replacing: a.Handle}); err != nil {
 		t.Fatalf("Create replacing the only record: %v", err)
 	}
 	if got := s.get(a.Handle); got.Revoked != "" {
 		t.Fatalf("the replaced record was revoked: %q", got.Revoked)
 	}
 	c := s.record("alice", s.clock.Now())
-	if err := s.st.Create(s.ctx, c, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); err != nil {
+	if err := s.st.Create(s.ctx, c, storeext.Limit{Max: 2, Reject: true, Replacing: a.Handle}); err != nil {
 		t.Fatalf("Create with one other live record under Max 2: %v", err)
 	}
 	d := s.record("alice", s.clock.Now())
-	if err := s.st.Create(s.ctx, d, ginsecure.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
+	if err := s.st.Create(s.ctx, d, storeext.Limit{Max: 2, Reject: true, Replacing: a.Handle}); !errors.Is(err, ginsecure.ErrTooManySessions) {
 		t.Fatalf("Replacing must not exempt the others: %v", err)
 	}
 }
@@ -994,7 +994,7 @@ func testUserIDsExact(t *testing.T, s *suite) {
 	for _, u := range userIDs {
 		for range 2 {
 			r := s.record(u, s.clock.Now())
-			s.create(r, ginsecure.Limit{Max: 2})
+			s.create(r, storeext.Limit{Max: 2})
 			handles[u] = append(handles[u], r.Handle)
 			if got := s.get(r.Handle).UserID; got != u {
 				t.Fatalf("Get: user %q came back as %q", u, got)
@@ -1034,18 +1034,18 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	u := s.heldUpdater()
 	r := s.record("alice", s.clock.Now())
 	other := s.record("alice", s.clock.Now())
-	s.create(r, ginsecure.Limit{})
-	s.create(other, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
+	s.create(other, storeext.Limit{})
 
 	// Held as read: fn sees it and the result is stored.
 	held := s.get(r.Handle)
 	next := randHash()
-	got, err := u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
+	got, err := u.UpdateHeld(s.ctx, held, func(x *storeext.Record) error {
 		if x.TokenHash != r.TokenHash {
 			return fmt.Errorf("fn saw token %x, want the held %x", x.TokenHash[:4], r.TokenHash[:4])
 		}
 		supersede(x, next)
-		x.History = append(x.History, ginsecure.Superseded{Hash: next})
+		x.History = append(x.History, storeext.Superseded{Hash: next})
 		return nil
 	})
 	if err != nil || got.TokenHash != next {
@@ -1061,7 +1061,7 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	// Held is stale (the write above came since): fn sees the stored
 	// record, not held, and nothing is lost.
 	later := randHash()
-	got, err = u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
+	got, err = u.UpdateHeld(s.ctx, held, func(x *storeext.Record) error {
 		if x.TokenHash != next {
 			return fmt.Errorf("fn saw token %x, want the stored %x", x.TokenHash[:4], next[:4])
 		}
@@ -1075,8 +1075,8 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	// fn's error writes nothing and returns the stored record.
 	boom := errors.New("boom")
 	stored := s.get(r.Handle)
-	got, err = u.UpdateHeld(s.ctx, stored, func(x *ginsecure.Record) error {
-		x.Revoked = ginsecure.RevokedByUser
+	got, err = u.UpdateHeld(s.ctx, stored, func(x *storeext.Record) error {
+		x.Revoked = storeext.RevokedByUser
 		return boom
 	})
 	if !errors.Is(err, boom) || got.TokenHash != later {
@@ -1087,11 +1087,11 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	}
 
 	// The key is not fn's to change; a revocation leaves the index.
-	got, err = u.UpdateHeld(s.ctx, s.get(r.Handle), func(x *ginsecure.Record) error {
-		x.Handle, x.Revoked = other.Handle, ginsecure.RevokedReplaced
+	got, err = u.UpdateHeld(s.ctx, s.get(r.Handle), func(x *storeext.Record) error {
+		x.Handle, x.Revoked = other.Handle, storeext.RevokedReplaced
 		return nil
 	})
-	if err != nil || got.Handle != r.Handle || s.get(r.Handle).Revoked != ginsecure.RevokedReplaced {
+	if err != nil || got.Handle != r.Handle || s.get(r.Handle).Revoked != storeext.RevokedReplaced {
 		t.Fatalf("UpdateHeld revoking: %+v, %v", got, err)
 	}
 	if s.get(other.Handle).Revoked != "" {
@@ -1106,7 +1106,7 @@ func testUpdateHeld(t *testing.T, s *suite) {
 	if err := s.st.Delete(s.ctx, other.Handle); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.UpdateHeld(s.ctx, gone, func(*ginsecure.Record) error { return nil }); !errors.Is(err, ginsecure.ErrNotFound) {
+	if _, err := u.UpdateHeld(s.ctx, gone, func(*storeext.Record) error { return nil }); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("UpdateHeld of a deleted record: %v, want ErrNotFound", err)
 	}
 	s.notFound(other.Handle)
@@ -1118,7 +1118,7 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 	u := s.heldUpdater()
 	r := s.record("alice", s.clock.Now())
 	r.History = nil
-	s.create(r, ginsecure.Limit{})
+	s.create(r, storeext.Limit{})
 	held := s.get(r.Handle)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
@@ -1126,8 +1126,8 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 		go func() {
 			defer wg.Done()
 			h := randHash()
-			if _, err := u.UpdateHeld(s.ctx, held, func(x *ginsecure.Record) error {
-				x.History = append(x.History, ginsecure.Superseded{Hash: h})
+			if _, err := u.UpdateHeld(s.ctx, held, func(x *storeext.Record) error {
+				x.History = append(x.History, storeext.Superseded{Hash: h})
 				return nil
 			}); err != nil {
 				t.Errorf("UpdateHeld: %v", err)
@@ -1142,16 +1142,16 @@ func testUpdateHeldRace(t *testing.T, s *suite) {
 
 // unpresented returns a live record of user seen at seen that no request
 // has presented yet (a login's, Record.Unpresented).
-func (s *suite) unpresented(user string, seen time.Time) ginsecure.Record {
+func (s *suite) unpresented(user string, seen time.Time) storeext.Record {
 	r := s.record(user, seen)
 	r.Unpresented = true
 	return r
 }
 
 // presentFn is the first presentation as the Guard writes it.
-func (s *suite) presentFn() func(*ginsecure.Record) error {
+func (s *suite) presentFn() func(*storeext.Record) error {
 	now := s.clock.Now()
-	return func(r *ginsecure.Record) error {
+	return func(r *storeext.Record) error {
 		r.Unpresented, r.LastSeen = false, now
 		return nil
 	}
@@ -1162,7 +1162,7 @@ func (s *suite) presentFn() func(*ginsecure.Record) error {
 // them (so that RevokeUser ends them too).
 func testUnpresented(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	lim := ginsecure.Limit{Max: 2, Reject: true}
+	lim := storeext.Limit{Max: 2, Reject: true}
 	a := s.record("alice", now.Add(-time.Minute))
 	s.create(a, lim)
 	u1, u2 := s.unpresented("alice", now.Add(-2*time.Minute)), s.unpresented("alice", now.Add(-3*time.Minute))
@@ -1182,7 +1182,7 @@ func testUnpresented(t *testing.T, s *suite) {
 	if ev := s.trim("alice", 1); !sameHandles(ev, []string{a.Handle}) {
 		t.Fatalf("Trim to 1: evicted %v, want the least recently seen presented %s, never an unpresented one", ev, a.Handle)
 	}
-	for _, r := range []ginsecure.Record{u1, u2, b} {
+	for _, r := range []storeext.Record{u1, u2, b} {
 		if got := s.get(r.Handle); got.Revoked != "" {
 			t.Fatalf("%s revoked %q by Trim", r.Handle, got.Revoked)
 		}
@@ -1199,15 +1199,15 @@ func testUnpresented(t *testing.T, s *suite) {
 // evict nothing.
 func testPresentEvict(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	lim := ginsecure.Limit{Max: 2}
+	lim := storeext.Limit{Max: 2}
 	a, b := s.record("alice", now.Add(-3*time.Minute)), s.record("alice", now.Add(-time.Minute))
 	u, old := s.unpresented("alice", now), s.unpresented("alice", now.Add(-time.Hour))
 	bob := s.record("bob", now.Add(-time.Hour))
-	for _, r := range []ginsecure.Record{a, b, u, old, bob} {
-		s.create(r, ginsecure.Limit{})
+	for _, r := range []storeext.Record{a, b, u, old, bob} {
+		s.create(r, storeext.Limit{})
 	}
 	// A write that leaves it unpresented is no presentation.
-	if _, ev, err := s.st.Present(s.ctx, s.get(u.Handle), func(r *ginsecure.Record) error { r.IP = "192.0.2.8"; return nil }, lim); err != nil || len(ev) != 0 {
+	if _, ev, err := s.st.Present(s.ctx, s.get(u.Handle), func(r *storeext.Record) error { r.IP = "192.0.2.8"; return nil }, lim); err != nil || len(ev) != 0 {
 		t.Fatalf("Present leaving the record unpresented: evicted %v, %v; want nothing", ev, err)
 	}
 	got, ev, err := s.st.Present(s.ctx, s.get(u.Handle), s.presentFn(), lim)
@@ -1220,16 +1220,16 @@ func testPresentEvict(t *testing.T, s *suite) {
 	if d := diff(s.get(u.Handle), got); d != "[]" {
 		t.Fatalf("Present returned what it did not store: %s", d)
 	}
-	if r := s.get(a.Handle); r.Revoked != ginsecure.RevokedEvicted {
-		t.Fatalf("evicted record: Revoked %q, want %q", r.Revoked, ginsecure.RevokedEvicted)
+	if r := s.get(a.Handle); r.Revoked != storeext.RevokedEvicted {
+		t.Fatalf("evicted record: Revoked %q, want %q", r.Revoked, storeext.RevokedEvicted)
 	}
-	for _, r := range []ginsecure.Record{b, old, bob} {
+	for _, r := range []storeext.Record{b, old, bob} {
 		if got := s.get(r.Handle); got.Revoked != "" {
 			t.Fatalf("%s (%s) revoked %q by alice's presentation", r.Handle, r.UserID, got.Revoked)
 		}
 	}
 	// Presented already: the limit is not decided again.
-	if _, ev, err := s.st.Present(s.ctx, s.get(b.Handle), s.presentFn(), ginsecure.Limit{Max: 1}); err != nil || len(ev) != 0 {
+	if _, ev, err := s.st.Present(s.ctx, s.get(b.Handle), s.presentFn(), storeext.Limit{Max: 1}); err != nil || len(ev) != 0 {
 		t.Fatalf("Present of a presented record: evicted %v, %v; want nothing", ev, err)
 	}
 	// Within the limit: nothing to evict.
@@ -1246,11 +1246,11 @@ func testPresentEvict(t *testing.T, s *suite) {
 // nothing; one that finds room is stored.
 func testPresentReject(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	lim := ginsecure.Limit{Max: 2, Reject: true}
+	lim := storeext.Limit{Max: 2, Reject: true}
 	a, b := s.record("alice", now), s.record("alice", now)
 	u := s.unpresented("alice", now)
-	for _, r := range []ginsecure.Record{a, b, u} {
-		s.create(r, ginsecure.Limit{})
+	for _, r := range []storeext.Record{a, b, u} {
+		s.create(r, storeext.Limit{})
 	}
 	before := s.get(u.Handle)
 	got, ev, err := s.st.Present(s.ctx, before, s.presentFn(), lim)
@@ -1263,12 +1263,12 @@ func testPresentReject(t *testing.T, s *suite) {
 	if d := diff(s.get(u.Handle), before); d != "[]" {
 		t.Fatalf("a refused Present wrote: %s", d)
 	}
-	for _, r := range []ginsecure.Record{a, b} {
+	for _, r := range []storeext.Record{a, b} {
 		if got := s.get(r.Handle); got.Revoked != "" {
 			t.Fatalf("a refused Present revoked %s: %q", r.Handle, got.Revoked)
 		}
 	}
-	if _, err := s.st.Update(s.ctx, a.Handle, func(r *ginsecure.Record) error { r.Revoked = ginsecure.RevokedByUser; return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, a.Handle, func(r *storeext.Record) error { r.Revoked = storeext.RevokedByUser; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, err := s.st.Present(s.ctx, before, s.presentFn(), lim); err != nil || got.Unpresented {
@@ -1281,25 +1281,25 @@ func testPresentReject(t *testing.T, s *suite) {
 // fn sees the stored one.
 func testPresentAsUpdate(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	lim := ginsecure.Limit{Max: 1}
-	if _, _, err := s.st.Present(s.ctx, s.unpresented("alice", now), s.presentFn(), lim); !errors.Is(err, ginsecure.ErrNotFound) {
+	lim := storeext.Limit{Max: 1}
+	if _, _, err := s.st.Present(s.ctx, s.unpresented("alice", now), s.presentFn(), lim); !errors.Is(err, storeext.ErrNotFound) {
 		t.Fatalf("Present of a missing record: %v, want ErrNotFound", err)
 	}
 	u := s.unpresented("alice", now)
-	s.create(u, ginsecure.Limit{})
+	s.create(u, storeext.Limit{})
 	held := s.get(u.Handle)
 	boom := errors.New("boom")
-	if _, _, err := s.st.Present(s.ctx, held, func(r *ginsecure.Record) error { r.Unpresented = false; return boom }, lim); !errors.Is(err, boom) {
+	if _, _, err := s.st.Present(s.ctx, held, func(r *storeext.Record) error { r.Unpresented = false; return boom }, lim); !errors.Is(err, boom) {
 		t.Fatalf("Present with fn's error: %v", err)
 	}
 	if d := diff(s.get(u.Handle), held); d != "[]" {
 		t.Fatalf("Present with fn's error wrote: %s", d)
 	}
 	next := randHash()
-	if _, err := s.st.Update(s.ctx, u.Handle, func(r *ginsecure.Record) error { r.TokenHash = next; return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, u.Handle, func(r *storeext.Record) error { r.TokenHash = next; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := s.st.Present(s.ctx, held, func(r *ginsecure.Record) error {
+	got, _, err := s.st.Present(s.ctx, held, func(r *storeext.Record) error {
 		if r.TokenHash != next {
 			return fmt.Errorf("fn saw token %x, want the stored %x", r.TokenHash[:4], next[:4])
 		}
@@ -1312,9 +1312,9 @@ func testPresentAsUpdate(t *testing.T, s *suite) {
 	if s.clocked {
 		e := s.unpresented("bob", now)
 		e.ExpiresAt = now.Add(time.Minute)
-		s.create(e, ginsecure.Limit{})
+		s.create(e, storeext.Limit{})
 		s.clock.Advance(time.Minute)
-		if _, _, err := s.st.Present(s.ctx, e, s.presentFn(), lim); !errors.Is(err, ginsecure.ErrNotFound) {
+		if _, _, err := s.st.Present(s.ctx, e, s.presentFn(), lim); !errors.Is(err, storeext.ErrNotFound) {
 			t.Fatalf("Present of an expired record: %v, want ErrNotFound", err)
 		}
 	}
@@ -1325,11 +1325,11 @@ func testPresentAsUpdate(t *testing.T, s *suite) {
 func testPresentRace(t *testing.T, s *suite) {
 	for _, reject := range []bool{false, true} {
 		user := fmt.Sprintf("alice-%v", reject)
-		lim := ginsecure.Limit{Max: 2, Reject: reject}
-		rs := make([]ginsecure.Record, 6)
+		lim := storeext.Limit{Max: 2, Reject: reject}
+		rs := make([]storeext.Record, 6)
 		for i := range rs {
 			rs[i] = s.unpresented(user, s.clock.Now())
-			s.create(rs[i], ginsecure.Limit{})
+			s.create(rs[i], storeext.Limit{})
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -1371,12 +1371,12 @@ func testPresentRace(t *testing.T, s *suite) {
 // records beyond the bound, never a presented one nor another user's.
 func testUnpresentedBound(t *testing.T, s *suite) {
 	now := s.clock.Now()
-	lim := ginsecure.Limit{Unpresented: 3}
+	lim := storeext.Limit{Unpresented: 3}
 	p := s.record("alice", now.Add(-time.Hour))
 	bob := s.unpresented("bob", now.Add(-time.Hour))
 	s.create(p, lim)
 	s.create(bob, lim)
-	var us []ginsecure.Record
+	var us []storeext.Record
 	for i := range 3 {
 		u := s.unpresented("alice", now.Add(time.Duration(i-10)*time.Minute))
 		s.create(u, lim)
@@ -1387,8 +1387,8 @@ func testUnpresentedBound(t *testing.T, s *suite) {
 	}
 	u := s.unpresented("alice", now)
 	s.create(u, lim)
-	if got := s.get(us[0].Handle); got.Revoked != ginsecure.RevokedEvicted {
-		t.Fatalf("the oldest unpresented record beyond the bound: Revoked %q, want %q", got.Revoked, ginsecure.RevokedEvicted)
+	if got := s.get(us[0].Handle); got.Revoked != storeext.RevokedEvicted {
+		t.Fatalf("the oldest unpresented record beyond the bound: Revoked %q, want %q", got.Revoked, storeext.RevokedEvicted)
 	}
 	if hs := s.handles("alice"); !sameHandles(hs, []string{p.Handle, us[1].Handle, us[2].Handle, u.Handle}) {
 		t.Fatalf("live after a fourth unpresented record: %v", hs)
@@ -1405,8 +1405,8 @@ func testUnpresentedBound(t *testing.T, s *suite) {
 // (which a store may rewrite the record for).
 func testDeviceBindsOnce(t *testing.T, s *suite) {
 	r := s.record("alice", s.clock.Now())
-	r.Device = ginsecure.DeviceKey{}
-	s.create(r, ginsecure.Limit{})
+	r.Device = storeext.DeviceKey{}
+	s.create(r, storeext.Limit{})
 	var wins atomic.Int32
 	var mu sync.Mutex
 	var winner string
@@ -1418,11 +1418,11 @@ func testDeviceBindsOnce(t *testing.T, s *suite) {
 			defer wg.Done()
 			jwk := fmt.Sprintf(`{"k":"%d"}`, i)
 			<-start
-			_, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error {
+			_, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error {
 				if x.Device.Bound() {
 					return errLost
 				}
-				x.Device = ginsecure.DeviceKey{Algorithm: ginsecure.RS256, JWK: jwk, Thumbprint: "t" + jwk, BoundAt: s.clock.Now()}
+				x.Device = storeext.DeviceKey{Algorithm: string(ginsecure.RS256), JWK: jwk, Thumbprint: "t" + jwk, BoundAt: s.clock.Now()}
 				return nil
 			})
 			switch {
@@ -1441,19 +1441,19 @@ func testDeviceBindsOnce(t *testing.T, s *suite) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d Updates bound the record, want exactly 1", wins.Load())
 	}
-	if got := s.get(r.Handle).Device; got.JWK != winner || got.Algorithm != ginsecure.RS256 {
+	if got := s.get(r.Handle).Device; got.JWK != winner || got.Algorithm != string(ginsecure.RS256) {
 		t.Fatalf("stored key %+v, want the winner's %s", got, winner)
 	}
-	if _, err := s.st.Update(s.ctx, r.Handle, func(x *ginsecure.Record) error { supersede(x, randHash()); return nil }); err != nil {
+	if _, err := s.st.Update(s.ctx, r.Handle, func(x *storeext.Record) error { supersede(x, randHash()); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	s.clock.Advance(time.Second)
 	newer := s.record("alice", s.clock.Now())
-	s.create(newer, ginsecure.Limit{})
+	s.create(newer, storeext.Limit{})
 	if ev := s.trim("alice", 1); len(ev) != 1 || ev[0] != r.Handle {
 		t.Fatalf("Trim evicted %v, want the bound record", ev)
 	}
-	if got := s.get(r.Handle); got.Device.JWK != winner || got.Revoked != ginsecure.RevokedEvicted {
+	if got := s.get(r.Handle); got.Device.JWK != winner || got.Revoked != storeext.RevokedEvicted {
 		t.Fatalf("after rotation and eviction: %+v (revoked %q), want the key %s kept", got.Device, got.Revoked, winner)
 	}
 }
