@@ -76,7 +76,7 @@ type DeviceBinding struct {
 	Algorithms []DeviceAlgorithm
 	// Challenges keeps the outstanding challenges, shared by every server
 	// of the deployment. Default: in this process's memory, which is
-	// allowed only with the default memory Store; with any other Store
+	// allowed only with the default memory store; with any other Store
 	// set it (redisstore.NewChallengeStore).
 	Challenges storeext.ChallengeStore
 }

@@ -51,8 +51,9 @@ const (
 // Config configures a Guard. The zero value is valid and safe: every zero
 // field takes the default its comment names.
 type Config struct {
-	// Store keeps the security records. Default: NewMemoryStore(), which is
-	// for one server; use redisstore.New for several.
+	// Store keeps the security records (the contract is storeext.Store's).
+	// Default: NewMemoryStore(), which is for one server; use
+	// redisstore.New for several.
 	Store storeext.Store
 
 	// CookieName names the token cookie. Default "__Host-ginsecure". Give

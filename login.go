@@ -34,8 +34,8 @@ import (
 // user's least recently used sessions evicted over MaxSessionsPerUser
 // (among the sessions a request has presented: the new one counts from
 // its first request, see UnpresentedAge), and the token sent. The handler
-// need not call Save. On a Redis whose sessions the records Store keeps beside the
-// records (storeext.SharedRedis, redisstore.NewSessionStore), neighbouring steps share a script, in the same
+// need not call Save. On a Redis whose sessions the records' store keeps
+// beside the records (storeext.SharedRedis, redisstore.NewSessionStore), neighbouring steps share a script, in the same
 // order: the marker and the re-read of the replaced session, the record
 // and the new session, the replaced record's retirement and its session's
 // deletion. Should a step fail, what the steps before it wrote is taken

@@ -14,7 +14,7 @@ import (
 
 // MemoryStoreMaxSessionsPerUser is the most live sessions (presented or
 // not) the memory store keeps for one user, unless MaxSessionsPerUser plus
-// MaxUnpresented is higher: a login over it signs out (RevokedEvicted) the
+// MaxUnpresented is higher: a login over it signs out (ErrEvicted) the
 // least recently used of the user's sessions, with or without
 // RejectExtraLogins. It bounds what one account can make the store hold
 // and every per-user call's work (the listing Guard.SessionsOf returns,

@@ -59,8 +59,8 @@ type memoryStore struct {
 	nextSweep atomic.Int64
 }
 
-// NewMemoryStore returns the embedded default Store: safe for concurrent
-// use, for one server. It expires records and markers itself (lazily on
+// NewMemoryStore returns the embedded default store (Config.Store's
+// default): safe for concurrent use, for one server. It expires records and markers itself (lazily on
 // access, and by a sweep that starts at most once a minute and advances
 // a bounded step, at most 64 entries under one shard's lock, with
 // each read or write that finds it due), so it does not grow without bound

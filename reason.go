@@ -13,12 +13,12 @@ import (
 
 // RevokeReason says who or why a session was signed out through
 // RevokeSession, RevokeUser or RevokeOthers, which take it as an optional
-// last argument. It is kept in the revoked record (Record.Revoked is
-// RevokedByUser, ":" and the reason), so the browser that held the session
+// last argument. It is kept in the revoked record (storeext.Record.Revoked
+// is "revoked:" and the reason), so the browser that held the session
 // learns it at its next request, on any server: FailureReason's error
 // carries it (RevokeReasonOf reads it back), the default error handler
 // answers {"error":"revoked","reason":"<reason>"}, and EventRevoke carries
-// it in Event.Reason. A revoke call without a reason stores RevokedByUser
+// it in Event.Reason. A revoke call without a reason stores "revoked"
 // alone and answers {"error":"revoked"}, as before reasons existed.
 //
 // The constants below name the usual cases; an application may use its

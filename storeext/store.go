@@ -111,7 +111,7 @@ type Record struct {
 	IssuedAt  time.Time // when the current token was minted
 
 	// TokenKey is the X25519 public key derived from the current token's
-	// secret (grace.go, tokenKey): should the token be superseded before
+	// secret (package ginsecure, tokenKey): should the token be superseded before
 	// the browser presents it, the newer one is sealed to it.
 	TokenKey []byte
 	// ConfirmedAt is when the current token was first presented since it
@@ -129,7 +129,7 @@ type Record struct {
 	// Store.Present clears it, enforcing the limit in the same step.
 	Unpresented bool
 	// History holds the last credentials this record superseded, newest
-	// first, at most maxSuperseded (grace.go, "Superseded credentials").
+	// first, at most maxSuperseded (package ginsecure: DESIGN.md, "Superseded credentials").
 	History []Superseded
 	// ReplacedBy names the record a login from this record's own browser
 	// replaced it with (Revoked is RevokedReplaced): a response of this
@@ -197,7 +197,7 @@ type Marker struct {
 // (Record.Unpresented).
 type Limit struct {
 	Max    int  // the most live presented records a user may have; 0 means no limit
-	Reject bool // refuse (ErrTooManySessions) when the user has Max already; else Present evicts
+	Reject bool // refuse (ginsecure.ErrTooManySessions) when the user has Max already; else Present evicts
 	// Replacing names the record the new one replaces (a browser signing
 	// in again): it does not count against Max, the caller retires it.
 	Replacing string
@@ -221,7 +221,7 @@ var ErrMarkerExists = errors.New("ginsecure: marker exists")
 //     instead of seeing "not found"; Update, List, Create's limit and Trim
 //     treat it as gone from ExpiresAt on. A marker expires at its
 //     ExpiresAt. Any other error means the store could not answer; the
-//     Guard then fails closed with ErrStoreUnavailable and never treats the
+//     Guard then fails closed with ginsecure.ErrStoreUnavailable and never treats the
 //     request as anonymous.
 //   - Create, Update, Delete, SetMarker and DeleteMarker are atomic per
 //     key, and Create's limit check is atomic per user: two servers racing
@@ -239,13 +239,13 @@ type Store interface {
 	// Create stores a new record and adds it to its user's index. With
 	// limit.Reject and limit.Max > 0 it first counts the user's live
 	// presented records (not Unpresented, not limit.Replacing) and returns
-	// ErrTooManySessions, storing nothing, when there are Max already. It
+	// ginsecure.ErrTooManySessions, storing nothing, when there are Max already. It
 	// never signs anyone out: a login evicts only after its new session is
 	// saved (Trim), and a new record counts from its first presentation
 	// (Present). The one exception: limit.Unpresented (logins that no
 	// request presented yet, a bounded number per user), and a store's own
 	// ceiling per user where it documents one (the memory store's
-	// MemoryStoreMaxSessionsPerUser), which signs out the least recently
+	// ginsecure.MemoryStoreMaxSessionsPerUser), which signs out the least recently
 	// used (RevokedEvicted).
 	Create(ctx context.Context, rec Record, limit Limit) error
 	// Trim signs out (RevokedEvicted) all but the max most recently seen
@@ -255,13 +255,13 @@ type Store interface {
 	// presentations racing over the limit leave exactly max live (the
 	// newest win), whichever trims last.
 	Trim(ctx context.Context, userID string, max int) (evicted []string, err error)
-	// Present applies fn to the record under held.Handle, as storeext.HeldUpdater's
+	// Present applies fn to the record under held.Handle, as HeldUpdater's
 	// UpdateHeld does (held is the record as the caller read it; a store
 	// without that shortcut applies fn as Update does). Where the stored
 	// record is Unpresented and fn's result is not (its first
 	// presentation) and limit.Max > 0, the same atomic step (per user)
 	// enforces the limit among the user's other live presented records:
-	// with Max or more of them, limit.Reject refuses (ErrTooManySessions,
+	// with Max or more of them, limit.Reject refuses (ginsecure.ErrTooManySessions,
 	// nothing written, the stored record returned), otherwise the least
 	// recently seen of them (Trim's order) are signed out
 	// (RevokedEvicted) until Max-1 remain, and their handles returned.
@@ -289,9 +289,9 @@ type Store interface {
 	DeleteMarker(ctx context.Context, key, handle string) error
 }
 
-// ClockUser is implemented by stores that decide expiry with a clock: New
-// hands them Config.Now, so that expiry follows the Guard's clock (and a
-// test's moved clock) rather than the wall clock.
+// ClockUser is implemented by stores that decide expiry with a clock:
+// ginsecure.New hands them Config.Now, so that expiry follows the Guard's
+// clock (and a test's moved clock) rather than the wall clock.
 type ClockUser interface {
 	UseClock(now func() time.Time)
 }

@@ -1,15 +1,26 @@
-// Package storeext is what a ginsecure Store author needs beyond
-// ginsecure.Store: the optional interfaces the Guard asks a Store for, to
-// save round trips or to know the gin-contrib session store, without
-// changing any answer. An application author needs none of them: the
-// embedded memory store and redisstore implement what applies.
+// Package storeext is what a ginsecure Store author needs: the Store
+// contract (Store, and the values it keeps and returns: Record with its
+// Superseded credentials and DeviceKey, Marker, Limit, the Revoked*
+// reasons, ErrNotFound, ErrMarkerExists, RetainExpired), the device-binding
+// ChallengeStore, and the optional interfaces the Guard asks a Store for,
+// to save round trips or to know the gin-contrib session store, without
+// changing any answer. An application author needs none of it: Config.Store
+// takes a storeext.Store, and ginsecure.NewMemoryStore and redisstore.New
+// give one.
 //
-// The Guard asserts each by its method set, so a Store implements one by
-// having its methods; nothing needs to import this package but a Store
-// that wants a compile-time check (var _ storeext.Prefetcher = (*S)(nil))
-// or a test. KnownSessions is an alias of an interface literal, the same
-// the Guard declares, so that SessionSharer's method is the one the Guard
-// asks for.
+// storeext imports nothing of package ginsecure (ginsecure imports it).
+// Two sentinels a Store returns are the application's own and stay there:
+// ginsecure.ErrTooManySessions (Create and Present over a Limit that
+// rejects) and ginsecure.ErrSessionTooLarge (KnownSessions.Encode); a Store
+// that returns them imports package ginsecure for them. The storetest
+// package checks the contract.
+//
+// The Guard asserts each optional interface by its method set, so a Store
+// implements one by having its methods; nothing needs to name them but a
+// Store that wants a compile-time check (var _ storeext.Prefetcher =
+// (*S)(nil)) or a test. KnownSessions is an alias of an interface literal,
+// the same the Guard declares, so that SessionSharer's method is the one
+// the Guard asks for.
 package storeext
 
 import (
@@ -32,7 +43,7 @@ import (
 // after the session has loaded, as without a Prefetcher. Otherwise it
 // returns a join function whose answer is what Get(ctx, handle) would
 // have answered from that moment on: where the early read could not be
-// done or failed for any reason other than ginsecure.ErrNotFound, join reads again
+// done or failed for any reason other than ErrNotFound, join reads again
 // with Get, so a prefetch never turns into an error that the sequential
 // order would not have given. join is called at most once, from the
 // request's goroutine; a prefetch that is never joined frees its
@@ -55,7 +66,7 @@ type SharedRedis interface {
 	// GetWithSession returns the record under handle, as Get would, and
 	// the raw value stored under the Redis key sessionKey (nil when there
 	// is none), read together in one round trip. When the record is
-	// missing or expired, err is ginsecure.ErrNotFound and value is still set; on
+	// missing or expired, err is ErrNotFound and value is still set; on
 	// any other error value is nil. The record may be shared with the
 	// store's other readers: the caller must not modify it, nor its
 	// slices (the Guard never modifies a record it reads).
@@ -78,14 +89,14 @@ type SharedRedis interface {
 	// sessionKey: its raw value once the marker is set (nil when there is
 	// none). Every session write made before the marker is in it; every
 	// later one finds the marker (SaveSessionUnlessMarked refuses it).
-	// When a live marker is there already it returns ginsecure.ErrMarkerExists, and
+	// When a live marker is there already it returns ErrMarkerExists, and
 	// changes and reads nothing.
 	SetMarkerReadSession(ctx context.Context, key string, m Marker, sessionKey string) (value []byte, err error)
 	// UpdateHeldDeletingSession is HeldUpdater's UpdateHeld(ctx, held,
 	// fn), and the Redis key sessionKey deleted by the same atomic write
 	// as fn's result (one round trip where held is current): a login's
 	// retirement of the record it replaced together with that record's
-	// session. Where nothing is written (fn's error, ginsecure.ErrNotFound, any
+	// session. Where nothing is written (fn's error, ErrNotFound, any
 	// other error) sessionKey is not deleted either.
 	UpdateHeldDeletingSession(ctx context.Context, held Record, fn func(*Record) error, sessionKey string) (Record, error)
 }
@@ -103,7 +114,7 @@ type HeldUpdater interface {
 	// where held has expired, or where fn refuses held, it does what
 	// Update does: reads the stored record and applies fn to that. fn may
 	// thus run more than once, as it may in Update. Errors: as Update's
-	// (ginsecure.ErrNotFound, fn's error, the store's).
+	// (ErrNotFound, fn's error, the store's).
 	UpdateHeld(ctx context.Context, held Record, fn func(*Record) error) (Record, error)
 }
 
@@ -113,11 +124,11 @@ type HeldUpdater interface {
 // sessions the index lists, so that every session created before the call
 // returns ends even where the index no longer lists it.
 type UserRevoker interface {
-	// RevokeBefore revokes (as revoked, a ginsecure.Revoked* reason) every
+	// RevokeBefore revokes (as revoked, a Revoked* reason) every
 	// record of userID that the store created before it returns, but except
 	// (a handle, or ""), for every read from then on (Get, List, and the
 	// store's other reads), whether or not the index lists it. The order is
-	// the store's own, never a server's clock. ginsecure.ErrNotFound, with
+	// the store's own, never a server's clock. ErrNotFound, with
 	// nothing changed, where except is not a live record of userID.
 	RevokeBefore(ctx context.Context, userID, except, revoked string) error
 }
@@ -129,7 +140,7 @@ type UserRevoker interface {
 type BatchRevoker interface {
 	// RevokeBatch ends, in one atomic step, at most n of userID's live
 	// records (neither revoked nor expired) but except, as revoked (a
-	// ginsecure.Revoked* reason): each leaves the index, as Update setting
+	// Revoked* reason): each leaves the index, as Update setting
 	// Revoked would make it. It returns them as they were before (Revoked
 	// empty), and more true while the index may list others: a caller ends
 	// them all by calling it until more is false.
@@ -156,8 +167,8 @@ type RecentLister interface {
 
 // LoggerUser is implemented by stores that report what they find wrong
 // with their own setup (redisstore: a Redis eviction policy under which
-// revocation can miss sessions). New hands them Config.Logger. UseLogger
-// must return at once, without reaching the store: New never waits on a
+// revocation can miss sessions). ginsecure.New hands them Config.Logger. UseLogger
+// must return at once, without reaching the store: ginsecure.New never waits on a
 // store that is down.
 type LoggerUser interface {
 	UseLogger(l *slog.Logger)
