@@ -117,6 +117,8 @@ func bbNew(t *testing.T, kind string, cfg ginsecure.Config, opts ...bbOpt) *bbEn
 	switch kind {
 	case "cookie":
 		st = cookie.NewStore(auth, enc)
+	case "cookie-plain": // signed, not encrypted: anyone holding it reads the values
+		st = cookie.NewStore(auth)
 	case "memstore":
 		st = memstore.NewStore(auth)
 	case "redis":
