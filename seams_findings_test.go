@@ -97,3 +97,86 @@ func TestSeamFindingCopyOfBoundTokenEndsDeviceSession(t *testing.T) {
 		})
 	}
 }
+
+// TestSeamFindingResentRotationAfterRenewIsAReplay: alice is signed in
+// (RotateEvery 1 min). A periodic rotation is due: request A rotates
+// (pending token P) and a parallel request B with the old token is sent
+// the same P again (DESIGN.md, "Ordering principle", 4). The browser
+// applies A, confirms P, calls Renew (token R), presents R; 3 s later
+// (past GracePeriod) B's response lands and puts P back. Two variants:
+// B answered before the Renew and applied late, and B held in its
+// handler until after the Renew (its token decided as it goes out).
+// Expected on every store: the browser stays signed in with its cart,
+// no replay: "Requests the browser sent with the old credentials ...
+// must not log the user out, ... and their responses must not put older
+// credentials back" (DESIGN.md, "Grace period"); "Every outcome must
+// hold whichever response the browser applies last" and "That answer is
+// decided again as the response goes out" (DESIGN.md, "Ordering
+// principle"); README, "How the grace period behaves": "No outcome
+// depends on the order in which the browser applies responses".
+// Observed in both variants: B's response sets P (in the held variant,
+// after the Renew superseded it); the browser's next request presents P,
+// a presented superseded token past its window, and the record ends as a
+// replay (401 replay, EventReplay): the browser's own straggler signs it
+// out everywhere. For contrast, a same-user re-login in place of the
+// Renew passes the held variant (the resent token is not sent once the
+// login replaced the record); the applied-late variant of the re-login
+// signs out (401 expired), which DESIGN.md, "Superseded credentials",
+// chooses for logins, but ends nothing.
+func TestSeamFindingResentRotationAfterRenewIsAReplay(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: a resent rotation's response landing after a Renew puts back a presented token; the next request ends the record as a replay")
+	}
+	bbShareRedis(t)
+	for _, held := range []bool{true, false} {
+		name := "answered before the Renew, applied after"
+		if held {
+			name = "held in its handler until after the Renew"
+		}
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				e.clock.Advance(2 * time.Minute)
+				a := b.send("GET", "/pub")
+				if !a.setsToken() {
+					t.Fatalf("no rotation: %s", a)
+				}
+				var late *bbResp
+				var release func() *bbResp
+				if held {
+					release = e.start(b, "GET", "op=none")
+				} else {
+					late = b.send("GET", "/pub")
+				}
+				b.apply(a)
+				if r := b.get("/pub"); r.user() != "alice" {
+					t.Fatalf("presenting the rotation's token: %s", r)
+				}
+				if r := b.post("/me/renew"); r.status != http.StatusOK {
+					t.Fatalf("renew: %s", r)
+				}
+				if r := b.get("/me"); r.status != http.StatusOK {
+					t.Fatalf("presenting the Renew's token: %s", r)
+				}
+				e.clock.Advance(3 * time.Second)
+				if held {
+					late = release()
+				}
+				if late.setsToken() {
+					t.Logf("B's response (%s) sets a token", map[bool]string{true: "held", false: "early"}[held])
+				}
+				b.apply(late)
+				r := b.get("/me")
+				if r.status != http.StatusOK || r.user() != "alice" || r.str("cart") != "ALICECART" {
+					t.Errorf("after B's late response: %s; want alice with her cart", r)
+				}
+				if n := e.count(ginsecure.EventReplay); n != 0 {
+					t.Errorf("%d replay events: the browser's own late response ended its session", n)
+				}
+			})
+		})
+	}
+}
