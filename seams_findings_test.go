@@ -180,3 +180,79 @@ func TestSeamFindingResentRotationAfterRenewIsAReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestSeamFindingResentRotationAfterAnEndingOverwritesTheNewLogin: alice
+// is signed in (RotateEvery 1 min); a periodic rotation is due. Request A
+// rotates; request B, with the old token, is held in its handler (a long
+// poll). The browser applies A and presents the new token; then the
+// record ends (Logout, the logout idiom, RevokeUser) and the browser
+// signs in again (alice, or bob on a shared computer) and uses the new
+// login. 3 s later B's handler answers. Expected on every store: B's
+// response sends no token of the ended record, and the browser stays
+// signed in as the new login's user: "no check decided at one instant may
+// license a write at a later one. Every outcome must hold whichever
+// response the browser applies last" and "That answer is decided again
+// as the response goes out" (DESIGN.md, "Ordering principle", 4);
+// "ended | any credential of it ... | Cookies it gets: none" (DESIGN.md,
+// "Outcomes"); "their responses must not put older credentials back"
+// (DESIGN.md, "Grace period"). Observed: B's response sets the ended
+// record's pending token (decided when B was verified), which replaces
+// the new login's token in the browser; its next request is 401
+// (expired, or revoked after RevokeUser): the browser's own straggler
+// signs out the new sign-in. Only a login that replaced the record is
+// looked for as the response goes out.
+func TestSeamFindingResentRotationAfterAnEndingOverwritesTheNewLogin(t *testing.T) {
+	if !*adversaryFindings {
+		t.Skip("known finding: a held request's resent rotation token is sent after its record ended, over the browser's new login")
+	}
+	bbShareRedis(t)
+	ends := map[string]func(t *testing.T, e *bbEnv, b *bbBrowser){
+		"Logout": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.post("/logout"); r.status != http.StatusOK {
+				t.Fatalf("logout: %s", r)
+			}
+		},
+		"logout idiom": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.post("/idiom"); r.status != http.StatusOK {
+				t.Fatalf("idiom: %s", r)
+			}
+		},
+		"RevokeUser": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if _, err := e.guard.RevokeUser(t.Context(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, end := range ends {
+		for _, who := range []string{"alice", "bob"} {
+			t.Run(name+"/then "+who+" signs in", func(t *testing.T) {
+				bbForStores(t, func(t *testing.T, kind string) {
+					e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+					b := e.browser("10.0.0.1")
+					b.login(t, "alice")
+					e.clock.Advance(2 * time.Minute)
+					a := b.send("GET", "/pub")
+					if !a.setsToken() {
+						t.Fatalf("no rotation: %s", a)
+					}
+					release := e.start(b, "GET", "op=none")
+					b.apply(a)
+					if r := b.get("/pub"); r.user() != "alice" {
+						t.Fatalf("presenting the rotation's token: %s", r)
+					}
+					end(t, e, b)
+					b.login(t, who)
+					e.clock.Advance(3 * time.Second)
+					late := release()
+					if late.setsToken() {
+						t.Errorf("B, answered after its record ended, sets a token cookie")
+					}
+					b.apply(late)
+					if r := b.get("/me"); r.status != http.StatusOK || r.user() != who {
+						t.Errorf("after B's response: %s; want %s signed in", r, who)
+					}
+				})
+			})
+		}
+	}
+}
