@@ -200,7 +200,9 @@ func TestSeamFindingResentRotationAfterRenewIsAReplay(t *testing.T) {
 // the new login's token in the browser; its next request is 401
 // (expired, or revoked after RevokeUser): the browser's own straggler
 // signs out the new sign-in. Only a login that replaced the record is
-// looked for as the response goes out.
+// looked for as the response goes out. A held request sent a Renew's
+// reissue (the Renew's response lost, 31 s later) does the same across a
+// Logout and a new login (tried on every store).
 func TestSeamFindingResentRotationAfterAnEndingOverwritesTheNewLogin(t *testing.T) {
 	if !*adversaryFindings {
 		t.Skip("known finding: a held request's resent rotation token is sent after its record ended, over the browser's new login")
