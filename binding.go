@@ -144,12 +144,10 @@ func revokedErr(reason string) error {
 		return ErrIPMismatch
 	case storeext.RevokedIdentity:
 		return ErrIdentityMismatch
-	case storeext.RevokedTimedOut, storeext.RevokedReplaced:
+	case storeext.RevokedTimedOut, storeext.RevokedReplaced, storeext.RevokedSessionLost:
 		return ErrExpired
 	case storeext.RevokedOverLimit:
 		return ErrTooManySessions
-	case storeext.RevokedSessionLost:
-		return ErrNoSession
 	default:
 		return revokedWith(reason)
 	}

@@ -117,6 +117,8 @@ func bbNew(t *testing.T, kind string, cfg ginsecure.Config, opts ...bbOpt) *bbEn
 	switch kind {
 	case "cookie":
 		st = cookie.NewStore(auth, enc)
+	case "cookie-plain": // signed, not encrypted: anyone holding it reads the values
+		st = cookie.NewStore(auth)
 	case "memstore":
 		st = memstore.NewStore(auth)
 	case "redis":
@@ -1531,6 +1533,997 @@ func TestBlackboxHalfCopySignInEndsNothing(t *testing.T) {
 		}
 		if got := b.get("/me"); got.status != http.StatusOK || got.str("cart") != "ALICECART" {
 			t.Errorf("alice after the half copy signed in: %s; want signed in with her cart", got)
+		}
+	})
+}
+
+// ---- Seams between the mechanisms ------------------------------------
+
+// TestBlackboxSeamBoundRecordOnAServerWithDBSCOff: a record bound on a
+// server with DeviceBinding on is served as an unbound one by a server
+// sharing its Redis with DeviceBinding off, past CookieLifetime too.
+func TestBlackboxSeamBoundRecordOnAServerWithDBSCOff(t *testing.T) {
+	srv := redistest.Start(t)
+	on := deviceEnv(t, "redis", ginsecure.Config{}, srv)
+	off := newEnv(t, "redis", ginsecure.Config{Now: on.clock.Now}, withRedis(srv))
+	victim, _ := boundBrowser(t, on, "alice")
+	if r := victim.post("/cart?item=secret"); r.status != http.StatusOK {
+		t.Fatalf("cart: %d %v", r.status, r.body)
+	}
+	ob := off.browser()
+	for _, c := range victim.cookies() {
+		ob.setCookie(c.Name, c.Value)
+	}
+	if r := ob.get("/cart"); r.user() != "alice" {
+		t.Fatalf("off server, fresh token: %d %v", r.status, r.body)
+	}
+	on.clock.Advance(11 * time.Minute)
+	if r := ob.get("/cart"); r.user() != "alice" {
+		t.Errorf("a bound record on a server with DeviceBinding off, its token past CookieLifetime: %d %v; want served as an unbound one (DESIGN.md, \"Device-bound sessions\")", r.status, r.body)
+	}
+	on.clock.Advance(6 * time.Minute)
+	if r := ob.get("/cart"); r.user() != "alice" || r.body["cart"] != "secret" {
+		t.Errorf("17 minutes after binding, on the server with DeviceBinding off: %d %v", r.status, r.body)
+	}
+}
+
+// TestBlackboxSeamPrepareSignInOnATombstone: after RevokeUser a copy plants
+// values into the emptied session, before and after the browser's
+// PrepareSignIn; the login carries none of them (CarryOver accepting all).
+func TestBlackboxSeamPrepareSignInOnATombstone(t *testing.T) {
+	bbShareRedis(t)
+	bbForStores(t, func(t *testing.T, kind string) {
+		var mu sync.Mutex
+		asked := 0
+		e := bbNew(t, kind, ginsecure.Config{CarryOver: func(k, v any) bool { mu.Lock(); asked++; mu.Unlock(); return true }})
+		b := e.browser("10.0.0.1")
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		thief := b.clone()
+		if _, err := e.guard.RevokeUser(t.Context(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		thief.write(t, "csrf=PLANTED&note=PLANTEDNOTE")
+		if r := b.get("/signin"); r.status != http.StatusOK {
+			t.Fatalf("signin: %s", r)
+		}
+		thief.write(t, "note=PLANTED2")
+		b.login(t, "alice")
+		if r := b.get("/me"); strings.Contains(r.raw, "PLANTED") || strings.Contains(r.raw, "ALICECART") {
+			t.Errorf("login after PrepareSignIn on a tombstoned session: %s", r)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if asked != 0 {
+			t.Errorf("CarryOver asked %d times for a login from a tombstoned session", asked)
+		}
+	})
+}
+
+// TestBlackboxSeamForwardedForSameClient: spellings of one client address
+// in X-Forwarded-For (IPv4-mapped, spaces, the same IPv6 /64, garbage on
+// the client's side) keep the session.
+func TestBlackboxSeamForwardedForSameClient(t *testing.T) {
+	bbShareRedis(t)
+	forms := [][2]string{
+		{"::ffff:198.51.100.10", "198.51.100.10"},
+		{"198.51.100.10", "::ffff:198.51.100.10"},
+		{"198.51.100.10", " 198.51.100.10 "},
+		{"2001:db8::1", "2001:db8::abcd"},
+		{"2001:db8::1", "2001:0db8:0000::1"},
+		{"garbage, 198.51.100.10", "198.51.100.10"},
+	}
+	for _, f := range forms {
+		t.Run(f[0]+"->"+f[1], func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{TrustProxyHeaders: true},
+					bbOpt{engine: func(r *gin.Engine) { _ = r.SetTrustedProxies([]string{"127.0.0.1"}) }})
+				b := e.browser("127.0.0.1")
+				b.xff = f[0]
+				b.login(t, "alice")
+				b.xff = f[1]
+				if r := b.get("/me"); r.status != http.StatusOK {
+					t.Errorf("signed in with XFF %q, then %q: %s", f[0], f[1], r)
+				}
+			})
+		})
+	}
+}
+
+// bbReal sends b's cookies, with front before them, to srv (a real
+// listener: http.Server's header limit applies) and applies the answer.
+func bbReal(t *testing.T, srv *httptest.Server, b *bbBrowser, front, method, path string) *bbResp {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, nil)
+	h := b.header()
+	if front != "" {
+		h = front + "; " + h
+	}
+	req.Header.Set("Cookie", h)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s with a %d-byte Cookie header: %v", method, path, len(h), err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	out := &bbResp{status: res.StatusCode, cookies: res.Cookies(), raw: string(body)}
+	_ = json.Unmarshal(body, &out.body)
+	if out.body == nil {
+		out.body = map[string]any{}
+	}
+	b.apply(out)
+	return out
+}
+
+// bbTossedHeader is about n bytes of session cookies of the app's name:
+// garbage, and every third one a live anonymous session's cookie.
+func bbTossedHeader(other string, n int) string {
+	var parts []string
+	size := 0
+	for i := 0; ; i++ {
+		p := fmt.Sprintf("%s=junk%d", bbSessName, i)
+		if i%3 == 0 {
+			p = other
+		}
+		if size+len(p)+2 > n {
+			return strings.Join(parts, "; ")
+		}
+		parts = append(parts, p)
+		size += len(p) + 2
+	}
+}
+
+// TestBlackboxSeamHugeCookieHeaderLifecycle: behind about 1 MB of tossed
+// session cookies on a real listener (http.Server's header limit), a
+// guest signs in, writes, renews, rotates and signs out.
+func TestBlackboxSeamHugeCookieHeaderLifecycle(t *testing.T) {
+	bbShareRedis(t)
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+		srv := httptest.NewServer(e.r)
+		defer srv.Close()
+		o := e.browser("127.0.0.1")
+		o.write(t, "cart=OTHERCART")
+		front := bbTossedHeader(bbSessName+"="+o.vals[bbSessName], (1<<20)-8000)
+		b := e.browser("127.0.0.1")
+		steps := []struct{ m, p, want string }{
+			{"POST", "/write?note=GUEST", ""},
+			{"POST", "/login?user=alice", "alice"},
+			{"GET", "/me", "alice"},
+			{"POST", "/write?cart=ALICECART", "alice"},
+			{"POST", "/me/renew", "alice"},
+			{"GET", "/me", "alice"},
+		}
+		for _, s := range steps {
+			r := bbReal(t, srv, b, front, s.m, s.p)
+			if r.status != http.StatusOK || r.user() != s.want {
+				t.Errorf("%s %s behind %d bytes of tossed cookies: %.300s; want 200 %q", s.m, s.p, len(front), r, s.want)
+			}
+		}
+		e.clock.Advance(2 * time.Minute)
+		bbReal(t, srv, b, front, "GET", "/me")
+		r := bbReal(t, srv, b, front, "GET", "/me")
+		if r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("after a rotation behind tossed cookies: %.300s", r)
+		}
+		if r := bbReal(t, srv, b, front, "POST", "/logout"); r.status != http.StatusOK {
+			t.Errorf("logout: %.300s", r)
+		}
+		if r := bbReal(t, srv, b, front, "GET", "/me"); r.status != http.StatusUnauthorized {
+			t.Errorf("after logout: %.300s", r)
+		}
+	})
+}
+
+// TestBlackboxSeamTwoReissuesLandInTurn: a Renew's response is lost; two
+// requests with the old token after 30 s are reissued; the browser uses
+// one, and the other lands 3 s later: no replay, still signed in.
+func TestBlackboxSeamTwoReissuesLandInTurn(t *testing.T) {
+	bbShareRedis(t)
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "early", true: "held"}[held], func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				if r := b.send("POST", "/me/renew"); r.status != http.StatusOK {
+					t.Fatalf("renew %s", r)
+				}
+				e.clock.Advance(31 * time.Second)
+				var second *bbResp
+				var release func() *bbResp
+				if held {
+					release = e.start(b, "GET", "op=none")
+				}
+				first := b.send("GET", "/pub")
+				if !held {
+					second = b.send("GET", "/pub")
+				}
+				if !first.setsToken() {
+					t.Fatalf("no reissue: %s", first)
+				}
+				b.apply(first)
+				b.get("/pub")
+				e.clock.Advance(3 * time.Second)
+				if held {
+					second = release()
+				}
+				b.apply(second)
+				if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+					t.Errorf("after the second reissue lands: %s", r)
+				}
+				if n := e.count(ginsecure.EventReplay); n != 0 {
+					t.Errorf("%d replays", n)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamRevokeCoversAnUnpresentedLogin: a login whose response
+// has not been used yet (cookieless or prepared) is ended by RevokeOthers
+// and RevokeUser made before its first request.
+func TestBlackboxSeamRevokeCoversAnUnpresentedLogin(t *testing.T) {
+	bbShareRedis(t)
+	revokes := map[string]func(t *testing.T, e *bbEnv, owner *bbBrowser){
+		"RevokeOthers (password change)": func(t *testing.T, e *bbEnv, owner *bbBrowser) {
+			if r := owner.post("/me/revoke-others"); r.status != http.StatusOK {
+				t.Fatalf("revoke-others: %s", r)
+			}
+		},
+		"RevokeUser": func(t *testing.T, e *bbEnv, owner *bbBrowser) {
+			if n, err := e.guard.RevokeUser(t.Context(), "alice", ginsecure.ReasonAdmin); err != nil || n != 2 {
+				t.Fatalf("RevokeUser: %d %v; want 2 (the unpresented login too)", n, err)
+			}
+		},
+	}
+	for name, rv := range revokes {
+		for _, prepared := range []bool{false, true} {
+			t.Run(name+map[bool]string{false: "/cookieless", true: "/prepared"}[prepared], func(t *testing.T) {
+				bbForStores(t, func(t *testing.T, kind string) {
+					e := bbNew(t, kind, ginsecure.Config{})
+					owner := e.browser("10.0.0.1")
+					owner.login(t, "alice")
+					thief := e.browser("10.0.0.1")
+					if prepared {
+						thief.get("/signin")
+					}
+					lr := thief.send("POST", "/login?user=alice")
+					if lr.status != http.StatusOK {
+						t.Fatalf("thief login: %s", lr)
+					}
+					e.clock.Advance(10 * time.Second)
+					rv(t, e, owner)
+					thief.apply(lr)
+					if r := thief.get("/me"); r.status != http.StatusUnauthorized {
+						t.Errorf("a login made before %s, first used after it: %s; want 401", name, r)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestBlackboxSeamEndedLongAgo: 13.5 h and 20 h after an ending (the
+// tombstone and the record expired, the 24 h session cookie not), a full
+// copy and a session-cookie-only copy see none of the data, and logins
+// from them (mallory's, alice's) carry none of it.
+func TestBlackboxSeamEndedLongAgo(t *testing.T) {
+	bbShareRedis(t)
+	ends := map[string]func(t *testing.T, e *bbEnv, b *bbBrowser){
+		"RevokeUser": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if _, err := e.guard.RevokeUser(t.Context(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"Logout by a copy": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			b.clone().post("/logout")
+		},
+		"absolute timeout, nothing presented": func(t *testing.T, e *bbEnv, b *bbBrowser) {},
+	}
+	for name, end := range ends {
+		for _, after := range []time.Duration{13*time.Hour + 30*time.Minute, 20 * time.Hour} {
+			t.Run(fmt.Sprintf("%s/%v", name, after), func(t *testing.T) {
+				bbForStores(t, func(t *testing.T, kind string) {
+					e := bbNew(t, kind, ginsecure.Config{})
+					b := e.browser("10.0.0.1")
+					b.login(t, "alice")
+					b.write(t, "cart=ALICECART")
+					thief := b.clone()
+					half := b.clone()
+					half.drop(ginsecure.DefaultCookieName)
+					end(t, e, b)
+					e.clock.Advance(after)
+					for who, x := range map[string]*bbBrowser{"full copy": thief, "session cookie only": half} {
+						r := x.get("/pub")
+						if r.user() != "" || strings.Contains(r.raw, "ALICECART") {
+							t.Errorf("%s %v after the ending: %s; want anonymous, no data", who, after, r)
+						}
+					}
+					if r := half.post("/login?user=mallory"); r.status != http.StatusOK {
+						t.Fatalf("login: %s", r)
+					}
+					if r := half.get("/me"); strings.Contains(r.raw, "ALICECART") {
+						t.Errorf("mallory's login from the ended session's cookie %v later carried its data: %s", after, r)
+					}
+					if r := thief.post("/login?user=alice"); r.status != http.StatusOK {
+						t.Fatalf("login: %s", r)
+					}
+					if r := thief.get("/me"); strings.Contains(r.raw, "ALICECART") {
+						t.Errorf("alice's login from the ended session's cookies %v later carried its data: %s", after, r)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestBlackboxSeamMismatchSameUserLogin: a copy used from another
+// network, then signing in as alice there: with the default (revoking)
+// the login carries nothing of the ended session.
+func TestBlackboxSeamMismatchSameUserLogin(t *testing.T) {
+	bbShareRedis(t)
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+				b := e.browser("198.51.100.10")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				away := b.copyAt("192.0.2.20")
+				away.get("/pub") // the mismatch (ends the record by default)
+				r := away.post("/login?user=alice")
+				got := away.get("/me")
+				if r.status != http.StatusOK || got.user() != "alice" {
+					t.Fatalf("alice signs in from the other network: %s / %s", r, got)
+				}
+				if !keep && strings.Contains(r.raw+got.raw, "ALICECART") {
+					t.Errorf("login after an IP-mismatch ending carried the ended session's data: %s / %s", r, got)
+				}
+			})
+		})
+	}
+}
+
+// bbSeamEnders end alice's session on browser b, or do nothing ("none").
+var bbSeamEnders = map[string]func(t *testing.T, e *bbEnv, b *bbBrowser){
+	"RevokeUser": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+		if _, err := e.guard.RevokeUser(t.Context(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"RevokeOthers": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+		o := e.browser("10.0.0.1")
+		o.login(t, "alice")
+		if r := o.post("/me/revoke-others"); r.status != http.StatusOK {
+			t.Fatalf("RevokeOthers: %s", r)
+		}
+	},
+	"Logout": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+		if r := b.post("/logout"); r.status != http.StatusOK {
+			t.Fatalf("logout: %s", r)
+		}
+	},
+	"none": func(t *testing.T, e *bbEnv, b *bbBrowser) {},
+}
+
+// TestBlackboxSeamMovedFromSessionAfterRevoke: copies of the cookies from
+// before a Renew or a same-user re-login (full, or the session cookie
+// alone), after RevokeUser, RevokeOthers from another device, Logout, or
+// nothing: none reads data written after the move, none reads anything
+// after an ending, and logins from them carry nothing.
+func TestBlackboxSeamMovedFromSessionAfterRevoke(t *testing.T) {
+	bbShareRedis(t)
+	moves := map[string]func(t *testing.T, e *bbEnv, b *bbBrowser){
+		"Renew": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.post("/me/renew"); r.status != http.StatusOK {
+				t.Fatalf("renew %s", r)
+			}
+		},
+		"re-login": func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+				t.Fatalf("relogin %s", r)
+			}
+		},
+	}
+	for name, mv := range moves {
+		for _, ender := range []string{"RevokeUser", "RevokeOthers", "Logout", "none"} {
+			t.Run(fmt.Sprintf("%s/%s", name, ender), func(t *testing.T) {
+				bbForStores(t, func(t *testing.T, kind string) {
+					e := bbNew(t, kind, ginsecure.Config{})
+					b := e.browser("10.0.0.1")
+					b.login(t, "alice")
+					b.write(t, "cart=PRECART")
+					full := b.clone()
+					half := b.clone()
+					half.drop(ginsecure.DefaultCookieName)
+					mv(t, e, b)
+					b.get("/me")
+					b.write(t, "note=POSTNOTE")
+					bbSeamEnders[ender](t, e, b)
+					e.clock.Advance(5e9)
+					for who, x := range map[string]*bbBrowser{"session-only copy": half, "full copy": full} {
+						r := x.get("/pub")
+						if r.user() != "" && ender != "none" {
+							t.Errorf("%s after %s: %s signed in", who, ender, r)
+						}
+						if strings.Contains(r.raw, "POSTNOTE") || (ender != "none" && strings.Contains(r.raw, "PRECART")) {
+							t.Errorf("%s (pre-%s cookies) after %s: %s shows data", who, name, ender, r)
+						}
+					}
+					if r := half.post("/login?user=mallory"); r.status != http.StatusOK {
+						t.Fatalf("mallory %s", r)
+					}
+					if r := half.get("/me"); strings.Contains(r.raw, "CART") || strings.Contains(r.raw, "NOTE") {
+						t.Errorf("mallory from the pre-%s session cookie after %s: %s", name, ender, r)
+					}
+					if ender != "none" {
+						x := full.clone()
+						if r := x.post("/login?user=alice"); r.status != http.StatusOK {
+							t.Fatalf("alice %s", r)
+						}
+						if r := x.get("/me"); strings.Contains(r.raw, "CART") || strings.Contains(r.raw, "NOTE") {
+							t.Errorf("alice's login from pre-%s cookies after %s: %s", name, ender, r)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestBlackboxSeamHeldWriteAcrossAnotherUsersLogin: alice's write is held
+// while bob signs in on the same browser: the write is refused, and bob
+// sees none of alice's data whichever response lands last.
+func TestBlackboxSeamHeldWriteAcrossAnotherUsersLogin(t *testing.T) {
+	bbShareRedis(t)
+	for _, writeLast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("writeLast=%v", writeLast), func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				release := e.start(b, "POST", "op=write&note=HELDNOTE")
+				lr := b.send("POST", "/login?user=bob")
+				wr := release()
+				if writeLast {
+					b.apply(lr)
+					b.apply(wr)
+				} else {
+					b.apply(wr)
+					b.apply(lr)
+				}
+				r := b.get("/me")
+				if r.user() != "bob" || strings.Contains(r.raw, "ALICE") || strings.Contains(r.raw, "HELD") {
+					t.Errorf("bob after alice's held write (%s): %s", wr, r)
+				}
+				if wr.status == http.StatusOK {
+					t.Errorf("alice's write verified before bob's login acknowledged: %s", wr)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamHeldWriteAcrossEndings: a write held in its handler
+// across a replay, an IP mismatch, a lost session cookie (each by a
+// copy), RevokeSession, an eviction or a timeout is not acknowledged; the
+// browser is anonymous without the data and its next login carries none.
+func TestBlackboxSeamHeldWriteAcrossEndings(t *testing.T) {
+	bbShareRedis(t)
+	ends := map[string]struct {
+		cfg ginsecure.Config
+		end func(t *testing.T, e *bbEnv, b *bbBrowser)
+	}{
+		"replay by a copy": {ginsecure.Config{RotateEvery: time.Minute}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			e.clock.Advance(3 * time.Second) // the copy (old, below) is then past the window
+		}},
+		"ip mismatch by a copy": {ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			b.copyAt("192.0.2.1").get("/pub")
+		}},
+		"lost session cookie on a copy": {ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			c := b.clone()
+			c.drop(bbSessName)
+			c.get("/pub")
+		}},
+		"RevokeSession": {ginsecure.Config{}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			l, _ := e.guard.Sessions(t.Context(), "alice")
+			for _, s := range l {
+				_ = e.guard.RevokeSession(t.Context(), "alice", s.Handle)
+			}
+		}},
+		"evicted": {ginsecure.Config{MaxSessionsPerUser: 1}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			e.clock.Advance(time.Minute)
+			e.browser("10.0.0.9").login(t, "alice")
+		}},
+		"idle timeout seen by a copy": {ginsecure.Config{IdleTimeout: 10 * time.Minute}, func(t *testing.T, e *bbEnv, b *bbBrowser) {
+			e.clock.Advance(11 * time.Minute)
+			b.clone().get("/pub")
+		}},
+	}
+	for name, end := range ends {
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, end.cfg)
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				var old *bbBrowser
+				if name == "replay by a copy" {
+					old = bbRotate(t, e, b)
+				}
+				release := e.start(b, "POST", "op=write&note=HELDNOTE")
+				end.end(t, e, b)
+				if old != nil {
+					old.get("/pub")
+					if e.count(ginsecure.EventReplay) != 1 {
+						t.Fatalf("no replay")
+					}
+				}
+				wr := release()
+				if wr.status == http.StatusOK {
+					t.Errorf("write verified before the ending acknowledged after it: %s", wr)
+				}
+				b.apply(wr)
+				bbExpectAnon(t, "browser", b, "ALICECART", "HELDNOTE")
+				b.login(t, "alice")
+				if r := b.get("/me"); strings.Contains(r.raw, "HELDNOTE") || strings.Contains(r.raw, "ALICECART") {
+					t.Errorf("next login carried: %s", r)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamRenewThenRevokeSession: RevokeSession with the handle
+// listed before a Renew ends the renewed record, whether the Renew's
+// response was applied before the revocation or after.
+func TestBlackboxSeamRenewThenRevokeSession(t *testing.T) {
+	bbShareRedis(t)
+	for _, applyBefore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("applyBeforeRevoke=%v", applyBefore), func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				l, err := e.guard.Sessions(t.Context(), "alice")
+				if err != nil || len(l) != 1 {
+					t.Fatal(err)
+				}
+				pre := b.clone()
+				rr := b.send("POST", "/me/renew")
+				if rr.status != http.StatusOK {
+					t.Fatalf("renew %s", rr)
+				}
+				if applyBefore {
+					b.apply(rr)
+					b.get("/me")
+				}
+				if err := e.guard.RevokeSession(t.Context(), "alice", l[0].Handle, ginsecure.ReasonAdmin); err != nil {
+					t.Errorf("RevokeSession with the handle listed before the Renew: %v", err)
+				}
+				b.apply(rr)
+				bbExpectAnon(t, "browser", b, "ALICECART")
+				bbExpectAnon(t, "pre-renew copy", pre, "ALICECART")
+				if l, _ := e.guard.Sessions(t.Context(), "alice"); len(l) != 0 {
+					t.Errorf("sessions after: %v", l)
+				}
+			})
+		})
+	}
+}
+
+// bbSendXFF sends b's cookies from the trusted proxy 127.0.0.1 with the
+// given X-Forwarded-For lines, in order (a client's own line first, the
+// line a proxy appends after it).
+func bbSendXFF(b *bbBrowser, method, path string, lines ...string) *bbResp {
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	if h := b.header(); h != "" {
+		req.Header.Set("Cookie", h)
+	}
+	for _, l := range lines {
+		req.Header.Add("X-Forwarded-For", l)
+	}
+	w := httptest.NewRecorder()
+	b.e.r.ServeHTTP(w, req)
+	res := w.Result()
+	out := &bbResp{status: res.StatusCode, cookies: res.Cookies(), raw: w.Body.String()}
+	_ = json.Unmarshal(w.Body.Bytes(), &out.body)
+	if out.body == nil {
+		out.body = map[string]any{}
+	}
+	return out
+}
+
+// TestBlackboxSeamForwardedForTwoLines: a copy that writes the victim's
+// address on its own X-Forwarded-For line, the proxy's line after it,
+// is refused (ip_mismatch).
+func TestBlackboxSeamForwardedForTwoLines(t *testing.T) {
+	bbShareRedis(t)
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{TrustProxyHeaders: true},
+			bbOpt{engine: func(r *gin.Engine) { _ = r.SetTrustedProxies([]string{"127.0.0.1"}) }})
+		b := e.browser("127.0.0.1")
+		b.xff = "198.51.100.10"
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		thief := b.clone()
+		thief.xff = ""
+		r := bbSendXFF(thief, "GET", "/me", "198.51.100.10", "192.0.2.20")
+		if r.status != http.StatusUnauthorized || r.str("error") != "ip_mismatch" {
+			t.Errorf("the victim's address on the client's own line, the proxy's line after it: %s; want 401 ip_mismatch", r)
+		}
+		if r := b.get("/me"); r.status != http.StatusUnauthorized {
+			t.Errorf("alice after the copy's mismatch (revoking): %s; want 401", r)
+		}
+	})
+}
+
+// TestBlackboxSeamRevokeOthersFromSupersededCredentials: RevokeOthers
+// called with forwarded, previous, pre-Renew or late-response credentials
+// keeps the caller's own session and ends the other device.
+func TestBlackboxSeamRevokeOthersFromSupersededCredentials(t *testing.T) {
+	bbShareRedis(t)
+	cases := map[string]func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser{
+		"forwarded": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			e.clock.Advance(16 * time.Minute)
+			rot := b.send("GET", "/pub")
+			if !rot.setsToken() {
+				t.Fatalf("no rotation")
+			}
+			if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+				t.Fatalf("relogin %s", r)
+			}
+			b.apply(rot)
+			return b
+		},
+		"previous token in window": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			e.clock.Advance(16 * time.Minute)
+			old := b.clone()
+			b.get("/pub")
+			b.get("/pub")
+			return old
+		},
+		"pre-Renew cookies in window": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			old := b.clone()
+			if r := b.post("/me/renew"); r.status != http.StatusOK {
+				t.Fatalf("renew %s", r)
+			}
+			b.get("/me")
+			return old
+		},
+		"Renew token after reissue (late response)": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			late := b.send("POST", "/me/renew")
+			e.clock.Advance(31 * time.Second)
+			b.get("/me")
+			b.get("/me")
+			x := b.clone()
+			x.apply(late)
+			return x
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				phone := e.browser("10.0.0.1")
+				phone.login(t, "alice")
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				x := mk(t, e, b)
+				r := x.post("/me/revoke-others")
+				if r.status != http.StatusOK {
+					t.Fatalf("revoke-others from %s: %s", name, r)
+				}
+				if got := x.get("/me"); got.status != http.StatusOK || got.user() != "alice" {
+					t.Errorf("the caller after its own RevokeOthers (%s): %s; want signed in", name, got)
+				}
+				if got := b.get("/me"); got.status != http.StatusOK || got.user() != "alice" {
+					t.Errorf("the browser after RevokeOthers from %s: %s; want signed in", name, got)
+				}
+				if got := phone.get("/me"); got.status != http.StatusUnauthorized {
+					t.Errorf("phone after RevokeOthers: %s; want 401", got)
+				}
+				if l, _ := e.guard.Sessions(t.Context(), "alice"); len(l) != 1 {
+					t.Errorf("%d sessions left: %v", len(l), l)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamLogoutOnAForwardedRequest: a periodic rotation's
+// response lands after a same-user re-login (the request is forwarded to
+// the successor); Logout or the logout idiom on it signs out the browser,
+// a copy of the login's own cookies and a copy of the forwarded ones.
+func TestBlackboxSeamLogoutOnAForwardedRequest(t *testing.T) {
+	bbShareRedis(t)
+	for _, path := range []string{"/logout", "/idiom"} {
+		t.Run(path, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				e.clock.Advance(16 * time.Minute)
+				rot := b.send("GET", "/pub")
+				if !rot.setsToken() {
+					t.Fatalf("no rotation: %s", rot)
+				}
+				if r := b.post("/login?user=alice"); r.status != http.StatusOK {
+					t.Fatalf("relogin %s", r)
+				}
+				copyNew := b.clone()
+				b.apply(rot)
+				if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" {
+					t.Fatalf("forwarded: %s", r)
+				}
+				fwd := b.clone()
+				r := b.post(path)
+				if r.status != http.StatusOK {
+					t.Fatalf("%s on a forwarded request: %s", path, r)
+				}
+				bbExpectAnon(t, "browser", b, "ALICECART")
+				bbExpectAnon(t, "copy of the login's cookies", copyNew, "ALICECART")
+				bbExpectAnon(t, "copy of the forwarded cookies", fwd, "ALICECART")
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamIPRefusedCopySignsInWhileOwnerWrites: alice's write is
+// held in its handler while a copy of her cookies on another network
+// signs in as mallory. Session kept on a mismatch: her write is
+// acknowledged and kept, later writes too, mallory sees none of it.
+// Revoking (default): the write verified before the mismatch ending is
+// refused and alice is anonymous without her data.
+func TestBlackboxSeamIPRefusedCopySignsInWhileOwnerWrites(t *testing.T) {
+	bbShareRedis(t)
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep})
+				b := e.browser("198.51.100.10")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				release := e.start(b, "POST", "op=write&note=HELDNOTE")
+				away := b.copyAt("192.0.2.20")
+				if r := away.post("/login?user=mallory"); r.status != http.StatusOK || r.user() != "mallory" {
+					t.Fatalf("mallory: %s", r)
+				}
+				wr := release()
+				b.apply(wr)
+				m := away.get("/me")
+				if m.user() != "mallory" || strings.Contains(m.raw, "ALICECART") || strings.Contains(m.raw, "HELDNOTE") {
+					t.Errorf("mallory: %s", m)
+				}
+				mine := b.get("/me")
+				if keep {
+					if mine.status != http.StatusOK || mine.str("cart") != "ALICECART" {
+						t.Errorf("alice: %s", mine)
+					}
+					if wr.status == http.StatusOK && mine.str("note") != "HELDNOTE" {
+						t.Errorf("acknowledged write lost: %s then %s", wr, mine)
+					}
+					if wr.status != http.StatusOK {
+						t.Errorf("owner's write refused because a thief signed in elsewhere as another user: %s", wr)
+					}
+					if r := b.post("/write?note=LATER"); r.status != http.StatusOK {
+						t.Errorf("alice later write: %s", r)
+					}
+					if r := b.get("/me"); r.str("note") != "LATER" {
+						t.Errorf("alice later: %s", r)
+					}
+				} else {
+					if wr.status == http.StatusOK {
+						t.Errorf("write verified before the mismatch ending acknowledged: %s", wr)
+					}
+					bbExpectAnon(t, "alice", b, "ALICECART", "HELDNOTE")
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamReplayWhileLoginInFlight: the browser's sign-in (as
+// alice again, or as bob) is held in its handler while a copy's replay
+// ends alice's record; the login still signs the browser in, carrying
+// nothing of the ended session, and the copy stays out.
+func TestBlackboxSeamReplayWhileLoginInFlight(t *testing.T) {
+	bbShareRedis(t)
+	for _, who := range []string{"alice", "bob"} {
+		t.Run(who, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				old := bbRotate(t, e, b)
+				release := e.start(b, "POST", "op=login&user="+who)
+				e.clock.Advance(3 * time.Second)
+				old.get("/pub")
+				if e.count(ginsecure.EventReplay) != 1 {
+					t.Fatalf("no replay")
+				}
+				r := release()
+				if r.status != http.StatusOK || r.user() != who {
+					t.Fatalf("login in flight: %s", r)
+				}
+				b.apply(r)
+				got := b.get("/me")
+				if got.status != http.StatusOK || got.user() != who || strings.Contains(got.raw, "ALICECART") {
+					t.Errorf("after the login: %s", got)
+				}
+				bbExpectAnon(t, "old copy", old, "ALICECART")
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamReplayOfAReplacedRecordSparesTheLogin: after a login
+// (its response not applied yet), a copy presents the replaced record's
+// presented token past the window; the browser's login still works.
+func TestBlackboxSeamReplayOfAReplacedRecordSparesTheLogin(t *testing.T) {
+	bbShareRedis(t)
+	for _, who := range []string{"alice", "bob"} {
+		t.Run(who, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				old := bbRotate(t, e, b)
+				lr := b.send("POST", "/login?user="+who)
+				e.clock.Advance(3 * time.Second)
+				if r := old.get("/pub"); r.user() != "" || strings.Contains(r.raw, "ALICECART") {
+					t.Errorf("the replaced record's presented token past the window: %s; want anonymous", r)
+				}
+				b.apply(lr)
+				got := b.get("/me")
+				if got.status != http.StatusOK || got.user() != who {
+					t.Errorf("after the login: %s", got)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamIdiomOnStandIns: gin-contrib's logout idiom on a
+// stand-in (a foreign anonymous session beside alice's token, her
+// session cookie without its token, bob's session cookie beside her
+// token, a token older than the history) returns foreign_session, sends
+// no cookie and ends nothing.
+func TestBlackboxSeamIdiomOnStandIns(t *testing.T) {
+	bbShareRedis(t)
+	cases := map[string]func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser{
+		"foreign anonymous session after window": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			o := e.browser("10.0.0.1")
+			o.write(t, "note=OTHER")
+			x := b.clone()
+			x.set(bbSessName, o.vals[bbSessName])
+			return x
+		},
+		"session cookie without token": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			x := b.clone()
+			x.drop(ginsecure.DefaultCookieName)
+			return x
+		},
+		"other user's live session cookie": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			o := e.browser("10.0.0.1")
+			o.login(t, "bob")
+			x := b.clone()
+			x.set(bbSessName, o.vals[bbSessName])
+			return x
+		},
+		"token 6 rotations back": func(t *testing.T, e *bbEnv, b *bbBrowser) *bbBrowser {
+			old := b.clone()
+			for range 6 {
+				bbRotate(t, e, b)
+			}
+			e.clock.Advance(3 * time.Second)
+			return old
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{RotateEvery: time.Minute})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				e.clock.Advance(10 * time.Second)
+				x := mk(t, e, b)
+				for _, p := range []string{"/idiom", "/idiom?clear=no"} {
+					r := x.send("POST", p)
+					if r.str("error") != "foreign_session" {
+						t.Errorf("%s on a stand-in: %s; want foreign_session", p, r)
+					}
+					for _, ck := range r.cookies {
+						t.Errorf("%s on a stand-in sent cookie %s MaxAge %d", p, ck.Name, ck.MaxAge)
+					}
+				}
+				if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+					t.Errorf("alice after: %s", r)
+				}
+				if n := e.count(ginsecure.EventLogout); n != 0 {
+					t.Errorf("%d logout events", n)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamReplacedTokenAloneEndsNothing: the token of a record a
+// login (alice's or bob's) replaced, presented without a session cookie,
+// is dead credentials: the new login and its data live on.
+func TestBlackboxSeamReplacedTokenAloneEndsNothing(t *testing.T) {
+	bbShareRedis(t)
+	for _, who := range []string{"alice", "bob"} {
+		t.Run(who, func(t *testing.T) {
+			bbForStores(t, func(t *testing.T, kind string) {
+				e := bbNew(t, kind, ginsecure.Config{})
+				b := e.browser("10.0.0.1")
+				b.login(t, "alice")
+				b.write(t, "cart=ALICECART")
+				old := b.clone()
+				b.login(t, who)
+				b.write(t, "note=NEWNOTE")
+				old.drop(bbSessName)
+				for range 3 {
+					e.clock.Advance(5 * time.Second)
+					old.get("/pub")
+				}
+				if r := b.get("/me"); r.status != http.StatusOK || r.user() != who || r.str("note") != "NEWNOTE" {
+					t.Errorf("new login after old token alone: %s", r)
+				}
+			})
+		})
+	}
+}
+
+// TestBlackboxSeamWrongSecretRepeated: sixty requests (reads, Logout, the
+// idiom) with alice's handle and a wrong secret, with and without her
+// session cookie, lock nothing: alice stays signed in with her cart, also
+// with the forged token cookie behind her own.
+func TestBlackboxSeamWrongSecretRepeated(t *testing.T) {
+	bbShareRedis(t)
+	bbForStores(t, func(t *testing.T, kind string) {
+		e := bbNew(t, kind, ginsecure.Config{})
+		b := e.browser("10.0.0.1")
+		b.login(t, "alice")
+		b.write(t, "cart=ALICECART")
+		tok := b.token()
+		forged := tok[:len(tok)-2] + bbFlip(tok[len(tok)-2:])
+		x := b.clone()
+		x.set(ginsecure.DefaultCookieName, forged)
+		y := b.clone()
+		y.drop(bbSessName)
+		y.set(ginsecure.DefaultCookieName, forged)
+		for i := range 60 {
+			x.send("GET", "/me")
+			y.send("POST", "/logout")
+			x.send("POST", "/idiom")
+			if i%10 == 0 {
+				e.clock.Advance(time.Second)
+			}
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("alice after 60 wrong secrets: %s", r)
+		}
+		// A second token cookie behind hers (one in front is refused:
+		// the __Host- prefix keeps other hosts from setting one).
+		d1 := b.clone()
+		d1.rawMore = ginsecure.DefaultCookieName + "=" + forged
+		if r := d1.send("GET", "/me"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Errorf("her token cookie, then a forged one: %s; want alice", r)
+		}
+		if r := b.get("/me"); r.status != http.StatusOK || r.str("cart") != "ALICECART" {
+			t.Errorf("alice after duplicates: %s", r)
 		}
 	})
 }

@@ -4,6 +4,7 @@ package ginsecure
 // cookies.
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,24 +24,38 @@ type guardWriter struct {
 	resent   resent // cookies of a record sent at verification, decided again at the write
 }
 
-// resent is what a request was sent at its verification for its record
-// that a login of the browser may make stale before the response goes out:
-// the token sent again to a superseded credential (sendNewer), the cookie
-// store's healed session (heal). handle is the record, lines the
-// Set-Cookie lines.
+// resent is what a request was sent at its verification for a record that
+// an ending, a login of the browser or a newer rotation may make stale
+// before the response goes out: the token of a rotation or a forward, the
+// token sent again to a superseded credential (sendNewer), the cookie
+// store's healed session (heal). Each entry is one Set-Cookie line.
 type resent struct {
-	handle string
-	lines  []string
+	entries []resentLine
 }
 
-// note keeps the Set-Cookie line just added to h for record handle.
+// resentLine is one Set-Cookie line for the record handle; token lines
+// carry the hash of the token they set.
+type resentLine struct {
+	handle string
+	line   string
+	token  bool
+	hash   [32]byte
+}
+
+// note keeps the Set-Cookie line just added to h (a session cookie) for
+// record handle.
 func (r *resent) note(handle string, h http.Header) {
-	lines := h["Set-Cookie"]
-	if len(lines) == 0 {
-		return
+	if lines := h["Set-Cookie"]; len(lines) > 0 {
+		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1]})
 	}
-	r.handle = handle
-	r.lines = append(r.lines, lines[len(lines)-1])
+}
+
+// noteToken keeps the token cookie line just added to h for record
+// handle, the token whose hash is hash.
+func (r *resent) noteToken(handle string, hash [32]byte, h http.Header) {
+	if lines := h["Set-Cookie"]; len(lines) > 0 {
+		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1], token: true, hash: hash})
+	}
 }
 
 func (w *guardWriter) scrub() {
@@ -78,24 +93,50 @@ func dropSetCookies(h http.Header, drop func(line string) bool) {
 // recheckResent decides again, as the response's headers go out, whether
 // what the request was sent at verification for its record may still go
 // (DESIGN.md, "Ordering principle", re-decide at the moment of the write).
-// Once a login of the browser replaced the record (its response possibly
-// landed already), the replaced record's token landing after it would put
-// a presented token of a replaced record next to the new session, dead by
-// the rules, and sign the browser out; on the cookie store its healed
-// session, a full copy, would overwrite what the browser saved since. One
-// record read, only for such responses.
+// Once the record ended (any ending: a login of the browser replaced it,
+// a logout, a revocation; its response possibly landed already), or a
+// token line's token is no longer the record's current one (a Renew, a
+// newer rotation superseded it), the line landing last would put a dead
+// or superseded credential next to what the browser holds since, and
+// sign it out; on the cookie store a healed session, a full copy, would
+// overwrite what the browser saved since or bring an ended session's data
+// back. One record read per record, only for such responses; a store
+// that cannot answer leaves the lines as they are.
 func (w *guardWriter) recheckResent() {
-	r := w.resent
-	if len(r.lines) == 0 {
+	entries := w.resent.entries
+	if len(entries) == 0 {
 		return
 	}
 	w.resent = resent{}
 	st := w.st
-	rec, err := st.g.view(st.c, r.handle, st.g.now())
-	if err != nil || rec.Revoked != storeext.RevokedReplaced {
-		return
+	recs := make(map[string]*storeext.Record, 1)
+	var drop []string
+	for _, e := range entries {
+		rec, seen := recs[e.handle]
+		if !seen {
+			r, err := st.g.view(st.c, e.handle, st.g.now())
+			switch {
+			case errors.Is(err, storeext.ErrNotFound):
+			case err != nil:
+				continue
+			default:
+				rec = r
+			}
+			recs[e.handle] = rec
+		}
+		if stale(rec, e) {
+			drop = append(drop, e.line)
+		}
 	}
-	dropSetCookies(w.ResponseWriter.Header(), func(l string) bool { return slices.Contains(r.lines, l) })
+	if len(drop) > 0 {
+		dropSetCookies(w.ResponseWriter.Header(), func(l string) bool { return slices.Contains(drop, l) })
+	}
+}
+
+// stale reports whether line e may no longer go out for rec (nil: the
+// record is gone).
+func stale(rec *storeext.Record, e resentLine) bool {
+	return rec == nil || rec.Revoked != "" || (e.token && rec.TokenHash != e.hash)
 }
 
 func (st *reqState) isOurCookie(line string) bool {

@@ -67,7 +67,7 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 			g.refuse(c, st, err)
 			return
 		}
-		if !st.standingIn() && len(st.w.resent.lines) == 0 {
+		if !st.standingIn() && len(st.w.resent.entries) == 0 {
 			c.Next() // serve
 			if st.sess.failed != nil {
 				g.saveIgnored(c, st) // events.go
