@@ -411,14 +411,19 @@ func (m *simModel) boundAt(h string, step int) bool {
 }
 
 // staleBoundCopy reports whether presenting t now is refused for the
-// device-bound rule, surely: t is its bound record's current token and
-// past its life (DESIGN.md, "Lifecycle": refused, and nothing ends).
+// device-bound rule, surely: t is a token of its bound record, current or
+// superseded, past its life (DESIGN.md, "Lifecycle": refused, and nothing
+// ends, not even for a token presented without its session cookie). The
+// model notes a token's issue when it first sees it, never before the
+// server minted it. The model looked only at the current token and ended
+// the record for a thief's copy of a superseded one, past its life,
+// presented without a session cookie (cookie/2 seed 5782159605878646529
+// step 54).
 func (m *simModel) staleBoundCopy(t *mToken) bool {
 	if t == nil || !m.boundAt(t.handle, m.r.step+1) {
 		return false
 	}
-	toks := m.handle(t.handle).tokens
-	return len(toks) > 0 && toks[len(toks)-1] == t.value && !m.now().Before(t.issuedAt.Add(m.r.dbsc.lifetime))
+	return slices.Contains(m.handle(t.handle).tokens, t.value) && !m.now().Before(t.issuedAt.Add(m.r.dbsc.lifetime))
 }
 
 // checkBoundCopyDies (8): a request of the thief (who has no key) with a

@@ -193,6 +193,12 @@ var simSeedCases = []simSeedCase{
 	// once undecided; steps 57 and 64).
 	{faultCookieGone, "redis-2pools", 2, 3638099897827006621},
 	{faultCookieGone, "memstore", 2, 9072270062857364189},
+	// Model gap, device binding on: a thief's copy of a bound token, past
+	// its life and superseded by the device's refresh since, presented
+	// without a session cookie, is refused and ends nothing; the model
+	// ended the record ("session lost") and expected the device's next
+	// write refused (step 54-55).
+	{faultCookieGone, "cookie", 2, 5782159605878646529},
 	{faultTossed, "redis", 2, 1},
 	// A Renew's late response forwarded behind tossed cookies.
 	{faultTossed, "cookie", 2, 3930971170985803089},
