@@ -34,11 +34,14 @@ type resent struct {
 }
 
 // resentLine is one Set-Cookie line for the record handle; token lines
-// carry the hash of the token they set.
+// carry the hash of the token they set, and again marks a token sent again
+// to a superseded credential (sendNewer) rather than minted for this
+// request.
 type resentLine struct {
 	handle string
 	line   string
 	token  bool
+	again  bool
 	hash   [32]byte
 }
 
@@ -51,10 +54,11 @@ func (r *resent) note(handle string, h http.Header) {
 }
 
 // noteToken keeps the token cookie line just added to h for record
-// handle, the token whose hash is hash.
-func (r *resent) noteToken(handle string, hash [32]byte, h http.Header) {
+// handle, the token whose hash is hash; again says it is a token sent
+// again to a superseded credential.
+func (r *resent) noteToken(handle string, hash [32]byte, again bool, h http.Header) {
 	if lines := h["Set-Cookie"]; len(lines) > 0 {
-		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1], token: true, hash: hash})
+		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1], token: true, again: again, hash: hash})
 	}
 }
 
@@ -134,9 +138,30 @@ func (w *guardWriter) recheckResent() {
 }
 
 // stale reports whether line e may no longer go out for rec (nil: the
-// record is gone).
+// record is gone). A session line goes only while the record is live. A
+// token line goes while its token is one the browser may still present
+// after any delay: the record's current token on a live record, or a
+// token never presented (a late response at its first presentation,
+// answered with the current credential, or forwarded from a replaced
+// record; DESIGN.md, "Superseded credentials"). A token the browser had
+// presented and that was superseded since, or whose record ended
+// otherwise, would be a replay or dead when presented after the window.
+// A token sent again to a superseded credential is not sent once a login
+// replaced the record either: the browser may have presented it through
+// the forward already.
 func stale(rec *storeext.Record, e resentLine) bool {
-	return rec == nil || rec.Revoked != "" || (e.token && rec.TokenHash != e.hash)
+	switch {
+	case rec == nil:
+		return true
+	case rec.Revoked != "" && (!e.token || e.again || rec.Revoked != storeext.RevokedReplaced):
+		return true
+	case !e.token:
+		return false
+	case rec.TokenHash == e.hash:
+		return rec.Revoked != "" && !rec.ConfirmedAt.IsZero()
+	}
+	i := supersededIndex(rec, e.hash)
+	return i < 0 || !rec.History[i].Seen.IsZero()
 }
 
 func (st *reqState) isOurCookie(line string) bool {

@@ -199,7 +199,7 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	if !rotated {
 		dropSetCookie(c.Writer.Header(), g.cfg.CookieName)
 		g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
-		st.w.resent.noteToken(rec.Handle, st.tok.hash, c.Writer.Header())
+		st.w.resent.noteToken(rec.Handle, st.tok.hash, false, c.Writer.Header())
 	}
 }
 
