@@ -577,3 +577,84 @@ func TestForwardIntoALoginJoinedAfterItsFirstTokenWasPresented(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardedReadAnsweredAfterAWriteKeepsTheWrite: a request verified
+// after a re-login with the replaced record's rotated token and the
+// replaced record's session cookie (the login's response not yet landed)
+// is forwarded to the successor and healed into its session. On the
+// cookie store that session is the cookie: sending it is a full copy of
+// the data the request was sent with. Answered after a write the browser
+// saved with the new login's credentials, that copy lands last and the
+// acknowledged write is lost. A forward is a rotation of the successor,
+// and a rotation's response carries no session cookie unless the handler
+// saves (DESIGN.md, "Writes"): the forwarded token heals the session the
+// successor's login replaced at the browser's next request anyway.
+// Simulation: cookie/1 seed 8244048725729786719 step 83.
+func TestForwardedReadAnsweredAfterAWriteKeepsTheWrite(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		b.login("alice")
+		if r := b.post("/cart?item=apple"); r.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", r.status, r.body)
+		}
+		e.clock.Advance(graceRotateEvery + time.Minute)
+		if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("the periodic rotation: %d %v", r.status, r.body)
+		}
+		hdr := b.header() // the rotated token, the first login's session
+		relogin := e.send("POST", "/login?user=alice", hdr)
+		if relogin.status != http.StatusOK {
+			t.Fatalf("re-login: %d %v", relogin.status, relogin.body)
+		}
+		release := e.holdAt(t, "/hold/auth?id=fwd", "fwd", hdr) // forwarded, held in its handler
+		b.apply(relogin)
+		if r := b.post("/cart?item=pear"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("write after the re-login: %d %v", r.status, r.body)
+		}
+		late := release()
+		if late.status != http.StatusOK || late.user() != "alice" {
+			t.Fatalf("the forwarded request: %d %v", late.status, late.body)
+		}
+		b.apply(late) // lands after the write's response
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "pear" {
+			t.Errorf("a forwarded read answered after a later write landed last: /cart %d %v; want alice with pear", r.status, r.body)
+		}
+	})
+}
+
+// TestForwardFromThePreLoginSessionSendsTheSuccessorsSession: the other
+// side of TestForwardedReadAnsweredAfterAWriteKeepsTheWrite. A straggler
+// put back the anonymous session the first login replaced, next to that
+// login's rotated token; the browser signs in again from that pair and
+// the re-login's response is lost. The next request, forwarded to the
+// successor, comes with a session cookie the forwarded token alone would
+// find foreign (its marker names the replaced record, not the successor),
+// so the forward's response sends the successor's session with the token
+// (DESIGN.md, "Grace period", forwarding): the browser stays signed in
+// with its data.
+func TestForwardFromThePreLoginSessionSendsTheSuccessorsSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, graceConfig(graceWindow))
+		b := e.browser()
+		guest := b.post("/cart?item=apple")
+		if guest.status != http.StatusOK {
+			t.Fatalf("cart: %d %v", guest.status, guest.body)
+		}
+		b.login("alice")
+		e.clock.Advance(graceRotateEvery + time.Minute)
+		if r := b.get("/me"); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("the periodic rotation: %d %v", r.status, r.body)
+		}
+		b.apply(guest) // a straggler puts the pre-login session cookie back
+		if r := e.send("POST", "/login?user=alice", b.header()); r.status != http.StatusOK || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("re-login: %d %v", r.status, r.body)
+		} // its response never arrives
+		if r := b.get("/me"); r.status != http.StatusOK || r.user() != "alice" || !hasCookie(r.cookies, graceTokenCookie) {
+			t.Fatalf("the rotated token after the re-login, not forwarded: %d %v", r.status, r.body)
+		}
+		if r := b.get("/cart"); r.status != http.StatusOK || r.user() != "alice" || r.body["cart"] != "apple" {
+			t.Errorf("after a forward from the session the first login replaced: /cart %d %v; want alice with apple", r.status, r.body)
+		}
+	})
+}

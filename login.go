@@ -487,7 +487,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	carry := st.carryFor(userID)
 	st.unhide()
 	st.sup = supCurrent
-	if err := g.heal(st, &rec, carry); err != nil {
+	if err := g.heal(st, &rec, carry, ""); err != nil {
 		return false, err
 	}
 	st.signedIn(&rec, m, now, "joined a parallel login from the same session")

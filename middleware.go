@@ -301,7 +301,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec))
+		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), mk.Handle)
 	case err != nil && !errors.Is(err, storeext.ErrNotFound):
 		return false, storeErr(err)
 	case err != nil && !several && g.lateAnonymous(st, rec):

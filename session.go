@@ -366,14 +366,14 @@ func (st *reqState) healsFrom(mk storeext.Marker, rec *storeext.Record) bool {
 // store the session is the cookie: the predecessor's values are adopted
 // under the rule Login applied (carry: nothing of another user's session,
 // Config.CarryOver's pick of an anonymous one, all of the user's own) and
-// sent as the record's session (by a request with the current token: the
-// browser has lost the newer cookie; a pre-rotation request sends it only
-// if it saves).
+// sent as the record's session where sendsHealed says so, else only if
+// the handler saves. from is the record the presented session's marker
+// names ("" where no marker decided the heal).
 //
 // A handler that took the session before Middleware ran (a middleware
 // placed ahead of it calling sessions.Default) holds gin-contrib's own
 // session, the predecessor: ginsecure cannot redirect it.
-func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule) error {
+func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule, from string) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -394,12 +394,8 @@ func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule) error 
 	values[handleKey] = rec.Handle
 	ns := st.freshSession(rec.SessionID, values)
 	st.cur, st.served = ns, servedHealed
-	if st.sup != supCurrent && st.sup != supReissue {
-		// A request sent before a rotation: the browser may hold a newer
-		// cookie of the record's session than this predecessor (written
-		// after the rotation). Adopted for this request only; sent only
-		// if the handler saves it.
-		return nil
+	if !st.sendsHealed(from) {
+		return nil // adopted for this request only; sent only if the handler saves it
 	}
 	if err := ns.Store().Save(st.c.Request, st.c.Writer, ns); err != nil {
 		g.log.Warn("ginsecure: could not send the healed session", "err", err)
@@ -407,6 +403,27 @@ func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule) error 
 	}
 	st.w.resent.note(rec.Handle, st.c.Writer.Header()) // a full copy: not sent once a login replaced the record
 	return nil
+}
+
+// sendsHealed reports whether heal sends the cookie store's healed
+// session, a full copy of the data the request came with, at once: to a
+// request with the record's current token, the browser has lost the newer
+// cookie. Not to one sent before a rotation: the browser may hold a newer
+// cookie of the record's session than this predecessor, written after the
+// rotation. Nor to a forward (a rotation of the successor, whose response
+// carries no session cookie unless the handler saves, DESIGN.md "Writes")
+// from the session the successor's login replaced (from names the
+// successor): the login's response may land before this one and the
+// browser write into the successor's session in between, and the
+// forwarded token heals that session at the browser's next request
+// anyway. A forward from the session the replaced record's own login
+// replaced (from names that record) is sent it: the forwarded token alone
+// would find that session foreign.
+func (st *reqState) sendsHealed(from string) bool {
+	if st.sup != supCurrent && st.sup != supReissue {
+		return false
+	}
+	return st.fwd == nil || from == "" || from == st.fwd.Handle
 }
 
 // lateAnonymous reports whether the session cookie next to a login's
@@ -429,7 +446,7 @@ func (g *Guard) lateAnonymous(st *reqState, rec *storeext.Record) bool {
 // kept, and the browser stays signed in (DESIGN.md, "Writes").
 func (g *Guard) adoptLate(st *reqState, rec *storeext.Record) error {
 	if cookieStore(st.gs.Store()) {
-		return g.heal(st, rec, carryAnonymous)
+		return g.heal(st, rec, carryAnonymous, "")
 	}
 	carry := g.carried(st.gs.Values, carryAnonymous)
 	gs, err := st.loadByID(rec.SessionID)
