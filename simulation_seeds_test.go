@@ -333,6 +333,11 @@ var simSeedCases = []simSeedCase{
 	// family deviceLost covers (there only without a device session).
 	{faultLateReplay, "memstore", 1, 8803993063103001251},
 	{faultUndecided, "memstore", 2, 1175252571466313905},
+	// Found by a 90-second long run (default checks) on the tree before
+	// the resent-token recheck too, not analysed: an acknowledged write
+	// read back older (step 105, lost-write check; MaxSessionsPerUser 2,
+	// a RevokeSession of another user's record just before).
+	{faultUndecided, "memstore", 1, 7222702662864141309},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
