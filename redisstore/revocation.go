@@ -137,7 +137,7 @@ return 1
 
 // RevokeBefore sets userID's revocation mark: every record of the user
 // that the store created before it returns, but except (a handle, or ""),
-// is revoked as revoked (a ginsecure.Revoked* reason) on every read from
+// is revoked as revoked (a storeext.Revoked* reason) on every read from
 // then on, whether or not the index still lists it. One script; sending
 // it again only moves the mark later. ginsecure.ErrNotFound where except
 // is not a live record of userID (nothing set).
