@@ -86,7 +86,7 @@ func New(pool *redis.Pool, opts ...Option) *Store {
 	return s
 }
 
-// UseClock implements ginsecure.ClockUser: TTLs and expiry checks follow
+// UseClock implements storeext.ClockUser: TTLs and expiry checks follow
 // the Guard's clock.
 func (s *Store) UseClock(now func() time.Time) { s.now = now }
 

@@ -139,7 +139,7 @@ return 1
 // that the store created before it returns, but except (a handle, or ""),
 // is revoked as revoked (a storeext.Revoked* reason) on every read from
 // then on, whether or not the index still lists it. One script; sending
-// it again only moves the mark later. ginsecure.ErrNotFound where except
+// it again only moves the mark later. storeext.ErrNotFound where except
 // is not a live record of userID (nothing set).
 func (s *Store) RevokeBefore(ctx context.Context, userID, except, revoked string) error {
 	ok, err := redis.Int(s.send(ctx, func(c redis.Conn, _ bool) (any, error) {

@@ -8,7 +8,7 @@
 //
 // newStore is called once per subtest and must return an empty store (a
 // fresh key prefix is enough on a shared server). A store that implements
-// ginsecure.ClockUser is handed the suite's own clock, which the expiry
+// storeext.ClockUser is handed the suite's own clock, which the expiry
 // checks move instead of sleeping; without it those checks are skipped.
 package storetest
 
@@ -28,7 +28,7 @@ import (
 )
 
 // Clock is the movable clock the suite hands to stores through
-// ginsecure.ClockUser.
+// storeext.ClockUser.
 type Clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -114,7 +114,7 @@ type suite struct {
 
 func (s *suite) needClock() {
 	if !s.clocked {
-		s.t.Skip("store does not implement ginsecure.ClockUser: expiry cannot be driven by a test clock")
+		s.t.Skip("store does not implement storeext.ClockUser: expiry cannot be driven by a test clock")
 	}
 }
 
