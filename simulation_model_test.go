@@ -700,6 +700,18 @@ func (m *simModel) onApply(f *simFlight) {
 	}
 	m.notePair(f, mp)
 	m.noteSessionCookie(f, mp)
+	if tok := lastToken(f.resp.cookies); f.act != actLogin && tok != "" && m.successorRenewed(tokenHandle(tok), f) {
+		// A token of a record a login of the browser replaced (any
+		// status: a refused write sends one too), landing after a Renew
+		// of that login's record: forwarding lasts until the successor
+		// rotates (DESIGN.md, "Grace period"; README: "until the new
+		// session rotates"), so the browser is anonymous. The model
+		// expected the login's sign-in (memstore/1 seed
+		// 8803993063103001251 step 84: a write verified with the old
+		// record's token, rotating it, answered after the re-login and
+		// before the Renew, landing after the Renew's response).
+		m.forget(f.party, "a token of a replaced record after its successor's Renew")
+	}
 	if f.resp.status != 200 {
 		return
 	}
@@ -791,6 +803,20 @@ func (m *simModel) replacedTwice(h string, f *simFlight) bool {
 	for _, n := range next {
 		if len(m.successors(n, f)) > 0 || n != next[0] {
 			return true
+		}
+	}
+	return false
+}
+
+// successorRenewed reports whether a Renew of a record that a login of
+// f's browser made in place of record h was answered by now: a Renew is a
+// rotation of the successor, and h's tokens are no longer forwarded to it.
+func (m *simModel) successorRenewed(h string, f *simFlight) bool {
+	for _, n := range m.successors(h, f) {
+		for _, o := range m.r.flights {
+			if o.act == actRenew && o.resp.status == 200 && o.resp.user != "" && o.answeredStep != 0 && tokenHandle(o.token) == n {
+				return true
+			}
 		}
 	}
 	return false

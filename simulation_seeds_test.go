@@ -321,9 +321,15 @@ var simSeedCases = []simSeedCase{
 	// "Known limits"; step 44).
 	{faultLateReplay, "memstore", 1, 3588641416372172197},
 	// Found by a 60-second long run with undecided and late-replay on,
-	// after merging main's resent-token recheck (fail on main too, not
-	// analysed): a settled browser read as expired (step 84) and one read
-	// as no_session with device_binding_required (step 47). The second,
+	// after merging main's resent-token recheck (fail on main too): a
+	// settled browser read as expired (step 84) and one read as
+	// no_session with device_binding_required (step 47). The first, a
+	// model gap: a write verified with record A's token rotated it, was
+	// answered (refused, stale) with A's rotated token, never presented,
+	// after a re-login replaced A with B and before a Renew of B; applied
+	// after the Renew's response, it is not forwarded: forwarding lasts
+	// until the successor rotates (DESIGN.md, "Grace period"), and the
+	// model now forgets such a browser (successorRenewed). The second,
 	// looked at: a double-submitted login's earlier answer (its token
 	// never presented, its cookie not capped to a bound life) lands five
 	// minutes after the other answer's registration bound the record; the
