@@ -468,7 +468,10 @@ func testPages(t *testing.T, exe string) {
 	do(t, ctx, "the confirm-password form", chromedp.WaitVisible(chromedp.ID("reauth")), chromedp.SendKeys(chromedp.ID("password"), "demo"))
 	screenshot(t, ctx, "reauth")
 	do(t, ctx, "confirm the password", chromedp.Submit(chromedp.ID("reauth")))
-	waitFor(t, ctx, "the admin console after confirming the password", `location.pathname === "/admin" && document.getElementById("admin") !== null`)
+	// The password form's page is /admin too: wait until it is gone and
+	// the console has loaded, or the sign-out below may act on a page
+	// that the form's navigation is about to replace.
+	waitFor(t, ctx, "the admin console after confirming the password", `location.pathname === "/admin" && document.getElementById("reauth") === null && document.getElementById("admin") !== null && document.readyState === "complete"`)
 
 	// Sign out; then alice, on the second browser, signs out everywhere.
 	do(t, ctx, "sign out", chromedp.Submit(chromedp.CSS("form.who")))
