@@ -48,17 +48,21 @@ type resentLine struct {
 // note keeps the Set-Cookie line just added to h (a session cookie) for
 // record handle.
 func (r *resent) note(handle string, h http.Header) {
-	if lines := h["Set-Cookie"]; len(lines) > 0 {
-		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1]})
-	}
+	r.add(resentLine{handle: handle}, h)
 }
 
 // noteToken keeps the token cookie line just added to h for record
 // handle, the token whose hash is hash; again says it is a token sent
 // again to a superseded credential.
 func (r *resent) noteToken(handle string, hash [32]byte, again bool, h http.Header) {
+	r.add(resentLine{handle: handle, token: true, again: again, hash: hash}, h)
+}
+
+// add keeps e with the last Set-Cookie line of h, the one just added.
+func (r *resent) add(e resentLine, h http.Header) {
 	if lines := h["Set-Cookie"]; len(lines) > 0 {
-		r.entries = append(r.entries, resentLine{handle: handle, line: lines[len(lines)-1], token: true, again: again, hash: hash})
+		e.line = lines[len(lines)-1]
+		r.entries = append(r.entries, e)
 	}
 }
 
@@ -112,29 +116,36 @@ func (w *guardWriter) recheckResent() {
 		return
 	}
 	w.resent = resent{}
-	st := w.st
-	recs := make(map[string]*storeext.Record, 1)
 	var drop []string
-	for _, e := range entries {
-		rec, seen := recs[e.handle]
-		if !seen {
-			r, err := st.g.view(st.c, e.handle, st.g.now())
-			switch {
-			case errors.Is(err, storeext.ErrNotFound):
-			case err != nil:
-				continue
-			default:
-				rec = r
-			}
-			recs[e.handle] = rec
+	var handle string
+	var rec *storeext.Record
+	readable := false
+	for i, e := range entries {
+		if i == 0 || e.handle != handle { // one read per record
+			handle = e.handle
+			rec, readable = w.recordNow(handle)
 		}
-		if stale(rec, e) {
+		if readable && stale(rec, e) {
 			drop = append(drop, e.line)
 		}
 	}
 	if len(drop) > 0 {
 		dropSetCookies(w.ResponseWriter.Header(), func(l string) bool { return slices.Contains(drop, l) })
 	}
+}
+
+// recordNow reads the record handle as it is now: nil where it is gone;
+// readable false where the store cannot answer.
+func (w *guardWriter) recordNow(handle string) (rec *storeext.Record, readable bool) {
+	st := w.st
+	r, err := st.g.view(st.c, handle, st.g.now())
+	switch {
+	case errors.Is(err, storeext.ErrNotFound):
+		return nil, true
+	case err != nil:
+		return nil, false
+	}
+	return r, true
 }
 
 // stale reports whether line e may no longer go out for rec (nil: the
