@@ -405,7 +405,8 @@ func (g *Guard) RevokeOthers(c *gin.Context, reason ...RevokeReason) (int, error
 	if st == nil || !st.authenticated() {
 		return 0, ErrNoSession
 	}
-	ctx := reqCtx(c)
+	st.enter(c)
+	ctx := st.io.ctx()
 	own, err := g.ownNow(ctx, st.rec)
 	if err != nil {
 		return 0, err

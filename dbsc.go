@@ -107,11 +107,12 @@ func (g *Guard) deviceEndpoint(c *gin.Context) bool {
 // whose Login or Renew response offered the challenge the proof signs,
 // and the record must not be bound yet.
 func (g *Guard) deviceRegister(c *gin.Context) {
-	st := g.load(c)
+	rq := g.load(c)
+	st := &rq.st
 	presented := st.tok.hash
 	if err := g.verify(c, st); err != nil {
-		c.Writer = &st.w
-		g.refuse(c, st, err)
+		c.Writer = &rq.w
+		g.refuse(c, rq, err)
 		return
 	}
 	d, ctx := g.device, reqCtx(c)
@@ -129,7 +130,7 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 			g.deviceRefused(c, st.rec.UserID, st.rec.Handle, err, "registration proof refused")
 			return
 		}
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	rec, err := g.bindKey(ctx, st.rec, presented, key)
@@ -138,13 +139,13 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 		g.deviceRefused(c, st.rec.UserID, st.rec.Handle, err, "registration for a session that is bound, rotated or ended")
 		return
 	case err != nil:
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	st.rec = &rec
-	g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec)) // the bound token's Max-Age
+	g.setToken(c.Writer, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec)) // the bound token's Max-Age
 	if err := g.answerDevice(c, &rec); err != nil {
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	g.emit(c, Event{Kind: EventDeviceBound, UserID: rec.UserID, Handle: rec.Handle, Detail: string(key.Algorithm) + " " + key.Thumbprint})
@@ -274,7 +275,7 @@ func (g *Guard) rotateBound(c *gin.Context, held *storeext.Record, now time.Time
 		g.refuse(c, nil, storeErr(err))
 		return
 	}
-	g.setToken(c, rec.Handle, m.secret, g.boundMaxAge(&rec, now))
+	g.setToken(c.Writer, rec.Handle, m.secret, g.boundMaxAge(&rec, now))
 	if err := g.answerDevice(c, &rec); err != nil {
 		g.refuse(c, nil, storeErr(err))
 		return

@@ -425,8 +425,8 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *storeext.Record) {
 		g.log.Warn("ginsecure: could not open a sealed token", "err", err)
 		return
 	}
-	g.setToken(c, rec.Handle, next, st.tokenMaxAge(rec))
-	st.w.resent.noteToken(rec.Handle, sha256.Sum256(next[:]), true, c.Writer.Header())
+	g.setToken(c.Writer, rec.Handle, next, st.tokenMaxAge(rec))
+	st.resent.noteToken(rec.Handle, sha256.Sum256(next[:]), true, c.Writer.Header())
 }
 
 // serveSuperseded completes a request authenticated with a superseded
@@ -620,8 +620,8 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec storeext.Record, err
 			st.sup = supCurrent
 			st.tok.secret, st.tok.hash = m.secret, m.hash
 			st.authAt = rec.AuthAt
-			g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
-			st.w.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header()) // decided again as it goes out
+			g.setToken(c.Writer, rec.Handle, m.secret, st.tokenMaxAge(&rec))
+			st.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header()) // decided again as it goes out
 			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
 		g.keepCookies(c, st, prevSeen, &rec, rotate) // lifetime.go
@@ -851,8 +851,8 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	}
 	st.rec, st.tokRec = &rec, &rec
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
-	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
-	st.w.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header())
+	g.setToken(c.Writer, rec.Handle, m.secret, st.tokenMaxAge(&rec))
+	st.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header())
 	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
 	return nil
 }
@@ -865,8 +865,8 @@ func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *storeext.Rec
 		return nil
 	}
 	st.rec, st.tokRec = next, next
-	g.setToken(c, next.Handle, tok, st.tokenMaxAge(next))
-	st.w.resent.noteToken(next.Handle, sha256.Sum256(tok[:]), false, c.Writer.Header())
+	g.setToken(c.Writer, next.Handle, tok, st.tokenMaxAge(next))
+	st.resent.noteToken(next.Handle, sha256.Sum256(tok[:]), false, c.Writer.Header())
 	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
 	return nil
 }

@@ -19,9 +19,9 @@ import (
 // would otherwise overwrite the victim's session cookie.
 type guardWriter struct {
 	gin.ResponseWriter
+	rq       *request // the context a write comes with: its store reads are bounded by the request as it stands
 	st       *reqState
 	scrubbed bool
-	resent   resent // cookies of a record sent at verification, decided again at the write
 }
 
 // resent is what a request was sent at its verification for a record that
@@ -111,11 +111,11 @@ func dropSetCookies(h http.Header, drop func(line string) bool) {
 // back. One record read per record, only for such responses; a store
 // that cannot answer leaves the lines as they are.
 func (w *guardWriter) recheckResent() {
-	entries := w.resent.entries
+	entries := w.st.resent.entries
 	if len(entries) == 0 {
 		return
 	}
-	w.resent = resent{}
+	w.st.resent = resent{}
 	var drop []string
 	var handle string
 	var rec *storeext.Record
@@ -138,7 +138,7 @@ func (w *guardWriter) recheckResent() {
 // readable false where the store cannot answer.
 func (w *guardWriter) recordNow(handle string) (rec *storeext.Record, readable bool) {
 	st := w.st
-	r, err := st.g.view(st.c, handle, st.g.now())
+	r, err := st.g.view(reqCtx(w.rq.c), handle, st.g.now())
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
 		return nil, true

@@ -77,7 +77,7 @@ func (s *guardSession) followLifetime() {
 	if held == nil || held.Handle != st.tok.handle {
 		held = &storeext.Record{Handle: st.tok.handle}
 	}
-	rec, err := st.g.updateHeld(reqCtx(st.c), held, func(r *storeext.Record) error {
+	rec, err := st.g.updateHeld(st.io.ctx(), held, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.TokenHash != st.tok.hash || !now.Before(r.ExpiresAt) {
 			return errRaced
 		}
@@ -91,8 +91,8 @@ func (s *guardSession) followLifetime() {
 		return
 	}
 	st.rec = &rec
-	dropSetCookie(st.c.Writer.Header(), st.g.cfg.CookieName)
-	st.g.setToken(st.c, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec))
+	dropSetCookie(st.io.w.Header(), st.g.cfg.CookieName)
+	st.g.setToken(st.io.w, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec))
 }
 
 // chosenLifetime is Record.CookieMaxAge for a session saved with maxAge
@@ -198,8 +198,8 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	st.sendSessionCookie(gs)
 	if !rotated {
 		dropSetCookie(c.Writer.Header(), g.cfg.CookieName)
-		g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
-		st.w.resent.noteToken(rec.Handle, st.tok.hash, false, c.Writer.Header())
+		g.setToken(c.Writer, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
+		st.resent.noteToken(rec.Handle, st.tok.hash, false, c.Writer.Header())
 	}
 }
 

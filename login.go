@@ -125,7 +125,8 @@ func newLogin(c *gin.Context, userID string) (*login, error) {
 	if err := st.g.checkSessionStore(st.gs); err != nil {
 		return nil, err
 	}
-	ctx := reqCtx(c)
+	st.enter(c)
+	ctx := st.io.ctx()
 	l := &login{g: st.g, c: c, st: st, userID: userID, ctx: ctx, cleanup: context.WithoutCancel(ctx), now: st.g.now()}
 	var err error
 	if l.handle, err = newHandle(); err != nil {
@@ -387,17 +388,17 @@ func (l *login) send() {
 	st := l.st
 	st.cur, st.sup = l.ns, supCurrent
 	st.unhide()
-	st.signedIn(&l.rec, l.m, l.now, "")
+	st.signedIn(l.c, &l.rec, l.m, l.now, "")
 }
 
 // signedIn makes the request rec's, signed in on the token m now, and
 // sends the token: what Login and a joined login end with. detail goes
 // into the EventLogin.
-func (st *reqState) signedIn(rec *storeext.Record, m minted, now time.Time, detail string) {
-	g, c := st.g, st.c
+func (st *reqState) signedIn(c *gin.Context, rec *storeext.Record, m minted, now time.Time, detail string) {
+	g := st.g
 	st.sess.reset()
-	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
-	g.offerDeviceBinding(c, rec, m.hash)                     // dbsc.go
+	g.setToken(st.io.w, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
+	g.offerDeviceBinding(c, rec, m.hash)                           // dbsc.go
 	st.loggedIn(rec, now)
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
@@ -418,15 +419,16 @@ func (st *reqState) signedIn(rec *storeext.Record, m minted, now time.Time, deta
 // ginsecure is not set up an ErrMisconfigured naming the mistake (as
 // Login's).
 func PrepareSignIn(c *gin.Context) error {
-	st := stateOf(c)
-	if st == nil || st.gs == nil {
-		return setupErr(c, st)
+	rq := requestOf(c)
+	if rq == nil || rq.st.gs == nil {
+		return setupErr(c, stateOf(c))
 	}
+	st := &rq.st
 	if st.authenticated() || (!st.standingIn() && sessionID(st.cur) != "") {
 		return nil
 	}
 	st.sess.changedOptions()
-	return st.sess.Save()
+	return rq.sess.Save()
 }
 
 // replacing is what a login of userID on this request replaces: the record
@@ -490,7 +492,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if err := g.heal(st, &rec, carry, ""); err != nil {
 		return false, err
 	}
-	st.signedIn(&rec, m, now, "joined a parallel login from the same session")
+	st.signedIn(c, &rec, m, now, "joined a parallel login from the same session")
 	return true, nil
 }
 

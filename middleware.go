@@ -14,14 +14,44 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// reqState is everything the Guard knows about one request. It is
-// allocated once per request and holds the two wrappers by value.
-type reqState struct {
-	g *Guard
-	c *gin.Context
-
-	w    guardWriter
+// request is what Middleware allocates for one request, once: the
+// context, the state the steps between the edges work on, and the two
+// wrappers it installs in the context (the session sessions.Default
+// returns, the writer that keeps a response from writing what it must
+// not).
+type request struct {
+	c    *gin.Context
+	st   reqState
 	sess guardSession
+	w    guardWriter
+}
+
+// reqIO is what the steps of an entry (Middleware, Login, Logout, Renew, a
+// session write) read of the request and write to its response: the
+// request and the writer as they stand in the context where the entry
+// starts (reqState.enter), and the context store calls are bounded by.
+type reqIO struct {
+	r *http.Request
+	w gin.ResponseWriter
+}
+
+// ctx bounds store calls by the request's context.
+func (x reqIO) ctx() context.Context {
+	if x.r != nil {
+		return x.r.Context()
+	}
+	return context.Background()
+}
+
+// reqState is everything the Guard knows about one request. It holds no
+// *gin.Context: an entry takes what its steps need from the context at
+// its start (io), so that the steps work on plain values.
+type reqState struct {
+	g  *Guard
+	io reqIO // the request and writer of the entry running now
+
+	sess   sessState // the session's state behind the wrapper sessions.Default returns (guardsession.go)
+	resent resent    // cookies of a record sent at verification, decided again at the write (guardwriter.go)
 
 	gs      *gsessions.Session // the session as presented (loaded), or nil without sessions.Sessions
 	cur     *gsessions.Session // the session the request is served with: gs, the record's own (healed), or a stand-in
@@ -61,22 +91,23 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 		if g.deviceEndpoint(c) { // dbsc.go: registration and refresh
 			return
 		}
-		st := g.load(c) // token.go, guardsession.go
+		rq := g.load(c) // token.go, guardsession.go
+		st := &rq.st
 		if err := g.verify(c, st); err != nil {
-			c.Writer = &st.w // a refusal writes no cookie of a stand-in either
-			g.refuse(c, st, err)
+			c.Writer = &rq.w // a refusal writes no cookie of a stand-in either
+			g.refuse(c, rq, err)
 			return
 		}
-		if !st.standingIn() && len(st.w.resent.entries) == 0 {
+		if !st.standingIn() && len(st.resent.entries) == 0 {
 			c.Next() // serve
 			if st.sess.failed != nil {
 				g.saveIgnored(c, st) // events.go
 			}
 			return
 		}
-		c.Writer = &st.w // a stand-in's, or a resent token's (recheckResent)
+		c.Writer = &rq.w // a stand-in's, or a resent token's (recheckResent)
 		c.Next()
-		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+		rq.w.scrub() // write: a handler that wrote nothing still must not clobber
 		if st.sess.failed != nil {
 			g.saveIgnored(c, st)
 		}
@@ -86,19 +117,21 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 // load reads what the request presents: the token cookie, and the
 // gin-contrib session, whose wrapper goes into the context in place of
 // gin-contrib's own.
-func (g *Guard) load(c *gin.Context) *reqState {
-	st := &reqState{g: g, c: c}
-	st.w.ResponseWriter = c.Writer // installed by Middleware where needed
-	st.w.st = st
-	st.sess.st = st
+func (g *Guard) load(c *gin.Context) *request {
+	rq := &request{c: c}
+	st := &rq.st
+	st.g = g
+	st.enter(c)
+	rq.w = guardWriter{ResponseWriter: c.Writer, rq: rq, st: st} // installed by Middleware where needed
+	rq.sess = guardSession{rq: rq, st: st, sessState: &st.sess}
 	if v, ok := c.Get(sessions.DefaultKey); ok {
 		if inner, ok := v.(ginSession); ok {
 			st.sess.inner = inner
-			c.Set(sessions.DefaultKey, &st.sess)
+			c.Set(sessions.DefaultKey, &rq.sess)
 		}
 	}
 	if st.sess.inner == nil {
-		c.Set(reqKey{}, st) // stateOf finds it here instead
+		c.Set(reqKey{}, rq) // requestOf finds it here instead
 		g.warnNoSessions(c) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
@@ -110,11 +143,11 @@ func (g *Guard) load(c *gin.Context) *reqState {
 			// The record's read joins the session's (session_shared.go: one
 			// round trip) or runs beside it (prefetch.go).
 			if st.join, st.early = g.readTogether(st.sess.inner, c.Request, st.tok.handle); st.join == nil {
-				st.join = g.startPrefetch(reqCtx(c), st.tok.handle)
+				st.join = g.startPrefetch(st.io.ctx(), st.tok.handle)
 			}
 		}
 	}
-	return st
+	return rq
 }
 
 // verify decides what the request is: authenticated, anonymous (with a
@@ -338,7 +371,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 		return nil
 	}
 	if rec == nil || rec.Handle != h {
-		r, err := g.view(c, h, now)
+		r, err := g.view(st.io.ctx(), h, now)
 		switch {
 		case errors.Is(err, storeext.ErrNotFound):
 			// The session outlived its record (signed out, timed out,
@@ -369,38 +402,54 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 // view reads a record for the hot path: without a copy from a store that
 // shares its records (sharedReader: the embedded memory store), through
 // Store.Get from any other.
-func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*storeext.Record, error) {
+func (g *Guard) view(ctx context.Context, handle string, now time.Time) (*storeext.Record, error) {
 	if g.shared != nil {
 		return g.shared.viewShared(handle, now)
 	}
-	rec, err := g.store.Get(reqCtx(c), handle)
+	rec, err := g.store.Get(ctx, handle)
 	if err != nil {
 		return nil, err
 	}
 	return &rec, nil
 }
 
-// reqKey is the context key of the request state when there is no session
+// reqKey is the context key of the request when there is no session
 // wrapper to carry it.
 type reqKey struct{}
 
-func stateOf(c *gin.Context) *reqState {
+// requestOf is the request Middleware allocated for c, or nil.
+func requestOf(c *gin.Context) *request {
 	if c == nil {
 		return nil
 	}
-	// The state rides on the session wrapper where there is one (one
+	// The request rides on the session wrapper where there is one (one
 	// context write less per request), under its own key otherwise.
 	if v, ok := c.Get(sessions.DefaultKey); ok {
 		if gs, ok := v.(*guardSession); ok {
-			return gs.st
+			return gs.rq
 		}
 	}
 	v, ok := c.Get(reqKey{})
 	if !ok {
 		return nil
 	}
-	st, _ := v.(*reqState)
-	return st
+	rq, _ := v.(*request)
+	return rq
+}
+
+// stateOf is the state of the request Middleware allocated for c, or nil.
+func stateOf(c *gin.Context) *reqState {
+	if rq := requestOf(c); rq != nil {
+		return &rq.st
+	}
+	return nil
+}
+
+// enter takes what the steps of an entry read and write from c, as it
+// stands where the entry starts: the request, and the writer (Middleware's
+// guardWriter once installed, or a later middleware's).
+func (st *reqState) enter(c *gin.Context) {
+	st.io = reqIO{r: c.Request, w: c.Writer}
 }
 
 // refuse answers a refused request through the error handler and aborts it,
@@ -408,9 +457,9 @@ func stateOf(c *gin.Context) *reqState {
 // handler run by forgetting to abort. No cookie is expired: the refused
 // credentials may be a planted or stale copy, and an expiring Set-Cookie
 // could land after a newer login's response.
-func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
-	if st != nil {
-		st.failure = err
+func (g *Guard) refuse(c *gin.Context, rq *request, err error) {
+	if rq != nil {
+		rq.st.failure = err
 	}
 	if g.cfg.ErrorHandler != nil {
 		g.cfg.ErrorHandler(c, err)
@@ -418,8 +467,8 @@ func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
 		g.defaultErrorHandler(c, err)
 	}
 	c.Abort()
-	if st != nil {
-		st.w.scrub()
+	if rq != nil {
+		rq.w.scrub()
 	}
 }
 
@@ -453,7 +502,7 @@ func reqCtx(c *gin.Context) context.Context {
 func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
-		return g.view(c, st.tok.handle, now)
+		return g.view(st.io.ctx(), st.tok.handle, now)
 	}
 	st.join = nil
 	return join()

@@ -76,7 +76,8 @@ func newRenewal(c *gin.Context) (*renewal, error) {
 	if st.sup != supCurrent {
 		return nil, ErrStaleCredentials
 	}
-	r := &renewal{g: st.g, c: c, st: st, ctx: reqCtx(c), now: st.g.now(), cur: st.cur}
+	st.enter(c)
+	r := &renewal{g: st.g, c: c, st: st, ctx: st.io.ctx(), now: st.g.now(), cur: st.cur}
 	var err error
 	if r.m, err = mint(); err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func (r *renewal) send() {
 	g, st, c, rec := r.g, r.st, r.c, &r.rec
 	st.cur, st.sid = r.ns, r.sid
 	st.sess.reset()
-	g.setToken(c, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
+	g.setToken(c.Writer, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
 	g.offerDeviceBinding(c, rec, r.m.hash) // dbsc.go
 	st.renewed(rec, r.now)
 	st.tok.secret, st.tok.hash = r.m.secret, r.m.hash
@@ -262,7 +263,7 @@ func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (ol
 	if oldKey == st.sessionKeyOf(sid) {
 		return "", nil, nil // nothing moves: no predecessor to mark
 	}
-	ctx := reqCtx(st.c)
+	ctx := st.io.ctx()
 	reread, err = g.markAndRead(ctx, oldKey, storeext.Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_shared.go
 	switch {
 	case errors.Is(err, storeext.ErrMarkerExists):
