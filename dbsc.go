@@ -67,39 +67,20 @@ func pendingKey(tokenHash [32]byte) string {
 // cookies bind the session to its own key. A bound record is not offered
 // again. A challenge store that cannot be reached costs the offer, never
 // the login.
-func (g *Guard) offerDeviceBinding(c *gin.Context, rec *storeext.Record, tokenHash [32]byte) {
+func (g *Guard) offerDeviceBinding(x reqIO, rec *storeext.Record, tokenHash [32]byte) {
 	d := g.device
 	if d == nil || rec.Device.Bound() {
 		return
 	}
-	reg, err := d.verifier.Offer(reqCtx(c), pendingKey(tokenHash), d.register, rec.Handle)
+	reg, err := d.verifier.Offer(x.ctx(), pendingKey(tokenHash), d.register, rec.Handle)
 	if err == nil {
 		var v string
 		if v, err = reg.Header(); err == nil {
-			c.Header(dbsc.HeaderRegistration, v)
+			setHeader(x.w.Header(), dbsc.HeaderRegistration, v)
 			return
 		}
 	}
 	g.log.Warn("ginsecure: could not offer device binding", "err", err)
-}
-
-// deviceEndpoint answers a POST to the registration or refresh path and
-// reports whether it did; every other request goes on.
-func (g *Guard) deviceEndpoint(c *gin.Context) bool {
-	d := g.device
-	if d == nil || c.Request.Method != http.MethodPost {
-		return false
-	}
-	switch c.Request.URL.Path {
-	case d.register:
-		g.deviceRegister(c)
-	case d.refresh:
-		g.deviceRefresh(c)
-	default:
-		return false
-	}
-	c.Abort()
-	return true
 }
 
 // deviceRegister binds the request's record to the key of its proof: the
@@ -110,7 +91,9 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 	rq := g.load(c)
 	st := &rq.st
 	presented := st.tok.hash
-	if err := g.verify(c, st); err != nil {
+	err := g.verify(c, st)
+	g.flush(c, st) // events.go: what verify noted
+	if err != nil {
 		c.Writer = &rq.w
 		g.refuse(c, rq, err)
 		return

@@ -78,6 +78,18 @@ type reqState struct {
 
 	served  served // which session the request is served with (verdict.go)
 	failure error
+
+	events []Event // noted by the steps, emitted where the entry ends (events.go: note, flush)
+}
+
+// setHeader sets header k to v, or deletes it for an empty v, as gin's
+// Context.Header does.
+func setHeader(h http.Header, k, v string) {
+	if v == "" {
+		h.Del(k)
+		return
+	}
+	h.Set(k, v)
 }
 
 // Middleware returns the handler that authenticates every request. Put it
@@ -93,7 +105,9 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 		}
 		rq := g.load(c) // token.go, guardsession.go
 		st := &rq.st
-		if err := g.verify(c, st); err != nil {
+		err := g.verify(c, st)
+		g.flush(c, st) // events.go: what verify noted
+		if err != nil {
 			c.Writer = &rq.w // a refusal writes no cookie of a stand-in either
 			g.refuse(c, rq, err)
 			return
@@ -124,15 +138,13 @@ func (g *Guard) load(c *gin.Context) *request {
 	st.enter(c)
 	rq.w = guardWriter{ResponseWriter: c.Writer, rq: rq, st: st} // installed by Middleware where needed
 	rq.sess = guardSession{rq: rq, st: st, sessState: &st.sess}
-	if v, ok := c.Get(sessions.DefaultKey); ok {
-		if inner, ok := v.(ginSession); ok {
-			st.sess.inner = inner
-			c.Set(sessions.DefaultKey, &rq.sess)
-		}
-	}
-	if st.sess.inner == nil {
+	v, _ := c.Get(sessions.DefaultKey)
+	if inner, ok := v.(ginSession); ok {
+		st.sess.inner = inner
+		c.Set(sessions.DefaultKey, &rq.sess)
+	} else {
 		c.Set(reqKey{}, rq) // requestOf finds it here instead
-		g.warnNoSessions(c) // setup.go
+		g.warnNoSessions(v) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.token = tokenMalformed
@@ -168,15 +180,15 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		if st.token == tokenMalformed {
 			st.failure = ErrTokenMismatch
 		}
-		return g.guardAnonymous(c, st, nil, now)
+		return g.guardAnonymous(st, nil, now)
 	}
-	rec, err := g.openRecord(c, st, now)
+	rec, err := g.openRecord(st, now)
 	if rec == nil || err != nil {
 		return err
 	}
 
 	// bind: the session cookie must belong to the record.
-	if ok, err := g.bindSession(c, st, rec); !ok || err != nil {
+	if ok, err := g.bindSession(st, rec); !ok || err != nil {
 		return err
 	}
 	st.rec = rec
@@ -189,7 +201,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.verdict = verdictAuthenticated
-	return g.keepFresh(c, st, now)
+	return g.keepFresh(st, now)
 }
 
 // openRecord opens the record the token names: its secret is the current
@@ -197,26 +209,26 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // late response is forwarded to its successor, and the record has neither
 // ended nor timed out. Where the request goes on anonymous instead it
 // returns nil, and guardAnonymous's answer.
-func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
-	rec, err := g.viewToken(c, st, now) // joins the read load started
+func (g *Guard) openRecord(st *reqState, now time.Time) (*storeext.Record, error) {
+	rec, err := g.viewToken(st, now) // joins the read load started
 	if errors.Is(err, storeext.ErrNotFound) {
 		// Signed out, replaced by a login, timed out and forgotten: dead
 		// credentials are anonymous, and nothing is written back.
 		st.failure = ErrExpired
-		return nil, g.guardAnonymous(c, st, nil, now)
+		return nil, g.guardAnonymous(st, nil, now)
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
-		return nil, g.guardAnonymous(c, st, rec, now)
+	if !g.checkSecret(st, rec, now) { // grace.go: current, previous, replay
+		return nil, g.guardAnonymous(st, rec, now)
 	}
 	if rec.Revoked == storeext.RevokedReplaced {
 		// A login from this browser replaced the record; a response of it
 		// that landed after the login's (a rotation in flight) is
 		// forwarded to the successor once the checks below pass on it
 		// (grace.go).
-		next, err := g.forwardTarget(c, st, rec, now)
+		next, err := g.forwardTarget(st, rec, now)
 		if err != nil {
 			return nil, err
 		}
@@ -226,12 +238,12 @@ func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*storee
 	}
 	if rec.Revoked != "" {
 		st.failure = revokedErr(rec.Revoked)
-		return nil, g.guardAnonymous(c, st, rec, now)
+		return nil, g.guardAnonymous(st, rec, now)
 	}
 	if reason := g.timedOut(rec, g.touchDue(rec, now), now); reason != nil {
-		g.endTimedOut(c, st, rec, reason)
+		g.endTimedOut(st, rec, reason)
 		st.failure = reason
-		return nil, g.guardAnonymous(c, st, nil, now)
+		return nil, g.guardAnonymous(st, nil, now)
 	}
 	return rec, nil
 }
@@ -246,10 +258,10 @@ func (g *Guard) touchDue(rec *storeext.Record, now time.Time) bool {
 // MaxSessionsPerUser: binding.go), a forward, the answer to a superseded
 // credential, a rotation, a confirmation, a last-seen touch (grace.go).
 // A write that finds the record ended takes the verdict away.
-func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) keepFresh(st *reqState, now time.Time) error {
 	touch := g.touchDue(st.rec, now)
 	if st.rec.Unpresented {
-		if err := g.present(c, st, now); err != nil || !st.authenticated() {
+		if err := g.present(st, now); err != nil || !st.authenticated() {
 			st.demote()
 			return err
 		}
@@ -258,16 +270,16 @@ func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
 
 	// rotate, confirm, touch, resend: grace.go.
 	if st.fwd != nil {
-		return g.forward(c, st, now)
+		return g.forward(st, now)
 	}
 	if st.sup != supCurrent && st.sup != supReissue {
-		return g.serveSuperseded(c, st, now)
+		return g.serveSuperseded(st, now)
 	}
-	rotate, confirm := g.due(st.rec, st.sup, c.Request.Header, now)
+	rotate, confirm := g.due(st.rec, st.sup, st.io.r.Header, now)
 	if !rotate && !confirm && !touch {
 		return nil
 	}
-	if err := g.refresh(c, st, now, rotate); err != nil {
+	if err := g.refresh(st, now, rotate); err != nil {
 		st.demote()
 		return err
 	}
@@ -295,22 +307,22 @@ func (g *Guard) timedOut(rec *storeext.Record, touch bool, now time.Time) error 
 // endTimedOut ends a record whose idle or absolute timeout passed, on the
 // request that found it so, and deletes it: the request goes on
 // anonymous, and nothing is written to the browser.
-func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *storeext.Record, reason error) {
-	if _, err := g.end(reqCtx(c), rec, storeext.RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+func (g *Guard) endTimedOut(st *reqState, rec *storeext.Record, reason error) {
+	if _, err := g.end(st.io.ctx(), rec, storeext.RevokedTimedOut, g.sessionsOf(st)); err != nil &&
 		!errors.Is(err, storeext.ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
 	}
-	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
+	if err := g.store.Delete(st.io.ctx(), rec.Handle); err != nil {
 		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
 	}
-	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
+	st.note(Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }
 
 // bindSession decides the session cookie next to a token that opened rec:
 // the record's own session, its predecessor (healed), none (or one the
 // store could not decode: anonymous, with a session of its own), or a
 // foreign one (hidden, anonymous).
-func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) (bool, error) {
+func (g *Guard) bindSession(st *reqState, rec *storeext.Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
 	}
@@ -324,17 +336,17 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 	if st.sid == "" {
 		st.failure = ErrNoSession
 		if st.lostSession(several) {
-			return false, g.endLost(c, st, rec)
+			return false, g.endLost(st, rec)
 		}
 		return false, nil
 	}
-	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	mk, err := g.store.GetMarker(st.io.ctx(), markerKey(st.gs))
 	switch {
 	case err == nil && st.healsFrom(mk, rec) && !several:
 		// (Never from one of several cookies of the name: the record's
 		// own was not among them, so the first may be a tossed copy of
 		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), mk.Handle)
+		return true, g.heal(st, rec, g.predecessorCarry(st, rec), mk.Handle)
 	case err != nil && !errors.Is(err, storeext.ErrNotFound):
 		return false, storeErr(err)
 	case err != nil && !several && g.lateAnonymous(st, rec):
@@ -342,7 +354,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 	}
 	st.hide()
 	st.failure = ErrForeignSession
-	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
+	st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
 }
 
@@ -355,7 +367,7 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 // the token, if any. A session chosen for a record among several cookies
 // of the name (a forward's successor: ownAmong) is given up: that record
 // ended after the choice (timed out), and its session is nobody's.
-func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Record, now time.Time) error {
+func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -394,7 +406,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 	st.hide()
 	if st.failure == nil {
 		st.failure = ErrTokenMismatch
-		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "signed-in session presented without its token"})
+		st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "signed-in session presented without its token"})
 	}
 	return nil
 }
@@ -445,47 +457,24 @@ func stateOf(c *gin.Context) *reqState {
 	return nil
 }
 
+// guarded is the state of the request on c for an entry that needs
+// ginsecure set up (Login, Renew, PrepareSignIn), entered (enter), or the
+// error that names the mistake (setup.go).
+func guarded(c *gin.Context) (*reqState, error) {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		v, _ := c.Get(sessions.DefaultKey)
+		return nil, setupErr(st, v)
+	}
+	st.enter(c)
+	return st, nil
+}
+
 // enter takes what the steps of an entry read and write from c, as it
 // stands where the entry starts: the request, and the writer (Middleware's
 // guardWriter once installed, or a later middleware's).
 func (st *reqState) enter(c *gin.Context) {
 	st.io = reqIO{r: c.Request, w: c.Writer}
-}
-
-// refuse answers a refused request through the error handler and aborts it,
-// whatever the handler did: a custom handler cannot let the protected
-// handler run by forgetting to abort. No cookie is expired: the refused
-// credentials may be a planted or stale copy, and an expiring Set-Cookie
-// could land after a newer login's response.
-func (g *Guard) refuse(c *gin.Context, rq *request, err error) {
-	if rq != nil {
-		rq.st.failure = err
-	}
-	if g.cfg.ErrorHandler != nil {
-		g.cfg.ErrorHandler(c, err)
-	} else {
-		g.defaultErrorHandler(c, err)
-	}
-	c.Abort()
-	if rq != nil {
-		rq.w.scrub()
-	}
-}
-
-func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
-	status, code := http.StatusUnauthorized, "unauthorized"
-	var se *secError
-	if errors.As(err, &se) {
-		status, code = se.status, se.code
-	}
-	if status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", "1")
-	}
-	body := gin.H{"error": code}
-	if r := RevokeReasonOf(err); r != "" {
-		body["reason"] = string(r) // who signed the session out (RevokeReason)
-	}
-	c.AbortWithStatusJSON(status, body)
 }
 
 // reqCtx bounds store calls by the request's context.
@@ -499,11 +488,30 @@ func reqCtx(c *gin.Context) context.Context {
 // viewToken is view for the record the token names: it joins the read
 // startPrefetch started, or reads now where none was started (or the
 // store could not start one at once: the sequential order).
-func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
+func (g *Guard) viewToken(st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
 		return g.view(st.io.ctx(), st.tok.handle, now)
 	}
 	st.join = nil
 	return join()
+}
+
+// deviceEndpoint answers a POST to the registration or refresh path and
+// reports whether it did; every other request goes on.
+func (g *Guard) deviceEndpoint(c *gin.Context) bool {
+	d := g.device
+	if d == nil || c.Request.Method != http.MethodPost {
+		return false
+	}
+	switch c.Request.URL.Path {
+	case d.register:
+		g.deviceRegister(c)
+	case d.refresh:
+		g.deviceRefresh(c)
+	default:
+		return false
+	}
+	c.Abort()
+	return true
 }

@@ -77,6 +77,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 		authOnly := p.Authenticated || p.MaxAuthAge > 0 || p.DeviceBound
 		if st.authenticated() {
 			if err := g.checkIdentity(c, st); err != nil {
+				g.flush(c, st) // events.go: what the check noted
 				// As in Middleware (DESIGN.md, "Refusals"): revoked,
 				// and anonymous on a route that does not need a user.
 				st.standIn(err)
@@ -85,6 +86,7 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 					return
 				}
 			} else if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
+				g.flush(c, st)
 				g.refuse(c, rq, err)
 				return
 			}

@@ -33,7 +33,6 @@ import (
 	"syscall"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
@@ -491,8 +490,8 @@ func (st *reqState) lostSession(several bool) bool {
 // ordinary anonymous one with the fresh session it has, whose writes are
 // kept. A store that cannot be reached is an outage (503): left alive, the
 // record would make that fresh session look foreign.
-func (g *Guard) endLost(c *gin.Context, st *reqState, rec *storeext.Record) error {
-	ended, err := g.end(reqCtx(c), rec, storeext.RevokedSessionLost, g.sessionsOf(st))
+func (g *Guard) endLost(st *reqState, rec *storeext.Record) error {
+	ended, err := g.end(st.io.ctx(), rec, storeext.RevokedSessionLost, g.sessionsOf(st))
 	switch {
 	case !ended && (errors.Is(err, errEnded) || errors.Is(err, storeext.ErrNotFound)):
 		return nil
@@ -501,7 +500,7 @@ func (g *Guard) endLost(c *gin.Context, st *reqState, rec *storeext.Record) erro
 	case err != nil:
 		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
 	}
-	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
+	st.note(Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
 	return nil
 }
 
