@@ -113,6 +113,27 @@ func TestRedisStoreKeepsTheContractOnRecordsOfThePreviousEncoding(t *testing.T) 
 		prefix := fmt.Sprintf("pv%d:", n.Add(1))
 		return previousStore{Store: redisstore.New(pool, redisstore.WithPrefix(prefix)), t: t, pool: pool, prefix: prefix, mu: new(sync.Mutex)}
 	})
+	assertPreviousEncoding(t, pool)
+}
+
+// TestRedisStoreKeepsTheContractWritingThePreviousEncoding: with
+// WithPreviousEncoding (a rolling upgrade's first step) the store keeps
+// the contract, and every record it leaves is of the previous encoding,
+// which the servers not yet upgraded read.
+func TestRedisStoreKeepsTheContractWritingThePreviousEncoding(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := srv.Pool()
+	var n atomic.Int64
+	storetest.Run(t, func(*testing.T) storeext.Store {
+		return redisstore.New(pool, redisstore.WithPrefix(fmt.Sprintf("pv%d:", n.Add(1))), redisstore.WithPreviousEncoding())
+	})
+	assertPreviousEncoding(t, pool)
+}
+
+// assertPreviousEncoding fails unless every record of the test's stores
+// (prefix pv<n>:) is of the previous encoding.
+func assertPreviousEncoding(t *testing.T, pool *redis.Pool) {
+	t.Helper()
 	c := pool.Get()
 	defer c.Close()
 	keys, err := redis.Strings(c.Do("KEYS", "pv*:r:*"))

@@ -55,11 +55,20 @@ func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // the record between its read and its write (default 8).
 func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
+// WithPreviousEncoding makes the store write records in the encoding of
+// the releases before the compact one (the token's hash in hex, every
+// time written out), which those releases read. It is for a rolling
+// upgrade of servers sharing one Redis: deploy this release with it on
+// every server, then without it. Records of either encoding are read
+// whatever the option.
+func WithPreviousEncoding() Option { return func(s *Store) { s.previous = true } }
+
 // Store is a ginsecure.Store on Redis.
 type Store struct {
 	pool     *redis.Pool
 	prefix   string
 	retries  int
+	previous bool // WithPreviousEncoding
 	now      func() time.Time
 	memo     *lru.Cache[string, memoEntry] // memo.go
 	check    evictionCheck                 // eviction.go
@@ -202,10 +211,10 @@ func hashOf(s string) ([32]byte, error) {
 }
 
 // optMS sets *slot to t in Unix milliseconds and returns slot, or nil
-// where that equals created (left out of the record).
-func optMS(t time.Time, created int64, slot *int64) *int64 {
+// where that equals created (left out of the record) unless always.
+func optMS(t time.Time, created int64, slot *int64, always bool) *int64 {
 	*slot = ms(t)
-	if *slot == created {
+	if *slot == created && !always {
 		return nil
 	}
 	return slot
@@ -220,7 +229,15 @@ func orCreated(v *int64, created int64) time.Time {
 	return fromMS(*v)
 }
 
-func encode(r storeext.Record) ([]byte, error) {
+// encode is r as this store writes records (WithPreviousEncoding).
+func (s *Store) encode(r storeext.Record) ([]byte, error) { return encodeAs(r, s.previous) }
+
+// encode is r in the compact encoding.
+func encode(r storeext.Record) ([]byte, error) { return encodeAs(r, false) }
+
+// encodeAs is r in the compact encoding, or with previous in the one
+// before it (WithPreviousEncoding), byte for byte as its releases wrote.
+func encodeAs(r storeext.Record, previous bool) ([]byte, error) {
 	var hist []wireSup
 	if len(r.History) > 0 {
 		hist = make([]wireSup, len(r.History))
@@ -237,9 +254,12 @@ func encode(r storeext.Record) ([]byte, error) {
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 		DevAlg: string(r.Device.Algorithm), DevJWK: r.Device.JWK, DevThumb: r.Device.Thumbprint, DevAt: ms(r.Device.BoundAt),
 	}
-	w.Issued = optMS(r.IssuedAt, w.Created, &w.opt[0])
-	w.Auth = optMS(r.AuthAt, w.Created, &w.opt[1])
-	w.Seen = optMS(r.LastSeen, w.Created, &w.opt[2])
+	w.Issued = optMS(r.IssuedAt, w.Created, &w.opt[0], previous)
+	w.Auth = optMS(r.AuthAt, w.Created, &w.opt[1], previous)
+	w.Seen = optMS(r.LastSeen, w.Created, &w.opt[2], previous)
+	if previous && r.TokenHash != ([32]byte{}) {
+		w.Tok = hex.EncodeToString(r.TokenHash[:])
+	}
 	return json.Marshal(w)
 }
 
@@ -573,7 +593,7 @@ type sessionWrite struct {
 // its own record and succeeds).
 func (s *Store) create(ctx context.Context, rec storeext.Record, limit storeext.Limit, sess *sessionWrite) error {
 	rec.Seq = 0 // the script assigns it
-	b, err := encode(rec)
+	b, err := s.encode(rec)
 	if err != nil {
 		return err
 	}
@@ -713,7 +733,7 @@ func (s *Store) Present(ctx context.Context, held storeext.Record, fn func(*stor
 		return storeext.Record{}, nil, err
 	}
 	defer l.close()
-	old, err := encode(held)
+	old, err := s.encode(held)
 	fromHeld := err == nil && !expired(held.ExpiresAt, s.now())
 	for i := 0; i <= s.retries; i++ {
 		if !fromHeld {
@@ -759,7 +779,7 @@ func (s *Store) Present(ctx context.Context, held storeext.Record, fn func(*stor
 // presentCAS runs presentScript: next over old (the stored bytes, which
 // decode to rec), enforcing limit where it is rec's first presentation.
 func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next storeext.Record, limit storeext.Limit) ([]string, error) {
-	b, err := encode(next)
+	b, err := s.encode(next)
 	if err != nil {
 		return nil, err
 	}
@@ -872,7 +892,7 @@ return 1
 // still old, byte for byte, and deletes sessionKey (unless "") with it:
 // one script.
 func (s *Store) cas(ctx context.Context, l *link, old []byte, next storeext.Record, sessionKey string) (bool, error) {
-	b, err := encode(next)
+	b, err := s.encode(next)
 	if err != nil {
 		return false, err
 	}
@@ -910,7 +930,7 @@ func (s *Store) updateHeld(ctx context.Context, held storeext.Record, fn func(*s
 	if expired(held.ExpiresAt, s.now()) {
 		return s.update(ctx, handle, fn, sessionKey)
 	}
-	old, err := encode(held)
+	old, err := s.encode(held)
 	if err != nil {
 		return s.update(ctx, handle, fn, sessionKey)
 	}
