@@ -9,8 +9,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
+	"unique"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
@@ -663,12 +663,15 @@ func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
 }
 
 // newRecord mints the record of a login: unpresented until its first
-// presentation (UnpresentedAge).
+// presentation (UnpresentedAge). The User-Agent is kept as one shared
+// copy per distinct text (unique.Make copies it out of the request): the
+// memory store holds one record per signed-in session, and most of them
+// carry one of a few browsers' User-Agents (DESIGN.md, "Memory store").
 func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) storeext.Record {
 	r := storeext.Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
-		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
+		IP: g.bindIP(c), UserAgent: unique.Make(truncate(c.Request.UserAgent(), 256)).Value(),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
 		Unpresented: true,
 	}
