@@ -9,8 +9,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
+	"unique"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
@@ -673,7 +673,10 @@ func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
 
 // newRecord mints the record of a login from req bound to client (the
 // zero Addr: to no address): unpresented until its first presentation
-// (UnpresentedAge).
+// (UnpresentedAge). The User-Agent is kept as one shared copy per
+// distinct text (unique.Make copies it out of the request): the memory
+// store holds one record per signed-in session, and most of them carry
+// one of a few browsers' User-Agents (DESIGN.md, "Memory store").
 func (g *Guard) newRecord(req *http.Request, client netip.Addr, userID string, hash [32]byte, handle, sid string, now time.Time) storeext.Record {
 	ip := ""
 	if client.IsValid() {
@@ -682,7 +685,7 @@ func (g *Guard) newRecord(req *http.Request, client netip.Addr, userID string, h
 	r := storeext.Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
-		IP: ip, UserAgent: strings.Clone(truncate(req.UserAgent(), 256)),
+		IP: ip, UserAgent: unique.Make(truncate(req.UserAgent(), 256)).Value(),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
 		Unpresented: true,
 	}

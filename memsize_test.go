@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unique"
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/internal/redistest"
@@ -26,13 +27,14 @@ const memSizeSessions = 100_000
 const memSizeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 // memSizeRecord is a record as Login leaves it, for user i (one session
-// per user: every session pays for its own index entry).
+// per user: every session pays for its own index entry): its User-Agent
+// one shared copy, as Login keeps it (newRecord).
 func memSizeRecord(i int, now time.Time) storeext.Record {
 	var tok [32]byte
 	_, _ = rand.Read(tok[:])
 	return storeext.Record{
 		Handle: uuid.NewString(), UserID: "user-" + strconv.Itoa(i), TokenHash: tok, IssuedAt: now,
-		IP: fmt.Sprintf("198.51.%d.%d", i/256%256, i%256), UserAgent: strings.Clone(memSizeUA),
+		IP: fmt.Sprintf("198.51.%d.%d", i/256%256, i%256), UserAgent: unique.Make(strings.Clone(memSizeUA)).Value(),
 		CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(30 * time.Minute),
 	}
 }

@@ -27,6 +27,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,11 +55,20 @@ func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // the record between its read and its write (default 8).
 func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
+// WithPreviousEncoding makes the store write records in the encoding of
+// the releases before the compact one (the token's hash in hex, every
+// time written out), which those releases read. It is for a rolling
+// upgrade of servers sharing one Redis: deploy this release with it on
+// every server, then without it. Records of either encoding are read
+// whatever the option.
+func WithPreviousEncoding() Option { return func(s *Store) { s.previous = true } }
+
 // Store is a ginsecure.Store on Redis.
 type Store struct {
 	pool     *redis.Pool
 	prefix   string
 	retries  int
+	previous bool // WithPreviousEncoding
 	now      func() time.Time
 	memo     *lru.Cache[string, memoEntry] // memo.go
 	check    evictionCheck                 // eviction.go
@@ -90,9 +100,14 @@ func New(pool *redis.Pool, opts ...Option) *Store {
 // the Guard's clock.
 func (s *Store) UseClock(now func() time.Time) { s.now = now }
 
-// wire is a record as stored: times in Unix milliseconds, hashes in hex,
-// so that the Lua scripts can read what they need (they read q, h, u,
-// seen, exp and revoked only).
+// wire is a record as stored: times in Unix milliseconds, so that the Lua
+// scripts can read what they need (they read q, u, c, seen, exp, np and
+// revoked only). The format is compact, since every signed-in session
+// keeps one: the token's hash in unpadded base64url (43 characters; the
+// previous format's 64 hex digits still read), and the issue, last
+// authentication and last use left out where they equal the creation
+// ("c"), as they do from a login to its first touch (a record of the
+// previous format has all three, and reads as before).
 type wire struct {
 	// Seq comes first: the create script writes Redis's clock (µs) over
 	// the placeholder `{"q":"0",` (no JSON re-encoding in Lua).
@@ -104,7 +119,7 @@ type wire struct {
 	FwdPend   []byte    `json:"fp,omitempty"`
 	Tok       string    `json:"t"`
 	TokKey    []byte    `json:"tk,omitempty"`
-	Issued    int64     `json:"ti"`
+	Issued    *int64    `json:"ti,omitempty"` // nil: Created
 	Confirmed int64     `json:"cf,omitempty"`
 	Unpresent bool      `json:"np,omitempty"` // read by the scripts: not counted toward the limit
 	Hist      []wireSup `json:"hs,omitempty"`
@@ -112,8 +127,8 @@ type wire struct {
 	UA        string    `json:"ua,omitempty"`
 	CookieAge int       `json:"ca,omitempty"`
 	Created   int64     `json:"c"`
-	Auth      int64     `json:"a"`
-	Seen      int64     `json:"seen"`
+	Auth      *int64    `json:"a,omitempty"`    // nil: Created
+	Seen      *int64    `json:"seen,omitempty"` // nil: Created
 	Exp       int64     `json:"exp"`
 	Revoked   string    `json:"revoked,omitempty"`
 	// The device key (Record.Device), absent while unbound.
@@ -122,6 +137,9 @@ type wire struct {
 	DevThumb string `json:"dt,omitempty"`
 	DevAt    int64  `json:"dat,omitempty"`
 	legacy
+	// opt holds the values Issued, Auth and Seen point to when encoding
+	// (in the same allocation as the rest).
+	opt [3]int64
 }
 
 // wireSup is a superseded credential as stored.
@@ -162,26 +180,64 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-func hexOf(h [32]byte) string {
+// textOf is a token hash as stored: unpadded base64url, "" for none.
+func textOf(h [32]byte) string {
 	if h == ([32]byte{}) {
 		return ""
 	}
-	return hex.EncodeToString(h[:])
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// hashOf reads a token hash: unpadded base64url (43 characters), or the
+// previous format's hex (64).
 func hashOf(s string) ([32]byte, error) {
 	var h [32]byte
-	if s == "" {
+	var err error
+	switch len(s) {
+	case 0:
 		return h, nil
+	case 43:
+		var n int
+		n, err = base64.RawURLEncoding.Decode(h[:], []byte(s))
+		if err == nil && n != len(h) {
+			err = errors.New("redisstore: corrupt hash")
+		}
+	case 64:
+		_, err = hex.Decode(h[:], []byte(s))
+	default:
+		err = errors.New("redisstore: corrupt hash")
 	}
-	if len(s) != 64 {
-		return h, errors.New("redisstore: corrupt hash")
-	}
-	_, err := hex.Decode(h[:], []byte(s))
 	return h, err
 }
 
-func encode(r storeext.Record) ([]byte, error) {
+// optMS sets *slot to t in Unix milliseconds and returns slot, or nil
+// where that equals created (left out of the record) unless always.
+func optMS(t time.Time, created int64, slot *int64, always bool) *int64 {
+	*slot = ms(t)
+	if *slot == created && !always {
+		return nil
+	}
+	return slot
+}
+
+// orCreated is a time left out of the record where it equals the
+// creation (optMS).
+func orCreated(v *int64, created int64) time.Time {
+	if v == nil {
+		return fromMS(created)
+	}
+	return fromMS(*v)
+}
+
+// encode is r as this store writes records (WithPreviousEncoding).
+func (s *Store) encode(r storeext.Record) ([]byte, error) { return encodeAs(r, s.previous) }
+
+// encode is r in the compact encoding.
+func encode(r storeext.Record) ([]byte, error) { return encodeAs(r, false) }
+
+// encodeAs is r in the compact encoding, or with previous in the one
+// before it (WithPreviousEncoding), byte for byte as its releases wrote.
+func encodeAs(r storeext.Record, previous bool) ([]byte, error) {
 	var hist []wireSup
 	if len(r.History) > 0 {
 		hist = make([]wireSup, len(r.History))
@@ -190,14 +246,21 @@ func encode(r storeext.Record) ([]byte, error) {
 				Seen: ms(e.Seen), Open: ms(e.Open), Key: e.Key, Sealed: e.Sealed}
 		}
 	}
-	return json.Marshal(wire{
+	w := &wire{
 		Replaced: r.ReplacedBy, FwdPend: r.ForwardPending, TokKey: r.TokenKey, Hist: hist,
-		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Tok: hexOf(r.TokenHash), Issued: ms(r.IssuedAt),
+		Seq: strconv.FormatUint(r.Seq, 10), Handle: r.Handle, UserID: r.UserID, SID: r.SessionID, Tok: textOf(r.TokenHash),
 		Confirmed: ms(r.ConfirmedAt), Unpresent: r.Unpresented,
-		IP: r.IP, UA: r.UserAgent, CookieAge: r.CookieMaxAge, Created: ms(r.CreatedAt), Auth: ms(r.AuthAt), Seen: ms(r.LastSeen),
+		IP: r.IP, UA: r.UserAgent, CookieAge: r.CookieMaxAge, Created: ms(r.CreatedAt),
 		Exp: ms(r.ExpiresAt), Revoked: r.Revoked,
 		DevAlg: string(r.Device.Algorithm), DevJWK: r.Device.JWK, DevThumb: r.Device.Thumbprint, DevAt: ms(r.Device.BoundAt),
-	})
+	}
+	w.Issued = optMS(r.IssuedAt, w.Created, &w.opt[0], previous)
+	w.Auth = optMS(r.AuthAt, w.Created, &w.opt[1], previous)
+	w.Seen = optMS(r.LastSeen, w.Created, &w.opt[2], previous)
+	if previous && r.TokenHash != ([32]byte{}) {
+		w.Tok = hex.EncodeToString(r.TokenHash[:])
+	}
+	return json.Marshal(w)
 }
 
 func decode(b []byte) (storeext.Record, error) {
@@ -219,9 +282,9 @@ func decode(b []byte) (storeext.Record, error) {
 	}
 	return storeext.Record{
 		ReplacedBy: w.Replaced, ForwardPending: w.FwdPend, TokenKey: w.TokKey, History: hist,
-		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, TokenHash: tok, IssuedAt: fromMS(w.Issued),
+		Seq: seq, Handle: w.Handle, UserID: w.UserID, SessionID: w.SID, TokenHash: tok, IssuedAt: orCreated(w.Issued, w.Created),
 		ConfirmedAt: fromMS(w.Confirmed), Unpresented: w.Unpresent,
-		IP: w.IP, UserAgent: w.UA, CookieMaxAge: w.CookieAge, CreatedAt: fromMS(w.Created), AuthAt: fromMS(w.Auth), LastSeen: fromMS(w.Seen),
+		IP: w.IP, UserAgent: w.UA, CookieMaxAge: w.CookieAge, CreatedAt: fromMS(w.Created), AuthAt: orCreated(w.Auth, w.Created), LastSeen: orCreated(w.Seen, w.Created),
 		ExpiresAt: fromMS(w.Exp), Revoked: w.Revoked,
 		Device: storeext.DeviceKey{Algorithm: string(w.DevAlg), JWK: w.DevJWK, Thumbprint: w.DevThumb, BoundAt: fromMS(w.DevAt)},
 	}, nil
@@ -413,9 +476,10 @@ local now = tonumber(ARGV[1])
 local indexed = redis.call('EXISTS', KEYS[1]) == 1
 local mseq, mexcept = markOf(prefix, string.sub(KEYS[1], #prefix + 3))
 -- Each record is read by pattern, not decoded: "revoked", "exp", "seen",
--- "q" and "np" are top-level members found nowhere else in a record (a
--- string value cannot hold their unescaped quotes), and a record the
--- scripts re-encoded (cjson) is a revoked one.
+-- "c", "q" and "np" are top-level members found nowhere else in a record
+-- (a string value cannot hold their unescaped quotes), and a record the
+-- scripts re-encoded (cjson) is a revoked one. A record leaves "seen" out
+-- where it equals "c" (its creation).
 local function prune(hs)
   local live = {}
   for _, h in ipairs(hs) do
@@ -426,7 +490,8 @@ local function prune(hs)
       local q = string.match(v, '"q":"(%d+)"')
       if (exp == 0 or exp > now) and not markCovers(mseq, mexcept, h, q) then
         keep = true
-        table.insert(live, {h, tonumber(string.match(v, '"seen":(%d+)')) or 0, v,
+        local seen = string.match(v, '"seen":(%d+)') or string.match(v, '"c":(%d+)')
+        table.insert(live, {h, tonumber(seen) or 0, v,
           string.find(v, '"np":true', 1, true) ~= nil, tonumber(q) or 0})
       end
     end
@@ -528,7 +593,7 @@ type sessionWrite struct {
 // its own record and succeeds).
 func (s *Store) create(ctx context.Context, rec storeext.Record, limit storeext.Limit, sess *sessionWrite) error {
 	rec.Seq = 0 // the script assigns it
-	b, err := encode(rec)
+	b, err := s.encode(rec)
 	if err != nil {
 		return err
 	}
@@ -668,7 +733,7 @@ func (s *Store) Present(ctx context.Context, held storeext.Record, fn func(*stor
 		return storeext.Record{}, nil, err
 	}
 	defer l.close()
-	old, err := encode(held)
+	old, err := s.encode(held)
 	fromHeld := err == nil && !expired(held.ExpiresAt, s.now())
 	for i := 0; i <= s.retries; i++ {
 		if !fromHeld {
@@ -714,7 +779,7 @@ func (s *Store) Present(ctx context.Context, held storeext.Record, fn func(*stor
 // presentCAS runs presentScript: next over old (the stored bytes, which
 // decode to rec), enforcing limit where it is rec's first presentation.
 func (s *Store) presentCAS(ctx context.Context, l *link, old []byte, rec, next storeext.Record, limit storeext.Limit) ([]string, error) {
-	b, err := encode(next)
+	b, err := s.encode(next)
 	if err != nil {
 		return nil, err
 	}
@@ -827,7 +892,7 @@ return 1
 // still old, byte for byte, and deletes sessionKey (unless "") with it:
 // one script.
 func (s *Store) cas(ctx context.Context, l *link, old []byte, next storeext.Record, sessionKey string) (bool, error) {
-	b, err := encode(next)
+	b, err := s.encode(next)
 	if err != nil {
 		return false, err
 	}
@@ -865,7 +930,7 @@ func (s *Store) updateHeld(ctx context.Context, held storeext.Record, fn func(*s
 	if expired(held.ExpiresAt, s.now()) {
 		return s.update(ctx, handle, fn, sessionKey)
 	}
-	old, err := encode(held)
+	old, err := s.encode(held)
 	if err != nil {
 		return s.update(ctx, handle, fn, sessionKey)
 	}
