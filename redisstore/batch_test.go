@@ -98,6 +98,9 @@ func TestRevokeBatchEndsTheLiveRecordsAndRetiresThePrevious(t *testing.T) {
 				if r, err := st.Get(ctx, h); err != nil || r.Revoked != storeext.RevokedByUser {
 					t.Errorf("%s: revoked %q, %v", h, r.Revoked, err)
 				}
+				if ttl, err := redis.Int64(c.Do("PTTL", prefix+"r:"+h)); err != nil || ttl < int64(time.Hour/time.Millisecond) {
+					t.Errorf("%s: TTL %d ms, %v; want the record's kept", h, ttl, err)
+				}
 			}
 			for _, h := range []string{"h3", "other"} {
 				if r, err := st.Get(ctx, h); err != nil || r.Revoked != "" {
