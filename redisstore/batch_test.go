@@ -29,49 +29,8 @@ func TestRevokeBatchEndsTheLiveRecordsAndRetiresThePrevious(t *testing.T) {
 		t.Run(fmt.Sprintf("user%d", i), func(t *testing.T) {
 			prefix := fmt.Sprintf("bt%d:", i)
 			st := redisstore.New(pool, redisstore.WithPrefix(prefix))
-			sids := []string{"plain", `q"uo\te`, "<&>\u2028", ""}
-			live := map[string]string{} // handle: session ID
-			for n := range 7 {
-				r := liveRecord(fmt.Sprintf("h%d", n), user, now)
-				r.SessionID = sids[n%len(sids)]
-				if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
-					t.Fatal(err)
-				}
-				live[r.Handle] = r.SessionID
-			}
-			delete(live, "h3") // spared
-			// Ended already, or not the user's: left alone.
-			if _, err := st.Update(ctx, "h5", func(r *storeext.Record) error { r.Revoked = storeext.RevokedReplay; return nil }); err != nil {
-				t.Fatal(err)
-			}
-			delete(live, "h5")
-			past := liveRecord("old", user, now.Add(-2*time.Hour))
-			other := liveRecord("other", "mallory", now)
-			for _, r := range []storeext.Record{past, other} {
-				if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := c.Do("ZADD", prefix+"u:"+user, 1, "other"); err != nil {
-				t.Fatal(err)
-			}
-			// The markers the retirement finds: a live one (kept), one
-			// whose time is over (replaced by the tombstone).
-			if err := st.SetMarker(ctx, "s:plain", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "h0"}); err != nil {
-				t.Fatal(err)
-			}
-			stale := fmt.Sprintf(`{"at":1,"exp":%d,"h":"x"}`, now.Add(-time.Minute).UnixMilli())
-			if _, err := c.Do("SET", prefix+"m:c:x", stale, "PX", 60000); err != nil {
-				t.Fatal(err)
-			}
+			live, prev := batchFixture(t, c, st, prefix, user, now)
 			got := map[string]string{}
-			prev := storeext.Retirement{MarkerKeys: []string{"s:plain", "c:x", "s:none"}, SessionKeys: []string{"", "sess:a", "sess:b"},
-				Marker: storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)}}
-			for _, k := range prev.SessionKeys[1:] {
-				if _, err := c.Do("SET", k, "data"); err != nil {
-					t.Fatal(err)
-				}
-			}
 			for calls, more := 0, true; more; calls++ {
 				if calls > 5 {
 					t.Fatal("RevokeBatch never ends")
@@ -94,23 +53,82 @@ func TestRevokeBatchEndsTheLiveRecordsAndRetiresThePrevious(t *testing.T) {
 			if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(live)) {
 				t.Errorf("ended %v, want %v", sorted(got), sorted(live))
 			}
-			for h := range live {
-				if r, err := st.Get(ctx, h); err != nil || r.Revoked != storeext.RevokedByUser {
-					t.Errorf("%s: revoked %q, %v", h, r.Revoked, err)
-				}
-				if ttl, err := redis.Int64(c.Do("PTTL", prefix+"r:"+h)); err != nil || ttl < int64(time.Hour/time.Millisecond) {
-					t.Errorf("%s: TTL %d ms, %v; want the record's kept", h, ttl, err)
-				}
-			}
-			for _, h := range []string{"h3", "other"} {
-				if r, err := st.Get(ctx, h); err != nil || r.Revoked != "" {
-					t.Errorf("%s: revoked %q, %v; want it live", h, r.Revoked, err)
-				}
-			}
-			if r, err := st.Get(ctx, "h5"); err != nil || r.Revoked != storeext.RevokedReplay {
-				t.Errorf("h5: revoked %q, %v; want its own reason kept", r.Revoked, err)
-			}
+			checkEnded(t, c, st, prefix, live)
 		})
+	}
+}
+
+// batchFixture gives user seven records (session IDs JSON escapes, and
+// none), one spared (h3), one revoked already (h5), one expired, and a
+// record of another user in user's index; markers and sessions for the
+// first call's retirement. It returns the records the batches must end
+// (handle: session ID) and that retirement.
+func batchFixture(t *testing.T, c redis.Conn, st *redisstore.Store, prefix, user string, now time.Time) (map[string]string, storeext.Retirement) {
+	t.Helper()
+	ctx := context.Background()
+	sids := []string{"plain", `q"uo\te`, "<&>\u2028", ""}
+	live := map[string]string{}
+	for n := range 7 {
+		r := liveRecord(fmt.Sprintf("h%d", n), user, now)
+		r.SessionID = sids[n%len(sids)]
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
+			t.Fatal(err)
+		}
+		live[r.Handle] = r.SessionID
+	}
+	delete(live, "h3") // spared
+	if _, err := st.Update(ctx, "h5", func(r *storeext.Record) error { r.Revoked = storeext.RevokedReplay; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, "h5")
+	for _, r := range []storeext.Record{liveRecord("old", user, now.Add(-2*time.Hour)), liveRecord("other", "mallory", now)} {
+		if err := st.Create(ctx, r, storeext.Limit{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Do("ZADD", prefix+"u:"+user, 1, "other"); err != nil {
+		t.Fatal(err)
+	}
+	// The markers the retirement finds: a live one (kept), one whose time
+	// is over (replaced by the tombstone).
+	if err := st.SetMarker(ctx, "s:plain", storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour), Handle: "h0"}); err != nil {
+		t.Fatal(err)
+	}
+	stale := fmt.Sprintf(`{"at":1,"exp":%d,"h":"x"}`, now.Add(-time.Minute).UnixMilli())
+	if _, err := c.Do("SET", prefix+"m:c:x", stale, "PX", 60000); err != nil {
+		t.Fatal(err)
+	}
+	prev := storeext.Retirement{MarkerKeys: []string{"s:plain", "c:x", "s:none"}, SessionKeys: []string{"", "sess:a", "sess:b"},
+		Marker: storeext.Marker{At: now, ExpiresAt: now.Add(time.Hour)}}
+	for _, k := range prev.SessionKeys[1:] {
+		if _, err := c.Do("SET", k, "data"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return live, prev
+}
+
+// checkEnded checks the records after the batches: those of live revoked
+// with their TTL kept, the spared one and the other user's live, the one
+// revoked before with its own reason.
+func checkEnded(t *testing.T, c redis.Conn, st *redisstore.Store, prefix string, live map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	for h := range live {
+		if r, err := st.Get(ctx, h); err != nil || r.Revoked != storeext.RevokedByUser {
+			t.Errorf("%s: revoked %q, %v", h, r.Revoked, err)
+		}
+		if ttl, err := redis.Int64(c.Do("PTTL", prefix+"r:"+h)); err != nil || ttl < int64(time.Hour/time.Millisecond) {
+			t.Errorf("%s: TTL %d ms, %v; want the record's kept", h, ttl, err)
+		}
+	}
+	for _, h := range []string{"h3", "other"} {
+		if r, err := st.Get(ctx, h); err != nil || r.Revoked != "" {
+			t.Errorf("%s: revoked %q, %v; want it live", h, r.Revoked, err)
+		}
+	}
+	if r, err := st.Get(ctx, "h5"); err != nil || r.Revoked != storeext.RevokedReplay {
+		t.Errorf("h5: revoked %q, %v; want its own reason kept", r.Revoked, err)
 	}
 }
 
