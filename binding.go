@@ -555,8 +555,9 @@ func (g *Guard) retiring(ended []storeext.Ended, known knownSessions, ss session
 }
 
 // retired finishes b once the call that retired it returned err: where
-// it failed, a warning (ended on every server; their data goes at their
-// next presentation); else the session data the Guard deletes itself.
+// it failed, a warning for b's sessions (ended on every server; their data
+// goes at their next presentation); else the session data the Guard
+// deletes itself.
 // Then b's events. It returns how many sessions b ended.
 func (g *Guard) retired(ctx context.Context, b retiring, userID, revoked string, ss sessionRef, err error) int {
 	if err == nil {
@@ -566,7 +567,7 @@ func (g *Guard) retired(ctx context.Context, b retiring, userID, revoked string,
 			}
 		}
 	}
-	if err != nil {
+	if err != nil && len(b.ended) > 0 {
 		g.log.Warn("ginsecure: could not retire revoked sessions", "err", err)
 	}
 	for _, e := range b.ended {
