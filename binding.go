@@ -466,41 +466,54 @@ func (g *Guard) revokeAll(ctx context.Context, userID, except, revoked string, s
 // revokeBatch is how many sessions revokeBatches ends per store call.
 const revokeBatch = 32
 
-// revokeBatches is revokeAll on a storeext.BatchRevoker: each batch ends
-// its records in one call and retires their sessions in one more (a
-// tombstone under each marker key; the session's data deleted in the same
-// call where the session store keeps it beside the records, else one
-// deletion per session), as end and retire do one by one.
+// revokeBatches is revokeAll on a storeext.BatchRevoker: each call ends
+// a batch and retires the previous batch's sessions (a tombstone under
+// each marker key; the session's data deleted in the same call where the
+// session store keeps it beside the records, else one deletion per
+// session after it), one round trip per batch; a last call retires the
+// last batch. A batch's events follow its retirement, as end and retire
+// do one by one.
 func (g *Guard) revokeBatches(ctx context.Context, br batchRevoker, userID, except, revoked string, ss sessionRef) (int, error) {
 	known := g.sessionsKnown(ss.store)
 	if known != nil && !known.Shared() {
 		known = nil
 	}
 	n := 0
+	var prev retiring
 	for more := true; more; {
-		recs, m, err := br.RevokeBatch(ctx, userID, except, revoked, revokeBatch)
+		ended, m, err := br.RevokeBatch(ctx, userID, except, revoked, revokeBatch, prev.r)
 		if err != nil {
+			// The previous batch ended (its data goes at its next presentation).
+			n += g.retired(ctx, prev, userID, revoked, ss, err)
 			return n, storeErr(err)
 		}
+		n += g.retired(ctx, prev, userID, revoked, ss, nil)
 		more = m
-		if err := g.retireBatch(ctx, br, recs, known, ss); err != nil {
-			// Ended on every server; their data goes at their next presentation.
-			g.log.Warn("ginsecure: could not retire revoked sessions", "err", err)
-		}
-		for i := range recs {
-			g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: recs[i].Handle, Detail: "session revoked", Reason: reasonOfRecord(revoked)})
-		}
-		n += len(recs)
+		prev = g.retiring(ended, known, ss, g.now())
 	}
-	return n, nil
+	err := br.RetireBatch(ctx, prev.r)
+	return n + g.retired(ctx, prev, userID, revoked, ss, err), nil
 }
 
-// retireBatch retires the sessions of recs, as retire does each.
-func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []storeext.Record, known knownSessions, ss sessionRef) error {
-	markers, sessions := make([]string, 0, len(recs)), make([]string, 0, len(recs))
-	var slow []*storeext.Record
-	for i := range recs {
-		rec := &recs[i]
+// retiring is a batch of ended sessions: their retirement, and the IDs
+// of those whose session's data the Guard deletes itself.
+type retiring struct {
+	ended []storeext.Ended
+	r     storeext.Retirement
+	slow  []string
+}
+
+// retiring is the retirement of ended, as retire does each: the marker
+// key of each record's session, and its session key where the session
+// store keeps it beside the records (else, but for the cookie store's,
+// the session goes to slow).
+func (g *Guard) retiring(ended []storeext.Ended, known knownSessions, ss sessionRef, now time.Time) retiring {
+	b := retiring{ended: ended, r: storeext.Retirement{
+		MarkerKeys: make([]string, 0, len(ended)), SessionKeys: make([]string, 0, len(ended)),
+		Marker: storeext.Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)},
+	}}
+	for _, e := range ended {
+		rec := &storeext.Record{Handle: e.Handle, SessionID: e.SessionID}
 		key := recordSessionKey(rec)
 		if key == "" {
 			continue
@@ -509,23 +522,35 @@ func (g *Guard) retireBatch(ctx context.Context, br batchRevoker, recs []storeex
 		switch {
 		case ss.store == nil || cookieRecord(rec):
 		case known != nil:
-			sk = known.SessionKey(rec.SessionID)
+			sk = known.SessionKey(e.SessionID)
 		default:
-			slow = append(slow, rec)
+			b.slow = append(b.slow, e.SessionID)
 		}
-		markers, sessions = append(markers, key), append(sessions, sk)
+		b.r.MarkerKeys, b.r.SessionKeys = append(b.r.MarkerKeys, key), append(b.r.SessionKeys, sk)
 	}
-	now := g.now()
-	if err := br.RetireBatch(ctx, markers, storeext.Marker{At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, sessions); err != nil {
-		return storeErr(err)
-	}
-	var first error
-	for _, rec := range slow {
-		if err := deleteSession(ss.r, ss.store, ss.name, rec.SessionID); err != nil && first == nil {
-			first = err
+	return b
+}
+
+// retired finishes b once the call that retired it returned err: where
+// it failed, a warning for b's sessions (ended on every server; their data
+// goes at their next presentation); else the session data the Guard
+// deletes itself.
+// Then b's events. It returns how many sessions b ended.
+func (g *Guard) retired(ctx context.Context, b retiring, userID, revoked string, ss sessionRef, err error) int {
+	if err == nil {
+		for _, id := range b.slow {
+			if derr := deleteSession(ss.r, ss.store, ss.name, id); derr != nil && err == nil {
+				err = derr
+			}
 		}
 	}
-	return first
+	if err != nil && len(b.ended) > 0 {
+		g.log.Warn("ginsecure: could not retire revoked sessions", "err", err)
+	}
+	for _, e := range b.ended {
+		g.emitCtx(ctx, Event{Kind: EventRevoke, UserID: userID, Handle: e.Handle, Detail: "session revoked", Reason: reasonOfRecord(revoked)})
+	}
+	return len(b.ended)
 }
 
 func truncate(s string, n int) string {

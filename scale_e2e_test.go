@@ -7,11 +7,13 @@ package ginsecure_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/ginsecure/ginsecure"
 	"github.com/ginsecure/ginsecure/storeext"
+	"github.com/gomodule/redigo/redis"
 )
 
 // manySessions gives user n presented records straight in the store, the
@@ -82,4 +84,79 @@ func TestRevokeUserEndsEverySessionOfALargeAccount(t *testing.T) {
 			}
 		})
 	}
+}
+
+// RevokeUser of an account with more sessions than one batch retires
+// every one of them, the last batch's included: a tombstone under each
+// session's marker key and, where the sessions live in Redis, their data
+// deleted; one revoke event per session.
+func TestRevokeUserRetiresEverySessionOfALargeAccount(t *testing.T) {
+	for _, kind := range append(storeKinds, "redis-gincontrib") {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind, ginsecure.Config{})
+			const n = 40 // a batch of 32 and a part of one
+			for range n {
+				b := e.browser()
+				b.login("alice")
+				if r := b.post("/cart?item=book"); r.status != http.StatusOK {
+					t.Fatalf("cart: %d %v", r.status, r.body)
+				}
+			}
+			ctx := context.Background()
+			var keys, data []string
+			for _, s := range e.sessions(t, "alice") {
+				r, err := e.store.Get(ctx, s.Handle)
+				if err != nil {
+					t.Fatal(err)
+				}
+				prefix := "s:"
+				if r.SessionID == r.Handle {
+					prefix = "c:"
+				}
+				keys, data = append(keys, prefix+r.SessionID), append(data, "session_"+r.SessionID)
+			}
+			if len(keys) != n {
+				t.Fatalf("%d sessions listed, want %d", len(keys), n)
+			}
+			if isRedis(kind) && existingKeys(t, e, data) != n {
+				t.Fatalf("the sessions' data is not under %v", data[:1])
+			}
+			e.events.reset()
+			if got, err := e.guard.RevokeUser(ctx, "alice"); err != nil || got != n {
+				t.Fatalf("RevokeUser: %d, %v; want %d", got, err, n)
+			}
+			if c := e.events.count(ginsecure.EventRevoke); c != n {
+				t.Errorf("%d revoke events, want %d", c, n)
+			}
+			for _, k := range keys {
+				if m, err := e.store.GetMarker(ctx, k); err != nil || m.Handle != "" {
+					t.Errorf("marker %s after RevokeUser: %+v, %v; want a tombstone", k, m, err)
+				}
+			}
+			if isRedis(kind) {
+				if left := existingKeys(t, e, data); left != 0 {
+					t.Errorf("%d sessions' data left in Redis", left)
+				}
+			}
+		})
+	}
+}
+
+// existingKeys counts which of keys exist on e's Redis.
+func existingKeys(t *testing.T, e *env, keys []string) int {
+	t.Helper()
+	c, err := redis.Dial("unix", e.redis.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	got, err := redis.Int(c.Do("EXISTS", args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -28,8 +28,8 @@ type userRevoker interface {
 
 // batchRevoker is storeext.BatchRevoker (its contract is there), as the Guard asks for it.
 type batchRevoker interface {
-	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []storeext.Record, more bool, err error)
-	RetireBatch(ctx context.Context, markerKeys []string, m storeext.Marker, sessionKeys []string) error
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int, prev storeext.Retirement) (ended []storeext.Ended, more bool, err error)
+	RetireBatch(ctx context.Context, r storeext.Retirement) error
 }
 
 // recentLister is storeext.RecentLister (its contract is there), as the Guard asks for it.

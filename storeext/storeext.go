@@ -135,22 +135,40 @@ type UserRevoker interface {
 
 // BatchRevoker is implemented by a Store that ends a user's sessions in
 // batches of bounded work (redisstore): RevokeUser and RevokeOthers then
-// cost a few round trips per batch instead of several per session, and no
+// cost one round trip per batch instead of several per session, and no
 // single call of the store grows with the user's session count.
 type BatchRevoker interface {
-	// RevokeBatch ends, in one atomic step, at most n of userID's live
-	// records (neither revoked nor expired) but except, as revoked (a
-	// Revoked* reason): each leaves the index, as Update setting
-	// Revoked would make it. It returns them as they were before (Revoked
-	// empty), and more true while the index may list others: a caller ends
-	// them all by calling it until more is false.
-	RevokeBatch(ctx context.Context, userID, except, revoked string, n int) (recs []Record, more bool, err error)
-	// RetireBatch sets m (a tombstone) under each of markerKeys (Marker
-	// keys as SetMarker takes them) where no live marker is, and deletes
-	// each non-empty sessionKeys[i] (a key of a session store that keeps
-	// its sessions beside the records: KnownSessions.SessionKey), in one
-	// round trip. markerKeys and sessionKeys have the same length.
-	RetireBatch(ctx context.Context, markerKeys []string, m Marker, sessionKeys []string) error
+	// RevokeBatch retires prev (as RetireBatch does; the previous batch's
+	// sessions, or none), then ends, in the same atomic step, at most n
+	// of userID's live records (neither revoked nor expired) but except,
+	// as revoked (a Revoked* reason): each leaves the index, as Update
+	// setting Revoked would make it. It returns which it ended, and more
+	// true while the index may list others: a caller ends them all by
+	// calling it until more is false, then retires the last batch's
+	// sessions with RetireBatch.
+	RevokeBatch(ctx context.Context, userID, except, revoked string, n int, prev Retirement) (ended []Ended, more bool, err error)
+	// RetireBatch sets r.Marker (a tombstone) under each of r.MarkerKeys
+	// where no live marker is, and deletes each non-empty
+	// r.SessionKeys[i], in one round trip.
+	RetireBatch(ctx context.Context, r Retirement) error
+}
+
+// Ended is a record BatchRevoker.RevokeBatch ended: its handle and its
+// session's ID (Record.SessionID), all a caller needs to retire it.
+type Ended struct {
+	Handle, SessionID string
+}
+
+// Retirement is what BatchRevoker retires of a batch of ended sessions:
+// a tombstone under each marker key (Marker keys as SetMarker takes
+// them) and the deletion of each non-empty session key (a key of a
+// session store that keeps its sessions beside the records:
+// KnownSessions.SessionKey). MarkerKeys and SessionKeys have the same
+// length; the zero value retires nothing.
+type Retirement struct {
+	MarkerKeys  []string
+	Marker      Marker
+	SessionKeys []string
 }
 
 // RecentLister is implemented by a Store that can list a user's most
