@@ -205,6 +205,27 @@ func (m *simModel) forgetHolders(session, why string) {
 	}
 }
 
+// anonymousSessionDeleted forgets, on memstore and Redis, every browser
+// whose writes went into the anonymous session a gin-logout deleted: the
+// logout idiom on an anonymous request deletes the session, as gin-contrib
+// does (DESIGN.md, "The logout idiom"), and every holder of a copy of its
+// cookie shares that one session (README, "Known limits"). The model
+// forgot only the requester's lineage, where a thief's jar may hold,
+// from a late response, the session of a victim it copied before its
+// current one (memstore/2 seed 3524700196031848241 step 74: the browser
+// read its session empty). On the cookie store the data is each holder's
+// copy of the cookie, which the gin-logout does not touch.
+func (m *simModel) anonymousSessionDeleted(f *simFlight) {
+	if m.r.kind == "cookie" || f.resp.sid == "" {
+		return
+	}
+	for i, mp := range m.parties {
+		if slices.ContainsFunc(mp.writes, func(w mWrite) bool { return w.sid == f.resp.sid }) {
+			m.forget(i, "gin-logout deleted its anonymous session")
+		}
+	}
+}
+
 func (m *simModel) handle(h string) *mHandle {
 	x, ok := m.handles[h]
 	if !ok {
@@ -642,6 +663,9 @@ func (m *simModel) afterAct(f *simFlight) {
 			m.end(tokenHandle(f.token), f.act.String())
 		}
 		m.forgetLineage(l, f.act.String())
+		if as == "" && f.act == actGinLogout {
+			m.anonymousSessionDeleted(f)
+		}
 	case f.act == actRevokeOthers:
 		m.revokeOthers(as, l, tokenHandle(f.token))
 		if cur := tokenHandle(m.r.parties[l].jar.vals[tokCookieName]); m.handle(cur).maybeEnded {
