@@ -99,6 +99,14 @@ var simSeedCases = []simSeedCase{
 	// its presentation after the window was read as a replay (step 87;
 	// TestRenewOnTheRotatingRequestLateResendIsNoReplay).
 	{faultLateReplay, "memstore", 1, 6136984976391234107},
+	// Model gap (found by a 90-second long run with this check on): a
+	// write held across two re-logins (the second a double submit)
+	// rotated its record's token on the way in; refused as stale, its
+	// answer sent the rotated token, which landed last: its record's
+	// successor was replaced too, nothing is forwarded (one-step marker
+	// chains, README "Known limits"; step 85). The model looked for that
+	// only in answers of 200.
+	{faultLateReplay, "cookie", 1, 1134407080456928871},
 	{faultRenew, "redis-2pools", 1, 916933084836415133},
 	{faultLostWrite, "redis", 1, 33032079403228509},
 	{faultLostWrite, "cookie", 1, 1617154167334306053},
