@@ -137,3 +137,32 @@ func TestLogoutIdiomOnAnAnonymousSessionDeletesIt(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutIdiomOnAnAnonymousSessionDeletesItForEveryCopy: the session the
+// idiom deletes on an anonymous request is the one every holder of a copy
+// of its cookie reads (memstore, Redis): nothing tells a thief's copy, or
+// another browser's, apart from the original, and after the idiom a copy
+// reads no cart. On the cookie store the data is each holder's copy, and a
+// copy keeps its own (DESIGN.md, "The logout idiom").
+func TestLogoutIdiomOnAnAnonymousSessionDeletesItForEveryCopy(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(logoutIdiomRoutes))
+		b := e.browser()
+		b.post("/cart?item=guest")
+		other := b.clone()
+		if r := other.post("/bye?clear=1"); r.status != http.StatusOK || !expires(r.cookies, "app") {
+			t.Fatalf("logout idiom on a copy of an anonymous session: %d %v %v", r.status, r.body, r.header["Set-Cookie"])
+		}
+		got := b.get("/cart")
+		if got.user() != "" {
+			t.Fatalf("the original after a copy's idiom: %v; want anonymous", got.body)
+		}
+		want := any(nil)
+		if kind == "cookie" {
+			want = "guest"
+		}
+		if got.body["cart"] != want {
+			t.Errorf("the original after a copy's idiom on %s: cart %v; want %v", kind, got.body["cart"], want)
+		}
+	})
+}
