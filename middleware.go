@@ -274,9 +274,9 @@ func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *storeext.Record, 
 }
 
 // bindSession decides the session cookie next to a token that opened rec:
-// the record's own session, its predecessor (healed), none (or one the
-// store could not decode: anonymous, with a session of its own), or a
-// foreign one (hidden, anonymous).
+// the record's own session, its predecessor or another session of its
+// user (healed), none (or one the store could not decode: anonymous, with
+// a session of its own), or a foreign one (hidden, anonymous).
 func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
@@ -295,22 +295,41 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 		}
 		return false, nil
 	}
-	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
-	switch {
-	case err == nil && st.healsFrom(mk, rec) && !several:
-		// (Never from one of several cookies of the name: the record's
-		// own was not among them, so the first may be a tossed copy of
-		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), mk.Handle)
-	case err != nil && !errors.Is(err, storeext.ErrNotFound):
-		return false, storeErr(err)
-	case err != nil && !several && g.lateAnonymous(st, rec):
-		return true, g.adoptLate(st, rec)
+	if healed, err := g.healFrom(c, st, rec, several); healed || err != nil {
+		return healed, err
 	}
 	st.hide()
 	st.failure = ErrForeignSession
 	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
+}
+
+// healFrom decides a session cookie that is not rec's own (nor, where
+// several came, among them): it heals the request into rec's own session
+// when the cookie is rec's predecessor (its marker names rec), another
+// session of rec's user (usersOther), or, within the login's window, a
+// late anonymous session (lateAnonymous); it reports whether it did.
+// Never from one of several cookies of the name: the record's own was
+// not among them, so the first may be a tossed copy whose data would
+// overwrite the browser's.
+func (g *Guard) healFrom(c *gin.Context, st *reqState, rec *storeext.Record, several bool) (bool, error) {
+	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	marked := err == nil
+	switch {
+	case err != nil && !errors.Is(err, storeext.ErrNotFound):
+		return false, storeErr(err)
+	case several:
+		return false, nil
+	case marked && st.healsFrom(mk, rec):
+		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), mk.Handle)
+	case !marked && g.lateAnonymous(st, rec):
+		return true, g.adoptLate(st, rec)
+	}
+	mine, err := g.usersOther(c, st, rec, sessionOwner(st.gs, mk, marked))
+	if !mine || err != nil {
+		return false, err
+	}
+	return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), "")
 }
 
 // guardAnonymous serves a request that is not authenticated. Its session
