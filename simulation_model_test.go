@@ -70,6 +70,9 @@ type mParty struct {
 	// loginSent is the session cookie its last applied login's request
 	// presented ("" for none: the login marked no session of the browser).
 	loginSent string
+	// loginSid is the identity of the session its last applied login's
+	// request was served (the session that login marked; "" for none).
+	loginSid string
 	// lateAnon is the session cookie an anonymous response verified
 	// before its last login put over the login's, and what the model
 	// knows of the markers that may name it (lateAnonymousSession).
@@ -997,7 +1000,33 @@ func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
 		mp.lateAnon, mp.lateAnonKind = v, lateFresh
 	case mp.loginSent == "":
 		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
+	case f.resp.sid != "" && f.resp.sid != mp.loginSid:
+		// Another anonymous session of the browser than the one the
+		// login marked: a response of the browser's older session, put
+		// back before the login, made the login mark that one (cookie/1
+		// seed 4067604566396897065 step 96: the late write's session,
+		// applied after the window, is foreign by the documented limit,
+		// DESIGN.md "Cookieless sign-in"; the model expected the browser
+		// signed in). Marked by a login of the user's, it is the user's
+		// own session ("The user's other sessions"), healed at any time,
+		// unless that login's record ended: the model forgets.
+		if m.loginFrom(f.resp.sid, mp.user) {
+			m.forget(f.party, "a late session that a login of the user marked")
+			return
+		}
+		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
 	}
+}
+
+// loginFrom reports whether a login of user, by any party, was served the
+// session sid (its identity) and signed in: it marked that session.
+func (m *simModel) loginFrom(sid, user string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.user == user && o.resp.status == 200 && o.resp.sid == sid {
+			return true
+		}
+	}
+	return false
 }
 
 // lateSessionReplaced: a response applied over the late session cookie
@@ -1230,6 +1259,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
 		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
+		mp.loginSid = f.resp.sid
 		m.timeouts(f.party)
 	}
 	m.loginData(f, mp)
