@@ -891,9 +891,11 @@ func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bo
 // presented, so replaced it: only a replaced record's rotation is
 // forwarded, and only to its direct successor ("Grace period"). A
 // cookieless double submit's other login replaced nothing; that record's
-// rotation next to this login's session cookie is foreign (DESIGN.md,
-// "Outcomes"). Two logins in a row replaced f's record, then its
-// successor: the successor is gone and the rotation is not forwarded.
+// rotation next to this login's session cookie is not forwarded: alone
+// it is healed into its own record's session (DESIGN.md, "The user's
+// other sessions"), behind tossed cookies it is foreign. Two logins in a
+// row replaced f's record, then its successor: the successor is gone and
+// the rotation is not forwarded.
 func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 	for _, o := range m.r.flights {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
