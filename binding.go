@@ -119,16 +119,16 @@ func (g *Guard) updateHeld(ctx context.Context, held *storeext.Record, fn func(*
 
 // revoke marks a record revoked so that its next request, on any server,
 // is signed out with the reason.
-func (g *Guard) revoke(c *gin.Context, rec *storeext.Record, reason string, kind EventKind, detail string) {
-	g.markRevoked(c, rec, reason)
-	g.emit(c, Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+func (g *Guard) revoke(st *reqState, rec *storeext.Record, reason string, kind EventKind, detail string) {
+	g.markRevoked(st, rec, reason)
+	st.note(Event{Kind: kind, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 }
 
 // markRevoked is revoke without the event, for a caller whose event carries
 // more fields (the IP check names both addresses). It ends the record
 // (end): the session's data goes with it.
-func (g *Guard) markRevoked(c *gin.Context, rec *storeext.Record, reason string) {
-	_, err := g.end(reqCtx(c), rec, reason, g.sessionsOf(stateOf(c)))
+func (g *Guard) markRevoked(st *reqState, rec *storeext.Record, reason string) {
+	_, err := g.end(st.io.ctx(), rec, reason, g.sessionsOf(st))
 	if err != nil && !errors.Is(err, storeext.ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Error("ginsecure: could not revoke a session", "err", err, "reason", reason)
 	}
@@ -151,30 +151,6 @@ func revokedErr(reason string) error {
 	default:
 		return revokedWith(reason)
 	}
-}
-
-// checkIdentity returns ErrIdentityMismatch for a session whose user is
-// not the one another authentication layer (Config.Identity) names, and
-// revokes it: the session cookie travels with someone else's credentials.
-// The caller serves the request anonymous (reqState.standIn).
-func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
-	if g.cfg.Identity == nil || st.rec == nil {
-		return nil
-	}
-	id, ok := g.cfg.Identity(c)
-	if !ok || id == st.rec.UserID {
-		return nil
-	}
-	st.demote()
-	g.markRevoked(c, st.rec, storeext.RevokedIdentity)
-	// Once per record and network per TouchInterval, as for the IP: the
-	// requests a revocation races (in flight, other servers' views) say
-	// nothing new.
-	k := mismatchKey{EventIdentityMismatch, st.rec.Handle, g.cfg.IPBinding.network(g.clientIP(c))}
-	if g.mismatches.first(k, g.now(), g.cfg.TouchInterval) {
-		g.emit(c, Event{Kind: EventIdentityMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, Detail: "identity layer names " + quoteShort(id)})
-	}
-	return ErrIdentityMismatch
 }
 
 // UnpresentedAge is how long a login's record waits for its first
@@ -205,10 +181,10 @@ const MaxUnpresented = 8
 // stand-in: ErrTooManySessions). The limit counts a session from here,
 // not from its login: a login whose response never reached the browser
 // (a double submit's loser) is never presented and evicts nobody.
-func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) present(st *reqState, now time.Time) error {
 	tok := st.tok.hash
 	lim := storeext.Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins}
-	rec, evicted, err := g.store.Present(reqCtx(c), *st.rec, func(r *storeext.Record) error {
+	rec, evicted, err := g.store.Present(st.io.ctx(), *st.rec, func(r *storeext.Record) error {
 		if !r.Unpresented {
 			return errTouched // a parallel request presented it first
 		}
@@ -226,14 +202,14 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 	case err == nil, errors.Is(err, errTouched):
 		st.rec = &rec
 		for _, h := range evicted {
-			g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
+			st.note(Event{Kind: EventLimit, UserID: rec.UserID, Handle: h, Detail: "signed out by a newer sign-in's first request"})
 		}
-		g.retireEvicted(reqCtx(c), g.sessionsOf(st), evicted) // their data goes as every ending's does
+		g.retireEvicted(st.io.ctx(), g.sessionsOf(st), evicted) // their data goes as every ending's does
 		return nil
 	case errors.Is(err, ErrTooManySessions):
 		// Only while no other request presented it (a slot freed since);
 		// then it ends as every ending does (its session retired).
-		ctx := reqCtx(c)
+		ctx := st.io.ctx()
 		_, err := g.store.Update(ctx, rec.Handle, func(r *storeext.Record) error {
 			if !r.Unpresented || r.Revoked != "" {
 				return errRaced
@@ -247,7 +223,7 @@ func (g *Guard) present(c *gin.Context, st *reqState, now time.Time) error {
 		if err != nil && !errors.Is(err, errRaced) && !errors.Is(err, storeext.ErrNotFound) {
 			g.log.Error("ginsecure: could not end a sign-in refused over the limit", "err", err)
 		}
-		g.emit(c, Event{Kind: EventLimit, UserID: rec.UserID, Handle: rec.Handle, Detail: "sign-in refused at its first request: too many sessions"})
+		st.note(Event{Kind: EventLimit, UserID: rec.UserID, Handle: rec.Handle, Detail: "sign-in refused at its first request: too many sessions"})
 		st.hideAs(ErrTooManySessions)
 		return nil
 	case errors.Is(err, errRaced), errors.Is(err, storeext.ErrNotFound):
@@ -405,7 +381,8 @@ func (g *Guard) RevokeOthers(c *gin.Context, reason ...RevokeReason) (int, error
 	if st == nil || !st.authenticated() {
 		return 0, ErrNoSession
 	}
-	ctx := reqCtx(c)
+	st.enter(c)
+	ctx := st.io.ctx()
 	own, err := g.ownNow(ctx, st.rec)
 	if err != nil {
 		return 0, err

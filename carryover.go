@@ -6,7 +6,6 @@ package ginsecure
 import (
 	"errors"
 
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -62,12 +61,12 @@ func (st *reqState) carryFor(userID string) carryRule {
 // may have been written by the copy's holder: it never reaches the
 // signed-in session. One marker read, only for a login that would carry
 // a session's values.
-func (g *Guard) carryFrom(c *gin.Context, st *reqState, userID, key string) (carryRule, error) {
+func (g *Guard) carryFrom(st *reqState, userID, key string) (carryRule, error) {
 	carry := st.carryFor(userID)
 	if carry == carryNone || key == "" || !hasAppValues(st.cur.Values) {
 		return carry, nil
 	}
-	mk, err := g.store.GetMarker(reqCtx(c), key)
+	mk, err := g.store.GetMarker(st.io.ctx(), key)
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
 		return carry, nil
@@ -94,7 +93,7 @@ func hasAppValues(v map[any]any) bool {
 // predecessor's values on the cookie store (heal): the rule rec's login
 // applied to it, decided from the record the predecessor names. A
 // predecessor whose record is gone, or cannot be read, gives nothing.
-func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *storeext.Record) carryRule {
+func (g *Guard) predecessorCarry(st *reqState, rec *storeext.Record) carryRule {
 	if !cookieStore(st.gs.Store()) {
 		return carryNone // heal loads the record's own session by ID
 	}
@@ -105,7 +104,7 @@ func (g *Guard) predecessorCarry(c *gin.Context, st *reqState, rec *storeext.Rec
 	if !validHandle(h) {
 		return carryNone
 	}
-	old, err := g.view(c, h, g.now())
+	old, err := g.view(st.io.ctx(), h, g.now())
 	if err != nil || old.UserID != rec.UserID {
 		return carryNone
 	}

@@ -67,39 +67,20 @@ func pendingKey(tokenHash [32]byte) string {
 // cookies bind the session to its own key. A bound record is not offered
 // again. A challenge store that cannot be reached costs the offer, never
 // the login.
-func (g *Guard) offerDeviceBinding(c *gin.Context, rec *storeext.Record, tokenHash [32]byte) {
+func (g *Guard) offerDeviceBinding(x reqIO, rec *storeext.Record, tokenHash [32]byte) {
 	d := g.device
 	if d == nil || rec.Device.Bound() {
 		return
 	}
-	reg, err := d.verifier.Offer(reqCtx(c), pendingKey(tokenHash), d.register, rec.Handle)
+	reg, err := d.verifier.Offer(x.ctx(), pendingKey(tokenHash), d.register, rec.Handle)
 	if err == nil {
 		var v string
 		if v, err = reg.Header(); err == nil {
-			c.Header(dbsc.HeaderRegistration, v)
+			setHeader(x.w.Header(), dbsc.HeaderRegistration, v)
 			return
 		}
 	}
 	g.log.Warn("ginsecure: could not offer device binding", "err", err)
-}
-
-// deviceEndpoint answers a POST to the registration or refresh path and
-// reports whether it did; every other request goes on.
-func (g *Guard) deviceEndpoint(c *gin.Context) bool {
-	d := g.device
-	if d == nil || c.Request.Method != http.MethodPost {
-		return false
-	}
-	switch c.Request.URL.Path {
-	case d.register:
-		g.deviceRegister(c)
-	case d.refresh:
-		g.deviceRefresh(c)
-	default:
-		return false
-	}
-	c.Abort()
-	return true
 }
 
 // deviceRegister binds the request's record to the key of its proof: the
@@ -107,11 +88,14 @@ func (g *Guard) deviceEndpoint(c *gin.Context) bool {
 // whose Login or Renew response offered the challenge the proof signs,
 // and the record must not be bound yet.
 func (g *Guard) deviceRegister(c *gin.Context) {
-	st := g.load(c)
+	rq := g.load(c)
+	st := &rq.st
 	presented := st.tok.hash
-	if err := g.verify(c, st); err != nil {
-		c.Writer = &st.w
-		g.refuse(c, st, err)
+	err := g.verify(c, st)
+	g.flush(c, st) // events.go: what verify noted
+	if err != nil {
+		c.Writer = &rq.w
+		g.refuse(c, rq, err)
 		return
 	}
 	d, ctx := g.device, reqCtx(c)
@@ -129,7 +113,7 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 			g.deviceRefused(c, st.rec.UserID, st.rec.Handle, err, "registration proof refused")
 			return
 		}
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	rec, err := g.bindKey(ctx, st.rec, presented, key)
@@ -138,13 +122,13 @@ func (g *Guard) deviceRegister(c *gin.Context) {
 		g.deviceRefused(c, st.rec.UserID, st.rec.Handle, err, "registration for a session that is bound, rotated or ended")
 		return
 	case err != nil:
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	st.rec = &rec
-	g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec)) // the bound token's Max-Age
+	g.setToken(c.Writer, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec)) // the bound token's Max-Age
 	if err := g.answerDevice(c, &rec); err != nil {
-		g.refuse(c, st, storeErr(err))
+		g.refuse(c, rq, storeErr(err))
 		return
 	}
 	g.emit(c, Event{Kind: EventDeviceBound, UserID: rec.UserID, Handle: rec.Handle, Detail: string(key.Algorithm) + " " + key.Thumbprint})
@@ -274,7 +258,7 @@ func (g *Guard) rotateBound(c *gin.Context, held *storeext.Record, now time.Time
 		g.refuse(c, nil, storeErr(err))
 		return
 	}
-	g.setToken(c, rec.Handle, m.secret, g.boundMaxAge(&rec, now))
+	g.setToken(c.Writer, rec.Handle, m.secret, g.boundMaxAge(&rec, now))
 	if err := g.answerDevice(c, &rec); err != nil {
 		g.refuse(c, nil, storeErr(err))
 		return

@@ -7,7 +7,6 @@ package ginsecure
 import (
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 )
 
@@ -26,7 +25,7 @@ import (
 // superseded token past its own life is refused like the current one, or
 // a copy would outlive its life while the device's refresh is unconfirmed
 // or within the window it opens.
-func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *storeext.Record, v supVerdict, issued, now time.Time) bool {
+func (g *Guard) boundRefused(st *reqState, rec *storeext.Record, v supVerdict, issued, now time.Time) bool {
 	if !g.rotatesByProof(rec) {
 		return false
 	}
@@ -43,7 +42,7 @@ func (g *Guard) boundRefused(c *gin.Context, st *reqState, rec *storeext.Record,
 	// (logout.go, signingOut), or a stale copy could end the device's
 	// session.
 	st.failure, st.tokRec = ErrDeviceBindingRequired, nil
-	g.emit(c, Event{Kind: EventDeviceTokenRefused, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+	st.note(Event{Kind: EventDeviceTokenRefused, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 	return true
 }
 

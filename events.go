@@ -5,7 +5,6 @@ package ginsecure
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -92,6 +91,30 @@ func (g *Guard) emit(c *gin.Context, ev Event) {
 	g.emitCtx(context.Background(), ev)
 }
 
+// note keeps ev for the entry whose steps found it to emit where they end
+// (flush), in order: the event's address is the context's to tell
+// (clientIP), and the steps work without it. Its time is the moment it
+// was noted.
+func (st *reqState) note(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = st.g.now()
+	}
+	st.events = append(st.events, ev)
+}
+
+// flush emits the events the steps of an entry noted, in the order they
+// were noted.
+func (g *Guard) flush(c *gin.Context, st *reqState) {
+	if st == nil {
+		return
+	}
+	for i, ev := range st.events {
+		st.events[i] = Event{}
+		g.emit(c, ev)
+	}
+	st.events = st.events[:0]
+}
+
 func (g *Guard) emitCtx(ctx context.Context, ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = g.now()
@@ -128,16 +151,6 @@ func (g *Guard) emitCtx(ctx context.Context, ev Event) {
 	if g.cfg.OnEvent != nil {
 		g.cfg.OnEvent(ev)
 	}
-}
-
-// saveIgnored reports a failed Save whose error the handler ignored: it
-// answered below 400 after the Save failed (and no later Save succeeded).
-func (g *Guard) saveIgnored(c *gin.Context, st *reqState) {
-	if c.Writer.Status() >= 400 {
-		return
-	}
-	g.emit(c, Event{Kind: EventSaveIgnored, UserID: st.userID(), Handle: st.handleOf(), Err: st.sess.failed,
-		Detail: "the handler answered " + strconv.Itoa(c.Writer.Status()) + " after Save failed: the write is lost"})
 }
 
 // userID is the user of the record the request opened, for events.

@@ -49,7 +49,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 )
 
@@ -94,9 +93,9 @@ func supersededIndex(r *storeext.Record, h [32]byte) int {
 // anonymous with the reason in st.failure (a replay revokes the session).
 // The current token is compared first: the history costs the hot path
 // nothing.
-func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *storeext.Record, now time.Time) bool {
+func (g *Guard) checkSecret(st *reqState, rec *storeext.Record, now time.Time) bool {
 	if hashEq(rec.TokenHash, st.tok.hash) {
-		if g.boundRefused(c, st, rec, supCurrent, rec.IssuedAt, now) { // dbsc_lifecycle.go
+		if g.boundRefused(st, rec, supCurrent, rec.IssuedAt, now) { // dbsc_lifecycle.go
 			return false
 		}
 		st.tokRec, st.authAt = rec, rec.AuthAt
@@ -105,30 +104,30 @@ func (g *Guard) checkSecret(c *gin.Context, st *reqState, rec *storeext.Record, 
 	i := supersededIndex(rec, st.tok.hash)
 	if i < 0 {
 		st.failure = ErrTokenMismatch
-		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "token secret does not match its record"})
+		st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "token secret does not match its record"})
 		return false
 	}
 	e := &rec.History[i]
 	st.tokRec, st.authAt = rec, lower(e.AuthAt, rec.AuthAt)
 	v := g.judge(e, now)
-	if g.boundRefused(c, st, rec, v, tokenIssuedAt(rec, i), now) { // dbsc_lifecycle.go: refused, never revoked
+	if g.boundRefused(st, rec, v, tokenIssuedAt(rec, i), now) { // dbsc_lifecycle.go: refused, never revoked
 		return false
 	}
 	if v == supReplay {
 		if rec.Revoked == "" {
-			g.revoke(c, rec, storeext.RevokedReplay, EventReplay, "a superseded token came back after its grace window")
+			g.revoke(st, rec, storeext.RevokedReplay, EventReplay, "a superseded token came back after its grace window")
 		}
 		st.failure = ErrReplay
 		return false
 	}
-	if v != supGrace && c.GetHeader("Upgrade") != "" {
+	if v != supGrace && st.io.r.Header.Get("Upgrade") != "" {
 		// An upgrade answers with its own headers: a token sent here
 		// would be lost, and a first presentation not recorded.
 		v = supGrace
 	}
 	st.sup = v
 	if v != supReissue {
-		g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
+		st.note(Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle})
 	}
 	return true
 }
@@ -415,7 +414,7 @@ func openSealed(secret [32]byte, sealed []byte, handle string) ([32]byte, error)
 // the browser ever presented the newer one (the same token, not another:
 // a rotating response that lands late then carries exactly what the
 // browser holds), or at a late response's first presentation.
-func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *storeext.Record) {
+func (g *Guard) sendNewer(st *reqState, rec *storeext.Record) {
 	i := supersededIndex(rec, st.tok.hash)
 	if i < 0 || len(rec.History[i].Sealed) == 0 {
 		return
@@ -425,8 +424,8 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *storeext.Record) {
 		g.log.Warn("ginsecure: could not open a sealed token", "err", err)
 		return
 	}
-	g.setToken(c, rec.Handle, next, st.tokenMaxAge(rec))
-	st.w.resent.noteToken(rec.Handle, sha256.Sum256(next[:]), true, c.Writer.Header())
+	g.setToken(st.io.w, rec.Handle, next, st.tokenMaxAge(rec))
+	st.resent.noteToken(rec.Handle, sha256.Sum256(next[:]), true, st.io.w.Header())
 }
 
 // serveSuperseded completes a request authenticated with a superseded
@@ -434,15 +433,15 @@ func (g *Guard) sendNewer(c *gin.Context, st *reqState, rec *storeext.Record) {
 // presentation is recorded and answered with the current token, a
 // credential whose newer token the browser never presented is sent it
 // again, a straggler in its window needs nothing.
-func (g *Guard) serveSuperseded(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) serveSuperseded(st *reqState, now time.Time) error {
 	switch st.sup {
 	case supLate:
-		if err := g.presentLate(c, st, now); err != nil {
+		if err := g.presentLate(st, now); err != nil {
 			st.demote()
 			return err
 		}
 	case supResend:
-		g.sendNewer(c, st, st.rec)
+		g.sendNewer(st, st.rec)
 	}
 	return nil
 }
@@ -460,9 +459,9 @@ var errPresented = errors.New("ginsecure: already presented")
 // the ones the browser had presented open now (openWindows). The
 // current token's own confirmation stays: a presented current token of a
 // record a login then replaced is never forwarded (forwardTarget).
-func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) presentLate(st *reqState, now time.Time) error {
 	hash := st.tok.hash
-	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *storeext.Record) error {
+	rec, err := g.updateHeld(st.io.ctx(), st.rec, func(r *storeext.Record) error {
 		i := supersededIndex(r, hash)
 		if i < 0 {
 			return errRaced
@@ -479,7 +478,7 @@ func (g *Guard) presentLate(c *gin.Context, st *reqState, now time.Time) error {
 	switch {
 	case err == nil, errors.Is(err, errPresented):
 		st.rec = &rec
-		g.sendNewer(c, st, &rec)
+		g.sendNewer(st, &rec)
 		return nil
 	case errors.Is(err, errRaced):
 		// Pushed out of the history by parallel rotations meanwhile.
@@ -523,7 +522,7 @@ var errTouched = errors.New("ginsecure: activity already recorded")
 // update decides confirmation and touch again on the stored record, which
 // another request may have written first. When another request rotated
 // first, this one is served as a straggler.
-func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool) error {
+func (g *Guard) refresh(st *reqState, now time.Time, rotate bool) error {
 	var m minted
 	var sealed []byte
 	if rotate {
@@ -546,7 +545,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 	}
 	presented, reissue := st.tok.hash, st.sup == supReissue
 	readTok := st.rec.TokenHash
-	rec, err := g.updateHeld(reqCtx(c), st.rec, func(r *storeext.Record) error {
+	rec, err := g.updateHeld(st.io.ctx(), st.rec, func(r *storeext.Record) error {
 		if reissue {
 			return g.reissue(r, m, sealed, presented, readTok, now)
 		}
@@ -575,7 +574,7 @@ func (g *Guard) refresh(c *gin.Context, st *reqState, now time.Time, rotate bool
 		}
 		return nil
 	})
-	return g.refreshed(c, st, rec, err, now, rotate, m)
+	return g.refreshed(st, rec, err, now, rotate, m)
 }
 
 // reissue gives the holder of a superseded credential whose newer token
@@ -607,7 +606,7 @@ func (g *Guard) reissue(r *storeext.Record, m minted, sealed []byte, presented, 
 }
 
 // refreshed applies refresh's update result to the request.
-func (g *Guard) refreshed(c *gin.Context, st *reqState, rec storeext.Record, err error, now time.Time, rotate bool, m minted) error {
+func (g *Guard) refreshed(st *reqState, rec storeext.Record, err error, now time.Time, rotate bool, m minted) error {
 	switch {
 	case err == nil:
 		prevSeen := st.rec.LastSeen
@@ -620,11 +619,11 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec storeext.Record, err
 			st.sup = supCurrent
 			st.tok.secret, st.tok.hash = m.secret, m.hash
 			st.authAt = rec.AuthAt
-			g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
-			st.w.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header()) // decided again as it goes out
-			g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+			g.setToken(st.io.w, rec.Handle, m.secret, st.tokenMaxAge(&rec))
+			st.resent.noteToken(rec.Handle, m.hash, false, st.io.w.Header()) // decided again as it goes out
+			st.note(Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 		}
-		g.keepCookies(c, st, prevSeen, &rec, rotate) // lifetime.go
+		g.keepCookies(st, prevSeen, &rec, rotate) // lifetime.go
 		return nil
 	case errors.Is(err, errTouched):
 		st.rec = &rec
@@ -636,7 +635,7 @@ func (g *Guard) refreshed(c *gin.Context, st *reqState, rec storeext.Record, err
 				// Another request of this browser rotated first.
 				st.rec, st.sup = &rec, supGrace
 				st.authAt = lower(rec.History[i].AuthAt, rec.AuthAt)
-				g.emit(c, Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
+				st.note(Event{Kind: EventGraceServed, UserID: rec.UserID, Handle: rec.Handle, Detail: "lost the rotation race"})
 				return nil
 			}
 		}
@@ -676,11 +675,11 @@ var errForwarded = errors.New("ginsecure: already forwarded")
 // (Record.ForwardPending), as a pending token is. A token the browser had
 // presented is forwarded only within the login's window (loginWindow).
 // Anything else: dead credentials (nil).
-func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *storeext.Record, now time.Time) (*storeext.Record, error) {
-	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || c.GetHeader("Upgrade") != "" || !forwardable(st, old) {
+func (g *Guard) forwardTarget(st *reqState, old *storeext.Record, now time.Time) (*storeext.Record, error) {
+	if old.ReplacedBy == "" || st.gs == nil || st.sid == "" || st.io.r.Header.Get("Upgrade") != "" || !forwardable(st, old) {
 		return nil, nil
 	}
-	next, err := g.view(c, old.ReplacedBy, now)
+	next, err := g.view(st.io.ctx(), old.ReplacedBy, now)
 	if errors.Is(err, storeext.ErrNotFound) {
 		return nil, nil
 	}
@@ -694,7 +693,7 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *storeext.Record
 		return nil, nil
 	}
 	if next.SessionID != st.sid {
-		ok, err := g.forwardSession(c, st, old, next)
+		ok, err := g.forwardSession(st, old, next)
 		if !ok || err != nil {
 			return nil, err
 		}
@@ -711,7 +710,7 @@ func (g *Guard) forwardTarget(c *gin.Context, st *reqState, old *storeext.Record
 // the token is old's own, DESIGN.md "Ordering principle") is accepted
 // only for the same user: another user's login replaced it (a shared
 // computer), and the previous user still holds that cookie.
-func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *storeext.Record) (bool, error) {
+func (g *Guard) forwardSession(st *reqState, old, next *storeext.Record) (bool, error) {
 	ok, _, err := st.ownAmong(next)
 	if ok || err != nil {
 		return ok, err
@@ -719,7 +718,7 @@ func (g *Guard) forwardSession(c *gin.Context, st *reqState, old, next *storeext
 	if next.UserID != old.UserID {
 		return false, nil
 	}
-	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+	mk, err := g.store.GetMarker(st.io.ctx(), markerKey(st.gs))
 	if err != nil && !errors.Is(err, storeext.ErrNotFound) {
 		return false, storeErr(err)
 	}
@@ -805,14 +804,14 @@ func joinedAt(r *storeext.Record, i int) bool {
 // one browser carry one token whatever order they land in. Any rotation of
 // the successor ends it. The request keeps at most the privilege of the
 // replaced record.
-func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) forward(st *reqState, now time.Time) error {
 	old, next := st.fwd, st.rec
 	st.authAt = old.AuthAt
 	if next.AuthAt.Before(st.authAt) {
 		st.authAt = next.AuthAt
 	}
 	if len(next.ForwardPending) > 0 {
-		return g.resendForwarded(c, st, next)
+		return g.resendForwarded(st, next)
 	}
 	m, err := mint()
 	if err != nil {
@@ -823,7 +822,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 		return err
 	}
 	sid := next.SessionID
-	rec, err := g.store.Update(reqCtx(c), next.Handle, func(r *storeext.Record) error {
+	rec, err := g.store.Update(st.io.ctx(), next.Handle, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.SessionID != sid {
 			return errRaced
 		}
@@ -842,7 +841,7 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	})
 	switch {
 	case errors.Is(err, errForwarded):
-		return g.resendForwarded(c, st, &rec)
+		return g.resendForwarded(st, &rec)
 	case errors.Is(err, errRaced), errors.Is(err, storeext.ErrNotFound):
 		st.hideAs(ErrExpired)
 		return nil
@@ -851,23 +850,23 @@ func (g *Guard) forward(c *gin.Context, st *reqState, now time.Time) error {
 	}
 	st.rec, st.tokRec = &rec, &rec
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
-	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(&rec))
-	st.w.resent.noteToken(rec.Handle, m.hash, false, c.Writer.Header())
-	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
+	g.setToken(st.io.w, rec.Handle, m.secret, st.tokenMaxAge(&rec))
+	st.resent.noteToken(rec.Handle, m.hash, false, st.io.w.Header())
+	st.note(Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "forwarded: a response of the session a login replaced landed after the login's"})
 	return nil
 }
 
 // resendForwarded sends the successor's forwarded token again.
-func (g *Guard) resendForwarded(c *gin.Context, st *reqState, next *storeext.Record) error {
+func (g *Guard) resendForwarded(st *reqState, next *storeext.Record) error {
 	tok, err := openUnder(forwardInfo, st.tok.secret, next.ForwardPending, next.Handle)
 	if err != nil {
 		st.hideAs(ErrExpired)
 		return nil
 	}
 	st.rec, st.tokRec = next, next
-	g.setToken(c, next.Handle, tok, st.tokenMaxAge(next))
-	st.w.resent.noteToken(next.Handle, sha256.Sum256(tok[:]), false, c.Writer.Header())
-	g.emit(c, Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
+	g.setToken(st.io.w, next.Handle, tok, st.tokenMaxAge(next))
+	st.resent.noteToken(next.Handle, sha256.Sum256(tok[:]), false, st.io.w.Header())
+	st.note(Event{Kind: EventGraceServed, UserID: next.UserID, Handle: next.Handle, Detail: "forwarded token sent again"})
 	return nil
 }
 

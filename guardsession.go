@@ -13,10 +13,10 @@ package ginsecure
 // such a check reads the session afresh, so the write is carried over.
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 )
@@ -101,8 +101,15 @@ func (w *sessionWrites) changedKeys() []any {
 // not), refuses writes of a foreign or retired session, and checks every
 // write against a login that retired the session meanwhile.
 type guardSession struct {
+	rq *request // the context the handler's calls come with (the entry: a write takes the request and writer from it)
+	st *reqState
+	*sessState
+}
+
+// sessState is the state of the session behind the wrapper: what the
+// request's steps read and change of it.
+type sessState struct {
 	inner ginSession
-	st    *reqState
 	sessionWrites
 	life   lifetimeChange // lifetime.go
 	failed error          // the last Save's error: EventSaveIgnored if the handler answers below 400
@@ -128,12 +135,13 @@ type guardSession struct {
 // current one (DESIGN.md, "Cookie writes").
 func (s *guardSession) Save() (err error) {
 	st := s.st
+	st.enter(s.rq.c)
 	defer s.saved(&err) // lifetime.go
 	switch {
 	case st.standingIn():
 		return ErrForeignSession
 	case st.logoutIdiom():
-		return Logout(st.c)
+		return Logout(s.rq.c)
 	case st.deletesAtZero():
 		return ErrSessionNotPersisted
 	case !s.unsaved():
@@ -159,8 +167,8 @@ func (s *guardSession) Save() (err error) {
 	if key != "" && s.retiredBefore(cur, key) {
 		return s.refuseStale()
 	}
-	n := len(st.c.Writer.Header()["Set-Cookie"])
-	if err := cur.Store().Save(st.c.Request, st.c.Writer, cur); err != nil {
+	n := len(st.io.w.Header()["Set-Cookie"])
+	if err := cur.Store().Save(st.io.r, st.io.w, cur); err != nil {
 		return st.g.saveErr(cur.Store(), err)
 	}
 	s.markSaved()
@@ -221,7 +229,7 @@ func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 	if st.g.shared == nil {
 		return false
 	}
-	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	mk, err := st.g.store.GetMarker(st.io.ctx(), key)
 	if err != nil {
 		return false
 	}
@@ -236,7 +244,7 @@ func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 // after the first n too) and refused (ErrStaleCredentials).
 func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
 	st := s.st
-	mk, err := st.g.store.GetMarker(reqCtx(st.c), key)
+	mk, err := st.g.store.GetMarker(st.io.ctx(), key)
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
 		return nil
@@ -254,12 +262,12 @@ func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) 
 	// login that marked the session has not committed its record (it may
 	// still fail, and must then leave the visitor's session as it was; if
 	// it commits, it deletes the session itself).
-	if mk.Handle == "" || st.g.recordExists(st.c, mk.Handle) {
-		if err := deleteSession(st.c.Request, cur.Store(), cur.Name(), cur.ID); err != nil {
+	if mk.Handle == "" || st.g.recordExists(st.io.ctx(), mk.Handle) {
+		if err := deleteSession(st.io.r, cur.Store(), cur.Name(), cur.ID); err != nil {
 			st.g.log.Warn("ginsecure: could not undo a stale session write", "err", err)
 		}
 	}
-	h := st.c.Writer.Header()
+	h := st.io.w.Header()
 	if lines := h["Set-Cookie"]; len(lines) > n {
 		h["Set-Cookie"] = lines[:n:n]
 	}
@@ -277,7 +285,7 @@ func (st *reqState) logoutIdiom() bool {
 // retired the session after this request was verified.
 func (s *guardSession) refuseStale() error {
 	st := s.st
-	st.g.emit(st.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
+	st.g.emit(s.rq.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
 	return ErrStaleCredentials
 }
 
@@ -290,8 +298,8 @@ func (st *reqState) sawAlive(gs *gsessions.Session) bool {
 
 // recordExists reports whether the record under handle exists; a store
 // error counts as yes (the write is then undone: the safe side).
-func (g *Guard) recordExists(c *gin.Context, handle string) bool {
-	_, err := g.store.Get(reqCtx(c), handle)
+func (g *Guard) recordExists(ctx context.Context, handle string) bool {
+	_, err := g.store.Get(ctx, handle)
 	return !errors.Is(err, storeext.ErrNotFound)
 }
 

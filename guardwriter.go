@@ -1,12 +1,14 @@
 package ginsecure
 
-// The response writer that keeps a stand-in's response from writing our
-// cookies.
+// The response: the writer that keeps a stand-in's response from writing
+// our cookies, a refusal's answer, and a Save the handler ignored.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -19,9 +21,9 @@ import (
 // would otherwise overwrite the victim's session cookie.
 type guardWriter struct {
 	gin.ResponseWriter
+	rq       *request // the context a write comes with: its store reads are bounded by the request as it stands
 	st       *reqState
 	scrubbed bool
-	resent   resent // cookies of a record sent at verification, decided again at the write
 }
 
 // resent is what a request was sent at its verification for a record that
@@ -111,11 +113,11 @@ func dropSetCookies(h http.Header, drop func(line string) bool) {
 // back. One record read per record, only for such responses; a store
 // that cannot answer leaves the lines as they are.
 func (w *guardWriter) recheckResent() {
-	entries := w.resent.entries
+	entries := w.st.resent.entries
 	if len(entries) == 0 {
 		return
 	}
-	w.resent = resent{}
+	w.st.resent = resent{}
 	var drop []string
 	var handle string
 	var rec *storeext.Record
@@ -134,11 +136,15 @@ func (w *guardWriter) recheckResent() {
 	}
 }
 
+// ctx bounds a write's store reads by the request as it stands at the
+// write (reqIO.ctx).
+func (w *guardWriter) ctx() context.Context { return reqIO{r: w.rq.c.Request}.ctx() }
+
 // recordNow reads the record handle as it is now: nil where it is gone;
 // readable false where the store cannot answer.
 func (w *guardWriter) recordNow(handle string) (rec *storeext.Record, readable bool) {
 	st := w.st
-	r, err := st.g.view(st.c, handle, st.g.now())
+	r, err := st.g.view(w.ctx(), handle, st.g.now())
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
 		return nil, true
@@ -191,3 +197,49 @@ func (w *guardWriter) Flush() { w.scrub(); w.ResponseWriter.Flush() }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refuse answers a refused request through the error handler and aborts it,
+// whatever the handler did: a custom handler cannot let the protected
+// handler run by forgetting to abort. No cookie is expired: the refused
+// credentials may be a planted or stale copy, and an expiring Set-Cookie
+// could land after a newer login's response.
+func (g *Guard) refuse(c *gin.Context, rq *request, err error) {
+	if rq != nil {
+		rq.st.failure = err
+	}
+	if g.cfg.ErrorHandler != nil {
+		g.cfg.ErrorHandler(c, err)
+	} else {
+		g.defaultErrorHandler(c, err)
+	}
+	c.Abort()
+	if rq != nil {
+		rq.w.scrub()
+	}
+}
+
+func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
+	status, code := http.StatusUnauthorized, "unauthorized"
+	var se *secError
+	if errors.As(err, &se) {
+		status, code = se.status, se.code
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	body := gin.H{"error": code}
+	if r := RevokeReasonOf(err); r != "" {
+		body["reason"] = string(r) // who signed the session out (RevokeReason)
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+// saveIgnored reports a failed Save whose error the handler ignored: it
+// answered below 400 after the Save failed (and no later Save succeeded).
+func (g *Guard) saveIgnored(c *gin.Context, st *reqState) {
+	if c.Writer.Status() >= 400 {
+		return
+	}
+	g.emit(c, Event{Kind: EventSaveIgnored, UserID: st.userID(), Handle: st.handleOf(), Err: st.sess.failed,
+		Detail: "the handler answered " + strconv.Itoa(c.Writer.Status()) + " after Save failed: the write is lost"})
+}

@@ -56,7 +56,7 @@ func BenchmarkVerifyHotPath(b *testing.B) {
 	c.Request.RemoteAddr = "192.0.2.1:1234"
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		st := reqState{g: g, c: c, tok: presented{handle: h, secret: secret, hash: hash}, token: tokenParsed}
+		st := reqState{g: g, io: reqIO{r: c.Request, w: c.Writer}, tok: presented{handle: h, secret: secret, hash: hash}, token: tokenParsed}
 		if err := g.verify(c, &st); err != nil || !st.authenticated() {
 			b.Fatal(err)
 		}

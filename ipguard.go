@@ -169,16 +169,14 @@ func (g *Guard) clientIP(c *gin.Context) netip.Addr {
 	return parseIP(g.clientIPText(c))
 }
 
-// bindIP is the address a login binds its record to, in netip's text
-// form: empty when the peer has no IP address (see clientIP).
-func (g *Guard) bindIP(c *gin.Context) string {
+// loginAddr is the address a login binds its record to: the zero Addr
+// when the peer has no IP address (see clientIP). A login behind a proxy
+// ginsecure does not trust is warned of (warnUntrustedProxy).
+func (g *Guard) loginAddr(c *gin.Context) netip.Addr {
 	if !g.cfg.TrustProxyHeaders && proxyHint(g.proxyHint.Load()) != hintGiven {
 		g.warnUntrustedProxy(c)
 	}
-	if a := g.clientIP(c); a.IsValid() {
-		return a.String()
-	}
-	return ""
+	return g.clientIP(c)
 }
 
 // clientIPText is the client address, unparsed.
@@ -326,10 +324,10 @@ func (g *Guard) checkIP(c *gin.Context, st *reqState, policy *IPPolicy, route bo
 	// inside the /64 must not cost the whole session).
 	keep := g.cfg.KeepSessionOnIPMismatch || route || familyOnly
 	if !keep {
-		g.markRevoked(c, st.rec, storeext.RevokedIP)
+		g.markRevoked(st, st.rec, storeext.RevokedIP)
 	}
 	if g.mismatches.first(mismatchKey{EventIPMismatch, st.rec.Handle, policy.network(client)}, g.now(), g.cfg.TouchInterval) {
-		g.emit(c, Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
+		st.note(Event{Kind: EventIPMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, IP: client.String(), BoundIP: bound.String(), Detail: detail})
 	}
 	if keep {
 		return errIPRefused
@@ -603,4 +601,28 @@ func trustedClientIP(c *gin.Context) string {
 		delete(h, k)
 	}
 	return p.clientIP(c.Request.Context(), c.Request.RemoteAddr, h)
+}
+
+// checkIdentity returns ErrIdentityMismatch for a session whose user is
+// not the one another authentication layer (Config.Identity) names, and
+// revokes it: the session cookie travels with someone else's credentials.
+// The caller serves the request anonymous (reqState.standIn).
+func (g *Guard) checkIdentity(c *gin.Context, st *reqState) error {
+	if g.cfg.Identity == nil || st.rec == nil {
+		return nil
+	}
+	id, ok := g.cfg.Identity(c)
+	if !ok || id == st.rec.UserID {
+		return nil
+	}
+	st.demote()
+	g.markRevoked(st, st.rec, storeext.RevokedIdentity)
+	// Once per record and network per TouchInterval, as for the IP: the
+	// requests a revocation races (in flight, other servers' views) say
+	// nothing new.
+	k := mismatchKey{EventIdentityMismatch, st.rec.Handle, g.cfg.IPBinding.network(g.clientIP(c))}
+	if g.mismatches.first(k, g.now(), g.cfg.TouchInterval) {
+		st.note(Event{Kind: EventIdentityMismatch, UserID: st.rec.UserID, Handle: st.rec.Handle, Detail: "identity layer names " + quoteShort(id)})
+	}
+	return ErrIdentityMismatch
 }

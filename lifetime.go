@@ -6,12 +6,12 @@ package ginsecure
 // "Cookie writes").
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/quasoft/memstore"
@@ -77,7 +77,7 @@ func (s *guardSession) followLifetime() {
 	if held == nil || held.Handle != st.tok.handle {
 		held = &storeext.Record{Handle: st.tok.handle}
 	}
-	rec, err := st.g.updateHeld(reqCtx(st.c), held, func(r *storeext.Record) error {
+	rec, err := st.g.updateHeld(st.io.ctx(), held, func(r *storeext.Record) error {
 		if r.Revoked != "" || r.TokenHash != st.tok.hash || !now.Before(r.ExpiresAt) {
 			return errRaced
 		}
@@ -91,8 +91,8 @@ func (s *guardSession) followLifetime() {
 		return
 	}
 	st.rec = &rec
-	dropSetCookie(st.c.Writer.Header(), st.g.cfg.CookieName)
-	st.g.setToken(st.c, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec))
+	dropSetCookie(st.io.w.Header(), st.g.cfg.CookieName)
+	st.g.setToken(st.io.w, rec.Handle, st.tok.secret, st.tokenMaxAge(&rec))
 }
 
 // chosenLifetime is Record.CookieMaxAge for a session saved with maxAge
@@ -179,7 +179,7 @@ func (s *guardSession) saved(err *error) {
 // (the touch checked it), sent with it unless a rotation just sent it.
 // The cookie store cannot do this without re-sending a read copy of the
 // data: New warns instead (warnShortCookieStore). (DESIGN.md, "Timeouts")
-func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, rec *storeext.Record, rotated bool) {
+func (g *Guard) keepCookies(st *reqState, prevSeen time.Time, rec *storeext.Record, rotated bool) {
 	gs := st.withLifetime(st.cur, rec)
 	if st.standingIn() || gs == nil || gs.Options == nil || cookieStore(gs.Store()) || gs.ID == "" || gs.ID != rec.SessionID {
 		return
@@ -192,14 +192,14 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 	if rec.LastSeen.Sub(rec.CreatedAt)/step <= prevSeen.Sub(rec.CreatedAt)/step {
 		return
 	}
-	if !g.touchSession(c, gs) {
+	if !g.touchSession(st.io.ctx(), gs) {
 		return
 	}
 	st.sendSessionCookie(gs)
 	if !rotated {
-		dropSetCookie(c.Writer.Header(), g.cfg.CookieName)
-		g.setToken(c, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
-		st.w.resent.noteToken(rec.Handle, st.tok.hash, false, c.Writer.Header())
+		dropSetCookie(st.io.w.Header(), g.cfg.CookieName)
+		g.setToken(st.io.w, rec.Handle, st.tok.secret, st.tokenMaxAge(rec))
+		st.resent.noteToken(rec.Handle, st.tok.hash, false, st.io.w.Header())
 	}
 }
 
@@ -209,9 +209,9 @@ func (g *Guard) keepCookies(c *gin.Context, st *reqState, prevSeen time.Time, re
 // expire before the cookie (a session store with IDs that neither the
 // records Store knows nor ginsecure does: gin-contrib's memstore and
 // gorilla's FilesystemStore keep their data without a lifetime).
-func (g *Guard) touchSession(c *gin.Context, gs *gsessions.Session) bool {
+func (g *Guard) touchSession(ctx context.Context, gs *gsessions.Session) bool {
 	if known := g.sessionsKnown(gs.Store()); known != nil {
-		return known.Touch(reqCtx(c), gs.ID, gs.Options.MaxAge)
+		return known.Touch(ctx, gs.ID, gs.Options.MaxAge)
 	}
 	switch gs.Store().(type) {
 	case *memstore.MemStore, *gsessions.FilesystemStore:

@@ -49,10 +49,22 @@ import (
 // not set up an ErrMisconfigured naming the mistake (ErrNoMiddleware,
 // ErrNoSessionsMiddleware, ErrSessionsMany).
 func Login(c *gin.Context, userID string) error {
-	l, err := newLogin(c, userID)
+	st, err := guarded(c)
 	if err != nil {
 		return err
 	}
+	l, err := newLogin(st, userID)
+	if err != nil {
+		return err
+	}
+	l.client = st.g.loginAddr(c) // ipguard.go: the address the record is bound to
+	err = l.run()
+	st.g.flush(c, st) // events.go
+	return err
+}
+
+// run is Login's steps, in order, on what newLogin checked and drew.
+func (l *login) run() error {
 	joined, err := l.mark()
 	if err != nil || joined {
 		return l.fail(err)
@@ -78,9 +90,9 @@ func Login(c *gin.Context, userID string) error {
 // list that takes it back should a later step fail.
 type login struct {
 	g      *Guard
-	c      *gin.Context
 	st     *reqState
 	userID string
+	client netip.Addr // the client's address (loginAddr), the zero Addr for none
 	ctx    context.Context
 	// cleanup is the context the undo list runs with: what a failed login
 	// removes, it removes even when its client has gone away: a write
@@ -108,14 +120,10 @@ type login struct {
 	gone   bool               // the replaced session went in its record's retiring write
 }
 
-// newLogin checks that a login can happen here (ginsecure set up, a
-// valid user ID, the session store reachable and able to keep a login)
-// and draws the new credentials: a handle, a token and a session ID.
-func newLogin(c *gin.Context, userID string) (*login, error) {
-	st := stateOf(c)
-	if st == nil || st.gs == nil {
-		return nil, setupErr(c, st)
-	}
+// newLogin checks that a login can happen on st (a valid user ID, the
+// session store reachable and able to keep a login) and draws the new
+// credentials: a handle, a token and a session ID.
+func newLogin(st *reqState, userID string) (*login, error) {
 	if err := checkUserID(userID); err != nil {
 		return nil, err
 	}
@@ -125,8 +133,8 @@ func newLogin(c *gin.Context, userID string) (*login, error) {
 	if err := st.g.checkSessionStore(st.gs); err != nil {
 		return nil, err
 	}
-	ctx := reqCtx(c)
-	l := &login{g: st.g, c: c, st: st, userID: userID, ctx: ctx, cleanup: context.WithoutCancel(ctx), now: st.g.now()}
+	ctx := st.io.ctx()
+	l := &login{g: st.g, st: st, userID: userID, ctx: ctx, cleanup: context.WithoutCancel(ctx), now: st.g.now()}
 	var err error
 	if l.handle, err = newHandle(); err != nil {
 		return nil, err
@@ -160,7 +168,7 @@ func (l *login) fail(err error) error {
 func (l *login) mark() (joined bool, err error) {
 	st := l.st
 	l.prior, l.replaced, l.oldKey = st.replacing(l.userID)
-	if l.carryR, err = l.g.carryFrom(l.c, st, l.userID, l.oldKey); err != nil { // carryover.go
+	if l.carryR, err = l.g.carryFrom(st, l.userID, l.oldKey); err != nil { // carryover.go
 		return false, err
 	}
 	l.owner, _ = st.cur.Values[handleKey].(string)
@@ -170,7 +178,7 @@ func (l *login) mark() (joined bool, err error) {
 	l.reread, err = l.g.markAndRead(l.ctx, l.oldKey, storeext.Marker{Handle: l.handle, At: l.now, ExpiresAt: l.now.Add(l.g.cfg.AbsoluteTimeout)}, st.cur, l.carryR != carryNone && st.served != servedEmptied) // session_shared.go
 	switch {
 	case errors.Is(err, storeext.ErrMarkerExists):
-		if joined, err := l.g.joinParallelLogin(l.c, st, l.oldKey, l.userID, l.m, l.now); joined || err != nil {
+		if joined, err := l.g.joinParallelLogin(st, l.oldKey, l.userID, l.client, l.m, l.now); joined || err != nil {
 			return joined, err
 		}
 		return false, l.followMoved()
@@ -276,7 +284,7 @@ func (l *login) carry() error {
 // MaxSessionsPerUser make room for it, unless RejectExtraLogins.
 func (l *login) create() error {
 	g := l.g
-	l.rec = g.newRecord(l.c, l.userID, l.m.hash, l.handle, l.sid, l.now)
+	l.rec = g.newRecord(l.st.io.r, l.client, l.userID, l.m.hash, l.handle, l.sid, l.now)
 	l.rec.TokenKey = l.m.key
 	l.lim = storeext.Limit{Max: g.cfg.MaxSessionsPerUser, Reject: g.cfg.RejectExtraLogins, Unpresented: MaxUnpresented}
 	if l.prior != nil && l.prior.UserID == l.userID {
@@ -294,12 +302,12 @@ func (l *login) create() error {
 	}
 	switch {
 	case errors.Is(err, ErrTooManySessions):
-		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Err: err, Detail: "login refused: too many sessions"})
+		l.st.note(Event{Kind: EventLimit, UserID: l.userID, Err: err, Detail: "login refused: too many sessions"})
 		return ErrTooManySessions
 	case err != nil:
 		// Perhaps created all the same (a reply lost): the record would
 		// hold a slot of MaxSessionsPerUser, the session a key.
-		l.undo.push(func(ctx context.Context) { g.dropFailedLogin(ctx, l.c, l.handle, l.m.hash, shared, l.ns) })
+		l.undo.push(func(ctx context.Context) { g.dropFailedLogin(ctx, l.st.io.r, l.handle, l.m.hash, shared, l.ns) })
 		return storeErr(err)
 	}
 	l.undo.push(l.dropRecord)
@@ -316,15 +324,15 @@ func (l *login) dropRecord(ctx context.Context) {
 // saveSession is step 4, the new session saved (on a shared Redis,
 // written already: its cookie), before anything is retired.
 func (l *login) saveSession() error {
-	c, hdr := l.c, l.c.Writer.Header()
+	x, hdr := l.st.io, l.st.io.w.Header()
 	n := len(hdr["Set-Cookie"])
 	if l.shared != nil {
-		http.SetCookie(c.Writer, l.shared.cookie)
-	} else if err := l.ns.Store().Save(c.Request, c.Writer, l.ns); err != nil {
+		http.SetCookie(x.w, l.shared.cookie)
+	} else if err := l.ns.Store().Save(x.r, x.w, l.ns); err != nil {
 		return l.g.saveErr(l.ns.Store(), err)
 	}
 	l.undo.push(func(context.Context) {
-		if err := deleteSession(c.Request, l.ns.Store(), l.ns.Name(), l.ns.ID); err != nil {
+		if err := deleteSession(x.r, l.ns.Store(), l.ns.Name(), l.ns.ID); err != nil {
 			l.g.log.Error("ginsecure: could not remove the session of a failed login", "err", err)
 		}
 		if lines := hdr["Set-Cookie"]; len(lines) > n {
@@ -358,7 +366,7 @@ func (l *login) retire() error {
 		}
 	}
 	if l.oldKey != "" && !l.gone {
-		if err := deleteSession(l.c.Request, l.replaced.Store(), l.replaced.Name(), l.replaced.ID); err != nil {
+		if err := deleteSession(l.st.io.r, l.replaced.Store(), l.replaced.Name(), l.replaced.ID); err != nil {
 			l.g.log.Warn("ginsecure: could not retire the replaced session", "err", err)
 		}
 	}
@@ -378,7 +386,7 @@ func (l *login) evict() {
 	}
 	g.retireEvicted(l.ctx, g.sessionsOf(l.st), evicted) // binding.go: their data goes as every ending's does
 	for _, h := range evicted {
-		g.emit(l.c, Event{Kind: EventLimit, UserID: l.userID, Handle: h, Detail: "signed out by a newer login"})
+		l.st.note(Event{Kind: EventLimit, UserID: l.userID, Handle: h, Detail: "signed out by a newer login"})
 	}
 }
 
@@ -394,14 +402,14 @@ func (l *login) send() {
 // sends the token: what Login and a joined login end with. detail goes
 // into the EventLogin.
 func (st *reqState) signedIn(rec *storeext.Record, m minted, now time.Time, detail string) {
-	g, c := st.g, st.c
+	g := st.g
 	st.sess.reset()
-	g.setToken(c, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
-	g.offerDeviceBinding(c, rec, m.hash)                     // dbsc.go
+	g.setToken(st.io.w, rec.Handle, m.secret, st.tokenMaxAge(rec)) // a new login's record has no CookieMaxAge: cookieMaxAge's
+	g.offerDeviceBinding(st.io, rec, m.hash)                       // dbsc.go
 	st.loggedIn(rec, now)
 	st.tok = presented{handle: rec.Handle, secret: m.secret, hash: m.hash}
 	st.sid = rec.SessionID
-	g.emit(c, Event{Kind: EventLogin, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
+	st.note(Event{Kind: EventLogin, UserID: rec.UserID, Handle: rec.Handle, Detail: detail})
 }
 
 // PrepareSignIn gives the browser an anonymous session of its own (an
@@ -418,15 +426,16 @@ func (st *reqState) signedIn(rec *storeext.Record, m minted, now time.Time, deta
 // ginsecure is not set up an ErrMisconfigured naming the mistake (as
 // Login's).
 func PrepareSignIn(c *gin.Context) error {
-	st := stateOf(c)
-	if st == nil || st.gs == nil {
-		return setupErr(c, st)
+	st, err := guarded(c)
+	if err != nil {
+		return err
 	}
+	rq := requestOf(c)
 	if st.authenticated() || (!st.standingIn() && sessionID(st.cur) != "") {
 		return nil
 	}
 	st.sess.changedOptions()
-	return st.sess.Save()
+	return rq.sess.Save()
 }
 
 // replacing is what a login of userID on this request replaces: the record
@@ -460,8 +469,8 @@ func (st *reqState) replacing(userID string) (prior *storeext.Record, replaced *
 // unconfirmedGrace: it mints a new token for that record (the other
 // login's token becomes the previous one, honoured as a straggler's) and
 // serves the record's own session. It reports whether it joined.
-func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID string, m minted, now time.Time) (bool, error) {
-	ctx := reqCtx(c)
+func (g *Guard) joinParallelLogin(st *reqState, key, userID string, client netip.Addr, m minted, now time.Time) (bool, error) {
+	ctx := st.io.ctx()
 	mk, err := g.store.GetMarker(ctx, key)
 	if errors.Is(err, storeext.ErrNotFound) {
 		return false, nil
@@ -469,7 +478,7 @@ func (g *Guard) joinParallelLogin(c *gin.Context, st *reqState, key, userID stri
 	if err != nil {
 		return false, storeErr(err)
 	}
-	rec, err := g.joinRecord(ctx, mk.Handle, userID, parseIP(g.clientIPText(c)), m, now)
+	rec, err := g.joinRecord(ctx, mk.Handle, userID, client, m, now)
 	if errors.Is(err, errRaced) || errors.Is(err, storeext.ErrNotFound) {
 		return false, nil
 	}
@@ -630,7 +639,7 @@ func (g *Guard) retiredFor(ctx context.Context, handle, successor string) bool {
 // token hash is the login's own, never another record under a handle
 // that collided) and, written by the same script on a shared Redis, its
 // new session.
-func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle string, hash [32]byte, shared *sharedSession, ns *gsessions.Session) {
+func (g *Guard) dropFailedLogin(ctx context.Context, req *http.Request, handle string, hash [32]byte, shared *sharedSession, ns *gsessions.Session) {
 	r, err := g.store.Get(ctx, handle)
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
@@ -645,7 +654,7 @@ func (g *Guard) dropFailedLogin(ctx context.Context, c *gin.Context, handle stri
 		g.log.Error("ginsecure: could not remove the record of a failed login", "err", err)
 	}
 	if shared != nil {
-		if err := deleteSession(c.Request, ns.Store(), ns.Name(), ns.ID); err != nil {
+		if err := deleteSession(req, ns.Store(), ns.Name(), ns.ID); err != nil {
 			g.log.Error("ginsecure: could not remove the session of a failed login", "err", err)
 		}
 	}
@@ -662,13 +671,18 @@ func (g *Guard) checkSessionStore(gs *gsessions.Session) error {
 	return nil
 }
 
-// newRecord mints the record of a login: unpresented until its first
-// presentation (UnpresentedAge).
-func (g *Guard) newRecord(c *gin.Context, userID string, hash [32]byte, handle, sid string, now time.Time) storeext.Record {
+// newRecord mints the record of a login from req bound to client (the
+// zero Addr: to no address): unpresented until its first presentation
+// (UnpresentedAge).
+func (g *Guard) newRecord(req *http.Request, client netip.Addr, userID string, hash [32]byte, handle, sid string, now time.Time) storeext.Record {
+	ip := ""
+	if client.IsValid() {
+		ip = client.String()
+	}
 	r := storeext.Record{
 		Handle: handle, UserID: userID, SessionID: sid,
 		TokenHash: hash, IssuedAt: now,
-		IP: g.bindIP(c), UserAgent: strings.Clone(truncate(c.Request.UserAgent(), 256)),
+		IP: ip, UserAgent: strings.Clone(truncate(req.UserAgent(), 256)),
 		CreatedAt: now, AuthAt: now, LastSeen: now,
 		Unpresented: true,
 	}

@@ -31,6 +31,7 @@ func Logout(c *gin.Context) error {
 	if st == nil {
 		return ErrNoMiddleware
 	}
+	st.enter(c)
 	rec, err := st.signingOut()
 	if rec == nil {
 		return err
@@ -71,7 +72,7 @@ func (st *reqState) signingOut() (*storeext.Record, error) {
 // session could not be tombstoned (the records store failed after the
 // ending).
 func (st *reqState) endSignedOut(rec *storeext.Record) (ended bool, err error) {
-	g, ctx := st.g, reqCtx(st.c)
+	g, ctx := st.g, st.io.ctx()
 	ended, err = g.end(ctx, rec, storeext.RevokedByUser, g.sessionsOf(st))
 	if !ended && err != nil && !errors.Is(err, errEnded) && !errors.Is(err, storeext.ErrNotFound) {
 		return false, storeErr(err)
@@ -108,9 +109,9 @@ func (st *reqState) expireCookies() {
 			opts = *st.gs.Options
 		}
 		opts.MaxAge = -1
-		http.SetCookie(st.c.Writer, gsessions.NewCookie(st.gs.Name(), "", &opts))
+		http.SetCookie(st.io.w, gsessions.NewCookie(st.gs.Name(), "", &opts))
 	}
-	st.g.expireToken(st.c)
+	st.g.expireToken(st.io.w)
 }
 
 // goOnAnonymous is step 4: the request goes on with a new, empty
@@ -135,8 +136,8 @@ func (st *reqState) goOnAnonymous() {
 // loads nothing.
 func (st *reqState) afterLogout() *gsessions.Session {
 	ns := st.newSession()
-	r := st.c.Request.Clone(st.c.Request.Context())
-	r.Header = st.c.Request.Header.Clone()
+	r := st.io.r.Clone(st.io.r.Context())
+	r.Header = st.io.r.Header.Clone()
 	r.Header.Del("Cookie")
 	if fresh, err := ns.Store().New(r, ns.Name()); err == nil && fresh.Options != nil {
 		opts := *fresh.Options

@@ -14,14 +14,44 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// reqState is everything the Guard knows about one request. It is
-// allocated once per request and holds the two wrappers by value.
-type reqState struct {
-	g *Guard
-	c *gin.Context
-
-	w    guardWriter
+// request is what Middleware allocates for one request, once: the
+// context, the state the steps between the edges work on, and the two
+// wrappers it installs in the context (the session sessions.Default
+// returns, the writer that keeps a response from writing what it must
+// not).
+type request struct {
+	c    *gin.Context
+	st   reqState
 	sess guardSession
+	w    guardWriter
+}
+
+// reqIO is what the steps of an entry (Middleware, Login, Logout, Renew, a
+// session write) read of the request and write to its response: the
+// request and the writer as they stand in the context where the entry
+// starts (reqState.enter), and the context store calls are bounded by.
+type reqIO struct {
+	r *http.Request
+	w gin.ResponseWriter
+}
+
+// ctx bounds store calls by the request's context.
+func (x reqIO) ctx() context.Context {
+	if x.r != nil {
+		return x.r.Context()
+	}
+	return context.Background()
+}
+
+// reqState is everything the Guard knows about one request. It holds no
+// *gin.Context: an entry takes what its steps need from the context at
+// its start (io), so that the steps work on plain values.
+type reqState struct {
+	g  *Guard
+	io reqIO // the request and writer of the entry running now
+
+	sess   sessState // the session's state behind the wrapper sessions.Default returns (guardsession.go)
+	resent resent    // cookies of a record sent at verification, decided again at the write (guardwriter.go)
 
 	gs      *gsessions.Session // the session as presented (loaded), or nil without sessions.Sessions
 	cur     *gsessions.Session // the session the request is served with: gs, the record's own (healed), or a stand-in
@@ -48,6 +78,18 @@ type reqState struct {
 
 	served  served // which session the request is served with (verdict.go)
 	failure error
+
+	events []Event // noted by the steps, emitted where the entry ends (events.go: note, flush)
+}
+
+// setHeader sets header k to v, or deletes it for an empty v, as gin's
+// Context.Header does.
+func setHeader(h http.Header, k, v string) {
+	if v == "" {
+		h.Del(k)
+		return
+	}
+	h.Set(k, v)
 }
 
 // Middleware returns the handler that authenticates every request. Put it
@@ -61,22 +103,25 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 		if g.deviceEndpoint(c) { // dbsc.go: registration and refresh
 			return
 		}
-		st := g.load(c) // token.go, guardsession.go
-		if err := g.verify(c, st); err != nil {
-			c.Writer = &st.w // a refusal writes no cookie of a stand-in either
-			g.refuse(c, st, err)
+		rq := g.load(c) // token.go, guardsession.go
+		st := &rq.st
+		err := g.verify(c, st)
+		g.flush(c, st) // events.go: what verify noted
+		if err != nil {
+			c.Writer = &rq.w // a refusal writes no cookie of a stand-in either
+			g.refuse(c, rq, err)
 			return
 		}
-		if !st.standingIn() && len(st.w.resent.entries) == 0 {
+		if !st.standingIn() && len(st.resent.entries) == 0 {
 			c.Next() // serve
 			if st.sess.failed != nil {
 				g.saveIgnored(c, st) // events.go
 			}
 			return
 		}
-		c.Writer = &st.w // a stand-in's, or a resent token's (recheckResent)
+		c.Writer = &rq.w // a stand-in's, or a resent token's (recheckResent)
 		c.Next()
-		st.w.scrub() // write: a handler that wrote nothing still must not clobber
+		rq.w.scrub() // write: a handler that wrote nothing still must not clobber
 		if st.sess.failed != nil {
 			g.saveIgnored(c, st)
 		}
@@ -86,20 +131,20 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 // load reads what the request presents: the token cookie, and the
 // gin-contrib session, whose wrapper goes into the context in place of
 // gin-contrib's own.
-func (g *Guard) load(c *gin.Context) *reqState {
-	st := &reqState{g: g, c: c}
-	st.w.ResponseWriter = c.Writer // installed by Middleware where needed
-	st.w.st = st
-	st.sess.st = st
-	if v, ok := c.Get(sessions.DefaultKey); ok {
-		if inner, ok := v.(ginSession); ok {
-			st.sess.inner = inner
-			c.Set(sessions.DefaultKey, &st.sess)
-		}
-	}
-	if st.sess.inner == nil {
-		c.Set(reqKey{}, st) // stateOf finds it here instead
-		g.warnNoSessions(c) // setup.go
+func (g *Guard) load(c *gin.Context) *request {
+	rq := &request{c: c}
+	st := &rq.st
+	st.g = g
+	st.enter(c)
+	rq.w = guardWriter{ResponseWriter: c.Writer, rq: rq, st: st} // installed by Middleware where needed
+	rq.sess = guardSession{rq: rq, st: st, sessState: &st.sess}
+	v, _ := c.Get(sessions.DefaultKey)
+	if inner, ok := v.(ginSession); ok {
+		st.sess.inner = inner
+		c.Set(sessions.DefaultKey, &rq.sess)
+	} else {
+		c.Set(reqKey{}, rq) // requestOf finds it here instead
+		g.warnNoSessions(v) // setup.go
 	}
 	if v, ok := tokenCookie(c.Request, g.cfg.CookieName); ok {
 		st.token = tokenMalformed
@@ -110,11 +155,11 @@ func (g *Guard) load(c *gin.Context) *reqState {
 			// The record's read joins the session's (session_shared.go: one
 			// round trip) or runs beside it (prefetch.go).
 			if st.join, st.early = g.readTogether(st.sess.inner, c.Request, st.tok.handle); st.join == nil {
-				st.join = g.startPrefetch(reqCtx(c), st.tok.handle)
+				st.join = g.startPrefetch(st.io.ctx(), st.tok.handle)
 			}
 		}
 	}
-	return st
+	return rq
 }
 
 // verify decides what the request is: authenticated, anonymous (with a
@@ -135,15 +180,15 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		if st.token == tokenMalformed {
 			st.failure = ErrTokenMismatch
 		}
-		return g.guardAnonymous(c, st, nil, now)
+		return g.guardAnonymous(st, nil, now)
 	}
-	rec, err := g.openRecord(c, st, now)
+	rec, err := g.openRecord(st, now)
 	if rec == nil || err != nil {
 		return err
 	}
 
 	// bind: the session cookie must belong to the record.
-	if ok, err := g.bindSession(c, st, rec); !ok || err != nil {
+	if ok, err := g.bindSession(st, rec); !ok || err != nil {
 		return err
 	}
 	st.rec = rec
@@ -156,7 +201,7 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		return nil
 	}
 	st.verdict = verdictAuthenticated
-	return g.keepFresh(c, st, now)
+	return g.keepFresh(st, now)
 }
 
 // openRecord opens the record the token names: its secret is the current
@@ -164,26 +209,26 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 // late response is forwarded to its successor, and the record has neither
 // ended nor timed out. Where the request goes on anonymous instead it
 // returns nil, and guardAnonymous's answer.
-func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
-	rec, err := g.viewToken(c, st, now) // joins the read load started
+func (g *Guard) openRecord(st *reqState, now time.Time) (*storeext.Record, error) {
+	rec, err := g.viewToken(st, now) // joins the read load started
 	if errors.Is(err, storeext.ErrNotFound) {
 		// Signed out, replaced by a login, timed out and forgotten: dead
 		// credentials are anonymous, and nothing is written back.
 		st.failure = ErrExpired
-		return nil, g.guardAnonymous(c, st, nil, now)
+		return nil, g.guardAnonymous(st, nil, now)
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if !g.checkSecret(c, st, rec, now) { // grace.go: current, previous, replay
-		return nil, g.guardAnonymous(c, st, rec, now)
+	if !g.checkSecret(st, rec, now) { // grace.go: current, previous, replay
+		return nil, g.guardAnonymous(st, rec, now)
 	}
 	if rec.Revoked == storeext.RevokedReplaced {
 		// A login from this browser replaced the record; a response of it
 		// that landed after the login's (a rotation in flight) is
 		// forwarded to the successor once the checks below pass on it
 		// (grace.go).
-		next, err := g.forwardTarget(c, st, rec, now)
+		next, err := g.forwardTarget(st, rec, now)
 		if err != nil {
 			return nil, err
 		}
@@ -193,12 +238,12 @@ func (g *Guard) openRecord(c *gin.Context, st *reqState, now time.Time) (*storee
 	}
 	if rec.Revoked != "" {
 		st.failure = revokedErr(rec.Revoked)
-		return nil, g.guardAnonymous(c, st, rec, now)
+		return nil, g.guardAnonymous(st, rec, now)
 	}
 	if reason := g.timedOut(rec, g.touchDue(rec, now), now); reason != nil {
-		g.endTimedOut(c, st, rec, reason)
+		g.endTimedOut(st, rec, reason)
 		st.failure = reason
-		return nil, g.guardAnonymous(c, st, nil, now)
+		return nil, g.guardAnonymous(st, nil, now)
 	}
 	return rec, nil
 }
@@ -213,10 +258,10 @@ func (g *Guard) touchDue(rec *storeext.Record, now time.Time) bool {
 // MaxSessionsPerUser: binding.go), a forward, the answer to a superseded
 // credential, a rotation, a confirmation, a last-seen touch (grace.go).
 // A write that finds the record ended takes the verdict away.
-func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
+func (g *Guard) keepFresh(st *reqState, now time.Time) error {
 	touch := g.touchDue(st.rec, now)
 	if st.rec.Unpresented {
-		if err := g.present(c, st, now); err != nil || !st.authenticated() {
+		if err := g.present(st, now); err != nil || !st.authenticated() {
 			st.demote()
 			return err
 		}
@@ -225,16 +270,16 @@ func (g *Guard) keepFresh(c *gin.Context, st *reqState, now time.Time) error {
 
 	// rotate, confirm, touch, resend: grace.go.
 	if st.fwd != nil {
-		return g.forward(c, st, now)
+		return g.forward(st, now)
 	}
 	if st.sup != supCurrent && st.sup != supReissue {
-		return g.serveSuperseded(c, st, now)
+		return g.serveSuperseded(st, now)
 	}
-	rotate, confirm := g.due(st.rec, st.sup, c.Request.Header, now)
+	rotate, confirm := g.due(st.rec, st.sup, st.io.r.Header, now)
 	if !rotate && !confirm && !touch {
 		return nil
 	}
-	if err := g.refresh(c, st, now, rotate); err != nil {
+	if err := g.refresh(st, now, rotate); err != nil {
 		st.demote()
 		return err
 	}
@@ -262,22 +307,22 @@ func (g *Guard) timedOut(rec *storeext.Record, touch bool, now time.Time) error 
 // endTimedOut ends a record whose idle or absolute timeout passed, on the
 // request that found it so, and deletes it: the request goes on
 // anonymous, and nothing is written to the browser.
-func (g *Guard) endTimedOut(c *gin.Context, st *reqState, rec *storeext.Record, reason error) {
-	if _, err := g.end(reqCtx(c), rec, storeext.RevokedTimedOut, g.sessionsOf(st)); err != nil &&
+func (g *Guard) endTimedOut(st *reqState, rec *storeext.Record, reason error) {
+	if _, err := g.end(st.io.ctx(), rec, storeext.RevokedTimedOut, g.sessionsOf(st)); err != nil &&
 		!errors.Is(err, storeext.ErrNotFound) && !errors.Is(err, errEnded) {
 		g.log.Warn("ginsecure: could not retire a timed-out session", "err", err)
 	}
-	if err := g.store.Delete(reqCtx(c), rec.Handle); err != nil {
+	if err := g.store.Delete(st.io.ctx(), rec.Handle); err != nil {
 		g.log.Warn("ginsecure: could not delete a timed-out record", "err", err)
 	}
-	g.emit(c, Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
+	st.note(Event{Kind: EventTimeout, UserID: rec.UserID, Handle: rec.Handle, Err: reason})
 }
 
 // bindSession decides the session cookie next to a token that opened rec:
 // the record's own session, its predecessor or another session of its
 // user (healed), none (or one the store could not decode: anonymous, with
 // a session of its own), or a foreign one (hidden, anonymous).
-func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) (bool, error) {
+func (g *Guard) bindSession(st *reqState, rec *storeext.Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
 	}
@@ -291,16 +336,16 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 	if st.sid == "" {
 		st.failure = ErrNoSession
 		if st.lostSession(several) {
-			return false, g.endLost(c, st, rec)
+			return false, g.endLost(st, rec)
 		}
 		return false, nil
 	}
-	if healed, err := g.healFrom(c, st, rec, several); healed || err != nil {
+	if healed, err := g.healFrom(st, rec, several); healed || err != nil {
 		return healed, err
 	}
 	st.hide()
 	st.failure = ErrForeignSession
-	g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
+	st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
 }
 
@@ -312,8 +357,8 @@ func (g *Guard) bindSession(c *gin.Context, st *reqState, rec *storeext.Record) 
 // Never from one of several cookies of the name: the record's own was
 // not among them, so the first may be a tossed copy whose data would
 // overwrite the browser's.
-func (g *Guard) healFrom(c *gin.Context, st *reqState, rec *storeext.Record, several bool) (bool, error) {
-	mk, err := g.store.GetMarker(reqCtx(c), markerKey(st.gs))
+func (g *Guard) healFrom(st *reqState, rec *storeext.Record, several bool) (bool, error) {
+	mk, err := g.store.GetMarker(st.io.ctx(), markerKey(st.gs))
 	marked := err == nil
 	switch {
 	case err != nil && !errors.Is(err, storeext.ErrNotFound):
@@ -321,15 +366,15 @@ func (g *Guard) healFrom(c *gin.Context, st *reqState, rec *storeext.Record, sev
 	case several:
 		return false, nil
 	case marked && st.healsFrom(mk, rec):
-		return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), mk.Handle)
+		return true, g.heal(st, rec, g.predecessorCarry(st, rec), mk.Handle)
 	case !marked && g.lateAnonymous(st, rec):
 		return true, g.adoptLate(st, rec)
 	}
-	mine, err := g.usersOther(c, st, rec, sessionOwner(st.gs, mk, marked))
+	mine, err := g.usersOther(st, rec, sessionOwner(st.gs, mk, marked))
 	if !mine || err != nil {
 		return false, err
 	}
-	return true, g.heal(st, rec, g.predecessorCarry(c, st, rec), "")
+	return true, g.heal(st, rec, g.predecessorCarry(st, rec), "")
 }
 
 // guardAnonymous serves a request that is not authenticated. Its session
@@ -341,7 +386,7 @@ func (g *Guard) healFrom(c *gin.Context, st *reqState, rec *storeext.Record, sev
 // the token, if any. A session chosen for a record among several cookies
 // of the name (a forward's successor: ownAmong) is given up: that record
 // ended after the choice (timed out), and its session is nobody's.
-func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Record, now time.Time) error {
+func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
 	}
@@ -357,7 +402,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 		return nil
 	}
 	if rec == nil || rec.Handle != h {
-		r, err := g.view(c, h, now)
+		r, err := g.view(st.io.ctx(), h, now)
 		switch {
 		case errors.Is(err, storeext.ErrNotFound):
 			// The session outlived its record (signed out, timed out,
@@ -380,7 +425,7 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 	st.hide()
 	if st.failure == nil {
 		st.failure = ErrTokenMismatch
-		g.emit(c, Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "signed-in session presented without its token"})
+		st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "signed-in session presented without its token"})
 	}
 	return nil
 }
@@ -388,74 +433,67 @@ func (g *Guard) guardAnonymous(c *gin.Context, st *reqState, rec *storeext.Recor
 // view reads a record for the hot path: without a copy from a store that
 // shares its records (sharedReader: the embedded memory store), through
 // Store.Get from any other.
-func (g *Guard) view(c *gin.Context, handle string, now time.Time) (*storeext.Record, error) {
+func (g *Guard) view(ctx context.Context, handle string, now time.Time) (*storeext.Record, error) {
 	if g.shared != nil {
 		return g.shared.viewShared(handle, now)
 	}
-	rec, err := g.store.Get(reqCtx(c), handle)
+	rec, err := g.store.Get(ctx, handle)
 	if err != nil {
 		return nil, err
 	}
 	return &rec, nil
 }
 
-// reqKey is the context key of the request state when there is no session
+// reqKey is the context key of the request when there is no session
 // wrapper to carry it.
 type reqKey struct{}
 
-func stateOf(c *gin.Context) *reqState {
+// requestOf is the request Middleware allocated for c, or nil.
+func requestOf(c *gin.Context) *request {
 	if c == nil {
 		return nil
 	}
-	// The state rides on the session wrapper where there is one (one
+	// The request rides on the session wrapper where there is one (one
 	// context write less per request), under its own key otherwise.
 	if v, ok := c.Get(sessions.DefaultKey); ok {
 		if gs, ok := v.(*guardSession); ok {
-			return gs.st
+			return gs.rq
 		}
 	}
 	v, ok := c.Get(reqKey{})
 	if !ok {
 		return nil
 	}
-	st, _ := v.(*reqState)
-	return st
+	rq, _ := v.(*request)
+	return rq
 }
 
-// refuse answers a refused request through the error handler and aborts it,
-// whatever the handler did: a custom handler cannot let the protected
-// handler run by forgetting to abort. No cookie is expired: the refused
-// credentials may be a planted or stale copy, and an expiring Set-Cookie
-// could land after a newer login's response.
-func (g *Guard) refuse(c *gin.Context, st *reqState, err error) {
-	if st != nil {
-		st.failure = err
+// stateOf is the state of the request Middleware allocated for c, or nil.
+func stateOf(c *gin.Context) *reqState {
+	if rq := requestOf(c); rq != nil {
+		return &rq.st
 	}
-	if g.cfg.ErrorHandler != nil {
-		g.cfg.ErrorHandler(c, err)
-	} else {
-		g.defaultErrorHandler(c, err)
-	}
-	c.Abort()
-	if st != nil {
-		st.w.scrub()
-	}
+	return nil
 }
 
-func (g *Guard) defaultErrorHandler(c *gin.Context, err error) {
-	status, code := http.StatusUnauthorized, "unauthorized"
-	var se *secError
-	if errors.As(err, &se) {
-		status, code = se.status, se.code
+// guarded is the state of the request on c for an entry that needs
+// ginsecure set up (Login, Renew, PrepareSignIn), entered (enter), or the
+// error that names the mistake (setup.go).
+func guarded(c *gin.Context) (*reqState, error) {
+	st := stateOf(c)
+	if st == nil || st.gs == nil {
+		v, _ := c.Get(sessions.DefaultKey)
+		return nil, setupErr(st, v)
 	}
-	if status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", "1")
-	}
-	body := gin.H{"error": code}
-	if r := RevokeReasonOf(err); r != "" {
-		body["reason"] = string(r) // who signed the session out (RevokeReason)
-	}
-	c.AbortWithStatusJSON(status, body)
+	st.enter(c)
+	return st, nil
+}
+
+// enter takes what the steps of an entry read and write from c, as it
+// stands where the entry starts: the request, and the writer (Middleware's
+// guardWriter once installed, or a later middleware's).
+func (st *reqState) enter(c *gin.Context) {
+	st.io = reqIO{r: c.Request, w: c.Writer}
 }
 
 // reqCtx bounds store calls by the request's context.
@@ -469,11 +507,30 @@ func reqCtx(c *gin.Context) context.Context {
 // viewToken is view for the record the token names: it joins the read
 // startPrefetch started, or reads now where none was started (or the
 // store could not start one at once: the sequential order).
-func (g *Guard) viewToken(c *gin.Context, st *reqState, now time.Time) (*storeext.Record, error) {
+func (g *Guard) viewToken(st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
-		return g.view(c, st.tok.handle, now)
+		return g.view(st.io.ctx(), st.tok.handle, now)
 	}
 	st.join = nil
 	return join()
+}
+
+// deviceEndpoint answers a POST to the registration or refresh path and
+// reports whether it did; every other request goes on.
+func (g *Guard) deviceEndpoint(c *gin.Context) bool {
+	d := g.device
+	if d == nil || c.Request.Method != http.MethodPost {
+		return false
+	}
+	switch c.Request.URL.Path {
+	case d.register:
+		g.deviceRegister(c)
+	case d.refresh:
+		g.deviceRefresh(c)
+	default:
+		return false
+	}
+	c.Abort()
+	return true
 }

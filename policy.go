@@ -62,28 +62,32 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 		panic("ginsecure: Policy.IPBinding: " + p.IPBinding.err.Error())
 	}
 	return func(c *gin.Context) {
-		st := stateOf(c)
-		if st == nil {
+		rq := requestOf(c)
+		if rq == nil {
 			g.warnNoMiddleware() // setup.go
 			g.refuse(c, nil, ErrNoMiddleware)
 			return
 		}
+		st := &rq.st
+		st.enter(c)
 		if p.RequireTLS && !g.secureTransport(c) {
-			g.refuse(c, st, ErrTLSRequired)
+			g.refuse(c, rq, ErrTLSRequired)
 			return
 		}
 		authOnly := p.Authenticated || p.MaxAuthAge > 0 || p.DeviceBound
 		if st.authenticated() {
 			if err := g.checkIdentity(c, st); err != nil {
+				g.flush(c, st) // events.go: what the check noted
 				// As in Middleware (DESIGN.md, "Refusals"): revoked,
 				// and anonymous on a route that does not need a user.
 				st.standIn(err)
 				if !authOnly {
-					serveStandIn(c, st)
+					serveStandIn(c, rq)
 					return
 				}
 			} else if err := g.checkIP(c, st, &p.IPBinding, true); err != nil {
-				g.refuse(c, st, err)
+				g.flush(c, st)
+				g.refuse(c, rq, err)
 				return
 			}
 		}
@@ -92,15 +96,15 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 			if err == nil {
 				err = ErrNoSession
 			}
-			g.refuse(c, st, err)
+			g.refuse(c, rq, err)
 			return
 		}
 		if p.DeviceBound && !g.rotatesByProof(st.rec) { // bound, with device binding on
-			g.refuse(c, st, ErrDeviceBindingRequired)
+			g.refuse(c, rq, ErrDeviceBindingRequired)
 			return
 		}
 		if p.MaxAuthAge > 0 && g.now().Sub(st.authAt) > p.MaxAuthAge {
-			g.refuse(c, st, ErrReauthRequired)
+			g.refuse(c, rq, ErrReauthRequired)
 			return
 		}
 		c.Next()
@@ -111,12 +115,12 @@ func (g *Guard) Require(p Policy) gin.HandlerFunc {
 // Require gave the request after Middleware had served it authenticated:
 // its response must carry no cookie of ours, as Middleware keeps a
 // stand-in's from doing.
-func serveStandIn(c *gin.Context, st *reqState) {
-	if st.gs == nil {
+func serveStandIn(c *gin.Context, rq *request) {
+	if rq.st.gs == nil {
 		c.Next()
 		return
 	}
-	c.Writer = &st.w
+	c.Writer = &rq.w
 	c.Next()
-	st.w.scrub()
+	rq.w.scrub()
 }

@@ -36,7 +36,7 @@ func TestRecordKeepsOnlyTheUserAgentItStores(t *testing.T) {
 		c.Request = httptest.NewRequest("POST", "/login", nil)
 		c.Request.RemoteAddr = "192.0.2.1:1"
 		c.Request.Header.Set("User-Agent", strings.Repeat("a", size))
-		recs = append(recs, g.newRecord(c, "alice", [32]byte{}, "h", "s", now))
+		recs = append(recs, g.newRecord(c.Request, g.loginAddr(c), "alice", [32]byte{}, "h", "s", now))
 	}
 	grew := int64(heap()) - int64(before)
 	if len(recs[0].UserAgent) != 256 {

@@ -29,6 +29,13 @@ func Renew(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	err = r.run()
+	r.g.flush(c, r.st) // events.go
+	return err
+}
+
+// run is Renew's steps, in order, on the state newRenewal checked.
+func (r *renewal) run() error {
 	if err := r.mark(); err != nil {
 		return r.fail(err)
 	}
@@ -66,9 +73,9 @@ type renewal struct {
 // authenticated, on the current token) and draws the new token and
 // session ID.
 func newRenewal(c *gin.Context) (*renewal, error) {
-	st := stateOf(c)
-	if st == nil || st.gs == nil {
-		return nil, setupErr(c, st)
+	st, err := guarded(c)
+	if err != nil {
+		return nil, err
 	}
 	if !st.authenticated() {
 		return nil, ErrNoSession
@@ -76,8 +83,7 @@ func newRenewal(c *gin.Context) (*renewal, error) {
 	if st.sup != supCurrent {
 		return nil, ErrStaleCredentials
 	}
-	r := &renewal{g: st.g, c: c, st: st, ctx: reqCtx(c), now: st.g.now(), cur: st.cur}
-	var err error
+	r := &renewal{g: st.g, c: c, st: st, ctx: st.io.ctx(), now: st.g.now(), cur: st.cur}
 	if r.m, err = mint(); err != nil {
 		return nil, err
 	}
@@ -237,11 +243,11 @@ func (r *renewal) send() {
 	g, st, c, rec := r.g, r.st, r.c, &r.rec
 	st.cur, st.sid = r.ns, r.sid
 	st.sess.reset()
-	g.setToken(c, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
-	g.offerDeviceBinding(c, rec, r.m.hash) // dbsc.go
+	g.setToken(c.Writer, rec.Handle, r.m.secret, st.tokenMaxAge(rec))
+	g.offerDeviceBinding(st.io, rec, r.m.hash) // dbsc.go
 	st.renewed(rec, r.now)
 	st.tok.secret, st.tok.hash = r.m.secret, r.m.hash
-	g.emit(c, Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
+	st.note(Event{Kind: EventRotate, UserID: rec.UserID, Handle: rec.Handle, Detail: "renew"})
 }
 
 // rotatedTo reports whether the record under handle holds the token
@@ -262,7 +268,7 @@ func (g *Guard) renewMarker(st *reqState, handle, sid string, now time.Time) (ol
 	if oldKey == st.sessionKeyOf(sid) {
 		return "", nil, nil // nothing moves: no predecessor to mark
 	}
-	ctx := reqCtx(st.c)
+	ctx := st.io.ctx()
 	reread, err = g.markAndRead(ctx, oldKey, storeext.Marker{Handle: handle, At: now, ExpiresAt: now.Add(g.cfg.AbsoluteTimeout)}, st.cur, st.served != servedEmptied) // session_shared.go
 	switch {
 	case errors.Is(err, storeext.ErrMarkerExists):

@@ -33,7 +33,6 @@ import (
 	"syscall"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 	"github.com/ginsecure/ginsecure/storeext"
 	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
@@ -93,11 +92,11 @@ func (st *reqState) loadSession() error {
 	// A session that loaded is not new; only a new one next to a session
 	// cookie may hide a load error (gin-contrib logged it and kept it in
 	// gorilla's registry, which costs a lookup: not on the hot path).
-	if !st.gs.IsNew || !hasCookie(st.c.Request, st.gs.Name()) {
+	if !st.gs.IsNew || !hasCookie(st.io.r, st.gs.Name()) {
 		st.sid = sessionID(st.gs)
 		return nil
 	}
-	if _, err := gsessions.GetRegistry(st.c.Request).Get(st.gs.Store(), st.gs.Name()); err != nil {
+	if _, err := gsessions.GetRegistry(st.io.r).Get(st.gs.Store(), st.gs.Name()); err != nil {
 		known := st.g.sessionsKnown(st.gs.Store())
 		if known != nil && known.Outage(err) {
 			loaded, done := st.reload(known)
@@ -132,7 +131,7 @@ func (st *reqState) loadSession() error {
 // the payload under the same ID, which the record still names);
 // otherwise err is the outage.
 func (st *reqState) reload(known knownSessions) (last error, done bool) {
-	gs, outage, err2 := known.Reload(st.c.Request, st.gs.Name())
+	gs, outage, err2 := known.Reload(st.io.r, st.gs.Name())
 	switch {
 	case err2 == nil:
 		st.gs, st.cur = gs, gs
@@ -289,7 +288,7 @@ func (st *reqState) loadByID(id string) (*gsessions.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs, err := store.New(requestWithCookie(st.c.Request, name, v), name)
+	gs, err := store.New(requestWithCookie(st.io.r, name, v), name)
 	if err != nil {
 		if st.g.outage(store, err) {
 			return nil, storeErr(err)
@@ -329,7 +328,7 @@ func (st *reqState) sendSessionCookie(gs *gsessions.Session) {
 		st.g.log.Warn("ginsecure: could not encode the session cookie", "err", err)
 		return
 	}
-	http.SetCookie(st.c.Writer, gsessions.NewCookie(gs.Name(), v, gs.Options))
+	http.SetCookie(st.io.w, gsessions.NewCookie(gs.Name(), v, gs.Options))
 }
 
 // deleteSession removes a server-side session's data (memstore, Redis),
@@ -397,11 +396,11 @@ func (g *Guard) heal(st *reqState, rec *storeext.Record, carry carryRule, from s
 	if !st.sendsHealed(from) {
 		return nil // adopted for this request only; sent only if the handler saves it
 	}
-	if err := ns.Store().Save(st.c.Request, st.c.Writer, ns); err != nil {
+	if err := ns.Store().Save(st.io.r, st.io.w, ns); err != nil {
 		g.log.Warn("ginsecure: could not send the healed session", "err", err)
 		return nil
 	}
-	st.w.resent.note(rec.Handle, st.c.Writer.Header()) // a full copy: not sent once a login replaced the record
+	st.resent.note(rec.Handle, st.io.w.Header()) // a full copy: not sent once a login replaced the record
 	return nil
 }
 
@@ -466,7 +465,7 @@ func sessionOwner(gs *gsessions.Session, mk storeext.Marker, marked bool) string
 // of several cookies of the name (a tossed copy's data would overwrite
 // the browser's, DESIGN.md "Tossed cookies"). One record read, only for
 // a session cookie that would otherwise be foreign.
-func (g *Guard) usersOther(c *gin.Context, st *reqState, rec *storeext.Record, owner string) (bool, error) {
+func (g *Guard) usersOther(st *reqState, rec *storeext.Record, owner string) (bool, error) {
 	if owner == "" || st.fwd != nil {
 		return false, nil
 	}
@@ -474,7 +473,7 @@ func (g *Guard) usersOther(c *gin.Context, st *reqState, rec *storeext.Record, o
 		return true, nil
 	}
 	now := g.now()
-	o, err := g.view(c, owner, now)
+	o, err := g.view(st.io.ctx(), owner, now)
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
 		return false, nil
@@ -511,7 +510,7 @@ func (g *Guard) adoptLate(st *reqState, rec *storeext.Record) error {
 		st.sendSessionCookie(gs)
 		return nil
 	}
-	if err := gs.Store().Save(st.c.Request, st.c.Writer, gs); err != nil {
+	if err := gs.Store().Save(st.io.r, st.io.w, gs); err != nil {
 		return storeErr(err)
 	}
 	return nil
@@ -539,8 +538,8 @@ func (st *reqState) lostSession(several bool) bool {
 // ordinary anonymous one with the fresh session it has, whose writes are
 // kept. A store that cannot be reached is an outage (503): left alive, the
 // record would make that fresh session look foreign.
-func (g *Guard) endLost(c *gin.Context, st *reqState, rec *storeext.Record) error {
-	ended, err := g.end(reqCtx(c), rec, storeext.RevokedSessionLost, g.sessionsOf(st))
+func (g *Guard) endLost(st *reqState, rec *storeext.Record) error {
+	ended, err := g.end(st.io.ctx(), rec, storeext.RevokedSessionLost, g.sessionsOf(st))
 	switch {
 	case !ended && (errors.Is(err, errEnded) || errors.Is(err, storeext.ErrNotFound)):
 		return nil
@@ -549,7 +548,7 @@ func (g *Guard) endLost(c *gin.Context, st *reqState, rec *storeext.Record) erro
 	case err != nil:
 		g.log.Warn("ginsecure: could not retire the session of a lost session cookie", "err", err)
 	}
-	g.emit(c, Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
+	st.note(Event{Kind: EventRevoke, UserID: rec.UserID, Handle: rec.Handle, Detail: "token presented without its session cookie: signed out"})
 	return nil
 }
 
@@ -565,7 +564,7 @@ func (st *reqState) decodesAny() bool {
 	if codecs == nil {
 		return true
 	}
-	for v := range sessionCookies(st.c.Request, name) {
+	for v := range sessionCookies(st.io.r, name) {
 		var err error
 		if cookieStore(store) {
 			err = securecookie.DecodeMulti(name, v, &st.newSession().Values, codecs...)
@@ -592,13 +591,13 @@ func (st *reqState) sessionCookieSent() bool {
 	if o == nil {
 		return true
 	}
-	if !pathMatch(o.Path, st.c.Request.URL.Path) {
+	if !pathMatch(o.Path, st.io.r.URL.Path) {
 		return false
 	}
 	if o.SameSite != http.SameSiteStrictMode {
 		return true
 	}
-	switch st.c.GetHeader("Sec-Fetch-Site") {
+	switch st.io.r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "same-site", "none":
 		return true
 	}
@@ -636,7 +635,7 @@ func requestWithCookie(r *http.Request, name, value string) *http.Request {
 func (st *reqState) dropEnded() {
 	gs := st.gs
 	if gs.ID != "" && !cookieStore(gs.Store()) {
-		if err := deleteSession(st.c.Request, gs.Store(), gs.Name(), gs.ID); err != nil {
+		if err := deleteSession(st.io.r, gs.Store(), gs.Name(), gs.ID); err != nil {
 			st.g.log.Warn("ginsecure: could not delete an ended session's data", "err", err)
 		}
 	}
@@ -700,7 +699,7 @@ func (st *reqState) hide() {
 // sessionsOf is the session store of the request, else the learned one.
 func (g *Guard) sessionsOf(st *reqState) sessionRef {
 	if st != nil && st.gs != nil {
-		return sessionRef{r: st.c.Request, store: st.gs.Store(), name: st.gs.Name()}
+		return sessionRef{r: st.io.r, store: st.gs.Store(), name: st.gs.Name()}
 	}
 	if p := g.sessionsSeen.Load(); p != nil {
 		return *p

@@ -152,7 +152,7 @@ func (st *reqState) checkInjected(gs *gsessions.Session) {
 	if gs == nil || st.gs != gs || p == nil || gs.Store() == p.gs {
 		return
 	}
-	fresh, err := gs.Store().New(st.c.Request, gs.Name())
+	fresh, err := gs.Store().New(st.io.r, gs.Name())
 	if fresh == nil {
 		fresh = st.newSession()
 	}
@@ -206,7 +206,7 @@ func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk storee
 	if !saved {
 		return mk, true, true, nil
 	}
-	http.SetCookie(st.c.Writer, w.cookie)
+	http.SetCookie(st.io.w, w.cookie)
 	return storeext.Marker{}, false, true, nil
 }
 

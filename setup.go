@@ -12,31 +12,28 @@ import (
 	"strings"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 )
 
 // setupErr is the error of Login or Renew on a request whose session
 // ginsecure cannot guard: ErrNoMiddleware when Middleware has not run,
 // ErrSessionsMany or ErrNoSessionsMiddleware when it found no session of
 // sessions.Sessions.
-func setupErr(c *gin.Context, st *reqState) error {
+func setupErr(st *reqState, v any) error {
 	switch {
 	case st == nil:
 		return ErrNoMiddleware
 	case st.sess.inner == nil:
-		return sessionsMissing(c)
+		return sessionsMissing(v)
 	}
 	return ErrMisconfigured // the session store gave gin-contrib no session
 }
 
-// sessionsMissing says what stands in the context where Middleware looked
-// for the session of sessions.Sessions: SessionsMany's map of sessions, or
-// nothing.
-func sessionsMissing(c *gin.Context) error {
-	if v, ok := c.Get(sessions.DefaultKey); ok {
-		if _, many := v.(map[string]sessions.Session); many {
-			return ErrSessionsMany
-		}
+// sessionsMissing says what v, the value in the context where Middleware
+// looked for the session of sessions.Sessions (sessions.DefaultKey), is
+// instead: SessionsMany's map of sessions, or nothing.
+func sessionsMissing(v any) error {
+	if _, many := v.(map[string]sessions.Session); many {
+		return ErrSessionsMany
 	}
 	return ErrNoSessionsMiddleware
 }
@@ -45,20 +42,20 @@ func sessionsMissing(c *gin.Context) error {
 // that Middleware found no session of sessions.Sessions, naming the
 // mistake: SessionsMany (with its names), or no sessions middleware before
 // Middleware.
-func (g *Guard) warnNoSessions(c *gin.Context) {
+func (g *Guard) warnNoSessions(v any) {
 	g.sessionsCheck.Do(func() {
-		err := sessionsMissing(c)
+		err := sessionsMissing(v)
 		msg := "ginsecure: Middleware found no gin-contrib session: put sessions.Sessions(name, store) before it, r.Use(sessions.Sessions(\"app\", store), sec.Middleware())"
 		if errors.Is(err, ErrSessionsMany) {
-			msg = "ginsecure: sessions.SessionsMany is not supported (registered with " + manyNames(c) + "): ginsecure guards the one session of sessions.Sessions(name, store); register sessions.Sessions with the name that holds the user's session, before Middleware"
+			msg = "ginsecure: sessions.SessionsMany is not supported (registered with " + manyNames(v) + "): ginsecure guards the one session of sessions.Sessions(name, store); register sessions.Sessions with the name that holds the user's session, before Middleware"
 		}
 		g.log.Error(msg + "; until then Login and Renew return " + ErrorCode(err) + " (500) and no one can sign in")
 	})
 }
 
-// manyNames lists the session names SessionsMany was registered with.
-func manyNames(c *gin.Context) string {
-	v, _ := c.Get(sessions.DefaultKey)
+// manyNames lists the session names SessionsMany was registered with (v:
+// its map of sessions).
+func manyNames(v any) string {
 	m, _ := v.(map[string]sessions.Session)
 	names := make([]string, 0, len(m))
 	for name := range m {

@@ -81,7 +81,7 @@ func (d *simDevice) drop() { d.id, d.challenge = "", "" }
 // under a class other than bound-copy: they replay with the device
 // configuration drawn as when they were found (simDeviceConfig keeps it
 // off for the other seeds of the list).
-var simBoundSeeds = map[uint64]bool{5782159605878646529: true, 1175252571466313905: true}
+var simBoundSeeds = map[uint64]bool{5782159605878646529: true, 1175252571466313905: true, 2201296382756469141: true}
 
 // simDeviceConfig turns DeviceBinding on for about one sequence in four,
 // chosen from the seed alone (never from the sequence's generator, so that
@@ -364,18 +364,30 @@ func (m *simModel) evictsLanded(f *simFlight) {
 }
 
 // deviceLost forgets a browser about to send a bound record's token past
-// its life when its device holds no session for that record (cleared with
-// the site's data, or never registered: a double submit's answer joined a
-// record bound by the other): only a refresh the device signs gives a
-// bound record a new token (DESIGN.md, "Lifecycle"), so the request is
-// refused by design (cookie/1 seed 927298120372953413 step 45).
+// its life that its device will not refresh first: only a refresh the
+// device signs gives a bound record a new token, and a token past its
+// life, current or superseded (a late response the browser never
+// presented included), is refused by design (DESIGN.md, "Device-bound
+// sessions": a bound record's stale credentials are refused). The device
+// does not refresh when it holds no session for that record (cleared
+// with the site's data, or never registered: a double submit's answer
+// joined a record bound by the other; cookie/1 seed 927298120372953413
+// step 45), nor when the token's cookie is not due: a login's answer
+// written before the other answer of its double submit (or its joined
+// re-login) bound the record carries the unbound Max-Age, and landing
+// after the token's life it puts back a cookie Chromium sends as it is
+// (memstore/2 seed 1175252571466313905 step 47, cookie/2 seed
+// 2201296382756469141 step 74).
 func (r *simRun) deviceLost(p int) {
 	t := r.m.tokens[r.parties[p].jar.vals[tokCookieName]]
 	if t == nil || !r.m.boundAt(t.handle, r.step+1) || r.w.clock.Now().Before(t.issuedAt.Add(r.dbsc.lifetime)) {
 		return
 	}
-	if d := r.parties[p].dev; d == nil || d.id != t.handle {
+	switch d := r.parties[p].dev; {
+	case d == nil || d.id != t.handle:
 		r.m.forget(p, "bound token past its life, no device session for its record")
+	case !r.tokenDue(p):
+		r.m.forget(p, "bound token past its life, its cookie not due: the device does not refresh")
 	}
 }
 

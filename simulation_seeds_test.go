@@ -4,7 +4,10 @@ package ginsecure_test
 // every check on once their fault is fixed. Until then each is skipped
 // with the flag that runs it (knownFaults, simulation_test.go, is the one
 // place that says which faults are open): -sim.check.<class> or
-// -sim.strict shows the fault's first failing step and trace.
+// -sim.strict shows the fault's first failing step and trace. A seed
+// found with DeviceBinding on (its trace's first line names it) is listed
+// in simBoundSeeds too, or it replays with device binding off, another
+// sequence (simDeviceConfig).
 
 import (
 	"fmt"
@@ -344,15 +347,19 @@ var simSeedCases = []simSeedCase{
 	// after the Renew's response, it is not forwarded: forwarding lasts
 	// until the successor rotates (DESIGN.md, "Grace period"), and the
 	// model now forgets such a browser (successorRenewed). The second,
-	// looked at: a double-submitted login's earlier answer (its token
+	// a model gap: a double-submitted login's earlier answer (its token
 	// never presented, its cookie not capped to a bound life) lands five
 	// minutes after the other answer's registration bound the record; the
-	// token is past its life and refused by design ("Superseded
-	// credentials", the device-bound exception), and the browser, whose
-	// cookie is not due, sends no refresh. Likely a model gap of the
-	// family deviceLost covers (there only without a device session).
+	// token is past its life and refused by design ("Device-bound
+	// sessions"), and the browser, whose cookie is not due, sends no
+	// refresh (deviceLost, which looked only at a device without a
+	// session for the record).
 	{faultLateReplay, "memstore", 1, 8803993063103001251},
 	{faultUndecided, "memstore", 2, 1175252571466313905},
+	// Model gap, the same on the cookie store: a re-login's answer kept
+	// back, a second login joined its record and bound it; the first
+	// answer lands past its token's life, refused (step 74, deviceLost).
+	{faultUndecided, "cookie", 2, 2201296382756469141},
 	// Model gap, once undecided (found by a 90-second long run): three
 	// writes of alice into one session, answered out of order (v4, v6,
 	// then v3 saved last); a carol login of the browser applied between

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
 
@@ -231,24 +230,24 @@ func isASCIISpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b 
 // the session cookie's (maxAge, seconds, as in gorilla's Options: 0 for a
 // browser-session cookie): a browser restart keeps both cookies or
 // neither, so "closing the browser signs out" holds for both halves.
-func (g *Guard) setToken(c *gin.Context, handle string, secret [32]byte, maxAge int) {
+func (g *Guard) setToken(w http.ResponseWriter, handle string, secret [32]byte, maxAge int) {
 	if maxAge < 0 {
 		maxAge = 0
 	}
-	g.sendTokenCookie(c, tokenValue(handle, secret), maxAge)
+	g.sendTokenCookie(w, tokenValue(handle, secret), maxAge)
 }
 
 // expireToken tells the browser to drop the token cookie. Only Logout
 // sends it (DESIGN.md, "Cookie writes"): an expiring cookie for dead or
 // foreign credentials could reach the browser after a newer login's
 // response and delete the new token, which has the same name.
-func (g *Guard) expireToken(c *gin.Context) { g.sendTokenCookie(c, "", -1) }
+func (g *Guard) expireToken(w http.ResponseWriter) { g.sendTokenCookie(w, "", -1) }
 
 // sendTokenCookie writes the token cookie with the attributes the __Host-
 // prefix demands (Secure, Path=/, no Domain; RFC 6265bis), HttpOnly and
 // SameSite=Lax.
-func (g *Guard) sendTokenCookie(c *gin.Context, value string, maxAge int) {
-	http.SetCookie(c.Writer, g.tokenCookie(value, maxAge))
+func (g *Guard) sendTokenCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, g.tokenCookie(value, maxAge))
 }
 
 // tokenCookie is the token cookie with value and maxAge: also the

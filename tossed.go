@@ -37,11 +37,11 @@ func (st *reqState) ownAmong(rec *storeext.Record) (ok, several bool, err error)
 	codecs := st.g.storeCodecs(store)
 	f := newPayloadFilter(name, codecs, cookieStore(store), rec.SessionID)
 	loaded := "" // the value gin-contrib loaded the session from: not rec's, or bad input
-	if ck, err := st.c.Request.Cookie(name); err == nil {
+	if ck, err := st.io.r.Cookie(name); err == nil {
 		loaded = ck.Value
 	}
 	n := 0
-	for v := range sessionCookies(st.c.Request, name) {
+	for v := range sessionCookies(st.io.r, name) {
 		n++
 		if v == loaded || !f.mayBe(name, v) {
 			continue

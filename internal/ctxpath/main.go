@@ -17,8 +17,8 @@
 //   - a call passes the context when its receiver or one of its arguments
 //     has a type that carries it: *gin.Context itself, or a struct type of
 //     the package (or a pointer to one) with a field of such a type, so
-//     that the context reaches the callee inside it (reqState holds c,
-//     login holds c and its reqState, guardSession holds its reqState).
+//     that the context reaches the callee inside it (request holds c, and
+//     guardSession and guardWriter hold their request).
 //     This is a matter of the types the tool sees, not of values: every
 //     such value on these paths is built from the one request's context.
 //   - only static calls to functions and methods declared in the package
@@ -28,7 +28,7 @@
 //     later, as an undo step, or inside another package, as a store's
 //     update function), except one called where it is written.
 //   - with -narrow, only *gin.Context itself counts: a call passes the
-//     context when an argument is a *gin.Context (c, l.c, st.c), and a
+//     context when an argument is a *gin.Context (c, rq.c, s.rq.c), and a
 //     carrier passed along (st, l, a method of st) is not followed.
 //   - a function named in -skip (a comma-separated list) is recorded where
 //     it is called but not entered: Guard.deviceEndpoint, say, which an
