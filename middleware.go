@@ -319,9 +319,9 @@ func (g *Guard) endTimedOut(st *reqState, rec *storeext.Record, reason error) {
 }
 
 // bindSession decides the session cookie next to a token that opened rec:
-// the record's own session, its predecessor (healed), none (or one the
-// store could not decode: anonymous, with a session of its own), or a
-// foreign one (hidden, anonymous).
+// the record's own session, its predecessor or another session of its
+// user (healed), none (or one the store could not decode: anonymous, with
+// a session of its own), or a foreign one (hidden, anonymous).
 func (g *Guard) bindSession(st *reqState, rec *storeext.Record) (bool, error) {
 	if st.gs == nil || (st.sid != "" && st.sid == rec.SessionID) {
 		return true, nil
@@ -340,22 +340,41 @@ func (g *Guard) bindSession(st *reqState, rec *storeext.Record) (bool, error) {
 		}
 		return false, nil
 	}
-	mk, err := g.store.GetMarker(st.io.ctx(), markerKey(st.gs))
-	switch {
-	case err == nil && st.healsFrom(mk, rec) && !several:
-		// (Never from one of several cookies of the name: the record's
-		// own was not among them, so the first may be a tossed copy of
-		// the predecessor, whose data would overwrite the browser's.)
-		return true, g.heal(st, rec, g.predecessorCarry(st, rec), mk.Handle)
-	case err != nil && !errors.Is(err, storeext.ErrNotFound):
-		return false, storeErr(err)
-	case err != nil && !several && g.lateAnonymous(st, rec):
-		return true, g.adoptLate(st, rec)
+	if healed, err := g.healFrom(st, rec, several); healed || err != nil {
+		return healed, err
 	}
 	st.hide()
 	st.failure = ErrForeignSession
 	st.note(Event{Kind: EventTokenMismatch, UserID: rec.UserID, Handle: rec.Handle, Detail: "session cookie belongs to another session"})
 	return false, nil
+}
+
+// healFrom decides a session cookie that is not rec's own (nor, where
+// several came, among them): it heals the request into rec's own session
+// when the cookie is rec's predecessor (its marker names rec), another
+// session of rec's user (usersOther), or, within the login's window, a
+// late anonymous session (lateAnonymous); it reports whether it did.
+// Never from one of several cookies of the name: the record's own was
+// not among them, so the first may be a tossed copy whose data would
+// overwrite the browser's.
+func (g *Guard) healFrom(st *reqState, rec *storeext.Record, several bool) (bool, error) {
+	mk, err := g.store.GetMarker(st.io.ctx(), markerKey(st.gs))
+	marked := err == nil
+	switch {
+	case err != nil && !errors.Is(err, storeext.ErrNotFound):
+		return false, storeErr(err)
+	case several:
+		return false, nil
+	case marked && st.healsFrom(mk, rec):
+		return true, g.heal(st, rec, g.predecessorCarry(st, rec), mk.Handle)
+	case !marked && g.lateAnonymous(st, rec):
+		return true, g.adoptLate(st, rec)
+	}
+	mine, err := g.usersOther(st, rec, sessionOwner(st.gs, mk, marked))
+	if !mine || err != nil {
+		return false, err
+	}
+	return true, g.heal(st, rec, g.predecessorCarry(st, rec), "")
 }
 
 // guardAnonymous serves a request that is not authenticated. Its session

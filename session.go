@@ -437,6 +437,54 @@ func (g *Guard) lateAnonymous(st *reqState, rec *storeext.Record) bool {
 	return h == "" && g.newLogin(rec, g.now())
 }
 
+// sessionOwner is the record the presented session belongs to, from
+// state that cannot go stale: the record its marker names (a login or a
+// Renew of that record replaced it), else the handle it holds (a
+// signed-in session's own); "" for a tombstone (the session ended) and
+// for an anonymous session.
+func sessionOwner(gs *gsessions.Session, mk storeext.Marker, marked bool) string {
+	if marked {
+		return mk.Handle
+	}
+	h, _ := gs.Values[handleKey].(string)
+	if !validHandle(h) {
+		return ""
+	}
+	return h
+}
+
+// usersOther reports whether the presented session, neither rec's own
+// nor its predecessor, belongs to another record of rec's user that has
+// not ended (owner: live, or replaced by a later login): the user's own
+// session, which a late response put next to this token (DESIGN.md,
+// "The user's other sessions"): the write of a double submit's other
+// record landing after this login's response, a session cookie put back
+// after two logins of the browser. The request is healed into rec's own
+// session: the token decides which of the user's sessions is served.
+// Never for a forward (forwardSession decided its session) nor from one
+// of several cookies of the name (a tossed copy's data would overwrite
+// the browser's, DESIGN.md "Tossed cookies"). One record read, only for
+// a session cookie that would otherwise be foreign.
+func (g *Guard) usersOther(st *reqState, rec *storeext.Record, owner string) (bool, error) {
+	if owner == "" || st.fwd != nil {
+		return false, nil
+	}
+	if owner == rec.Handle {
+		return true, nil
+	}
+	now := g.now()
+	o, err := g.view(st.io.ctx(), owner, now)
+	switch {
+	case errors.Is(err, storeext.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, storeErr(err)
+	case o.UserID != rec.UserID || o.Revoked != "" && o.Revoked != storeext.RevokedReplaced:
+		return false, nil
+	}
+	return g.timedOut(o, g.touchDue(o, now), now) == nil, nil
+}
+
 // adoptLate serves the first presentation of a login's token that came
 // next to a late anonymous session (lateAnonymous) with the record's own
 // session, carrying what the anonymous session holds as a login would

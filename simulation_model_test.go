@@ -70,6 +70,9 @@ type mParty struct {
 	// loginSent is the session cookie its last applied login's request
 	// presented ("" for none: the login marked no session of the browser).
 	loginSent string
+	// loginSid is the identity of the session its last applied login's
+	// request was served (the session that login marked; "" for none).
+	loginSid string
 	// lateAnon is the session cookie an anonymous response verified
 	// before its last login put over the login's, and what the model
 	// knows of the markers that may name it (lateAnonymousSession).
@@ -916,9 +919,11 @@ func (m *simModel) tokenKeepsPair(f *simFlight, mp *mParty, tok, sess string) bo
 // presented, so replaced it: only a replaced record's rotation is
 // forwarded, and only to its direct successor ("Grace period"). A
 // cookieless double submit's other login replaced nothing; that record's
-// rotation next to this login's session cookie is foreign (DESIGN.md,
-// "Outcomes"). Two logins in a row replaced f's record, then its
-// successor: the successor is gone and the rotation is not forwarded.
+// rotation next to this login's session cookie is not forwarded: alone
+// it is healed into its own record's session (DESIGN.md, "The user's
+// other sessions"), behind tossed cookies it is foreign. Two logins in a
+// row replaced f's record, then its successor: the successor is gone and
+// the rotation is not forwarded.
 func (m *simModel) loginReplaced(f *simFlight, mp *mParty) bool {
 	for _, o := range m.r.flights {
 		if o.act == actLogin && o.lineage == f.lineage && !m.r.parties[o.party].thief && o.resp.status == 200 &&
@@ -1025,7 +1030,33 @@ func (m *simModel) noteLateSession(f *simFlight, mp *mParty) {
 		mp.lateAnon, mp.lateAnonKind = v, lateFresh
 	case mp.loginSent == "":
 		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
+	case f.resp.sid != "" && f.resp.sid != mp.loginSid:
+		// Another anonymous session of the browser than the one the
+		// login marked: a response of the browser's older session, put
+		// back before the login, made the login mark that one (cookie/1
+		// seed 4067604566396897065 step 96: the late write's session,
+		// applied after the window, is foreign by the documented limit,
+		// DESIGN.md "Cookieless sign-in"; the model expected the browser
+		// signed in). Marked by a login of the user's, it is the user's
+		// own session ("The user's other sessions"), healed at any time,
+		// unless that login's record ended: the model forgets.
+		if m.loginFrom(f.resp.sid, mp.user) {
+			m.forget(f.party, "a late session that a login of the user marked")
+			return
+		}
+		mp.lateAnon, mp.lateAnonKind = v, lateUnlinked
 	}
+}
+
+// loginFrom reports whether a login of user, by any party, was served the
+// session sid (its identity) and signed in: it marked that session.
+func (m *simModel) loginFrom(sid, user string) bool {
+	for _, o := range m.r.flights {
+		if o.act == actLogin && o.user == user && o.resp.status == 200 && o.resp.sid == sid {
+			return true
+		}
+	}
+	return false
 }
 
 // lateSessionReplaced: a response applied over the late session cookie
@@ -1122,6 +1153,17 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 			}
 		}
 	}
+	if m.otherSignInsSession(f) {
+		// Served next to the browser's token, that session cookie is
+		// healed into the token's record's own session (DESIGN.md, "The
+		// user's other sessions"): the write stays in its record's
+		// session, not the browser's ("Writes"). The model expected the
+		// write read back (redis-2pools/1 seed 1780565890198899471 step
+		// 50: a double submit's second login, past the join window, and a
+		// write of the re-login that replaced the first, landing last).
+		mp.dataKnown = false
+		return
+	}
 	tossed := len(m.r.parties[f.party].jar.tossed) > 0 // which session the server reads is its choice
 	if mp.dataKnown || tossed || m.r.busy(f.party, f) || f.sentStep <= mp.forgotStep || f.answeredStep <= mp.emptiedStep {
 		return
@@ -1157,6 +1199,22 @@ func (m *simModel) writeApplied(f *simFlight, mp *mParty) {
 	// A write held across a timeout is saved into a session whose record
 	// the next request finds timed out (DESIGN.md, "Timeouts").
 	m.timeouts(f.party)
+}
+
+// otherSignInsSession reports whether write f's response, applied, put
+// the session cookie of the record it was served as (alone, no token)
+// next to a token of another record of the same user that the browser
+// holds now: a sign-in of the browser that f's record did not make (a
+// double submit's other record, a login that could not join). On
+// memstore and Redis the server serves such a pair the token's record's
+// own session; on the cookie store the cookie is the session, adopted as
+// it is.
+func (m *simModel) otherSignInsSession(f *simFlight) bool {
+	if m.r.kind == "cookie" || touchesCookie(f.resp.cookies, tokCookieName) {
+		return false
+	}
+	w, cur := servedHandle(f), tokenHandle(m.r.parties[f.party].jar.vals[tokCookieName])
+	return w != "" && cur != "" && cur != w && m.handle(cur).user == m.handle(w).user
 }
 
 // movedBy reports whether w, saved after write f as the same record, went
@@ -1231,6 +1289,7 @@ func (m *simModel) loginApplied(f *simFlight, mp *mParty) {
 		mp.loginAt, mp.loginHandle, mp.loginStep = f.answeredAt, tokenHandle(lastToken(f.resp.cookies)), m.r.step
 		mp.tokenAlone, mp.freshSession = "", ""
 		mp.loginSent, mp.lateAnon, mp.lateAnonKind, mp.lateAnonStep = f.session, "", 0, 0
+		mp.loginSid = f.resp.sid
 		m.timeouts(f.party)
 	}
 	m.loginData(f, mp)
