@@ -390,6 +390,7 @@ var simSeedCases = []simSeedCase{
 	// browser read it empty; the model had forgotten only the current
 	// victim (step 74).
 	{faultLostWrite, "memstore", 2, 3524700196031848241},
+	{faultCookielessEvict, "memstore", 1, 2891191870532757341},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
