@@ -99,20 +99,24 @@ func (st *reqState) note(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = st.g.now()
 	}
-	st.events = append(st.events, ev)
+	if st.events == nil {
+		st.events = new([]Event)
+	}
+	*st.events = append(*st.events, ev)
 }
 
 // flush emits the events the steps of an entry noted, in the order they
 // were noted.
 func (g *Guard) flush(c *gin.Context, st *reqState) {
-	if st == nil {
+	if st == nil || st.events == nil {
 		return
 	}
-	for i, ev := range st.events {
-		st.events[i] = Event{}
+	evs := *st.events
+	for i, ev := range evs {
+		evs[i] = Event{}
 		g.emit(c, ev)
 	}
-	st.events = st.events[:0]
+	*st.events = evs[:0]
 }
 
 func (g *Guard) emitCtx(ctx context.Context, ev Event) {

@@ -45,7 +45,7 @@ type sessionWrites struct {
 	// (loginValues). Kept in place for the usual one or two keys (a write
 	// costs no allocation for it).
 	keys  []any
-	keysA [4]any
+	keysA [2]any
 }
 
 // changed records a change of key.

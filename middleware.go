@@ -79,7 +79,7 @@ type reqState struct {
 	served  served // which session the request is served with (verdict.go)
 	failure error
 
-	events []Event // noted by the steps, emitted where the entry ends (events.go: note, flush)
+	events *[]Event // noted by the steps, emitted where the entry ends (events.go: note, flush); allocated at the first, as few requests note any
 }
 
 // setHeader sets header k to v, or deletes it for an empty v, as gin's
@@ -136,8 +136,8 @@ func (g *Guard) load(c *gin.Context) *request {
 	st := &rq.st
 	st.g = g
 	st.enter(c)
-	rq.w = guardWriter{ResponseWriter: c.Writer, rq: rq, st: st} // installed by Middleware where needed
-	rq.sess = guardSession{rq: rq, st: st, sessState: &st.sess}
+	rq.w.ResponseWriter, rq.w.rq, rq.w.st = c.Writer, rq, st // installed by Middleware where needed
+	rq.sess.rq, rq.sess.st, rq.sess.sessState = rq, st, &st.sess
 	v, _ := c.Get(sessions.DefaultKey)
 	if inner, ok := v.(ginSession); ok {
 		st.sess.inner = inner

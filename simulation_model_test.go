@@ -363,11 +363,19 @@ func (m *simModel) beforeSend(f *simFlight) {
 // model checked only the record of the token sent, so a stale write's
 // refusal that put the replaced record's token back, then a read with it,
 // evicted another browser it still expected signed in (memstore/1 seed
-// 4211035090211340541 step 96).
+// 4211035090211340541 step 96). The successor is shown from then on, as
+// the token's own record is: Middleware counts the forward before the
+// handler, and a refusal after it (Require's DeviceBound, 403
+// device_binding_required, or MaxAuthAge) undoes nothing. The model,
+// which learnt a forward only from an answer served as the user, then
+// left that record out of the user's presented sessions, and a later
+// first presentation's eviction of it, the least recently used, went
+// unpredicted (memstore/1 seed 2891191870532757341 step 79).
 func (m *simModel) successorEvictionCheck(t *mToken, l int) {
 	for _, s := range m.loginSuccessors(t.handle, t.lineage, m.r.step+1) {
 		if x := m.handle(s); !x.presented && x.user != "" {
 			m.evictionCheck(x.user, l, s)
+			x.shown = true
 		}
 	}
 }

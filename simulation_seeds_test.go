@@ -394,6 +394,7 @@ var simSeedCases = []simSeedCase{
 	// login over the session of a record an IP mismatch ended, written
 	// into since, starts empty (DESIGN.md, "Carry-over"; step 79).
 	{faultLostWrite, "memstore", 1, 6741611980353314917},
+	{faultCookielessEvict, "memstore", 1, 2891191870532757341},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
