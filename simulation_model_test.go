@@ -551,8 +551,30 @@ func (m *simModel) onAnswer(f *simFlight) {
 		// (memstore/2 seed 2753430759228395765 step 76).
 		m.sidRecord[f.resp.sid] = tokenHandle(f.token)
 	}
+	m.ipMismatchEnded(f)
 	m.r.check(f, checkAnswers, checkNoEscalation, checkEndedStaysEnded, checkDataIsolation, checkFreshSessionKeepsWrites, checkSignInSurvives, checkAckedWritesKept, checkBoundCopyDies)
 	m.afterAct(f)
+}
+
+// ipMismatchEnded learns the ending of a record an IP mismatch revoked
+// (the default: DESIGN.md, "Refusals", "IP binding") from a later request
+// of its browser: the mismatching request itself is served a stand-in (no
+// session ID), but a later one with the ended record's token and session
+// cookie is served that session, emptied, and its marker is a tombstone
+// ("Endings"): a login over it starts empty, whatever was written into it
+// since ("Carry-over", loginData). The model ends no record for a
+// mismatch, and expected such a login to carry the anonymous writes
+// (memstore/1 seed 6741611980353314917 step 79). A kept session
+// (KeepSessionOnIPMismatch, a change of address family) is a stand-in on
+// every request, so it never comes here.
+func (m *simModel) ipMismatchEnded(f *simFlight) {
+	sid := f.resp.sid
+	if f.resp.user != "" || f.resp.reason != "ip_mismatch" || sid == "" || f.token == "" || m.sidRecord[sid] != tokenHandle(f.token) {
+		return
+	}
+	if _, ok := m.sidEnded[sid]; !ok {
+		m.sidEnded[sid] = m.r.step
+	}
 }
 
 // pairOf reports whether f presented a token and a session cookie that
