@@ -147,6 +147,8 @@ var simSeedCases = []simSeedCase{
 	// empty; the model did not know the cookie store's session identity.
 	{faultLostWrite, "cookie", 1, 3808317555585613871},
 	{faultLostWrite, "cookie", 2, 5413655178831232915},
+	// Model gap: a Renew healed next to a late anonymous session, its full copy landing after a later write (step 86).
+	{faultLostWrite, "cookie", 1, 3079403079439680019},
 	// Behind tossed cookies, alice read as expired (step 79): a model
 	// gap, the late Renew token is forwarded into the re-login's record,
 	// which no request presented within UnpresentedAge.
