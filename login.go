@@ -204,12 +204,15 @@ func (l *login) followMoved() error {
 	}
 	marked := l.oldKey
 	l.oldKey = key
-	if moved != nil {
+	switch {
+	case moved != nil && at == "":
+		l.replaced, l.carryR = moved, carryNone // another user's session, ended: nothing carried
+	case moved != nil:
 		l.reread, l.owner, l.carryR = moved, at, carryOwn
 		if key != "" {
 			l.replaced = moved
 		}
-	} else if l.carryR != carryNone {
+	case l.carryR != carryNone:
 		taken, err := l.g.anonymousTaken(l.ctx, marked, l.userID)
 		if err != nil {
 			return err
@@ -549,8 +552,11 @@ func (g *Guard) joinRecord(ctx context.Context, handle, userID string, client ne
 // (DESIGN.md, "Writes"). The session of the record this login replaces
 // (moved by its Renew) is marked first, under markKey, so that a write
 // after the read is refused, never lost silently; another record's session
-// is only read: it stays that record's. Nothing (nil) on the cookie store,
-// where the data is in the cookie, or when no such record is found.
+// is only read: it stays that record's. Where the record this login
+// replaces is another user's, its own session is marked the same way and
+// returned empty with no owner: ended, never carried (markMoved).
+// Nothing (nil) on the cookie store, where the data is in the cookie, or
+// when no such record is found.
 func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID string, prior *storeext.Record, mk storeext.Marker) (gs *gsessions.Session, owner, markKey string, err error) {
 	if cookieStore(st.gs.Store()) {
 		return nil, "", "", nil
@@ -571,20 +577,18 @@ func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID stri
 		return nil, "", "", nil
 	case err != nil:
 		return nil, "", "", storeErr(err)
-	case r.Revoked != "" || r.UserID != userID || r.SessionID == "":
+	case r.Revoked != "" || r.SessionID == "":
 		return nil, "", "", nil
 	}
-	if prior != nil && prior.Handle == r.Handle {
-		markKey = st.sessionKeyOf(r.SessionID)
-		if err := g.store.SetMarker(ctx, markKey, mk); err != nil {
-			if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), markKey, mk.Handle); derr != nil {
-				g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
-			}
-			if errors.Is(err, storeext.ErrMarkerExists) {
-				return nil, "", "", nil
-			}
-			return nil, "", "", storeErr(err)
-		}
+	var taken bool
+	markKey, taken, err = g.markMoved(ctx, st, prior, &r, mk)
+	switch {
+	case err != nil || taken:
+		return nil, "", "", err
+	case r.UserID != userID && markKey == "":
+		return nil, "", "", nil // another user's record this login does not replace
+	case r.UserID != userID:
+		return st.freshSession(r.SessionID, nil), "", markKey, nil // ended, never carried
 	}
 	if gs, err = st.loadByID(r.SessionID); err != nil {
 		if markKey != "" {
@@ -595,6 +599,30 @@ func (g *Guard) movedSession(ctx context.Context, st *reqState, key, userID stri
 		return nil, "", "", err
 	}
 	return gs, r.Handle, markKey, nil
+}
+
+// markMoved marks the session of record r, where r is the one the login
+// replaces (a Renew of it moved its session since the login was
+// verified), so that a write after the login's read is refused, never
+// lost silently. Where r is another user's, the login ends r and this
+// session with it, so that no write verified before the login saves into
+// it (DESIGN.md, "Endings"). It returns the marked key ("" where r is not
+// the replaced record), and taken where another marker was there first.
+func (g *Guard) markMoved(ctx context.Context, st *reqState, prior, r *storeext.Record, mk storeext.Marker) (key string, taken bool, err error) {
+	if prior == nil || prior.Handle != r.Handle {
+		return "", false, nil
+	}
+	key = st.sessionKeyOf(r.SessionID)
+	if err = g.store.SetMarker(ctx, key, mk); err == nil {
+		return key, false, nil
+	}
+	if derr := g.store.DeleteMarker(context.WithoutCancel(ctx), key, mk.Handle); derr != nil {
+		g.log.Warn("ginsecure: could not remove the marker of a failed login", "err", derr)
+	}
+	if errors.Is(err, storeext.ErrMarkerExists) {
+		return "", true, nil
+	}
+	return "", false, storeErr(err)
 }
 
 // retireReplaced ends the record a login from its own browser replaced:

@@ -1276,3 +1276,42 @@ func TestLoginOverASessionAnotherUserTookStartsEmpty(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginOfAnotherUserEndsTheSessionARenewMoved: a login of bob,
+// verified with alice's credentials before a Renew moved her session,
+// commits after it and replaces her record; a write of alice's verified
+// with the Renew's credentials before that login is saved after it. The
+// login ends her record's own session too (the one the Renew moved to),
+// so the held write is refused, never acknowledged and then hidden
+// (DESIGN.md, "Endings"; "Writes"). On the cookie store a Renew keeps the
+// session's identity.
+func TestLoginOfAnotherUserEndsTheSessionARenewMoved(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		if kind == "cookie" {
+			return
+		}
+		var e *env
+		e = newEnv(t, kind, ginsecure.Config{}, withHeldLogin(&e))
+		b := e.browser()
+		b.login("alice")
+		e.clock.Advance(31 * time.Second)
+		login := holdLogin(t, e, "l", "bob", b.header())
+		if r := b.post("/renew"); r.status != http.StatusOK {
+			t.Fatalf("Renew: %d %v", r.status, r.body)
+		}
+		write := e.holdAt(t, "/hold?id=w&write=alice-late", "w", b.header())
+		if r := login(); r.status != http.StatusOK {
+			t.Fatalf("bob's held login: %d %v", r.status, r.body)
+		}
+		w := write()
+		if w.status != http.StatusOK && (w.status != http.StatusConflict || w.body["error"] != "stale_credentials") {
+			t.Errorf("alice's held write: %d %v; want 409 stale_credentials (or kept)", w.status, w.body)
+		}
+		if w.status == http.StatusOK {
+			b.apply(w)
+			if r := b.get("/cart"); r.body["cart"] != "alice-late" {
+				t.Errorf("alice's held write was acknowledged after bob's login, then read back as %d %v", r.status, r.body)
+			}
+		}
+	})
+}

@@ -397,6 +397,8 @@ var simSeedCases = []simSeedCase{
 	// into since, starts empty (DESIGN.md, "Carry-over"; step 79).
 	{faultLostWrite, "memstore", 1, 6741611980353314917},
 	{faultCookielessEvict, "memstore", 1, 2891191870532757341},
+	// Library fault, fixed (found by a long run): another user's login left the session a Renew had moved unmarked; a held write was acknowledged into it, then hidden (step 89).
+	{faultRevokedData, "memstore", 2, 1029575118826378055},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
