@@ -101,8 +101,7 @@ func (w *sessionWrites) changedKeys() []any {
 // not), refuses writes of a foreign or retired session, and checks every
 // write against a login that retired the session meanwhile.
 type guardSession struct {
-	rq *request // the context the handler's calls come with (the entry: a write takes the request and writer from it)
-	st *reqState
+	rq *request // the context the handler's calls come with (the entry: a write takes the request and writer from it); its state is rq.st
 	*sessState
 }
 
@@ -111,8 +110,7 @@ type guardSession struct {
 type sessState struct {
 	inner ginSession
 	sessionWrites
-	life   lifetimeChange // lifetime.go
-	failed error          // the last Save's error: EventSaveIgnored if the handler answers below 400
+	failed error // the last Save's error: EventSaveIgnored if the handler answers below 400
 }
 
 // Save saves the session the request is served with. It returns
@@ -134,7 +132,7 @@ type sessState struct {
 // AbsoluteTimeout, while the request's token is still its record's
 // current one (DESIGN.md, "Cookie writes").
 func (s *guardSession) Save() (err error) {
-	st := s.st
+	st := &s.rq.st
 	st.enter(s.rq.c)
 	defer s.saved(&err) // lifetime.go
 	switch {
@@ -207,7 +205,7 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 	case !marked:
 		s.markSaved()
 		return key, true, nil
-	case mk.Handle == "" && !s.st.sawAlive(cur):
+	case mk.Handle == "" && !s.rq.st.sawAlive(cur):
 		// Ended before this request was verified (as in undoIfRetired):
 		// the session is the browser's own now; the write stands.
 		return "", false, nil
@@ -225,7 +223,7 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 // (DESIGN.md, "Writes"). Elsewhere it reports false: undoIfRetired checks
 // after the write.
 func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
-	st := s.st
+	st := &s.rq.st
 	if st.g.shared == nil {
 		return false
 	}
@@ -243,7 +241,7 @@ func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 // retired the session, and the write is undone (its Set-Cookie lines
 // after the first n too) and refused (ErrStaleCredentials).
 func (s *guardSession) undoIfRetired(cur *gsessions.Session, key string, n int) error {
-	st := s.st
+	st := &s.rq.st
 	mk, err := st.g.store.GetMarker(st.io.ctx(), key)
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):
@@ -284,7 +282,7 @@ func (st *reqState) logoutIdiom() bool {
 // refuseStale reports a session write refused because a login or Renew
 // retired the session after this request was verified.
 func (s *guardSession) refuseStale() error {
-	st := s.st
+	st := &s.rq.st
 	st.g.emit(s.rq.c, Event{Kind: EventGraceServed, UserID: st.userID(), Handle: st.handleOf(), Detail: "session write of a retired session refused"})
 	return ErrStaleCredentials
 }
@@ -322,40 +320,40 @@ func (g *Guard) saveErr(store gsessions.Store, err error) error {
 
 // Session returns the gorilla session the request is served with, as
 // gin-contrib's does.
-func (s *guardSession) Session() *gsessions.Session { return s.st.cur }
+func (s *guardSession) Session() *gsessions.Session { return s.rq.st.cur }
 
 // ID is the session's ID on memstore and Redis, "" on the cookie store and
 // for a foreign session's stand-in.
 func (s *guardSession) ID() string {
-	if s.st.standingIn() || s.st.cur == nil {
+	if s.rq.st.standingIn() || s.rq.st.cur == nil {
 		return ""
 	}
-	return s.st.cur.ID
+	return s.rq.st.cur.ID
 }
 
 // Get reads a value of the session.
 func (s *guardSession) Get(key any) any {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return nil
 	}
-	return s.st.cur.Values[key]
+	return s.rq.st.cur.Values[key]
 }
 
 // Set sets a value of the session.
 func (s *guardSession) Set(key any, val any) {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return
 	}
-	s.st.cur.Values[key] = val
+	s.rq.st.cur.Values[key] = val
 	s.changed(key)
 }
 
 // Delete removes a value of the session.
 func (s *guardSession) Delete(key any) {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return
 	}
-	delete(s.st.cur.Values, key)
+	delete(s.rq.st.cur.Values, key)
 	s.changed(key)
 }
 
@@ -363,13 +361,13 @@ func (s *guardSession) Delete(key any) {
 // gin-contrib's, it marks the session written only when it held a value:
 // Clear and Save of an empty anonymous session write nothing.
 func (s *guardSession) Clear() {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return
 	}
-	writes := clearWrites(s.st.cur.Values) // equivalence.go
-	for k := range s.st.cur.Values {
+	writes := clearWrites(s.rq.st.cur.Values) // equivalence.go
+	for k := range s.rq.st.cur.Values {
 		if k != handleKey && k != sidKey {
-			delete(s.st.cur.Values, k)
+			delete(s.rq.st.cur.Values, k)
 		}
 	}
 	s.clearAll(writes)
@@ -377,10 +375,10 @@ func (s *guardSession) Clear() {
 
 // AddFlash adds a flash message.
 func (s *guardSession) AddFlash(value any, vars ...string) {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return
 	}
-	s.st.cur.AddFlash(value, vars...)
+	s.rq.st.cur.AddFlash(value, vars...)
 	key := "_flash"
 	if len(vars) > 0 {
 		key = vars[0]
@@ -390,7 +388,7 @@ func (s *guardSession) AddFlash(value any, vars ...string) {
 
 // Flashes returns and clears the flash messages.
 func (s *guardSession) Flashes(vars ...string) []any {
-	if s.st.cur == nil {
+	if s.rq.st.cur == nil {
 		return nil
 	}
 	key := "_flash"
@@ -398,15 +396,15 @@ func (s *guardSession) Flashes(vars ...string) []any {
 		key = vars[0]
 	}
 	s.changed(key)
-	return s.st.cur.Flashes(vars...)
+	return s.rq.st.cur.Flashes(vars...)
 }
 
 // Options sets the session's cookie options.
 func (s *guardSession) Options(o sessions.Options) {
-	if s.st.cur == nil || s.st.standingIn() {
+	if s.rq.st.cur == nil || s.rq.st.standingIn() {
 		return
 	}
 	s.noteLifetime(o.MaxAge)
-	s.st.cur.Options = o.ToGorillaOptions()
+	s.rq.st.cur.Options = o.ToGorillaOptions()
 	s.changedOptions()
 }

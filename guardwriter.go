@@ -21,18 +21,30 @@ import (
 // would otherwise overwrite the victim's session cookie.
 type guardWriter struct {
 	gin.ResponseWriter
-	rq       *request // the context a write comes with: its store reads are bounded by the request as it stands
-	st       *reqState
-	scrubbed bool
+	rq *request // the context a write comes with: its store reads are bounded by the request as it stands; its state is rq.st
 }
 
 // resent is what a request was sent at its verification for a record that
 // an ending, a login of the browser or a newer rotation may make stale
 // before the response goes out: the token of a rotation or a forward, the
 // token sent again to a superseded credential (sendNewer), the cookie
-// store's healed session (heal). Each entry is one Set-Cookie line.
+// store's healed session (heal). Each entry is one Set-Cookie line; the
+// list is allocated at the first, as most requests have none.
 type resent struct {
-	entries []resentLine
+	entries *[]resentLine
+}
+
+// empty reports whether nothing was noted.
+func (r *resent) empty() bool { return r.entries == nil || len(*r.entries) == 0 }
+
+// take returns what was noted, and forgets it.
+func (r *resent) take() []resentLine {
+	if r.entries == nil {
+		return nil
+	}
+	e := *r.entries
+	r.entries = nil
+	return e
 }
 
 // resentLine is one Set-Cookie line for the record handle; token lines
@@ -64,20 +76,23 @@ func (r *resent) noteToken(handle string, hash [32]byte, again bool, h http.Head
 func (r *resent) add(e resentLine, h http.Header) {
 	if lines := h["Set-Cookie"]; len(lines) > 0 {
 		e.line = lines[len(lines)-1]
-		r.entries = append(r.entries, e)
+		if r.entries == nil {
+			r.entries = new([]resentLine)
+		}
+		*r.entries = append(*r.entries, e)
 	}
 }
 
 func (w *guardWriter) scrub() {
-	st := w.st
+	st := &w.rq.st
 	if w.ResponseWriter.Written() {
 		return
 	}
 	w.recheckResent()
-	if w.scrubbed || !st.standingIn() {
+	if st.scrubbed || !st.standingIn() {
 		return
 	}
-	w.scrubbed = true
+	st.scrubbed = true
 	dropSetCookies(w.ResponseWriter.Header(), st.isOurCookie)
 }
 
@@ -113,11 +128,10 @@ func dropSetCookies(h http.Header, drop func(line string) bool) {
 // back. One record read per record, only for such responses; a store
 // that cannot answer leaves the lines as they are.
 func (w *guardWriter) recheckResent() {
-	entries := w.st.resent.entries
+	entries := w.rq.st.resent.take()
 	if len(entries) == 0 {
 		return
 	}
-	w.st.resent = resent{}
 	var drop []string
 	var handle string
 	var rec *storeext.Record
@@ -143,7 +157,7 @@ func (w *guardWriter) ctx() context.Context { return reqIO{r: w.rq.c.Request}.ct
 // recordNow reads the record handle as it is now: nil where it is gone;
 // readable false where the store cannot answer.
 func (w *guardWriter) recordNow(handle string) (rec *storeext.Record, readable bool) {
-	st := w.st
+	st := &w.rq.st
 	r, err := st.g.view(w.ctx(), handle, st.g.now())
 	switch {
 	case errors.Is(err, storeext.ErrNotFound):

@@ -30,8 +30,8 @@ const (
 // noteLifetime records an Options call: a MaxAge other than the session's
 // current one changes the session cookie's lifetime.
 func (s *guardSession) noteLifetime(maxAge int) {
-	if o := s.st.cur.Options; o == nil || o.MaxAge != maxAge {
-		s.life = lifetimeChanged
+	if o := s.rq.st.cur.Options; o == nil || o.MaxAge != maxAge {
+		s.rq.st.life = lifetimeChanged
 	}
 }
 
@@ -67,11 +67,11 @@ func (g *Guard) persists(store gsessions.Store, opts *gsessions.Options) bool {
 // request changes nothing (DESIGN.md, "Cookie writes"). It costs a store
 // write, only on a save that changed the lifetime.
 func (s *guardSession) followLifetime() {
-	st := s.st
-	if s.life != lifetimeChanged || !st.authenticated() || st.cur == nil || st.cur.Options == nil || st.cur.Options.MaxAge < 0 {
+	st := &s.rq.st
+	if st.life != lifetimeChanged || !st.authenticated() || st.cur == nil || st.cur.Options == nil || st.cur.Options.MaxAge < 0 {
 		return
 	}
-	s.life = lifetimeKept
+	st.life = lifetimeKept
 	age, now := chosenLifetime(st.cur.Options.MaxAge), st.g.now()
 	held := st.rec
 	if held == nil || held.Handle != st.tok.handle {
@@ -162,7 +162,7 @@ func dropSetCookie(h http.Header, name string) {
 // lifetime sends the token again.
 func (s *guardSession) saved(err *error) {
 	s.failed = *err // reported if the handler ignores it (events.go)
-	if *err == nil && s.life == lifetimeChanged {
+	if *err == nil && s.rq.st.life == lifetimeChanged {
 		s.followLifetime()
 	}
 }

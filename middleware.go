@@ -58,8 +58,7 @@ type reqState struct {
 	sid     string             // the presented session's identity (session.go), "" for none
 	loadErr error              // the session store could not be reached to load the session
 
-	token  tokenState       // whether a token cookie was presented, and whether it parsed
-	tok    presented        // what it carried
+	tok    presented        // what the token cookie carried (token says whether there was one, and whether it parsed)
 	tokRec *storeext.Record // the record whose current or previous secret the token carried, even if refused
 	// refused is the record whose network or identity did not match this
 	// request (DESIGN.md, "Refusals"): the request goes on anonymous, and
@@ -71,15 +70,19 @@ type reqState struct {
 	join  func() (*storeext.Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
 	early *gsessions.Session               // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
-	verdict verdict          // what verify decided the request is (verdict.go)
 	rec     *storeext.Record // the record the request is authenticated with: shared with the store, never modified
 	authAt  time.Time
-	sup     supVerdict // the token is the current one, or a superseded one and how it is served (grace.go)
-
-	served  served // which session the request is served with (verdict.go)
 	failure error
 
 	events *[]Event // noted by the steps, emitted where the entry ends (events.go: note, flush); allocated at the first, as few requests note any
+
+	// The small values, side by side (one word for the five).
+	token    tokenState     // whether a token cookie was presented, and whether it parsed
+	verdict  verdict        // what verify decided the request is (verdict.go)
+	sup      supVerdict     // the token is the current one, or a superseded one and how it is served (grace.go)
+	served   served         // which session the request is served with (verdict.go)
+	scrubbed bool           // the stand-in's response had our cookies taken out (guardwriter.go, scrub)
+	life     lifetimeChange // the handler changed the session cookie's lifetime (lifetime.go)
 }
 
 // setHeader sets header k to v, or deletes it for an empty v, as gin's
@@ -112,7 +115,7 @@ func (g *Guard) Middleware() gin.HandlerFunc {
 			g.refuse(c, rq, err)
 			return
 		}
-		if !st.standingIn() && len(st.resent.entries) == 0 {
+		if !st.standingIn() && st.resent.empty() {
 			c.Next() // serve
 			if st.sess.failed != nil {
 				g.saveIgnored(c, st) // events.go
@@ -136,8 +139,8 @@ func (g *Guard) load(c *gin.Context) *request {
 	st := &rq.st
 	st.g = g
 	st.enter(c)
-	rq.w.ResponseWriter, rq.w.rq, rq.w.st = c.Writer, rq, st // installed by Middleware where needed
-	rq.sess.rq, rq.sess.st, rq.sess.sessState = rq, st, &st.sess
+	rq.w.ResponseWriter, rq.w.rq = c.Writer, rq // installed by Middleware where needed
+	rq.sess.rq, rq.sess.sessState = rq, &st.sess
 	v, _ := c.Get(sessions.DefaultKey)
 	if inner, ok := v.(ginSession); ok {
 		st.sess.inner = inner

@@ -187,7 +187,7 @@ func (i *injected) Save(*http.Request, http.ResponseWriter, *gsessions.Session) 
 // the session store and checks after). With a marker it returns the
 // marker: the caller decides as after a save, but nothing was written.
 func (s *guardSession) saveShared(cur *gsessions.Session, key string) (mk storeext.Marker, marked, handled bool, err error) {
-	st := s.st
+	st := &s.rq.st
 	w, err := st.g.prepareShared(cur)
 	if err != nil {
 		return storeext.Marker{}, false, true, st.g.saveErr(cur.Store(), err)
