@@ -1,0 +1,612 @@
+package ginsecure_test
+
+// A new user's replay of the "one rule per concept" classes, black-box:
+// the app below is wired as README's Quick start wires it (cookie store
+// with an encryption key, memstore, or Redis through
+// redisstore.NewSessionStore on the records' pool), requests go through
+// the real gin engine, and a hand-kept cookie jar applies each response's
+// Set-Cookie when the test says so (in any order, or never: a lost
+// response). Handlers can be held mid-request on real goroutines.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-contrib/sessions/cookie"
+	"github.com/gin-contrib/sessions/memstore"
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
+)
+
+var nuStores = []string{"cookie", "memstore", "redis"}
+
+func nuForStores(t *testing.T, f func(t *testing.T, kind string)) {
+	for _, k := range nuStores {
+		t.Run(k, func(t *testing.T) { f(t, k) })
+	}
+}
+
+type nuApp struct {
+	t      *testing.T
+	kind   string
+	r      *gin.Engine
+	g      *ginsecure.Guard
+	clock  *testClock
+	evMu   sync.Mutex
+	events []ginsecure.Event
+	holdMu sync.Mutex
+	holds  map[string]*nuHold
+}
+
+type nuHold struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+// nuNew builds the app: sessions.Sessions, then sec.Middleware(), then the
+// routes, as README says.
+func nuNew(t *testing.T, kind string, cfg ginsecure.Config, engine ...func(*gin.Engine)) *nuApp {
+	t.Helper()
+	a := &nuApp{t: t, kind: kind, clock: newClock(), holds: map[string]*nuHold{}}
+	secret := []byte("an-app-secret-of-32-bytes-or-mor")
+	encKey := []byte("exactly-32-bytes-of-encryption!!")
+	var store sessions.Store
+	switch kind {
+	case "cookie":
+		store = cookie.NewStore(secret, encKey)
+	case "memstore":
+		store = memstore.NewStore(secret)
+	case "redis":
+		srv := redistest.Start(t)
+		pool := srv.Pool()
+		rs, err := redisstore.NewSessionStore(pool, [][]byte{secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = rs
+		cfg.Store = redisstore.New(pool)
+	default:
+		t.Fatalf("store %q", kind)
+	}
+	store.Options(sessions.Options{Path: "/", MaxAge: 12 * 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	cfg.Now = a.clock.Now
+	cfg.Logger = discardLogger()
+	cfg.OnEvent = func(ev ginsecure.Event) { a.evMu.Lock(); a.events = append(a.events, ev); a.evMu.Unlock() }
+	g, err := ginsecure.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.g = g
+	r := gin.New()
+	for _, f := range engine {
+		f(r)
+	}
+	r.Use(sessions.Sessions("app", store), g.Middleware())
+	a.routes(r)
+	a.r = r
+	return a
+}
+
+func (a *nuApp) eventCount(k ginsecure.EventKind) int {
+	a.evMu.Lock()
+	defer a.evMu.Unlock()
+	n := 0
+	for _, e := range a.events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *nuApp) hold(id string) *nuHold {
+	a.holdMu.Lock()
+	defer a.holdMu.Unlock()
+	h, ok := a.holds[id]
+	if !ok {
+		h = &nuHold{entered: make(chan struct{}), release: make(chan struct{})}
+		a.holds[id] = h
+	}
+	return h
+}
+
+// nuState is what every route answers: who the request is, why it is
+// anonymous, and the session's values the test looks at.
+func nuState(c *gin.Context) gin.H {
+	u, _ := ginsecure.UserID(c)
+	h := gin.H{"user": u}
+	if err := ginsecure.FailureReason(c); err != nil {
+		h["reason"] = ginsecure.ErrorCode(err)
+	}
+	s := sessions.Default(c)
+	for _, k := range []string{"cart", "note", "csrf", "k1", "k2", "k3"} {
+		if v := s.Get(k); v != nil {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+func nuFail(c *gin.Context, err error) {
+	h := nuState(c)
+	h["error"] = ginsecure.ErrorCode(err)
+	c.JSON(ginsecure.ErrorStatus(err), h)
+}
+
+func (a *nuApp) routes(r *gin.Engine) {
+	g := a.g
+	r.GET("/signin", func(c *gin.Context) { // the sign-in page
+		if err := ginsecure.PrepareSignIn(c); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	r.POST("/login", func(c *gin.Context) {
+		if err := ginsecure.Login(c, c.Query("user")); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	r.POST("/logout", func(c *gin.Context) {
+		if err := ginsecure.Logout(c); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	// gin-contrib's logout idiom.
+	r.POST("/logout-idiom", func(c *gin.Context) {
+		s := sessions.Default(c)
+		if c.Query("clear") != "" {
+			s.Clear()
+		}
+		s.Options(sessions.Options{Path: "/", MaxAge: -1})
+		if err := s.Save(); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	r.GET("/public", func(c *gin.Context) { c.JSON(http.StatusOK, nuState(c)) })
+	r.POST("/put", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set(c.Query("k"), c.Query("v"))
+		if err := s.Save(); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	// /hold waits inside its handler until the test frees it, then
+	// optionally writes k=v, or renews, or logs in.
+	r.POST("/hold", func(c *gin.Context) {
+		h := a.hold(c.Query("id"))
+		close(h.entered)
+		select {
+		case <-h.release:
+		case <-time.After(10 * time.Second):
+			c.JSON(http.StatusGatewayTimeout, gin.H{"error": "never released"})
+			return
+		}
+		var err error
+		switch {
+		case c.Query("renew") != "":
+			err = ginsecure.Renew(c)
+		case c.Query("login") != "":
+			err = ginsecure.Login(c, c.Query("login"))
+		case c.Query("k") != "":
+			s := sessions.Default(c)
+			s.Set(c.Query("k"), c.Query("v"))
+			err = s.Save()
+		}
+		if err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	auth := r.Group("/me", g.Require(ginsecure.Policy{Authenticated: true}))
+	auth.GET("", func(c *gin.Context) { c.JSON(http.StatusOK, nuState(c)) })
+	auth.POST("/renew", func(c *gin.Context) {
+		if err := ginsecure.Renew(c); err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, nuState(c))
+	})
+	auth.GET("/sessions", func(c *gin.Context) {
+		list, err := g.SessionsOf(c)
+		if err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"sessions": list})
+	})
+	auth.POST("/revoke-others", func(c *gin.Context) {
+		n, err := g.RevokeOthers(c, ginsecure.ReasonPasswordChange)
+		if err != nil {
+			nuFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"revoked": n})
+	})
+	r.GET("/stepup", g.Require(ginsecure.Policy{Authenticated: true, MaxAuthAge: 5 * time.Minute}),
+		func(c *gin.Context) { c.JSON(http.StatusOK, nuState(c)) })
+}
+
+// nuResp is one answered request, not yet applied to any jar.
+type nuResp struct {
+	status  int
+	body    map[string]any
+	cookies []*http.Cookie
+}
+
+func (r nuResp) user() string   { s, _ := r.body["user"].(string); return s }
+func (r nuResp) code() string   { s, _ := r.body["error"].(string); return s }
+func (r nuResp) reason() string { s, _ := r.body["reason"].(string); return s }
+func (r nuResp) val(k string) string {
+	s, _ := r.body[k].(string)
+	return s
+}
+
+// nuBrowser is a cookie jar kept by hand (one host, Path=/) and a client
+// address.
+type nuBrowser struct {
+	a   *nuApp
+	ip  string
+	xff string
+	mu  sync.Mutex
+	jar map[string]string
+	ord []string
+}
+
+func (a *nuApp) browser(ip string) *nuBrowser {
+	return &nuBrowser{a: a, ip: ip, jar: map[string]string{}}
+}
+
+// header is the Cookie header the jar would send now.
+func (b *nuBrowser) header() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var parts []string
+	for _, n := range b.ord {
+		if v, ok := b.jar[n]; ok {
+			parts = append(parts, n+"="+v)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// apply stores a response's cookies as a browser does when it lands.
+func (b *nuBrowser) apply(r nuResp) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range r.cookies {
+		if c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())) {
+			delete(b.jar, c.Name)
+			continue
+		}
+		if _, ok := b.jar[c.Name]; !ok {
+			b.ord = append(b.ord, c.Name)
+		}
+		b.jar[c.Name] = c.Value
+	}
+}
+
+func (b *nuBrowser) del(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.jar, name)
+}
+
+// copyTo gives o a copy of b's cookies (a thief's copy).
+func (b *nuBrowser) copyTo(o *nuBrowser) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.jar = map[string]string{}
+	o.ord = append([]string(nil), b.ord...)
+	for k, v := range b.jar {
+		o.jar[k] = v
+	}
+}
+
+// sendWith makes one request with the Cookie header given; it applies
+// nothing. It never fails the test from another goroutine.
+func (a *nuApp) sendWith(method, path, ip, xff, cookieHeader string) nuResp {
+	req := httptest.NewRequest(method, "https://app.example"+path, nil)
+	req.RemoteAddr = ip + ":40000"
+	if cookieHeader != "" {
+		req.Header.Set("Cookie", cookieHeader)
+	}
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	w := httptest.NewRecorder()
+	a.r.ServeHTTP(w, req)
+	res := w.Result()
+	out := nuResp{status: res.StatusCode, cookies: res.Cookies(), body: map[string]any{}}
+	_ = json.Unmarshal(w.Body.Bytes(), &out.body)
+	if out.status >= 500 && out.status != http.StatusServiceUnavailable {
+		a.t.Errorf("%s %s: %d %v", method, path, out.status, out.body)
+	}
+	return out
+}
+
+// send makes a request with the jar's cookies and does not apply its
+// response (it may be applied later, or lost).
+func (b *nuBrowser) send(method, path string) nuResp {
+	return b.a.sendWith(method, path, b.ip, b.xff, b.header())
+}
+
+// do makes a request and applies its response at once.
+func (b *nuBrowser) do(method, path string) nuResp {
+	r := b.send(method, path)
+	b.apply(r)
+	return r
+}
+
+func (b *nuBrowser) get(path string) nuResp  { return b.do(http.MethodGet, path) }
+func (b *nuBrowser) post(path string) nuResp { return b.do(http.MethodPost, path) }
+
+// login signs in and makes the first request after it, as a redirect does.
+func (b *nuBrowser) login(user string) {
+	b.a.t.Helper()
+	r := b.post("/login?user=" + user)
+	if r.status != http.StatusOK || r.user() != user {
+		b.a.t.Fatalf("login %s: %d %v", user, r.status, r.body)
+	}
+	if p := b.get("/public"); p.user() != user {
+		b.a.t.Fatalf("after login %s: %v", user, p.body)
+	}
+}
+
+// held is a request parked inside /hold, verified already.
+type held struct {
+	done chan nuResp
+	a    *nuApp
+	id   string
+}
+
+// holdReq sends POST /hold?id=id&rest with the browser's cookies now and
+// returns once the handler holds it.
+func (b *nuBrowser) holdReq(id, rest string) *held {
+	b.a.t.Helper()
+	h := &held{done: make(chan nuResp, 1), a: b.a, id: id}
+	hdr := b.header()
+	go func() { h.done <- b.a.sendWith(http.MethodPost, "/hold?id="+id+"&"+rest, b.ip, b.xff, hdr) }()
+	select {
+	case <-b.a.hold(id).entered:
+	case <-time.After(10 * time.Second):
+		b.a.t.Fatalf("held request %s never entered", id)
+	}
+	return h
+}
+
+func (h *held) finish() nuResp {
+	close(h.a.hold(h.id).release)
+	return <-h.done
+}
+
+func (a *nuApp) sessionsOf(user string) []ginsecure.SessionInfo {
+	a.t.Helper()
+	l, err := a.g.Sessions(context.Background(), user)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return l
+}
+
+// nuNoSecret fails when any of the session values carries secret.
+func nuNoSecret(t *testing.T, who string, r nuResp, secrets ...string) {
+	t.Helper()
+	for k, v := range r.body {
+		s := fmt.Sprint(v)
+		for _, sec := range secrets {
+			if s == sec {
+				t.Errorf("%s sees %s=%q, a value of a session that ended or belongs to another (%v)", who, k, s, r.body)
+			}
+		}
+	}
+}
+
+// nuEnding is one way a signed-in session ends. run ends A's session (B is
+// another browser of alice's on the same network) and returns who A's
+// browser is afterwards.
+type nuEnding struct {
+	name string
+	cfg  func(*ginsecure.Config)
+	// timed: the ending is a deadline, not an act; no request is held
+	// across it.
+	timed bool
+	run   func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string
+}
+
+func nuEndings() []nuEnding {
+	return []nuEnding{
+		{name: "logout", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if r := A.post("/logout"); r.status != http.StatusOK {
+				t.Fatalf("logout: %d %v", r.status, r.body)
+			}
+			return ""
+		}},
+		{name: "logout-response-lost", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if r := A.send(http.MethodPost, "/logout"); r.status != http.StatusOK {
+				t.Fatalf("logout: %d %v", r.status, r.body)
+			}
+			return ""
+		}},
+		{name: "idiom-keep-values", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if r := A.post("/logout-idiom"); r.status != http.StatusOK {
+				t.Fatalf("idiom: %d %v", r.status, r.body)
+			}
+			return ""
+		}},
+		{name: "revoke-others-from-B", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			B.login("alice")
+			if r := B.post("/me/revoke-others"); r.status != http.StatusOK {
+				t.Fatalf("revoke-others: %d %v", r.status, r.body)
+			}
+			return ""
+		}},
+		{name: "revoke-session", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			var list struct {
+				Sessions []ginsecure.SessionInfo `json:"sessions"`
+			}
+			r := A.send(http.MethodGet, "/me/sessions")
+			raw, _ := json.Marshal(r.body)
+			_ = json.Unmarshal(raw, &list)
+			h := ""
+			for _, s := range list.Sessions {
+				if s.Current {
+					h = s.Handle
+				}
+			}
+			if h == "" {
+				t.Fatalf("no current session in %v", r.body)
+			}
+			if err := a.g.RevokeSession(context.Background(), "alice", h, ginsecure.ReasonAdmin); err != nil {
+				t.Fatal(err)
+			}
+			return ""
+		}},
+		{name: "revoke-user", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if _, err := a.g.RevokeUser(context.Background(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			return ""
+		}},
+		{name: "replay-by-thief", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			a.clock.Advance(11 * time.Minute)
+			A.get("/public") // rotates
+			A.get("/public") // presents the new token
+			a.clock.Advance(3 * time.Second)
+			if r := thief.send(http.MethodGet, "/me"); r.code() != "replay" {
+				t.Fatalf("thief's old token after the window: %d %v, want replay", r.status, r.body)
+			}
+			return ""
+		}},
+		{name: "idle-timeout", timed: true, run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			a.clock.Advance(31 * time.Minute)
+			return ""
+		}},
+		{name: "absolute-timeout", timed: true, run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			for i := 0; i < 3; i++ {
+				a.clock.Advance(25 * time.Minute)
+				if r := A.get("/public"); r.user() != "alice" {
+					t.Fatalf("before the absolute timeout: %v", r.body)
+				}
+			}
+			a.clock.Advance(25 * time.Minute)
+			return ""
+		}},
+		{name: "evicted-by-limit", cfg: func(c *ginsecure.Config) { c.MaxSessionsPerUser = 1 },
+			run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+				B.login("alice")
+				return ""
+			}},
+		{name: "other-user-login", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if r := A.post("/login?user=bob"); r.user() != "bob" {
+				t.Fatalf("bob's login: %v", r.body)
+			}
+			return "bob"
+		}},
+		{name: "other-user-login-response-lost", run: func(t *testing.T, a *nuApp, A, B, thief *nuBrowser) string {
+			if r := A.send(http.MethodPost, "/login?user=bob"); r.user() != "bob" {
+				t.Fatalf("bob's login: %v", r.body)
+			}
+			return ""
+		}},
+	}
+}
+
+// TestNewUserEveryEndingHidesAndRefuses: class 1. Alice writes a note, a
+// thief copies both cookies, a write of alice's is held inside its handler
+// across the ending; then neither alice's browser nor the copy reads the
+// note or the held write, the held write is refused, and no later login
+// (alice again, the thief as mallory) carries any of it.
+func TestNewUserEveryEndingHidesAndRefuses(t *testing.T) {
+	for _, end := range nuEndings() {
+		t.Run(end.name, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				cfg := ginsecure.Config{RotateEvery: 10 * time.Minute, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 90 * time.Minute}
+				if end.cfg != nil {
+					end.cfg(&cfg)
+				}
+				a := nuNew(t, kind, cfg)
+				A, B, thief := a.browser("10.0.0.1"), a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.get("/public")
+				A.post("/put?k=cart&v=guest-cart")
+				A.login("alice")
+				if r := A.post("/put?k=note&v=S3CRET"); r.status != http.StatusOK {
+					t.Fatalf("note: %d %v", r.status, r.body)
+				}
+				A.copyTo(thief)
+				var h *held
+				if !end.timed {
+					h = A.holdReq("w1", "k=cart&v=HELD")
+				}
+				wantA := end.run(t, a, A, B, thief)
+				if h != nil {
+					r := h.finish()
+					if r.status == http.StatusOK {
+						t.Errorf("a write verified before the ending was accepted after it: %v", r.body)
+					}
+					// (Its handler read the session while it was alive:
+					// the request was verified before the ending.)
+					A.apply(r) // lands last
+				}
+				ra := A.get("/public")
+				if ra.user() != wantA {
+					t.Errorf("alice's browser after the ending: %v, want user %q", ra.body, wantA)
+				}
+				nuNoSecret(t, "alice's browser", ra, "S3CRET", "HELD")
+				if r := A.send(http.MethodGet, "/me"); wantA == "" && r.status != http.StatusUnauthorized {
+					t.Errorf("alice's /me after the ending: %d %v", r.status, r.body)
+				}
+				rt := thief.get("/public")
+				if rt.user() != "" {
+					t.Errorf("the copy after the ending is signed in: %v", rt.body)
+				}
+				nuNoSecret(t, "the copy", rt, "S3CRET", "HELD")
+				if r := thief.send(http.MethodGet, "/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("the copy's /me: %d %v", r.status, r.body)
+				}
+				// The copy writes into what it holds, then reads it back.
+				wt := thief.post("/put?k=note&v=THIEF")
+				nuNoSecret(t, "the copy's write", wt, "S3CRET", "HELD")
+				if r := thief.get("/public"); r.user() != "" {
+					t.Errorf("the copy after its write: %v", r.body)
+				} else {
+					nuNoSecret(t, "the copy after its write", r, "S3CRET", "HELD")
+				}
+				// Nothing of it reaches a later login, alice's or the thief's.
+				if wantA == "" {
+					A.login("alice")
+					r := A.get("/public")
+					nuNoSecret(t, "alice's next login", r, "S3CRET", "HELD", "THIEF")
+				}
+				thief.login("mallory")
+				r := thief.get("/public")
+				nuNoSecret(t, "the thief's own login", r, "S3CRET", "HELD")
+				if wantA != "" {
+					nuNoSecret(t, "bob's session", A.get("/public"), "THIEF")
+				}
+			})
+		})
+	}
+}
