@@ -610,3 +610,115 @@ func TestNewUserEveryEndingHidesAndRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserCarryOverChain: class 2, one browser through a chain of
+// logins: a guest's filtered values, the same user's own session (kept
+// whole, CarryOver not asked), another user's (empty), and back.
+func TestNewUserCarryOverChain(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		var asked []string
+		var mu sync.Mutex
+		a := nuNew(t, kind, ginsecure.Config{CarryOver: func(k, v any) bool {
+			mu.Lock()
+			asked = append(asked, fmt.Sprint(k))
+			mu.Unlock()
+			return k != "csrf"
+		}})
+		C := a.browser("10.0.0.7")
+		C.post("/put?k=cart&v=G")
+		C.post("/put?k=csrf=&v=x") // a key of another name is harmless
+		C.post("/put?k=csrf&v=PLANTED")
+		C.login("alice")
+		r := C.get("/public")
+		if r.val("cart") != "G" || r.val("csrf") != "" {
+			t.Fatalf("guest → alice: %v (want cart G, no csrf)", r.body)
+		}
+		C.post("/put?k=csrf&v=REAL")
+		C.post("/put?k=note&v=A1")
+		mu.Lock()
+		asked = nil
+		mu.Unlock()
+		C.login("alice") // over her own session
+		r = C.get("/public")
+		if r.val("csrf") != "REAL" || r.val("note") != "A1" || r.val("cart") != "G" {
+			t.Errorf("alice → alice: %v (want all of it)", r.body)
+		}
+		mu.Lock()
+		if len(asked) != 0 {
+			t.Errorf("CarryOver asked about the same user's own session: %v", asked)
+		}
+		mu.Unlock()
+		C.login("bob")
+		r = C.get("/public")
+		nuNoSecret(t, "bob over alice", r, "G", "REAL", "A1")
+		C.post("/put?k=note&v=B1")
+		C.login("alice")
+		nuNoSecret(t, "alice over bob", C.get("/public"), "B1", "G", "REAL", "A1")
+	})
+}
+
+// TestNewUserTwoTabsTwoUsersFromOneGuest: class 2, two tabs of one guest
+// sign in as two users; the second login, sent with the guest's cookies
+// after the first took them, never sees the first user's data, whichever
+// response the browser keeps.
+func TestNewUserTwoTabsTwoUsersFromOneGuest(t *testing.T) {
+	for _, bobLast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bobAppliedLast=%v", bobLast), func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				C := a.browser("10.0.0.7")
+				C.post("/put?k=cart&v=G")
+				guest := C.header()
+				C.login("alice")
+				C.post("/put?k=note&v=ALICE-NOTE")
+				rb := a.sendWith(http.MethodPost, "/login?user=bob", C.ip, "", guest)
+				if rb.user() != "bob" {
+					t.Fatalf("bob's login: %d %v", rb.status, rb.body)
+				}
+				nuNoSecret(t, "bob's login answer", rb, "ALICE-NOTE")
+				if bobLast {
+					C.apply(rb)
+					r := C.get("/public")
+					if r.user() != "bob" {
+						t.Fatalf("after bob's response: %v", r.body)
+					}
+					nuNoSecret(t, "bob", r, "ALICE-NOTE")
+					return
+				}
+				r := C.get("/public")
+				if r.user() != "alice" || r.val("note") != "ALICE-NOTE" {
+					t.Errorf("alice's tab after bob's lost response: %v", r.body)
+				}
+			})
+		})
+	}
+}
+
+// TestNewUserHeldLoginOverAnEndedSession: classes 1 and 2. A login held in
+// its handler (verified on alice's live session) commits after her
+// session was revoked: the new session, alice's or bob's, carries nothing
+// of the ended one.
+func TestNewUserHeldLoginOverAnEndedSession(t *testing.T) {
+	for _, who := range []string{"alice", "bob"} {
+		t.Run(who, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				C := a.browser("10.0.0.7")
+				C.login("alice")
+				C.post("/put?k=note&v=BEFORE-REVOKE")
+				h := C.holdReq("l", "login="+who)
+				if _, err := a.g.RevokeUser(context.Background(), "alice", ginsecure.ReasonAdmin); err != nil {
+					t.Fatal(err)
+				}
+				r := h.finish()
+				nuNoSecret(t, "the held login's answer", r, "BEFORE-REVOKE")
+				C.apply(r)
+				p := C.get("/public")
+				nuNoSecret(t, "after the held login", p, "BEFORE-REVOKE")
+				if r.status == http.StatusOK && p.user() != who {
+					t.Errorf("login answered 200 as %q but the browser is %v", r.user(), p.body)
+				}
+			})
+		})
+	}
+}
