@@ -722,3 +722,158 @@ func TestNewUserHeldLoginOverAnEndedSession(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserSupersededHistoryBound: class 3. Five rotations, each
+// presented (by Renew or by the periodic rotation); after the window the
+// token five back is only a mismatch (the session lives), the one four back
+// a replay (the session ends for everyone).
+func TestNewUserSupersededHistoryBound(t *testing.T) {
+	for _, how := range []string{"renew", "rotate"} {
+		t.Run(how, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{RotateEvery: 5 * time.Minute})
+				A := a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=N")
+				var snaps []string
+				for i := 0; i < 5; i++ {
+					snaps = append(snaps, A.header())
+					if how == "renew" {
+						a.clock.Advance(time.Minute)
+						if r := A.post("/me/renew"); r.status != http.StatusOK {
+							t.Fatalf("renew %d: %d %v", i, r.status, r.body)
+						}
+					} else {
+						a.clock.Advance(6 * time.Minute)
+						A.get("/public")
+					}
+					if r := A.get("/me"); r.status != http.StatusOK {
+						t.Fatalf("after rotation %d: %d %v", i, r.status, r.body)
+					}
+				}
+				a.clock.Advance(3 * time.Second)
+				r := a.sendWith(http.MethodGet, "/me", "10.0.0.1", "", snaps[0])
+				if r.status != http.StatusUnauthorized || r.code() != "token_mismatch" {
+					t.Errorf("five back: %d %v, want 401 token_mismatch", r.status, r.body)
+				}
+				if a.eventCount(ginsecure.EventTokenMismatch) == 0 {
+					t.Errorf("no token_mismatch event")
+				}
+				if r := A.get("/me"); r.status != http.StatusOK || r.val("note") != "N" {
+					t.Fatalf("a mismatch ended the session: %d %v", r.status, r.body)
+				}
+				r = a.sendWith(http.MethodGet, "/public", "10.0.0.1", "", snaps[1])
+				if r.user() != "" || r.reason() != "replay" {
+					t.Errorf("four back: %v, want anonymous, replay", r.body)
+				}
+				nuNoSecret(t, "the replayed copy", r, "N")
+				if r := A.get("/me"); r.status != http.StatusUnauthorized {
+					t.Errorf("after the replay the owner is still signed in: %v", r.body)
+				}
+				if n := len(a.sessionsOf("alice")); n != 0 {
+					t.Errorf("%d sessions after the replay", n)
+				}
+			})
+		})
+	}
+}
+
+// TestNewUserDoubleSubmitLateResponseAfterRotations: class 3. Two submits
+// of one sign-in form (a guest with a session) join; the browser keeps
+// the second's answer and uses it across two periodic rotations; the
+// first's answer lands 25 minutes later: served, answered with the
+// current token, nothing revoked. From then on that token is presented:
+// a copy of it after the window is a replay.
+func TestNewUserDoubleSubmitLateResponseAfterRotations(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute, IdleTimeout: time.Hour})
+		A := a.browser("10.0.0.1")
+		A.get("/signin")
+		A.post("/put?k=cart&v=G")
+		r1 := A.send(http.MethodPost, "/login?user=alice")
+		r2 := A.send(http.MethodPost, "/login?user=alice")
+		if r1.user() != "alice" || r2.user() != "alice" {
+			t.Fatalf("logins: %v %v", r1.body, r2.body)
+		}
+		A.apply(r2)
+		A.get("/me")
+		A.post("/put?k=note&v=N")
+		for i := 0; i < 2; i++ {
+			a.clock.Advance(11 * time.Minute)
+			A.get("/me")
+			if r := A.get("/me"); r.status != http.StatusOK {
+				t.Fatalf("rotation %d: %v", i, r.body)
+			}
+		}
+		a.clock.Advance(3 * time.Minute)
+		A.apply(r1) // lands late
+		late := A.header()
+		r := A.get("/me")
+		// On the cookie store the late login response is a full copy of the
+		// session taken at the login: it was in flight when the note was
+		// written, and the copy applied last wins (DESIGN.md, "Writes").
+		if r.status != http.StatusOK || (kind != "cookie" && r.val("note") != "N") {
+			t.Fatalf("the late response's token: %d %v, want served", r.status, r.body)
+		}
+		if a.eventCount(ginsecure.EventReplay) != 0 {
+			t.Fatalf("a late response counted as a replay")
+		}
+		if r := A.get("/me"); r.status != http.StatusOK || r.val("cart") != "G" {
+			t.Fatalf("after the late response: %d %v", r.status, r.body)
+		}
+		if n := len(a.sessionsOf("alice")); n != 1 {
+			t.Errorf("%d sessions of alice, want the one joined login", n)
+		}
+		a.clock.Advance(3 * time.Second)
+		r = a.sendWith(http.MethodGet, "/public", "10.0.0.1", "", late)
+		if r.reason() != "replay" {
+			t.Errorf("the late token presented again after the window: %v, want a replay", r.body)
+		}
+	})
+}
+
+// TestNewUserLateRenewTokenOnAStepUpRoute: class 3. Renew's response is
+// lost past the reissue; the browser goes on with the reissued token
+// (old privilege); Renew's token lands afterwards and goes straight to a
+// route that wants a recent login: served at the lower privilege (403
+// reauth_required), answered with the current token, nothing revoked.
+func TestNewUserLateRenewTokenOnAStepUpRoute(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{})
+		A := a.browser("10.0.0.1")
+		A.login("alice")
+		a.clock.Advance(6 * time.Minute)
+		if r := A.get("/stepup"); r.code() != "reauth_required" {
+			t.Fatalf("stepup before Renew: %v", r.body)
+		}
+		rr := A.send(http.MethodPost, "/me/renew")
+		if rr.status != http.StatusOK {
+			t.Fatalf("renew: %v", rr.body)
+		}
+		a.clock.Advance(31 * time.Second)
+		A.get("/me") // the reissue
+		A.get("/me")
+		a.clock.Advance(10 * time.Second)
+		A.apply(rr)
+		r := A.get("/stepup")
+		if r.status == http.StatusOK {
+			t.Errorf("the late Renew token got the step-up after its reissue: %v", r.body)
+		}
+		if r.status != http.StatusForbidden || r.code() != "reauth_required" {
+			t.Errorf("late Renew token on the step-up route: %d %v, want 403 reauth_required", r.status, r.body)
+		}
+		if r := A.get("/me"); r.status != http.StatusOK {
+			t.Errorf("after the late Renew token: %d %v", r.status, r.body)
+		}
+		if a.eventCount(ginsecure.EventReplay) != 0 {
+			t.Errorf("a late Renew response counted as a replay")
+		}
+		// A new Renew still works and gives the step-up.
+		if r := A.post("/me/renew"); r.status != http.StatusOK {
+			t.Fatalf("renew again: %v", r.body)
+		}
+		if r := A.get("/stepup"); r.status != http.StatusOK {
+			t.Errorf("step-up after a fresh Renew: %d %v", r.status, r.body)
+		}
+	})
+}
