@@ -877,3 +877,158 @@ func TestNewUserLateRenewTokenOnAStepUpRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestNewUserAcknowledgedWritesAnyOrder: class 4. A write held in its
+// handler across a rotation (periodic, or a Renew), and a second write
+// sent after the rotation landed; their responses applied in every
+// order. Every write whose Save returned nil is read back afterwards
+// (memstore, Redis; on the cookie store the copy applied last holds it,
+// the documented last-write-wins), and the browser stays signed in.
+func TestNewUserAcknowledgedWritesAnyOrder(t *testing.T) {
+	for _, rot := range []string{"rotate", "renew"} {
+		for _, order := range []string{"held-last", "held-first", "held-lost"} {
+			t.Run(rot+"/"+order, func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute})
+					A := a.browser("10.0.0.1")
+					A.login("alice")
+					A.post("/put?k=k3&v=base")
+					h := A.holdReq("w", "k=k1&v=ONE")
+					if rot == "rotate" {
+						a.clock.Advance(11 * time.Minute)
+						if r := A.get("/me"); r.status != http.StatusOK {
+							t.Fatalf("rotation: %v", r.body)
+						}
+					} else if r := A.post("/me/renew"); r.status != http.StatusOK {
+						t.Fatalf("renew: %v", r.body)
+					}
+					hr := h.finish()
+					w2 := A.send(http.MethodPost, "/put?k=k2&v=TWO")
+					if w2.status != http.StatusOK {
+						t.Fatalf("second write: %v", w2.body)
+					}
+					switch order {
+					case "held-last":
+						A.apply(w2)
+						A.apply(hr)
+					case "held-first":
+						A.apply(hr)
+						A.apply(w2)
+					case "held-lost":
+						A.apply(w2)
+					}
+					r := A.get("/me")
+					if r.status != http.StatusOK {
+						t.Fatalf("signed out by the order of responses: %d %v", r.status, r.body)
+					}
+					if kind == "cookie" {
+						return // the cookie applied last is the session
+					}
+					if hr.status == http.StatusOK && r.val("k1") != "ONE" {
+						t.Errorf("the held write was acknowledged but is lost: %v", r.body)
+					}
+					if hr.status != http.StatusOK && hr.code() != "stale_credentials" {
+						t.Errorf("the held write: %d %v", hr.status, hr.body)
+					}
+					if r.val("k2") != "TWO" || r.val("k3") != "base" {
+						t.Errorf("acknowledged writes lost: %v", r.body)
+					}
+					if rot == "rotate" && hr.status != http.StatusOK {
+						t.Errorf("a write across a periodic rotation was refused: %v", hr.body)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestNewUserRenewAcrossAnEnding: class 5. A Renew held in its handler
+// while the session ends (another user's login on the same browser, an
+// eviction by a newer device, a logout from a second tab) returns
+// ErrNoSession, sends no credentials, and changes nothing, whenever its
+// response lands.
+func TestNewUserRenewAcrossAnEnding(t *testing.T) {
+	for _, end := range []string{"bob-login", "evicted", "logout-other-tab"} {
+		t.Run(end, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+				A, B := a.browser("10.0.0.1"), a.browser("10.0.0.2")
+				A.login("alice")
+				A.post("/put?k=note&v=N")
+				h := A.holdReq("r", "renew=1")
+				want := ""
+				switch end {
+				case "bob-login":
+					A.login("bob")
+					want = "bob"
+				case "evicted":
+					B.login("alice")
+				case "logout-other-tab":
+					if r := A.post("/logout"); r.status != http.StatusOK {
+						t.Fatalf("logout: %v", r.body)
+					}
+				}
+				before := len(a.sessionsOf("alice"))
+				r := h.finish()
+				if r.status != http.StatusUnauthorized || r.code() != "no_session" {
+					t.Errorf("Renew across the ending: %d %v, want 401 no_session", r.status, r.body)
+				}
+				if hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+					t.Errorf("Renew across the ending sent a token cookie")
+				}
+				A.apply(r)
+				p := A.get("/public")
+				if p.user() != want {
+					t.Errorf("after the Renew's answer landed: %v, want %q", p.body, want)
+				}
+				nuNoSecret(t, "after the refused Renew", p, "N")
+				if n := len(a.sessionsOf("alice")); n != before {
+					t.Errorf("alice's sessions %d → %d", before, n)
+				}
+				if end == "evicted" {
+					if r := B.get("/me"); r.status != http.StatusOK {
+						t.Errorf("the newer device: %v", r.body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestNewUserJoinTargetEnded: class 5. Two submits of one sign-in form;
+// the first is answered and the user signs out before the second is
+// processed: the second is an ordinary login (signed in, a session of its
+// own), never the ended one back.
+func TestNewUserJoinTargetEnded(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{})
+		A := a.browser("10.0.0.1")
+		A.get("/signin")
+		form := A.header()
+		A.post("/login?user=alice")
+		A.post("/put?k=note&v=FIRST")
+		if r := A.post("/logout"); r.status != http.StatusOK {
+			t.Fatalf("logout: %v", r.body)
+		}
+		r2 := a.sendWith(http.MethodPost, "/login?user=alice", A.ip, "", form)
+		if r2.status != http.StatusOK || r2.user() != "alice" {
+			t.Fatalf("second submit: %d %v", r2.status, r2.body)
+		}
+		nuNoSecret(t, "the second submit", r2, "FIRST")
+		A.apply(r2)
+		p := A.get("/me")
+		if p.status != http.StatusOK {
+			t.Fatalf("after the second submit: %d %v", p.status, p.body)
+		}
+		nuNoSecret(t, "after the second submit", p, "FIRST")
+		if n := len(a.sessionsOf("alice")); n != 1 {
+			t.Errorf("%d sessions", n)
+		}
+		if w := A.post("/put?k=note&v=SECOND"); w.status != http.StatusOK {
+			t.Errorf("write: %v", w.body)
+		}
+		if p := A.get("/me"); p.val("note") != "SECOND" {
+			t.Errorf("write lost: %v", p.body)
+		}
+	})
+}
