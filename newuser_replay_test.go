@@ -1032,3 +1032,167 @@ func TestNewUserJoinTargetEnded(t *testing.T) {
 		}
 	})
 }
+
+// TestNewUserIPMismatchStandIn: class 6. A copy used from another
+// network (directly, with a spoofed X-Forwarded-For, or through the
+// trusted proxy with a spoofed first hop) is anonymous with an empty
+// stand-in, cannot write, gets 401 ip_mismatch on /me, is reported once,
+// and signs in to its own account without touching alice's session.
+func TestNewUserIPMismatchStandIn(t *testing.T) {
+	type path struct {
+		name, peer, xff string
+		trust           bool
+	}
+	paths := []path{
+		{name: "direct", peer: "10.0.9.9"},
+		{name: "spoofed-xff-untrusted", peer: "10.0.9.9", xff: "10.0.0.1"},
+		{name: "spoofed-xff-trusting-engine", peer: "10.0.9.9", xff: "10.0.0.1", trust: true},
+		{name: "via-proxy-spoofed-first-hop", peer: "127.0.0.1", xff: "10.0.0.1, 10.0.9.9", trust: true},
+	}
+	for _, p := range paths {
+		for _, keep := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/keep=%v", p.name, keep), func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					var eng []func(*gin.Engine)
+					if p.trust {
+						eng = append(eng, func(r *gin.Engine) { _ = r.SetTrustedProxies([]string{"127.0.0.1"}) })
+					}
+					a := nuNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: keep, TrustProxyHeaders: p.trust}, eng...)
+					A := a.browser("10.0.0.1")
+					if p.trust {
+						A.ip, A.xff = "127.0.0.1", "10.0.0.1"
+					}
+					A.login("alice")
+					A.post("/put?k=note&v=ALICE")
+					th := a.browser(p.peer)
+					th.xff = p.xff
+					A.copyTo(th)
+					// Without KeepSessionOnIPMismatch the first request of
+					// the copy ends the session (then it is an ended
+					// session's cookie: class 1), so the write comes first.
+					if w := th.post("/put?k=note&v=THIEF"); w.code() != "foreign_session" || w.user() != "" {
+						t.Errorf("stand-in write: %d %v, want foreign_session", w.status, w.body)
+					}
+					for i := 0; i < 3; i++ {
+						r := th.get("/public")
+						if r.user() != "" || r.reason() != "ip_mismatch" || r.val("note") == "THIEF" {
+							t.Fatalf("copy from elsewhere: %v", r.body)
+						}
+						nuNoSecret(t, "the copy", r, "ALICE")
+						if !keep {
+							continue
+						}
+						if w := th.post("/put?k=note&v=THIEF"); w.code() != "foreign_session" {
+							t.Errorf("stand-in write: %d %v, want foreign_session", w.status, w.body)
+						}
+						if m := th.send(http.MethodGet, "/me"); m.status != http.StatusUnauthorized || m.code() != "ip_mismatch" {
+							t.Errorf("copy on /me: %d %v", m.status, m.body)
+						}
+					}
+					if n := a.eventCount(ginsecure.EventIPMismatch); n != 1 {
+						t.Errorf("%d ip_mismatch events for one record and network, want 1", n)
+					}
+					th.login("mallory")
+					nuNoSecret(t, "mallory", th.get("/public"), "ALICE")
+					r := A.get("/me")
+					if keep {
+						if r.status != http.StatusOK || r.val("note") != "ALICE" {
+							t.Errorf("alice after the copy and mallory's login: %d %v", r.status, r.body)
+						}
+					} else if r.status != http.StatusUnauthorized {
+						t.Errorf("alice's refused session still serves: %v", r.body)
+					}
+					if len(a.sessionsOf("mallory")) != 1 {
+						t.Errorf("mallory has no session of her own")
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestNewUserIPMismatchOwnerMovesAndSignsIn: class 6. Alice's browser
+// changes network (KeepSessionOnIPMismatch), its first request there is a
+// write (refused, nothing written), then it signs in as alice: the
+// refused record is replaced, not added to; from the old network the old
+// cookies (a copy left behind) are dead.
+func TestNewUserIPMismatchOwnerMovesAndSignsIn(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
+		A := a.browser("10.0.0.1")
+		A.login("alice")
+		A.post("/put?k=note&v=N")
+		old := a.browser("10.0.0.1")
+		A.copyTo(old)
+		A.ip = "10.0.7.7"
+		if w := A.post("/put?k=cart&v=X"); w.code() != "foreign_session" {
+			t.Errorf("write from the new network: %d %v", w.status, w.body)
+		}
+		A.login("alice")
+		if n := len(a.sessionsOf("alice")); n != 1 {
+			t.Errorf("%d sessions of alice after signing in again, want the refused one replaced", n)
+		}
+		if r := A.get("/me"); r.status != http.StatusOK || r.val("cart") == "X" {
+			t.Errorf("after signing in again: %d %v", r.status, r.body)
+		}
+		r := old.get("/public")
+		if r.user() != "" {
+			t.Errorf("the replaced session still serves from the old network: %v", r.body)
+		}
+	})
+}
+
+// TestNewUserCookielessDoubleSubmitKeepsOtherDevices: class 7. Phone and
+// tablet signed in, limit 3; a laptop with no cookies submits the sign-in
+// form twice: in either landing order, or with one answer lost, the
+// laptop is signed in as the answer that landed last and nobody else is
+// evicted.
+func TestNewUserCookielessDoubleSubmitKeepsOtherDevices(t *testing.T) {
+	for _, order := range []string{"1-then-2", "2-then-1", "1-lost", "2-lost"} {
+		t.Run(order, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 3})
+				phone, tablet, laptop := a.browser("10.0.0.1"), a.browser("10.0.0.2"), a.browser("10.0.0.3")
+				phone.login("alice")
+				tablet.login("alice")
+				phone.post("/put?k=note&v=PHONE")
+				r1 := laptop.send(http.MethodPost, "/login?user=alice")
+				r2 := laptop.send(http.MethodPost, "/login?user=alice")
+				switch order {
+				case "1-then-2":
+					laptop.apply(r1)
+					laptop.apply(r2)
+				case "2-then-1":
+					laptop.apply(r2)
+					laptop.apply(r1)
+				case "1-lost":
+					laptop.apply(r2)
+				case "2-lost":
+					laptop.apply(r1)
+				}
+				for i := 0; i < 3; i++ {
+					if r := laptop.get("/me"); r.status != http.StatusOK {
+						t.Fatalf("laptop: %d %v", r.status, r.body)
+					}
+				}
+				laptop.post("/put?k=note&v=LAPTOP")
+				if r := laptop.get("/me"); r.val("note") != "LAPTOP" {
+					t.Errorf("laptop's write: %v", r.body)
+				}
+				if r := phone.get("/me"); r.status != http.StatusOK || r.val("note") != "PHONE" {
+					t.Errorf("phone evicted by a double submit: %d %v", r.status, r.body)
+				}
+				if r := tablet.get("/me"); r.status != http.StatusOK {
+					t.Errorf("tablet evicted by a double submit: %d %v", r.status, r.body)
+				}
+				a.clock.Advance(ginsecure.UnpresentedAge + time.Minute)
+				if n := len(a.sessionsOf("alice")); n != 3 {
+					t.Errorf("%d sessions listed, want 3", n)
+				}
+				if a.eventCount(ginsecure.EventLimit) != 0 {
+					t.Errorf("a limit event for a double submit")
+				}
+			})
+		})
+	}
+}
