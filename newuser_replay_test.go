@@ -1196,3 +1196,147 @@ func TestNewUserCookielessDoubleSubmitKeepsOtherDevices(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserLogoutIdiomVariants: class 8. gin-contrib's logout idiom,
+// with and without Clear, right after a Renew or a periodic rotation, its
+// answer applied or lost: the session ends for the browser and a copy.
+// On a stand-in (another network, KeepSessionOnIPMismatch; a foreign
+// anonymous session cookie next to the token) it returns
+// ErrForeignSession and ends nothing.
+func TestNewUserLogoutIdiomVariants(t *testing.T) {
+	for _, v := range []string{"clear", "no-clear", "after-renew", "after-rotation", "answer-lost"} {
+		t.Run(v, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute})
+				A, copy := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=N")
+				A.copyTo(copy)
+				path := "/logout-idiom"
+				switch v {
+				case "clear":
+					path += "?clear=1"
+				case "after-renew":
+					A.post("/me/renew")
+				case "after-rotation":
+					a.clock.Advance(11 * time.Minute)
+					A.get("/public")
+				}
+				var r nuResp
+				if v == "answer-lost" {
+					r = A.send(http.MethodPost, path)
+				} else {
+					r = A.post(path)
+				}
+				if r.status != http.StatusOK {
+					t.Fatalf("idiom: %d %v", r.status, r.body)
+				}
+				if n := len(a.sessionsOf("alice")); n != 0 {
+					t.Errorf("%d sessions after the idiom", n)
+				}
+				for name, b := range map[string]*nuBrowser{"browser": A, "copy": copy} {
+					p := b.get("/public")
+					if p.user() != "" {
+						t.Errorf("%s signed in after the idiom: %v", name, p.body)
+					}
+					nuNoSecret(t, name, p, "N")
+				}
+				A.login("alice")
+				nuNoSecret(t, "the next login", A.get("/public"), "N")
+			})
+		})
+	}
+	t.Run("stand-ins", func(t *testing.T) {
+		nuForStores(t, func(t *testing.T, kind string) {
+			a := nuNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true})
+			A := a.browser("10.0.0.1")
+			A.login("alice")
+			A.post("/put?k=note&v=N")
+			// Another network.
+			far := a.browser("10.0.8.8")
+			A.copyTo(far)
+			if r := far.post("/logout-idiom?clear=1"); r.code() != "foreign_session" {
+				t.Errorf("idiom from another network: %d %v", r.status, r.body)
+			}
+			// A sibling's anonymous session cookie in front of the token.
+			sib := a.browser("10.0.0.1")
+			sib.post("/put?k=cart&v=SIB")
+			mixed := a.browser("10.0.0.1")
+			mixed.jar = map[string]string{"app": sib.jar["app"], ginsecure.DefaultCookieName: A.jar[ginsecure.DefaultCookieName]}
+			mixed.ord = []string{"app", ginsecure.DefaultCookieName}
+			a.clock.Advance(5 * time.Second) // past the login's first seconds
+			if r := mixed.post("/logout-idiom"); r.code() != "foreign_session" {
+				t.Errorf("idiom beside a foreign session cookie: %d %v", r.status, r.body)
+			}
+			if r := A.get("/me"); r.status != http.StatusOK || r.val("note") != "N" {
+				t.Errorf("a stand-in's idiom ended alice's session: %d %v", r.status, r.body)
+			}
+		})
+	})
+}
+
+// TestNewUserTokenOutlivesItsSessionCookie: class 9. The session cookie
+// goes away (deleted, or replaced by bytes that do not decode) while the
+// token stays: the next request, whatever it is, is an ordinary anonymous
+// one with a fresh session whose writes are kept; the record ends, and a
+// copy of both old cookies reads nothing.
+func TestNewUserTokenOutlivesItsSessionCookie(t *testing.T) {
+	for _, first := range []string{"write", "me", "login-bob", "logout", "idiom"} {
+		for _, gone := range []string{"deleted", "garbage"} {
+			t.Run(first+"/"+gone, func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					a := nuNew(t, kind, ginsecure.Config{})
+					A, copy := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+					A.login("alice")
+					A.post("/put?k=note&v=N")
+					A.copyTo(copy)
+					if gone == "deleted" {
+						A.del("app")
+					} else {
+						A.mu.Lock()
+						A.jar["app"] = "MTIzNDU2Nzg5MA==|garbage|x"
+						A.mu.Unlock()
+					}
+					switch first {
+					case "write":
+						w := A.post("/put?k=cart&v=FRESH")
+						if w.status != http.StatusOK || w.user() != "" {
+							t.Fatalf("write: %d %v", w.status, w.body)
+						}
+						if r := A.get("/public"); r.val("cart") != "FRESH" || r.user() != "" {
+							t.Errorf("the fresh session's write is lost: %v", r.body)
+						}
+					case "me":
+						if r := A.get("/me"); r.status != http.StatusUnauthorized {
+							t.Errorf("/me: %d %v", r.status, r.body)
+						}
+						A.post("/put?k=cart&v=FRESH")
+						if r := A.get("/public"); r.val("cart") != "FRESH" {
+							t.Errorf("write after: %v", r.body)
+						}
+					case "login-bob":
+						A.login("bob")
+						nuNoSecret(t, "bob", A.get("/public"), "N")
+					case "logout":
+						if r := A.post("/logout"); r.status >= 500 {
+							t.Errorf("logout: %d %v", r.status, r.body)
+						}
+					case "idiom":
+						if r := A.post("/logout-idiom"); r.status >= 500 {
+							t.Errorf("idiom: %d %v", r.status, r.body)
+						}
+					}
+					nuNoSecret(t, "the browser", A.get("/public"), "N")
+					if r := copy.get("/public"); r.user() != "" {
+						t.Errorf("the copy of both cookies still signed in: %v", r.body)
+					} else {
+						nuNoSecret(t, "the copy", r, "N")
+					}
+					if n := len(a.sessionsOf("alice")); n != 0 {
+						t.Errorf("%d sessions of alice live on", n)
+					}
+				})
+			})
+		}
+	}
+}
