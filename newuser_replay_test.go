@@ -1340,3 +1340,135 @@ func TestNewUserTokenOutlivesItsSessionCookie(t *testing.T) {
 		}
 	}
 }
+
+// TestNewUserTossedCookiesOfAnotherAccount: class 10. A sibling subdomain
+// tosses session cookies in front of and behind alice's: cookies of the
+// attacker's own signed-in session and of its anonymous one (valid,
+// signed by the app), and garbage, up to about 1 MB of header. Alice
+// stays signed in, reads her own values only, writes, renews and rotates;
+// the attacker's session gets nothing of hers.
+func TestNewUserTossedCookiesOfAnotherAccount(t *testing.T) {
+	for _, n := range []int{1, 7, 300, -1} {
+		name := fmt.Sprint(n)
+		if n < 0 {
+			name = "1MB"
+		}
+		t.Run(name, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute})
+				A, M, G := a.browser("10.0.0.1"), a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=ALICE")
+				M.login("mallory")
+				M.post("/put?k=note&v=MALLORY")
+				G.post("/put?k=cart&v=GUEST")
+				tossed := []string{"app=" + M.jar["app"], "app=" + G.jar["app"], "app=%%%garbage", "app="}
+				one := strings.Join(tossed, "; ")
+				count := n
+				if n < 0 {
+					count = (1<<20 - 8<<10) / (len(one) + 2)
+				}
+				var front []string
+				for i := 0; i < count; i++ {
+					front = append(front, one)
+				}
+				junk := strings.Join(front, "; ")
+				hdr := func(b *nuBrowser) string {
+					// half in front, half behind (the browser's own
+					// cookie somewhere in the middle)
+					return junk + "; " + b.header() + "; " + junk
+				}
+				if n < 0 && len(hdr(A)) > 2<<20 {
+					t.Fatalf("header %d bytes", len(hdr(A)))
+				}
+				req := func(method, path string) nuResp {
+					r := a.sendWith(method, path, A.ip, "", hdr(A))
+					A.apply(r)
+					return r
+				}
+				r := req(http.MethodGet, "/me")
+				if r.status != http.StatusOK || r.user() != "alice" || r.val("note") != "ALICE" {
+					t.Fatalf("alice behind tossed cookies: %d %v", r.status, r.body)
+				}
+				nuNoSecret(t, "alice", r, "MALLORY", "GUEST")
+				if w := req(http.MethodPost, "/put?k=k1&v=W"); w.status != http.StatusOK {
+					t.Errorf("write behind tossed cookies: %d %v", w.status, w.body)
+				}
+				if r := req(http.MethodPost, "/me/renew"); r.status != http.StatusOK {
+					t.Errorf("renew behind tossed cookies: %d %v", r.status, r.body)
+				}
+				a.clock.Advance(11 * time.Minute)
+				req(http.MethodGet, "/public")
+				r = req(http.MethodGet, "/me")
+				if r.status != http.StatusOK || r.val("k1") != "W" || r.val("note") != "ALICE" {
+					t.Errorf("after write, renew, rotation: %d %v", r.status, r.body)
+				}
+				// Mallory, with her own cookies, still sees only hers.
+				m := M.get("/me")
+				if m.user() != "mallory" {
+					t.Errorf("mallory: %v", m.body)
+				}
+				nuNoSecret(t, "mallory", m, "ALICE", "W")
+				if a.eventCount(ginsecure.EventRevoke)+a.eventCount(ginsecure.EventReplay) != 0 {
+					t.Errorf("tossed cookies ended a session")
+				}
+			})
+		})
+	}
+}
+
+// TestNewUserForgedAndOversizedCookies: malformed, forged and oversized
+// token and session cookies next to alice's, on every route: never a 5xx,
+// never alice's data to the sender, and alice is never signed out by them.
+func TestNewUserForgedAndOversizedCookies(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{})
+		A, M := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+		A.login("alice")
+		A.post("/put?k=note&v=ALICE")
+		M.login("mallory")
+		tok := A.jar[ginsecure.DefaultCookieName]
+		flip := []byte(tok)
+		flip[len(flip)-2] ^= 1
+		if flip[len(flip)-2] == '-' || flip[len(flip)-2] == '_' {
+			flip[len(flip)-2] = 'A'
+		}
+		handlePart := tok
+		if i := strings.LastIndex(tok, "."); i > 0 {
+			handlePart = tok[:i]
+		}
+		tokens := []string{
+			"", "1.", "1..", "2." + tok[2:], string(flip), tok + "A", tok[:len(tok)-1],
+			handlePart + "." + strings.Repeat("A", 43), handlePart + "." + strings.Repeat("\xff", 43),
+			strings.Repeat("1.", 4000), tok + "," + tok, "1.\x00\x01",
+			M.jar[ginsecure.DefaultCookieName], // mallory's own token
+		}
+		sessCookies := []string{A.jar["app"], M.jar["app"], "", strings.Repeat("A", 8000), "a|b|c"}
+		for _, tk := range tokens {
+			for _, sc := range sessCookies {
+				hdr := "app=" + sc + "; " + ginsecure.DefaultCookieName + "=" + tk
+				for _, p := range []string{"/public", "/me", "/put?k=note&v=X", "/logout", "/logout-idiom?clear=1", "/me/renew", "/login?user=eve"} {
+					method := http.MethodPost
+					if p == "/public" || p == "/me" {
+						method = http.MethodGet
+					}
+					for _, ip := range []string{"10.0.0.1", "10.0.6.6"} {
+						r := a.sendWith(method, p, ip, "10.0.0.1", hdr)
+						if r.status >= 500 {
+							t.Errorf("%s %s with token %.40q: %d", method, p, tk, r.status)
+						}
+						if tk != tok && r.user() == "alice" {
+							t.Errorf("%s %s with token %.40q served as alice", method, p, tk)
+						}
+						if tk != tok {
+							nuNoSecret(t, "a forged request", r, "ALICE")
+						}
+					}
+				}
+			}
+		}
+		if r := A.get("/me"); r.status != http.StatusOK || r.val("note") != "ALICE" {
+			t.Errorf("alice after the forged requests: %d %v", r.status, r.body)
+		}
+	})
+}
