@@ -1472,3 +1472,156 @@ func TestNewUserForgedAndOversizedCookies(t *testing.T) {
 		}
 	})
 }
+
+// TestNewUserHeldAcrossSeveralRotations: class 3 and the ordering
+// principle. A request verified with the login's token is held while the
+// token rotates two or three times (periodic, Renew, mixed) and the
+// browser presents each new one; its response, landing last and past the
+// window, never makes the browser a replay or anonymous.
+func TestNewUserHeldAcrossSeveralRotations(t *testing.T) {
+	for _, seq := range []string{"rotate,rotate", "renew,rotate,renew", "rotate,renew", "renew,renew,renew"} {
+		for _, write := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/write=%v", seq, write), func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute})
+					A := a.browser("10.0.0.1")
+					A.login("alice")
+					rest := "x=1"
+					if write {
+						rest = "k=k1&v=HELD"
+					}
+					h := A.holdReq("h", rest)
+					for _, step := range strings.Split(seq, ",") {
+						if step == "renew" {
+							a.clock.Advance(time.Minute)
+							if r := A.post("/me/renew"); r.status != http.StatusOK {
+								t.Fatalf("renew: %v", r.body)
+							}
+						} else {
+							a.clock.Advance(11 * time.Minute)
+							A.get("/public")
+						}
+						if r := A.get("/me"); r.status != http.StatusOK {
+							t.Fatalf("after %s: %v", step, r.body)
+						}
+					}
+					a.clock.Advance(5 * time.Second)
+					r := h.finish()
+					if hasCookie(r.cookies, ginsecure.DefaultCookieName) {
+						t.Errorf("a response that went out after the rotations sent a token")
+					}
+					A.apply(r)
+					if m := A.get("/me"); m.status != http.StatusOK {
+						t.Fatalf("the held response landing last signed the browser out: %d %v", m.status, m.body)
+					}
+					if a.eventCount(ginsecure.EventReplay) != 0 {
+						t.Errorf("a replay")
+					}
+					if write && r.status == http.StatusOK && kind != "cookie" {
+						if m := A.get("/me"); m.val("k1") != "HELD" {
+							t.Errorf("acknowledged held write lost: %v", m.body)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestNewUserParallelBurstAcrossRotations: twenty parallel requests (some
+// writes) per round with the same cookies, across a periodic rotation or
+// a Renew each round; responses land in a shuffled order and a few are
+// lost. The browser stays signed in through every round, no replay is
+// seen, nothing answers 5xx.
+func TestNewUserParallelBurstAcrossRotations(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{RotateEvery: 10 * time.Minute})
+		A := a.browser("10.0.0.1")
+		A.login("alice")
+		A.post("/put?k=note&v=N")
+		for round := 0; round < 4; round++ {
+			a.clock.Advance(11 * time.Minute)
+			hdr := A.header()
+			var wg sync.WaitGroup
+			out := make([]nuResp, 20)
+			for i := range out {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					path, method := "/me", http.MethodGet
+					switch {
+					case i == 7 && round%2 == 1:
+						path, method = "/me/renew", http.MethodPost
+					case i%5 == 0:
+						path, method = fmt.Sprintf("/put?k=k2&v=r%d", round), http.MethodPost
+					}
+					out[i] = a.sendWith(method, path, A.ip, "", hdr)
+				}(i)
+			}
+			wg.Wait()
+			for j := range out {
+				i := (j*7 + round) % len(out) // a shuffled order
+				if i%6 == 5 {
+					continue // lost
+				}
+				if out[i].status != http.StatusOK && out[i].code() != "stale_credentials" {
+					t.Errorf("round %d request %d: %d %v", round, i, out[i].status, out[i].body)
+				}
+				A.apply(out[i])
+			}
+			if r := A.get("/me"); r.status != http.StatusOK || r.val("note") != "N" {
+				t.Fatalf("round %d: signed out: %d %v", round, r.status, r.body)
+			}
+			a.clock.Advance(3 * time.Second)
+			if r := A.get("/me"); r.status != http.StatusOK {
+				t.Fatalf("round %d after the window: %d %v", round, r.status, r.body)
+			}
+		}
+		if a.eventCount(ginsecure.EventReplay) != 0 {
+			t.Errorf("replay events: %d", a.eventCount(ginsecure.EventReplay))
+		}
+	})
+}
+
+// TestNewUserHeldWriteAcrossSameUserRelogin: a write held across a
+// re-login of the same user (a second tab signs in again) lands last: the
+// browser stays signed in, and the write is either refused or read back.
+func TestNewUserHeldWriteAcrossSameUserRelogin(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("loginAnswerLost=%v", lost), func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				A := a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=N")
+				h := A.holdReq("w", "k=k1&v=HELD")
+				lr := A.send(http.MethodPost, "/login?user=alice")
+				if lr.user() != "alice" {
+					t.Fatalf("relogin: %v", lr.body)
+				}
+				if !lost {
+					A.apply(lr)
+					A.get("/me")
+				}
+				r := h.finish()
+				A.apply(r)
+				m := A.get("/me")
+				if !lost && m.status != http.StatusOK {
+					t.Fatalf("signed out by the held write's answer: %d %v", m.status, m.body)
+				}
+				if m.status == http.StatusOK && m.val("note") != "N" {
+					t.Errorf("same user's re-login lost the session's data: %v", m.body)
+				}
+				if r.status == http.StatusOK && m.status == http.StatusOK && kind != "cookie" && m.val("k1") != "HELD" {
+					t.Errorf("acknowledged write lost: %v", m.body)
+				}
+				if lost && m.status != http.StatusOK {
+					// The re-login's answer never came: the browser holds
+					// the replaced record's cookies. It must sign in again
+					// without trouble.
+					A.login("alice")
+				}
+			})
+		})
+	}
+}
