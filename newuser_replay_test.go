@@ -1146,54 +1146,56 @@ func TestNewUserIPMismatchOwnerMovesAndSignsIn(t *testing.T) {
 // tablet signed in, limit 3; a laptop with no cookies submits the sign-in
 // form twice: in either landing order, or with one answer lost, the
 // laptop is signed in as the answer that landed last and nobody else is
-// evicted.
+// evicted (nor, with RejectExtraLogins, is the laptop refused).
 func TestNewUserCookielessDoubleSubmitKeepsOtherDevices(t *testing.T) {
-	for _, order := range []string{"1-then-2", "2-then-1", "1-lost", "2-lost"} {
-		t.Run(order, func(t *testing.T) {
-			nuForStores(t, func(t *testing.T, kind string) {
-				a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 3})
-				phone, tablet, laptop := a.browser("10.0.0.1"), a.browser("10.0.0.2"), a.browser("10.0.0.3")
-				phone.login("alice")
-				tablet.login("alice")
-				phone.post("/put?k=note&v=PHONE")
-				r1 := laptop.send(http.MethodPost, "/login?user=alice")
-				r2 := laptop.send(http.MethodPost, "/login?user=alice")
-				switch order {
-				case "1-then-2":
-					laptop.apply(r1)
-					laptop.apply(r2)
-				case "2-then-1":
-					laptop.apply(r2)
-					laptop.apply(r1)
-				case "1-lost":
-					laptop.apply(r2)
-				case "2-lost":
-					laptop.apply(r1)
-				}
-				for i := 0; i < 3; i++ {
-					if r := laptop.get("/me"); r.status != http.StatusOK {
-						t.Fatalf("laptop: %d %v", r.status, r.body)
+	for _, reject := range []bool{false, true} {
+		for _, order := range []string{"1-then-2", "2-then-1", "1-lost", "2-lost"} {
+			t.Run(fmt.Sprintf("reject=%v/%s", reject, order), func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 3, RejectExtraLogins: reject})
+					phone, tablet, laptop := a.browser("10.0.0.1"), a.browser("10.0.0.2"), a.browser("10.0.0.3")
+					phone.login("alice")
+					tablet.login("alice")
+					phone.post("/put?k=note&v=PHONE")
+					r1 := laptop.send(http.MethodPost, "/login?user=alice")
+					r2 := laptop.send(http.MethodPost, "/login?user=alice")
+					switch order {
+					case "1-then-2":
+						laptop.apply(r1)
+						laptop.apply(r2)
+					case "2-then-1":
+						laptop.apply(r2)
+						laptop.apply(r1)
+					case "1-lost":
+						laptop.apply(r2)
+					case "2-lost":
+						laptop.apply(r1)
 					}
-				}
-				laptop.post("/put?k=note&v=LAPTOP")
-				if r := laptop.get("/me"); r.val("note") != "LAPTOP" {
-					t.Errorf("laptop's write: %v", r.body)
-				}
-				if r := phone.get("/me"); r.status != http.StatusOK || r.val("note") != "PHONE" {
-					t.Errorf("phone evicted by a double submit: %d %v", r.status, r.body)
-				}
-				if r := tablet.get("/me"); r.status != http.StatusOK {
-					t.Errorf("tablet evicted by a double submit: %d %v", r.status, r.body)
-				}
-				a.clock.Advance(ginsecure.UnpresentedAge + time.Minute)
-				if n := len(a.sessionsOf("alice")); n != 3 {
-					t.Errorf("%d sessions listed, want 3", n)
-				}
-				if a.eventCount(ginsecure.EventLimit) != 0 {
-					t.Errorf("a limit event for a double submit")
-				}
+					for i := 0; i < 3; i++ {
+						if r := laptop.get("/me"); r.status != http.StatusOK {
+							t.Fatalf("laptop: %d %v", r.status, r.body)
+						}
+					}
+					laptop.post("/put?k=note&v=LAPTOP")
+					if r := laptop.get("/me"); r.val("note") != "LAPTOP" {
+						t.Errorf("laptop's write: %v", r.body)
+					}
+					if r := phone.get("/me"); r.status != http.StatusOK || r.val("note") != "PHONE" {
+						t.Errorf("phone evicted by a double submit: %d %v", r.status, r.body)
+					}
+					if r := tablet.get("/me"); r.status != http.StatusOK {
+						t.Errorf("tablet evicted by a double submit: %d %v", r.status, r.body)
+					}
+					a.clock.Advance(ginsecure.UnpresentedAge + time.Minute)
+					if n := len(a.sessionsOf("alice")); n != 3 {
+						t.Errorf("%d sessions listed, want 3", n)
+					}
+					if a.eventCount(ginsecure.EventLimit) != 0 {
+						t.Errorf("a limit event for a double submit")
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -1624,4 +1626,70 @@ func TestNewUserHeldWriteAcrossSameUserRelogin(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestNewUserLogoutBehindTossedCookies: classes 1 and 10. Behind 300
+// tossed cookies (the attacker's signed-in session's among them) alice's
+// Logout, and the idiom, end her session and only hers.
+func TestNewUserLogoutBehindTossedCookies(t *testing.T) {
+	for _, how := range []string{"/logout", "/logout-idiom?clear=1"} {
+		t.Run(how, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				A, M := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=ALICE")
+				M.login("mallory")
+				M.post("/put?k=note&v=MALLORY")
+				copy := a.browser("10.0.0.1")
+				A.copyTo(copy)
+				junk := strings.TrimSuffix(strings.Repeat("app="+M.jar["app"]+"; ", 300), "; ")
+				r := a.sendWith(http.MethodPost, how, A.ip, "", junk+"; "+A.header())
+				if r.status != http.StatusOK {
+					t.Fatalf("logout behind tossed cookies: %d %v", r.status, r.body)
+				}
+				A.apply(r)
+				if n := len(a.sessionsOf("alice")); n != 0 {
+					t.Errorf("%d sessions of alice after logout", n)
+				}
+				p := a.sendWith(http.MethodGet, "/public", A.ip, "", junk+"; "+A.header())
+				if p.user() != "" {
+					t.Errorf("alice after logout: %v", p.body)
+				}
+				nuNoSecret(t, "alice after logout", p, "ALICE", "MALLORY")
+				nuNoSecret(t, "alice's copy", copy.get("/public"), "ALICE")
+				if m := M.get("/me"); m.status != http.StatusOK || m.val("note") != "MALLORY" {
+					t.Errorf("mallory's session ended by alice's logout: %d %v", m.status, m.body)
+				}
+			})
+		})
+	}
+}
+
+// TestNewUserHeldWriteAcrossTokenAloneEnding: class 9 with a request in
+// flight. A write verified with both cookies is held while a request
+// with the token alone (the session cookie gone) ends the record: the
+// held write is refused, the fresh anonymous session's write is kept.
+func TestNewUserHeldWriteAcrossTokenAloneEnding(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{})
+		A := a.browser("10.0.0.1")
+		A.login("alice")
+		A.post("/put?k=note&v=N")
+		h := A.holdReq("w", "k=cart&v=HELD")
+		A.del("app")
+		if w := A.post("/put?k=cart&v=FRESH"); w.status != http.StatusOK || w.user() != "" {
+			t.Fatalf("the fresh session's write: %d %v", w.status, w.body)
+		}
+		r := h.finish()
+		if r.status == http.StatusOK {
+			t.Errorf("a write verified before the ending was accepted: %v", r.body)
+		}
+		A.apply(r)
+		p := A.get("/public")
+		if p.user() != "" || p.val("cart") != "FRESH" {
+			t.Errorf("after the held answer landed: %v, want anonymous with cart FRESH", p.body)
+		}
+		nuNoSecret(t, "the browser", p, "N", "HELD")
+	})
 }
