@@ -1693,3 +1693,98 @@ func TestNewUserHeldWriteAcrossTokenAloneEnding(t *testing.T) {
 		nuNoSecret(t, "the browser", p, "N", "HELD")
 	})
 }
+
+// TestNewUserIdentityMismatchNeverBlocksSignIn: class 6 with
+// Config.Identity (another auth layer names the user in X-Auth-User). A
+// request whose identity is another user's is anonymous with an empty
+// stand-in, 401 identity_mismatch on /me, its write refused; signing in
+// as the layer's user works and starts empty.
+func TestNewUserIdentityMismatchNeverBlocksSignIn(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{Identity: func(c *gin.Context) (string, bool) {
+			u := c.GetHeader("X-Auth-User")
+			return u, u != ""
+		}})
+		send := func(b *nuBrowser, method, path, user string) nuResp {
+			req := httptest.NewRequest(method, "https://app.example"+path, nil)
+			req.RemoteAddr = b.ip + ":40000"
+			req.Header.Set("Cookie", b.header())
+			req.Header.Set("X-Auth-User", user)
+			w := httptest.NewRecorder()
+			a.r.ServeHTTP(w, req)
+			out := nuResp{status: w.Code, cookies: w.Result().Cookies(), body: map[string]any{}}
+			_ = json.Unmarshal(w.Body.Bytes(), &out.body)
+			if out.status >= 500 {
+				t.Errorf("%s %s: %d %v", method, path, out.status, out.body)
+			}
+			b.apply(out)
+			return out
+		}
+		A := a.browser("10.0.0.1")
+		send(A, http.MethodPost, "/login?user=alice", "alice")
+		send(A, http.MethodPost, "/put?k=note&v=ALICE", "alice")
+		if r := send(A, http.MethodGet, "/me", "alice"); r.status != http.StatusOK || r.val("note") != "ALICE" {
+			t.Fatalf("alice: %d %v", r.status, r.body)
+		}
+		// The other layer now says bob (a shared machine, a switched
+		// account): a write first, then a read, then /me.
+		if w := send(A, http.MethodPost, "/put?k=note&v=BOB", "bob"); w.code() != "foreign_session" || w.user() != "" {
+			t.Errorf("write under another identity: %d %v", w.status, w.body)
+		}
+		r := send(A, http.MethodGet, "/public", "bob")
+		if r.user() != "" || r.reason() != "identity_mismatch" {
+			t.Errorf("read under another identity: %v", r.body)
+		}
+		nuNoSecret(t, "bob's stand-in", r, "ALICE")
+		if m := send(A, http.MethodGet, "/me", "bob"); m.status != http.StatusUnauthorized || m.code() != "identity_mismatch" {
+			t.Errorf("/me under another identity: %d %v", m.status, m.body)
+		}
+		if l := send(A, http.MethodPost, "/login?user=bob", "bob"); l.status != http.StatusOK || l.user() != "bob" {
+			t.Fatalf("bob's sign-in: %d %v", l.status, l.body)
+		}
+		m := send(A, http.MethodGet, "/me", "bob")
+		if m.status != http.StatusOK || m.user() != "bob" {
+			t.Fatalf("bob after signing in: %d %v", m.status, m.body)
+		}
+		nuNoSecret(t, "bob's session", m, "ALICE")
+		if a.eventCount(ginsecure.EventIdentityMismatch) != 1 {
+			t.Errorf("%d identity_mismatch events, want 1", a.eventCount(ginsecure.EventIdentityMismatch))
+		}
+	})
+}
+
+// TestNewUserIPMismatchEventWindow: class 6. The mismatch event is
+// reported once per record and network per TouchInterval: again after
+// the interval, and at once from a second network.
+func TestNewUserIPMismatchEventWindow(t *testing.T) {
+	nuForStores(t, func(t *testing.T, kind string) {
+		a := nuNew(t, kind, ginsecure.Config{KeepSessionOnIPMismatch: true, TouchInterval: time.Minute})
+		A := a.browser("10.0.0.1")
+		A.login("alice")
+		n1, n2 := a.browser("10.0.3.3"), a.browser("10.0.4.4")
+		A.copyTo(n1)
+		A.copyTo(n2)
+		for i := 0; i < 4; i++ {
+			n1.get("/public")
+			n1.send(http.MethodGet, "/me")
+		}
+		if n := a.eventCount(ginsecure.EventIPMismatch); n != 1 {
+			t.Errorf("one network: %d events, want 1", n)
+		}
+		n2.get("/public")
+		n2.get("/public")
+		if n := a.eventCount(ginsecure.EventIPMismatch); n != 2 {
+			t.Errorf("a second network: %d events, want 2", n)
+		}
+		a.clock.Advance(61 * time.Second)
+		A.get("/me") // keeps the session alive
+		n1.get("/public")
+		n1.get("/public")
+		if n := a.eventCount(ginsecure.EventIPMismatch); n != 3 {
+			t.Errorf("after the interval: %d events, want 3", n)
+		}
+		if r := A.get("/me"); r.status != http.StatusOK {
+			t.Errorf("alice: %v", r.body)
+		}
+	})
+}
