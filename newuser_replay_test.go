@@ -1788,3 +1788,54 @@ func TestNewUserIPMismatchEventWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestNewUserAliceWriteLandsAfterBobsLogin: class 2 and class 1 (a login
+// of another user replacing the session). Alice's write completes before
+// bob signs in on the same browser, but its answer lands after bob's
+// login's (at once, or past the window): bob never reads alice's data,
+// and his writes are kept.
+func TestNewUserAliceWriteLandsAfterBobsLogin(t *testing.T) {
+	for _, delay := range []time.Duration{0, 5 * time.Second} {
+		for _, next := range []string{"/public", "/me", "/put?k=cart&v=BOBCART"} {
+			t.Run(fmt.Sprintf("%v%s", delay, next), func(t *testing.T) {
+				nuForStores(t, func(t *testing.T, kind string) {
+					a := nuNew(t, kind, ginsecure.Config{})
+					A := a.browser("10.0.0.1")
+					A.login("alice")
+					A.post("/put?k=note&v=ALICE")
+					w := A.send(http.MethodPost, "/put?k=note&v=ALICE2")
+					if w.status != http.StatusOK {
+						t.Fatalf("alice's write: %v", w.body)
+					}
+					if r := A.post("/login?user=bob"); r.user() != "bob" {
+						t.Fatalf("bob: %v", r.body)
+					}
+					if delay > 0 {
+						A.get("/public")
+						a.clock.Advance(delay)
+					}
+					A.apply(w)
+					method := http.MethodGet
+					if strings.HasPrefix(next, "/put") {
+						method = http.MethodPost
+					}
+					r := A.do(method, next)
+					nuNoSecret(t, "bob's browser", r, "ALICE", "ALICE2")
+					if r.user() == "alice" {
+						t.Errorf("alice's late answer signed the browser back in as alice: %v", r.body)
+					}
+					p := A.get("/public")
+					nuNoSecret(t, "bob's browser after", p, "ALICE", "ALICE2")
+					if p.user() == "bob" && method == http.MethodPost && r.status == http.StatusOK && p.val("cart") != "BOBCART" {
+						t.Errorf("bob's acknowledged write lost: %v", p.body)
+					}
+					if p.user() == "" {
+						// Anonymous next to bob's token: he signs in again.
+						A.login("bob")
+						nuNoSecret(t, "bob again", A.get("/public"), "ALICE", "ALICE2")
+					}
+				})
+			})
+		}
+	}
+}
