@@ -1839,3 +1839,46 @@ func TestNewUserAliceWriteLandsAfterBobsLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestNewUserGuestWriteLandsAfterLogin: class 4. A guest's write, saved
+// before the sign-in was processed, whose answer lands after the login's
+// (before the first signed-in request, or after several and past the
+// window): the browser stays signed in and the acknowledged write is read
+// back (a guest with a session: the login replaced that session).
+func TestNewUserGuestWriteLandsAfterLogin(t *testing.T) {
+	for _, when := range []string{"before-first-request", "after-window"} {
+		t.Run(when, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				A := a.browser("10.0.0.1")
+				A.post("/put?k=cart&v=G1")
+				w := A.send(http.MethodPost, "/put?k=k2&v=G2")
+				if w.status != http.StatusOK {
+					t.Fatalf("guest write: %v", w.body)
+				}
+				if r := A.post("/login?user=alice"); r.user() != "alice" {
+					t.Fatalf("login: %v", r.body)
+				}
+				if when == "after-window" {
+					A.get("/me")
+					A.post("/put?k=note&v=AFTER")
+					a.clock.Advance(5 * time.Second)
+				}
+				A.apply(w)
+				r := A.get("/me")
+				if r.status != http.StatusOK {
+					t.Fatalf("the guest write's late answer signed the browser out: %d %v", r.status, r.body)
+				}
+				if r.val("cart") != "G1" {
+					t.Errorf("the guest cart is lost: %v", r.body)
+				}
+				if kind != "cookie" && r.val("k2") != "G2" {
+					t.Errorf("the acknowledged guest write is lost: %v", r.body)
+				}
+				if when == "after-window" && kind != "cookie" && r.val("note") != "AFTER" {
+					t.Errorf("the signed-in write is lost: %v", r.body)
+				}
+			})
+		})
+	}
+}
