@@ -214,9 +214,6 @@ func TestEndedSessionWriteOfARequestInFlightIsRefused(t *testing.T) {
 // leaves the acknowledged write in place (DESIGN.md, "Writes").
 func TestEndedSessionStaleWriteKeepsALaterWrite(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		if kind == "redis-2pools" {
-			t.Skip("a documented limit (README, Known limits): on Redis with two pools the undo deletes the session, the later write with it (simulation knownFaults, two-pools-undo)")
-		}
 		e := newEnv(t, kind, ginsecure.Config{})
 		b := e.browser()
 		b.login("alice")
