@@ -9,8 +9,8 @@ package ginsecure
 // after this request was verified, and Save returns ErrStaleCredentials
 // (never a silent success). On the shared Redis the check and the write
 // are one script (saveShared). Elsewhere the marker is read before the
-// write (retiredBefore; not on the cookie store, whose undo deletes
-// nothing) and again after it, because neither boj/redistore's SETEX nor
+// write (retiredBefore; not on the cookie store beside records in Redis,
+// whose undo deletes nothing) and again after it, because neither boj/redistore's SETEX nor
 // gin-contrib's memstore can write conditionally: a marker set between
 // the two reads has the write undone (undoIfRetired); and a login that
 // set its marker after the second reads the session afresh, so the write
@@ -230,8 +230,9 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 // pool, any other): there a write it lets through is checked again after
 // it is saved, and only one the marker was set for between the two (the
 // window from this read to the store's write) is undone by deleting the
-// session. On the cookie store it reports false (its undo deletes
-// nothing), as on a store error: undoIfRetired checks after the write.
+// session. It reports false for the cookie store beside any other
+// records store (its undo deletes nothing: no round trip added), and on
+// a store error: undoIfRetired then checks after the write alone.
 func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 	st := &s.rq.st
 	if st.g.shared == nil && !undoDeletes(cur) {
