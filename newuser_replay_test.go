@@ -946,9 +946,9 @@ func TestNewUserAcknowledgedWritesAnyOrder(t *testing.T) {
 // while the session ends (another user's login on the same browser, an
 // eviction by a newer device, a logout from a second tab) returns
 // ErrNoSession, sends no credentials, and changes nothing, whenever its
-// response lands.
+// response lands. (A replay and RevokeOthers from a newer device too.)
 func TestNewUserRenewAcrossAnEnding(t *testing.T) {
-	for _, end := range []string{"bob-login", "evicted", "logout-other-tab"} {
+	for _, end := range []string{"bob-login", "evicted", "logout-other-tab", "replay", "revoke-others"} {
 		t.Run(end, func(t *testing.T) {
 			nuForStores(t, func(t *testing.T, kind string) {
 				a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
@@ -966,6 +966,21 @@ func TestNewUserRenewAcrossAnEnding(t *testing.T) {
 				case "logout-other-tab":
 					if r := A.post("/logout"); r.status != http.StatusOK {
 						t.Fatalf("logout: %v", r.body)
+					}
+				case "replay": // a copy of the login's token after a rotation
+					old := A.header()
+					a.clock.Advance(16 * time.Minute)
+					A.get("/me")
+					A.get("/me")
+					a.clock.Advance(3 * time.Second)
+					if r := a.sendWith(http.MethodGet, "/me", A.ip, "", old); r.code() != "replay" {
+						t.Fatalf("replay: %v", r.body)
+					}
+				case "revoke-others":
+					a.clock.Advance(time.Minute)
+					B.do(http.MethodPost, "/login?user=alice") // over the limit: evicts A
+					if r := B.post("/me/revoke-others"); r.status != http.StatusOK {
+						t.Fatalf("revoke-others: %v", r.body)
 					}
 				}
 				before := len(a.sessionsOf("alice"))
@@ -1877,6 +1892,68 @@ func TestNewUserGuestWriteLandsAfterLogin(t *testing.T) {
 				}
 				if when == "after-window" && kind != "cookie" && r.val("note") != "AFTER" {
 					t.Errorf("the signed-in write is lost: %v", r.body)
+				}
+			})
+		})
+	}
+}
+
+// holdWith is holdReq with a Cookie header of the test's choosing (a form
+// sent with the cookies the browser held earlier).
+func (a *nuApp) holdWith(id, rest, ip, hdr string) *held {
+	a.t.Helper()
+	h := &held{done: make(chan nuResp, 1), a: a, id: id}
+	go func() { h.done <- a.sendWith(http.MethodPost, "/hold?id="+id+"&"+rest, ip, "", hdr) }()
+	select {
+	case <-a.hold(id).entered:
+	case <-time.After(10 * time.Second):
+		a.t.Fatalf("held request %s never entered", id)
+	}
+	return h
+}
+
+// TestNewUserHeldSecondSubmitAfterJoinTargetEnded: class 5. The second
+// submit of a sign-in form is held in its handler (verified as the guest)
+// while the first signs in, writes, and is ended (logout, revocation,
+// eviction); then the second commits: an ordinary login, signed in,
+// carrying nothing of the ended session, whichever answer lands last.
+func TestNewUserHeldSecondSubmitAfterJoinTargetEnded(t *testing.T) {
+	for _, end := range []string{"logout", "revoke-user", "evicted"} {
+		t.Run(end, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{MaxSessionsPerUser: 1})
+				A, B := a.browser("10.0.0.1"), a.browser("10.0.0.2")
+				A.get("/signin")
+				form := A.header()
+				h := a.holdWith("second", "login=alice", A.ip, form)
+				A.login("alice")
+				A.post("/put?k=note&v=FIRST")
+				switch end {
+				case "logout":
+					A.post("/logout")
+				case "revoke-user":
+					if _, err := a.g.RevokeUser(context.Background(), "alice"); err != nil {
+						t.Fatal(err)
+					}
+				case "evicted":
+					B.login("alice")
+				}
+				r := h.finish()
+				if r.status != http.StatusOK || r.user() != "alice" {
+					t.Fatalf("the second submit: %d %v", r.status, r.body)
+				}
+				nuNoSecret(t, "the second submit", r, "FIRST")
+				A.apply(r)
+				m := A.get("/me")
+				if m.status != http.StatusOK {
+					t.Fatalf("after the second submit landed: %d %v", m.status, m.body)
+				}
+				nuNoSecret(t, "after the second submit", m, "FIRST")
+				if w := A.post("/put?k=note&v=SECOND"); w.status != http.StatusOK {
+					t.Errorf("write: %v", w.body)
+				}
+				if m := A.get("/me"); m.val("note") != "SECOND" {
+					t.Errorf("write lost: %v", m.body)
 				}
 			})
 		})
