@@ -1959,3 +1959,81 @@ func TestNewUserHeldSecondSubmitAfterJoinTargetEnded(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserInHandlerSequences: several session calls in one handler:
+// the logout idiom then Login as another user, Login twice (two users),
+// Renew then the idiom, Login then Logout then Login. Every session a
+// call ended or replaced carries nothing into the next, a copy of the
+// cookies from before reads nothing, and the browser ends up as the last
+// call says.
+func TestNewUserInHandlerSequences(t *testing.T) {
+	type step func(c *gin.Context) error
+	idiom := func(c *gin.Context) error {
+		s := sessions.Default(c)
+		s.Options(sessions.Options{Path: "/", MaxAge: -1})
+		return s.Save()
+	}
+	login := func(u string) step { return func(c *gin.Context) error { return ginsecure.Login(c, u) } }
+	put := func(k, v string) step {
+		return func(c *gin.Context) error {
+			s := sessions.Default(c)
+			s.Set(k, v)
+			return s.Save()
+		}
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		want  string
+		carry []string // values the final session may hold
+	}{
+		{"idiom-then-bob", []step{idiom, login("bob")}, "bob", nil},
+		{"idiom-put-then-bob", []step{idiom, put("cart", "FLASH"), login("bob")}, "bob", []string{"FLASH"}},
+		{"login-bob-then-carol", []step{login("bob"), put("note", "BOB"), login("carol")}, "carol", nil},
+		{"renew-then-idiom", []step{ginsecure.Renew, idiom}, "", nil},
+		{"login-logout-login", []step{login("bob"), put("note", "BOB"), ginsecure.Logout, login("bob")}, "bob", nil},
+		{"logout-then-alice", []step{ginsecure.Logout, login("alice")}, "alice", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				a.r.POST("/seq", func(c *gin.Context) {
+					for i, st := range tc.steps {
+						if err := st(c); err != nil {
+							h := nuState(c)
+							h["error"] = fmt.Sprintf("step %d: %s", i, ginsecure.ErrorCode(err))
+							c.JSON(http.StatusConflict, h)
+							return
+						}
+					}
+					c.JSON(http.StatusOK, nuState(c))
+				})
+				A, copy := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.post("/put?k=cart&v=GUEST")
+				A.login("alice")
+				A.post("/put?k=note&v=ALICE")
+				A.copyTo(copy)
+				r := A.post("/seq")
+				if r.status != http.StatusOK {
+					t.Fatalf("sequence: %d %v", r.status, r.body)
+				}
+				p := A.get("/public")
+				if p.user() != tc.want {
+					t.Errorf("after the sequence: %v, want %q", p.body, tc.want)
+				}
+				nuNoSecret(t, "the final session", p, "ALICE", "GUEST", "BOB")
+				for _, v := range tc.carry {
+					if p.val("cart") != v {
+						t.Errorf("a write after the ending, before the login, was not carried: %v", p.body)
+					}
+				}
+				c := copy.get("/public")
+				if c.user() != "" {
+					t.Errorf("the copy from before: %v", c.body)
+				}
+				nuNoSecret(t, "the copy", c, "ALICE", "BOB")
+			})
+		})
+	}
+}
