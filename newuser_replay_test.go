@@ -2037,3 +2037,67 @@ func TestNewUserInHandlerSequences(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserSignInBehindTossedCookies: class 10 and class 2. A browser
+// whose header starts with a sibling's tossed cookies (the attacker's own
+// signed-in session cookie first, which gin-contrib loads) signs in as
+// alice: the login works, carries nothing of the attacker's session and
+// ends none of it; alice then stays signed in behind the same cookies and
+// keeps her writes.
+func TestNewUserSignInBehindTossedCookies(t *testing.T) {
+	for _, count := range []int{1, 50} {
+		t.Run(fmt.Sprint(count), func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				M, A := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				M.login("mallory")
+				M.post("/put?k=note&v=MALLORY")
+				junk := strings.TrimSuffix(strings.Repeat("app="+M.jar["app"]+"; app=%%%; ", count), "; ")
+				do := func(method, path string) nuResp {
+					hdr := junk
+					if h := A.header(); h != "" {
+						hdr += "; " + h
+					}
+					r := a.sendWith(method, path, A.ip, "", hdr)
+					A.apply(r)
+					return r
+				}
+				g := do(http.MethodGet, "/public")
+				if g.user() != "" {
+					t.Fatalf("the tossed cookies alone signed the browser in: %v", g.body)
+				}
+				nuNoSecret(t, "a visitor behind tossed cookies", g, "MALLORY")
+				gw := do(http.MethodPost, "/put?k=cart&v=GUEST")
+				// gin-contrib loaded the attacker's signed-in session (the
+				// first cookie) without its token: a stand-in, the write
+				// refused, so that it never lands in the attacker's session.
+				if gw.status != http.StatusUnauthorized || gw.code() != "foreign_session" {
+					t.Errorf("a guest write into a tossed signed-in session: %d %v", gw.status, gw.body)
+				}
+				l := do(http.MethodPost, "/login?user=alice")
+				if l.status != http.StatusOK || l.user() != "alice" {
+					t.Fatalf("sign-in behind tossed cookies: %d %v", l.status, l.body)
+				}
+				nuNoSecret(t, "alice's login", l, "MALLORY")
+				for i := 0; i < 2; i++ {
+					r := do(http.MethodGet, "/me")
+					if r.status != http.StatusOK || r.user() != "alice" {
+						t.Fatalf("alice behind tossed cookies: %d %v", r.status, r.body)
+					}
+					nuNoSecret(t, "alice", r, "MALLORY")
+				}
+				if w := do(http.MethodPost, "/put?k=note&v=ALICE"); w.status != http.StatusOK {
+					t.Errorf("alice's write: %d %v", w.status, w.body)
+				}
+				if r := do(http.MethodGet, "/me"); r.val("note") != "ALICE" {
+					t.Errorf("alice's write lost: %v", r.body)
+				}
+				m := M.get("/me")
+				if m.status != http.StatusOK || m.val("note") != "MALLORY" {
+					t.Errorf("mallory's session touched by alice's sign-in: %d %v", m.status, m.body)
+				}
+				nuNoSecret(t, "mallory", m, "ALICE", "GUEST")
+			})
+		})
+	}
+}
