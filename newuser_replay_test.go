@@ -2101,3 +2101,66 @@ func TestNewUserSignInBehindTossedCookies(t *testing.T) {
 		})
 	}
 }
+
+// TestNewUserRenewAnswerAndAnotherUsersLogin: classes 1, 2 and 5. Alice's
+// Renew completes, then bob signs in on the same browser; Renew's answer
+// is lost (a copy of it taken), or lands after bob's. Alice's session
+// ended with bob's login: the copy of Renew's answer opens nothing, bob
+// reads nothing of alice's.
+func TestNewUserRenewAnswerAndAnotherUsersLogin(t *testing.T) {
+	for _, fate := range []string{"lost", "lands-after-bob"} {
+		t.Run(fate, func(t *testing.T) {
+			nuForStores(t, func(t *testing.T, kind string) {
+				a := nuNew(t, kind, ginsecure.Config{})
+				A, thief := a.browser("10.0.0.1"), a.browser("10.0.0.1")
+				A.login("alice")
+				A.post("/put?k=note&v=ALICE")
+				rr := A.send(http.MethodPost, "/me/renew")
+				if rr.status != http.StatusOK {
+					t.Fatalf("renew: %v", rr.body)
+				}
+				A.copyTo(thief)
+				thief.apply(rr) // the thief holds Renew's answer
+				if r := A.post("/login?user=bob"); r.user() != "bob" {
+					t.Fatalf("bob: %d %v", r.status, r.body)
+				}
+				nuNoSecret(t, "bob's login", A.get("/public"), "ALICE")
+				if fate == "lands-after-bob" {
+					A.apply(rr)
+					p := A.get("/public")
+					if p.user() == "alice" {
+						t.Errorf("alice's Renew answer, landing after bob's login, signed alice back in: %v", p.body)
+					}
+					nuNoSecret(t, "the browser after the late Renew answer", p, "ALICE")
+					// On memstore and Redis Renew's answer also puts back
+					// alice's moved session cookie: the browser then holds
+					// exactly what a copy of that answer holds, and across
+					// users the previous user's cookies reach nothing
+					// (README, "How the grace period behaves"): anonymous
+					// until bob signs in again. On the cookie store Renew
+					// sends no session cookie: bob's stays, and the
+					// request is forwarded to bob's session.
+					want := ""
+					if kind == "cookie" {
+						want = "bob"
+					}
+					if p.user() != want {
+						t.Errorf("after the late Renew answer: %v, want user %q", p.body, want)
+					}
+					if want == "" {
+						A.login("bob")
+						nuNoSecret(t, "bob signed in again", A.get("/public"), "ALICE")
+					}
+				}
+				tr := thief.get("/public")
+				if tr.user() != "" {
+					t.Errorf("the copy of Renew's answer after bob's login: %v", tr.body)
+				}
+				nuNoSecret(t, "the copy of Renew's answer", tr, "ALICE")
+				if n := len(a.sessionsOf("alice")); n != 0 {
+					t.Errorf("%d sessions of alice after bob's login on her browser", n)
+				}
+			})
+		})
+	}
+}
