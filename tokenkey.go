@@ -95,7 +95,7 @@ func x25519Private(secret [32]byte) (*ecdh.PrivateKey, error) {
 
 // p256KeyInfo labels the derivation of a P-256 scalar from a token's
 // secret; a one-byte counter follows it.
-const p256KeyInfo = "ginsecure token key P-256 v2 "
+const p256KeyInfo = "ginsecure token key P-256 v2"
 
 // p256Tries bounds the derivation's attempts. A candidate is refused with
 // a probability below 2^-32 (0, or at least the group order n, which is
