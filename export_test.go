@@ -30,12 +30,13 @@ var TooLargeText = tooLargeText
 // The optional interfaces as the Guard declares them, for storeext_test.go
 // (they must be storeext's, method for method).
 type (
-	PrefetcherAsAsked    = prefetcher
-	HeldUpdaterAsAsked   = heldUpdater
-	SharedRedisAsAsked   = sharedRedis
-	SessionSharerAsAsked = sessionSharer
-	KnownSessionsAsAsked = knownSessions
-	LoggerUserAsAsked    = loggerUser
+	PrefetcherAsAsked      = prefetcher
+	HeldUpdaterAsAsked     = heldUpdater
+	SharedRedisAsAsked     = sharedRedis
+	SessionSharerAsAsked   = sessionSharer
+	KnownSessionsAsAsked   = knownSessions
+	LoggerUserAsAsked      = loggerUser
+	PreviousEncoderAsAsked = previousEncoder
 )
 
 // SessionIdentity exposes to the simulation the identity of the session

@@ -220,13 +220,13 @@ type minted struct {
 }
 
 // mint makes a new token.
-func mint() (minted, error) {
+func (g *Guard) mint() (minted, error) {
 	var m minted
 	var err error
 	if m.secret, m.hash, err = newSecret(); err != nil {
 		return m, err
 	}
-	m.key, err = tokenKey(m.secret)
+	m.key, err = g.tokenKey(m.secret)
 	return m, err
 }
 
@@ -731,7 +731,7 @@ func (g *Guard) forward(st *reqState, now time.Time) error {
 	if len(next.ForwardPending) > 0 {
 		return g.resendForwarded(st, next)
 	}
-	m, err := mint()
+	m, err := g.mint()
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"slices"
+
+	"github.com/ginsecure/ginsecure/storeext"
 )
 
 // tokenCurve is one curve a token key can be on: how the key is derived
@@ -155,14 +157,38 @@ func parseP256(c []byte) (*ecdh.PublicKey, error) {
 	return ecdh.P256().NewPublicKey(u)
 }
 
-// tokenKey is the public key of a token (Record.TokenKey): P-256,
-// compressed (33 bytes).
-func tokenKey(secret [32]byte) ([]byte, error) {
-	k, err := p256Private(secret)
+// publicKey is the stored public key, on c, of the token with this
+// secret.
+func (c *tokenCurve) publicKey(secret [32]byte) ([]byte, error) {
+	k, err := c.private(secret)
 	if err != nil {
 		return nil, err
 	}
-	return compressP256(k.PublicKey()), nil
+	return c.encode(k.PublicKey()), nil
+}
+
+// previousEncoder is storeext.PreviousEncoder (its contract is there), as
+// New asks for it.
+type previousEncoder interface {
+	PreviousEncoding() bool
+}
+
+// keysFor is the curve of new tokens' keys with the store st: P-256,
+// unless st writes records for servers of the previous release
+// (redisstore.WithPreviousEncoding, a rolling upgrade's first step),
+// which cannot seal to a P-256 key: then X25519, as they mint.
+func keysFor(st storeext.Store) *tokenCurve {
+	if pe, ok := st.(previousEncoder); ok && pe.PreviousEncoding() {
+		return x25519Keys
+	}
+	return p256Keys
+}
+
+// tokenKey is the public key of a token (Record.TokenKey): P-256,
+// compressed (33 bytes), or X25519 (32) where the store writes for the
+// previous release (keysFor).
+func (g *Guard) tokenKey(secret [32]byte) ([]byte, error) {
+	return g.keys.publicKey(secret)
 }
 
 // sealedKey is the AEAD key for an agreement shared between the ephemeral

@@ -39,14 +39,14 @@ func x25519KeyOf(t *testing.T, secret [32]byte) []byte {
 // sealed blob's length names its curve.
 func TestSealedToTokenKeyRoundTrip(t *testing.T) {
 	secret, next := secretOf(1), secretOf(100)
-	p256, err := tokenKey(secret)
+	p256, err := p256Keys.publicKey(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p256) != 33 || (p256[0] != 2 && p256[0] != 3) {
 		t.Fatalf("tokenKey: %d bytes, prefix %#x; want a compressed P-256 point (33 bytes, 0x02 or 0x03)", len(p256), p256[0])
 	}
-	if again, _ := tokenKey(secret); !bytes.Equal(again, p256) {
+	if again, _ := p256Keys.publicKey(secret); !bytes.Equal(again, p256) {
 		t.Fatal("tokenKey is not deterministic: issuer and holder would derive different keys")
 	}
 	for _, c := range []struct {
@@ -84,7 +84,7 @@ func TestSealedToTokenKeyRoundTrip(t *testing.T) {
 // refused with an error, never a panic and never a token.
 func TestSealedToTokenKeyTamperedIsRefused(t *testing.T) {
 	secret, next := secretOf(3), secretOf(200)
-	p256, err := tokenKey(secret)
+	p256, err := p256Keys.publicKey(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestSealedToTokenKeyTamperedIsRefused(t *testing.T) {
 // sealTo refuses a key that is on neither curve (its length) or not a
 // point of P-256, with an error.
 func TestSealToRefusesAForeignKey(t *testing.T) {
-	p256, err := tokenKey(secretOf(4))
+	p256, err := p256Keys.publicKey(secretOf(4))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ginsecure/ginsecure"
+	"github.com/ginsecure/ginsecure/internal/redistest"
+	"github.com/ginsecure/ginsecure/redisstore"
 	"github.com/ginsecure/ginsecure/storeext"
 )
 
@@ -74,4 +76,57 @@ func TestSupersededTokenOfAnEarlierReleaseGetsTheNewerToken(t *testing.T) {
 		wantUser(t, "/me after the late response", b.get("/me"), "alice")
 		wantNoRevocation(t, e)
 	})
+}
+
+// TestPreviousEncodingMintsTheEarlierReleasesKeys: during a rolling
+// upgrade's first step (redisstore.WithPreviousEncoding) servers of the
+// earlier release share the store, and they cannot seal to a P-256 key
+// (their rotation of a record holding one fails, 503): new tokens' keys
+// are X25519 then, and a token superseded before it was presented is
+// still answered with the newer one. Without the option, on the same
+// Redis, they are P-256 (DESIGN.md, "Superseded credentials").
+func TestPreviousEncodingMintsTheEarlierReleasesKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	tokenKeyOf := func(t *testing.T, e *env, v string) []byte {
+		t.Helper()
+		handle, _, ok := ginsecure.EarlierReleaseTokenKey(v)
+		if !ok {
+			t.Fatalf("no token: %q", v)
+		}
+		rec, err := e.store.Get(context.Background(), handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.TokenKey
+	}
+
+	prev := newEnv(t, "redis", ginsecure.Config{}, withRedis(srv),
+		withStore(redisstore.New(srv.Pool(), redisstore.WithPrefix("gs:"), redisstore.WithPreviousEncoding())))
+	b := prev.browser()
+	if r := b.post("/cart?item=apple"); r.status != http.StatusOK {
+		t.Fatalf("cart: %d %v", r.status, r.body)
+	}
+	hdr := b.header()
+	first := prev.send("POST", "/login?user=alice", hdr)
+	_, x25519, _ := ginsecure.EarlierReleaseTokenKey(tokenOf(first.cookies))
+	if got := tokenKeyOf(t, prev, tokenOf(first.cookies)); !bytes.Equal(got, x25519) {
+		t.Fatalf("token key with the previous encoding: %d bytes %x; want the X25519 key earlier releases mint", len(got), got)
+	}
+	second := prev.send("POST", "/login?user=alice", hdr)
+	b.apply(second)
+	wantUser(t, "/me with the joined login's token", b.get("/me"), "alice")
+	current := b.cookie(graceTokenCookie)
+	prev.clock.Advance(3 * time.Second)
+	b.apply(first)
+	if r := b.get("/me"); r.user() != "alice" || tokenOf(r.cookies) != current {
+		t.Fatalf("the first login's response landing late: %d %v, token %q; want alice and the current token %q", r.status, r.body, tokenOf(r.cookies), current)
+	}
+	wantNoRevocation(t, prev)
+
+	next := newEnv(t, "redis", ginsecure.Config{}, withRedis(srv))
+	nb := next.browser()
+	nb.login("bob")
+	if got := tokenKeyOf(t, next, nb.cookie(graceTokenCookie)); len(got) != 33 {
+		t.Fatalf("token key without the previous encoding: %d bytes; want 33 (P-256)", len(got))
+	}
 }
