@@ -12,7 +12,8 @@ package ginsecure
 // from precomputed tables, about 3.5 times cheaper than X25519's ladder,
 // and a login derives one. Records written by earlier releases carry an
 // X25519 key (32 bytes): sealing to it and opening what was sealed to it
-// keep working. The length tells the curves apart, of a key as of a
+// keep working; while the store writes for servers of the previous
+// release, new tokens' keys are X25519 too (keysFor). The length tells the curves apart, of a key as of a
 // sealed token (its ephemeral key comes first, in the key's form).
 
 import (
@@ -39,8 +40,8 @@ type tokenCurve struct {
 	sealedInfo string
 }
 
-// The two curves: P-256 for every new token, X25519 as earlier releases
-// wrote it.
+// The two curves: P-256 for new tokens, X25519 as earlier releases
+// minted it.
 var (
 	p256Keys = &tokenCurve{
 		keyLen: 33, curve: ecdh.P256(), private: p256Private,
