@@ -236,3 +236,23 @@ func TestSealedByThePreviousReleaseOpens(t *testing.T) {
 		t.Fatalf("the previous release's sealed token: %x, %v; want %x", got, err, next)
 	}
 }
+
+// FuzzOpenSealed: whatever a store hands back as a sealed token, opening
+// it returns a token or an error, never panics.
+func FuzzOpenSealed(f *testing.F) {
+	secret := secretOf(8)
+	p256, _ := p256Keys.publicKey(secret)
+	x25519, _ := x25519Keys.publicKey(secret)
+	for _, key := range [][]byte{p256, x25519} {
+		if b, err := sealTo(key, secretOf(9), "h"); err == nil {
+			f.Add(b)
+		}
+	}
+	if b, err := sealPending(secret, secretOf(9), "h"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, sealed []byte) {
+		_, _ = openSealed(secret, sealed, "h")
+	})
+}
