@@ -71,6 +71,10 @@ type reqState struct {
 	early *gsessions.Session               // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
 	rec     *storeext.Record // the record the request is authenticated with: shared with the store, never modified
+	// viewed is the token's record as the memory store decoded it for this
+	// request (viewToken), its slices shared with the store: no allocation
+	// per read. Its Handle is set once it is used.
+	viewed storeext.Record
 	authAt  time.Time
 	failure error
 
@@ -433,12 +437,24 @@ func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time
 	return nil
 }
 
-// view reads a record for the hot path: without a copy from a store that
-// shares its records (sharedReader: the embedded memory store), through
-// Store.Get from any other.
+// view reads a record for the hot path: without copying its slices from
+// a store that shares them (sharedReader: the embedded memory store),
+// through Store.Get from any other.
 func (g *Guard) view(ctx context.Context, handle string, now time.Time) (*storeext.Record, error) {
+	return g.viewInto(ctx, handle, now, nil)
+}
+
+// viewInto is view into slot, a record of the caller's the shared read
+// decodes into (nil: a new one).
+func (g *Guard) viewInto(ctx context.Context, handle string, now time.Time, slot *storeext.Record) (*storeext.Record, error) {
 	if g.shared != nil {
-		return g.shared.viewShared(handle, now)
+		if slot == nil {
+			slot = new(storeext.Record)
+		}
+		if err := g.shared.viewShared(handle, now, slot); err != nil {
+			return nil, err
+		}
+		return slot, nil
 	}
 	rec, err := g.store.Get(ctx, handle)
 	if err != nil {
@@ -513,7 +529,13 @@ func reqCtx(c *gin.Context) context.Context {
 func (g *Guard) viewToken(st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
-		return g.view(st.io.ctx(), st.tok.handle, now)
+		// The request's own record to decode into, once: a later read
+		// must not change a record the steps hold.
+		var slot *storeext.Record
+		if st.viewed.Handle == "" {
+			slot = &st.viewed
+		}
+		return g.viewInto(st.io.ctx(), st.tok.handle, now, slot)
 	}
 	st.join = nil
 	return join()
