@@ -70,11 +70,11 @@ type reqState struct {
 	join  func() (*storeext.Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
 	early *gsessions.Session               // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
-	rec     *storeext.Record // the record the request is authenticated with: shared with the store, never modified
+	rec *storeext.Record // the record the request is authenticated with: shared with the store, never modified
 	// viewed is the token's record as the memory store decoded it for this
 	// request (viewToken), its slices shared with the store: no allocation
 	// per read. Its Handle is set once it is used.
-	viewed storeext.Record
+	viewed  storeext.Record
 	authAt  time.Time
 	failure error
 
