@@ -70,11 +70,7 @@ type reqState struct {
 	join  func() (*storeext.Record, error) // the token's record, read with the session (session_shared.go) or beside it (prefetch.go); shared, never modified
 	early *gsessions.Session               // the session read with the record and handed to gin-contrib (session_shared.go), or nil
 
-	rec *storeext.Record // the record the request is authenticated with: shared with the store, never modified
-	// viewed is the token's record as the memory store decoded it for this
-	// request (viewToken), its slices shared with the store: no allocation
-	// per read. Its Handle is set once it is used.
-	viewed  storeext.Record
+	rec     *storeext.Record // the record the request is authenticated with: shared with the store, never modified
 	authAt  time.Time
 	failure error
 
@@ -529,13 +525,7 @@ func reqCtx(c *gin.Context) context.Context {
 func (g *Guard) viewToken(st *reqState, now time.Time) (*storeext.Record, error) {
 	join := st.join
 	if join == nil {
-		// The request's own record to decode into, once: a later read
-		// must not change a record the steps hold.
-		var slot *storeext.Record
-		if st.viewed.Handle == "" {
-			slot = &st.viewed
-		}
-		return g.viewInto(st.io.ctx(), st.tok.handle, now, slot)
+		return g.view(st.io.ctx(), st.tok.handle, now)
 	}
 	st.join = nil
 	return join()
