@@ -433,24 +433,16 @@ func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time
 	return nil
 }
 
-// view reads a record for the hot path: without copying its slices from
-// a store that shares them (sharedReader: the embedded memory store),
-// through Store.Get from any other.
+// view reads a record for the hot path: decoded without copying its
+// slices from a store that shares them (sharedReader: the embedded memory
+// store), through Store.Get from any other.
 func (g *Guard) view(ctx context.Context, handle string, now time.Time) (*storeext.Record, error) {
-	return g.viewInto(ctx, handle, now, nil)
-}
-
-// viewInto is view into slot, a record of the caller's the shared read
-// decodes into (nil: a new one).
-func (g *Guard) viewInto(ctx context.Context, handle string, now time.Time, slot *storeext.Record) (*storeext.Record, error) {
 	if g.shared != nil {
-		if slot == nil {
-			slot = new(storeext.Record)
-		}
-		if err := g.shared.viewShared(handle, now, slot); err != nil {
+		rec := new(storeext.Record)
+		if err := g.shared.viewShared(handle, now, rec); err != nil {
 			return nil, err
 		}
-		return slot, nil
+		return rec, nil
 	}
 	rec, err := g.store.Get(ctx, handle)
 	if err != nil {

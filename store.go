@@ -44,9 +44,8 @@ type heldUpdater interface {
 
 // sharedReader is implemented by a Store that can hand out a record
 // without copying its slices (the embedded memory store): New asserts it
-// once, and the hot path reads through it, into a record of the caller's
-// (the request's own: no allocation). The record's slices are shared with
-// the store and its other readers, as storeext.SharedRedis.GetWithSession's
+// once, and the hot path reads through it, into a record of the
+// caller's. The record's slices are shared with the store and its other readers, as storeext.SharedRedis.GetWithSession's
 // are: the caller must not modify them (the Guard never modifies a record
 // it reads). now is the Guard's reading of the store's clock (one clock
 // read per request). Errors: as Get's (ErrNotFound).
