@@ -26,9 +26,9 @@ func fullRecord(base time.Time) storeext.Record {
 		ReplacedBy: "h-next", ForwardPending: []byte{5, 6},
 		IP: "192.0.2.1", UserAgent: "UA", CookieMaxAge: -1,
 		CreatedAt: base, AuthAt: base.Add(7), LastSeen: base.Add(8), ExpiresAt: base.Add(time.Hour),
-		Revoked:   storeext.RevokedReplaced,
-		Device:    storeext.DeviceKey{Algorithm: "ES256", JWK: "{}", Thumbprint: "t", BoundAt: base.Add(9)},
-		Seq:       42,
+		Revoked: storeext.RevokedReplaced,
+		Device:  storeext.DeviceKey{Algorithm: "ES256", JWK: "{}", Thumbprint: "t", BoundAt: base.Add(9)},
+		Seq:     42,
 	}
 }
 
