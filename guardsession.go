@@ -4,13 +4,17 @@ package ginsecure
 // the request is authenticated with, refuses a stand-in's writes, and
 // checks every write against a login that retired the session meanwhile.
 //
-// A session write re-decides at the moment of the write: the session is
-// saved, then its marker is looked up; a marker means a login or Renew
-// retired the session after this request was verified, so the write is
-// undone and Save returns ErrStaleCredentials (never a silent success).
-// Write-then-check, because neither boj/redistore's SETEX nor gin-contrib's
-// memstore can write conditionally; and a login that set its marker after
-// such a check reads the session afresh, so the write is carried over.
+// A session write re-decides at the moment of the write: its marker is
+// looked up; a marker means a login, Renew or ending retired the session
+// after this request was verified, and Save returns ErrStaleCredentials
+// (never a silent success). On the shared Redis the check and the write
+// are one script (saveShared). Elsewhere the marker is read before the
+// write (retiredBefore; not on the cookie store beside records in Redis,
+// whose undo deletes nothing) and again after it, because neither boj/redistore's SETEX nor
+// gin-contrib's memstore can write conditionally: a marker set between
+// the two reads has the write undone (undoIfRetired); and a login that
+// set its marker after the second reads the session afresh, so the write
+// is carried over.
 
 import (
 	"context"
@@ -216,15 +220,22 @@ func (s *guardSession) trySaveShared(cur *gsessions.Session, key string) (string
 }
 
 // retiredBefore checks a session write against the marker under key
-// before it writes, where the markers are in this process (the embedded
-// memory store: no round trip, one map lookup), as saveShared does on the
-// shared Redis: a write refused here writes nothing, so its undo cannot
-// delete a write another holder of the session made after an ending
-// (DESIGN.md, "Writes"). Elsewhere it reports false: undoIfRetired checks
-// after the write.
+// before it writes, as saveShared does on the shared Redis: a write
+// refused here writes nothing, so its undo cannot delete a write another
+// holder of the session made after an ending (DESIGN.md, "Writes"). It
+// checks where the markers are in this process (the embedded memory
+// store: no round trip, one map lookup), and, at the cost of one marker
+// read, wherever the undo would delete the session (a session store with
+// IDs that saveShared does not write: gin-contrib's Redis store on its own
+// pool, any other): there a write it lets through is checked again after
+// it is saved, and only one the marker was set for between the two (the
+// window from this read to the store's write) is undone by deleting the
+// session. It reports false for the cookie store beside any other
+// records store (its undo deletes nothing: no round trip added), and on
+// a store error: undoIfRetired then checks after the write alone.
 func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 	st := &s.rq.st
-	if st.g.shared == nil {
+	if st.g.shared == nil && !undoDeletes(cur) {
 		return false
 	}
 	mk, err := st.g.store.GetMarker(st.io.ctx(), key)
@@ -234,6 +245,12 @@ func (s *guardSession) retiredBefore(cur *gsessions.Session, key string) bool {
 	// Ended before this request was verified: the session is the
 	// browser's own now; the write stands (as in undoIfRetired).
 	return mk.Handle != "" || st.sawAlive(cur)
+}
+
+// undoDeletes reports whether undoIfRetired undoes a write of cur by
+// deleting the session from its store (deleteSession): a store with IDs.
+func undoDeletes(cur *gsessions.Session) bool {
+	return cur.ID != "" && !cookieStore(cur.Store())
 }
 
 // undoIfRetired checks a session write against the marker under key: a

@@ -1856,9 +1856,11 @@ func checkAckedWritesKept(m *simModel, f *simFlight) {
 // staleUndoAfter reports whether, on Redis with two pools, a stale
 // session write into the session of one of the browser's applied
 // acknowledged writes was refused after that write was saved: refused
-// after it was saved, and undone by deleting the session, the
-// acknowledged write with it (README, "Known limits"; DESIGN.md,
-// "Writes").
+// after it was saved, it may have been undone by deleting the session,
+// the acknowledged write with it. Save checks the marker before it
+// writes there too, so only a marker set between that check and the
+// write leaves such an undo (README, "Known limits"; DESIGN.md,
+// "Writes"); the check for it is on.
 func (m *simModel) staleUndoAfter(mp *mParty) bool {
 	if m.r.kind != "redis-2pools" {
 		return false
