@@ -240,7 +240,8 @@ func (m *memoryStore) Create(_ context.Context, rec storeext.Record, limit store
 	if u != nil {
 		userID = u.id
 	}
-	e := &memItem{handle: rec.Handle, userID: userID, rec: encodeRec(&rec)}
+	r := encodeRec(&rec)
+	e := &memItem{handle: rec.Handle, userID: userID, rec: r}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
 	old := s.item(rec.Handle)
@@ -262,7 +263,7 @@ func (m *memoryStore) Create(_ context.Context, rec storeext.Record, limit store
 	for ceiling := userCeiling(limit); u != nil && u.total() >= ceiling; {
 		m.evict(us, u.oldest())
 	}
-	us.add(e, e.rec)
+	us.add(e, r) // not e.rec: it is the record shard's to read
 	return nil
 }
 
