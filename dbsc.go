@@ -230,7 +230,7 @@ func (g *Guard) checkRefreshProof(c *gin.Context, rec *storeext.Record, key dbsc
 // except that the new token goes to the key's holder only, never sealed
 // for the holder of the old one: a copy of the old token gets no newer one.
 func (g *Guard) rotateBound(c *gin.Context, held *storeext.Record, now time.Time) {
-	m, err := mint()
+	m, err := g.mint()
 	if err != nil {
 		g.refuse(c, nil, err)
 		return

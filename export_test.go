@@ -30,12 +30,13 @@ var TooLargeText = tooLargeText
 // The optional interfaces as the Guard declares them, for storeext_test.go
 // (they must be storeext's, method for method).
 type (
-	PrefetcherAsAsked    = prefetcher
-	HeldUpdaterAsAsked   = heldUpdater
-	SharedRedisAsAsked   = sharedRedis
-	SessionSharerAsAsked = sessionSharer
-	KnownSessionsAsAsked = knownSessions
-	LoggerUserAsAsked    = loggerUser
+	PrefetcherAsAsked      = prefetcher
+	HeldUpdaterAsAsked     = heldUpdater
+	SharedRedisAsAsked     = sharedRedis
+	SessionSharerAsAsked   = sessionSharer
+	KnownSessionsAsAsked   = knownSessions
+	LoggerUserAsAsked      = loggerUser
+	PreviousEncoderAsAsked = previousEncoder
 )
 
 // SessionIdentity exposes to the simulation the identity of the session
@@ -48,4 +49,20 @@ func SessionIdentity(c *gin.Context) string {
 		return ""
 	}
 	return sessionID(st.cur)
+}
+
+// EarlierReleaseTokenKey is the handle the token cookie value v names and
+// the X25519 key earlier releases stored for its token (Record.TokenKey),
+// for tests of records those releases wrote; ok is false for a value that
+// is no token.
+func EarlierReleaseTokenKey(v string) (handle string, key []byte, ok bool) {
+	p, ok := parseToken(v)
+	if !ok {
+		return "", nil, false
+	}
+	k, err := x25519Private(p.secret)
+	if err != nil {
+		return "", nil, false
+	}
+	return p.handle, k.PublicKey().Bytes(), true
 }

@@ -207,6 +207,9 @@ type Guard struct {
 
 	// device is the device binding (dbsc.go); nil while it is off.
 	device *deviceBinder
+
+	// keys is the curve of new tokens' keys (tokenkey.go, keysFor).
+	keys *tokenCurve
 }
 
 // New validates cfg, fills in its defaults and returns a Guard. The error
@@ -232,6 +235,7 @@ func New(cfg Config) (*Guard, error) {
 	g := &Guard{cfg: cfg, store: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	g.shared, _ = cfg.Store.(sharedReader)
 	g.device = newDeviceBinder(&g.cfg)
+	g.keys = keysFor(cfg.Store)
 	return g, nil
 }
 

@@ -40,7 +40,6 @@ package ginsecure
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -221,13 +220,13 @@ type minted struct {
 }
 
 // mint makes a new token.
-func mint() (minted, error) {
+func (g *Guard) mint() (minted, error) {
 	var m minted
 	var err error
 	if m.secret, m.hash, err = newSecret(); err != nil {
 		return m, err
 	}
-	m.key, err = tokenKey(m.secret)
+	m.key, err = g.tokenKey(m.secret)
 	return m, err
 }
 
@@ -326,87 +325,6 @@ func openUnder(info string, old [32]byte, sealed []byte, handle string) ([32]byt
 	}
 	copy(next[:], pt)
 	return next, nil
-}
-
-// keyInfo labels the derivation of a token's X25519 key from its secret,
-// and sealedInfo the key that seals a token to it.
-const (
-	keyInfo    = "ginsecure token key v1"
-	sealedInfo = "ginsecure sealed to token key v1"
-)
-
-// tokenPrivate derives the X25519 private key of a token from its secret.
-func tokenPrivate(secret [32]byte) (*ecdh.PrivateKey, error) {
-	k, err := hkdf.Key(sha256.New, secret[:], nil, keyInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	return ecdh.X25519().NewPrivateKey(k)
-}
-
-// tokenKey is the X25519 public key of a token (Record.TokenKey): the
-// server can seal a newer token to it after the token was superseded,
-// when no request holding its secret is at hand, and only a holder of
-// the secret can open it; the store alone cannot.
-func tokenKey(secret [32]byte) ([]byte, error) {
-	k, err := tokenPrivate(secret)
-	if err != nil {
-		return nil, err
-	}
-	return k.PublicKey().Bytes(), nil
-}
-
-// sealedKey is the AEAD key for an X25519 agreement shared between the
-// ephemeral key eph and the token key pub.
-func sealedKey(shared, eph, pub []byte) [32]byte {
-	return sha256.Sum256(slices.Concat(shared, eph, pub))
-}
-
-// sealTo seals next to the token key pub: an ephemeral X25519 key (32
-// bytes) followed by sealUnder's nonce and ciphertext.
-func sealTo(pub []byte, next [32]byte, handle string) ([]byte, error) {
-	peer, err := ecdh.X25519().NewPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	shared, err := eph.ECDH(peer)
-	if err != nil {
-		return nil, err
-	}
-	e := eph.PublicKey().Bytes()
-	body, err := sealUnder(sealedInfo, sealedKey(shared, e, pub), next, handle)
-	if err != nil {
-		return nil, err
-	}
-	return append(e, body...), nil
-}
-
-// sealedToLen is the length of what sealTo seals; sealUnder's is shorter.
-const sealedToLen = 32 + 12 + 32 + 16
-
-// openSealed opens a Superseded.Sealed with the secret of the credential
-// it is kept for, whichever way it was sealed.
-func openSealed(secret [32]byte, sealed []byte, handle string) ([32]byte, error) {
-	if len(sealed) != sealedToLen {
-		return openUnder(pendingInfo, secret, sealed, handle)
-	}
-	priv, err := tokenPrivate(secret)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	peer, err := ecdh.X25519().NewPublicKey(sealed[:32])
-	if err != nil {
-		return [32]byte{}, err
-	}
-	shared, err := priv.ECDH(peer)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return openUnder(sealedInfo, sealedKey(shared, sealed[:32], priv.PublicKey().Bytes()), sealed[32:], handle)
 }
 
 // sendNewer sends the newest token, sealed for the superseded credential
@@ -527,7 +445,7 @@ func (g *Guard) refresh(st *reqState, now time.Time, rotate bool) error {
 	var sealed []byte
 	if rotate {
 		var err error
-		// No key (an X25519 base point multiplication saved per
+		// No key (a P-256 base point multiplication saved per
 		// rotation): a token this request mints is superseded before the
 		// browser presents it only by a Renew in this request, which
 		// derives the key then (mintedKey). Its presenter's entry keeps it
@@ -813,7 +731,7 @@ func (g *Guard) forward(st *reqState, now time.Time) error {
 	if len(next.ForwardPending) > 0 {
 		return g.resendForwarded(st, next)
 	}
-	m, err := mint()
+	m, err := g.mint()
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func newLogin(st *reqState, userID string) (*login, error) {
 	if l.handle, err = newHandle(); err != nil {
 		return nil, err
 	}
-	if l.m, err = mint(); err != nil {
+	if l.m, err = st.g.mint(); err != nil {
 		return nil, err
 	}
 	l.sid = l.handle // on the cookie store a signed-in session's identity is its handle

@@ -25,25 +25,26 @@ type memRec struct {
 	sessionID, ip, userAgent, revoked string
 
 	tokenHash [32]byte
-	tokenKey  [32]byte // with memKey set; else in rare, or none
+	tokenKey  [33]byte // its first keyLen bytes: a P-256 key (33) or an X25519 one (32); keyLen 0: none, or in rare
+	// keyLen, flags and cookieMaxAge fill the key's last word: 192 bytes in all.
+	keyLen       uint8
+	flags        uint8
+	cookieMaxAge int32
 
 	issued, confirmed, created, auth, lastSeen, expires int64 // Unix ns, memZero for the zero time
 
-	rare         *memRare // nil for none
-	cookieMaxAge int32
-	flags        uint8
+	rare *memRare // nil for none
 }
 
 const (
 	memUnpresented = 1 << iota
 	memUTC         // the times are in UTC, else in time.Local
-	memKey         // tokenKey holds the token's key
 )
 
-// memRare is what few records hold. A record the compact form cannot
-// hold exactly (a time out of int64 nanoseconds, a location other than
-// UTC and Local, a cookie lifetime beyond int32, a token key of another
-// length) is kept whole in full; the memRec's own fields then serve only
+// memRare is what few records hold, and a token key of a length other
+// than 32 and 33 bytes. A record the compact form cannot hold exactly (a
+// time out of int64 nanoseconds, a location other than UTC and Local, a
+// cookie lifetime beyond int32) is kept whole in full; the memRec's own fields then serve only
 // the store's own decisions (user, revocation, last use, expiry, clamped).
 type memRare struct {
 	full           *storeext.Record
@@ -95,10 +96,9 @@ func encodeRec(rec *storeext.Record) *memRec {
 	} else if loc == time.UTC {
 		r.flags |= memUTC
 	}
-	switch {
-	case len(rec.TokenKey) == len(r.tokenKey):
-		r.tokenKey = [32]byte(rec.TokenKey)
-		r.flags |= memKey
+	switch n := len(rec.TokenKey); {
+	case n == 32 || n == 33:
+		r.keyLen = uint8(copy(r.tokenKey[:], rec.TokenKey))
 	case rec.TokenKey != nil:
 		r.rare = &memRare{tokenKey: slices.Clone(rec.TokenKey)}
 	}
@@ -162,8 +162,8 @@ func (r *memRec) decode(e *memItem, out *storeext.Record) {
 		LastSeen: memTime(r.lastSeen, loc), ExpiresAt: memTime(r.expires, loc),
 		Revoked: r.revoked, Seq: e.seq,
 	}
-	if r.flags&memKey != 0 {
-		out.TokenKey = r.tokenKey[:]
+	if r.keyLen != 0 {
+		out.TokenKey = r.tokenKey[:r.keyLen:r.keyLen]
 	}
 	if x := r.rare; x != nil {
 		out.History, out.ReplacedBy, out.ForwardPending, out.Device = x.history, x.replacedBy, x.forwardPending, x.device

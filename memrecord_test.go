@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ginsecure/ginsecure/storeext"
 )
@@ -49,6 +50,8 @@ func TestMemRecordRoundTripsEveryField(t *testing.T) {
 		t.Fatalf("storeext.Record has %d fields: encodeRec, decode and this test must hold the new ones", n)
 	}
 	base := time.Unix(1_800_000_000, 123_456_789) // time.Local, no monotonic reading
+	key33 := fullRecord(base)
+	key33.TokenKey = append(key33.TokenKey, 0x21)
 	key16 := fullRecord(base)
 	key16.TokenKey = key16.TokenKey[:16]
 	keyEmpty := fullRecord(base)
@@ -70,6 +73,7 @@ func TestMemRecordRoundTripsEveryField(t *testing.T) {
 		"the epoch":         fullRecord(time.Unix(0, 0)),
 		"zero times":        bare,
 		"zero key":          bareKey,
+		"33-byte key":       key33,
 		"16-byte key":       key16,
 		"empty key":         keyEmpty,
 		"cookie age > 2^31": wide,
@@ -113,5 +117,20 @@ func TestMemRecordDropsTheMonotonicReading(t *testing.T) {
 	}
 	if got.CreatedAt != now.Round(0) {
 		t.Errorf("CreatedAt %#v, want the wall-clock reading %#v", got.CreatedAt, now.Round(0))
+	}
+}
+
+// TestMemRecordSizes keeps what a session costs the memory store where
+// BENCHMARKS.md ("Memory store: bytes per session") puts it: a new field
+// or a reordering that crosses a size class shows here.
+func TestMemRecordSizes(t *testing.T) {
+	if n := unsafe.Sizeof(memRec{}); n > 192 {
+		t.Errorf("memRec is %d bytes, over 192", n)
+	}
+	if n := unsafe.Sizeof(memItem{}); n > 80 {
+		t.Errorf("memItem is %d bytes, over 80", n)
+	}
+	if n := unsafe.Sizeof(userIndex{}); n > 32 {
+		t.Errorf("userIndex is %d bytes, over 32", n)
 	}
 }

@@ -84,7 +84,7 @@ func newRenewal(c *gin.Context) (*renewal, error) {
 		return nil, ErrStaleCredentials
 	}
 	r := &renewal{g: st.g, c: c, st: st, ctx: st.io.ctx(), now: st.g.now(), cur: st.cur}
-	if r.m, err = mint(); err != nil {
+	if r.m, err = st.g.mint(); err != nil {
 		return nil, err
 	}
 	r.sid = st.rec.Handle // the cookie store: the identity stays the handle; the cookie's value changes
@@ -223,7 +223,7 @@ func (r *renewal) mintedKey() ([]byte, error) {
 			return nil, nil
 		}
 	}
-	return tokenKey(st.tok.secret)
+	return st.g.tokenKey(st.tok.secret)
 }
 
 // retireSession is step 4: the session Renew moved from deleted.

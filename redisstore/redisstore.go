@@ -57,11 +57,17 @@ func WithMaxRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
 // WithPreviousEncoding makes the store write records in the encoding of
 // the releases before the compact one (the token's hash in hex, every
-// time written out), which those releases read. It is for a rolling
-// upgrade of servers sharing one Redis: deploy this release with it on
-// every server, then without it. Records of either encoding are read
-// whatever the option.
+// time written out), which those releases read, and a Guard on it mint
+// the token keys those releases can seal to (X25519, not P-256;
+// PreviousEncoding). It is for a rolling upgrade of servers sharing one
+// Redis: deploy this release with it on every server, then without it.
+// Records of either encoding are read whatever the option.
 func WithPreviousEncoding() Option { return func(s *Store) { s.previous = true } }
+
+// PreviousEncoding reports whether the store writes records for the
+// previous release (WithPreviousEncoding): the Guard then mints token
+// keys that release can seal to (storeext.PreviousEncoder).
+func (s *Store) PreviousEncoding() bool { return s.previous }
 
 // Store is a ginsecure.Store on Redis.
 type Store struct {
@@ -77,12 +83,13 @@ type Store struct {
 
 // The optional interfaces the Guard asks a Store for (storeext).
 var (
-	_ storeext.Prefetcher    = (*Store)(nil)
-	_ storeext.HeldUpdater   = (*Store)(nil)
-	_ storeext.SharedRedis   = (*Store)(nil)
-	_ storeext.SessionSharer = (*Store)(nil)
-	_ storeext.LoggerUser    = (*Store)(nil)
-	_ storeext.ClockUser     = (*Store)(nil)
+	_ storeext.Prefetcher      = (*Store)(nil)
+	_ storeext.HeldUpdater     = (*Store)(nil)
+	_ storeext.SharedRedis     = (*Store)(nil)
+	_ storeext.SessionSharer   = (*Store)(nil)
+	_ storeext.LoggerUser      = (*Store)(nil)
+	_ storeext.ClockUser       = (*Store)(nil)
+	_ storeext.PreviousEncoder = (*Store)(nil)
 )
 
 // New returns a Store using pool: a ginsecure.Store, and the optional

@@ -35,7 +35,7 @@ func scaleHandle() string {
 func scaleRecord(user string, now time.Time) storeext.Record {
 	h := scaleHandle()
 	return storeext.Record{
-		Handle: h, UserID: user, SessionID: "S" + h, TokenHash: [32]byte{1}, TokenKey: make([]byte, 32),
+		Handle: h, UserID: user, SessionID: "S" + h, TokenHash: [32]byte{1}, TokenKey: make([]byte, 33),
 		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
 		IssuedAt: now, CreatedAt: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour),
 	}

@@ -60,8 +60,8 @@ type Superseded struct {
 	// Open is when the browser first presented a newer credential after
 	// Seen: its grace window's start. Zero: not yet.
 	Open time.Time
-	// Key is its X25519 public key (Record.TokenKey), kept while it was
-	// never presented.
+	// Key is its public key (Record.TokenKey), kept while it was never
+	// presented.
 	Key []byte
 	// Sealed is the newest token sealed for this credential's holder
 	// (AES-256-GCM, the handle as associated data), kept until its window
@@ -110,9 +110,11 @@ type Record struct {
 	TokenHash [32]byte  // SHA-256 of the current token's secret
 	IssuedAt  time.Time // when the current token was minted
 
-	// TokenKey is the X25519 public key derived from the current token's
-	// secret (package ginsecure, tokenKey): should the token be superseded before
-	// the browser presents it, the newer one is sealed to it.
+	// TokenKey is the public key derived from the current token's secret
+	// (package ginsecure, tokenKey): should the token be superseded before
+	// the browser presents it, the newer one is sealed to it. A compressed
+	// P-256 point (33 bytes); records of earlier releases carry an X25519
+	// key (32 bytes). Opaque to a store, which keeps it byte for byte.
 	TokenKey []byte
 	// ConfirmedAt is when the current token was first presented since it
 	// became current: zero until the browser has shown it holds the

@@ -192,6 +192,18 @@ type LoggerUser interface {
 	UseLogger(l *slog.Logger)
 }
 
+// PreviousEncoder is implemented by stores that can write records for
+// servers of the previous release sharing the store, a rolling upgrade's
+// first step (redisstore.WithPreviousEncoding). ginsecure.New asks it
+// once: where PreviousEncoding reports true, new tokens' keys
+// (Record.TokenKey) are X25519, 32 bytes, as the previous release mints
+// them and can seal to, instead of P-256, 33 bytes, which it cannot
+// (its rotations of such a record fail). PreviousEncoding must return at
+// once, without reaching the store.
+type PreviousEncoder interface {
+	PreviousEncoding() bool
+}
+
 // SessionSharer is implemented by a Store that knows gin-contrib session
 // stores (redisstore). The Guard asks it, at the first session it loads
 // and where a session store's behaviour matters (a load that failed, a
