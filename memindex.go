@@ -34,34 +34,68 @@ const (
 	classUnpresented = 1
 )
 
-// userEntry mirrors the fields of one live record the index orders by.
-// Every change of those fields in the record is made under the user's
-// shard lock together with the entry's (memoryStore.Update's slow path).
-type userEntry struct {
-	handle   string
-	u        *userIndex
-	lastSeen int64  // Record.LastSeen, Unix ns (nanos)
-	seq      uint64 // Record.Seq: ties of lastSeen, and a reused handle told apart
-	expires  int64  // Record.ExpiresAt, Unix ns; math.MaxInt64 for never
-	usePos   int32
-	expPos   int32
-	class    uint8
+// userIndex is one user's live records. A user with one record (the
+// common case) holds it in one; a user with more holds them in heaps,
+// allocated at the second: two by last use (Trim's order, useBefore),
+// presented and unpresented, and one by expiry. Entries are the records'
+// memItems (memstore.go): the index allocates nothing per record.
+type userIndex struct {
+	id   string
+	one  *memItem
+	many *userHeaps
 }
 
-// userIndex is one user's live records: two heaps by last use (Trim's
-// order, useBefore), presented and unpresented, and one by expiry.
-type userIndex struct {
-	id  string
+// userHeaps are the heaps of a user with more than one record.
+type userHeaps struct {
 	use [2]entryHeap[byUse]
 	exp entryHeap[byExpiry]
 }
 
-func (u *userIndex) total() int { return len(u.use[0].es) + len(u.use[1].es) }
+func (u *userIndex) total() int {
+	if u.many != nil {
+		return len(u.many.use[0].es) + len(u.many.use[1].es)
+	}
+	if u.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// count is how many of the user's entries are of class.
+func (u *userIndex) count(class uint8) int {
+	if u.many != nil {
+		return len(u.many.use[class].es)
+	}
+	if u.one != nil && u.one.class == class {
+		return 1
+	}
+	return 0
+}
+
+// leastUsed is the least recently used of the user's entries of class
+// (nil for none).
+func (u *userIndex) leastUsed(class uint8) *memItem {
+	if u.many != nil {
+		return u.many.use[class].min()
+	}
+	if u.one != nil && u.one.class == class {
+		return u.one
+	}
+	return nil
+}
+
+// soonest is the user's entry that expires first (nil for none).
+func (u *userIndex) soonest() *memItem {
+	if u.many != nil {
+		return u.many.exp.min()
+	}
+	return u.one
+}
 
 // oldest is the least recently used of the user's entries, presented or
 // not (nil for none).
-func (u *userIndex) oldest() *userEntry {
-	a, b := u.use[0].min(), u.use[1].min()
+func (u *userIndex) oldest() *memItem {
+	a, b := u.leastUsed(classPresented), u.leastUsed(classUnpresented)
 	switch {
 	case a == nil:
 		return b
@@ -71,87 +105,130 @@ func (u *userIndex) oldest() *userEntry {
 	return b
 }
 
+// entries calls fn with each of the user's entries.
+func (u *userIndex) entries(fn func(e *memItem)) {
+	if u.many == nil {
+		if u.one != nil {
+			fn(u.one)
+		}
+		return
+	}
+	for _, h := range u.many.use {
+		for _, e := range h.es {
+			fn(e)
+		}
+	}
+}
+
+// insert adds e, whose fields are set, to u.
+func (u *userIndex) insert(e *memItem) {
+	e.indexed = true
+	switch {
+	case u.many == nil && u.one == nil:
+		u.one = e
+		return
+	case u.many == nil:
+		u.many = &userHeaps{}
+		first := u.one
+		u.one = nil
+		u.many.push(first)
+	}
+	u.many.push(e)
+}
+
+func (h *userHeaps) push(e *memItem) {
+	h.use[e.class].push(e)
+	h.exp.push(e)
+}
+
+// delete takes e out of u; a user left with one entry gives up its heaps.
+func (u *userIndex) delete(e *memItem) {
+	e.indexed = false
+	if u.many == nil {
+		if u.one == e {
+			u.one = nil
+		}
+		return
+	}
+	u.many.use[e.class].remove(int(e.usePos))
+	u.many.exp.remove(int(e.expPos))
+	if u.total() == 1 {
+		last := u.many.exp.es[0]
+		u.many, u.one = nil, last
+	}
+}
+
+// moved puts e, whose fields changed (class was its class before), back
+// in order.
+func (u *userIndex) moved(e *memItem, class uint8) {
+	if u.many == nil {
+		return
+	}
+	h := u.many
+	if class != e.class {
+		h.use[class].remove(int(e.usePos))
+		h.use[e.class].push(e)
+	} else {
+		h.use[e.class].fix(int(e.usePos))
+	}
+	h.exp.fix(int(e.expPos))
+}
+
 // userShard holds the indexes of the users whose IDs hash to it; its lock
 // is taken before a record shard's, never while holding one.
 type userShard struct {
 	mu    sync.Mutex
 	users map[string]*userIndex
-	// entries finds a record's entry by its handle. A handle that came back
-	// for another record (after expiry) is told apart by seq.
-	entries map[string]*userEntry
-	_       [40]byte // no false sharing between shards
+	_     [56]byte // no false sharing between shards
 }
 
-// entryOf is the index entry of rec, or nil.
-func (us *userShard) entryOf(rec *storeext.Record) *userEntry {
-	e := us.entries[rec.Handle]
-	if e == nil || e.seq != rec.Seq || e.u.id != rec.UserID {
-		return nil
-	}
-	return e
-}
-
-// add indexes rec, a live record of a user of this shard.
-func (us *userShard) add(rec *storeext.Record) {
-	if old := us.entries[rec.Handle]; old != nil {
-		us.remove(old) // a record gone with its handle: its entry goes too
-	}
-	u := us.users[rec.UserID]
+// add indexes e, the item of a live record r of a user of this shard.
+func (us *userShard) add(e *memItem, r *memRec) {
+	u := us.users[e.userID]
 	if u == nil {
-		u = &userIndex{id: rec.UserID}
-		us.users[rec.UserID] = u
+		u = &userIndex{id: e.userID}
+		us.users[e.userID] = u
 	}
-	e := &userEntry{handle: rec.Handle, u: u, seq: rec.Seq}
-	e.set(rec)
-	u.use[e.class].push(e)
-	u.exp.push(e)
-	us.entries[rec.Handle] = e
+	e.set(r)
+	u.insert(e)
 }
 
-func (e *userEntry) set(rec *storeext.Record) {
-	e.lastSeen = nanos(rec.LastSeen, math.MinInt64)
-	e.expires = nanos(rec.ExpiresAt, math.MaxInt64)
+// set copies into e what the index orders r by.
+func (e *memItem) set(r *memRec) {
+	e.lastSeen = orNanos(r.lastSeen, math.MinInt64)
+	e.expires = orNanos(r.expires, math.MaxInt64)
 	e.class = classPresented
-	if rec.Unpresented {
+	if r.unpresented() {
 		e.class = classUnpresented
 	}
 }
 
-// remove takes e out of its user's index, and the user out of the shard
-// when nothing is left.
-func (us *userShard) remove(e *userEntry) {
-	u := e.u
-	u.use[e.class].remove(int(e.usePos))
-	u.exp.remove(int(e.expPos))
-	if us.entries[e.handle] == e {
-		delete(us.entries, e.handle)
+// remove takes e out of its user's index (a no-op for an entry in none),
+// and the user out of the shard when nothing is left.
+func (us *userShard) remove(e *memItem) {
+	if !e.indexed {
+		return
 	}
-	if u.total() == 0 && us.users[u.id] == u {
+	u := us.users[e.userID]
+	u.delete(e)
+	if u.total() == 0 {
 		delete(us.users, u.id)
 	}
 }
 
-// sync makes rec's entry what rec is now: gone when rec is revoked, else
-// ordered by its current last use and expiry (added when missing).
-func (us *userShard) sync(rec *storeext.Record) {
-	e := us.entryOf(rec)
+// sync makes e's entry what r, its record now, is: gone when r is
+// revoked, else ordered by its current last use and expiry (added when
+// missing).
+func (us *userShard) sync(e *memItem, r *memRec) {
 	switch {
-	case rec.Revoked != "":
-		if e != nil {
-			us.remove(e)
-		}
-	case e == nil:
-		us.add(rec)
+	case r.revoked != "":
+		us.remove(e)
+	case !e.indexed:
+		us.add(e, r)
 	default:
 		class := e.class
-		e.set(rec)
-		if class != e.class {
-			e.u.use[class].remove(int(e.usePos))
-			e.u.use[e.class].push(e)
-		} else {
-			e.u.use[e.class].fix(int(e.usePos))
-		}
-		e.u.exp.fix(int(e.expPos))
+		e.set(r)
+		us.users[e.userID].moved(e, class)
 	}
 }
 
@@ -163,7 +240,7 @@ func (us *userShard) purge(userID string, now time.Time) *userIndex {
 	u := us.users[userID]
 	n := nanos(now, math.MinInt64)
 	for u != nil {
-		e := u.exp.min()
+		e := u.soonest()
 		if e == nil || n < e.expires {
 			break
 		}
@@ -191,7 +268,7 @@ func nanos(t time.Time, zero int64) int64 {
 // useBefore orders entries by last use, then by creation order (Seq), so
 // that every server (and every racing login) agrees which are the most
 // recent: Trim keeps those, whoever calls it.
-func useBefore(a, b *userEntry) bool {
+func useBefore(a, b *memItem) bool {
 	if a.lastSeen != b.lastSeen {
 		return a.lastSeen < b.lastSeen
 	}
@@ -204,32 +281,32 @@ func useBefore(a, b *userEntry) bool {
 // heapOrder is one order of a user's entries and the position it keeps in
 // each entry.
 type heapOrder interface {
-	less(a, b *userEntry) bool
-	pos(e *userEntry) *int32
+	less(a, b *memItem) bool
+	pos(e *memItem) *int32
 }
 
 type byUse struct{}
 
-func (byUse) less(a, b *userEntry) bool { return useBefore(a, b) }
-func (byUse) pos(e *userEntry) *int32   { return &e.usePos }
+func (byUse) less(a, b *memItem) bool { return useBefore(a, b) }
+func (byUse) pos(e *memItem) *int32   { return &e.usePos }
 
 type byExpiry struct{}
 
-func (byExpiry) less(a, b *userEntry) bool { return a.expires < b.expires }
-func (byExpiry) pos(e *userEntry) *int32   { return &e.expPos }
+func (byExpiry) less(a, b *memItem) bool { return a.expires < b.expires }
+func (byExpiry) pos(e *memItem) *int32   { return &e.expPos }
 
 // entryHeap is a binary min-heap of entries in order O: push, remove and
 // fix in O(log n), the minimum in O(1).
-type entryHeap[O heapOrder] struct{ es []*userEntry }
+type entryHeap[O heapOrder] struct{ es []*memItem }
 
-func (h *entryHeap[O]) min() *userEntry {
+func (h *entryHeap[O]) min() *memItem {
 	if len(h.es) == 0 {
 		return nil
 	}
 	return h.es[0]
 }
 
-func (h *entryHeap[O]) push(e *userEntry) {
+func (h *entryHeap[O]) push(e *memItem) {
 	h.es = append(h.es, e)
 	h.place(len(h.es) - 1)
 	h.up(len(h.es) - 1)
@@ -247,7 +324,7 @@ func (h *entryHeap[O]) remove(i int) {
 		h.fix(i)
 	}
 	if cap(h.es) > 16 && len(h.es) < cap(h.es)/4 {
-		h.es = append([]*userEntry(nil), h.es...) // one account's spike does not stay
+		h.es = append([]*memItem(nil), h.es...) // one account's spike does not stay
 	}
 }
 

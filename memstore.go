@@ -9,6 +9,7 @@ import (
 	"github.com/ginsecure/ginsecure/storeext"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,13 +20,24 @@ import (
 // do not queue on one mutex.
 const memShards = 32
 
-// memSlot is a stored record and its place in its shard's recKeys (the
-// sweep's order).
-type memSlot struct {
-	// rec is never changed in place: Update and eviction store a new
-	// *Record, so a pointer handed out by viewShared stays a consistent snapshot.
-	rec *storeext.Record
-	at  int
+// memItem is one record in the store, from its Create to its deletion:
+// its place in the shard (records, recKeys) and in its user's index.
+type memItem struct {
+	// rec is the record now. It is never changed in place: Update and
+	// eviction store a new one, so a reader that loaded it decodes a
+	// consistent snapshot. Guarded by the record shard's lock.
+	rec *memRec
+	// handle, userID and seq never change: read without a lock.
+	handle, userID string
+	seq            uint64 // Record.Seq: told apart from a later record of the same handle
+	// The index's fields (memindex.go), guarded by the user shard's lock:
+	// indexed is false while the record is in no index (revoked,
+	// expired, swept).
+	lastSeen, expires int64 // Unix ns; math.MinInt64 and math.MaxInt64 for the zero time
+	usePos, expPos    int32
+	at                int32 // the position in its shard's recKeys, guarded by the record shard's lock
+	class             uint8
+	indexed           bool
 }
 
 type markSlot struct {
@@ -35,7 +47,7 @@ type markSlot struct {
 
 type memShard struct {
 	mu      sync.RWMutex
-	records map[string]memSlot
+	records map[string]*memItem
 	markers map[string]markSlot
 	// recKeys and markKeys list the maps' keys, so that the sweep can stop
 	// anywhere and resume there (a map cannot be walked in parts).
@@ -43,6 +55,9 @@ type memShard struct {
 	markKeys []string
 	_        [40]byte // two 64-byte cache lines per shard: no false sharing between cores
 }
+
+// The hot path reads the memory store through sharedReader (store.go).
+var _ sharedReader = (*memoryStore)(nil)
 
 type memoryStore struct {
 	shards [memShards]memShard
@@ -73,10 +88,9 @@ type memoryStore struct {
 func NewMemoryStore() storeext.Store {
 	m := &memoryStore{now: time.Now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].records = make(map[string]memSlot)
+		m.shards[i].records = make(map[string]*memItem)
 		m.shards[i].markers = make(map[string]markSlot)
 		m.users[i].users = make(map[string]*userIndex)
-		m.users[i].entries = make(map[string]*userEntry)
 	}
 	m.sweep.shard = memShards // no round under way: the first call starts one
 	return m
@@ -105,36 +119,30 @@ func (m *memoryStore) slot(key string) uint32 {
 	return uint32(maphash.String(m.seed, key) % memShards)
 }
 
-func (s *memShard) record(handle string) *storeext.Record { return s.records[handle].rec }
+// item is the item under handle, or nil. The caller holds s.mu.
+func (s *memShard) item(handle string) *memItem { return s.records[handle] }
 
-// putRecord stores r under handle. The caller holds s.mu.
-func (s *memShard) putRecord(handle string, r *storeext.Record) {
-	if sl, ok := s.records[handle]; ok {
-		sl.rec = r
-		s.records[handle] = sl
+// putItem stores e under its handle, in place of any other. The caller
+// holds s.mu.
+func (s *memShard) putItem(e *memItem) {
+	if old, ok := s.records[e.handle]; ok {
+		e.at = old.at
+		s.records[e.handle] = e
 		return
 	}
-	s.records[handle] = memSlot{rec: r, at: len(s.recKeys)}
-	s.recKeys = append(s.recKeys, handle)
+	e.at = int32(len(s.recKeys))
+	s.records[e.handle] = e
+	s.recKeys = append(s.recKeys, e.handle)
 }
 
-// dropRecord deletes the record under handle; the last key takes its place
-// in recKeys. The caller holds s.mu.
-func (s *memShard) dropRecord(handle string) {
-	if sl, ok := s.records[handle]; ok {
-		s.dropSlot(handle, sl)
-	}
-}
-
-// dropSlot is dropRecord of sl, the slot under handle.
-func (s *memShard) dropSlot(handle string, sl memSlot) {
-	delete(s.records, handle)
+// dropItem deletes e, the item under its handle; the last key takes its
+// place in recKeys. The caller holds s.mu.
+func (s *memShard) dropItem(e *memItem) {
+	delete(s.records, e.handle)
 	last := len(s.recKeys) - 1
-	if moved := s.recKeys[last]; sl.at != last {
-		s.recKeys[sl.at] = moved
-		ms := s.records[moved]
-		ms.at = sl.at
-		s.records[moved] = ms
+	if moved := s.recKeys[last]; int(e.at) != last {
+		s.recKeys[e.at] = moved
+		s.records[moved].at = e.at
 	}
 	s.recKeys[last] = ""
 	s.recKeys = s.recKeys[:last]
@@ -171,40 +179,42 @@ func (s *memShard) dropMarker(key string) {
 
 func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
-func retained(exp time.Time) time.Time {
-	if exp.IsZero() {
-		return exp
-	}
-	return exp.Add(storeext.RetainExpired)
+// record is a copy of the record e holds, its slices its own. The caller
+// holds e's shard lock.
+func (e *memItem) record() storeext.Record {
+	var view storeext.Record
+	e.rec.decode(e, &view)
+	return view.Clone()
 }
-
-// cloneRecord copies a record with its slices: values are copied in and
-// out of the store.
-func cloneRecord(r *storeext.Record) storeext.Record { return r.Clone() }
 
 func (m *memoryStore) Get(_ context.Context, handle string) (storeext.Record, error) {
-	r, err := m.viewShared(handle, m.now())
-	if err != nil {
+	var view storeext.Record
+	if err := m.viewShared(handle, m.now(), &view); err != nil {
 		return storeext.Record{}, err
 	}
-	return cloneRecord(r), nil
+	return view.Clone(), nil
 }
 
-// viewShared implements sharedReader: Get without the copy, for the
-// Guard's hot path. The record is shared with the store and must not be
-// modified (records are replaced, never changed in place, so it stays a
-// consistent snapshot). now is the Guard's reading of the store's clock:
-// one clock read per request.
-func (m *memoryStore) viewShared(handle string, now time.Time) (*storeext.Record, error) {
+// viewShared implements sharedReader: Get without the copies, for the
+// Guard's hot path. It decodes the record into out, whose slices are then
+// shared with the store and must not be modified (records are replaced,
+// never changed in place, so they stay a consistent snapshot). now is
+// the Guard's reading of the store's clock: one clock read per request.
+func (m *memoryStore) viewShared(handle string, now time.Time, out *storeext.Record) error {
 	m.sweepIfDue(now)
 	s := m.shard(handle)
 	s.mu.RLock()
-	r := s.records[handle].rec
-	s.mu.RUnlock()
-	if r == nil || expired(retained(r.ExpiresAt), now) {
-		return nil, storeext.ErrNotFound
+	e := s.records[handle]
+	var r *memRec
+	if e != nil {
+		r = e.rec
 	}
-	return r, nil
+	s.mu.RUnlock()
+	if r == nil || r.gone(nanos(now, memZero)) {
+		return storeext.ErrNotFound
+	}
+	r.decode(e, out)
+	return nil
 }
 
 // errHandleExists: Create was given the handle of a live record.
@@ -221,19 +231,30 @@ func (m *memoryStore) Create(_ context.Context, rec storeext.Record, limit store
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	u := us.purge(rec.UserID, now)
-	if limit.Max > 0 && limit.Reject && presentedBut(us, u, limit.Replacing) >= limit.Max {
+	if limit.Max > 0 && limit.Reject && presentedBut(u, m.itemOf(limit.Replacing, u)) >= limit.Max {
 		return ErrTooManySessions
 	}
+	// One copy of the user's ID, shared by the user's records and index:
+	// not the caller's string, which may be a slice of a larger one.
+	userID := strings.Clone(rec.UserID)
+	if u != nil {
+		userID = u.id
+	}
+	r := encodeRec(&rec)
+	e := &memItem{handle: rec.Handle, userID: userID, rec: r}
 	s := m.shard(rec.Handle)
 	s.mu.Lock()
-	if old := s.record(rec.Handle); old != nil && !expired(old.ExpiresAt, now) {
+	old := s.item(rec.Handle)
+	if old != nil && !old.rec.expiredAt(nanos(now, memZero)) {
 		s.mu.Unlock()
 		return errHandleExists
 	}
-	cp := cloneRecord(&rec)
-	cp.Seq = m.seq.Add(1)
-	s.putRecord(rec.Handle, &cp)
+	e.seq = m.seq.Add(1)
+	s.putItem(e)
 	s.mu.Unlock()
+	if old != nil && old.userID == rec.UserID {
+		us.remove(old) // a record gone with its handle: its entry goes too
+	}
 	if u != nil && rec.Unpresented && limit.Unpresented > 0 {
 		m.evictWhile(us, u, classUnpresented, limit.Unpresented-1)
 	}
@@ -242,18 +263,34 @@ func (m *memoryStore) Create(_ context.Context, rec storeext.Record, limit store
 	for ceiling := userCeiling(limit); u != nil && u.total() >= ceiling; {
 		m.evict(us, u.oldest())
 	}
-	us.add(&cp)
+	us.add(e, r) // not e.rec: it is the record shard's to read
 	return nil
 }
 
-// presentedBut counts u's live presented entries but the one of handle.
-// The caller holds us.mu and has purged u.
-func presentedBut(us *userShard, u *userIndex, handle string) int {
+// itemOf is the item under handle where it is u's ("" or another's: nil).
+// The caller holds u's shard lock, and no record shard's.
+func (m *memoryStore) itemOf(handle string, u *userIndex) *memItem {
+	if handle == "" || u == nil {
+		return nil
+	}
+	s := m.shard(handle)
+	s.mu.RLock()
+	e := s.item(handle)
+	s.mu.RUnlock()
+	if e == nil || e.userID != u.id {
+		return nil
+	}
+	return e
+}
+
+// presentedBut counts u's live presented entries but e (an item of u's
+// user, or nil). The caller holds u's shard lock and has purged u.
+func presentedBut(u *userIndex, e *memItem) int {
 	if u == nil {
 		return 0
 	}
-	n := len(u.use[classPresented].es)
-	if e := us.entries[handle]; e != nil && e.u == u && e.class == classPresented {
+	n := u.count(classPresented)
+	if e != nil && e.indexed && e.class == classPresented {
 		n--
 	}
 	return n
@@ -278,8 +315,8 @@ func (m *memoryStore) Trim(_ context.Context, userID string, max int) ([]string,
 // only those. The caller holds us.mu and has purged u.
 func (m *memoryStore) evictWhile(us *userShard, u *userIndex, class uint8, keep int) []string {
 	var evicted []string
-	for len(u.use[class].es) > keep {
-		if h := m.evict(us, u.use[class].min()); h != "" {
+	for u.count(class) > keep {
+		if h := m.evict(us, u.leastUsed(class)); h != "" {
 			evicted = append(evicted, h)
 		}
 	}
@@ -289,15 +326,14 @@ func (m *memoryStore) evictWhile(us *userShard, u *userIndex, class uint8, keep 
 // evict signs out e's record (RevokedEvicted), takes e out of the index
 // and returns the handle, or "" where the record ended meanwhile (it keeps
 // its reason). The caller holds us.mu.
-func (m *memoryStore) evict(us *userShard, e *userEntry) string {
+func (m *memoryStore) evict(us *userShard, e *memItem) string {
 	s := m.shard(e.handle)
 	s.mu.Lock()
-	r := s.record(e.handle)
-	ok := r != nil && r.Seq == e.seq && r.Revoked == ""
+	ok := s.item(e.handle) == e && e.rec.revoked == ""
 	if ok {
-		cp := *r
-		cp.Revoked = storeext.RevokedEvicted
-		s.putRecord(e.handle, &cp)
+		cp := *e.rec
+		cp.revoked = storeext.RevokedEvicted
+		e.rec = &cp
 	}
 	s.mu.Unlock()
 	us.remove(e)
@@ -312,15 +348,12 @@ func (m *memoryStore) evict(us *userShard, e *userEntry) string {
 func (m *memoryStore) Present(_ context.Context, held storeext.Record, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	now := m.now()
 	handle := held.Handle
-	s := m.shard(handle)
 	for {
-		s.mu.RLock()
-		r := s.record(handle)
-		s.mu.RUnlock()
-		if r == nil || expired(r.ExpiresAt, now) {
-			return storeext.Record{}, nil, storeext.ErrNotFound
+		userID, err := m.userOf(handle, now)
+		if err != nil {
+			return storeext.Record{}, nil, err
 		}
-		rec, evicted, err := m.presentAs(r.UserID, handle, now, fn, limit)
+		rec, evicted, err := m.presentAs(userID, handle, now, fn, limit)
 		if !errors.Is(err, errOtherUser) {
 			return rec, evicted, err
 		}
@@ -331,6 +364,20 @@ func (m *memoryStore) Present(_ context.Context, held storeext.Record, fn func(*
 // Present or Update waited for the first one's lock; they start again.
 var errOtherUser = errors.New("ginsecure: memory store: record changed user")
 
+// lockedItem is the live item under handle, of userID's record, from s
+// locked by the caller: ErrNotFound, or errOtherUser where the handle now
+// names another user's record.
+func lockedItem(s *memShard, handle, userID string, now time.Time) (*memItem, error) {
+	e := s.item(handle)
+	switch {
+	case e == nil || e.rec.expiredAt(nanos(now, memZero)):
+		return nil, storeext.ErrNotFound
+	case e.userID != userID:
+		return nil, errOtherUser
+	}
+	return e, nil
+}
+
 // presentAs is Present under the lock of userID, the user of the record.
 func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*storeext.Record) error, limit storeext.Limit) (storeext.Record, []string, error) {
 	us := m.userShard(userID)
@@ -339,57 +386,54 @@ func (m *memoryStore) presentAs(userID, handle string, now time.Time, fn func(*s
 	u := us.purge(userID, now)
 	s := m.shard(handle)
 	s.mu.Lock()
-	r := s.record(handle)
-	switch {
-	case r == nil || expired(r.ExpiresAt, now):
+	e, err := lockedItem(s, handle, userID, now)
+	if err != nil {
 		s.mu.Unlock()
-		return storeext.Record{}, nil, storeext.ErrNotFound
-	case r.UserID != userID:
-		s.mu.Unlock()
-		return storeext.Record{}, nil, errOtherUser
+		return storeext.Record{}, nil, err
 	}
-	cp := cloneRecord(r)
+	r := e.rec
+	cp := e.record()
 	if err := fn(&cp); err != nil {
-		out := cloneRecord(r)
+		out := e.record()
 		s.mu.Unlock()
 		return out, nil, err
 	}
-	first := limit.Max > 0 && r.Unpresented && !cp.Unpresented
-	if first && limit.Reject && presentedBut(us, u, handle) >= limit.Max {
-		out := cloneRecord(r)
+	first := limit.Max > 0 && r.unpresented() && !cp.Unpresented
+	if first && limit.Reject && presentedBut(u, e) >= limit.Max {
+		out := e.record()
 		s.mu.Unlock()
 		return out, nil, ErrTooManySessions
 	}
-	stored := m.store(s, handle, r, &cp)
+	stored := store(e, &cp)
+	e.rec = stored
 	s.mu.Unlock()
 	var evicted []string
 	if first && !limit.Reject && u != nil && cp.Revoked == "" {
 		evicted = m.evictWhile(us, u, classPresented, limit.Max-1)
 	}
-	us.sync(stored)
+	us.sync(e, stored)
 	return cp, evicted, nil
 }
 
-// store writes fn's result cp over r, the record stored under handle, and
-// returns the stored copy. The handle and the user are not fn's to change
-// (the user's index is keyed by them). The caller holds s.mu.
-func (m *memoryStore) store(s *memShard, handle string, r, cp *storeext.Record) *storeext.Record {
-	cp.Handle, cp.UserID, cp.Seq = handle, r.UserID, r.Seq
-	// A new record (readers may hold the old one), not the one fn saw: a
-	// pointer fn kept must not reach the store.
-	stored := cloneRecord(cp)
-	s.putRecord(handle, &stored)
-	return &stored
+// store is fn's result cp, written over e's record, in the compact form;
+// the caller stores it (e.rec) under the shard's lock. The handle and the
+// user are not fn's to change (the user's index is keyed by them). A new
+// record (readers may hold the old one), sharing nothing with cp: a
+// pointer fn kept must not reach the store.
+func store(e *memItem, cp *storeext.Record) *memRec {
+	cp.Handle, cp.UserID, cp.Seq = e.handle, e.userID, e.seq
+	return encodeRec(cp)
 }
 
-// reindexes reports whether writing b over a changes what the user's index
-// holds of the record (its last use, expiry, presentation or revocation).
-func reindexes(a, b *storeext.Record) bool {
-	if a.Revoked != "" && b.Revoked != "" {
+// reindexes reports whether b, written over a, changes what the user's
+// index holds of the record (its last use, expiry, presentation or
+// revocation).
+func reindexes(a, b *memRec) bool {
+	if a.revoked != "" && b.revoked != "" {
 		return false // in no index, before or after
 	}
-	return a.Revoked != b.Revoked || a.Unpresented != b.Unpresented ||
-		!a.LastSeen.Equal(b.LastSeen) || !a.ExpiresAt.Equal(b.ExpiresAt)
+	return a.revoked != b.revoked || a.unpresented() != b.unpresented() ||
+		a.lastSeen != b.lastSeen || a.expires != b.expires
 }
 
 // Update writes under the record's shard lock alone when fn leaves what
@@ -397,47 +441,53 @@ func reindexes(a, b *storeext.Record) bool {
 // under the user's shard lock too, so that the record and its index entry
 // change in one step.
 func (m *memoryStore) Update(_ context.Context, handle string, fn func(*storeext.Record) error) (storeext.Record, error) {
+	now := m.now()
 	s := m.shard(handle)
 	s.mu.Lock()
-	r := s.record(handle)
-	if r == nil || expired(r.ExpiresAt, m.now()) {
+	e := s.item(handle)
+	if e == nil || e.rec.expiredAt(nanos(now, memZero)) {
 		s.mu.Unlock()
 		return storeext.Record{}, storeext.ErrNotFound
 	}
-	cp := cloneRecord(r)
+	r := e.rec
+	cp := e.record()
 	if err := fn(&cp); err != nil {
-		out := cloneRecord(r)
+		out := e.record()
 		s.mu.Unlock()
 		return out, err
 	}
-	if !reindexes(r, &cp) {
-		m.store(s, handle, r, &cp)
+	if next := store(e, &cp); !reindexes(r, next) {
+		e.rec = next
 		s.mu.Unlock()
 		return cp, nil
 	}
-	userID := r.UserID
+	userID := e.userID
 	s.mu.Unlock()
 	for {
 		rec, err := m.updateAs(userID, handle, fn)
 		if !errors.Is(err, errOtherUser) {
 			return rec, err
 		}
-		if userID, err = m.userOf(handle); err != nil {
+		if userID, err = m.userOf(handle, m.now()); err != nil {
 			return storeext.Record{}, err
 		}
 	}
 }
 
-// userOf is the user of the record stored under handle.
-func (m *memoryStore) userOf(handle string) (string, error) {
+// userOf is the user of the live record stored under handle.
+func (m *memoryStore) userOf(handle string, now time.Time) (string, error) {
 	s := m.shard(handle)
 	s.mu.RLock()
-	r := s.record(handle)
+	e := s.item(handle)
+	var r *memRec
+	if e != nil {
+		r = e.rec
+	}
 	s.mu.RUnlock()
-	if r == nil || expired(r.ExpiresAt, m.now()) {
+	if r == nil || r.expiredAt(nanos(now, memZero)) {
 		return "", storeext.ErrNotFound
 	}
-	return r.UserID, nil
+	return e.userID, nil
 }
 
 // updateAs is Update under the lock of userID, the user of the record.
@@ -447,24 +497,21 @@ func (m *memoryStore) updateAs(userID, handle string, fn func(*storeext.Record) 
 	defer us.mu.Unlock()
 	s := m.shard(handle)
 	s.mu.Lock()
-	r := s.record(handle)
-	switch {
-	case r == nil || expired(r.ExpiresAt, m.now()):
+	e, err := lockedItem(s, handle, userID, m.now())
+	if err != nil {
 		s.mu.Unlock()
-		return storeext.Record{}, storeext.ErrNotFound
-	case r.UserID != userID:
-		s.mu.Unlock()
-		return storeext.Record{}, errOtherUser
+		return storeext.Record{}, err
 	}
-	cp := cloneRecord(r)
+	cp := e.record()
 	if err := fn(&cp); err != nil {
-		out := cloneRecord(r)
+		out := e.record()
 		s.mu.Unlock()
 		return out, err
 	}
-	stored := m.store(s, handle, r, &cp)
+	stored := store(e, &cp)
+	e.rec = stored
 	s.mu.Unlock()
-	us.sync(stored)
+	us.sync(e, stored)
 	return cp, nil
 }
 
@@ -472,62 +519,55 @@ func (m *memoryStore) Delete(_ context.Context, handle string) error {
 	s := m.shard(handle)
 	for {
 		s.mu.RLock()
-		r := s.record(handle)
+		e := s.item(handle)
 		s.mu.RUnlock()
-		if r == nil {
+		if e == nil {
 			return nil
 		}
-		us := m.userShard(r.UserID)
+		us := m.userShard(e.userID)
 		us.mu.Lock()
 		s.mu.Lock()
-		now := s.record(handle)
-		if now == r {
-			s.dropRecord(handle)
+		same := s.item(handle) == e
+		if same {
+			s.dropItem(e)
 		}
 		s.mu.Unlock()
-		if now == r {
-			if e := us.entryOf(r); e != nil {
-				us.remove(e)
-			}
+		if same {
+			us.remove(e)
 		}
 		us.mu.Unlock()
-		if now == r {
+		if same {
 			return nil
 		}
 	}
 }
 
-// List holds the user's shard lock only to copy the handles of the user's
-// live records (at most MemoryStoreMaxSessionsPerUser of them), then reads
-// each under its own shard's lock.
+// List holds the user's shard lock only to copy the user's live items (at
+// most MemoryStoreMaxSessionsPerUser of them), then reads each record
+// under its own shard's lock.
 func (m *memoryStore) List(_ context.Context, userID string) ([]storeext.Record, error) {
 	now := m.now()
-	type ref struct {
-		handle string
-		seq    uint64
-	}
-	var refs []ref
+	var items []*memItem
 	us := m.userShard(userID)
 	us.mu.Lock()
 	if u := us.purge(userID, now); u != nil {
-		refs = make([]ref, 0, u.total())
-		for _, h := range u.use {
-			for _, e := range h.es {
-				refs = append(refs, ref{e.handle, e.seq})
-			}
-		}
+		items = make([]*memItem, 0, u.total())
+		u.entries(func(e *memItem) { items = append(items, e) })
 	}
 	us.mu.Unlock()
-	live := make([]storeext.Record, 0, len(refs))
-	for _, f := range refs {
-		s := m.shard(f.handle)
+	n := nanos(now, memZero)
+	live := make([]storeext.Record, 0, len(items))
+	for _, e := range items {
+		s := m.shard(e.handle)
 		s.mu.RLock()
-		r := s.record(f.handle)
+		cur, r := s.item(e.handle), e.rec
 		s.mu.RUnlock()
-		if r == nil || r.Seq != f.seq || r.Revoked != "" || expired(r.ExpiresAt, now) {
+		if cur != e || r.revoked != "" || r.expiredAt(n) {
 			continue // ended since the copy
 		}
-		live = append(live, cloneRecord(r))
+		var view storeext.Record
+		r.decode(e, &view)
+		live = append(live, view.Clone())
 	}
 	slices.SortFunc(live, func(a, b storeext.Record) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Seq, b.Seq))
@@ -603,7 +643,7 @@ type sweepCursor struct {
 	shard   int
 	markers bool
 	pos     int
-	dead    []*storeext.Record // the records a step deleted, reused: a step allocates nothing
+	dead    []*memItem // the items a step deleted, reused: a step allocates nothing
 }
 
 // sweepIfDue takes a step of the sweep when one is under way or due
@@ -648,6 +688,7 @@ func (m *memoryStore) sweepPart(now time.Time, budget int) int {
 	c := &m.sweep
 	s := &m.shards[c.shard]
 	dead := c.dead[:0]
+	n := nanos(now, memZero)
 	seen := 0
 	s.mu.Lock()
 	for ; seen < budget && c.pos < s.keys(c.markers); seen++ {
@@ -658,10 +699,9 @@ func (m *memoryStore) sweepPart(now time.Time, budget int) int {
 				continue
 			}
 		} else {
-			k := s.recKeys[c.pos]
-			if sl := s.records[k]; expired(retained(sl.rec.ExpiresAt), now) {
-				s.dropSlot(k, sl)
-				dead = append(dead, sl.rec)
+			if e := s.records[s.recKeys[c.pos]]; e.rec.gone(n) {
+				s.dropItem(e) // the last key moved to pos: examined next
+				dead = append(dead, e)
 				continue
 			}
 		}
@@ -674,12 +714,10 @@ func (m *memoryStore) sweepPart(now time.Time, budget int) int {
 		}
 	}
 	s.mu.Unlock()
-	for _, r := range dead {
-		us := m.userShard(r.UserID)
+	for _, e := range dead {
+		us := m.userShard(e.userID)
 		us.mu.Lock()
-		if e := us.entryOf(r); e != nil {
-			us.remove(e)
-		}
+		us.remove(e)
 		us.mu.Unlock()
 	}
 	clear(dead)

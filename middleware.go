@@ -433,12 +433,16 @@ func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time
 	return nil
 }
 
-// view reads a record for the hot path: without a copy from a store that
-// shares its records (sharedReader: the embedded memory store), through
-// Store.Get from any other.
+// view reads a record for the hot path: decoded without copying its
+// slices from a store that shares them (sharedReader: the embedded memory
+// store), through Store.Get from any other.
 func (g *Guard) view(ctx context.Context, handle string, now time.Time) (*storeext.Record, error) {
 	if g.shared != nil {
-		return g.shared.viewShared(handle, now)
+		rec := new(storeext.Record)
+		if err := g.shared.viewShared(handle, now, rec); err != nil {
+			return nil, err
+		}
+		return rec, nil
 	}
 	rec, err := g.store.Get(ctx, handle)
 	if err != nil {

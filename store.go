@@ -43,12 +43,12 @@ type heldUpdater interface {
 }
 
 // sharedReader is implemented by a Store that can hand out a record
-// without copying it (the embedded memory store): New asserts it once,
-// and the hot path reads through it. The record is shared with the store
-// and its other readers, as storeext.SharedRedis.GetWithSession's is: the caller
-// must not modify it, nor its slices (the Guard never modifies a record it
-// reads). now is the Guard's reading of the store's clock (one clock read
-// per request). Errors: as Get's (ErrNotFound).
+// without copying its slices (the embedded memory store): New asserts it
+// once, and the hot path reads through it, into a record of the
+// caller's. The record's slices are shared with the store and its other readers, as storeext.SharedRedis.GetWithSession's
+// are: the caller must not modify them (the Guard never modifies a record
+// it reads). now is the Guard's reading of the store's clock (one clock
+// read per request). Errors: as Get's (ErrNotFound).
 type sharedReader interface {
-	viewShared(handle string, now time.Time) (*storeext.Record, error)
+	viewShared(handle string, now time.Time, out *storeext.Record) error
 }

@@ -13,13 +13,17 @@ func MemoryStoreSize(s storeext.Store) (records, markers int) { return s.(*memor
 // MemoryStoreView exposes the memory store's copy-free read to
 // store_test.go.
 func MemoryStoreView(s storeext.Store, handle string) (*storeext.Record, error) {
-	return s.(*memoryStore).viewShared(handle, time.Now())
+	return MemoryStoreViewAt(s, handle, time.Now())
 }
 
 // MemoryStoreViewAt is the hot path's read at a given instant of the
 // store's clock, for store_sweep_test.go.
 func MemoryStoreViewAt(s storeext.Store, handle string, now time.Time) (*storeext.Record, error) {
-	return s.(*memoryStore).viewShared(handle, now)
+	var rec storeext.Record
+	if err := s.(*memoryStore).viewShared(handle, now, &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
 }
 
 // MemoryStoreSweepStep and MemoryStoreShards expose the memory store's
