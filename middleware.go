@@ -173,7 +173,6 @@ func (g *Guard) load(c *gin.Context) *request {
 // session, open the token's record, bind the session to it, check the
 // network and the identity, then keep the record fresh.
 func (g *Guard) verify(c *gin.Context, st *reqState) error {
-	now := g.now()
 	if st.sess.inner != nil {
 		if err := st.loadSession(); err != nil {
 			return err
@@ -183,8 +182,9 @@ func (g *Guard) verify(c *gin.Context, st *reqState) error {
 		if st.token == tokenMalformed {
 			st.failure = ErrTokenMismatch
 		}
-		return g.guardAnonymous(st, nil, now)
+		return g.guardAnonymous(st, nil, time.Time{}) // the clock is read only if the session names a record
 	}
+	now := g.now()
 	rec, err := g.openRecord(st, now)
 	if rec == nil || err != nil {
 		return err
@@ -388,7 +388,9 @@ func (g *Guard) healFrom(st *reqState, rec *storeext.Record, several bool) (bool
 // without, sees it empty (dropEnded). rec is the record already read for
 // the token, if any. A session chosen for a record among several cookies
 // of the name (a forward's successor: ownAmong) is given up: that record
-// ended after the choice (timed out), and its session is nobody's.
+// ended after the choice (timed out), and its session is nobody's. now is
+// the time verify read, or zero where it read none (a request without a
+// token: the clock is read here, only if the session names a record).
 func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time) error {
 	if st.gs == nil {
 		return nil
@@ -405,6 +407,9 @@ func (g *Guard) guardAnonymous(st *reqState, rec *storeext.Record, now time.Time
 		return nil
 	}
 	if rec == nil || rec.Handle != h {
+		if now.IsZero() {
+			now = g.now()
+		}
 		r, err := g.view(st.io.ctx(), h, now)
 		switch {
 		case errors.Is(err, storeext.ErrNotFound):
