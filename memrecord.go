@@ -43,7 +43,7 @@ const (
 
 // memRare is what few records hold, and a token key of a length other
 // than 32 and 33 bytes. A record the compact form cannot hold exactly (a
-// time out of int64 nanoseconds, a location other than UTC and Local, a
+// time nanos clamps, before about 1685 or after about 2255, a location other than UTC and Local, a
 // cookie lifetime beyond int32) is kept whole in full; the memRec's own fields then serve only
 // the store's own decisions (user, revocation, last use, expiry, clamped).
 type memRare struct {
@@ -118,7 +118,7 @@ func encodeRec(rec *storeext.Record) *memRec {
 
 // timesLoc is the location of rec's non-zero times and whether the
 // compact form holds them exactly: all of them in UTC, or all in
-// time.Local, each within int64 nanoseconds. Their monotonic clock
+// time.Local, each within what nanos holds unclamped. Their monotonic clock
 // readings are dropped, as every other store drops them.
 func timesLoc(rec *storeext.Record) (*time.Location, bool) {
 	var loc *time.Location
@@ -131,7 +131,9 @@ func timesLoc(rec *storeext.Record) (*time.Location, bool) {
 			return nil, false
 		}
 		loc = l
-		if n := t.UnixNano(); n == memZero || !time.Unix(0, n).Equal(t) {
+		// nanos, not UnixNano: a time nanos clamps (before about 1685,
+		// after about 2255) is kept whole, not as the clamp.
+		if n := nanos(t, memZero); n == memZero || !time.Unix(0, n).Equal(t) {
 			return nil, false
 		}
 	}
