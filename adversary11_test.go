@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
 	"github.com/ginsecure/ginsecure"
 )
 
@@ -51,4 +54,55 @@ func TestAdversary11AnonymousNamingARecordAcrossTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adversary11Routes: a sign-in or Renew and a session write in one
+// handler.
+func adversary11Routes(r *gin.Engine, g *ginsecure.Guard) {
+	write := func(c *gin.Context, err error) {
+		if err != nil {
+			c.JSON(ginsecure.ErrorStatus(err), gin.H{"error": ginsecure.ErrorCode(err)})
+			return
+		}
+		s := sessions.Default(c)
+		s.Set("cart", c.Query("item"))
+		if err := s.Save(); err != nil {
+			c.JSON(saveFailure(err))
+			return
+		}
+		u, _ := ginsecure.UserID(c)
+		c.JSON(http.StatusOK, gin.H{"user": u})
+	}
+	r.POST("/a11/login-write", func(c *gin.Context) { write(c, ginsecure.Login(c, c.Query("user"))) })
+	r.POST("/a11/renew-write", func(c *gin.Context) { write(c, ginsecure.Renew(c)) })
+}
+
+// TestAdversary11FreshWriteAfterItsOwnRetirement: the request that
+// retired its session (a Renew, a sign-in of another user on it) and then
+// writes is the fresh writer, not a stale one: the check before the write
+// (two pools: retiredBefore) lets it through on every store, and what it
+// wrote is the new session's; the previous user's values are not in it.
+func TestAdversary11FreshWriteAfterItsOwnRetirement(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, ginsecure.Config{}, withRoutes(adversary11Routes))
+		b, thief := e.browser(), e.browser()
+		b.login("alice")
+		b.post("/cart?item=alice-card")
+		b.copyTo(thief)
+		if r := b.post("/a11/renew-write?item=after-renew"); r.status != http.StatusOK || r.user() != "alice" {
+			t.Fatalf("Renew then write: %d %v", r.status, r.body)
+		}
+		if r := b.get("/cart"); r.user() != "alice" || r.body["cart"] != "after-renew" {
+			t.Fatalf("after Renew and its write: %v", r.body)
+		}
+		if r := b.post("/a11/login-write?user=bob&item=bob-cart"); r.status != http.StatusOK || r.user() != "bob" {
+			t.Fatalf("bob signs in on alice's browser and writes: %d %v", r.status, r.body)
+		}
+		if r := b.get("/cart"); r.user() != "bob" || r.body["cart"] != "bob-cart" {
+			t.Fatalf("bob's session: %v", r.body)
+		}
+		if r := thief.get("/cart"); r.user() != "" || r.body["cart"] == "bob-cart" || r.body["cart"] == "alice-card" {
+			t.Fatalf("the copy after bob's sign-in: %v", r.body)
+		}
+	})
 }
