@@ -106,3 +106,53 @@ func TestAdversary11FreshWriteAfterItsOwnRetirement(t *testing.T) {
 		}
 	})
 }
+
+// TestAdversary11StaleWriteAfterRenewAndLogin: a request verified before
+// its session was retired by a Renew, or by another user's sign-in on
+// the browser, saves after it: refused (ErrStaleCredentials) on every
+// store, two pools included (the check before the write), and the
+// session the browser holds since keeps what it has: nothing of the
+// stale request's, nothing of alice's under bob. (On the cookie store a
+// Renew retires no session: the write stands.)
+func TestAdversary11StaleWriteAfterRenewAndLogin(t *testing.T) {
+	for _, retire := range []string{"/renew", "/login?user=bob"} {
+		t.Run(retire, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, kind string) {
+				e := newEnv(t, kind, ginsecure.Config{})
+				b := e.browser()
+				b.login("alice")
+				b.post("/cart?item=alice-card")
+				release := e.holdAt(t, "/hold/auth?id=slow&write=late", "slow", b.header())
+				if r := b.post(retire); r.status != http.StatusOK {
+					t.Fatalf("POST %s: %d %v", retire, r.status, r.body)
+				}
+				r := release()
+				switch {
+				case kind == "cookie" && retire == "/renew":
+					// The cookie store's session is the handle's: Renew sends
+					// only a token and retires no session (DESIGN.md, "The
+					// user's other sessions"); the write stands.
+					if r.status != http.StatusOK {
+						t.Errorf("a write beside a cookie-store Renew: %d %v; want 200", r.status, r.body)
+					}
+				case r.status != http.StatusConflict || r.errCode() != "stale_credentials":
+					t.Errorf("a write verified before %s, saved after it: %d %v; want 409 stale_credentials", retire, r.status, r.body)
+				}
+				got := b.get("/cart")
+				want := "alice"
+				if retire != "/renew" {
+					want = "bob"
+				}
+				if got.user() != want {
+					t.Fatalf("after %s: %v; want %s", retire, got.body, want)
+				}
+				if want == "bob" && got.body["cart"] != nil {
+					t.Errorf("bob's session holds %v", got.body["cart"])
+				}
+				if want == "alice" && got.body["cart"] != "alice-card" {
+					t.Errorf("alice's renewed session holds %v", got.body["cart"])
+				}
+			})
+		})
+	}
+}
