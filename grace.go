@@ -724,10 +724,11 @@ func joinedAt(r *storeext.Record, i int) bool {
 // replaced record.
 func (g *Guard) forward(st *reqState, now time.Time) error {
 	old, next := st.fwd, st.rec
-	st.authAt = old.AuthAt
-	if next.AuthAt.Before(st.authAt) {
-		st.authAt = next.AuthAt
-	}
+	// The privilege checkSecret gave the token on the replaced record (a
+	// superseded token's own, where it was one: a Renew's answer never
+	// presented keeps the Renew's authentication, not a later one's), at
+	// most the replaced record's and the successor's.
+	st.authAt = lower(lower(st.authAt, old.AuthAt), next.AuthAt)
 	if len(next.ForwardPending) > 0 {
 		return g.resendForwarded(st, next)
 	}

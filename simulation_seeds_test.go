@@ -399,6 +399,14 @@ var simSeedCases = []simSeedCase{
 	{faultCookielessEvict, "memstore", 1, 2891191870532757341},
 	// Library fault, fixed (found by a long run): another user's login left the session a Renew had moved unmarked; a held write was acknowledged into it, then hidden (step 89).
 	{faultRevokedData, "memstore", 2, 1029575118826378055},
+	// Library fault, fixed (found by a 90-second long run, failing on
+	// bc6728e too): a Renew's answer, never presented, applied after a
+	// re-login replaced the record, was forwarded to the login's record
+	// and served at the successor's authentication instead of the
+	// Renew's own, 16 minutes older: a MaxAuthAge route passed (invariant
+	// 1, no escalation; step 71). grace.go forward keeps checkSecret's
+	// privilege of the token.
+	{"", "memstore", 1, 2058831404683920047},
 }
 
 // TestSimulationSeeds replays the seeds of simSeedCases. A seed whose
