@@ -43,9 +43,10 @@ const (
 
 // memRare is what few records hold, and a token key of a length other
 // than 32 and 33 bytes. A record the compact form cannot hold exactly (a
-// time nanos clamps, before about 1685 or after about 2255, a location other than UTC and Local, a
-// cookie lifetime beyond int32) is kept whole in full; the memRec's own fields then serve only
-// the store's own decisions (user, revocation, last use, expiry, clamped).
+// time nanos clamps, before about 1685 or after about 2255; a location
+// other than UTC and Local; a cookie lifetime beyond int32) is kept whole
+// in full; the memRec's own fields then serve only the store's own
+// decisions (user, revocation, last use, expiry, clamped).
 type memRare struct {
 	full           *storeext.Record
 	history        []storeext.Superseded
